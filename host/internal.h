@@ -1,0 +1,191 @@
+/* The host's own modules and how they reach each other. Plugins never include this file. */
+#ifndef AITBC_HOST_INTERNAL_H
+#define AITBC_HOST_INTERNAL_H
+
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stddef.h>
+#include <cjson/cJSON.h>
+#include "aitbc/aitbc.h"
+#include "aitbc/auth.h"
+
+#define AITBC_HOST_VERSION "0.1.0"
+
+/* ---------------- settings (config.c) ---------------- */
+typedef struct host_config host_config; /* parsed YAML as cJSON + line numbers of every node */
+
+/** The host's own sections of the config, with defaults applied. */
+typedef struct host_settings {
+    char data_dir[PATH_MAX];         /* node.data_dir (default ./data), created at start */
+    char log_level[16];              /* node.log_level: error|warn|info|debug (default info) */
+    char http_host[64];              /* http.listen host part (default 127.0.0.1) */
+    int http_port;                   /* http.listen port (default 18000; 0 = ephemeral) */
+    int http_threads;                /* http.threads (default 4) */
+    size_t max_body_bytes;           /* http.max_body_bytes (default 1 MiB) */
+    char path_prefix[64];            /* http.path_prefix (default "") */
+    int http_access_log;             /* http.access_log (default true) */
+    int ws_enabled;                  /* a websocket: section is present */
+    char ws_host[64];                /* websocket.listen (default 127.0.0.1:18001) */
+    int ws_port;
+    char ws_path[64];                /* websocket.path (default /ws) */
+    int ws_max_clients;              /* websocket.max_clients (default 1024) */
+    int ws_queue_max;                /* websocket.queue_max messages per client (default 256) */
+    int ws_ping_s;                   /* websocket.ping_interval_s (default 30) */
+    cJSON *ws_allowed_origins;       /* websocket.allowed_origins (array of strings) or NULL */
+    char db_path[PATH_MAX];          /* storage.path (default <data_dir>/aitbc.db) */
+    char db_synchronous[16];         /* storage.synchronous: off|normal|full (default normal) */
+    int db_busy_timeout_ms;          /* storage.busy_timeout_ms (default 5000) */
+    int workers;                     /* node.workers (default 2) */
+    char plugin_path[4 * PATH_MAX];  /* node.plugin_path: ':'-separated dirs searched for <name>.so */
+} host_settings;
+
+/** Load YAML (libyaml document API) into cJSON with ${ENV} substitution.
+ *  NULL on error with "file:line: reason" in err. */
+host_config *config_load(const char *path, char *err, size_t errlen);
+void config_free(host_config *cfg);
+const cJSON *config_root(const host_config *cfg);
+const char *config_path(const host_config *cfg);
+/** Line (1-based) where node came from, or 0. */
+int config_line(const host_config *cfg, const cJSON *node);
+/** Validate and fill the host's sections (node, http, websocket, storage); unknown keys → error. */
+int config_settings(const host_config *cfg, host_settings *out, char *err, size_t errlen);
+/** Check one plugin section against its schema: unknown key, wrong type, missing required. */
+int config_check_schema(const host_config *cfg, const cJSON *section, const aitbc_cfg_key *schema,
+                        const char *plugin, char *err, size_t errlen);
+
+/* ---------------- logging (log.c) ---------------- */
+void hlog_set_level(aitbc_log_level level);
+int hlog_parse_level(const char *text, aitbc_log_level *out);
+/** One line to stderr: time, level, [prefix], message. prefix may be NULL ("host"). */
+void hlog(const char *prefix, aitbc_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void hlogv(const char *prefix, aitbc_log_level level, const char *fmt, va_list ap);
+
+/* ---------------- plugins (loader.c) ---------------- */
+struct aitbc_plugin_ctx {
+    const aitbc_plugin_desc *desc;
+    void *dl;            /* dlopen handle */
+    char path[PATH_MAX];
+    const cJSON *config; /* its validated section (borrowed from the host_config) */
+    void *state;
+    int started;
+};
+/** Load, check and order every plugin listed under `plugins:`. On any refusal logs
+ *  "plugin <file>: refused: <reason>" and returns an error. */
+int loader_load_all(const host_config *cfg, const host_settings *set);
+/** Plugins in dependency order (providers before consumers). */
+size_t loader_count(void);
+aitbc_plugin_ctx *loader_at(size_t i);
+int loader_init_all(void);   /* init in order */
+int loader_start_all(void);  /* start in order */
+void loader_stop_all(void);  /* stop in reverse */
+void loader_unload_all(void);/* destroy in reverse, dlclose */
+
+/* ---------------- services (services.c) ---------------- */
+int services_register(aitbc_plugin_ctx *owner, const char *name_at_version, const void *table);
+const void *services_lookup(const char *name_at_version);
+void services_clear(void);
+
+/* ---------------- HTTP (router.c, http.c, metrics.c) ---------------- */
+typedef struct router router;
+typedef enum { ROUTE_FOUND, ROUTE_NOT_FOUND, ROUTE_METHOD_NOT_ALLOWED } route_result;
+#define ROUTER_MAX_PARAMS 8
+typedef struct route_match {
+    const aitbc_route *route;      /* borrowed from the router */
+    aitbc_plugin_ctx *owner;
+    const char *pattern;           /* the route's path pattern, for metrics */
+    size_t nparams;
+    char *names[ROUTER_MAX_PARAMS];  /* borrowed from the router */
+    char *values[ROUTER_MAX_PARAMS]; /* malloc'd, URL-decoded; route_match_free */
+    char allow[64];                /* for 405: "GET, POST" */
+} route_match;
+router *router_new(void);
+void router_free(router *r);
+/** Add a route (copied). AITBC_EEXIST for a duplicate method+pattern, AITBC_EINVAL for a bad pattern. */
+int router_add(router *r, const aitbc_route *route, aitbc_plugin_ctx *owner);
+route_result router_match(const router *r, const char *method, const char *path, route_match *m);
+void route_match_free(route_match *m);
+
+int http_start(const host_settings *set);   /* listen; port 0 = ephemeral */
+int http_port(void);                        /* the bound port */
+void http_quiesce(void);                    /* stop accepting, finish in-flight requests */
+void http_stop(void);
+int http_add_route(aitbc_plugin_ctx *ctx, const aitbc_route *route);
+/* Request accessors and responses used by the API table (http.c). */
+const char *http_req_method(aitbc_request *req);
+const char *http_req_param(aitbc_request *req, const char *name);
+const char *http_req_query(aitbc_request *req, const char *name);
+const char *http_req_header(aitbc_request *req, const char *name);
+const cJSON *http_req_json(aitbc_request *req);
+const char *http_req_body(aitbc_request *req, size_t *len);
+const aitbc_principal *http_req_principal(aitbc_request *req);
+const char *http_req_remote(aitbc_request *req);
+const char *http_req_id(aitbc_request *req);
+void http_resp_header(aitbc_request *req, const char *name, const char *value);
+void http_respond_json(aitbc_request *req, unsigned status, cJSON *body);
+void http_respond_raw(aitbc_request *req, unsigned status, const char *ctype, const char *data,
+                      size_t len);
+void http_respond_errorv(aitbc_request *req, unsigned status, const char *code, const char *field,
+                         const char *fmt, va_list ap);
+void http_defer(aitbc_request *req, const char *key, int64_t deadline_ms, aitbc_retry_fn retry,
+                void *user);
+void http_wake(const char *key);
+
+void metrics_observe(const char *method, const char *pattern, unsigned status, int64_t micros);
+/** Prometheus text; caller frees. */
+char *metrics_render(void);
+
+/* ---------------- WebSocket (ws.c) ---------------- */
+int ws_start(const host_settings *set);
+int ws_port(void);
+void ws_stop(void);
+
+/* ---------------- bus (bus.c) ---------------- */
+int bus_start(void);
+int bus_declare(aitbc_plugin_ctx *ctx, const aitbc_topic *topic);
+/** The declared topic or NULL (for the WebSocket bridge's permission checks). */
+const aitbc_topic *bus_find_topic(const char *name);
+int bus_publish(const char *topic, const cJSON *data);
+int bus_subscribe(const char *topic, aitbc_event_fn fn, void *user);
+/** Deliver everything queued, then stop the dispatcher. */
+void bus_stop(void);
+
+/* ---------------- storage (store_sqlite.c) ---------------- */
+int store_open(const host_settings *set);
+void store_close(void);
+int store_migrate(const char *plugin, const aitbc_migration *steps, size_t n);
+/** Called by a thread before it exits, to close its connection. */
+void store_thread_done(void);
+aitbc_txn *store_txn_begin(int mode);
+int store_txn_commit(aitbc_txn *t);
+void store_txn_rollback(aitbc_txn *t);
+aitbc_stmt *store_stmt(aitbc_txn *t, const char *sql);
+int store_bind_int64(aitbc_stmt *s, int idx, int64_t v);
+int store_bind_text(aitbc_stmt *s, int idx, const char *text);
+int store_bind_blob(aitbc_stmt *s, int idx, const void *data, size_t len);
+int store_bind_null(aitbc_stmt *s, int idx);
+int store_step(aitbc_stmt *s);
+int64_t store_col_int64(aitbc_stmt *s, int col);
+const char *store_col_text(aitbc_stmt *s, int col);
+const void *store_col_blob(aitbc_stmt *s, int col, size_t *len);
+int store_col_is_null(aitbc_stmt *s, int col);
+int64_t store_changes(aitbc_stmt *s);
+void store_stmt_done(aitbc_stmt *s);
+
+/* ---------------- workers and timers (work.c) ---------------- */
+int work_start(int workers);
+int work_submit(aitbc_task_fn fn, void *arg);
+aitbc_timer *work_timer_add(aitbc_plugin_ctx *ctx, int64_t interval_ms, aitbc_task_fn fn, void *arg);
+void work_timer_cancel(aitbc_timer *t);
+/** Stop timers, finish queued tasks, join threads. */
+void work_stop(void);
+
+/* ---------------- the API table (api.c) ---------------- */
+const aitbc_host_api *host_api(void);
+/** Current host settings (after config). */
+const host_settings *host_settings_get(void);
+/** Process start time (for uptime). */
+int64_t host_started_ms(void);
+
+#endif

@@ -1,0 +1,136 @@
+/* The host API table: everything a plugin may ask of the host. Append-only; check `size`. */
+#ifndef AITBC_HOST_H
+#define AITBC_HOST_H
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stddef.h>
+#include <cjson/cJSON.h>
+#include "plugin.h"
+#include "http.h"
+#include "bus.h"
+#include "store.h"
+#include "log.h"
+
+#define AITBC_HOST_API_VERSION 1u
+
+typedef void (*aitbc_task_fn)(void *arg);
+typedef struct aitbc_timer aitbc_timer;
+
+/**
+ * Ownership: pointers passed in are borrowed until the call returns and copied if kept, unless
+ * the line says TAKES. Pointers returned are borrowed (valid as stated) unless it says "caller frees".
+ * Every function is thread-safe unless it says otherwise.
+ */
+struct aitbc_host_api {
+    uint32_t size;    /**< sizeof(aitbc_host_api) of the host */
+    uint32_t version; /**< AITBC_HOST_API_VERSION */
+
+    /* ---- logging and config ---- */
+    /** printf-style log line, prefixed with the plugin's name. */
+    void (*log)(aitbc_plugin_ctx *ctx, aitbc_log_level level, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+    /** The plugin's validated config section (an object, maybe empty). Borrowed for the plugin's life. */
+    const cJSON *(*config)(aitbc_plugin_ctx *ctx);
+    /** node.data_dir, created by the host. Borrowed for the plugin's life. */
+    const char *(*data_dir)(aitbc_plugin_ctx *ctx);
+    /** Milliseconds since the Unix epoch (wall clock). */
+    int64_t (*now_ms)(void);
+
+    /* ---- HTTP: routes (call from start) ---- */
+    /** Register a route. 0, or AITBC_EEXIST if method+path is taken. */
+    int (*route)(aitbc_plugin_ctx *ctx, const aitbc_route *route);
+
+    /* ---- HTTP: reading a request (borrowed until the response is sent) ---- */
+    const char *(*req_method)(aitbc_request *req);
+    /** Path parameter by name ("job_id"), already URL-decoded, or NULL. */
+    const char *(*req_param)(aitbc_request *req, const char *name);
+    /** Query argument by name, URL-decoded, or NULL. */
+    const char *(*req_query)(aitbc_request *req, const char *name);
+    /** Request header by name (case-insensitive), or NULL. */
+    const char *(*req_header)(aitbc_request *req, const char *name);
+    /** Parsed JSON body for AITBC_BODY_JSON routes; NULL when the body was empty. */
+    const cJSON *(*req_json)(aitbc_request *req);
+    /** Raw body bytes (NUL-terminated) and length; "" when empty. */
+    const char *(*req_body)(aitbc_request *req, size_t *len);
+    /** The authenticated caller, or NULL on public routes. */
+    const aitbc_principal *(*req_principal)(aitbc_request *req);
+    /** Remote IP address as text. */
+    const char *(*req_remote)(aitbc_request *req);
+
+    /* ---- HTTP: answering (exactly one response per request) ---- */
+    /** Add a response header to the coming response. */
+    void (*resp_header)(aitbc_request *req, const char *name, const char *value);
+    /** JSON response. TAKES body (may be NULL for an empty object). */
+    void (*respond_json)(aitbc_request *req, unsigned status, cJSON *body);
+    /** Raw response; data copied. */
+    void (*respond_raw)(aitbc_request *req, unsigned status, const char *content_type,
+                        const char *data, size_t len);
+    /** The API.md error body {"error":{"code","message","field"?}}. field may be NULL. */
+    void (*respond_error)(aitbc_request *req, unsigned status, const char *code, const char *field,
+                          const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+    /** Long-poll: park the request (connection suspended, no thread held) until wake(key) or
+     *  deadline_ms (absolute, now_ms clock); then retry(req, user, timed_out) runs on an HTTP
+     *  thread. The handler returns right after calling defer. key is copied. */
+    void (*defer)(aitbc_request *req, const char *wake_key, int64_t deadline_ms,
+                  aitbc_retry_fn retry, void *user);
+    /** Wake every request deferred on key (e.g. "job:job_…", "jobs:queued"). Any thread. */
+    void (*wake)(const char *wake_key);
+
+    /* ---- event bus ---- */
+    /** Declare a topic (from init or start). Copied. */
+    int (*bus_topic)(aitbc_plugin_ctx *ctx, const aitbc_topic *topic);
+    /** Publish: data is deep-copied, delivery is asynchronous on the dispatcher thread. */
+    int (*bus_publish)(aitbc_plugin_ctx *ctx, const char *topic, const cJSON *data);
+    /** Subscribe to a topic ("*" = all). fn runs on the dispatcher thread. */
+    int (*bus_subscribe)(aitbc_plugin_ctx *ctx, const char *topic, aitbc_event_fn fn, void *user);
+
+    /* ---- storage ---- */
+    /** Run the plugin's migrations (from init). Steps already applied are skipped. */
+    int (*migrate)(aitbc_plugin_ctx *ctx, const aitbc_migration *steps, size_t n);
+    /** Begin a transaction on this thread's connection (WRITE = BEGIN IMMEDIATE). If this thread
+     *  already has one open, returns it nested: only the outermost commit commits. NULL on error. */
+    aitbc_txn *(*txn_begin)(int mode);
+    /** Commit (outermost) or just close a nesting level. 0 or AITBC_EIO/AITBC_EBUSY. */
+    int (*txn_commit)(aitbc_txn *txn);
+    /** Roll back the whole transaction (any level marks the outermost as failed). */
+    void (*txn_rollback)(aitbc_txn *txn);
+    /** Prepared statement for sql (cached per connection). NULL on SQL error (logged). */
+    aitbc_stmt *(*stmt)(aitbc_txn *txn, const char *sql);
+    /* Binding is 1-based, as in SQLite. text is copied. */
+    int (*bind_int64)(aitbc_stmt *s, int idx, int64_t v);
+    int (*bind_text)(aitbc_stmt *s, int idx, const char *text);
+    int (*bind_blob)(aitbc_stmt *s, int idx, const void *data, size_t len);
+    int (*bind_null)(aitbc_stmt *s, int idx);
+    /** AITBC_ROW, AITBC_DONE, or a negative error (AITBC_EEXIST on a UNIQUE violation). */
+    int (*step)(aitbc_stmt *s);
+    /* Columns are 0-based. text/blob are borrowed until the next step or stmt_done. */
+    int64_t (*col_int64)(aitbc_stmt *s, int col);
+    const char *(*col_text)(aitbc_stmt *s, int col); /**< NULL for SQL NULL */
+    const void *(*col_blob)(aitbc_stmt *s, int col, size_t *len);
+    int (*col_is_null)(aitbc_stmt *s, int col);
+    /** Rows changed by the last step of a write statement. */
+    int64_t (*changes)(aitbc_stmt *s);
+    /** Reset the statement for reuse and release it back to the cache. */
+    void (*stmt_done)(aitbc_stmt *s);
+
+    /* ---- service registry ---- */
+    /** Provide a service table "name@major" (from init). table is borrowed for the plugin's life. */
+    int (*service_register)(aitbc_plugin_ctx *ctx, const char *name_at_version, const void *table);
+    /** Look a service up (from start or later); NULL if nobody provides it. */
+    const void *(*service_lookup)(const char *name_at_version);
+
+    /* ---- work ---- */
+    /** Run fn(arg) on the worker pool. */
+    int (*submit)(aitbc_task_fn fn, void *arg);
+    /** Call fn(arg) every interval_ms on the timer thread (first call after interval_ms).
+     *  Callbacks of one timer never overlap. Cancel with timer_cancel (blocks until not running). */
+    aitbc_timer *(*timer_add)(aitbc_plugin_ctx *ctx, int64_t interval_ms, aitbc_task_fn fn, void *arg);
+    void (*timer_cancel)(aitbc_timer *t);
+
+    /* ---- HTTP: more request accessors (appended) ---- */
+    /** Request id (the Request-Id response header) for logs. */
+    const char *(*req_id)(aitbc_request *req);
+};
+
+#endif

@@ -1,0 +1,54 @@
+/* HTTP types a plugin sees: routes, roles, the principal, and handler signatures. */
+#ifndef AITBC_HTTP_H
+#define AITBC_HTTP_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+typedef struct aitbc_request aitbc_request; /* opaque: one HTTP exchange, owned by the host */
+
+/** Roles, as a bitmask in route declarations. A route with roles == AITBC_ROLE_PUBLIC skips auth. */
+enum {
+    AITBC_ROLE_PUBLIC = 0,
+    AITBC_ROLE_CLIENT = 1u << 0,
+    AITBC_ROLE_MINER = 1u << 1,
+    AITBC_ROLE_ADMIN = 1u << 2,
+    AITBC_ROLE_ANY = AITBC_ROLE_CLIENT | AITBC_ROLE_MINER | AITBC_ROLE_ADMIN,
+};
+
+/** Who is calling: filled by the auth service, borrowed for the request's lifetime. */
+typedef struct aitbc_principal {
+    char key_id[48];
+    unsigned role; /**< exactly one AITBC_ROLE_* bit */
+    char owner_address[48];
+} aitbc_principal;
+
+/** Handler result: the handler answered (or will answer later through a deferral). */
+enum { AITBC_HANDLED = 0 };
+
+/** A route handler. Must call one respond_* function or api->defer() before returning.
+ *  @param req borrowed until a response is sent. @param user the route's user pointer. */
+typedef void (*aitbc_handler_fn)(aitbc_request *req, void *user);
+
+/** Called again for a deferred request: when woken, or with timed_out = 1 at its deadline.
+ *  Must respond or defer again. */
+typedef void (*aitbc_retry_fn)(aitbc_request *req, void *user, int timed_out);
+
+/** Body handling of a route. */
+enum {
+    AITBC_BODY_NONE = 0, /**< a body is ignored (GET/DELETE, or POST without input) */
+    AITBC_BODY_JSON = 1, /**< body must be application/json and parse (empty body → NULL json) */
+};
+
+/** One route. Copied by the host. Path segments: literal or {name}; literals win over params. */
+typedef struct aitbc_route {
+    const char *method;    /**< "GET", "POST", "DELETE", ... */
+    const char *path;      /**< "/v1/jobs/{job_id}/receipt" */
+    unsigned roles;        /**< AITBC_ROLE_* bits allowed; AITBC_ROLE_PUBLIC = no auth at all */
+    int body;              /**< AITBC_BODY_* */
+    size_t max_body_bytes; /**< 0 = host default (http.max_body_bytes) */
+    aitbc_handler_fn handler;
+    void *user;            /**< handed back to the handler, borrowed */
+} aitbc_route;
+
+#endif

@@ -1,0 +1,27 @@
+/* JSON helpers over cJSON: canonical form (RFC 8785 subset we emit), typed field access. */
+#ifndef AITBC_JSON_H
+#define AITBC_JSON_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <cjson/cJSON.h>
+
+/** Canonical JSON (RFC 8785/JCS): keys sorted by UTF-16 code units, no whitespace, nulls omitted
+ *  (members whose value is null are dropped, recursively), integers printed without exponent,
+ *  strings escaped per JCS. Returns a malloc'd string (caller frees with free()), or NULL. */
+char *aitbc_json_canonical(const cJSON *item);
+/** SHA-256 of the canonical JSON as 64 lowercase hex chars + NUL. 0 or an error. */
+int aitbc_json_sha256_hex(const cJSON *item, char out[65]);
+/** Integer field: 0 and *out if item is a number holding an exact integer within int64 (and
+ *  within ±2^53); AITBC_EINVAL otherwise. */
+int aitbc_json_int(const cJSON *item, int64_t *out);
+/** Checks obj has no member outside the NULL-terminated allowed list; returns the first unknown
+ *  member name (borrowed) or NULL. */
+const char *aitbc_json_unknown_key(const cJSON *obj, const char *const *allowed);
+/** Add helpers that return obj, for building responses; NULL text adds JSON null. */
+cJSON *aitbc_json_add_str(cJSON *obj, const char *key, const char *text);
+cJSON *aitbc_json_add_i64(cJSON *obj, const char *key, int64_t v);
+/** Adds a money string formatted from base units. */
+cJSON *aitbc_json_add_money(cJSON *obj, const char *key, int64_t units, int decimals);
+
+#endif

@@ -1,0 +1,58 @@
+/* The ledger@1 service (chain plugin): balances, transfers, escrow, mints.
+ * Every call joins the caller's transaction when txn is non-NULL, and is idempotent on (type, ref):
+ * a repeat with the same type and ref returns AITBC_EEXIST and moves nothing. */
+#ifndef AITBC_LEDGER_H
+#define AITBC_LEDGER_H
+
+#include <stdint.h>
+#include "store.h"
+
+#define AITBC_LEDGER_SERVICE "ledger@1"
+#define AITBC_ADDRESS_MAX 48 /* "ait1" + 40 hex + NUL, rounded up */
+#define AITBC_TX_HASH_MAX 65 /* 64 hex + NUL */
+
+/** Transaction types, exactly as API.md names them. */
+#define AITBC_TX_MINT "MINT"
+#define AITBC_TX_TRANSFER "TRANSFER"
+#define AITBC_TX_ESCROW_LOCK "ESCROW_LOCK"
+#define AITBC_TX_ESCROW_RELEASE "ESCROW_RELEASE"
+#define AITBC_TX_ESCROW_REFUND "ESCROW_REFUND"
+#define AITBC_TX_EXCHANGE_SETTLE "EXCHANGE_SETTLE"
+#define AITBC_TX_FEE "FEE"
+
+typedef struct aitbc_ledger_v1 {
+    uint32_t size;
+    void *self;
+    /** Make a new custodial account (node-generated Ed25519 key); address_out gets "ait1…". */
+    int (*create_account)(void *self, aitbc_txn *txn, char address_out[AITBC_ADDRESS_MAX]);
+    /** Make sure an account row exists for an address derived elsewhere (a miner's key). */
+    int (*ensure_account)(void *self, aitbc_txn *txn, const char *address);
+    /** 1 if the account exists, 0 if not. */
+    int (*account_exists)(void *self, aitbc_txn *txn, const char *address);
+    /** Decimals of an asset, or AITBC_ENOTFOUND. */
+    int (*asset_decimals)(void *self, const char *asset);
+    /** Available and locked balance (0 for unknown accounts). */
+    int (*balance)(void *self, aitbc_txn *txn, const char *address, const char *asset,
+                   int64_t *available, int64_t *locked);
+    /** MINT: credit `to`. */
+    int (*mint)(void *self, aitbc_txn *txn, const char *to, const char *asset, int64_t amount,
+                const char *ref, char hash_out[AITBC_TX_HASH_MAX]);
+    /** TRANSFER (or another type, e.g. FEE): available(from) → available(to). AITBC_EFUNDS if short. */
+    int (*transfer)(void *self, aitbc_txn *txn, const char *type, const char *from, const char *to,
+                    const char *asset, int64_t amount, const char *ref,
+                    char hash_out[AITBC_TX_HASH_MAX]);
+    /** ESCROW_LOCK: available(owner) → locked(owner). AITBC_EFUNDS if short. */
+    int (*lock)(void *self, aitbc_txn *txn, const char *owner, const char *asset, int64_t amount,
+                const char *ref, char hash_out[AITBC_TX_HASH_MAX]);
+    /** ESCROW_REFUND: locked(owner) → available(owner). */
+    int (*unlock)(void *self, aitbc_txn *txn, const char *owner, const char *asset, int64_t amount,
+                  const char *ref, char hash_out[AITBC_TX_HASH_MAX]);
+    /** locked(from) → available(to), recorded with type (ESCROW_RELEASE, EXCHANGE_SETTLE, FEE). */
+    int (*settle)(void *self, aitbc_txn *txn, const char *type, const char *from, const char *to,
+                  const char *asset, int64_t amount, const char *ref,
+                  char hash_out[AITBC_TX_HASH_MAX]);
+    /** Chain height and total transactions (for stats). */
+    int (*chain_info)(void *self, int64_t *height, int64_t *tx_count);
+} aitbc_ledger_v1;
+
+#endif

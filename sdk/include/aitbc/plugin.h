@@ -1,0 +1,88 @@
+/* The plugin ABI: the one descriptor a plugin .so exports and the rules the loader checks. */
+#ifndef AITBC_PLUGIN_H
+#define AITBC_PLUGIN_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <cjson/cJSON.h>
+#include "errors.h"
+
+#define AITBC_ABI_MAJOR 1u
+#define AITBC_ABI_MINOR 0u
+
+/* Sizes of the types the ABI passes around, plus the cJSON major/minor, packed into one number.
+ * Host and plugin must agree on it or the plugin is refused (like nginx's module signature). */
+#define AITBC_BUILD_SIGNATURE                                                                      \
+    ((uint64_t)sizeof(void *) | (uint64_t)sizeof(long) << 8 | (uint64_t)sizeof(size_t) << 16 |    \
+     (uint64_t)sizeof(int64_t) << 24 | (uint64_t)sizeof(cJSON) << 32 |                              \
+     (uint64_t)CJSON_VERSION_MAJOR << 48 | (uint64_t)CJSON_VERSION_MINOR << 56)
+
+/** Name of the one symbol a plugin exports. */
+#define AITBC_PLUGIN_SYMBOL "aitbc_plugin_describe"
+
+typedef struct aitbc_host_api aitbc_host_api;
+typedef struct aitbc_plugin_ctx aitbc_plugin_ctx; /* opaque: the host's record of one plugin */
+
+/** Types a config key may have. */
+typedef enum {
+    AITBC_CFG_STRING = 1,
+    AITBC_CFG_INT,    /**< integer number */
+    AITBC_CFG_BOOL,
+    AITBC_CFG_NUMBER, /**< any number */
+    AITBC_CFG_OBJECT,
+    AITBC_CFG_ARRAY,
+} aitbc_cfg_type;
+
+/** One key of a plugin's config section. Arrays of these end with a zeroed entry (key == NULL). */
+typedef struct aitbc_cfg_key {
+    const char *key;
+    aitbc_cfg_type type;
+    int required;
+    const char *doc; /**< one line: meaning, unit and default */
+} aitbc_cfg_key;
+
+/**
+ * What a plugin is. Returned by aitbc_plugin_describe(); static storage, never freed.
+ * Fields are only ever appended; struct_size tells the host how much of it the plugin knows.
+ */
+typedef struct aitbc_plugin_desc {
+    uint32_t abi_major;     /**< AITBC_ABI_MAJOR: other major → refused */
+    uint32_t abi_minor;     /**< AITBC_ABI_MINOR: newer than the host → refused */
+    uint32_t struct_size;   /**< sizeof(aitbc_plugin_desc) as the plugin was built */
+    uint32_t reserved0;
+    uint64_t build_signature; /**< AITBC_BUILD_SIGNATURE */
+    const char *name;         /**< unique, [a-z0-9-]+, the key under `plugins:` in the config */
+    const char *version;      /**< semver of the plugin */
+    const char *description;
+    const char *const *provides; /**< NULL-terminated service names "ledger@1", or NULL */
+    const char *const *requires; /**< NULL-terminated service names it needs, or NULL */
+    const aitbc_cfg_key *config_schema; /**< keys allowed in its config section, or NULL = none */
+    /** Read config, allocate state. No routes, no threads yet. Required.
+     *  @param api borrowed for the plugin's lifetime. @param state out: the plugin's state. */
+    int (*init)(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **state);
+    /** Register routes, subscriptions, services lookups, timers. Required. */
+    int (*start)(void *state);
+    /** Stop timers/threads; after this no callback of the plugin runs. Required. */
+    void (*stop)(void *state);
+    /** Free state. Required. */
+    void (*destroy)(void *state);
+    /** Optional: 0 healthy, else unhealthy; shown on /healthz. */
+    int (*health)(void *state);
+    void *reserved[8];
+} aitbc_plugin_desc;
+
+/** Fills the ABI header fields of a descriptor. */
+#define AITBC_PLUGIN_HEADER                                                                        \
+    .abi_major = AITBC_ABI_MAJOR, .abi_minor = AITBC_ABI_MINOR,                                    \
+    .struct_size = (uint32_t)sizeof(aitbc_plugin_desc), .build_signature = AITBC_BUILD_SIGNATURE
+
+#if defined(__GNUC__)
+#define AITBC_EXPORT __attribute__((visibility("default")))
+#else
+#define AITBC_EXPORT
+#endif
+
+/** Every plugin defines exactly this function. */
+AITBC_EXPORT const aitbc_plugin_desc *aitbc_plugin_describe(void);
+
+#endif
