@@ -11,4 +11,5 @@
 #include "money.h"
 #include "json.h"
 #include "util.h"
+#include "command.h"
 #endif
