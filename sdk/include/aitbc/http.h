@@ -49,6 +49,10 @@ typedef struct aitbc_route {
     size_t max_body_bytes; /**< 0 = host default (http.max_body_bytes) */
     aitbc_handler_fn handler;
     void *user;            /**< handed back to the handler, borrowed */
+    /** Nonzero: the host honours the Idempotency-Key header for this route (API.md): same key +
+     *  same canonical body → the stored first 2xx/5xx answer; other body → 409
+     *  idempotency_mismatch; first still running → 409 in_progress. Keyed per principal. */
+    int idempotent;
 } aitbc_route;
 
 #endif
