@@ -1,0 +1,11 @@
+#!/bin/sh
+# Installs everything AITBC needs to build, run and test on Debian 12 (bookworm).
+set -eu
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends \
+    build-essential cmake pkg-config ca-certificates \
+    libmicrohttpd-dev libwebsockets-dev libcjson-dev libyaml-dev libsqlite3-dev \
+    libsodium-dev libcurl4-openssl-dev libcmocka-dev >/dev/null
