@@ -181,6 +181,27 @@ void work_timer_cancel(aitbc_timer *t);
 /** Stop timers, finish queued tasks, join threads. */
 void work_stop(void);
 
+/* ---------------- Idempotency-Key (idempotency.c) ---------------- */
+typedef struct idem_record idem_record;
+typedef enum {
+    IDEM_PROCEED,  /* run the handler, then idem_finish with its answer */
+    IDEM_REPLAY,   /* *status/*body hold the stored first answer: send it */
+    IDEM_MISMATCH, /* same key, other body: 409 idempotency_mismatch */
+    IDEM_BUSY,     /* first request still running: 409 in_progress */
+    IDEM_BAD_KEY,  /* header longer than 255 chars or empty: 400 */
+    IDEM_ERROR,    /* storage failure: 500 */
+} idem_result;
+/** Create the host_idempotency table (after store_open). */
+int idem_init(void);
+/** Claim (account, route, key) for this body. On IDEM_PROCEED *rec is set (caller passes it to
+ *  idem_finish exactly once). On IDEM_REPLAY *status and *body (malloc'd, caller frees) are set. */
+idem_result idem_begin(const char *account, const char *route, const char *key, const cJSON *body,
+                       idem_record **rec, unsigned *status, char **body_out);
+/** Store the answer (2xx/5xx) or forget the claim (4xx, so the client may retry). Frees rec. */
+void idem_finish(idem_record *rec, unsigned status, const char *body, size_t len);
+/** Drop records older than max_age_ms (called from a timer). */
+void idem_purge(int64_t max_age_ms);
+
 /* ---------------- the API table (api.c) ---------------- */
 const aitbc_host_api *host_api(void);
 /** Current host settings (after config). */
