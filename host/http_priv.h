@@ -1,0 +1,128 @@
+/* Private to the HTTP module (router.c, http_*.c, metrics.c): the request record and the helpers
+ * the HTTP files share. Nothing outside host/http* includes this. */
+#ifndef AITBC_HTTP_PRIV_H
+#define AITBC_HTTP_PRIV_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stddef.h>
+
+#include "internal.h"
+
+struct MHD_Connection;
+
+/* ---- router helpers (router.c) ---- */
+/** @brief Percent-decode len bytes of in into out (needs len+1 bytes); '+' becomes ' ' when
+ *  plus_is_space. @return decoded length, or -1 on a bad escape or a decoded NUL. */
+long router_url_decode(const char *in, size_t len, char *out, int plus_is_space);
+/** @brief Number of routes added. */
+size_t router_count(const router *r);
+/** @brief The path to match once http.path_prefix is applied: the rest after the prefix ("/" if
+ *  the path is the prefix), the path itself when no prefix is set or for /healthz and /metrics,
+ *  NULL when a prefix is set and missing (→ 404). @return borrowed from path or static. */
+const char *router_route_path(const char *prefix, const char *path);
+
+/* ---- one request ---- */
+typedef struct http_header {
+    char *name;
+    char *value;
+    struct http_header *next;
+} http_header;
+
+typedef struct http_qarg {
+    char *name;
+    char *value;
+} http_qarg;
+
+enum req_phase {
+    PH_NEW,      /* headers arrived, nothing checked yet */
+    PH_BODY,     /* checks passed, body being read */
+    PH_PARKED,   /* deferred: connection suspended */
+    PH_RESUMED,  /* woken or timed out: retry on the next access-handler call */
+    PH_DONE,     /* a response is queued */
+};
+
+struct aitbc_request {
+    struct MHD_Connection *conn;
+    char *uri;                  /* raw request target as received, query included */
+    char method[16];
+    char id[AITBC_ID_MAX];
+    char remote[64];
+    int64_t start_us;           /* monotonic */
+    enum req_phase phase;
+    route_match m;
+    int matched;                /* router_match found a route */
+    int host_route;             /* /healthz, /metrics */
+    size_t limit;               /* body limit for this request */
+    char *body;
+    size_t body_len, body_cap;
+    int too_large;
+    cJSON *json;
+    aitbc_principal principal;
+    int has_principal;
+    http_qarg *q;
+    size_t nq;
+    int q_parsed;
+    idem_record *idem;          /* Idempotency-Key claim to settle with the answer */
+    /* staged response */
+    int responded;
+    unsigned status;
+    char *resp_body;
+    size_t resp_len;
+    char ctype[96];
+    http_header *hdrs;
+    /* deferral (http_defer.c; the park fields are guarded by the registry lock) */
+    int deferred;
+    char *wake_key;
+    int64_t deadline_ms;
+    aitbc_retry_fn retry;
+    void *retry_user;
+    int timed_out;
+    int park_state;             /* 0 none, 1 registered, 2 suspended, 3 woken before suspended */
+    struct aitbc_request *pnext, *pprev;
+};
+
+/* ---- http_request.c ---- */
+/** @brief Free everything the request owns (not the request's MHD connection). */
+void http_req_free(aitbc_request *req);
+/** @brief Stage an error body; used by the pipeline before any handler runs. */
+void http_error(aitbc_request *req, unsigned status, const char *code, const char *field,
+                const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/** @brief Hand the staged response to MHD. 0 on success. */
+int http_queue(aitbc_request *req, int closing);
+
+/* ---- http_defer.c ---- */
+/** @brief Start the deadline thread. */
+int defer_start(void);
+/** @brief Called after the handler returned with req->deferred set: suspend and park. */
+void defer_park(aitbc_request *req);
+/** @brief Resume every parked request with timed_out = 1 and refuse new parking. */
+void defer_shutdown(void);
+/** @brief Stop the deadline thread (after the daemon stopped). */
+void defer_stop(void);
+/** @brief Nonzero once defer_shutdown ran. */
+int defer_closing(void);
+/** @brief Requests currently parked. */
+size_t defer_parked(void);
+
+/* ---- http_ops.c ---- */
+/** @brief Register /healthz and /metrics. */
+int http_ops_routes(void);
+/** @brief Nonzero for the /metrics route (public from loopback, admin otherwise). */
+int http_ops_is_metrics(const aitbc_route *route);
+/** @brief Shared router access: match under the read lock. */
+route_result http_routes_match(const char *method, const char *path, route_match *m);
+/** @brief Drop the router (after the daemon stopped). */
+void http_routes_free(void);
+
+/* ---- http_server.c ---- */
+/** @brief Monotonic microseconds. */
+int64_t http_now_us(void);
+/** @brief The host's current settings as the server started with (never NULL after start). */
+const host_settings *http_settings(void);
+
+/* ---- metrics.c ---- */
+/** @brief Forget every series (tests, restart). */
+void metrics_reset(void);
+
+#endif
