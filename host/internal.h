@@ -210,3 +210,8 @@ const host_settings *host_settings_get(void);
 int64_t host_started_ms(void);
 
 #endif
+
+/* ---------------- host state (api.c; appended by host-core) ---------------- */
+/** Record the validated settings (copied) and the start time; main calls it once, before any
+ *  plugin is loaded. host_settings_get() returns this copy. */
+void host_settings_set(const host_settings *set);
