@@ -1,0 +1,151 @@
+/* The host API table: the one aitbc_host_api every plugin receives, wired to the host's internal
+ * modules. Functions that need to know which plugin calls (log prefix, config, migrations) take
+ * the plugin's ctx; the rest forward straight through. Also keeps the process-wide settings. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "internal.h"
+
+static host_settings g_settings;
+static int64_t g_started_ms;
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const char *plugin_name(const aitbc_plugin_ctx *ctx)
+{
+    return ctx && ctx->desc && ctx->desc->name ? ctx->desc->name : "plugin";
+}
+
+static void api_log(aitbc_plugin_ctx *ctx, aitbc_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void api_log(aitbc_plugin_ctx *ctx, aitbc_log_level level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    hlogv(plugin_name(ctx), level, fmt, ap);
+    va_end(ap);
+}
+
+static const cJSON *api_config(aitbc_plugin_ctx *ctx)
+{
+    return ctx ? ctx->config : NULL;
+}
+
+static const char *api_data_dir(aitbc_plugin_ctx *ctx)
+{
+    return g_settings.data_dir;
+}
+
+static void api_respond_error(aitbc_request *req, unsigned status, const char *code,
+                              const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static void api_respond_error(aitbc_request *req, unsigned status, const char *code,
+                              const char *field, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    http_respond_errorv(req, status, code, field, fmt, ap);
+    va_end(ap);
+}
+
+static int api_bus_publish(aitbc_plugin_ctx *ctx, const char *topic, const cJSON *data)
+{
+    return bus_publish(topic, data);
+}
+
+static int api_bus_subscribe(aitbc_plugin_ctx *ctx, const char *topic, aitbc_event_fn fn,
+                             void *user)
+{
+    return bus_subscribe(topic, fn, user);
+}
+
+static int api_migrate(aitbc_plugin_ctx *ctx, const aitbc_migration *steps, size_t n)
+{
+    if (!ctx || !ctx->desc)
+        return AITBC_EINVAL;
+    return store_migrate(ctx->desc->name, steps, n);
+}
+
+static const aitbc_host_api g_api = {
+    .size = sizeof(aitbc_host_api),
+    .version = AITBC_HOST_API_VERSION,
+    .log = api_log,
+    .config = api_config,
+    .data_dir = api_data_dir,
+    .now_ms = wall_ms,
+    .route = http_add_route,
+    .req_method = http_req_method,
+    .req_param = http_req_param,
+    .req_query = http_req_query,
+    .req_header = http_req_header,
+    .req_json = http_req_json,
+    .req_body = http_req_body,
+    .req_principal = http_req_principal,
+    .req_remote = http_req_remote,
+    .resp_header = http_resp_header,
+    .respond_json = http_respond_json,
+    .respond_raw = http_respond_raw,
+    .respond_error = api_respond_error,
+    .defer = http_defer,
+    .wake = http_wake,
+    .bus_topic = bus_declare,
+    .bus_publish = api_bus_publish,
+    .bus_subscribe = api_bus_subscribe,
+    .migrate = api_migrate,
+    .txn_begin = store_txn_begin,
+    .txn_commit = store_txn_commit,
+    .txn_rollback = store_txn_rollback,
+    .stmt = store_stmt,
+    .bind_int64 = store_bind_int64,
+    .bind_text = store_bind_text,
+    .bind_blob = store_bind_blob,
+    .bind_null = store_bind_null,
+    .step = store_step,
+    .col_int64 = store_col_int64,
+    .col_text = store_col_text,
+    .col_blob = store_col_blob,
+    .col_is_null = store_col_is_null,
+    .changes = store_changes,
+    .stmt_done = store_stmt_done,
+    .service_register = services_register,
+    .service_lookup = services_lookup,
+    .submit = work_submit,
+    .timer_add = work_timer_add,
+    .timer_cancel = work_timer_cancel,
+    .req_id = http_req_id,
+};
+
+/* A field appended to aitbc_host_api must be wired above: this fails until the last one is. */
+_Static_assert(sizeof(aitbc_host_api) == offsetof(aitbc_host_api, req_id) + sizeof(void *),
+               "aitbc_host_api grew: wire the new fields in g_api and move this check");
+
+/** @brief The API table handed to every plugin's init (static, lives for the process). */
+const aitbc_host_api *host_api(void)
+{
+    return &g_api;
+}
+
+/** @brief Record the validated settings (copied) and the start time. */
+void host_settings_set(const host_settings *set)
+{
+    g_settings = *set;
+    g_started_ms = wall_ms();
+}
+
+/** @brief The settings main recorded with host_settings_set (defaults are all zero before). */
+const host_settings *host_settings_get(void)
+{
+    return &g_settings;
+}
+
+/** @brief Wall-clock ms when the host recorded its settings (uptime = now - this). */
+int64_t host_started_ms(void)
+{
+    return g_started_ms;
+}

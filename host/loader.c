@@ -1,0 +1,343 @@
+/* The plugin loader: finds every plugin listed under `plugins:` in the plugin path, dlopen()s it,
+ * checks its descriptor against the ABI rules and its config section against its schema, orders
+ * the plugins so providers come before consumers, and runs their lifecycle (init, start in order;
+ * stop, destroy in reverse). Every refusal is one log line "plugin <file>: refused: <reason>". */
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "internal.h"
+
+#define NAME_MAX_LEN 64
+
+/* The v1.0 descriptor: everything up to and including reserved[]. A plugin built against an
+ * older, shorter descriptor cannot exist for major 1, so anything smaller is corrupt. */
+#define DESC_V1_0_SIZE                                                                             \
+    (offsetof(aitbc_plugin_desc, reserved) + sizeof(((aitbc_plugin_desc *)0)->reserved))
+
+typedef struct plugin_rec {
+    aitbc_plugin_ctx ctx; /* first: the host hands &rec->ctx to the plugin */
+    char key[NAME_MAX_LEN + 1];
+    int inited;
+    cJSON *empty_config; /* owned: stands in for an empty (null) section */
+} plugin_rec;
+
+static plugin_rec **g_plugins; /* in dependency order after loader_load_all */
+static size_t g_count;
+
+static int refuse(const char *file, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int refuse(const char *file, const char *fmt, ...)
+{
+    char reason[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof reason, fmt, ap);
+    va_end(ap);
+    hlog(NULL, AITBC_LOG_ERROR, "plugin %s: refused: %s", file, reason);
+    return AITBC_EINVAL;
+}
+
+static int name_valid(const char *name)
+{
+    size_t n = name ? strlen(name) : 0;
+    return n > 0 && n <= NAME_MAX_LEN && strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789-") == n;
+}
+
+/* Searches the ':'-separated path for <dir>/<name>.so; 0 and out filled if a file exists. */
+static int find_file(const char *path, const char *name, char *out, size_t cap)
+{
+    for (const char *dir = path; dir && *dir;) {
+        const char *end = strchr(dir, ':');
+        size_t len = end ? (size_t)(end - dir) : strlen(dir);
+        if (len > 0) {
+            struct stat st;
+            int n = snprintf(out, cap, "%.*s/%s.so", (int)len, dir, name);
+            if (n > 0 && (size_t)n < cap && stat(out, &st) == 0 && S_ISREG(st.st_mode))
+                return 0;
+        }
+        dir = end ? end + 1 : NULL;
+    }
+    return AITBC_ENOTFOUND;
+}
+
+/* The descriptor checks, in the order the ABI rules list them. */
+static int check_desc(const plugin_rec *r, const aitbc_plugin_desc *d)
+{
+    const char *f = r->ctx.path;
+    if (!d)
+        return refuse(f, "%s() returned NULL", AITBC_PLUGIN_SYMBOL);
+    if (d->abi_major != AITBC_ABI_MAJOR)
+        return refuse(f, "ABI major version %u, this host speaks %u (rebuild it against this SDK)",
+                      d->abi_major, AITBC_ABI_MAJOR);
+    if (d->abi_minor > AITBC_ABI_MINOR)
+        return refuse(f, "ABI minor version %u.%u is newer than this host's %u.%u (upgrade the host)",
+                      d->abi_major, d->abi_minor, AITBC_ABI_MAJOR, AITBC_ABI_MINOR);
+    if (d->struct_size < DESC_V1_0_SIZE)
+        return refuse(f, "descriptor struct_size %u is smaller than the v1.0 descriptor (%zu)",
+                      d->struct_size, (size_t)DESC_V1_0_SIZE);
+    if (d->build_signature != AITBC_BUILD_SIGNATURE)
+        return refuse(f, "build signature %#llx differs from the host's %#llx (rebuild it against "
+                         "this SDK and cJSON)",
+                      (unsigned long long)d->build_signature,
+                      (unsigned long long)AITBC_BUILD_SIGNATURE);
+    const char *missing = !d->init ? "init" : !d->start ? "start" : !d->stop ? "stop"
+                        : !d->destroy ? "destroy" : NULL;
+    if (missing)
+        return refuse(f, "required callback %s is NULL", missing);
+    if (!name_valid(d->name))
+        return refuse(f, "invalid plugin name '%.64s' (want [a-z0-9-]+, at most %d chars)",
+                      d->name ? d->name : "(null)", NAME_MAX_LEN);
+    for (size_t i = 0; i < g_count; i++) {
+        if (strcmp(g_plugins[i]->ctx.desc->name, d->name) == 0)
+            return refuse(f, "duplicate plugin name '%s' (already loaded from %s)", d->name,
+                          g_plugins[i]->ctx.path);
+    }
+    if (strcmp(d->name, r->key) != 0)
+        return refuse(f, "descriptor name '%s' does not match its config key '%s'", d->name,
+                      r->key);
+    return 0;
+}
+
+/* Loads one plugin; on success it is appended to g_plugins. */
+static int load_one(const host_config *cfg, const host_settings *set, const cJSON *section)
+{
+    plugin_rec *r = calloc(1, sizeof *r);
+    if (!r)
+        return AITBC_ENOMEM;
+    int rc = AITBC_EINVAL;
+    if (!name_valid(section->string)) {
+        refuse(section->string, "invalid plugin name (want [a-z0-9-]+, at most %d chars) at %s:%d",
+               NAME_MAX_LEN, config_path(cfg), config_line(cfg, section));
+        goto bad;
+    }
+    strcpy(r->key, section->string);
+    if (find_file(set->plugin_path, r->key, r->ctx.path, sizeof r->ctx.path) != 0) {
+        char file[NAME_MAX_LEN + 4];
+        snprintf(file, sizeof file, "%s.so", r->key);
+        refuse(file, "file not found in plugin path %s (%s:%d)", set->plugin_path,
+               config_path(cfg), config_line(cfg, section));
+        goto bad;
+    }
+    r->ctx.dl = dlopen(r->ctx.path, RTLD_NOW | RTLD_LOCAL);
+    if (!r->ctx.dl) {
+        const char *e = dlerror();
+        refuse(r->ctx.path, "dlopen failed: %s", e ? e : "unknown error");
+        goto bad;
+    }
+    const aitbc_plugin_desc *(*describe)(void);
+    *(void **)&describe = dlsym(r->ctx.dl, AITBC_PLUGIN_SYMBOL);
+    if (!describe) {
+        refuse(r->ctx.path, "missing symbol %s", AITBC_PLUGIN_SYMBOL);
+        goto bad;
+    }
+    const aitbc_plugin_desc *d = describe();
+    if ((rc = check_desc(r, d)) != 0)
+        goto bad;
+    char err[1024];
+    if (config_check_schema(cfg, section, d->config_schema, d->name, err, sizeof err) != 0) {
+        rc = refuse(r->ctx.path, "%s", err);
+        goto bad;
+    }
+    if (cJSON_IsObject(section)) {
+        r->ctx.config = section;
+    } else if (!(r->empty_config = cJSON_CreateObject())) {
+        rc = AITBC_ENOMEM;
+        goto bad;
+    } else {
+        r->ctx.config = r->empty_config;
+    }
+    r->ctx.desc = d;
+    g_plugins[g_count++] = r;
+    return 0;
+bad:
+    if (r->ctx.dl)
+        dlclose(r->ctx.dl);
+    free(r);
+    return rc ? rc : AITBC_EINVAL;
+}
+
+static int provides(const aitbc_plugin_desc *d, const char *service)
+{
+    for (const char *const *p = d->provides; p && *p; p++)
+        if (strcmp(*p, service) == 0)
+            return 1;
+    return 0;
+}
+
+/* 1 if plugin a must come before plugin b (b requires something a provides). */
+static int needed_by(const plugin_rec *a, const plugin_rec *b)
+{
+    if (a == b)
+        return 0;
+    for (const char *const *q = b->ctx.desc->requires; q && *q; q++)
+        if (provides(a->ctx.desc, *q))
+            return 1;
+    return 0;
+}
+
+static int check_requires(void)
+{
+    for (size_t i = 0; i < g_count; i++) {
+        const aitbc_plugin_desc *d = g_plugins[i]->ctx.desc;
+        for (const char *const *q = d->requires; q && *q; q++) {
+            size_t j = 0;
+            while (j < g_count && !provides(g_plugins[j]->ctx.desc, *q))
+                j++;
+            if (j == g_count)
+                return refuse(g_plugins[i]->ctx.path,
+                              "requires service '%s' but no listed plugin provides it", *q);
+        }
+    }
+    return 0;
+}
+
+/* Stable topological sort: repeatedly take the first plugin (in config order) whose providers
+ * are all placed. What is left when nothing can be taken is a cycle. */
+static int order_plugins(void)
+{
+    plugin_rec **sorted = calloc(g_count ? g_count : 1, sizeof *sorted);
+    if (!sorted)
+        return AITBC_ENOMEM;
+    size_t placed = 0;
+    while (placed < g_count) {
+        size_t pick = g_count;
+        for (size_t i = 0; i < g_count && pick == g_count; i++) {
+            if (!g_plugins[i])
+                continue;
+            size_t j = 0;
+            while (j < g_count && !(g_plugins[j] && needed_by(g_plugins[j], g_plugins[i])))
+                j++;
+            if (j == g_count)
+                pick = i;
+        }
+        if (pick == g_count)
+            break;
+        sorted[placed++] = g_plugins[pick];
+        g_plugins[pick] = NULL;
+    }
+    int rc = 0;
+    if (placed < g_count) {
+        char names[512] = "";
+        size_t n = 0;
+        const char *first = NULL;
+        for (size_t i = 0; i < g_count; i++) {
+            if (!g_plugins[i])
+                continue;
+            first = first ? first : g_plugins[i]->ctx.path;
+            int w = snprintf(names + n, sizeof names - n, "%s%s", n ? ", " : "",
+                             g_plugins[i]->ctx.desc->name);
+            n = w > 0 && (size_t)w < sizeof names - n ? n + (size_t)w : n;
+        }
+        rc = refuse(first, "dependency cycle between plugins %s (each requires a service "
+                           "another of them provides)", names);
+        for (size_t i = 0; i < g_count; i++) /* keep every record for unloading */
+            if (g_plugins[i])
+                sorted[placed++] = g_plugins[i];
+    }
+    free(g_plugins);
+    g_plugins = sorted;
+    return rc;
+}
+
+/** @brief Load, check and order every plugin listed under `plugins:` (no callbacks run).
+ *  @return 0, or an error after logging the refusal; loaded plugins stay until
+ *  loader_unload_all(). */
+int loader_load_all(const host_config *cfg, const host_settings *set)
+{
+    const cJSON *plugins = cJSON_GetObjectItemCaseSensitive(config_root(cfg), "plugins");
+    size_t n = (size_t)cJSON_GetArraySize(plugins);
+    g_plugins = calloc(n ? n : 1, sizeof *g_plugins);
+    if (!g_plugins)
+        return AITBC_ENOMEM;
+    const cJSON *section, *entries = cJSON_IsObject(plugins) ? plugins : NULL;
+    cJSON_ArrayForEach(section, entries)
+    {
+        int rc = load_one(cfg, set, section);
+        if (rc != 0)
+            return rc;
+    }
+    int rc = check_requires();
+    if (rc == 0)
+        rc = order_plugins();
+    for (size_t i = 0; rc == 0 && i < g_count; i++)
+        hlog(NULL, AITBC_LOG_DEBUG, "plugin %s %s loaded from %s", g_plugins[i]->ctx.desc->name,
+             g_plugins[i]->ctx.desc->version ? g_plugins[i]->ctx.desc->version : "?",
+             g_plugins[i]->ctx.path);
+    return rc;
+}
+
+/** @brief Number of loaded plugins. */
+size_t loader_count(void)
+{
+    return g_count;
+}
+
+/** @brief The i-th plugin in dependency order, or NULL. */
+aitbc_plugin_ctx *loader_at(size_t i)
+{
+    return i < g_count ? &g_plugins[i]->ctx : NULL;
+}
+
+/** @brief init every plugin in dependency order; stops at the first failure. */
+int loader_init_all(void)
+{
+    for (size_t i = 0; i < g_count; i++) {
+        plugin_rec *r = g_plugins[i];
+        int rc = r->ctx.desc->init(&r->ctx, host_api(), &r->ctx.state);
+        if (rc != 0) {
+            hlog(r->ctx.desc->name, AITBC_LOG_ERROR, "init failed (%d); see the lines above", rc);
+            return rc < 0 ? rc : AITBC_EINVAL;
+        }
+        r->inited = 1;
+    }
+    return 0;
+}
+
+/** @brief start every plugin in dependency order; stops at the first failure. */
+int loader_start_all(void)
+{
+    for (size_t i = 0; i < g_count; i++) {
+        plugin_rec *r = g_plugins[i];
+        r->ctx.started = 1; /* from here its stop() must run even if start() fails half-way */
+        int rc = r->ctx.desc->start(r->ctx.state);
+        if (rc != 0) {
+            hlog(r->ctx.desc->name, AITBC_LOG_ERROR, "start failed (%d); see the lines above", rc);
+            return rc < 0 ? rc : AITBC_EINVAL;
+        }
+    }
+    return 0;
+}
+
+/** @brief stop every started plugin, in reverse order. */
+void loader_stop_all(void)
+{
+    for (size_t i = g_count; i-- > 0;) {
+        plugin_rec *r = g_plugins[i];
+        if (r->ctx.started) {
+            r->ctx.desc->stop(r->ctx.state);
+            r->ctx.started = 0;
+        }
+    }
+}
+
+/** @brief destroy every initialised plugin in reverse order, then dlclose them all. */
+void loader_unload_all(void)
+{
+    for (size_t i = g_count; i-- > 0;) {
+        plugin_rec *r = g_plugins[i];
+        if (r->inited)
+            r->ctx.desc->destroy(r->ctx.state);
+        r->inited = 0;
+    }
+    services_clear(); /* the tables live in the plugins about to be unmapped */
+    for (size_t i = g_count; i-- > 0;) {
+        dlclose(g_plugins[i]->ctx.dl);
+        cJSON_Delete(g_plugins[i]->empty_config);
+        free(g_plugins[i]);
+    }
+    free(g_plugins);
+    g_plugins = NULL;
+    g_count = 0;
+}

@@ -1,0 +1,102 @@
+/* The service registry: plugins provide named, versioned function tables ("ledger@1") and others
+ * look them up. Providers register from init (before they start), so by the time anybody starts,
+ * the registry is complete; lookups may come from any thread at any time, hence the mutex. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define SERVICE_NAME_MAX 96
+
+typedef struct service {
+    char name[SERVICE_NAME_MAX];
+    const void *table;
+    aitbc_plugin_ctx *owner;
+} service;
+
+static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+static service *g_services;
+static size_t g_count, g_cap;
+
+/* "name@major": name of [a-z0-9:_.-], a '@', then digits. */
+static int name_valid(const char *s)
+{
+    const char *at = s ? strrchr(s, '@') : NULL;
+    if (!at || at == s || !at[1] || strlen(s) >= SERVICE_NAME_MAX)
+        return 0;
+    for (const char *p = s; p < at; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || strchr(":_.-", *p)))
+            return 0;
+    }
+    return strspn(at + 1, "0123456789") == strlen(at + 1);
+}
+
+/** @brief Register a service table under "name@major".
+ *  @param owner the providing plugin (NULL for the host); it may register only until it starts.
+ *  @param table borrowed until the owner is destroyed.
+ *  @return 0, AITBC_EEXIST if the name is taken, AITBC_EINVAL for a bad name, NULL table or a
+ *  registration after the owner started. */
+int services_register(aitbc_plugin_ctx *owner, const char *name_at_version, const void *table)
+{
+    if (!name_valid(name_at_version) || !table)
+        return AITBC_EINVAL;
+    if (owner && owner->started) {
+        hlog(owner->desc ? owner->desc->name : NULL, AITBC_LOG_ERROR,
+             "service %s registered after start: register services from init", name_at_version);
+        return AITBC_EINVAL;
+    }
+    int rc = 0;
+    pthread_mutex_lock(&g_lock);
+    for (size_t i = 0; i < g_count; i++) {
+        if (strcmp(g_services[i].name, name_at_version) == 0) {
+            rc = AITBC_EEXIST;
+            break;
+        }
+    }
+    if (rc == 0 && g_count == g_cap) {
+        size_t cap = g_cap ? g_cap * 2 : 16;
+        service *grown = realloc(g_services, cap * sizeof *grown);
+        if (grown) {
+            g_services = grown;
+            g_cap = cap;
+        } else {
+            rc = AITBC_ENOMEM;
+        }
+    }
+    if (rc == 0) {
+        service *s = &g_services[g_count++];
+        strcpy(s->name, name_at_version); /* length checked by name_valid */
+        s->table = table;
+        s->owner = owner;
+    }
+    pthread_mutex_unlock(&g_lock);
+    return rc;
+}
+
+/** @brief The table registered under name_at_version, or NULL. */
+const void *services_lookup(const char *name_at_version)
+{
+    const void *table = NULL;
+    if (!name_at_version)
+        return NULL;
+    pthread_mutex_lock(&g_lock);
+    for (size_t i = 0; i < g_count; i++) {
+        if (strcmp(g_services[i].name, name_at_version) == 0) {
+            table = g_services[i].table;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&g_lock);
+    return table;
+}
+
+/** @brief Forget every service (before the providers are destroyed). */
+void services_clear(void)
+{
+    pthread_mutex_lock(&g_lock);
+    free(g_services);
+    g_services = NULL;
+    g_count = g_cap = 0;
+    pthread_mutex_unlock(&g_lock);
+}
