@@ -78,6 +78,7 @@ struct aitbc_request {
     aitbc_retry_fn retry;
     void *retry_user;
     int timed_out;
+    int closing_retries;        /* retries run while shutting down */
     int park_state;             /* 0 none, 1 registered, 2 suspended, 3 woken before suspended */
     struct aitbc_request *pnext, *pprev;
 };

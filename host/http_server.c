@@ -1,0 +1,503 @@
+/* The HTTP server on libmicrohttpd: daemon lifecycle and the request pipeline, in the order API.md
+ * fixes: 413 (Content-Length, before the body is read) → 404/405 → auth (401/429/503) → 403 →
+ * 415 → 400 invalid_json → Idempotency-Key → handler. Checks that need only headers run on the
+ * first access-handler call, so a refused request never has its body read. */
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "http_priv.h"
+
+#define QUIESCE_WAIT_MS 10000
+#define CONN_TIMEOUT_S 60
+#define MAX_CLOSING_RETRIES 4
+
+static struct MHD_Daemon *g_daemon;
+static MHD_socket g_listen_fd = MHD_INVALID_SOCKET;
+static host_settings g_set;
+static int g_port;
+static atomic_int g_inflight;
+static atomic_int g_closing;
+
+int64_t http_now_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+const host_settings *http_settings(void) {
+    return &g_set;
+}
+
+int http_port(void) {
+    return g_port;
+}
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
+    (void)cls;
+    aitbc_request *req = calloc(1, sizeof *req);
+    if (!req)
+        return NULL;
+    req->uri = strdup(uri ? uri : "");
+    if (!req->uri) {
+        free(req);
+        return NULL;
+    }
+    req->conn = conn;
+    req->start_us = http_now_us();
+    aitbc_random_id("req", req->id);
+    atomic_fetch_add(&g_inflight, 1);
+    return req;
+}
+
+static void fill_remote(aitbc_request *req) {
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    snprintf(req->remote, sizeof req->remote, "unknown");
+    if (!ci || !ci->client_addr)
+        return;
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, req->remote,
+                  sizeof req->remote);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, req->remote,
+                  sizeof req->remote);
+}
+
+static int is_loopback(const char *ip) {
+    return strncmp(ip, "127.", 4) == 0 || strcmp(ip, "::1") == 0 ||
+           strncmp(ip, "::ffff:127.", 11) == 0;
+}
+
+/* "application/json", any case, optionally followed by parameters ("; charset=utf-8"). */
+static int is_json_type(const char *ct) {
+    if (!ct)
+        return 0;
+    while (*ct == ' ' || *ct == '\t')
+        ct++;
+    static const char want[] = "application/json";
+    if (strncasecmp(ct, want, sizeof want - 1) != 0)
+        return 0;
+    ct += sizeof want - 1;
+    while (*ct == ' ' || *ct == '\t')
+        ct++;
+    return *ct == '\0' || *ct == ';';
+}
+
+/* -1: no Content-Length (or unparsable; MHD rejects those itself). */
+static long long content_length(aitbc_request *req) {
+    const char *cl = http_req_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (!cl)
+        return -1;
+    char *end = NULL;
+    unsigned long long v = strtoull(cl, &end, 10);
+    if (end == cl)
+        return -1;
+    return v > (unsigned long long)INT64_MAX ? INT64_MAX : (long long)v;
+}
+
+/* The path part of the raw request target. Returns a malloc'd copy or NULL. */
+static char *raw_path(const char *uri) {
+    size_t len = strcspn(uri, "?#");
+    return strndup(uri, len);
+}
+
+static int authenticate(aitbc_request *req) {
+    const aitbc_auth_v1 *auth = services_lookup(AITBC_AUTH_SERVICE);
+    if (!auth || !auth->authenticate) {
+        http_error(req, 503, "unavailable", NULL, "Authentication is not available.");
+        return -1;
+    }
+    int retry_after = 0;
+    const char *key = http_req_header(req, "X-Api-Key");
+    int rc = auth->authenticate(auth->self, key, req->remote, &req->principal, &retry_after);
+    if (rc == 0) {
+        req->has_principal = 1;
+        return 0;
+    }
+    if (rc == AITBC_ERATE) {
+        char ra[24];
+        snprintf(ra, sizeof ra, "%d", retry_after > 0 ? retry_after : 1);
+        http_resp_header(req, "Retry-After", ra);
+        http_error(req, 429, "rate_limited", NULL, "Too many requests; retry after %s s.", ra);
+    } else if (rc == AITBC_EAUTH) {
+        http_error(req, 401, "unauthenticated", NULL,
+                   key ? "The API key is not valid." : "An X-Api-Key header is required.");
+    } else {
+        hlog("http", AITBC_LOG_ERROR, "request %s: auth service failed (%d)", req->id, rc);
+        http_error(req, 503, "unavailable", NULL, "Authentication is not available.");
+    }
+    return -1;
+}
+
+/* Everything decided from the request line and headers. 0: go on and read the body. */
+static int header_checks(aitbc_request *req) {
+    char *path = raw_path(req->uri);
+    if (!path) {
+        http_error(req, 500, "internal", NULL, "Internal error.");
+        return -1;
+    }
+    const char *rpath = router_route_path(g_set.path_prefix, path);
+    route_result rr = ROUTE_NOT_FOUND;
+    if (rpath) {
+        rr = http_routes_match(req->method, rpath, &req->m);
+        /* HEAD is served by the GET route (MHD drops the body). */
+        if (rr != ROUTE_FOUND && strcmp(req->method, "HEAD") == 0) {
+            route_match get;
+            if (http_routes_match("GET", rpath, &get) == ROUTE_FOUND) {
+                route_match_free(&req->m);
+                req->m = get;
+                rr = ROUTE_FOUND;
+            } else {
+                route_match_free(&get);
+            }
+        }
+    }
+    free(path);
+    req->matched = rr == ROUTE_FOUND;
+    const aitbc_route *route = req->matched ? req->m.route : NULL;
+    req->limit = route && route->max_body_bytes ? route->max_body_bytes : g_set.max_body_bytes;
+    long long cl = content_length(req);
+    if (cl > 0 && (unsigned long long)cl > req->limit) {
+        http_error(req, 413, "payload_too_large", NULL, "The body is larger than %zu bytes.",
+                   req->limit);
+        return -1;
+    }
+    if (rr == ROUTE_NOT_FOUND) {
+        http_error(req, 404, "not_found", NULL, "No such resource.");
+        return -1;
+    }
+    if (rr == ROUTE_METHOD_NOT_ALLOWED) {
+        http_resp_header(req, "Allow", req->m.allow);
+        http_error(req, 405, "method_not_allowed", NULL, "Method %s is not allowed here.",
+                   req->method);
+        return -1;
+    }
+    req->host_route = req->m.owner == NULL;
+    int open_metrics = http_ops_is_metrics(route) && is_loopback(req->remote);
+    if (route->roles != AITBC_ROLE_PUBLIC && !open_metrics) {
+        if (authenticate(req) != 0)
+            return -1;
+        if (!(req->principal.role & route->roles)) {
+            http_error(req, 403, "forbidden", NULL, "This key may not use this endpoint.");
+            return -1;
+        }
+    }
+    if (route->body == AITBC_BODY_JSON && cl > 0 &&
+        !is_json_type(http_req_header(req, MHD_HTTP_HEADER_CONTENT_TYPE))) {
+        http_error(req, 415, "unsupported_media_type", NULL, "The body must be application/json.");
+        return -1;
+    }
+    return 0;
+}
+
+static void take_body(aitbc_request *req, const char *data, size_t len) {
+    if (req->too_large)
+        return;
+    if (len > req->limit - req->body_len) {
+        /* Chunked (or lying) bodies are cut off at the limit. */
+        req->too_large = 1;
+        free(req->body);
+        req->body = NULL;
+        req->body_len = req->body_cap = 0;
+        return;
+    }
+    if (req->body_len + len + 1 > req->body_cap) {
+        size_t cap = req->body_cap ? req->body_cap : 1024;
+        while (cap < req->body_len + len + 1)
+            cap *= 2;
+        char *grown = realloc(req->body, cap);
+        if (!grown) {
+            req->too_large = 1;
+            return;
+        }
+        req->body = grown;
+        req->body_cap = cap;
+    }
+    memcpy(req->body + req->body_len, data, len);
+    req->body_len += len;
+    req->body[req->body_len] = '\0';
+}
+
+/* Strict JSON: the whole body is one value, surrounded by whitespace only. */
+static cJSON *parse_json(const char *body, size_t len) {
+    const char *end = NULL;
+    cJSON *j = cJSON_ParseWithLengthOpts(body, len, &end, 0);
+    if (!j)
+        return NULL;
+    size_t off = end ? (size_t)(end - body) : len;
+    while (off < len && (body[off] == ' ' || body[off] == '\t' || body[off] == '\n' ||
+                         body[off] == '\r'))
+        off++;
+    if (off != len) {
+        cJSON_Delete(j);
+        return NULL;
+    }
+    return j;
+}
+
+static void idempotency_begin(aitbc_request *req) {
+    const char *key = http_req_header(req, "Idempotency-Key");
+    if (!key || !req->has_principal)
+        return;
+    const char *account =
+        req->principal.owner_address[0] ? req->principal.owner_address : req->principal.key_id;
+    char route_key[160];
+    snprintf(route_key, sizeof route_key, "%s %s", req->m.route->method, req->m.pattern);
+    unsigned status = 0;
+    char *stored = NULL;
+    switch (idem_begin(account, route_key, key, req->json, &req->idem, &status, &stored)) {
+    case IDEM_PROCEED:
+        break;
+    case IDEM_REPLAY:
+        http_respond_raw(req, status, "application/json", stored, strlen(stored));
+        break;
+    case IDEM_MISMATCH:
+        http_error(req, 409, "idempotency_mismatch", "Idempotency-Key",
+                   "This Idempotency-Key was used with a different body.");
+        break;
+    case IDEM_BUSY:
+        http_error(req, 409, "in_progress", "Idempotency-Key",
+                   "The first request with this Idempotency-Key is still running.");
+        break;
+    case IDEM_BAD_KEY:
+        http_error(req, 400, "invalid_argument", "Idempotency-Key",
+                   "Idempotency-Key must be 1 to 255 characters.");
+        break;
+    default:
+        http_error(req, 500, "internal", NULL, "Internal error.");
+        break;
+    }
+    free(stored);
+}
+
+/* The body is complete: the checks that need it, then the handler. */
+static void run_handler(aitbc_request *req) {
+    const aitbc_route *route = req->m.route;
+    if (req->too_large) {
+        http_error(req, 413, "payload_too_large", NULL, "The body is larger than %zu bytes.",
+                   req->limit);
+        return;
+    }
+    if (route->body == AITBC_BODY_JSON && req->body_len > 0) {
+        if (!is_json_type(http_req_header(req, MHD_HTTP_HEADER_CONTENT_TYPE))) {
+            http_error(req, 415, "unsupported_media_type", NULL,
+                       "The body must be application/json.");
+            return;
+        }
+        req->json = parse_json(req->body, req->body_len);
+        if (!req->json) {
+            http_error(req, 400, "invalid_json", NULL, "The body is not valid JSON.");
+            return;
+        }
+    }
+    if (route->idempotent) {
+        idempotency_begin(req);
+        if (req->responded)
+            return;
+    }
+    route->handler(req, route->user);
+}
+
+static void run_retry(aitbc_request *req) {
+    aitbc_retry_fn retry = req->retry;
+    void *user = req->retry_user;
+    int timed_out = req->timed_out;
+    req->deferred = 0;
+    req->retry = NULL;
+    if (atomic_load(&g_closing) && ++req->closing_retries > MAX_CLOSING_RETRIES) {
+        http_error(req, 503, "unavailable", NULL, "The server is shutting down.");
+        return;
+    }
+    retry(req, user, timed_out);
+}
+
+/* After a handler or retry returned: park, or hand the response to MHD. */
+static enum MHD_Result finish(aitbc_request *req) {
+    if (req->deferred) {
+        defer_park(req);
+        return MHD_YES;
+    }
+    if (!req->responded) {
+        hlog("http", AITBC_LOG_ERROR, "request %s: handler for %s %s returned without a response",
+             req->id, req->method, req->m.pattern ? req->m.pattern : "?");
+        http_error(req, 500, "internal", NULL, "Internal error.");
+    }
+    if (req->idem) {
+        idem_finish(req->idem, req->status, req->resp_body, req->resp_len);
+        req->idem = NULL;
+    }
+    return http_queue(req, atomic_load(&g_closing)) == 0 ? MHD_YES : MHD_NO;
+}
+
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
+                                 const char *method, const char *version, const char *upload_data,
+                                 size_t *upload_size, void **req_cls) {
+    (void)cls;
+    (void)url;
+    (void)version;
+    aitbc_request *req = *req_cls;
+    if (!req)
+        return MHD_NO; /* out of memory when the request began */
+    switch (req->phase) {
+    case PH_NEW:
+        req->conn = conn;
+        snprintf(req->method, sizeof req->method, "%s", method);
+        fill_remote(req);
+        req->phase = PH_BODY;
+        if (header_checks(req) != 0)
+            return finish(req);
+        return MHD_YES;
+    case PH_BODY:
+        if (*upload_size) {
+            take_body(req, upload_data, *upload_size);
+            *upload_size = 0;
+            return MHD_YES;
+        }
+        run_handler(req);
+        return finish(req);
+    case PH_RESUMED:
+        run_retry(req);
+        return finish(req);
+    case PH_PARKED:
+    case PH_DONE:
+        /* Body bytes after an early answer are dropped. */
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    return MHD_NO;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+                         enum MHD_RequestTerminationCode toe) {
+    (void)cls;
+    (void)conn;
+    aitbc_request *req = *req_cls;
+    if (!req)
+        return;
+    *req_cls = NULL;
+    int64_t micros = http_now_us() - req->start_us;
+    if (req->idem) /* never answered (client gone): forget the claim so a retry can run */
+        idem_finish(req->idem, 499, NULL, 0);
+    unsigned status = req->phase == PH_DONE ? req->status : 0;
+    metrics_observe(req->method[0] ? req->method : "OTHER", req->matched ? req->m.pattern : NULL,
+                    status, micros);
+    if (g_set.http_access_log) {
+        int plen = (int)strcspn(req->uri, "?#");
+        hlog("http", AITBC_LOG_INFO, "%s %.*s %u %zu %lldus %s %s%s", req->method, plen, req->uri,
+             status, status ? req->resp_len : (size_t)0, (long long)micros, req->id, req->remote,
+             toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (aborted)");
+    }
+    http_req_free(req);
+    atomic_fetch_sub(&g_inflight, 1);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap) {
+    (void)cls;
+    char line[512];
+    vsnprintf(line, sizeof line, fmt, ap);
+    line[strcspn(line, "\n")] = '\0';
+    hlog("mhd", AITBC_LOG_DEBUG, "%s", line);
+}
+
+/* Enough connections for wrk-style load, well inside the fd limit. */
+static unsigned connection_limit(void) {
+    struct rlimit rl;
+    unsigned limit = 1024;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+        limit = rl.rlim_cur > 256 ? (unsigned)(rl.rlim_cur - 128) : (unsigned)(rl.rlim_cur / 2);
+    return limit > 10000 ? 10000 : limit;
+}
+
+int http_start(const host_settings *set) {
+    if (g_daemon)
+        return AITBC_EEXIST;
+    g_set = *set;
+    if (g_set.max_body_bytes == 0)
+        g_set.max_body_bytes = 1024 * 1024;
+    atomic_store(&g_closing, 0);
+    int rc = http_ops_routes();
+    if (rc != 0)
+        return rc;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE}, *ai = NULL;
+    const char *host = g_set.http_host[0] ? g_set.http_host : "127.0.0.1";
+    if (getaddrinfo(host, NULL, &hints, &ai) != 0 || !ai) {
+        hlog("http", AITBC_LOG_ERROR, "cannot resolve http.listen host %s", host);
+        return AITBC_EINVAL;
+    }
+    struct sockaddr_storage addr;
+    memset(&addr, 0, sizeof addr);
+    memcpy(&addr, ai->ai_addr, ai->ai_addrlen);
+    freeaddrinfo(ai);
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    if (addr.ss_family == AF_INET6) {
+        ((struct sockaddr_in6 *)&addr)->sin6_port = htons((uint16_t)g_set.http_port);
+        flags |= MHD_USE_IPv6;
+    } else {
+        ((struct sockaddr_in *)&addr)->sin_port = htons((uint16_t)g_set.http_port);
+    }
+    flags |= MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES ? MHD_USE_EPOLL : MHD_USE_POLL;
+    unsigned threads = g_set.http_threads > 0 ? (unsigned)g_set.http_threads : 4;
+    if ((rc = defer_start()) != 0)
+        return rc;
+    g_daemon = MHD_start_daemon(
+        flags, (uint16_t)g_set.http_port, NULL, NULL, on_access, NULL, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, threads,
+        MHD_OPTION_CONNECTION_LIMIT, connection_limit(), MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)CONN_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+        NULL, MHD_OPTION_END);
+    if (!g_daemon) {
+        hlog("http", AITBC_LOG_ERROR, "cannot listen on %s:%d", host, g_set.http_port);
+        defer_stop();
+        return AITBC_EIO;
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(g_daemon, MHD_DAEMON_INFO_BIND_PORT);
+    g_port = di && di->port ? di->port : g_set.http_port;
+    hlog("http", AITBC_LOG_INFO, "listening on %s:%d (%u threads, %s)", host, g_port, threads,
+         flags & MHD_USE_EPOLL ? "epoll" : "poll");
+    return 0;
+}
+
+void http_quiesce(void) {
+    if (!g_daemon || atomic_exchange(&g_closing, 1))
+        return;
+    g_listen_fd = MHD_quiesce_daemon(g_daemon);
+    defer_shutdown();
+    int64_t until = http_now_us() + (int64_t)QUIESCE_WAIT_MS * 1000;
+    struct timespec nap = {0, 5 * 1000000L};
+    while (atomic_load(&g_inflight) > 0 && http_now_us() < until)
+        nanosleep(&nap, NULL);
+    int left = atomic_load(&g_inflight);
+    if (left > 0)
+        hlog("http", AITBC_LOG_WARN, "%d request(s) still running after %d ms", left,
+             QUIESCE_WAIT_MS);
+}
+
+void http_stop(void) {
+    if (!g_daemon)
+        return;
+    http_quiesce();
+    MHD_stop_daemon(g_daemon);
+    g_daemon = NULL;
+    if (g_listen_fd != MHD_INVALID_SOCKET)
+        close(g_listen_fd);
+    g_listen_fd = MHD_INVALID_SOCKET;
+    defer_stop();
+    http_routes_free();
+    g_port = 0;
+}

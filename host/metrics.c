@@ -1,0 +1,273 @@
+/* Request metrics in Prometheus text format: requests by route/method/status, a latency
+ * histogram per route and method, plugin info, uptime. Observing is lock-free once a series
+ * exists (a fixed open-addressing table of atomic pointers; a mutex only to create a series). */
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http_priv.h"
+
+#define TABLE_SIZE 4096 /* power of two; routes × methods stays far below */
+#define STATUS_SLOTS 24
+
+static const int64_t g_bounds_us[] = {500,    1000,   2500,    5000,    10000,   25000,
+                                      50000,  100000, 250000,  500000,  1000000, 2500000,
+                                      5000000, 10000000, 30000000};
+#define NBUCKETS (sizeof g_bounds_us / sizeof *g_bounds_us)
+
+typedef struct series {
+    char route[128];
+    char method[16];
+    atomic_uint_fast64_t buckets[NBUCKETS + 1]; /* last = +Inf; not cumulative */
+    atomic_uint_fast64_t count;
+    atomic_uint_fast64_t sum_us;
+    atomic_uint status_key[STATUS_SLOTS];       /* 0 = free slot */
+    atomic_uint_fast64_t status_count[STATUS_SLOTS];
+    atomic_uint_fast64_t status_other;
+} series;
+
+static _Atomic(series *) g_table[TABLE_SIZE];
+static pthread_mutex_t g_create = PTHREAD_MUTEX_INITIALIZER;
+
+static uint64_t hash2(const char *a, const char *b) {
+    uint64_t h = 1469598103934665603ull;
+    for (; *a; a++)
+        h = (h ^ (unsigned char)*a) * 1099511628211ull;
+    h = (h ^ 0xff) * 1099511628211ull;
+    for (; *b; b++)
+        h = (h ^ (unsigned char)*b) * 1099511628211ull;
+    return h;
+}
+
+/* Methods outside the usual set share one label, so junk methods cannot grow the table. */
+static const char *norm_method(const char *m) {
+    static const char *known[] = {"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"};
+    for (size_t i = 0; i < sizeof known / sizeof *known; i++)
+        if (strcmp(m, known[i]) == 0)
+            return known[i];
+    return "OTHER";
+}
+
+static series *lookup(const char *route, const char *method) {
+    uint64_t h = hash2(route, method);
+    for (size_t probe = 0; probe < TABLE_SIZE; probe++) {
+        size_t idx = (size_t)(h + probe) & (TABLE_SIZE - 1);
+        series *s = atomic_load_explicit(&g_table[idx], memory_order_acquire);
+        if (!s) {
+            pthread_mutex_lock(&g_create);
+            s = atomic_load_explicit(&g_table[idx], memory_order_acquire);
+            if (!s) {
+                s = calloc(1, sizeof *s);
+                if (s) {
+                    snprintf(s->route, sizeof s->route, "%s", route);
+                    snprintf(s->method, sizeof s->method, "%s", method);
+                    atomic_store_explicit(&g_table[idx], s, memory_order_release);
+                }
+            }
+            pthread_mutex_unlock(&g_create);
+            if (!s)
+                return NULL;
+        }
+        if (strcmp(s->method, method) == 0 && strncmp(s->route, route, sizeof s->route - 1) == 0)
+            return s;
+    }
+    return NULL;
+}
+
+void metrics_observe(const char *method, const char *pattern, unsigned status, int64_t micros) {
+    series *s = lookup(pattern ? pattern : "unmatched", norm_method(method ? method : ""));
+    if (!s)
+        return;
+    if (micros < 0)
+        micros = 0;
+    size_t b = 0;
+    while (b < NBUCKETS && micros > g_bounds_us[b])
+        b++;
+    atomic_fetch_add_explicit(&s->buckets[b], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->count, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->sum_us, (uint_fast64_t)micros, memory_order_relaxed);
+    for (size_t i = 0; i < STATUS_SLOTS; i++) {
+        unsigned k = atomic_load_explicit(&s->status_key[i], memory_order_acquire);
+        if (k == 0) {
+            unsigned expected = 0;
+            if (atomic_compare_exchange_strong(&s->status_key[i], &expected, status) ||
+                expected == status) {
+                atomic_fetch_add_explicit(&s->status_count[i], 1, memory_order_relaxed);
+                return;
+            }
+            continue;
+        }
+        if (k == status) {
+            atomic_fetch_add_explicit(&s->status_count[i], 1, memory_order_relaxed);
+            return;
+        }
+    }
+    atomic_fetch_add_explicit(&s->status_other, 1, memory_order_relaxed);
+}
+
+void metrics_reset(void) {
+    pthread_mutex_lock(&g_create);
+    for (size_t i = 0; i < TABLE_SIZE; i++)
+        free(atomic_exchange(&g_table[i], NULL));
+    pthread_mutex_unlock(&g_create);
+}
+
+typedef struct sbuf {
+    char *p;
+    size_t len, cap;
+    int failed;
+} sbuf;
+
+static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(sbuf *b, const char *fmt, ...) {
+    if (b->failed)
+        return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            b->failed = 1;
+            return;
+        }
+        if ((size_t)n < b->cap - b->len) {
+            b->len += (size_t)n;
+            return;
+        }
+        size_t cap = b->cap * 2 + (size_t)n;
+        char *grown = realloc(b->p, cap);
+        if (!grown) {
+            b->failed = 1;
+            return;
+        }
+        b->p = grown;
+        b->cap = cap;
+    }
+}
+
+/* Label values escape backslash, quote and newline (Prometheus text format). */
+static void esc(const char *in, char *out, size_t cap) {
+    size_t o = 0;
+    for (; *in && o + 3 < cap; in++) {
+        if (*in == '\\' || *in == '"') {
+            out[o++] = '\\';
+            out[o++] = *in;
+        } else if (*in == '\n') {
+            out[o++] = '\\';
+            out[o++] = 'n';
+        } else {
+            out[o++] = *in;
+        }
+    }
+    out[o] = '\0';
+}
+
+static int cmp_series(const void *a, const void *b) {
+    const series *x = *(const series *const *)a, *y = *(const series *const *)b;
+    int c = strcmp(x->route, y->route);
+    return c ? c : strcmp(x->method, y->method);
+}
+
+static void render_requests(sbuf *b, series **all, size_t n) {
+    sb_printf(b, "# HELP aitbc_http_requests_total HTTP requests by route pattern, method and "
+                 "status.\n# TYPE aitbc_http_requests_total counter\n");
+    char route[300];
+    for (size_t i = 0; i < n; i++) {
+        series *s = all[i];
+        esc(s->route, route, sizeof route);
+        for (size_t k = 0; k < STATUS_SLOTS; k++) {
+            unsigned st = atomic_load(&s->status_key[k]);
+            if (st)
+                sb_printf(b, "aitbc_http_requests_total{route=\"%s\",method=\"%s\",status=\"%u\"} "
+                             "%llu\n", route, s->method, st,
+                          (unsigned long long)atomic_load(&s->status_count[k]));
+        }
+        uint64_t other = atomic_load(&s->status_other);
+        if (other)
+            sb_printf(b, "aitbc_http_requests_total{route=\"%s\",method=\"%s\",status=\"other\"} "
+                         "%llu\n", route, s->method, (unsigned long long)other);
+    }
+}
+
+static void render_durations(sbuf *b, series **all, size_t n) {
+    sb_printf(b, "# HELP aitbc_http_request_duration_seconds Time from request line to the end "
+                 "of the response.\n# TYPE aitbc_http_request_duration_seconds histogram\n");
+    char route[300];
+    for (size_t i = 0; i < n; i++) {
+        series *s = all[i];
+        esc(s->route, route, sizeof route);
+        uint64_t cum = 0;
+        for (size_t k = 0; k <= NBUCKETS; k++) {
+            cum += atomic_load(&s->buckets[k]);
+            char le[32];
+            if (k < NBUCKETS)
+                snprintf(le, sizeof le, "%g", (double)g_bounds_us[k] / 1e6);
+            else
+                snprintf(le, sizeof le, "+Inf");
+            sb_printf(b, "aitbc_http_request_duration_seconds_bucket{route=\"%s\",method=\"%s\","
+                         "le=\"%s\"} %llu\n", route, s->method, le, (unsigned long long)cum);
+        }
+        sb_printf(b, "aitbc_http_request_duration_seconds_sum{route=\"%s\",method=\"%s\"} %.6f\n",
+                  route, s->method, (double)atomic_load(&s->sum_us) / 1e6);
+        sb_printf(b, "aitbc_http_request_duration_seconds_count{route=\"%s\",method=\"%s\"} %llu\n",
+                  route, s->method, (unsigned long long)cum);
+    }
+}
+
+static void render_process(sbuf *b) {
+    sb_printf(b, "# HELP aitbc_plugins_info Loaded plugins.\n# TYPE aitbc_plugins_info gauge\n");
+    size_t n = loader_count();
+    for (size_t i = 0; i < n; i++) {
+        aitbc_plugin_ctx *ctx = loader_at(i);
+        if (!ctx || !ctx->desc)
+            continue;
+        char name[160], version[96];
+        esc(ctx->desc->name ? ctx->desc->name : "", name, sizeof name);
+        esc(ctx->desc->version ? ctx->desc->version : "", version, sizeof version);
+        sb_printf(b, "aitbc_plugins_info{name=\"%s\",version=\"%s\"} 1\n", name, version);
+    }
+    int64_t started = host_started_ms();
+    int64_t now = aitbc_now_ms();
+    sb_printf(b, "# HELP aitbc_process_start_time_seconds Unix time the host started.\n"
+                 "# TYPE aitbc_process_start_time_seconds gauge\n"
+                 "aitbc_process_start_time_seconds %.3f\n", (double)started / 1e3);
+    sb_printf(b, "# HELP aitbc_process_uptime_seconds Seconds since the host started.\n"
+                 "# TYPE aitbc_process_uptime_seconds gauge\n"
+                 "aitbc_process_uptime_seconds %.3f\n",
+              started > 0 && now > started ? (double)(now - started) / 1e3 : 0.0);
+    sb_printf(b, "# HELP aitbc_http_parked_requests Long-poll requests waiting right now.\n"
+                 "# TYPE aitbc_http_parked_requests gauge\n"
+                 "aitbc_http_parked_requests %zu\n", defer_parked());
+}
+
+char *metrics_render(void) {
+    sbuf b = {.cap = 8192};
+    b.p = malloc(b.cap);
+    series **all = calloc(TABLE_SIZE, sizeof *all);
+    if (!b.p || !all) {
+        free(b.p);
+        free(all);
+        return NULL;
+    }
+    b.p[0] = '\0';
+    size_t n = 0;
+    for (size_t i = 0; i < TABLE_SIZE; i++) {
+        series *s = atomic_load_explicit(&g_table[i], memory_order_acquire);
+        if (s)
+            all[n++] = s;
+    }
+    qsort(all, n, sizeof *all, cmp_series);
+    render_requests(&b, all, n);
+    render_durations(&b, all, n);
+    render_process(&b);
+    free(all);
+    if (b.failed) {
+        free(b.p);
+        return NULL;
+    }
+    return b.p;
+}
