@@ -1,0 +1,323 @@
+/* The chain plugin: descriptor, config, schema and lifecycle. Provides ledger@1 and the
+ * verify-chain command; starts the block producer timer and the mint/transfer routes. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "chain.h"
+
+static const aitbc_migration k_migrations[] = {
+    {1, "CREATE TABLE chain_assets(symbol TEXT PRIMARY KEY, decimals INTEGER NOT NULL);"
+        "CREATE TABLE chain_accounts(address TEXT PRIMARY KEY, pubkey TEXT, sealed_sk TEXT,"
+        " created_ms INTEGER NOT NULL);"
+        "CREATE TABLE chain_balances(address TEXT NOT NULL, asset TEXT NOT NULL,"
+        " available INTEGER NOT NULL CHECK(available >= 0),"
+        " locked INTEGER NOT NULL CHECK(locked >= 0), PRIMARY KEY(address, asset)) WITHOUT ROWID;"
+        "CREATE TABLE chain_supply(asset TEXT PRIMARY KEY, minted INTEGER NOT NULL);"
+        "CREATE TABLE chain_txs(seq INTEGER PRIMARY KEY, hash TEXT NOT NULL UNIQUE,"
+        " op TEXT NOT NULL, type TEXT NOT NULL, from_addr TEXT, to_addr TEXT,"
+        " asset TEXT NOT NULL, amount INTEGER NOT NULL, fee INTEGER NOT NULL DEFAULT 0,"
+        " ref TEXT NOT NULL, ts_ms INTEGER NOT NULL, block_height INTEGER, idx INTEGER,"
+        " UNIQUE(type, ref));"
+        "CREATE INDEX chain_txs_pending ON chain_txs(seq) WHERE block_height IS NULL;"
+        "CREATE INDEX chain_txs_block ON chain_txs(block_height, idx);"
+        "CREATE INDEX chain_txs_from ON chain_txs(from_addr, seq);"
+        "CREATE INDEX chain_txs_to ON chain_txs(to_addr, seq);"
+        "CREATE INDEX chain_txs_type ON chain_txs(type, seq);"
+        "CREATE TABLE chain_blocks(height INTEGER PRIMARY KEY, hash TEXT NOT NULL UNIQUE,"
+        " parent_hash TEXT NOT NULL, ts_ms INTEGER NOT NULL, merkle_root TEXT NOT NULL,"
+        " state_root TEXT NOT NULL, proposer TEXT NOT NULL, proposer_key TEXT NOT NULL,"
+        " signature TEXT NOT NULL, tx_count INTEGER NOT NULL);"},
+};
+
+static const aitbc_cfg_key k_schema[] = {
+    {"block_interval_ms", AITBC_CFG_INT, 0, "block producer period in ms (default 2000)"},
+    {"max_empty_interval_s", AITBC_CFG_INT, 0,
+     "seconds without transactions before a heartbeat block (default 60; 0 = never)"},
+    {"assets", AITBC_CFG_ARRAY, 0,
+     "[{symbol, decimals}] (default AIT 6 decimals, BTC 8); decimals never change once used"},
+    {"genesis", AITBC_CFG_OBJECT, 0,
+     "{timestamp (RFC 3339), accounts: [address], allocations: [{address, asset, amount}]}"},
+    {"key_file", AITBC_CFG_STRING, 0, "node key path (default <data_dir>/node.key, mode 0600)"},
+    {"authorities", AITBC_CFG_ARRAY, 0,
+     "extra proposer public keys (hex) --verify-chain accepts besides the node key"},
+    {NULL, 0, 0, NULL},
+};
+
+const chain_asset *chain_find_asset(const chain_state *cs, const char *symbol)
+{
+    for (size_t i = 0; i < cs->nassets; i++)
+        if (strcmp(cs->assets[i].symbol, symbol) == 0)
+            return &cs->assets[i];
+    return NULL;
+}
+
+static int symbol_ok(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || n >= CHAIN_SYMBOL_MAX || s[0] < 'A' || s[0] > 'Z')
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9')))
+            return 0;
+    return 1;
+}
+
+static int cfg_int(chain_state *cs, const cJSON *cfg, const char *key, int64_t def, int64_t lo,
+                   int64_t hi, int64_t *out)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(cfg, key);
+    *out = def;
+    if (!it)
+        return 0;
+    if (aitbc_json_int(it, out) != 0 || *out < lo || *out > hi) {
+        cs->api->log(cs->ctx, AITBC_LOG_ERROR, "chain.%s must be an integer in %lld..%lld", key,
+                     (long long)lo, (long long)hi);
+        return AITBC_EINVAL;
+    }
+    return 0;
+}
+
+static int parse_assets(chain_state *cs, const cJSON *arr)
+{
+    if (!arr) {
+        cs->assets[0] = (chain_asset){"AIT", 6};
+        cs->assets[1] = (chain_asset){"BTC", 8};
+        cs->nassets = 2;
+        return 0;
+    }
+    const cJSON *it;
+    cJSON_ArrayForEach(it, arr)
+    {
+        const char *sym = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "symbol"));
+        int64_t dec = -1;
+        const cJSON *d = cJSON_GetObjectItemCaseSensitive(it, "decimals");
+        if (!symbol_ok(sym) || !d || aitbc_json_int(d, &dec) != 0 || dec < 0 || dec > 18 ||
+            cs->nassets == CHAIN_MAX_ASSETS || chain_find_asset(cs, sym) || cJSON_GetArraySize(it) != 2) {
+            cs->api->log(cs->ctx, AITBC_LOG_ERROR,
+                         "chain.assets: each entry is {symbol: [A-Z][A-Z0-9]{0,15}, decimals: "
+                         "0..18}, unique, at most %d", CHAIN_MAX_ASSETS);
+            return AITBC_EINVAL;
+        }
+        snprintf(cs->assets[cs->nassets].symbol, CHAIN_SYMBOL_MAX, "%s", sym);
+        cs->assets[cs->nassets++].decimals = (int)dec;
+    }
+    return cs->nassets ? 0 : AITBC_EINVAL;
+}
+
+static int parse_genesis(chain_state *cs, const cJSON *g)
+{
+    if (!g)
+        return 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, g)
+    {
+        const char *k = it->string;
+        if (strcmp(k, "timestamp") == 0) {
+            if (!cJSON_IsString(it) || aitbc_time_parse(it->valuestring, &cs->genesis_ms) != 0)
+                goto bad;
+        } else if (strcmp(k, "accounts") == 0) {
+            const cJSON *a;
+            if (!cJSON_IsArray(it))
+                goto bad;
+            cJSON_ArrayForEach(a, it) if (!aitbc_address_valid(cJSON_GetStringValue(a))) goto bad;
+        } else if (strcmp(k, "allocations") == 0) {
+            const cJSON *a;
+            if (!cJSON_IsArray(it))
+                goto bad;
+            cJSON_ArrayForEach(a, it)
+            {
+                const char *addr = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "address"));
+                const char *sym = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "asset"));
+                const char *amt = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "amount"));
+                const chain_asset *as = sym ? chain_find_asset(cs, sym) : NULL;
+                int64_t units;
+                if (!aitbc_address_valid(addr) || !as || !amt ||
+                    aitbc_money_parse(amt, as->decimals, &units) != 0 || units <= 0)
+                    goto bad;
+            }
+        } else {
+            goto bad;
+        }
+    }
+    return 0;
+bad:
+    cs->api->log(cs->ctx, AITBC_LOG_ERROR,
+                 "chain.genesis: expected {timestamp: RFC 3339, accounts: [ait1…], allocations: "
+                 "[{address, asset, amount: \"decimal\"}]}");
+    return AITBC_EINVAL;
+}
+
+static int parse_authorities(chain_state *cs, const cJSON *arr)
+{
+    int n = arr ? cJSON_GetArraySize(arr) : 0;
+    if (n == 0)
+        return 0;
+    cs->authorities = calloc((size_t)n, 32);
+    if (!cs->authorities)
+        return AITBC_ENOMEM;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, arr)
+    {
+        if (chain_hex32(cJSON_GetStringValue(it), cs->authorities[cs->nauthorities]) != 0) {
+            cs->api->log(cs->ctx, AITBC_LOG_ERROR, "chain.authorities: 64 lowercase hex each");
+            return AITBC_EINVAL;
+        }
+        cs->nauthorities++;
+    }
+    return 0;
+}
+
+static int parse_config(chain_state *cs, const cJSON *cfg)
+{
+    int rc = cfg_int(cs, cfg, "block_interval_ms", 2000, 10, 3600000, &cs->block_interval_ms);
+    if (rc == 0)
+        rc = cfg_int(cs, cfg, "max_empty_interval_s", 60, 0, 86400 * 365,
+                     &cs->max_empty_interval_s);
+    if (rc == 0)
+        rc = parse_assets(cs, cJSON_GetObjectItemCaseSensitive(cfg, "assets"));
+    if (rc == 0)
+        rc = parse_genesis(cs, cJSON_GetObjectItemCaseSensitive(cfg, "genesis"));
+    if (rc == 0)
+        rc = parse_authorities(cs, cJSON_GetObjectItemCaseSensitive(cfg, "authorities"));
+    const char *kf = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cfg, "key_file"));
+    int n = kf ? snprintf(cs->key_path, sizeof cs->key_path, "%s", kf)
+               : snprintf(cs->key_path, sizeof cs->key_path, "%s/node.key",
+                          cs->api->data_dir(cs->ctx));
+    if (rc == 0 && (n <= 0 || (size_t)n >= sizeof cs->key_path))
+        rc = AITBC_EINVAL;
+    return rc;
+}
+
+/* Record asset decimals; refuse to start if the config changed the decimals of a stored asset
+ * (every stored amount would silently change value). */
+static int sync_assets(chain_state *cs)
+{
+    const aitbc_host_api *api = cs->api;
+    aitbc_txn *t = api->txn_begin(AITBC_TXN_WRITE);
+    if (!t)
+        return AITBC_EBUSY;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < cs->nassets; i++) {
+        aitbc_stmt *s = api->stmt(t, "INSERT INTO chain_assets(symbol, decimals) VALUES(?1, ?2) "
+                                     "ON CONFLICT(symbol) DO NOTHING");
+        if (!s)
+            rc = AITBC_EIO;
+        else {
+            api->bind_text(s, 1, cs->assets[i].symbol);
+            api->bind_int64(s, 2, cs->assets[i].decimals);
+            rc = api->step(s) < 0 ? AITBC_EIO : 0;
+            api->stmt_done(s);
+        }
+        s = rc ? NULL : api->stmt(t, "SELECT decimals FROM chain_assets WHERE symbol = ?1");
+        if (s) {
+            api->bind_text(s, 1, cs->assets[i].symbol);
+            if (api->step(s) != AITBC_ROW || api->col_int64(s, 0) != cs->assets[i].decimals) {
+                api->log(cs->ctx, AITBC_LOG_ERROR, "asset %s: decimals differ from the stored "
+                         "chain's; refusing to reinterpret amounts", cs->assets[i].symbol);
+                rc = AITBC_EINVAL;
+            }
+            api->stmt_done(s);
+        }
+    }
+    if (rc == 0)
+        return api->txn_commit(t);
+    api->txn_rollback(t);
+    return rc;
+}
+
+static void chain_destroy(void *state);
+
+static int chain_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **state)
+{
+    chain_state *cs = calloc(1, sizeof *cs);
+    if (!cs)
+        return AITBC_ENOMEM;
+    *state = cs;
+    cs->ctx = ctx;
+    cs->api = api;
+    pthread_mutex_init(&cs->seal_mu, NULL);
+    chain_ledger_init(cs);
+    cs->verify_cmd = (aitbc_command_v1){sizeof(aitbc_command_v1), cs, chain_verify_run};
+    const cJSON *cfg = api->config(ctx);
+    int rc = sodium_init() < 0 ? AITBC_EIO : 0;
+    if (rc == 0)
+        rc = parse_config(cs, cfg);
+    if (rc == 0)
+        rc = api->migrate(ctx, k_migrations, sizeof k_migrations / sizeof k_migrations[0]);
+    if (rc == 0)
+        rc = sync_assets(cs);
+    if (rc == 0)
+        rc = chain_key_load_or_create(cs, cs->key_path);
+    if (rc == 0)
+        rc = chain_genesis(cs, cJSON_GetObjectItemCaseSensitive(cfg, "genesis"));
+    if (rc == 0)
+        rc = api->service_register(ctx, AITBC_LEDGER_SERVICE, &cs->ledger);
+    if (rc == 0)
+        rc = api->service_register(ctx, "command:verify-chain@1", &cs->verify_cmd);
+    aitbc_topic blocks = {"blocks", AITBC_ROLE_ANY, NULL, NULL};
+    aitbc_topic txs = {"transactions", AITBC_ROLE_ANY, NULL, NULL};
+    if (rc == 0)
+        rc = api->bus_topic(ctx, &blocks);
+    if (rc == 0)
+        rc = api->bus_topic(ctx, &txs);
+    if (rc != 0) {
+        api->log(ctx, AITBC_LOG_ERROR, "init failed (%d)", rc);
+        chain_destroy(cs);
+        *state = NULL;
+    }
+    return rc;
+}
+
+static int chain_start(void *state)
+{
+    chain_state *cs = state;
+    int rc = chain_routes_register(cs);
+    if (rc != 0)
+        return rc;
+    cs->timer = cs->api->timer_add(cs->ctx, cs->block_interval_ms, chain_seal_tick, cs);
+    if (!cs->timer)
+        return AITBC_EIO;
+    cs->api->log(cs->ctx, AITBC_LOG_INFO, "proposer %s, block every %lld ms", cs->address,
+                 (long long)cs->block_interval_ms);
+    return 0;
+}
+
+static void chain_stop(void *state)
+{
+    chain_state *cs = state;
+    if (cs && cs->timer) {
+        cs->api->timer_cancel(cs->timer);
+        cs->timer = NULL;
+    }
+}
+
+static void chain_destroy(void *state)
+{
+    chain_state *cs = state;
+    if (!cs)
+        return;
+    sodium_memzero(cs->sk, sizeof cs->sk);
+    sodium_memzero(cs->custody_key, sizeof cs->custody_key);
+    pthread_mutex_destroy(&cs->seal_mu);
+    free(cs->authorities);
+    free(cs);
+}
+
+static const char *const k_provides[] = {AITBC_LEDGER_SERVICE, "command:verify-chain@1", NULL};
+
+static const aitbc_plugin_desc k_desc = {
+    AITBC_PLUGIN_HEADER,
+    .name = "chain",
+    .version = "0.1.0",
+    .description = "Ledger (ledger@1) with proof-of-authority blocks; POST /v1/admin/mint, "
+                   "POST /v1/transfers; aitbc-host --verify-chain",
+    .provides = k_provides,
+    .requires = NULL,
+    .config_schema = k_schema,
+    .init = chain_init,
+    .start = chain_start,
+    .stop = chain_stop,
+    .destroy = chain_destroy,
+};
+
+const aitbc_plugin_desc *aitbc_plugin_describe(void) { return &k_desc; }

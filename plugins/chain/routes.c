@@ -1,0 +1,178 @@
+/* HTTP routes of the chain plugin: POST /v1/admin/mint (the on-ramp) and POST /v1/transfers.
+ * Both answer 201 with the transaction as the explorer shows it (block_height null until sealed). */
+#include <stdio.h>
+#include <string.h>
+#include "chain.h"
+#include "txjson.h"
+
+static const char *const k_fields[] = {"address", "asset", "amount", NULL};
+static const char *const k_xfer_fields[] = {"to", "asset", "amount", NULL};
+
+static int decimals_cb(void *user, const char *asset)
+{
+    const chain_asset *a = chain_find_asset(user, asset);
+    return a ? a->decimals : -1;
+}
+
+/* 201 with the stored transaction row. */
+static void respond_tx(chain_state *cs, aitbc_request *req, const char *hash)
+{
+    const aitbc_host_api *api = cs->api;
+    cJSON *tx = NULL;
+    aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
+    aitbc_stmt *s = t ? api->stmt(t, "SELECT " CHAIN_TX_COLS " FROM chain_txs WHERE hash = ?1")
+                      : NULL;
+    if (s) {
+        api->bind_text(s, 1, hash);
+        if (api->step(s) == AITBC_ROW)
+            tx = chain_tx_json(api, s, decimals_cb, cs);
+        api->stmt_done(s);
+    }
+    if (t)
+        api->txn_commit(t);
+    if (tx)
+        api->respond_json(req, 201, tx);
+    else
+        api->respond_error(req, 500, "internal", NULL, "transaction recorded but not readable");
+}
+
+/* Validate {<addr_field>, asset, amount}; answers 400 itself. 0 when valid. */
+static int parse_body(chain_state *cs, aitbc_request *req, const char *const *allowed,
+                      const char *addr_field, const char **addr, const char **asset,
+                      int64_t *units)
+{
+    const aitbc_host_api *api = cs->api;
+    const cJSON *body = api->req_json(req);
+    if (!cJSON_IsObject(body)) {
+        api->respond_error(req, 400, "invalid_argument", NULL, "body must be a JSON object");
+        return -1;
+    }
+    const char *unknown = aitbc_json_unknown_key(body, allowed);
+    if (unknown) {
+        api->respond_error(req, 400, "invalid_argument", unknown, "unknown field");
+        return -1;
+    }
+    *addr = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(body, addr_field));
+    if (!*addr || !aitbc_address_valid(*addr)) {
+        api->respond_error(req, 400, "invalid_argument", addr_field,
+                           "must be an address: ait1 followed by 40 lowercase hex digits");
+        return -1;
+    }
+    *asset = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(body, "asset"));
+    const chain_asset *a = *asset ? chain_find_asset(cs, *asset) : NULL;
+    if (!a) {
+        api->respond_error(req, 400, "invalid_argument", "asset", "unknown asset");
+        return -1;
+    }
+    const char *amount = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(body, "amount"));
+    int rc = amount ? aitbc_money_parse(amount, a->decimals, units) : AITBC_EINVAL;
+    if (rc != 0 || *units <= 0) {
+        api->respond_error(req, 400, "invalid_argument", "amount",
+                           rc == AITBC_EOVERFLOW ? "amount too large"
+                                                 : "must be a decimal string > 0 with at most %d "
+                                                   "decimals",
+                           a->decimals);
+        return -1;
+    }
+    return 0;
+}
+
+static void respond_ledger_error(chain_state *cs, aitbc_request *req, int rc, const char *who)
+{
+    const aitbc_host_api *api = cs->api;
+    switch (rc) {
+    case AITBC_ENOTFOUND:
+        api->respond_error(req, 404, "not_found", who, "unknown address");
+        break;
+    case AITBC_EFUNDS:
+        api->respond_error(req, 402, "insufficient_funds", "amount", "available balance too low");
+        break;
+    case AITBC_EOVERFLOW:
+        api->respond_error(req, 400, "invalid_argument", "amount",
+                           "amount would overflow a balance or the total supply");
+        break;
+    case AITBC_EINVAL:
+        api->respond_error(req, 400, "invalid_argument", NULL, "invalid transaction");
+        break;
+    case AITBC_EBUSY:
+        api->respond_error(req, 503, "unavailable", NULL, "database busy, retry");
+        break;
+    default:
+        api->log(cs->ctx, AITBC_LOG_ERROR, "ledger call failed (%d)", rc);
+        api->respond_error(req, 500, "internal", NULL, "internal error");
+    }
+}
+
+static void h_mint(aitbc_request *req, void *user)
+{
+    chain_state *cs = user;
+    const char *addr, *asset;
+    int64_t units;
+    if (parse_body(cs, req, k_fields, "address", &addr, &asset, &units) != 0)
+        return;
+    /* Each mint request is its own movement; retries are deduplicated by Idempotency-Key. */
+    char ref[AITBC_ID_MAX], hash[AITBC_TX_HASH_MAX];
+    aitbc_random_id("mint", ref);
+    int rc = cs->ledger.mint(cs, NULL, addr, asset, units, ref, hash);
+    if (rc != 0) {
+        respond_ledger_error(cs, req, rc, "address");
+        return;
+    }
+    respond_tx(cs, req, hash);
+}
+
+static void h_transfer(aitbc_request *req, void *user)
+{
+    chain_state *cs = user;
+    const aitbc_host_api *api = cs->api;
+    const aitbc_principal *who = api->req_principal(req);
+    if (!who || !aitbc_address_valid(who->owner_address)) {
+        api->respond_error(req, 403, "forbidden", NULL, "this key has no account");
+        return;
+    }
+    const char *to, *asset;
+    int64_t units;
+    if (parse_body(cs, req, k_xfer_fields, "to", &to, &asset, &units) != 0)
+        return;
+    if (strcmp(to, who->owner_address) == 0) {
+        api->respond_error(req, 400, "invalid_argument", "to", "cannot transfer to yourself");
+        return;
+    }
+    char ref[AITBC_ID_MAX], hash[AITBC_TX_HASH_MAX];
+    aitbc_random_id("xfr", ref);
+    aitbc_txn *t = api->txn_begin(AITBC_TXN_WRITE);
+    if (!t) {
+        respond_ledger_error(cs, req, AITBC_EBUSY, NULL);
+        return;
+    }
+    /* An authenticated owner address is an account even if nothing was ever paid to it. */
+    int rc = cs->ledger.ensure_account(cs, t, who->owner_address);
+    if (rc == 0)
+        rc = cs->ledger.transfer(cs, t, AITBC_TX_TRANSFER, who->owner_address, to, asset, units,
+                                 ref, hash);
+    if (rc == 0)
+        rc = api->txn_commit(t);
+    else
+        api->txn_rollback(t);
+    if (rc != 0) {
+        respond_ledger_error(cs, req, rc, "to");
+        return;
+    }
+    respond_tx(cs, req, hash);
+}
+
+int chain_routes_register(chain_state *cs)
+{
+    const aitbc_route routes[] = {
+        {.method = "POST", .path = "/v1/admin/mint", .roles = AITBC_ROLE_ADMIN,
+         .body = AITBC_BODY_JSON, .handler = h_mint, .user = cs, .idempotent = 1},
+        {.method = "POST", .path = "/v1/transfers", .roles = AITBC_ROLE_ANY,
+         .body = AITBC_BODY_JSON, .handler = h_transfer, .user = cs, .idempotent = 1},
+    };
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        int rc = cs->api->route(cs->ctx, &routes[i]);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}

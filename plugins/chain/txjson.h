@@ -1,0 +1,29 @@
+/* Rows of chain_txs / chain_blocks → the JSON objects API.md defines. Shared by the chain plugin
+ * (events, route answers) and the explorer plugin (which compiles this file too). */
+#ifndef AITBC_CHAIN_TXJSON_H
+#define AITBC_CHAIN_TXJSON_H
+
+#include <aitbc/aitbc.h>
+#include "chainmath.h"
+
+/** Columns chain_tx_json expects, in order, starting at column 0. */
+#define CHAIN_TX_COLS \
+    "hash, block_height, idx, type, from_addr, to_addr, asset, amount, fee, ref, ts_ms"
+#define CHAIN_TX_NCOLS 11
+/** Columns chain_block_json expects, in order, starting at column 0. */
+#define CHAIN_BLOCK_COLS \
+    "height, hash, parent_hash, ts_ms, merkle_root, state_root, proposer, signature, tx_count"
+
+/** Decimals of an asset (or a negative code: amounts are then printed in base units). */
+typedef int (*chain_decimals_fn)(void *user, const char *asset);
+
+/** @brief Transaction JSON {hash, block_height, index, type, from, to, asset, amount, fee, ref,
+ *  timestamp} from the current row. Caller owns the result. */
+cJSON *chain_tx_json(const aitbc_host_api *api, aitbc_stmt *s, chain_decimals_fn dec, void *user);
+/** @brief Block JSON {height, hash, parent_hash, timestamp, tx_count, merkle_root, state_root,
+ *  proposer, signature} from the current row. */
+cJSON *chain_block_json(const aitbc_host_api *api, aitbc_stmt *s);
+/** @brief The same from a header struct. */
+cJSON *chain_block_to_json(const chain_block *b);
+
+#endif
