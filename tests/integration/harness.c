@@ -1,0 +1,446 @@
+/* Integration-test harness (harness.h): runs the real aitbc-host binary with real plugins in a
+ * temp data dir on 127.0.0.1:0, waits for its ready file, and speaks HTTP to it with libcurl.
+ * Everything the host prints goes to <dir>/host.stderr so a failing test can show it. */
+#include "harness.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef AITBC_HOST_BIN
+#error "AITBC_HOST_BIN must name the aitbc-host binary"
+#endif
+#ifndef AITBC_TEST_PLUGIN_DIR
+#error "AITBC_TEST_PLUGIN_DIR must name the build's plugin directory"
+#endif
+
+#define START_TIMEOUT_MS 20000
+#define STOP_TIMEOUT_MS 30000
+
+struct th_host {
+    char dir[PATH_MAX];
+    char cfg[PATH_MAX + 32];
+    char ready[PATH_MAX + 32];
+    char err[PATH_MAX + 32];
+    pid_t pid;    /* 0 once reaped */
+    int status;   /* exit status once reaped */
+    int http_port;
+    int ws_port;
+};
+
+static int64_t now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void nap_ms(int ms) {
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static char *slurp(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        size_t got = fread(buf + n, 1, cap - n - 1, f);
+        n += got;
+        if (got == 0)
+            break;
+        if (cap - n < 2) {
+            char *grown = realloc(buf, cap * 2);
+            if (!grown) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = grown;
+            cap *= 2;
+        }
+    }
+    fclose(f);
+    if (buf) {
+        buf[n] = '\0';
+        if (len)
+            *len = n;
+    }
+    return buf;
+}
+
+/* A top-level `name:` line in the caller's extra YAML means the caller owns that section. */
+static int has_section(const char *yaml, const char *name) {
+    if (!yaml)
+        return 0;
+    size_t n = strlen(name);
+    for (const char *p = yaml; p; p = strchr(p, '\n')) {
+        if (*p == '\n')
+            p++;
+        if (strncmp(p, name, n) == 0 && p[n] == ':')
+            return 1;
+    }
+    return 0;
+}
+
+static int write_config(th_host *h, const char *plugins_yaml, const char *extra_yaml) {
+    FILE *f = fopen(h->cfg, "w");
+    if (!f)
+        return -1;
+    const char *extra_path = getenv("AITBC_TEST_PLUGIN_PATH");
+    fprintf(f, "node:\n  data_dir: \"%s\"\n  log_level: debug\n  plugin_path: \"%s%s%s\"\n",
+            h->dir, AITBC_TEST_PLUGIN_DIR, extra_path && *extra_path ? ":" : "",
+            extra_path ? extra_path : "");
+    if (!has_section(extra_yaml, "http"))
+        fprintf(f, "http:\n  listen: \"127.0.0.1:0\"\n");
+    fprintf(f, "storage:\n  path: \"%s/aitbc.db\"\n", h->dir);
+    fprintf(f, "plugins:\n%s", plugins_yaml ? plugins_yaml : "");
+    if (plugins_yaml && *plugins_yaml && plugins_yaml[strlen(plugins_yaml) - 1] != '\n')
+        fputc('\n', f);
+    if (extra_yaml)
+        fprintf(f, "%s%s", extra_yaml,
+                *extra_yaml && extra_yaml[strlen(extra_yaml) - 1] != '\n' ? "\n" : "");
+    return fclose(f) == 0 ? 0 : -1;
+}
+
+static void print_stderr(const th_host *h) {
+    char *text = th_stderr(h);
+    fprintf(stderr, "---- aitbc-host stderr (%s) ----\n%s\n---- end ----\n", h->err,
+            text ? text : "(none)");
+    free(text);
+}
+
+static int reap(th_host *h, int block) {
+    if (!h->pid)
+        return 1;
+    int st = 0;
+    pid_t r = waitpid(h->pid, &st, block ? 0 : WNOHANG);
+    if (r != h->pid)
+        return 0;
+    h->pid = 0;
+    h->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+    return 1;
+}
+
+static int read_ready(th_host *h) {
+    char *text = slurp(h->ready, NULL);
+    if (!text)
+        return 0;
+    cJSON *j = cJSON_Parse(text);
+    free(text);
+    if (!j)
+        return 0; /* written atomically, but be safe against a partial read */
+    const cJSON *hp = cJSON_GetObjectItemCaseSensitive(j, "http_port");
+    const cJSON *wp = cJSON_GetObjectItemCaseSensitive(j, "ws_port");
+    int ok = cJSON_IsNumber(hp) && hp->valueint > 0;
+    if (ok) {
+        h->http_port = hp->valueint;
+        h->ws_port = cJSON_IsNumber(wp) ? wp->valueint : 0;
+    }
+    cJSON_Delete(j);
+    return ok;
+}
+
+static th_host *launch(th_host *h, const char *plugins_yaml, const char *extra_yaml) {
+    snprintf(h->cfg, sizeof h->cfg, "%s/config.yaml", h->dir);
+    snprintf(h->ready, sizeof h->ready, "%s/ready.json", h->dir);
+    snprintf(h->err, sizeof h->err, "%s/host.stderr", h->dir);
+    unlink(h->ready);
+    if (write_config(h, plugins_yaml, extra_yaml) != 0) {
+        fprintf(stderr, "harness: cannot write %s: %s\n", h->cfg, strerror(errno));
+        return NULL;
+    }
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0)
+        return NULL;
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive a crashed test */
+        int fd = open(h->err, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2(fd, STDERR_FILENO);
+            dup2(fd, STDOUT_FILENO);
+            close(fd);
+        }
+        execl(AITBC_HOST_BIN, "aitbc-host", "-c", h->cfg, "--ready-file", h->ready, (char *)NULL);
+        fprintf(stderr, "harness: exec %s: %s\n", AITBC_HOST_BIN, strerror(errno));
+        _exit(127);
+    }
+    h->pid = pid;
+    int64_t until = now_ms() + START_TIMEOUT_MS;
+    while (now_ms() < until) {
+        if (read_ready(h))
+            return h;
+        if (reap(h, 0)) {
+            fprintf(stderr, "harness: aitbc-host exited with status %d before it was ready\n",
+                    h->status);
+            print_stderr(h);
+            return NULL;
+        }
+        nap_ms(10);
+    }
+    fprintf(stderr, "harness: aitbc-host not ready after %d ms\n", START_TIMEOUT_MS);
+    kill(h->pid, SIGKILL);
+    reap(h, 1);
+    print_stderr(h);
+    return NULL;
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
+th_host *th_start(const char *plugins_yaml, const char *extra_yaml) {
+    th_host *h = calloc(1, sizeof *h);
+    if (!h)
+        return NULL;
+    const char *tmp = getenv("TMPDIR");
+    snprintf(h->dir, sizeof h->dir, "%s/aitbc-test-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(h->dir)) {
+        fprintf(stderr, "harness: mkdtemp: %s\n", strerror(errno));
+        free(h);
+        return NULL;
+    }
+    if (!launch(h, plugins_yaml, extra_yaml)) {
+        nftw(h->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        free(h);
+        return NULL;
+    }
+    return h;
+}
+
+th_host *th_start_in(const char *data_dir, const char *plugins_yaml, const char *extra_yaml) {
+    th_host *h = calloc(1, sizeof *h);
+    if (!h || !data_dir || strlen(data_dir) >= sizeof h->dir) {
+        free(h);
+        return NULL;
+    }
+    snprintf(h->dir, sizeof h->dir, "%s", data_dir);
+    if (!launch(h, plugins_yaml, extra_yaml)) {
+        free(h); /* the caller's dir stays */
+        return NULL;
+    }
+    return h;
+}
+
+int th_stop(th_host *h) {
+    if (!h)
+        return -1;
+    if (!h->pid)
+        return h->status;
+    kill(h->pid, SIGTERM);
+    int64_t until = now_ms() + STOP_TIMEOUT_MS;
+    while (!reap(h, 0)) {
+        if (now_ms() > until) {
+            fprintf(stderr, "harness: aitbc-host ignored SIGTERM for %d ms; killing it\n",
+                    STOP_TIMEOUT_MS);
+            print_stderr(h);
+            kill(h->pid, SIGKILL);
+            reap(h, 1);
+            h->status = 128 + SIGKILL;
+            break;
+        }
+        nap_ms(10);
+    }
+    return h->status;
+}
+
+void th_free(th_host *h) {
+    if (!h)
+        return;
+    th_stop(h);
+    nftw(h->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    free(h);
+}
+
+int th_http_port(const th_host *h) {
+    return h ? h->http_port : 0;
+}
+
+int th_ws_port(const th_host *h) {
+    return h ? h->ws_port : 0;
+}
+
+const char *th_data_dir(const th_host *h) {
+    return h ? h->dir : NULL;
+}
+
+char *th_stderr(const th_host *h) {
+    if (!h)
+        return NULL;
+    char *text = slurp(h->err, NULL);
+    return text ? text : strdup("");
+}
+
+/* ---------------- HTTP ---------------- */
+
+typedef struct growbuf {
+    char *p;
+    size_t len;
+} growbuf;
+
+static int grow_append(growbuf *b, const char *data, size_t n) {
+    char *grown = realloc(b->p, b->len + n + 1);
+    if (!grown)
+        return -1;
+    b->p = grown;
+    memcpy(b->p + b->len, data, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+    return 0;
+}
+
+static size_t on_body(char *data, size_t size, size_t n, void *user) {
+    return grow_append(user, data, size * n) == 0 ? size * n : 0;
+}
+
+static size_t on_header(char *data, size_t size, size_t n, void *user) {
+    growbuf *b = user;
+    /* A new status line (after 100 Continue) starts the headers over. */
+    if (size * n >= 5 && strncmp(data, "HTTP/", 5) == 0)
+        b->len = 0;
+    return grow_append(b, data, size * n) == 0 ? size * n : 0;
+}
+
+static pthread_once_t g_curl_once = PTHREAD_ONCE_INIT;
+static void curl_init_once(void) {
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static int has_header(const char *const *list, const char *name) {
+    size_t n = strlen(name);
+    for (; list && *list; list++)
+        if (strncasecmp(*list, name, n) == 0 && (*list)[n] == ':')
+            return 1;
+    return 0;
+}
+
+int th_req_ex(th_host *h, const char *method, const char *path, const char *api_key,
+              const char *body, const char *const *extra_headers, th_resp *out) {
+    memset(out, 0, sizeof *out);
+    if (!h || !method || !path)
+        return -1;
+    pthread_once(&g_curl_once, curl_init_once);
+    CURL *c = curl_easy_init();
+    if (!c)
+        return -1;
+    char url[2048], keyhdr[512];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", h->http_port, path);
+    struct curl_slist *hdrs = NULL;
+    if (api_key) {
+        snprintf(keyhdr, sizeof keyhdr, "X-Api-Key: %s", api_key);
+        hdrs = curl_slist_append(hdrs, keyhdr);
+    }
+    if (body && !has_header(extra_headers, "Content-Type"))
+        hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+    if (!has_header(extra_headers, "Expect"))
+        hdrs = curl_slist_append(hdrs, "Expect:"); /* no 100-continue round trip */
+    for (const char *const *e = extra_headers; e && *e; e++)
+        hdrs = curl_slist_append(hdrs, *e);
+    growbuf rb = {0}, hb = {0};
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &rb);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &hb);
+    if (strcmp(method, "HEAD") == 0)
+        curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    else if (strcmp(method, "GET") != 0 || body)
+        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    if (body) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
+    }
+    CURLcode rc = curl_easy_perform(c);
+    if (rc == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
+    curl_easy_cleanup(c);
+    curl_slist_free_all(hdrs);
+    out->body = rb.p ? rb.p : strdup("");
+    out->body_len = rb.len;
+    out->headers = hb.p ? hb.p : strdup("");
+    out->json = out->body_len ? cJSON_ParseWithLength(out->body, out->body_len) : NULL;
+    return rc == CURLE_OK ? 0 : -1;
+}
+
+int th_req(th_host *h, const char *method, const char *path, const char *api_key,
+           const char *body, th_resp *out) {
+    return th_req_ex(h, method, path, api_key, body, NULL, out);
+}
+
+void th_resp_free(th_resp *r) {
+    if (!r)
+        return;
+    free(r->body);
+    free(r->headers);
+    cJSON_Delete(r->json);
+    memset(r, 0, sizeof *r);
+}
+
+const char *th_resp_header(const th_resp *r, const char *name, char *out, size_t cap) {
+    if (!r || !r->headers || !name || !out || cap == 0)
+        return NULL;
+    size_t n = strlen(name);
+    for (const char *line = r->headers; line && *line;) {
+        const char *eol = strchr(line, '\n');
+        size_t len = eol ? (size_t)(eol - line) : strlen(line);
+        if (len > n && strncasecmp(line, name, n) == 0 && line[n] == ':') {
+            const char *v = line + n + 1;
+            const char *end = line + len;
+            while (v < end && (*v == ' ' || *v == '\t'))
+                v++;
+            while (end > v && (end[-1] == '\r' || end[-1] == ' ' || end[-1] == '\t'))
+                end--;
+            size_t vlen = (size_t)(end - v);
+            if (vlen >= cap)
+                vlen = cap - 1;
+            memcpy(out, v, vlen);
+            out[vlen] = '\0';
+            return out;
+        }
+        line = eol ? eol + 1 : NULL;
+    }
+    return NULL;
+}
+
+const char *th_error_code(const th_resp *r) {
+    if (!r || !r->json)
+        return NULL;
+    const cJSON *err = cJSON_GetObjectItemCaseSensitive(r->json, "error");
+    const cJSON *code = cJSON_GetObjectItemCaseSensitive(err, "code");
+    return cJSON_IsString(code) ? code->valuestring : NULL;
+}
+
+int th_wait_until(int (*cond)(void *arg), void *arg, int timeout_ms) {
+    int64_t until = now_ms() + timeout_ms;
+    for (;;) {
+        if (cond(arg))
+            return 1;
+        if (now_ms() >= until)
+            return 0;
+        nap_ms(5);
+    }
+}
