@@ -1,0 +1,144 @@
+/* One source for every plugin of the ABI tests. Compile definitions (set per target in
+ * CMakeLists.txt) break exactly one rule each, so every .so is a correct plugin but for one defect;
+ * without any, it is a good plugin that logs its lifecycle and serves GET /<name>/ping. */
+#include <stdio.h>
+#include <string.h>
+
+#include "aitbc/aitbc.h"
+
+#ifndef DESC_NAME
+#define DESC_NAME PLUGIN_NAME
+#endif
+#ifndef ABI_MAJOR
+#define ABI_MAJOR AITBC_ABI_MAJOR
+#endif
+#ifndef ABI_MINOR
+#define ABI_MINOR AITBC_ABI_MINOR
+#endif
+#ifndef STRUCT_SIZE
+#define STRUCT_SIZE sizeof(aitbc_plugin_desc)
+#endif
+#ifndef SIGNATURE_XOR
+#define SIGNATURE_XOR 0
+#endif
+#ifndef GREETING_REQUIRED
+#define GREETING_REQUIRED 0
+#endif
+
+typedef struct state {
+    aitbc_plugin_ctx *ctx;
+    const aitbc_host_api *api;
+} state;
+
+static state g_state;
+
+static void ping(aitbc_request *req, void *user)
+{
+    cJSON *body = cJSON_CreateObject();
+    cJSON_AddBoolToObject(body, "pong", 1);
+    g_state.api->respond_json(req, 200, body);
+}
+
+#ifdef COMMAND
+/* An offline command: echoes its arguments and exits with 3, so the test sees it ran. */
+static int command_run(void *self, int argc, char **argv)
+{
+    printf("abi command ran with %d args:", argc);
+    for (int i = 0; i < argc; i++)
+        printf(" %s", argv[i]);
+    printf("\n");
+    return 3;
+}
+static const aitbc_command_v1 command = {sizeof command, NULL, command_run};
+#endif
+
+static int plugin_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **out)
+{
+    g_state.ctx = ctx;
+    g_state.api = api;
+    const cJSON *greeting = cJSON_GetObjectItem(api->config(ctx), "greeting");
+    api->log(ctx, AITBC_LOG_INFO, "lifecycle init greeting=%s data_dir=%s",
+             cJSON_IsString(greeting) ? greeting->valuestring : "-", api->data_dir(ctx));
+#ifdef COMMAND
+    if (api->service_register(ctx, "command:verify-receipt@1", &command) != 0)
+        return AITBC_EINVAL;
+#endif
+    *out = &g_state;
+    return 0;
+}
+
+__attribute__((unused)) static int plugin_start(void *st)
+{
+    state *s = st;
+    char path[96];
+    snprintf(path, sizeof path, "/%s/ping", PLUGIN_NAME);
+    aitbc_route r = {.method = "GET", .path = path, .roles = AITBC_ROLE_PUBLIC, .handler = ping};
+    s->api->log(s->ctx, AITBC_LOG_INFO, "lifecycle start");
+    return s->api->route(s->ctx, &r);
+}
+
+static void plugin_stop(void *st)
+{
+    state *s = st;
+    s->api->log(s->ctx, AITBC_LOG_INFO, "lifecycle stop");
+}
+
+static void plugin_destroy(void *st)
+{
+    state *s = st;
+    s->api->log(s->ctx, AITBC_LOG_INFO, "lifecycle destroy");
+}
+
+static const aitbc_cfg_key schema[] = {
+    {"greeting", AITBC_CFG_STRING, GREETING_REQUIRED, "a word to log at init"},
+    {"count", AITBC_CFG_INT, 0, "any integer"},
+    {0}};
+
+#ifdef PROVIDES
+static const char *const provides[] = {PROVIDES, NULL};
+#endif
+#ifdef REQUIRES
+static const char *const requires[] = {REQUIRES, NULL};
+#endif
+
+static const aitbc_plugin_desc desc = {
+    .abi_major = ABI_MAJOR,
+    .abi_minor = ABI_MINOR,
+    .struct_size = STRUCT_SIZE,
+    .build_signature = AITBC_BUILD_SIGNATURE ^ SIGNATURE_XOR,
+    .name = DESC_NAME,
+    .version = "0.0.1",
+    .description = "ABI test plugin",
+#ifdef PROVIDES
+    .provides = provides,
+#endif
+#ifdef REQUIRES
+    .requires = requires,
+#endif
+    .config_schema = schema,
+    .init = plugin_init,
+#ifndef NULL_START
+    .start = plugin_start,
+#endif
+    .stop = plugin_stop,
+    .destroy = plugin_destroy,
+};
+
+#ifdef NO_SYMBOL
+/* Exports a describe function under the wrong name. */
+AITBC_EXPORT const aitbc_plugin_desc *aitbc_plugin_describe_v2(void);
+const aitbc_plugin_desc *aitbc_plugin_describe_v2(void)
+{
+    return &desc;
+}
+#else
+const aitbc_plugin_desc *aitbc_plugin_describe(void)
+{
+#ifdef NULL_DESC
+    (void)&desc;
+    return NULL;
+#else
+    return &desc;
+#endif
+}
+#endif

@@ -1,0 +1,453 @@
+/* ABI tests: runs the real aitbc-host binary with configs listing deliberately broken plugins
+ * (built from abi_plugin.c, one defect each) and checks that the host refuses each one with the
+ * file and the specific reason, exits non-zero and never serves. The good plugins show the other
+ * side: dependency order, the lifecycle, a served route, --check-config and offline commands. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#define WAIT_MS 60000
+
+static char g_dir[64];
+
+typedef struct run {
+    int status;  /* exit code, or -1 if it did not exit normally */
+    char *out;   /* stdout */
+    char *err;   /* stderr */
+} run;
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    return remove(path);
+}
+
+static int setup(void **state)
+{
+    snprintf(g_dir, sizeof g_dir, "/tmp/aitbc-abi-XXXXXX");
+    return mkdtemp(g_dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    return nftw(g_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void path_in(char *out, const char *name)
+{
+    snprintf(out, PATH_MAX, "%s/%s", g_dir, name);
+}
+
+static char *slurp(const char *name)
+{
+    char p[PATH_MAX];
+    path_in(p, name);
+    FILE *f = fopen(p, "rb");
+    char *buf = calloc(1, 1 << 20);
+    assert_non_null(buf);
+    if (f) {
+        size_t n = fread(buf, 1, (1 << 20) - 1, f);
+        buf[n] = '\0';
+        fclose(f);
+    }
+    return buf;
+}
+
+static void write_config(const char *plugins_yaml)
+{
+    char p[PATH_MAX];
+    path_in(p, "c.yaml");
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fprintf(f,
+            "node: { data_dir: \"%s/data\", plugin_path: \"%s:%s\", log_level: debug }\n"
+            "http: { listen: \"127.0.0.1:0\", threads: 2 }\n"
+            "plugins:\n%s",
+            g_dir, ABI_PLUGIN_DIR, g_dir, plugins_yaml);
+    fclose(f);
+}
+
+/* Starts aitbc-host -c <dir>/c.yaml --ready-file <dir>/ready [extra...]; returns its pid. */
+static pid_t spawn(const char *const *extra)
+{
+    char cfg[PATH_MAX], ready[PATH_MAX], out[PATH_MAX], err[PATH_MAX];
+    path_in(cfg, "c.yaml");
+    path_in(ready, "ready");
+    path_in(out, "stdout");
+    path_in(err, "stderr");
+    const char *argv[16] = {AITBC_HOST_BIN, "-c", cfg, "--ready-file", ready};
+    size_t n = 5;
+    for (; extra && *extra && n < 15; extra++)
+        argv[n++] = *extra;
+    argv[n] = NULL;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fo = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int fe = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fo < 0 || fe < 0 || dup2(fo, 1) < 0 || dup2(fe, 2) < 0)
+            _exit(126);
+        execv(AITBC_HOST_BIN, (char *const *)argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void pause_ms(int ms)
+{
+    struct timespec ts = {0, ms * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Waits for the process to exit (killing it after WAIT_MS) and collects its output. */
+static void reap(pid_t pid, run *r)
+{
+    int st = 0;
+    int64_t until = mono_ms() + WAIT_MS;
+    pid_t w;
+    while ((w = waitpid(pid, &st, WNOHANG)) == 0 && mono_ms() < until)
+        pause_ms(5);
+    if (w == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &st, 0);
+        fail_msg("aitbc-host did not exit within %d ms", WAIT_MS);
+    }
+    r->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    r->out = slurp("stdout");
+    r->err = slurp("stderr");
+}
+
+static void run_host(const char *plugins_yaml, const char *const *extra, run *r)
+{
+    write_config(plugins_yaml);
+    reap(spawn(extra), r);
+}
+
+static void run_free(run *r)
+{
+    free(r->out);
+    free(r->err);
+}
+
+static int exists(const char *name)
+{
+    char p[PATH_MAX];
+    path_in(p, name);
+    return access(p, F_OK) == 0;
+}
+
+static void assert_contains(const char *hay, const char *needle)
+{
+    if (!strstr(hay, needle))
+        fail_msg("expected to find\n  %s\nin\n%s", needle, hay);
+}
+
+/* A plugin file in the ABI plugin dir, as the loader names it. */
+#define PLUG(name) ABI_PLUGIN_DIR "/" name
+
+/* The host refused: non-zero exit, "plugin <file>: refused: …<reason>" logged, never served. */
+static void expect_refusal(const char *plugins_yaml, const char *file, const char *reason)
+{
+    run r;
+    run_host(plugins_yaml, NULL, &r);
+    char want[PATH_MAX + 64];
+    snprintf(want, sizeof want, "plugin %s: refused: ", file);
+    if (r.status == 0)
+        fail_msg("aitbc-host exited 0 for %s; stderr:\n%s", file, r.err);
+    assert_contains(r.err, want);
+    assert_contains(strstr(r.err, want), reason);
+    assert_false(exists("ready"));
+    assert_null(strstr(r.err, "serving on"));
+    run_free(&r);
+}
+
+static void test_missing_symbol(void **s)
+{
+    expect_refusal("  abi-nosym: {}\n", PLUG("abi-nosym.so"), "missing symbol aitbc_plugin_describe");
+}
+
+static void test_null_descriptor(void **s)
+{
+    expect_refusal("  abi-nulldesc: {}\n", PLUG("abi-nulldesc.so"), "aitbc_plugin_describe() returned NULL");
+}
+
+static void test_other_major(void **s)
+{
+    expect_refusal("  abi-major: {}\n", PLUG("abi-major.so"), "ABI major version 2, this host speaks 1");
+}
+
+static void test_newer_minor(void **s)
+{
+    expect_refusal("  abi-minor: {}\n", PLUG("abi-minor.so"), "ABI minor version 1.99 is newer");
+}
+
+static void test_short_descriptor(void **s)
+{
+    expect_refusal("  abi-small: {}\n", PLUG("abi-small.so"), "struct_size 16 is smaller");
+}
+
+static void test_build_signature(void **s)
+{
+    expect_refusal("  abi-sig: {}\n", PLUG("abi-sig.so"), "build signature");
+}
+
+static void test_null_callback(void **s)
+{
+    expect_refusal("  abi-nullcb: {}\n", PLUG("abi-nullcb.so"), "required callback start is NULL");
+}
+
+static void test_name_mismatch(void **s)
+{
+    expect_refusal("  abi-mismatch: {}\n", PLUG("abi-mismatch.so"),
+                   "descriptor name 'abi-other' does not match its config key 'abi-mismatch'");
+}
+
+static void test_duplicate_name(void **s)
+{
+    expect_refusal("  abi-good: { greeting: hi }\n  abi-dup: {}\n", PLUG("abi-dup.so"),
+                   "duplicate plugin name 'abi-good' (already loaded from " ABI_PLUGIN_DIR
+                   "/abi-good.so)");
+}
+
+static void test_unmet_requires(void **s)
+{
+    expect_refusal("  abi-unmet: {}\n", PLUG("abi-unmet.so"),
+                   "requires service 'nobody@1' but no listed plugin provides it");
+}
+
+static void test_dependency_cycle(void **s)
+{
+    expect_refusal("  abi-cycle-a: {}\n  abi-cycle-b: {}\n", PLUG("abi-cycle-a.so"),
+                   "dependency cycle between plugins abi-cycle-a, abi-cycle-b");
+}
+
+static void test_unknown_config_key(void **s)
+{
+    expect_refusal("  abi-good:\n    greeting: hi\n    colour: red\n", PLUG("abi-good.so"),
+                   "c.yaml:6: plugin 'abi-good': unknown config key 'colour'");
+}
+
+static void test_wrong_config_type(void **s)
+{
+    expect_refusal("  abi-good: { greeting: hi, count: many }\n", PLUG("abi-good.so"),
+                   "c.yaml:4: plugin 'abi-good': config key 'count' must be an integer, got a string");
+}
+
+static void test_missing_required_key(void **s)
+{
+    expect_refusal("  abi-good: {}\n", PLUG("abi-good.so"),
+                   "missing required config key 'greeting'");
+}
+
+static void test_not_found(void **s)
+{
+    expect_refusal("  abi-absent: {}\n", "abi-absent.so", "file not found in plugin path " ABI_PLUGIN_DIR);
+}
+
+static void test_dlopen_error(void **s)
+{
+    char p[PATH_MAX];
+    path_in(p, "abi-garbage.so");
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fputs("this is not an ELF file\n", f);
+    fclose(f);
+    expect_refusal("  abi-garbage: {}\n", p, "dlopen failed");
+}
+
+static void test_invalid_name(void **s)
+{
+    expect_refusal("  Bad_Name: {}\n", "Bad_Name", "invalid plugin name");
+}
+
+/* ---- the good side ---- */
+
+static int http_get(int port, const char *path, char *resp, size_t cap)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    char req[256];
+    int n = snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", path);
+    if (write(fd, req, (size_t)n) != n) {
+        close(fd);
+        return -1;
+    }
+    size_t got = 0;
+    ssize_t k;
+    while (got + 1 < cap && (k = read(fd, resp + got, cap - 1 - got)) > 0)
+        got += (size_t)k;
+    resp[got] = '\0';
+    close(fd);
+    return 0;
+}
+
+/* Position of needle in hay, failing the test when it is missing. */
+static const char *at(const char *hay, const char *needle)
+{
+    assert_contains(hay, needle);
+    return strstr(hay, needle);
+}
+
+static void test_good_lifecycle(void **s)
+{
+    /* The consumer is listed first; the loader must init/start its provider before it. */
+    write_config("  abi-consumer:\n  abi-good: { greeting: hello, count: 3 }\n");
+    pid_t pid = spawn(NULL);
+    char ready[PATH_MAX];
+    path_in(ready, "ready");
+    int64_t until = mono_ms() + WAIT_MS;
+    int st = 0;
+    while (access(ready, F_OK) != 0 && mono_ms() < until && waitpid(pid, &st, WNOHANG) == 0)
+        pause_ms(5);
+    if (access(ready, F_OK) != 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &st, 0);
+        char *err = slurp("stderr");
+        fail_msg("host never became ready; stderr:\n%s", err);
+    }
+    char *text = slurp("ready");
+    cJSON *j = cJSON_Parse(text);
+    free(text);
+    assert_non_null(j);
+    int port = cJSON_GetObjectItem(j, "http_port")->valueint;
+    assert_true(port > 0);
+    assert_int_equal(cJSON_GetObjectItem(j, "ws_port")->valueint, 0);
+    assert_int_equal(cJSON_GetObjectItem(j, "pid")->valueint, pid);
+    cJSON_Delete(j);
+
+    char resp[4096];
+    assert_int_equal(http_get(port, "/abi-good/ping", resp, sizeof resp), 0);
+    assert_true(strncmp(resp, "HTTP/1.", 7) == 0 && strncmp(resp + 9, "200", 3) == 0);
+    assert_contains(resp, "\"pong\":true");
+
+    struct stat sb;
+    char data[PATH_MAX];
+    path_in(data, "data");
+    assert_int_equal(stat(data, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0700);
+
+    kill(pid, SIGTERM);
+    run r;
+    reap(pid, &r);
+    assert_int_equal(r.status, 0);
+    assert_false(exists("ready")); /* removed once it stops serving */
+    const char *e = r.err;
+    assert_contains(e, "[abi-good] lifecycle init greeting=hello");
+    assert_true(at(e, "[abi-good] lifecycle init") < at(e, "[abi-consumer] lifecycle init"));
+    assert_true(at(e, "[abi-consumer] lifecycle init") < at(e, "[abi-good] lifecycle start"));
+    assert_true(at(e, "[abi-good] lifecycle start") < at(e, "[abi-consumer] lifecycle start"));
+    assert_true(at(e, "[abi-consumer] lifecycle start") < at(e, "serving on http://127.0.0.1:"));
+    assert_true(at(e, "serving on") < at(e, "[abi-consumer] lifecycle stop"));
+    assert_true(at(e, "[abi-consumer] lifecycle stop") < at(e, "[abi-good] lifecycle stop"));
+    assert_true(at(e, "[abi-good] lifecycle stop") < at(e, "[abi-consumer] lifecycle destroy"));
+    assert_true(at(e, "[abi-consumer] lifecycle destroy") < at(e, "[abi-good] lifecycle destroy"));
+    run_free(&r);
+}
+
+static void test_check_config(void **s)
+{
+    const char *const args[] = {"--check-config", NULL};
+    run r;
+    run_host("  abi-consumer: {}\n  abi-good: { greeting: hi }\n", args, &r);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.out, "config ok: 2 plugins");
+    assert_null(strstr(r.err, "lifecycle")); /* nothing initialised */
+    assert_false(exists("data"));
+    run_free(&r);
+
+    run_host("  abi-good: { greeting: hi, count: 1.5 }\n", args, &r);
+    assert_int_equal(r.status, 1);
+    assert_contains(r.err, "config key 'count' must be an integer");
+    assert_null(strstr(r.out, "config ok"));
+    run_free(&r);
+
+    /* A host section error is caught before any plugin is looked at. */
+    write_config("  abi-good: { greeting: hi }\nstorage: { synchronous: sometimes }\n");
+    reap(spawn(args), &r);
+    assert_int_equal(r.status, 1);
+    assert_contains(r.err, "c.yaml:5: 'synchronous' must be off|normal|full");
+    run_free(&r);
+}
+
+static void test_offline_command(void **s)
+{
+    const char *const receipt[] = {"--verify-receipt", "/some/receipt.json", NULL};
+    run r;
+    run_host("  abi-command: {}\n", receipt, &r);
+    assert_int_equal(r.status, 3); /* the command's own exit code */
+    assert_contains(r.out, "abi command ran with 1 args: /some/receipt.json");
+    assert_contains(r.err, "[abi-command] lifecycle destroy");
+    assert_null(strstr(r.err, "lifecycle start"));
+    assert_false(exists("ready"));
+    run_free(&r);
+
+    const char *const chain[] = {"--verify-chain", NULL};
+    run_host("  abi-command: {}\n", chain, &r);
+    assert_int_equal(r.status, 1);
+    assert_contains(r.err, "no loaded plugin provides command:verify-chain@1");
+    assert_false(exists("ready"));
+    run_free(&r);
+}
+
+static void test_usage(void **s)
+{
+    const char *const argv[] = {AITBC_HOST_BIN, "--ready-file", "/dev/null", NULL};
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fd = open("/dev/null", O_WRONLY);
+        dup2(fd, 2);
+        execv(AITBC_HOST_BIN, (char *const *)argv);
+        _exit(127);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 2);
+}
+
+int main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_missing_symbol),     T(test_null_descriptor),   T(test_other_major),
+        T(test_newer_minor),        T(test_short_descriptor),  T(test_build_signature),
+        T(test_null_callback),      T(test_name_mismatch),     T(test_duplicate_name),
+        T(test_unmet_requires),     T(test_dependency_cycle),  T(test_unknown_config_key),
+        T(test_wrong_config_type),  T(test_missing_required_key), T(test_not_found),
+        T(test_dlopen_error),       T(test_invalid_name),      T(test_good_lifecycle),
+        T(test_check_config),       T(test_offline_command),   T(test_usage),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
