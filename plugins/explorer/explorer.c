@@ -1,0 +1,48 @@
+/* The explorer plugin: descriptor and lifecycle. It owns no tables and never writes; it reads
+ * the chain plugin's tables and asks ledger@1 for asset decimals. */
+#include <stdlib.h>
+#include "explorer.h"
+
+static int ex_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **state)
+{
+    ex_state *es = calloc(1, sizeof *es);
+    if (!es)
+        return AITBC_ENOMEM;
+    es->ctx = ctx;
+    es->api = api;
+    *state = es;
+    return 0;
+}
+
+static int ex_start(void *state)
+{
+    ex_state *es = state;
+    es->ledger = es->api->service_lookup(AITBC_LEDGER_SERVICE);
+    if (!es->ledger || es->ledger->size < sizeof(aitbc_ledger_v1)) {
+        es->api->log(es->ctx, AITBC_LOG_ERROR, "needs %s (the chain plugin)", AITBC_LEDGER_SERVICE);
+        return AITBC_EUNAVAIL;
+    }
+    return ex_routes_register(es);
+}
+
+static void ex_stop(void *state) { (void)state; }
+
+static void ex_destroy(void *state) { free(state); }
+
+static const char *const k_requires[] = {AITBC_LEDGER_SERVICE, NULL};
+
+static const aitbc_plugin_desc k_desc = {
+    AITBC_PLUGIN_HEADER,
+    .name = "explorer",
+    .version = "0.1.0",
+    .description = "Read-only explorer API over the chain: blocks, transactions, addresses",
+    .provides = NULL,
+    .requires = k_requires,
+    .config_schema = NULL,
+    .init = ex_init,
+    .start = ex_start,
+    .stop = ex_stop,
+    .destroy = ex_destroy,
+};
+
+const aitbc_plugin_desc *aitbc_plugin_describe(void) { return &k_desc; }
