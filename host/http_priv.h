@@ -57,6 +57,7 @@ struct aitbc_request {
     char *body;
     size_t body_len, body_cap;
     int too_large;
+    size_t discarded;           /* body bytes dropped after the limit */
     cJSON *json;
     aitbc_principal principal;
     int has_principal;

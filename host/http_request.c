@@ -217,13 +217,12 @@ void http_error(aitbc_request *req, unsigned status, const char *code, const cha
 int http_queue(aitbc_request *req, int closing) {
     if (!req->responded)
         return -1;
-    /* MHD frees the body with free() once sent. */
+    /* The request owns the body until on_completed, which MHD calls after the last byte went
+     * out, so MHD may borrow it; a refused queue loses nothing. */
     struct MHD_Response *resp = MHD_create_response_from_buffer(
-        req->resp_len, req->resp_body ? req->resp_body : (void *)"",
-        req->resp_body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+        req->resp_len, req->resp_body ? req->resp_body : (void *)"", MHD_RESPMEM_PERSISTENT);
     if (!resp)
         return -1;
-    req->resp_body = NULL;
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, req->ctype);
     MHD_add_response_header(resp, "Request-Id", req->id);
     for (http_header *h = req->hdrs; h; h = h->next)
@@ -232,8 +231,10 @@ int http_queue(aitbc_request *req, int closing) {
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result ok = MHD_queue_response(req->conn, req->status, resp);
     MHD_destroy_response(resp);
+    if (ok != MHD_YES)
+        return -1;
     req->phase = PH_DONE;
-    return ok == MHD_YES ? 0 : -1;
+    return 0;
 }
 
 void http_req_free(aitbc_request *req) {

@@ -203,32 +203,39 @@ static int header_checks(aitbc_request *req) {
     return 0;
 }
 
-static void take_body(aitbc_request *req, const char *data, size_t len) {
-    if (req->too_large)
-        return;
+/* MHD 0.9.75 cannot answer in the middle of a body, so an over-limit chunked body is read and
+ * dropped up to this much more, then the connection is closed without an answer. */
+#define DISCARD_MAX ((size_t)16 * 1024 * 1024)
+
+/* 0 to go on, -1 to close the connection. */
+static int take_body(aitbc_request *req, const char *data, size_t len) {
+    if (req->too_large) {
+        req->discarded += len;
+        return req->discarded > DISCARD_MAX ? -1 : 0;
+    }
     if (len > req->limit - req->body_len) {
         /* Chunked (or lying) bodies are cut off at the limit. */
         req->too_large = 1;
         free(req->body);
         req->body = NULL;
         req->body_len = req->body_cap = 0;
-        return;
+        req->discarded = len;
+        return 0;
     }
     if (req->body_len + len + 1 > req->body_cap) {
         size_t cap = req->body_cap ? req->body_cap : 1024;
         while (cap < req->body_len + len + 1)
             cap *= 2;
         char *grown = realloc(req->body, cap);
-        if (!grown) {
-            req->too_large = 1;
-            return;
-        }
+        if (!grown)
+            return -1;
         req->body = grown;
         req->body_cap = cap;
     }
     memcpy(req->body + req->body_len, data, len);
     req->body_len += len;
     req->body[req->body_len] = '\0';
+    return 0;
 }
 
 /* Strict JSON: the whole body is one value, surrounded by whitespace only. */
@@ -362,9 +369,12 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         return MHD_YES;
     case PH_BODY:
         if (*upload_size) {
-            take_body(req, upload_data, *upload_size);
+            int keep = take_body(req, upload_data, *upload_size) == 0;
             *upload_size = 0;
-            return MHD_YES;
+            if (!keep)
+                hlog("http", AITBC_LOG_WARN, "request %s: body far over the limit, closing",
+                     req->id);
+            return keep ? MHD_YES : MHD_NO;
         }
         run_handler(req);
         return finish(req);
