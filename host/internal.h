@@ -185,7 +185,7 @@ void work_stop(void);
 typedef struct idem_record idem_record;
 typedef enum {
     IDEM_PROCEED,  /* run the handler, then idem_finish with its answer */
-    IDEM_REPLAY,   /* *status/*body hold the stored first answer: send it */
+    IDEM_REPLAY,   /* *status and *body hold the stored first answer: send it */
     IDEM_MISMATCH, /* same key, other body: 409 idempotency_mismatch */
     IDEM_BUSY,     /* first request still running: 409 in_progress */
     IDEM_BAD_KEY,  /* header longer than 255 chars or empty: 400 */
