@@ -441,6 +441,11 @@ int http_start(const host_settings *set) {
     int rc = http_ops_routes();
     if (rc != 0)
         return rc;
+    /* The Idempotency-Key table; its migration is recorded, so a second call is a no-op. */
+    if ((rc = idem_init()) != 0) {
+        hlog("http", AITBC_LOG_ERROR, "cannot create the Idempotency-Key table");
+        return rc;
+    }
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE}, *ai = NULL;
     const char *host = g_set.http_host[0] ? g_set.http_host : "127.0.0.1";
