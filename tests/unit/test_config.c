@@ -368,6 +368,27 @@ static void test_missing_file(void **state)
     assert_non_null(strstr(g_err, "/nonexistent/aitbc.yaml: cannot open"));
 }
 
+/* The configs shipped in config/ must always pass the host's own checks. */
+static void test_shipped_configs(void **state)
+{
+    static const char *const names[] = {"full.yaml", "miner.yaml", "minimal.yaml"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s/config/%s", AITBC_SOURCE_DIR, names[i]);
+        host_config *cfg = config_load(path, g_err, sizeof g_err);
+        if (!cfg)
+            fail_msg("%s", g_err);
+        host_settings s;
+        if (config_settings(cfg, &s, g_err, sizeof g_err) != 0)
+            fail_msg("%s", g_err);
+        assert_string_equal(s.http_host, "127.0.0.1");
+        assert_int_equal(s.http_port, 18000);
+        assert_string_equal(s.data_dir, "./data");
+        assert_true(cJSON_GetArraySize(cJSON_GetObjectItem(config_root(cfg), "plugins")) >= 2);
+        config_free(cfg);
+    }
+}
+
 static void test_log_levels(void **state)
 {
     aitbc_log_level l = AITBC_LOG_ERROR;
@@ -388,6 +409,7 @@ int main(void)
         cmocka_unit_test(test_env_substitution), cmocka_unit_test(test_duplicate_key),
         cmocka_unit_test(test_listen_parsing),  cmocka_unit_test(test_schema),
         cmocka_unit_test(test_missing_file),    cmocka_unit_test(test_log_levels),
+        cmocka_unit_test(test_shipped_configs),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
