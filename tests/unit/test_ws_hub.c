@@ -1,0 +1,337 @@
+/* Unit tests of the WebSocket hub (ws_hub.c): subscribe answers, per-topic per-connection seq,
+ * per-event visibility, the bounded queue and the slow-consumer close, unsubscribe dropping
+ * queued events, revocation, shutdown drain, and a concurrent publisher vs. a consumer. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <pthread.h>
+#include <cmocka.h>
+#include "aitbc/errors.h"
+#include "ws_internal.h"
+
+#define HEADROOM 16
+
+static int wakes;
+static void count_wake(void *arg)
+{
+    (void)arg;
+    __atomic_add_fetch(&wakes, 1, __ATOMIC_RELAXED);
+}
+
+/* Visible when data.owner is the principal's address, or to admins. */
+static int owner_only(const aitbc_principal *who, const cJSON *data, void *user)
+{
+    (void)user;
+    const char *owner = cJSON_GetStringValue(cJSON_GetObjectItem(data, "owner"));
+    return who->role == AITBC_ROLE_ADMIN || (owner && !strcmp(owner, who->owner_address));
+}
+
+static aitbc_topic t_public = {.name = "blocks", .roles = AITBC_ROLE_ANY};
+static aitbc_topic t_owned = {.name = "job_updates", .roles = AITBC_ROLE_ANY, .visible = owner_only};
+static aitbc_topic t_admin = {.name = "miner_heartbeats", .roles = AITBC_ROLE_ADMIN};
+
+static const aitbc_topic *lookup(const char *name)
+{
+    const aitbc_topic *all[] = {&t_public, &t_owned, &t_admin};
+    for (size_t i = 0; i < 3; i++)
+        if (!strcmp(all[i]->name, name))
+            return all[i];
+    return NULL;
+}
+
+static aitbc_principal alice = {.key_id = "key_alice", .role = AITBC_ROLE_CLIENT, .owner_address = "ait1alice"};
+static aitbc_principal bob = {.key_id = "key_bob", .role = AITBC_ROLE_CLIENT, .owner_address = "ait1bob"};
+
+static cJSON *topics(const char *json)
+{
+    cJSON *t = cJSON_Parse(json);
+    assert_non_null(t);
+    return t;
+}
+
+static void subscribe(ws_hub *h, ws_conn *c, const char *list, const char *expect)
+{
+    cJSON *t = topics(list);
+    cJSON *r = ws_hub_subscribe(h, c, t, lookup);
+    char *s = cJSON_PrintUnformatted(r);
+    assert_string_equal(s, expect);
+    free(s);
+    cJSON_Delete(r);
+    cJSON_Delete(t);
+}
+
+/* Next frame as parsed JSON (caller frees), NULL if none; closes are reported in *close. */
+static cJSON *next(ws_hub *h, ws_conn *c, int *close)
+{
+    ws_out o;
+    *close = 0;
+    switch (ws_hub_next(h, c, &o)) {
+    case WS_OUT_FRAME:
+        assert_int_equal(strlen(o.data), o.len);
+        return cJSON_Parse(o.data);
+    case WS_OUT_CLOSE:
+        *close = o.close_code;
+        return NULL;
+    default:
+        return NULL;
+    }
+}
+
+static void publish(ws_hub *h, const aitbc_topic *t, const char *data)
+{
+    cJSON *d = cJSON_Parse(data);
+    ws_hub_publish(h, t->name, d, t);
+    cJSON_Delete(d);
+}
+
+static void expect_event(ws_hub *h, ws_conn *c, const char *topic, int seq, int n)
+{
+    int close;
+    cJSON *m = next(h, c, &close);
+    assert_non_null(m);
+    assert_string_equal(cJSON_GetObjectItem(m, "method")->valuestring, "event");
+    cJSON *p = cJSON_GetObjectItem(m, "params");
+    assert_string_equal(cJSON_GetObjectItem(p, "topic")->valuestring, topic);
+    assert_int_equal(cJSON_GetObjectItem(p, "seq")->valuedouble, seq);
+    assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(p, "data"), "n")->valueint, n);
+    cJSON_Delete(m);
+}
+
+static void subscribe_answers_and_seq(void **state)
+{
+    ws_hub *h = ws_hub_new(16, HEADROOM, count_wake, NULL);
+    ws_conn *a = ws_conn_new(&alice, NULL);
+    ws_hub_add(h, a);
+    subscribe(h, a, "[\"blocks\",\"miner_heartbeats\",\"nope\",\"a b\"]",
+              "{\"subscribed\":[\"blocks\"],\"denied\":[{\"topic\":\"miner_heartbeats\",\"reason\":"
+              "\"forbidden\"},{\"topic\":\"nope\",\"reason\":\"unknown_topic\"},{\"topic\":\"a b\","
+              "\"reason\":\"unknown_topic\"}]}");
+    subscribe(h, a, "[\"blocks\",\"job_updates\"]", "{\"subscribed\":[\"blocks\",\"job_updates\"],\"denied\":[]}");
+    publish(h, &t_public, "{\"n\":1}");
+    publish(h, &t_owned, "{\"n\":2,\"owner\":\"ait1alice\"}");
+    publish(h, &t_public, "{\"n\":3}");
+    publish(h, &t_admin, "{\"n\":4}"); /* not subscribed */
+    expect_event(h, a, "blocks", 1, 1);
+    expect_event(h, a, "job_updates", 1, 2);
+    expect_event(h, a, "blocks", 2, 3);
+    int close;
+    assert_null(next(h, a, &close));
+    assert_int_equal(close, 0);
+    /* The exact wire form of an event. */
+    publish(h, &t_public, "{\"n\":5}");
+    ws_out o;
+    assert_int_equal(ws_hub_next(h, a, &o), WS_OUT_FRAME);
+    assert_string_equal(o.data, "{\"method\":\"event\",\"params\":{\"topic\":\"blocks\",\"seq\":3,\"data\":{\"n\":5}}}");
+    ws_hub_free(h);
+}
+
+static void visibility_per_connection(void **state)
+{
+    ws_hub *h = ws_hub_new(16, HEADROOM, count_wake, NULL);
+    ws_conn *a = ws_conn_new(&alice, NULL), *b = ws_conn_new(&bob, NULL);
+    ws_hub_add(h, a);
+    ws_hub_add(h, b);
+    subscribe(h, a, "[\"job_updates\"]", "{\"subscribed\":[\"job_updates\"],\"denied\":[]}");
+    subscribe(h, b, "[\"job_updates\"]", "{\"subscribed\":[\"job_updates\"],\"denied\":[]}");
+    publish(h, &t_owned, "{\"n\":1,\"owner\":\"ait1bob\"}");
+    publish(h, &t_owned, "{\"n\":2,\"owner\":\"ait1alice\"}");
+    publish(h, &t_owned, "{\"n\":3}");
+    expect_event(h, a, "job_updates", 1, 2); /* alice's seq counts only what alice sees */
+    expect_event(h, b, "job_updates", 1, 1);
+    int close;
+    assert_null(next(h, a, &close));
+    assert_null(next(h, b, &close));
+    ws_hub_remove(h, b);
+    assert_int_equal(ws_hub_count(h), 1);
+    ws_hub_free(h);
+}
+
+static void slow_consumer_closed_others_unaffected(void **state)
+{
+    ws_hub *h = ws_hub_new(4, HEADROOM, count_wake, NULL);
+    ws_conn *slow = ws_conn_new(&alice, NULL), *fast = ws_conn_new(&bob, NULL);
+    ws_hub_add(h, slow);
+    ws_hub_add(h, fast);
+    subscribe(h, slow, "[\"blocks\"]", "{\"subscribed\":[\"blocks\"],\"denied\":[]}");
+    subscribe(h, fast, "[\"blocks\"]", "{\"subscribed\":[\"blocks\"],\"denied\":[]}");
+    for (int i = 1; i <= 20; i++) {
+        char d[32];
+        snprintf(d, sizeof(d), "{\"n\":%d}", i);
+        publish(h, &t_public, d);
+        expect_event(h, fast, "blocks", i, i);
+    }
+    /* The slow one never read: its queue was dropped and a 1008 close decided. */
+    int close;
+    assert_null(next(h, slow, &close));
+    assert_int_equal(close, WS_CLOSE_POLICY);
+    /* Replies to a closing connection are dropped too. */
+    ws_hub_reply(h, slow, strdup("{}"));
+    assert_null(next(h, slow, &close));
+    assert_int_equal(close, WS_CLOSE_POLICY);
+    ws_hub_free(h);
+}
+
+static void unsubscribe_drops_queued(void **state)
+{
+    ws_hub *h = ws_hub_new(16, HEADROOM, count_wake, NULL);
+    ws_conn *a = ws_conn_new(&alice, NULL);
+    ws_hub_add(h, a);
+    subscribe(h, a, "[\"blocks\",\"job_updates\"]", "{\"subscribed\":[\"blocks\",\"job_updates\"],\"denied\":[]}");
+    publish(h, &t_public, "{\"n\":1}");
+    publish(h, &t_owned, "{\"n\":2,\"owner\":\"ait1alice\"}");
+    publish(h, &t_public, "{\"n\":3}");
+    cJSON *t = topics("[\"blocks\"]");
+    cJSON *r = ws_hub_unsubscribe(h, a, t);
+    char *s = cJSON_PrintUnformatted(r);
+    assert_string_equal(s, "{\"unsubscribed\":[\"blocks\"]}");
+    free(s);
+    cJSON_Delete(r);
+    publish(h, &t_public, "{\"n\":4}");
+    expect_event(h, a, "job_updates", 1, 2);
+    int close;
+    assert_null(next(h, a, &close));
+    /* Re-subscribing continues the connection's seq: a number is never reused. */
+    r = ws_hub_subscribe(h, a, t, lookup);
+    cJSON_Delete(r);
+    publish(h, &t_public, "{\"n\":5}");
+    expect_event(h, a, "blocks", 3, 5);
+    cJSON_Delete(t);
+    ws_hub_free(h);
+}
+
+static void seen_closes(ws_conn *c, int new_close, void *arg)
+{
+    int *n = arg;
+    if (new_close)
+        (*n)++;
+}
+
+static void revocation_and_shutdown(void **state)
+{
+    ws_hub *h = ws_hub_new(16, HEADROOM, count_wake, NULL);
+    ws_conn *a = ws_conn_new(&alice, NULL), *b = ws_conn_new(&bob, NULL);
+    ws_hub_add(h, a);
+    ws_hub_add(h, b);
+    subscribe(h, a, "[\"blocks\"]", "{\"subscribed\":[\"blocks\"],\"denied\":[]}");
+    subscribe(h, b, "[\"blocks\"]", "{\"subscribed\":[\"blocks\"],\"denied\":[]}");
+    publish(h, &t_public, "{\"n\":1}");
+    int seen = 0;
+    ws_hub_service(h, seen_closes, &seen); /* serviced: the next decision must wake again */
+    int before = wakes;
+    assert_int_equal(ws_hub_revoke(h, "key_alice"), 1);
+    assert_true(wakes > before);
+    int close;
+    assert_null(next(h, a, &close));
+    assert_int_equal(close, WS_CLOSE_REVOKED);
+    /* Shutdown sends what is queued first, then 1001. */
+    ws_hub_close_all(h, WS_CLOSE_GOING_AWAY, "bye");
+    expect_event(h, b, "blocks", 1, 1);
+    assert_null(next(h, b, &close));
+    assert_int_equal(close, WS_CLOSE_GOING_AWAY);
+    /* Revocation still wins over a shutdown close. */
+    assert_int_equal(ws_hub_revoke(h, "key_bob"), 1);
+    assert_null(next(h, b, &close));
+    assert_int_equal(close, WS_CLOSE_REVOKED);
+    ws_hub_free(h);
+}
+
+static void service_reports_close_once(void **state)
+{
+    ws_hub *h = ws_hub_new(1, HEADROOM, count_wake, NULL);
+    ws_conn *a = ws_conn_new(&alice, NULL);
+    ws_hub_add(h, a);
+    subscribe(h, a, "[\"blocks\"]", "{\"subscribed\":[\"blocks\"],\"denied\":[]}");
+    publish(h, &t_public, "{\"n\":1}");
+    publish(h, &t_public, "{\"n\":2}");
+    publish(h, &t_public, "{\"n\":3}");
+    int n = 0;
+    ws_hub_service(h, seen_closes, &n);
+    ws_hub_service(h, seen_closes, &n);
+    ws_hub_revoke(h, "key_alice");
+    ws_hub_service(h, seen_closes, &n);
+    assert_int_equal(n, 1);
+    ws_hub_free(h);
+}
+
+static void rx_assembly_bounded(void **state)
+{
+    ws_conn *c = ws_conn_new(&alice, NULL);
+    char chunk[1000];
+    memset(chunk, 'x', sizeof(chunk));
+    size_t total = 0;
+    while (total + sizeof(chunk) <= WS_MSG_MAX) {
+        assert_int_equal(ws_conn_rx_append(c, chunk, sizeof(chunk)), 0);
+        total += sizeof(chunk);
+    }
+    assert_int_equal(ws_conn_rx_append(c, chunk, sizeof(chunk)), AITBC_EOVERFLOW);
+    size_t n;
+    assert_int_equal(strlen(ws_conn_rx_data(c, &n)), total);
+    assert_int_equal(n, total);
+    ws_conn_rx_reset(c);
+    assert_int_equal(ws_conn_rx_append(c, "ab", 2), 0);
+    assert_string_equal(ws_conn_rx_data(c, &n), "ab");
+    ws_hub *h = ws_hub_new(1, 0, NULL, NULL);
+    ws_hub_remove(h, c); /* never added: just freed */
+    ws_hub_free(h);
+}
+
+/* A publisher thread races a consumer on another: every event arrives once, in order. */
+typedef struct race {
+    ws_hub *h;
+    int count;
+} race;
+
+static void *publisher(void *arg)
+{
+    race *r = arg;
+    for (int i = 1; i <= r->count; i++) {
+        cJSON *d = cJSON_CreateObject();
+        cJSON_AddNumberToObject(d, "n", i);
+        ws_hub_publish(r->h, "blocks", d, &t_public);
+        cJSON_Delete(d);
+    }
+    return NULL;
+}
+
+static void concurrent_publish_and_consume(void **state)
+{
+    race r = {.h = ws_hub_new(100000, HEADROOM, count_wake, NULL), .count = 20000};
+    ws_conn *a = ws_conn_new(&alice, NULL);
+    ws_hub_add(r.h, a);
+    subscribe(r.h, a, "[\"blocks\"]", "{\"subscribed\":[\"blocks\"],\"denied\":[]}");
+    pthread_t t;
+    pthread_create(&t, NULL, publisher, &r);
+    int got = 0, close;
+    while (got < r.count) {
+        cJSON *m = next(r.h, a, &close);
+        assert_int_equal(close, 0);
+        if (!m)
+            continue;
+        got++;
+        cJSON *p = cJSON_GetObjectItem(m, "params");
+        assert_int_equal(cJSON_GetObjectItem(p, "seq")->valuedouble, got);
+        assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(p, "data"), "n")->valueint, got);
+        cJSON_Delete(m);
+    }
+    pthread_join(t, NULL);
+    ws_hub_free(r.h);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(subscribe_answers_and_seq),
+        cmocka_unit_test(visibility_per_connection),
+        cmocka_unit_test(slow_consumer_closed_others_unaffected),
+        cmocka_unit_test(unsubscribe_drops_queued),
+        cmocka_unit_test(revocation_and_shutdown),
+        cmocka_unit_test(service_reports_close_once),
+        cmocka_unit_test(rx_assembly_bounded),
+        cmocka_unit_test(concurrent_publish_and_consume),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
