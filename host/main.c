@@ -186,9 +186,6 @@ static int serve_until_signal(const options *o, const sigset_t *sigs)
     }
     hlog(NULL, AITBC_LOG_INFO, "serving on http://%s:%d%s", set->http_host, http_port(),
          set->path_prefix);
-    if (set->ws_enabled)
-        hlog(NULL, AITBC_LOG_INFO, "websocket on ws://%s:%d%s", set->ws_host, ws_port(),
-             set->ws_path);
     int sig = 0;
     while (sigwait(sigs, &sig) != 0)
         ;
@@ -196,6 +193,21 @@ static int serve_until_signal(const options *o, const sigset_t *sigs)
     if (o->ready_file)
         unlink(o->ready_file); /* no longer serving */
     return 0;
+}
+
+/* One line naming what runs, in start order: the first thing to check in a bug report. */
+static void log_plugins(void)
+{
+    char list[1024] = "";
+    size_t n = 0;
+    for (size_t i = 0; i < loader_count(); i++) {
+        const aitbc_plugin_desc *d = loader_at(i)->desc;
+        int w = snprintf(list + n, sizeof list - n, "%s%s %s", i ? ", " : "", d->name,
+                         d->version ? d->version : "?");
+        n = w > 0 && (size_t)w < sizeof list - n ? n + (size_t)w : n;
+    }
+    hlog(NULL, AITBC_LOG_INFO, "aitbc-host %s: %zu plugins: %s", AITBC_HOST_VERSION, loader_count(),
+         n ? list : "none");
 }
 
 /* Everything after the config is valid. Returns the process exit code. */
@@ -230,6 +242,7 @@ static int run(const options *o, const host_config *cfg, const sigset_t *sigs)
         hlog(NULL, AITBC_LOG_ERROR, "not starting: fix or remove the refused plugin");
         goto out;
     }
+    log_plugins();
     if (loader_init_all() != 0) {
         hlog(NULL, AITBC_LOG_ERROR, "not starting: a plugin failed to initialise");
         goto out;
