@@ -1,0 +1,292 @@
+/* HTTP routes: admin key management (create, list, revoke) and GET /v1/account (the caller's
+ * own key and, with the chain plugin, its balances). Every input is checked before anything
+ * is stored; secrets appear only in the one creation answer. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "auth_apikey.h"
+
+#define LIST_DEFAULT 50
+#define LIST_MAX 500
+
+static int label_ok(const char *s)
+{
+    if (strlen(s) > AUTH_LABEL_MAX)
+        return 0;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c < 0x20 || c == 0x7f)
+            return 0;
+    }
+    return 1;
+}
+
+static void h_create(aitbc_request *req, void *user)
+{
+    auth_state *st = user;
+    const aitbc_host_api *api = st->api;
+    static const char *const allowed[] = {"role", "label", "address", NULL};
+    const cJSON *body = api->req_json(req);
+    if (!cJSON_IsObject(body)) {
+        api->respond_error(req, 400, "invalid_argument", NULL, "the body must be a JSON object");
+        return;
+    }
+    const char *bad = aitbc_json_unknown_key(body, allowed);
+    if (bad) {
+        api->respond_error(req, 400, "invalid_argument", bad, "unknown field '%s'", bad);
+        return;
+    }
+    const cJSON *role = cJSON_GetObjectItemCaseSensitive(body, "role");
+    const cJSON *label = cJSON_GetObjectItemCaseSensitive(body, "label");
+    const cJSON *address = cJSON_GetObjectItemCaseSensitive(body, "address");
+    unsigned r = cJSON_IsString(role) ? keyfmt_role_from_name(role->valuestring) : 0;
+    if (r == AITBC_ROLE_MINER) {
+        api->respond_error(req, 400, "invalid_argument", "role",
+                           "miner keys are issued by POST /v1/miners/register");
+        return;
+    }
+    if (r != AITBC_ROLE_CLIENT && r != AITBC_ROLE_ADMIN) {
+        api->respond_error(req, 400, "invalid_argument", "role", "role must be \"client\" or \"admin\"");
+        return;
+    }
+    if (!cJSON_IsString(label) || !label_ok(label->valuestring)) {
+        api->respond_error(req, 400, "invalid_argument", "label",
+                           "label must be a string of at most %d characters without control characters",
+                           AUTH_LABEL_MAX);
+        return;
+    }
+    const char *addr = NULL;
+    if (address) {
+        if (!cJSON_IsString(address) || !aitbc_address_valid(address->valuestring)) {
+            api->respond_error(req, 400, "invalid_argument", "address",
+                               "address must be \"ait1\" followed by 40 lowercase hex digits");
+            return;
+        }
+        addr = address->valuestring;
+        if (st->ledger && st->ledger->account_exists(st->ledger->self, NULL, addr) != 1) {
+            api->respond_error(req, 404, "not_found", "address", "no account has this address");
+            return;
+        }
+    }
+    char key[AITBC_API_KEY_MAX], key_id[48], out_addr[48];
+    int rc = service_create_key(st, NULL, r, label->valuestring, addr, key, key_id, out_addr);
+    if (rc != 0) {
+        api->log(st->ctx, AITBC_LOG_ERROR, "create key failed (%d)", rc);
+        api->respond_error(req, 500, "internal", NULL, "the key could not be created");
+        return;
+    }
+    cJSON *o = cJSON_CreateObject();
+    aitbc_json_add_str(o, "key_id", key_id);
+    aitbc_json_add_str(o, "api_key", key);
+    aitbc_json_add_str(o, "address", out_addr);
+    aitbc_json_add_str(o, "role", keyfmt_role_name(r));
+    aitbc_json_add_str(o, "label", label->valuestring);
+    sodium_memzero(key, sizeof key);
+    api->respond_json(req, 201, o);
+}
+
+/* Cursor: base64url of "created_ms|key_id|role|address" — the filters ride along so a cursor is
+ * refused under other filters. */
+static void cursor_make(int64_t created_ms, const char *key_id, const char *role, const char *addr,
+                        char *out, size_t cap)
+{
+    char raw[256];
+    int n = snprintf(raw, sizeof raw, "%lld|%s|%s|%s", (long long)created_ms, key_id, role ? role : "",
+                     addr ? addr : "");
+    sodium_bin2base64(out, cap, (const unsigned char *)raw, (size_t)n,
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+}
+
+static int cursor_read(const char *text, const char *role, const char *addr, int64_t *ms, char id[48])
+{
+    unsigned char raw[256];
+    size_t len = 0;
+    if (strlen(text) > 340 ||
+        sodium_base642bin(raw, sizeof raw - 1, text, strlen(text), NULL, &len, NULL,
+                          sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0)
+        return AITBC_EINVAL;
+    raw[len] = '\0';
+    char *s = (char *)raw, *save = NULL;
+    char *f_ms = strtok_r(s, "|", &save);
+    char *f_id = strtok_r(NULL, "|", &save);
+    const char *rest = save ? save : "";
+    const char *bar = strchr(rest, '|');
+    if (!f_ms || !f_id || !bar || !keyfmt_key_id_valid(f_id))
+        return AITBC_EINVAL;
+    size_t rl = (size_t)(bar - rest);
+    const char *want_role = role ? role : "", *want_addr = addr ? addr : "";
+    if (rl != strlen(want_role) || strncmp(rest, want_role, rl) != 0 || strcmp(bar + 1, want_addr) != 0)
+        return AITBC_EINVAL;
+    char *end = NULL;
+    long long v = strtoll(f_ms, &end, 10);
+    if (!end || *end || v < 0)
+        return AITBC_EINVAL;
+    *ms = v;
+    strcpy(id, f_id);
+    return 0;
+}
+
+static int parse_limit(const char *text, int *out)
+{
+    if (!text) {
+        *out = LIST_DEFAULT;
+        return 0;
+    }
+    size_t n = strlen(text);
+    if (n == 0 || n > 3 || strspn(text, "0123456789") != n)
+        return AITBC_EINVAL;
+    int v = atoi(text);
+    if (v < 1 || v > LIST_MAX)
+        return AITBC_EINVAL;
+    *out = v;
+    return 0;
+}
+
+static void h_list(aitbc_request *req, void *user)
+{
+    auth_state *st = user;
+    const aitbc_host_api *api = st->api;
+    int limit;
+    if (parse_limit(api->req_query(req, "limit"), &limit) != 0) {
+        api->respond_error(req, 400, "invalid_argument", "limit", "limit must be an integer 1..%d",
+                           LIST_MAX);
+        return;
+    }
+    const char *role = api->req_query(req, "role");
+    unsigned r = 0;
+    if (role && !(r = keyfmt_role_from_name(role))) {
+        api->respond_error(req, 400, "invalid_argument", "role", "role must be client, miner or admin");
+        return;
+    }
+    const char *addr = api->req_query(req, "address");
+    if (addr && !aitbc_address_valid(addr)) {
+        api->respond_error(req, 400, "invalid_argument", "address", "address is not a valid address");
+        return;
+    }
+    const char *cursor = api->req_query(req, "cursor");
+    int64_t after_ms = 0;
+    char after_id[48] = {0};
+    if (cursor && cursor_read(cursor, role, addr, &after_ms, after_id) != 0) {
+        api->respond_error(req, 400, "invalid_argument", "cursor",
+                           "cursor is malformed or was made with other filters");
+        return;
+    }
+    cJSON *items = cJSON_CreateArray();
+    int rc = store_list_keys(st, r, addr, after_ms, cursor ? after_id : NULL, limit, items);
+    if (rc != 0) {
+        cJSON_Delete(items);
+        api->respond_error(req, 500, "internal", NULL, "the keys could not be listed");
+        return;
+    }
+    cJSON *out = cJSON_CreateObject();
+    char next[400] = "";
+    if (cJSON_GetArraySize(items) > limit) {
+        cJSON_DeleteItemFromArray(items, limit);
+        const cJSON *last = cJSON_GetArrayItem(items, limit - 1);
+        const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(last, "key_id"));
+        const char *created = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(last, "created_at"));
+        int64_t ms = 0;
+        if (id && created && aitbc_time_parse(created, &ms) == 0)
+            cursor_make(ms, id, role, addr, next, sizeof next);
+    }
+    cJSON_AddItemToObject(out, "items", items);
+    aitbc_json_add_str(out, "next_cursor", next[0] ? next : NULL);
+    api->respond_json(req, 200, out);
+}
+
+static void h_revoke(aitbc_request *req, void *user)
+{
+    auth_state *st = user;
+    const aitbc_host_api *api = st->api;
+    const char *key_id = api->req_param(req, "key_id");
+    int rc = service_revoke_key(st, NULL, key_id);
+    if (rc == AITBC_ENOTFOUND) {
+        api->respond_error(req, 404, "not_found", NULL, "no such key");
+        return;
+    }
+    if (rc != 0) {
+        api->respond_error(req, 500, "internal", NULL, "the key could not be revoked");
+        return;
+    }
+    cJSON *o = cJSON_CreateObject();
+    aitbc_json_add_str(o, "key_id", key_id);
+    cJSON_AddBoolToObject(o, "revoked", 1);
+    api->respond_json(req, 200, o);
+}
+
+/* balances/locked for the assets the ledger knows among those we can name. */
+static void add_balances(auth_state *st, cJSON *o, const char *address)
+{
+    static const char *const assets[] = {"AIT", "BTC"};
+    cJSON *bal = cJSON_AddObjectToObject(o, "balances");
+    cJSON *locked = cJSON_AddObjectToObject(o, "locked");
+    for (size_t i = 0; i < sizeof assets / sizeof assets[0]; i++) {
+        int d = st->ledger->asset_decimals(st->ledger->self, assets[i]);
+        int64_t avail = 0, lk = 0;
+        if (d < 0 || st->ledger->balance(st->ledger->self, NULL, address, assets[i], &avail, &lk) != 0)
+            continue;
+        aitbc_json_add_money(bal, assets[i], avail, d);
+        aitbc_json_add_money(locked, assets[i], lk, d);
+    }
+}
+
+static void h_account(aitbc_request *req, void *user)
+{
+    auth_state *st = user;
+    const aitbc_host_api *api = st->api;
+    const aitbc_principal *p = api->req_principal(req);
+    if (!p) {
+        api->respond_error(req, 401, "unauthenticated", NULL, "an API key is required");
+        return;
+    }
+    int rc = 0;
+    cJSON *info = store_key_json(st, p->key_id, &rc);
+    cJSON *o = cJSON_CreateObject();
+    aitbc_json_add_str(o, "address", p->owner_address[0] ? p->owner_address : NULL);
+    aitbc_json_add_str(o, "role", keyfmt_role_name(p->role));
+    aitbc_json_add_str(o, "key_id", p->key_id);
+    if (info) {
+        static const char *const moved[] = {"label", "created_at", "last_used_at"};
+        for (size_t i = 0; i < sizeof moved / sizeof moved[0]; i++) {
+            cJSON *f = cJSON_DetachItemFromObjectCaseSensitive(info, moved[i]);
+            if (f)
+                cJSON_AddItemToObject(o, moved[i], f);
+        }
+        cJSON_Delete(info);
+    } else if (rc == AITBC_ENOTFOUND) {
+        aitbc_json_add_str(o, "label", "configured admin key"); /* admin_key_hashes: no row */
+    } else {
+        cJSON_Delete(o);
+        api->respond_error(req, 500, "internal", NULL, "the account could not be read");
+        return;
+    }
+    if (st->ledger && p->owner_address[0])
+        add_balances(st, o, p->owner_address);
+    api->respond_json(req, 200, o);
+}
+
+int routes_register(auth_state *st)
+{
+    const aitbc_route routes[] = {
+        {.method = "POST", .path = "/v1/admin/keys", .roles = AITBC_ROLE_ADMIN, .body = AITBC_BODY_JSON,
+         .max_body_bytes = 4096, .handler = h_create, .user = st},
+        {.method = "GET", .path = "/v1/admin/keys", .roles = AITBC_ROLE_ADMIN, .handler = h_list,
+         .user = st},
+        {.method = "DELETE", .path = "/v1/admin/keys/{key_id}", .roles = AITBC_ROLE_ADMIN,
+         .handler = h_revoke, .user = st},
+        {.method = "GET", .path = "/v1/account", .roles = AITBC_ROLE_ANY, .handler = h_account,
+         .user = st},
+    };
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        int rc = st->api->route(st->ctx, &routes[i]);
+        if (rc != 0) {
+            st->api->log(st->ctx, AITBC_LOG_ERROR, "cannot register %s %s (%d)", routes[i].method,
+                         routes[i].path, rc);
+            return rc;
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,349 @@
+/* The auth_keys table: one row per key with its hash (never the secret), role, owner, label,
+ * times and revocation. Every function takes the caller's transaction or opens a short one. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth_apikey.h"
+
+static const aitbc_migration k_steps[] = {
+    {1, "CREATE TABLE auth_keys ("
+        " key_id TEXT PRIMARY KEY,"
+        " role TEXT NOT NULL CHECK (role IN ('client','miner','admin')),"
+        " owner_address TEXT NOT NULL,"
+        " label TEXT NOT NULL,"
+        " key_hash BLOB NOT NULL CHECK (length(key_hash) = 32),"
+        " created_at INTEGER NOT NULL,"
+        " last_used_at INTEGER,"
+        " revoked_at INTEGER);"
+        "CREATE INDEX auth_keys_by_created ON auth_keys(created_at DESC, key_id DESC);"
+        "CREATE INDEX auth_keys_by_owner ON auth_keys(owner_address, role);"},
+};
+
+int store_migrate_keys(auth_state *st)
+{
+    return st->api->migrate(st->ctx, k_steps, sizeof k_steps / sizeof k_steps[0]);
+}
+
+/* Use the caller's transaction, or open one we then own. */
+static aitbc_txn *txn_open(auth_state *st, aitbc_txn *given, int mode, int *owned)
+{
+    *owned = given == NULL;
+    return given ? given : st->api->txn_begin(mode);
+}
+
+static int txn_close(auth_state *st, aitbc_txn *txn, int owned, int rc)
+{
+    if (!owned)
+        return rc;
+    if (rc == 0)
+        return st->api->txn_commit(txn);
+    st->api->txn_rollback(txn);
+    return rc;
+}
+
+int store_insert_key(auth_state *st, aitbc_txn *txn, const char *key_id, unsigned role,
+                     const char *owner, const char *label, const unsigned char hash[KEYFMT_HASH_BYTES],
+                     int64_t created_ms)
+{
+    const aitbc_host_api *api = st->api;
+    int owned;
+    aitbc_txn *t = txn_open(st, txn, AITBC_TXN_WRITE, &owned);
+    if (!t)
+        return AITBC_EIO;
+    int rc = AITBC_EIO;
+    aitbc_stmt *s = api->stmt(t, "INSERT INTO auth_keys (key_id, role, owner_address, label, key_hash,"
+                                 " created_at) VALUES (?, ?, ?, ?, ?, ?)");
+    if (s) {
+        api->bind_text(s, 1, key_id);
+        api->bind_text(s, 2, keyfmt_role_name(role));
+        api->bind_text(s, 3, owner);
+        api->bind_text(s, 4, label);
+        api->bind_blob(s, 5, hash, KEYFMT_HASH_BYTES);
+        api->bind_int64(s, 6, created_ms);
+        rc = api->step(s) == AITBC_DONE ? 0 : AITBC_EIO;
+        api->stmt_done(s);
+    }
+    return txn_close(st, t, owned, rc);
+}
+
+int store_load_key(auth_state *st, const char *key_id, kc_row *row)
+{
+    const aitbc_host_api *api = st->api;
+    aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
+    if (!t)
+        return AITBC_EIO;
+    int rc = AITBC_EIO;
+    aitbc_stmt *s = api->stmt(t, "SELECT role, owner_address, key_hash, revoked_at IS NOT NULL"
+                                 " FROM auth_keys WHERE key_id = ?");
+    if (s) {
+        api->bind_text(s, 1, key_id);
+        int r = api->step(s);
+        if (r == AITBC_ROW) {
+            size_t len = 0;
+            const void *h = api->col_blob(s, 2, &len);
+            const char *owner = api->col_text(s, 1);
+            memset(row, 0, sizeof *row);
+            row->role = keyfmt_role_from_name(api->col_text(s, 0));
+            if (owner)
+                strncpy(row->owner, owner, sizeof row->owner - 1);
+            if (h && len == KEYFMT_HASH_BYTES)
+                memcpy(row->hash, h, KEYFMT_HASH_BYTES);
+            else
+                row->revoked = 1; /* a damaged row must never authenticate */
+            row->revoked |= (int)api->col_int64(s, 3);
+            rc = 0;
+        } else if (r == AITBC_DONE) {
+            rc = AITBC_ENOTFOUND;
+        }
+        api->stmt_done(s);
+    }
+    api->txn_commit(t);
+    return rc;
+}
+
+int store_revoke_key(auth_state *st, aitbc_txn *txn, const char *key_id, int64_t now_ms,
+                     char owner_out[48])
+{
+    const aitbc_host_api *api = st->api;
+    int owned;
+    aitbc_txn *t = txn_open(st, txn, AITBC_TXN_WRITE, &owned);
+    if (!t)
+        return AITBC_EIO;
+    int rc = AITBC_EIO;
+    aitbc_stmt *s = api->stmt(t, "SELECT owner_address FROM auth_keys WHERE key_id = ?");
+    if (s) {
+        api->bind_text(s, 1, key_id);
+        int r = api->step(s);
+        if (r == AITBC_ROW) {
+            const char *o = api->col_text(s, 0);
+            memset(owner_out, 0, 48);
+            if (o)
+                strncpy(owner_out, o, 47);
+            rc = 0;
+        } else if (r == AITBC_DONE) {
+            rc = AITBC_ENOTFOUND;
+        }
+        api->stmt_done(s);
+    }
+    if (rc == 0) {
+        s = api->stmt(t, "UPDATE auth_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL");
+        rc = AITBC_EIO;
+        if (s) {
+            api->bind_int64(s, 1, now_ms);
+            api->bind_text(s, 2, key_id);
+            rc = api->step(s) == AITBC_DONE ? 0 : AITBC_EIO;
+            api->stmt_done(s);
+        }
+    }
+    if (rc == AITBC_ENOTFOUND && owned) {
+        api->txn_commit(t); /* nothing written: not a failure of the transaction */
+        return rc;
+    }
+    return txn_close(st, t, owned, rc);
+}
+
+int store_owner_keys(auth_state *st, aitbc_txn *txn, const char *owner, unsigned role,
+                     char (**ids)[48], size_t *n)
+{
+    const aitbc_host_api *api = st->api;
+    int owned;
+    *ids = NULL;
+    *n = 0;
+    aitbc_txn *t = txn_open(st, txn, AITBC_TXN_READ, &owned);
+    if (!t)
+        return AITBC_EIO;
+    int rc = AITBC_EIO;
+    aitbc_stmt *s = api->stmt(t, "SELECT key_id FROM auth_keys WHERE owner_address = ? AND role = ?"
+                                 " AND revoked_at IS NULL");
+    if (s) {
+        api->bind_text(s, 1, owner);
+        api->bind_text(s, 2, keyfmt_role_name(role));
+        size_t cap = 0;
+        int r;
+        rc = 0;
+        while ((r = api->step(s)) == AITBC_ROW) {
+            if (*n == cap) {
+                cap = cap ? cap * 2 : 4;
+                char(*grown)[48] = realloc(*ids, cap * sizeof *grown);
+                if (!grown) {
+                    rc = AITBC_ENOMEM;
+                    break;
+                }
+                *ids = grown;
+            }
+            const char *id = api->col_text(s, 0);
+            memset((*ids)[*n], 0, 48);
+            if (id)
+                strncpy((*ids)[*n], id, 47);
+            (*n)++;
+        }
+        if (rc == 0 && r != AITBC_DONE)
+            rc = AITBC_EIO;
+        api->stmt_done(s);
+    }
+    if (rc != 0) {
+        free(*ids);
+        *ids = NULL;
+        *n = 0;
+    }
+    /* A read: committing our own never fails the caller's work. */
+    return txn_close(st, t, owned, 0) ? AITBC_EIO : rc;
+}
+
+int store_count_admins(auth_state *st, int64_t *n)
+{
+    const aitbc_host_api *api = st->api;
+    aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
+    if (!t)
+        return AITBC_EIO;
+    int rc = AITBC_EIO;
+    aitbc_stmt *s = api->stmt(t, "SELECT count(*) FROM auth_keys WHERE role = 'admin'"
+                                 " AND revoked_at IS NULL");
+    if (s) {
+        if (api->step(s) == AITBC_ROW) {
+            *n = api->col_int64(s, 0);
+            rc = 0;
+        }
+        api->stmt_done(s);
+    }
+    api->txn_commit(t);
+    return rc;
+}
+
+void store_flush_used(auth_state *st, const kc_used *used, size_t n)
+{
+    if (n == 0)
+        return;
+    const aitbc_host_api *api = st->api;
+    aitbc_txn *t = api->txn_begin(AITBC_TXN_WRITE);
+    if (!t)
+        return;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        aitbc_stmt *s = api->stmt(t, "UPDATE auth_keys SET last_used_at = max(coalesce(last_used_at, 0), ?)"
+                                     " WHERE key_id = ?");
+        if (!s) {
+            rc = AITBC_EIO;
+            break;
+        }
+        api->bind_int64(s, 1, used[i].last_used_ms);
+        api->bind_text(s, 2, used[i].key_id);
+        if (api->step(s) != AITBC_DONE)
+            rc = AITBC_EIO;
+        api->stmt_done(s);
+    }
+    if (rc == 0)
+        rc = api->txn_commit(t);
+    else
+        api->txn_rollback(t);
+    if (rc != 0)
+        api->log(st->ctx, AITBC_LOG_WARN, "could not record last use of %zu keys", n);
+}
+
+static void add_time(cJSON *obj, const char *name, int64_t ms)
+{
+    if (ms <= 0) {
+        cJSON_AddNullToObject(obj, name);
+        return;
+    }
+    char buf[AITBC_TIME_MAX];
+    aitbc_time_format(ms, buf);
+    cJSON_AddStringToObject(obj, name, buf);
+}
+
+/* Columns: key_id, role, label, owner_address, created_at, last_used_at, revoked_at. */
+static cJSON *row_json(auth_state *st, aitbc_stmt *s)
+{
+    const aitbc_host_api *api = st->api;
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return NULL;
+    const char *key_id = api->col_text(s, 0);
+    aitbc_json_add_str(o, "key_id", key_id);
+    aitbc_json_add_str(o, "role", api->col_text(s, 1));
+    aitbc_json_add_str(o, "label", api->col_text(s, 2));
+    aitbc_json_add_str(o, "address", api->col_text(s, 3));
+    add_time(o, "created_at", api->col_int64(s, 4));
+    /* The database lags by up to a flush interval; memory knows the latest use. */
+    int64_t used = api->col_is_null(s, 5) ? 0 : api->col_int64(s, 5);
+    int64_t mem = key_id ? kc_last_used(st->cache, key_id) : 0;
+    add_time(o, "last_used_at", mem > used ? mem : used);
+    int revoked = !api->col_is_null(s, 6);
+    cJSON_AddBoolToObject(o, "revoked", revoked);
+    if (revoked)
+        add_time(o, "revoked_at", api->col_int64(s, 6));
+    return o;
+}
+
+cJSON *store_key_json(auth_state *st, const char *key_id, int *rc)
+{
+    const aitbc_host_api *api = st->api;
+    cJSON *out = NULL;
+    *rc = AITBC_EIO;
+    aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
+    if (!t)
+        return NULL;
+    aitbc_stmt *s = api->stmt(t, "SELECT key_id, role, label, owner_address, created_at, last_used_at,"
+                                 " revoked_at FROM auth_keys WHERE key_id = ?");
+    if (s) {
+        api->bind_text(s, 1, key_id);
+        int r = api->step(s);
+        if (r == AITBC_ROW) {
+            out = row_json(st, s);
+            *rc = out ? 0 : AITBC_ENOMEM;
+        } else if (r == AITBC_DONE) {
+            *rc = AITBC_ENOTFOUND;
+        }
+        api->stmt_done(s);
+    }
+    api->txn_commit(t);
+    return out;
+}
+
+int store_list_keys(auth_state *st, unsigned role, const char *owner, int64_t after_ms,
+                    const char *after_id, int limit, cJSON *items)
+{
+    const aitbc_host_api *api = st->api;
+    aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
+    if (!t)
+        return AITBC_EIO;
+    int rc = AITBC_EIO;
+    aitbc_stmt *s = api->stmt(
+        t, "SELECT key_id, role, label, owner_address, created_at, last_used_at, revoked_at"
+           " FROM auth_keys WHERE (?1 IS NULL OR role = ?1) AND (?2 IS NULL OR owner_address = ?2)"
+           " AND (?3 IS NULL OR created_at < ?3 OR (created_at = ?3 AND key_id < ?4))"
+           " ORDER BY created_at DESC, key_id DESC LIMIT ?5");
+    if (s) {
+        if (role)
+            api->bind_text(s, 1, keyfmt_role_name(role));
+        else
+            api->bind_null(s, 1);
+        if (owner)
+            api->bind_text(s, 2, owner);
+        else
+            api->bind_null(s, 2);
+        if (after_id) {
+            api->bind_int64(s, 3, after_ms);
+            api->bind_text(s, 4, after_id);
+        } else {
+            api->bind_null(s, 3);
+            api->bind_null(s, 4);
+        }
+        api->bind_int64(s, 5, (int64_t)limit + 1);
+        int r;
+        rc = 0;
+        while ((r = api->step(s)) == AITBC_ROW) {
+            cJSON *o = row_json(st, s);
+            if (!o) {
+                rc = AITBC_ENOMEM;
+                break;
+            }
+            cJSON_AddItemToArray(items, o);
+        }
+        if (rc == 0 && r != AITBC_DONE)
+            rc = AITBC_EIO;
+        api->stmt_done(s);
+    }
+    api->txn_commit(t);
+    return rc;
+}
