@@ -12,16 +12,18 @@
 #define LIST_DEFAULT 50
 #define LIST_MAX 500
 
+/* At most AUTH_LABEL_MAX characters (UTF-8 code points, not bytes), no control characters. */
 static int label_ok(const char *s)
 {
-    if (strlen(s) > AUTH_LABEL_MAX)
-        return 0;
-    for (; *s; s++) {
+    size_t chars = 0, bytes = 0;
+    for (; *s; s++, bytes++) {
         unsigned char c = (unsigned char)*s;
         if (c < 0x20 || c == 0x7f)
             return 0;
+        if ((c & 0xC0) != 0x80)
+            chars++;
     }
-    return 1;
+    return chars <= AUTH_LABEL_MAX && bytes <= 4 * AUTH_LABEL_MAX;
 }
 
 static void h_create(aitbc_request *req, void *user)

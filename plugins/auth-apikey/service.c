@@ -119,7 +119,7 @@ int service_create_key(void *self, aitbc_txn *txn, unsigned role, const char *la
         return AITBC_EINVAL;
     if (!label)
         label = "";
-    if (strlen(label) > AUTH_LABEL_MAX)
+    if (strlen(label) > 4 * AUTH_LABEL_MAX) /* bytes; routes check characters */
         return AITBC_EINVAL;
     if (owner_address && !aitbc_address_valid(owner_address))
         return AITBC_EINVAL;

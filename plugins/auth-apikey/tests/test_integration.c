@@ -354,6 +354,16 @@ static void test_create_validation(void **state)
     long_label[128] = '\0'; /* exactly 128 is fine */
     snprintf(body, sizeof body, "{\"role\":\"client\",\"label\":\"%s\"}", long_label);
     assert_int_equal(status_of(f->h, "POST", "/v1/admin/keys", f->admin, body), 201);
+    /* Characters, not bytes: 128 two-byte characters are fine, 129 are not. */
+    char utf8[2 * 129 + 1] = "";
+    for (int i = 0; i < 128; i++)
+        strcat(utf8, "\xc3\xa9");
+    char ubody[600];
+    snprintf(ubody, sizeof ubody, "{\"role\":\"client\",\"label\":\"%s\"}", utf8);
+    assert_int_equal(status_of(f->h, "POST", "/v1/admin/keys", f->admin, ubody), 201);
+    strcat(utf8, "\xc3\xa9");
+    snprintf(ubody, sizeof ubody, "{\"role\":\"client\",\"label\":\"%s\"}", utf8);
+    expect_400(f, ubody, "label");
     expect_400(f, "{\"role\":\"client\",\"label\":\"a\",\"address\":\"ait1xyz\"}", "address");
     expect_400(f, "{\"role\":\"client\",\"label\":\"a\",\"address\":5}", "address");
     expect_400(f, "[]", NULL);
