@@ -338,6 +338,8 @@ static int add_activity(ex_state *es, aitbc_txn *t, const char *address, cJSON *
                                  "(from_addr IS NULL OR from_addr != ?1)), "
                                  "MAX((SELECT COALESCE(MAX(ts_ms), -1) FROM chain_txs WHERE from_addr = ?1), "
                                  "(SELECT COALESCE(MAX(ts_ms), -1) FROM chain_txs WHERE to_addr = ?1))");
+    if (s)
+        api->bind_text(s, 1, address);
     if (!s || api->step(s) != AITBC_ROW) {
         if (s)
             api->stmt_done(s);
