@@ -186,26 +186,39 @@ static int on_receive(struct lws *wsi, const void *in, size_t len)
     return 0;
 }
 
+/* Up to WS_WRITES_PER_CALL frames per writeable callback, each only while the socket takes
+ * more (lws_send_pipe_choked): a fast reader is served in bursts, a slow one never makes lws
+ * buffer more than one partial frame, and one busy connection cannot starve the others. */
+#define WS_WRITES_PER_CALL 32
+
 static int on_writeable(struct lws *wsi)
 {
     ws_conn *c = lws_get_opaque_user_data(wsi);
     ws_out o;
     if (!c)
         return -1;
-    switch (ws_hub_next(g_ws.hub, c, &o)) {
-    case WS_OUT_FRAME:
-        if (lws_write(wsi, (unsigned char *)o.data, o.len, LWS_WRITE_TEXT) < (int)o.len)
+    for (int i = 0; i < WS_WRITES_PER_CALL; i++) {
+        switch (ws_hub_next(g_ws.hub, c, &o)) {
+        case WS_OUT_FRAME:
+            if (lws_write(wsi, (unsigned char *)o.data, o.len, LWS_WRITE_TEXT) < (int)o.len)
+                return -1;
+            if (!o.more)
+                return 0;
+            if (lws_send_pipe_choked(wsi)) {
+                lws_callback_on_writable(wsi);
+                return 0;
+            }
+            break;
+        case WS_OUT_CLOSE:
+            lws_close_reason(wsi, (enum lws_close_status)o.close_code, (unsigned char *)o.reason,
+                             strlen(o.reason));
             return -1;
-        if (o.more)
-            lws_callback_on_writable(wsi);
-        return 0;
-    case WS_OUT_CLOSE:
-        lws_close_reason(wsi, (enum lws_close_status)o.close_code, (unsigned char *)o.reason,
-                         strlen(o.reason));
-        return -1;
-    default:
-        return 0;
+        default:
+            return 0;
+        }
     }
+    lws_callback_on_writable(wsi);
+    return 0;
 }
 
 /* A connection was queued by another thread (or a close was decided): ask lws for a write slot,
@@ -216,9 +229,9 @@ static void on_wake(ws_conn *c, int new_close, void *arg)
     (void)arg;
     if (new_close) {
         const aitbc_principal *p = ws_conn_principal(c);
-        hlog("ws", AITBC_LOG_WARN, "closing connection of key %s with %d (%s)", p->key_id,
-             new_close, new_close == WS_CLOSE_POLICY ? "slow consumer" :
-                        new_close == WS_CLOSE_REVOKED ? "key revoked" : "closing");
+        if (new_close == WS_CLOSE_POLICY || new_close == WS_CLOSE_REVOKED)
+            hlog("ws", AITBC_LOG_WARN, "closing a connection of key %s with %d (%s)", p->key_id,
+                 new_close, new_close == WS_CLOSE_POLICY ? "slow consumer" : "key revoked");
         lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, WS_CLOSE_GRACE_S);
     }
     lws_callback_on_writable(wsi);
