@@ -150,7 +150,7 @@ int ws_start(const host_settings *set)
         return AITBC_EIO;
     snprintf(g_ws.path, sizeof(g_ws.path), "%s", set->ws_path[0] ? set->ws_path : "/ws");
     g_ws.max_clients = set->ws_max_clients > 0 ? set->ws_max_clients : 1024;
-    int ping = set->ws_ping_s > 0 ? set->ws_ping_s : 30;
+    int ping = set->ws_ping_s; /* 0: no server pings (and no idle drop) */
     g_ws.hub = ws_hub_new(set->ws_queue_max > 0 ? (size_t)set->ws_queue_max : 256, LWS_PRE,
                           wake_service, NULL);
     g_ws.tickets = ws_tickets_new();
@@ -158,8 +158,8 @@ int ws_start(const host_settings *set)
         release_all();
         return AITBC_ENOMEM;
     }
-    /* An idle connection gets a PING after `ping` s; no valid traffic (a PONG counts) for
-     * 2 × ping + 5 s drops it. */
+    /* A connection without valid traffic (a PONG counts) for `ping` s gets a PING; after
+     * 2 × ping + 5 s without any it is dropped: dead peers do not hold slots. */
     memset(&g_ws.idle, 0, sizeof(g_ws.idle));
     g_ws.idle.secs_since_valid_ping = (uint16_t)(ping > 30000 ? 30000 : ping);
     g_ws.idle.secs_since_valid_hangup = (uint16_t)(g_ws.idle.secs_since_valid_ping * 2 + 5);
@@ -171,7 +171,7 @@ int ws_start(const host_settings *set)
     info.iface = set->ws_host[0] ? set->ws_host : "127.0.0.1";
     info.protocols = protocols;
     info.options = LWS_SERVER_OPTION_DISABLE_IPV6 | LWS_SERVER_OPTION_VALIDATE_UTF8;
-    info.retry_and_idle_policy = &g_ws.idle;
+    info.retry_and_idle_policy = ping > 0 ? &g_ws.idle : NULL;
     info.timeout_secs = 10;          /* handshakes and close acks */
     info.max_http_header_pool = 64;  /* concurrent handshakes; more just wait their turn */
     g_ws.ctx = lws_create_context(&info);

@@ -153,8 +153,9 @@ static void auth_refusals(void **state)
     assert_true(fd >= 0);
     assert_int_equal(wst_raw_upgrade(fd, "/ws", ""), 0);
     char buf[2048];
-    assert_true(wst_read(fd, buf, sizeof(buf), 5000, 0) > 0);
-    assert_int_equal(strncmp(buf, "HTTP/1.1 401", 12), 0);
+    assert_true(wst_read(fd, buf, sizeof(buf), 5000, WST_HTTP_RESPONSE) > 0);
+    assert_int_equal(strncmp(buf, "HTTP/1.", 7), 0);
+    assert_int_equal(atoi(buf + 9), 401);
     assert_non_null(strstr(buf, "{\"error\":{\"code\":\"unauthenticated\""));
     close(fd);
     /* A plain GET is told to upgrade. */
@@ -162,8 +163,9 @@ static void auth_refusals(void **state)
     fd = wst_tcp(g_port);
     const char get[] = "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
     assert_int_equal(send(fd, get, sizeof(get) - 1, 0), (ssize_t)sizeof(get) - 1);
-    assert_true(wst_read(fd, buf, sizeof(buf), 5000, 0) > 0);
-    assert_int_equal(strncmp(buf, "HTTP/1.1 426", 12), 0);
+    assert_true(wst_read(fd, buf, sizeof(buf), 5000, WST_HTTP_RESPONSE) > 0);
+    assert_int_equal(strncmp(buf, "HTTP/1.", 7), 0);
+    assert_int_equal(atoi(buf + 9), 426);
     close(fd);
     /* Tickets need a key themselves. */
     assert_int_equal(th_req(g_host, "POST", "/v1/ws/tickets", NULL, NULL, &r), 0);

@@ -134,9 +134,23 @@ static inline int wst_tcp(int port)
     return fd;
 }
 
-/** Read up to cap-1 bytes within timeout_ms (stops early after the header end if stop_at_hdr).
- *  Returns bytes read (0 = EOF before anything), -1 on timeout with nothing. */
-static inline long wst_read(int fd, char *buf, size_t cap, int timeout_ms, int stop_at_hdr)
+/* wst_read modes */
+enum { WST_UNTIL_EOF = 0, WST_HTTP_RESPONSE = 1, WST_FIRST_DATA = 2 };
+
+/* 1 once buf holds a whole HTTP response head plus the body its Content-Length announces. */
+static inline int wst_http_complete(const char *buf, size_t got)
+{
+    const char *end = strstr(buf, "\r\n\r\n");
+    if (!end)
+        return 0;
+    const char *cl = strcasestr(buf, "\ncontent-length:");
+    size_t want = cl && cl < end ? (size_t)strtoul(cl + 16, NULL, 10) : 0;
+    return got >= (size_t)(end + 4 - buf) + want;
+}
+
+/** Read into buf (NUL-terminated) until timeout_ms, EOF or full; WST_HTTP_RESPONSE stops after
+ *  one whole HTTP response, WST_FIRST_DATA after the first bytes. Returns bytes read, -1 if none. */
+static inline long wst_read(int fd, char *buf, size_t cap, int timeout_ms, int mode)
 {
     size_t got = 0;
     int64_t end = wsc_now_us() + (int64_t)timeout_ms * 1000;
@@ -152,7 +166,7 @@ static inline long wst_read(int fd, char *buf, size_t cap, int timeout_ms, int s
             break;
         got += (size_t)n;
         buf[got] = '\0';
-        if (stop_at_hdr && strstr(buf, "\r\n\r\n"))
+        if (mode == WST_FIRST_DATA || (mode == WST_HTTP_RESPONSE && wst_http_complete(buf, got)))
             break;
     }
     buf[got] = '\0';
