@@ -1,0 +1,108 @@
+/* The client plugin's shared state and the functions its files share: the jobs table (store.c),
+ * state changes with their money (transitions.c), dispatch (dispatch.c), the jobs@1 table
+ * (service.c), HTTP routes (routes.c) and the verify-receipt command (verify.c). */
+#ifndef AITBC_CLIENT_CLIENT_H
+#define AITBC_CLIENT_CLIENT_H
+
+#include <stdatomic.h>
+#include <aitbc/aitbc.h>
+#include <aitbc/jobs.h>
+#include <aitbc/ledger.h>
+#include "jobs_core.h"
+
+typedef struct client_state {
+    aitbc_plugin_ctx *ctx;
+    const aitbc_host_api *api;
+    const aitbc_ledger_v1 *ledger;
+    const aitbc_miners_v1 *_Atomic miners; /* looked up on first use (miner plugin optional) */
+    int64_t fee_bps;
+    char treasury[48];
+    int64_t sweep_ms;
+    jc_key key;
+    char key_path[4096];
+    aitbc_jobs_v1 service;
+    aitbc_command_v1 verify_cmd;
+    aitbc_timer *timer;
+    _Atomic uint64_t queued_gen;
+} client_state;
+
+/** The one instance (retry callbacks of long-polls get only an integer user value). */
+extern client_state *g_client;
+
+/** One row of client_jobs. Text members are malloc'd (NULL = SQL NULL); cl_job_free. */
+typedef struct cl_job {
+    int64_t seq;
+    char job_id[AITBC_ID_MAX], client[48], state[16], job_type[JC_TYPE_MAX], miner[48];
+    char payment[16], unit_type[32];
+    char *payload, *constraints, *result, *error, *receipt, *miner_sig;
+    int64_t max_price, unit_price, price, units; /* -1 = null */
+    int64_t attempt, lease_ms, created_ms, assigned_ms, started_ms, completed_ms, expires_ms;
+} cl_job;
+
+/** Events gathered inside a transaction and sent only after it committed. */
+typedef struct cl_events {
+    cJSON *jobs; /* array of Job snapshots for job_updates (and wake keys), lazily made */
+    int queued;      /* some job became QUEUED: wake long-polling miners */
+} cl_events;
+
+/* store.c */
+#define CL_JOB_COLS                                                                                \
+    "seq, job_id, client, state, job_type, miner, payment, unit_type, payload, constraints, "     \
+    "result, error, receipt, miner_sig, max_price, unit_price, price, units, attempt, lease_ms, " \
+    "created_ms, assigned_ms, started_ms, completed_ms, expires_ms"
+void cl_job_free(cl_job *j);
+/** Fill j from a statement selecting CL_JOB_COLS. */
+void cl_job_read(client_state *cs, aitbc_stmt *s, cl_job *j);
+/** 1 found, 0 not found, <0 error. */
+int cl_job_load(client_state *cs, aitbc_txn *t, const char *job_id, cl_job *j);
+int cl_job_insert(client_state *cs, aitbc_txn *t, const cl_job *j);
+/** Write every mutable column of j back. */
+int cl_job_save(client_state *cs, aitbc_txn *t, const cl_job *j);
+/** Job as API.md shows it; pending_reason asked of miners@1 when with_reason. */
+cJSON *cl_job_json(client_state *cs, const cl_job *j, int with_reason);
+/** AssignedJob for a miner. */
+cJSON *cl_assigned_json(const cl_job *j);
+int cl_counter_add(client_state *cs, aitbc_txn *t, const char *name, int64_t delta);
+int cl_miner_stat_add(client_state *cs, aitbc_txn *t, const char *miner, int64_t completed,
+                      int64_t failed, int64_t earned);
+const aitbc_miners_v1 *cl_miners(client_state *cs);
+
+/* transitions.c: each changes j in memory and in the row, moves money, records an event. */
+void cl_events_note(client_state *cs, cl_events *ev, const cl_job *j);
+void cl_events_flush(client_state *cs, cl_events *ev);
+void cl_events_drop(cl_events *ev);
+int cl_set_state(client_state *cs, aitbc_txn *t, cl_job *j, const char *state, cl_events *ev);
+/** FAILED / CANCELED / EXPIRED with a full refund; error_json may be NULL. */
+int cl_end_refund(client_state *cs, aitbc_txn *t, cl_job *j, const char *state,
+                  const cJSON *error_json, cl_events *ev);
+/** RUNNING → QUEUED (lease lost, miner gone, retryable failure) or FAILED past max_attempts. */
+int cl_requeue_or_fail(client_state *cs, aitbc_txn *t, cl_job *j, int max_attempts,
+                       const char *why, cl_events *ev);
+/** RUNNING → COMPLETED with payment; result/units/miner_sig already set on j. */
+int cl_end_completed(client_state *cs, aitbc_txn *t, cl_job *j, cl_events *ev);
+/** 1 for COMPLETED, FAILED, CANCELED, EXPIRED. */
+int cl_terminal(const char *state);
+
+/* dispatch.c */
+int cl_dispatch(void *self, const aitbc_jobs_miner *m, const cJSON *running, int claim,
+                int64_t lease_ms, cJSON **answer, int *assigned);
+int cl_complete(void *self, const char *job_id, const char *miner, const char *miner_pubkey_hex,
+                const cJSON *body, int max_attempts, cJSON **answer, aitbc_jobs_error *err);
+int cl_release_miner(void *self, const char *miner, int max_attempts);
+int cl_sweep_leases(void *self, int max_attempts);
+/** TTL timer: EXPIRED + refund for every QUEUED/RUNNING job past expires_at. */
+void cl_sweep_ttl(void *arg);
+
+/* service.c */
+void cl_service_init(client_state *cs);
+int cl_list(void *self, const char *state, const char *client, const char *miner, int64_t limit,
+            const char *cursor, cJSON **out, aitbc_jobs_error *err);
+
+/* routes.c */
+int cl_routes_register(client_state *cs);
+void cl_respond_err(client_state *cs, aitbc_request *req, const aitbc_jobs_error *e);
+
+/* verify.c */
+int cl_verify_receipt_run(void *self, int argc, char **argv);
+
+#endif

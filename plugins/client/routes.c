@@ -1,0 +1,299 @@
+/* HTTP routes of the client plugin: submit (escrow in the same transaction as the job row), get
+ * (with a long-poll until terminal), receipt, list, cancel and the public receipt keys.
+ * A client sees only its own jobs: anyone else's answer 404, so existence never leaks. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "client.h"
+
+#define CL_JOBS_MAX_BODY (16u << 20)
+
+void cl_respond_err(client_state *cs, aitbc_request *req, const aitbc_jobs_error *e)
+{
+    cs->api->respond_error(req, e->status ? e->status : 500, e->code[0] ? e->code : "internal",
+                           e->field[0] ? e->field : NULL, "%s",
+                           e->message[0] ? e->message : "Internal error.");
+}
+
+static void respond_rc(client_state *cs, aitbc_request *req, int rc)
+{
+    if (rc == AITBC_EBUSY)
+        cs->api->respond_error(req, 503, "unavailable", NULL, "The database is busy; retry.");
+    else
+        cs->api->respond_error(req, 500, "internal", NULL, "Internal error.");
+}
+
+/* Load a job the caller may see: 1 and *j, or 0 after answering 404/5xx. */
+static int load_visible(client_state *cs, aitbc_request *req, const char *job_id, cl_job *j)
+{
+    const aitbc_principal *p = cs->api->req_principal(req);
+    aitbc_txn *t = cs->api->txn_begin(AITBC_TXN_READ);
+    if (!t) {
+        respond_rc(cs, req, AITBC_EBUSY);
+        return 0;
+    }
+    int rc = job_id && strlen(job_id) < AITBC_ID_MAX ? cl_job_load(cs, t, job_id, j) : 0;
+    cs->api->txn_commit(t);
+    if (rc < 0) {
+        respond_rc(cs, req, rc);
+        return 0;
+    }
+    if (rc == 1 && p && (p->role == AITBC_ROLE_ADMIN || strcmp(j->client, p->owner_address) == 0))
+        return 1;
+    if (rc == 1)
+        cl_job_free(j);
+    cs->api->respond_error(req, 404, "not_found", NULL, "No such job.");
+    return 0;
+}
+
+static void h_submit(aitbc_request *req, void *user)
+{
+    client_state *cs = user;
+    const aitbc_host_api *api = cs->api;
+    const aitbc_principal *p = api->req_principal(req);
+    jc_submit sub;
+    aitbc_jobs_error err = {0};
+    if (jc_parse_submit(api->req_json(req), &sub, &err) != 0) {
+        cl_respond_err(cs, req, &err);
+        return;
+    }
+    cl_job j = {0};
+    aitbc_random_id("job", j.job_id);
+    snprintf(j.client, sizeof j.client, "%s", p->owner_address);
+    snprintf(j.state, sizeof j.state, "QUEUED");
+    snprintf(j.job_type, sizeof j.job_type, "%s", sub.job_type);
+    snprintf(j.payment, sizeof j.payment, "%s", sub.max_price > 0 ? "escrowed" : "none");
+    j.payload = aitbc_json_canonical(sub.payload);
+    j.constraints = sub.constraints ? aitbc_json_canonical(sub.constraints) : strdup("{}");
+    j.max_price = sub.max_price;
+    j.unit_price = j.price = j.units = j.lease_ms = -1;
+    j.assigned_ms = j.started_ms = j.completed_ms = -1;
+    j.created_ms = api->now_ms();
+    j.expires_ms = j.created_ms + sub.ttl_s * 1000;
+    if (!j.payload || !j.constraints) {
+        cl_job_free(&j);
+        respond_rc(cs, req, AITBC_ENOMEM);
+        return;
+    }
+    aitbc_txn *t = api->txn_begin(AITBC_TXN_WRITE);
+    if (!t) {
+        cl_job_free(&j);
+        respond_rc(cs, req, AITBC_EBUSY);
+        return;
+    }
+    cl_events ev = {0};
+    int rc = 0;
+    char hash[AITBC_TX_HASH_MAX];
+    if (j.max_price > 0)
+        rc = cs->ledger->lock(cs->ledger->self, t, j.client, "AIT", j.max_price, j.job_id, hash);
+    if (rc == 0)
+        rc = cl_job_insert(cs, t, &j);
+    if (rc == 0)
+        rc = cl_counter_add(cs, t, "QUEUED", 1);
+    if (rc == 0)
+        cl_events_note(cs, &ev, &j);
+    if (rc == 0)
+        rc = api->txn_commit(t);
+    else
+        api->txn_rollback(t);
+    if (rc != 0) {
+        cl_events_drop(&ev);
+        cl_job_free(&j);
+        if (rc == AITBC_EFUNDS || rc == AITBC_ENOTFOUND)
+            api->respond_error(req, 402, "insufficient_funds", "max_price",
+                               "Available AIT balance is below max_price.");
+        else
+            respond_rc(cs, req, rc);
+        return;
+    }
+    cl_events_flush(cs, &ev);
+    api->respond_json(req, 201, cl_job_json(cs, &j, 1));
+    cl_job_free(&j);
+}
+
+/* Long-poll retry: user carries the absolute deadline (no allocation to leak at shutdown). */
+static void get_retry(aitbc_request *req, void *user, int timed_out)
+{
+    client_state *cs = g_client;
+    int64_t deadline = (int64_t)(intptr_t)user;
+    cl_job j;
+    if (!load_visible(cs, req, cs->api->req_param(req, "job_id"), &j))
+        return;
+    if (!timed_out && !cl_terminal(j.state) && cs->api->now_ms() < deadline) {
+        char key[96];
+        snprintf(key, sizeof key, "job:%s", j.job_id);
+        cs->api->defer(req, key, deadline, get_retry, user);
+    } else {
+        cs->api->respond_json(req, 200, cl_job_json(cs, &j, 1));
+    }
+    cl_job_free(&j);
+}
+
+static int parse_wait(const char *text, int64_t *out)
+{
+    *out = 0;
+    if (!text)
+        return 0;
+    size_t n = strlen(text);
+    if (n == 0 || n > 2)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        if (text[i] < '0' || text[i] > '9')
+            return -1;
+    *out = atoi(text);
+    return *out <= 30 ? 0 : -1;
+}
+
+static void h_get(aitbc_request *req, void *user)
+{
+    client_state *cs = user;
+    int64_t wait_s;
+    if (parse_wait(cs->api->req_query(req, "wait_s"), &wait_s) != 0) {
+        cs->api->respond_error(req, 400, "invalid_argument", "wait_s", "wait_s must be 0..30");
+        return;
+    }
+    cl_job j;
+    if (!load_visible(cs, req, cs->api->req_param(req, "job_id"), &j))
+        return;
+    if (wait_s > 0 && !cl_terminal(j.state)) {
+        char key[96];
+        int64_t deadline = cs->api->now_ms() + wait_s * 1000;
+        snprintf(key, sizeof key, "job:%s", j.job_id);
+        cs->api->defer(req, key, deadline, get_retry, (void *)(intptr_t)deadline);
+        /* A change that landed between the read and the park: wake ourselves to re-check. */
+        cl_job now;
+        aitbc_txn *t = cs->api->txn_begin(AITBC_TXN_READ);
+        if (t && cl_job_load(cs, t, j.job_id, &now) == 1) {
+            if (strcmp(now.state, j.state) != 0)
+                cs->api->wake(key);
+            cl_job_free(&now);
+        }
+        if (t)
+            cs->api->txn_commit(t);
+    } else {
+        cs->api->respond_json(req, 200, cl_job_json(cs, &j, 1));
+    }
+    cl_job_free(&j);
+}
+
+static void h_receipt(aitbc_request *req, void *user)
+{
+    client_state *cs = user;
+    cl_job j;
+    if (!load_visible(cs, req, cs->api->req_param(req, "job_id"), &j))
+        return;
+    cJSON *r = j.receipt ? cJSON_Parse(j.receipt) : NULL;
+    if (r)
+        cs->api->respond_json(req, 200, r);
+    else if (!cl_terminal(j.state))
+        cs->api->respond_error(req, 409, "not_ready", NULL,
+                               "The receipt exists once the job is COMPLETED or FAILED.");
+    else
+        cs->api->respond_error(req, 404, "not_found", NULL, "This job never produced a receipt.");
+    cl_job_free(&j);
+}
+
+static void h_list(aitbc_request *req, void *user)
+{
+    client_state *cs = user;
+    const aitbc_host_api *api = cs->api;
+    const aitbc_principal *p = api->req_principal(req);
+    int64_t limit;
+    if (jc_parse_limit(api->req_query(req, "limit"), &limit) != 0) {
+        api->respond_error(req, 400, "invalid_argument", "limit", "limit must be 1..500");
+        return;
+    }
+    cJSON *out = NULL;
+    aitbc_jobs_error err = {0};
+    if (cl_list(cs, api->req_query(req, "state"), p->owner_address, NULL, limit,
+                api->req_query(req, "cursor"), &out, &err) != 0) {
+        cl_respond_err(cs, req, &err);
+        return;
+    }
+    api->respond_json(req, 200, out);
+}
+
+static void h_cancel(aitbc_request *req, void *user)
+{
+    client_state *cs = user;
+    const aitbc_host_api *api = cs->api;
+    cl_job j;
+    if (!load_visible(cs, req, api->req_param(req, "job_id"), &j))
+        return;
+    cl_job_free(&j);
+    aitbc_txn *t = api->txn_begin(AITBC_TXN_WRITE);
+    if (!t) {
+        respond_rc(cs, req, AITBC_EBUSY);
+        return;
+    }
+    cl_events ev = {0};
+    int rc = cl_job_load(cs, t, api->req_param(req, "job_id"), &j);
+    int conflict = rc == 1 && strcmp(j.state, "QUEUED") != 0 && strcmp(j.state, "RUNNING") != 0;
+    if (rc == 1 && !conflict) {
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "code", "canceled");
+        cJSON_AddStringToObject(e, "message", "canceled by the client");
+        rc = cl_end_refund(cs, t, &j, "CANCELED", e, &ev);
+        cJSON_Delete(e);
+    } else if (rc == 0) {
+        rc = AITBC_ENOTFOUND;
+    } else if (rc == 1) {
+        rc = 0;
+    }
+    if (rc == 0 && !conflict)
+        rc = api->txn_commit(t);
+    else
+        api->txn_rollback(t);
+    if (rc != 0) {
+        cl_events_drop(&ev);
+        if (rc == AITBC_ENOTFOUND)
+            api->respond_error(req, 404, "not_found", NULL, "No such job.");
+        else
+            respond_rc(cs, req, rc);
+        return;
+    }
+    if (conflict) {
+        api->respond_error(req, 409, "conflict", "state", "A %s job cannot be canceled.", j.state);
+    } else {
+        cl_events_flush(cs, &ev);
+        api->respond_json(req, 200, cl_job_json(cs, &j, 1));
+    }
+    cl_job_free(&j);
+}
+
+static void h_public_key(aitbc_request *req, void *user)
+{
+    client_state *cs = user;
+    cJSON *o = cJSON_CreateObject(), *keys = cJSON_AddArrayToObject(o, "keys");
+    cJSON *k = cJSON_CreateObject();
+    cJSON_AddStringToObject(k, "key_id", cs->key.key_id);
+    cJSON_AddStringToObject(k, "alg", "Ed25519");
+    cJSON_AddStringToObject(k, "public_key", cs->key.pk_hex);
+    cJSON_AddStringToObject(k, "status", "active");
+    cJSON_AddItemToArray(keys, k);
+    cs->api->respond_json(req, 200, o);
+}
+
+int cl_routes_register(client_state *cs)
+{
+    const unsigned owner = AITBC_ROLE_CLIENT | AITBC_ROLE_ADMIN;
+    const aitbc_route routes[] = {
+        {"POST", "/v1/jobs", AITBC_ROLE_CLIENT, AITBC_BODY_JSON, CL_JOBS_MAX_BODY, h_submit, cs, 1},
+        {"GET", "/v1/jobs", AITBC_ROLE_CLIENT, AITBC_BODY_NONE, 0, h_list, cs, 0},
+        {"GET", "/v1/jobs/{job_id}", owner, AITBC_BODY_NONE, 0, h_get, cs, 0},
+        {"GET", "/v1/jobs/{job_id}/receipt", owner, AITBC_BODY_NONE, 0, h_receipt, cs, 0},
+        {"POST", "/v1/jobs/{job_id}/cancel", owner, AITBC_BODY_NONE, 0, h_cancel, cs, 0},
+        {"GET", "/v1/receipts/public-key", AITBC_ROLE_PUBLIC, AITBC_BODY_NONE, 0, h_public_key,
+         cs, 0},
+    };
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        int rc = cs->api->route(cs->ctx, &routes[i]);
+        if (rc != 0) {
+            cs->api->log(cs->ctx, AITBC_LOG_ERROR, "route %s %s: %d", routes[i].method,
+                         routes[i].path, rc);
+            return rc;
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,77 @@
+/* The jobs@1 service (client plugin: jobs tables, state machine, payment, receipts) and the
+ * miners@1 service (miner plugin: miner registry). Internal to the job plugins (client, miner,
+ * admin) but public so other plugins (e.g. a marketplace) can build on them. Every call runs its
+ * own write transaction: do not call them with a transaction of your own open on the thread. */
+#ifndef AITBC_JOBS_H
+#define AITBC_JOBS_H
+
+#include <stdint.h>
+#include <cjson/cJSON.h>
+
+#define AITBC_JOBS_SERVICE "jobs@1"
+#define AITBC_MINERS_SERVICE "miners@1"
+/** Wake key the jobs service wakes after a job becomes QUEUED (miner long-polls park on it). */
+#define AITBC_JOBS_WAKE_QUEUED "jobs:queued"
+
+/** A miner as dispatch sees it. Strings borrowed for the call. */
+typedef struct aitbc_jobs_miner {
+    const char *address;
+    int draining;                /**< nonzero: gets no new jobs */
+    const cJSON *capabilities;   /**< {gpus:[{name,memory_mb}], models:[], job_types:[], region} */
+    int64_t unit_price;          /**< AIT base units per unit */
+    const char *unit_type;       /**< "token", "job", ... */
+    int64_t concurrency;         /**< slots */
+} aitbc_jobs_miner;
+
+/** An HTTP-shaped failure a service call reports (status 0 = none). */
+typedef struct aitbc_jobs_error {
+    unsigned status;
+    char code[32];
+    char field[64];
+    char message[160];
+} aitbc_jobs_error;
+
+typedef struct aitbc_jobs_v1 {
+    uint32_t size; /**< sizeof(aitbc_jobs_v1) of the provider */
+    void *self;
+    /** Heartbeat/poll core, in one transaction: renew the leases of m's RUNNING jobs; when
+     *  running (array of job ids) is non-NULL, re-send RUNNING jobs missing from it and list in
+     *  "cancel" the ones m must drop; when claim, assign QUEUED jobs (oldest first) to the free
+     *  slots. *answer (caller frees) = {"jobs":[AssignedJob…],"cancel":[id…]}; *assigned = new
+     *  assignments. 0 or AITBC_E*. */
+    int (*dispatch)(void *self, const aitbc_jobs_miner *m, const cJSON *running, int claim,
+                    int64_t lease_ms, cJSON **answer, int *assigned);
+    /** Completion by miner (body as API.md). 0 and *answer (200 body) or an error in *err. */
+    int (*complete)(void *self, const char *job_id, const char *miner, const char *miner_pubkey_hex,
+                    const cJSON *body, int max_attempts, cJSON **answer, aitbc_jobs_error *err);
+    /** Requeue (FAILED past max_attempts) every RUNNING job of miner. Returns how many. */
+    int (*release_miner)(void *self, const char *miner, int max_attempts);
+    /** Same for RUNNING jobs whose lease lapsed. Returns how many. */
+    int (*sweep_leases)(void *self, int max_attempts);
+    /** A miner's counters (any pointer may be NULL). */
+    int (*miner_stats)(void *self, const char *miner, int64_t *running, int64_t *completed,
+                       int64_t *failed, int64_t *earned);
+    /** Rises every time a job becomes QUEUED (closes the check-then-park race of long-polls). */
+    uint64_t (*queued_gen)(void *self);
+    /** Jobs newest first; NULL filters are absent. *out = {"items":[Job…],"next_cursor"}. */
+    int (*list)(void *self, const char *state, const char *client, const char *miner, int64_t limit,
+                const char *cursor, cJSON **out, aitbc_jobs_error *err);
+    /** *out = {"jobs":{total,QUEUED,…},"avg_job_duration_ms","jobs_per_minute"} from counters. */
+    int (*stats)(void *self, cJSON **out);
+} aitbc_jobs_v1;
+
+typedef struct aitbc_miners_v1 {
+    uint32_t size;
+    void *self;
+    /** Why a QUEUED job waits: "no_miner_online", "no_matching_miner", "price_too_low" or
+     *  "queued". Static string. */
+    const char *(*pending_reason)(void *self, const char *job_type, const cJSON *constraints,
+                                  int64_t max_price);
+    /** Miners newest first. *out = {"items":[…],"next_cursor"}. */
+    int (*list)(void *self, const char *status, int64_t limit, const char *cursor, cJSON **out,
+                aitbc_jobs_error *err);
+    /** Registry counts. */
+    int (*counts)(void *self, int64_t *total, int64_t *online, int64_t *offline);
+} aitbc_miners_v1;
+
+#endif
