@@ -1,0 +1,221 @@
+/* Canonical JSON (RFC 8785 / JCS) for hashes and signatures: sorted keys, no whitespace,
+ * members whose value is null dropped first, as API.md asks. */
+#include "aitbc/json.h"
+#include "aitbc/errors.h"
+
+#include <math.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct buf {
+    char *data;
+    size_t len, cap;
+    int failed;
+} buf;
+
+static void buf_put(buf *b, const char *s, size_t n) {
+    if (b->failed)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (b->len + n + 1 > cap)
+            cap *= 2;
+        char *grown = realloc(b->data, cap);
+        if (!grown) {
+            b->failed = 1;
+            return;
+        }
+        b->data = grown;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
+static void buf_puts(buf *b, const char *s) {
+    buf_put(b, s, strlen(s));
+}
+
+/* Next UTF-16 code unit of a UTF-8 string; *pending carries a low surrogate between calls.
+ * Invalid bytes are taken as they are (cJSON only hands us what it parsed). */
+static unsigned next_utf16(const unsigned char **p, unsigned *pending) {
+    if (*pending) {
+        unsigned u = *pending;
+        *pending = 0;
+        return u;
+    }
+    const unsigned char *s = *p;
+    unsigned cp;
+    size_t n;
+    if (s[0] < 0x80) {
+        cp = s[0];
+        n = 1;
+    } else if ((s[0] & 0xE0) == 0xC0 && s[1]) {
+        cp = (s[0] & 0x1Fu) << 6 | (s[1] & 0x3Fu);
+        n = 2;
+    } else if ((s[0] & 0xF0) == 0xE0 && s[1] && s[2]) {
+        cp = (s[0] & 0x0Fu) << 12 | (s[1] & 0x3Fu) << 6 | (s[2] & 0x3Fu);
+        n = 3;
+    } else if ((s[0] & 0xF8) == 0xF0 && s[1] && s[2] && s[3]) {
+        cp = (s[0] & 0x07u) << 18 | (s[1] & 0x3Fu) << 12 | (s[2] & 0x3Fu) << 6 | (s[3] & 0x3Fu);
+        n = 4;
+    } else {
+        cp = s[0];
+        n = 1;
+    }
+    *p = s + n;
+    if (cp >= 0x10000) {
+        cp -= 0x10000;
+        *pending = 0xDC00 | (cp & 0x3FF);
+        return 0xD800 | (cp >> 10);
+    }
+    return cp;
+}
+
+/* JCS orders member names by their UTF-16 code units, not by UTF-8 bytes. */
+static int utf16_cmp(const char *a, const char *b) {
+    const unsigned char *pa = (const unsigned char *)a, *pb = (const unsigned char *)b;
+    unsigned qa = 0, qb = 0;
+    for (;;) {
+        int end_a = !*pa && !qa, end_b = !*pb && !qb;
+        if (end_a || end_b)
+            return end_b - end_a;
+        unsigned ua = next_utf16(&pa, &qa), ub = next_utf16(&pb, &qb);
+        if (ua != ub)
+            return ua < ub ? -1 : 1;
+    }
+}
+
+static void put_string(buf *b, const char *s) {
+    buf_put(b, "\"", 1);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        char esc[8];
+        switch (*p) {
+        case '"': buf_put(b, "\\\"", 2); break;
+        case '\\': buf_put(b, "\\\\", 2); break;
+        case '\b': buf_put(b, "\\b", 2); break;
+        case '\f': buf_put(b, "\\f", 2); break;
+        case '\n': buf_put(b, "\\n", 2); break;
+        case '\r': buf_put(b, "\\r", 2); break;
+        case '\t': buf_put(b, "\\t", 2); break;
+        default:
+            if (*p < 0x20) {
+                snprintf(esc, sizeof esc, "\\u%04x", *p);
+                buf_puts(b, esc);
+            } else {
+                buf_put(b, (const char *)p, 1);
+            }
+        }
+    }
+    buf_put(b, "\"", 1);
+}
+
+/* Integers print exactly; other numbers in the shortest form that reads back the same. */
+static void put_number(buf *b, double v) {
+    char text[40];
+    if (!isfinite(v)) {
+        b->failed = 1; /* JCS has no NaN or Infinity */
+        return;
+    }
+    if (v == floor(v) && fabs(v) < 9007199254740992.0) {
+        snprintf(text, sizeof text, "%lld", (long long)v);
+    } else {
+        for (int prec = 1; prec <= 17; prec++) {
+            snprintf(text, sizeof text, "%.*g", prec, v);
+            if (strtod(text, NULL) == v)
+                break;
+        }
+    }
+    buf_puts(b, text);
+}
+
+static int by_name(const void *x, const void *y) {
+    const cJSON *a = *(const cJSON *const *)x, *b = *(const cJSON *const *)y;
+    return utf16_cmp(a->string, b->string);
+}
+
+static void put_value(buf *b, const cJSON *item);
+
+static void put_object(buf *b, const cJSON *obj) {
+    size_t n = 0;
+    for (const cJSON *c = obj->child; c; c = c->next)
+        n += !cJSON_IsNull(c);
+    const cJSON **members = n ? malloc(n * sizeof *members) : NULL;
+    if (n && !members) {
+        b->failed = 1;
+        return;
+    }
+    size_t i = 0;
+    for (const cJSON *c = obj->child; c; c = c->next)
+        if (!cJSON_IsNull(c))
+            members[i++] = c;
+    if (n > 1)
+        qsort(members, n, sizeof *members, by_name);
+    buf_put(b, "{", 1);
+    for (i = 0; i < n; i++) {
+        if (i)
+            buf_put(b, ",", 1);
+        put_string(b, members[i]->string);
+        buf_put(b, ":", 1);
+        put_value(b, members[i]);
+    }
+    buf_put(b, "}", 1);
+    free(members);
+}
+
+static void put_value(buf *b, const cJSON *item) {
+    if (cJSON_IsObject(item)) {
+        put_object(b, item);
+    } else if (cJSON_IsArray(item)) {
+        buf_put(b, "[", 1);
+        for (const cJSON *c = item->child; c; c = c->next) {
+            if (c != item->child)
+                buf_put(b, ",", 1);
+            put_value(b, c);
+        }
+        buf_put(b, "]", 1);
+    } else if (cJSON_IsString(item)) {
+        put_string(b, item->valuestring);
+    } else if (cJSON_IsNumber(item)) {
+        put_number(b, item->valuedouble);
+    } else if (cJSON_IsTrue(item)) {
+        buf_puts(b, "true");
+    } else if (cJSON_IsFalse(item)) {
+        buf_puts(b, "false");
+    } else if (cJSON_IsNull(item)) {
+        buf_puts(b, "null"); /* only reachable inside arrays */
+    } else {
+        b->failed = 1; /* raw or invalid items have no canonical form */
+    }
+}
+
+char *aitbc_json_canonical(const cJSON *item) {
+    if (!item)
+        return NULL;
+    buf b = {0};
+    put_value(&b, item);
+    if (b.failed) {
+        free(b.data);
+        return NULL;
+    }
+    return b.data;
+}
+
+int aitbc_json_sha256_hex(const cJSON *item, char out[65]) {
+    char *text = aitbc_json_canonical(item);
+    if (!text)
+        return AITBC_EINVAL;
+    unsigned char digest[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(digest, (const unsigned char *)text, strlen(text));
+    free(text);
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < sizeof digest; i++) {
+        out[2 * i] = hex[digest[i] >> 4];
+        out[2 * i + 1] = hex[digest[i] & 15];
+    }
+    out[64] = '\0';
+    return 0;
+}
