@@ -1,54 +1,12 @@
-/* Minimal WebSocket client for tests and benchmarks (see ws_client.h), on libwebsockets'
- * client API. Only the loop's service thread calls lws (besides lws_cancel_service); the test
- * thread marks a connection dirty with what it wants (connect, write, pause, close) and wakes
- * the service thread, which does it. One mutex + condvar per loop guard every field. */
+/* Minimal WebSocket client for tests and benchmarks (see ws_client.h), test-thread side: each
+ * call marks a connection dirty with what it wants (connect, write, pause, close) and wakes the
+ * loop's service thread (ws_client_lws.c), which does it; then waits on the loop's condvar.
+ * One mutex + condvar per loop guard every field. */
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <libwebsockets.h>
-#include "ws_client.h"
-
-typedef struct msg {
-    struct msg *next;
-    char *text;
-    size_t len;
-    int64_t at_us;
-} msg;
-
-struct wsc {
-    wsc_loop *loop;
-    wsc *prev, *next;       /* all connections of the loop */
-    wsc *dirty_next;
-    int dirty;
-    struct lws *wsi;        /* service thread; NULL before connect and after close */
-    int port;
-    char *path, *api_key, *origin;
-    wsc_state state;
-    int http_status;
-    char error[128];
-    int close_code;
-    char close_reason[128];
-    msg *rx_head, *rx_tail; /* complete messages */
-    size_t rx_count;
-    char *part;             /* message being assembled */
-    size_t part_len, part_cap;
-    msg *tx_head, *tx_tail;
-    int want_connect, want_close, release;
-    int in_connect;         /* inside lws_client_connect_via_info: not to be destroyed */
-    int paused, pause_applied;
-};
-
-struct wsc_loop {
-    struct lws_context *ctx;
-    pthread_t thread;
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    int quit;
-    wsc *all;
-    wsc *dirty;
-};
+#include "ws_client_priv.h"
 
 int64_t wsc_now_us(void)
 {
@@ -69,7 +27,8 @@ static void deadline(struct timespec *ts, int timeout_ms)
 }
 
 /* lock held */
-static void mark_dirty(wsc *c)
+/* lock held */
+void wsc_i_mark_dirty(wsc *c)
 {
     if (c->dirty)
         return;
@@ -89,7 +48,7 @@ static void free_msgs(msg *m)
 }
 
 /* lock held; c must not be dirty-listed or connected any more */
-static void destroy(wsc *c)
+void wsc_i_destroy(wsc *c)
 {
     wsc_loop *l = c->loop;
     if (c->prev)
@@ -107,272 +66,6 @@ static void destroy(wsc *c)
     free(c);
 }
 
-/* ---------------- service thread ---------------- */
-
-static void do_connect(wsc *c)
-{
-    struct lws_client_connect_info i;
-    memset(&i, 0, sizeof(i));
-    i.context = c->loop->ctx;
-    i.address = "127.0.0.1";
-    i.port = c->port;
-    i.path = c->path;
-    i.host = "127.0.0.1";
-    i.origin = c->origin;
-    i.ietf_version_or_minus_one = -1;
-    i.opaque_user_data = c;
-    /* Errors may be reported through the callback before this returns (it takes the lock). */
-    c->in_connect = 1;
-    pthread_mutex_unlock(&c->loop->lock);
-    struct lws *w = lws_client_connect_via_info(&i);
-    pthread_mutex_lock(&c->loop->lock);
-    c->in_connect = 0;
-    if (w && c->state == WSC_CONNECTING)
-        c->wsi = w;
-    if (!w && c->state == WSC_CONNECTING) {
-        c->state = WSC_FAILED;
-        snprintf(c->error, sizeof(c->error), "connect failed");
-        pthread_cond_broadcast(&c->loop->cond);
-    }
-    if (!c->wsi && c->release && !c->dirty)
-        destroy(c);
-}
-
-/* lock held */
-static void process_dirty(wsc_loop *l)
-{
-    while (l->dirty) {
-        wsc *c = l->dirty;
-        l->dirty = c->dirty_next;
-        c->dirty = 0;
-        if (c->want_connect) {
-            c->want_connect = 0;
-            do_connect(c); /* may destroy c */
-            continue;
-        }
-        if (!c->wsi) {
-            if (c->release && c->state != WSC_CONNECTING)
-                destroy(c);
-            continue;
-        }
-        if (c->paused != c->pause_applied) {
-            c->pause_applied = c->paused;
-            lws_rx_flow_control(c->wsi, !c->paused);
-        }
-        if (c->tx_head || c->want_close)
-            lws_callback_on_writable(c->wsi);
-    }
-}
-
-static void on_closed(wsc *c, int failed, const char *why)
-{
-    c->wsi = NULL;
-    if (failed) {
-        c->state = WSC_FAILED;
-        snprintf(c->error, sizeof(c->error), "%s", why ? why : "connection error");
-    } else {
-        c->state = WSC_CLOSED;
-        if (!c->close_code)
-            c->close_code = 1006;
-    }
-    pthread_cond_broadcast(&c->loop->cond);
-    if (c->release && !c->dirty && !c->in_connect)
-        destroy(c);
-}
-
-static int on_receive(wsc *c, struct lws *wsi, const void *in, size_t len)
-{
-    if (c->part_len + len + 1 > c->part_cap) {
-        size_t cap = c->part_cap ? c->part_cap : 1024;
-        while (cap < c->part_len + len + 1)
-            cap *= 2;
-        char *p = realloc(c->part, cap);
-        if (!p)
-            return -1;
-        c->part = p;
-        c->part_cap = cap;
-    }
-    memcpy(c->part + c->part_len, in, len);
-    c->part_len += len;
-    c->part[c->part_len] = '\0';
-    if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi))
-        return 0;
-    msg *m = calloc(1, sizeof(*m));
-    if (!m || !(m->text = malloc(c->part_len + 1))) {
-        free(m);
-        return -1;
-    }
-    memcpy(m->text, c->part, c->part_len + 1);
-    m->len = c->part_len;
-    m->at_us = wsc_now_us();
-    c->part_len = 0;
-    if (c->rx_tail)
-        c->rx_tail->next = m;
-    else
-        c->rx_head = m;
-    c->rx_tail = m;
-    c->rx_count++;
-    pthread_cond_broadcast(&c->loop->cond);
-    return 0;
-}
-
-static int on_writeable(wsc *c, struct lws *wsi)
-{
-    if (c->want_close) {
-        lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, (unsigned char *)"bye", 3);
-        return -1;
-    }
-    msg *m = c->tx_head;
-    if (!m)
-        return 0;
-    c->tx_head = m->next;
-    if (!c->tx_head)
-        c->tx_tail = NULL;
-    int n = lws_write(wsi, (unsigned char *)m->text + LWS_PRE, m->len, LWS_WRITE_TEXT);
-    free(m->text);
-    free(m);
-    if (n < 0)
-        return -1;
-    if (c->tx_head)
-        lws_callback_on_writable(wsi);
-    return 0;
-}
-
-static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-                    size_t len)
-{
-    if (!wsi)
-        return 0;
-    wsc *c = lws_get_opaque_user_data(wsi);
-    wsc_loop *l = lws_context_user(lws_get_context(wsi));
-    int rc = 0;
-    if (reason == LWS_CALLBACK_EVENT_WAIT_CANCELLED) {
-        pthread_mutex_lock(&l->lock);
-        process_dirty(l);
-        pthread_mutex_unlock(&l->lock);
-        return 0;
-    }
-    if (!c)
-        return lws_callback_http_dummy(wsi, reason, user, in, len);
-    pthread_mutex_lock(&l->lock);
-    switch (reason) {
-    case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
-        if (c->api_key) {
-            unsigned char **p = in, *end = *p + len;
-            if (lws_add_http_header_by_name(wsi, (const unsigned char *)"x-api-key:",
-                                            (const unsigned char *)c->api_key,
-                                            (int)strlen(c->api_key), p, end))
-                rc = -1;
-        }
-        break;
-    case LWS_CALLBACK_CLIENT_ESTABLISHED:
-        c->state = WSC_OPEN;
-        pthread_cond_broadcast(&l->cond);
-        mark_dirty(c); /* a pause or writes queued while connecting */
-        lws_cancel_service(l->ctx);
-        break;
-    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-        c->http_status = (int)lws_http_client_http_response(wsi);
-        lws_set_opaque_user_data(wsi, NULL);
-        on_closed(c, 1, in);
-        break;
-    case LWS_CALLBACK_CLIENT_RECEIVE:
-        rc = on_receive(c, wsi, in, len);
-        break;
-    case LWS_CALLBACK_CLIENT_WRITEABLE:
-        rc = on_writeable(c, wsi);
-        break;
-    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
-        if (len >= 2) {
-            const unsigned char *b = in;
-            c->close_code = b[0] << 8 | b[1];
-            size_t rl = len - 2 < sizeof(c->close_reason) - 1 ? len - 2 : sizeof(c->close_reason) - 1;
-            memcpy(c->close_reason, b + 2, rl);
-            c->close_reason[rl] = '\0';
-        }
-        break;
-    case LWS_CALLBACK_CLIENT_CLOSED:
-        lws_set_opaque_user_data(wsi, NULL);
-        on_closed(c, 0, NULL);
-        break;
-    default:
-        break;
-    }
-    pthread_mutex_unlock(&l->lock);
-    return rc;
-}
-
-static const struct lws_protocols protocols[] = {
-    {.name = "aitbc-test-client", .callback = callback},
-    {0},
-};
-
-static void *service_main(void *arg)
-{
-    wsc_loop *l = arg;
-    for (;;) {
-        pthread_mutex_lock(&l->lock);
-        int quit = l->quit;
-        pthread_mutex_unlock(&l->lock);
-        if (quit || lws_service(l->ctx, 0) < 0)
-            break;
-    }
-    return NULL;
-}
-
-/* ---------------- test thread ---------------- */
-
-wsc_loop *wsc_loop_new(void)
-{
-    wsc_loop *l = calloc(1, sizeof(*l));
-    if (!l)
-        return NULL;
-    pthread_mutex_init(&l->lock, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&l->cond, &ca);
-    pthread_condattr_destroy(&ca);
-    lws_set_log_level(LLL_ERR, NULL);
-    struct lws_context_creation_info info;
-    memset(&info, 0, sizeof(info));
-    info.port = CONTEXT_PORT_NO_LISTEN;
-    info.protocols = protocols;
-    info.user = l;
-    info.timeout_secs = 10;
-    info.connect_timeout_secs = 10;
-    l->ctx = lws_create_context(&info);
-    if (!l->ctx || pthread_create(&l->thread, NULL, service_main, l)) {
-        if (l->ctx)
-            lws_context_destroy(l->ctx);
-        pthread_cond_destroy(&l->cond);
-        pthread_mutex_destroy(&l->lock);
-        free(l);
-        return NULL;
-    }
-    return l;
-}
-
-void wsc_loop_free(wsc_loop *l)
-{
-    if (!l)
-        return;
-    pthread_mutex_lock(&l->lock);
-    l->quit = 1;
-    pthread_mutex_unlock(&l->lock);
-    lws_cancel_service(l->ctx);
-    pthread_join(l->thread, NULL);
-    /* Connections still up are closed by the destroy (their callbacks run on this thread). */
-    lws_context_destroy(l->ctx);
-    pthread_mutex_lock(&l->lock);
-    l->dirty = NULL;
-    while (l->all)
-        destroy(l->all);
-    pthread_mutex_unlock(&l->lock);
-    pthread_cond_destroy(&l->cond);
-    pthread_mutex_destroy(&l->lock);
-    free(l);
-}
 
 wsc *wsc_open(wsc_loop *l, int port, const wsc_opts *opts)
 {
@@ -390,7 +83,7 @@ wsc *wsc_open(wsc_loop *l, int port, const wsc_opts *opts)
     if (l->all)
         l->all->prev = c;
     l->all = c;
-    mark_dirty(c);
+    wsc_i_mark_dirty(c);
     pthread_mutex_unlock(&l->lock);
     lws_cancel_service(l->ctx);
     return c;
@@ -466,7 +159,7 @@ int wsc_send(wsc *c, const char *text)
     else
         c->tx_head = m;
     c->tx_tail = m;
-    mark_dirty(c);
+    wsc_i_mark_dirty(c);
     pthread_mutex_unlock(&c->loop->lock);
     lws_cancel_service(c->loop->ctx);
     return 0;
@@ -517,7 +210,7 @@ void wsc_pause(wsc *c, int paused)
 {
     pthread_mutex_lock(&c->loop->lock);
     c->paused = paused ? 1 : 0;
-    mark_dirty(c);
+    wsc_i_mark_dirty(c);
     pthread_mutex_unlock(&c->loop->lock);
     lws_cancel_service(c->loop->ctx);
 }
@@ -558,12 +251,13 @@ void wsc_free(wsc *c)
     wsc_loop *l = c->loop;
     pthread_mutex_lock(&l->lock);
     if (!c->wsi && c->state != WSC_CONNECTING && !c->dirty) {
-        destroy(c);
+        wsc_i_destroy(c);
     } else {
         c->release = 1;
         c->want_close = 1;
-        mark_dirty(c);
+        wsc_i_mark_dirty(c);
     }
     pthread_mutex_unlock(&l->lock);
     lws_cancel_service(l->ctx);
 }
+

@@ -1,0 +1,248 @@
+/* The hub's queue primitives: shared rendered events, per-connection bounded rings, close
+ * decisions, the service thread's next-frame rendering, and incoming message assembly.
+ * See ws_hub.c for why the queues exist. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "aitbc/errors.h"
+#include "ws_hub_priv.h"
+
+/* ---------------- events and messages ---------------- */
+
+void wsq_event_release(ws_event *ev)
+{
+    if (ev && atomic_fetch_sub(&ev->refs, 1) == 1) {
+        free(ev->topic);
+        free(ev->head);
+        free(ev->tail);
+        free(ev);
+    }
+}
+
+ws_event *wsq_event_new(const char *topic, const cJSON *data)
+{
+    ws_event *ev = calloc(1, sizeof(*ev));
+    cJSON *t = cJSON_CreateString(topic);
+    char *tj = t ? cJSON_PrintUnformatted(t) : NULL;
+    char *dj = data ? cJSON_PrintUnformatted(data) : strdup("null");
+    cJSON_Delete(t);
+    if (!ev || !tj || !dj)
+        goto fail;
+    atomic_init(&ev->refs, 1);
+    ev->topic = strdup(topic);
+    ev->head_len = strlen("{\"method\":\"event\",\"params\":{\"topic\":") + strlen(tj) +
+                   strlen(",\"seq\":");
+    ev->tail_len = strlen(",\"data\":") + strlen(dj) + strlen("}}");
+    ev->head = malloc(ev->head_len + 1);
+    ev->tail = malloc(ev->tail_len + 1);
+    if (!ev->topic || !ev->head || !ev->tail)
+        goto fail;
+    snprintf(ev->head, ev->head_len + 1, "{\"method\":\"event\",\"params\":{\"topic\":%s,\"seq\":", tj);
+    snprintf(ev->tail, ev->tail_len + 1, ",\"data\":%s}}", dj);
+    cJSON_free(tj);
+    cJSON_free(dj);
+    return ev;
+fail:
+    cJSON_free(tj);
+    cJSON_free(dj);
+    if (ev) {
+        free(ev->topic);
+        free(ev->head);
+        free(ev->tail);
+        free(ev);
+    }
+    return NULL;
+}
+
+void wsq_msg_release(ws_msg *m)
+{
+    wsq_event_release(m->ev);
+    free(m->text);
+    m->ev = NULL;
+    m->text = NULL;
+}
+
+/* ---------------- queue (hub lock held) ---------------- */
+
+int wsq_push(ws_hub *h, ws_conn *c, ws_msg m)
+{
+    if (c->qlen == c->qcap) {
+        size_t cap = c->qcap ? c->qcap * 2 : 8;
+        if (cap > h->queue_max)
+            cap = h->queue_max;
+        ws_msg *q = malloc(cap * sizeof(*q));
+        if (!q)
+            return AITBC_ENOMEM;
+        for (size_t i = 0; i < c->qlen; i++)
+            q[i] = c->q[(c->qhead + i) % c->qcap];
+        free(c->q);
+        c->q = q;
+        c->qcap = cap;
+        c->qhead = 0;
+    }
+    c->q[(c->qhead + c->qlen) % c->qcap] = m;
+    c->qlen++;
+    return 0;
+}
+
+void wsq_drop(ws_conn *c)
+{
+    for (size_t i = 0; i < c->qlen; i++)
+        wsq_msg_release(&c->q[(c->qhead + i) % c->qcap]);
+    c->qlen = c->qhead = 0;
+}
+
+/* Remove queued events of one topic, keeping the order of the rest. */
+void wsq_purge_topic(ws_conn *c, const char *topic)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < c->qlen; i++) {
+        ws_msg m = c->q[(c->qhead + i) % c->qcap];
+        if (m.ev && !strcmp(m.ev->topic, topic))
+            wsq_msg_release(&m);
+        else
+            c->q[(c->qhead + kept++) % c->qcap] = m;
+    }
+    c->qlen = kept;
+}
+
+/* Queue c for the service thread; 1 if the caller must call the wake fn. */
+int wsq_mark_wake(ws_hub *h, ws_conn *c)
+{
+    if (c->wake_pending || !c->in_hub)
+        return 0;
+    c->wake_pending = 1;
+    c->wake_next = h->wakes;
+    h->wakes = c;
+    return 1;
+}
+
+int wsq_decide_close(ws_hub *h, ws_conn *c, int code, const char *reason, int drain)
+{
+    if (c->close_code && c->close_code != WS_CLOSE_GOING_AWAY)
+        return 0;
+    c->close_code = code;
+    c->close_drain = drain;
+    snprintf(c->close_reason, sizeof(c->close_reason), "%s", reason);
+    if (!drain)
+        wsq_drop(c);
+    return wsq_mark_wake(h, c);
+}
+
+int wsq_overflow(ws_hub *h, ws_conn *c)
+{
+    return wsq_decide_close(h, c, WS_CLOSE_POLICY, "slow consumer: queue full", 0);
+}
+
+void wsq_wake(ws_hub *h, int needed)
+{
+    if (needed && h->wake)
+        h->wake(h->wake_arg);
+}
+
+void wsq_conn_free(ws_conn *c)
+{
+    wsq_drop(c);
+    free(c->q);
+    for (size_t i = 0; i < c->nsubs; i++)
+        free(c->subs[i].topic);
+    free(c->subs);
+    free(c->wbuf);
+    free(c->rbuf);
+    free(c);
+}
+
+
+/* ---------------- service thread ---------------- */
+
+static char *wbuf_reserve(ws_hub *h, ws_conn *c, size_t len)
+{
+    size_t need = h->headroom + len + 1;
+    if (need > c->wcap) {
+        char *b = realloc(c->wbuf, need);
+        if (!b)
+            return NULL;
+        c->wbuf = b;
+        c->wcap = need;
+    }
+    return c->wbuf + h->headroom;
+}
+
+ws_out_kind ws_hub_next(ws_hub *h, ws_conn *c, ws_out *out)
+{
+    memset(out, 0, sizeof(*out));
+    pthread_mutex_lock(&h->lock);
+    if (c->qlen && (!c->close_code || c->close_drain)) {
+        ws_msg m = c->q[c->qhead];
+        c->qhead = (c->qhead + 1) % c->qcap;
+        c->qlen--;
+        out->more = c->qlen > 0 || c->close_code;
+        pthread_mutex_unlock(&h->lock);
+        /* Rendering happens outside the lock: the message is ours now. */
+        char digits[24];
+        size_t dl = m.ev ? (size_t)snprintf(digits, sizeof(digits), "%" PRIu64, m.seq) : 0;
+        size_t len = m.ev ? m.ev->head_len + dl + m.ev->tail_len : strlen(m.text);
+        char *p = wbuf_reserve(h, c, len);
+        if (p && m.ev) {
+            memcpy(p, m.ev->head, m.ev->head_len);
+            memcpy(p + m.ev->head_len, digits, dl);
+            memcpy(p + m.ev->head_len + dl, m.ev->tail, m.ev->tail_len);
+        } else if (p) {
+            memcpy(p, m.text, len);
+        }
+        wsq_msg_release(&m);
+        if (!p) {
+            out->kind = WS_OUT_CLOSE;
+            out->close_code = WS_CLOSE_GOING_AWAY;
+            snprintf(out->reason, sizeof(out->reason), "out of memory");
+            return out->kind;
+        }
+        p[len] = '\0';
+        out->kind = WS_OUT_FRAME;
+        out->data = p;
+        out->len = len;
+        return out->kind;
+    }
+    if (c->close_code) {
+        out->kind = WS_OUT_CLOSE;
+        out->close_code = c->close_code;
+        snprintf(out->reason, sizeof(out->reason), "%s", c->close_reason);
+    }
+    pthread_mutex_unlock(&h->lock);
+    return out->kind;
+}
+
+/* ---------------- incoming messages (service thread) ---------------- */
+
+int ws_conn_rx_append(ws_conn *c, const void *data, size_t len)
+{
+    if (len > WS_MSG_MAX || c->rlen + len > WS_MSG_MAX)
+        return AITBC_EOVERFLOW;
+    if (c->rlen + len + 1 > c->rcap) {
+        size_t cap = c->rcap ? c->rcap : 256;
+        while (cap < c->rlen + len + 1)
+            cap *= 2;
+        char *b = realloc(c->rbuf, cap);
+        if (!b)
+            return AITBC_ENOMEM;
+        c->rbuf = b;
+        c->rcap = cap;
+    }
+    memcpy(c->rbuf + c->rlen, data, len);
+    c->rlen += len;
+    c->rbuf[c->rlen] = '\0';
+    return 0;
+}
+
+const char *ws_conn_rx_data(ws_conn *c, size_t *len)
+{
+    *len = c->rlen;
+    return c->rbuf ? c->rbuf : "";
+}
+
+void ws_conn_rx_reset(ws_conn *c)
+{
+    c->rlen = 0;
+}
+
