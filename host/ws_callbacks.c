@@ -176,7 +176,9 @@ static int on_receive(struct lws *wsi, const void *in, size_t len)
         return 0;
     size_t n;
     const char *text = ws_conn_rx_data(c, &n);
-    if (lws_frame_is_binary(wsi))
+    if (!text)
+        ; /* too big: the 1009 close is on its way */
+    else if (lws_frame_is_binary(wsi))
         ws_hub_reply(g_ws.hub, c,
                      ws_reply_error(NULL, "invalid_argument", "binary frames are not supported"));
     else

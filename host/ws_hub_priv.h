@@ -45,6 +45,7 @@ struct ws_conn {
     size_t wcap;
     char *rbuf;
     size_t rlen, rcap;
+    int rx_over;           /* the message being assembled went over WS_MSG_MAX */
 };
 
 struct ws_hub {

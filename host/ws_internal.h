@@ -132,11 +132,11 @@ typedef struct ws_out {
 ws_out_kind ws_hub_next(ws_hub *h, ws_conn *c, ws_out *out);
 
 /** @brief Incoming message assembly (service thread only): append a fragment. AITBC_EOVERFLOW
- *  when the message would exceed WS_MSG_MAX. */
+ *  when the message would exceed WS_MSG_MAX (then the rest of it is refused as well). */
 int ws_conn_rx_append(ws_conn *c, const void *data, size_t len);
-/** @brief The assembled message (NUL-terminated) and its length; resets the buffer on the next
- *  append after ws_conn_rx_reset. */
+/** @brief The assembled message (NUL-terminated) and its length; NULL if it was too big. */
 const char *ws_conn_rx_data(ws_conn *c, size_t *len);
+/** @brief Start assembling the next message. */
 void ws_conn_rx_reset(ws_conn *c);
 
 /* ---------------- tickets (ws_tickets.c) ---------------- */

@@ -217,8 +217,10 @@ ws_out_kind ws_hub_next(ws_hub *h, ws_conn *c, ws_out *out)
 
 int ws_conn_rx_append(ws_conn *c, const void *data, size_t len)
 {
-    if (len > WS_MSG_MAX || c->rlen + len > WS_MSG_MAX)
+    if (c->rx_over || len > WS_MSG_MAX || c->rlen + len > WS_MSG_MAX) {
+        c->rx_over = 1; /* the rest of this message is ignored too */
         return AITBC_EOVERFLOW;
+    }
     if (c->rlen + len + 1 > c->rcap) {
         size_t cap = c->rcap ? c->rcap : 256;
         while (cap < c->rlen + len + 1)
@@ -237,12 +239,15 @@ int ws_conn_rx_append(ws_conn *c, const void *data, size_t len)
 
 const char *ws_conn_rx_data(ws_conn *c, size_t *len)
 {
-    *len = c->rlen;
+    *len = c->rx_over ? 0 : c->rlen;
+    if (c->rx_over)
+        return NULL;
     return c->rbuf ? c->rbuf : "";
 }
 
 void ws_conn_rx_reset(ws_conn *c)
 {
     c->rlen = 0;
+    c->rx_over = 0;
 }
 
