@@ -176,12 +176,11 @@ static int on_receive(struct lws *wsi, const void *in, size_t len)
         return 0;
     size_t n;
     const char *text = ws_conn_rx_data(c, &n);
-    if (!text)
-        ; /* too big: the 1009 close is on its way */
-    else if (lws_frame_is_binary(wsi))
+    /* text is NULL for a message over the limit: its 1009 close is already decided. */
+    if (text && lws_frame_is_binary(wsi))
         ws_hub_reply(g_ws.hub, c,
                      ws_reply_error(NULL, "invalid_argument", "binary frames are not supported"));
-    else
+    else if (text)
         handle_text(c, text, n);
     ws_conn_rx_reset(c);
     lws_callback_on_writable(wsi);
