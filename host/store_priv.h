@@ -1,0 +1,50 @@
+/* Private to the SQLite storage driver (store_sqlite.c, store_stmt.c, store_migrate.c): the
+ * per-thread connection, its statement cache and its one (possibly nested) transaction. */
+#ifndef AITBC_STORE_PRIV_H
+#define AITBC_STORE_PRIV_H
+
+#include <sqlite3.h>
+#include "internal.h"
+
+#define STORE_CACHE_BUCKETS 64
+
+typedef struct store_conn store_conn;
+
+struct aitbc_stmt {
+    sqlite3_stmt *st;
+    store_conn *conn;
+    char *sql;       /* the cache key */
+    unsigned hash;
+    int in_use;      /* handed out by store_stmt, not yet returned by store_stmt_done */
+    aitbc_stmt *next; /* bucket chain */
+};
+
+/* A thread's transaction. Lives inside its connection: a thread has at most one open. */
+struct aitbc_txn {
+    store_conn *conn;
+    int depth;  /* 0 = none open; 1 = outermost */
+    int mode;   /* AITBC_TXN_READ or AITBC_TXN_WRITE of the outermost begin */
+    int failed; /* a rollback at some level: the outermost commit rolls back */
+};
+
+struct store_conn {
+    sqlite3 *db;
+    aitbc_stmt *cache[STORE_CACHE_BUCKETS];
+    struct aitbc_txn txn;
+    store_conn *next; /* registry (every open connection, for store_close) */
+};
+
+/** @brief The calling thread's connection, opened on first use; NULL if the store is closed. */
+store_conn *store_conn_get(void);
+/** @brief Run SQL without results (one or more statements). 0, AITBC_EBUSY or AITBC_EIO (logged). */
+int store_exec(store_conn *c, const char *sql);
+/** @brief Map a SQLite result code to an AITBC_E* code (logging unexpected ones with the SQL). */
+int store_map_error(store_conn *c, int rc, const char *sql);
+/** @brief Finalize every cached statement of a connection. */
+void store_cache_clear(store_conn *c);
+/** @brief Create host_schema if missing (store_open). */
+int store_schema_init(store_conn *c);
+/** @brief Wall clock ms (local: the SDK helper may not be linked into every test). */
+int64_t store_wall_ms(void);
+
+#endif

@@ -1,0 +1,334 @@
+/* Storage driver, SQLite: one database file in WAL mode, one connection per thread, nested
+ * transactions on that connection. Statements and their cache live in store_stmt.c, migrations in
+ * store_migrate.c. A PostgreSQL driver would implement the same store_* functions of internal.h
+ * (a connection per thread from a pool, the same nesting rules, SQLSTATE 23505 → AITBC_EEXIST).
+ *
+ * Rules callers can rely on:
+ * - A thread's connection is opened on its first use and closed by store_thread_done() (every
+ *   host thread calls it before exiting; the pthread key destructor catches the others) or by
+ *   store_close(), which closes every connection. store_close() must run after every other thread
+ *   that used the store has stopped.
+ * - store_txn_begin(READ) is BEGIN DEFERRED, WRITE is BEGIN IMMEDIATE (the write lock is taken up
+ *   front, so two writers wait on busy_timeout instead of failing on upgrade). A begin on a
+ *   thread that already has a transaction open nests (depth+1) and returns the same handle. A
+ *   nested WRITE inside an outer READ is refused (NULL, logged): a deferred transaction cannot be
+ *   upgraded safely, so open the outer one as WRITE.
+ * - Only the outermost commit commits. A rollback at any level marks the whole transaction failed
+ *   but leaves it open until the outermost level ends; that commit then rolls back and returns
+ *   AITBC_EIO. Commit and rollback each close one level: call exactly one of them per begin.
+ * - store_stmt(NULL, sql) is allowed: the statement runs on the thread's connection in autocommit
+ *   mode (or inside the thread's open transaction, if any), handy for single reads. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "store_priv.h"
+
+static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER; /* guards the registry and opening */
+static atomic_int g_open;
+static pthread_key_t g_key;
+static store_conn *g_conns; /* registry of open connections */
+static char g_path[PATH_MAX];
+static char g_sync[16];
+static int g_busy_ms;
+
+int64_t store_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int store_map_error(store_conn *c, int rc, const char *sql)
+{
+    switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        hlog("store", AITBC_LOG_WARN, "database busy: %s", sql);
+        return AITBC_EBUSY;
+    case SQLITE_NOMEM:
+        return AITBC_ENOMEM;
+    case SQLITE_CONSTRAINT:
+        if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+            return AITBC_EEXIST;
+        break;
+    default:
+        break;
+    }
+    hlog("store", AITBC_LOG_ERROR, "SQL failed (%s): %s", c ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc),
+         sql);
+    return AITBC_EIO;
+}
+
+int store_exec(store_conn *c, const char *sql)
+{
+    char *msg = NULL;
+    int rc = sqlite3_exec(c->db, sql, NULL, NULL, &msg);
+    if (rc == SQLITE_OK)
+        return 0;
+    int err = (rc & 0xff) == SQLITE_BUSY ? AITBC_EBUSY : AITBC_EIO;
+    hlog("store", err == AITBC_EBUSY ? AITBC_LOG_WARN : AITBC_LOG_ERROR, "SQL failed (%s): %s",
+         msg ? msg : sqlite3_errstr(rc), sql);
+    sqlite3_free(msg);
+    return err;
+}
+
+/* Closes a connection that is no longer in the registry. */
+static void conn_close(store_conn *c)
+{
+    store_cache_clear(c);
+    /* An open transaction is rolled back by SQLite when the connection closes. */
+    if (sqlite3_close(c->db) != SQLITE_OK)
+        hlog("store", AITBC_LOG_ERROR, "closing a connection failed: %s", sqlite3_errmsg(c->db));
+    free(c);
+}
+
+/* Unlinks c from the registry if it is still there (store_close may have taken it). */
+static int conn_unregister(store_conn *c)
+{
+    int found = 0;
+    pthread_mutex_lock(&g_lock);
+    for (store_conn **p = &g_conns; *p; p = &(*p)->next) {
+        if (*p == c) {
+            *p = c->next;
+            found = 1;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&g_lock);
+    return found;
+}
+
+/* pthread key destructor: a thread exited without store_thread_done(). */
+static void conn_destructor(void *value)
+{
+    store_conn *c = value;
+    if (conn_unregister(c))
+        conn_close(c);
+}
+
+static int conn_setup(store_conn *c)
+{
+    char sql[96];
+    sqlite3_extended_result_codes(c->db, 1);
+    if (sqlite3_busy_timeout(c->db, g_busy_ms) != SQLITE_OK)
+        return AITBC_EIO;
+    snprintf(sql, sizeof sql, "PRAGMA foreign_keys=ON; PRAGMA synchronous=%s;", g_sync);
+    return store_exec(c, sql);
+}
+
+/* Opens a connection for the calling thread and registers it. Called with g_lock NOT held. */
+static store_conn *conn_open(void)
+{
+    store_conn *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->txn.conn = c;
+    int rc = sqlite3_open_v2(g_path, &c->db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        hlog("store", AITBC_LOG_ERROR, "cannot open %s: %s", g_path,
+             c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+        sqlite3_close(c->db);
+        free(c);
+        return NULL;
+    }
+    if (conn_setup(c) != 0) {
+        sqlite3_close(c->db);
+        free(c);
+        return NULL;
+    }
+    pthread_mutex_lock(&g_lock);
+    c->next = g_conns;
+    g_conns = c;
+    pthread_setspecific(g_key, c);
+    pthread_mutex_unlock(&g_lock);
+    return c;
+}
+
+store_conn *store_conn_get(void)
+{
+    /* Lock-free on the hot path: only store_open/store_close change g_key, with no user running. */
+    if (!atomic_load(&g_open)) {
+        hlog("store", AITBC_LOG_ERROR, "storage used while not open");
+        return NULL;
+    }
+    store_conn *c = pthread_getspecific(g_key);
+    return c ? c : conn_open();
+}
+
+static const char *sync_value(const char *s)
+{
+    if (!s[0] || !strcmp(s, "normal"))
+        return "NORMAL";
+    if (!strcmp(s, "off"))
+        return "OFF";
+    if (!strcmp(s, "full"))
+        return "FULL";
+    return NULL;
+}
+
+/** @brief Open the database of the settings (WAL, pragmas, host_schema); the caller's connection
+ *  stays open. 0, AITBC_EINVAL for bad settings, AITBC_EIO when the file cannot be used. */
+int store_open(const host_settings *set)
+{
+    const char *sync = sync_value(set->db_synchronous);
+    if (!sync || !set->db_path[0]) {
+        hlog("store", AITBC_LOG_ERROR, "bad storage settings (path '%s', synchronous '%s')",
+             set->db_path, set->db_synchronous);
+        return AITBC_EINVAL;
+    }
+    pthread_mutex_lock(&g_lock);
+    if (g_open) {
+        pthread_mutex_unlock(&g_lock);
+        hlog("store", AITBC_LOG_ERROR, "store_open: already open");
+        return AITBC_EINVAL;
+    }
+    if (pthread_key_create(&g_key, conn_destructor) != 0) {
+        pthread_mutex_unlock(&g_lock);
+        return AITBC_EIO;
+    }
+    snprintf(g_path, sizeof g_path, "%s", set->db_path);
+    snprintf(g_sync, sizeof g_sync, "%s", sync);
+    g_busy_ms = set->db_busy_timeout_ms > 0 ? set->db_busy_timeout_ms : 5000;
+    g_open = 1;
+    pthread_mutex_unlock(&g_lock);
+
+    store_conn *c = conn_open();
+    sqlite3_stmt *st = NULL;
+    int wal = 0;
+    /* journal_mode is stored in the file: set once here, every later connection inherits it. */
+    if (c && sqlite3_prepare_v2(c->db, "PRAGMA journal_mode=WAL", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
+        const char *mode = (const char *)sqlite3_column_text(st, 0);
+        wal = mode && !strcmp(mode, "wal");
+    }
+    sqlite3_finalize(st);
+    if (!wal || store_schema_init(c) != 0) {
+        if (c && !wal)
+            hlog("store", AITBC_LOG_ERROR, "%s: cannot switch to WAL mode", g_path);
+        store_close();
+        return AITBC_EIO;
+    }
+    hlog("store", AITBC_LOG_DEBUG, "opened %s (WAL, synchronous=%s, busy_timeout=%dms)", g_path,
+         g_sync, g_busy_ms);
+    return 0;
+}
+
+/** @brief Close every connection (all other users must have stopped) and forget the settings. */
+void store_close(void)
+{
+    pthread_mutex_lock(&g_lock);
+    if (!g_open) {
+        pthread_mutex_unlock(&g_lock);
+        return;
+    }
+    store_conn *list = g_conns;
+    g_conns = NULL;
+    g_open = 0;
+    /* Deleting the key means no destructor runs later for a connection freed here. */
+    pthread_key_delete(g_key);
+    pthread_mutex_unlock(&g_lock);
+    while (list) {
+        store_conn *next = list->next;
+        if (list->txn.depth > 0)
+            hlog("store", AITBC_LOG_WARN, "closing a connection with an open transaction "
+                 "(rolled back)");
+        conn_close(list);
+        list = next;
+    }
+}
+
+/** @brief Close the calling thread's connection, if it has one (call before a thread exits). */
+void store_thread_done(void)
+{
+    pthread_mutex_lock(&g_lock);
+    store_conn *c = g_open ? pthread_getspecific(g_key) : NULL;
+    if (c)
+        pthread_setspecific(g_key, NULL);
+    pthread_mutex_unlock(&g_lock);
+    if (c && conn_unregister(c)) {
+        if (c->txn.depth > 0)
+            hlog("store", AITBC_LOG_WARN, "thread ended inside a transaction (rolled back)");
+        conn_close(c);
+    }
+}
+
+/** @brief Begin (or nest into) the calling thread's transaction. NULL on error (logged). */
+aitbc_txn *store_txn_begin(int mode)
+{
+    store_conn *c = store_conn_get();
+    if (!c)
+        return NULL;
+    aitbc_txn *t = &c->txn;
+    if (t->depth > 0) {
+        if (mode == AITBC_TXN_WRITE && t->mode == AITBC_TXN_READ) {
+            hlog("store", AITBC_LOG_ERROR, "a WRITE transaction cannot nest inside a READ one: "
+                 "begin the outer transaction as WRITE");
+            return NULL;
+        }
+        t->depth++;
+        return t;
+    }
+    if (store_exec(c, mode == AITBC_TXN_WRITE ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED") != 0)
+        return NULL;
+    t->depth = 1;
+    t->mode = mode == AITBC_TXN_WRITE ? AITBC_TXN_WRITE : AITBC_TXN_READ;
+    t->failed = 0;
+    return t;
+}
+
+/* Whether t is the calling thread's open transaction (handles never cross threads). */
+static int txn_valid(aitbc_txn *t)
+{
+    return t && t->depth > 0 && atomic_load(&g_open) && pthread_getspecific(g_key) == t->conn;
+}
+
+/* Ends the SQL transaction with ROLLBACK unless SQLite already ended it (some errors do). */
+static void txn_abort(aitbc_txn *t)
+{
+    if (!sqlite3_get_autocommit(t->conn->db))
+        store_exec(t->conn, "ROLLBACK");
+    t->failed = 0;
+}
+
+/** @brief Close one level; the outermost COMMITs. 0, AITBC_EIO (failed/rolled back) or
+ *  AITBC_EBUSY. The level is closed whatever the result. */
+int store_txn_commit(aitbc_txn *t)
+{
+    if (!txn_valid(t)) {
+        hlog("store", AITBC_LOG_ERROR, "commit of a transaction that is not open on this thread");
+        return AITBC_EINVAL;
+    }
+    if (--t->depth > 0)
+        return t->failed ? AITBC_EIO : 0;
+    if (t->failed) {
+        txn_abort(t);
+        return AITBC_EIO;
+    }
+    if (sqlite3_get_autocommit(t->conn->db)) {
+        /* SQLite rolled the transaction back itself after an error (e.g. I/O, full disk). */
+        hlog("store", AITBC_LOG_ERROR, "commit: the transaction was already rolled back");
+        return AITBC_EIO;
+    }
+    int rc = store_exec(t->conn, "COMMIT");
+    if (rc != 0)
+        txn_abort(t);
+    return rc;
+}
+
+/** @brief Roll back: marks the whole transaction failed; the SQL transaction ends with the
+ *  outermost level. */
+void store_txn_rollback(aitbc_txn *t)
+{
+    if (!txn_valid(t)) {
+        hlog("store", AITBC_LOG_ERROR, "rollback of a transaction that is not open on this thread");
+        return;
+    }
+    t->failed = 1;
+    if (--t->depth == 0)
+        txn_abort(t);
+}
