@@ -1,0 +1,283 @@
+/* The miner registry table: reading and writing rows, the JSON view, deregistration, and the
+ * timer that turns silent miners OFFLINE (their jobs requeue), sweeps lapsed leases and prunes
+ * miners that registered but never heartbeated for a day. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "miner.h"
+
+#define MN_PRUNE_MS (24 * 3600 * 1000LL)
+
+void mn_row_free(mn_row *r)
+{
+    cJSON_Delete(r->capabilities);
+    free(r->metrics);
+    memset(r, 0, sizeof *r);
+}
+
+static void copy_col(miner_state *ms, aitbc_stmt *s, int col, char *out, size_t cap)
+{
+    const char *t = ms->api->col_text(s, col);
+    snprintf(out, cap, "%s", t ? t : "");
+}
+
+void mn_row_read(miner_state *ms, aitbc_stmt *s, mn_row *r)
+{
+    const aitbc_host_api *api = ms->api;
+    memset(r, 0, sizeof *r);
+    r->seq = api->col_int64(s, 0);
+    copy_col(ms, s, 1, r->address, sizeof r->address);
+    copy_col(ms, s, 2, r->public_key, sizeof r->public_key);
+    copy_col(ms, s, 3, r->status, sizeof r->status);
+    copy_col(ms, s, 4, r->unit_type, sizeof r->unit_type);
+    const char *caps = api->col_text(s, 5);
+    r->capabilities = caps ? cJSON_Parse(caps) : NULL;
+    if (!r->capabilities)
+        r->capabilities = cJSON_CreateObject();
+    const char *m = api->col_text(s, 6);
+    r->metrics = m ? strdup(m) : NULL;
+    r->concurrency = api->col_int64(s, 7);
+    r->unit_price = api->col_int64(s, 8);
+    r->last_heartbeat_ms = api->col_is_null(s, 9) ? -1 : api->col_int64(s, 9);
+    r->registered_ms = api->col_int64(s, 10);
+    r->last_register_ts = api->col_int64(s, 11);
+    r->heartbeats = api->col_int64(s, 12);
+}
+
+int mn_load(miner_state *ms, aitbc_txn *txn, const char *address, mn_row *r)
+{
+    const aitbc_host_api *api = ms->api;
+    aitbc_txn *t = txn ? txn : api->txn_begin(AITBC_TXN_READ);
+    if (!t)
+        return AITBC_EBUSY;
+    aitbc_stmt *s = api->stmt(t, "SELECT " MN_ROW_COLS " FROM miner_miners WHERE address = ?1");
+    int rc = AITBC_EIO;
+    if (s) {
+        api->bind_text(s, 1, address);
+        rc = api->step(s);
+        if (rc == AITBC_ROW)
+            mn_row_read(ms, s, r);
+        api->stmt_done(s);
+    }
+    if (!txn)
+        api->txn_commit(t);
+    return rc == AITBC_ROW ? 1 : rc == AITBC_DONE ? 0 : rc;
+}
+
+int mn_upsert(miner_state *ms, aitbc_txn *t, const mn_row *r)
+{
+    const aitbc_host_api *api = ms->api;
+    char *caps = cJSON_PrintUnformatted(r->capabilities);
+    if (!caps)
+        return AITBC_ENOMEM;
+    aitbc_stmt *s = api->stmt(
+        t, "INSERT INTO miner_miners(address, public_key, status, unit_type, capabilities, "
+           "metrics, concurrency, unit_price, last_heartbeat_ms, registered_ms, last_register_ts, "
+           "heartbeats) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12) ON CONFLICT(address) DO "
+           "UPDATE SET public_key=excluded.public_key, status=excluded.status, "
+           "unit_type=excluded.unit_type, capabilities=excluded.capabilities, "
+           "metrics=excluded.metrics, concurrency=excluded.concurrency, "
+           "unit_price=excluded.unit_price, last_heartbeat_ms=excluded.last_heartbeat_ms, "
+           "last_register_ts=excluded.last_register_ts, heartbeats=excluded.heartbeats");
+    int rc = AITBC_EIO;
+    if (s) {
+        api->bind_text(s, 1, r->address);
+        api->bind_text(s, 2, r->public_key);
+        api->bind_text(s, 3, r->status);
+        api->bind_text(s, 4, r->unit_type);
+        api->bind_text(s, 5, caps);
+        if (r->metrics)
+            api->bind_text(s, 6, r->metrics);
+        else
+            api->bind_null(s, 6);
+        api->bind_int64(s, 7, r->concurrency);
+        api->bind_int64(s, 8, r->unit_price);
+        api->bind_int64(s, 9, r->last_heartbeat_ms);
+        api->bind_int64(s, 10, r->registered_ms);
+        api->bind_int64(s, 11, r->last_register_ts);
+        api->bind_int64(s, 12, r->heartbeats);
+        rc = api->step(s);
+        api->stmt_done(s);
+    }
+    free(caps);
+    return rc < 0 ? rc : 0;
+}
+
+int mn_deregister(miner_state *ms, const char *address)
+{
+    const aitbc_host_api *api = ms->api;
+    aitbc_txn *t = api->txn_begin(AITBC_TXN_WRITE);
+    if (!t)
+        return AITBC_EBUSY;
+    aitbc_stmt *s = api->stmt(t, "DELETE FROM miner_miners WHERE address = ?1");
+    int rc = AITBC_EIO;
+    int64_t n = 0;
+    if (s) {
+        api->bind_text(s, 1, address);
+        rc = api->step(s);
+        n = rc >= 0 ? api->changes(s) : 0;
+        api->stmt_done(s);
+    }
+    if (rc >= 0 && n == 1) {
+        rc = ms->auth->revoke_owner(ms->auth->self, t, address, AITBC_ROLE_MINER);
+        if (rc == AITBC_ENOTFOUND)
+            rc = 0;
+    }
+    if (rc >= 0)
+        rc = api->txn_commit(t);
+    else
+        api->txn_rollback(t);
+    if (rc != 0)
+        return rc;
+    if (n == 1)
+        ms->jobs->release_miner(ms->jobs->self, address, (int)ms->max_attempts);
+    return n == 1;
+}
+
+static void add_time(cJSON *o, const char *key, int64_t ms)
+{
+    char buf[AITBC_TIME_MAX];
+    if (ms < 0) {
+        cJSON_AddNullToObject(o, key);
+        return;
+    }
+    aitbc_time_format(ms, buf);
+    cJSON_AddStringToObject(o, key, buf);
+}
+
+cJSON *mn_row_json(miner_state *ms, const mn_row *r, int with_earnings)
+{
+    int64_t running = 0, done = 0, failed = 0, earned = 0;
+    ms->jobs->miner_stats(ms->jobs->self, r->address, &running, &done, &failed, &earned);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "address", r->address);
+    cJSON_AddStringToObject(o, "public_key", r->public_key);
+    cJSON_AddStringToObject(o, "status", r->status);
+    cJSON_AddItemToObject(o, "capabilities", cJSON_Duplicate(r->capabilities, 1));
+    aitbc_json_add_i64(o, "concurrency", r->concurrency);
+    aitbc_json_add_i64(o, "running", running);
+    aitbc_json_add_money(o, "unit_price", r->unit_price, JC_AIT_DECIMALS);
+    cJSON_AddStringToObject(o, "unit_type", r->unit_type);
+    add_time(o, "last_heartbeat", r->heartbeats > 0 ? r->last_heartbeat_ms : -1);
+    aitbc_json_add_i64(o, "jobs_completed", done);
+    aitbc_json_add_i64(o, "jobs_failed", failed);
+    add_time(o, "registered_at", r->registered_ms);
+    if (with_earnings) {
+        aitbc_json_add_money(o, "earnings", earned, JC_AIT_DECIMALS);
+        cJSON *m = r->metrics ? cJSON_Parse(r->metrics) : NULL;
+        cJSON_AddItemToObject(o, "metrics", m ? m : cJSON_CreateObject());
+    }
+    return o;
+}
+
+void mn_profile(const mn_row *r, aitbc_jobs_miner *m)
+{
+    memset(m, 0, sizeof *m);
+    m->address = r->address;
+    m->draining = strcmp(r->status, "ONLINE") != 0;
+    m->capabilities = r->capabilities;
+    m->unit_price = r->unit_price;
+    m->unit_type = r->unit_type;
+    m->concurrency = r->concurrency;
+}
+
+/* Addresses selected by sql (?1 = a time bound), at most 64 per tick. */
+static int pick(miner_state *ms, aitbc_txn *t, const char *sql, int64_t bound,
+                char out[64][48])
+{
+    aitbc_stmt *s = ms->api->stmt(t, sql);
+    int n = 0;
+    if (!s)
+        return 0;
+    ms->api->bind_int64(s, 1, bound);
+    while (n < 64 && ms->api->step(s) == AITBC_ROW) {
+        const char *a = ms->api->col_text(s, 0);
+        snprintf(out[n++], 48, "%s", a ? a : "");
+    }
+    ms->api->stmt_done(s);
+    return n;
+}
+
+void mn_tick(void *arg)
+{
+    miner_state *ms = arg;
+    const aitbc_host_api *api = ms->api;
+    int64_t now = api->now_ms();
+    char silent[64][48], stale[64][48];
+    int ns = 0, np = 0;
+    aitbc_txn *t = api->txn_begin(AITBC_TXN_WRITE);
+    if (t) {
+        ns = pick(ms, t, "SELECT address FROM miner_miners WHERE status IN ('ONLINE', "
+                         "'DRAINING') AND last_heartbeat_ms < ?1",
+                  now - 3 * ms->heartbeat_s * 1000, silent);
+        for (int i = 0; i < ns; i++) {
+            aitbc_stmt *s = api->stmt(t, "UPDATE miner_miners SET status = 'OFFLINE' "
+                                         "WHERE address = ?1");
+            if (s) {
+                api->bind_text(s, 1, silent[i]);
+                api->step(s);
+                api->stmt_done(s);
+            }
+        }
+        np = pick(ms, t, "SELECT address FROM miner_miners WHERE status = 'OFFLINE' AND "
+                         "heartbeats = 0 AND registered_ms < ?1",
+                  now - MN_PRUNE_MS, stale);
+        if (api->txn_commit(t) != 0)
+            ns = np = 0;
+    }
+    for (int i = 0; i < ns; i++) {
+        api->log(ms->ctx, AITBC_LOG_INFO, "miner %s silent for 3 heartbeats: OFFLINE", silent[i]);
+        ms->jobs->release_miner(ms->jobs->self, silent[i], (int)ms->max_attempts);
+    }
+    for (int i = 0; i < np; i++)
+        mn_deregister(ms, stale[i]);
+    ms->jobs->sweep_leases(ms->jobs->self, (int)ms->max_attempts);
+}
+
+void mn_on_job_update(const char *topic, uint64_t seq, const cJSON *data, void *user)
+{
+    miner_state *ms = user;
+    const char *state = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(data, "state"));
+    const char *job_id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(data, "job_id"));
+    if (!state || !job_id || strcmp(state, "QUEUED") != 0)
+        return;
+    const cJSON *c = cJSON_GetObjectItemCaseSensitive(data, "constraints");
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(data, "payload");
+    const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "type"));
+    const char *mp = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(data, "max_price"));
+    int64_t max_price = 0;
+    if (!type || !mp || aitbc_money_parse(mp, JC_AIT_DECIMALS, &max_price) != 0)
+        return;
+    aitbc_txn *t = ms->api->txn_begin(AITBC_TXN_READ);
+    if (!t)
+        return;
+    aitbc_stmt *s = ms->api->stmt(t, "SELECT " MN_ROW_COLS " FROM miner_miners "
+                                     "WHERE status = 'ONLINE' ORDER BY seq LIMIT 1000");
+    char best[48] = "";
+    int64_t best_load = INT64_MAX;
+    mn_row r;
+    while (s && ms->api->step(s) == AITBC_ROW) {
+        mn_row_read(ms, s, &r);
+        aitbc_jobs_miner m;
+        mn_profile(&r, &m);
+        if (jc_match(type, c, max_price, &m) == JC_MATCH_OK) {
+            int64_t running = 0;
+            ms->jobs->miner_stats(ms->jobs->self, r.address, &running, NULL, NULL, NULL);
+            if (running < r.concurrency && running < best_load) {
+                best_load = running;
+                snprintf(best, sizeof best, "%s", r.address);
+            }
+        }
+        mn_row_free(&r);
+    }
+    if (s)
+        ms->api->stmt_done(s);
+    ms->api->txn_commit(t);
+    if (best[0]) {
+        cJSON *ev = cJSON_CreateObject();
+        cJSON_AddStringToObject(ev, "job_id", job_id);
+        cJSON_AddStringToObject(ev, "miner", best);
+        ms->api->bus_publish(ms->ctx, "job_assigned", ev);
+        cJSON_Delete(ev);
+    }
+}

@@ -1,0 +1,342 @@
+/* Miner routes: heartbeat and long-poll (assignment rides on the answer), completion, and the
+ * miner's own record (GET/DELETE). A poll with nothing to hand out parks on the host (no thread
+ * held) until a job is queued or wait_s passes; the queued generation closes the gap between
+ * "found nothing" and "parked". */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "miner.h"
+
+#define MN_RUNNING_MAX 1024
+#define MN_METRICS_MAX 16384
+
+static void respond_rc(miner_state *ms, aitbc_request *req, int rc)
+{
+    if (rc == AITBC_EBUSY)
+        ms->api->respond_error(req, 503, "unavailable", NULL, "The database is busy; retry.");
+    else
+        ms->api->respond_error(req, 500, "internal", NULL, "Internal error.");
+}
+
+/* The caller is the miner at {address} (or, when allowed, an admin). Answers 403 otherwise. */
+static int is_self(miner_state *ms, aitbc_request *req, const char *address, int admin_ok)
+{
+    const aitbc_principal *p = ms->api->req_principal(req);
+    if (p && ((admin_ok && p->role == AITBC_ROLE_ADMIN) ||
+              (p->role == AITBC_ROLE_MINER && address && strcmp(p->owner_address, address) == 0)))
+        return 1;
+    ms->api->respond_error(req, 403, "forbidden", NULL, "Only that miner (or an admin) may.");
+    return 0;
+}
+
+typedef struct mn_beat {
+    const char *status;
+    const cJSON *running, *metrics;
+} mn_beat;
+
+static int parse_beat(miner_state *ms, aitbc_request *req, mn_beat *b)
+{
+    static const char *const allowed[] = {"status", "running", "metrics", NULL};
+    const cJSON *body = ms->api->req_json(req);
+    memset(b, 0, sizeof *b);
+    b->status = "ONLINE";
+    if (!body)
+        return 0;
+    const char *u = cJSON_IsObject(body) ? aitbc_json_unknown_key(body, allowed) : NULL;
+    if (!cJSON_IsObject(body) || u) {
+        ms->api->respond_error(req, 400, "invalid_argument", u,
+                               u ? "unknown field" : "body must be a JSON object");
+        return -1;
+    }
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(body, "status");
+    if (st && (!cJSON_IsString(st) || (strcmp(st->valuestring, "ONLINE") != 0 &&
+                                       strcmp(st->valuestring, "DRAINING") != 0))) {
+        ms->api->respond_error(req, 400, "invalid_argument", "status",
+                               "status is ONLINE or DRAINING");
+        return -1;
+    }
+    if (st)
+        b->status = st->valuestring;
+    b->running = cJSON_GetObjectItemCaseSensitive(body, "running");
+    if (b->running) {
+        const cJSON *it;
+        int ok = cJSON_IsArray(b->running) && cJSON_GetArraySize(b->running) <= MN_RUNNING_MAX;
+        cJSON_ArrayForEach(it, b->running) ok = ok && cJSON_IsString(it) &&
+                                                strlen(it->valuestring) < AITBC_ID_MAX;
+        if (!ok) {
+            ms->api->respond_error(req, 400, "invalid_argument", "running",
+                                   "running is an array of at most 1024 job ids");
+            return -1;
+        }
+    }
+    b->metrics = cJSON_GetObjectItemCaseSensitive(body, "metrics");
+    char *m = b->metrics ? cJSON_PrintUnformatted(b->metrics) : NULL;
+    int bad = b->metrics && (!cJSON_IsObject(b->metrics) || !m || strlen(m) > MN_METRICS_MAX);
+    free(m);
+    if (bad) {
+        ms->api->respond_error(req, 400, "invalid_argument", "metrics",
+                               "metrics is an object of at most 16 KiB");
+        return -1;
+    }
+    return 0;
+}
+
+/* Record the heartbeat. 1 and *row (caller frees), 0 after answering 404, <0 error. */
+static int record_beat(miner_state *ms, const char *address, const mn_beat *b, mn_row *row)
+{
+    const aitbc_host_api *api = ms->api;
+    aitbc_txn *t = api->txn_begin(AITBC_TXN_WRITE);
+    if (!t)
+        return AITBC_EBUSY;
+    int rc = mn_load(ms, t, address, row);
+    if (rc == 1) {
+        snprintf(row->status, sizeof row->status, "%s", b->status);
+        row->last_heartbeat_ms = api->now_ms();
+        row->heartbeats++;
+        if (b->metrics) {
+            free(row->metrics);
+            row->metrics = cJSON_PrintUnformatted(b->metrics);
+        }
+        int w = mn_upsert(ms, t, row);
+        if (w != 0) {
+            mn_row_free(row);
+            rc = w;
+        }
+    }
+    if (rc >= 0)
+        rc = api->txn_commit(t) == 0 ? rc : AITBC_EIO;
+    else
+        api->txn_rollback(t);
+    return rc;
+}
+
+static void publish_beat(miner_state *ms, const mn_row *row)
+{
+    int64_t running = 0;
+    char ts[AITBC_TIME_MAX];
+    ms->jobs->miner_stats(ms->jobs->self, row->address, &running, NULL, NULL, NULL);
+    aitbc_time_format(row->last_heartbeat_ms, ts);
+    cJSON *ev = cJSON_CreateObject();
+    cJSON_AddStringToObject(ev, "address", row->address);
+    cJSON_AddStringToObject(ev, "status", row->status);
+    aitbc_json_add_i64(ev, "running", running);
+    cJSON_AddStringToObject(ev, "time", ts);
+    ms->api->bus_publish(ms->ctx, "miner_heartbeats", ev);
+    cJSON_Delete(ev);
+}
+
+/* dispatch for row; 0 and *answer with next_heartbeat_s. */
+static int answer_for(miner_state *ms, const mn_row *row, const cJSON *running, cJSON **answer,
+                      int *assigned)
+{
+    aitbc_jobs_miner m;
+    mn_profile(row, &m);
+    int rc = ms->jobs->dispatch(ms->jobs->self, &m, running, 1, ms->lease_s * 1000, answer,
+                                assigned);
+    if (rc == 0)
+        aitbc_json_add_i64(*answer, "next_heartbeat_s", ms->heartbeat_s);
+    return rc;
+}
+
+static int empty_answer(const cJSON *a)
+{
+    return cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(a, "jobs")) == 0 &&
+           cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(a, "cancel")) == 0;
+}
+
+static void park(miner_state *ms, aitbc_request *req, int64_t deadline, uint64_t gen);
+
+static void poll_retry(aitbc_request *req, void *user, int timed_out)
+{
+    miner_state *ms = g_miner;
+    int64_t deadline = (int64_t)(intptr_t)user;
+    const char *address = ms->api->req_param(req, "address");
+    uint64_t gen = ms->jobs->queued_gen(ms->jobs->self);
+    mn_row row;
+    int rc = mn_load(ms, NULL, address, &row);
+    if (rc <= 0) {
+        if (rc == 0)
+            ms->api->respond_error(req, 404, "not_found", NULL, "No such miner.");
+        else
+            respond_rc(ms, req, rc);
+        return;
+    }
+    cJSON *ans = NULL;
+    int assigned = 0;
+    rc = answer_for(ms, &row, NULL, &ans, &assigned);
+    mn_row_free(&row);
+    if (rc != 0) {
+        respond_rc(ms, req, rc);
+        return;
+    }
+    if (assigned > 0 || timed_out || ms->api->now_ms() >= deadline || !empty_answer(ans)) {
+        ms->api->respond_json(req, 200, ans);
+        return;
+    }
+    cJSON_Delete(ans);
+    park(ms, req, deadline, gen);
+}
+
+static void park(miner_state *ms, aitbc_request *req, int64_t deadline, uint64_t gen)
+{
+    ms->api->defer(req, AITBC_JOBS_WAKE_QUEUED, deadline, poll_retry, (void *)(intptr_t)deadline);
+    /* A job queued after our dispatch looked but before we parked: wake ourselves. */
+    if (ms->jobs->queued_gen(ms->jobs->self) != gen)
+        ms->api->wake(AITBC_JOBS_WAKE_QUEUED);
+}
+
+static void beat(miner_state *ms, aitbc_request *req, int64_t wait_s)
+{
+    const aitbc_host_api *api = ms->api;
+    const char *address = api->req_param(req, "address");
+    if (!is_self(ms, req, address, 0))
+        return;
+    mn_beat b;
+    if (parse_beat(ms, req, &b) != 0)
+        return;
+    uint64_t gen = ms->jobs->queued_gen(ms->jobs->self);
+    mn_row row;
+    int rc = record_beat(ms, address, &b, &row);
+    if (rc <= 0) {
+        if (rc == 0)
+            api->respond_error(req, 404, "not_found", NULL, "No such miner.");
+        else
+            respond_rc(ms, req, rc);
+        return;
+    }
+    cJSON *ans = NULL;
+    int assigned = 0;
+    rc = answer_for(ms, &row, b.running, &ans, &assigned);
+    publish_beat(ms, &row);
+    mn_row_free(&row);
+    if (rc != 0) {
+        respond_rc(ms, req, rc);
+        return;
+    }
+    if (wait_s > 0 && assigned == 0 && empty_answer(ans)) {
+        cJSON_Delete(ans);
+        park(ms, req, api->now_ms() + wait_s * 1000, gen);
+        return;
+    }
+    api->respond_json(req, 200, ans);
+}
+
+static void h_heartbeat(aitbc_request *req, void *user)
+{
+    beat(user, req, 0);
+}
+
+static void h_poll(aitbc_request *req, void *user)
+{
+    miner_state *ms = user;
+    const char *w = ms->api->req_query(req, "wait_s");
+    int64_t wait_s = 0;
+    if (w) {
+        size_t n = strlen(w);
+        int ok = n >= 1 && n <= 2;
+        for (size_t i = 0; ok && i < n; i++)
+            ok = w[i] >= '0' && w[i] <= '9';
+        wait_s = ok ? atoi(w) : -1;
+        if (wait_s < 0 || wait_s > 30) {
+            ms->api->respond_error(req, 400, "invalid_argument", "wait_s", "wait_s must be 0..30");
+            return;
+        }
+    }
+    beat(ms, req, wait_s);
+}
+
+static void h_complete(aitbc_request *req, void *user)
+{
+    miner_state *ms = user;
+    const aitbc_host_api *api = ms->api;
+    const aitbc_principal *p = api->req_principal(req);
+    const char *job_id = api->req_param(req, "job_id");
+    mn_row row;
+    int rc = mn_load(ms, NULL, p->owner_address, &row);
+    if (rc <= 0) {
+        if (rc == 0)
+            api->respond_error(req, 403, "forbidden", NULL, "This key belongs to no miner.");
+        else
+            respond_rc(ms, req, rc);
+        return;
+    }
+    cJSON *ans = NULL;
+    aitbc_jobs_error err = {0};
+    if (!job_id || strlen(job_id) >= AITBC_ID_MAX) {
+        api->respond_error(req, 404, "not_found", NULL, "No such job.");
+    } else if (ms->jobs->complete(ms->jobs->self, job_id, row.address, row.public_key,
+                                  api->req_json(req), (int)ms->max_attempts, &ans, &err) == 0) {
+        api->respond_json(req, 200, ans);
+    } else {
+        api->respond_error(req, err.status ? err.status : 500, err.code[0] ? err.code : "internal",
+                           err.field[0] ? err.field : NULL, "%s",
+                           err.message[0] ? err.message : "Internal error.");
+    }
+    mn_row_free(&row);
+}
+
+static void h_get(aitbc_request *req, void *user)
+{
+    miner_state *ms = user;
+    const char *address = ms->api->req_param(req, "address");
+    if (!is_self(ms, req, address, 1))
+        return;
+    mn_row row;
+    int rc = mn_load(ms, NULL, address, &row);
+    if (rc <= 0) {
+        if (rc == 0)
+            ms->api->respond_error(req, 404, "not_found", NULL, "No such miner.");
+        else
+            respond_rc(ms, req, rc);
+        return;
+    }
+    ms->api->respond_json(req, 200, mn_row_json(ms, &row, 1));
+    mn_row_free(&row);
+}
+
+static void h_delete(aitbc_request *req, void *user)
+{
+    miner_state *ms = user;
+    const char *address = ms->api->req_param(req, "address");
+    if (!is_self(ms, req, address, 1))
+        return;
+    int rc = mn_deregister(ms, address);
+    if (rc < 0) {
+        respond_rc(ms, req, rc);
+        return;
+    }
+    if (rc == 0) {
+        ms->api->respond_error(req, 404, "not_found", NULL, "No such miner.");
+        return;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "address", address);
+    cJSON_AddStringToObject(o, "status", "DEREGISTERED");
+    ms->api->respond_json(req, 200, o);
+}
+
+int mn_routes_register(miner_state *ms)
+{
+    const unsigned self_admin = AITBC_ROLE_MINER | AITBC_ROLE_ADMIN;
+    const aitbc_route routes[] = {
+        {"POST", "/v1/miners/register", AITBC_ROLE_PUBLIC, AITBC_BODY_JSON, 0, mn_h_register, ms,
+         0},
+        {"POST", "/v1/miners/{address}/heartbeat", AITBC_ROLE_MINER, AITBC_BODY_JSON, 0,
+         h_heartbeat, ms, 0},
+        {"POST", "/v1/miners/{address}/poll", AITBC_ROLE_MINER, AITBC_BODY_JSON, 0, h_poll, ms, 0},
+        {"POST", "/v1/jobs/{job_id}/complete", AITBC_ROLE_MINER, AITBC_BODY_JSON, 16u << 20,
+         h_complete, ms, 1},
+        {"GET", "/v1/miners/{address}", self_admin, AITBC_BODY_NONE, 0, h_get, ms, 0},
+        {"DELETE", "/v1/miners/{address}", self_admin, AITBC_BODY_NONE, 0, h_delete, ms, 0},
+    };
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        int rc = ms->api->route(ms->ctx, &routes[i]);
+        if (rc != 0) {
+            ms->api->log(ms->ctx, AITBC_LOG_ERROR, "route %s %s: %d", routes[i].method,
+                         routes[i].path, rc);
+            return rc;
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,134 @@
+/* The miners@1 service: why a queued job waits (matching against ONLINE miners), the admin
+ * miners list with keyset cursors, and registry counts from the status index. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "miner.h"
+
+static const char *l_pending_reason(void *self, const char *job_type, const cJSON *constraints,
+                                    int64_t max_price)
+{
+    miner_state *ms = self;
+    const aitbc_host_api *api = ms->api;
+    aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
+    if (!t)
+        return "queued";
+    aitbc_stmt *s = api->stmt(t, "SELECT " MN_ROW_COLS " FROM miner_miners "
+                                 "WHERE status = 'ONLINE' ORDER BY seq LIMIT 1000");
+    int online = 0, best = JC_MATCH_NO;
+    while (s && api->step(s) == AITBC_ROW && best != JC_MATCH_OK) {
+        mn_row r;
+        aitbc_jobs_miner m;
+        mn_row_read(ms, s, &r);
+        mn_profile(&r, &m);
+        online++;
+        int v = jc_match(job_type, constraints, max_price, &m);
+        if (v == JC_MATCH_OK || (v == JC_MATCH_PRICE && best == JC_MATCH_NO))
+            best = v;
+        mn_row_free(&r);
+    }
+    if (s)
+        api->stmt_done(s);
+    api->txn_commit(t);
+    if (!online)
+        return "no_miner_online";
+    return best == JC_MATCH_OK ? "queued" : best == JC_MATCH_PRICE ? "price_too_low"
+                                                                   : "no_matching_miner";
+}
+
+static int l_list(void *self, const char *status, int64_t limit, const char *cursor, cJSON **out,
+                  aitbc_jobs_error *err)
+{
+    miner_state *ms = self;
+    const aitbc_host_api *api = ms->api;
+    *out = NULL;
+    if (status && strcmp(status, "ONLINE") != 0 && strcmp(status, "DRAINING") != 0 &&
+        strcmp(status, "OFFLINE") != 0)
+        return jc_fail(err, 400, "invalid_argument", "status", "ONLINE, DRAINING or OFFLINE");
+    char filters[64];
+    snprintf(filters, sizeof filters, "status=%s", status ? status : "");
+    int64_t before = INT64_MAX;
+    if (cursor && jc_cursor_parse(cursor, filters, &before) != 0)
+        return jc_fail(err, 400, "invalid_argument", "cursor",
+                       "not a cursor of this list with these filters");
+    aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
+    if (!t)
+        return jc_fail(err, 503, "unavailable", NULL, "database busy");
+    aitbc_stmt *s = api->stmt(t, status ? "SELECT " MN_ROW_COLS " FROM miner_miners WHERE "
+                                          "seq < ?1 AND status = ?3 ORDER BY seq DESC LIMIT ?2"
+                                        : "SELECT " MN_ROW_COLS " FROM miner_miners WHERE "
+                                          "seq < ?1 ORDER BY seq DESC LIMIT ?2");
+    if (!s) {
+        api->txn_commit(t);
+        return jc_fail(err, 500, "internal", NULL, "internal error");
+    }
+    api->bind_int64(s, 1, before);
+    api->bind_int64(s, 2, limit + 1);
+    if (status)
+        api->bind_text(s, 3, status);
+    cJSON *res = cJSON_CreateObject(), *items = cJSON_AddArrayToObject(res, "items");
+    int64_t n = 0, last = 0, more = 0;
+    mn_row *rows = calloc((size_t)limit, sizeof *rows);
+    while (rows && api->step(s) == AITBC_ROW) {
+        if (n == limit) {
+            more = 1;
+            break;
+        }
+        mn_row_read(ms, s, &rows[n]);
+        last = rows[n++].seq;
+    }
+    api->stmt_done(s);
+    api->txn_commit(t);
+    for (int64_t i = 0; i < n; i++) {
+        cJSON_AddItemToArray(items, mn_row_json(ms, &rows[i], 0));
+        mn_row_free(&rows[i]);
+    }
+    free(rows);
+    if (more) {
+        char c[48];
+        jc_cursor_make(last, filters, c);
+        cJSON_AddStringToObject(res, "next_cursor", c);
+    } else {
+        cJSON_AddNullToObject(res, "next_cursor");
+    }
+    *out = res;
+    return 0;
+}
+
+static int l_counts(void *self, int64_t *total, int64_t *online, int64_t *offline)
+{
+    miner_state *ms = self;
+    const aitbc_host_api *api = ms->api;
+    aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
+    if (!t)
+        return AITBC_EBUSY;
+    int64_t v[3] = {0, 0, 0};
+    aitbc_stmt *s = api->stmt(t, "SELECT status, COUNT(*) FROM miner_miners GROUP BY status");
+    while (s && api->step(s) == AITBC_ROW) {
+        const char *st = api->col_text(s, 0);
+        int64_t n = api->col_int64(s, 1);
+        v[0] += n;
+        if (st && strcmp(st, "OFFLINE") == 0)
+            v[2] += n;
+        else
+            v[1] += n;
+    }
+    if (s)
+        api->stmt_done(s);
+    api->txn_commit(t);
+    *total = v[0];
+    *online = v[1];
+    *offline = v[2];
+    return s ? 0 : AITBC_EIO;
+}
+
+void mn_service_init(miner_state *ms)
+{
+    aitbc_miners_v1 *m = &ms->service;
+    memset(m, 0, sizeof *m);
+    m->size = (uint32_t)sizeof *m;
+    m->self = ms;
+    m->pending_reason = l_pending_reason;
+    m->list = l_list;
+    m->counts = l_counts;
+}
