@@ -173,7 +173,7 @@ static void test_texts(void **st)
 {
     (void)st;
     char buf[256];
-    assert_int_equal(jc_result_text("job_x", 2, "ab", 17, buf, sizeof buf), 27);
+    assert_int_equal(jc_result_text("job_x", 2, "ab", 17, buf, sizeof buf), 29);
     assert_string_equal(buf, "aitbc-result-v1\njob_x\n2\nab\n17");
     assert_true(jc_register_text("00ff", 1700000000, buf, sizeof buf) > 0);
     assert_string_equal(buf, "aitbc-register\n00ff\n1700000000");
