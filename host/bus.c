@@ -149,8 +149,10 @@ int bus_start(void)
         }
     }
     pthread_mutex_unlock(&g_lock);
-    if (rc != 0)
+    if (rc == AITBC_EIO)
         hlog("bus", AITBC_LOG_ERROR, "cannot start the dispatcher thread");
+    else if (rc != 0)
+        hlog("bus", AITBC_LOG_ERROR, "bus_start: already running");
     return rc;
 }
 
