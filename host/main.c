@@ -250,7 +250,7 @@ static int run(const options *o, const host_config *cfg, const sigset_t *sigs)
     if (o->verify_chain || o->receipt) {
         char *argv[2] = {(char *)o->receipt, NULL};
         code = o->verify_chain ? run_command("command:verify-chain@1", "chain", 0, argv + 1)
-                               : run_command("command:verify-receipt@1", "chain", 1, argv);
+                               : run_command("command:verify-receipt@1", "client", 1, argv);
         goto out;
     }
     st = ST_STARTED;
