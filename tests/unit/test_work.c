@@ -76,7 +76,7 @@ typedef struct tick_state {
     atomic_int in_cb;
     long nap;          /* ms spent inside each callback */
     int cancel_at;     /* cancel itself on this fire (0 = never) */
-    aitbc_timer *self;
+    _Atomic(aitbc_timer *) self; /* set by the test after timer_add returns */
 } tick_state;
 
 static void tick(void *arg)
@@ -90,8 +90,11 @@ static void tick(void *arg)
     int n = atomic_fetch_add(&s->fires, 1) + 1;
     atomic_store(&s->in_cb, 0);
     atomic_fetch_sub(&s->running, 1);
-    if (s->cancel_at && n == s->cancel_at)
-        work_timer_cancel(s->self);
+    if (s->cancel_at && n == s->cancel_at) {
+        while (!atomic_load(&s->self)) /* the test thread may not have stored it yet */
+            nap_ms(1);
+        work_timer_cancel(atomic_load(&s->self));
+    }
 }
 
 static void test_timer_repeats_without_overlap(void **state)
@@ -130,8 +133,9 @@ static void test_cancel_from_inside(void **state)
     memset(&s, 0, sizeof s);
     memset(&clock_s, 0, sizeof clock_s);
     s.cancel_at = 3;
-    s.self = work_timer_add(NULL, 2, tick, &s);
-    assert_non_null(s.self);
+    aitbc_timer *t = work_timer_add(NULL, 2, tick, &s);
+    atomic_store(&s.self, t);
+    assert_non_null(t);
     assert_int_equal(wait_atleast(&s.fires, 3), 3);
     /* A second timer on the same interval is the clock: after it fired 20 more times the first
      * one would have fired again had the cancel not worked (and freed it: ASan would object). */
