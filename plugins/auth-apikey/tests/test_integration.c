@@ -151,12 +151,18 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
+    int rc = 0;
     if (f) {
+        /* A clean exit also means no sanitizer report from the host. */
+        if (th_stop(f->h) != 0) {
+            fprintf(stderr, "aitbc-host did not exit cleanly\n");
+            rc = -1;
+        }
         th_free(f->h);
         th_free(f->old); /* already stopped; its dir went with f->h */
         free(f);
     }
-    return 0;
+    return rc;
 }
 
 /* ---- tests ---- */
@@ -504,7 +510,6 @@ static void test_hash_only_storage_and_restart(void **state)
 
 /* ---- a host with tight limits ---- */
 
-static int g_rl_done;
 static th_host *g_rl_host;
 static const char *g_rl_key;
 static int recovered(void *arg)
@@ -556,7 +561,7 @@ static void test_rate_limits(void **state)
     assert_int_equal(status_of(h, "GET", "/v1/account", f.admin, NULL), 429);
     /* A missing key is not a guess: still a plain 401. */
     assert_int_equal(status_of(h, "GET", "/v1/account", NULL, NULL), 401);
-    g_rl_done = 1;
+    assert_int_equal(th_stop(h), 0);
     th_free(h);
 }
 
@@ -593,6 +598,7 @@ static void test_configured_admin(void **state)
     assert_int_equal(keyfmt_format(AITBC_ROLE_CLIENT, "key_configuredadminaaaaaaaaaa", secret, as_client),
                      0);
     assert_int_equal(status_of(h, "GET", "/v1/account", as_client, NULL), 401);
+    assert_int_equal(th_stop(h), 0);
     th_free(h);
 
     /* Bad config is refused at start. */
