@@ -1,0 +1,65 @@
+/* Helpers shared by the job integration tests and benches: a host with the job plugins, clients
+ * with funded custodial accounts, and simulated miners that sign like real ones (libsodium). */
+#ifndef AITBC_JOBS_TH_H
+#define AITBC_JOBS_TH_H
+
+#include <stdint.h>
+#include <cjson/cJSON.h>
+#include "harness.h"
+
+#define JT_TREASURY "ait1eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"
+
+typedef struct jt_client {
+    char key[192];
+    char address[48];
+} jt_client;
+
+typedef struct jt_miner {
+    unsigned char pk[32], sk[64];
+    char pk_hex[65];
+    char address[48];
+    char key[192];
+} jt_miner;
+
+/** Start the host with auth-apikey, chain, explorer, client (fee 250 bps), miner, admin.
+ *  miner_cfg is the body of the miner section ("heartbeat_interval_s: 1, ..."). */
+th_host *jt_start(const char *miner_cfg);
+/** The bootstrap admin key (read from <data_dir>/admin.key). */
+const char *jt_admin(th_host *h);
+/** A new client key with a custodial account holding `mint` AIT ("0" = nothing). */
+void jt_client_new(th_host *h, const char *mint, jt_client *c);
+/** New key pair + registration. caps is the capabilities JSON text. Returns the HTTP status. */
+long jt_miner_register(th_host *h, jt_miner *m, const char *caps, int concurrency,
+                       const char *unit_price);
+/** Signed registration body for m at timestamp ts (caller frees). */
+char *jt_register_body(const jt_miner *m, int64_t ts, const char *caps, int concurrency,
+                       const char *unit_price);
+/** POST poll (wait_s > 0) or heartbeat (wait_s < 0) with `running` ids text (JSON array or NULL). */
+long jt_beat(th_host *h, const jt_miner *m, int wait_s, const char *running, th_resp *r);
+/** Signed successful completion; units and result text (JSON object). */
+long jt_complete(th_host *h, const jt_miner *m, const char *job_id, int64_t attempt,
+                 const char *result, int64_t units, th_resp *r);
+/** Submit a job; body text. Returns status; *job_id filled on 201. */
+long jt_submit(th_host *h, const jt_client *c, const char *body, char job_id[64]);
+/** Job JSON (caller frees) through GET as admin, waiting up to wait_s. */
+cJSON *jt_job(th_host *h, const char *job_id, int wait_s);
+/** Available and locked AIT of an address in base units (explorer). */
+void jt_balance(th_host *h, const char *address, int64_t *available, int64_t *locked);
+/** Base units of a money string. */
+int64_t jt_units(const char *money);
+const char *jt_str(const cJSON *o, const char *key);
+int64_t jt_int(const cJSON *o, const char *key);
+
+/** Conservation: every address that may hold funds is tracked (clients, miners and the
+ *  treasury are added by the helpers); returns 1 when the sum of available + locked over them
+ *  equals everything minted, else prints the difference and returns 0. */
+void jt_track(const char *address);
+int jt_conserved(th_host *h);
+/** Sum of locked AIT over tracked addresses (0 once every job is settled). */
+int64_t jt_locked_total(th_host *h);
+/** Run node's Ed25519 (independent of libsodium) on a receipt: 1 verifies, 0 not. */
+int jt_node_verify(th_host *h, const cJSON *receipt);
+/** Run `aitbc-host --verify-receipt` on a receipt: the exit status. */
+int jt_cli_verify(th_host *h, const cJSON *receipt);
+
+#endif
