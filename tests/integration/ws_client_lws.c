@@ -14,7 +14,6 @@ static void do_connect(wsc *c)
     i.port = c->port;
     i.path = c->path;
     i.host = "127.0.0.1";
-    i.origin = c->origin;
     i.ietf_version_or_minus_one = -1;
     i.opaque_user_data = c;
     /* Errors may be reported through the callback before this returns (it takes the lock). */
@@ -152,15 +151,20 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         return lws_callback_http_dummy(wsi, reason, user, in, len);
     pthread_mutex_lock(&l->lock);
     switch (reason) {
-    case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
-        if (c->api_key) {
-            unsigned char **p = in, *end = *p + len;
-            if (lws_add_http_header_by_name(wsi, (const unsigned char *)"x-api-key:",
-                                            (const unsigned char *)c->api_key,
-                                            (int)strlen(c->api_key), p, end))
-                rc = -1;
-        }
+    case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: {
+        /* Added here rather than through connect_info so they go out verbatim (lws would put
+         * "http://" in front of an origin). */
+        unsigned char **p = in, *end = *p + len;
+        if (c->api_key && lws_add_http_header_by_name(wsi, (const unsigned char *)"x-api-key:",
+                                                      (const unsigned char *)c->api_key,
+                                                      (int)strlen(c->api_key), p, end))
+            rc = -1;
+        if (c->origin && lws_add_http_header_by_name(wsi, (const unsigned char *)"origin:",
+                                                     (const unsigned char *)c->origin,
+                                                     (int)strlen(c->origin), p, end))
+            rc = -1;
         break;
+    }
     case LWS_CALLBACK_CLIENT_ESTABLISHED:
         c->state = WSC_OPEN;
         pthread_cond_broadcast(&l->cond);
