@@ -87,8 +87,8 @@ static int load_key(auth_static *a, const cJSON *entry, size_t index, static_key
         problem = "must be a map {key, role, address?}";
     else if (unknown)
         problem = "has an unknown field (allowed: key, role, address)";
-    else if (!cJSON_IsString(key) || strlen(key->valuestring) < 8)
-        problem = "needs `key`: a string of at least 8 characters";
+    else if (!cJSON_IsString(key) || key->valuestring[0] == '\0')
+        problem = "needs `key`: a non-empty string";
     else if (!cJSON_IsString(role) || parse_role(role->valuestring, &out->principal.role) != 0)
         problem = "needs `role`: client, miner or admin";
     else if (address && !cJSON_IsNull(address) &&
