@@ -609,6 +609,52 @@ static void test_configured_admin(void **state)
     assert_null(th_start("  auth-apikey: { failed_auth: { per_minute: \"x\" } }\n", NULL));
 }
 
+
+/* ---- with the chain plugin: accounts come from ledger@1, balances join GET /v1/account ---- */
+
+static void test_with_ledger(void **state)
+{
+    (void)state;
+#ifndef AUTH_TEST_WITH_CHAIN
+    skip(); /* built without the chain plugin */
+#endif
+    th_host *h = th_start("  auth-apikey: {}\n  chain: { block_interval_ms: 200 }\n", NULL);
+    assert_non_null(h);
+    fixture f = {.h = h};
+    read_admin_key(h, f.admin);
+    char key[AITBC_API_KEY_MAX], address[48];
+    create_key(&f, "client", "funded", key, NULL, address);
+    th_resp r;
+    assert_int_equal(req(h, "GET", "/v1/account", key, NULL, &r), 200);
+    const cJSON *bal = cJSON_GetObjectItemCaseSensitive(r.json, "balances");
+    const cJSON *locked = cJSON_GetObjectItemCaseSensitive(r.json, "locked");
+    assert_string_equal(jstr(bal, "AIT"), "0");
+    assert_string_equal(jstr(bal, "BTC"), "0");
+    assert_string_equal(jstr(locked, "AIT"), "0");
+    th_resp_free(&r);
+    /* The account is the ledger's: a mint to it shows up. */
+    char body[256];
+    snprintf(body, sizeof body, "{\"address\":\"%s\",\"asset\":\"AIT\",\"amount\":\"12.5\"}", address);
+    long s = req(h, "POST", "/v1/admin/mint", f.admin, body, &r);
+    th_resp_free(&r);
+    assert_true(s == 200 || s == 201);
+    assert_int_equal(req(h, "GET", "/v1/account", key, NULL, &r), 200);
+    assert_string_equal(jstr(cJSON_GetObjectItemCaseSensitive(r.json, "balances"), "AIT"), "12.5");
+    th_resp_free(&r);
+    /* A further key needs an address the ledger knows. */
+    snprintf(body, sizeof body, "{\"role\":\"client\",\"label\":\"x\",\"address\":\"%s\"}", address);
+    assert_int_equal(status_of(h, "POST", "/v1/admin/keys", f.admin, body), 201);
+    assert_int_equal(req(h, "POST", "/v1/admin/keys", f.admin,
+                         "{\"role\":\"client\",\"label\":\"x\",\"address\":"
+                         "\"ait1cccccccccccccccccccccccccccccccccccccccc\"}",
+                         &r),
+                     404);
+    assert_string_equal(th_error_code(&r), "not_found");
+    th_resp_free(&r);
+    assert_int_equal(th_stop(h), 0);
+    th_free(h);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -626,6 +672,7 @@ int main(void)
     const struct CMUnitTest own[] = {
         cmocka_unit_test(test_rate_limits),
         cmocka_unit_test(test_configured_admin),
+        cmocka_unit_test(test_with_ledger),
     };
     int failed = cmocka_run_group_tests_name("auth-apikey shared host", shared, setup, teardown);
     failed += cmocka_run_group_tests_name("auth-apikey own hosts", own, NULL, NULL);
