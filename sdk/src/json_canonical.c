@@ -113,23 +113,80 @@ static void put_string(buf *b, const char *s) {
     buf_put(b, "\"", 1);
 }
 
-/* Integers print exactly; other numbers in the shortest form that reads back the same. */
-static void put_number(buf *b, double v) {
+/* Shortest decimal digits of v (v finite, non-zero): the fewest significant digits that read back
+ * as v, the closest such value if several. digits gets them without sign, dot or trailing zeros;
+ * the return value is the decimal exponent of the first digit (v = 0.d1d2... × 10^(ret+1)). */
+static int shortest_digits(double v, char digits[24]) {
     char text[40];
+    for (int p = 1; p <= 17; p++) {
+        snprintf(text, sizeof text, "%.*e", p - 1, fabs(v));
+        char *e = strchr(text, 'e');
+        int exp10 = atoi(e + 1);
+        long long mant = 0;
+        for (const char *c = text; c < e; c++)
+            if (*c != '.')
+                mant = mant * 10 + (*c - '0');
+        /* The correctly rounded p-digit value first; where the round-trip interval is lopsided (at
+         * a power of two) its neighbour on the other side of v may read back when it does not. */
+        const long long tries[3] = {mant, mant + 1, mant - 1};
+        for (int i = 0; i < 3; i++) {
+            if (tries[i] <= 0)
+                continue;
+            char cand[48];
+            snprintf(cand, sizeof cand, "%llde%d", tries[i], exp10 - (p - 1));
+            if (strtod(cand, NULL) != fabs(v))
+                continue;
+            int n = snprintf(digits, 24, "%lld", tries[i]);
+            exp10 += n - p; /* mant + 1 may have gained a digit (999 → 1000) */
+            while (n > 1 && digits[n - 1] == '0')
+                digits[--n] = '\0';
+            return exp10;
+        }
+    }
+    snprintf(digits, 24, "%s", "0"); /* unreachable: 17 digits always read back */
+    return 0;
+}
+
+/* Numbers as ECMAScript's Number::toString prints them, which is what RFC 8785 requires: plain
+ * digits from 1e-6 up to 1e21, exponent form ("1e+21", "1.5e-7") outside that range. */
+static void put_number(buf *b, double v) {
+    char text[64];
     if (!isfinite(v)) {
         b->failed = 1; /* JCS has no NaN or Infinity */
         return;
     }
     if (v == floor(v) && fabs(v) < 9007199254740992.0) {
-        snprintf(text, sizeof text, "%lld", (long long)v);
-    } else {
-        for (int prec = 1; prec <= 17; prec++) {
-            snprintf(text, sizeof text, "%.*g", prec, v);
-            if (strtod(text, NULL) == v)
-                break;
-        }
+        snprintf(text, sizeof text, "%lld", (long long)v); /* the common case; -0 prints "0" */
+        buf_puts(b, text);
+        return;
     }
-    buf_puts(b, text);
+    char d[24];
+    int n = shortest_digits(v, d) + 1; /* |v| = 0.d × 10^n */
+    int k = (int)strlen(d);
+    if (v < 0)
+        buf_put(b, "-", 1);
+    if (k <= n && n <= 21) {
+        buf_puts(b, d);
+        for (int i = k; i < n; i++)
+            buf_put(b, "0", 1);
+    } else if (0 < n && n <= 21) {
+        buf_put(b, d, (size_t)n);
+        buf_put(b, ".", 1);
+        buf_puts(b, d + n);
+    } else if (-6 < n && n <= 0) {
+        buf_put(b, "0.", 2);
+        for (int i = n; i < 0; i++)
+            buf_put(b, "0", 1);
+        buf_puts(b, d);
+    } else {
+        buf_put(b, d, 1);
+        if (k > 1) {
+            buf_put(b, ".", 1);
+            buf_puts(b, d + 1);
+        }
+        snprintf(text, sizeof text, "e%c%d", n - 1 < 0 ? '-' : '+', abs(n - 1));
+        buf_puts(b, text);
+    }
 }
 
 static int by_name(const void *x, const void *y) {

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <cmocka.h>
 
 #include "aitbc/errors.h"
@@ -49,6 +50,58 @@ static void prints_numbers_exactly(void **state) {
     (void)state;
     check_canonical("[0,-0,1,-5,9007199254740991,1.5,0.1,1e2]",
                     "[0,0,1,-5,9007199254740991,1.5,0.1,100]");
+}
+
+/* RFC 8785 Appendix B: IEEE-754 bit patterns and the text ECMAScript (hence JCS) prints. */
+static void prints_numbers_like_ecmascript(void **state) {
+    (void)state;
+    static const struct {
+        uint64_t bits;
+        const char *text;
+    } vectors[] = {
+        {0x0000000000000000u, "0"},
+        {0x8000000000000000u, "0"},
+        {0x0000000000000001u, "5e-324"},
+        {0x8000000000000001u, "-5e-324"},
+        {0x7fefffffffffffffu, "1.7976931348623157e+308"},
+        {0xffefffffffffffffu, "-1.7976931348623157e+308"},
+        {0x4340000000000000u, "9007199254740992"},
+        {0xc340000000000000u, "-9007199254740992"},
+        {0x4430000000000000u, "295147905179352830000"},
+        {0x44b52d02c7e14af5u, "9.999999999999997e+22"},
+        {0x44b52d02c7e14af6u, "1e+23"},
+        {0x44b52d02c7e14af7u, "1.0000000000000001e+23"},
+        {0x444b1ae4d6e2ef4eu, "999999999999999700000"},
+        {0x444b1ae4d6e2ef4fu, "999999999999999900000"},
+        {0x444b1ae4d6e2ef50u, "1e+21"},
+        {0x3eb0c6f7a0b5ed8cu, "9.999999999999997e-7"},
+        {0x3eb0c6f7a0b5ed8du, "0.000001"},
+        {0x41b3de4355555553u, "333333333.3333332"},
+        {0x41b3de4355555554u, "333333333.33333325"},
+        {0x41b3de4355555555u, "333333333.3333333"},
+        {0x41b3de4355555556u, "333333333.3333334"},
+        {0x41b3de4355555557u, "333333333.33333343"},
+        {0xbecbf647612f3696u, "-0.0000033333333333333333"},
+        {0x43143ff3c1cb0959u, "1424953923781206.2"},
+    };
+    for (size_t i = 0; i < sizeof vectors / sizeof *vectors; i++) {
+        double v;
+        memcpy(&v, &vectors[i].bits, sizeof v);
+        cJSON *n = cJSON_CreateNumber(v);
+        char *out = aitbc_json_canonical(n);
+        assert_non_null(out);
+        assert_string_equal(out, vectors[i].text);
+        free(out);
+        cJSON_Delete(n);
+    }
+    /* Plain digits from 1e-6 up to 1e21, exponent form outside; parsed input, not just bits. */
+    check_canonical("[1e16,1e20,1e-7,0.00001,-1e-7,1.5e-7,123.456,2.5e21]",
+                    "[10000000000000000,100000000000000000000,1e-7,0.00001,-1e-7,1.5e-7,123.456,"
+                    "2.5e+21]");
+    /* No canonical form for what JSON cannot say. */
+    cJSON *nan = cJSON_CreateNumber(0.0 / 0.0);
+    assert_null(aitbc_json_canonical(nan));
+    cJSON_Delete(nan);
 }
 
 static void hashes_canonical_form(void **state) {
@@ -111,6 +164,7 @@ int main(void) {
         cmocka_unit_test(escapes_like_jcs),
         cmocka_unit_test(orders_by_utf16_code_units),
         cmocka_unit_test(prints_numbers_exactly),
+        cmocka_unit_test(prints_numbers_like_ecmascript),
         cmocka_unit_test(hashes_canonical_form),
         cmocka_unit_test(reads_exact_integers_only),
         cmocka_unit_test(finds_unknown_keys),
