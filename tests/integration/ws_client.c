@@ -170,9 +170,11 @@ char *wsc_recv(wsc *c, int timeout_ms, int64_t *recv_us)
     struct timespec ts;
     deadline(&ts, timeout_ms);
     pthread_mutex_lock(&c->loop->lock);
+    c->rx_waiting++;
     while (!c->rx_head && (c->state == WSC_OPEN || c->state == WSC_CONNECTING))
         if (pthread_cond_timedwait(&c->loop->cond, &c->loop->lock, &ts) == ETIMEDOUT)
             break;
+    c->rx_waiting--;
     msg *m = c->rx_head;
     if (m) {
         c->rx_head = m->next;

@@ -107,7 +107,8 @@ static int on_receive(wsc *c, struct lws *wsi, const void *in, size_t len)
         c->rx_head = m;
     c->rx_tail = m;
     c->rx_count++;
-    pthread_cond_broadcast(&c->loop->cond);
+    if (c->rx_waiting) /* no wake-up per message when nobody waits for this connection */
+        pthread_cond_broadcast(&c->loop->cond);
     return 0;
 }
 

@@ -35,6 +35,7 @@ struct wsc {
     int want_connect, want_close, release;
     int in_connect;         /* inside lws_client_connect_via_info: not to be destroyed */
     int paused, pause_applied;
+    int rx_waiting;         /* a wsc_recv is waiting: wake it on the next message */
 };
 
 struct wsc_loop {
