@@ -57,7 +57,10 @@ static void builds_and_serves_hello_out_of_tree(void **state) {
                           NULL);
     assert_non_null(h);
     char *log = th_stderr(h);
-    assert_non_null(strstr(log, plugin_dir)); /* the out-of-tree build was the one loaded */
+    char loaded[340];
+    snprintf(loaded, sizeof loaded, "hello 1.0.0 loaded from %s/hello.so", plugin_dir);
+    assert_non_null(log);
+    assert_non_null(strstr(log, loaded)); /* the out-of-tree build, not the in-tree one */
     free(log);
 
     th_resp r;
