@@ -2,63 +2,55 @@
  * through auth@1, or a single-use ?ticket=), refuses it with a real HTTP status and the API's
  * JSON error body, runs the client protocol, and writes queued frames.
  * Runs only on the lws service thread (and in lws_context_destroy after that thread ended). */
+#include "internal.h"
+#include "ws_server.h"
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-#include <sodium.h>
-#include "internal.h"
-#include "ws_server.h"
 
 /* ---------------- refusing an upgrade or a plain HTTP request ---------------- */
 
 /* Status line, JSON error body and (for 429) Retry-After. 1 = response sent, -1 = hang up. */
 static int refuse(struct lws *wsi, unsigned status, const char *code, const char *message,
-                  int retry_after_s)
-{
-    unsigned char hdr[LWS_PRE + 512], *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof(hdr) - 1;
+                  int retry_after_s) {
+    unsigned char hdr[LWS_PRE + 512], *start = hdr + LWS_PRE, *p = start,
+                                      *end = hdr + sizeof(hdr) - 1;
     unsigned char body[LWS_PRE + 256];
     int blen = snprintf((char *)body + LWS_PRE, sizeof(body) - LWS_PRE,
                         "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}", code, message);
-    if (blen < 0 || (size_t)blen >= sizeof(body) - LWS_PRE)
-        return -1;
+    if (blen < 0 || (size_t)blen >= sizeof(body) - LWS_PRE) return -1;
     if (lws_add_http_common_headers(wsi, status, "application/json", (lws_filepos_t)blen, &p, end))
         return -1;
     if (retry_after_s > 0) {
         char v[16];
         int vl = snprintf(v, sizeof(v), "%d", retry_after_s);
-        if (lws_add_http_header_by_name(wsi, (const unsigned char *)"retry-after:",
-                                        (const unsigned char *)v, vl, &p, end))
+        if (lws_add_http_header_by_name(
+                wsi, (const unsigned char *)"retry-after:", (const unsigned char *)v, vl, &p, end))
             return -1;
     }
-    if (lws_finalize_write_http_header(wsi, start, &p, end))
-        return -1;
-    if (lws_write(wsi, body + LWS_PRE, (size_t)blen, LWS_WRITE_HTTP_FINAL) != blen)
-        return -1;
+    if (lws_finalize_write_http_header(wsi, start, &p, end)) return -1;
+    if (lws_write(wsi, body + LWS_PRE, (size_t)blen, LWS_WRITE_HTTP_FINAL) != blen) return -1;
     return 1;
 }
 
 /* ---------------- upgrade ---------------- */
 
-static int origin_ok(struct lws *wsi)
-{
+static int origin_ok(struct lws *wsi) {
     char origin[256];
     if (!g_ws.norigins || lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) <= 0)
         return 1; /* no list, or not a browser: Origin only guards against other web pages */
-    if (lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN) <= 0)
-        return 0;
+    if (lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN) <= 0) return 0;
     for (size_t i = 0; i < g_ws.norigins; i++)
-        if (!strcasecmp(origin, g_ws.origins[i]))
-            return 1;
+        if (!strcasecmp(origin, g_ws.origins[i])) return 1;
     return 0;
 }
 
-static int ticket_arg(struct lws *wsi, char *out, size_t cap)
-{
+static int ticket_arg(struct lws *wsi, char *out, size_t cap) {
     char frag[128];
     for (int i = 0; i < 32; i++) {
         int n = lws_hdr_copy_fragment(wsi, frag, sizeof(frag), WSI_TOKEN_HTTP_URI_ARGS, i);
-        if (n < 0)
-            break;
+        if (n < 0) break;
         if (!strncmp(frag, "ticket=", 7) && strlen(frag + 7) < cap) {
             strcpy(out, frag + 7);
             return 1;
@@ -68,16 +60,15 @@ static int ticket_arg(struct lws *wsi, char *out, size_t cap)
 }
 
 /* 0 and *who filled, or AITBC_EAUTH / AITBC_ERATE (*retry set) / AITBC_EUNAVAIL. */
-static int authenticate(struct lws *wsi, aitbc_principal *who, int *retry)
-{
+static int authenticate(struct lws *wsi, aitbc_principal *who, int *retry) {
     char key[AITBC_API_KEY_MAX];
     int kl = lws_hdr_custom_length(wsi, "x-api-key:", 10);
     if (kl > 0) {
-        if (kl >= (int)sizeof(key) || lws_hdr_custom_copy(wsi, key, sizeof(key), "x-api-key:", 10) < 0)
+        if (kl >= (int)sizeof(key) ||
+            lws_hdr_custom_copy(wsi, key, sizeof(key), "x-api-key:", 10) < 0)
             return AITBC_EAUTH;
         const aitbc_auth_v1 *auth = services_lookup(AITBC_AUTH_SERVICE);
-        if (!auth || !auth->authenticate)
-            return AITBC_EUNAVAIL;
+        if (!auth || !auth->authenticate) return AITBC_EUNAVAIL;
         char peer[64] = "";
         lws_get_peer_simple(wsi, peer, sizeof(peer));
         int rc = auth->authenticate(auth->self, key, peer, who, retry);
@@ -90,15 +81,12 @@ static int authenticate(struct lws *wsi, aitbc_principal *who, int *retry)
     return AITBC_EAUTH;
 }
 
-static int on_upgrade(struct lws *wsi, const char *upgrade)
-{
+static int on_upgrade(struct lws *wsi, const char *upgrade) {
     char path[256];
-    if (!upgrade || strcasecmp(upgrade, "websocket"))
-        return -1;
+    if (!upgrade || strcasecmp(upgrade, "websocket")) return -1;
     if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) <= 0 || strcmp(path, g_ws.path))
         return refuse(wsi, 404, "not_found", "no WebSocket endpoint at this path", 0);
-    if (!origin_ok(wsi))
-        return refuse(wsi, 403, "forbidden", "origin not allowed", 0);
+    if (!origin_ok(wsi)) return refuse(wsi, 403, "forbidden", "origin not allowed", 0);
     if (atomic_load(&g_ws.conns) >= g_ws.max_clients)
         return refuse(wsi, 503, "unavailable", "too many WebSocket clients", 0);
     aitbc_principal who;
@@ -115,19 +103,16 @@ static int on_upgrade(struct lws *wsi, const char *upgrade)
         return refuse(wsi, 401, "unauthenticated", "missing or invalid API key or ticket", 0);
     }
     ws_conn *c = ws_conn_new(&who, wsi);
-    if (!c)
-        return refuse(wsi, 503, "unavailable", "out of memory", 0);
+    if (!c) return refuse(wsi, 503, "unavailable", "out of memory", 0);
     /* Opaque user data survives lws binding the ws protocol; ESTABLISHED picks it up. */
     lws_set_opaque_user_data(wsi, c);
     atomic_fetch_add(&g_ws.conns, 1);
     return 0;
 }
 
-static void drop(struct lws *wsi)
-{
+static void drop(struct lws *wsi) {
     ws_conn *c = lws_get_opaque_user_data(wsi);
-    if (!c)
-        return;
+    if (!c) return;
     lws_set_opaque_user_data(wsi, NULL);
     ws_hub_remove(g_ws.hub, c);
     atomic_fetch_sub(&g_ws.conns, 1);
@@ -135,8 +120,7 @@ static void drop(struct lws *wsi)
 
 /* ---------------- protocol ---------------- */
 
-static void handle_text(ws_conn *c, const char *text, size_t len)
-{
+static void handle_text(ws_conn *c, const char *text, size_t len) {
     ws_request rq;
     cJSON *res = NULL;
     char *out;
@@ -159,21 +143,19 @@ static void handle_text(ws_conn *c, const char *text, size_t len)
             break;
         }
         }
-        out = res ? ws_reply_result(rq.id, res) : ws_reply_error(rq.id, "internal", "internal error");
+        out =
+            res ? ws_reply_result(rq.id, res) : ws_reply_error(rq.id, "internal", "internal error");
     }
     ws_request_free(&rq);
     ws_hub_reply(g_ws.hub, c, out);
 }
 
-static int on_receive(struct lws *wsi, const void *in, size_t len)
-{
+static int on_receive(struct lws *wsi, const void *in, size_t len) {
     ws_conn *c = lws_get_opaque_user_data(wsi);
-    if (!c)
-        return -1;
+    if (!c) return -1;
     if (ws_conn_rx_append(c, in, len) != 0)
         ws_hub_close(g_ws.hub, c, WS_CLOSE_TOO_BIG, "message too big");
-    if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi))
-        return 0;
+    if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi)) return 0;
     size_t n;
     const char *text = ws_conn_rx_data(c, &n);
     /* text is NULL for a message over the limit: its 1009 close is already decided. */
@@ -192,19 +174,16 @@ static int on_receive(struct lws *wsi, const void *in, size_t len)
  * buffer more than one partial frame, and one busy connection cannot starve the others. */
 #define WS_WRITES_PER_CALL 32
 
-static int on_writeable(struct lws *wsi)
-{
+static int on_writeable(struct lws *wsi) {
     ws_conn *c = lws_get_opaque_user_data(wsi);
     ws_out o;
-    if (!c)
-        return -1;
+    if (!c) return -1;
     for (int i = 0; i < WS_WRITES_PER_CALL; i++) {
         switch (ws_hub_next(g_ws.hub, c, &o)) {
         case WS_OUT_FRAME:
             if (lws_write(wsi, (unsigned char *)o.data, o.len, LWS_WRITE_TEXT) < (int)o.len)
                 return -1;
-            if (!o.more)
-                return 0;
+            if (!o.more) return 0;
             if (lws_send_pipe_choked(wsi)) {
                 lws_callback_on_writable(wsi);
                 return 0;
@@ -224,8 +203,7 @@ static int on_writeable(struct lws *wsi)
 
 /* A connection was queued by another thread (or a close was decided): ask lws for a write slot,
  * and give a peer that is not reading a bounded time to take its close frame. */
-static void on_wake(ws_conn *c, int new_close, void *arg)
-{
+static void on_wake(ws_conn *c, int new_close, void *arg) {
     struct lws *wsi = ws_conn_wsi(c);
     (void)arg;
     if (new_close) {
@@ -238,8 +216,8 @@ static void on_wake(ws_conn *c, int new_close, void *arg)
     lws_callback_on_writable(wsi);
 }
 
-int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
-{
+int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                size_t len) {
     switch (reason) {
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
         return on_upgrade(wsi, in);
@@ -251,8 +229,7 @@ int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
     }
     case LWS_CALLBACK_ESTABLISHED: {
         ws_conn *c = lws_get_opaque_user_data(wsi);
-        if (!c)
-            return -1;
+        if (!c) return -1;
         ws_hub_add(g_ws.hub, c);
         return 0;
     }
@@ -265,8 +242,7 @@ int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
         drop(wsi);
         return 0;
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-        if (g_ws.hub)
-            ws_hub_service(g_ws.hub, on_wake, NULL);
+        if (g_ws.hub) ws_hub_service(g_ws.hub, on_wake, NULL);
         return 0;
     default:
         return lws_callback_http_dummy(wsi, reason, user, in, len);

@@ -9,19 +9,17 @@
  *
  * An event is rendered once and shared (refcounted) by every queue holding it; the frame text
  * is head + seq + tail, assembled per connection when it is written. */
+#include "aitbc/errors.h"
+#include "ws_hub_priv.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "aitbc/errors.h"
-#include "ws_hub_priv.h"
 
 /* ---------------- hub and connections ---------------- */
 
-ws_hub *ws_hub_new(size_t queue_max, size_t headroom, ws_wake_fn wake_fn, void *wake_arg)
-{
+ws_hub *ws_hub_new(size_t queue_max, size_t headroom, ws_wake_fn wake_fn, void *wake_arg) {
     ws_hub *h = calloc(1, sizeof(*h));
-    if (!h)
-        return NULL;
+    if (!h) return NULL;
     pthread_mutex_init(&h->lock, NULL);
     h->queue_max = queue_max ? queue_max : 1;
     h->headroom = headroom;
@@ -31,10 +29,8 @@ ws_hub *ws_hub_new(size_t queue_max, size_t headroom, ws_wake_fn wake_fn, void *
     return h;
 }
 
-void ws_hub_free(ws_hub *h)
-{
-    if (!h)
-        return;
+void ws_hub_free(ws_hub *h) {
+    if (!h) return;
     while (h->head) {
         ws_conn *c = h->head;
         h->head = c->next;
@@ -44,51 +40,42 @@ void ws_hub_free(ws_hub *h)
     free(h);
 }
 
-ws_conn *ws_conn_new(const aitbc_principal *who, void *wsi)
-{
+ws_conn *ws_conn_new(const aitbc_principal *who, void *wsi) {
     ws_conn *c = calloc(1, sizeof(*c));
-    if (!c)
-        return NULL;
+    if (!c) return NULL;
     c->who = *who;
     c->wsi = wsi;
     return c;
 }
 
-const aitbc_principal *ws_conn_principal(const ws_conn *c)
-{
+const aitbc_principal *ws_conn_principal(const ws_conn *c) {
     return &c->who;
 }
 
-void *ws_conn_wsi(const ws_conn *c)
-{
+void *ws_conn_wsi(const ws_conn *c) {
     return c->wsi;
 }
 
-void ws_hub_add(ws_hub *h, ws_conn *c)
-{
+void ws_hub_add(ws_hub *h, ws_conn *c) {
     pthread_mutex_lock(&h->lock);
     c->prev = NULL;
     c->next = h->head;
-    if (h->head)
-        h->head->prev = c;
+    if (h->head) h->head->prev = c;
     h->head = c;
     c->in_hub = 1;
     h->count++;
     pthread_mutex_unlock(&h->lock);
 }
 
-void ws_hub_remove(ws_hub *h, ws_conn *c)
-{
-    if (!c)
-        return;
+void ws_hub_remove(ws_hub *h, ws_conn *c) {
+    if (!c) return;
     pthread_mutex_lock(&h->lock);
     if (c->in_hub) {
         if (c->prev)
             c->prev->next = c->next;
         else
             h->head = c->next;
-        if (c->next)
-            c->next->prev = c->prev;
+        if (c->next) c->next->prev = c->prev;
         c->in_hub = 0;
         h->count--;
         atomic_fetch_sub(&h->active_subs, c->nactive);
@@ -105,8 +92,7 @@ void ws_hub_remove(ws_hub *h, ws_conn *c)
     wsq_conn_free(c);
 }
 
-size_t ws_hub_count(ws_hub *h)
-{
+size_t ws_hub_count(ws_hub *h) {
     pthread_mutex_lock(&h->lock);
     size_t n = h->count;
     pthread_mutex_unlock(&h->lock);
@@ -115,32 +101,25 @@ size_t ws_hub_count(ws_hub *h)
 
 /* ---------------- subscriptions (service thread) ---------------- */
 
-static ws_sub *find_sub(ws_conn *c, const char *topic)
-{
+static ws_sub *find_sub(ws_conn *c, const char *topic) {
     for (size_t i = 0; i < c->nsubs; i++)
-        if (!strcmp(c->subs[i].topic, topic))
-            return &c->subs[i];
+        if (!strcmp(c->subs[i].topic, topic)) return &c->subs[i];
     return NULL;
 }
 
 /* Activate topic on c; hub lock held. NULL reason = done. */
-static const char *activate(ws_hub *h, ws_conn *c, const char *topic)
-{
+static const char *activate(ws_hub *h, ws_conn *c, const char *topic) {
     ws_sub *s = find_sub(c, topic);
-    if (s && s->active)
-        return NULL;
-    if (c->nactive >= WS_MAX_SUBS)
-        return "limit_exceeded";
+    if (s && s->active) return NULL;
+    if (c->nactive >= WS_MAX_SUBS) return "limit_exceeded";
     if (!s) {
         char *name = strdup(topic);
-        if (!name)
-            return "internal";
+        if (!name) return "internal";
         /* Inactive entries only keep seq counters; reuse one rather than grow without bound
          * (with nactive < WS_MAX_SUBS at least half of 2 * WS_MAX_SUBS entries are inactive). */
         if (c->nsubs >= 2 * WS_MAX_SUBS) {
             for (size_t i = 0; i < c->nsubs && !s; i++)
-                if (!c->subs[i].active)
-                    s = &c->subs[i];
+                if (!c->subs[i].active) s = &c->subs[i];
             free(s->topic);
         } else {
             ws_sub *grown = realloc(c->subs, (c->nsubs + 1) * sizeof(*grown));
@@ -156,13 +135,11 @@ static const char *activate(ws_hub *h, ws_conn *c, const char *topic)
     }
     s->active = 1;
     c->nactive++;
-    if (c->in_hub)
-        atomic_fetch_add(&h->active_subs, 1);
+    if (c->in_hub) atomic_fetch_add(&h->active_subs, 1);
     return NULL;
 }
 
-cJSON *ws_hub_subscribe(ws_hub *h, ws_conn *c, const cJSON *topics, ws_lookup_fn lookup)
-{
+cJSON *ws_hub_subscribe(ws_hub *h, ws_conn *c, const cJSON *topics, ws_lookup_fn lookup) {
     cJSON *res = cJSON_CreateObject();
     cJSON *ok = cJSON_AddArrayToObject(res, "subscribed");
     cJSON *denied = cJSON_AddArrayToObject(res, "denied");
@@ -171,8 +148,7 @@ cJSON *ws_hub_subscribe(ws_hub *h, ws_conn *c, const cJSON *topics, ws_lookup_fn
         return NULL;
     }
     const cJSON *t;
-    cJSON_ArrayForEach(t, topics)
-    {
+    cJSON_ArrayForEach(t, topics) {
         const char *name = cJSON_GetStringValue(t);
         const char *reason = "unknown_topic";
         if (ws_topic_name_ok(name)) {
@@ -196,8 +172,7 @@ cJSON *ws_hub_subscribe(ws_hub *h, ws_conn *c, const cJSON *topics, ws_lookup_fn
     return res;
 }
 
-cJSON *ws_hub_unsubscribe(ws_hub *h, ws_conn *c, const cJSON *topics)
-{
+cJSON *ws_hub_unsubscribe(ws_hub *h, ws_conn *c, const cJSON *topics) {
     cJSON *res = cJSON_CreateObject();
     cJSON *done = cJSON_AddArrayToObject(res, "unsubscribed");
     if (!done) {
@@ -205,18 +180,15 @@ cJSON *ws_hub_unsubscribe(ws_hub *h, ws_conn *c, const cJSON *topics)
         return NULL;
     }
     const cJSON *t;
-    cJSON_ArrayForEach(t, topics)
-    {
+    cJSON_ArrayForEach(t, topics) {
         const char *name = cJSON_GetStringValue(t);
-        if (!name)
-            continue;
+        if (!name) continue;
         pthread_mutex_lock(&h->lock);
         ws_sub *s = find_sub(c, name);
         if (s && s->active) {
             s->active = 0;
             c->nactive--;
-            if (c->in_hub)
-                atomic_fetch_sub(&h->active_subs, 1);
+            if (c->in_hub) atomic_fetch_sub(&h->active_subs, 1);
             wsq_purge_topic(c, name);
         }
         pthread_mutex_unlock(&h->lock);
@@ -227,11 +199,9 @@ cJSON *ws_hub_unsubscribe(ws_hub *h, ws_conn *c, const cJSON *topics)
 
 /* ---------------- queueing ---------------- */
 
-void ws_hub_reply(ws_hub *h, ws_conn *c, char *text)
-{
+void ws_hub_reply(ws_hub *h, ws_conn *c, char *text) {
     int w = 0;
-    if (!text)
-        return;
+    if (!text) return;
     pthread_mutex_lock(&h->lock);
     if (c->close_code) {
         free(text);
@@ -248,32 +218,25 @@ void ws_hub_reply(ws_hub *h, ws_conn *c, char *text)
     wsq_wake(h, w);
 }
 
-void ws_hub_close(ws_hub *h, ws_conn *c, int code, const char *reason)
-{
+void ws_hub_close(ws_hub *h, ws_conn *c, int code, const char *reason) {
     pthread_mutex_lock(&h->lock);
     int w = wsq_decide_close(h, c, code, reason, 1);
     pthread_mutex_unlock(&h->lock);
     wsq_wake(h, w);
 }
 
-size_t ws_hub_publish(ws_hub *h, const char *topic, const cJSON *data, const aitbc_topic *decl)
-{
-    if (!decl || !topic || atomic_load(&h->active_subs) == 0)
-        return 0;
+size_t ws_hub_publish(ws_hub *h, const char *topic, const cJSON *data, const aitbc_topic *decl) {
+    if (!decl || !topic || atomic_load(&h->active_subs) == 0) return 0;
     ws_event *ev = wsq_event_new(topic, data);
-    if (!ev)
-        return 0;
+    if (!ev) return 0;
     size_t delivered = 0;
     int w = 0;
     pthread_mutex_lock(&h->lock);
     for (ws_conn *c = h->head; c; c = c->next) {
-        if (c->close_code)
-            continue;
+        if (c->close_code) continue;
         ws_sub *s = find_sub(c, topic);
-        if (!s || !s->active)
-            continue;
-        if (decl->visible && !decl->visible(&c->who, data, decl->user))
-            continue;
+        if (!s || !s->active) continue;
+        if (decl->visible && !decl->visible(&c->who, data, decl->user)) continue;
         if (c->qlen >= h->queue_max) {
             w |= wsq_overflow(h, c);
             continue;
@@ -293,12 +256,10 @@ size_t ws_hub_publish(ws_hub *h, const char *topic, const cJSON *data, const ait
     return delivered;
 }
 
-size_t ws_hub_revoke(ws_hub *h, const char *key_id)
-{
+size_t ws_hub_revoke(ws_hub *h, const char *key_id) {
     size_t n = 0;
     int w = 0;
-    if (!key_id || !*key_id)
-        return 0;
+    if (!key_id || !*key_id) return 0;
     pthread_mutex_lock(&h->lock);
     for (ws_conn *c = h->head; c; c = c->next)
         if (!strcmp(c->who.key_id, key_id) && c->close_code != WS_CLOSE_REVOKED) {
@@ -311,8 +272,7 @@ size_t ws_hub_revoke(ws_hub *h, const char *key_id)
     return n;
 }
 
-void ws_hub_close_all(ws_hub *h, int code, const char *reason)
-{
+void ws_hub_close_all(ws_hub *h, int code, const char *reason) {
     int w = 0;
     pthread_mutex_lock(&h->lock);
     for (ws_conn *c = h->head; c; c = c->next)
@@ -323,8 +283,7 @@ void ws_hub_close_all(ws_hub *h, int code, const char *reason)
 
 /* ---------------- service thread ---------------- */
 
-void ws_hub_service(ws_hub *h, void (*fn)(ws_conn *c, int new_close, void *arg), void *arg)
-{
+void ws_hub_service(ws_hub *h, void (*fn)(ws_conn *c, int new_close, void *arg), void *arg) {
     pthread_mutex_lock(&h->lock);
     while (h->wakes) {
         ws_conn *c = h->wakes;
@@ -339,4 +298,3 @@ void ws_hub_service(ws_hub *h, void (*fn)(ws_conn *c, int new_close, void *arg),
     }
     pthread_mutex_unlock(&h->lock);
 }
-

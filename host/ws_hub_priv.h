@@ -3,26 +3,26 @@
 #ifndef AITBC_WS_HUB_PRIV_H
 #define AITBC_WS_HUB_PRIV_H
 
+#include "ws_internal.h"
 #include <pthread.h>
 #include <stdatomic.h>
-#include "ws_internal.h"
 
 typedef struct ws_event {
     atomic_size_t refs;
-    char *topic;           /* for dropping on unsubscribe */
-    char *head, *tail;     /* {"method":"event","params":{"topic":T,"seq":  …  ,"data":D}} */
+    char *topic;       /* for dropping on unsubscribe */
+    char *head, *tail; /* {"method":"event","params":{"topic":T,"seq":  …  ,"data":D}} */
     size_t head_len, tail_len;
 } ws_event;
 
 typedef struct ws_msg {
-    ws_event *ev;   /* an event, or NULL for a reply */
+    ws_event *ev; /* an event, or NULL for a reply */
     uint64_t seq;
-    char *text;     /* reply text (owned) when ev == NULL */
+    char *text; /* reply text (owned) when ev == NULL */
 } ws_msg;
 
 typedef struct ws_sub {
     char *topic;
-    uint64_t seq;   /* kept after unsubscribe so a seq is never reused on a connection */
+    uint64_t seq; /* kept after unsubscribe so a seq is never reused on a connection */
     int active;
 } ws_sub;
 
@@ -33,19 +33,19 @@ struct ws_conn {
     int in_hub;
     ws_sub *subs;
     size_t nsubs, nactive;
-    ws_msg *q;             /* ring */
+    ws_msg *q; /* ring */
     size_t qcap, qhead, qlen;
-    int close_code;        /* nonzero: close decided */
-    int close_drain;       /* send what is queued before the close */
-    int close_seen;        /* the service fn was told */
+    int close_code;  /* nonzero: close decided */
+    int close_drain; /* send what is queued before the close */
+    int close_seen;  /* the service fn was told */
     char close_reason[64];
     int wake_pending;
     ws_conn *wake_next;
-    char *wbuf;            /* service thread only */
+    char *wbuf; /* service thread only */
     size_t wcap;
     char *rbuf;
     size_t rlen, rcap;
-    int rx_over;           /* the message being assembled went over WS_MSG_MAX */
+    int rx_over; /* the message being assembled went over WS_MSG_MAX */
 };
 
 struct ws_hub {

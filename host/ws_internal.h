@@ -10,17 +10,17 @@
 #ifndef AITBC_WS_INTERNAL_H
 #define AITBC_WS_INTERNAL_H
 
-#include <stddef.h>
-#include <stdint.h>
-#include <cjson/cJSON.h>
 #include "aitbc/bus.h"
 #include "aitbc/http.h"
+#include <cjson/cJSON.h>
+#include <stddef.h>
+#include <stdint.h>
 
 /* ---------------- protocol (ws_protocol.c) ---------------- */
 
-#define WS_MAX_SUBS 64      /* topics one connection may hold at once */
-#define WS_TOPIC_MAX 128    /* longest topic name, bytes including NUL */
-#define WS_MSG_MAX 16384    /* longest client message accepted, bytes */
+#define WS_MAX_SUBS 64   /* topics one connection may hold at once */
+#define WS_TOPIC_MAX 128 /* longest topic name, bytes including NUL */
+#define WS_MSG_MAX 16384 /* longest client message accepted, bytes */
 
 /* Close codes the server sends (RFC 6455 + our 4001). */
 enum {
@@ -121,12 +121,12 @@ typedef enum { WS_OUT_NONE = 0, WS_OUT_FRAME, WS_OUT_CLOSE } ws_out_kind;
 /** What to send next on one connection. */
 typedef struct ws_out {
     ws_out_kind kind;
-    char *data;        /**< FRAME: text at data (headroom bytes before it are spare); borrowed
-                        *   from the connection until the next ws_hub_next */
+    char *data; /**< FRAME: text at data (headroom bytes before it are spare); borrowed
+                 *   from the connection until the next ws_hub_next */
     size_t len;
-    int more;          /**< FRAME: more is queued after this one */
-    int close_code;    /**< CLOSE */
-    char reason[64];   /**< CLOSE */
+    int more;        /**< FRAME: more is queued after this one */
+    int close_code;  /**< CLOSE */
+    char reason[64]; /**< CLOSE */
 } ws_out;
 /** @brief Next frame or close for c (service thread only). */
 ws_out_kind ws_hub_next(ws_hub *h, ws_conn *c, ws_out *out);
@@ -141,10 +141,10 @@ void ws_conn_rx_reset(ws_conn *c);
 
 /* ---------------- tickets (ws_tickets.c) ---------------- */
 
-#define WS_TICKET_MAX 48        /* "wst_" + 32 hex + NUL fits */
-#define WS_TICKET_TTL_MS 30000  /* a ticket lives 30 s */
-#define WS_TICKETS_PER_KEY 16   /* outstanding tickets one key may hold */
-#define WS_TICKETS_MAX 8192     /* outstanding tickets in all */
+#define WS_TICKET_MAX 48       /* "wst_" + 32 hex + NUL fits */
+#define WS_TICKET_TTL_MS 30000 /* a ticket lives 30 s */
+#define WS_TICKETS_PER_KEY 16  /* outstanding tickets one key may hold */
+#define WS_TICKETS_MAX 8192    /* outstanding tickets in all */
 
 typedef struct ws_tickets ws_tickets;
 /** @brief An empty ticket store. */

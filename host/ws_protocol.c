@@ -1,43 +1,35 @@
 /* The WebSocket client protocol as API.md fixes it: parsing what a client sends
  * ({"method","params","id"?}), building replies and errors, and the subscribe permission rule.
  * Pure functions over cJSON; every message is hostile input. */
-#include <string.h>
 #include "aitbc/errors.h"
 #include "ws_internal.h"
+#include <string.h>
 
-static void fail(ws_request *out, const char *code, const char *msg)
-{
+static void fail(ws_request *out, const char *code, const char *msg) {
     out->method = WS_M_INVALID;
     out->err_code = code;
     out->err_msg = msg;
 }
 
 /* Anything after the parsed value but blanks makes the message malformed ("{}x"). */
-static int only_blanks(const char *p, const char *end)
-{
+static int only_blanks(const char *p, const char *end) {
     for (; p < end; p++)
-        if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n')
-            return 0;
+        if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n') return 0;
     return 1;
 }
 
-static int topics_ok(const cJSON *params)
-{
-    if (!cJSON_IsArray(params))
-        return 0;
+static int topics_ok(const cJSON *params) {
+    if (!cJSON_IsArray(params)) return 0;
     int n = 0;
     const cJSON *t;
-    cJSON_ArrayForEach(t, params)
-    {
-        if (!cJSON_IsString(t) || !t->valuestring)
-            return 0;
+    cJSON_ArrayForEach(t, params) {
+        if (!cJSON_IsString(t) || !t->valuestring) return 0;
         n++;
     }
     return n <= WS_MAX_SUBS;
 }
 
-int ws_request_parse(const char *text, size_t len, ws_request *out)
-{
+int ws_request_parse(const char *text, size_t len, ws_request *out) {
     memset(out, 0, sizeof(*out));
     if (!text || len > WS_MSG_MAX) {
         fail(out, "invalid_argument", "message too large");
@@ -104,26 +96,21 @@ done:
     return rc;
 }
 
-void ws_request_free(ws_request *r)
-{
-    if (!r)
-        return;
+void ws_request_free(ws_request *r) {
+    if (!r) return;
     cJSON_Delete(r->id);
     cJSON_Delete(r->topics);
     r->id = r->topics = NULL;
 }
 
 /* {"id"?, key: value}; TAKES value. */
-static char *reply(const cJSON *id, const char *key, cJSON *value)
-{
+static char *reply(const cJSON *id, const char *key, cJSON *value) {
     cJSON *o = cJSON_CreateObject();
     char *text = NULL;
-    if (!o || !value)
-        goto out;
+    if (!o || !value) goto out;
     if (id) {
         cJSON *copy = cJSON_Duplicate(id, 0);
-        if (!copy)
-            goto out;
+        if (!copy) goto out;
         cJSON_AddItemToObject(o, "id", copy);
     }
     cJSON_AddItemToObject(o, key, value);
@@ -135,13 +122,11 @@ out:
     return text;
 }
 
-char *ws_reply_result(const cJSON *id, cJSON *result)
-{
+char *ws_reply_result(const cJSON *id, cJSON *result) {
     return reply(id, "result", result);
 }
 
-char *ws_reply_error(const cJSON *id, const char *code, const char *message)
-{
+char *ws_reply_error(const cJSON *id, const char *code, const char *message) {
     cJSON *e = cJSON_CreateObject();
     if (e && (!cJSON_AddStringToObject(e, "code", code) ||
               !cJSON_AddStringToObject(e, "message", message))) {
@@ -151,18 +136,14 @@ char *ws_reply_error(const cJSON *id, const char *code, const char *message)
     return reply(id, "error", e);
 }
 
-ws_topic_verdict ws_topic_check(const aitbc_topic *decl, const aitbc_principal *who)
-{
-    if (!decl)
-        return WS_TOPIC_UNKNOWN;
+ws_topic_verdict ws_topic_check(const aitbc_topic *decl, const aitbc_principal *who) {
+    if (!decl) return WS_TOPIC_UNKNOWN;
     /* roles == 0 (AITBC_ROLE_PUBLIC) means nobody is kept out, like AITBC_ROLE_ANY. */
-    if (decl->roles != AITBC_ROLE_PUBLIC && !(decl->roles & who->role))
-        return WS_TOPIC_FORBIDDEN;
+    if (decl->roles != AITBC_ROLE_PUBLIC && !(decl->roles & who->role)) return WS_TOPIC_FORBIDDEN;
     return WS_TOPIC_OK;
 }
 
-const char *ws_topic_reason(ws_topic_verdict v)
-{
+const char *ws_topic_reason(ws_topic_verdict v) {
     switch (v) {
     case WS_TOPIC_FORBIDDEN:
         return "forbidden";
@@ -173,13 +154,12 @@ const char *ws_topic_reason(ws_topic_verdict v)
     }
 }
 
-int ws_topic_name_ok(const char *name)
-{
+int ws_topic_name_ok(const char *name) {
     size_t n = 0;
-    if (!name)
-        return 0;
+    if (!name) return 0;
     for (; name[n]; n++)
-        if ((unsigned char)name[n] <= 0x20 || (unsigned char)name[n] >= 0x7f || n >= WS_TOPIC_MAX - 1)
+        if ((unsigned char)name[n] <= 0x20 || (unsigned char)name[n] >= 0x7f ||
+            n >= WS_TOPIC_MAX - 1)
             return 0;
     return n > 0;
 }

@@ -1,17 +1,16 @@
 /* The hub's queue primitives: shared rendered events, per-connection bounded rings, close
  * decisions, the service thread's next-frame rendering, and incoming message assembly.
  * See ws_hub.c for why the queues exist. */
+#include "aitbc/errors.h"
+#include "ws_hub_priv.h"
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "aitbc/errors.h"
-#include "ws_hub_priv.h"
 
 /* ---------------- events and messages ---------------- */
 
-void wsq_event_release(ws_event *ev)
-{
+void wsq_event_release(ws_event *ev) {
     if (ev && atomic_fetch_sub(&ev->refs, 1) == 1) {
         free(ev->topic);
         free(ev->head);
@@ -20,25 +19,23 @@ void wsq_event_release(ws_event *ev)
     }
 }
 
-ws_event *wsq_event_new(const char *topic, const cJSON *data)
-{
+ws_event *wsq_event_new(const char *topic, const cJSON *data) {
     ws_event *ev = calloc(1, sizeof(*ev));
     cJSON *t = cJSON_CreateString(topic);
     char *tj = t ? cJSON_PrintUnformatted(t) : NULL;
     char *dj = data ? cJSON_PrintUnformatted(data) : strdup("null");
     cJSON_Delete(t);
-    if (!ev || !tj || !dj)
-        goto fail;
+    if (!ev || !tj || !dj) goto fail;
     atomic_init(&ev->refs, 1);
     ev->topic = strdup(topic);
-    ev->head_len = strlen("{\"method\":\"event\",\"params\":{\"topic\":") + strlen(tj) +
-                   strlen(",\"seq\":");
+    ev->head_len =
+        strlen("{\"method\":\"event\",\"params\":{\"topic\":") + strlen(tj) + strlen(",\"seq\":");
     ev->tail_len = strlen(",\"data\":") + strlen(dj) + strlen("}}");
     ev->head = malloc(ev->head_len + 1);
     ev->tail = malloc(ev->tail_len + 1);
-    if (!ev->topic || !ev->head || !ev->tail)
-        goto fail;
-    snprintf(ev->head, ev->head_len + 1, "{\"method\":\"event\",\"params\":{\"topic\":%s,\"seq\":", tj);
+    if (!ev->topic || !ev->head || !ev->tail) goto fail;
+    snprintf(ev->head, ev->head_len + 1,
+             "{\"method\":\"event\",\"params\":{\"topic\":%s,\"seq\":", tj);
     snprintf(ev->tail, ev->tail_len + 1, ",\"data\":%s}}", dj);
     cJSON_free(tj);
     cJSON_free(dj);
@@ -55,8 +52,7 @@ fail:
     return NULL;
 }
 
-void wsq_msg_release(ws_msg *m)
-{
+void wsq_msg_release(ws_msg *m) {
     wsq_event_release(m->ev);
     free(m->text);
     m->ev = NULL;
@@ -65,15 +61,12 @@ void wsq_msg_release(ws_msg *m)
 
 /* ---------------- queue (hub lock held) ---------------- */
 
-int wsq_push(ws_hub *h, ws_conn *c, ws_msg m)
-{
+int wsq_push(ws_hub *h, ws_conn *c, ws_msg m) {
     if (c->qlen == c->qcap) {
         size_t cap = c->qcap ? c->qcap * 2 : 8;
-        if (cap > h->queue_max)
-            cap = h->queue_max;
+        if (cap > h->queue_max) cap = h->queue_max;
         ws_msg *q = malloc(cap * sizeof(*q));
-        if (!q)
-            return AITBC_ENOMEM;
+        if (!q) return AITBC_ENOMEM;
         for (size_t i = 0; i < c->qlen; i++)
             q[i] = c->q[(c->qhead + i) % c->qcap];
         free(c->q);
@@ -86,16 +79,14 @@ int wsq_push(ws_hub *h, ws_conn *c, ws_msg m)
     return 0;
 }
 
-void wsq_drop(ws_conn *c)
-{
+void wsq_drop(ws_conn *c) {
     for (size_t i = 0; i < c->qlen; i++)
         wsq_msg_release(&c->q[(c->qhead + i) % c->qcap]);
     c->qlen = c->qhead = 0;
 }
 
 /* Remove queued events of one topic, keeping the order of the rest. */
-void wsq_purge_topic(ws_conn *c, const char *topic)
-{
+void wsq_purge_topic(ws_conn *c, const char *topic) {
     size_t kept = 0;
     for (size_t i = 0; i < c->qlen; i++) {
         ws_msg m = c->q[(c->qhead + i) % c->qcap];
@@ -108,41 +99,32 @@ void wsq_purge_topic(ws_conn *c, const char *topic)
 }
 
 /* Queue c for the service thread; 1 if the caller must call the wake fn. */
-int wsq_mark_wake(ws_hub *h, ws_conn *c)
-{
-    if (c->wake_pending || !c->in_hub)
-        return 0;
+int wsq_mark_wake(ws_hub *h, ws_conn *c) {
+    if (c->wake_pending || !c->in_hub) return 0;
     c->wake_pending = 1;
     c->wake_next = h->wakes;
     h->wakes = c;
     return 1;
 }
 
-int wsq_decide_close(ws_hub *h, ws_conn *c, int code, const char *reason, int drain)
-{
-    if (c->close_code && c->close_code != WS_CLOSE_GOING_AWAY)
-        return 0;
+int wsq_decide_close(ws_hub *h, ws_conn *c, int code, const char *reason, int drain) {
+    if (c->close_code && c->close_code != WS_CLOSE_GOING_AWAY) return 0;
     c->close_code = code;
     c->close_drain = drain;
     snprintf(c->close_reason, sizeof(c->close_reason), "%s", reason);
-    if (!drain)
-        wsq_drop(c);
+    if (!drain) wsq_drop(c);
     return wsq_mark_wake(h, c);
 }
 
-int wsq_overflow(ws_hub *h, ws_conn *c)
-{
+int wsq_overflow(ws_hub *h, ws_conn *c) {
     return wsq_decide_close(h, c, WS_CLOSE_POLICY, "slow consumer: queue full", 0);
 }
 
-void wsq_wake(ws_hub *h, int needed)
-{
-    if (needed && h->wake)
-        h->wake(h->wake_arg);
+void wsq_wake(ws_hub *h, int needed) {
+    if (needed && h->wake) h->wake(h->wake_arg);
 }
 
-void wsq_conn_free(ws_conn *c)
-{
+void wsq_conn_free(ws_conn *c) {
     wsq_drop(c);
     free(c->q);
     for (size_t i = 0; i < c->nsubs; i++)
@@ -153,24 +135,20 @@ void wsq_conn_free(ws_conn *c)
     free(c);
 }
 
-
 /* ---------------- service thread ---------------- */
 
-static char *wbuf_reserve(ws_hub *h, ws_conn *c, size_t len)
-{
+static char *wbuf_reserve(ws_hub *h, ws_conn *c, size_t len) {
     size_t need = h->headroom + len + 1;
     if (need > c->wcap) {
         char *b = realloc(c->wbuf, need);
-        if (!b)
-            return NULL;
+        if (!b) return NULL;
         c->wbuf = b;
         c->wcap = need;
     }
     return c->wbuf + h->headroom;
 }
 
-ws_out_kind ws_hub_next(ws_hub *h, ws_conn *c, ws_out *out)
-{
+ws_out_kind ws_hub_next(ws_hub *h, ws_conn *c, ws_out *out) {
     memset(out, 0, sizeof(*out));
     pthread_mutex_lock(&h->lock);
     if (c->qlen && (!c->close_code || c->close_drain)) {
@@ -215,8 +193,7 @@ ws_out_kind ws_hub_next(ws_hub *h, ws_conn *c, ws_out *out)
 
 /* ---------------- incoming messages (service thread) ---------------- */
 
-int ws_conn_rx_append(ws_conn *c, const void *data, size_t len)
-{
+int ws_conn_rx_append(ws_conn *c, const void *data, size_t len) {
     if (c->rx_over || len > WS_MSG_MAX || c->rlen + len > WS_MSG_MAX) {
         c->rx_over = 1; /* the rest of this message is ignored too */
         return AITBC_EOVERFLOW;
@@ -226,8 +203,7 @@ int ws_conn_rx_append(ws_conn *c, const void *data, size_t len)
         while (cap < c->rlen + len + 1)
             cap *= 2;
         char *b = realloc(c->rbuf, cap);
-        if (!b)
-            return AITBC_ENOMEM;
+        if (!b) return AITBC_ENOMEM;
         c->rbuf = b;
         c->rcap = cap;
     }
@@ -237,17 +213,13 @@ int ws_conn_rx_append(ws_conn *c, const void *data, size_t len)
     return 0;
 }
 
-const char *ws_conn_rx_data(ws_conn *c, size_t *len)
-{
+const char *ws_conn_rx_data(ws_conn *c, size_t *len) {
     *len = c->rx_over ? 0 : c->rlen;
-    if (c->rx_over)
-        return NULL;
+    if (c->rx_over) return NULL;
     return c->rbuf ? c->rbuf : "";
 }
 
-void ws_conn_rx_reset(ws_conn *c)
-{
+void ws_conn_rx_reset(ws_conn *c) {
     c->rlen = 0;
     c->rx_over = 0;
 }
-

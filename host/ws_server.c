@@ -5,13 +5,13 @@
  * Threads: only the service thread calls lws (besides lws_cancel_service, which is the one
  * thread-safe call). The bus dispatcher fans events into the hub's per-connection queues and
  * wakes the service thread; HTTP threads only touch the ticket store. */
+#include "ws_server.h"
+#include "internal.h"
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <sodium.h>
-#include "internal.h"
-#include "ws_server.h"
 
 ws_server g_ws = {.life = PTHREAD_RWLOCK_INITIALIZER};
 
@@ -24,15 +24,12 @@ static const struct lws_protocols protocols[] = {
 
 /* ---------------- glue ---------------- */
 
-static void wake_service(void *arg)
-{
+static void wake_service(void *arg) {
     (void)arg;
-    if (g_ws.ctx)
-        lws_cancel_service(g_ws.ctx);
+    if (g_ws.ctx) lws_cancel_service(g_ws.ctx);
 }
 
-static void lws_log_line(int level, const char *line)
-{
+static void lws_log_line(int level, const char *line) {
     size_t n = strlen(line);
     while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
         n--;
@@ -40,29 +37,27 @@ static void lws_log_line(int level, const char *line)
 }
 
 /* The bus dispatcher: revocations close connections; every declared topic fans out. */
-static void on_bus_event(const char *topic, uint64_t seq, const cJSON *data, void *user)
-{
+static void on_bus_event(const char *topic, uint64_t seq, const cJSON *data, void *user) {
     (void)seq;
     (void)user;
     pthread_rwlock_rdlock(&g_ws.life);
     if (g_ws.running) {
         if (!strcmp(topic, REVOKED_TOPIC)) {
-            const char *key_id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(data, "key_id"));
+            const char *key_id =
+                cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(data, "key_id"));
             if (key_id) {
                 ws_tickets_revoke(g_ws.tickets, key_id);
                 ws_hub_revoke(g_ws.hub, key_id);
             }
         }
         const aitbc_topic *decl = bus_find_topic(topic);
-        if (decl)
-            ws_hub_publish(g_ws.hub, topic, data, decl);
+        if (decl) ws_hub_publish(g_ws.hub, topic, data, decl);
     }
     pthread_rwlock_unlock(&g_ws.life);
 }
 
 static void respond_error(aitbc_request *req, unsigned status, const char *code, const char *fmt,
-                          ...)
-{
+                          ...) {
     va_list ap;
     va_start(ap, fmt);
     http_respond_errorv(req, status, code, NULL, fmt, ap);
@@ -70,8 +65,7 @@ static void respond_error(aitbc_request *req, unsigned status, const char *code,
 }
 
 /* POST /v1/ws/tickets (any role) → 201 {"ticket","expires_at"}. */
-static void tickets_handler(aitbc_request *req, void *user)
-{
+static void tickets_handler(aitbc_request *req, void *user) {
     (void)user;
     const aitbc_principal *who = http_req_principal(req);
     char ticket[WS_TICKET_MAX];
@@ -99,38 +93,30 @@ static void tickets_handler(aitbc_request *req, void *user)
     http_respond_json(req, 201, body);
 }
 
-static void *service_main(void *arg)
-{
+static void *service_main(void *arg) {
     (void)arg;
     while (!atomic_load(&g_ws.quit))
-        if (lws_service(g_ws.ctx, 0) < 0)
-            break;
+        if (lws_service(g_ws.ctx, 0) < 0) break;
     store_thread_done(); /* auth@1 may have opened a database connection on this thread */
     return NULL;
 }
 
 /* ---------------- lifecycle ---------------- */
 
-static int copy_origins(const cJSON *list)
-{
+static int copy_origins(const cJSON *list) {
     const cJSON *o;
     size_t n = (size_t)cJSON_GetArraySize(list);
-    if (!n)
-        return 0;
+    if (!n) return 0;
     g_ws.origins = calloc(n, sizeof(char *));
-    if (!g_ws.origins)
-        return AITBC_ENOMEM;
-    cJSON_ArrayForEach(o, list)
-    {
+    if (!g_ws.origins) return AITBC_ENOMEM;
+    cJSON_ArrayForEach(o, list) {
         const char *s = cJSON_GetStringValue(o);
-        if (s && !(g_ws.origins[g_ws.norigins++] = strdup(s)))
-            return AITBC_ENOMEM;
+        if (s && !(g_ws.origins[g_ws.norigins++] = strdup(s))) return AITBC_ENOMEM;
     }
     return 0;
 }
 
-static void release_all(void)
-{
+static void release_all(void) {
     ws_hub_free(g_ws.hub);
     ws_tickets_free(g_ws.tickets);
     for (size_t i = 0; i < g_ws.norigins; i++)
@@ -142,12 +128,9 @@ static void release_all(void)
     g_ws.norigins = 0;
 }
 
-int ws_start(const host_settings *set)
-{
-    if (!set->ws_enabled)
-        return 0;
-    if (sodium_init() < 0)
-        return AITBC_EIO;
+int ws_start(const host_settings *set) {
+    if (!set->ws_enabled) return 0;
+    if (sodium_init() < 0) return AITBC_EIO;
     snprintf(g_ws.path, sizeof(g_ws.path), "%s", set->ws_path[0] ? set->ws_path : "/ws");
     g_ws.max_clients = set->ws_max_clients > 0 ? set->ws_max_clients : 1024;
     int ping = set->ws_ping_s; /* 0: no server pings (and no idle drop) */
@@ -172,8 +155,8 @@ int ws_start(const host_settings *set)
     info.protocols = protocols;
     info.options = LWS_SERVER_OPTION_DISABLE_IPV6 | LWS_SERVER_OPTION_VALIDATE_UTF8;
     info.retry_and_idle_policy = ping > 0 ? &g_ws.idle : NULL;
-    info.timeout_secs = 10;          /* handshakes and close acks */
-    info.max_http_header_pool = 64;  /* concurrent handshakes; more just wait their turn */
+    info.timeout_secs = 10;         /* handshakes and close acks */
+    info.max_http_header_pool = 64; /* concurrent handshakes; more just wait their turn */
     g_ws.ctx = lws_create_context(&info);
     if (!g_ws.ctx) {
         hlog("ws", AITBC_LOG_ERROR, "cannot listen on %s:%d", info.iface, info.port);
@@ -186,12 +169,13 @@ int ws_start(const host_settings *set)
     g_ws.running = 1;
 
     int rc = bus_subscribe("*", on_bus_event, NULL);
-    aitbc_route route = {.method = "POST", .path = "/v1/ws/tickets", .roles = AITBC_ROLE_ANY,
-                         .body = AITBC_BODY_NONE, .handler = tickets_handler};
-    if (!rc)
-        rc = http_add_route(NULL, &route);
-    if (!rc && pthread_create(&g_ws.thread, NULL, service_main, NULL))
-        rc = AITBC_EIO;
+    aitbc_route route = {.method = "POST",
+                         .path = "/v1/ws/tickets",
+                         .roles = AITBC_ROLE_ANY,
+                         .body = AITBC_BODY_NONE,
+                         .handler = tickets_handler};
+    if (!rc) rc = http_add_route(NULL, &route);
+    if (!rc && pthread_create(&g_ws.thread, NULL, service_main, NULL)) rc = AITBC_EIO;
     if (rc) {
         pthread_rwlock_wrlock(&g_ws.life);
         g_ws.running = 0;
@@ -205,15 +189,12 @@ int ws_start(const host_settings *set)
     return 0;
 }
 
-int ws_port(void)
-{
+int ws_port(void) {
     return g_ws.port;
 }
 
-void ws_stop(void)
-{
-    if (!g_ws.ctx)
-        return;
+void ws_stop(void) {
+    if (!g_ws.ctx) return;
     pthread_rwlock_wrlock(&g_ws.life);
     g_ws.running = 0;
     pthread_rwlock_unlock(&g_ws.life);

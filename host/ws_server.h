@@ -3,10 +3,10 @@
 #ifndef AITBC_WS_SERVER_H
 #define AITBC_WS_SERVER_H
 
+#include "ws_internal.h"
+#include <libwebsockets.h>
 #include <pthread.h>
 #include <stdatomic.h>
-#include <libwebsockets.h>
-#include "ws_internal.h"
 
 /* How long a connection whose close was decided (slow consumer, revoked key) may take to read
  * its close frame before it is dropped without one. */
@@ -19,16 +19,16 @@ typedef struct ws_server {
     char path[64];
     int max_clients;
     int port;
-    char **origins;          /* websocket.allowed_origins, copied; NULL = any */
+    char **origins; /* websocket.allowed_origins, copied; NULL = any */
     size_t norigins;
-    atomic_int conns;        /* upgraded or upgrading connections (max_clients) */
-    atomic_int quit;         /* the service thread leaves its loop */
+    atomic_int conns; /* upgraded or upgrading connections (max_clients) */
+    atomic_int quit;  /* the service thread leaves its loop */
     /* Readers (bus dispatcher, HTTP threads) hold it while they use hub/tickets/ctx; ws_stop
      * takes it for writing to turn `running` off before tearing anything down. */
     pthread_rwlock_t life;
     int running;
     pthread_t thread;
-    lws_retry_bo_t idle;     /* server pings: secs_since_valid_ping / hangup */
+    lws_retry_bo_t idle; /* server pings: secs_since_valid_ping / hangup */
 } ws_server;
 
 extern ws_server g_ws;

@@ -5,12 +5,12 @@
  * Kept in memory only: a restart just invalidates outstanding tickets, which live 30 s anyway.
  * The store is a small array scanned linearly, compared in constant time per entry; it is
  * bounded in all and per key, so a caller cannot grow it without limit. */
-#include <pthread.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sodium.h>
 #include "aitbc/errors.h"
 #include "ws_internal.h"
+#include <pthread.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
 
 #define TICKET_PREFIX "wst_"
 #define TICKET_RANDOM 16 /* bytes: 128 bits */
@@ -28,33 +28,27 @@ struct ws_tickets {
     size_t n, cap;
 };
 
-ws_tickets *ws_tickets_new(void)
-{
+ws_tickets *ws_tickets_new(void) {
     ws_tickets *t = calloc(1, sizeof(*t));
-    if (!t)
-        return NULL;
+    if (!t) return NULL;
     pthread_mutex_init(&t->lock, NULL);
     return t;
 }
 
-void ws_tickets_free(ws_tickets *t)
-{
-    if (!t)
-        return;
+void ws_tickets_free(ws_tickets *t) {
+    if (!t) return;
     sodium_memzero(t->items, t->cap * sizeof(*t->items));
     free(t->items);
     pthread_mutex_destroy(&t->lock);
     free(t);
 }
 
-static void drop_at(ws_tickets *t, size_t i)
-{
+static void drop_at(ws_tickets *t, size_t i) {
     t->items[i] = t->items[--t->n];
     sodium_memzero(&t->items[t->n], sizeof(t->items[t->n]));
 }
 
-static void purge_expired(ws_tickets *t, int64_t now_ms)
-{
+static void purge_expired(ws_tickets *t, int64_t now_ms) {
     for (size_t i = 0; i < t->n;)
         if (t->items[i].expires_ms <= now_ms)
             drop_at(t, i);
@@ -63,16 +57,14 @@ static void purge_expired(ws_tickets *t, int64_t now_ms)
 }
 
 int ws_tickets_issue(ws_tickets *t, const aitbc_principal *who, int64_t now_ms,
-                     char out[WS_TICKET_MAX], int64_t *expires_ms)
-{
+                     char out[WS_TICKET_MAX], int64_t *expires_ms) {
     unsigned char rnd[TICKET_RANDOM];
     int rc = 0;
     pthread_mutex_lock(&t->lock);
     purge_expired(t, now_ms);
     size_t mine = 0;
     for (size_t i = 0; i < t->n; i++)
-        if (!strcmp(t->items[i].who.key_id, who->key_id))
-            mine++;
+        if (!strcmp(t->items[i].who.key_id, who->key_id)) mine++;
     if (mine >= WS_TICKETS_PER_KEY) {
         rc = AITBC_ERATE;
         goto out;
@@ -106,16 +98,13 @@ out:
     return rc;
 }
 
-int ws_tickets_take(ws_tickets *t, const char *text, int64_t now_ms, aitbc_principal *who)
-{
-    if (!text || strlen(text) != TICKET_LEN)
-        return AITBC_EAUTH;
+int ws_tickets_take(ws_tickets *t, const char *text, int64_t now_ms, aitbc_principal *who) {
+    if (!text || strlen(text) != TICKET_LEN) return AITBC_EAUTH;
     int rc = AITBC_EAUTH;
     pthread_mutex_lock(&t->lock);
     for (size_t i = 0; i < t->n; i++) {
         /* Constant time per entry: timing says nothing about how much of a ticket matched. */
-        if (sodium_memcmp(t->items[i].text, text, TICKET_LEN) != 0)
-            continue;
+        if (sodium_memcmp(t->items[i].text, text, TICKET_LEN) != 0) continue;
         if (t->items[i].expires_ms > now_ms) {
             *who = t->items[i].who;
             rc = 0;
@@ -127,10 +116,8 @@ int ws_tickets_take(ws_tickets *t, const char *text, int64_t now_ms, aitbc_princ
     return rc;
 }
 
-void ws_tickets_revoke(ws_tickets *t, const char *key_id)
-{
-    if (!key_id)
-        return;
+void ws_tickets_revoke(ws_tickets *t, const char *key_id) {
+    if (!key_id) return;
     pthread_mutex_lock(&t->lock);
     for (size_t i = 0; i < t->n;)
         if (!strcmp(t->items[i].who.key_id, key_id))

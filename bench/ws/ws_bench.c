@@ -6,25 +6,22 @@
  *   - latency: single events, one at a time; publish→receive per delivery from the event's t_us
  *     (CLOCK_MONOTONIC at publish, inside the host) to the client's receive time, p50/p99.
  * Usage: ws_bench [subscribers...]   (default: 100 1000). Prints one Markdown table row per N. */
+#include "ws_test_plugin/ws_test_util.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "ws_test_plugin/ws_test_util.h"
 
 #define CHUNK 500
 #define LAT_EVENTS 200
 
-static int cmp_i64(const void *a, const void *b)
-{
+static int cmp_i64(const void *a, const void *b) {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
     return x < y ? -1 : x > y;
 }
 
-static int subscribe_all(wsc **cs, int n)
-{
+static int subscribe_all(wsc **cs, int n) {
     for (int i = 0; i < n; i++)
-        if (wsc_send(cs[i], "{\"method\":\"subscribe\",\"params\":[\"probe_public\"]}"))
-            return -1;
+        if (wsc_send(cs[i], "{\"method\":\"subscribe\",\"params\":[\"probe_public\"]}")) return -1;
     for (int i = 0; i < n; i++) {
         char *m = wsc_recv(cs[i], 30000, NULL);
         if (!m || !strstr(m, "\"subscribed\":[\"probe_public\"]")) {
@@ -37,27 +34,22 @@ static int subscribe_all(wsc **cs, int n)
 }
 
 /* Take `count` messages from every subscriber. */
-static int receive_all(wsc **cs, int n, int count)
-{
+static int receive_all(wsc **cs, int n, int count) {
     for (int i = 0; i < n; i++)
         for (int k = 0; k < count; k++) {
             char *m = wsc_recv(cs[i], 30000, NULL);
-            if (!m)
-                return -1;
+            if (!m) return -1;
             free(m);
         }
     return 0;
 }
 
-static int run(int subs, int total_events)
-{
+static int run(int subs, int total_events) {
     th_host *h = th_start(WST_PLUGINS, "websocket: { listen: \"127.0.0.1:0\", max_clients: 5000,"
                                        " queue_max: 4096 }\n");
-    if (!h)
-        return -1;
+    if (!h) return -1;
     wst_key admin, client;
-    if (wst_admin_key(h, &admin) || wst_new_key(h, &admin, "client", &client))
-        return -1;
+    if (wst_admin_key(h, &admin) || wst_new_key(h, &admin, "client", &client)) return -1;
     int port = th_ws_port(h);
     wsc_loop *l = wsc_loop_new();
     wsc **cs = calloc((size_t)subs, sizeof(*cs));
@@ -68,11 +60,11 @@ static int run(int subs, int total_events)
             fprintf(stderr, "connection %d failed: %s\n", i, wsc_error(cs[i]));
             return -1;
         }
-    if (subscribe_all(cs, subs))
-        return -1;
+    if (subscribe_all(cs, subs)) return -1;
 
     /* Throughput. */
-    const char *data = "{\"market\":\"AIT-BTC\",\"price\":\"0.00001234\",\"quantity\":\"12.5\",\"side\":\"buy\"}";
+    const char *data =
+        "{\"market\":\"AIT-BTC\",\"price\":\"0.00001234\",\"quantity\":\"12.5\",\"side\":\"buy\"}";
     int64_t t0 = wsc_now_us();
     for (int sent = 0; sent < total_events; sent += CHUNK) {
         if (wst_publish(h, &admin, "probe_public", data, CHUNK) || receive_all(cs, subs, CHUNK))
@@ -85,16 +77,14 @@ static int run(int subs, int total_events)
     size_t nlat = (size_t)subs * LAT_EVENTS, k = 0;
     int64_t *lat = malloc(nlat * sizeof(*lat));
     for (int e = 0; e < LAT_EVENTS; e++) {
-        if (wst_publish(h, &admin, "probe_public", data, 1))
-            return -1;
+        if (wst_publish(h, &admin, "probe_public", data, 1)) return -1;
         for (int i = 0; i < subs; i++) {
             int64_t at;
             char *m = wsc_recv(cs[i], 30000, &at);
             cJSON *j = m ? cJSON_Parse(m) : NULL;
             free(m);
             const cJSON *t = wst_ev_data(j, "t_us");
-            if (!cJSON_IsNumber(t))
-                return -1;
+            if (!cJSON_IsNumber(t)) return -1;
             lat[k++] = at - (int64_t)t->valuedouble;
             cJSON_Delete(j);
         }
@@ -111,8 +101,7 @@ static int run(int subs, int total_events)
     return 0;
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     printf("| subscribers | events | events/s | deliveries/s | p50 ms | p99 ms |\n");
     printf("|---:|---:|---:|---:|---:|---:|\n");
     int defaults[] = {100, 1000};

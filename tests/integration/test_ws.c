@@ -3,61 +3,61 @@
  * (subscribe/unsubscribe/ping, error objects), auth on the upgrade (key, ticket, refusals with
  * their HTTP status), per-event visibility, revocation (4001) and the slow-consumer close (1008)
  * while a fast consumer on the same topic keeps every event in order. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
+
 #include <cmocka.h>
+
 #include "ws_test_plugin/ws_test_util.h"
 
 static th_host *g_host;
 static int g_port;
 static wst_key g_admin, g_a, g_b;
 
-static int setup(void **state)
-{
+static int setup(void **state) {
     g_host = th_start(WST_PLUGINS, "websocket: { listen: \"127.0.0.1:0\", queue_max: 256 }\n");
-    if (!g_host)
-        return -1;
+    if (!g_host) return -1;
     g_port = th_ws_port(g_host);
-    if (g_port <= 0 || wst_admin_key(g_host, &g_admin) || wst_new_key(g_host, &g_admin, "client", &g_a) ||
+    if (g_port <= 0 || wst_admin_key(g_host, &g_admin) ||
+        wst_new_key(g_host, &g_admin, "client", &g_a) ||
         wst_new_key(g_host, &g_admin, "client", &g_b))
         return -1;
     return 0;
 }
 
-static int teardown(void **state)
-{
+static int teardown(void **state) {
     int status = th_stop(g_host);
     th_free(g_host);
     return status;
 }
 
-static void assert_reply(wsc *c, const char *send, const char *expect)
-{
+static void assert_reply(wsc *c, const char *send, const char *expect) {
     cJSON *m = wst_call(c, send);
     assert_non_null(m);
     assert_string_equal(wst_text(m), expect);
     cJSON_Delete(m);
 }
 
-static cJSON *next_event(wsc *c)
-{
+static cJSON *next_event(wsc *c) {
     cJSON *m = wsc_recv_json(c, 5000);
     assert_non_null(m);
     assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(m, "method")), "event");
     return m;
 }
 
-static void subscribe_unsubscribe_ping(void **state)
-{
+static void subscribe_unsubscribe_ping(void **state) {
     wsc_loop *l = wsc_loop_new();
     wsc *c = wsc_connect(l, g_port, g_a.api_key, 5000);
     assert_true(wsc_is_open(c));
     /* The seed's own message: neither topic is declared by the plugins loaded here. */
-    assert_reply(c, "{\"method\":\"subscribe\",\"params\":[\"job_updates\",\"miner_heartbeats\"]}",
-                 "{\"result\":{\"subscribed\":[],\"denied\":[{\"topic\":\"job_updates\",\"reason\":"
-                 "\"unknown_topic\"},{\"topic\":\"miner_heartbeats\",\"reason\":\"unknown_topic\"}]}}");
-    assert_reply(c, "{\"id\":1,\"method\":\"subscribe\",\"params\":[\"probe_public\",\"probe_admin\",\"nope\"]}",
+    assert_reply(
+        c, "{\"method\":\"subscribe\",\"params\":[\"job_updates\",\"miner_heartbeats\"]}",
+        "{\"result\":{\"subscribed\":[],\"denied\":[{\"topic\":\"job_updates\",\"reason\":"
+        "\"unknown_topic\"},{\"topic\":\"miner_heartbeats\",\"reason\":\"unknown_topic\"}]}}");
+    assert_reply(c,
+                 "{\"id\":1,\"method\":\"subscribe\",\"params\":[\"probe_public\",\"probe_admin\","
+                 "\"nope\"]}",
                  "{\"id\":1,\"result\":{\"subscribed\":[\"probe_public\"],\"denied\":[{\"topic\":"
                  "\"probe_admin\",\"reason\":\"forbidden\"},{\"topic\":\"nope\",\"reason\":"
                  "\"unknown_topic\"}]}}");
@@ -91,22 +91,26 @@ static void subscribe_unsubscribe_ping(void **state)
     wsc_loop_free(l);
 }
 
-static void error_objects(void **state)
-{
+static void error_objects(void **state) {
     wsc_loop *l = wsc_loop_new();
     wsc *c = wsc_connect(l, g_port, g_a.api_key, 5000);
     assert_true(wsc_is_open(c));
-    assert_reply(c, "{\"method\":", "{\"error\":{\"code\":\"invalid_json\",\"message\":\"message is not valid JSON\"}}");
+    assert_reply(
+        c, "{\"method\":",
+        "{\"error\":{\"code\":\"invalid_json\",\"message\":\"message is not valid JSON\"}}");
     assert_reply(c, "{\"id\":5,\"method\":\"publish\",\"params\":[]}",
                  "{\"id\":5,\"error\":{\"code\":\"unknown_method\",\"message\":\"unknown method "
                  "(subscribe, unsubscribe, ping)\"}}");
-    assert_reply(c, "{\"id\":6,\"method\":\"subscribe\",\"params\":\"probe_public\"}",
-                 "{\"id\":6,\"error\":{\"code\":\"invalid_argument\",\"message\":\"params must be an "
-                 "array of at most 64 topic names\"}}");
+    assert_reply(
+        c, "{\"id\":6,\"method\":\"subscribe\",\"params\":\"probe_public\"}",
+        "{\"id\":6,\"error\":{\"code\":\"invalid_argument\",\"message\":\"params must be an "
+        "array of at most 64 topic names\"}}");
     assert_reply(c, "[\"subscribe\"]",
-                 "{\"error\":{\"code\":\"invalid_argument\",\"message\":\"message must be a JSON object\"}}");
+                 "{\"error\":{\"code\":\"invalid_argument\",\"message\":\"message must be a JSON "
+                 "object\"}}");
     assert_reply(c, "{\"id\":[1],\"method\":\"ping\"}",
-                 "{\"error\":{\"code\":\"invalid_argument\",\"message\":\"id must be a string or a number\"}}");
+                 "{\"error\":{\"code\":\"invalid_argument\",\"message\":\"id must be a string or a "
+                 "number\"}}");
     /* Still usable after errors. */
     cJSON *p = wst_call(c, "{\"method\":\"ping\"}");
     assert_non_null(cJSON_GetObjectItem(p, "result"));
@@ -124,19 +128,16 @@ static void error_objects(void **state)
     wsc_loop_free(l);
 }
 
-static void expect_refused(wsc_loop *l, const wsc_opts *o, int status)
-{
+static void expect_refused(wsc_loop *l, const wsc_opts *o, int status) {
     wsc *c = wsc_open(l, g_port, o);
     assert_false(wsc_wait_open(c, 5000));
     assert_int_equal(wsc_get_state(c), WSC_FAILED);
     assert_int_equal(wsc_http_status(c), status);
-    if (status == 401)
-        assert_string_equal(wsc_error(c), "HS: ws upgrade unauthorized");
+    if (status == 401) assert_string_equal(wsc_error(c), "HS: ws upgrade unauthorized");
     wsc_free(c);
 }
 
-static void auth_refusals(void **state)
-{
+static void auth_refusals(void **state) {
     wsc_loop *l = wsc_loop_new();
     char path[256];
     expect_refused(l, &(wsc_opts){0}, 401);
@@ -173,8 +174,7 @@ static void auth_refusals(void **state)
     th_resp_free(&r);
 }
 
-static void tickets(void **state)
-{
+static void tickets(void **state) {
     th_resp r;
     assert_int_equal(th_req(g_host, "POST", "/v1/ws/tickets", g_a.api_key, NULL, &r), 0);
     assert_int_equal(r.status, 201);
@@ -202,18 +202,20 @@ static void tickets(void **state)
     wsc_loop_free(l);
 }
 
-static void visibility_per_client(void **state)
-{
+static void visibility_per_client(void **state) {
     wsc_loop *l = wsc_loop_new();
     wsc *a = wsc_connect(l, g_port, g_a.api_key, 5000);
     wsc *b = wsc_connect(l, g_port, g_b.api_key, 5000);
     wsc *adm = wsc_connect(l, g_port, g_admin.api_key, 5000);
     const char *sub = "{\"method\":\"subscribe\",\"params\":[\"probe_owned\",\"probe_admin\"]}";
-    assert_reply(a, sub, "{\"result\":{\"subscribed\":[\"probe_owned\"],\"denied\":[{\"topic\":"
-                         "\"probe_admin\",\"reason\":\"forbidden\"}]}}");
-    assert_reply(b, sub, "{\"result\":{\"subscribed\":[\"probe_owned\"],\"denied\":[{\"topic\":"
-                         "\"probe_admin\",\"reason\":\"forbidden\"}]}}");
-    assert_reply(adm, sub, "{\"result\":{\"subscribed\":[\"probe_owned\",\"probe_admin\"],\"denied\":[]}}");
+    assert_reply(a, sub,
+                 "{\"result\":{\"subscribed\":[\"probe_owned\"],\"denied\":[{\"topic\":"
+                 "\"probe_admin\",\"reason\":\"forbidden\"}]}}");
+    assert_reply(b, sub,
+                 "{\"result\":{\"subscribed\":[\"probe_owned\"],\"denied\":[{\"topic\":"
+                 "\"probe_admin\",\"reason\":\"forbidden\"}]}}");
+    assert_reply(adm, sub,
+                 "{\"result\":{\"subscribed\":[\"probe_owned\",\"probe_admin\"],\"denied\":[]}}");
     char da[128], db[128];
     snprintf(da, sizeof(da), "{\"owner\":\"%s\"}", g_a.address);
     snprintf(db, sizeof(db), "{\"owner\":\"%s\"}", g_b.address);
@@ -251,8 +253,7 @@ static void visibility_per_client(void **state)
     wsc_loop_free(l);
 }
 
-static void revoked_key_closes_4001(void **state)
-{
+static void revoked_key_closes_4001(void **state) {
     wst_key k;
     assert_int_equal(wst_new_key(g_host, &g_admin, "client", &k), 0);
     wsc_loop *l = wsc_loop_new();
@@ -276,8 +277,7 @@ static void revoked_key_closes_4001(void **state)
 
 /* Reads messages until `until`, checking seq runs on from *seen without a gap and n follows the
  * publish order (wsprobe numbers each batch of `batch` events 1..batch). */
-static void drain_in_order(wsc *c, long *seen, long until, int batch, int timeout_ms)
-{
+static void drain_in_order(wsc *c, long *seen, long until, int batch, int timeout_ms) {
     while (*seen < until) {
         cJSON *m = wsc_recv_json(c, timeout_ms);
         assert_non_null(m);
@@ -288,16 +288,14 @@ static void drain_in_order(wsc *c, long *seen, long until, int batch, int timeou
     }
 }
 
-static int log_says_slow(void *arg)
-{
+static int log_says_slow(void *arg) {
     char *err = th_stderr(g_host);
     int yes = err && strstr(err, "(slow consumer)") != NULL;
     free(err);
     return yes;
 }
 
-static void slow_consumer_closed_fast_keeps_all(void **state)
-{
+static void slow_consumer_closed_fast_keeps_all(void **state) {
     wsc_loop *l = wsc_loop_new();
     wsc *slow = wsc_connect(l, g_port, g_a.api_key, 5000);
     wsc *fast = wsc_connect(l, g_port, g_b.api_key, 5000);
@@ -338,8 +336,7 @@ static void slow_consumer_closed_fast_keeps_all(void **state)
     wsc_loop_free(l);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(subscribe_unsubscribe_ping),
         cmocka_unit_test(error_objects),

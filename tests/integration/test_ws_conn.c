@@ -1,17 +1,19 @@
 /* WebSocket connection management end to end: 1,000 concurrent authenticated connections each
  * getting exactly its own events in order; allowed_origins; max_clients; server pings and the
  * drop of a peer that never answers them; and the 1001 goodbye on shutdown. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
+
 #include <cmocka.h>
+
 #include "ws_test_plugin/ws_test_util.h"
 
 #define MANY 1000
 
-static void thousand_connections(void **state)
-{
-    th_host *h = th_start(WST_PLUGINS, "websocket: { listen: \"127.0.0.1:0\", max_clients: 1100 }\n");
+static void thousand_connections(void **state) {
+    th_host *h =
+        th_start(WST_PLUGINS, "websocket: { listen: \"127.0.0.1:0\", max_clients: 1100 }\n");
     assert_non_null(h);
     int port = th_ws_port(h);
     wst_key admin, a, b;
@@ -26,10 +28,13 @@ static void thousand_connections(void **state)
     for (int i = 0; i < MANY; i++)
         assert_true(wsc_wait_open(cs[i], 30000));
     for (int i = 0; i < MANY; i++)
-        assert_int_equal(wsc_send(cs[i], "{\"id\":1,\"method\":\"subscribe\",\"params\":[\"probe_owned\",\"probe_public\"]}"), 0);
+        assert_int_equal(wsc_send(cs[i], "{\"id\":1,\"method\":\"subscribe\",\"params\":[\"probe_"
+                                         "owned\",\"probe_public\"]}"),
+                         0);
     for (int i = 0; i < MANY; i++) {
         cJSON *m = wsc_recv_json(cs[i], 30000);
-        assert_string_equal(wst_text(m), "{\"id\":1,\"result\":{\"subscribed\":[\"probe_owned\",\"probe_public\"],\"denied\":[]}}");
+        assert_string_equal(wst_text(m), "{\"id\":1,\"result\":{\"subscribed\":[\"probe_owned\","
+                                         "\"probe_public\"],\"denied\":[]}}");
         cJSON_Delete(m);
     }
     /* Ten owned events each for A and B, interleaved, then ten public ones. */
@@ -64,12 +69,11 @@ static void thousand_connections(void **state)
     th_free(h);
 }
 
-static int raw_status(int port, const char *headers, char *buf, size_t cap)
-{
+static int raw_status(int port, const char *headers, char *buf, size_t cap) {
     int fd = wst_tcp(port);
-    if (fd < 0 || wst_raw_upgrade(fd, "/ws", headers) != 0 || wst_read(fd, buf, cap, 5000, WST_HTTP_RESPONSE) <= 0) {
-        if (fd >= 0)
-            close(fd);
+    if (fd < 0 || wst_raw_upgrade(fd, "/ws", headers) != 0 ||
+        wst_read(fd, buf, cap, 5000, WST_HTTP_RESPONSE) <= 0) {
+        if (fd >= 0) close(fd);
         return -1;
     }
     close(fd);
@@ -79,14 +83,12 @@ static int raw_status(int port, const char *headers, char *buf, size_t cap)
 /* Condition for th_wait_until: a raw upgrade that got its 101 (socket kept in g_fd). */
 static int g_port, g_fd = -1;
 static const char *g_hdr;
-static int upgraded(void *arg)
-{
+static int upgraded(void *arg) {
     char buf[2048];
     int fd = wst_tcp(g_port);
-    if (fd < 0)
-        return 0;
-    if (wst_raw_upgrade(fd, "/ws", g_hdr) == 0 && wst_read(fd, buf, sizeof(buf), 5000, WST_HTTP_RESPONSE) > 0 &&
-        atoi(buf + 9) == 101) {
+    if (fd < 0) return 0;
+    if (wst_raw_upgrade(fd, "/ws", g_hdr) == 0 &&
+        wst_read(fd, buf, sizeof(buf), 5000, WST_HTTP_RESPONSE) > 0 && atoi(buf + 9) == 101) {
         g_fd = fd;
         return 1;
     }
@@ -94,10 +96,10 @@ static int upgraded(void *arg)
     return 0;
 }
 
-static void origins_limits_pings_shutdown(void **state)
-{
-    th_host *h = th_start(WST_PLUGINS, "websocket: { listen: \"127.0.0.1:0\", ping_interval_s: 1,"
-                                       " max_clients: 2, allowed_origins: [\"http://good.example\"] }\n");
+static void origins_limits_pings_shutdown(void **state) {
+    th_host *h =
+        th_start(WST_PLUGINS, "websocket: { listen: \"127.0.0.1:0\", ping_interval_s: 1,"
+                              " max_clients: 2, allowed_origins: [\"http://good.example\"] }\n");
     assert_non_null(h);
     int port = th_ws_port(h);
     wst_key admin;
@@ -108,7 +110,8 @@ static void origins_limits_pings_shutdown(void **state)
     snprintf(hdr, sizeof(hdr), "X-Api-Key: %s\r\nOrigin: http://evil.example\r\n", admin.api_key);
     assert_int_equal(raw_status(port, hdr, buf, sizeof(buf)), 403);
     wsc_loop *l = wsc_loop_new();
-    wsc *good = wsc_open(l, port, &(wsc_opts){.api_key = admin.api_key, .origin = "http://good.example"});
+    wsc *good =
+        wsc_open(l, port, &(wsc_opts){.api_key = admin.api_key, .origin = "http://good.example"});
     assert_true(wsc_wait_open(good, 5000));
     wsc *plain = wsc_connect(l, port, admin.api_key, 5000);
     assert_true(wsc_is_open(plain));
@@ -132,8 +135,7 @@ static void origins_limits_pings_shutdown(void **state)
     int eof = 0;
     while (!eof && wsc_now_us() < until) {
         struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (poll(&p, 1, 1000) > 0 && recv(fd, frame, sizeof(frame), 0) <= 0)
-            eof = 1;
+        if (poll(&p, 1, 1000) > 0 && recv(fd, frame, sizeof(frame), 0) <= 0) eof = 1;
     }
     assert_true(eof);
     close(fd);
@@ -147,8 +149,7 @@ static void origins_limits_pings_shutdown(void **state)
     th_free(h);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(thousand_connections),
         cmocka_unit_test(origins_limits_pings_shutdown),

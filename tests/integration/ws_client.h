@@ -16,9 +16,9 @@
 #ifndef AITBC_TEST_WS_CLIENT_H
 #define AITBC_TEST_WS_CLIENT_H
 
+#include <cjson/cJSON.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cjson/cJSON.h>
 
 typedef struct wsc_loop wsc_loop;
 typedef struct wsc wsc;

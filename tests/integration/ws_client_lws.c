@@ -1,12 +1,11 @@
 /* WebSocket test client, service-thread side (see ws_client.h): the loop's lws context and
  * thread, the protocol callback, and carrying out what the test thread asked for. Only this
  * thread calls lws (besides lws_cancel_service). */
+#include "ws_client_priv.h"
 #include <stdlib.h>
 #include <string.h>
-#include "ws_client_priv.h"
 
-static void do_connect(wsc *c)
-{
+static void do_connect(wsc *c) {
     struct lws_client_connect_info i;
     memset(&i, 0, sizeof(i));
     i.context = c->loop->ctx;
@@ -22,20 +21,17 @@ static void do_connect(wsc *c)
     struct lws *w = lws_client_connect_via_info(&i);
     pthread_mutex_lock(&c->loop->lock);
     c->in_connect = 0;
-    if (w && c->state == WSC_CONNECTING)
-        c->wsi = w;
+    if (w && c->state == WSC_CONNECTING) c->wsi = w;
     if (!w && c->state == WSC_CONNECTING) {
         c->state = WSC_FAILED;
         snprintf(c->error, sizeof(c->error), "connect failed");
         pthread_cond_broadcast(&c->loop->cond);
     }
-    if (!c->wsi && c->release && !c->dirty)
-        wsc_i_destroy(c);
+    if (!c->wsi && c->release && !c->dirty) wsc_i_destroy(c);
 }
 
 /* lock held */
-static void process_dirty(wsc_loop *l)
-{
+static void process_dirty(wsc_loop *l) {
     while (l->dirty) {
         wsc *c = l->dirty;
         l->dirty = c->dirty_next;
@@ -46,52 +42,44 @@ static void process_dirty(wsc_loop *l)
             continue;
         }
         if (!c->wsi) {
-            if (c->release && c->state != WSC_CONNECTING)
-                wsc_i_destroy(c);
+            if (c->release && c->state != WSC_CONNECTING) wsc_i_destroy(c);
             continue;
         }
         if (c->paused != c->pause_applied) {
             c->pause_applied = c->paused;
             lws_rx_flow_control(c->wsi, !c->paused);
         }
-        if (c->tx_head || c->want_close)
-            lws_callback_on_writable(c->wsi);
+        if (c->tx_head || c->want_close) lws_callback_on_writable(c->wsi);
     }
 }
 
-static void on_closed(wsc *c, int failed, const char *why)
-{
+static void on_closed(wsc *c, int failed, const char *why) {
     c->wsi = NULL;
     if (failed) {
         c->state = WSC_FAILED;
         snprintf(c->error, sizeof(c->error), "%s", why ? why : "connection error");
     } else {
         c->state = WSC_CLOSED;
-        if (!c->close_code)
-            c->close_code = 1006;
+        if (!c->close_code) c->close_code = 1006;
     }
     pthread_cond_broadcast(&c->loop->cond);
-    if (c->release && !c->dirty && !c->in_connect)
-        wsc_i_destroy(c);
+    if (c->release && !c->dirty && !c->in_connect) wsc_i_destroy(c);
 }
 
-static int on_receive(wsc *c, struct lws *wsi, const void *in, size_t len)
-{
+static int on_receive(wsc *c, struct lws *wsi, const void *in, size_t len) {
     if (c->part_len + len + 1 > c->part_cap) {
         size_t cap = c->part_cap ? c->part_cap : 1024;
         while (cap < c->part_len + len + 1)
             cap *= 2;
         char *p = realloc(c->part, cap);
-        if (!p)
-            return -1;
+        if (!p) return -1;
         c->part = p;
         c->part_cap = cap;
     }
     memcpy(c->part + c->part_len, in, len);
     c->part_len += len;
     c->part[c->part_len] = '\0';
-    if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi))
-        return 0;
+    if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi)) return 0;
     msg *m = calloc(1, sizeof(*m));
     if (!m || !(m->text = malloc(c->part_len + 1))) {
         free(m);
@@ -112,33 +100,26 @@ static int on_receive(wsc *c, struct lws *wsi, const void *in, size_t len)
     return 0;
 }
 
-static int on_writeable(wsc *c, struct lws *wsi)
-{
+static int on_writeable(wsc *c, struct lws *wsi) {
     if (c->want_close) {
         lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, (unsigned char *)"bye", 3);
         return -1;
     }
     msg *m = c->tx_head;
-    if (!m)
-        return 0;
+    if (!m) return 0;
     c->tx_head = m->next;
-    if (!c->tx_head)
-        c->tx_tail = NULL;
+    if (!c->tx_head) c->tx_tail = NULL;
     int n = lws_write(wsi, (unsigned char *)m->text + LWS_PRE, m->len, LWS_WRITE_TEXT);
     free(m->text);
     free(m);
-    if (n < 0)
-        return -1;
-    if (c->tx_head)
-        lws_callback_on_writable(wsi);
+    if (n < 0) return -1;
+    if (c->tx_head) lws_callback_on_writable(wsi);
     return 0;
 }
 
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-                    size_t len)
-{
-    if (!wsi)
-        return 0;
+                    size_t len) {
+    if (!wsi) return 0;
     wsc *c = lws_get_opaque_user_data(wsi);
     wsc_loop *l = lws_context_user(lws_get_context(wsi));
     int rc = 0;
@@ -148,8 +129,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         pthread_mutex_unlock(&l->lock);
         return 0;
     }
-    if (!c)
-        return lws_callback_http_dummy(wsi, reason, user, in, len);
+    if (!c) return lws_callback_http_dummy(wsi, reason, user, in, len);
     pthread_mutex_lock(&l->lock);
     switch (reason) {
     case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: {
@@ -187,7 +167,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         if (len >= 2) {
             const unsigned char *b = in;
             c->close_code = b[0] << 8 | b[1];
-            size_t rl = len - 2 < sizeof(c->close_reason) - 1 ? len - 2 : sizeof(c->close_reason) - 1;
+            size_t rl =
+                len - 2 < sizeof(c->close_reason) - 1 ? len - 2 : sizeof(c->close_reason) - 1;
             memcpy(c->close_reason, b + 2, rl);
             c->close_reason[rl] = '\0';
         }
@@ -208,24 +189,20 @@ static const struct lws_protocols protocols[] = {
     {0},
 };
 
-static void *service_main(void *arg)
-{
+static void *service_main(void *arg) {
     wsc_loop *l = arg;
     for (;;) {
         pthread_mutex_lock(&l->lock);
         int quit = l->quit;
         pthread_mutex_unlock(&l->lock);
-        if (quit || lws_service(l->ctx, 0) < 0)
-            break;
+        if (quit || lws_service(l->ctx, 0) < 0) break;
     }
     return NULL;
 }
 
-wsc_loop *wsc_loop_new(void)
-{
+wsc_loop *wsc_loop_new(void) {
     wsc_loop *l = calloc(1, sizeof(*l));
-    if (!l)
-        return NULL;
+    if (!l) return NULL;
     pthread_mutex_init(&l->lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -242,8 +219,7 @@ wsc_loop *wsc_loop_new(void)
     info.connect_timeout_secs = 10;
     l->ctx = lws_create_context(&info);
     if (!l->ctx || pthread_create(&l->thread, NULL, service_main, l)) {
-        if (l->ctx)
-            lws_context_destroy(l->ctx);
+        if (l->ctx) lws_context_destroy(l->ctx);
         pthread_cond_destroy(&l->cond);
         pthread_mutex_destroy(&l->lock);
         free(l);
@@ -252,10 +228,8 @@ wsc_loop *wsc_loop_new(void)
     return l;
 }
 
-void wsc_loop_free(wsc_loop *l)
-{
-    if (!l)
-        return;
+void wsc_loop_free(wsc_loop *l) {
+    if (!l) return;
     pthread_mutex_lock(&l->lock);
     l->quit = 1;
     pthread_mutex_unlock(&l->lock);
@@ -272,4 +246,3 @@ void wsc_loop_free(wsc_loop *l)
     pthread_mutex_destroy(&l->lock);
     free(l);
 }
-

@@ -3,9 +3,9 @@
 #ifndef AITBC_TEST_WS_CLIENT_PRIV_H
 #define AITBC_TEST_WS_CLIENT_PRIV_H
 
-#include <pthread.h>
-#include <libwebsockets.h>
 #include "ws_client.h"
+#include <libwebsockets.h>
+#include <pthread.h>
 
 typedef struct msg {
     struct msg *next;
@@ -16,10 +16,10 @@ typedef struct msg {
 
 struct wsc {
     wsc_loop *loop;
-    wsc *prev, *next;       /* all connections of the loop */
+    wsc *prev, *next; /* all connections of the loop */
     wsc *dirty_next;
     int dirty;
-    struct lws *wsi;        /* service thread; NULL before connect and after close */
+    struct lws *wsi; /* service thread; NULL before connect and after close */
     int port;
     char *path, *api_key, *origin;
     wsc_state state;
@@ -29,13 +29,13 @@ struct wsc {
     char close_reason[128];
     msg *rx_head, *rx_tail; /* complete messages */
     size_t rx_count;
-    char *part;             /* message being assembled */
+    char *part; /* message being assembled */
     size_t part_len, part_cap;
     msg *tx_head, *tx_tail;
     int want_connect, want_close, release;
-    int in_connect;         /* inside lws_client_connect_via_info: not to be destroyed */
+    int in_connect; /* inside lws_client_connect_via_info: not to be destroyed */
     int paused, pause_applied;
-    int rx_waiting;         /* a wsc_recv is waiting: wake it on the next message */
+    int rx_waiting; /* a wsc_recv is waiting: wake it on the next message */
 };
 
 struct wsc_loop {

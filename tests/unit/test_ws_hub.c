@@ -1,60 +1,59 @@
 /* Unit tests of the WebSocket hub (ws_hub.c): subscribe answers, per-topic per-connection seq,
  * per-event visibility, the bounded queue and the slow-consumer close, unsubscribe dropping
  * queued events, revocation, shutdown drain, and a concurrent publisher vs. a consumer. */
+#include <pthread.h>
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <pthread.h>
+
 #include <cmocka.h>
+
 #include "aitbc/errors.h"
 #include "ws_internal.h"
 
 #define HEADROOM 16
 
 static int wakes;
-static void count_wake(void *arg)
-{
+static void count_wake(void *arg) {
     (void)arg;
     __atomic_add_fetch(&wakes, 1, __ATOMIC_RELAXED);
 }
 
 /* Visible when data.owner is the principal's address, or to admins. */
-static int owner_only(const aitbc_principal *who, const cJSON *data, void *user)
-{
+static int owner_only(const aitbc_principal *who, const cJSON *data, void *user) {
     (void)user;
     const char *owner = cJSON_GetStringValue(cJSON_GetObjectItem(data, "owner"));
     return who->role == AITBC_ROLE_ADMIN || (owner && !strcmp(owner, who->owner_address));
 }
 
 static aitbc_topic t_public = {.name = "blocks", .roles = AITBC_ROLE_ANY};
-static aitbc_topic t_owned = {.name = "job_updates", .roles = AITBC_ROLE_ANY, .visible = owner_only};
+static aitbc_topic t_owned = {
+    .name = "job_updates", .roles = AITBC_ROLE_ANY, .visible = owner_only};
 static aitbc_topic t_admin = {.name = "miner_heartbeats", .roles = AITBC_ROLE_ADMIN};
 
-static const aitbc_topic *lookup(const char *name)
-{
+static const aitbc_topic *lookup(const char *name) {
     const aitbc_topic *all[] = {&t_public, &t_owned, &t_admin};
     for (size_t i = 0; i < 3; i++)
-        if (!strcmp(all[i]->name, name))
-            return all[i];
+        if (!strcmp(all[i]->name, name)) return all[i];
     return NULL;
 }
 
-static aitbc_principal alice = {.key_id = "key_alice", .role = AITBC_ROLE_CLIENT, .owner_address = "ait1alice"};
-static aitbc_principal bob = {.key_id = "key_bob", .role = AITBC_ROLE_CLIENT, .owner_address = "ait1bob"};
+static aitbc_principal alice = {
+    .key_id = "key_alice", .role = AITBC_ROLE_CLIENT, .owner_address = "ait1alice"};
+static aitbc_principal bob = {
+    .key_id = "key_bob", .role = AITBC_ROLE_CLIENT, .owner_address = "ait1bob"};
 
-static cJSON *topics(const char *json)
-{
+static cJSON *topics(const char *json) {
     cJSON *t = cJSON_Parse(json);
     assert_non_null(t);
     return t;
 }
 
-static void subscribe(ws_hub *h, ws_conn *c, const char *list, const char *expect)
-{
+static void subscribe(ws_hub *h, ws_conn *c, const char *list, const char *expect) {
     cJSON *t = topics(list);
     cJSON *r = ws_hub_subscribe(h, c, t, lookup);
     char *s = cJSON_PrintUnformatted(r);
@@ -65,8 +64,7 @@ static void subscribe(ws_hub *h, ws_conn *c, const char *list, const char *expec
 }
 
 /* Next frame as parsed JSON (caller frees), NULL if none; closes are reported in *close. */
-static cJSON *next(ws_hub *h, ws_conn *c, int *close)
-{
+static cJSON *next(ws_hub *h, ws_conn *c, int *close) {
     ws_out o;
     *close = 0;
     switch (ws_hub_next(h, c, &o)) {
@@ -81,15 +79,13 @@ static cJSON *next(ws_hub *h, ws_conn *c, int *close)
     }
 }
 
-static void publish(ws_hub *h, const aitbc_topic *t, const char *data)
-{
+static void publish(ws_hub *h, const aitbc_topic *t, const char *data) {
     cJSON *d = cJSON_Parse(data);
     ws_hub_publish(h, t->name, d, t);
     cJSON_Delete(d);
 }
 
-static void expect_event(ws_hub *h, ws_conn *c, const char *topic, int seq, int n)
-{
+static void expect_event(ws_hub *h, ws_conn *c, const char *topic, int seq, int n) {
     int close;
     cJSON *m = next(h, c, &close);
     assert_non_null(m);
@@ -101,8 +97,7 @@ static void expect_event(ws_hub *h, ws_conn *c, const char *topic, int seq, int 
     cJSON_Delete(m);
 }
 
-static void subscribe_answers_and_seq(void **state)
-{
+static void subscribe_answers_and_seq(void **state) {
     ws_hub *h = ws_hub_new(16, HEADROOM, count_wake, NULL);
     ws_conn *a = ws_conn_new(&alice, NULL);
     ws_hub_add(h, a);
@@ -110,7 +105,8 @@ static void subscribe_answers_and_seq(void **state)
               "{\"subscribed\":[\"blocks\"],\"denied\":[{\"topic\":\"miner_heartbeats\",\"reason\":"
               "\"forbidden\"},{\"topic\":\"nope\",\"reason\":\"unknown_topic\"},{\"topic\":\"a b\","
               "\"reason\":\"unknown_topic\"}]}");
-    subscribe(h, a, "[\"blocks\",\"job_updates\"]", "{\"subscribed\":[\"blocks\",\"job_updates\"],\"denied\":[]}");
+    subscribe(h, a, "[\"blocks\",\"job_updates\"]",
+              "{\"subscribed\":[\"blocks\",\"job_updates\"],\"denied\":[]}");
     publish(h, &t_public, "{\"n\":1}");
     publish(h, &t_owned, "{\"n\":2,\"owner\":\"ait1alice\"}");
     publish(h, &t_public, "{\"n\":3}");
@@ -125,12 +121,13 @@ static void subscribe_answers_and_seq(void **state)
     publish(h, &t_public, "{\"n\":5}");
     ws_out o;
     assert_int_equal(ws_hub_next(h, a, &o), WS_OUT_FRAME);
-    assert_string_equal(o.data, "{\"method\":\"event\",\"params\":{\"topic\":\"blocks\",\"seq\":3,\"data\":{\"n\":5}}}");
+    assert_string_equal(
+        o.data,
+        "{\"method\":\"event\",\"params\":{\"topic\":\"blocks\",\"seq\":3,\"data\":{\"n\":5}}}");
     ws_hub_free(h);
 }
 
-static void visibility_per_connection(void **state)
-{
+static void visibility_per_connection(void **state) {
     ws_hub *h = ws_hub_new(16, HEADROOM, count_wake, NULL);
     ws_conn *a = ws_conn_new(&alice, NULL), *b = ws_conn_new(&bob, NULL);
     ws_hub_add(h, a);
@@ -150,8 +147,7 @@ static void visibility_per_connection(void **state)
     ws_hub_free(h);
 }
 
-static void slow_consumer_closed_others_unaffected(void **state)
-{
+static void slow_consumer_closed_others_unaffected(void **state) {
     ws_hub *h = ws_hub_new(4, HEADROOM, count_wake, NULL);
     ws_conn *slow = ws_conn_new(&alice, NULL), *fast = ws_conn_new(&bob, NULL);
     ws_hub_add(h, slow);
@@ -175,12 +171,12 @@ static void slow_consumer_closed_others_unaffected(void **state)
     ws_hub_free(h);
 }
 
-static void unsubscribe_drops_queued(void **state)
-{
+static void unsubscribe_drops_queued(void **state) {
     ws_hub *h = ws_hub_new(16, HEADROOM, count_wake, NULL);
     ws_conn *a = ws_conn_new(&alice, NULL);
     ws_hub_add(h, a);
-    subscribe(h, a, "[\"blocks\",\"job_updates\"]", "{\"subscribed\":[\"blocks\",\"job_updates\"],\"denied\":[]}");
+    subscribe(h, a, "[\"blocks\",\"job_updates\"]",
+              "{\"subscribed\":[\"blocks\",\"job_updates\"],\"denied\":[]}");
     publish(h, &t_public, "{\"n\":1}");
     publish(h, &t_owned, "{\"n\":2,\"owner\":\"ait1alice\"}");
     publish(h, &t_public, "{\"n\":3}");
@@ -203,15 +199,12 @@ static void unsubscribe_drops_queued(void **state)
     ws_hub_free(h);
 }
 
-static void seen_closes(ws_conn *c, int new_close, void *arg)
-{
+static void seen_closes(ws_conn *c, int new_close, void *arg) {
     int *n = arg;
-    if (new_close)
-        (*n)++;
+    if (new_close) (*n)++;
 }
 
-static void revocation_and_shutdown(void **state)
-{
+static void revocation_and_shutdown(void **state) {
     ws_hub *h = ws_hub_new(16, HEADROOM, count_wake, NULL);
     ws_conn *a = ws_conn_new(&alice, NULL), *b = ws_conn_new(&bob, NULL);
     ws_hub_add(h, a);
@@ -239,8 +232,7 @@ static void revocation_and_shutdown(void **state)
     ws_hub_free(h);
 }
 
-static void service_reports_close_once(void **state)
-{
+static void service_reports_close_once(void **state) {
     ws_hub *h = ws_hub_new(1, HEADROOM, count_wake, NULL);
     ws_conn *a = ws_conn_new(&alice, NULL);
     ws_hub_add(h, a);
@@ -257,8 +249,7 @@ static void service_reports_close_once(void **state)
     ws_hub_free(h);
 }
 
-static void rx_assembly_bounded(void **state)
-{
+static void rx_assembly_bounded(void **state) {
     ws_conn *c = ws_conn_new(&alice, NULL);
     char chunk[1000];
     memset(chunk, 'x', sizeof(chunk));
@@ -287,8 +278,7 @@ typedef struct race {
     int count;
 } race;
 
-static void *publisher(void *arg)
-{
+static void *publisher(void *arg) {
     race *r = arg;
     for (int i = 1; i <= r->count; i++) {
         cJSON *d = cJSON_CreateObject();
@@ -299,8 +289,7 @@ static void *publisher(void *arg)
     return NULL;
 }
 
-static void concurrent_publish_and_consume(void **state)
-{
+static void concurrent_publish_and_consume(void **state) {
     race r = {.h = ws_hub_new(100000, HEADROOM, count_wake, NULL), .count = 20000};
     ws_conn *a = ws_conn_new(&alice, NULL);
     ws_hub_add(r.h, a);
@@ -311,8 +300,7 @@ static void concurrent_publish_and_consume(void **state)
     while (got < r.count) {
         cJSON *m = next(r.h, a, &close);
         assert_int_equal(close, 0);
-        if (!m)
-            continue;
+        if (!m) continue;
         got++;
         cJSON *p = cJSON_GetObjectItem(m, "params");
         assert_int_equal(cJSON_GetObjectItem(p, "seq")->valuedouble, got);
@@ -323,8 +311,7 @@ static void concurrent_publish_and_consume(void **state)
     ws_hub_free(r.h);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(subscribe_answers_and_seq),
         cmocka_unit_test(visibility_per_connection),

@@ -1,25 +1,27 @@
 /* Unit tests of the WebSocket client protocol (ws_protocol.c) and the upgrade tickets
  * (ws_tickets.c): hostile messages, the exact reply shapes of API.md, topic permissions,
  * single-use / expiry / per-key bounds of tickets. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
 #include <cmocka.h>
+
 #include "aitbc/errors.h"
 #include "ws_internal.h"
 
-static int parse(const char *text, ws_request *rq)
-{
+static int parse(const char *text, ws_request *rq) {
     return ws_request_parse(text, strlen(text), rq);
 }
 
-static void seed_subscribe_message(void **state)
-{
+static void seed_subscribe_message(void **state) {
     ws_request rq;
-    assert_int_equal(parse("{\"method\":\"subscribe\",\"params\":[\"job_updates\",\"miner_heartbeats\"]}", &rq), 0);
+    assert_int_equal(
+        parse("{\"method\":\"subscribe\",\"params\":[\"job_updates\",\"miner_heartbeats\"]}", &rq),
+        0);
     assert_int_equal(rq.method, WS_M_SUBSCRIBE);
     assert_null(rq.id);
     assert_int_equal(cJSON_GetArraySize(rq.topics), 2);
@@ -27,8 +29,7 @@ static void seed_subscribe_message(void **state)
     ws_request_free(&rq);
 }
 
-static void id_is_echoed(void **state)
-{
+static void id_is_echoed(void **state) {
     ws_request rq;
     assert_int_equal(parse(" {\"id\":7,\"method\":\"unsubscribe\",\"params\":[]}\n", &rq), 0);
     assert_int_equal(rq.method, WS_M_UNSUBSCRIBE);
@@ -45,8 +46,7 @@ static void id_is_echoed(void **state)
     ws_request_free(&rq);
 }
 
-static void expect_error(const char *text, const char *code, int has_id)
-{
+static void expect_error(const char *text, const char *code, int has_id) {
     ws_request rq;
     assert_int_equal(ws_request_parse(text, strlen(text), &rq), AITBC_EINVAL);
     assert_int_equal(rq.method, WS_M_INVALID);
@@ -56,8 +56,7 @@ static void expect_error(const char *text, const char *code, int has_id)
     ws_request_free(&rq);
 }
 
-static void bad_messages(void **state)
-{
+static void bad_messages(void **state) {
     expect_error("", "invalid_json", 0);
     expect_error("{", "invalid_json", 0);
     expect_error("{}x", "invalid_json", 0);
@@ -70,7 +69,8 @@ static void bad_messages(void **state)
     expect_error("{\"id\":1,\"method\":\"nope\"}", "unknown_method", 1);
     expect_error("{\"id\":1,\"method\":\"Subscribe\",\"params\":[]}", "unknown_method", 1);
     expect_error("{\"id\":1,\"method\":\"subscribe\"}", "invalid_argument", 1);
-    expect_error("{\"id\":1,\"method\":\"subscribe\",\"params\":\"blocks\"}", "invalid_argument", 1);
+    expect_error("{\"id\":1,\"method\":\"subscribe\",\"params\":\"blocks\"}", "invalid_argument",
+                 1);
     expect_error("{\"id\":1,\"method\":\"subscribe\",\"params\":[\"a\",3]}", "invalid_argument", 1);
     expect_error("{\"id\":1,\"method\":\"unsubscribe\",\"params\":[null]}", "invalid_argument", 1);
     /* More topics than a connection may hold in one request. */
@@ -91,8 +91,7 @@ static void bad_messages(void **state)
     free(huge);
 }
 
-static void topic_permissions(void **state)
-{
+static void topic_permissions(void **state) {
     aitbc_principal client = {.key_id = "key_c", .role = AITBC_ROLE_CLIENT};
     aitbc_principal admin = {.key_id = "key_a", .role = AITBC_ROLE_ADMIN};
     aitbc_topic admins = {.name = "miner_heartbeats", .roles = AITBC_ROLE_ADMIN | AITBC_ROLE_MINER};
@@ -119,8 +118,7 @@ static void topic_permissions(void **state)
     assert_true(ws_topic_name_ok(longname));
 }
 
-static void tickets_single_use_and_bound(void **state)
-{
+static void tickets_single_use_and_bound(void **state) {
     ws_tickets *t = ws_tickets_new();
     aitbc_principal a = {.key_id = "key_a", .role = AITBC_ROLE_CLIENT, .owner_address = "ait1aa"};
     aitbc_principal got;
@@ -150,8 +148,7 @@ static void tickets_single_use_and_bound(void **state)
     ws_tickets_free(t);
 }
 
-static void tickets_bounds_and_revocation(void **state)
-{
+static void tickets_bounds_and_revocation(void **state) {
     ws_tickets *t = ws_tickets_new();
     aitbc_principal a = {.key_id = "key_a", .role = AITBC_ROLE_CLIENT};
     aitbc_principal b = {.key_id = "key_b", .role = AITBC_ROLE_CLIENT};
@@ -174,8 +171,7 @@ static void tickets_bounds_and_revocation(void **state)
     ws_tickets_free(t);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(seed_subscribe_message),
         cmocka_unit_test(id_is_echoed),

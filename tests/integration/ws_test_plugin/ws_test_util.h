@@ -4,6 +4,8 @@
 #ifndef AITBC_WS_TEST_UTIL_H
 #define AITBC_WS_TEST_UTIL_H
 
+#include "harness.h"
+#include "ws_client.h"
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -12,8 +14,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include "harness.h"
-#include "ws_client.h"
 
 /* Plugins every WS test host loads: the real auth backend (no rate limits, so a thousand
  * upgrades with one key pass) and the probe. */
@@ -29,13 +29,11 @@ typedef struct wst_key {
 } wst_key;
 
 /** The first admin key auth-apikey wrote to <data_dir>/admin.key. */
-static inline int wst_admin_key(th_host *h, wst_key *out)
-{
+static inline int wst_admin_key(th_host *h, wst_key *out) {
     char path[4200];
     snprintf(path, sizeof(path), "%s/admin.key", th_data_dir(h));
     FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
+    if (!f) return -1;
     memset(out, 0, sizeof(*out));
     int ok = fgets(out->api_key, sizeof(out->api_key), f) != NULL;
     fclose(f);
@@ -44,14 +42,12 @@ static inline int wst_admin_key(th_host *h, wst_key *out)
 }
 
 /** A new key of `role` ("client"/"admin") with its own custodial address. */
-static inline int wst_new_key(th_host *h, const wst_key *admin, const char *role, wst_key *out)
-{
+static inline int wst_new_key(th_host *h, const wst_key *admin, const char *role, wst_key *out) {
     char body[128];
     snprintf(body, sizeof(body), "{\"role\":\"%s\",\"label\":\"ws-test\"}", role);
     th_resp r;
     memset(out, 0, sizeof(*out));
-    if (th_req(h, "POST", "/v1/admin/keys", admin->api_key, body, &r) != 0)
-        return -1;
+    if (th_req(h, "POST", "/v1/admin/keys", admin->api_key, body, &r) != 0) return -1;
     int rc = -1;
     const char *k = cJSON_GetStringValue(cJSON_GetObjectItem(r.json, "api_key"));
     const char *id = cJSON_GetStringValue(cJSON_GetObjectItem(r.json, "key_id"));
@@ -68,8 +64,7 @@ static inline int wst_new_key(th_host *h, const wst_key *admin, const char *role
 
 /** Publish `count` events on topic through wsprobe; data_json may be NULL. 0 on success. */
 static inline int wst_publish(th_host *h, const wst_key *admin, const char *topic,
-                              const char *data_json, int count)
-{
+                              const char *data_json, int count) {
     size_t cap = (data_json ? strlen(data_json) : 0) + 256;
     char *body = malloc(cap);
     snprintf(body, cap, "{\"topic\":\"%s\",\"data\":%s,\"count\":%d}", topic,
@@ -87,16 +82,13 @@ static inline int wst_publish(th_host *h, const wst_key *admin, const char *topi
 
 /** Send text on c and return the next message (a reply, since the caller is not subscribed
  *  to anything that publishes meanwhile). */
-static inline cJSON *wst_call(wsc *c, const char *text)
-{
-    if (wsc_send(c, text) != 0)
-        return NULL;
+static inline cJSON *wst_call(wsc *c, const char *text) {
+    if (wsc_send(c, text) != 0) return NULL;
     return wsc_recv_json(c, 5000);
 }
 
 /** The message's compact JSON text (static buffer) for assertions on exact shapes. */
-static inline const char *wst_text(const cJSON *j)
-{
+static inline const char *wst_text(const cJSON *j) {
     static char buf[4096];
     char *t = j ? cJSON_PrintUnformatted(j) : NULL;
     snprintf(buf, sizeof(buf), "%s", t ? t : "(null)");
@@ -105,30 +97,26 @@ static inline const char *wst_text(const cJSON *j)
 }
 
 /** params.topic / params.seq / params.data.<field> of an event message. */
-static inline const char *wst_ev_topic(const cJSON *m)
-{
+static inline const char *wst_ev_topic(const cJSON *m) {
     return cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(m, "params"), "topic"));
 }
-static inline long wst_ev_seq(const cJSON *m)
-{
+static inline long wst_ev_seq(const cJSON *m) {
     const cJSON *s = cJSON_GetObjectItem(cJSON_GetObjectItem(m, "params"), "seq");
     return cJSON_IsNumber(s) ? (long)s->valuedouble : -1;
 }
-static inline const cJSON *wst_ev_data(const cJSON *m, const char *field)
-{
-    return cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(m, "params"), "data"), field);
+static inline const cJSON *wst_ev_data(const cJSON *m, const char *field) {
+    return cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(m, "params"), "data"),
+                               field);
 }
 
 /* ---- raw TCP, for what the WebSocket client hides ---- */
 
-static inline int wst_tcp(int port)
-{
+static inline int wst_tcp(int port) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
-        if (fd >= 0)
-            close(fd);
+        if (fd >= 0) close(fd);
         return -1;
     }
     return fd;
@@ -138,32 +126,27 @@ static inline int wst_tcp(int port)
 enum { WST_UNTIL_EOF = 0, WST_HTTP_RESPONSE = 1, WST_FIRST_DATA = 2 };
 
 /* 1 once buf holds a whole HTTP response head plus the body its Content-Length announces. */
-static inline int wst_http_complete(const char *buf, size_t got)
-{
+static inline int wst_http_complete(const char *buf, size_t got) {
     const char *end = strstr(buf, "\r\n\r\n");
-    if (!end)
-        return 0;
+    if (!end) return 0;
     const char *cl = strcasestr(buf, "\ncontent-length:");
     size_t want = cl && cl < end ? (size_t)strtoul(cl + 16, NULL, 10) : 0;
     return got >= (size_t)(end + 4 - buf) + want;
 }
 
 /** Read into buf (NUL-terminated) until timeout_ms, EOF or full; WST_HTTP_RESPONSE stops after
- *  one whole HTTP response, WST_FIRST_DATA after the first bytes. Returns bytes read, -1 if none. */
-static inline long wst_read(int fd, char *buf, size_t cap, int timeout_ms, int mode)
-{
+ *  one whole HTTP response, WST_FIRST_DATA after the first bytes. Returns bytes read, -1 if none.
+ */
+static inline long wst_read(int fd, char *buf, size_t cap, int timeout_ms, int mode) {
     size_t got = 0;
     int64_t end = wsc_now_us() + (int64_t)timeout_ms * 1000;
     while (got + 1 < cap) {
         int left = (int)((end - wsc_now_us()) / 1000);
-        if (left <= 0)
-            break;
+        if (left <= 0) break;
         struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (poll(&p, 1, left) <= 0)
-            break;
+        if (poll(&p, 1, left) <= 0) break;
         ssize_t n = recv(fd, buf + got, cap - 1 - got, 0);
-        if (n <= 0)
-            break;
+        if (n <= 0) break;
         got += (size_t)n;
         buf[got] = '\0';
         if (mode == WST_FIRST_DATA || (mode == WST_HTTP_RESPONSE && wst_http_complete(buf, got)))
@@ -174,8 +157,7 @@ static inline long wst_read(int fd, char *buf, size_t cap, int timeout_ms, int m
 }
 
 /** Send a WebSocket upgrade by hand; extra_headers are "Name: value\r\n" lines or "". */
-static inline int wst_raw_upgrade(int fd, const char *path, const char *extra_headers)
-{
+static inline int wst_raw_upgrade(int fd, const char *path, const char *extra_headers) {
     char req[2048];
     int n = snprintf(req, sizeof(req),
                      "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"

@@ -8,33 +8,29 @@
  * Route: POST /v1/wsprobe/publish (admin) {"topic", "data":{…}, "count":1..100000}
  *   publishes `count` copies of data, each with "n": 1..count and "t_us": CLOCK_MONOTONIC µs at
  *   publish time (for latency measurements) → 200 {"published": count}. */
+#include "aitbc/aitbc.h"
 #include <string.h>
 #include <time.h>
-#include "aitbc/aitbc.h"
 
 typedef struct probe {
     aitbc_plugin_ctx *ctx;
     const aitbc_host_api *api;
 } probe;
 
-static int owner_visible(const aitbc_principal *who, const cJSON *data, void *user)
-{
+static int owner_visible(const aitbc_principal *who, const cJSON *data, void *user) {
     (void)user;
     const char *owner = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(data, "owner"));
-    if (who->role == AITBC_ROLE_ADMIN)
-        return 1;
+    if (who->role == AITBC_ROLE_ADMIN) return 1;
     return owner && who->owner_address[0] && !strcmp(owner, who->owner_address);
 }
 
-static double mono_us(void)
-{
+static double mono_us(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec * 1e6 + (double)(ts.tv_nsec / 1000);
 }
 
-static void h_publish(aitbc_request *req, void *user)
-{
+static void h_publish(aitbc_request *req, void *user) {
     probe *p = user;
     const aitbc_host_api *api = p->api;
     const cJSON *body = api->req_json(req);
@@ -70,8 +66,7 @@ static void h_publish(aitbc_request *req, void *user)
     for (int i = 1; i <= n; i++) {
         cJSON_SetNumberValue(num, i);
         cJSON_SetNumberValue(at, mono_us());
-        if (api->bus_publish(p->ctx, topic, ev) != 0)
-            break;
+        if (api->bus_publish(p->ctx, topic, ev) != 0) break;
         done++;
     }
     cJSON_Delete(ev);
@@ -82,8 +77,7 @@ static void h_publish(aitbc_request *req, void *user)
 
 static probe g_probe;
 
-static int probe_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **state)
-{
+static int probe_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **state) {
     g_probe.ctx = ctx;
     g_probe.api = api;
     const aitbc_topic topics[] = {
@@ -93,28 +87,28 @@ static int probe_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **s
     };
     for (size_t i = 0; i < sizeof(topics) / sizeof(topics[0]); i++) {
         int rc = api->bus_topic(ctx, &topics[i]);
-        if (rc)
-            return rc;
+        if (rc) return rc;
     }
     *state = &g_probe;
     return 0;
 }
 
-static int probe_start(void *state)
-{
+static int probe_start(void *state) {
     probe *p = state;
-    aitbc_route r = {.method = "POST", .path = "/v1/wsprobe/publish", .roles = AITBC_ROLE_ADMIN,
-                     .body = AITBC_BODY_JSON, .handler = h_publish, .user = p};
+    aitbc_route r = {.method = "POST",
+                     .path = "/v1/wsprobe/publish",
+                     .roles = AITBC_ROLE_ADMIN,
+                     .body = AITBC_BODY_JSON,
+                     .handler = h_publish,
+                     .user = p};
     return p->api->route(p->ctx, &r);
 }
 
-static void probe_stop(void *state)
-{
+static void probe_stop(void *state) {
     (void)state;
 }
 
-static void probe_destroy(void *state)
-{
+static void probe_destroy(void *state) {
     (void)state;
 }
 
@@ -129,7 +123,6 @@ static const aitbc_plugin_desc k_desc = {
     .destroy = probe_destroy,
 };
 
-const aitbc_plugin_desc *aitbc_plugin_describe(void)
-{
+const aitbc_plugin_desc *aitbc_plugin_describe(void) {
     return &k_desc;
 }
