@@ -88,7 +88,7 @@ int cl_dispatch(void *self, const aitbc_jobs_miner *m, const cJSON *running, int
                 int64_t lease_ms, cJSON **answer, int *assigned);
 int cl_complete(void *self, const char *job_id, const char *miner, const char *miner_pubkey_hex,
                 const cJSON *body, int max_attempts, cJSON **answer, aitbc_jobs_error *err);
-int cl_release_miner(void *self, const char *miner, int max_attempts);
+int cl_release_miner(void *self, const char *miner, int max_attempts, int64_t before_ms);
 int cl_sweep_leases(void *self, int max_attempts);
 /** TTL timer: EXPIRED + refund for every QUEUED/RUNNING job past expires_at. */
 void cl_sweep_ttl(void *arg);

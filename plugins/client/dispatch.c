@@ -244,12 +244,13 @@ static int expire(client_state *cs, aitbc_txn *t, cl_job *j, int unused, cl_even
     return rc;
 }
 
-int cl_release_miner(void *self, const char *miner, int max_attempts)
+int cl_release_miner(void *self, const char *miner, int max_attempts, int64_t before_ms)
 {
     int total = 0, n;
     do {
         n = sweep(self, "SELECT " CL_JOB_COLS " FROM client_jobs WHERE miner = ?1 AND "
-                        "state = 'RUNNING' AND ?2 = ?2", miner, 0, requeue_gone, max_attempts);
+                        "state = 'RUNNING' AND assigned_ms < ?2", miner, before_ms, requeue_gone,
+                  max_attempts);
         total += n > 0 ? n : 0;
     } while (n == CL_SWEEP_MAX);
     return n < 0 ? n : total;

@@ -1,6 +1,7 @@
 /* The miner registry table: reading and writing rows, the JSON view, deregistration, and the
  * timer that turns silent miners OFFLINE (their jobs requeue), sweeps lapsed leases and prunes
  * miners that registered but never heartbeated for a day. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,7 +131,7 @@ int mn_deregister(miner_state *ms, const char *address)
     if (rc != 0)
         return rc;
     if (n == 1)
-        ms->jobs->release_miner(ms->jobs->self, address, (int)ms->max_attempts);
+        ms->jobs->release_miner(ms->jobs->self, address, (int)ms->max_attempts, INT64_MAX);
     return n == 1;
 }
 
@@ -205,11 +206,14 @@ void mn_tick(void *arg)
     int64_t now = api->now_ms();
     char silent[64][48], stale[64][48];
     int ns = 0, np = 0;
+    /* Jobs handed out before this bound belong to the silence; a miner that came back between
+     * our commit and the release keeps what its new poll was given. */
+    int64_t cutoff = now - 3 * ms->heartbeat_s * 1000;
     aitbc_txn *t = api->txn_begin(AITBC_TXN_WRITE);
     if (t) {
         ns = pick(ms, t, "SELECT address FROM miner_miners WHERE status IN ('ONLINE', "
                          "'DRAINING') AND last_heartbeat_ms < ?1",
-                  now - 3 * ms->heartbeat_s * 1000, silent);
+                  cutoff, silent);
         for (int i = 0; i < ns; i++) {
             aitbc_stmt *s = api->stmt(t, "UPDATE miner_miners SET status = 'OFFLINE' "
                                          "WHERE address = ?1");
@@ -227,7 +231,7 @@ void mn_tick(void *arg)
     }
     for (int i = 0; i < ns; i++) {
         api->log(ms->ctx, AITBC_LOG_INFO, "miner %s silent for 3 heartbeats: OFFLINE", silent[i]);
-        ms->jobs->release_miner(ms->jobs->self, silent[i], (int)ms->max_attempts);
+        ms->jobs->release_miner(ms->jobs->self, silent[i], (int)ms->max_attempts, cutoff);
     }
     for (int i = 0; i < np; i++)
         mn_deregister(ms, stale[i]);

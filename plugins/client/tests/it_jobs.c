@@ -289,6 +289,20 @@ static int job_is(void *p)
     return ok;
 }
 
+/* Wait for a job state; on timeout fail with the job as it is. */
+static void wait_job(const char *id, const char *state, int64_t attempt)
+{
+    job_state_arg q = {id, state, attempt};
+    if (th_wait_until(job_is, &q, 15000))
+        return;
+    cJSON *j = jt_job(H, id, 0);
+    char *text = cJSON_PrintUnformatted(j);
+    fprintf(stderr, "job %s never became %s/%lld: %s\n", id, state, (long long)attempt, text);
+    free(text);
+    cJSON_Delete(j);
+    fail();
+}
+
 static void test_silent_miner_loses_job(void **st)
 {
     (void)st;
@@ -355,13 +369,15 @@ static void test_max_attempts_fails(void **st)
     jt_beat(H, &m, 5, "[]", &r);
     assert_int_equal(jt_int(only_job(&r, id), "attempt"), 1);
     th_resp_free(&r);
-    job_state_arg q = {id, "QUEUED", 1};
-    assert_true(th_wait_until(job_is, &q, 15000)); /* lease lapsed: requeued, attempt kept */
+    wait_job(id, "QUEUED", 1); /* lease lapsed: requeued, attempt kept */
     jt_beat(H, &m, 5, "[]", &r);
     assert_int_equal(jt_int(only_job(&r, id), "attempt"), 2);
     th_resp_free(&r);
     cJSON *j = jt_job(H, id, 15); /* held until terminal */
-    assert_string_equal(jt_str(j, "state"), "FAILED");
+    if (strcmp(jt_str(j, "state"), "FAILED") != 0) {
+        char *text = cJSON_PrintUnformatted(j);
+        fail_msg("not FAILED: %s", text);
+    }
     assert_string_equal(jt_str(j, "payment_status"), "refunded");
     assert_string_equal(jt_str(cJSON_GetObjectItemCaseSensitive(j, "error"), "code"),
                         "lease_expired");
@@ -557,6 +573,135 @@ static void test_long_poll_wakes_on_submit(void **st)
     assert_true(jt_conserved(H));
 }
 
+typedef struct miner_status_arg {
+    const jt_miner *m;
+    const char *status;
+} miner_status_arg;
+
+static int miner_status_is(void *p)
+{
+    miner_status_arg *a = p;
+    char path[160];
+    th_resp r;
+    snprintf(path, sizeof path, "/v1/miners/%s", a->m->address);
+    th_req(H, "GET", path, jt_admin(H), NULL, &r);
+    const char *st = jt_str(r.json, "status");
+    int ok = st && strcmp(st, a->status) == 0;
+    th_resp_free(&r);
+    return ok;
+}
+
+static void test_offline_and_deregister_requeue(void **st)
+{
+    (void)st;
+    jt_client c;
+    jt_miner x, y;
+    jt_client_new(H, "10", &c);
+    assert_int_equal(jt_miner_register(H, &x, caps("dereg"), 1, "1"), 201);
+    /* silent for 3 heartbeat intervals → OFFLINE, in the admin view too */
+    miner_status_arg q = {&x, "OFFLINE"};
+    assert_true(th_wait_until(miner_status_is, &q, 15000));
+    th_resp r;
+    th_req(H, "GET", "/v1/admin/miners?status=OFFLINE&limit=500", jt_admin(H), NULL, &r);
+    int found = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(r.json, "items"))
+        found |= strcmp(jt_str(it, "address"), x.address) == 0;
+    th_resp_free(&r);
+    assert_true(found);
+    /* a beat brings it back; it takes a job; deregistering requeues that job for another */
+    char id[64], path[160];
+    assert_int_equal(jt_submit(H, &c, "{\"payload\":{\"type\":\"dereg\"},\"max_price\":\"2\"}", id),
+                     201);
+    jt_beat(H, &x, 5, "[]", &r);
+    only_job(&r, id);
+    th_resp_free(&r);
+    snprintf(path, sizeof path, "/v1/miners/%s", x.address);
+    th_req(H, "DELETE", path, x.key, NULL, &r);
+    expect_status(r.status, 200, &r, "deregister");
+    th_resp_free(&r);
+    cJSON *j = jt_job(H, id, 0);
+    assert_string_equal(jt_str(j, "state"), "QUEUED");
+    assert_int_equal(jt_int(j, "attempt"), 1);
+    assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(j, "assigned_miner")));
+    cJSON_Delete(j);
+    assert_int_equal(jt_miner_register(H, &y, caps("dereg"), 1, "1"), 201);
+    jt_beat(H, &y, 5, "[]", &r);
+    assert_int_equal(jt_int(only_job(&r, id), "attempt"), 2);
+    th_resp_free(&r);
+    expect_status(jt_complete(H, &y, id, 2, "{\"y\":1}", 1, &r), 200, &r, "y completes");
+    th_resp_free(&r);
+    assert_true(jt_conserved(H));
+}
+
+static void test_pending_reasons_and_idempotency(void **st)
+{
+    (void)st;
+    jt_client c;
+    jt_miner m;
+    jt_client_new(H, "10", &c);
+    assert_int_equal(jt_miner_register(H, &m, caps("pricey"), 1, "2"), 201);
+    th_resp r;
+    jt_beat(H, &m, -1, NULL, &r); /* fresh heartbeat: ONLINE */
+    th_resp_free(&r);
+    char id[64];
+    static const struct {
+        const char *body, *reason;
+    } cases[] = {
+        {"{\"payload\":{\"type\":\"pricey\"},\"max_price\":\"1\"}", "price_too_low"},
+        {"{\"payload\":{\"type\":\"pricey\"},\"max_price\":\"5\",\"constraints\":"
+         "{\"max_unit_price\":\"1.5\"}}", "price_too_low"},
+        {"{\"payload\":{\"type\":\"pricey\"},\"max_price\":\"5\",\"constraints\":"
+         "{\"models\":[\"gpt-9\"]}}", "no_matching_miner"},
+        {"{\"payload\":{\"type\":\"pricey\"},\"max_price\":\"5\",\"constraints\":"
+         "{\"min_vram_gb\":25}}", "no_matching_miner"},
+        {"{\"payload\":{\"type\":\"pricey\"},\"max_price\":\"5\",\"constraints\":"
+         "{\"region\":\"us\"}}", "no_matching_miner"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        assert_int_equal(jt_submit(H, &c, cases[i].body, id), 201);
+        cJSON *j = jt_job(H, id, 0);
+        if (strcmp(jt_str(j, "pending_reason"), cases[i].reason) != 0)
+            fail_msg("%s: reason %s, want %s", cases[i].body, jt_str(j, "pending_reason"),
+                     cases[i].reason);
+        cJSON_Delete(j);
+        char path[160];
+        snprintf(path, sizeof path, "/v1/jobs/%s/cancel", id);
+        th_req(H, "POST", path, c.key, NULL, &r);
+        th_resp_free(&r);
+    }
+    /* none of those was handed out, even to a polling miner that does the type */
+    jt_beat(H, &m, 0, "[]", &r);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r.json, "jobs")), 0);
+    th_resp_free(&r);
+
+    /* Idempotency-Key: the same request twice is one job and one escrow */
+    const char *const k1[] = {"Idempotency-Key: submit-1", NULL};
+    const char *body = "{\"payload\":{\"type\":\"pricey\"},\"max_price\":\"3\"}";
+    th_req_ex(H, "POST", "/v1/jobs", c.key, body, k1, &r);
+    expect_status(r.status, 201, &r, "idempotent submit");
+    char first[64];
+    snprintf(first, sizeof first, "%s", jt_str(r.json, "job_id"));
+    th_resp_free(&r);
+    th_req_ex(H, "POST", "/v1/jobs", c.key, body, k1, &r);
+    expect_status(r.status, 201, &r, "idempotent repeat");
+    assert_string_equal(jt_str(r.json, "job_id"), first);
+    th_resp_free(&r);
+    th_req_ex(H, "POST", "/v1/jobs", c.key, "{\"payload\":{\"type\":\"pricey\"},\"max_price\":\"4\"}",
+              k1, &r);
+    check_error(&r, 409, "idempotency_mismatch", "other body, same key");
+    th_resp_free(&r);
+    int64_t a, l;
+    jt_balance(H, c.address, &a, &l);
+    assert_int_equal(l, 3000000);
+    char path[160];
+    snprintf(path, sizeof path, "/v1/jobs/%s/cancel", first);
+    th_req(H, "POST", path, c.key, NULL, &r);
+    expect_status(r.status, 200, &r, "cancel");
+    th_resp_free(&r);
+    assert_true(jt_conserved(H));
+}
+
 static void test_admin_views(void **st)
 {
     (void)st;
@@ -626,6 +771,8 @@ int main(void)
         cmocka_unit_test(test_ttl_expires_by_timer),
         cmocka_unit_test(test_cancel_each_state),
         cmocka_unit_test(test_long_poll_wakes_on_submit),
+        cmocka_unit_test(test_offline_and_deregister_requeue),
+        cmocka_unit_test(test_pending_reasons_and_idempotency),
         cmocka_unit_test(test_admin_views),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -28,6 +28,11 @@ static void die(const char *what, const th_resp *r)
 
 th_host *jt_start(const char *miner_cfg)
 {
+    return jt_start_ex(miner_cfg, NULL);
+}
+
+th_host *jt_start_ex(const char *miner_cfg, const char *extra_yaml)
+{
     if (sodium_init() < 0)
         return NULL;
     char plugins[2048];
@@ -40,7 +45,7 @@ th_host *jt_start(const char *miner_cfg)
              "  miner: { %s }\n"
              "  admin: {}\n",
              miner_cfg);
-    th_host *h = th_start(plugins, NULL);
+    th_host *h = th_start(plugins, extra_yaml);
     if (!h)
         return NULL;
     char path[1024];

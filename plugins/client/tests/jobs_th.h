@@ -24,6 +24,8 @@ typedef struct jt_miner {
 /** Start the host with auth-apikey, chain, explorer, client (fee 250 bps), miner, admin.
  *  miner_cfg is the body of the miner section ("heartbeat_interval_s: 1, ..."). */
 th_host *jt_start(const char *miner_cfg);
+/** Same with extra top-level YAML (e.g. an http section without the access log), for benches. */
+th_host *jt_start_ex(const char *miner_cfg, const char *extra_yaml);
 /** The bootstrap admin key (read from <data_dir>/admin.key). */
 const char *jt_admin(th_host *h);
 /** A new client key with a custodial account holding `mint` AIT ("0" = nothing). */

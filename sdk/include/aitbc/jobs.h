@@ -44,8 +44,11 @@ typedef struct aitbc_jobs_v1 {
     /** Completion by miner (body as API.md). 0 and *answer (200 body) or an error in *err. */
     int (*complete)(void *self, const char *job_id, const char *miner, const char *miner_pubkey_hex,
                     const cJSON *body, int max_attempts, cJSON **answer, aitbc_jobs_error *err);
-    /** Requeue (FAILED past max_attempts) every RUNNING job of miner. Returns how many. */
-    int (*release_miner)(void *self, const char *miner, int max_attempts);
+    /** Requeue (FAILED past max_attempts) every RUNNING job of miner assigned before
+     *  assigned_before_ms (a miner back from silence keeps what it was just given; INT64_MAX for
+     *  all). Returns how many. */
+    int (*release_miner)(void *self, const char *miner, int max_attempts,
+                         int64_t assigned_before_ms);
     /** Same for RUNNING jobs whose lease lapsed. Returns how many. */
     int (*sweep_leases)(void *self, int max_attempts);
     /** A miner's counters (any pointer may be NULL). */
