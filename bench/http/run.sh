@@ -7,7 +7,7 @@
 set -euo pipefail
 
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
-BUILD=${BUILD:-$SRC/build-bench}
+BUILD=${BUILD:-$SRC/build-http-bench}
 DURATION=${DURATION:-10s}
 CONNS=${CONNS:-64}
 THREADS=${THREADS:-4}
@@ -56,21 +56,23 @@ plugins:
   hello: {}
 EOF
 
-# Start the host, wait for its ready file; prints the start-up time in ms.
+# Start the host and wait for its ready file; sets HOST_PID and STARTUP (ms, exec → ready).
+# Not run in $(...): the host would inherit the substitution's pipe and block it.
 start_host() {
     rm -f "$TMP/ready.json"
     local t0 t1
     t0=$(now_ns)
-    "$BUILD/aitbc-host" -c "$TMP/host.yaml" --ready-file "$TMP/ready.json" 2>>"$TMP/host.err" &
+    "$BUILD/host/aitbc-host" -c "$TMP/host.yaml" --ready-file "$TMP/ready.json" \
+        >>"$TMP/host.err" 2>&1 &
     HOST_PID=$!
     for _ in $(seq 1 4000); do
         [ -s "$TMP/ready.json" ] && break
         kill -0 "$HOST_PID" 2>/dev/null || { cat "$TMP/host.err" >&2; exit 1; }
-        sleep 0.005
+        sleep 0.002
     done
     t1=$(now_ns)
     [ -s "$TMP/ready.json" ] || { echo "host not ready" >&2; cat "$TMP/host.err" >&2; exit 1; }
-    echo $(( (t1 - t0) / 1000000 ))
+    STARTUP=$(( (t1 - t0) / 1000000 ))
 }
 
 stop_host() {
@@ -82,12 +84,13 @@ stop_host() {
 # Start-up time: median of RUNS cold starts (the first creates the database).
 startups=()
 for _ in $(seq 1 "$RUNS"); do
-    startups+=("$(start_host)")
+    start_host
+    startups+=("$STARTUP")
     stop_host
 done
 STARTUP_MS=$(printf '%s\n' "${startups[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
 
-start_host >/dev/null
+start_host
 PORT=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["http_port"])' "$TMP/ready.json")
 sleep 1
 RSS_KB=$(awk '/^VmRSS:/ {print $2}' "/proc/$HOST_PID/status")
@@ -95,6 +98,9 @@ RSS_KB=$(awk '/^VmRSS:/ {print $2}' "/proc/$HOST_PID/status")
 BODY=$(curl -sf --noproxy '*' -H "X-Api-Key: $KEY" "http://127.0.0.1:$PORT$HELLO_PATH")
 mkdir -p "$TMP/www" "$TMP/nginx"
 printf '%s' "$BODY" >"$TMP/www/hello.json"
+# nginx workers drop root for an unprivileged user: let them read the file.
+chmod a+rx "$TMP" "$TMP/www"
+chmod a+r "$TMP/www/hello.json"
 NPORT=$(free_port)
 cat >"$TMP/nginx/nginx.conf" <<EOF
 worker_processes 2;
@@ -121,6 +127,8 @@ for _ in $(seq 1 200); do
     curl -sf --noproxy '*' "http://127.0.0.1:$NPORT/hello.json" >/dev/null && break
     sleep 0.02
 done
+[ "$(curl -sf --noproxy '*' "http://127.0.0.1:$NPORT/hello.json")" = "$BODY" ] ||
+    { echo "nginx does not serve the body" >&2; cat "$TMP/nginx/error.log" >&2; exit 1; }
 
 # wrk → "requests_per_second p99_ms"
 run_wrk() {
