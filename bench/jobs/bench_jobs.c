@@ -78,7 +78,7 @@ static void *lat_miner(void *p)
     lat_arg *a = p;
     while (a->got < a->samples) {
         th_resp r;
-        jt_beat(H, &a->m, 30, "[]", &r);
+        jt_beat(H, &a->m, 20, "[]", &r);
         const cJSON *j;
         cJSON_ArrayForEach(j, cJSON_GetObjectItemCaseSensitive(r.json, "jobs"))
         {

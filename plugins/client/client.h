@@ -84,7 +84,7 @@ int cl_end_completed(client_state *cs, aitbc_txn *t, cl_job *j, cl_events *ev);
 int cl_terminal(const char *state);
 
 /* dispatch.c */
-int cl_dispatch(void *self, const aitbc_jobs_miner *m, const cJSON *running, int claim,
+int cl_dispatch(void *self, const aitbc_jobs_miner *m, const cJSON *running, int flags,
                 int64_t lease_ms, cJSON **answer, int *assigned);
 int cl_complete(void *self, const char *job_id, const char *miner, const char *miner_pubkey_hex,
                 const cJSON *body, int max_attempts, cJSON **answer, aitbc_jobs_error *err);

@@ -114,21 +114,24 @@ static int assign(client_state *cs, aitbc_txn *t, const aitbc_jobs_miner *m, cl_
 }
 
 static int dispatch_in(client_state *cs, aitbc_txn *t, const aitbc_jobs_miner *m,
-                       const cJSON *running, int claim, int64_t lease_ms, cJSON *jobs,
+                       const cJSON *running, int flags, int64_t lease_ms, cJSON *jobs,
                        cJSON *cancel, cl_events *ev, int *assigned)
 {
     const aitbc_host_api *api = cs->api;
     int64_t now = api->now_ms();
-    aitbc_stmt *s = api->stmt(t, "UPDATE client_jobs SET lease_ms = ?2 "
-                                 "WHERE miner = ?1 AND state = 'RUNNING'");
-    if (!s)
-        return AITBC_EIO;
-    api->bind_text(s, 1, m->address);
-    api->bind_int64(s, 2, now + lease_ms);
-    int rc = api->step(s);
-    api->stmt_done(s);
-    if (rc < 0)
-        return rc;
+    int rc = 0;
+    if (!(flags & AITBC_JOBS_NO_RENEW)) {
+        aitbc_stmt *s = api->stmt(t, "UPDATE client_jobs SET lease_ms = ?2 "
+                                     "WHERE miner = ?1 AND state = 'RUNNING'");
+        if (!s)
+            return AITBC_EIO;
+        api->bind_text(s, 1, m->address);
+        api->bind_int64(s, 2, now + lease_ms);
+        rc = api->step(s);
+        api->stmt_done(s);
+        if (rc < 0)
+            return rc;
+    }
     cl_rows mine = {0};
     rc = load_rows(cs, t, "SELECT " CL_JOB_COLS " FROM client_jobs WHERE miner = ?1 AND "
                           "state = 'RUNNING' AND ?2 = ?2", m->address, 0, 100000, NULL, NULL, &mine);
@@ -146,7 +149,7 @@ static int dispatch_in(client_state *cs, aitbc_txn *t, const aitbc_jobs_miner *m
     }
     int64_t free_slots = m->concurrency - (int64_t)mine.n;
     rows_free(&mine);
-    if (rc != 0 || !claim || m->draining || free_slots <= 0)
+    if (rc != 0 || !(flags & AITBC_JOBS_CLAIM) || m->draining || free_slots <= 0)
         return rc;
     cl_rows q = {0};
     rc = load_rows(cs, t, "SELECT " CL_JOB_COLS " FROM client_jobs WHERE state = 'QUEUED' AND "
@@ -158,7 +161,36 @@ static int dispatch_in(client_state *cs, aitbc_txn *t, const aitbc_jobs_miner *m
     return rc;
 }
 
-int cl_dispatch(void *self, const aitbc_jobs_miner *m, const cJSON *running, int claim,
+/* Read-only probe: would m get a job now? 1 yes, 0 no, <0 error. Lets long-poll retries that
+ * have nothing to take skip the write lock every other writer is queueing for. */
+static int claim_possible(client_state *cs, const aitbc_jobs_miner *m)
+{
+    const aitbc_host_api *api = cs->api;
+    aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
+    if (!t)
+        return AITBC_EBUSY;
+    int64_t running = 0;
+    aitbc_stmt *s = api->stmt(t, "SELECT COUNT(*) FROM client_jobs WHERE miner = ?1 AND "
+                                 "state = 'RUNNING'");
+    int rc = AITBC_EIO;
+    if (s) {
+        api->bind_text(s, 1, m->address);
+        rc = api->step(s) == AITBC_ROW ? 0 : AITBC_EIO;
+        running = rc == 0 ? api->col_int64(s, 0) : 0;
+        api->stmt_done(s);
+    }
+    cl_rows q = {0};
+    if (rc == 0 && running < m->concurrency)
+        rc = load_rows(cs, t, "SELECT " CL_JOB_COLS " FROM client_jobs WHERE state = 'QUEUED' AND "
+                              "expires_ms > ?2 AND (?1 IS NULL OR 1) ORDER BY seq LIMIT 500",
+                       NULL, api->now_ms(), 1, matches, (void *)m, &q);
+    int found = rc == 0 && q.n > 0;
+    rows_free(&q);
+    api->txn_commit(t);
+    return rc < 0 ? rc : found;
+}
+
+int cl_dispatch(void *self, const aitbc_jobs_miner *m, const cJSON *running, int flags,
                 int64_t lease_ms, cJSON **answer, int *assigned)
 {
     client_state *cs = self;
@@ -171,13 +203,24 @@ int cl_dispatch(void *self, const aitbc_jobs_miner *m, const cJSON *running, int
         cJSON_Delete(ans);
         return AITBC_ENOMEM;
     }
+    if ((flags & AITBC_JOBS_NO_RENEW) && !running) {
+        int rc = (flags & AITBC_JOBS_CLAIM) && !m->draining ? claim_possible(cs, m) : 0;
+        if (rc <= 0) {
+            if (rc < 0) {
+                cJSON_Delete(ans);
+                return rc;
+            }
+            *answer = ans;
+            return 0;
+        }
+    }
     aitbc_txn *t = cs->api->txn_begin(AITBC_TXN_WRITE);
     if (!t) {
         cJSON_Delete(ans);
         return AITBC_EBUSY;
     }
     cl_events ev = {0};
-    int rc = dispatch_in(cs, t, m, running, claim, lease_ms, jobs, cancel, &ev, assigned);
+    int rc = dispatch_in(cs, t, m, running, flags, lease_ms, jobs, cancel, &ev, assigned);
     if (rc == 0)
         rc = cs->api->txn_commit(t);
     else
@@ -197,12 +240,22 @@ int cl_dispatch(void *self, const aitbc_jobs_miner *m, const cJSON *running, int
 static int sweep(client_state *cs, const char *sql, const char *p1, int64_t p2,
                  int (*fn)(client_state *, aitbc_txn *, cl_job *, int, cl_events *), int arg)
 {
-    aitbc_txn *t = cs->api->txn_begin(AITBC_TXN_WRITE);
+    /* Timers run often and usually find nothing: look first without the write lock. */
+    aitbc_txn *t = cs->api->txn_begin(AITBC_TXN_READ);
     if (!t)
         return AITBC_EBUSY;
     cl_rows rows = {0};
+    int rc = load_rows(cs, t, sql, p1, p2, 1, NULL, NULL, &rows);
+    size_t due = rows.n;
+    rows_free(&rows);
+    cs->api->txn_commit(t);
+    if (rc != 0 || due == 0)
+        return rc;
+    t = cs->api->txn_begin(AITBC_TXN_WRITE);
+    if (!t)
+        return AITBC_EBUSY;
     cl_events ev = {0};
-    int rc = load_rows(cs, t, sql, p1, p2, CL_SWEEP_MAX, NULL, NULL, &rows);
+    rc = load_rows(cs, t, sql, p1, p2, CL_SWEEP_MAX, NULL, NULL, &rows);
     for (size_t i = 0; rc == 0 && i < rows.n; i++)
         rc = fn(cs, t, &rows.v[i], arg, &ev);
     int n = (int)rows.n;

@@ -209,27 +209,43 @@ void mn_tick(void *arg)
     /* Jobs handed out before this bound belong to the silence; a miner that came back between
      * our commit and the release keeps what its new poll was given. */
     int64_t cutoff = now - 3 * ms->heartbeat_s * 1000;
-    aitbc_txn *t = api->txn_begin(AITBC_TXN_WRITE);
+    /* Look without the write lock first: most ticks find nothing. */
+    aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
     if (t) {
         ns = pick(ms, t, "SELECT address FROM miner_miners WHERE status IN ('ONLINE', "
                          "'DRAINING') AND last_heartbeat_ms < ?1",
                   cutoff, silent);
-        for (int i = 0; i < ns; i++) {
-            aitbc_stmt *s = api->stmt(t, "UPDATE miner_miners SET status = 'OFFLINE' "
-                                         "WHERE address = ?1");
-            if (s) {
-                api->bind_text(s, 1, silent[i]);
-                api->step(s);
-                api->stmt_done(s);
-            }
-        }
         np = pick(ms, t, "SELECT address FROM miner_miners WHERE status = 'OFFLINE' AND "
                          "heartbeats = 0 AND registered_ms < ?1",
                   now - MN_PRUNE_MS, stale);
-        if (api->txn_commit(t) != 0)
-            ns = np = 0;
+        api->txn_commit(t);
+    }
+    int marked[64] = {0};
+    if (ns > 0 && (t = api->txn_begin(AITBC_TXN_WRITE))) {
+        int rc = 0;
+        for (int i = 0; rc == 0 && i < ns; i++) {
+            /* re-checked under the write lock: a heartbeat may have landed since the look */
+            aitbc_stmt *s = api->stmt(t, "UPDATE miner_miners SET status = 'OFFLINE' WHERE "
+                                         "address = ?1 AND last_heartbeat_ms < ?2");
+            rc = s ? 0 : AITBC_EIO;
+            if (s) {
+                api->bind_text(s, 1, silent[i]);
+                api->bind_int64(s, 2, cutoff);
+                rc = api->step(s) < 0 ? AITBC_EIO : 0;
+                marked[i] = rc == 0 && api->changes(s) == 1;
+                api->stmt_done(s);
+            }
+        }
+        if (rc == 0)
+            rc = api->txn_commit(t);
+        else
+            api->txn_rollback(t);
+        if (rc != 0)
+            ns = 0;
     }
     for (int i = 0; i < ns; i++) {
+        if (!marked[i]) /* it spoke up in time */
+            continue;
         api->log(ms->ctx, AITBC_LOG_INFO, "miner %s silent for 3 heartbeats: OFFLINE", silent[i]);
         ms->jobs->release_miner(ms->jobs->self, silent[i], (int)ms->max_attempts, cutoff);
     }

@@ -127,13 +127,13 @@ static void publish_beat(miner_state *ms, const mn_row *row)
 }
 
 /* dispatch for row; 0 and *answer with next_heartbeat_s. */
-static int answer_for(miner_state *ms, const mn_row *row, const cJSON *running, cJSON **answer,
-                      int *assigned)
+static int answer_for(miner_state *ms, const mn_row *row, const cJSON *running, int flags,
+                      cJSON **answer, int *assigned)
 {
     aitbc_jobs_miner m;
     mn_profile(row, &m);
-    int rc = ms->jobs->dispatch(ms->jobs->self, &m, running, 1, ms->lease_s * 1000, answer,
-                                assigned);
+    int rc = ms->jobs->dispatch(ms->jobs->self, &m, running, AITBC_JOBS_CLAIM | flags,
+                                ms->lease_s * 1000, answer, assigned);
     if (rc == 0)
         aitbc_json_add_i64(*answer, "next_heartbeat_s", ms->heartbeat_s);
     return rc;
@@ -164,7 +164,7 @@ static void poll_retry(aitbc_request *req, void *user, int timed_out)
     }
     cJSON *ans = NULL;
     int assigned = 0;
-    rc = answer_for(ms, &row, NULL, &ans, &assigned);
+    rc = answer_for(ms, &row, NULL, AITBC_JOBS_NO_RENEW, &ans, &assigned);
     mn_row_free(&row);
     if (rc != 0) {
         respond_rc(ms, req, rc);
@@ -207,7 +207,7 @@ static void beat(miner_state *ms, aitbc_request *req, int64_t wait_s)
     }
     cJSON *ans = NULL;
     int assigned = 0;
-    rc = answer_for(ms, &row, b.running, &ans, &assigned);
+    rc = answer_for(ms, &row, b.running, 0, &ans, &assigned);
     publish_beat(ms, &row);
     mn_row_free(&row);
     if (rc != 0) {

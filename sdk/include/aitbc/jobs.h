@@ -12,6 +12,9 @@
 #define AITBC_MINERS_SERVICE "miners@1"
 /** Wake key the jobs service wakes after a job becomes QUEUED (miner long-polls park on it). */
 #define AITBC_JOBS_WAKE_QUEUED "jobs:queued"
+/** dispatch flags */
+#define AITBC_JOBS_CLAIM 1u    /**< assign queued jobs to free slots */
+#define AITBC_JOBS_NO_RENEW 2u /**< leave leases alone (a long-poll retry: the poll renewed them) */
 
 /** A miner as dispatch sees it. Strings borrowed for the call. */
 typedef struct aitbc_jobs_miner {
@@ -34,12 +37,13 @@ typedef struct aitbc_jobs_error {
 typedef struct aitbc_jobs_v1 {
     uint32_t size; /**< sizeof(aitbc_jobs_v1) of the provider */
     void *self;
-    /** Heartbeat/poll core, in one transaction: renew the leases of m's RUNNING jobs; when
-     *  running (array of job ids) is non-NULL, re-send RUNNING jobs missing from it and list in
-     *  "cancel" the ones m must drop; when claim, assign QUEUED jobs (oldest first) to the free
-     *  slots. *answer (caller frees) = {"jobs":[AssignedJob…],"cancel":[id…]}; *assigned = new
-     *  assignments. 0 or AITBC_E*. */
-    int (*dispatch)(void *self, const aitbc_jobs_miner *m, const cJSON *running, int claim,
+    /** Heartbeat/poll core, in one transaction: renew the leases of m's RUNNING jobs (unless
+     *  flags has AITBC_JOBS_NO_RENEW); when running (array of job ids) is non-NULL, re-send
+     *  RUNNING jobs missing from it and list in "cancel" the ones m must drop; with
+     *  AITBC_JOBS_CLAIM, assign QUEUED jobs (oldest first) to the free slots with a lease of
+     *  lease_ms. *answer (caller frees) = {"jobs":[AssignedJob…],"cancel":[id…]}; *assigned =
+     *  new assignments. A NO_RENEW call with nothing to assign takes no write lock. */
+    int (*dispatch)(void *self, const aitbc_jobs_miner *m, const cJSON *running, int flags,
                     int64_t lease_ms, cJSON **answer, int *assigned);
     /** Completion by miner (body as API.md). 0 and *answer (200 body) or an error in *err. */
     int (*complete)(void *self, const char *job_id, const char *miner, const char *miner_pubkey_hex,
