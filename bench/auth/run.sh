@@ -69,13 +69,35 @@ YAML
     DATA=$dir/data
 }
 
-# Median requests/s of RUNS wrk runs (after a warm-up run).
-rps() {
+# One wrk run; prints "requests/s host-CPU-µs-per-request". Host CPU time (utime+stime from
+# /proc) per request is far steadier than requests/s on a machine shared with wrk and others.
+ticks() { awk '{print $14 + $15}' "/proc/$HOST_PID/stat"; }
+run1() {
     local path=$1; shift
-    wrk -t2 -c"$CONNS" -d2s "$@" "$BASE$path" >/dev/null
-    for _ in $(seq 1 "$RUNS"); do
-        wrk -t2 -c"$CONNS" -d"$DURATION" "$@" "$BASE$path" | awk '/Requests\/sec/ {print $2}'
-    done | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+    local t0 t1 out
+    t0=$(ticks)
+    out=$(wrk -t2 -c"$CONNS" -d"$DURATION" "$@" "$BASE$path")
+    t1=$(ticks)
+    echo "$out" | awk -v dt=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" '
+        / requests in / {n = $1} /Requests\/sec/ {r = $2}
+        END {printf "%s %.2f\n", r, dt / hz * 1e6 / n}'
+}
+# Alternate public and authenticated runs RUNS times (so drifting load hits both alike);
+# prints "pub_rps auth_rps pub_cpu_us auth_cpu_us" as medians.
+pair() {
+    local auth_path=$1 key=$2 i
+    wrk -t2 -c"$CONNS" -d2s "$BASE/v1/bench/public" >/dev/null
+    wrk -t2 -c"$CONNS" -d2s -H "X-Api-Key: $key" "$BASE$auth_path" >/dev/null
+    for i in $(seq 1 "$RUNS"); do
+        echo "P $(run1 /v1/bench/public)"
+        echo "A $(run1 "$auth_path" -H "X-Api-Key: $key")"
+    done | python3 -c '
+import sys, statistics as st
+d = {"P": [], "A": []}
+for line in sys.stdin:
+    k, r, c = line.split(); d[k].append((float(r), float(c)))
+m = lambda k, i: st.median(x[i] for x in d[k])
+print(m("P", 0), m("A", 0), m("P", 1), m("A", 1))'
 }
 
 start_host apikey "  auth-apikey: { rate_limits: { client: { rps: 0 }, admin: { rps: 0 } }, failed_auth: { per_minute: 0 } }"
@@ -84,37 +106,35 @@ KEY=$(curl -fsS -X POST -H "X-Api-Key: $ADMIN" -H 'Content-Type: application/jso
     -d '{"role":"client","label":"bench"}' "$BASE/v1/admin/keys" |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["api_key"])')
 curl -fsS -H "X-Api-Key: $KEY" "$BASE/v1/bench/auth" >/dev/null
-PUB=$(rps /v1/bench/public)
-AUTH=$(rps /v1/bench/auth -H "X-Api-Key: $KEY")
-HEALTH=$(rps /healthz)
-ACCOUNT=$(rps /v1/account -H "X-Api-Key: $KEY")
-# The same header size on the public route: what the bigger request alone costs.
-PUBHDR=$(rps /v1/bench/public -H "X-Api-Key: $KEY")
+APIKEY=$(pair /v1/bench/auth "$KEY")
+ACCOUNT=$(run1 /v1/account -H "X-Api-Key: $KEY")
+HEALTH=$(run1 /healthz)
 stop_host
 
 start_host static "  auth-static: { keys: [ { key: \"$STATIC_KEY\", role: client, address: \"ait1$(printf '0%.0s' {1..40})\" } ] }"
-SPUB=$(rps /v1/bench/public)
-SAUTH=$(rps /v1/bench/auth -H "X-Api-Key: $STATIC_KEY")
+STATIC=$(pair /v1/bench/auth "$STATIC_KEY")
 stop_host
 
 MICRO=$("$BUILD/bench/auth/auth-bench-micro")
 
-python3 - "$PUB" "$AUTH" "$HEALTH" "$ACCOUNT" "$PUBHDR" "$SPUB" "$SAUTH" "$THREADS" "$CONNS" "$DURATION" "$RUNS" <<'PY'
-import sys
-pub, auth, health, account, pubhdr, spub, sauth = map(float, sys.argv[1:8])
-threads, conns, duration, runs = sys.argv[8:12]
-print(f"http.threads={threads}, wrk -t2 -c{conns} -d{duration}, median of {runs}, {__import__('os').cpu_count()} cores shared with wrk")
-print("| backend | route | requests/s |")
-print("|---|---|---|")
-print(f"| auth-apikey | GET /v1/bench/public (no auth) | {pub:,.0f} |")
-print(f"| auth-apikey | GET /v1/bench/public + the same X-Api-Key header (ignored) | {pubhdr:,.0f} |")
-print(f"| auth-apikey | GET /v1/bench/auth (same handler, key checked) | {auth:,.0f} |")
-print(f"| auth-apikey | GET /healthz (public) | {health:,.0f} |")
-print(f"| auth-apikey | GET /v1/account (auth + key row read) | {account:,.0f} |")
-print(f"| auth-static | GET /v1/bench/public (no auth) | {spub:,.0f} |")
-print(f"| auth-static | GET /v1/bench/auth (string lookup) | {sauth:,.0f} |")
-print(f"auth-apikey: authenticated vs public {100 * (1 - auth / pub):.1f}% fewer requests/s; "
-      f"vs public with the same header {100 * (1 - auth / pubhdr):.1f}%; "
-      f"auth-static: {100 * (1 - sauth / spub):.1f}%")
+python3 - "$APIKEY" "$STATIC" "$ACCOUNT" "$HEALTH" "$THREADS" "$CONNS" "$DURATION" "$RUNS" <<'PY'
+import os, sys
+ak = list(map(float, sys.argv[1].split())); sk = list(map(float, sys.argv[2].split()))
+acc = list(map(float, sys.argv[3].split())); hz = list(map(float, sys.argv[4].split()))
+threads, conns, duration, runs = sys.argv[5:9]
+print(f"http.threads={threads}, wrk -t2 -c{conns} -d{duration}, public/auth runs alternated, "
+      f"medians of {runs}; {os.cpu_count()} cores shared with wrk")
+print("| backend | route | requests/s | host CPU µs/request |")
+print("|---|---|---|---|")
+print(f"| auth-apikey | GET /v1/bench/public (no auth) | {ak[0]:,.0f} | {ak[2]:.1f} |")
+print(f"| auth-apikey | GET /v1/bench/auth (same handler, key checked) | {ak[1]:,.0f} | {ak[3]:.1f} |")
+print(f"| auth-apikey | GET /v1/account (auth + key row read) | {acc[0]:,.0f} | {acc[1]:.1f} |")
+print(f"| – | GET /healthz (public) | {hz[0]:,.0f} | {hz[1]:.1f} |")
+print(f"| auth-static | GET /v1/bench/public (no auth) | {sk[0]:,.0f} | {sk[2]:.1f} |")
+print(f"| auth-static | GET /v1/bench/auth (string lookup) | {sk[1]:,.0f} | {sk[3]:.1f} |")
+print(f"auth-apikey: auth adds {ak[3] - ak[2]:.1f} µs CPU = {100 * (ak[3] - ak[2]) / ak[3]:.1f}% of an "
+      f"authenticated request; requests/s {100 * (1 - ak[1] / ak[0]):+.1f}% vs public")
+print(f"auth-static (the host's share: header, auth call, principal): {sk[3] - sk[2]:.1f} µs CPU = "
+      f"{100 * (sk[3] - sk[2]) / sk[3]:.1f}%")
 PY
 echo "$MICRO"
