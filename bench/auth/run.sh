@@ -133,7 +133,7 @@ print(f"| – | GET /healthz (public) | {hz[0]:,.0f} | {hz[1]:.1f} |")
 print(f"| auth-static | GET /v1/bench/public (no auth) | {sk[0]:,.0f} | {sk[2]:.1f} |")
 print(f"| auth-static | GET /v1/bench/auth (string lookup) | {sk[1]:,.0f} | {sk[3]:.1f} |")
 print(f"auth-apikey: auth adds {ak[3] - ak[2]:.1f} µs CPU = {100 * (ak[3] - ak[2]) / ak[3]:.1f}% of an "
-      f"authenticated request; requests/s {100 * (1 - ak[1] / ak[0]):+.1f}% vs public")
+      f"authenticated request; requests/s {100 * (1 - ak[1] / ak[0]):.1f}% lower than public")
 print(f"auth-static (the host's share: header, auth call, principal): {sk[3] - sk[2]:.1f} µs CPU = "
       f"{100 * (sk[3] - sk[2]) / sk[3]:.1f}%")
 PY
