@@ -7,9 +7,9 @@
 #include <stdint.h>
 #include <stddef.h>
 
-#include "internal.h"
+#include <microhttpd.h>
 
-struct MHD_Connection;
+#include "internal.h"
 
 /* ---- router helpers (router.c) ---- */
 /** @brief Percent-decode len bytes of in into out (needs len+1 bytes); '+' becomes ' ' when
@@ -117,10 +117,22 @@ route_result http_routes_match(const char *method, const char *path, route_match
 /** @brief Drop the router (after the daemon stopped). */
 void http_routes_free(void);
 
-/* ---- http_server.c ---- */
+/* ---- http_server.c: the pipeline on MHD's callbacks ---- */
+void *http_on_uri(void *cls, const char *uri, struct MHD_Connection *conn);
+enum MHD_Result http_on_access(void *cls, struct MHD_Connection *conn, const char *url,
+                               const char *method, const char *version, const char *upload_data,
+                               size_t *upload_size, void **req_cls);
+void http_on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+                       enum MHD_RequestTerminationCode toe);
+/** @brief Requests begun and not yet completed. */
+int http_inflight(void);
+/** @brief Set the shutting-down flag; @return its previous value. */
+int http_set_closing(int on);
+
+/* ---- http_daemon.c ---- */
 /** @brief Monotonic microseconds. */
 int64_t http_now_us(void);
-/** @brief The host's current settings as the server started with (never NULL after start). */
+/** @brief The settings the server started with (zeroed before http_start). */
 const host_settings *http_settings(void);
 
 /* ---- metrics.c ---- */

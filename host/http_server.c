@@ -1,50 +1,34 @@
-/* The HTTP server on libmicrohttpd: daemon lifecycle and the request pipeline, in the order API.md
+/* The HTTP request pipeline on libmicrohttpd's callbacks, in the order API.md
  * fixes: 413 (Content-Length, before the body is read) → 404/405 → auth (401/429/503) → 403 →
  * 415 → 400 invalid_json → Idempotency-Key → handler. Checks that need only headers run on the
  * first access-handler call, so a refused request never has its body read. */
 #include <arpa/inet.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <microhttpd.h>
 
 #include "http_priv.h"
 
-#define QUIESCE_WAIT_MS 10000
-#define CONN_TIMEOUT_S 60
 #define MAX_CLOSING_RETRIES 4
 
-static struct MHD_Daemon *g_daemon;
-static MHD_socket g_listen_fd = MHD_INVALID_SOCKET;
-static host_settings g_set;
-static int g_port;
-static atomic_int g_inflight;
+static atomic_int g_inflight; /* requests between the request line and on_completed */
 static atomic_int g_closing;
 
-int64_t http_now_us(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+int http_inflight(void) {
+    return atomic_load(&g_inflight);
 }
 
-const host_settings *http_settings(void) {
-    return &g_set;
+int http_set_closing(int on) {
+    return atomic_exchange(&g_closing, on);
 }
 
-int http_port(void) {
-    return g_port;
-}
-
-static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
+void *http_on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
     (void)cls;
     aitbc_request *req = calloc(1, sizeof *req);
     if (!req)
@@ -149,7 +133,7 @@ static int header_checks(aitbc_request *req) {
         http_error(req, 500, "internal", NULL, "Internal error.");
         return -1;
     }
-    const char *rpath = router_route_path(g_set.path_prefix, path);
+    const char *rpath = router_route_path(http_settings()->path_prefix, path);
     route_result rr = ROUTE_NOT_FOUND;
     if (rpath) {
         rr = http_routes_match(req->method, rpath, &req->m);
@@ -168,7 +152,8 @@ static int header_checks(aitbc_request *req) {
     free(path);
     req->matched = rr == ROUTE_FOUND;
     const aitbc_route *route = req->matched ? req->m.route : NULL;
-    req->limit = route && route->max_body_bytes ? route->max_body_bytes : g_set.max_body_bytes;
+    req->limit = route && route->max_body_bytes ? route->max_body_bytes
+                                                      : http_settings()->max_body_bytes;
     long long cl = content_length(req);
     if (cl > 0 && (unsigned long long)cl > req->limit) {
         http_error(req, 413, "payload_too_large", NULL, "The body is larger than %zu bytes.",
@@ -349,7 +334,7 @@ static enum MHD_Result finish(aitbc_request *req) {
     return http_queue(req, atomic_load(&g_closing)) == 0 ? MHD_YES : MHD_NO;
 }
 
-static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
+enum MHD_Result http_on_access(void *cls, struct MHD_Connection *conn, const char *url,
                                  const char *method, const char *version, const char *upload_data,
                                  size_t *upload_size, void **req_cls) {
     (void)cls;
@@ -390,7 +375,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     return MHD_NO;
 }
 
-static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+void http_on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                          enum MHD_RequestTerminationCode toe) {
     (void)cls;
     (void)conn;
@@ -404,7 +389,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     unsigned status = req->phase == PH_DONE ? req->status : 0;
     metrics_observe(req->method[0] ? req->method : "OTHER", req->matched ? req->m.pattern : NULL,
                     status, micros);
-    if (g_set.http_access_log) {
+    if (http_settings()->http_access_log) {
         int plen = (int)strcspn(req->uri, "?#");
         hlog("http", AITBC_LOG_INFO, "%s %.*s %u %zu %lldus %s %s%s", req->method, plen, req->uri,
              status, status ? req->resp_len : (size_t)0, (long long)micros, req->id, req->remote,
@@ -412,107 +397,4 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     }
     http_req_free(req);
     atomic_fetch_sub(&g_inflight, 1);
-}
-
-static void mhd_log(void *cls, const char *fmt, va_list ap) {
-    (void)cls;
-    char line[512];
-    vsnprintf(line, sizeof line, fmt, ap);
-    line[strcspn(line, "\n")] = '\0';
-    hlog("mhd", AITBC_LOG_DEBUG, "%s", line);
-}
-
-/* Enough connections for wrk-style load, well inside the fd limit. */
-static unsigned connection_limit(void) {
-    struct rlimit rl;
-    unsigned limit = 1024;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
-        limit = rl.rlim_cur > 256 ? (unsigned)(rl.rlim_cur - 128) : (unsigned)(rl.rlim_cur / 2);
-    return limit > 10000 ? 10000 : limit;
-}
-
-int http_start(const host_settings *set) {
-    if (g_daemon)
-        return AITBC_EEXIST;
-    g_set = *set;
-    if (g_set.max_body_bytes == 0)
-        g_set.max_body_bytes = 1024 * 1024;
-    atomic_store(&g_closing, 0);
-    int rc = http_ops_routes();
-    if (rc != 0)
-        return rc;
-    /* The Idempotency-Key table; its migration is recorded, so a second call is a no-op. */
-    if ((rc = idem_init()) != 0) {
-        hlog("http", AITBC_LOG_ERROR, "cannot create the Idempotency-Key table");
-        return rc;
-    }
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE}, *ai = NULL;
-    const char *host = g_set.http_host[0] ? g_set.http_host : "127.0.0.1";
-    if (getaddrinfo(host, NULL, &hints, &ai) != 0 || !ai) {
-        hlog("http", AITBC_LOG_ERROR, "cannot resolve http.listen host %s", host);
-        return AITBC_EINVAL;
-    }
-    struct sockaddr_storage addr;
-    memset(&addr, 0, sizeof addr);
-    memcpy(&addr, ai->ai_addr, ai->ai_addrlen);
-    freeaddrinfo(ai);
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
-    if (addr.ss_family == AF_INET6) {
-        ((struct sockaddr_in6 *)&addr)->sin6_port = htons((uint16_t)g_set.http_port);
-        flags |= MHD_USE_IPv6;
-    } else {
-        ((struct sockaddr_in *)&addr)->sin_port = htons((uint16_t)g_set.http_port);
-    }
-    flags |= MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES ? MHD_USE_EPOLL : MHD_USE_POLL;
-    unsigned threads = g_set.http_threads > 0 ? (unsigned)g_set.http_threads : 4;
-    if ((rc = defer_start()) != 0)
-        return rc;
-    g_daemon = MHD_start_daemon(
-        flags, (uint16_t)g_set.http_port, NULL, NULL, on_access, NULL, MHD_OPTION_SOCK_ADDR,
-        (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, threads,
-        MHD_OPTION_CONNECTION_LIMIT, connection_limit(), MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)CONN_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
-        NULL, MHD_OPTION_END);
-    if (!g_daemon) {
-        hlog("http", AITBC_LOG_ERROR, "cannot listen on %s:%d", host, g_set.http_port);
-        defer_stop();
-        return AITBC_EIO;
-    }
-    const union MHD_DaemonInfo *di = MHD_get_daemon_info(g_daemon, MHD_DAEMON_INFO_BIND_PORT);
-    g_port = di && di->port ? di->port : g_set.http_port;
-    hlog("http", AITBC_LOG_INFO, "listening on %s:%d (%u threads, %s)", host, g_port, threads,
-         flags & MHD_USE_EPOLL ? "epoll" : "poll");
-    return 0;
-}
-
-void http_quiesce(void) {
-    if (!g_daemon || atomic_exchange(&g_closing, 1))
-        return;
-    g_listen_fd = MHD_quiesce_daemon(g_daemon);
-    defer_shutdown();
-    int64_t until = http_now_us() + (int64_t)QUIESCE_WAIT_MS * 1000;
-    struct timespec nap = {0, 5 * 1000000L};
-    while (atomic_load(&g_inflight) > 0 && http_now_us() < until)
-        nanosleep(&nap, NULL);
-    int left = atomic_load(&g_inflight);
-    if (left > 0)
-        hlog("http", AITBC_LOG_WARN, "%d request(s) still running after %d ms", left,
-             QUIESCE_WAIT_MS);
-}
-
-void http_stop(void) {
-    if (!g_daemon)
-        return;
-    http_quiesce();
-    MHD_stop_daemon(g_daemon);
-    g_daemon = NULL;
-    if (g_listen_fd != MHD_INVALID_SOCKET)
-        close(g_listen_fd);
-    g_listen_fd = MHD_INVALID_SOCKET;
-    defer_stop();
-    http_routes_free();
-    g_port = 0;
 }
