@@ -16,11 +16,11 @@
 /* Every topic ever declared, published or subscribed to; lives until bus_stop. */
 typedef struct topic_rec {
     char *name;
-    aitbc_topic decl;        /* decl.name == name */
+    aitbc_topic decl; /* decl.name == name */
     aitbc_plugin_ctx *owner;
     int declared;
-    int warned;              /* "undeclared" debug line already written */
-    uint64_t seq;            /* last sequence assigned */
+    int warned;   /* "undeclared" debug line already written */
+    uint64_t seq; /* last sequence assigned */
     struct topic_rec *next;
 } topic_rec;
 
@@ -52,12 +52,11 @@ static sub_list *g_subs;
 static event *g_head, *g_tail;
 static size_t g_queued;
 static uint64_t g_dropped;
-static int g_running;  /* accepting publishes */
-static int g_started;  /* dispatcher thread exists */
+static int g_running; /* accepting publishes */
+static int g_started; /* dispatcher thread exists */
 static pthread_t g_thread;
 
-static unsigned name_hash(const char *s)
-{
+static unsigned name_hash(const char *s) {
     unsigned h = 2166136261u;
     for (; *s; s++)
         h = (h ^ (unsigned char)*s) * 16777619u;
@@ -65,14 +64,11 @@ static unsigned name_hash(const char *s)
 }
 
 /* Finds or creates the record for name. Called with g_lock held. */
-static topic_rec *topic_get(const char *name, int create)
-{
+static topic_rec *topic_get(const char *name, int create) {
     unsigned b = name_hash(name);
     for (topic_rec *t = g_topics[b]; t; t = t->next)
-        if (!strcmp(t->name, name))
-            return t;
-    if (!create)
-        return NULL;
+        if (!strcmp(t->name, name)) return t;
+    if (!create) return NULL;
     topic_rec *t = calloc(1, sizeof *t);
     if (!t || !(t->name = strdup(name))) {
         free(t);
@@ -84,8 +80,7 @@ static topic_rec *topic_get(const char *name, int create)
     return t;
 }
 
-static void sub_list_release(sub_list *l)
-{
+static void sub_list_release(sub_list *l) {
     if (l && --l->refs == 0) { /* refs only change under g_lock */
         for (size_t i = 0; i < l->n; i++)
             free(l->items[i].topic);
@@ -93,8 +88,7 @@ static void sub_list_release(sub_list *l)
     }
 }
 
-static void deliver(const event *e, const sub_list *l)
-{
+static void deliver(const event *e, const sub_list *l) {
     for (size_t i = 0; l && i < l->n; i++) {
         const sub *s = &l->items[i];
         if (!strcmp(s->topic, "*") || !strcmp(s->topic, e->topic->name))
@@ -102,23 +96,19 @@ static void deliver(const event *e, const sub_list *l)
     }
 }
 
-static void *dispatcher(void *arg)
-{
+static void *dispatcher(void *arg) {
     (void)arg;
     pthread_mutex_lock(&g_lock);
     for (;;) {
         while (!g_head && g_running)
             pthread_cond_wait(&g_cond, &g_lock);
         event *e = g_head;
-        if (!e)
-            break; /* stopping and drained */
+        if (!e) break; /* stopping and drained */
         g_head = e->next;
-        if (!g_head)
-            g_tail = NULL;
+        if (!g_head) g_tail = NULL;
         g_queued--;
         sub_list *l = g_subs;
-        if (l)
-            l->refs++;
+        if (l) l->refs++;
         pthread_mutex_unlock(&g_lock);
         deliver(e, l);
         cJSON_Delete(e->data);
@@ -132,8 +122,7 @@ static void *dispatcher(void *arg)
 }
 
 /** @brief Start the dispatcher thread. 0, or AITBC_EIO / AITBC_EINVAL (already running). */
-int bus_start(void)
-{
+int bus_start(void) {
     pthread_mutex_lock(&g_lock);
     int rc = 0;
     if (g_started) {
@@ -157,10 +146,8 @@ int bus_start(void)
 }
 
 /** @brief Declare a topic (copied). AITBC_EEXIST if it is already declared. */
-int bus_declare(aitbc_plugin_ctx *ctx, const aitbc_topic *topic)
-{
-    if (!topic || !topic->name || !topic->name[0] || !strcmp(topic->name, "*"))
-        return AITBC_EINVAL;
+int bus_declare(aitbc_plugin_ctx *ctx, const aitbc_topic *topic) {
+    if (!topic || !topic->name || !topic->name[0] || !strcmp(topic->name, "*")) return AITBC_EINVAL;
     pthread_mutex_lock(&g_lock);
     topic_rec *t = topic_get(topic->name, 1);
     int rc = !t ? AITBC_ENOMEM : t->declared ? AITBC_EEXIST : 0;
@@ -172,16 +159,13 @@ int bus_declare(aitbc_plugin_ctx *ctx, const aitbc_topic *topic)
         t->declared = 1;
     }
     pthread_mutex_unlock(&g_lock);
-    if (rc == AITBC_EEXIST)
-        hlog("bus", AITBC_LOG_ERROR, "topic %s is declared twice", topic->name);
+    if (rc == AITBC_EEXIST) hlog("bus", AITBC_LOG_ERROR, "topic %s is declared twice", topic->name);
     return rc;
 }
 
 /** @brief The declared topic or NULL. The pointer stays valid until bus_stop. */
-const aitbc_topic *bus_find_topic(const char *name)
-{
-    if (!name)
-        return NULL;
+const aitbc_topic *bus_find_topic(const char *name) {
+    if (!name) return NULL;
     pthread_mutex_lock(&g_lock);
     topic_rec *t = topic_get(name, 0);
     const aitbc_topic *out = t && t->declared ? &t->decl : NULL;
@@ -191,10 +175,8 @@ const aitbc_topic *bus_find_topic(const char *name)
 
 /** @brief Queue a deep copy of data for topic. 0, AITBC_EUNAVAIL (not running), AITBC_EBUSY
  *  (queue full: dropped), AITBC_EINVAL or AITBC_ENOMEM. */
-int bus_publish(const char *topic, const cJSON *data)
-{
-    if (!topic || !topic[0] || !data || !strcmp(topic, "*"))
-        return AITBC_EINVAL;
+int bus_publish(const char *topic, const cJSON *data) {
+    if (!topic || !topic[0] || !data || !strcmp(topic, "*")) return AITBC_EINVAL;
     event *e = calloc(1, sizeof *e);
     if (!e || !(e->data = cJSON_Duplicate(data, 1))) {
         free(e);
@@ -211,8 +193,7 @@ int bus_publish(const char *topic, const cJSON *data)
     } else if (!(e->topic = topic_get(topic, 1))) {
         rc = AITBC_ENOMEM;
     } else {
-        if (!e->topic->declared && !e->topic->warned)
-            warn_undeclared = e->topic->warned = 1;
+        if (!e->topic->declared && !e->topic->warned) warn_undeclared = e->topic->warned = 1;
         e->seq = ++e->topic->seq;
         if (g_tail)
             g_tail->next = e;
@@ -223,14 +204,14 @@ int bus_publish(const char *topic, const cJSON *data)
         pthread_cond_signal(&g_cond);
     }
     pthread_mutex_unlock(&g_lock);
-    if (warn_undeclared)
-        hlog("bus", AITBC_LOG_DEBUG, "publishing to undeclared topic %s", topic);
+    if (warn_undeclared) hlog("bus", AITBC_LOG_DEBUG, "publishing to undeclared topic %s", topic);
     if (rc != 0) {
         /* One line per 10000 drops keeps a stuck subscriber from flooding the log as well. */
         if (dropped % 10000 == 1)
-            hlog("bus", AITBC_LOG_WARN, "queue full (%d events): dropped an event of %s (%llu "
-                 "dropped so far); a subscriber is too slow", BUS_QUEUE_MAX, topic,
-                 (unsigned long long)dropped);
+            hlog("bus", AITBC_LOG_WARN,
+                 "queue full (%d events): dropped an event of %s (%llu "
+                 "dropped so far); a subscriber is too slow",
+                 BUS_QUEUE_MAX, topic, (unsigned long long)dropped);
         cJSON_Delete(e->data);
         free(e);
     }
@@ -238,13 +219,10 @@ int bus_publish(const char *topic, const cJSON *data)
 }
 
 /** @brief Subscribe fn to topic ("*" = all topics); may be called at any time from any thread. */
-int bus_subscribe(const char *topic, aitbc_event_fn fn, void *user)
-{
-    if (!topic || !topic[0] || !fn)
-        return AITBC_EINVAL;
+int bus_subscribe(const char *topic, aitbc_event_fn fn, void *user) {
+    if (!topic || !topic[0] || !fn) return AITBC_EINVAL;
     char *name = strdup(topic);
-    if (!name)
-        return AITBC_ENOMEM;
+    if (!name) return AITBC_ENOMEM;
     pthread_mutex_lock(&g_lock);
     size_t n = g_subs ? g_subs->n : 0;
     sub_list *l = malloc(sizeof *l + (n + 1) * sizeof(sub));
@@ -274,8 +252,7 @@ int bus_subscribe(const char *topic, aitbc_event_fn fn, void *user)
 }
 
 /* Frees topics and subscriptions (after the dispatcher is gone). */
-static void registry_clear(void)
-{
+static void registry_clear(void) {
     pthread_mutex_lock(&g_lock);
     for (size_t b = 0; b < TOPIC_BUCKETS; b++) {
         while (g_topics[b]) {
@@ -292,8 +269,7 @@ static void registry_clear(void)
 
 /** @brief Refuse new publishes, deliver everything queued, join the dispatcher, forget topics and
  *  subscriptions. Do not call from a subscriber. */
-void bus_stop(void)
-{
+void bus_stop(void) {
     pthread_mutex_lock(&g_lock);
     int started = g_started;
     g_running = 0;

@@ -6,19 +6,16 @@
 
 #include "store_priv.h"
 
-int store_schema_init(store_conn *c)
-{
+int store_schema_init(store_conn *c) {
     return store_exec(c, "CREATE TABLE IF NOT EXISTS host_schema ("
                          " plugin TEXT NOT NULL, version INTEGER NOT NULL,"
                          " applied_at INTEGER NOT NULL, PRIMARY KEY (plugin, version))");
 }
 
 /* 1 if applied, 0 if not, negative on error. */
-static int step_applied(aitbc_txn *t, const char *plugin, int version)
-{
+static int step_applied(aitbc_txn *t, const char *plugin, int version) {
     aitbc_stmt *s = store_stmt(t, "SELECT 1 FROM host_schema WHERE plugin=? AND version=?");
-    if (!s)
-        return AITBC_EIO;
+    if (!s) return AITBC_EIO;
     store_bind_text(s, 1, plugin);
     store_bind_int64(s, 2, version);
     int rc = store_step(s);
@@ -26,12 +23,10 @@ static int step_applied(aitbc_txn *t, const char *plugin, int version)
     return rc == AITBC_ROW ? 1 : rc;
 }
 
-static int record_step(aitbc_txn *t, const char *plugin, int version)
-{
+static int record_step(aitbc_txn *t, const char *plugin, int version) {
     aitbc_stmt *s = store_stmt(t, "INSERT INTO host_schema (plugin, version, applied_at) "
                                   "VALUES (?, ?, ?)");
-    if (!s)
-        return AITBC_EIO;
+    if (!s) return AITBC_EIO;
     store_bind_text(s, 1, plugin);
     store_bind_int64(s, 2, version);
     store_bind_int64(s, 3, store_wall_ms());
@@ -41,17 +36,14 @@ static int record_step(aitbc_txn *t, const char *plugin, int version)
 }
 
 /* Applies one step if missing. 0 or a negative code (logged). */
-static int migrate_one(const char *plugin, const aitbc_migration *m)
-{
+static int migrate_one(const char *plugin, const aitbc_migration *m) {
     aitbc_txn *t = store_txn_begin(AITBC_TXN_WRITE);
-    if (!t)
-        return AITBC_EIO;
+    if (!t) return AITBC_EIO;
     int rc = step_applied(t, plugin, m->version);
     if (rc == 0) {
         hlog("store", AITBC_LOG_INFO, "%s: applying migration %d", plugin, m->version);
         rc = store_exec(t->conn, m->sql);
-        if (rc == 0)
-            rc = record_step(t, plugin, m->version);
+        if (rc == 0) rc = record_step(t, plugin, m->version);
     } else if (rc == 1) {
         rc = 0;
     }
@@ -64,24 +56,28 @@ static int migrate_one(const char *plugin, const aitbc_migration *m)
 
 /** @brief Apply the plugin's missing steps in order, each in its own transaction. Steps must have
  *  increasing versions >= 1. 0, or the first failure (AITBC_EINVAL, AITBC_EIO, AITBC_EBUSY). */
-int store_migrate(const char *plugin, const aitbc_migration *steps, size_t n)
-{
+int store_migrate(const char *plugin, const aitbc_migration *steps, size_t n) {
     if (!plugin || !plugin[0] || (n && !steps)) {
         hlog("store", AITBC_LOG_ERROR, "migrate: bad arguments");
         return AITBC_EINVAL;
     }
     for (size_t i = 0; i < n; i++) {
-        if (steps[i].version < 1 || !steps[i].sql || (i && steps[i].version <= steps[i - 1].version)) {
-            hlog("store", AITBC_LOG_ERROR, "%s: migration step %zu has a bad version (%d) or no "
-                 "SQL: versions start at 1 and increase", plugin, i, steps[i].version);
+        if (steps[i].version < 1 || !steps[i].sql ||
+            (i && steps[i].version <= steps[i - 1].version)) {
+            hlog("store", AITBC_LOG_ERROR,
+                 "%s: migration step %zu has a bad version (%d) or no "
+                 "SQL: versions start at 1 and increase",
+                 plugin, i, steps[i].version);
             return AITBC_EINVAL;
         }
     }
     for (size_t i = 0; i < n; i++) {
         int rc = migrate_one(plugin, &steps[i]);
         if (rc != 0) {
-            hlog("store", AITBC_LOG_ERROR, "%s: migration %d failed; the schema stays at the "
-                 "previous step", plugin, steps[i].version);
+            hlog("store", AITBC_LOG_ERROR,
+                 "%s: migration %d failed; the schema stays at the "
+                 "previous step",
+                 plugin, steps[i].version);
             return rc;
         }
     }

@@ -13,9 +13,9 @@ typedef struct store_conn store_conn;
 struct aitbc_stmt {
     sqlite3_stmt *st;
     store_conn *conn;
-    char *sql;       /* the cache key */
+    char *sql; /* the cache key */
     unsigned hash;
-    int in_use;      /* handed out by store_stmt, not yet returned by store_stmt_done */
+    int in_use;       /* handed out by store_stmt, not yet returned by store_stmt_done */
     aitbc_stmt *next; /* bucket chain */
 };
 
@@ -36,7 +36,8 @@ struct store_conn {
 
 /** @brief The calling thread's connection, opened on first use; NULL if the store is closed. */
 store_conn *store_conn_get(void);
-/** @brief Run SQL without results (one or more statements). 0, AITBC_EBUSY or AITBC_EIO (logged). */
+/** @brief Run SQL without results (one or more statements). 0, AITBC_EBUSY or AITBC_EIO (logged).
+ */
 int store_exec(store_conn *c, const char *sql);
 /** @brief Map a SQLite result code to an AITBC_E* code (logging unexpected ones with the SQL). */
 int store_map_error(store_conn *c, int rc, const char *sql);

@@ -35,15 +35,13 @@ static char g_path[PATH_MAX];
 static char g_sync[16];
 static int g_busy_ms;
 
-int64_t store_wall_ms(void)
-{
+int64_t store_wall_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int store_map_error(store_conn *c, int rc, const char *sql)
-{
+int store_map_error(store_conn *c, int rc, const char *sql) {
     switch (rc & 0xff) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
@@ -58,17 +56,15 @@ int store_map_error(store_conn *c, int rc, const char *sql)
     default:
         break;
     }
-    hlog("store", AITBC_LOG_ERROR, "SQL failed (%s): %s", c ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc),
-         sql);
+    hlog("store", AITBC_LOG_ERROR, "SQL failed (%s): %s",
+         c ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc), sql);
     return AITBC_EIO;
 }
 
-int store_exec(store_conn *c, const char *sql)
-{
+int store_exec(store_conn *c, const char *sql) {
     char *msg = NULL;
     int rc = sqlite3_exec(c->db, sql, NULL, NULL, &msg);
-    if (rc == SQLITE_OK)
-        return 0;
+    if (rc == SQLITE_OK) return 0;
     int err = (rc & 0xff) == SQLITE_BUSY ? AITBC_EBUSY : AITBC_EIO;
     hlog("store", err == AITBC_EBUSY ? AITBC_LOG_WARN : AITBC_LOG_ERROR, "SQL failed (%s): %s",
          msg ? msg : sqlite3_errstr(rc), sql);
@@ -77,8 +73,7 @@ int store_exec(store_conn *c, const char *sql)
 }
 
 /* Closes a connection that is no longer in the registry. */
-static void conn_close(store_conn *c)
-{
+static void conn_close(store_conn *c) {
     store_cache_clear(c);
     /* An open transaction is rolled back by SQLite when the connection closes. */
     if (sqlite3_close(c->db) != SQLITE_OK)
@@ -87,8 +82,7 @@ static void conn_close(store_conn *c)
 }
 
 /* Unlinks c from the registry if it is still there (store_close may have taken it). */
-static int conn_unregister(store_conn *c)
-{
+static int conn_unregister(store_conn *c) {
     int found = 0;
     pthread_mutex_lock(&g_lock);
     for (store_conn **p = &g_conns; *p; p = &(*p)->next) {
@@ -103,32 +97,26 @@ static int conn_unregister(store_conn *c)
 }
 
 /* pthread key destructor: a thread exited without store_thread_done(). */
-static void conn_destructor(void *value)
-{
+static void conn_destructor(void *value) {
     store_conn *c = value;
-    if (conn_unregister(c))
-        conn_close(c);
+    if (conn_unregister(c)) conn_close(c);
 }
 
-static int conn_setup(store_conn *c)
-{
+static int conn_setup(store_conn *c) {
     char sql[96];
     sqlite3_extended_result_codes(c->db, 1);
-    if (sqlite3_busy_timeout(c->db, g_busy_ms) != SQLITE_OK)
-        return AITBC_EIO;
+    if (sqlite3_busy_timeout(c->db, g_busy_ms) != SQLITE_OK) return AITBC_EIO;
     snprintf(sql, sizeof sql, "PRAGMA foreign_keys=ON; PRAGMA synchronous=%s;", g_sync);
     return store_exec(c, sql);
 }
 
 /* Opens a connection for the calling thread and registers it. Called with g_lock NOT held. */
-static store_conn *conn_open(void)
-{
+static store_conn *conn_open(void) {
     store_conn *c = calloc(1, sizeof *c);
-    if (!c)
-        return NULL;
+    if (!c) return NULL;
     c->txn.conn = c;
-    int rc = sqlite3_open_v2(g_path, &c->db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    int rc = sqlite3_open_v2(
+        g_path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         hlog("store", AITBC_LOG_ERROR, "cannot open %s: %s", g_path,
              c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
@@ -149,8 +137,7 @@ static store_conn *conn_open(void)
     return c;
 }
 
-store_conn *store_conn_get(void)
-{
+store_conn *store_conn_get(void) {
     /* Lock-free on the hot path: only store_open/store_close change g_key, with no user running. */
     if (!atomic_load(&g_open)) {
         hlog("store", AITBC_LOG_ERROR, "storage used while not open");
@@ -160,21 +147,16 @@ store_conn *store_conn_get(void)
     return c ? c : conn_open();
 }
 
-static const char *sync_value(const char *s)
-{
-    if (!s[0] || !strcmp(s, "normal"))
-        return "NORMAL";
-    if (!strcmp(s, "off"))
-        return "OFF";
-    if (!strcmp(s, "full"))
-        return "FULL";
+static const char *sync_value(const char *s) {
+    if (!s[0] || !strcmp(s, "normal")) return "NORMAL";
+    if (!strcmp(s, "off")) return "OFF";
+    if (!strcmp(s, "full")) return "FULL";
     return NULL;
 }
 
 /** @brief Open the database of the settings (WAL, pragmas, host_schema); the caller's connection
  *  stays open. 0, AITBC_EINVAL for bad settings, AITBC_EIO when the file cannot be used. */
-int store_open(const host_settings *set)
-{
+int store_open(const host_settings *set) {
     const char *sync = sync_value(set->db_synchronous);
     if (!sync || !set->db_path[0]) {
         hlog("store", AITBC_LOG_ERROR, "bad storage settings (path '%s', synchronous '%s')",
@@ -208,8 +190,7 @@ int store_open(const host_settings *set)
     }
     sqlite3_finalize(st);
     if (!wal || store_schema_init(c) != 0) {
-        if (c && !wal)
-            hlog("store", AITBC_LOG_ERROR, "%s: cannot switch to WAL mode", g_path);
+        if (c && !wal) hlog("store", AITBC_LOG_ERROR, "%s: cannot switch to WAL mode", g_path);
         store_close();
         return AITBC_EIO;
     }
@@ -219,8 +200,7 @@ int store_open(const host_settings *set)
 }
 
 /** @brief Close every connection (all other users must have stopped) and forget the settings. */
-void store_close(void)
-{
+void store_close(void) {
     pthread_mutex_lock(&g_lock);
     if (!g_open) {
         pthread_mutex_unlock(&g_lock);
@@ -235,7 +215,8 @@ void store_close(void)
     while (list) {
         store_conn *next = list->next;
         if (list->txn.depth > 0)
-            hlog("store", AITBC_LOG_WARN, "closing a connection with an open transaction "
+            hlog("store", AITBC_LOG_WARN,
+                 "closing a connection with an open transaction "
                  "(rolled back)");
         conn_close(list);
         list = next;
@@ -243,12 +224,10 @@ void store_close(void)
 }
 
 /** @brief Close the calling thread's connection, if it has one (call before a thread exits). */
-void store_thread_done(void)
-{
+void store_thread_done(void) {
     pthread_mutex_lock(&g_lock);
     store_conn *c = g_open ? pthread_getspecific(g_key) : NULL;
-    if (c)
-        pthread_setspecific(g_key, NULL);
+    if (c) pthread_setspecific(g_key, NULL);
     pthread_mutex_unlock(&g_lock);
     if (c && conn_unregister(c)) {
         if (c->txn.depth > 0)
@@ -258,15 +237,14 @@ void store_thread_done(void)
 }
 
 /** @brief Begin (or nest into) the calling thread's transaction. NULL on error (logged). */
-aitbc_txn *store_txn_begin(int mode)
-{
+aitbc_txn *store_txn_begin(int mode) {
     store_conn *c = store_conn_get();
-    if (!c)
-        return NULL;
+    if (!c) return NULL;
     aitbc_txn *t = &c->txn;
     if (t->depth > 0) {
         if (mode == AITBC_TXN_WRITE && t->mode == AITBC_TXN_READ) {
-            hlog("store", AITBC_LOG_ERROR, "a WRITE transaction cannot nest inside a READ one: "
+            hlog("store", AITBC_LOG_ERROR,
+                 "a WRITE transaction cannot nest inside a READ one: "
                  "begin the outer transaction as WRITE");
             return NULL;
         }
@@ -282,29 +260,24 @@ aitbc_txn *store_txn_begin(int mode)
 }
 
 /* Whether t is the calling thread's open transaction (handles never cross threads). */
-static int txn_valid(aitbc_txn *t)
-{
+static int txn_valid(aitbc_txn *t) {
     return t && t->depth > 0 && atomic_load(&g_open) && pthread_getspecific(g_key) == t->conn;
 }
 
 /* Ends the SQL transaction with ROLLBACK unless SQLite already ended it (some errors do). */
-static void txn_abort(aitbc_txn *t)
-{
-    if (!sqlite3_get_autocommit(t->conn->db))
-        store_exec(t->conn, "ROLLBACK");
+static void txn_abort(aitbc_txn *t) {
+    if (!sqlite3_get_autocommit(t->conn->db)) store_exec(t->conn, "ROLLBACK");
     t->failed = 0;
 }
 
 /** @brief Close one level; the outermost COMMITs. 0, AITBC_EIO (failed/rolled back) or
  *  AITBC_EBUSY. The level is closed whatever the result. */
-int store_txn_commit(aitbc_txn *t)
-{
+int store_txn_commit(aitbc_txn *t) {
     if (!txn_valid(t)) {
         hlog("store", AITBC_LOG_ERROR, "commit of a transaction that is not open on this thread");
         return AITBC_EINVAL;
     }
-    if (--t->depth > 0)
-        return t->failed ? AITBC_EIO : 0;
+    if (--t->depth > 0) return t->failed ? AITBC_EIO : 0;
     if (t->failed) {
         txn_abort(t);
         return AITBC_EIO;
@@ -315,20 +288,17 @@ int store_txn_commit(aitbc_txn *t)
         return AITBC_EIO;
     }
     int rc = store_exec(t->conn, "COMMIT");
-    if (rc != 0)
-        txn_abort(t);
+    if (rc != 0) txn_abort(t);
     return rc;
 }
 
 /** @brief Roll back: marks the whole transaction failed; the SQL transaction ends with the
  *  outermost level. */
-void store_txn_rollback(aitbc_txn *t)
-{
+void store_txn_rollback(aitbc_txn *t) {
     if (!txn_valid(t)) {
         hlog("store", AITBC_LOG_ERROR, "rollback of a transaction that is not open on this thread");
         return;
     }
     t->failed = 1;
-    if (--t->depth == 0)
-        txn_abort(t);
+    if (--t->depth == 0) txn_abort(t);
 }

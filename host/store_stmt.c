@@ -8,16 +8,14 @@
 
 #include "store_priv.h"
 
-static unsigned sql_hash(const char *s)
-{
+static unsigned sql_hash(const char *s) {
     unsigned h = 2166136261u; /* FNV-1a */
     for (; *s; s++)
         h = (h ^ (unsigned char)*s) * 16777619u;
     return h;
 }
 
-void store_cache_clear(store_conn *c)
-{
+void store_cache_clear(store_conn *c) {
     for (size_t i = 0; i < STORE_CACHE_BUCKETS; i++) {
         aitbc_stmt *s = c->cache[i];
         while (s) {
@@ -31,11 +29,9 @@ void store_cache_clear(store_conn *c)
     }
 }
 
-static aitbc_stmt *stmt_prepare(store_conn *c, const char *sql, unsigned h)
-{
+static aitbc_stmt *stmt_prepare(store_conn *c, const char *sql, unsigned h) {
     aitbc_stmt *s = calloc(1, sizeof *s);
-    if (!s)
-        return NULL;
+    if (!s) return NULL;
     s->sql = strdup(sql);
     int rc = s->sql ? sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->st, NULL)
                     : SQLITE_NOMEM;
@@ -59,16 +55,15 @@ static aitbc_stmt *stmt_prepare(store_conn *c, const char *sql, unsigned h)
 /** @brief A ready statement for sql on the calling thread's connection. txn may be NULL
  *  (autocommit, or the thread's open transaction); otherwise it must be this thread's open
  *  transaction. NULL on error (logged). Return it with store_stmt_done. */
-aitbc_stmt *store_stmt(aitbc_txn *t, const char *sql)
-{
-    if (!sql)
-        return NULL;
+aitbc_stmt *store_stmt(aitbc_txn *t, const char *sql) {
+    if (!sql) return NULL;
     store_conn *c = store_conn_get();
-    if (!c)
-        return NULL;
+    if (!c) return NULL;
     if (t && (t->conn != c || t->depth <= 0)) {
-        hlog("store", AITBC_LOG_ERROR, "statement for a transaction that is not open on this "
-             "thread: %s", sql);
+        hlog("store", AITBC_LOG_ERROR,
+             "statement for a transaction that is not open on this "
+             "thread: %s",
+             sql);
         return NULL;
     }
     unsigned h = sql_hash(sql);
@@ -79,15 +74,12 @@ aitbc_stmt *store_stmt(aitbc_txn *t, const char *sql)
         }
     }
     aitbc_stmt *s = stmt_prepare(c, sql, h);
-    if (s)
-        s->in_use = 1;
+    if (s) s->in_use = 1;
     return s;
 }
 
-static int bind_result(aitbc_stmt *s, int rc)
-{
-    if (rc == SQLITE_OK)
-        return 0;
+static int bind_result(aitbc_stmt *s, int rc) {
+    if (rc == SQLITE_OK) return 0;
     if (rc == SQLITE_RANGE) {
         hlog("store", AITBC_LOG_ERROR, "bind index out of range: %s", s->sql);
         return AITBC_EINVAL;
@@ -96,94 +88,73 @@ static int bind_result(aitbc_stmt *s, int rc)
 }
 
 /** @brief Bind a 64-bit integer (1-based index). */
-int store_bind_int64(aitbc_stmt *s, int idx, int64_t v)
-{
+int store_bind_int64(aitbc_stmt *s, int idx, int64_t v) {
     return s ? bind_result(s, sqlite3_bind_int64(s->st, idx, v)) : AITBC_EINVAL;
 }
 
 /** @brief Bind text (copied); NULL binds SQL NULL. */
-int store_bind_text(aitbc_stmt *s, int idx, const char *text)
-{
-    if (!s)
-        return AITBC_EINVAL;
-    if (!text)
-        return bind_result(s, sqlite3_bind_null(s->st, idx));
+int store_bind_text(aitbc_stmt *s, int idx, const char *text) {
+    if (!s) return AITBC_EINVAL;
+    if (!text) return bind_result(s, sqlite3_bind_null(s->st, idx));
     return bind_result(s, sqlite3_bind_text(s->st, idx, text, -1, SQLITE_TRANSIENT));
 }
 
 /** @brief Bind a blob (copied); a zero length binds an empty blob, not NULL. */
-int store_bind_blob(aitbc_stmt *s, int idx, const void *data, size_t len)
-{
-    if (!s || (len && !data))
-        return AITBC_EINVAL;
-    if (!len)
-        return bind_result(s, sqlite3_bind_zeroblob(s->st, idx, 0));
+int store_bind_blob(aitbc_stmt *s, int idx, const void *data, size_t len) {
+    if (!s || (len && !data)) return AITBC_EINVAL;
+    if (!len) return bind_result(s, sqlite3_bind_zeroblob(s->st, idx, 0));
     return bind_result(s, sqlite3_bind_blob64(s->st, idx, data, len, SQLITE_TRANSIENT));
 }
 
 /** @brief Bind SQL NULL. */
-int store_bind_null(aitbc_stmt *s, int idx)
-{
+int store_bind_null(aitbc_stmt *s, int idx) {
     return s ? bind_result(s, sqlite3_bind_null(s->st, idx)) : AITBC_EINVAL;
 }
 
-/** @brief Step: AITBC_ROW, AITBC_DONE, AITBC_EEXIST (UNIQUE/PRIMARY KEY), AITBC_EBUSY, AITBC_EIO. */
-int store_step(aitbc_stmt *s)
-{
-    if (!s)
-        return AITBC_EINVAL;
+/** @brief Step: AITBC_ROW, AITBC_DONE, AITBC_EEXIST (UNIQUE/PRIMARY KEY), AITBC_EBUSY, AITBC_EIO.
+ */
+int store_step(aitbc_stmt *s) {
+    if (!s) return AITBC_EINVAL;
     int rc = sqlite3_step(s->st);
-    if (rc == SQLITE_ROW)
-        return AITBC_ROW;
-    if (rc == SQLITE_DONE)
-        return AITBC_DONE;
+    if (rc == SQLITE_ROW) return AITBC_ROW;
+    if (rc == SQLITE_DONE) return AITBC_DONE;
     return store_map_error(s->conn, rc, s->sql);
 }
 
 /** @brief Column as int64 (0-based; 0 for NULL). */
-int64_t store_col_int64(aitbc_stmt *s, int col)
-{
+int64_t store_col_int64(aitbc_stmt *s, int col) {
     return s ? sqlite3_column_int64(s->st, col) : 0;
 }
 
 /** @brief Column as text, NULL for SQL NULL; borrowed until the next step or stmt_done. */
-const char *store_col_text(aitbc_stmt *s, int col)
-{
+const char *store_col_text(aitbc_stmt *s, int col) {
     return s ? (const char *)sqlite3_column_text(s->st, col) : NULL;
 }
 
 /** @brief Column as bytes; NULL for SQL NULL, a valid pointer (len 0) for an empty blob. */
-const void *store_col_blob(aitbc_stmt *s, int col, size_t *len)
-{
+const void *store_col_blob(aitbc_stmt *s, int col, size_t *len) {
     static const char empty[1];
-    if (len)
-        *len = 0;
-    if (!s || sqlite3_column_type(s->st, col) == SQLITE_NULL)
-        return NULL;
+    if (len) *len = 0;
+    if (!s || sqlite3_column_type(s->st, col) == SQLITE_NULL) return NULL;
     const void *p = sqlite3_column_blob(s->st, col);
     int n = sqlite3_column_bytes(s->st, col);
-    if (len)
-        *len = n > 0 ? (size_t)n : 0;
+    if (len) *len = n > 0 ? (size_t)n : 0;
     return p ? p : empty;
 }
 
 /** @brief 1 if the column is SQL NULL. */
-int store_col_is_null(aitbc_stmt *s, int col)
-{
+int store_col_is_null(aitbc_stmt *s, int col) {
     return !s || sqlite3_column_type(s->st, col) == SQLITE_NULL;
 }
 
 /** @brief Rows changed by the most recent write on the statement's connection. */
-int64_t store_changes(aitbc_stmt *s)
-{
+int64_t store_changes(aitbc_stmt *s) {
     return s ? sqlite3_changes64(s->conn->db) : 0;
 }
 
 /** @brief Reset, clear bindings and return the statement to its connection's cache. */
-void store_stmt_done(aitbc_stmt *s)
-{
-    if (!s)
-        return;
+void store_stmt_done(aitbc_stmt *s) {
+    if (!s) return;
     sqlite3_reset(s->st);
     sqlite3_clear_bindings(s->st);
     s->in_use = 0;

@@ -26,9 +26,9 @@ struct aitbc_timer {
     aitbc_task_fn fn;
     void *arg;
     int64_t interval_ms;
-    int64_t due;    /* CLOCK_MONOTONIC ms */
-    int dead;       /* stopped by work_stop: never fires again, waits for its cancel */
-    int cancelled;  /* cancelled from inside its own callback: freed when the callback returns */
+    int64_t due;   /* CLOCK_MONOTONIC ms */
+    int dead;      /* stopped by work_stop: never fires again, waits for its cancel */
+    int cancelled; /* cancelled from inside its own callback: freed when the callback returns */
     aitbc_timer *next;
 };
 
@@ -42,23 +42,21 @@ static int g_nworkers;
 
 /* Timers. */
 static pthread_mutex_t g_tlock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t g_tcond;     /* schedule changed (monotonic clock, set up once) */
+static pthread_cond_t g_tcond; /* schedule changed (monotonic clock, set up once) */
 static pthread_cond_t g_tdone = PTHREAD_COND_INITIALIZER; /* a callback returned */
 static pthread_once_t g_tonce = PTHREAD_ONCE_INIT;
-static aitbc_timer *g_timers;      /* every handle not yet cancelled */
-static aitbc_timer *g_current;     /* whose callback is running */
+static aitbc_timer *g_timers;  /* every handle not yet cancelled */
+static aitbc_timer *g_current; /* whose callback is running */
 static int g_timers_on;
 static pthread_t g_timer_thread;
 
-static int64_t mono_ms(void)
-{
+static int64_t mono_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void tcond_init(void)
-{
+static void tcond_init(void) {
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
@@ -66,19 +64,16 @@ static void tcond_init(void)
     pthread_condattr_destroy(&attr);
 }
 
-static void *worker_main(void *arg)
-{
+static void *worker_main(void *arg) {
     (void)arg;
     pthread_mutex_lock(&g_plock);
     for (;;) {
         while (!g_head && g_accepting)
             pthread_cond_wait(&g_pcond, &g_plock);
         task *t = g_head;
-        if (!t)
-            break; /* stopping and drained */
+        if (!t) break; /* stopping and drained */
         g_head = t->next;
-        if (!g_head)
-            g_tail = NULL;
+        if (!g_head) g_tail = NULL;
         pthread_mutex_unlock(&g_plock);
         t->fn(t->arg);
         free(t);
@@ -90,23 +85,19 @@ static void *worker_main(void *arg)
 }
 
 /* The earliest live timer, or NULL. Called with g_tlock held. */
-static aitbc_timer *next_due(void)
-{
+static aitbc_timer *next_due(void) {
     aitbc_timer *best = NULL;
     for (aitbc_timer *t = g_timers; t; t = t->next)
-        if (!t->dead && (!best || t->due < best->due))
-            best = t;
+        if (!t->dead && (!best || t->due < best->due)) best = t;
     return best;
 }
 
-static void wait_until(int64_t due_ms)
-{
+static void wait_until(int64_t due_ms) {
     struct timespec ts = {.tv_sec = due_ms / 1000, .tv_nsec = (due_ms % 1000) * 1000000};
     pthread_cond_timedwait(&g_tcond, &g_tlock, &ts);
 }
 
-static void *timer_main(void *arg)
-{
+static void *timer_main(void *arg) {
     (void)arg;
     pthread_mutex_lock(&g_tlock);
     while (g_timers_on) {
@@ -130,8 +121,7 @@ static void *timer_main(void *arg)
         } else {
             now = mono_ms();
             t->due += t->interval_ms;
-            if (t->due <= now)
-                t->due = now + t->interval_ms;
+            if (t->due <= now) t->due = now + t->interval_ms;
         }
         pthread_cond_broadcast(&g_tdone);
     }
@@ -140,8 +130,7 @@ static void *timer_main(void *arg)
     return NULL;
 }
 
-static void pool_stop(void)
-{
+static void pool_stop(void) {
     pthread_mutex_lock(&g_plock);
     g_accepting = 0;
     pthread_cond_broadcast(&g_pcond);
@@ -155,8 +144,7 @@ static void pool_stop(void)
     free(workers);
 }
 
-static void timers_stop(void)
-{
+static void timers_stop(void) {
     pthread_mutex_lock(&g_tlock);
     int on = g_timers_on;
     g_timers_on = 0;
@@ -164,18 +152,14 @@ static void timers_stop(void)
         t->dead = 1;
     pthread_cond_broadcast(&g_tcond);
     pthread_mutex_unlock(&g_tlock);
-    if (on)
-        pthread_join(g_timer_thread, NULL);
+    if (on) pthread_join(g_timer_thread, NULL);
 }
 
 /** @brief Start `workers` pool threads (at least 1) and the timer thread. 0, AITBC_EINVAL or
  *  AITBC_EIO. */
-int work_start(int workers)
-{
-    if (workers > WORK_MAX_THREADS)
-        return AITBC_EINVAL;
-    if (workers < 1)
-        workers = 1;
+int work_start(int workers) {
+    if (workers > WORK_MAX_THREADS) return AITBC_EINVAL;
+    if (workers < 1) workers = 1;
     pthread_once(&g_tonce, tcond_init);
     pthread_mutex_lock(&g_plock);
     if (g_accepting || g_workers) {
@@ -185,8 +169,7 @@ int work_start(int workers)
     g_workers = calloc((size_t)workers, sizeof *g_workers);
     g_accepting = g_workers != NULL;
     for (int i = 0; g_workers && i < workers; i++) {
-        if (pthread_create(&g_workers[i], NULL, worker_main, NULL) != 0)
-            break;
+        if (pthread_create(&g_workers[i], NULL, worker_main, NULL) != 0) break;
         g_nworkers++;
     }
     int ok = g_nworkers == workers;
@@ -207,13 +190,10 @@ int work_start(int workers)
 }
 
 /** @brief Queue fn(arg) for the pool. 0, AITBC_EINVAL, AITBC_ENOMEM or AITBC_EUNAVAIL (stopped). */
-int work_submit(aitbc_task_fn fn, void *arg)
-{
-    if (!fn)
-        return AITBC_EINVAL;
+int work_submit(aitbc_task_fn fn, void *arg) {
+    if (!fn) return AITBC_EINVAL;
     task *t = malloc(sizeof *t);
-    if (!t)
-        return AITBC_ENOMEM;
+    if (!t) return AITBC_ENOMEM;
     *t = (task){.fn = fn, .arg = arg};
     pthread_mutex_lock(&g_plock);
     int ok = g_accepting;
@@ -235,14 +215,15 @@ int work_submit(aitbc_task_fn fn, void *arg)
 
 /** @brief Call fn(arg) every interval_ms (first after interval_ms) on the timer thread. NULL when
  *  the interval is < 1 ms or timers are not running. */
-aitbc_timer *work_timer_add(aitbc_plugin_ctx *ctx, int64_t interval_ms, aitbc_task_fn fn, void *arg)
-{
-    if (!fn || interval_ms < 1)
-        return NULL;
+aitbc_timer *work_timer_add(aitbc_plugin_ctx *ctx, int64_t interval_ms, aitbc_task_fn fn,
+                            void *arg) {
+    if (!fn || interval_ms < 1) return NULL;
     aitbc_timer *t = calloc(1, sizeof *t);
-    if (!t)
-        return NULL;
-    *t = (aitbc_timer){.ctx = ctx, .fn = fn, .arg = arg, .interval_ms = interval_ms,
+    if (!t) return NULL;
+    *t = (aitbc_timer){.ctx = ctx,
+                       .fn = fn,
+                       .arg = arg,
+                       .interval_ms = interval_ms,
                        .due = mono_ms() + interval_ms};
     pthread_mutex_lock(&g_tlock);
     int on = g_timers_on;
@@ -262,10 +243,8 @@ aitbc_timer *work_timer_add(aitbc_plugin_ctx *ctx, int64_t interval_ms, aitbc_ta
 
 /** @brief Stop a timer and free it; waits until its callback is not running. From inside its own
  *  callback it returns at once (the handle is freed when the callback returns). NULL is a no-op. */
-void work_timer_cancel(aitbc_timer *t)
-{
-    if (!t)
-        return;
+void work_timer_cancel(aitbc_timer *t) {
+    if (!t) return;
     pthread_mutex_lock(&g_tlock);
     for (aitbc_timer **p = &g_timers; *p; p = &(*p)->next) {
         if (*p == t) {
@@ -288,8 +267,7 @@ void work_timer_cancel(aitbc_timer *t)
 }
 
 /** @brief Stop every timer, finish the queued tasks, join all threads. Not from a task or timer. */
-void work_stop(void)
-{
+void work_stop(void) {
     timers_stop();
     pool_stop();
 }

@@ -10,9 +10,8 @@
 
 void aitbc_random_id(const char *prefix, char out[AITBC_ID_MAX]) {
     static const char base32[] = "abcdefghijklmnopqrstuvwxyz234567";
-    unsigned char bytes[17] = {0}; /* 128 random bits, padded to a multiple of 5 bits */
-    if (sodium_init() < 0)
-        abort(); /* no randomness: nothing we issue could be trusted */
+    unsigned char bytes[17] = {0};  /* 128 random bits, padded to a multiple of 5 bits */
+    if (sodium_init() < 0) abort(); /* no randomness: nothing we issue could be trusted */
     randombytes_buf(bytes, 16);
     size_t n = (size_t)snprintf(out, AITBC_ID_MAX, "%s_", prefix);
     if (n > AITBC_ID_MAX - 27)
@@ -51,8 +50,7 @@ static int digits(const char **p, int n, int *out) {
     int v = 0;
     for (int i = 0; i < n; i++) {
         char c = (*p)[i];
-        if (c < '0' || c > '9')
-            return -1;
+        if (c < '0' || c > '9') return -1;
         v = v * 10 + (c - '0');
     }
     *p += n;
@@ -61,8 +59,7 @@ static int digits(const char **p, int n, int *out) {
 }
 
 static int expect(const char **p, char c) {
-    if (**p != c)
-        return -1;
+    if (**p != c) return -1;
     (*p)++;
     return 0;
 }
@@ -81,8 +78,7 @@ int aitbc_time_parse(const char *text, int64_t *unix_ms) {
             ms += (*p - '0') * scale;
             scale /= 10;
         }
-        if (!any)
-            return AITBC_EINVAL;
+        if (!any) return AITBC_EINVAL;
     }
     int offset_min = 0;
     if (*p == 'Z' || *p == 'z') {
@@ -98,11 +94,14 @@ int aitbc_time_parse(const char *text, int64_t *unix_ms) {
     }
     if (*p || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60)
         return AITBC_EINVAL;
-    struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h,
-                    .tm_min = mi, .tm_sec = s};
+    struct tm tm = {.tm_year = y - 1900,
+                    .tm_mon = mo - 1,
+                    .tm_mday = d,
+                    .tm_hour = h,
+                    .tm_min = mi,
+                    .tm_sec = s};
     time_t secs = timegm(&tm);
-    if (tm.tm_mday != d && s < 60)
-        return AITBC_EINVAL; /* 31 February and friends */
+    if (tm.tm_mday != d && s < 60) return AITBC_EINVAL; /* 31 February and friends */
     *unix_ms = ((int64_t)secs - (int64_t)offset_min * 60) * 1000 + ms;
     return 0;
 }

@@ -16,8 +16,7 @@ typedef struct buf {
 } buf;
 
 static void buf_put(buf *b, const char *s, size_t n) {
-    if (b->failed)
-        return;
+    if (b->failed) return;
     if (b->len + n + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 256;
         while (b->len + n + 1 > cap)
@@ -81,11 +80,9 @@ static int utf16_cmp(const char *a, const char *b) {
     unsigned qa = 0, qb = 0;
     for (;;) {
         int end_a = !*pa && !qa, end_b = !*pb && !qb;
-        if (end_a || end_b)
-            return end_b - end_a;
+        if (end_a || end_b) return end_b - end_a;
         unsigned ua = next_utf16(&pa, &qa), ub = next_utf16(&pb, &qb);
-        if (ua != ub)
-            return ua < ub ? -1 : 1;
+        if (ua != ub) return ua < ub ? -1 : 1;
     }
 }
 
@@ -94,13 +91,27 @@ static void put_string(buf *b, const char *s) {
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         char esc[8];
         switch (*p) {
-        case '"': buf_put(b, "\\\"", 2); break;
-        case '\\': buf_put(b, "\\\\", 2); break;
-        case '\b': buf_put(b, "\\b", 2); break;
-        case '\f': buf_put(b, "\\f", 2); break;
-        case '\n': buf_put(b, "\\n", 2); break;
-        case '\r': buf_put(b, "\\r", 2); break;
-        case '\t': buf_put(b, "\\t", 2); break;
+        case '"':
+            buf_put(b, "\\\"", 2);
+            break;
+        case '\\':
+            buf_put(b, "\\\\", 2);
+            break;
+        case '\b':
+            buf_put(b, "\\b", 2);
+            break;
+        case '\f':
+            buf_put(b, "\\f", 2);
+            break;
+        case '\n':
+            buf_put(b, "\\n", 2);
+            break;
+        case '\r':
+            buf_put(b, "\\r", 2);
+            break;
+        case '\t':
+            buf_put(b, "\\t", 2);
+            break;
         default:
             if (*p < 0x20) {
                 snprintf(esc, sizeof esc, "\\u%04x", *p);
@@ -124,18 +135,15 @@ static int shortest_digits(double v, char digits[24]) {
         int exp10 = atoi(e + 1);
         long long mant = 0;
         for (const char *c = text; c < e; c++)
-            if (*c != '.')
-                mant = mant * 10 + (*c - '0');
+            if (*c != '.') mant = mant * 10 + (*c - '0');
         /* The correctly rounded p-digit value first; where the round-trip interval is lopsided (at
          * a power of two) its neighbour on the other side of v may read back when it does not. */
         const long long tries[3] = {mant, mant + 1, mant - 1};
         for (int i = 0; i < 3; i++) {
-            if (tries[i] <= 0)
-                continue;
+            if (tries[i] <= 0) continue;
             char cand[48];
             snprintf(cand, sizeof cand, "%llde%d", tries[i], exp10 - (p - 1));
-            if (strtod(cand, NULL) != fabs(v))
-                continue;
+            if (strtod(cand, NULL) != fabs(v)) continue;
             int n = snprintf(digits, 24, "%lld", tries[i]);
             exp10 += n - p; /* mant + 1 may have gained a digit (999 → 1000) */
             while (n > 1 && digits[n - 1] == '0')
@@ -163,8 +171,7 @@ static void put_number(buf *b, double v) {
     char d[24];
     int n = shortest_digits(v, d) + 1; /* |v| = 0.d × 10^n */
     int k = (int)strlen(d);
-    if (v < 0)
-        buf_put(b, "-", 1);
+    if (v < 0) buf_put(b, "-", 1);
     if (k <= n && n <= 21) {
         buf_puts(b, d);
         for (int i = k; i < n; i++)
@@ -207,14 +214,11 @@ static void put_object(buf *b, const cJSON *obj) {
     }
     size_t i = 0;
     for (const cJSON *c = obj->child; c; c = c->next)
-        if (!cJSON_IsNull(c))
-            members[i++] = c;
-    if (n > 1)
-        qsort(members, n, sizeof *members, by_name);
+        if (!cJSON_IsNull(c)) members[i++] = c;
+    if (n > 1) qsort(members, n, sizeof *members, by_name);
     buf_put(b, "{", 1);
     for (i = 0; i < n; i++) {
-        if (i)
-            buf_put(b, ",", 1);
+        if (i) buf_put(b, ",", 1);
         put_string(b, members[i]->string);
         buf_put(b, ":", 1);
         put_value(b, members[i]);
@@ -229,8 +233,7 @@ static void put_value(buf *b, const cJSON *item) {
     } else if (cJSON_IsArray(item)) {
         buf_put(b, "[", 1);
         for (const cJSON *c = item->child; c; c = c->next) {
-            if (c != item->child)
-                buf_put(b, ",", 1);
+            if (c != item->child) buf_put(b, ",", 1);
             put_value(b, c);
         }
         buf_put(b, "]", 1);
@@ -250,8 +253,7 @@ static void put_value(buf *b, const cJSON *item) {
 }
 
 char *aitbc_json_canonical(const cJSON *item) {
-    if (!item)
-        return NULL;
+    if (!item) return NULL;
     buf b = {0};
     put_value(&b, item);
     if (b.failed) {
@@ -263,8 +265,7 @@ char *aitbc_json_canonical(const cJSON *item) {
 
 int aitbc_json_sha256_hex(const cJSON *item, char out[65]) {
     char *text = aitbc_json_canonical(item);
-    if (!text)
-        return AITBC_EINVAL;
+    if (!text) return AITBC_EINVAL;
     unsigned char digest[crypto_hash_sha256_BYTES];
     crypto_hash_sha256(digest, (const unsigned char *)text, strlen(text));
     free(text);

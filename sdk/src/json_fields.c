@@ -10,11 +10,9 @@
 #define JSON_EXACT_INT_LIMIT 9007199254740992.0
 
 int aitbc_json_int(const cJSON *item, int64_t *out) {
-    if (!cJSON_IsNumber(item))
-        return AITBC_EINVAL;
+    if (!cJSON_IsNumber(item)) return AITBC_EINVAL;
     double v = item->valuedouble;
-    if (!isfinite(v) || v != floor(v) || fabs(v) > JSON_EXACT_INT_LIMIT)
-        return AITBC_EINVAL;
+    if (!isfinite(v) || v != floor(v) || fabs(v) > JSON_EXACT_INT_LIMIT) return AITBC_EINVAL;
     *out = (int64_t)v;
     return 0;
 }
@@ -24,8 +22,7 @@ const char *aitbc_json_unknown_key(const cJSON *obj, const char *const *allowed)
         int known = 0;
         for (const char *const *a = allowed; *a && !known; a++)
             known = c->string && strcmp(c->string, *a) == 0;
-        if (!known)
-            return c->string ? c->string : "";
+        if (!known) return c->string ? c->string : "";
     }
     return NULL;
 }
@@ -45,7 +42,6 @@ cJSON *aitbc_json_add_i64(cJSON *obj, const char *key, int64_t v) {
 
 cJSON *aitbc_json_add_money(cJSON *obj, const char *key, int64_t units, int decimals) {
     char text[AITBC_MONEY_MAX];
-    if (aitbc_money_format(units, decimals, text) < 0)
-        return aitbc_json_add_str(obj, key, NULL);
+    if (aitbc_money_format(units, decimals, text) < 0) return aitbc_json_add_str(obj, key, NULL);
     return aitbc_json_add_str(obj, key, text);
 }

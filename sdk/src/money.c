@@ -26,13 +26,10 @@ static int push_digit(int64_t *acc, char digit) {
 }
 
 int aitbc_money_parse(const char *text, int decimals, int64_t *out) {
-    if (!text || decimals < 0 || decimals > 18)
-        return AITBC_EINVAL;
+    if (!text || decimals < 0 || decimals > 18) return AITBC_EINVAL;
     const char *p = text;
-    if (!is_digit(*p))
-        return AITBC_EINVAL; /* empty, sign, space, '.5' */
-    if (*p == '0' && is_digit(p[1]))
-        return AITBC_EINVAL; /* leading zero */
+    if (!is_digit(*p)) return AITBC_EINVAL;               /* empty, sign, space, '.5' */
+    if (*p == '0' && is_digit(p[1])) return AITBC_EINVAL; /* leading zero */
     int64_t units = 0;
     int overflow = 0;
     for (; is_digit(*p); p++)
@@ -40,27 +37,22 @@ int aitbc_money_parse(const char *text, int decimals, int64_t *out) {
     int frac = 0;
     if (*p == '.') {
         p++;
-        if (!is_digit(*p))
-            return AITBC_EINVAL; /* "1." */
+        if (!is_digit(*p)) return AITBC_EINVAL; /* "1." */
         for (; is_digit(*p); p++, frac++) {
-            if (frac >= decimals)
-                return AITBC_EINVAL; /* more decimals than the asset has */
+            if (frac >= decimals) return AITBC_EINVAL; /* more decimals than the asset has */
             overflow |= push_digit(&units, *p) != 0;
         }
     }
-    if (*p != '\0')
-        return AITBC_EINVAL; /* exponent, trailing garbage, space */
+    if (*p != '\0') return AITBC_EINVAL; /* exponent, trailing garbage, space */
     for (; frac < decimals; frac++)
         overflow |= push_digit(&units, '0') != 0;
-    if (overflow)
-        return AITBC_EOVERFLOW;
+    if (overflow) return AITBC_EOVERFLOW;
     *out = units;
     return 0;
 }
 
 int aitbc_money_format(int64_t units, int decimals, char out[AITBC_MONEY_MAX]) {
-    if (units < 0 || decimals < 0 || decimals > 18)
-        return AITBC_EINVAL;
+    if (units < 0 || decimals < 0 || decimals > 18) return AITBC_EINVAL;
     char digits[24];
     int n = 0;
     do {

@@ -13,11 +13,13 @@
 
 #include "harness.h"
 
-#define ADDR "ait1" "0123456789abcdef0123456789abcdef01234567"
+#define ADDR                                                                                       \
+    "ait1"                                                                                         \
+    "0123456789abcdef0123456789abcdef01234567"
 #define PLUGINS                                                                                    \
     "  auth-static: { keys: [ {key: \"k-admin\", role: admin},\n"                                  \
-    "                         {key: \"k-client\", role: client, address: \"" ADDR "\"},\n"          \
-    "                         {key: \"k-miner\", role: miner} ] }\n"                                \
+    "                         {key: \"k-client\", role: client, address: \"" ADDR "\"},\n"         \
+    "                         {key: \"k-miner\", role: miner} ] }\n"                               \
     "  hello: {}\n"
 
 static th_host *H;
@@ -59,8 +61,7 @@ static long counter(th_host *h, const char *name) {
     long v = -1;
     if (th_req(h, "GET", "/v1/hello", NULL, NULL, &r) == 0 && r.status == 200) {
         const cJSON *c = cJSON_GetObjectItem(r.json, name);
-        if (cJSON_IsNumber(c))
-            v = (long)c->valuedouble;
+        if (cJSON_IsNumber(c)) v = (long)c->valuedouble;
     }
     th_resp_free(&r);
     return v;
@@ -82,8 +83,8 @@ static void hello_refuses_bad_names(void **state) {
     assert_int_equal(post("k-client", "{\"name\":[\"a\"]}", "invalid_argument", "name"), 400);
     snprintf(body, sizeof body, "{\"name\":\"%s\"}", long_name);
     assert_int_equal(post("k-client", body, "invalid_argument", "name"), 400);
-    assert_int_equal(post("k-client", "{\"name\":\"a\",\"admin\":true}", "invalid_argument",
-                          "admin"), 400);
+    assert_int_equal(
+        post("k-client", "{\"name\":\"a\",\"admin\":true}", "invalid_argument", "admin"), 400);
     assert_int_equal(post("k-client", "[\"name\"]", NULL, NULL), 400);
     assert_int_equal(post("k-client", "\"name\"", NULL, NULL), 400);
     assert_int_equal(post("k-client", "{\"name\":\"a\"", "invalid_json", NULL), 400);
@@ -184,8 +185,8 @@ static void auth_static_refuses_bad_keys(void **state) {
         "  auth-static: { keyz: [] }\n",
     };
     /* Control: the same shape with nothing wrong starts (so the refusals below are about keys). */
-    th_host *good = th_start("  auth-static: { keys: [ {key: \"k\", role: admin, address: \"" ADDR
-                             "\"} ] }\n", NULL);
+    th_host *good = th_start(
+        "  auth-static: { keys: [ {key: \"k\", role: admin, address: \"" ADDR "\"} ] }\n", NULL);
     assert_non_null(good);
     assert_int_equal(th_stop(good), 0);
     th_free(good);

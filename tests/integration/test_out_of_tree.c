@@ -16,8 +16,7 @@ static char prefix[256];
 
 static void run_or_fail(const char *cmd) {
     int rc = system(cmd);
-    if (rc != 0)
-        fail_msg("command failed (%d): %s", rc, cmd);
+    if (rc != 0) fail_msg("command failed (%d): %s", rc, cmd);
 }
 
 typedef struct events_probe {
@@ -27,8 +26,7 @@ typedef struct events_probe {
 static int one_event_seen(void *arg) {
     events_probe *p = arg;
     th_resp r;
-    if (th_req(p->host, "GET", "/v1/hello", NULL, NULL, &r) != 0)
-        return 0;
+    if (th_req(p->host, "GET", "/v1/hello", NULL, NULL, &r) != 0) return 0;
     const cJSON *seen = cJSON_GetObjectItemCaseSensitive(r.json, "events_seen");
     int ok = r.status == 200 && cJSON_IsNumber(seen) && seen->valueint == 1;
     th_resp_free(&r);
@@ -38,15 +36,17 @@ static int one_event_seen(void *arg) {
 static void builds_and_serves_hello_out_of_tree(void **state) {
     (void)state;
     char cmd[2048];
-    snprintf(cmd, sizeof cmd,
-             "cmake --install '%s' --component sdk --prefix '%s' >/dev/null && mkdir -p '%s/plugins'",
-             AITBC_BUILD_DIR, prefix, prefix);
+    snprintf(
+        cmd, sizeof cmd,
+        "cmake --install '%s' --component sdk --prefix '%s' >/dev/null && mkdir -p '%s/plugins'",
+        AITBC_BUILD_DIR, prefix, prefix);
     run_or_fail(cmd);
-    snprintf(cmd, sizeof cmd,
-             "export PKG_CONFIG_PATH='%s/lib/pkgconfig'; "
-             "cc -std=c11 %s $(pkg-config --cflags aitbc-sdk) -shared -fPIC -o '%s/plugins/hello.so' "
-             "'%s/share/aitbc/examples/hello/hello.c' $(pkg-config --libs aitbc-sdk)",
-             prefix, AITBC_SANITIZE_CFLAGS, prefix, prefix);
+    snprintf(
+        cmd, sizeof cmd,
+        "export PKG_CONFIG_PATH='%s/lib/pkgconfig'; "
+        "cc -std=c11 %s $(pkg-config --cflags aitbc-sdk) -shared -fPIC -o '%s/plugins/hello.so' "
+        "'%s/share/aitbc/examples/hello/hello.c' $(pkg-config --libs aitbc-sdk)",
+        prefix, AITBC_SANITIZE_CFLAGS, prefix, prefix);
     run_or_fail(cmd);
 
     char plugin_dir[300];

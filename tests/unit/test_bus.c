@@ -38,8 +38,7 @@ static pthread_mutex_t g_gate_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t g_gate_cond = PTHREAD_COND_INITIALIZER;
 static int g_gate_closed;
 
-static void collect(const char *topic, uint64_t seq, const cJSON *data, void *user)
-{
+static void collect(const char *topic, uint64_t seq, const cJSON *data, void *user) {
     collector *c = user;
     pthread_mutex_lock(&g_gate_lock);
     while (g_gate_closed)
@@ -59,8 +58,7 @@ static void collect(const char *topic, uint64_t seq, const cJSON *data, void *us
     pthread_mutex_unlock(&c->lock);
 }
 
-static void gate(int closed)
-{
+static void gate(int closed) {
     pthread_mutex_lock(&g_gate_lock);
     g_gate_closed = closed;
     pthread_cond_broadcast(&g_gate_cond);
@@ -68,8 +66,7 @@ static void gate(int closed)
 }
 
 /* Waits (bounded, 20 s) until c has received n events; returns the count seen. */
-static size_t wait_count(collector *c, size_t n)
-{
+static size_t wait_count(collector *c, size_t n) {
     struct timespec dl;
     clock_gettime(CLOCK_REALTIME, &dl);
     dl.tv_sec += 20;
@@ -81,16 +78,14 @@ static size_t wait_count(collector *c, size_t n)
     return got;
 }
 
-static size_t count_of(collector *c)
-{
+static size_t count_of(collector *c) {
     pthread_mutex_lock(&c->lock);
     size_t n = c->count;
     pthread_mutex_unlock(&c->lock);
     return n;
 }
 
-static int publish(const char *topic, int pub, int n)
-{
+static int publish(const char *topic, int pub, int n) {
     cJSON *d = cJSON_CreateObject();
     cJSON_AddNumberToObject(d, "pub", pub);
     cJSON_AddNumberToObject(d, "n", n);
@@ -99,8 +94,7 @@ static int publish(const char *topic, int pub, int n)
     return rc;
 }
 
-static int setup(void **state)
-{
+static int setup(void **state) {
     (void)state;
     hlog_set_level(AITBC_LOG_ERROR);
     collector *cs[] = {&g_a, &g_all};
@@ -114,16 +108,14 @@ static int setup(void **state)
     return bus_start();
 }
 
-static int teardown(void **state)
-{
+static int teardown(void **state) {
     (void)state;
     gate(0);
     bus_stop();
     return 0;
 }
 
-static void test_order_seq_wildcard(void **state)
-{
+static void test_order_seq_wildcard(void **state) {
     (void)state;
     aitbc_topic a = {.name = "a", .roles = 3};
     assert_int_equal(bus_declare(NULL, &a), 0);
@@ -132,8 +124,7 @@ static void test_order_seq_wildcard(void **state)
     assert_int_equal(bus_subscribe("*", collect, &g_all), 0);
     for (int i = 1; i <= 100; i++) {
         assert_int_equal(publish("a", 0, i), 0);
-        if (i <= 50)
-            assert_int_equal(publish("b", 0, i), 0); /* undeclared: allowed */
+        if (i <= 50) assert_int_equal(publish("b", 0, i), 0); /* undeclared: allowed */
     }
     assert_int_equal(wait_count(&g_a, 100), 100);
     assert_int_equal(wait_count(&g_all, 150), 150);
@@ -163,17 +154,14 @@ static void test_order_seq_wildcard(void **state)
 #define PUBLISHERS 4
 #define PER_PUBLISHER 500
 
-static void *publisher(void *arg)
-{
+static void *publisher(void *arg) {
     int id = (int)(intptr_t)arg;
     for (int i = 1; i <= PER_PUBLISHER; i++)
-        if (publish("p", id, i) != 0)
-            return (void *)1;
+        if (publish("p", id, i) != 0) return (void *)1;
     return NULL;
 }
 
-static void test_many_publishers(void **state)
-{
+static void test_many_publishers(void **state) {
     (void)state;
     assert_int_equal(bus_subscribe("p", collect, &g_a), 0);
     pthread_t th[PUBLISHERS];
@@ -195,8 +183,7 @@ static void test_many_publishers(void **state)
     }
 }
 
-static void test_drain_on_stop(void **state)
-{
+static void test_drain_on_stop(void **state) {
     (void)state;
     assert_int_equal(bus_subscribe("d", collect, &g_a), 0);
     gate(1); /* the subscriber is held: everything below stays queued */
@@ -211,8 +198,7 @@ static void test_drain_on_stop(void **state)
     assert_int_equal(count_of(&g_a), 1000);
 }
 
-static void test_queue_bound(void **state)
-{
+static void test_queue_bound(void **state) {
     (void)state;
     assert_int_equal(bus_subscribe("q", collect, &g_a), 0);
     gate(1);
@@ -226,8 +212,7 @@ static void test_queue_bound(void **state)
     assert_int_equal(count_of(&g_a), (size_t)accepted);
 }
 
-static void test_bad_args(void **state)
-{
+static void test_bad_args(void **state) {
     (void)state;
     cJSON *d = cJSON_CreateObject();
     assert_int_equal(bus_publish(NULL, d), AITBC_EINVAL);
@@ -239,8 +224,7 @@ static void test_bad_args(void **state)
     cJSON_Delete(d);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_order_seq_wildcard, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_publishers, setup, teardown),

@@ -27,9 +27,9 @@ static void parses_valid_amounts(void **state) {
 
 static void refuses_bad_syntax(void **state) {
     (void)state;
-    static const char *const bad[] = {"", "-1", "+1", "1e3", "1E3", " 1", "1 ", "01", "00",
-                                      ".5", "1.", "1..2", "1.2.3", "0x10", "1,5", "NaN",
-                                      "١", "1.-1", "--1", "1e-3"};
+    static const char *const bad[] = {"",    "-1",  "+1", "1e3",  "1E3",  " 1",    "1 ",
+                                      "01",  "00",  ".5", "1.",   "1..2", "1.2.3", "0x10",
+                                      "1,5", "NaN", "١",  "1.-1", "--1",  "1e-3"};
     int64_t v = 777;
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         assert_int_equal(aitbc_money_parse(bad[i], 6, &v), AITBC_EINVAL);
@@ -102,9 +102,9 @@ static void checked_arithmetic(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(parses_valid_amounts),     cmocka_unit_test(refuses_bad_syntax),
+        cmocka_unit_test(parses_valid_amounts),      cmocka_unit_test(refuses_bad_syntax),
         cmocka_unit_test(refuses_too_many_decimals), cmocka_unit_test(refuses_overflow),
-        cmocka_unit_test(formats_shortest_exact),   cmocka_unit_test(round_trips),
+        cmocka_unit_test(formats_shortest_exact),    cmocka_unit_test(round_trips),
         cmocka_unit_test(checked_arithmetic),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -17,29 +17,25 @@
 static char g_dir[256];
 static char g_db[300];
 
-static int setup(void **state)
-{
+static int setup(void **state) {
     (void)state;
     hlog_set_level(AITBC_LOG_ERROR);
     snprintf(g_dir, sizeof g_dir, "/tmp/aitbc-store-test-XXXXXX");
-    if (!mkdtemp(g_dir))
-        return -1;
+    if (!mkdtemp(g_dir)) return -1;
     snprintf(g_db, sizeof g_db, "%s/test.db", g_dir);
     host_settings set;
     memset(&set, 0, sizeof set);
     snprintf(set.db_path, sizeof set.db_path, "%s", g_db);
     snprintf(set.db_synchronous, sizeof set.db_synchronous, "normal");
     set.db_busy_timeout_ms = 10000;
-    if (store_open(&set) != 0)
-        return -1;
+    if (store_open(&set) != 0) return -1;
     static const aitbc_migration base[] = {
         {1, "CREATE TABLE t_items (id INTEGER PRIMARY KEY, name TEXT UNIQUE, data BLOB)"},
     };
     return store_migrate("t", base, 1);
 }
 
-static int teardown(void **state)
-{
+static int teardown(void **state) {
     (void)state;
     store_close();
     const char *suffixes[] = {"", "-wal", "-shm"};
@@ -52,8 +48,7 @@ static int teardown(void **state)
     return 0;
 }
 
-static int64_t count_sql(const char *sql)
-{
+static int64_t count_sql(const char *sql) {
     aitbc_stmt *s = store_stmt(NULL, sql);
     assert_non_null(s);
     assert_int_equal(store_step(s), AITBC_ROW);
@@ -62,24 +57,20 @@ static int64_t count_sql(const char *sql)
     return n;
 }
 
-static int64_t count_items(void)
-{
+static int64_t count_items(void) {
     return count_sql("SELECT COUNT(*) FROM t_items");
 }
 
-static int insert_item(aitbc_txn *t, const char *name)
-{
+static int insert_item(aitbc_txn *t, const char *name) {
     aitbc_stmt *s = store_stmt(t, "INSERT INTO t_items (name) VALUES (?)");
-    if (!s)
-        return AITBC_EIO;
+    if (!s) return AITBC_EIO;
     store_bind_text(s, 1, name);
     int rc = store_step(s);
     store_stmt_done(s);
     return rc;
 }
 
-static void test_migrations(void **state)
-{
+static void test_migrations(void **state) {
     (void)state;
     static const aitbc_migration steps[] = {
         {1, "CREATE TABLE m_a (x INTEGER)"},
@@ -102,15 +93,15 @@ static void test_migrations(void **state)
     };
     assert_true(store_migrate("m", more, 4) < 0);
     assert_int_equal(count_sql("SELECT COUNT(*) FROM host_schema WHERE plugin='m'"), 2);
-    assert_int_equal(count_sql("SELECT COUNT(*) FROM sqlite_master WHERE name IN ('m_c','m_d')"), 0);
+    assert_int_equal(count_sql("SELECT COUNT(*) FROM sqlite_master WHERE name IN ('m_c','m_d')"),
+                     0);
 
     /* Versions must increase. */
     static const aitbc_migration bad[] = {{2, "SELECT 1"}, {1, "SELECT 1"}};
     assert_int_equal(store_migrate("m", bad, 2), AITBC_EINVAL);
 }
 
-static void test_inner_commit_outer_rollback(void **state)
-{
+static void test_inner_commit_outer_rollback(void **state) {
     (void)state;
     aitbc_txn *outer = store_txn_begin(AITBC_TXN_WRITE);
     assert_non_null(outer);
@@ -123,8 +114,7 @@ static void test_inner_commit_outer_rollback(void **state)
     assert_int_equal(count_items(), 0);
 }
 
-static void test_inner_rollback_fails_outer(void **state)
-{
+static void test_inner_rollback_fails_outer(void **state) {
     (void)state;
     aitbc_txn *outer = store_txn_begin(AITBC_TXN_WRITE);
     assert_non_null(outer);
@@ -147,8 +137,7 @@ static void test_inner_rollback_fails_outer(void **state)
     assert_int_equal(count_items(), 1);
 }
 
-static void test_write_inside_read_refused(void **state)
-{
+static void test_write_inside_read_refused(void **state) {
     (void)state;
     aitbc_txn *r = store_txn_begin(AITBC_TXN_READ);
     assert_non_null(r);
@@ -161,8 +150,7 @@ static void test_write_inside_read_refused(void **state)
     assert_int_equal(store_txn_commit(r), AITBC_EINVAL);
 }
 
-static void test_unique_is_eexist(void **state)
-{
+static void test_unique_is_eexist(void **state) {
     (void)state;
     aitbc_txn *t = store_txn_begin(AITBC_TXN_WRITE);
     assert_int_equal(insert_item(t, "dup"), AITBC_DONE);
@@ -179,8 +167,7 @@ static void test_unique_is_eexist(void **state)
     assert_null(store_stmt(NULL, "SELEC nonsense"));
 }
 
-static void test_columns(void **state)
-{
+static void test_columns(void **state) {
     (void)state;
     aitbc_txn *t = store_txn_begin(AITBC_TXN_WRITE);
     aitbc_stmt *s = store_stmt(t, "INSERT INTO t_items (name, data) VALUES (?, ?), (?, ?)");
@@ -211,8 +198,7 @@ static void test_columns(void **state)
 #define WRITERS 4
 #define PER_WRITER 200
 
-static void *writer(void *arg)
-{
+static void *writer(void *arg) {
     intptr_t id = (intptr_t)arg;
     intptr_t failures = 0;
     for (int i = 0; i < PER_WRITER; i++) {
@@ -234,8 +220,7 @@ static void *writer(void *arg)
     return (void *)failures;
 }
 
-static void test_concurrent_writers(void **state)
-{
+static void test_concurrent_writers(void **state) {
     (void)state;
     pthread_t th[WRITERS];
     for (intptr_t i = 0; i < WRITERS; i++)
@@ -248,8 +233,7 @@ static void test_concurrent_writers(void **state)
     assert_int_equal(count_items(), WRITERS * PER_WRITER);
 }
 
-static void test_stmt_cache_reuse(void **state)
-{
+static void test_stmt_cache_reuse(void **state) {
     (void)state;
     const char *sql = "SELECT COUNT(*) FROM t_items WHERE name = ?";
     aitbc_stmt *a = store_stmt(NULL, sql);
@@ -265,8 +249,7 @@ static void test_stmt_cache_reuse(void **state)
     store_stmt_done(b);
 }
 
-static void test_same_sql_twice(void **state)
-{
+static void test_same_sql_twice(void **state) {
     (void)state;
     aitbc_txn *t = store_txn_begin(AITBC_TXN_WRITE);
     for (int i = 0; i < 3; i++) {
@@ -299,16 +282,14 @@ static void test_same_sql_twice(void **state)
 
 static aitbc_txn *g_other_txn;
 
-static void *use_foreign_txn(void *arg)
-{
+static void *use_foreign_txn(void *arg) {
     (void)arg;
     void *ok = store_stmt(g_other_txn, "SELECT 1") == NULL ? (void *)1 : NULL;
     store_thread_done();
     return ok;
 }
 
-static void test_txn_is_per_thread(void **state)
-{
+static void test_txn_is_per_thread(void **state) {
     (void)state;
     g_other_txn = store_txn_begin(AITBC_TXN_READ);
     assert_non_null(g_other_txn);
@@ -320,8 +301,7 @@ static void test_txn_is_per_thread(void **state)
     assert_int_equal(store_txn_commit(g_other_txn), 0);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_migrations, setup, teardown),
         cmocka_unit_test_setup_teardown(test_inner_commit_outer_rollback, setup, teardown),

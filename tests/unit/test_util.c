@@ -24,10 +24,10 @@ static void base64url_round_trip_and_refusals(void **state) {
         assert_int_equal(aitbc_b64url_decode(text, back, sizeof back), (long)len);
         assert_memory_equal(back, data, len);
     }
-    assert_int_equal(aitbc_b64url_decode("ab+c", back, sizeof back), -1);  /* not url alphabet */
-    assert_int_equal(aitbc_b64url_decode("a", back, sizeof back), -1);     /* impossible length */
-    assert_int_equal(aitbc_b64url_decode("__79AGFi", back, 3), -1);        /* too long for out */
-    assert_int_equal(aitbc_b64url_decode("AB", back, sizeof back), -1);    /* non-zero spare bits */
+    assert_int_equal(aitbc_b64url_decode("ab+c", back, sizeof back), -1); /* not url alphabet */
+    assert_int_equal(aitbc_b64url_decode("a", back, sizeof back), -1);    /* impossible length */
+    assert_int_equal(aitbc_b64url_decode("__79AGFi", back, 3), -1);       /* too long for out */
+    assert_int_equal(aitbc_b64url_decode("AB", back, sizeof back), -1);   /* non-zero spare bits */
 }
 
 static void hex_round_trip(void **state) {
@@ -66,9 +66,14 @@ static void time_formats_and_parses(void **state) {
     assert_int_equal(ms, 1795921200000);
     assert_int_equal(aitbc_time_parse("2026-11-29T03:00:00.5Z", &ms), 0);
     assert_int_equal(ms, 1795921200500);
-    static const char *const bad[] = {"", "2026-11-29", "2026-11-29T03:00:00", "2026-13-01T00:00:00Z",
-                                      "2026-02-31T00:00:00Z", "2026-11-29T03:00:00.Z",
-                                      "2026-11-29T03:00:00Zjunk", "2026-11-29 03:00:00Z"};
+    static const char *const bad[] = {"",
+                                      "2026-11-29",
+                                      "2026-11-29T03:00:00",
+                                      "2026-13-01T00:00:00Z",
+                                      "2026-02-31T00:00:00Z",
+                                      "2026-11-29T03:00:00.Z",
+                                      "2026-11-29T03:00:00Zjunk",
+                                      "2026-11-29 03:00:00Z"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
         assert_int_equal(aitbc_time_parse(bad[i], &ms), AITBC_EINVAL);
     int64_t now = aitbc_now_ms();

@@ -16,29 +16,25 @@
 #include <cmocka.h>
 #include "internal.h"
 
-static void nap_ms(long ms)
-{
+static void nap_ms(long ms) {
     struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
 }
 
 /* Polls until *v >= want or 20 s pass; returns the last value. */
-static int wait_atleast(atomic_int *v, int want)
-{
+static int wait_atleast(atomic_int *v, int want) {
     for (int i = 0; i < 20000 && atomic_load(v) < want; i++)
         nap_ms(1);
     return atomic_load(v);
 }
 
-static int setup(void **state)
-{
+static int setup(void **state) {
     (void)state;
     hlog_set_level(AITBC_LOG_ERROR);
     return work_start(3);
 }
 
-static int teardown(void **state)
-{
+static int teardown(void **state) {
     (void)state;
     work_stop();
     return 0;
@@ -46,14 +42,12 @@ static int teardown(void **state)
 
 static atomic_int g_tasks;
 
-static void count_task(void *arg)
-{
+static void count_task(void *arg) {
     (void)arg;
     atomic_fetch_add(&g_tasks, 1);
 }
 
-static void test_pool_runs_all(void **state)
-{
+static void test_pool_runs_all(void **state) {
     (void)state;
     atomic_store(&g_tasks, 0);
     for (int i = 0; i < 1000; i++)
@@ -74,19 +68,16 @@ typedef struct tick_state {
     atomic_int running;
     atomic_int overlaps;
     atomic_int in_cb;
-    long nap;          /* ms spent inside each callback */
-    int cancel_at;     /* cancel itself on this fire (0 = never) */
+    long nap;                    /* ms spent inside each callback */
+    int cancel_at;               /* cancel itself on this fire (0 = never) */
     _Atomic(aitbc_timer *) self; /* set by the test after timer_add returns */
 } tick_state;
 
-static void tick(void *arg)
-{
+static void tick(void *arg) {
     tick_state *s = arg;
-    if (atomic_fetch_add(&s->running, 1) != 0)
-        atomic_fetch_add(&s->overlaps, 1);
+    if (atomic_fetch_add(&s->running, 1) != 0) atomic_fetch_add(&s->overlaps, 1);
     atomic_store(&s->in_cb, 1);
-    if (s->nap)
-        nap_ms(s->nap);
+    if (s->nap) nap_ms(s->nap);
     int n = atomic_fetch_add(&s->fires, 1) + 1;
     atomic_store(&s->in_cb, 0);
     atomic_fetch_sub(&s->running, 1);
@@ -97,8 +88,7 @@ static void tick(void *arg)
     }
 }
 
-static void test_timer_repeats_without_overlap(void **state)
-{
+static void test_timer_repeats_without_overlap(void **state) {
     (void)state;
     static tick_state s;
     memset(&s, 0, sizeof s);
@@ -111,8 +101,7 @@ static void test_timer_repeats_without_overlap(void **state)
     assert_int_equal(atomic_load(&s.running), 0);
 }
 
-static void test_cancel_waits_for_callback(void **state)
-{
+static void test_cancel_waits_for_callback(void **state) {
     (void)state;
     static tick_state s;
     memset(&s, 0, sizeof s);
@@ -126,8 +115,7 @@ static void test_cancel_waits_for_callback(void **state)
     assert_true(atomic_load(&s.fires) >= 1);
 }
 
-static void test_cancel_from_inside(void **state)
-{
+static void test_cancel_from_inside(void **state) {
     (void)state;
     static tick_state s, clock_s;
     memset(&s, 0, sizeof s);
@@ -146,8 +134,7 @@ static void test_cancel_from_inside(void **state)
     assert_int_equal(atomic_load(&s.fires), 3);
 }
 
-static void test_handle_outlives_stop(void **state)
-{
+static void test_handle_outlives_stop(void **state) {
     (void)state;
     static tick_state s;
     memset(&s, 0, sizeof s);
@@ -162,8 +149,7 @@ static void test_handle_outlives_stop(void **state)
     assert_null(work_timer_add(NULL, 0, tick, &s));
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_pool_runs_all, setup, teardown),
         cmocka_unit_test_setup_teardown(test_timer_repeats_without_overlap, setup, teardown),

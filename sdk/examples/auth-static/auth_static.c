@@ -23,8 +23,8 @@ typedef struct auth_static {
 } auth_static;
 
 static void key_hash(const char *key, unsigned char out[crypto_generichash_BYTES]) {
-    crypto_generichash(out, crypto_generichash_BYTES, (const unsigned char *)key, strlen(key),
-                       NULL, 0);
+    crypto_generichash(out, crypto_generichash_BYTES, (const unsigned char *)key, strlen(key), NULL,
+                       0);
 }
 
 static int authenticate(void *self, const char *api_key, const char *remote_addr,
@@ -32,16 +32,13 @@ static int authenticate(void *self, const char *api_key, const char *remote_addr
     (void)remote_addr;
     (void)retry_after_s;
     auth_static *a = self;
-    if (!api_key)
-        return AITBC_EAUTH;
+    if (!api_key) return AITBC_EAUTH;
     unsigned char hash[crypto_generichash_BYTES];
     key_hash(api_key, hash);
     const static_key *found = NULL;
     for (size_t i = 0; i < a->nkeys; i++)
-        if (sodium_memcmp(hash, a->keys[i].hash, sizeof hash) == 0)
-            found = &a->keys[i];
-    if (!found)
-        return AITBC_EAUTH;
+        if (sodium_memcmp(hash, a->keys[i].hash, sizeof hash) == 0) found = &a->keys[i];
+    if (!found) return AITBC_EAUTH;
     *out = found->principal;
     return 0;
 }
@@ -65,7 +62,10 @@ static int revoke_owner(void *self, aitbc_txn *txn, const char *owner_address, u
 }
 
 static int parse_role(const char *text, unsigned *role) {
-    static const struct { const char *name; unsigned role; } roles[] = {
+    static const struct {
+        const char *name;
+        unsigned role;
+    } roles[] = {
         {"client", AITBC_ROLE_CLIENT}, {"miner", AITBC_ROLE_MINER}, {"admin", AITBC_ROLE_ADMIN}};
     for (size_t i = 0; i < sizeof roles / sizeof *roles; i++)
         if (strcmp(text, roles[i].name) == 0) {
@@ -102,17 +102,14 @@ static int load_key(auth_static *a, const cJSON *entry, size_t index, static_key
     /* The key id is derived from the hash, so logs can name a key without revealing it. */
     memcpy(out->principal.key_id, "key_static_", 11);
     aitbc_hex_encode(out->hash, 8, out->principal.key_id + 11);
-    if (cJSON_IsString(address))
-        strcpy(out->principal.owner_address, address->valuestring);
+    if (cJSON_IsString(address)) strcpy(out->principal.owner_address, address->valuestring);
     return 0;
 }
 
 static int auth_static_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **state) {
-    if (sodium_init() < 0)
-        return AITBC_EIO;
+    if (sodium_init() < 0) return AITBC_EIO;
     auth_static *a = calloc(1, sizeof *a);
-    if (!a)
-        return AITBC_ENOMEM;
+    if (!a) return AITBC_ENOMEM;
     a->api = api;
     a->ctx = ctx;
     const cJSON *keys = cJSON_GetObjectItemCaseSensitive(api->config(ctx), "keys");
@@ -122,11 +119,13 @@ static int auth_static_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, vo
     for (size_t i = 0; rc == 0 && i < n; i++)
         rc = load_key(a, cJSON_GetArrayItem(keys, (int)i), i, &a->keys[i]);
     a->nkeys = n;
-    a->service = (aitbc_auth_v1){.size = sizeof(aitbc_auth_v1), .self = a,
-                                 .authenticate = authenticate, .create_key = create_key,
-                                 .revoke_key = revoke_key, .revoke_owner = revoke_owner};
-    if (rc == 0)
-        rc = api->service_register(ctx, AITBC_AUTH_SERVICE, &a->service);
+    a->service = (aitbc_auth_v1){.size = sizeof(aitbc_auth_v1),
+                                 .self = a,
+                                 .authenticate = authenticate,
+                                 .create_key = create_key,
+                                 .revoke_key = revoke_key,
+                                 .revoke_owner = revoke_owner};
+    if (rc == 0) rc = api->service_register(ctx, AITBC_AUTH_SERVICE, &a->service);
     if (rc != 0) {
         free(a->keys);
         free(a);

@@ -54,8 +54,7 @@ static void post_hello(aitbc_request *req, void *user) {
         api->stmt_done(s);
     }
     if (rc < 0 || !txn || api->txn_commit(txn) != 0) {
-        if (txn && rc < 0)
-            api->txn_rollback(txn);
+        if (txn && rc < 0) api->txn_rollback(txn);
         api->respond_error(req, 503, "unavailable", NULL, "could not store the greeting; retry");
         return;
     }
@@ -85,12 +84,10 @@ static void get_hello(aitbc_request *req, void *user) {
     aitbc_stmt *s = txn ? api->stmt(txn, "SELECT count(*) FROM hello_greetings") : NULL;
     int64_t rows = -1;
     if (s) {
-        if (api->step(s) == AITBC_ROW)
-            rows = api->col_int64(s, 0);
+        if (api->step(s) == AITBC_ROW) rows = api->col_int64(s, 0);
         api->stmt_done(s);
     }
-    if (txn)
-        api->txn_commit(txn);
+    if (txn) api->txn_commit(txn);
     if (rows < 0) {
         api->respond_error(req, 503, "unavailable", NULL, "could not read greetings; retry");
         return;
@@ -114,11 +111,11 @@ static int hello_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **s
     if (api->size < sizeof(aitbc_host_api))
         return AITBC_EINVAL; /* a host older than the SDK we were built with */
     hello *h = calloc(1, sizeof *h);
-    if (!h)
-        return AITBC_ENOMEM;
+    if (!h) return AITBC_ENOMEM;
     h->ctx = ctx;
     h->api = api;
-    int rc = api->migrate(ctx, hello_migrations, sizeof hello_migrations / sizeof *hello_migrations);
+    int rc =
+        api->migrate(ctx, hello_migrations, sizeof hello_migrations / sizeof *hello_migrations);
     if (rc == 0) {
         aitbc_topic topic = {.name = "hello", .roles = AITBC_ROLE_ANY};
         rc = api->bus_topic(ctx, &topic);
@@ -134,15 +131,22 @@ static int hello_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **s
 static int hello_start(void *state) {
     hello *h = state;
     const aitbc_route routes[] = {
-        {.method = "POST", .path = "/v1/hello", .roles = AITBC_ROLE_ANY, .body = AITBC_BODY_JSON,
-         .max_body_bytes = 4096, .handler = post_hello, .user = h},
-        {.method = "GET", .path = "/v1/hello", .roles = AITBC_ROLE_PUBLIC, .handler = get_hello,
+        {.method = "POST",
+         .path = "/v1/hello",
+         .roles = AITBC_ROLE_ANY,
+         .body = AITBC_BODY_JSON,
+         .max_body_bytes = 4096,
+         .handler = post_hello,
+         .user = h},
+        {.method = "GET",
+         .path = "/v1/hello",
+         .roles = AITBC_ROLE_PUBLIC,
+         .handler = get_hello,
          .user = h},
     };
     for (size_t i = 0; i < sizeof routes / sizeof *routes; i++) {
         int rc = h->api->route(h->ctx, &routes[i]);
-        if (rc != 0)
-            return rc;
+        if (rc != 0) return rc;
     }
     return h->api->bus_subscribe(h->ctx, "hello", on_hello_event, h);
 }
@@ -156,14 +160,10 @@ static void hello_destroy(void *state) {
 }
 
 static const aitbc_plugin_desc hello_desc = {
-    AITBC_PLUGIN_HEADER,
-    .name = "hello",
-    .version = "1.0.0",
-    .description = "Example plugin: one table, one route pair, one bus topic",
-    .init = hello_init,
-    .start = hello_start,
-    .stop = hello_stop,
-    .destroy = hello_destroy,
+    AITBC_PLUGIN_HEADER, .name = "hello",
+    .version = "1.0.0",  .description = "Example plugin: one table, one route pair, one bus topic",
+    .init = hello_init,  .start = hello_start,
+    .stop = hello_stop,  .destroy = hello_destroy,
 };
 
 AITBC_EXPORT const aitbc_plugin_desc *aitbc_plugin_describe(void) {
