@@ -183,6 +183,7 @@ static void auth_static_refuses_bad_keys(void **state) {
         "  auth-static: { keys: [ \"k\" ] }\n",
         "  auth-static: { keys: {key: \"k\", role: admin} }\n",
         "  auth-static: { keyz: [] }\n",
+        "  auth-static: { keys: [ {key: \"k\", role: client}, {key: \"k\", role: admin} ] }\n",
     };
     /* Control: the same shape with nothing wrong starts (so the refusals below are about keys). */
     th_host *good = th_start(

@@ -116,8 +116,16 @@ static int auth_static_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, vo
     size_t n = keys ? (size_t)cJSON_GetArraySize(keys) : 0;
     a->keys = n ? calloc(n, sizeof *a->keys) : NULL;
     int rc = n && !a->keys ? AITBC_ENOMEM : 0;
-    for (size_t i = 0; rc == 0 && i < n; i++)
+    for (size_t i = 0; rc == 0 && i < n; i++) {
         rc = load_key(a, cJSON_GetArrayItem(keys, (int)i), i, &a->keys[i]);
+        /* One key with two roles would make the answer depend on list order: refuse it. */
+        for (size_t j = 0; rc == 0 && j < i; j++) {
+            if (sodium_memcmp(a->keys[i].hash, a->keys[j].hash, sizeof a->keys[i].hash) == 0) {
+                api->log(ctx, AITBC_LOG_ERROR, "keys[%zu] repeats the key of keys[%zu]", i, j);
+                rc = AITBC_EINVAL;
+            }
+        }
+    }
     a->nkeys = n;
     a->service = (aitbc_auth_v1){.size = sizeof(aitbc_auth_v1),
                                  .self = a,
