@@ -3,13 +3,13 @@
  * miner (p50/p99), (3) full lifecycle jobs per second with N simulated miners. Every request
  * opens a new TCP connection (libcurl easy handle per call), as the test harness does.
  * usage: bench_jobs [submits] [latency_samples] [lifecycle_jobs] [miners] */
+#include "jobs_th.h"
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "jobs_th.h"
 
 #define SUBMITTERS 4
 #define CAPS "{\"gpus\":[{\"name\":\"L4\",\"memory_mb\":24000}],\"job_types\":[\"%s\"]}"
@@ -17,15 +17,13 @@
 static th_host *H;
 static jt_client C;
 
-static int64_t now_us(void)
-{
+static int64_t now_us(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static char *caps(const char *type)
-{
+static char *caps(const char *type) {
     static char b[256];
     snprintf(b, sizeof b, CAPS, type);
     return b;
@@ -38,8 +36,7 @@ typedef struct sub_arg {
     int ok;
 } sub_arg;
 
-static void *submitter(void *p)
-{
+static void *submitter(void *p) {
     sub_arg *a = p;
     char body[128], id[64];
     snprintf(body, sizeof body, "{\"payload\":{\"type\":\"%s\"},\"max_price\":\"0.01\"}", a->type);
@@ -48,8 +45,7 @@ static void *submitter(void *p)
     return NULL;
 }
 
-static double submit_rate(int total, const char *type, int *ok)
-{
+static double submit_rate(int total, const char *type, int *ok) {
     pthread_t t[SUBMITTERS];
     sub_arg a[SUBMITTERS];
     int64_t t0 = now_us();
@@ -73,15 +69,13 @@ typedef struct lat_arg {
     volatile int got;
 } lat_arg;
 
-static void *lat_miner(void *p)
-{
+static void *lat_miner(void *p) {
     lat_arg *a = p;
     while (a->got < a->samples) {
         th_resp r;
         jt_beat(H, &a->m, 20, "[]", &r);
         const cJSON *j;
-        cJSON_ArrayForEach(j, cJSON_GetObjectItemCaseSensitive(r.json, "jobs"))
-        {
+        cJSON_ArrayForEach(j, cJSON_GetObjectItemCaseSensitive(r.json, "jobs")) {
             a->assigned_us[a->got] = now_us();
             th_resp c;
             jt_complete(H, &a->m, jt_str(j, "job_id"), jt_int(j, "attempt"), "{\"t\":1}", 1, &c);
@@ -93,14 +87,12 @@ static void *lat_miner(void *p)
     return NULL;
 }
 
-static int cmp64(const void *x, const void *y)
-{
+static int cmp64(const void *x, const void *y) {
     int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
     return a < b ? -1 : a > b;
 }
 
-static void latency(int samples, double *p50, double *p99)
-{
+static void latency(int samples, double *p50, double *p99) {
     lat_arg a = {.samples = samples};
     a.assigned_us = calloc((size_t)samples, sizeof(int64_t));
     int64_t *sent = calloc((size_t)samples, sizeof(int64_t)), *lat = calloc((size_t)samples, 8);
@@ -131,18 +123,16 @@ static void latency(int samples, double *p50, double *p99)
 /* ---- 3: full lifecycle ---- */
 static volatile int g_done, g_target;
 
-static void *life_miner(void *p)
-{
+static void *life_miner(void *p) {
     jt_miner *m = p;
     while (__atomic_load_n(&g_done, __ATOMIC_SEQ_CST) < g_target) {
         th_resp r;
         jt_beat(H, m, 1, "[]", &r);
         const cJSON *j;
-        cJSON_ArrayForEach(j, cJSON_GetObjectItemCaseSensitive(r.json, "jobs"))
-        {
+        cJSON_ArrayForEach(j, cJSON_GetObjectItemCaseSensitive(r.json, "jobs")) {
             th_resp c;
-            if (jt_complete(H, m, jt_str(j, "job_id"), jt_int(j, "attempt"), "{\"t\":1}", 1,
-                            &c) == 200)
+            if (jt_complete(H, m, jt_str(j, "job_id"), jt_int(j, "attempt"), "{\"t\":1}", 1, &c) ==
+                200)
                 __atomic_add_fetch(&g_done, 1, __ATOMIC_SEQ_CST);
             th_resp_free(&c);
         }
@@ -151,8 +141,7 @@ static void *life_miner(void *p)
     return NULL;
 }
 
-static double lifecycle(int jobs, int miners)
-{
+static double lifecycle(int jobs, int miners) {
     jt_miner *m = calloc((size_t)miners, sizeof *m);
     pthread_t *t = calloc((size_t)miners, sizeof *t);
     char type[32];
@@ -174,8 +163,7 @@ static double lifecycle(int jobs, int miners)
     return rate;
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     int submits = argc > 1 ? atoi(argv[1]) : 4000;
     int samples = argc > 2 ? atoi(argv[2]) : 300;
     int life_jobs = argc > 3 ? atoi(argv[3]) : 2000;

@@ -1,13 +1,13 @@
 /* The admin plugin: GET /v1/admin/miners, /v1/admin/jobs and /v1/admin/stats. Everything comes
  * from jobs@1 and miners@1 (indexed lists, counters), plus ledger@1 for the chain section when
  * the chain plugin is loaded. Sections of plugins that are not loaded are absent. */
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include "jobs_core.h"
 #include <aitbc/aitbc.h>
 #include <aitbc/jobs.h>
 #include <aitbc/ledger.h>
-#include "jobs_core.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #define ADMIN_VERSION "0.1.0"
 
@@ -20,27 +20,22 @@ typedef struct admin_state {
     int64_t started_ms;
 } admin_state;
 
-static void respond_err(admin_state *as, aitbc_request *req, const aitbc_jobs_error *e)
-{
+static void respond_err(admin_state *as, aitbc_request *req, const aitbc_jobs_error *e) {
     as->api->respond_error(req, e->status ? e->status : 500, e->code[0] ? e->code : "internal",
                            e->field[0] ? e->field : NULL, "%s",
                            e->message[0] ? e->message : "Internal error.");
 }
 
-static int limit_of(admin_state *as, aitbc_request *req, int64_t *limit)
-{
-    if (jc_parse_limit(as->api->req_query(req, "limit"), limit) == 0)
-        return 0;
+static int limit_of(admin_state *as, aitbc_request *req, int64_t *limit) {
+    if (jc_parse_limit(as->api->req_query(req, "limit"), limit) == 0) return 0;
     as->api->respond_error(req, 400, "invalid_argument", "limit", "limit must be 1..500");
     return -1;
 }
 
-static void h_miners(aitbc_request *req, void *user)
-{
+static void h_miners(aitbc_request *req, void *user) {
     admin_state *as = user;
     int64_t limit;
-    if (limit_of(as, req, &limit) != 0)
-        return;
+    if (limit_of(as, req, &limit) != 0) return;
     cJSON *out = NULL;
     aitbc_jobs_error err = {0};
     if (as->miners->list(as->miners->self, as->api->req_query(req, "status"), limit,
@@ -50,13 +45,11 @@ static void h_miners(aitbc_request *req, void *user)
         as->api->respond_json(req, 200, out);
 }
 
-static void h_jobs(aitbc_request *req, void *user)
-{
+static void h_jobs(aitbc_request *req, void *user) {
     admin_state *as = user;
     const aitbc_host_api *api = as->api;
     int64_t limit;
-    if (limit_of(as, req, &limit) != 0)
-        return;
+    if (limit_of(as, req, &limit) != 0) return;
     cJSON *out = NULL;
     aitbc_jobs_error err = {0};
     if (as->jobs->list(as->jobs->self, api->req_query(req, "state"), api->req_query(req, "client"),
@@ -68,16 +61,14 @@ static void h_jobs(aitbc_request *req, void *user)
 }
 
 /* Plugins this node runs, as far as the services they provide show them. */
-static void add_plugins(admin_state *as, cJSON *o)
-{
+static void add_plugins(admin_state *as, cJSON *o) {
     static const struct {
         const char *service, *name;
-    } known[] = {{"auth@1", "auth"},          {"ledger@1", "chain"}, {"jobs@1", "client"},
-                 {"miners@1", "miner"}};
+    } known[] = {
+        {"auth@1", "auth"}, {"ledger@1", "chain"}, {"jobs@1", "client"}, {"miners@1", "miner"}};
     cJSON *arr = cJSON_AddArrayToObject(o, "plugins");
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
-        if (!as->api->service_lookup(known[i].service))
-            continue;
+        if (!as->api->service_lookup(known[i].service)) continue;
         cJSON *p = cJSON_CreateObject();
         cJSON_AddStringToObject(p, "name", known[i].name);
         cJSON_AddStringToObject(p, "provides", known[i].service);
@@ -89,8 +80,7 @@ static void add_plugins(admin_state *as, cJSON *o)
     cJSON_AddItemToArray(arr, self);
 }
 
-static void h_stats(aitbc_request *req, void *user)
-{
+static void h_stats(aitbc_request *req, void *user) {
     admin_state *as = user;
     cJSON *o = NULL;
     if (as->jobs->stats(as->jobs->self, &o) != 0) {
@@ -115,11 +105,9 @@ static void h_stats(aitbc_request *req, void *user)
     as->api->respond_json(req, 200, o);
 }
 
-static int admin_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **state)
-{
+static int admin_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **state) {
     admin_state *as = calloc(1, sizeof *as);
-    if (!as)
-        return AITBC_ENOMEM;
+    if (!as) return AITBC_ENOMEM;
     as->ctx = ctx;
     as->api = api;
     as->started_ms = api->now_ms();
@@ -127,15 +115,13 @@ static int admin_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **s
     return 0;
 }
 
-static int admin_start(void *state)
-{
+static int admin_start(void *state) {
     admin_state *as = state;
     const aitbc_host_api *api = as->api;
     as->jobs = api->service_lookup(AITBC_JOBS_SERVICE);
     as->miners = api->service_lookup(AITBC_MINERS_SERVICE);
     as->ledger = api->service_lookup(AITBC_LEDGER_SERVICE);
-    if (!as->jobs || !as->miners)
-        return AITBC_EUNAVAIL;
+    if (!as->jobs || !as->miners) return AITBC_EUNAVAIL;
     const aitbc_route routes[] = {
         {"GET", "/v1/admin/miners", AITBC_ROLE_ADMIN, AITBC_BODY_NONE, 0, h_miners, as, 0},
         {"GET", "/v1/admin/jobs", AITBC_ROLE_ADMIN, AITBC_BODY_NONE, 0, h_jobs, as, 0},
@@ -143,37 +129,29 @@ static int admin_start(void *state)
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         int rc = api->route(as->ctx, &routes[i]);
-        if (rc != 0)
-            return rc;
+        if (rc != 0) return rc;
     }
     return 0;
 }
 
-static void admin_stop(void *state)
-{
+static void admin_stop(void *state) {
     (void)state;
 }
 
-static void admin_destroy(void *state)
-{
+static void admin_destroy(void *state) {
     free(state);
 }
 
 static const char *const k_requires[] = {AITBC_JOBS_SERVICE, AITBC_MINERS_SERVICE, NULL};
 
 static const aitbc_plugin_desc k_desc = {
-    AITBC_PLUGIN_HEADER,
-    .name = "admin",
-    .version = ADMIN_VERSION,
-    .description = "Admin API: miners, jobs and statistics",
-    .requires = k_requires,
-    .init = admin_init,
-    .start = admin_start,
-    .stop = admin_stop,
+    AITBC_PLUGIN_HEADER,      .name = "admin",
+    .version = ADMIN_VERSION, .description = "Admin API: miners, jobs and statistics",
+    .requires = k_requires,   .init = admin_init,
+    .start = admin_start,     .stop = admin_stop,
     .destroy = admin_destroy,
 };
 
-AITBC_EXPORT const aitbc_plugin_desc *aitbc_plugin_describe(void)
-{
+AITBC_EXPORT const aitbc_plugin_desc *aitbc_plugin_describe(void) {
     return &k_desc;
 }

@@ -1,10 +1,10 @@
 /* The client plugin: descriptor, config, migrations and lifecycle. Owns the jobs tables, provides
  * jobs@1 and the verify-receipt command, runs the TTL timer and registers the client routes. */
+#include "client.h"
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sodium.h>
-#include "client.h"
 
 client_state *g_client;
 
@@ -29,6 +29,8 @@ static const aitbc_migration k_migrations[] = {
         "CREATE TABLE client_counters(name TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;"
         "CREATE TABLE client_miner_stats(miner TEXT PRIMARY KEY, completed INTEGER NOT NULL,"
         " failed INTEGER NOT NULL, earned INTEGER NOT NULL) WITHOUT ROWID;"},
+    /* dispatch scans the queue per job type: other types' backlog never hides a miner's work */
+    {2, "CREATE INDEX client_jobs_queue ON client_jobs(job_type, seq) WHERE state = 'QUEUED';"},
 };
 
 static const aitbc_cfg_key k_schema[] = {
@@ -43,8 +45,7 @@ static const aitbc_cfg_key k_schema[] = {
 static const char *const k_provides[] = {AITBC_JOBS_SERVICE, "command:verify-receipt@1", NULL};
 static const char *const k_requires[] = {AITBC_LEDGER_SERVICE, NULL};
 
-static int parse_config(client_state *cs)
-{
+static int parse_config(client_state *cs) {
     const cJSON *cfg = cs->api->config(cs->ctx);
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(cfg, "fee_bps");
     if (it && (aitbc_json_int(it, &cs->fee_bps) != 0 || cs->fee_bps < 0 || cs->fee_bps > 10000)) {
@@ -60,8 +61,8 @@ static int parse_config(client_state *cs)
     snprintf(cs->treasury, sizeof cs->treasury, "%s", tr ? tr : "");
     cs->sweep_ms = 250;
     it = cJSON_GetObjectItemCaseSensitive(cfg, "ttl_sweep_ms");
-    if (it && (aitbc_json_int(it, &cs->sweep_ms) != 0 || cs->sweep_ms < 10 ||
-               cs->sweep_ms > 60000)) {
+    if (it &&
+        (aitbc_json_int(it, &cs->sweep_ms) != 0 || cs->sweep_ms < 10 || cs->sweep_ms > 60000)) {
         cs->api->log(cs->ctx, AITBC_LOG_ERROR, "client.ttl_sweep_ms must be 10..60000");
         return AITBC_EINVAL;
     }
@@ -73,64 +74,51 @@ static int parse_config(client_state *cs)
     return n > 0 && (size_t)n < sizeof cs->key_path ? 0 : AITBC_EINVAL;
 }
 
-static int client_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **state)
-{
-    if (sodium_init() < 0)
-        return AITBC_EIO;
+static int client_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **state) {
+    if (sodium_init() < 0) return AITBC_EIO;
     client_state *cs = calloc(1, sizeof *cs);
-    if (!cs)
-        return AITBC_ENOMEM;
+    if (!cs) return AITBC_ENOMEM;
     cs->ctx = ctx;
     cs->api = api;
     *state = cs;
     int rc = parse_config(cs);
     if (rc == 0 && (rc = jc_key_load_or_create(cs->key_path, &cs->key)) != 0)
-        api->log(ctx, AITBC_LOG_ERROR, "receipt key %s unreadable or not creatable",
-                 cs->key_path);
-    if (rc == 0)
-        rc = api->migrate(ctx, k_migrations, sizeof k_migrations / sizeof k_migrations[0]);
-    if (rc != 0)
-        return rc;
+        api->log(ctx, AITBC_LOG_ERROR, "receipt key %s unreadable or not creatable", cs->key_path);
+    if (rc == 0) rc = api->migrate(ctx, k_migrations, sizeof k_migrations / sizeof k_migrations[0]);
+    if (rc != 0) return rc;
     cl_service_init(cs);
     cs->verify_cmd.size = (uint32_t)sizeof cs->verify_cmd;
     cs->verify_cmd.self = cs;
     cs->verify_cmd.run = cl_verify_receipt_run;
     rc = api->service_register(ctx, AITBC_JOBS_SERVICE, &cs->service);
-    if (rc == 0)
-        rc = api->service_register(ctx, "command:verify-receipt@1", &cs->verify_cmd);
+    if (rc == 0) rc = api->service_register(ctx, "command:verify-receipt@1", &cs->verify_cmd);
     g_client = cs;
     return rc;
 }
 
 /* job_updates: clients see their own jobs, admins every job. */
-static int job_visible(const aitbc_principal *who, const cJSON *data, void *user)
-{
+static int job_visible(const aitbc_principal *who, const cJSON *data, void *user) {
     (void)user;
-    if (who->role == AITBC_ROLE_ADMIN)
-        return 1;
+    if (who->role == AITBC_ROLE_ADMIN) return 1;
     const char *c = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(data, "client"));
     return who->role == AITBC_ROLE_CLIENT && c && strcmp(c, who->owner_address) == 0;
 }
 
-static int client_start(void *state)
-{
+static int client_start(void *state) {
     client_state *cs = state;
     const aitbc_host_api *api = cs->api;
     cs->ledger = api->service_lookup(AITBC_LEDGER_SERVICE);
-    if (!cs->ledger)
-        return AITBC_EUNAVAIL;
+    if (!cs->ledger) return AITBC_EUNAVAIL;
     if (cs->treasury[0] && cs->ledger->ensure_account(cs->ledger->self, NULL, cs->treasury) != 0)
         return AITBC_EIO;
     aitbc_topic topic = {.name = "job_updates",
                          .roles = AITBC_ROLE_CLIENT | AITBC_ROLE_ADMIN,
                          .visible = job_visible};
     int rc = api->bus_topic(cs->ctx, &topic);
-    if (rc == 0)
-        rc = cl_routes_register(cs);
+    if (rc == 0) rc = cl_routes_register(cs);
     if (rc == 0) {
         cs->timer = api->timer_add(cs->ctx, cs->sweep_ms, cl_sweep_ttl, cs);
-        if (!cs->timer)
-            rc = AITBC_EIO;
+        if (!cs->timer) rc = AITBC_EIO;
     }
     if (rc == 0)
         api->log(cs->ctx, AITBC_LOG_INFO, "receipt key %s (key_id %s)", cs->key_path,
@@ -138,21 +126,16 @@ static int client_start(void *state)
     return rc;
 }
 
-static void client_stop(void *state)
-{
+static void client_stop(void *state) {
     client_state *cs = state;
-    if (cs->timer)
-        cs->api->timer_cancel(cs->timer);
+    if (cs->timer) cs->api->timer_cancel(cs->timer);
     cs->timer = NULL;
 }
 
-static void client_destroy(void *state)
-{
+static void client_destroy(void *state) {
     client_state *cs = state;
-    if (!cs)
-        return;
-    if (g_client == cs)
-        g_client = NULL;
+    if (!cs) return;
+    if (g_client == cs) g_client = NULL;
     sodium_memzero(&cs->key, sizeof cs->key);
     free(cs);
 }
@@ -171,7 +154,6 @@ static const aitbc_plugin_desc k_desc = {
     .destroy = client_destroy,
 };
 
-AITBC_EXPORT const aitbc_plugin_desc *aitbc_plugin_describe(void)
-{
+AITBC_EXPORT const aitbc_plugin_desc *aitbc_plugin_describe(void) {
     return &k_desc;
 }

@@ -4,11 +4,11 @@
 #ifndef AITBC_CLIENT_CLIENT_H
 #define AITBC_CLIENT_CLIENT_H
 
-#include <stdatomic.h>
+#include "jobs_core.h"
 #include <aitbc/aitbc.h>
 #include <aitbc/jobs.h>
 #include <aitbc/ledger.h>
-#include "jobs_core.h"
+#include <stdatomic.h>
 
 typedef struct client_state {
     aitbc_plugin_ctx *ctx;
@@ -42,13 +42,13 @@ typedef struct cl_job {
 /** Events gathered inside a transaction and sent only after it committed. */
 typedef struct cl_events {
     cJSON *jobs; /* array of Job snapshots for job_updates (and wake keys), lazily made */
-    int queued;      /* some job became QUEUED: wake long-polling miners */
+    int queued;  /* some job became QUEUED: wake long-polling miners */
 } cl_events;
 
 /* store.c */
 #define CL_JOB_COLS                                                                                \
-    "seq, job_id, client, state, job_type, miner, payment, unit_type, payload, constraints, "     \
-    "result, error, receipt, miner_sig, max_price, unit_price, price, units, attempt, lease_ms, " \
+    "seq, job_id, client, state, job_type, miner, payment, unit_type, payload, constraints, "      \
+    "result, error, receipt, miner_sig, max_price, unit_price, price, units, attempt, lease_ms, "  \
     "created_ms, assigned_ms, started_ms, completed_ms, expires_ms"
 void cl_job_free(cl_job *j);
 /** Fill j from a statement selecting CL_JOB_COLS. */
@@ -76,8 +76,8 @@ int cl_set_state(client_state *cs, aitbc_txn *t, cl_job *j, const char *state, c
 int cl_end_refund(client_state *cs, aitbc_txn *t, cl_job *j, const char *state,
                   const cJSON *error_json, cl_events *ev);
 /** RUNNING → QUEUED (lease lost, miner gone, retryable failure) or FAILED past max_attempts. */
-int cl_requeue_or_fail(client_state *cs, aitbc_txn *t, cl_job *j, int max_attempts,
-                       const char *why, cl_events *ev);
+int cl_requeue_or_fail(client_state *cs, aitbc_txn *t, cl_job *j, int max_attempts, const char *why,
+                       cl_events *ev);
 /** RUNNING → COMPLETED with payment; result/units/miner_sig already set on j. */
 int cl_end_completed(client_state *cs, aitbc_txn *t, cl_job *j, cl_events *ev);
 /** 1 for COMPLETED, FAILED, CANCELED, EXPIRED. */

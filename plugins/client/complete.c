@@ -1,10 +1,10 @@
 /* POST /v1/jobs/{job_id}/complete, the core: body checks, who may complete (403 vs 409
  * lease_lost from the attempts history), replay of the same completion, the miner's signature,
  * then COMPLETED with payment or a failure (requeue when retryable and attempts remain). */
+#include "client.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "client.h"
 
 typedef struct cl_done {
     int64_t attempt, units;
@@ -16,16 +16,14 @@ typedef struct cl_done {
 
 static const char *const k_error_keys[] = {"code", "message", NULL};
 
-static int parse_done(const cJSON *b, cl_done *d, aitbc_jobs_error *err)
-{
-    static const char *const allowed[] = {"attempt", "result", "units", "miner_signature",
-                                          "error", "retryable", NULL};
+static int parse_done(const cJSON *b, cl_done *d, aitbc_jobs_error *err) {
+    static const char *const allowed[] = {"attempt", "result",    "units", "miner_signature",
+                                          "error",   "retryable", NULL};
     memset(d, 0, sizeof *d);
     if (!cJSON_IsObject(b))
         return jc_fail(err, 400, "invalid_argument", NULL, "body must be a JSON object");
     const char *unknown = aitbc_json_unknown_key(b, allowed);
-    if (unknown)
-        return jc_fail(err, 400, "invalid_argument", unknown, "unknown field");
+    if (unknown) return jc_fail(err, 400, "invalid_argument", unknown, "unknown field");
     if (aitbc_json_int(cJSON_GetObjectItemCaseSensitive(b, "attempt"), &d->attempt) != 0 ||
         d->attempt < 1)
         return jc_fail(err, 400, "invalid_argument", "attempt", "must be an integer >= 1");
@@ -69,12 +67,10 @@ static int parse_done(const cJSON *b, cl_done *d, aitbc_jobs_error *err)
 
 /* Did miner ever hold attempt (0 = any attempt) of the job? 1/0 or <0. */
 static int held(client_state *cs, aitbc_txn *t, const char *job_id, const char *miner,
-                int64_t attempt)
-{
+                int64_t attempt) {
     aitbc_stmt *s = cs->api->stmt(t, "SELECT 1 FROM client_attempts WHERE job_id = ?1 AND "
                                      "miner = ?2 AND (?3 = 0 OR attempt = ?3)");
-    if (!s)
-        return AITBC_EIO;
+    if (!s) return AITBC_EIO;
     cs->api->bind_text(s, 1, job_id);
     cs->api->bind_text(s, 2, miner);
     cs->api->bind_int64(s, 3, attempt);
@@ -83,8 +79,7 @@ static int held(client_state *cs, aitbc_txn *t, const char *job_id, const char *
     return rc == AITBC_ROW ? 1 : rc == AITBC_DONE ? 0 : rc;
 }
 
-static cJSON *answer_of(const cl_job *j)
-{
+static cJSON *answer_of(const cl_job *j) {
     cJSON *a = cJSON_CreateObject();
     cJSON_AddStringToObject(a, "job_id", j->job_id);
     cJSON_AddStringToObject(a, "state", j->state);
@@ -94,8 +89,7 @@ static cJSON *answer_of(const cl_job *j)
 }
 
 /* The earlier completion's answer if this is a repeat of it; NULL otherwise. */
-static cJSON *replay(const cl_job *j, const char *miner, const cl_done *d)
-{
+static cJSON *replay(const cl_job *j, const char *miner, const cl_done *d) {
     if (!cl_terminal(j->state) || strcmp(j->miner, miner) != 0 || j->attempt != d->attempt ||
         !j->receipt)
         return NULL;
@@ -108,18 +102,14 @@ static cJSON *replay(const cl_job *j, const char *miner, const cl_done *d)
 
 static int complete_in(client_state *cs, aitbc_txn *t, cl_job *j, const char *job_id,
                        const char *miner, const char *pk, const cl_done *d, int max_attempts,
-                       cl_events *ev, cJSON **answer, aitbc_jobs_error *err)
-{
+                       cl_events *ev, cJSON **answer, aitbc_jobs_error *err) {
     int rc = cl_job_load(cs, t, job_id, j);
-    if (rc < 0)
-        return rc;
-    if (rc == 0)
-        return jc_fail(err, 404, "not_found", NULL, "no such job");
+    if (rc < 0) return rc;
+    if (rc == 0) return jc_fail(err, 404, "not_found", NULL, "no such job");
     int was_assigned = strcmp(j->miner, miner) == 0;
     if (!was_assigned && (rc = held(cs, t, job_id, miner, 0)) <= 0)
         return rc < 0 ? rc : jc_fail(err, 403, "forbidden", NULL, "not the job's miner");
-    if ((*answer = replay(j, miner, d)))
-        return 0;
+    if ((*answer = replay(j, miner, d))) return 0;
     if (strcmp(j->state, "RUNNING") != 0 || !was_assigned || j->attempt != d->attempt)
         return jc_fail(err, 409, "lease_lost", "attempt",
                        "the lease of this attempt is gone (job %s, attempt %lld)", j->state,
@@ -135,27 +125,23 @@ static int complete_in(client_state *cs, aitbc_txn *t, cl_job *j, const char *jo
         j->units = d->units;
         free(j->miner_sig);
         j->miner_sig = strdup(d->sig);
-        if (!j->result || !j->miner_sig)
-            return AITBC_ENOMEM;
+        if (!j->result || !j->miner_sig) return AITBC_ENOMEM;
         rc = cl_end_completed(cs, t, j, ev);
     } else {
         free(j->error);
         j->error = aitbc_json_canonical(d->error);
-        if (!j->error)
-            return AITBC_ENOMEM;
+        if (!j->error) return AITBC_ENOMEM;
         if (d->retryable && j->attempt < max_attempts)
             rc = cl_requeue_or_fail(cs, t, j, max_attempts, "retryable", ev);
         else
             rc = cl_end_refund(cs, t, j, "FAILED", d->error, ev);
     }
-    if (rc == 0)
-        *answer = answer_of(j);
+    if (rc == 0) *answer = answer_of(j);
     return rc;
 }
 
 int cl_complete(void *self, const char *job_id, const char *miner, const char *miner_pubkey_hex,
-                const cJSON *body, int max_attempts, cJSON **answer, aitbc_jobs_error *err)
-{
+                const cJSON *body, int max_attempts, cJSON **answer, aitbc_jobs_error *err) {
     client_state *cs = self;
     cl_done d;
     *answer = NULL;
@@ -163,12 +149,11 @@ int cl_complete(void *self, const char *job_id, const char *miner, const char *m
     if (parse_done(body, &d, err) != 0)
         return err->status ? AITBC_EINVAL : jc_fail(err, 400, "invalid_argument", NULL, "bad body");
     aitbc_txn *t = cs->api->txn_begin(AITBC_TXN_WRITE);
-    if (!t)
-        return jc_fail(err, 503, "unavailable", NULL, "database busy");
+    if (!t) return jc_fail(err, 503, "unavailable", NULL, "database busy");
     cl_events ev = {0};
     cl_job j = {0};
-    int rc = complete_in(cs, t, &j, job_id, miner, miner_pubkey_hex, &d, max_attempts, &ev,
-                         answer, err);
+    int rc =
+        complete_in(cs, t, &j, job_id, miner, miner_pubkey_hex, &d, max_attempts, &ev, answer, err);
     cl_job_free(&j);
     if (rc == 0 && !err->status)
         rc = cs->api->txn_commit(t);
@@ -179,8 +164,9 @@ int cl_complete(void *self, const char *job_id, const char *miner, const char *m
         cJSON_Delete(*answer);
         *answer = NULL;
         if (!err->status)
-            jc_fail(err, rc == AITBC_EBUSY ? 503 : 500, rc == AITBC_EBUSY ? "unavailable" : "internal",
-                    NULL, "could not record the completion");
+            jc_fail(err, rc == AITBC_EBUSY ? 503 : 500,
+                    rc == AITBC_EBUSY ? "unavailable" : "internal", NULL,
+                    "could not record the completion");
         return rc ? rc : AITBC_EINVAL;
     }
     cl_events_flush(cs, &ev);

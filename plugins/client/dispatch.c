@@ -1,12 +1,12 @@
 /* Dispatch and the lease clock: assigning QUEUED jobs to a miner inside one write transaction
  * (so no job is handed out twice), lease renewal and reconciliation of what a miner runs, lease
  * and TTL sweeps, and requeueing the jobs of a miner that vanished. */
+#include "client.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "client.h"
 
-#define CL_SCAN_MAX 500 /* queued jobs looked at per claim, oldest first */
+#define CL_SCAN_MAX 500 /* queued jobs of one type looked at per claim, oldest first */
 #define CL_SWEEP_MAX 200
 
 typedef struct cl_rows {
@@ -14,8 +14,7 @@ typedef struct cl_rows {
     size_t n, cap;
 } cl_rows;
 
-static void rows_free(cl_rows *r)
-{
+static void rows_free(cl_rows *r) {
     for (size_t i = 0; i < r->n; i++)
         cl_job_free(&r->v[i]);
     free(r->v);
@@ -25,14 +24,11 @@ static void rows_free(cl_rows *r)
 /* Run sql (selecting CL_JOB_COLS) with an optional text ?1 and int ?2, keep rows accepted by
  * keep (NULL = all), at most max. Rows are read fully before anything is written. */
 static int load_rows(client_state *cs, aitbc_txn *t, const char *sql, const char *p1, int64_t p2,
-                     size_t max, int (*keep)(const cl_job *, void *), void *arg, cl_rows *out)
-{
+                     size_t max, int (*keep)(const cl_job *, void *), void *arg, cl_rows *out) {
     const aitbc_host_api *api = cs->api;
     aitbc_stmt *s = api->stmt(t, sql);
-    if (!s)
-        return AITBC_EIO;
-    if (p1)
-        api->bind_text(s, 1, p1);
+    if (!s) return AITBC_EIO;
+    if (p1) api->bind_text(s, 1, p1);
     api->bind_int64(s, 2, p2);
     int rc = AITBC_DONE;
     while (out->n < max && (rc = api->step(s)) == AITBC_ROW) {
@@ -52,21 +48,19 @@ static int load_rows(client_state *cs, aitbc_txn *t, const char *sql, const char
         else
             cl_job_free(&out->v[out->n]);
     }
-    if (out->n >= max)
-        rc = AITBC_DONE;
+    if (out->n >= max) rc = AITBC_DONE;
     api->stmt_done(s);
     return rc < 0 ? rc : 0;
 }
 
-static int in_array(const cJSON *arr, const char *id)
-{
+static int in_array(const cJSON *arr, const char *id) {
     const cJSON *it;
-    cJSON_ArrayForEach(it, arr) if (cJSON_IsString(it) && strcmp(it->valuestring, id) == 0) return 1;
+    cJSON_ArrayForEach(it,
+                       arr) if (cJSON_IsString(it) && strcmp(it->valuestring, id) == 0) return 1;
     return 0;
 }
 
-static int matches(const cl_job *j, void *arg)
-{
+static int matches(const cl_job *j, void *arg) {
     const aitbc_jobs_miner *m = arg;
     cJSON *c = j->constraints ? cJSON_Parse(j->constraints) : NULL;
     int ok = jc_match(j->job_type, c, j->max_price, m) == JC_MATCH_OK;
@@ -74,12 +68,52 @@ static int matches(const cl_job *j, void *arg)
     return ok;
 }
 
-static int record_attempt(client_state *cs, aitbc_txn *t, const cl_job *j)
-{
+static int by_seq(const void *a, const void *b) {
+    const cl_job *x = a, *y = b;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* The oldest QUEUED jobs m can take, at most max: one indexed scan per job type m offers (so
+ * jobs of other types never hide them), merged by age. Within a type, the CL_SCAN_MAX oldest
+ * are looked at per call. */
+static int load_candidates(client_state *cs, aitbc_txn *t, const aitbc_jobs_miner *m, int64_t now,
+                           size_t max, cl_rows *out) {
+    const cJSON *type;
+    int rc = 0;
+    cJSON_ArrayForEach(type, cJSON_GetObjectItemCaseSensitive(m->capabilities, "job_types")) {
+        if (!cJSON_IsString(type) || rc != 0) continue;
+        cl_rows part = {0};
+        rc = load_rows(
+            cs, t,
+            "SELECT " CL_JOB_COLS " FROM client_jobs INDEXED BY client_jobs_queue "
+            "WHERE state = 'QUEUED' AND job_type = ?1 AND expires_ms > ?2 ORDER BY seq LIMIT 500",
+            type->valuestring, now, max, matches, (void *)m, &part);
+        for (size_t i = 0; rc == 0 && i < part.n; i++) {
+            if (out->n == out->cap) {
+                size_t cap = out->cap ? out->cap * 2 : 8;
+                cl_job *v = realloc(out->v, cap * sizeof *v);
+                if (!v) {
+                    rc = AITBC_ENOMEM;
+                    break;
+                }
+                out->v = v;
+                out->cap = cap;
+            }
+            out->v[out->n++] = part.v[i];
+            memset(&part.v[i], 0, sizeof part.v[i]); /* moved */
+        }
+        rows_free(&part);
+    }
+    if (out->n > 1) qsort(out->v, out->n, sizeof *out->v, by_seq);
+    while (out->n > max)
+        cl_job_free(&out->v[--out->n]);
+    return rc;
+}
+
+static int record_attempt(client_state *cs, aitbc_txn *t, const cl_job *j) {
     aitbc_stmt *s = cs->api->stmt(t, "INSERT OR REPLACE INTO client_attempts(job_id, attempt, "
                                      "miner) VALUES(?1, ?2, ?3)");
-    if (!s)
-        return AITBC_EIO;
+    if (!s) return AITBC_EIO;
     cs->api->bind_text(s, 1, j->job_id);
     cs->api->bind_int64(s, 2, j->attempt);
     cs->api->bind_text(s, 3, j->miner);
@@ -89,8 +123,7 @@ static int record_attempt(client_state *cs, aitbc_txn *t, const cl_job *j)
 }
 
 static int assign(client_state *cs, aitbc_txn *t, const aitbc_jobs_miner *m, cl_rows *q,
-                  int64_t now, int64_t lease_ms, cJSON *jobs, cl_events *ev, int *assigned)
-{
+                  int64_t now, int64_t lease_ms, cJSON *jobs, cl_events *ev, int *assigned) {
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < q->n; i++) {
         cl_job *j = &q->v[i];
@@ -100,11 +133,9 @@ static int assign(client_state *cs, aitbc_txn *t, const aitbc_jobs_miner *m, cl_
         j->unit_price = m->unit_price;
         j->lease_ms = now + lease_ms;
         j->assigned_ms = now;
-        if (j->started_ms < 0)
-            j->started_ms = now;
+        if (j->started_ms < 0) j->started_ms = now;
         rc = cl_set_state(cs, t, j, "RUNNING", ev);
-        if (rc == 0)
-            rc = record_attempt(cs, t, j);
+        if (rc == 0) rc = record_attempt(cs, t, j);
         if (rc == 0) {
             cJSON_AddItemToArray(jobs, cl_assigned_json(j));
             ++*assigned;
@@ -115,60 +146,51 @@ static int assign(client_state *cs, aitbc_txn *t, const aitbc_jobs_miner *m, cl_
 
 static int dispatch_in(client_state *cs, aitbc_txn *t, const aitbc_jobs_miner *m,
                        const cJSON *running, int flags, int64_t lease_ms, cJSON *jobs,
-                       cJSON *cancel, cl_events *ev, int *assigned)
-{
+                       cJSON *cancel, cl_events *ev, int *assigned) {
     const aitbc_host_api *api = cs->api;
     int64_t now = api->now_ms();
     int rc = 0;
     if (!(flags & AITBC_JOBS_NO_RENEW)) {
         aitbc_stmt *s = api->stmt(t, "UPDATE client_jobs SET lease_ms = ?2 "
                                      "WHERE miner = ?1 AND state = 'RUNNING'");
-        if (!s)
-            return AITBC_EIO;
+        if (!s) return AITBC_EIO;
         api->bind_text(s, 1, m->address);
         api->bind_int64(s, 2, now + lease_ms);
         rc = api->step(s);
         api->stmt_done(s);
-        if (rc < 0)
-            return rc;
+        if (rc < 0) return rc;
     }
     cl_rows mine = {0};
-    rc = load_rows(cs, t, "SELECT " CL_JOB_COLS " FROM client_jobs WHERE miner = ?1 AND "
-                          "state = 'RUNNING' AND ?2 = ?2", m->address, 0, 100000, NULL, NULL, &mine);
+    rc = load_rows(cs, t,
+                   "SELECT " CL_JOB_COLS " FROM client_jobs WHERE miner = ?1 AND "
+                   "state = 'RUNNING' AND ?2 = ?2",
+                   m->address, 0, 100000, NULL, NULL, &mine);
     for (size_t i = 0; rc == 0 && running && i < mine.n; i++)
         if (!in_array(running, mine.v[i].job_id))
             cJSON_AddItemToArray(jobs, cl_assigned_json(&mine.v[i]));
     const cJSON *it;
-    cJSON_ArrayForEach(it, running)
-    {
+    cJSON_ArrayForEach(it, running) {
         int ok = 0;
         for (size_t i = 0; i < mine.n && !ok; i++)
             ok = strcmp(mine.v[i].job_id, it->valuestring) == 0;
-        if (!ok)
-            cJSON_AddItemToArray(cancel, cJSON_CreateString(it->valuestring));
+        if (!ok) cJSON_AddItemToArray(cancel, cJSON_CreateString(it->valuestring));
     }
     int64_t free_slots = m->concurrency - (int64_t)mine.n;
     rows_free(&mine);
-    if (rc != 0 || !(flags & AITBC_JOBS_CLAIM) || m->draining || free_slots <= 0)
-        return rc;
+    if (rc != 0 || !(flags & AITBC_JOBS_CLAIM) || m->draining || free_slots <= 0) return rc;
     cl_rows q = {0};
-    rc = load_rows(cs, t, "SELECT " CL_JOB_COLS " FROM client_jobs WHERE state = 'QUEUED' AND "
-                          "expires_ms > ?2 AND (?1 IS NULL OR 1) ORDER BY seq LIMIT 500",
-                   NULL, now, (size_t)free_slots, matches, (void *)m, &q);
-    if (rc == 0)
-        rc = assign(cs, t, m, &q, now, lease_ms, jobs, ev, assigned);
+    rc = load_candidates(cs, t, m, now, (size_t)free_slots, &q);
+    if (rc == 0) rc = assign(cs, t, m, &q, now, lease_ms, jobs, ev, assigned);
     rows_free(&q);
     return rc;
 }
 
 /* Read-only probe: would m get a job now? 1 yes, 0 no, <0 error. Lets long-poll retries that
  * have nothing to take skip the write lock every other writer is queueing for. */
-static int claim_possible(client_state *cs, const aitbc_jobs_miner *m)
-{
+static int claim_possible(client_state *cs, const aitbc_jobs_miner *m) {
     const aitbc_host_api *api = cs->api;
     aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
-    if (!t)
-        return AITBC_EBUSY;
+    if (!t) return AITBC_EBUSY;
     int64_t running = 0;
     aitbc_stmt *s = api->stmt(t, "SELECT COUNT(*) FROM client_jobs WHERE miner = ?1 AND "
                                  "state = 'RUNNING'");
@@ -180,10 +202,7 @@ static int claim_possible(client_state *cs, const aitbc_jobs_miner *m)
         api->stmt_done(s);
     }
     cl_rows q = {0};
-    if (rc == 0 && running < m->concurrency)
-        rc = load_rows(cs, t, "SELECT " CL_JOB_COLS " FROM client_jobs WHERE state = 'QUEUED' AND "
-                              "expires_ms > ?2 AND (?1 IS NULL OR 1) ORDER BY seq LIMIT 500",
-                       NULL, api->now_ms(), 1, matches, (void *)m, &q);
+    if (rc == 0 && running < m->concurrency) rc = load_candidates(cs, t, m, api->now_ms(), 1, &q);
     int found = rc == 0 && q.n > 0;
     rows_free(&q);
     api->txn_commit(t);
@@ -191,8 +210,7 @@ static int claim_possible(client_state *cs, const aitbc_jobs_miner *m)
 }
 
 int cl_dispatch(void *self, const aitbc_jobs_miner *m, const cJSON *running, int flags,
-                int64_t lease_ms, cJSON **answer, int *assigned)
-{
+                int64_t lease_ms, cJSON **answer, int *assigned) {
     client_state *cs = self;
     *answer = NULL;
     *assigned = 0;
@@ -238,22 +256,18 @@ int cl_dispatch(void *self, const aitbc_jobs_miner *m, const cJSON *running, int
 
 /* Apply fn to each row of sql in one write transaction; returns rows changed or an error. */
 static int sweep(client_state *cs, const char *sql, const char *p1, int64_t p2,
-                 int (*fn)(client_state *, aitbc_txn *, cl_job *, int, cl_events *), int arg)
-{
+                 int (*fn)(client_state *, aitbc_txn *, cl_job *, int, cl_events *), int arg) {
     /* Timers run often and usually find nothing: look first without the write lock. */
     aitbc_txn *t = cs->api->txn_begin(AITBC_TXN_READ);
-    if (!t)
-        return AITBC_EBUSY;
+    if (!t) return AITBC_EBUSY;
     cl_rows rows = {0};
     int rc = load_rows(cs, t, sql, p1, p2, 1, NULL, NULL, &rows);
     size_t due = rows.n;
     rows_free(&rows);
     cs->api->txn_commit(t);
-    if (rc != 0 || due == 0)
-        return rc;
+    if (rc != 0 || due == 0) return rc;
     t = cs->api->txn_begin(AITBC_TXN_WRITE);
-    if (!t)
-        return AITBC_EBUSY;
+    if (!t) return AITBC_EBUSY;
     cl_events ev = {0};
     rc = load_rows(cs, t, sql, p1, p2, CL_SWEEP_MAX, NULL, NULL, &rows);
     for (size_t i = 0; rc == 0 && i < rows.n; i++)
@@ -276,18 +290,15 @@ static int sweep(client_state *cs, const char *sql, const char *p1, int64_t p2,
     return n;
 }
 
-static int requeue_lease(client_state *cs, aitbc_txn *t, cl_job *j, int max, cl_events *ev)
-{
+static int requeue_lease(client_state *cs, aitbc_txn *t, cl_job *j, int max, cl_events *ev) {
     return cl_requeue_or_fail(cs, t, j, max, "lease_expired", ev);
 }
 
-static int requeue_gone(client_state *cs, aitbc_txn *t, cl_job *j, int max, cl_events *ev)
-{
+static int requeue_gone(client_state *cs, aitbc_txn *t, cl_job *j, int max, cl_events *ev) {
     return cl_requeue_or_fail(cs, t, j, max, "miner_offline", ev);
 }
 
-static int expire(client_state *cs, aitbc_txn *t, cl_job *j, int unused, cl_events *ev)
-{
+static int expire(client_state *cs, aitbc_txn *t, cl_job *j, int unused, cl_events *ev) {
     (void)unused;
     cJSON *e = cJSON_CreateObject();
     cJSON_AddStringToObject(e, "code", "expired");
@@ -297,35 +308,34 @@ static int expire(client_state *cs, aitbc_txn *t, cl_job *j, int unused, cl_even
     return rc;
 }
 
-int cl_release_miner(void *self, const char *miner, int max_attempts, int64_t before_ms)
-{
+int cl_release_miner(void *self, const char *miner, int max_attempts, int64_t before_ms) {
     int total = 0, n;
     do {
-        n = sweep(self, "SELECT " CL_JOB_COLS " FROM client_jobs WHERE miner = ?1 AND "
-                        "state = 'RUNNING' AND assigned_ms < ?2", miner, before_ms, requeue_gone,
-                  max_attempts);
+        n = sweep(self,
+                  "SELECT " CL_JOB_COLS " FROM client_jobs WHERE miner = ?1 AND "
+                  "state = 'RUNNING' AND assigned_ms < ?2",
+                  miner, before_ms, requeue_gone, max_attempts);
         total += n > 0 ? n : 0;
     } while (n == CL_SWEEP_MAX);
     return n < 0 ? n : total;
 }
 
-int cl_sweep_leases(void *self, int max_attempts)
-{
+int cl_sweep_leases(void *self, int max_attempts) {
     client_state *cs = self;
-    return sweep(cs, "SELECT " CL_JOB_COLS " FROM client_jobs WHERE state = 'RUNNING' AND "
-                     "lease_ms < ?2 AND (?1 IS NULL OR 1) ORDER BY lease_ms",
+    return sweep(cs,
+                 "SELECT " CL_JOB_COLS " FROM client_jobs WHERE state = 'RUNNING' AND "
+                 "lease_ms < ?2 AND (?1 IS NULL OR 1) ORDER BY lease_ms",
                  NULL, cs->api->now_ms(), requeue_lease, max_attempts);
 }
 
-void cl_sweep_ttl(void *arg)
-{
+void cl_sweep_ttl(void *arg) {
     client_state *cs = arg;
     int n;
     do {
-        n = sweep(cs, "SELECT " CL_JOB_COLS " FROM client_jobs WHERE state IN ('QUEUED', "
-                      "'RUNNING') AND expires_ms <= ?2 AND (?1 IS NULL OR 1) ORDER BY expires_ms",
+        n = sweep(cs,
+                  "SELECT " CL_JOB_COLS " FROM client_jobs WHERE state IN ('QUEUED', "
+                  "'RUNNING') AND expires_ms <= ?2 AND (?1 IS NULL OR 1) ORDER BY expires_ms",
                   NULL, cs->api->now_ms(), expire, 0);
     } while (n == CL_SWEEP_MAX);
-    if (n < 0)
-        cs->api->log(cs->ctx, AITBC_LOG_WARN, "ttl sweep failed: %d (retried next tick)", n);
+    if (n < 0) cs->api->log(cs->ctx, AITBC_LOG_WARN, "ttl sweep failed: %d (retried next tick)", n);
 }

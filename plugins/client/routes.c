@@ -1,23 +1,21 @@
 /* HTTP routes of the client plugin: submit (escrow in the same transaction as the job row), get
  * (with a long-poll until terminal), receipt, list, cancel and the public receipt keys.
  * A client sees only its own jobs: anyone else's answer 404, so existence never leaks. */
+#include "client.h"
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "client.h"
 
 #define CL_JOBS_MAX_BODY (16u << 20)
 
-void cl_respond_err(client_state *cs, aitbc_request *req, const aitbc_jobs_error *e)
-{
+void cl_respond_err(client_state *cs, aitbc_request *req, const aitbc_jobs_error *e) {
     cs->api->respond_error(req, e->status ? e->status : 500, e->code[0] ? e->code : "internal",
                            e->field[0] ? e->field : NULL, "%s",
                            e->message[0] ? e->message : "Internal error.");
 }
 
-static void respond_rc(client_state *cs, aitbc_request *req, int rc)
-{
+static void respond_rc(client_state *cs, aitbc_request *req, int rc) {
     if (rc == AITBC_EBUSY)
         cs->api->respond_error(req, 503, "unavailable", NULL, "The database is busy; retry.");
     else
@@ -25,8 +23,7 @@ static void respond_rc(client_state *cs, aitbc_request *req, int rc)
 }
 
 /* Load a job the caller may see: 1 and *j, or 0 after answering 404/5xx. */
-static int load_visible(client_state *cs, aitbc_request *req, const char *job_id, cl_job *j)
-{
+static int load_visible(client_state *cs, aitbc_request *req, const char *job_id, cl_job *j) {
     const aitbc_principal *p = cs->api->req_principal(req);
     aitbc_txn *t = cs->api->txn_begin(AITBC_TXN_READ);
     if (!t) {
@@ -41,14 +38,12 @@ static int load_visible(client_state *cs, aitbc_request *req, const char *job_id
     }
     if (rc == 1 && p && (p->role == AITBC_ROLE_ADMIN || strcmp(j->client, p->owner_address) == 0))
         return 1;
-    if (rc == 1)
-        cl_job_free(j);
+    if (rc == 1) cl_job_free(j);
     cs->api->respond_error(req, 404, "not_found", NULL, "No such job.");
     return 0;
 }
 
-static void h_submit(aitbc_request *req, void *user)
-{
+static void h_submit(aitbc_request *req, void *user) {
     client_state *cs = user;
     const aitbc_host_api *api = cs->api;
     const aitbc_principal *p = api->req_principal(req);
@@ -87,12 +82,9 @@ static void h_submit(aitbc_request *req, void *user)
     char hash[AITBC_TX_HASH_MAX];
     if (j.max_price > 0)
         rc = cs->ledger->lock(cs->ledger->self, t, j.client, "AIT", j.max_price, j.job_id, hash);
-    if (rc == 0)
-        rc = cl_job_insert(cs, t, &j);
-    if (rc == 0)
-        rc = cl_counter_add(cs, t, "QUEUED", 1);
-    if (rc == 0)
-        cl_events_note(cs, &ev, &j);
+    if (rc == 0) rc = cl_job_insert(cs, t, &j);
+    if (rc == 0) rc = cl_counter_add(cs, t, "QUEUED", 1);
+    if (rc == 0) cl_events_note(cs, &ev, &j);
     if (rc == 0)
         rc = api->txn_commit(t);
     else
@@ -113,13 +105,11 @@ static void h_submit(aitbc_request *req, void *user)
 }
 
 /* Long-poll retry: user carries the absolute deadline (no allocation to leak at shutdown). */
-static void get_retry(aitbc_request *req, void *user, int timed_out)
-{
+static void get_retry(aitbc_request *req, void *user, int timed_out) {
     client_state *cs = g_client;
     int64_t deadline = (int64_t)(intptr_t)user;
     cl_job j;
-    if (!load_visible(cs, req, cs->api->req_param(req, "job_id"), &j))
-        return;
+    if (!load_visible(cs, req, cs->api->req_param(req, "job_id"), &j)) return;
     if (!timed_out && !cl_terminal(j.state) && cs->api->now_ms() < deadline) {
         char key[96];
         snprintf(key, sizeof key, "job:%s", j.job_id);
@@ -130,23 +120,18 @@ static void get_retry(aitbc_request *req, void *user, int timed_out)
     cl_job_free(&j);
 }
 
-static int parse_wait(const char *text, int64_t *out)
-{
+static int parse_wait(const char *text, int64_t *out) {
     *out = 0;
-    if (!text)
-        return 0;
+    if (!text) return 0;
     size_t n = strlen(text);
-    if (n == 0 || n > 2)
-        return -1;
+    if (n == 0 || n > 2) return -1;
     for (size_t i = 0; i < n; i++)
-        if (text[i] < '0' || text[i] > '9')
-            return -1;
+        if (text[i] < '0' || text[i] > '9') return -1;
     *out = atoi(text);
     return *out <= 30 ? 0 : -1;
 }
 
-static void h_get(aitbc_request *req, void *user)
-{
+static void h_get(aitbc_request *req, void *user) {
     client_state *cs = user;
     int64_t wait_s;
     if (parse_wait(cs->api->req_query(req, "wait_s"), &wait_s) != 0) {
@@ -154,8 +139,7 @@ static void h_get(aitbc_request *req, void *user)
         return;
     }
     cl_job j;
-    if (!load_visible(cs, req, cs->api->req_param(req, "job_id"), &j))
-        return;
+    if (!load_visible(cs, req, cs->api->req_param(req, "job_id"), &j)) return;
     if (wait_s > 0 && !cl_terminal(j.state)) {
         char key[96];
         int64_t deadline = cs->api->now_ms() + wait_s * 1000;
@@ -165,24 +149,20 @@ static void h_get(aitbc_request *req, void *user)
         cl_job now;
         aitbc_txn *t = cs->api->txn_begin(AITBC_TXN_READ);
         if (t && cl_job_load(cs, t, j.job_id, &now) == 1) {
-            if (strcmp(now.state, j.state) != 0)
-                cs->api->wake(key);
+            if (strcmp(now.state, j.state) != 0) cs->api->wake(key);
             cl_job_free(&now);
         }
-        if (t)
-            cs->api->txn_commit(t);
+        if (t) cs->api->txn_commit(t);
     } else {
         cs->api->respond_json(req, 200, cl_job_json(cs, &j, 1));
     }
     cl_job_free(&j);
 }
 
-static void h_receipt(aitbc_request *req, void *user)
-{
+static void h_receipt(aitbc_request *req, void *user) {
     client_state *cs = user;
     cl_job j;
-    if (!load_visible(cs, req, cs->api->req_param(req, "job_id"), &j))
-        return;
+    if (!load_visible(cs, req, cs->api->req_param(req, "job_id"), &j)) return;
     cJSON *r = j.receipt ? cJSON_Parse(j.receipt) : NULL;
     if (r)
         cs->api->respond_json(req, 200, r);
@@ -194,8 +174,7 @@ static void h_receipt(aitbc_request *req, void *user)
     cl_job_free(&j);
 }
 
-static void h_list(aitbc_request *req, void *user)
-{
+static void h_list(aitbc_request *req, void *user) {
     client_state *cs = user;
     const aitbc_host_api *api = cs->api;
     const aitbc_principal *p = api->req_principal(req);
@@ -214,13 +193,11 @@ static void h_list(aitbc_request *req, void *user)
     api->respond_json(req, 200, out);
 }
 
-static void h_cancel(aitbc_request *req, void *user)
-{
+static void h_cancel(aitbc_request *req, void *user) {
     client_state *cs = user;
     const aitbc_host_api *api = cs->api;
     cl_job j;
-    if (!load_visible(cs, req, api->req_param(req, "job_id"), &j))
-        return;
+    if (!load_visible(cs, req, api->req_param(req, "job_id"), &j)) return;
     cl_job_free(&j);
     aitbc_txn *t = api->txn_begin(AITBC_TXN_WRITE);
     if (!t) {
@@ -262,8 +239,7 @@ static void h_cancel(aitbc_request *req, void *user)
     cl_job_free(&j);
 }
 
-static void h_public_key(aitbc_request *req, void *user)
-{
+static void h_public_key(aitbc_request *req, void *user) {
     client_state *cs = user;
     cJSON *o = cJSON_CreateObject(), *keys = cJSON_AddArrayToObject(o, "keys");
     cJSON *k = cJSON_CreateObject();
@@ -275,8 +251,7 @@ static void h_public_key(aitbc_request *req, void *user)
     cs->api->respond_json(req, 200, o);
 }
 
-int cl_routes_register(client_state *cs)
-{
+int cl_routes_register(client_state *cs) {
     const unsigned owner = AITBC_ROLE_CLIENT | AITBC_ROLE_ADMIN;
     const aitbc_route routes[] = {
         {"POST", "/v1/jobs", AITBC_ROLE_CLIENT, AITBC_BODY_JSON, CL_JOBS_MAX_BODY, h_submit, cs, 1},
@@ -284,8 +259,8 @@ int cl_routes_register(client_state *cs)
         {"GET", "/v1/jobs/{job_id}", owner, AITBC_BODY_NONE, 0, h_get, cs, 0},
         {"GET", "/v1/jobs/{job_id}/receipt", owner, AITBC_BODY_NONE, 0, h_receipt, cs, 0},
         {"POST", "/v1/jobs/{job_id}/cancel", owner, AITBC_BODY_NONE, 0, h_cancel, cs, 0},
-        {"GET", "/v1/receipts/public-key", AITBC_ROLE_PUBLIC, AITBC_BODY_NONE, 0, h_public_key,
-         cs, 0},
+        {"GET", "/v1/receipts/public-key", AITBC_ROLE_PUBLIC, AITBC_BODY_NONE, 0, h_public_key, cs,
+         0},
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         int rc = cs->api->route(cs->ctx, &routes[i]);

@@ -1,25 +1,22 @@
 /* The jobs@1 table the miner and admin plugins call, plus the lists and stats behind it. Lists
  * use one index per filter (state, client or miner, each with seq) and keyset cursors; stats read
  * counters kept in the same transactions as the state changes, never the whole table. */
+#include "client.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "client.h"
 
-static const char *const k_states[] = {"QUEUED", "RUNNING", "COMPLETED", "FAILED", "CANCELED",
-                                       "EXPIRED", NULL};
+static const char *const k_states[] = {"QUEUED",   "RUNNING", "COMPLETED", "FAILED",
+                                       "CANCELED", "EXPIRED", NULL};
 
-static int state_known(const char *s)
-{
+static int state_known(const char *s) {
     for (size_t i = 0; k_states[i]; i++)
-        if (strcmp(k_states[i], s) == 0)
-            return 1;
+        if (strcmp(k_states[i], s) == 0) return 1;
     return 0;
 }
 
 int cl_list(void *self, const char *state, const char *client, const char *miner, int64_t limit,
-            const char *cursor, cJSON **out, aitbc_jobs_error *err)
-{
+            const char *cursor, cJSON **out, aitbc_jobs_error *err) {
     client_state *cs = self;
     const aitbc_host_api *api = cs->api;
     *out = NULL;
@@ -37,24 +34,21 @@ int cl_list(void *self, const char *state, const char *client, const char *miner
         return jc_fail(err, 400, "invalid_argument", "cursor",
                        "not a cursor of this list with these filters");
     char sql[512];
-    snprintf(sql, sizeof sql, "SELECT " CL_JOB_COLS " FROM client_jobs WHERE seq < ?4%s%s%s "
+    snprintf(sql, sizeof sql,
+             "SELECT " CL_JOB_COLS " FROM client_jobs WHERE seq < ?4%s%s%s "
              "ORDER BY seq DESC LIMIT ?5",
              state ? " AND state = ?1" : "", client ? " AND client = ?2" : "",
              miner ? " AND miner = ?3" : "");
     aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
-    if (!t)
-        return jc_fail(err, 503, "unavailable", NULL, "database busy");
+    if (!t) return jc_fail(err, 503, "unavailable", NULL, "database busy");
     aitbc_stmt *s = api->stmt(t, sql);
     if (!s) {
         api->txn_commit(t);
         return jc_fail(err, 500, "internal", NULL, "internal error");
     }
-    if (state)
-        api->bind_text(s, 1, state);
-    if (client)
-        api->bind_text(s, 2, client);
-    if (miner)
-        api->bind_text(s, 3, miner);
+    if (state) api->bind_text(s, 1, state);
+    if (client) api->bind_text(s, 2, client);
+    if (miner) api->bind_text(s, 3, miner);
     api->bind_int64(s, 4, before);
     api->bind_int64(s, 5, limit + 1);
     cJSON *res = cJSON_CreateObject(), *items = cJSON_AddArrayToObject(res, "items");
@@ -88,13 +82,11 @@ int cl_list(void *self, const char *state, const char *client, const char *miner
     return 0;
 }
 
-static int l_stats(void *self, cJSON **out)
-{
+static int l_stats(void *self, cJSON **out) {
     client_state *cs = self;
     const aitbc_host_api *api = cs->api;
     aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
-    if (!t)
-        return AITBC_EBUSY;
+    if (!t) return AITBC_EBUSY;
     int64_t counts[6] = {0}, total = 0, dur_sum = 0, dur_n = 0, per_min = 0;
     aitbc_stmt *s = api->stmt(t, "SELECT name, n FROM client_counters");
     int rc = s ? 0 : AITBC_EIO;
@@ -106,24 +98,19 @@ static int l_stats(void *self, cJSON **out)
                 counts[i] = v;
                 total += v;
             }
-        if (name && strcmp(name, "dur_sum_ms") == 0)
-            dur_sum = v;
-        if (name && strcmp(name, "dur_n") == 0)
-            dur_n = v;
+        if (name && strcmp(name, "dur_sum_ms") == 0) dur_sum = v;
+        if (name && strcmp(name, "dur_n") == 0) dur_n = v;
     }
-    if (s)
-        api->stmt_done(s);
+    if (s) api->stmt_done(s);
     s = api->stmt(t, "SELECT COUNT(*) FROM client_jobs WHERE completed_ms >= ?1 AND "
                      "state = 'COMPLETED'");
     if (s) {
         api->bind_int64(s, 1, api->now_ms() - 60000);
-        if (api->step(s) == AITBC_ROW)
-            per_min = api->col_int64(s, 0);
+        if (api->step(s) == AITBC_ROW) per_min = api->col_int64(s, 0);
         api->stmt_done(s);
     }
     api->txn_commit(t);
-    if (rc != 0)
-        return rc;
+    if (rc != 0) return rc;
     cJSON *o = cJSON_CreateObject(), *jobs = cJSON_AddObjectToObject(o, "jobs");
     aitbc_json_add_i64(jobs, "total", total);
     for (size_t i = 0; k_states[i]; i++)
@@ -135,13 +122,11 @@ static int l_stats(void *self, cJSON **out)
 }
 
 static int l_miner_stats(void *self, const char *miner, int64_t *running, int64_t *completed,
-                         int64_t *failed, int64_t *earned)
-{
+                         int64_t *failed, int64_t *earned) {
     client_state *cs = self;
     const aitbc_host_api *api = cs->api;
     aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
-    if (!t)
-        return AITBC_EBUSY;
+    if (!t) return AITBC_EBUSY;
     int64_t v[4] = {0, 0, 0, 0};
     int rc = AITBC_EIO;
     aitbc_stmt *s = api->stmt(t, "SELECT COUNT(*) FROM client_jobs WHERE miner = ?1 AND "
@@ -165,25 +150,19 @@ static int l_miner_stats(void *self, const char *miner, int64_t *running, int64_
         api->stmt_done(s);
     }
     api->txn_commit(t);
-    if (running)
-        *running = v[0];
-    if (completed)
-        *completed = v[1];
-    if (failed)
-        *failed = v[2];
-    if (earned)
-        *earned = v[3];
+    if (running) *running = v[0];
+    if (completed) *completed = v[1];
+    if (failed) *failed = v[2];
+    if (earned) *earned = v[3];
     return rc;
 }
 
-static uint64_t l_queued_gen(void *self)
-{
+static uint64_t l_queued_gen(void *self) {
     client_state *cs = self;
     return atomic_load(&cs->queued_gen);
 }
 
-void cl_service_init(client_state *cs)
-{
+void cl_service_init(client_state *cs) {
     aitbc_jobs_v1 *j = &cs->service;
     memset(j, 0, sizeof *j);
     j->size = (uint32_t)sizeof *j;

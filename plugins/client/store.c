@@ -1,12 +1,11 @@
 /* The client_jobs table: reading and writing one job row, its API.md JSON forms (Job and
  * AssignedJob), and the counters that keep /v1/admin/stats free of table scans. */
+#include "client.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "client.h"
 
-void cl_job_free(cl_job *j)
-{
+void cl_job_free(cl_job *j) {
     free(j->payload);
     free(j->constraints);
     free(j->result);
@@ -16,25 +15,21 @@ void cl_job_free(cl_job *j)
     memset(j, 0, sizeof *j);
 }
 
-static char *dup_col(client_state *cs, aitbc_stmt *s, int col)
-{
+static char *dup_col(client_state *cs, aitbc_stmt *s, int col) {
     const char *t = cs->api->col_text(s, col);
     return t ? strdup(t) : NULL;
 }
 
-static void copy_col(client_state *cs, aitbc_stmt *s, int col, char *out, size_t cap)
-{
+static void copy_col(client_state *cs, aitbc_stmt *s, int col, char *out, size_t cap) {
     const char *t = cs->api->col_text(s, col);
     snprintf(out, cap, "%s", t ? t : "");
 }
 
-static int64_t int_col(client_state *cs, aitbc_stmt *s, int col)
-{
+static int64_t int_col(client_state *cs, aitbc_stmt *s, int col) {
     return cs->api->col_is_null(s, col) ? -1 : cs->api->col_int64(s, col);
 }
 
-void cl_job_read(client_state *cs, aitbc_stmt *s, cl_job *j)
-{
+void cl_job_read(client_state *cs, aitbc_stmt *s, cl_job *j) {
     memset(j, 0, sizeof *j);
     j->seq = cs->api->col_int64(s, 0);
     copy_col(cs, s, 1, j->job_id, sizeof j->job_id);
@@ -63,30 +58,25 @@ void cl_job_read(client_state *cs, aitbc_stmt *s, cl_job *j)
     j->expires_ms = int_col(cs, s, 24);
 }
 
-int cl_job_load(client_state *cs, aitbc_txn *t, const char *job_id, cl_job *j)
-{
+int cl_job_load(client_state *cs, aitbc_txn *t, const char *job_id, cl_job *j) {
     const aitbc_host_api *api = cs->api;
     aitbc_stmt *s = api->stmt(t, "SELECT " CL_JOB_COLS " FROM client_jobs WHERE job_id = ?1");
-    if (!s)
-        return AITBC_EIO;
+    if (!s) return AITBC_EIO;
     api->bind_text(s, 1, job_id);
     int rc = api->step(s);
-    if (rc == AITBC_ROW)
-        cl_job_read(cs, s, j);
+    if (rc == AITBC_ROW) cl_job_read(cs, s, j);
     api->stmt_done(s);
     return rc == AITBC_ROW ? 1 : rc == AITBC_DONE ? 0 : rc;
 }
 
-static void bind_opt_text(client_state *cs, aitbc_stmt *s, int idx, const char *v)
-{
+static void bind_opt_text(client_state *cs, aitbc_stmt *s, int idx, const char *v) {
     if (v && v[0])
         cs->api->bind_text(s, idx, v);
     else
         cs->api->bind_null(s, idx);
 }
 
-static void bind_opt_int(client_state *cs, aitbc_stmt *s, int idx, int64_t v)
-{
+static void bind_opt_int(client_state *cs, aitbc_stmt *s, int idx, int64_t v) {
     if (v >= 0)
         cs->api->bind_int64(s, idx, v);
     else
@@ -94,8 +84,7 @@ static void bind_opt_int(client_state *cs, aitbc_stmt *s, int idx, int64_t v)
 }
 
 /* Binds ?1..?24 in CL_JOB_COLS order without seq. */
-static void bind_all(client_state *cs, aitbc_stmt *s, const cl_job *j)
-{
+static void bind_all(client_state *cs, aitbc_stmt *s, const cl_job *j) {
     const aitbc_host_api *api = cs->api;
     api->bind_text(s, 1, j->job_id);
     api->bind_text(s, 2, j->client);
@@ -123,32 +112,28 @@ static void bind_all(client_state *cs, aitbc_stmt *s, const cl_job *j)
     api->bind_int64(s, 24, j->expires_ms);
 }
 
-int cl_job_insert(client_state *cs, aitbc_txn *t, const cl_job *j)
-{
+int cl_job_insert(client_state *cs, aitbc_txn *t, const cl_job *j) {
     aitbc_stmt *s = cs->api->stmt(
         t, "INSERT INTO client_jobs(job_id, client, state, job_type, miner, payment, unit_type, "
            "payload, constraints, result, error, receipt, miner_sig, max_price, unit_price, price, "
            "units, attempt, lease_ms, created_ms, assigned_ms, started_ms, completed_ms, "
            "expires_ms) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,"
            "?19,?20,?21,?22,?23,?24)");
-    if (!s)
-        return AITBC_EIO;
+    if (!s) return AITBC_EIO;
     bind_all(cs, s, j);
     int rc = cs->api->step(s);
     cs->api->stmt_done(s);
     return rc < 0 ? rc : 0;
 }
 
-int cl_job_save(client_state *cs, aitbc_txn *t, const cl_job *j)
-{
+int cl_job_save(client_state *cs, aitbc_txn *t, const cl_job *j) {
     aitbc_stmt *s = cs->api->stmt(
         t, "UPDATE client_jobs SET client=?2, state=?3, job_type=?4, miner=?5, payment=?6, "
            "unit_type=?7, payload=?8, constraints=?9, result=?10, error=?11, receipt=?12, "
            "miner_sig=?13, max_price=?14, unit_price=?15, price=?16, units=?17, attempt=?18, "
            "lease_ms=?19, created_ms=?20, assigned_ms=?21, started_ms=?22, completed_ms=?23, "
            "expires_ms=?24 WHERE job_id=?1");
-    if (!s)
-        return AITBC_EIO;
+    if (!s) return AITBC_EIO;
     bind_all(cs, s, j);
     int rc = cs->api->step(s);
     int64_t n = rc >= 0 ? cs->api->changes(s) : 0;
@@ -156,8 +141,7 @@ int cl_job_save(client_state *cs, aitbc_txn *t, const cl_job *j)
     return rc < 0 ? rc : n == 1 ? 0 : AITBC_ENOTFOUND;
 }
 
-static void add_time(cJSON *o, const char *key, int64_t ms)
-{
+static void add_time(cJSON *o, const char *key, int64_t ms) {
     if (ms < 0) {
         cJSON_AddNullToObject(o, key);
         return;
@@ -167,27 +151,22 @@ static void add_time(cJSON *o, const char *key, int64_t ms)
     cJSON_AddStringToObject(o, key, buf);
 }
 
-static void add_money_opt(cJSON *o, const char *key, int64_t v)
-{
+static void add_money_opt(cJSON *o, const char *key, int64_t v) {
     if (v < 0)
         cJSON_AddNullToObject(o, key);
     else
         aitbc_json_add_money(o, key, v, JC_AIT_DECIMALS);
 }
 
-static void add_json_text(cJSON *o, const char *key, const char *text, int empty_object)
-{
+static void add_json_text(cJSON *o, const char *key, const char *text, int empty_object) {
     cJSON *v = text ? cJSON_Parse(text) : NULL;
-    if (!v)
-        v = empty_object ? cJSON_CreateObject() : cJSON_CreateNull();
+    if (!v) v = empty_object ? cJSON_CreateObject() : cJSON_CreateNull();
     cJSON_AddItemToObject(o, key, v);
 }
 
-cJSON *cl_job_json(client_state *cs, const cl_job *j, int with_reason)
-{
+cJSON *cl_job_json(client_state *cs, const cl_job *j, int with_reason) {
     cJSON *o = cJSON_CreateObject();
-    if (!o)
-        return NULL;
+    if (!o) return NULL;
     cJSON_AddStringToObject(o, "job_id", j->job_id);
     cJSON_AddStringToObject(o, "state", j->state);
     add_json_text(o, "payload", j->payload, 1);
@@ -221,11 +200,9 @@ cJSON *cl_job_json(client_state *cs, const cl_job *j, int with_reason)
     return o;
 }
 
-cJSON *cl_assigned_json(const cl_job *j)
-{
+cJSON *cl_assigned_json(const cl_job *j) {
     cJSON *o = cJSON_CreateObject();
-    if (!o)
-        return NULL;
+    if (!o) return NULL;
     cJSON_AddStringToObject(o, "job_id", j->job_id);
     cJSON_AddNumberToObject(o, "attempt", (double)j->attempt);
     add_json_text(o, "payload", j->payload, 1);
@@ -236,12 +213,10 @@ cJSON *cl_assigned_json(const cl_job *j)
     return o;
 }
 
-int cl_counter_add(client_state *cs, aitbc_txn *t, const char *name, int64_t delta)
-{
+int cl_counter_add(client_state *cs, aitbc_txn *t, const char *name, int64_t delta) {
     aitbc_stmt *s = cs->api->stmt(t, "INSERT INTO client_counters(name, n) VALUES(?1, ?2) "
                                      "ON CONFLICT(name) DO UPDATE SET n = n + excluded.n");
-    if (!s)
-        return AITBC_EIO;
+    if (!s) return AITBC_EIO;
     cs->api->bind_text(s, 1, name);
     cs->api->bind_int64(s, 2, delta);
     int rc = cs->api->step(s);
@@ -250,14 +225,12 @@ int cl_counter_add(client_state *cs, aitbc_txn *t, const char *name, int64_t del
 }
 
 int cl_miner_stat_add(client_state *cs, aitbc_txn *t, const char *miner, int64_t completed,
-                      int64_t failed, int64_t earned)
-{
+                      int64_t failed, int64_t earned) {
     aitbc_stmt *s = cs->api->stmt(
         t, "INSERT INTO client_miner_stats(miner, completed, failed, earned) VALUES(?1,?2,?3,?4) "
            "ON CONFLICT(miner) DO UPDATE SET completed = completed + excluded.completed, "
            "failed = failed + excluded.failed, earned = earned + excluded.earned");
-    if (!s)
-        return AITBC_EIO;
+    if (!s) return AITBC_EIO;
     cs->api->bind_text(s, 1, miner);
     cs->api->bind_int64(s, 2, completed);
     cs->api->bind_int64(s, 3, failed);
@@ -267,13 +240,11 @@ int cl_miner_stat_add(client_state *cs, aitbc_txn *t, const char *miner, int64_t
     return rc < 0 ? rc : 0;
 }
 
-const aitbc_miners_v1 *cl_miners(client_state *cs)
-{
+const aitbc_miners_v1 *cl_miners(client_state *cs) {
     const aitbc_miners_v1 *m = atomic_load(&cs->miners);
     if (!m) {
         m = cs->api->service_lookup(AITBC_MINERS_SERVICE);
-        if (m)
-            atomic_store(&cs->miners, m);
+        if (m) atomic_store(&cs->miners, m);
     }
     return m;
 }

@@ -1,40 +1,34 @@
 /* The job state machine's edges and the money that moves with them, inside the caller's write
  * transaction: counters, escrow release/fee/refund through ledger@1, signed receipts, and the
  * events that go out only after the commit. */
+#include "client.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "client.h"
 
-int cl_terminal(const char *state)
-{
+int cl_terminal(const char *state) {
     return strcmp(state, "COMPLETED") == 0 || strcmp(state, "FAILED") == 0 ||
            strcmp(state, "CANCELED") == 0 || strcmp(state, "EXPIRED") == 0;
 }
 
-void cl_events_note(client_state *cs, cl_events *ev, const cl_job *j)
-{
-    if (!ev->jobs)
-        ev->jobs = cJSON_CreateArray();
+void cl_events_note(client_state *cs, cl_events *ev, const cl_job *j) {
+    if (!ev->jobs) ev->jobs = cJSON_CreateArray();
     cJSON *o = cl_job_json(cs, j, 0);
     if (ev->jobs && o)
         cJSON_AddItemToArray(ev->jobs, o);
     else
         cJSON_Delete(o);
-    if (strcmp(j->state, "QUEUED") == 0)
-        ev->queued = 1;
+    if (strcmp(j->state, "QUEUED") == 0) ev->queued = 1;
 }
 
-void cl_events_flush(client_state *cs, cl_events *ev)
-{
+void cl_events_flush(client_state *cs, cl_events *ev) {
     const cJSON *o;
     if (ev->queued) {
         /* The generation rises before the wake so a poll that sampled it earlier re-checks. */
         atomic_fetch_add(&cs->queued_gen, 1);
         cs->api->wake(AITBC_JOBS_WAKE_QUEUED);
     }
-    cJSON_ArrayForEach(o, ev->jobs)
-    {
+    cJSON_ArrayForEach(o, ev->jobs) {
         char key[96];
         cs->api->bus_publish(cs->ctx, "job_updates", o);
         snprintf(key, sizeof key, "job:%s",
@@ -44,31 +38,25 @@ void cl_events_flush(client_state *cs, cl_events *ev)
     cl_events_drop(ev);
 }
 
-void cl_events_drop(cl_events *ev)
-{
+void cl_events_drop(cl_events *ev) {
     cJSON_Delete(ev->jobs);
     ev->jobs = NULL;
     ev->queued = 0;
 }
 
-int cl_set_state(client_state *cs, aitbc_txn *t, cl_job *j, const char *state, cl_events *ev)
-{
+int cl_set_state(client_state *cs, aitbc_txn *t, cl_job *j, const char *state, cl_events *ev) {
     int rc = 0;
     if (strcmp(j->state, state) != 0) {
         rc = cl_counter_add(cs, t, j->state, -1);
-        if (rc == 0)
-            rc = cl_counter_add(cs, t, state, 1);
+        if (rc == 0) rc = cl_counter_add(cs, t, state, 1);
         snprintf(j->state, sizeof j->state, "%s", state);
     }
-    if (rc == 0)
-        rc = cl_job_save(cs, t, j);
-    if (rc == 0)
-        cl_events_note(cs, ev, j);
+    if (rc == 0) rc = cl_job_save(cs, t, j);
+    if (rc == 0) cl_events_note(cs, ev, j);
     return rc;
 }
 
-static int sha_of_text(const char *text, char out[65])
-{
+static int sha_of_text(const char *text, char out[65]) {
     cJSON *v = text ? cJSON_Parse(text) : NULL;
     int rc = v ? aitbc_json_sha256_hex(v, out) : AITBC_EINVAL;
     cJSON_Delete(v);
@@ -76,18 +64,14 @@ static int sha_of_text(const char *text, char out[65])
 }
 
 /* A signed receipt for a job that ran: COMPLETED, or FAILED after an assignment. */
-static int make_receipt(client_state *cs, cl_job *j)
-{
+static int make_receipt(client_state *cs, cl_job *j) {
     char rid[AITBC_ID_MAX], psha[65], rsha[65], ts[AITBC_TIME_MAX];
     aitbc_random_id("rcpt", rid);
     int rc = sha_of_text(j->payload, psha);
-    if (rc == 0)
-        rc = sha_of_text(strcmp(j->state, "COMPLETED") == 0 ? j->result : j->error, rsha);
-    if (rc != 0)
-        return rc;
+    if (rc == 0) rc = sha_of_text(strcmp(j->state, "COMPLETED") == 0 ? j->result : j->error, rsha);
+    if (rc != 0) return rc;
     cJSON *r = cJSON_CreateObject();
-    if (!r)
-        return AITBC_ENOMEM;
+    if (!r) return AITBC_ENOMEM;
     aitbc_json_add_i64(r, "version", 1);
     aitbc_json_add_str(r, "receipt_id", rid);
     aitbc_json_add_str(r, "job_id", j->job_id);
@@ -109,23 +93,20 @@ static int make_receipt(client_state *cs, cl_job *j)
     rc = jc_receipt_sign(r, &cs->key);
     char *text = rc == 0 ? cJSON_PrintUnformatted(r) : NULL;
     cJSON_Delete(r);
-    if (!text)
-        return rc ? rc : AITBC_ENOMEM;
+    if (!text) return rc ? rc : AITBC_ENOMEM;
     free(j->receipt);
     j->receipt = text;
     return 0;
 }
 
 int cl_end_refund(client_state *cs, aitbc_txn *t, cl_job *j, const char *state,
-                  const cJSON *error_json, cl_events *ev)
-{
+                  const cJSON *error_json, cl_events *ev) {
     int rc = 0;
     char hash[AITBC_TX_HASH_MAX];
     if (strcmp(j->payment, "escrowed") == 0 && j->max_price > 0) {
         rc = cs->ledger->unlock(cs->ledger->self, t, j->client, "AIT", j->max_price, j->job_id,
                                 hash);
-        if (rc != 0)
-            return rc;
+        if (rc != 0) return rc;
         snprintf(j->payment, sizeof j->payment, "refunded");
     }
     j->completed_ms = cs->api->now_ms();
@@ -139,21 +120,17 @@ int cl_end_refund(client_state *cs, aitbc_txn *t, cl_job *j, const char *state,
         char prev[16]; /* the receipt says FAILED; cl_set_state moves the counters */
         snprintf(prev, sizeof prev, "%s", j->state);
         snprintf(j->state, sizeof j->state, "FAILED");
-        if (!j->error)
-            j->error = strdup("{\"code\":\"failed\",\"message\":\"job failed\"}");
+        if (!j->error) j->error = strdup("{\"code\":\"failed\",\"message\":\"job failed\"}");
         rc = make_receipt(cs, j);
         snprintf(j->state, sizeof j->state, "%s", prev);
-        if (rc == 0)
-            rc = cl_miner_stat_add(cs, t, j->miner, 0, 1, 0);
-        if (rc != 0)
-            return rc;
+        if (rc == 0) rc = cl_miner_stat_add(cs, t, j->miner, 0, 1, 0);
+        if (rc != 0) return rc;
     }
     return cl_set_state(cs, t, j, state, ev);
 }
 
-int cl_requeue_or_fail(client_state *cs, aitbc_txn *t, cl_job *j, int max_attempts,
-                       const char *why, cl_events *ev)
-{
+int cl_requeue_or_fail(client_state *cs, aitbc_txn *t, cl_job *j, int max_attempts, const char *why,
+                       cl_events *ev) {
     if (j->attempt >= max_attempts) {
         cJSON *e = cJSON_CreateObject();
         aitbc_json_add_str(e, "code", why);
@@ -171,13 +148,11 @@ int cl_requeue_or_fail(client_state *cs, aitbc_txn *t, cl_job *j, int max_attemp
     return cl_set_state(cs, t, j, "QUEUED", ev);
 }
 
-int cl_end_completed(client_state *cs, aitbc_txn *t, cl_job *j, cl_events *ev)
-{
+int cl_end_completed(client_state *cs, aitbc_txn *t, cl_job *j, cl_events *ev) {
     jc_money m;
-    int rc = jc_price(j->units, j->unit_price > 0 ? j->unit_price : 0, j->max_price, cs->fee_bps,
-                      &m);
-    if (rc != 0)
-        return rc;
+    int rc =
+        jc_price(j->units, j->unit_price > 0 ? j->unit_price : 0, j->max_price, cs->fee_bps, &m);
+    if (rc != 0) return rc;
     const aitbc_ledger_v1 *l = cs->ledger;
     char hash[AITBC_TX_HASH_MAX];
     if (m.payout > 0)
@@ -188,8 +163,7 @@ int cl_end_completed(client_state *cs, aitbc_txn *t, cl_job *j, cl_events *ev)
                        hash);
     if (rc == 0 && m.refund > 0)
         rc = l->unlock(l->self, t, j->client, "AIT", m.refund, j->job_id, hash);
-    if (rc != 0)
-        return rc;
+    if (rc != 0) return rc;
     j->price = m.price;
     if (strcmp(j->payment, "escrowed") == 0)
         snprintf(j->payment, sizeof j->payment, "%s", m.price > 0 ? "released" : "refunded");
@@ -198,13 +172,9 @@ int cl_end_completed(client_state *cs, aitbc_txn *t, cl_job *j, cl_events *ev)
     snprintf(j->state, sizeof j->state, "COMPLETED");
     rc = make_receipt(cs, j);
     snprintf(j->state, sizeof j->state, "RUNNING");
-    if (rc == 0)
-        rc = cl_miner_stat_add(cs, t, j->miner, 1, 0, m.payout);
-    if (rc == 0)
-        rc = cl_counter_add(cs, t, "dur_sum_ms", j->completed_ms - j->assigned_ms);
-    if (rc == 0)
-        rc = cl_counter_add(cs, t, "dur_n", 1);
-    if (rc == 0)
-        rc = cl_set_state(cs, t, j, "COMPLETED", ev);
+    if (rc == 0) rc = cl_miner_stat_add(cs, t, j->miner, 1, 0, m.payout);
+    if (rc == 0) rc = cl_counter_add(cs, t, "dur_sum_ms", j->completed_ms - j->assigned_ms);
+    if (rc == 0) rc = cl_counter_add(cs, t, "dur_n", 1);
+    if (rc == 0) rc = cl_set_state(cs, t, j, "COMPLETED", ev);
     return rc;
 }

@@ -1,22 +1,19 @@
 /* `aitbc-host -c CFG --verify-receipt FILE`: check a receipt offline against this node's receipt
  * public key. FILE holds a receipt, or any object with a "receipt" member (a completion answer). */
+#include "client.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "client.h"
 
-static char *slurp(const char *path)
-{
+static char *slurp(const char *path) {
     FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
+    if (!f) return NULL;
     size_t cap = 1 << 16, n = 0;
     char *buf = malloc(cap + 1);
     while (buf) {
         size_t got = fread(buf + n, 1, cap - n, f);
         n += got;
-        if (got == 0)
-            break;
+        if (got == 0) break;
         if (n == cap) {
             if (cap >= (64u << 20)) { /* a receipt is small; refuse absurd files */
                 free(buf);
@@ -34,13 +31,11 @@ static char *slurp(const char *path)
         }
     }
     fclose(f);
-    if (buf)
-        buf[n] = 0;
+    if (buf) buf[n] = 0;
     return buf;
 }
 
-int cl_verify_receipt_run(void *self, int argc, char **argv)
-{
+int cl_verify_receipt_run(void *self, int argc, char **argv) {
     client_state *cs = self;
     if (argc < 1 || !argv[0]) {
         printf("usage: aitbc-host -c CONFIG --verify-receipt FILE\n");
@@ -64,8 +59,8 @@ int cl_verify_receipt_run(void *self, int argc, char **argv)
         printf("receipt %s: INVALID (not a receipt)\n", argv[0]);
         rc = 1;
     } else if (strcmp(kid, cs->key.key_id) != 0) {
-        printf("receipt %s: INVALID (signed by key %s, this node's key is %s)\n",
-               rid ? rid : "?", kid, cs->key.key_id);
+        printf("receipt %s: INVALID (signed by key %s, this node's key is %s)\n", rid ? rid : "?",
+               kid, cs->key.key_id);
         rc = 1;
     } else if (jc_receipt_verify(r, cs->key.pk_hex) != 0) {
         printf("receipt %s: INVALID (signature does not verify)\n", rid ? rid : "?");

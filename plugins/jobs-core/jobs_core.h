@@ -4,10 +4,10 @@
 #ifndef AITBC_JOBS_CORE_H
 #define AITBC_JOBS_CORE_H
 
-#include <stdint.h>
-#include <stddef.h>
-#include <cjson/cJSON.h>
 #include <aitbc/jobs.h>
+#include <cjson/cJSON.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #define JC_AIT_DECIMALS 6
 #define JC_TYPE_MAX 65
@@ -20,11 +20,11 @@ int jc_fail(aitbc_jobs_error *err, unsigned status, const char *code, const char
 
 /** A validated POST /v1/jobs body. Pointers borrow from the parsed body. */
 typedef struct jc_submit {
-    const cJSON *payload;     /**< object with a valid "type" */
+    const cJSON *payload; /**< object with a valid "type" */
     char job_type[JC_TYPE_MAX];
     const cJSON *constraints; /**< object or NULL */
     int64_t ttl_s;
-    int64_t max_price;        /**< AIT base units */
+    int64_t max_price; /**< AIT base units */
 } jc_submit;
 
 /** Validate a submit body. 0, or -1 with a 400 invalid_argument in err. */

@@ -1,34 +1,31 @@
 /* Receipts and signed texts: the coordinator's Ed25519 key (file, 0600), signing and verifying a
  * receipt over its canonical JSON, the exact miner texts of API.md, and keyset cursors. */
+#include "jobs_core.h"
+#include <aitbc/errors.h>
+#include <aitbc/json.h>
+#include <aitbc/util.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sodium.h>
-#include <aitbc/errors.h>
-#include <aitbc/json.h>
-#include <aitbc/util.h>
-#include "jobs_core.h"
 
 int jc_result_text(const char *job_id, int64_t attempt, const char *result_sha256, int64_t units,
-                   char *out, size_t cap)
-{
+                   char *out, size_t cap) {
     int n = snprintf(out, cap, "aitbc-result-v1\n%s\n%" PRId64 "\n%s\n%" PRId64, job_id, attempt,
                      result_sha256, units);
     return n < 0 || (size_t)n >= cap ? -1 : n;
 }
 
-int jc_register_text(const char *public_key_hex, int64_t timestamp, char *out, size_t cap)
-{
+int jc_register_text(const char *public_key_hex, int64_t timestamp, char *out, size_t cap) {
     int n = snprintf(out, cap, "aitbc-register\n%s\n%" PRId64, public_key_hex, timestamp);
     return n < 0 || (size_t)n >= cap ? -1 : n;
 }
 
-void jc_key_from_seed(const unsigned char seed[32], jc_key *key)
-{
+void jc_key_from_seed(const unsigned char seed[32], jc_key *key) {
     unsigned char h[32];
     crypto_sign_seed_keypair(key->pk, key->sk, seed);
     aitbc_hex_encode(key->pk, 32, key->pk_hex);
@@ -36,8 +33,7 @@ void jc_key_from_seed(const unsigned char seed[32], jc_key *key)
     aitbc_hex_encode(h, 8, key->key_id);
 }
 
-int jc_key_load_or_create(const char *path, jc_key *key)
-{
+int jc_key_load_or_create(const char *path, jc_key *key) {
     unsigned char seed[32];
     char hex[65 + 2];
     FILE *f = fopen(path, "r");
@@ -47,24 +43,20 @@ int jc_key_load_or_create(const char *path, jc_key *key)
         hex[n] = 0;
         while (n > 0 && (hex[n - 1] == '\n' || hex[n - 1] == '\r'))
             hex[--n] = 0;
-        if (n != 64 || aitbc_hex_decode(hex, seed, 32) != 0)
-            return AITBC_EINVAL;
+        if (n != 64 || aitbc_hex_decode(hex, seed, 32) != 0) return AITBC_EINVAL;
     } else {
-        if (errno != ENOENT)
-            return AITBC_EIO;
+        if (errno != ENOENT) return AITBC_EIO;
         randombytes_buf(seed, sizeof seed);
         aitbc_hex_encode(seed, 32, hex);
         hex[64] = '\n';
         /* O_EXCL: two processes racing on a fresh data dir must not both write a key. */
         int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
-        if (fd < 0)
-            return errno == EEXIST ? jc_key_load_or_create(path, key) : AITBC_EIO;
+        if (fd < 0) return errno == EEXIST ? jc_key_load_or_create(path, key) : AITBC_EIO;
         ssize_t w = write(fd, hex, 65);
         int frc = fsync(fd);
         close(fd);
         sodium_memzero(hex, sizeof hex);
-        if (w != 65 || frc != 0)
-            return AITBC_EIO;
+        if (w != 65 || frc != 0) return AITBC_EIO;
     }
     jc_key_from_seed(seed, key);
     sodium_memzero(seed, sizeof seed);
@@ -72,25 +64,21 @@ int jc_key_load_or_create(const char *path, jc_key *key)
 }
 
 /* Canonical JSON of r without its "signature" member. Caller frees. */
-static char *signed_text(const cJSON *r)
-{
+static char *signed_text(const cJSON *r) {
     cJSON *copy = cJSON_Duplicate(r, 1);
-    if (!copy)
-        return NULL;
+    if (!copy) return NULL;
     cJSON_DeleteItemFromObjectCaseSensitive(copy, "signature");
     char *text = aitbc_json_canonical(copy);
     cJSON_Delete(copy);
     return text;
 }
 
-int jc_receipt_sign(cJSON *r, const jc_key *key)
-{
+int jc_receipt_sign(cJSON *r, const jc_key *key) {
     cJSON_DeleteItemFromObjectCaseSensitive(r, "signature");
     cJSON_DeleteItemFromObjectCaseSensitive(r, "coordinator_key_id");
     aitbc_json_add_str(r, "coordinator_key_id", key->key_id);
     char *text = signed_text(r);
-    if (!text)
-        return AITBC_ENOMEM;
+    if (!text) return AITBC_ENOMEM;
     unsigned char sig[64];
     crypto_sign_detached(sig, NULL, (const unsigned char *)text, strlen(text), key->sk);
     free(text);
@@ -100,47 +88,38 @@ int jc_receipt_sign(cJSON *r, const jc_key *key)
     return 0;
 }
 
-int jc_receipt_verify(const cJSON *r, const char *pk_hex)
-{
+int jc_receipt_verify(const cJSON *r, const char *pk_hex) {
     const char *sig = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "signature"));
-    if (!cJSON_IsObject(r) || !sig || !pk_hex)
-        return AITBC_EINVAL;
+    if (!cJSON_IsObject(r) || !sig || !pk_hex) return AITBC_EINVAL;
     char *text = signed_text(r);
-    if (!text)
-        return AITBC_ENOMEM;
+    if (!text) return AITBC_ENOMEM;
     int rc = aitbc_ed25519_verify_b64(pk_hex, sig, text, strlen(text));
     free(text);
     return rc == 0 ? 0 : AITBC_ESIG;
 }
 
-static uint32_t filter_hash(const char *filters)
-{
+static uint32_t filter_hash(const char *filters) {
     unsigned char h[32];
     crypto_hash_sha256(h, (const unsigned char *)(filters ? filters : ""),
                        filters ? strlen(filters) : 0);
     return (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
 }
 
-void jc_cursor_make(int64_t seq, const char *filters, char out[48])
-{
+void jc_cursor_make(int64_t seq, const char *filters, char out[48]) {
     snprintf(out, 48, "%" PRId64 ".%08" PRIx32, seq, filter_hash(filters));
 }
 
-int jc_cursor_parse(const char *cursor, const char *filters, int64_t *seq)
-{
+int jc_cursor_parse(const char *cursor, const char *filters, int64_t *seq) {
     char want[48];
     const char *dot = cursor ? strchr(cursor, '.') : NULL;
-    if (!dot || dot == cursor || dot - cursor > 18)
-        return AITBC_EINVAL;
+    if (!dot || dot == cursor || dot - cursor > 18) return AITBC_EINVAL;
     int64_t v = 0;
     for (const char *p = cursor; p < dot; p++) {
-        if (*p < '0' || *p > '9')
-            return AITBC_EINVAL;
+        if (*p < '0' || *p > '9') return AITBC_EINVAL;
         v = v * 10 + (*p - '0');
     }
     jc_cursor_make(v, filters, want);
-    if (strcmp(want, cursor) != 0)
-        return AITBC_EINVAL;
+    if (strcmp(want, cursor) != 0) return AITBC_EINVAL;
     *seq = v;
     return 0;
 }

@@ -1,20 +1,18 @@
 /* Validation of a POST /v1/jobs body: payload, constraints, ttl_seconds, max_price. Everything a
  * client sends is hostile: wrong types, unknown fields, overlong strings and bad money → 400
  * with the offending field named. */
-#include <stdarg.h>
-#include <stdio.h>
-#include <string.h>
+#include "jobs_core.h"
 #include <aitbc/errors.h>
 #include <aitbc/json.h>
 #include <aitbc/money.h>
 #include <aitbc/util.h>
-#include "jobs_core.h"
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
 
 int jc_fail(aitbc_jobs_error *err, unsigned status, const char *code, const char *field,
-            const char *fmt, ...)
-{
-    if (!err)
-        return -1;
+            const char *fmt, ...) {
+    if (!err) return -1;
     err->status = status;
     snprintf(err->code, sizeof err->code, "%s", code);
     snprintf(err->field, sizeof err->field, "%s", field ? field : "");
@@ -25,30 +23,23 @@ int jc_fail(aitbc_jobs_error *err, unsigned status, const char *code, const char
     return -1;
 }
 
-static int bad(aitbc_jobs_error *err, const char *field, const char *msg)
-{
+static int bad(aitbc_jobs_error *err, const char *field, const char *msg) {
     return jc_fail(err, 400, "invalid_argument", field, "%s", msg);
 }
 
 /* A short printable string of 1..max bytes. */
-static int short_text(const cJSON *it, size_t max)
-{
-    if (!cJSON_IsString(it))
-        return 0;
+static int short_text(const cJSON *it, size_t max) {
+    if (!cJSON_IsString(it)) return 0;
     size_t n = strlen(it->valuestring);
-    if (n == 0 || n > max)
-        return 0;
+    if (n == 0 || n > max) return 0;
     for (size_t i = 0; i < n; i++)
-        if ((unsigned char)it->valuestring[i] < 0x20)
-            return 0;
+        if ((unsigned char)it->valuestring[i] < 0x20) return 0;
     return 1;
 }
 
-static int type_ok(const char *t)
-{
+static int type_ok(const char *t) {
     size_t n = strlen(t);
-    if (n == 0 || n >= JC_TYPE_MAX)
-        return 0;
+    if (n == 0 || n >= JC_TYPE_MAX) return 0;
     for (size_t i = 0; i < n; i++) {
         char c = t[i];
         if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.'))
@@ -57,12 +48,10 @@ static int type_ok(const char *t)
     return 1;
 }
 
-static int check_constraints(const cJSON *c, aitbc_jobs_error *err)
-{
-    static const char *const allowed[] = {"models", "min_vram_gb", "gpu", "region",
-                                          "max_unit_price", "miner", "trade_id", NULL};
-    if (!cJSON_IsObject(c))
-        return bad(err, "constraints", "must be an object");
+static int check_constraints(const cJSON *c, aitbc_jobs_error *err) {
+    static const char *const allowed[] = {"models",         "min_vram_gb", "gpu",      "region",
+                                          "max_unit_price", "miner",       "trade_id", NULL};
+    if (!cJSON_IsObject(c)) return bad(err, "constraints", "must be an object");
     const char *unknown = aitbc_json_unknown_key(c, allowed);
     if (unknown) {
         char f[64];
@@ -100,19 +89,15 @@ static int check_constraints(const cJSON *c, aitbc_jobs_error *err)
     return 0;
 }
 
-int jc_parse_submit(const cJSON *body, jc_submit *out, aitbc_jobs_error *err)
-{
+int jc_parse_submit(const cJSON *body, jc_submit *out, aitbc_jobs_error *err) {
     static const char *const allowed[] = {"payload", "constraints", "ttl_seconds", "max_price",
                                           NULL};
     memset(out, 0, sizeof *out);
-    if (!cJSON_IsObject(body))
-        return bad(err, NULL, "body must be a JSON object");
+    if (!cJSON_IsObject(body)) return bad(err, NULL, "body must be a JSON object");
     const char *unknown = aitbc_json_unknown_key(body, allowed);
-    if (unknown)
-        return bad(err, unknown, "unknown field");
+    if (unknown) return bad(err, unknown, "unknown field");
     const cJSON *p = cJSON_GetObjectItemCaseSensitive(body, "payload");
-    if (!cJSON_IsObject(p))
-        return bad(err, "payload", "payload is required and must be an object");
+    if (!cJSON_IsObject(p)) return bad(err, "payload", "payload is required and must be an object");
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(p, "type");
     if (!cJSON_IsString(t) || !type_ok(t->valuestring))
         return bad(err, "payload.type", "must be a job type: 1..64 of [a-z0-9_.-]");
@@ -120,43 +105,38 @@ int jc_parse_submit(const cJSON *body, jc_submit *out, aitbc_jobs_error *err)
     out->payload = p;
     const cJSON *c = cJSON_GetObjectItemCaseSensitive(body, "constraints");
     if (c && !cJSON_IsNull(c)) {
-        if (check_constraints(c, err) != 0)
-            return -1;
+        if (check_constraints(c, err) != 0) return -1;
         out->constraints = c;
     }
     out->ttl_s = JC_DEFAULT_TTL_S;
     const cJSON *ttl = cJSON_GetObjectItemCaseSensitive(body, "ttl_seconds");
-    if (ttl && (aitbc_json_int(ttl, &out->ttl_s) != 0 || out->ttl_s < 1 || out->ttl_s > JC_MAX_TTL_S))
+    if (ttl &&
+        (aitbc_json_int(ttl, &out->ttl_s) != 0 || out->ttl_s < 1 || out->ttl_s > JC_MAX_TTL_S))
         return bad(err, "ttl_seconds", "must be an integer 1..86400");
     const cJSON *mp = cJSON_GetObjectItemCaseSensitive(body, "max_price");
     if (mp) {
-        int rc = cJSON_IsString(mp) ? aitbc_money_parse(mp->valuestring, JC_AIT_DECIMALS,
-                                                        &out->max_price)
-                                    : AITBC_EINVAL;
+        int rc = cJSON_IsString(mp)
+                     ? aitbc_money_parse(mp->valuestring, JC_AIT_DECIMALS, &out->max_price)
+                     : AITBC_EINVAL;
         if (rc != 0)
-            return bad(err, "max_price", rc == AITBC_EOVERFLOW
-                                             ? "amount too large"
+            return bad(err, "max_price",
+                       rc == AITBC_EOVERFLOW ? "amount too large"
                                              : "must be a decimal string with at most 6 decimals");
     }
     return 0;
 }
 
-int jc_parse_limit(const char *text, int64_t *out)
-{
+int jc_parse_limit(const char *text, int64_t *out) {
     *out = 50;
-    if (!text)
-        return 0;
+    if (!text) return 0;
     int64_t v = 0;
     size_t n = strlen(text);
-    if (n == 0 || n > 3)
-        return AITBC_EINVAL;
+    if (n == 0 || n > 3) return AITBC_EINVAL;
     for (size_t i = 0; i < n; i++) {
-        if (text[i] < '0' || text[i] > '9')
-            return AITBC_EINVAL;
+        if (text[i] < '0' || text[i] > '9') return AITBC_EINVAL;
         v = v * 10 + (text[i] - '0');
     }
-    if (v < 1 || v > 500)
-        return AITBC_EINVAL;
+    if (v < 1 || v > 500) return AITBC_EINVAL;
     *out = v;
     return 0;
 }

@@ -1,10 +1,10 @@
 /* The miner plugin: descriptor, config, migrations and lifecycle. Owns the miner registry,
  * provides miners@1, runs the liveness/lease timer and declares the miner topics. */
+#include "miner.h"
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sodium.h>
-#include "miner.h"
 
 miner_state *g_miner;
 
@@ -28,8 +28,9 @@ static const aitbc_cfg_key k_schema[] = {
      "miners may register without a key (default true; rate-limited per address)"},
     {"enrolment_token", AITBC_CFG_STRING, 0,
      "token miners send in X-Api-Key to register when open_registration is false"},
-    {"register_rate_per_min", AITBC_CFG_INT, 0, "registrations per remote address per minute "
-                                                "(default 30)"},
+    {"register_rate_per_min", AITBC_CFG_INT, 0,
+     "registrations per remote address per minute "
+     "(default 30)"},
     {"sweep_ms", AITBC_CFG_INT, 0, "liveness and lease check period in ms (default 250)"},
     {NULL, 0, 0, NULL},
 };
@@ -39,8 +40,7 @@ static const char *const k_requires[] = {AITBC_JOBS_SERVICE, AITBC_AUTH_SERVICE,
                                          AITBC_LEDGER_SERVICE, NULL};
 
 static int cfg_int(miner_state *ms, const char *key, int64_t def, int64_t lo, int64_t hi,
-                   int64_t *out)
-{
+                   int64_t *out) {
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(ms->api->config(ms->ctx), key);
     *out = def;
     if (it && (aitbc_json_int(it, out) != 0 || *out < lo || *out > hi)) {
@@ -51,24 +51,19 @@ static int cfg_int(miner_state *ms, const char *key, int64_t def, int64_t lo, in
     return 0;
 }
 
-static int parse_config(miner_state *ms)
-{
+static int parse_config(miner_state *ms) {
     int rc = cfg_int(ms, "heartbeat_interval_s", 15, 1, 3600, &ms->heartbeat_s);
-    if (rc == 0)
-        rc = cfg_int(ms, "lease_s", 60, 1, 86400, &ms->lease_s);
-    if (rc == 0)
-        rc = cfg_int(ms, "max_attempts", 3, 1, 100, &ms->max_attempts);
-    if (rc == 0)
-        rc = cfg_int(ms, "register_rate_per_min", 30, 1, 1000000, &ms->rate_per_min);
-    if (rc == 0)
-        rc = cfg_int(ms, "sweep_ms", 250, 10, 60000, &ms->sweep_ms);
+    if (rc == 0) rc = cfg_int(ms, "lease_s", 60, 1, 86400, &ms->lease_s);
+    if (rc == 0) rc = cfg_int(ms, "max_attempts", 3, 1, 100, &ms->max_attempts);
+    if (rc == 0) rc = cfg_int(ms, "register_rate_per_min", 30, 1, 1000000, &ms->rate_per_min);
+    if (rc == 0) rc = cfg_int(ms, "sweep_ms", 250, 10, 60000, &ms->sweep_ms);
     const cJSON *cfg = ms->api->config(ms->ctx);
     const cJSON *open = cJSON_GetObjectItemCaseSensitive(cfg, "open_registration");
     ms->open_registration = !open || cJSON_IsTrue(open);
-    const char *tok = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cfg,
-                                                                             "enrolment_token"));
-    if (rc == 0 && !ms->open_registration && (!tok || strlen(tok) < 16 ||
-                                              strlen(tok) >= sizeof ms->enrolment_token)) {
+    const char *tok =
+        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cfg, "enrolment_token"));
+    if (rc == 0 && !ms->open_registration &&
+        (!tok || strlen(tok) < 16 || strlen(tok) >= sizeof ms->enrolment_token)) {
         ms->api->log(ms->ctx, AITBC_LOG_ERROR,
                      "miner.enrolment_token (16..255 characters) is required when "
                      "open_registration is false");
@@ -78,56 +73,45 @@ static int parse_config(miner_state *ms)
     return rc;
 }
 
-static int miner_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **state)
-{
-    if (sodium_init() < 0)
-        return AITBC_EIO;
+static int miner_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **state) {
+    if (sodium_init() < 0) return AITBC_EIO;
     miner_state *ms = calloc(1, sizeof *ms);
-    if (!ms)
-        return AITBC_ENOMEM;
+    if (!ms) return AITBC_ENOMEM;
     ms->ctx = ctx;
     ms->api = api;
     pthread_mutex_init(&ms->rate_mu, NULL);
     *state = ms;
     int rc = parse_config(ms);
-    if (rc == 0)
-        rc = api->migrate(ctx, k_migrations, sizeof k_migrations / sizeof k_migrations[0]);
-    if (rc != 0)
-        return rc;
+    if (rc == 0) rc = api->migrate(ctx, k_migrations, sizeof k_migrations / sizeof k_migrations[0]);
+    if (rc != 0) return rc;
     mn_service_init(ms);
     g_miner = ms;
     return api->service_register(ctx, AITBC_MINERS_SERVICE, &ms->service);
 }
 
 /* miner_heartbeats: admins, and a miner its own. */
-static int beat_visible(const aitbc_principal *who, const cJSON *data, void *user)
-{
+static int beat_visible(const aitbc_principal *who, const cJSON *data, void *user) {
     (void)user;
-    if (who->role == AITBC_ROLE_ADMIN)
-        return 1;
+    if (who->role == AITBC_ROLE_ADMIN) return 1;
     const char *a = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(data, "address"));
     return who->role == AITBC_ROLE_MINER && a && strcmp(a, who->owner_address) == 0;
 }
 
 /* job_assigned: the miner it names (and admins). */
-static int assigned_visible(const aitbc_principal *who, const cJSON *data, void *user)
-{
+static int assigned_visible(const aitbc_principal *who, const cJSON *data, void *user) {
     (void)user;
-    if (who->role == AITBC_ROLE_ADMIN)
-        return 1;
+    if (who->role == AITBC_ROLE_ADMIN) return 1;
     const char *a = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(data, "miner"));
     return who->role == AITBC_ROLE_MINER && a && strcmp(a, who->owner_address) == 0;
 }
 
-static int miner_start(void *state)
-{
+static int miner_start(void *state) {
     miner_state *ms = state;
     const aitbc_host_api *api = ms->api;
     ms->jobs = api->service_lookup(AITBC_JOBS_SERVICE);
     ms->auth = api->service_lookup(AITBC_AUTH_SERVICE);
     ms->ledger = api->service_lookup(AITBC_LEDGER_SERVICE);
-    if (!ms->jobs || !ms->auth || !ms->ledger)
-        return AITBC_EUNAVAIL;
+    if (!ms->jobs || !ms->auth || !ms->ledger) return AITBC_EUNAVAIL;
     aitbc_topic beats = {.name = "miner_heartbeats",
                          .roles = AITBC_ROLE_MINER | AITBC_ROLE_ADMIN,
                          .visible = beat_visible};
@@ -135,35 +119,26 @@ static int miner_start(void *state)
                             .roles = AITBC_ROLE_MINER | AITBC_ROLE_ADMIN,
                             .visible = assigned_visible};
     int rc = api->bus_topic(ms->ctx, &beats);
-    if (rc == 0)
-        rc = api->bus_topic(ms->ctx, &assigned);
-    if (rc == 0)
-        rc = api->bus_subscribe(ms->ctx, "job_updates", mn_on_job_update, ms);
-    if (rc == 0)
-        rc = mn_routes_register(ms);
+    if (rc == 0) rc = api->bus_topic(ms->ctx, &assigned);
+    if (rc == 0) rc = api->bus_subscribe(ms->ctx, "job_updates", mn_on_job_update, ms);
+    if (rc == 0) rc = mn_routes_register(ms);
     if (rc == 0) {
         ms->timer = api->timer_add(ms->ctx, ms->sweep_ms, mn_tick, ms);
-        if (!ms->timer)
-            rc = AITBC_EIO;
+        if (!ms->timer) rc = AITBC_EIO;
     }
     return rc;
 }
 
-static void miner_stop(void *state)
-{
+static void miner_stop(void *state) {
     miner_state *ms = state;
-    if (ms->timer)
-        ms->api->timer_cancel(ms->timer);
+    if (ms->timer) ms->api->timer_cancel(ms->timer);
     ms->timer = NULL;
 }
 
-static void miner_destroy(void *state)
-{
+static void miner_destroy(void *state) {
     miner_state *ms = state;
-    if (!ms)
-        return;
-    if (g_miner == ms)
-        g_miner = NULL;
+    if (!ms) return;
+    if (g_miner == ms) g_miner = NULL;
     pthread_mutex_destroy(&ms->rate_mu);
     free(ms);
 }
@@ -182,7 +157,6 @@ static const aitbc_plugin_desc k_desc = {
     .destroy = miner_destroy,
 };
 
-AITBC_EXPORT const aitbc_plugin_desc *aitbc_plugin_describe(void)
-{
+AITBC_EXPORT const aitbc_plugin_desc *aitbc_plugin_describe(void) {
     return &k_desc;
 }

@@ -3,12 +3,12 @@
 #ifndef AITBC_MINER_MINER_H
 #define AITBC_MINER_MINER_H
 
-#include <pthread.h>
+#include "jobs_core.h"
 #include <aitbc/aitbc.h>
 #include <aitbc/auth.h>
 #include <aitbc/jobs.h>
 #include <aitbc/ledger.h>
-#include "jobs_core.h"
+#include <pthread.h>
 
 #define MN_RATE_SLOTS 256
 
@@ -47,7 +47,7 @@ typedef struct mn_row {
 } mn_row;
 
 #define MN_ROW_COLS                                                                                \
-    "seq, address, public_key, status, unit_type, capabilities, metrics, concurrency, "           \
+    "seq, address, public_key, status, unit_type, capabilities, metrics, concurrency, "            \
     "unit_price, last_heartbeat_ms, registered_ms, last_register_ts, heartbeats"
 
 /* registry.c */

@@ -2,11 +2,11 @@
  * ts within ±300 s and, for a known key, newer than the last registration so a captured request
  * cannot be replayed), capability validation, and the miner API key from auth@1 — a repeat
  * rotates it (revoke_owner, then create_key) in the same transaction as the registry row. */
+#include "miner.h"
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sodium.h>
-#include "miner.h"
 
 #define MN_SKEW_S 300
 
@@ -17,40 +17,32 @@ typedef struct mn_reg {
     const cJSON *caps;
 } mn_reg;
 
-static int bad(aitbc_request *req, const char *field, const char *msg)
-{
+static int bad(aitbc_request *req, const char *field, const char *msg) {
     g_miner->api->respond_error(req, 400, "invalid_argument", field, "%s", msg);
     return -1;
 }
 
-static int str_ok(const cJSON *it, size_t max)
-{
+static int str_ok(const cJSON *it, size_t max) {
     return cJSON_IsString(it) && it->valuestring[0] && strlen(it->valuestring) <= max;
 }
 
-static int str_array_ok(const cJSON *arr, int max_items, size_t max_len)
-{
+static int str_array_ok(const cJSON *arr, int max_items, size_t max_len) {
     const cJSON *it;
-    if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) > max_items)
-        return 0;
+    if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) > max_items) return 0;
     cJSON_ArrayForEach(it, arr) if (!str_ok(it, max_len)) return 0;
     return 1;
 }
 
-static int check_caps(aitbc_request *req, const cJSON *c)
-{
+static int check_caps(aitbc_request *req, const cJSON *c) {
     static const char *const allowed[] = {"gpus", "models", "job_types", "region", NULL};
     static const char *const gpu_keys[] = {"name", "memory_mb", NULL};
-    if (!cJSON_IsObject(c))
-        return bad(req, "capabilities", "must be an object");
+    if (!cJSON_IsObject(c)) return bad(req, "capabilities", "must be an object");
     const char *u = aitbc_json_unknown_key(c, allowed);
-    if (u)
-        return bad(req, "capabilities", "unknown field in capabilities");
+    if (u) return bad(req, "capabilities", "unknown field in capabilities");
     const cJSON *gpus = cJSON_GetObjectItemCaseSensitive(c, "gpus"), *g;
     if (gpus && (!cJSON_IsArray(gpus) || cJSON_GetArraySize(gpus) > 64))
         return bad(req, "capabilities.gpus", "must be an array of at most 64 GPUs");
-    cJSON_ArrayForEach(g, gpus)
-    {
+    cJSON_ArrayForEach(g, gpus) {
         int64_t mb;
         if (!cJSON_IsObject(g) || aitbc_json_unknown_key(g, gpu_keys) ||
             !str_ok(cJSON_GetObjectItemCaseSensitive(g, "name"), 128) ||
@@ -70,26 +62,20 @@ static int check_caps(aitbc_request *req, const cJSON *c)
     return 0;
 }
 
-static int hex64_ok(const char *s)
-{
-    if (!s || strlen(s) != 64)
-        return 0;
+static int hex64_ok(const char *s) {
+    if (!s || strlen(s) != 64) return 0;
     for (size_t i = 0; i < 64; i++)
-        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-            return 0;
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) return 0;
     return 1;
 }
 
-static int parse_reg(aitbc_request *req, const cJSON *b, mn_reg *r)
-{
-    static const char *const allowed[] = {"public_key", "timestamp", "signature", "capabilities",
+static int parse_reg(aitbc_request *req, const cJSON *b, mn_reg *r) {
+    static const char *const allowed[] = {"public_key",  "timestamp",  "signature", "capabilities",
                                           "concurrency", "unit_price", "unit_type", NULL};
     memset(r, 0, sizeof *r);
-    if (!cJSON_IsObject(b))
-        return bad(req, NULL, "body must be a JSON object");
+    if (!cJSON_IsObject(b)) return bad(req, NULL, "body must be a JSON object");
     const char *u = aitbc_json_unknown_key(b, allowed);
-    if (u)
-        return bad(req, u, "unknown field");
+    if (u) return bad(req, u, "unknown field");
     r->pk = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(b, "public_key"));
     if (!hex64_ok(r->pk))
         return bad(req, "public_key", "must be 64 lowercase hex (Ed25519 public key)");
@@ -99,27 +85,24 @@ static int parse_reg(aitbc_request *req, const cJSON *b, mn_reg *r)
     if (!r->sig || strlen(r->sig) > 128)
         return bad(req, "signature", "must be a base64url Ed25519 signature");
     r->caps = cJSON_GetObjectItemCaseSensitive(b, "capabilities");
-    if (check_caps(req, r->caps) != 0)
-        return -1;
+    if (check_caps(req, r->caps) != 0) return -1;
     r->concurrency = 1;
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(b, "concurrency");
-    if (it && (aitbc_json_int(it, &r->concurrency) != 0 || r->concurrency < 1 ||
-               r->concurrency > 256))
+    if (it &&
+        (aitbc_json_int(it, &r->concurrency) != 0 || r->concurrency < 1 || r->concurrency > 256))
         return bad(req, "concurrency", "must be an integer 1..256");
     it = cJSON_GetObjectItemCaseSensitive(b, "unit_price");
     if (it && (!cJSON_IsString(it) ||
                aitbc_money_parse(it->valuestring, JC_AIT_DECIMALS, &r->unit_price) != 0))
         return bad(req, "unit_price", "must be a decimal string with at most 6 decimals");
     it = cJSON_GetObjectItemCaseSensitive(b, "unit_type");
-    if (it && !str_ok(it, 32))
-        return bad(req, "unit_type", "must be a string of 1..32 characters");
+    if (it && !str_ok(it, 32)) return bad(req, "unit_type", "must be a string of 1..32 characters");
     r->unit_type = it ? it->valuestring : "job";
     return 0;
 }
 
 /* Fixed-window limit per remote address; 0 = allowed, else seconds to wait. */
-static int rate_check(miner_state *ms, const char *ip)
-{
+static int rate_check(miner_state *ms, const char *ip) {
     int64_t now = ms->api->now_ms(), retry = 0;
     unsigned h = 5381;
     for (const char *p = ip ? ip : ""; *p; p++)
@@ -131,32 +114,26 @@ static int rate_check(miner_state *ms, const char *ip)
         r->window_start_ms = now;
         r->count = 0;
     }
-    if (++r->count > ms->rate_per_min)
-        retry = (60000 - (now - r->window_start_ms)) / 1000 + 1;
+    if (++r->count > ms->rate_per_min) retry = (60000 - (now - r->window_start_ms)) / 1000 + 1;
     pthread_mutex_unlock(&ms->rate_mu);
     return (int)retry;
 }
 
-static int enrolled(miner_state *ms, aitbc_request *req)
-{
-    if (ms->open_registration)
-        return 1;
+static int enrolled(miner_state *ms, aitbc_request *req) {
+    if (ms->open_registration) return 1;
     const char *k = ms->api->req_header(req, "X-Api-Key");
     size_t n = strlen(ms->enrolment_token);
     return k && n && strlen(k) == n && sodium_memcmp(k, ms->enrolment_token, n) == 0;
 }
 
 /* Registry row + key rotation in one transaction. 1 new, 0 re-registered, <0 error. */
-static int store_reg(miner_state *ms, const mn_reg *r, const char *address, char *api_key)
-{
+static int store_reg(miner_state *ms, const mn_reg *r, const char *address, char *api_key) {
     const aitbc_host_api *api = ms->api;
     aitbc_txn *t = api->txn_begin(AITBC_TXN_WRITE);
-    if (!t)
-        return AITBC_EBUSY;
+    if (!t) return AITBC_EBUSY;
     mn_row row = {0};
     int rc = mn_load(ms, t, address, &row), known = rc == 1;
-    if (rc >= 0 && known && r->ts <= row.last_register_ts)
-        rc = AITBC_ECONFLICT;
+    if (rc >= 0 && known && r->ts <= row.last_register_ts) rc = AITBC_ECONFLICT;
     if (rc >= 0 && !known) {
         memset(&row, 0, sizeof row);
         snprintf(row.address, sizeof row.address, "%s", address);
@@ -170,8 +147,7 @@ static int store_reg(miner_state *ms, const mn_reg *r, const char *address, char
     if (rc >= 0)
         rc = ms->auth->create_key(ms->auth->self, t, AITBC_ROLE_MINER, "miner", address, api_key,
                                   key_id, owner);
-    if (rc >= 0)
-        rc = ms->ledger->ensure_account(ms->ledger->self, t, address);
+    if (rc >= 0) rc = ms->ledger->ensure_account(ms->ledger->self, t, address);
     if (rc >= 0) {
         snprintf(row.public_key, sizeof row.public_key, "%s", r->pk);
         snprintf(row.status, sizeof row.status, "ONLINE");
@@ -192,8 +168,7 @@ static int store_reg(miner_state *ms, const mn_reg *r, const char *address, char
     return rc < 0 ? rc : !known;
 }
 
-void mn_h_register(aitbc_request *req, void *user)
-{
+void mn_h_register(aitbc_request *req, void *user) {
     miner_state *ms = user;
     const aitbc_host_api *api = ms->api;
     if (!enrolled(ms, req)) {
@@ -210,8 +185,7 @@ void mn_h_register(aitbc_request *req, void *user)
         return;
     }
     mn_reg r;
-    if (parse_reg(req, api->req_json(req), &r) != 0)
-        return;
+    if (parse_reg(req, api->req_json(req), &r) != 0) return;
     int64_t now_s = api->now_ms() / 1000;
     if (r.ts < now_s - MN_SKEW_S || r.ts > now_s + MN_SKEW_S) {
         api->respond_error(req, 400, "invalid_signature", "timestamp",
@@ -246,6 +220,7 @@ void mn_h_register(aitbc_request *req, void *user)
     aitbc_json_add_i64(o, "heartbeat_interval_s", ms->heartbeat_s);
     aitbc_json_add_i64(o, "lease_s", ms->lease_s);
     sodium_memzero(api_key, sizeof api_key);
-    api->log(ms->ctx, AITBC_LOG_INFO, "miner %s %s", address, rc == 1 ? "registered" : "re-registered");
+    api->log(ms->ctx, AITBC_LOG_INFO, "miner %s %s", address,
+             rc == 1 ? "registered" : "re-registered");
     api->respond_json(req, rc == 1 ? 201 : 200, o);
 }

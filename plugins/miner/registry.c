@@ -1,29 +1,26 @@
 /* The miner registry table: reading and writing rows, the JSON view, deregistration, and the
  * timer that turns silent miners OFFLINE (their jobs requeue), sweeps lapsed leases and prunes
  * miners that registered but never heartbeated for a day. */
+#include "miner.h"
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "miner.h"
 
 #define MN_PRUNE_MS (24 * 3600 * 1000LL)
 
-void mn_row_free(mn_row *r)
-{
+void mn_row_free(mn_row *r) {
     cJSON_Delete(r->capabilities);
     free(r->metrics);
     memset(r, 0, sizeof *r);
 }
 
-static void copy_col(miner_state *ms, aitbc_stmt *s, int col, char *out, size_t cap)
-{
+static void copy_col(miner_state *ms, aitbc_stmt *s, int col, char *out, size_t cap) {
     const char *t = ms->api->col_text(s, col);
     snprintf(out, cap, "%s", t ? t : "");
 }
 
-void mn_row_read(miner_state *ms, aitbc_stmt *s, mn_row *r)
-{
+void mn_row_read(miner_state *ms, aitbc_stmt *s, mn_row *r) {
     const aitbc_host_api *api = ms->api;
     memset(r, 0, sizeof *r);
     r->seq = api->col_int64(s, 0);
@@ -33,8 +30,7 @@ void mn_row_read(miner_state *ms, aitbc_stmt *s, mn_row *r)
     copy_col(ms, s, 4, r->unit_type, sizeof r->unit_type);
     const char *caps = api->col_text(s, 5);
     r->capabilities = caps ? cJSON_Parse(caps) : NULL;
-    if (!r->capabilities)
-        r->capabilities = cJSON_CreateObject();
+    if (!r->capabilities) r->capabilities = cJSON_CreateObject();
     const char *m = api->col_text(s, 6);
     r->metrics = m ? strdup(m) : NULL;
     r->concurrency = api->col_int64(s, 7);
@@ -45,32 +41,26 @@ void mn_row_read(miner_state *ms, aitbc_stmt *s, mn_row *r)
     r->heartbeats = api->col_int64(s, 12);
 }
 
-int mn_load(miner_state *ms, aitbc_txn *txn, const char *address, mn_row *r)
-{
+int mn_load(miner_state *ms, aitbc_txn *txn, const char *address, mn_row *r) {
     const aitbc_host_api *api = ms->api;
     aitbc_txn *t = txn ? txn : api->txn_begin(AITBC_TXN_READ);
-    if (!t)
-        return AITBC_EBUSY;
+    if (!t) return AITBC_EBUSY;
     aitbc_stmt *s = api->stmt(t, "SELECT " MN_ROW_COLS " FROM miner_miners WHERE address = ?1");
     int rc = AITBC_EIO;
     if (s) {
         api->bind_text(s, 1, address);
         rc = api->step(s);
-        if (rc == AITBC_ROW)
-            mn_row_read(ms, s, r);
+        if (rc == AITBC_ROW) mn_row_read(ms, s, r);
         api->stmt_done(s);
     }
-    if (!txn)
-        api->txn_commit(t);
+    if (!txn) api->txn_commit(t);
     return rc == AITBC_ROW ? 1 : rc == AITBC_DONE ? 0 : rc;
 }
 
-int mn_upsert(miner_state *ms, aitbc_txn *t, const mn_row *r)
-{
+int mn_upsert(miner_state *ms, aitbc_txn *t, const mn_row *r) {
     const aitbc_host_api *api = ms->api;
     char *caps = cJSON_PrintUnformatted(r->capabilities);
-    if (!caps)
-        return AITBC_ENOMEM;
+    if (!caps) return AITBC_ENOMEM;
     aitbc_stmt *s = api->stmt(
         t, "INSERT INTO miner_miners(address, public_key, status, unit_type, capabilities, "
            "metrics, concurrency, unit_price, last_heartbeat_ms, registered_ms, last_register_ts, "
@@ -104,12 +94,10 @@ int mn_upsert(miner_state *ms, aitbc_txn *t, const mn_row *r)
     return rc < 0 ? rc : 0;
 }
 
-int mn_deregister(miner_state *ms, const char *address)
-{
+int mn_deregister(miner_state *ms, const char *address) {
     const aitbc_host_api *api = ms->api;
     aitbc_txn *t = api->txn_begin(AITBC_TXN_WRITE);
-    if (!t)
-        return AITBC_EBUSY;
+    if (!t) return AITBC_EBUSY;
     aitbc_stmt *s = api->stmt(t, "DELETE FROM miner_miners WHERE address = ?1");
     int rc = AITBC_EIO;
     int64_t n = 0;
@@ -121,22 +109,18 @@ int mn_deregister(miner_state *ms, const char *address)
     }
     if (rc >= 0 && n == 1) {
         rc = ms->auth->revoke_owner(ms->auth->self, t, address, AITBC_ROLE_MINER);
-        if (rc == AITBC_ENOTFOUND)
-            rc = 0;
+        if (rc == AITBC_ENOTFOUND) rc = 0;
     }
     if (rc >= 0)
         rc = api->txn_commit(t);
     else
         api->txn_rollback(t);
-    if (rc != 0)
-        return rc;
-    if (n == 1)
-        ms->jobs->release_miner(ms->jobs->self, address, (int)ms->max_attempts, INT64_MAX);
+    if (rc != 0) return rc;
+    if (n == 1) ms->jobs->release_miner(ms->jobs->self, address, (int)ms->max_attempts, INT64_MAX);
     return n == 1;
 }
 
-static void add_time(cJSON *o, const char *key, int64_t ms)
-{
+static void add_time(cJSON *o, const char *key, int64_t ms) {
     char buf[AITBC_TIME_MAX];
     if (ms < 0) {
         cJSON_AddNullToObject(o, key);
@@ -146,8 +130,7 @@ static void add_time(cJSON *o, const char *key, int64_t ms)
     cJSON_AddStringToObject(o, key, buf);
 }
 
-cJSON *mn_row_json(miner_state *ms, const mn_row *r, int with_earnings)
-{
+cJSON *mn_row_json(miner_state *ms, const mn_row *r, int with_earnings) {
     int64_t running = 0, done = 0, failed = 0, earned = 0;
     ms->jobs->miner_stats(ms->jobs->self, r->address, &running, &done, &failed, &earned);
     cJSON *o = cJSON_CreateObject();
@@ -171,8 +154,7 @@ cJSON *mn_row_json(miner_state *ms, const mn_row *r, int with_earnings)
     return o;
 }
 
-void mn_profile(const mn_row *r, aitbc_jobs_miner *m)
-{
+void mn_profile(const mn_row *r, aitbc_jobs_miner *m) {
     memset(m, 0, sizeof *m);
     m->address = r->address;
     m->draining = strcmp(r->status, "ONLINE") != 0;
@@ -183,13 +165,10 @@ void mn_profile(const mn_row *r, aitbc_jobs_miner *m)
 }
 
 /* Addresses selected by sql (?1 = a time bound), at most 64 per tick. */
-static int pick(miner_state *ms, aitbc_txn *t, const char *sql, int64_t bound,
-                char out[64][48])
-{
+static int pick(miner_state *ms, aitbc_txn *t, const char *sql, int64_t bound, char out[64][48]) {
     aitbc_stmt *s = ms->api->stmt(t, sql);
     int n = 0;
-    if (!s)
-        return 0;
+    if (!s) return 0;
     ms->api->bind_int64(s, 1, bound);
     while (n < 64 && ms->api->step(s) == AITBC_ROW) {
         const char *a = ms->api->col_text(s, 0);
@@ -199,8 +178,7 @@ static int pick(miner_state *ms, aitbc_txn *t, const char *sql, int64_t bound,
     return n;
 }
 
-void mn_tick(void *arg)
-{
+void mn_tick(void *arg) {
     miner_state *ms = arg;
     const aitbc_host_api *api = ms->api;
     int64_t now = api->now_ms();
@@ -212,11 +190,13 @@ void mn_tick(void *arg)
     /* Look without the write lock first: most ticks find nothing. */
     aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
     if (t) {
-        ns = pick(ms, t, "SELECT address FROM miner_miners WHERE status IN ('ONLINE', "
-                         "'DRAINING') AND last_heartbeat_ms < ?1",
+        ns = pick(ms, t,
+                  "SELECT address FROM miner_miners WHERE status IN ('ONLINE', "
+                  "'DRAINING') AND last_heartbeat_ms < ?1",
                   cutoff, silent);
-        np = pick(ms, t, "SELECT address FROM miner_miners WHERE status = 'OFFLINE' AND "
-                         "heartbeats = 0 AND registered_ms < ?1",
+        np = pick(ms, t,
+                  "SELECT address FROM miner_miners WHERE status = 'OFFLINE' AND "
+                  "heartbeats = 0 AND registered_ms < ?1",
                   now - MN_PRUNE_MS, stale);
         api->txn_commit(t);
     }
@@ -240,8 +220,7 @@ void mn_tick(void *arg)
             rc = api->txn_commit(t);
         else
             api->txn_rollback(t);
-        if (rc != 0)
-            ns = 0;
+        if (rc != 0) ns = 0;
     }
     for (int i = 0; i < ns; i++) {
         if (!marked[i]) /* it spoke up in time */
@@ -254,23 +233,19 @@ void mn_tick(void *arg)
     ms->jobs->sweep_leases(ms->jobs->self, (int)ms->max_attempts);
 }
 
-void mn_on_job_update(const char *topic, uint64_t seq, const cJSON *data, void *user)
-{
+void mn_on_job_update(const char *topic, uint64_t seq, const cJSON *data, void *user) {
     miner_state *ms = user;
     const char *state = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(data, "state"));
     const char *job_id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(data, "job_id"));
-    if (!state || !job_id || strcmp(state, "QUEUED") != 0)
-        return;
+    if (!state || !job_id || strcmp(state, "QUEUED") != 0) return;
     const cJSON *c = cJSON_GetObjectItemCaseSensitive(data, "constraints");
     const cJSON *p = cJSON_GetObjectItemCaseSensitive(data, "payload");
     const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "type"));
     const char *mp = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(data, "max_price"));
     int64_t max_price = 0;
-    if (!type || !mp || aitbc_money_parse(mp, JC_AIT_DECIMALS, &max_price) != 0)
-        return;
+    if (!type || !mp || aitbc_money_parse(mp, JC_AIT_DECIMALS, &max_price) != 0) return;
     aitbc_txn *t = ms->api->txn_begin(AITBC_TXN_READ);
-    if (!t)
-        return;
+    if (!t) return;
     aitbc_stmt *s = ms->api->stmt(t, "SELECT " MN_ROW_COLS " FROM miner_miners "
                                      "WHERE status = 'ONLINE' ORDER BY seq LIMIT 1000");
     char best[48] = "";
@@ -290,8 +265,7 @@ void mn_on_job_update(const char *topic, uint64_t seq, const cJSON *data, void *
         }
         mn_row_free(&r);
     }
-    if (s)
-        ms->api->stmt_done(s);
+    if (s) ms->api->stmt_done(s);
     ms->api->txn_commit(t);
     if (best[0]) {
         cJSON *ev = cJSON_CreateObject();

@@ -2,17 +2,16 @@
  * miner's own record (GET/DELETE). A poll with nothing to hand out parks on the host (no thread
  * held) until a job is queued or wait_s passes; the queued generation closes the gap between
  * "found nothing" and "parked". */
+#include "miner.h"
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "miner.h"
 
 #define MN_RUNNING_MAX 1024
 #define MN_METRICS_MAX 16384
 
-static void respond_rc(miner_state *ms, aitbc_request *req, int rc)
-{
+static void respond_rc(miner_state *ms, aitbc_request *req, int rc) {
     if (rc == AITBC_EBUSY)
         ms->api->respond_error(req, 503, "unavailable", NULL, "The database is busy; retry.");
     else
@@ -20,8 +19,7 @@ static void respond_rc(miner_state *ms, aitbc_request *req, int rc)
 }
 
 /* The caller is the miner at {address} (or, when allowed, an admin). Answers 403 otherwise. */
-static int is_self(miner_state *ms, aitbc_request *req, const char *address, int admin_ok)
-{
+static int is_self(miner_state *ms, aitbc_request *req, const char *address, int admin_ok) {
     const aitbc_principal *p = ms->api->req_principal(req);
     if (p && ((admin_ok && p->role == AITBC_ROLE_ADMIN) ||
               (p->role == AITBC_ROLE_MINER && address && strcmp(p->owner_address, address) == 0)))
@@ -35,14 +33,12 @@ typedef struct mn_beat {
     const cJSON *running, *metrics;
 } mn_beat;
 
-static int parse_beat(miner_state *ms, aitbc_request *req, mn_beat *b)
-{
+static int parse_beat(miner_state *ms, aitbc_request *req, mn_beat *b) {
     static const char *const allowed[] = {"status", "running", "metrics", NULL};
     const cJSON *body = ms->api->req_json(req);
     memset(b, 0, sizeof *b);
     b->status = "ONLINE";
-    if (!body)
-        return 0;
+    if (!body) return 0;
     const char *u = cJSON_IsObject(body) ? aitbc_json_unknown_key(body, allowed) : NULL;
     if (!cJSON_IsObject(body) || u) {
         ms->api->respond_error(req, 400, "invalid_argument", u,
@@ -56,14 +52,13 @@ static int parse_beat(miner_state *ms, aitbc_request *req, mn_beat *b)
                                "status is ONLINE or DRAINING");
         return -1;
     }
-    if (st)
-        b->status = st->valuestring;
+    if (st) b->status = st->valuestring;
     b->running = cJSON_GetObjectItemCaseSensitive(body, "running");
     if (b->running) {
         const cJSON *it;
         int ok = cJSON_IsArray(b->running) && cJSON_GetArraySize(b->running) <= MN_RUNNING_MAX;
-        cJSON_ArrayForEach(it, b->running) ok = ok && cJSON_IsString(it) &&
-                                                strlen(it->valuestring) < AITBC_ID_MAX;
+        cJSON_ArrayForEach(it, b->running) ok =
+            ok && cJSON_IsString(it) && strlen(it->valuestring) < AITBC_ID_MAX;
         if (!ok) {
             ms->api->respond_error(req, 400, "invalid_argument", "running",
                                    "running is an array of at most 1024 job ids");
@@ -83,12 +78,10 @@ static int parse_beat(miner_state *ms, aitbc_request *req, mn_beat *b)
 }
 
 /* Record the heartbeat. 1 and *row (caller frees), 0 after answering 404, <0 error. */
-static int record_beat(miner_state *ms, const char *address, const mn_beat *b, mn_row *row)
-{
+static int record_beat(miner_state *ms, const char *address, const mn_beat *b, mn_row *row) {
     const aitbc_host_api *api = ms->api;
     aitbc_txn *t = api->txn_begin(AITBC_TXN_WRITE);
-    if (!t)
-        return AITBC_EBUSY;
+    if (!t) return AITBC_EBUSY;
     int rc = mn_load(ms, t, address, row);
     if (rc == 1) {
         snprintf(row->status, sizeof row->status, "%s", b->status);
@@ -111,8 +104,7 @@ static int record_beat(miner_state *ms, const char *address, const mn_beat *b, m
     return rc;
 }
 
-static void publish_beat(miner_state *ms, const mn_row *row)
-{
+static void publish_beat(miner_state *ms, const mn_row *row) {
     int64_t running = 0;
     char ts[AITBC_TIME_MAX];
     ms->jobs->miner_stats(ms->jobs->self, row->address, &running, NULL, NULL, NULL);
@@ -128,27 +120,23 @@ static void publish_beat(miner_state *ms, const mn_row *row)
 
 /* dispatch for row; 0 and *answer with next_heartbeat_s. */
 static int answer_for(miner_state *ms, const mn_row *row, const cJSON *running, int flags,
-                      cJSON **answer, int *assigned)
-{
+                      cJSON **answer, int *assigned) {
     aitbc_jobs_miner m;
     mn_profile(row, &m);
     int rc = ms->jobs->dispatch(ms->jobs->self, &m, running, AITBC_JOBS_CLAIM | flags,
                                 ms->lease_s * 1000, answer, assigned);
-    if (rc == 0)
-        aitbc_json_add_i64(*answer, "next_heartbeat_s", ms->heartbeat_s);
+    if (rc == 0) aitbc_json_add_i64(*answer, "next_heartbeat_s", ms->heartbeat_s);
     return rc;
 }
 
-static int empty_answer(const cJSON *a)
-{
+static int empty_answer(const cJSON *a) {
     return cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(a, "jobs")) == 0 &&
            cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(a, "cancel")) == 0;
 }
 
 static void park(miner_state *ms, aitbc_request *req, int64_t deadline, uint64_t gen);
 
-static void poll_retry(aitbc_request *req, void *user, int timed_out)
-{
+static void poll_retry(aitbc_request *req, void *user, int timed_out) {
     miner_state *ms = g_miner;
     int64_t deadline = (int64_t)(intptr_t)user;
     const char *address = ms->api->req_param(req, "address");
@@ -178,23 +166,18 @@ static void poll_retry(aitbc_request *req, void *user, int timed_out)
     park(ms, req, deadline, gen);
 }
 
-static void park(miner_state *ms, aitbc_request *req, int64_t deadline, uint64_t gen)
-{
+static void park(miner_state *ms, aitbc_request *req, int64_t deadline, uint64_t gen) {
     ms->api->defer(req, AITBC_JOBS_WAKE_QUEUED, deadline, poll_retry, (void *)(intptr_t)deadline);
     /* A job queued after our dispatch looked but before we parked: wake ourselves. */
-    if (ms->jobs->queued_gen(ms->jobs->self) != gen)
-        ms->api->wake(AITBC_JOBS_WAKE_QUEUED);
+    if (ms->jobs->queued_gen(ms->jobs->self) != gen) ms->api->wake(AITBC_JOBS_WAKE_QUEUED);
 }
 
-static void beat(miner_state *ms, aitbc_request *req, int64_t wait_s)
-{
+static void beat(miner_state *ms, aitbc_request *req, int64_t wait_s) {
     const aitbc_host_api *api = ms->api;
     const char *address = api->req_param(req, "address");
-    if (!is_self(ms, req, address, 0))
-        return;
+    if (!is_self(ms, req, address, 0)) return;
     mn_beat b;
-    if (parse_beat(ms, req, &b) != 0)
-        return;
+    if (parse_beat(ms, req, &b) != 0) return;
     uint64_t gen = ms->jobs->queued_gen(ms->jobs->self);
     mn_row row;
     int rc = record_beat(ms, address, &b, &row);
@@ -222,13 +205,11 @@ static void beat(miner_state *ms, aitbc_request *req, int64_t wait_s)
     api->respond_json(req, 200, ans);
 }
 
-static void h_heartbeat(aitbc_request *req, void *user)
-{
+static void h_heartbeat(aitbc_request *req, void *user) {
     beat(user, req, 0);
 }
 
-static void h_poll(aitbc_request *req, void *user)
-{
+static void h_poll(aitbc_request *req, void *user) {
     miner_state *ms = user;
     const char *w = ms->api->req_query(req, "wait_s");
     int64_t wait_s = 0;
@@ -246,8 +227,7 @@ static void h_poll(aitbc_request *req, void *user)
     beat(ms, req, wait_s);
 }
 
-static void h_complete(aitbc_request *req, void *user)
-{
+static void h_complete(aitbc_request *req, void *user) {
     miner_state *ms = user;
     const aitbc_host_api *api = ms->api;
     const aitbc_principal *p = api->req_principal(req);
@@ -276,12 +256,10 @@ static void h_complete(aitbc_request *req, void *user)
     mn_row_free(&row);
 }
 
-static void h_get(aitbc_request *req, void *user)
-{
+static void h_get(aitbc_request *req, void *user) {
     miner_state *ms = user;
     const char *address = ms->api->req_param(req, "address");
-    if (!is_self(ms, req, address, 1))
-        return;
+    if (!is_self(ms, req, address, 1)) return;
     mn_row row;
     int rc = mn_load(ms, NULL, address, &row);
     if (rc <= 0) {
@@ -295,12 +273,10 @@ static void h_get(aitbc_request *req, void *user)
     mn_row_free(&row);
 }
 
-static void h_delete(aitbc_request *req, void *user)
-{
+static void h_delete(aitbc_request *req, void *user) {
     miner_state *ms = user;
     const char *address = ms->api->req_param(req, "address");
-    if (!is_self(ms, req, address, 1))
-        return;
+    if (!is_self(ms, req, address, 1)) return;
     int rc = mn_deregister(ms, address);
     if (rc < 0) {
         respond_rc(ms, req, rc);
@@ -316,8 +292,7 @@ static void h_delete(aitbc_request *req, void *user)
     ms->api->respond_json(req, 200, o);
 }
 
-int mn_routes_register(miner_state *ms)
-{
+int mn_routes_register(miner_state *ms) {
     const unsigned self_admin = AITBC_ROLE_MINER | AITBC_ROLE_ADMIN;
     const aitbc_route routes[] = {
         {"POST", "/v1/miners/register", AITBC_ROLE_PUBLIC, AITBC_BODY_JSON, 0, mn_h_register, ms,

@@ -1,18 +1,16 @@
 /* The miners@1 service: why a queued job waits (matching against ONLINE miners), the admin
  * miners list with keyset cursors, and registry counts from the status index. */
+#include "miner.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "miner.h"
 
 static const char *l_pending_reason(void *self, const char *job_type, const cJSON *constraints,
-                                    int64_t max_price)
-{
+                                    int64_t max_price) {
     miner_state *ms = self;
     const aitbc_host_api *api = ms->api;
     aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
-    if (!t)
-        return "queued";
+    if (!t) return "queued";
     aitbc_stmt *s = api->stmt(t, "SELECT " MN_ROW_COLS " FROM miner_miners "
                                  "WHERE status = 'ONLINE' ORDER BY seq LIMIT 1000");
     int online = 0, best = JC_MATCH_NO;
@@ -23,22 +21,19 @@ static const char *l_pending_reason(void *self, const char *job_type, const cJSO
         mn_profile(&r, &m);
         online++;
         int v = jc_match(job_type, constraints, max_price, &m);
-        if (v == JC_MATCH_OK || (v == JC_MATCH_PRICE && best == JC_MATCH_NO))
-            best = v;
+        if (v == JC_MATCH_OK || (v == JC_MATCH_PRICE && best == JC_MATCH_NO)) best = v;
         mn_row_free(&r);
     }
-    if (s)
-        api->stmt_done(s);
+    if (s) api->stmt_done(s);
     api->txn_commit(t);
-    if (!online)
-        return "no_miner_online";
-    return best == JC_MATCH_OK ? "queued" : best == JC_MATCH_PRICE ? "price_too_low"
-                                                                   : "no_matching_miner";
+    if (!online) return "no_miner_online";
+    return best == JC_MATCH_OK      ? "queued"
+           : best == JC_MATCH_PRICE ? "price_too_low"
+                                    : "no_matching_miner";
 }
 
 static int l_list(void *self, const char *status, int64_t limit, const char *cursor, cJSON **out,
-                  aitbc_jobs_error *err)
-{
+                  aitbc_jobs_error *err) {
     miner_state *ms = self;
     const aitbc_host_api *api = ms->api;
     *out = NULL;
@@ -52,8 +47,7 @@ static int l_list(void *self, const char *status, int64_t limit, const char *cur
         return jc_fail(err, 400, "invalid_argument", "cursor",
                        "not a cursor of this list with these filters");
     aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
-    if (!t)
-        return jc_fail(err, 503, "unavailable", NULL, "database busy");
+    if (!t) return jc_fail(err, 503, "unavailable", NULL, "database busy");
     aitbc_stmt *s = api->stmt(t, status ? "SELECT " MN_ROW_COLS " FROM miner_miners WHERE "
                                           "seq < ?1 AND status = ?3 ORDER BY seq DESC LIMIT ?2"
                                         : "SELECT " MN_ROW_COLS " FROM miner_miners WHERE "
@@ -64,8 +58,7 @@ static int l_list(void *self, const char *status, int64_t limit, const char *cur
     }
     api->bind_int64(s, 1, before);
     api->bind_int64(s, 2, limit + 1);
-    if (status)
-        api->bind_text(s, 3, status);
+    if (status) api->bind_text(s, 3, status);
     cJSON *res = cJSON_CreateObject(), *items = cJSON_AddArrayToObject(res, "items");
     int64_t n = 0, last = 0, more = 0;
     mn_row *rows = calloc((size_t)limit, sizeof *rows);
@@ -95,13 +88,11 @@ static int l_list(void *self, const char *status, int64_t limit, const char *cur
     return 0;
 }
 
-static int l_counts(void *self, int64_t *total, int64_t *online, int64_t *offline)
-{
+static int l_counts(void *self, int64_t *total, int64_t *online, int64_t *offline) {
     miner_state *ms = self;
     const aitbc_host_api *api = ms->api;
     aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
-    if (!t)
-        return AITBC_EBUSY;
+    if (!t) return AITBC_EBUSY;
     int64_t v[3] = {0, 0, 0};
     aitbc_stmt *s = api->stmt(t, "SELECT status, COUNT(*) FROM miner_miners GROUP BY status");
     while (s && api->step(s) == AITBC_ROW) {
@@ -113,8 +104,7 @@ static int l_counts(void *self, int64_t *total, int64_t *online, int64_t *offlin
         else
             v[1] += n;
     }
-    if (s)
-        api->stmt_done(s);
+    if (s) api->stmt_done(s);
     api->txn_commit(t);
     *total = v[0];
     *online = v[1];
@@ -122,8 +112,7 @@ static int l_counts(void *self, int64_t *total, int64_t *online, int64_t *offlin
     return s ? 0 : AITBC_EIO;
 }
 
-void mn_service_init(miner_state *ms)
-{
+void mn_service_init(miner_state *ms) {
     aitbc_miners_v1 *m = &ms->service;
     memset(m, 0, sizeof *m);
     m->size = (uint32_t)sizeof *m;

@@ -1,15 +1,16 @@
 /* Hostile input on every job route through the real host: wrong types, sizes, unknown and foreign
  * jobs, wrong roles, bad and stale signatures, replayed registrations, key rotation and
  * deregistration — each answered with its documented status and error code, nothing stored. */
+#include "jobs_th.h"
+#include <aitbc/util.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <cmocka.h>
-#include <aitbc/util.h>
-#include "jobs_th.h"
+
+#include <cmocka.h> /* after setjmp.h, stdarg.h, stddef.h */
 
 static th_host *H;
 static jt_client C, C2;
@@ -19,8 +20,7 @@ static char JOB[64];
 #define CAPS "{\"gpus\":[{\"name\":\"A100\",\"memory_mb\":80000}],\"job_types\":[\"input\"]}"
 
 static void expect(const char *method, const char *path, const char *key, const char *body,
-                   long status, const char *code, const char *field)
-{
+                   long status, const char *code, const char *field) {
     th_resp r;
     assert_int_equal(th_req(H, method, path, key, body, &r), 0);
     const char *c = th_error_code(&r);
@@ -36,12 +36,10 @@ static void expect(const char *method, const char *path, const char *key, const 
     th_resp_free(&r);
 }
 
-static int setup(void **st)
-{
+static int setup(void **st) {
     (void)st;
     H = jt_start("heartbeat_interval_s: 30, lease_s: 60, max_attempts: 3");
-    if (!H)
-        return -1;
+    if (!H) return -1;
     jt_client_new(H, "50", &C);
     jt_client_new(H, "0", &C2);
     if (jt_miner_register(H, &M, CAPS, 1, "1") != 201 ||
@@ -52,16 +50,14 @@ static int setup(void **st)
                : -1;
 }
 
-static int teardown(void **st)
-{
+static int teardown(void **st) {
     (void)st;
     int rc = th_stop(H);
     th_free(H);
     return rc == 0 ? 0 : -1;
 }
 
-static void test_submit_bad_input(void **st)
-{
+static void test_submit_bad_input(void **st) {
     (void)st;
     expect("POST", "/v1/jobs", NULL, "{\"payload\":{\"type\":\"x\"}}", 401, "unauthenticated",
            NULL);
@@ -115,8 +111,7 @@ static void test_submit_bad_input(void **st)
     free(body);
 }
 
-static void test_read_routes_bad_input(void **st)
-{
+static void test_read_routes_bad_input(void **st) {
     (void)st;
     char path[160];
     expect("GET", "/v1/jobs/job_doesnotexist", C.key, NULL, 404, "not_found", NULL);
@@ -143,8 +138,7 @@ static void test_read_routes_bad_input(void **st)
            "status");
     expect("GET", "/v1/admin/jobs?client=nobody", jt_admin(H), NULL, 400, "invalid_argument",
            "client");
-    expect("GET", "/v1/admin/jobs?limit=9999", jt_admin(H), NULL, 400, "invalid_argument",
-           "limit");
+    expect("GET", "/v1/admin/jobs?limit=9999", jt_admin(H), NULL, 400, "invalid_argument", "limit");
     th_resp r;
     th_req(H, "GET", "/v1/receipts/public-key", NULL, NULL, &r);
     assert_int_equal(r.status, 200);
@@ -155,8 +149,7 @@ static void test_read_routes_bad_input(void **st)
     th_resp_free(&r);
 }
 
-static void test_miner_routes_bad_input(void **st)
-{
+static void test_miner_routes_bad_input(void **st) {
     (void)st;
     char path[160];
     snprintf(path, sizeof path, "/v1/miners/%s/heartbeat", M.address);
@@ -169,8 +162,8 @@ static void test_miner_routes_bad_input(void **st)
     expect("POST", path, M.key, "{\"bogus\":1}", 400, "invalid_argument", "bogus");
     snprintf(path, sizeof path, "/v1/miners/%s/poll?wait_s=99", M.address);
     expect("POST", path, M.key, NULL, 400, "invalid_argument", "wait_s");
-    expect("GET", "/v1/miners/ait10000000000000000000000000000000000000000", jt_admin(H), NULL,
-           404, "not_found", NULL);
+    expect("GET", "/v1/miners/ait10000000000000000000000000000000000000000", jt_admin(H), NULL, 404,
+           "not_found", NULL);
     snprintf(path, sizeof path, "/v1/miners/%s", M.address);
     expect("GET", path, M2.key, NULL, 403, "forbidden", NULL);
     /* completion input */
@@ -183,15 +176,18 @@ static void test_miner_routes_bad_input(void **st)
     expect("POST", path, M.key, "{\"attempt\":1}", 400, "invalid_argument", "result");
     expect("POST", path, M.key,
            "{\"attempt\":1,\"result\":{},\"error\":{\"code\":\"x\"},\"units\":1,"
-           "\"miner_signature\":\"x\"}", 400, "invalid_argument", "error");
-    expect("POST", path, M.key, "{\"attempt\":1,\"result\":{},\"units\":-1,"
-                                "\"miner_signature\":\"x\"}", 400, "invalid_argument", "units");
+           "\"miner_signature\":\"x\"}",
+           400, "invalid_argument", "error");
+    expect("POST", path, M.key,
+           "{\"attempt\":1,\"result\":{},\"units\":-1,"
+           "\"miner_signature\":\"x\"}",
+           400, "invalid_argument", "units");
     expect("POST", path, M.key, "{\"attempt\":1,\"error\":{\"code\":7}}", 400, "invalid_argument",
            "error");
     expect("POST", path, M.key, "{\"attempt\":1,\"error\":{\"code\":\"x\"},\"retryable\":\"y\"}",
            400, "invalid_argument", "retryable");
-    expect("POST", "/v1/jobs/job_nope/complete", M.key, "{\"attempt\":1,\"error\":{\"code\":\"x\"}}",
-           404, "not_found", NULL);
+    expect("POST", "/v1/jobs/job_nope/complete", M.key,
+           "{\"attempt\":1,\"error\":{\"code\":\"x\"}}", 404, "not_found", NULL);
     /* a job queued but never handed to M */
     expect("POST", path, M.key, "{\"attempt\":1,\"error\":{\"code\":\"x\"}}", 403, "forbidden",
            NULL);
@@ -216,8 +212,7 @@ static void test_miner_routes_bad_input(void **st)
     assert_true(jt_conserved(H));
 }
 
-static void test_registration(void **st)
-{
+static void test_registration(void **st) {
     (void)st;
     jt_miner m;
     th_resp r;
@@ -241,8 +236,8 @@ static void test_registration(void **st)
     expect("POST", "/v1/miners/register", NULL, b, 400, "invalid_signature", "timestamp");
     free(b);
     /* field checks */
-    expect("POST", "/v1/miners/register", NULL, "{\"public_key\":\"zz\"}", 400,
-           "invalid_argument", "public_key");
+    expect("POST", "/v1/miners/register", NULL, "{\"public_key\":\"zz\"}", 400, "invalid_argument",
+           "public_key");
     expect("POST", "/v1/miners/register", NULL, "[]", 400, "invalid_argument", NULL);
     expect("POST", "/v1/miners/register", NULL, "{\"nope\":1}", 400, "invalid_argument", "nope");
     b = jt_register_body(&m, now + 1, "{\"job_types\":[]}", 1, "1");
@@ -285,8 +280,7 @@ static void test_registration(void **st)
     expect("GET", path, jt_admin(H), NULL, 404, "not_found", NULL);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_submit_bad_input),
         cmocka_unit_test(test_read_routes_bad_input),

@@ -2,16 +2,16 @@
  * that register and sign results with their own Ed25519 keys, over real HTTP. */
 #include "jobs_th.h"
 
+#include <aitbc/json.h>
+#include <aitbc/money.h>
+#include <aitbc/util.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <sodium.h>
-#include <aitbc/money.h>
-#include <aitbc/json.h>
-#include <aitbc/util.h>
 
 static char g_admin[192];
 static char g_tracked[256][48];
@@ -19,22 +19,18 @@ static int g_ntracked;
 static int64_t g_minted;
 static pthread_mutex_t g_track_mu = PTHREAD_MUTEX_INITIALIZER;
 
-static void die(const char *what, const th_resp *r)
-{
+static void die(const char *what, const th_resp *r) {
     fprintf(stderr, "jobs_th: %s failed: %ld %s\n", what, r ? r->status : -1L,
             r && r->body ? r->body : "");
     abort();
 }
 
-th_host *jt_start(const char *miner_cfg)
-{
+th_host *jt_start(const char *miner_cfg) {
     return jt_start_ex(miner_cfg, NULL);
 }
 
-th_host *jt_start_ex(const char *miner_cfg, const char *extra_yaml)
-{
-    if (sodium_init() < 0)
-        return NULL;
+th_host *jt_start_ex(const char *miner_cfg, const char *extra_yaml) {
+    if (sodium_init() < 0) return NULL;
     char plugins[2048];
     snprintf(plugins, sizeof plugins,
              "  auth-apikey: { rate_limits: { client: {rps: 0, burst: 1}, miner: {rps: 0, burst: "
@@ -46,55 +42,47 @@ th_host *jt_start_ex(const char *miner_cfg, const char *extra_yaml)
              "  admin: {}\n",
              miner_cfg);
     th_host *h = th_start(plugins, extra_yaml);
-    if (!h)
-        return NULL;
+    if (!h) return NULL;
     char path[1024];
     snprintf(path, sizeof path, "%s/admin.key", th_data_dir(h));
     FILE *f = fopen(path, "r");
-    if (!f || !fgets(g_admin, sizeof g_admin, f))
-        abort();
+    if (!f || !fgets(g_admin, sizeof g_admin, f)) abort();
     fclose(f);
     g_admin[strcspn(g_admin, "\r\n")] = 0;
     return h;
 }
 
-const char *jt_admin(th_host *h)
-{
+const char *jt_admin(th_host *h) {
     (void)h;
     return g_admin;
 }
 
-const char *jt_str(const cJSON *o, const char *key)
-{
+const char *jt_str(const cJSON *o, const char *key) {
     return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, key));
 }
 
-int64_t jt_int(const cJSON *o, const char *key)
-{
+int64_t jt_int(const cJSON *o, const char *key) {
     int64_t v = -1;
     aitbc_json_int(cJSON_GetObjectItemCaseSensitive(o, key), &v);
     return v;
 }
 
-int64_t jt_units(const char *money)
-{
+int64_t jt_units(const char *money) {
     int64_t v = -1;
-    if (!money || aitbc_money_parse(money, 6, &v) != 0)
-        return -1;
+    if (!money || aitbc_money_parse(money, 6, &v) != 0) return -1;
     return v;
 }
 
-void jt_client_new(th_host *h, const char *mint, jt_client *c)
-{
+void jt_client_new(th_host *h, const char *mint, jt_client *c) {
     th_resp r;
     if (th_req(h, "POST", "/v1/admin/keys", g_admin, "{\"role\":\"client\",\"label\":\"test\"}",
-               &r) != 0 || r.status != 201)
+               &r) != 0 ||
+        r.status != 201)
         die("create client key", &r);
     snprintf(c->key, sizeof c->key, "%s", jt_str(r.json, "api_key"));
     snprintf(c->address, sizeof c->address, "%s", jt_str(r.json, "address"));
     th_resp_free(&r);
-    if (strcmp(mint, "0") == 0)
-        return;
+    if (strcmp(mint, "0") == 0) return;
     char body[256];
     snprintf(body, sizeof body, "{\"address\":\"%s\",\"asset\":\"AIT\",\"amount\":\"%s\"}",
              c->address, mint);
@@ -107,19 +95,16 @@ void jt_client_new(th_host *h, const char *mint, jt_client *c)
     jt_track(c->address);
 }
 
-void jt_track(const char *address)
-{
+void jt_track(const char *address) {
     pthread_mutex_lock(&g_track_mu);
     int seen = 0;
     for (int i = 0; i < g_ntracked && !seen; i++)
         seen = strcmp(g_tracked[i], address) == 0;
-    if (!seen && g_ntracked < 256)
-        snprintf(g_tracked[g_ntracked++], 48, "%s", address);
+    if (!seen && g_ntracked < 256) snprintf(g_tracked[g_ntracked++], 48, "%s", address);
     pthread_mutex_unlock(&g_track_mu);
 }
 
-int jt_conserved(th_host *h)
-{
+int jt_conserved(th_host *h) {
     int64_t sum = 0;
     jt_track(JT_TREASURY);
     for (int i = 0; i < g_ntracked; i++) {
@@ -133,8 +118,7 @@ int jt_conserved(th_host *h)
     return sum == g_minted;
 }
 
-int64_t jt_locked_total(th_host *h)
-{
+int64_t jt_locked_total(th_host *h) {
     int64_t sum = 0;
     for (int i = 0; i < g_ntracked; i++) {
         int64_t a, l;
@@ -144,25 +128,21 @@ int64_t jt_locked_total(th_host *h)
     return sum;
 }
 
-static int write_receipt(th_host *h, const cJSON *receipt, char *path, size_t cap)
-{
+static int write_receipt(th_host *h, const cJSON *receipt, char *path, size_t cap) {
     static int n;
     snprintf(path, cap, "%s/receipt-%d.json", th_data_dir(h), ++n);
     char *text = cJSON_PrintUnformatted(receipt);
     FILE *f = fopen(path, "w");
     int ok = f && text && fputs(text, f) >= 0;
-    if (f)
-        fclose(f);
+    if (f) fclose(f);
     free(text);
     return ok ? 0 : -1;
 }
 
-int jt_node_verify(th_host *h, const cJSON *receipt)
-{
+int jt_node_verify(th_host *h, const cJSON *receipt) {
     char path[1024], cmd[4096];
     th_resp r;
-    if (write_receipt(h, receipt, path, sizeof path) != 0)
-        return 0;
+    if (write_receipt(h, receipt, path, sizeof path) != 0) return 0;
     if (th_req(h, "GET", "/v1/receipts/public-key", NULL, NULL, &r) != 0 || r.status != 200)
         return 0;
     const cJSON *k = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(r.json, "keys"), 0);
@@ -173,48 +153,43 @@ int jt_node_verify(th_host *h, const cJSON *receipt)
     return st == 0;
 }
 
-int jt_cli_verify(th_host *h, const cJSON *receipt)
-{
+int jt_cli_verify(th_host *h, const cJSON *receipt) {
     char path[1024], cmd[4096];
-    if (write_receipt(h, receipt, path, sizeof path) != 0)
-        return -1;
+    if (write_receipt(h, receipt, path, sizeof path) != 0) return -1;
     snprintf(cmd, sizeof cmd, "'%s' -c '%s/config.yaml' --verify-receipt '%s' 2>/dev/null >&2",
              AITBC_HOST_BIN, th_data_dir(h), path);
     int st = system(cmd);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-static void sign_b64(const jt_miner *m, const char *text, char out[96])
-{
+static void sign_b64(const jt_miner *m, const char *text, char out[96]) {
     unsigned char sig[64];
     crypto_sign_detached(sig, NULL, (const unsigned char *)text, strlen(text), m->sk);
     aitbc_b64url_encode(sig, sizeof sig, out);
 }
 
 char *jt_register_body(const jt_miner *m, int64_t ts, const char *caps, int concurrency,
-                       const char *unit_price)
-{
+                       const char *unit_price) {
     char text[256], sig[96];
     snprintf(text, sizeof text, "aitbc-register\n%s\n%" PRId64, m->pk_hex, ts);
     sign_b64(m, text, sig);
     size_t cap = strlen(caps) + 512;
     char *body = malloc(cap);
-    snprintf(body, cap,
-             "{\"public_key\":\"%s\",\"timestamp\":%" PRId64 ",\"signature\":\"%s\","
-             "\"capabilities\":%s,\"concurrency\":%d,\"unit_price\":\"%s\",\"unit_type\":\"token\"}",
-             m->pk_hex, ts, sig, caps, concurrency, unit_price);
+    snprintf(
+        body, cap,
+        "{\"public_key\":\"%s\",\"timestamp\":%" PRId64 ",\"signature\":\"%s\","
+        "\"capabilities\":%s,\"concurrency\":%d,\"unit_price\":\"%s\",\"unit_type\":\"token\"}",
+        m->pk_hex, ts, sig, caps, concurrency, unit_price);
     return body;
 }
 
 long jt_miner_register(th_host *h, jt_miner *m, const char *caps, int concurrency,
-                       const char *unit_price)
-{
+                       const char *unit_price) {
     crypto_sign_keypair(m->pk, m->sk);
     aitbc_hex_encode(m->pk, 32, m->pk_hex);
     char *body = jt_register_body(m, aitbc_now_ms() / 1000, caps, concurrency, unit_price);
     th_resp r;
-    if (th_req(h, "POST", "/v1/miners/register", NULL, body, &r) != 0)
-        die("register", &r);
+    if (th_req(h, "POST", "/v1/miners/register", NULL, body, &r) != 0) die("register", &r);
     free(body);
     long st = r.status;
     if (st == 201) {
@@ -226,8 +201,7 @@ long jt_miner_register(th_host *h, jt_miner *m, const char *caps, int concurrenc
     return st;
 }
 
-long jt_beat(th_host *h, const jt_miner *m, int wait_s, const char *running, th_resp *r)
-{
+long jt_beat(th_host *h, const jt_miner *m, int wait_s, const char *running, th_resp *r) {
     char path[160], body[65536];
     if (wait_s >= 0)
         snprintf(path, sizeof path, "/v1/miners/%s/poll?wait_s=%d", m->address, wait_s);
@@ -237,14 +211,12 @@ long jt_beat(th_host *h, const jt_miner *m, int wait_s, const char *running, th_
         snprintf(body, sizeof body, "{\"status\":\"ONLINE\",\"running\":%s}", running);
     else
         snprintf(body, sizeof body, "{\"status\":\"ONLINE\"}");
-    if (th_req(h, "POST", path, m->key, body, r) != 0)
-        die("beat", r);
+    if (th_req(h, "POST", path, m->key, body, r) != 0) die("beat", r);
     return r->status;
 }
 
 long jt_complete(th_host *h, const jt_miner *m, const char *job_id, int64_t attempt,
-                 const char *result, int64_t units, th_resp *r)
-{
+                 const char *result, int64_t units, th_resp *r) {
     cJSON *res = cJSON_Parse(result);
     char sha[65], text[256], sig[96], path[160];
     aitbc_json_sha256_hex(res, sha);
@@ -255,42 +227,36 @@ long jt_complete(th_host *h, const jt_miner *m, const char *job_id, int64_t atte
     size_t cap = strlen(result) + 512;
     char *body = malloc(cap);
     snprintf(body, cap,
-             "{\"attempt\":%" PRId64 ",\"result\":%s,\"units\":%" PRId64 ",\"miner_signature\":\"%s\"}",
+             "{\"attempt\":%" PRId64 ",\"result\":%s,\"units\":%" PRId64
+             ",\"miner_signature\":\"%s\"}",
              attempt, result, units, sig);
     snprintf(path, sizeof path, "/v1/jobs/%s/complete", job_id);
-    if (th_req(h, "POST", path, m->key, body, r) != 0)
-        die("complete", r);
+    if (th_req(h, "POST", path, m->key, body, r) != 0) die("complete", r);
     free(body);
     return r->status;
 }
 
-long jt_submit(th_host *h, const jt_client *c, const char *body, char job_id[64])
-{
+long jt_submit(th_host *h, const jt_client *c, const char *body, char job_id[64]) {
     th_resp r;
-    if (th_req(h, "POST", "/v1/jobs", c->key, body, &r) != 0)
-        die("submit", &r);
+    if (th_req(h, "POST", "/v1/jobs", c->key, body, &r) != 0) die("submit", &r);
     long st = r.status;
-    if (st == 201 && job_id)
-        snprintf(job_id, 64, "%s", jt_str(r.json, "job_id"));
+    if (st == 201 && job_id) snprintf(job_id, 64, "%s", jt_str(r.json, "job_id"));
     th_resp_free(&r);
     return st;
 }
 
-cJSON *jt_job(th_host *h, const char *job_id, int wait_s)
-{
+cJSON *jt_job(th_host *h, const char *job_id, int wait_s) {
     char path[160];
     th_resp r;
     snprintf(path, sizeof path, "/v1/jobs/%s?wait_s=%d", job_id, wait_s);
-    if (th_req(h, "GET", path, g_admin, NULL, &r) != 0 || r.status != 200)
-        die("get job", &r);
+    if (th_req(h, "GET", path, g_admin, NULL, &r) != 0 || r.status != 200) die("get job", &r);
     cJSON *j = r.json;
     r.json = NULL;
     th_resp_free(&r);
     return j;
 }
 
-void jt_balance(th_host *h, const char *address, int64_t *available, int64_t *locked)
-{
+void jt_balance(th_host *h, const char *address, int64_t *available, int64_t *locked) {
     char path[160];
     th_resp r;
     snprintf(path, sizeof path, "/v1/explorer/address/%s", address);

@@ -3,9 +3,9 @@
 #ifndef AITBC_JOBS_TH_H
 #define AITBC_JOBS_TH_H
 
-#include <stdint.h>
-#include <cjson/cJSON.h>
 #include "harness.h"
+#include <cjson/cJSON.h>
+#include <stdint.h>
 
 #define JT_TREASURY "ait1eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"
 
@@ -36,7 +36,8 @@ long jt_miner_register(th_host *h, jt_miner *m, const char *caps, int concurrenc
 /** Signed registration body for m at timestamp ts (caller frees). */
 char *jt_register_body(const jt_miner *m, int64_t ts, const char *caps, int concurrency,
                        const char *unit_price);
-/** POST poll (wait_s > 0) or heartbeat (wait_s < 0) with `running` ids text (JSON array or NULL). */
+/** POST poll (wait_s > 0) or heartbeat (wait_s < 0) with `running` ids text (JSON array or NULL).
+ */
 long jt_beat(th_host *h, const jt_miner *m, int wait_s, const char *running, th_resp *r);
 /** Signed successful completion; units and result text (JSON object). */
 long jt_complete(th_host *h, const jt_miner *m, const char *job_id, int64_t attempt,

@@ -1,20 +1,20 @@
 /* Unit tests of the pure job logic: submit validation, matching, pricing, signed texts,
  * receipt signatures and cursors. */
+#include "jobs_core.h"
+#include <aitbc/errors.h>
+#include <aitbc/util.h>
+#include <setjmp.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <cmocka.h>
-#include <sodium.h>
-#include <aitbc/errors.h>
-#include <aitbc/util.h>
-#include "jobs_core.h"
 
-static int submit_rc(const char *text, jc_submit *s, aitbc_jobs_error *e)
-{
+#include <cmocka.h> /* after setjmp.h, stdarg.h, stddef.h */
+
+static int submit_rc(const char *text, jc_submit *s, aitbc_jobs_error *e) {
     cJSON *b = cJSON_Parse(text);
     memset(e, 0, sizeof *e);
     int rc = jc_parse_submit(b, s, e);
@@ -22,14 +22,14 @@ static int submit_rc(const char *text, jc_submit *s, aitbc_jobs_error *e)
     return rc;
 }
 
-static void test_submit_valid(void **st)
-{
+static void test_submit_valid(void **st) {
     (void)st;
     jc_submit s;
     aitbc_jobs_error e;
-    cJSON *b = cJSON_Parse("{\"payload\":{\"type\":\"inference\",\"prompt\":\"hi\"},"
-                           "\"constraints\":{\"models\":[\"llama3\"],\"min_vram_gb\":24,"
-                           "\"max_unit_price\":\"0.5\"},\"ttl_seconds\":60,\"max_price\":\"12.5\"}");
+    cJSON *b =
+        cJSON_Parse("{\"payload\":{\"type\":\"inference\",\"prompt\":\"hi\"},"
+                    "\"constraints\":{\"models\":[\"llama3\"],\"min_vram_gb\":24,"
+                    "\"max_unit_price\":\"0.5\"},\"ttl_seconds\":60,\"max_price\":\"12.5\"}");
     assert_int_equal(jc_parse_submit(b, &s, &e), 0);
     assert_string_equal(s.job_type, "inference");
     assert_int_equal(s.ttl_s, 60);
@@ -44,8 +44,7 @@ static void test_submit_valid(void **st)
     cJSON_Delete(b);
 }
 
-static void test_submit_invalid(void **st)
-{
+static void test_submit_invalid(void **st) {
     (void)st;
     static const struct {
         const char *body, *field;
@@ -89,16 +88,17 @@ static void test_submit_invalid(void **st)
     }
 }
 
-static aitbc_jobs_miner miner(cJSON *caps, int64_t unit_price)
-{
-    aitbc_jobs_miner m = {.address = "ait1" "0000000000000000000000000000000000000001",
-                          .capabilities = caps, .unit_price = unit_price, .unit_type = "token",
+static aitbc_jobs_miner miner(cJSON *caps, int64_t unit_price) {
+    aitbc_jobs_miner m = {.address = "ait1"
+                                     "0000000000000000000000000000000000000001",
+                          .capabilities = caps,
+                          .unit_price = unit_price,
+                          .unit_type = "token",
                           .concurrency = 1};
     return m;
 }
 
-static void test_match(void **st)
-{
+static void test_match(void **st) {
     (void)st;
     cJSON *caps = cJSON_Parse("{\"gpus\":[{\"name\":\"NVIDIA RTX 4090\",\"memory_mb\":24000},"
                               "{\"name\":\"NVIDIA A100\",\"memory_mb\":80000}],"
@@ -133,15 +133,13 @@ static void test_match(void **st)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         cJSON *c = cases[i].c ? cJSON_Parse(cases[i].c) : NULL;
         int got = jc_match(cases[i].type, c, cases[i].max, &m);
-        if (got != cases[i].want)
-            fail_msg("case %zu: got %d want %d", i, got, cases[i].want);
+        if (got != cases[i].want) fail_msg("case %zu: got %d want %d", i, got, cases[i].want);
         cJSON_Delete(c);
     }
     cJSON_Delete(caps);
 }
 
-static void test_price(void **st)
-{
+static void test_price(void **st) {
     (void)st;
     jc_money m;
     assert_int_equal(jc_price(10, 100, 5000, 250, &m), 0);
@@ -169,8 +167,7 @@ static void test_price(void **st)
     assert_int_equal(jc_price(1, 1, 1, 10001, &m), AITBC_EINVAL);
 }
 
-static void test_texts(void **st)
-{
+static void test_texts(void **st) {
     (void)st;
     char buf[256];
     assert_int_equal(jc_result_text("job_x", 2, "ab", 17, buf, sizeof buf), 29);
@@ -180,8 +177,7 @@ static void test_texts(void **st)
     assert_int_equal(jc_result_text("job_x", 2, "ab", 17, buf, 10), -1);
 }
 
-static void test_receipt_sign_verify(void **st)
-{
+static void test_receipt_sign_verify(void **st) {
     (void)st;
     unsigned char seed[32];
     for (int i = 0; i < 32; i++)
@@ -207,16 +203,17 @@ static void test_receipt_sign_verify(void **st)
     const char *sig = cJSON_GetObjectItem(r, "signature")->valuestring;
     const char *text = "{\"coordinator_key_id\":\"";
     char msg[512];
-    snprintf(msg, sizeof msg, "%s%s\",\"job_id\":\"job_b\",\"price\":\"1.5\",\"receipt_id\":"
-                              "\"rcpt_a\",\"units\":5,\"version\":1}", text, k.key_id);
+    snprintf(msg, sizeof msg,
+             "%s%s\",\"job_id\":\"job_b\",\"price\":\"1.5\",\"receipt_id\":"
+             "\"rcpt_a\",\"units\":5,\"version\":1}",
+             text, k.key_id);
     unsigned char raw[64];
     assert_int_equal(aitbc_b64url_decode(sig, raw, sizeof raw), 64);
     assert_int_equal(crypto_sign_verify_detached(raw, (unsigned char *)msg, strlen(msg), k.pk), 0);
     cJSON_Delete(r);
 }
 
-static void test_cursor_limit(void **st)
-{
+static void test_cursor_limit(void **st) {
     (void)st;
     char c[48];
     int64_t seq;
@@ -239,14 +236,12 @@ static void test_cursor_limit(void **st)
     assert_int_equal(jc_parse_limit("1x", &l), AITBC_EINVAL);
 }
 
-int main(void)
-{
-    if (sodium_init() < 0)
-        return 1;
+int main(void) {
+    if (sodium_init() < 0) return 1;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_submit_valid),  cmocka_unit_test(test_submit_invalid),
-        cmocka_unit_test(test_match),         cmocka_unit_test(test_price),
-        cmocka_unit_test(test_texts),         cmocka_unit_test(test_receipt_sign_verify),
+        cmocka_unit_test(test_submit_valid), cmocka_unit_test(test_submit_invalid),
+        cmocka_unit_test(test_match),        cmocka_unit_test(test_price),
+        cmocka_unit_test(test_texts),        cmocka_unit_test(test_receipt_sign_verify),
         cmocka_unit_test(test_cursor_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -5,8 +5,8 @@
 #ifndef AITBC_JOBS_H
 #define AITBC_JOBS_H
 
-#include <stdint.h>
 #include <cjson/cJSON.h>
+#include <stdint.h>
 
 #define AITBC_JOBS_SERVICE "jobs@1"
 #define AITBC_MINERS_SERVICE "miners@1"
@@ -14,16 +14,17 @@
 #define AITBC_JOBS_WAKE_QUEUED "jobs:queued"
 /** dispatch flags */
 #define AITBC_JOBS_CLAIM 1u    /**< assign queued jobs to free slots */
-#define AITBC_JOBS_NO_RENEW 2u /**< leave leases alone (a long-poll retry: the poll renewed them) */
+#define AITBC_JOBS_NO_RENEW 2u /**< leave leases alone (a long-poll retry: the poll renewed them)  \
+                                */
 
 /** A miner as dispatch sees it. Strings borrowed for the call. */
 typedef struct aitbc_jobs_miner {
     const char *address;
-    int draining;                /**< nonzero: gets no new jobs */
-    const cJSON *capabilities;   /**< {gpus:[{name,memory_mb}], models:[], job_types:[], region} */
-    int64_t unit_price;          /**< AIT base units per unit */
-    const char *unit_type;       /**< "token", "job", ... */
-    int64_t concurrency;         /**< slots */
+    int draining;              /**< nonzero: gets no new jobs */
+    const cJSON *capabilities; /**< {gpus:[{name,memory_mb}], models:[], job_types:[], region} */
+    int64_t unit_price;        /**< AIT base units per unit */
+    const char *unit_type;     /**< "token", "job", ... */
+    int64_t concurrency;       /**< slots */
 } aitbc_jobs_miner;
 
 /** An HTTP-shaped failure a service call reports (status 0 = none). */

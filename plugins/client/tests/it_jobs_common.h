@@ -1,0 +1,106 @@
+/* Shared by the job lifecycle integration tests (it_jobs.c, it_jobs_more.c): one host per
+ * file in H, and assertions that print the response on failure. Included, not linked: the
+ * helpers use cmocka's fail_msg. */
+#ifndef AITBC_IT_JOBS_COMMON_H
+#define AITBC_IT_JOBS_COMMON_H
+
+#include "jobs_th.h"
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h> /* after setjmp.h, stdarg.h, stddef.h */
+
+static th_host *H;
+
+static inline char *caps(const char *type) {
+    static char buf[4][512];
+    static int i;
+    char *b = buf[i++ % 4];
+    snprintf(b, 512,
+             "{\"gpus\":[{\"name\":\"NVIDIA RTX 4090\",\"memory_mb\":24000}],"
+             "\"models\":[\"llama3\"],\"job_types\":[\"%s\"],\"region\":\"eu\"}",
+             type);
+    return b;
+}
+
+static inline int64_t mono_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static inline void expect_status(long got, long want, const th_resp *r, const char *what) {
+    if (got != want)
+        fail_msg("%s: got %ld (%s), want %ld", what, got, r && r->body ? r->body : "", want);
+}
+
+static inline void check_error(th_resp *r, long status, const char *code, const char *what) {
+    const char *c = th_error_code(r);
+    if (r->status != status || !c || strcmp(c, code) != 0)
+        fail_msg("%s: got %ld %s, want %ld %s", what, r->status, r->body, status, code);
+}
+
+/* The one job a poll handed out; fails otherwise. */
+static inline const cJSON *only_job(const th_resp *r, const char *job_id) {
+    const cJSON *jobs = cJSON_GetObjectItemCaseSensitive(r->json, "jobs");
+    if (cJSON_GetArraySize(jobs) != 1) fail_msg("expected one job, got %s", r->body);
+    const cJSON *j = cJSON_GetArrayItem(jobs, 0);
+    if (job_id && strcmp(jt_str(j, "job_id"), job_id) != 0)
+        fail_msg("expected job %s, got %s", job_id, r->body);
+    return j;
+}
+
+static inline int in_list(const th_resp *r, const char *list, const char *id) {
+    const cJSON *it;
+    cJSON_ArrayForEach(
+        it, cJSON_GetObjectItemCaseSensitive(r->json, list)) if (strcmp(cJSON_GetStringValue(it),
+                                                                        id) == 0) return 1;
+    return 0;
+}
+
+typedef struct job_state_arg {
+    const char *id, *state;
+    int64_t attempt;
+} job_state_arg;
+
+static inline int job_is(void *p) {
+    job_state_arg *a = p;
+    cJSON *j = jt_job(H, a->id, 0);
+    int ok = strcmp(jt_str(j, "state"), a->state) == 0 &&
+             (a->attempt < 0 || jt_int(j, "attempt") == a->attempt);
+    cJSON_Delete(j);
+    return ok;
+}
+
+/* Wait for a job state; on timeout fail with the job as it is. */
+static inline void wait_job(const char *id, const char *state, int64_t attempt) {
+    job_state_arg q = {id, state, attempt};
+    if (th_wait_until(job_is, &q, 15000)) return;
+    cJSON *j = jt_job(H, id, 0);
+    char *text = cJSON_PrintUnformatted(j);
+    fprintf(stderr, "job %s never became %s/%lld: %s\n", id, state, (long long)attempt, text);
+    free(text);
+    cJSON_Delete(j);
+    fail();
+}
+
+static inline int setup(void **st) {
+    (void)st;
+    H = jt_start("heartbeat_interval_s: 1, lease_s: 2, max_attempts: 2, sweep_ms: 50");
+    return H ? 0 : -1;
+}
+
+static inline int teardown(void **st) {
+    (void)st;
+    int rc = th_stop(H);
+    th_free(H);
+    return rc == 0 ? 0 : -1;
+}
+
+#endif
