@@ -223,23 +223,6 @@ static int take_body(aitbc_request *req, const char *data, size_t len) {
     return 0;
 }
 
-/* Strict JSON: the whole body is one value, surrounded by whitespace only. */
-static cJSON *parse_json(const char *body, size_t len) {
-    const char *end = NULL;
-    cJSON *j = cJSON_ParseWithLengthOpts(body, len, &end, 0);
-    if (!j)
-        return NULL;
-    size_t off = end ? (size_t)(end - body) : len;
-    while (off < len && (body[off] == ' ' || body[off] == '\t' || body[off] == '\n' ||
-                         body[off] == '\r'))
-        off++;
-    if (off != len) {
-        cJSON_Delete(j);
-        return NULL;
-    }
-    return j;
-}
-
 static void idempotency_begin(aitbc_request *req) {
     const char *key = http_req_header(req, "Idempotency-Key");
     if (!key || !req->has_principal)
@@ -289,7 +272,7 @@ static void run_handler(aitbc_request *req) {
                        "The body must be application/json.");
             return;
         }
-        req->json = parse_json(req->body, req->body_len);
+        req->json = aitbc_json_parse_strict(req->body, req->body_len);
         if (!req->json) {
             http_error(req, 400, "invalid_json", NULL, "The body is not valid JSON.");
             return;

@@ -3,19 +3,13 @@
  * Pure functions over cJSON; every message is hostile input. */
 #include "aitbc/errors.h"
 #include "ws_internal.h"
+#include "aitbc/json.h"
 #include <string.h>
 
 static void fail(ws_request *out, const char *code, const char *msg) {
     out->method = WS_M_INVALID;
     out->err_code = code;
     out->err_msg = msg;
-}
-
-/* Anything after the parsed value but blanks makes the message malformed ("{}x"). */
-static int only_blanks(const char *p, const char *end) {
-    for (; p < end; p++)
-        if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n') return 0;
-    return 1;
 }
 
 static int topics_ok(const cJSON *params) {
@@ -35,10 +29,8 @@ int ws_request_parse(const char *text, size_t len, ws_request *out) {
         fail(out, "invalid_argument", "message too large");
         return AITBC_EINVAL;
     }
-    const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
-    if (!root || !end || !only_blanks(end, text + len)) {
-        cJSON_Delete(root);
+    cJSON *root = aitbc_json_parse_strict(text, len);
+    if (!root) {
         fail(out, "invalid_json", "message is not valid JSON");
         return AITBC_EINVAL;
     }

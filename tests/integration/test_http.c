@@ -225,7 +225,9 @@ static void test_unsupported_media_type(void **state) {
 
 static void test_invalid_json(void **state) {
     (void)state;
-    const char *bad[] = {"{", "{\"x\":1} x", "{\"x\":1}{}", "[1,]", "nul", "{'x':1}", "\"a", NULL};
+    const char *bad[] = {"{", "{\"x\":1} x", "{\"x\":1}{}", "[1,]", "nul", "{'x':1}", "\"a",
+                         "{\"name\":\"\xc0\xaf\"}" /* overlong UTF-8 */,
+                         "{\"name\":\"\xed\xa0\x80\"}" /* UTF-16 surrogate */, NULL};
     for (size_t i = 0; bad[i]; i++) {
         th_resp r;
         req("POST", HELLO_POST, "key-client", bad[i], &r);

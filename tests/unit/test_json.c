@@ -157,6 +157,27 @@ static void builds_money_fields(void **state) {
     cJSON_Delete(o);
 }
 
+static void strict_parse_refuses_garbage_and_bad_utf8(void **state) {
+    (void)state;
+    static const char *const good[] = {"{}", " {\"a\":[1,2]}\n", "\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"",
+                                       "3", "null"};
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+        cJSON *j = aitbc_json_parse_strict(good[i], strlen(good[i]));
+        assert_non_null(j);
+        cJSON_Delete(j);
+    }
+    static const char *const bad[] = {
+        "",   "{}x", "{} {}", "{", "\"\xc0\xaf\"" /* overlong '/' */,
+        "\"\xed\xa0\x80\"" /* surrogate */, "\"\xf4\x90\x80\x80\"" /* > U+10FFFF */,
+        "\"\xff\"", "\"\xe2\x82\"" /* truncated */, "\"\x80\"" /* stray continuation */};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        assert_null(aitbc_json_parse_strict(bad[i], strlen(bad[i])));
+    /* length bounds the parse: a NUL-free prefix of a longer buffer */
+    assert_null(aitbc_json_parse_strict("{\"a\":1}", 5));
+    assert_true(aitbc_utf8_valid("\xf0\x9f\x98\x80", 4));
+    assert_false(aitbc_utf8_valid("\xf0\x9f\x98", 3));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(sorts_keys_and_strips_whitespace),
@@ -169,6 +190,7 @@ int main(void) {
         cmocka_unit_test(reads_exact_integers_only),
         cmocka_unit_test(finds_unknown_keys),
         cmocka_unit_test(builds_money_fields),
+        cmocka_unit_test(strict_parse_refuses_garbage_and_bad_utf8),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

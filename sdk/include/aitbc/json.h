@@ -10,6 +10,13 @@
  *  (members whose value is null are dropped, recursively), integers printed without exponent,
  *  strings escaped per JCS. Returns a malloc'd string (caller frees with free()), or NULL. */
 char *aitbc_json_canonical(const cJSON *item);
+/** Strict parse of untrusted text: exactly one JSON value surrounded only by whitespace, and the
+ *  text must be valid UTF-8 (no overlongs, surrogates or code points past U+10FFFF), so that its
+ *  canonical form and hash are what any other RFC 8785 implementation computes. NULL if not.
+ *  Caller frees with cJSON_Delete. */
+cJSON *aitbc_json_parse_strict(const char *text, size_t len);
+/** 1 if text[0..len) is well-formed UTF-8. */
+int aitbc_utf8_valid(const char *text, size_t len);
 /** SHA-256 of the canonical JSON as 64 lowercase hex chars + NUL. 0 or an error. */
 int aitbc_json_sha256_hex(const cJSON *item, char out[65]);
 /** Integer field: 0 and *out if item is a number holding an exact integer within int64 (and
