@@ -1,5 +1,5 @@
-/* Integration tests of the host's HTTP layer: the real aitbc-host with the example plugins hello
- * and auth-static on 127.0.0.1:0. Covers the order of checks (413 → 404/405 → 401 → 403 → 415 →
+/* Integration tests of the host's HTTP layer: the real aitbc-host with the example plugin hello on
+ * 127.0.0.1:0; the shared checks run once with auth-static and once with the real auth-apikey. Covers the order of checks (413 → 404/405 → 401 → 403 → 415 →
  * 400), error bodies, Request-Id, /healthz, /metrics, the path prefix, long-poll and a clean
  * shutdown with requests in flight. */
 #include <setjmp.h>
@@ -38,11 +38,51 @@
 #define ADMIN_ONLY "/v1/admin/mint"
 
 static th_host *H;
+/* The keys the shared group uses: fixed ones from auth-static, or minted by auth-apikey. */
+static const char *K_ADMIN = "key-admin";
+static const char *K_CLIENT = "key-client";
+static const char *K_MINER = "key-miner";
+static const char *AUTH_PLUGIN = "auth-static";
+static char apikey_admin[160], apikey_client[160];
 
 static int setup(void **state) {
     (void)state;
     H = th_start(PLUGINS, HTTP_SECTION);
     return H ? 0 : -1;
+}
+
+/* The same checks with the real auth backend: the bootstrap admin key from <data_dir>/admin.key
+ * and a client key it creates. auth-apikey has no miner keys without the miner plugin, so the
+ * "non-admin on an admin route" cases use the client key for both. */
+static int setup_apikey(void **state) {
+    (void)state;
+    H = th_start("  auth-apikey: {}\n  hello: {}\n  chain: {}\n", HTTP_SECTION);
+    if (!H)
+        return -1;
+    char path[512];
+    snprintf(path, sizeof path, "%s/admin.key", th_data_dir(H));
+    FILE *f = fopen(path, "r");
+    if (!f || !fgets(apikey_admin, sizeof apikey_admin, f)) {
+        if (f)
+            fclose(f);
+        return -1;
+    }
+    fclose(f);
+    apikey_admin[strcspn(apikey_admin, "\r\n")] = '\0';
+    th_resp r;
+    if (th_req(H, "POST", "/v1/admin/keys", apikey_admin, "{\"role\":\"client\",\"label\":\"t\"}",
+               &r) != 0 || r.status != 201) {
+        th_resp_free(&r);
+        return -1;
+    }
+    snprintf(apikey_client, sizeof apikey_client, "%s",
+             cJSON_GetObjectItem(r.json, "api_key")->valuestring);
+    th_resp_free(&r);
+    K_ADMIN = apikey_admin;
+    K_CLIENT = apikey_client;
+    K_MINER = apikey_client;
+    AUTH_PLUGIN = "auth-apikey";
+    return 0;
 }
 
 static int teardown(void **state) {
@@ -90,7 +130,7 @@ static char *big_body(size_t n) {
 static void test_not_found(void **state) {
     (void)state;
     th_resp r;
-    req("GET", "/v1/no/such/thing", "key-admin", NULL, &r);
+    req("GET", "/v1/no/such/thing", K_ADMIN, NULL, &r);
     assert_error(&r, 404, "not_found");
     assert_null(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItem(r.json, "error"), "field"));
     th_resp_free(&r);
@@ -98,7 +138,7 @@ static void test_not_found(void **state) {
     req("GET", "/nope", NULL, NULL, &r);
     assert_error(&r, 404, "not_found");
     th_resp_free(&r);
-    req("GET", "/v1//hello", "key-admin", NULL, &r);
+    req("GET", "/v1//hello", K_ADMIN, NULL, &r);
     assert_error(&r, 404, "not_found");
     th_resp_free(&r);
 }
@@ -133,12 +173,12 @@ static void test_payload_too_large(void **state) {
     assert_error(&r, 413, "payload_too_large");
     th_resp_free(&r);
     /* The route's own limit wins over http.max_body_bytes. */
-    req("POST", HELLO_POST, "key-client", body, &r);
+    req("POST", HELLO_POST, K_CLIENT, body, &r);
     assert_int_equal(r.status, 201);
     th_resp_free(&r);
     free(body);
     body = big_body(HELLO_MAX);
-    req("POST", HELLO_POST, "key-client", body, &r);
+    req("POST", HELLO_POST, K_CLIENT, body, &r);
     assert_int_equal(r.status, 201);
     th_resp_free(&r);
     free(body);
@@ -149,13 +189,13 @@ static void test_payload_too_large_chunked(void **state) {
     const char *chunked[] = {"Transfer-Encoding: chunked", NULL};
     char *body = big_body(3 * HELLO_MAX);
     th_resp r;
-    assert_int_equal(th_req_ex(H, "POST", HELLO_POST, "key-client", body, chunked, &r), 0);
+    assert_int_equal(th_req_ex(H, "POST", HELLO_POST, K_CLIENT, body, chunked, &r), 0);
     assert_error(&r, 413, "payload_too_large");
     th_resp_free(&r);
     free(body);
     /* A chunked body under the limit goes through. */
     body = big_body(HELLO_MAX - 10);
-    assert_int_equal(th_req_ex(H, "POST", HELLO_POST, "key-client", body, chunked, &r), 0);
+    assert_int_equal(th_req_ex(H, "POST", HELLO_POST, K_CLIENT, body, chunked, &r), 0);
     assert_int_equal(r.status, 201);
     th_resp_free(&r);
     free(body);
@@ -186,16 +226,16 @@ static void test_unauthenticated(void **state) {
 static void test_forbidden(void **state) {
     (void)state;
     th_resp r;
-    req("POST", ADMIN_ONLY, "key-client", "{}", &r);
+    req("POST", ADMIN_ONLY, K_CLIENT, "{}", &r);
     assert_error(&r, 403, "forbidden");
     th_resp_free(&r);
     /* 403 before 415/400. */
     const char *text[] = {"Content-Type: text/plain", NULL};
-    assert_int_equal(th_req_ex(H, "POST", ADMIN_ONLY, "key-miner", "{", text, &r), 0);
+    assert_int_equal(th_req_ex(H, "POST", ADMIN_ONLY, K_MINER, "{", text, &r), 0);
     assert_error(&r, 403, "forbidden");
     th_resp_free(&r);
     /* The admin passes the role check (and then meets the next one). */
-    assert_int_equal(th_req_ex(H, "POST", ADMIN_ONLY, "key-admin", "{", text, &r), 0);
+    assert_int_equal(th_req_ex(H, "POST", ADMIN_ONLY, K_ADMIN, "{", text, &r), 0);
     assert_error(&r, 415, "unsupported_media_type");
     th_resp_free(&r);
 }
@@ -204,20 +244,20 @@ static void test_unsupported_media_type(void **state) {
     (void)state;
     th_resp r;
     const char *text[] = {"Content-Type: text/plain", NULL};
-    assert_int_equal(th_req_ex(H, "POST", HELLO_POST, "key-client", "{\"name\":\"x\"}", text, &r), 0);
+    assert_int_equal(th_req_ex(H, "POST", HELLO_POST, K_CLIENT, "{\"name\":\"x\"}", text, &r), 0);
     assert_error(&r, 415, "unsupported_media_type");
     th_resp_free(&r);
     const char *form[] = {"Content-Type: application/x-www-form-urlencoded", NULL};
-    assert_int_equal(th_req_ex(H, "POST", HELLO_POST, "key-client", "{\"name\":\"x\"}", form, &r), 0);
+    assert_int_equal(th_req_ex(H, "POST", HELLO_POST, K_CLIENT, "{\"name\":\"x\"}", form, &r), 0);
     assert_error(&r, 415, "unsupported_media_type");
     th_resp_free(&r);
     /* 415 before 400: the type is checked before the body is parsed. */
-    assert_int_equal(th_req_ex(H, "POST", HELLO_POST, "key-client", "{", text, &r), 0);
+    assert_int_equal(th_req_ex(H, "POST", HELLO_POST, K_CLIENT, "{", text, &r), 0);
     assert_error(&r, 415, "unsupported_media_type");
     th_resp_free(&r);
     /* Parameters are fine, and so is the type in another case. */
     const char *charset[] = {"Content-Type: Application/JSON; charset=utf-8", NULL};
-    assert_int_equal(th_req_ex(H, "POST", HELLO_POST, "key-client", "{\"name\":\"x\"}", charset, &r),
+    assert_int_equal(th_req_ex(H, "POST", HELLO_POST, K_CLIENT, "{\"name\":\"x\"}", charset, &r),
                      0);
     assert_int_equal(r.status, 201);
     th_resp_free(&r);
@@ -230,14 +270,14 @@ static void test_invalid_json(void **state) {
                          "{\"name\":\"\xed\xa0\x80\"}" /* UTF-16 surrogate */, NULL};
     for (size_t i = 0; bad[i]; i++) {
         th_resp r;
-        req("POST", HELLO_POST, "key-client", bad[i], &r);
+        req("POST", HELLO_POST, K_CLIENT, bad[i], &r);
         if (r.status != 400)
             fail_msg("body %s: got %ld %s", bad[i], r.status, r.body);
         assert_error(&r, 400, "invalid_json");
         th_resp_free(&r);
     }
     th_resp r;
-    req("POST", HELLO_POST, "key-client", " {\"name\":\"x\"}\r\n\t ", &r);
+    req("POST", HELLO_POST, K_CLIENT, " {\"name\":\"x\"}\r\n\t ", &r);
     assert_int_equal(r.status, 201);
     th_resp_free(&r);
 }
@@ -247,7 +287,7 @@ static void test_request_id(void **state) {
     th_resp a, b;
     char ida[64], idb[64];
     req("GET", "/healthz", NULL, NULL, &a);
-    req("GET", HELLO_GET, "key-client", NULL, &b);
+    req("GET", HELLO_GET, K_CLIENT, NULL, &b);
     assert_non_null(th_resp_header(&a, "Request-Id", ida, sizeof ida));
     assert_non_null(th_resp_header(&b, "Request-Id", idb, sizeof idb));
     assert_true(strncmp(ida, "req_", 4) == 0);
@@ -275,7 +315,7 @@ static void test_healthz(void **state) {
     assert_string_equal(cJSON_GetObjectItem(r.json, "status")->valuestring, "ok");
     const cJSON *plugins = cJSON_GetObjectItem(r.json, "plugins");
     assert_int_equal(cJSON_GetArraySize(plugins), 3);
-    const char *names[] = {"hello", "auth-static", "chain"};
+    const char *names[] = {"hello", AUTH_PLUGIN, "chain"};
     for (size_t i = 0; i < 3; i++) {
         const cJSON *p = plugin_entry(plugins, names[i]);
         assert_non_null(p);
@@ -308,7 +348,7 @@ static char *metrics_text(void) {
 static void test_metrics(void **state) {
     (void)state;
     th_resp r;
-    req("GET", HELLO_GET, "key-client", NULL, &r);
+    req("GET", HELLO_GET, K_CLIENT, NULL, &r);
     th_resp_free(&r);
     char *before = metrics_text();
     const char *hz = "aitbc_http_requests_total{route=\"/healthz\",method=\"GET\",status=\"200\"}";
@@ -322,7 +362,7 @@ static void test_metrics(void **state) {
     for (int i = 0; i < 3; i++) {
         req("GET", "/healthz", NULL, NULL, &r);
         th_resp_free(&r);
-        req("GET", HELLO_GET, "key-client", NULL, &r);
+        req("GET", HELLO_GET, K_CLIENT, NULL, &r);
         th_resp_free(&r);
     }
     req("POST", HELLO_POST, NULL, "{\"name\":\"a\"}", &r);
@@ -341,7 +381,9 @@ static void test_metrics(void **state) {
     assert_non_null(strstr(after, "# TYPE aitbc_http_request_duration_seconds histogram"));
     assert_true(sample(after, "aitbc_process_uptime_seconds") >= 0);
     assert_non_null(strstr(after, "aitbc_plugins_info{name=\"hello\",version=\""));
-    assert_non_null(strstr(after, "aitbc_plugins_info{name=\"auth-static\",version=\""));
+    char info[96];
+    snprintf(info, sizeof info, "aitbc_plugins_info{name=\"%s\",version=\"", AUTH_PLUGIN);
+    assert_non_null(strstr(after, info));
     /* Unknown paths share one series, so scanners cannot grow the table. */
     req("GET", "/random/path/12345", NULL, NULL, &r);
     th_resp_free(&r);
@@ -379,7 +421,7 @@ static void test_hello_route_and_event(void **state) {
     double before = hello_events();
     assert_true(before >= 0);
     th_resp r;
-    assert_int_equal(req("POST", HELLO_POST, "key-client", "{\"name\":\"world\"}", &r), 201);
+    assert_int_equal(req("POST", HELLO_POST, K_CLIENT, "{\"name\":\"world\"}", &r), 201);
     assert_non_null(r.json);
     assert_string_equal(cJSON_GetObjectItem(r.json, "greeting")->valuestring, "hello, world");
     th_resp_free(&r);
@@ -394,14 +436,14 @@ static void test_path_prefix(void **state) {
     th_host *p = th_start(PLUGINS, "http:\n  listen: \"127.0.0.1:0\"\n  path_prefix: /api\n");
     assert_non_null(p);
     th_resp r;
-    assert_int_equal(th_req(p, "GET", "/api" HELLO_GET, "key-client", NULL, &r), 0);
+    assert_int_equal(th_req(p, "GET", "/api" HELLO_GET, K_CLIENT, NULL, &r), 0);
     assert_int_equal(r.status, 200);
     th_resp_free(&r);
-    assert_int_equal(th_req(p, "GET", HELLO_GET, "key-client", NULL, &r), 0);
+    assert_int_equal(th_req(p, "GET", HELLO_GET, K_CLIENT, NULL, &r), 0);
     assert_int_equal(r.status, 404);
     assert_string_equal(th_error_code(&r), "not_found");
     th_resp_free(&r);
-    assert_int_equal(th_req(p, "GET", "/apix" HELLO_GET, "key-client", NULL, &r), 0);
+    assert_int_equal(th_req(p, "GET", "/apix" HELLO_GET, K_CLIENT, NULL, &r), 0);
     assert_int_equal(r.status, 404);
     th_resp_free(&r);
     /* Operations endpoints answer at the root and under the prefix. */
@@ -453,7 +495,7 @@ static void test_shutdown_in_flight(void **state) {
     th_host *h = th_start(PLUGINS "  client: {}\n", NULL);
     assert_non_null(h);
     th_resp r;
-    assert_int_equal(th_req(h, "POST", "/v1/jobs", "key-client",
+    assert_int_equal(th_req(h, "POST", "/v1/jobs", K_CLIENT,
                             "{\"payload\":{\"type\":\"inference\",\"model\":\"m\","
                             "\"prompt\":\"p\"}}", &r), 0);
     if (r.status != 201)
@@ -468,7 +510,7 @@ static void test_shutdown_in_flight(void **state) {
     memset(f, 0, sizeof f);
     for (int i = 0; i < N; i++) {
         f[i].h = h;
-        f[i].key = "key-client";
+        f[i].key = K_CLIENT;
         f[i].path = i < WAITERS ? wait_path : (i % 2 ? "/healthz" : HELLO_GET);
         assert_int_equal(pthread_create(&t[i], NULL, inflight_main, &f[i]), 0);
     }
@@ -509,7 +551,9 @@ int main(void) {
         cmocka_unit_test(test_path_prefix),
         cmocka_unit_test(test_shutdown_in_flight),
     };
-    int failed = cmocka_run_group_tests_name("http", shared, setup, teardown);
+    int failed = cmocka_run_group_tests_name("http (auth-static)", shared, setup, teardown);
     failed += cmocka_run_group_tests_name("http-own-hosts", own, NULL, NULL);
+    /* Last: its setup switches the keys to ones auth-apikey minted. */
+    failed += cmocka_run_group_tests_name("http (auth-apikey)", shared, setup_apikey, teardown);
     return failed;
 }
