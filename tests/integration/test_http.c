@@ -1,7 +1,7 @@
 /* Integration tests of the host's HTTP layer: the real aitbc-host with the example plugin hello on
  * 127.0.0.1:0; the shared checks run once with auth-static and once with the real auth-apikey.
- * Covers the order of checks (413 → 404/405 → 401 → 403 → 415 → 400), error bodies, Request-Id, /healthz, /metrics, the path prefix, long-poll and a clean
- * shutdown with requests in flight. */
+ * Covers the order of checks (413 → 404/405 → 401 → 403 → 415 → 400), error bodies, Request-Id,
+ * /healthz, /metrics, the path prefix, long-poll and a clean shutdown with requests in flight. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
