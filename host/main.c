@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -292,6 +293,20 @@ static int check_config(const host_config *cfg)
     return 0;
 }
 
+/* Every HTTP and WebSocket client is a descriptor; distributions start processes with a soft
+ * limit of 1024, far below what a busy node holds, while the hard limit is usually much higher. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max)
+        return;
+    rlim_t before = rl.rlim_cur;
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+        hlog(NULL, AITBC_LOG_DEBUG, "open-file limit raised from %llu to %llu",
+             (unsigned long long)before, (unsigned long long)rl.rlim_max);
+}
+
 int main(int argc, char **argv)
 {
     options o = {0};
@@ -320,6 +335,7 @@ int main(int argc, char **argv)
     hlog_parse_level(set.log_level, &level);
     hlog_set_level(level);
     host_settings_set(&set);
+    raise_fd_limit();
 
     code = o.check_config ? check_config(cfg) : run(&o, cfg, &sigs);
     config_free(cfg);

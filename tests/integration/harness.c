@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -156,7 +157,18 @@ static int read_ready(th_host *h) {
     return ok;
 }
 
+/* Tests that open many sockets (1,000 WebSocket clients) need more than the usual soft limit of
+ * 1024 descriptors in this process; the host raises its own. */
+static void raise_fd_limit(void) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
 static th_host *launch(th_host *h, const char *plugins_yaml, const char *extra_yaml) {
+    raise_fd_limit();
     snprintf(h->cfg, sizeof h->cfg, "%s/config.yaml", h->dir);
     snprintf(h->ready, sizeof h->ready, "%s/ready.json", h->dir);
     snprintf(h->err, sizeof h->err, "%s/host.stderr", h->dir);
