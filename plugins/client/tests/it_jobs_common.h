@@ -16,6 +16,10 @@
 
 #include <cmocka.h> /* after setjmp.h, stdarg.h, stddef.h */
 
+#ifndef IT_JOBS_MINER_CFG
+#define IT_JOBS_MINER_CFG "heartbeat_interval_s: 1, lease_s: 2, max_attempts: 2, sweep_ms: 50"
+#endif
+
 static th_host *H;
 
 static inline char *caps(const char *type) {
@@ -92,7 +96,7 @@ static inline void wait_job(const char *id, const char *state, int64_t attempt) 
 
 static inline int setup(void **st) {
     (void)st;
-    H = jt_start("heartbeat_interval_s: 1, lease_s: 2, max_attempts: 2, sweep_ms: 50");
+    H = jt_start(IT_JOBS_MINER_CFG);
     return H ? 0 : -1;
 }
 

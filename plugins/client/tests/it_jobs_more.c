@@ -1,6 +1,8 @@
 /* Job lifecycle through the real host and real HTTP, part 2: cancel in every state, long-poll
  * promptness (poll and GET ?wait_s), OFFLINE miners and deregistration requeueing, pending
  * reasons, Idempotency-Key on submit, and the admin views. Conservation after every scenario. */
+/* Leases outlive 3 heartbeat intervals here, so a silent miner's jobs requeue through OFFLINE. */
+#define IT_JOBS_MINER_CFG "heartbeat_interval_s: 1, lease_s: 30, max_attempts: 2, sweep_ms: 50"
 #include "it_jobs_common.h"
 
 static void test_cancel_each_state(void **st) {
@@ -133,6 +135,37 @@ static int miner_status_is(void *p) {
     int ok = st && strcmp(st, a->status) == 0;
     th_resp_free(&r);
     return ok;
+}
+
+static void test_offline_requeues_running_jobs(void **st) {
+    (void)st;
+    jt_client c;
+    jt_miner x, y;
+    jt_client_new(H, "10", &c);
+    assert_int_equal(jt_miner_register(H, &x, caps("offline"), 1, "1"), 201);
+    assert_int_equal(jt_miner_register(H, &y, caps("offline"), 1, "1"), 201);
+    char id[64];
+    assert_int_equal(
+        jt_submit(H, &c, "{\"payload\":{\"type\":\"offline\"},\"max_price\":\"2\"}", id), 201);
+    th_resp r;
+    jt_beat(H, &x, 5, "[]", &r);
+    only_job(&r, id);
+    th_resp_free(&r);
+    int64_t t0 = mono_ms();
+    /* x goes silent: OFFLINE after 3 s, long before its 30 s lease, and the job requeues */
+    wait_job(id, "QUEUED", 1);
+    assert_true(mono_ms() - t0 < 25000);
+    miner_status_arg q = {&x, "OFFLINE"};
+    assert_true(miner_status_is(&q));
+    jt_beat(H, &y, 5, "[]", &r);
+    assert_int_equal(jt_int(only_job(&r, id), "attempt"), 2);
+    th_resp_free(&r);
+    expect_status(jt_complete(H, &x, id, 1, "{\"x\":1}", 1, &r), 409, &r, "offline miner");
+    check_error(&r, 409, "lease_lost", "offline miner");
+    th_resp_free(&r);
+    expect_status(jt_complete(H, &y, id, 2, "{\"y\":1}", 1, &r), 200, &r, "y completes");
+    th_resp_free(&r);
+    assert_true(jt_conserved(H));
 }
 
 static void test_offline_and_deregister_requeue(void **st) {
@@ -310,6 +343,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cancel_each_state),
         cmocka_unit_test(test_long_poll_wakes_on_submit),
+        cmocka_unit_test(test_offline_requeues_running_jobs),
         cmocka_unit_test(test_offline_and_deregister_requeue),
         cmocka_unit_test(test_pending_reasons_and_idempotency),
         cmocka_unit_test(test_admin_views),
