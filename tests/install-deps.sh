@@ -1,5 +1,6 @@
 #!/bin/sh
-# Installs everything AITBC needs to build, run and test on Debian 12 (bookworm).
+# Installs everything AITBC needs to build, run and test on Debian 12 (bookworm). nodejs is for
+# the tests only: an independent Ed25519 + RFC 8785 check of receipts.
 set -eu
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
@@ -8,4 +9,5 @@ $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
     build-essential cmake pkg-config ca-certificates \
     libmicrohttpd-dev libwebsockets-dev libcjson-dev libyaml-dev libsqlite3-dev \
-    libsodium-dev libcurl4-openssl-dev libcmocka-dev >/dev/null
+    libsodium-dev libcurl4-openssl-dev libcmocka-dev \
+    nodejs >/dev/null
