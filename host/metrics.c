@@ -242,6 +242,10 @@ static void render_process(sbuf *b) {
     sb_printf(b, "# HELP aitbc_http_parked_requests Long-poll requests waiting right now.\n"
                  "# TYPE aitbc_http_parked_requests gauge\n"
                  "aitbc_http_parked_requests %zu\n", defer_parked());
+    sb_printf(b, "# HELP aitbc_http_requests_in_flight Requests received and not yet completed "
+                 "(this one included).\n"
+                 "# TYPE aitbc_http_requests_in_flight gauge\n"
+                 "aitbc_http_requests_in_flight %d\n", http_inflight());
 }
 
 char *metrics_render(void) {

@@ -16,6 +16,10 @@
  * - Only the outermost commit commits. A rollback at any level marks the whole transaction failed
  *   but leaves it open until the outermost level ends; that commit then rolls back and returns
  *   AITBC_EIO. Commit and rollback each close one level: call exactly one of them per begin.
+ * - Write transactions of this process take turns on one mutex before BEGIN IMMEDIATE: SQLite
+ *   allows one writer anyway, and a waiter woken by the mutex's hand-off starts at once, where
+ *   SQLite's busy handler would sleep 1–100 ms between retries (the p99 of every write path).
+ *   busy_timeout still covers other processes (the CLI, --verify-chain) and autocommit writes.
  * - store_stmt(NULL, sql) is allowed: the statement runs on the thread's connection in autocommit
  *   mode (or inside the thread's open transaction, if any), handy for single reads. */
 #include <pthread.h>
@@ -34,6 +38,7 @@ static store_conn *g_conns; /* registry of open connections */
 static char g_path[PATH_MAX];
 static char g_sync[16];
 static int g_busy_ms;
+static pthread_mutex_t g_writer = PTHREAD_MUTEX_INITIALIZER; /* held by the open write txn */
 
 int64_t store_wall_ms(void) {
     struct timespec ts;
@@ -96,10 +101,20 @@ static int conn_unregister(store_conn *c) {
     return found;
 }
 
+/* A thread leaving with its write transaction open (a bug, logged by the caller) must still let
+ * the other writers go; closing the connection rolls the transaction back. */
+static void conn_release_writer(store_conn *c) {
+    if (c->txn.depth > 0 && c->txn.mode == AITBC_TXN_WRITE)
+        pthread_mutex_unlock(&g_writer);
+}
+
 /* pthread key destructor: a thread exited without store_thread_done(). */
 static void conn_destructor(void *value) {
     store_conn *c = value;
-    if (conn_unregister(c)) conn_close(c);
+    if (conn_unregister(c)) {
+        conn_release_writer(c);
+        conn_close(c);
+    }
 }
 
 static int conn_setup(store_conn *c) {
@@ -232,8 +247,26 @@ void store_thread_done(void) {
     if (c && conn_unregister(c)) {
         if (c->txn.depth > 0)
             hlog("store", AITBC_LOG_WARN, "thread ended inside a transaction (rolled back)");
+        conn_release_writer(c);
         conn_close(c);
     }
+}
+
+/* Waits for the writer turn as long as SQLite would wait for its lock (busy_timeout), so a stuck
+ * writer shows up as a busy error, never as a silent deadlock. */
+static int writer_lock(void) {
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += g_busy_ms / 1000;
+    until.tv_nsec += (long)(g_busy_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    if (pthread_mutex_timedlock(&g_writer, &until) == 0)
+        return 0;
+    hlog("store", AITBC_LOG_ERROR, "no write turn within busy_timeout (%d ms)", g_busy_ms);
+    return AITBC_EBUSY;
 }
 
 /** @brief Begin (or nest into) the calling thread's transaction. NULL on error (logged). */
@@ -251,10 +284,16 @@ aitbc_txn *store_txn_begin(int mode) {
         t->depth++;
         return t;
     }
-    if (store_exec(c, mode == AITBC_TXN_WRITE ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED") != 0)
+    int write = mode == AITBC_TXN_WRITE;
+    if (write && writer_lock() != 0)
         return NULL;
+    if (store_exec(c, write ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED") != 0) {
+        if (write)
+            pthread_mutex_unlock(&g_writer);
+        return NULL;
+    }
     t->depth = 1;
-    t->mode = mode == AITBC_TXN_WRITE ? AITBC_TXN_WRITE : AITBC_TXN_READ;
+    t->mode = write ? AITBC_TXN_WRITE : AITBC_TXN_READ;
     t->failed = 0;
     return t;
 }
@@ -264,10 +303,17 @@ static int txn_valid(aitbc_txn *t) {
     return t && t->depth > 0 && atomic_load(&g_open) && pthread_getspecific(g_key) == t->conn;
 }
 
+/* The outermost level has ended (committed or rolled back): the next writer may go. */
+static void txn_ended(aitbc_txn *t) {
+    if (t->mode == AITBC_TXN_WRITE)
+        pthread_mutex_unlock(&g_writer);
+}
+
 /* Ends the SQL transaction with ROLLBACK unless SQLite already ended it (some errors do). */
 static void txn_abort(aitbc_txn *t) {
     if (!sqlite3_get_autocommit(t->conn->db)) store_exec(t->conn, "ROLLBACK");
     t->failed = 0;
+    txn_ended(t);
 }
 
 /** @brief Close one level; the outermost COMMITs. 0, AITBC_EIO (failed/rolled back) or
@@ -285,10 +331,14 @@ int store_txn_commit(aitbc_txn *t) {
     if (sqlite3_get_autocommit(t->conn->db)) {
         /* SQLite rolled the transaction back itself after an error (e.g. I/O, full disk). */
         hlog("store", AITBC_LOG_ERROR, "commit: the transaction was already rolled back");
+        txn_ended(t);
         return AITBC_EIO;
     }
     int rc = store_exec(t->conn, "COMMIT");
-    if (rc != 0) txn_abort(t);
+    if (rc != 0)
+        txn_abort(t);
+    else
+        txn_ended(t);
     return rc;
 }
 
