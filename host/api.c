@@ -72,6 +72,16 @@ static int api_migrate(aitbc_plugin_ctx *ctx, const aitbc_migration *steps, size
     return store_migrate(ctx->desc->name, steps, n);
 }
 
+static int api_plugin_info(size_t i, const char **name, const char **version)
+{
+    aitbc_plugin_ctx *p = i < loader_count() ? loader_at(i) : NULL;
+    if (!p || !p->desc)
+        return AITBC_ENOTFOUND;
+    *name = p->desc->name;
+    *version = p->desc->version;
+    return 0;
+}
+
 static const aitbc_host_api g_api = {
     .size = sizeof(aitbc_host_api),
     .version = AITBC_HOST_API_VERSION,
@@ -119,10 +129,13 @@ static const aitbc_host_api g_api = {
     .timer_add = work_timer_add,
     .timer_cancel = work_timer_cancel,
     .req_id = http_req_id,
+    .plugin_count = loader_count,
+    .plugin_info = api_plugin_info,
+    .started_ms = host_started_ms,
 };
 
 /* A field appended to aitbc_host_api must be wired above: this fails until the last one is. */
-_Static_assert(sizeof(aitbc_host_api) == offsetof(aitbc_host_api, req_id) + sizeof(void *),
+_Static_assert(sizeof(aitbc_host_api) == offsetof(aitbc_host_api, started_ms) + sizeof(void *),
                "aitbc_host_api grew: wire the new fields in g_api and move this check");
 
 /** @brief The API table handed to every plugin's init (static, lives for the process). */

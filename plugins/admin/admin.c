@@ -17,7 +17,6 @@ typedef struct admin_state {
     const aitbc_jobs_v1 *jobs;
     const aitbc_miners_v1 *miners;
     const aitbc_ledger_v1 *ledger;
-    int64_t started_ms;
 } admin_state;
 
 static void respond_err(admin_state *as, aitbc_request *req, const aitbc_jobs_error *e) {
@@ -60,24 +59,16 @@ static void h_jobs(aitbc_request *req, void *user) {
         api->respond_json(req, 200, out);
 }
 
-/* Plugins this node runs, as far as the services they provide show them. */
+/* API.md: plugins:[{name, version}] of every plugin this node runs. */
 static void add_plugins(admin_state *as, cJSON *o) {
-    static const struct {
-        const char *service, *name;
-    } known[] = {
-        {"auth@1", "auth"}, {"ledger@1", "chain"}, {"jobs@1", "client"}, {"miners@1", "miner"}};
     cJSON *arr = cJSON_AddArrayToObject(o, "plugins");
-    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
-        if (!as->api->service_lookup(known[i].service)) continue;
+    const char *name, *version;
+    for (size_t i = 0; as->api->plugin_info(i, &name, &version) == 0; i++) {
         cJSON *p = cJSON_CreateObject();
-        cJSON_AddStringToObject(p, "name", known[i].name);
-        cJSON_AddStringToObject(p, "provides", known[i].service);
+        cJSON_AddStringToObject(p, "name", name);
+        cJSON_AddStringToObject(p, "version", version);
         cJSON_AddItemToArray(arr, p);
     }
-    cJSON *self = cJSON_CreateObject();
-    cJSON_AddStringToObject(self, "name", "admin");
-    cJSON_AddStringToObject(self, "version", ADMIN_VERSION);
-    cJSON_AddItemToArray(arr, self);
 }
 
 static void h_stats(aitbc_request *req, void *user) {
@@ -101,7 +92,7 @@ static void h_stats(aitbc_request *req, void *user) {
         aitbc_json_add_i64(c, "tx_count", txs);
     }
     add_plugins(as, o);
-    aitbc_json_add_i64(o, "uptime_s", (as->api->now_ms() - as->started_ms) / 1000);
+    aitbc_json_add_i64(o, "uptime_s", (as->api->now_ms() - as->api->started_ms()) / 1000);
     as->api->respond_json(req, 200, o);
 }
 
@@ -110,7 +101,6 @@ static int admin_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **s
     if (!as) return AITBC_ENOMEM;
     as->ctx = ctx;
     as->api = api;
-    as->started_ms = api->now_ms();
     *state = as;
     return 0;
 }

@@ -297,7 +297,18 @@ static void test_admin_views(void **st) {
     assert_true(jt_int(jobs, "CANCELED") >= 2);
     assert_true(jt_int(cJSON_GetObjectItemCaseSensitive(r.json, "miners"), "total") >= 2);
     assert_non_null(cJSON_GetObjectItemCaseSensitive(r.json, "chain"));
-    assert_true(cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(r.json, "plugins")));
+    /* every loaded plugin, with its version */
+    const cJSON *plugins = cJSON_GetObjectItemCaseSensitive(r.json, "plugins"), *p;
+    int admin_listed = 0, chain_listed = 0;
+    cJSON_ArrayForEach(p, plugins) {
+        const char *name = jt_str(p, "name");
+        assert_non_null(name);
+        assert_non_null(jt_str(p, "version"));
+        admin_listed |= strcmp(name, "admin") == 0;
+        chain_listed |= strcmp(name, "chain") == 0;
+    }
+    assert_true(admin_listed && chain_listed);
+    assert_true(jt_int(r.json, "uptime_s") >= 0);
     th_resp_free(&r);
     /* paging the admin job list: every job once, newest first */
     char path[256], cursor[64] = "";

@@ -131,6 +131,15 @@ struct aitbc_host_api {
     /* ---- HTTP: more request accessors (appended) ---- */
     /** Request id (the Request-Id response header) for logs. */
     const char *(*req_id)(aitbc_request *req);
+
+    /* ---- the node (appended) ---- */
+    /** Number of loaded plugins. */
+    size_t (*plugin_count)(void);
+    /** Name and version of the i-th plugin in start order (borrowed for the host's life).
+     *  0, or AITBC_ENOTFOUND past the end. */
+    int (*plugin_info)(size_t i, const char **name, const char **version);
+    /** Wall-clock ms when the host started (uptime = now_ms() - started_ms()). */
+    int64_t (*started_ms)(void);
 };
 
 #endif
