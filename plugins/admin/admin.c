@@ -26,7 +26,11 @@ static void respond_err(admin_state *as, aitbc_request *req, const aitbc_jobs_er
 }
 
 static int limit_of(admin_state *as, aitbc_request *req, int64_t *limit) {
-    if (jc_parse_limit(as->api->req_query(req, "limit"), limit) == 0) return 0;
+    int v;
+    if (aitbc_page_limit(as->api->req_query(req, "limit"), &v) == 0) {
+        *limit = v;
+        return 0;
+    }
     as->api->respond_error(req, 400, "invalid_argument", "limit", "limit must be 1..500");
     return -1;
 }

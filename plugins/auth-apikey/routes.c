@@ -9,9 +9,6 @@
 
 #include "auth_apikey.h"
 
-#define LIST_DEFAULT 50
-#define LIST_MAX 500
-
 /* At most AUTH_LABEL_MAX characters (UTF-8 code points, not bytes), no control characters. */
 static int label_ok(const char *s)
 {
@@ -90,61 +87,11 @@ static void h_create(aitbc_request *req, void *user)
     api->respond_json(req, 201, o);
 }
 
-/* Cursor: base64url of "created_ms|key_id|role|address" — the filters ride along so a cursor is
- * refused under other filters. */
-static void cursor_make(int64_t created_ms, const char *key_id, const char *role, const char *addr,
-                        char *out, size_t cap)
+/* The key list's cursors are bound to its two filters; the position is (created_ms, key_id). */
+static void cursor_tag(const char *role, const char *addr, char tag[AITBC_CURSOR_TAG_LEN + 1])
 {
-    char raw[256];
-    int n = snprintf(raw, sizeof raw, "%lld|%s|%s|%s", (long long)created_ms, key_id, role ? role : "",
-                     addr ? addr : "");
-    sodium_bin2base64(out, cap, (const unsigned char *)raw, (size_t)n,
-                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-}
-
-static int cursor_read(const char *text, const char *role, const char *addr, int64_t *ms, char id[48])
-{
-    unsigned char raw[256];
-    size_t len = 0;
-    if (strlen(text) > 340 ||
-        sodium_base642bin(raw, sizeof raw - 1, text, strlen(text), NULL, &len, NULL,
-                          sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0)
-        return AITBC_EINVAL;
-    raw[len] = '\0';
-    char *s = (char *)raw, *save = NULL;
-    char *f_ms = strtok_r(s, "|", &save);
-    char *f_id = strtok_r(NULL, "|", &save);
-    const char *rest = save ? save : "";
-    const char *bar = strchr(rest, '|');
-    if (!f_ms || !f_id || !bar || !keyfmt_key_id_valid(f_id))
-        return AITBC_EINVAL;
-    size_t rl = (size_t)(bar - rest);
-    const char *want_role = role ? role : "", *want_addr = addr ? addr : "";
-    if (rl != strlen(want_role) || strncmp(rest, want_role, rl) != 0 || strcmp(bar + 1, want_addr) != 0)
-        return AITBC_EINVAL;
-    char *end = NULL;
-    long long v = strtoll(f_ms, &end, 10);
-    if (!end || *end || v < 0)
-        return AITBC_EINVAL;
-    *ms = v;
-    strcpy(id, f_id);
-    return 0;
-}
-
-static int parse_limit(const char *text, int *out)
-{
-    if (!text) {
-        *out = LIST_DEFAULT;
-        return 0;
-    }
-    size_t n = strlen(text);
-    if (n == 0 || n > 3 || strspn(text, "0123456789") != n)
-        return AITBC_EINVAL;
-    int v = atoi(text);
-    if (v < 1 || v > LIST_MAX)
-        return AITBC_EINVAL;
-    *out = v;
-    return 0;
+    const char *filters[] = {role, addr};
+    aitbc_cursor_tag("admin_keys", filters, 2, tag);
 }
 
 static void h_list(aitbc_request *req, void *user)
@@ -152,9 +99,9 @@ static void h_list(aitbc_request *req, void *user)
     auth_state *st = user;
     const aitbc_host_api *api = st->api;
     int limit;
-    if (parse_limit(api->req_query(req, "limit"), &limit) != 0) {
+    if (aitbc_page_limit(api->req_query(req, "limit"), &limit) != 0) {
         api->respond_error(req, 400, "invalid_argument", "limit", "limit must be an integer 1..%d",
-                           LIST_MAX);
+                           AITBC_LIMIT_MAX);
         return;
     }
     const char *role = api->req_query(req, "role");
@@ -169,9 +116,12 @@ static void h_list(aitbc_request *req, void *user)
         return;
     }
     const char *cursor = api->req_query(req, "cursor");
+    char tag[AITBC_CURSOR_TAG_LEN + 1];
+    cursor_tag(role, addr, tag);
     int64_t after_ms = 0;
-    char after_id[48] = {0};
-    if (cursor && cursor_read(cursor, role, addr, &after_ms, after_id) != 0) {
+    char after_id[AITBC_CURSOR_TIE_MAX] = {0};
+    if (cursor && (aitbc_cursor_decode(cursor, tag, &after_ms, after_id) != 0 ||
+                   !keyfmt_key_id_valid(after_id))) {
         api->respond_error(req, 400, "invalid_argument", "cursor",
                            "cursor is malformed or was made with other filters");
         return;
@@ -184,15 +134,16 @@ static void h_list(aitbc_request *req, void *user)
         return;
     }
     cJSON *out = cJSON_CreateObject();
-    char next[400] = "";
+    char next[AITBC_CURSOR_MAX] = "";
     if (cJSON_GetArraySize(items) > limit) {
         cJSON_DeleteItemFromArray(items, limit);
         const cJSON *last = cJSON_GetArrayItem(items, limit - 1);
         const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(last, "key_id"));
         const char *created = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(last, "created_at"));
         int64_t ms = 0;
-        if (id && created && aitbc_time_parse(created, &ms) == 0)
-            cursor_make(ms, id, role, addr, next, sizeof next);
+        if (id && created && aitbc_time_parse(created, &ms) == 0 &&
+            aitbc_cursor_encode(tag, ms, id, next) != 0)
+            next[0] = '\0';
     }
     cJSON_AddItemToObject(out, "items", items);
     aitbc_json_add_str(out, "next_cursor", next[0] ? next : NULL);

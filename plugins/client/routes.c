@@ -178,8 +178,8 @@ static void h_list(aitbc_request *req, void *user) {
     client_state *cs = user;
     const aitbc_host_api *api = cs->api;
     const aitbc_principal *p = api->req_principal(req);
-    int64_t limit;
-    if (jc_parse_limit(api->req_query(req, "limit"), &limit) != 0) {
+    int limit;
+    if (aitbc_page_limit(api->req_query(req, "limit"), &limit) != 0) {
         api->respond_error(req, 400, "invalid_argument", "limit", "limit must be 1..500");
         return;
     }

@@ -29,8 +29,11 @@ int cl_list(void *self, const char *state, const char *client, const char *miner
     char filters[256];
     snprintf(filters, sizeof filters, "state=%s&client=%s&miner=%s", state ? state : "",
              client ? client : "", miner ? miner : "");
+    char tag[AITBC_CURSOR_TAG_LEN + 1];
+    const char *tag_filters[] = {filters};
+    aitbc_cursor_tag("jobs", tag_filters, 1, tag);
     int64_t before = INT64_MAX;
-    if (cursor && jc_cursor_parse(cursor, filters, &before) != 0)
+    if (cursor && aitbc_cursor_decode(cursor, tag, &before, NULL) != 0)
         return jc_fail(err, 400, "invalid_argument", "cursor",
                        "not a cursor of this list with these filters");
     char sql[512];
@@ -72,9 +75,8 @@ int cl_list(void *self, const char *state, const char *client, const char *miner
     }
     free(rows);
     if (more) {
-        char c[48];
-        jc_cursor_make(last, filters, c);
-        cJSON_AddStringToObject(res, "next_cursor", c);
+        char c[AITBC_CURSOR_MAX];
+        aitbc_json_add_str(res, "next_cursor", aitbc_cursor_encode(tag, last, NULL, c) == 0 ? c : NULL);
     } else {
         cJSON_AddNullToObject(res, "next_cursor");
     }

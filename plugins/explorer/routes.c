@@ -19,24 +19,25 @@ static int decimals_cb(void *user, const char *asset)
 typedef struct page {
     int limit;
     int64_t before; /* rows with key < before */
-    char tag[EX_TAG_LEN + 1];
+    char tag[AITBC_CURSOR_TAG_LEN + 1];
 } page;
 
 static int page_parse(ex_state *es, aitbc_request *req, const char *listing, const char *fa,
                       const char *fb, page *p)
 {
     const aitbc_host_api *api = es->api;
-    if (ex_parse_limit(api->req_query(req, "limit"), &p->limit) != 0) {
+    if (aitbc_page_limit(api->req_query(req, "limit"), &p->limit) != 0) {
         api->respond_error(req, 400, "invalid_argument", "limit", "limit must be 1..%d",
-                           EX_LIMIT_MAX);
+                           AITBC_LIMIT_MAX);
         return -1;
     }
-    ex_filter_tag(listing, fa, fb, p->tag);
+    const char *filters[] = {fa, fb};
+    aitbc_cursor_tag(listing, filters, 2, p->tag);
     p->before = INT64_MAX;
     const char *cur = api->req_query(req, "cursor");
     if (!cur || !cur[0])
         return 0;
-    int rc = ex_cursor_decode(cur, p->tag, &p->before);
+    int rc = aitbc_cursor_decode(cur, p->tag, &p->before, NULL);
     if (rc != 0) {
         api->respond_error(req, 400, "invalid_argument", "cursor",
                            rc == AITBC_ECONFLICT ? "cursor was made for other filters"
@@ -73,8 +74,8 @@ static cJSON *collect(ex_state *es, aitbc_stmt *s, const page *p, int key_col, i
         cJSON_Delete(out);
         return NULL;
     }
-    char cur[EX_CURSOR_MAX];
-    if (more && ex_cursor_encode(p->tag, last, cur) == 0)
+    char cur[AITBC_CURSOR_MAX];
+    if (more && aitbc_cursor_encode(p->tag, last, NULL, cur) == 0)
         cJSON_AddStringToObject(out, "next_cursor", cur);
     else
         cJSON_AddNullToObject(out, "next_cursor");

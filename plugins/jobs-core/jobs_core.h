@@ -66,11 +66,5 @@ int jc_receipt_sign(cJSON *r, const jc_key *key);
 /** Verify a receipt's signature with a public key (hex). 0 or AITBC_ESIG / AITBC_EINVAL. */
 int jc_receipt_verify(const cJSON *r, const char *pk_hex);
 
-/** Keyset cursor "<seq>.<8 hex of the filter hash>". */
-void jc_cursor_make(int64_t seq, const char *filters, char out[48]);
-/** 0 and *seq, or AITBC_EINVAL (garbage or other filters). */
-int jc_cursor_parse(const char *cursor, const char *filters, int64_t *seq);
-/** ?limit= parse: NULL → 50; 1..500 else AITBC_EINVAL. */
-int jc_parse_limit(const char *text, int64_t *out);
 
 #endif

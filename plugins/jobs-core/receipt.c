@@ -98,28 +98,3 @@ int jc_receipt_verify(const cJSON *r, const char *pk_hex) {
     return rc == 0 ? 0 : AITBC_ESIG;
 }
 
-static uint32_t filter_hash(const char *filters) {
-    unsigned char h[32];
-    crypto_hash_sha256(h, (const unsigned char *)(filters ? filters : ""),
-                       filters ? strlen(filters) : 0);
-    return (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
-}
-
-void jc_cursor_make(int64_t seq, const char *filters, char out[48]) {
-    snprintf(out, 48, "%" PRId64 ".%08" PRIx32, seq, filter_hash(filters));
-}
-
-int jc_cursor_parse(const char *cursor, const char *filters, int64_t *seq) {
-    char want[48];
-    const char *dot = cursor ? strchr(cursor, '.') : NULL;
-    if (!dot || dot == cursor || dot - cursor > 18) return AITBC_EINVAL;
-    int64_t v = 0;
-    for (const char *p = cursor; p < dot; p++) {
-        if (*p < '0' || *p > '9') return AITBC_EINVAL;
-        v = v * 10 + (*p - '0');
-    }
-    jc_cursor_make(v, filters, want);
-    if (strcmp(want, cursor) != 0) return AITBC_EINVAL;
-    *seq = v;
-    return 0;
-}

@@ -126,17 +126,3 @@ int jc_parse_submit(const cJSON *body, jc_submit *out, aitbc_jobs_error *err) {
     return 0;
 }
 
-int jc_parse_limit(const char *text, int64_t *out) {
-    *out = 50;
-    if (!text) return 0;
-    int64_t v = 0;
-    size_t n = strlen(text);
-    if (n == 0 || n > 3) return AITBC_EINVAL;
-    for (size_t i = 0; i < n; i++) {
-        if (text[i] < '0' || text[i] > '9') return AITBC_EINVAL;
-        v = v * 10 + (text[i] - '0');
-    }
-    if (v < 1 || v > 500) return AITBC_EINVAL;
-    *out = v;
-    return 0;
-}

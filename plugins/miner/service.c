@@ -42,8 +42,11 @@ static int l_list(void *self, const char *status, int64_t limit, const char *cur
         return jc_fail(err, 400, "invalid_argument", "status", "ONLINE, DRAINING or OFFLINE");
     char filters[64];
     snprintf(filters, sizeof filters, "status=%s", status ? status : "");
+    char tag[AITBC_CURSOR_TAG_LEN + 1];
+    const char *tag_filters[] = {filters};
+    aitbc_cursor_tag("miners", tag_filters, 1, tag);
     int64_t before = INT64_MAX;
-    if (cursor && jc_cursor_parse(cursor, filters, &before) != 0)
+    if (cursor && aitbc_cursor_decode(cursor, tag, &before, NULL) != 0)
         return jc_fail(err, 400, "invalid_argument", "cursor",
                        "not a cursor of this list with these filters");
     aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
@@ -78,9 +81,8 @@ static int l_list(void *self, const char *status, int64_t limit, const char *cur
     }
     free(rows);
     if (more) {
-        char c[48];
-        jc_cursor_make(last, filters, c);
-        cJSON_AddStringToObject(res, "next_cursor", c);
+        char c[AITBC_CURSOR_MAX];
+        aitbc_json_add_str(res, "next_cursor", aitbc_cursor_encode(tag, last, NULL, c) == 0 ? c : NULL);
     } else {
         cJSON_AddNullToObject(res, "next_cursor");
     }

@@ -213,28 +213,6 @@ static void test_receipt_sign_verify(void **st) {
     cJSON_Delete(r);
 }
 
-static void test_cursor_limit(void **st) {
-    (void)st;
-    char c[48];
-    int64_t seq;
-    jc_cursor_make(1234, "state=QUEUED", c);
-    assert_int_equal(jc_cursor_parse(c, "state=QUEUED", &seq), 0);
-    assert_int_equal(seq, 1234);
-    assert_int_equal(jc_cursor_parse(c, "state=RUNNING", &seq), AITBC_EINVAL);
-    assert_int_equal(jc_cursor_parse("abc", "", &seq), AITBC_EINVAL);
-    assert_int_equal(jc_cursor_parse("12.zz", "", &seq), AITBC_EINVAL);
-    assert_int_equal(jc_cursor_parse(NULL, "", &seq), AITBC_EINVAL);
-    int64_t l;
-    assert_int_equal(jc_parse_limit(NULL, &l), 0);
-    assert_int_equal(l, 50);
-    assert_int_equal(jc_parse_limit("500", &l), 0);
-    assert_int_equal(l, 500);
-    assert_int_equal(jc_parse_limit("501", &l), AITBC_EINVAL);
-    assert_int_equal(jc_parse_limit("0", &l), AITBC_EINVAL);
-    assert_int_equal(jc_parse_limit("-1", &l), AITBC_EINVAL);
-    assert_int_equal(jc_parse_limit("", &l), AITBC_EINVAL);
-    assert_int_equal(jc_parse_limit("1x", &l), AITBC_EINVAL);
-}
 
 int main(void) {
     if (sodium_init() < 0) return 1;
@@ -242,7 +220,6 @@ int main(void) {
         cmocka_unit_test(test_submit_valid), cmocka_unit_test(test_submit_invalid),
         cmocka_unit_test(test_match),        cmocka_unit_test(test_price),
         cmocka_unit_test(test_texts),        cmocka_unit_test(test_receipt_sign_verify),
-        cmocka_unit_test(test_cursor_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,4 +12,5 @@
 #include "json.h"
 #include "util.h"
 #include "command.h"
+#include "paging.h"
 #endif

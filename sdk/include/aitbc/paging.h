@@ -1,0 +1,28 @@
+/* List paging as API.md defines it: ?limit= (1..500, default 50) and opaque keyset cursors that
+ * are bound to the listing and filters they were made for. One implementation for every plugin. */
+#ifndef AITBC_PAGING_H
+#define AITBC_PAGING_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define AITBC_LIMIT_DEFAULT 50
+#define AITBC_LIMIT_MAX 500
+#define AITBC_CURSOR_TAG_LEN 16  /* hex chars */
+#define AITBC_CURSOR_TIE_MAX 64  /* tie-break text, NUL included */
+#define AITBC_CURSOR_MAX 192
+
+/** ?limit=: NULL → AITBC_LIMIT_DEFAULT; decimal 1..AITBC_LIMIT_MAX → 0 and *out; else AITBC_EINVAL. */
+int aitbc_page_limit(const char *text, int *out);
+/** Tag for a listing and its filter values (each may be NULL; NULL and "" differ from each other
+ *  only by position, so ("a", NULL) and (NULL, "a") give different tags). out gets 16 hex + NUL. */
+void aitbc_cursor_tag(const char *listing, const char *const *filters, size_t nfilters,
+                      char out[AITBC_CURSOR_TAG_LEN + 1]);
+/** Cursor after the row (key >= 0, tie): tie breaks equal keys (may be NULL). 0 or AITBC_EINVAL. */
+int aitbc_cursor_encode(const char *tag, int64_t key, const char *tie, char out[AITBC_CURSOR_MAX]);
+/** Read a cursor made for tag. 0 with *key and tie (may be NULL if the caller uses none);
+ *  AITBC_EINVAL if malformed; AITBC_ECONFLICT if it was made for another listing or filters. */
+int aitbc_cursor_decode(const char *text, const char *tag, int64_t *key,
+                        char tie[AITBC_CURSOR_TIE_MAX]);
+
+#endif
