@@ -39,8 +39,8 @@ static void check_time(const char *text) {
         return;
     char out[AITBC_TIME_MAX];
     aitbc_time_format(ms, out);
-    if (strlen(out) != 24 || out[4] != '-')
-        return; /* a year outside 0000..9999 after the offset: not RFC 3339 any more */
+    if (strlen(out) != 24 || out[0] < '0' || out[0] > '9' || out[4] != '-')
+        return; /* a year outside 0000..9999 after the offset ("-001-12-31T…"): not RFC 3339 */
     int64_t back;
     if (aitbc_time_parse(out, &back) != 0 || back != ms)
         abort();
