@@ -1,0 +1,197 @@
+/* The marketplace plugin: descriptor, config, tables, lifecycle and the marketplace@1 service.
+ * Miners sell GPU hours as offers; clients buy hours as trades paid into ledger escrow and
+ * released to the seller hour by hour by a timer (see README.md). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "marketplace.h"
+
+static const aitbc_migration k_migrations[] = {
+    {1, "CREATE TABLE marketplace_offers(seq INTEGER PRIMARY KEY, offer_id TEXT NOT NULL UNIQUE,"
+        " provider TEXT NOT NULL, gpu_model TEXT NOT NULL, gpu_memory_gb INTEGER NOT NULL,"
+        " gpu_count INTEGER NOT NULL, models TEXT NOT NULL, region TEXT NOT NULL,"
+        " price INTEGER NOT NULL CHECK(price > 0), hours_available INTEGER NOT NULL,"
+        " hours_remaining INTEGER NOT NULL CHECK(hours_remaining >= 0), status TEXT NOT NULL,"
+        " created_ms INTEGER NOT NULL, expires_ms INTEGER);"
+        "CREATE INDEX marketplace_offers_status ON marketplace_offers(status, seq);"
+        "CREATE INDEX marketplace_offers_price ON marketplace_offers(status, price, seq);"
+        "CREATE INDEX marketplace_offers_expiry ON marketplace_offers(expires_ms)"
+        " WHERE status = 'OPEN' AND expires_ms IS NOT NULL;"
+        "CREATE TABLE marketplace_trades(seq INTEGER PRIMARY KEY, trade_id TEXT NOT NULL UNIQUE,"
+        " offer_id TEXT NOT NULL, buyer TEXT NOT NULL, seller TEXT NOT NULL,"
+        " hours INTEGER NOT NULL CHECK(hours > 0), price INTEGER NOT NULL,"
+        " total INTEGER NOT NULL, status TEXT NOT NULL, created_ms INTEGER NOT NULL,"
+        " ends_ms INTEGER NOT NULL, released INTEGER NOT NULL DEFAULT 0,"
+        " refunded INTEGER NOT NULL DEFAULT 0, hours_released INTEGER NOT NULL DEFAULT 0,"
+        " next_ms INTEGER NOT NULL, CHECK(released + refunded <= total));"
+        "CREATE INDEX marketplace_trades_buyer ON marketplace_trades(buyer, seq);"
+        "CREATE INDEX marketplace_trades_seller ON marketplace_trades(seller, seq);"
+        "CREATE INDEX marketplace_trades_due ON marketplace_trades(next_ms)"
+        " WHERE status = 'ACTIVE';"
+        "CREATE INDEX marketplace_trades_offer ON marketplace_trades(offer_id)"
+        " WHERE status = 'ACTIVE';"},
+};
+
+static const aitbc_cfg_key k_schema[] = {
+    {"hour_ms", AITBC_CFG_INT, 0,
+     "length of one sold hour in ms (default 3600000; tests shrink it, min 10)"},
+    {"tick_ms", AITBC_CFG_INT, 0,
+     "settlement timer period in ms: releases, expiry, seller checks (default 1000, min 5)"},
+    {NULL, 0, 0, NULL},
+};
+
+static int cfg_int(mk_state *ms, const char *key, int64_t def, int64_t lo, int64_t hi,
+                   int64_t *out)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(ms->api->config(ms->ctx), key);
+    *out = def;
+    if (!it)
+        return 0;
+    if (aitbc_json_int(it, out) != 0 || *out < lo || *out > hi) {
+        ms->api->log(ms->ctx, AITBC_LOG_ERROR, "marketplace.%s must be an integer in %lld..%lld",
+                     key, (long long)lo, (long long)hi);
+        return AITBC_EINVAL;
+    }
+    return 0;
+}
+
+void mk_respond_rc(mk_state *ms, aitbc_request *req, int rc, const char *field)
+{
+    const aitbc_host_api *api = ms->api;
+    switch (rc) {
+    case AITBC_ENOTFOUND:
+        api->respond_error(req, 404, "not_found", field, "not found");
+        break;
+    case AITBC_EFUNDS:
+        api->respond_error(req, 402, "insufficient_funds", NULL, "available balance too low");
+        break;
+    case AITBC_ECONFLICT:
+        api->respond_error(req, 409, "conflict", field, "state changed; not possible now");
+        break;
+    case AITBC_EOVERFLOW:
+        api->respond_error(req, 400, "invalid_argument", field, "amount too large");
+        break;
+    case AITBC_EBUSY:
+        api->respond_error(req, 503, "unavailable", NULL, "database busy, retry");
+        break;
+    case AITBC_EUNAVAIL:
+        api->respond_error(req, 503, "unavailable", NULL, "a required service is unavailable");
+        break;
+    default:
+        api->log(ms->ctx, AITBC_LOG_ERROR, "request failed (%d)", rc);
+        api->respond_error(req, 500, "internal", NULL, "internal error");
+    }
+}
+
+const char *mk_caller(mk_state *ms, aitbc_request *req)
+{
+    const aitbc_principal *who = ms->api->req_principal(req);
+    if (!who || !aitbc_address_valid(who->owner_address)) {
+        ms->api->respond_error(req, 403, "forbidden", NULL, "this key has no account");
+        return NULL;
+    }
+    return who->owner_address;
+}
+
+static int routes_register(mk_state *ms)
+{
+    const aitbc_route routes[] = {
+        {.method = "GET", .path = "/v1/marketplace/offers", .roles = AITBC_ROLE_ANY,
+         .handler = mk_h_offer_list, .user = ms},
+        {.method = "POST", .path = "/v1/marketplace/offers", .roles = AITBC_ROLE_MINER,
+         .body = AITBC_BODY_JSON, .handler = mk_h_offer_create, .user = ms, .idempotent = 1},
+        {.method = "GET", .path = "/v1/marketplace/offers/{offer_id}", .roles = AITBC_ROLE_ANY,
+         .handler = mk_h_offer_get, .user = ms},
+        {.method = "DELETE", .path = "/v1/marketplace/offers/{offer_id}",
+         .roles = AITBC_ROLE_MINER, .handler = mk_h_offer_cancel, .user = ms},
+        {.method = "POST", .path = "/v1/marketplace/trades", .roles = AITBC_ROLE_CLIENT,
+         .body = AITBC_BODY_JSON, .handler = mk_h_trade_create, .user = ms, .idempotent = 1},
+        {.method = "GET", .path = "/v1/marketplace/trades", .roles = AITBC_ROLE_ANY,
+         .handler = mk_h_trade_list, .user = ms},
+        {.method = "GET", .path = "/v1/marketplace/trades/{trade_id}", .roles = AITBC_ROLE_ANY,
+         .handler = mk_h_trade_get, .user = ms},
+    };
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        int rc = ms->api->route(ms->ctx, &routes[i]);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int mk_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **state)
+{
+    mk_state *ms = calloc(1, sizeof *ms);
+    if (!ms)
+        return AITBC_ENOMEM;
+    ms->ctx = ctx;
+    ms->api = api;
+    ms->service = (aitbc_marketplace_v1){sizeof(aitbc_marketplace_v1), ms, mk_trade_active};
+    int rc = cfg_int(ms, "hour_ms", 3600000, 10, 86400000, &ms->hour_ms);
+    if (rc == 0)
+        rc = cfg_int(ms, "tick_ms", 1000, 5, 3600000, &ms->tick_ms);
+    if (rc == 0)
+        rc = api->migrate(ctx, k_migrations, sizeof k_migrations / sizeof k_migrations[0]);
+    if (rc == 0)
+        rc = api->service_register(ctx, AITBC_MARKETPLACE_SERVICE, &ms->service);
+    aitbc_topic offers = {"offers", AITBC_ROLE_ANY, NULL, NULL};
+    if (rc == 0)
+        rc = api->bus_topic(ctx, &offers);
+    if (rc != 0) {
+        api->log(ctx, AITBC_LOG_ERROR, "init failed (%d)", rc);
+        free(ms);
+        return rc;
+    }
+    *state = ms;
+    return 0;
+}
+
+static int mk_start(void *state)
+{
+    mk_state *ms = state;
+    ms->ledger = ms->api->service_lookup(AITBC_LEDGER_SERVICE);
+    if (!ms->ledger)
+        return AITBC_EUNAVAIL;
+    ms->miners = ms->api->service_lookup(AITBC_MINERS_SERVICE);
+    int rc = routes_register(ms);
+    if (rc != 0)
+        return rc;
+    ms->timer = ms->api->timer_add(ms->ctx, ms->tick_ms, mk_tick, ms);
+    if (!ms->timer)
+        return AITBC_EIO;
+    ms->api->log(ms->ctx, AITBC_LOG_INFO, "hour = %lld ms, tick %lld ms, seller registry: %s",
+                 (long long)ms->hour_ms, (long long)ms->tick_ms,
+                 ms->miners ? "miners@1" : "none (any miner key may sell)");
+    return 0;
+}
+
+static void mk_stop(void *state)
+{
+    mk_state *ms = state;
+    if (ms && ms->timer) {
+        ms->api->timer_cancel(ms->timer);
+        ms->timer = NULL;
+    }
+}
+
+static void mk_destroy(void *state) { free(state); }
+
+static const char *const k_provides[] = {AITBC_MARKETPLACE_SERVICE, NULL};
+static const char *const k_requires[] = {AITBC_LEDGER_SERVICE, NULL};
+
+static const aitbc_plugin_desc k_desc = {
+    AITBC_PLUGIN_HEADER,
+    .name = "marketplace",
+    .version = "0.1.0",
+    .description = "Compute marketplace: miners' GPU-hour offers, clients' trades paid through "
+                   "ledger escrow and released hour by hour (marketplace@1)",
+    .provides = k_provides,
+    .requires = k_requires,
+    .config_schema = k_schema,
+    .init = mk_init,
+    .start = mk_start,
+    .stop = mk_stop,
+    .destroy = mk_destroy,
+};
+
+const aitbc_plugin_desc *aitbc_plugin_describe(void) { return &k_desc; }
