@@ -18,8 +18,8 @@ long router_url_decode(const char *in, size_t len, char *out, int plus_is_space)
 /** @brief Number of routes added. */
 size_t router_count(const router *r);
 /** @brief The path to match once http.path_prefix is applied: the rest after the prefix ("/" if
- *  the path is the prefix), the path itself when no prefix is set or for /healthz and /metrics,
- *  NULL when a prefix is set and missing (→ 404). @return borrowed from path or static. */
+ *  the path is the prefix), else the path itself (routes answer with and without the prefix).
+ *  NULL only for a NULL path. @return borrowed from path or static. */
 const char *router_route_path(const char *prefix, const char *path);
 
 /* ---- one request ---- */

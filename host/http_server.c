@@ -229,8 +229,13 @@ static void idempotency_begin(aitbc_request *req) {
         return;
     const char *account =
         req->principal.owner_address[0] ? req->principal.owner_address : req->principal.key_id;
-    char route_key[160];
-    snprintf(route_key, sizeof route_key, "%s %s", req->m.route->method, req->m.pattern);
+    /* Keys are scoped to the concrete path: one key space per job's /complete, say, not one shared
+     * by every job; the path prefix does not make a different resource. */
+    char *path = raw_path(req->uri);
+    const char *rpath = path ? router_route_path(http_settings()->path_prefix, path) : NULL;
+    char route_key[600];
+    snprintf(route_key, sizeof route_key, "%s %.560s", req->m.route->method, rpath ? rpath : "");
+    free(path);
     unsigned status = 0;
     char *stored = NULL;
     switch (idem_begin(account, route_key, key, req->json, &req->idem, &status, &stored)) {

@@ -180,7 +180,9 @@ void idem_finish(idem_record *rec, unsigned status, const char *body, size_t len
         return;
     aitbc_txn *txn = store_txn_begin(AITBC_TXN_WRITE);
     if (txn) {
-        int keep = status < 400 || status >= 500;
+        /* 4xx (the request was refused) and 503 (nothing was done: retry) leave no record, so
+         * the client may retry with the same key; success and 500 (maybe partly done) replay. */
+        int keep = status < 400 || (status >= 500 && status != 503);
         aitbc_stmt *s;
         if (keep) {
             s = store_stmt(txn, "UPDATE host_idempotency SET state=1, status=?, response=? "

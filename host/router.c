@@ -9,8 +9,8 @@
  *  - One trailing slash is ignored ("/v1/jobs/" is "/v1/jobs"); empty segments elsewhere ("//")
  *    never match. Segments are percent-decoded before comparison; a segment with bad escapes or a
  *    decoded NUL matches nothing. Parameter values are the decoded segment ("%2F" stays inside).
- *  - http.path_prefix: router_route_path() strips the prefix; paths without it are 404 except
- *    /healthz and /metrics, which are also served at the root.
+ *  - http.path_prefix: router_route_path() strips the prefix; paths without it are served as they
+ *    are, so a node behind a proxy that maps https://…/api answers both /api/v1/… and /v1/….
  * The router is not locked: the HTTP layer serialises writers against readers. */
 #include <stdlib.h>
 #include <string.h>
@@ -442,7 +442,5 @@ const char *router_route_path(const char *prefix, const char *path) {
         if (path[plen] == '\0')
             return "/";
     }
-    if (strcmp(path, "/healthz") == 0 || strcmp(path, "/metrics") == 0)
-        return path;
-    return NULL;
+    return path;
 }

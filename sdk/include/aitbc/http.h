@@ -50,8 +50,9 @@ typedef struct aitbc_route {
     aitbc_handler_fn handler;
     void *user;            /**< handed back to the handler, borrowed */
     /** Nonzero: the host honours the Idempotency-Key header for this route (API.md): same key +
-     *  same canonical body → the stored first 2xx/5xx answer; other body → 409
-     *  idempotency_mismatch; first still running → 409 in_progress. Keyed per principal. */
+     *  same canonical body → the stored first answer (2xx, 500; never 4xx or 503); other body →
+     *  409 idempotency_mismatch; first still running → 409 in_progress. Keyed per account,
+     *  method and concrete path. */
     int idempotent;
 } aitbc_route;
 
