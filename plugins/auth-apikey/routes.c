@@ -134,19 +134,18 @@ static void h_list(aitbc_request *req, void *user)
         return;
     }
     cJSON *out = cJSON_CreateObject();
-    char next[AITBC_CURSOR_MAX] = "";
-    if (cJSON_GetArraySize(items) > limit) {
+    int more = cJSON_GetArraySize(items) > limit;
+    const char *id = NULL;
+    int64_t ms = 0;
+    if (more) {
         cJSON_DeleteItemFromArray(items, limit);
         const cJSON *last = cJSON_GetArrayItem(items, limit - 1);
-        const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(last, "key_id"));
+        id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(last, "key_id"));
         const char *created = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(last, "created_at"));
-        int64_t ms = 0;
-        if (id && created && aitbc_time_parse(created, &ms) == 0 &&
-            aitbc_cursor_encode(tag, ms, id, next) != 0)
-            next[0] = '\0';
+        more = id && created && aitbc_time_parse(created, &ms) == 0;
     }
     cJSON_AddItemToObject(out, "items", items);
-    aitbc_json_add_str(out, "next_cursor", next[0] ? next : NULL);
+    aitbc_page_set_next(out, more, tag, ms, id);
     api->respond_json(req, 200, out);
 }
 

@@ -74,11 +74,7 @@ static cJSON *collect(ex_state *es, aitbc_stmt *s, const page *p, int key_col, i
         cJSON_Delete(out);
         return NULL;
     }
-    char cur[AITBC_CURSOR_MAX];
-    if (more && aitbc_cursor_encode(p->tag, last, NULL, cur) == 0)
-        cJSON_AddStringToObject(out, "next_cursor", cur);
-    else
-        cJSON_AddNullToObject(out, "next_cursor");
+    aitbc_page_set_next(out, more, p->tag, last, NULL);
     return out;
 }
 

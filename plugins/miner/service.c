@@ -80,12 +80,7 @@ static int l_list(void *self, const char *status, int64_t limit, const char *cur
         mn_row_free(&rows[i]);
     }
     free(rows);
-    if (more) {
-        char c[AITBC_CURSOR_MAX];
-        aitbc_json_add_str(res, "next_cursor", aitbc_cursor_encode(tag, last, NULL, c) == 0 ? c : NULL);
-    } else {
-        cJSON_AddNullToObject(res, "next_cursor");
-    }
+    aitbc_page_set_next(res, (int)more, tag, last, NULL);
     *out = res;
     return 0;
 }

@@ -97,3 +97,10 @@ int aitbc_cursor_decode(const char *text, const char *tag, int64_t *key,
     cJSON_Delete(o);
     return rc;
 }
+
+void aitbc_page_set_next(cJSON *answer, int more, const char *tag, int64_t last_key,
+                         const char *last_tie) {
+    char cursor[AITBC_CURSOR_MAX];
+    int ok = more && aitbc_cursor_encode(tag, last_key, last_tie, cursor) == 0;
+    aitbc_json_add_str(answer, "next_cursor", ok ? cursor : NULL);
+}

@@ -85,11 +85,29 @@ static void parses_limits(void **st) {
         assert_int_equal(aitbc_page_limit(bad[i], &v), AITBC_EINVAL);
 }
 
+static void sets_next_cursor_only_when_more(void **st) {
+    (void)st;
+    char t[AITBC_CURSOR_TAG_LEN + 1], tie[AITBC_CURSOR_TIE_MAX];
+    tag("jobs", "QUEUED", NULL, t);
+    cJSON *done = cJSON_CreateObject(), *more = cJSON_CreateObject();
+    aitbc_page_set_next(done, 0, t, 5, NULL);
+    aitbc_page_set_next(more, 1, t, 5, "key_x");
+    assert_true(cJSON_IsNull(cJSON_GetObjectItem(done, "next_cursor")));
+    int64_t k;
+    assert_int_equal(aitbc_cursor_decode(cJSON_GetObjectItem(more, "next_cursor")->valuestring, t,
+                                         &k, tie), 0);
+    assert_int_equal(k, 5);
+    assert_string_equal(tie, "key_x");
+    cJSON_Delete(done);
+    cJSON_Delete(more);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(round_trips_and_binds_to_filters),
         cmocka_unit_test(refuses_malformed_cursors),
         cmocka_unit_test(parses_limits),
+        cmocka_unit_test(sets_next_cursor_only_when_more),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <cjson/cJSON.h>
 
 #define AITBC_LIMIT_DEFAULT 50
 #define AITBC_LIMIT_MAX 500
@@ -24,5 +25,10 @@ int aitbc_cursor_encode(const char *tag, int64_t key, const char *tie, char out[
  *  AITBC_EINVAL if malformed; AITBC_ECONFLICT if it was made for another listing or filters. */
 int aitbc_cursor_decode(const char *text, const char *tag, int64_t *key,
                         char tie[AITBC_CURSOR_TIE_MAX]);
+
+/** Sets "next_cursor" on a list answer: the cursor after (last_key, last_tie) when more rows
+ *  follow, else null. */
+void aitbc_page_set_next(cJSON *answer, int more, const char *tag, int64_t last_key,
+                         const char *last_tie);
 
 #endif
