@@ -11,6 +11,7 @@
 #include "mk_th.h"
 
 th_host *H;
+const char *mk_admin_key = "k-admin";
 static int64_t g_minted;
 static char g_racers[MK_RACERS][48];
 
@@ -109,7 +110,7 @@ void mk_balance(const char *addr, int64_t *available, int64_t *locked)
     th_resp r;
     char path[128];
     snprintf(path, sizeof path, "/v1/explorer/address/%s", addr);
-    long st = mk_req("GET", path, "k-admin", NULL, &r);
+    long st = mk_req("GET", path, mk_admin_key, NULL, &r);
     if (st == 404) { /* no account yet: holds nothing */
         th_resp_free(&r);
         *available = *locked = 0;
@@ -128,7 +129,7 @@ void mk_mint(const char *addr, const char *amount)
     char body[200];
     snprintf(body, sizeof body, "{\"address\":\"%s\",\"asset\":\"AIT\",\"amount\":\"%s\"}", addr,
              amount);
-    assert_int_equal(mk_req("POST", "/v1/admin/mint", "k-admin", body, &r), 201);
+    assert_int_equal(mk_req("POST", "/v1/admin/mint", mk_admin_key, body, &r), 201);
     th_resp_free(&r);
     g_minted += mk_units(amount);
 }

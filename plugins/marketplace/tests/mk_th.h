@@ -17,6 +17,8 @@
 #define MK_HOUR_MS 200
 
 extern th_host *H;
+/** Admin key mk_balance and mk_mint use ("k-admin" unless a test sets another). */
+extern const char *mk_admin_key;
 
 /** Start the host (group setup); 0 or -1. */
 int mk_start(void);
