@@ -1,0 +1,145 @@
+/* The in-memory books: rebuilt from the open orders in the database at start, published as
+ * changed price levels on the bus, and served as an aggregated snapshot whose `sequence` is the
+ * counter the `orderbook` events carry. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "exchange.h"
+
+int ex_books_rebuild(ex_state *es)
+{
+    const aitbc_host_api *api = es->api;
+    aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
+    if (!t)
+        return AITBC_EBUSY;
+    aitbc_stmt *s = api->stmt(t, "SELECT order_id, owner, market, side, price, remaining, seq "
+                                 "FROM exchange_orders WHERE is_open = 1 ORDER BY seq");
+    int rc = s ? 0 : AITBC_EIO;
+    size_t n = 0;
+    while (rc == 0 && (rc = api->step(s)) == AITBC_ROW) {
+        rc = 0;
+        ex_market *m = ex_find_market(es, api->col_text(s, 2));
+        if (!m) {
+            api->log(es->ctx, AITBC_LOG_WARN, "open order %s is in unconfigured market %s",
+                     api->col_text(s, 0), api->col_text(s, 2));
+            continue;
+        }
+        ex_rest r;
+        memset(&r, 0, sizeof r);
+        snprintf(r.order_id, sizeof r.order_id, "%s", api->col_text(s, 0));
+        snprintf(r.owner, sizeof r.owner, "%s", api->col_text(s, 1));
+        r.price = api->col_int64(s, 4);
+        r.remaining = api->col_int64(s, 5);
+        r.seq = api->col_int64(s, 6);
+        int side = api->col_int64(s, 3) == EX_BUY ? EX_BUY : EX_SELL;
+        pthread_mutex_lock(&m->lock);
+        rc = ex_book_insert(&m->book, side, &r);
+        pthread_mutex_unlock(&m->lock);
+        n++;
+    }
+    if (s)
+        api->stmt_done(s);
+    api->txn_commit(t);
+    if (rc == AITBC_DONE)
+        rc = 0;
+    if (rc == 0)
+        api->log(es->ctx, AITBC_LOG_INFO, "order books rebuilt from %zu open orders", n);
+    return rc;
+}
+
+static cJSON *level(const ex_market *m, int64_t price, int64_t qty)
+{
+    char ps[AITBC_MONEY_MAX], qs[AITBC_MONEY_MAX];
+    aitbc_money_format(price, m->p.quote_dec, ps);
+    aitbc_money_format(qty, m->p.base_dec, qs);
+    cJSON *pair = cJSON_CreateArray();
+    cJSON_AddItemToArray(pair, cJSON_CreateString(ps));
+    cJSON_AddItemToArray(pair, cJSON_CreateString(qs));
+    return pair;
+}
+
+void ex_publish_levels(ex_state *es, ex_market *m, const int *sides, const int64_t *prices,
+                       size_t n)
+{
+    if (n == 0)
+        return;
+    cJSON *ev = cJSON_CreateObject();
+    cJSON_AddStringToObject(ev, "market", m->symbol);
+    cJSON *arr[2];
+    arr[EX_BUY] = cJSON_CreateArray();
+    arr[EX_SELL] = cJSON_CreateArray();
+    size_t changed = 0;
+    for (size_t i = 0; i < n; i++) {
+        int dup = 0; /* a level touched twice is reported once, with its final quantity */
+        for (size_t j = 0; j < i && !dup; j++)
+            dup = sides[j] == sides[i] && prices[j] == prices[i];
+        if (dup)
+            continue;
+        int64_t q = ex_level_qty(&m->book, sides[i], prices[i]);
+        cJSON_AddItemToArray(arr[sides[i]], level(m, prices[i], q));
+        changed++;
+    }
+    aitbc_json_add_i64(ev, "first_sequence", (int64_t)m->sequence + 1);
+    m->sequence += changed;
+    aitbc_json_add_i64(ev, "last_sequence", (int64_t)m->sequence);
+    cJSON_AddItemToObject(ev, "bids", arr[EX_BUY]);
+    cJSON_AddItemToObject(ev, "asks", arr[EX_SELL]);
+    /* The WebSocket bridge matches topics exactly: one event for all markets, one per market. */
+    es->api->bus_publish(es->ctx, "orderbook", ev);
+    es->api->bus_publish(es->ctx, m->topic, ev);
+    cJSON_Delete(ev);
+}
+
+/* depth: 1..500, default 50. */
+static int parse_depth(const char *text, int *out)
+{
+    *out = 50;
+    if (!text)
+        return 0;
+    size_t n = strlen(text);
+    if (n == 0 || n > 3 || strspn(text, "0123456789") != n || (n > 1 && text[0] == '0'))
+        return -1;
+    *out = atoi(text);
+    return *out >= 1 && *out <= 500 ? 0 : -1;
+}
+
+/* Aggregated levels of one side, best first, at most depth. */
+static cJSON *side_levels(const ex_market *m, int side, int depth)
+{
+    const ex_side *s = &m->book.side[side];
+    cJSON *arr = cJSON_CreateArray();
+    int levels = 0;
+    for (size_t i = 0; i < s->n && levels < depth;) {
+        int64_t price = s->v[i].price, qty = 0;
+        for (; i < s->n && s->v[i].price == price; i++)
+            qty += s->v[i].remaining;
+        cJSON_AddItemToArray(arr, level(m, price, qty));
+        levels++;
+    }
+    return arr;
+}
+
+void ex_h_orderbook(aitbc_request *req, void *user)
+{
+    ex_state *es = user;
+    const aitbc_host_api *api = es->api;
+    const char *sym = api->req_query(req, "market");
+    ex_market *m = sym ? ex_find_market(es, sym) : es->nmarkets == 1 ? &es->markets[0] : NULL;
+    if (!m) {
+        api->respond_error(req, 400, "invalid_argument", "market", "unknown market");
+        return;
+    }
+    int depth;
+    if (parse_depth(api->req_query(req, "depth"), &depth) != 0) {
+        api->respond_error(req, 400, "invalid_argument", "depth", "depth must be 1..500");
+        return;
+    }
+    cJSON *out = cJSON_CreateObject();
+    cJSON_AddStringToObject(out, "market", m->symbol);
+    pthread_mutex_lock(&m->lock);
+    aitbc_json_add_i64(out, "sequence", (int64_t)m->sequence);
+    cJSON_AddItemToObject(out, "bids", side_levels(m, EX_BUY, depth));
+    cJSON_AddItemToObject(out, "asks", side_levels(m, EX_SELL, depth));
+    pthread_mutex_unlock(&m->lock);
+    api->respond_json(req, 200, out);
+}

@@ -1,0 +1,101 @@
+/* The pure matching engine of the exchange: an in-memory price-time order book per market and
+ * the planning of one incoming order against it. No I/O, no locks: the caller holds the market's
+ * lock, plans, settles the plan in the database, and applies it to the book only after commit. */
+#ifndef AITBC_EXCHANGE_ENGINE_H
+#define AITBC_EXCHANGE_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define EX_ID_MAX 48
+
+enum { EX_BUY = 0, EX_SELL = 1 };
+enum { EX_LIMIT = 0, EX_MARKET = 1 };
+enum { EX_GTC = 0, EX_IOC = 1, EX_FOK = 2 };
+enum {
+    EX_ST_NEW = 0,
+    EX_ST_PARTIALLY_FILLED,
+    EX_ST_FILLED,
+    EX_ST_CANCELED,
+    EX_ST_REJECTED,
+    EX_ST_EXPIRED,
+};
+
+/** Grid and fees of one market, all in base units of the assets. */
+typedef struct ex_params {
+    int base_dec, quote_dec;
+    int64_t base_scale;   /**< 10^base_dec */
+    int64_t tick, step;   /**< price step (quote units per whole base), quantity step (base units) */
+    int64_t min_notional; /**< quote units */
+    int maker_bps, taker_bps;
+} ex_params;
+
+/** One resting order. */
+typedef struct ex_rest {
+    char order_id[EX_ID_MAX];
+    char owner[EX_ID_MAX];
+    int64_t price, remaining, seq;
+} ex_rest;
+
+/** One side, best first (bids: price desc; asks: price asc; then seq asc). */
+typedef struct ex_side {
+    ex_rest *v;
+    size_t n, cap;
+} ex_side;
+
+typedef struct ex_book {
+    ex_side side[2]; /**< [EX_BUY] bids, [EX_SELL] asks */
+} ex_book;
+
+/** An incoming order. */
+typedef struct ex_taker {
+    int side, type, tif, post_only;
+    int64_t price;        /**< limit price; 0 for market */
+    int64_t quantity;     /**< base units; 0 for a market buy */
+    int64_t quote_budget; /**< market buy: most quote to spend */
+    const char *owner;
+} ex_taker;
+
+/** One planned fill against the maker at index `maker_idx` of the opposite side. */
+typedef struct ex_fill {
+    size_t maker_idx;
+    int64_t price, qty, notional;
+    int64_t taker_fee, maker_fee; /**< in the asset each side receives, rounded up */
+} ex_fill;
+
+typedef struct ex_plan {
+    ex_fill *fills;
+    size_t nfills, cap;
+    int status;           /**< final (or resting) status of the taker */
+    int64_t filled;       /**< base units */
+    int64_t filled_quote; /**< quote units */
+    int64_t taker_fees;   /**< in the asset the taker receives */
+    int64_t rest_qty;     /**< > 0: the remainder rests on the book (GTC limit) */
+} ex_plan;
+
+/** notional = price × qty / base_scale, exact. 0, AITBC_EINVAL (not whole) or AITBC_EOVERFLOW. */
+int ex_notional(int64_t price, int64_t qty, int64_t base_scale, int64_t *out);
+/** ceil(amount × bps / 10000). */
+int64_t ex_fee_up(int64_t amount, int bps);
+/** 1 if tick × step is a whole number of quote units (every fill settles exactly). */
+int ex_grid_ok(int64_t tick, int64_t step, int64_t base_scale);
+
+void ex_book_free(ex_book *b);
+/** Insert by price-time priority. 0 or AITBC_ENOMEM. */
+int ex_book_insert(ex_book *b, int side, const ex_rest *r);
+/** Remove an order by id; 0 or AITBC_ENOTFOUND. *out gets a copy when non-NULL. */
+int ex_book_remove(ex_book *b, int side, const char *order_id, ex_rest *out);
+/** Aggregated quantity at one price level of a side. */
+int64_t ex_level_qty(const ex_book *b, int side, int64_t price);
+
+/** Plan taker against the book (the book is not touched). 0 or AITBC_ENOMEM/AITBC_EOVERFLOW. */
+int ex_match(const ex_book *b, const ex_params *p, const ex_taker *t, ex_plan *out);
+/** Apply a committed plan: reduce/remove the makers it filled (from the front of the opposite
+ *  side). Does not insert the taker's remainder (use ex_book_insert). */
+void ex_book_apply(ex_book *b, int taker_side, const ex_plan *plan);
+void ex_plan_free(ex_plan *plan);
+
+/** "NEW", "FILLED", … */
+const char *ex_status_name(int status);
+
+#endif

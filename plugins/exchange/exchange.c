@@ -1,0 +1,195 @@
+/* The exchange plugin: descriptor and lifecycle. init migrates the tables; start resolves the
+ * markets against the ledger's assets, finds (or makes) the treasury account, rebuilds every
+ * book from the open orders in the database, declares the bus topics and registers the routes. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "exchange.h"
+
+static const aitbc_migration k_migrations[] = {
+    {1, "CREATE TABLE exchange_orders("
+        " seq INTEGER PRIMARY KEY AUTOINCREMENT, order_id TEXT NOT NULL UNIQUE,"
+        " owner TEXT NOT NULL, market TEXT NOT NULL, side INTEGER NOT NULL, type INTEGER NOT NULL,"
+        " tif INTEGER NOT NULL, post_only INTEGER NOT NULL, price INTEGER, quantity INTEGER,"
+        " quote_quantity INTEGER, client_order_id TEXT, status INTEGER NOT NULL,"
+        " is_open INTEGER NOT NULL, filled INTEGER NOT NULL, filled_quote INTEGER NOT NULL,"
+        " fees INTEGER NOT NULL, remaining INTEGER NOT NULL, locked INTEGER NOT NULL,"
+        " created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL);"
+        "CREATE UNIQUE INDEX exchange_orders_coid ON exchange_orders(owner, client_order_id)"
+        " WHERE is_open = 1 AND client_order_id IS NOT NULL;"
+        "CREATE INDEX exchange_orders_owner ON exchange_orders(owner, seq);"
+        "CREATE INDEX exchange_orders_open ON exchange_orders(market, seq) WHERE is_open = 1;"
+        "CREATE TABLE exchange_trades("
+        " seq INTEGER PRIMARY KEY AUTOINCREMENT, trade_id TEXT NOT NULL UNIQUE,"
+        " market TEXT NOT NULL, price INTEGER NOT NULL, quantity INTEGER NOT NULL,"
+        " notional INTEGER NOT NULL, taker_side INTEGER NOT NULL, taker_order TEXT NOT NULL,"
+        " maker_order TEXT NOT NULL, taker_fee INTEGER NOT NULL, maker_fee INTEGER NOT NULL,"
+        " ts_ms INTEGER NOT NULL);"
+        "CREATE INDEX exchange_trades_market ON exchange_trades(market, seq);"
+        "CREATE INDEX exchange_trades_time ON exchange_trades(market, ts_ms);"
+        "CREATE INDEX exchange_trades_taker ON exchange_trades(taker_order);"
+        "CREATE INDEX exchange_trades_maker ON exchange_trades(maker_order);"
+        "CREATE TABLE exchange_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"},
+};
+
+static const aitbc_cfg_key k_schema[] = {
+    {"markets", AITBC_CFG_ARRAY, 0,
+     "list of {symbol, base, quote, tick_size, step_size, min_notional, maker_fee_bps, "
+     "taker_fee_bps}; default one AIT-BTC market"},
+    {"treasury_address", AITBC_CFG_STRING, 0,
+     "address that receives trading fees; default a node account made at first start"},
+    {NULL, 0, 0, NULL},
+};
+
+static int ex_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **state)
+{
+    ex_state *es = calloc(1, sizeof *es);
+    if (!es)
+        return AITBC_ENOMEM;
+    es->ctx = ctx;
+    es->api = api;
+    *state = es;
+    const char *tre = cJSON_GetStringValue(
+        cJSON_GetObjectItemCaseSensitive(api->config(ctx), "treasury_address"));
+    if (tre && !aitbc_address_valid(tre)) {
+        api->log(ctx, AITBC_LOG_ERROR, "treasury_address: not an address (ait1 + 40 hex)");
+        return AITBC_EINVAL;
+    }
+    if (tre)
+        snprintf(es->treasury, sizeof es->treasury, "%s", tre);
+    return api->migrate(ctx, k_migrations, sizeof k_migrations / sizeof k_migrations[0]);
+}
+
+/* The configured treasury, or the node account stored at first start (made now if absent). */
+static int treasury_setup(ex_state *es)
+{
+    const aitbc_host_api *api = es->api;
+    aitbc_txn *t = api->txn_begin(AITBC_TXN_WRITE);
+    if (!t)
+        return AITBC_EBUSY;
+    int rc = 0;
+    if (es->treasury[0]) {
+        rc = es->ledger->ensure_account(es->ledger->self, t, es->treasury);
+    } else {
+        aitbc_stmt *s = api->stmt(t, "SELECT value FROM exchange_meta WHERE key = 'treasury'");
+        rc = s ? api->step(s) : AITBC_EIO;
+        if (rc == AITBC_ROW)
+            snprintf(es->treasury, sizeof es->treasury, "%s", api->col_text(s, 0));
+        if (s)
+            api->stmt_done(s);
+        rc = rc < 0 ? rc : 0;
+        if (rc == 0 && !es->treasury[0]) {
+            rc = es->ledger->create_account(es->ledger->self, t, es->treasury);
+            s = rc == 0 ? api->stmt(t, "INSERT INTO exchange_meta(key, value) "
+                                       "VALUES('treasury', ?1)")
+                        : NULL;
+            if (rc == 0 && !s)
+                rc = AITBC_EIO;
+            if (s) {
+                api->bind_text(s, 1, es->treasury);
+                rc = api->step(s) < 0 ? AITBC_EIO : 0;
+                api->stmt_done(s);
+            }
+        }
+    }
+    if (rc == 0)
+        return api->txn_commit(t);
+    api->txn_rollback(t);
+    return rc;
+}
+
+static int declare_topics(ex_state *es)
+{
+    const aitbc_host_api *api = es->api;
+    aitbc_topic tp = {.name = "trades", .roles = AITBC_ROLE_ANY};
+    int rc = api->bus_topic(es->ctx, &tp);
+    tp.name = "orderbook";
+    if (rc == 0)
+        rc = api->bus_topic(es->ctx, &tp);
+    for (size_t i = 0; rc == 0 && i < es->nmarkets; i++) {
+        tp.name = es->markets[i].topic;
+        rc = api->bus_topic(es->ctx, &tp);
+    }
+    return rc;
+}
+
+static int register_routes(ex_state *es)
+{
+    const aitbc_route routes[] = {
+        {.method = "GET", .path = "/v1/exchange/markets", .roles = AITBC_ROLE_ANY,
+         .handler = ex_h_markets, .user = es},
+        {.method = "GET", .path = "/v1/exchange/ticker", .roles = AITBC_ROLE_ANY,
+         .handler = ex_h_ticker, .user = es},
+        {.method = "GET", .path = "/v1/exchange/orderbook", .roles = AITBC_ROLE_ANY,
+         .handler = ex_h_orderbook, .user = es},
+        {.method = "GET", .path = "/v1/exchange/trades", .roles = AITBC_ROLE_ANY,
+         .handler = ex_h_trades, .user = es},
+        {.method = "POST", .path = "/v1/exchange/orders", .roles = AITBC_ROLE_CLIENT,
+         .body = AITBC_BODY_JSON, .handler = ex_h_place, .user = es, .idempotent = 1},
+        {.method = "GET", .path = "/v1/exchange/orders", .roles = AITBC_ROLE_CLIENT,
+         .handler = ex_h_orders_list, .user = es},
+        {.method = "GET", .path = "/v1/exchange/orders/{order_id}", .roles = AITBC_ROLE_CLIENT,
+         .handler = ex_h_order_get, .user = es},
+        {.method = "DELETE", .path = "/v1/exchange/orders/{order_id}",
+         .roles = AITBC_ROLE_CLIENT, .handler = ex_h_order_cancel, .user = es},
+        {.method = "GET", .path = "/v1/exchange/balances", .roles = AITBC_ROLE_CLIENT,
+         .handler = ex_h_balances, .user = es},
+    };
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        int rc = es->api->route(es->ctx, &routes[i]);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int ex_start(void *state)
+{
+    ex_state *es = state;
+    es->ledger = es->api->service_lookup(AITBC_LEDGER_SERVICE);
+    if (!es->ledger || es->ledger->size < sizeof(aitbc_ledger_v1)) {
+        es->api->log(es->ctx, AITBC_LOG_ERROR, "needs %s (the chain plugin)", AITBC_LEDGER_SERVICE);
+        return AITBC_EUNAVAIL;
+    }
+    int rc = ex_config_markets(es);
+    if (rc == 0 && (rc = treasury_setup(es)) != 0)
+        es->api->log(es->ctx, AITBC_LOG_ERROR, "treasury account setup failed (%d)", rc);
+    if (rc == 0 && (rc = ex_books_rebuild(es)) != 0)
+        es->api->log(es->ctx, AITBC_LOG_ERROR, "rebuilding the order books failed (%d)", rc);
+    if (rc == 0)
+        rc = declare_topics(es);
+    if (rc == 0)
+        rc = register_routes(es);
+    return rc;
+}
+
+static void ex_stop(void *state) { (void)state; }
+
+static void ex_destroy(void *state)
+{
+    ex_state *es = state;
+    for (size_t i = 0; i < es->nmarkets; i++) {
+        ex_book_free(&es->markets[i].book);
+        pthread_mutex_destroy(&es->markets[i].lock);
+    }
+    free(es->markets);
+    free(es);
+}
+
+static const char *const k_requires[] = {AITBC_LEDGER_SERVICE, NULL};
+
+static const aitbc_plugin_desc k_desc = {
+    AITBC_PLUGIN_HEADER,
+    .name = "exchange",
+    .version = "0.1.0",
+    .description = "Token exchange: order book, matching, settlement through the ledger",
+    .provides = NULL,
+    .requires = k_requires,
+    .config_schema = k_schema,
+    .init = ex_init,
+    .start = ex_start,
+    .stop = ex_stop,
+    .destroy = ex_destroy,
+};
+
+const aitbc_plugin_desc *aitbc_plugin_describe(void) { return &k_desc; }

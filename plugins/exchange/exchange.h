@@ -1,0 +1,75 @@
+/* The exchange plugin's shared state: markets (config + in-memory book behind one lock each),
+ * the ledger service it settles through, and the functions its files share. */
+#ifndef AITBC_EXCHANGE_H
+#define AITBC_EXCHANGE_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <aitbc/aitbc.h>
+#include <aitbc/ledger.h>
+#include "engine.h"
+
+#define EX_SYMBOL_MAX 32
+#define EX_ASSET_MAX 16
+
+typedef struct ex_market {
+    char symbol[EX_SYMBOL_MAX]; /* "AIT-BTC" */
+    char base[EX_ASSET_MAX], quote[EX_ASSET_MAX];
+    char topic[EX_SYMBOL_MAX + 16]; /* "orderbook:AIT-BTC" */
+    ex_params p;
+    /* The book and its sequence are only touched with `lock` held; the database is the truth. */
+    pthread_mutex_t lock;
+    ex_book book;
+    uint64_t sequence;
+} ex_market;
+
+typedef struct ex_state {
+    aitbc_plugin_ctx *ctx;
+    const aitbc_host_api *api;
+    const aitbc_ledger_v1 *ledger; /* looked up in start */
+    ex_market *markets;
+    size_t nmarkets;
+    char treasury[AITBC_ADDRESS_MAX];
+} ex_state;
+
+/* config.c */
+/** Parse `markets` (or the default AIT-BTC) with decimals from the ledger; logs and fails on a
+ *  bad market (off-grid tick × step, unknown asset, bad amount). */
+int ex_config_markets(ex_state *es);
+ex_market *ex_find_market(ex_state *es, const char *symbol);
+
+/* book.c */
+/** Rebuild every market's book from the open orders in the database. */
+int ex_books_rebuild(ex_state *es);
+/** Publish the current aggregate of the given price levels as one `orderbook` event (both topics).
+ *  Caller holds m->lock. sides/prices are parallel arrays of n changed levels. */
+void ex_publish_levels(ex_state *es, ex_market *m, const int *sides, const int64_t *prices,
+                       size_t n);
+/** GET /v1/exchange/orderbook. */
+void ex_h_orderbook(aitbc_request *req, void *user);
+
+/* place.c */
+void ex_h_place(aitbc_request *req, void *user);
+
+/* orders.c */
+/** The Order JSON of one stored order (owner NULL = any); NULL if not found. */
+cJSON *ex_order_json(ex_state *es, aitbc_txn *t, const char *order_id, const char *owner);
+void ex_h_order_get(aitbc_request *req, void *user);
+void ex_h_order_cancel(aitbc_request *req, void *user);
+void ex_h_orders_list(aitbc_request *req, void *user);
+/** Answer an error code from the ledger/storage as the API's status. */
+void ex_respond_rc(ex_state *es, aitbc_request *req, int rc);
+
+/* market_routes.c */
+void ex_h_markets(aitbc_request *req, void *user);
+void ex_h_ticker(aitbc_request *req, void *user);
+void ex_h_trades(aitbc_request *req, void *user);
+void ex_h_balances(aitbc_request *req, void *user);
+/** Parse ?limit= (1..500, default 50) and ?cursor= (made for `tag`); answers 400 itself. */
+int ex_page(ex_state *es, aitbc_request *req, const char *tag, int *limit, int64_t *before);
+/** Cursor text for the row with key seq, bound to tag. */
+void ex_cursor(const char *tag, int64_t seq, char out[64]);
+/** A tag from a listing name and its filters. */
+void ex_cursor_tag(const char *listing, const char *a, const char *b, char out[17]);
+
+#endif

@@ -1,0 +1,335 @@
+/* Public market data (any role): the markets, the 24 h ticker from stored trades, the public
+ * trade list; and a client's exchange balances (available and locked, from the ledger). Also the
+ * list paging shared with orders.c: ?limit= and keyset cursors bound to their filters. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "exchange.h"
+
+#define DAY_MS (24LL * 3600 * 1000)
+
+void ex_cursor_tag(const char *listing, const char *a, const char *b, char out[17])
+{
+    /* FNV-1a over the listing and filters, with a marker so NULL and "" differ. */
+    uint64_t h = 1469598103934665603ULL;
+    const char *parts[3] = {listing, a, b};
+    for (int i = 0; i < 3; i++) {
+        const char *p = parts[i] ? parts[i] : "";
+        h = (h ^ (parts[i] ? 1u : 2u)) * 1099511628211ULL;
+        for (; *p; p++)
+            h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    }
+    snprintf(out, 17, "%016llx", (unsigned long long)h);
+}
+
+void ex_cursor(const char *tag, int64_t seq, char out[64])
+{
+    snprintf(out, 64, "%llx.%s", (unsigned long long)seq, tag);
+}
+
+int ex_page(ex_state *es, aitbc_request *req, const char *tag, int *limit, int64_t *before)
+{
+    const aitbc_host_api *api = es->api;
+    const char *l = api->req_query(req, "limit");
+    *limit = 50;
+    if (l) {
+        size_t n = strlen(l);
+        if (n == 0 || n > 3 || strspn(l, "0123456789") != n || l[0] == '0' ||
+            (*limit = atoi(l)) < 1 || *limit > 500) {
+            api->respond_error(req, 400, "invalid_argument", "limit", "limit must be 1..500");
+            return -1;
+        }
+    }
+    *before = INT64_MAX;
+    const char *c = api->req_query(req, "cursor");
+    if (!c || !c[0])
+        return 0;
+    const char *dot = strchr(c, '.');
+    size_t hexlen = dot ? (size_t)(dot - c) : 0;
+    if (!dot || hexlen == 0 || hexlen > 15 || strspn(c, "0123456789abcdef") != hexlen ||
+        strlen(dot + 1) != 16) {
+        api->respond_error(req, 400, "invalid_argument", "cursor", "malformed cursor");
+        return -1;
+    }
+    if (strcmp(dot + 1, tag) != 0) {
+        api->respond_error(req, 400, "invalid_argument", "cursor",
+                           "cursor was made for other filters");
+        return -1;
+    }
+    *before = (int64_t)strtoull(c, NULL, 16);
+    return 0;
+}
+
+void ex_h_markets(aitbc_request *req, void *user)
+{
+    ex_state *es = user;
+    cJSON *out = cJSON_CreateObject();
+    cJSON *items = cJSON_AddArrayToObject(out, "items");
+    for (size_t i = 0; i < es->nmarkets; i++) {
+        const ex_market *m = &es->markets[i];
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "market", m->symbol);
+        cJSON_AddStringToObject(o, "base", m->base);
+        cJSON_AddStringToObject(o, "quote", m->quote);
+        aitbc_json_add_i64(o, "base_decimals", m->p.base_dec);
+        aitbc_json_add_i64(o, "quote_decimals", m->p.quote_dec);
+        aitbc_json_add_money(o, "tick_size", m->p.tick, m->p.quote_dec);
+        aitbc_json_add_money(o, "step_size", m->p.step, m->p.base_dec);
+        aitbc_json_add_money(o, "min_notional", m->p.min_notional, m->p.quote_dec);
+        aitbc_json_add_i64(o, "maker_fee_bps", m->p.maker_bps);
+        aitbc_json_add_i64(o, "taker_fee_bps", m->p.taker_bps);
+        cJSON_AddItemToArray(items, o);
+    }
+    cJSON_AddNullToObject(out, "next_cursor");
+    es->api->respond_json(req, 200, out);
+}
+
+/* Signed amount as a decimal string. */
+static void add_signed(cJSON *o, const char *k, int64_t v, int dec)
+{
+    char buf[AITBC_MONEY_MAX + 1];
+    aitbc_money_format(v < 0 ? -v : v, dec, buf + 1);
+    buf[0] = '-';
+    cJSON_AddStringToObject(o, k, v < 0 ? buf : buf + 1);
+}
+
+/* (last - open) / open in percent with two decimals, rounded half away from zero. */
+static void add_percent(cJSON *o, const char *k, int64_t open, int64_t last)
+{
+    __int128 num = (__int128)(last - open) * 10000 * 2;
+    __int128 q = num / open;
+    q = q >= 0 ? (q + 1) / 2 : (q - 1) / 2;
+    int neg = q < 0;
+    if (neg)
+        q = -q;
+    char buf[48];
+    snprintf(buf, sizeof buf, "%s%lld.%02lld", neg ? "-" : "", (long long)(q / 100),
+             (long long)(q % 100));
+    cJSON_AddStringToObject(o, k, buf);
+}
+
+static int64_t one_price(ex_state *es, aitbc_txn *t, const char *sql, const char *mk, int64_t since)
+{
+    const aitbc_host_api *api = es->api;
+    aitbc_stmt *s = api->stmt(t, sql);
+    int64_t v = -1;
+    if (!s)
+        return -1;
+    api->bind_text(s, 1, mk);
+    api->bind_int64(s, 2, since);
+    if (api->step(s) == AITBC_ROW)
+        v = api->col_int64(s, 0);
+    api->stmt_done(s);
+    return v;
+}
+
+static void add_price(cJSON *o, const char *k, int64_t v, int dec)
+{
+    if (v < 0)
+        cJSON_AddNullToObject(o, k);
+    else
+        aitbc_json_add_money(o, k, v, dec);
+}
+
+static cJSON *ticker(ex_state *es, aitbc_txn *t, ex_market *m, int64_t now)
+{
+    const aitbc_host_api *api = es->api;
+    int qd = m->p.quote_dec, bd = m->p.base_dec;
+    int64_t since = now - DAY_MS;
+    aitbc_stmt *s = api->stmt(t, "SELECT COUNT(*), COALESCE(MIN(price), -1), COALESCE(MAX(price),"
+                                 " -1), COALESCE(SUM(quantity), 0), COALESCE(SUM(notional), 0)"
+                                 " FROM exchange_trades WHERE market = ?1 AND ts_ms >= ?2");
+    if (!s)
+        return NULL;
+    api->bind_text(s, 1, m->symbol);
+    api->bind_int64(s, 2, since);
+    int64_t count = 0, low = -1, high = -1, vol = 0, qvol = 0;
+    if (api->step(s) == AITBC_ROW) {
+        count = api->col_int64(s, 0);
+        low = api->col_int64(s, 1);
+        high = api->col_int64(s, 2);
+        vol = api->col_int64(s, 3);
+        qvol = api->col_int64(s, 4);
+    }
+    api->stmt_done(s);
+    int64_t open = one_price(es, t, "SELECT price FROM exchange_trades WHERE market = ?1 AND"
+                                    " ts_ms >= ?2 ORDER BY seq LIMIT 1", m->symbol, since);
+    int64_t last = one_price(es, t, "SELECT price FROM exchange_trades WHERE market = ?1 AND"
+                                    " ?2 >= 0 ORDER BY seq DESC LIMIT 1", m->symbol, 0);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "market", m->symbol);
+    add_price(o, "last_price", last, qd);
+    pthread_mutex_lock(&m->lock);
+    const ex_side *b = &m->book.side[EX_BUY], *a = &m->book.side[EX_SELL];
+    int64_t bid = b->n ? b->v[0].price : -1, ask = a->n ? a->v[0].price : -1;
+    int64_t bidq = b->n ? ex_level_qty(&m->book, EX_BUY, bid) : 0;
+    int64_t askq = a->n ? ex_level_qty(&m->book, EX_SELL, ask) : 0;
+    pthread_mutex_unlock(&m->lock);
+    add_price(o, "bid_price", bid, qd);
+    aitbc_json_add_money(o, "bid_qty", bidq, bd);
+    add_price(o, "ask_price", ask, qd);
+    aitbc_json_add_money(o, "ask_qty", askq, bd);
+    add_price(o, "open_24h", open, qd);
+    add_price(o, "high_24h", high, qd);
+    add_price(o, "low_24h", low, qd);
+    aitbc_json_add_money(o, "volume_24h", vol, bd);
+    aitbc_json_add_money(o, "quote_volume_24h", qvol, qd);
+    if (open > 0 && last >= 0) {
+        add_signed(o, "change_24h", last - open, qd);
+        add_percent(o, "change_percent_24h", open, last);
+    } else {
+        cJSON_AddNullToObject(o, "change_24h");
+        cJSON_AddNullToObject(o, "change_percent_24h");
+    }
+    aitbc_json_add_i64(o, "trade_count_24h", count);
+    char ts[AITBC_TIME_MAX];
+    aitbc_time_format(now, ts);
+    cJSON_AddStringToObject(o, "time", ts);
+    return o;
+}
+
+void ex_h_ticker(aitbc_request *req, void *user)
+{
+    ex_state *es = user;
+    const aitbc_host_api *api = es->api;
+    const char *sym = api->req_query(req, "market");
+    ex_market *m = sym ? ex_find_market(es, sym) : NULL;
+    if (sym && !m) {
+        api->respond_error(req, 400, "invalid_argument", "market", "unknown market");
+        return;
+    }
+    int64_t now = api->now_ms();
+    aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
+    cJSON *out = NULL;
+    if (t && m) {
+        out = ticker(es, t, m, now);
+    } else if (t) {
+        out = cJSON_CreateArray();
+        for (size_t i = 0; out && i < es->nmarkets; i++) {
+            cJSON *one = ticker(es, t, &es->markets[i], now);
+            if (!one) {
+                cJSON_Delete(out);
+                out = NULL;
+            } else {
+                cJSON_AddItemToArray(out, one);
+            }
+        }
+    }
+    if (t)
+        api->txn_commit(t);
+    if (out)
+        api->respond_json(req, 200, out);
+    else
+        api->respond_error(req, 500, "internal", NULL, "internal error");
+}
+
+void ex_h_trades(aitbc_request *req, void *user)
+{
+    ex_state *es = user;
+    const aitbc_host_api *api = es->api;
+    const char *sym = api->req_query(req, "market");
+    if (sym && !ex_find_market(es, sym)) {
+        api->respond_error(req, 400, "invalid_argument", "market", "unknown market");
+        return;
+    }
+    char tag[17];
+    ex_cursor_tag("trades", sym, NULL, tag);
+    int limit;
+    int64_t before;
+    if (ex_page(es, req, tag, &limit, &before) != 0)
+        return;
+    aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
+    aitbc_stmt *s = t ? api->stmt(t, "SELECT seq, trade_id, market, price, quantity, notional,"
+                                     " taker_side, ts_ms FROM exchange_trades WHERE seq < ?1"
+                                     " AND (?2 IS NULL OR market = ?2) ORDER BY seq DESC LIMIT ?3")
+                      : NULL;
+    if (!s) {
+        if (t)
+            api->txn_commit(t);
+        api->respond_error(req, 500, "internal", NULL, "internal error");
+        return;
+    }
+    api->bind_int64(s, 1, before);
+    if (sym)
+        api->bind_text(s, 2, sym);
+    else
+        api->bind_null(s, 2);
+    api->bind_int64(s, 3, limit + 1);
+    cJSON *out = cJSON_CreateObject();
+    cJSON *items = cJSON_AddArrayToObject(out, "items");
+    int n = 0, more = 0;
+    int64_t last = 0;
+    while (api->step(s) == AITBC_ROW) {
+        if (n == limit) {
+            more = 1;
+            break;
+        }
+        const ex_market *m = ex_find_market(es, api->col_text(s, 2));
+        last = api->col_int64(s, 0);
+        n++;
+        if (!m)
+            continue;
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "trade_id", api->col_text(s, 1));
+        cJSON_AddStringToObject(o, "market", m->symbol);
+        aitbc_json_add_money(o, "price", api->col_int64(s, 3), m->p.quote_dec);
+        aitbc_json_add_money(o, "quantity", api->col_int64(s, 4), m->p.base_dec);
+        aitbc_json_add_money(o, "quote_quantity", api->col_int64(s, 5), m->p.quote_dec);
+        cJSON_AddStringToObject(o, "side", api->col_int64(s, 6) == EX_BUY ? "buy" : "sell");
+        char ts[AITBC_TIME_MAX];
+        aitbc_time_format(api->col_int64(s, 7), ts);
+        cJSON_AddStringToObject(o, "time", ts);
+        cJSON_AddItemToArray(items, o);
+    }
+    api->stmt_done(s);
+    api->txn_commit(t);
+    char cur[64];
+    if (more) {
+        ex_cursor(tag, last, cur);
+        cJSON_AddStringToObject(out, "next_cursor", cur);
+    } else {
+        cJSON_AddNullToObject(out, "next_cursor");
+    }
+    api->respond_json(req, 200, out);
+}
+
+void ex_h_balances(aitbc_request *req, void *user)
+{
+    ex_state *es = user;
+    const aitbc_host_api *api = es->api;
+    const aitbc_principal *who = api->req_principal(req);
+    if (!who || !aitbc_address_valid(who->owner_address)) {
+        api->respond_error(req, 403, "forbidden", NULL, "this key has no account");
+        return;
+    }
+    cJSON *out = cJSON_CreateObject();
+    cJSON_AddStringToObject(out, "address", who->owner_address);
+    cJSON *items = cJSON_AddArrayToObject(out, "balances");
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < 2 * es->nmarkets; i++) {
+        const ex_market *m = &es->markets[i / 2];
+        const char *asset = i % 2 ? m->quote : m->base;
+        int seen = 0; /* each asset once, in market order */
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = strcmp(j % 2 ? es->markets[j / 2].quote : es->markets[j / 2].base, asset) == 0;
+        if (seen)
+            continue;
+        int64_t avail = 0, locked = 0;
+        rc = es->ledger->balance(es->ledger->self, NULL, who->owner_address, asset, &avail,
+                                 &locked);
+        if (rc == AITBC_ENOTFOUND)
+            rc = avail = locked = 0;
+        int dec = es->ledger->asset_decimals(es->ledger->self, asset);
+        cJSON *b = cJSON_CreateObject();
+        cJSON_AddStringToObject(b, "asset", asset);
+        aitbc_json_add_money(b, "available", avail, dec);
+        aitbc_json_add_money(b, "locked", locked, dec);
+        cJSON_AddItemToArray(items, b);
+    }
+    if (rc != 0) {
+        cJSON_Delete(out);
+        ex_respond_rc(es, req, rc);
+        return;
+    }
+    api->respond_json(req, 200, out);
+}

@@ -1,0 +1,350 @@
+/* A client's own orders: the Order JSON (with its fills), GET one, list with a keyset cursor, and
+ * DELETE (cancel: the remaining lock is released in the same transaction as the status change,
+ * the book and the `orderbook` event follow the commit). Another account's order is a 404. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "exchange.h"
+
+#define ORDER_COLS                                                                                 \
+    "order_id, owner, market, side, type, tif, post_only, price, quantity, quote_quantity,"       \
+    " client_order_id, status, is_open, filled, filled_quote, fees, remaining, locked,"           \
+    " created_ms, updated_ms, seq"
+
+void ex_respond_rc(ex_state *es, aitbc_request *req, int rc)
+{
+    const aitbc_host_api *api = es->api;
+    switch (rc) {
+    case AITBC_EFUNDS:
+        api->respond_error(req, 402, "insufficient_funds", NULL,
+                           "available balance too low to lock this order's funds");
+        break;
+    case AITBC_ECONFLICT:
+        api->respond_error(req, 409, "conflict", "client_order_id",
+                           "client_order_id is already used by one of your open orders");
+        break;
+    case AITBC_EEXIST:
+        api->respond_error(req, 409, "conflict", NULL, "duplicate");
+        break;
+    case AITBC_EBUSY:
+        api->respond_error(req, 503, "unavailable", NULL, "database busy, retry");
+        break;
+    case AITBC_EOVERFLOW:
+        api->respond_error(req, 400, "invalid_argument", NULL, "amount would overflow a balance");
+        break;
+    default:
+        api->log(es->ctx, AITBC_LOG_ERROR, "order processing failed (%d)", rc);
+        api->respond_error(req, 500, "internal", NULL, "internal error");
+    }
+}
+
+static cJSON *fills_json(ex_state *es, aitbc_txn *t, const ex_market *m, const char *order_id,
+                         int side)
+{
+    const aitbc_host_api *api = es->api;
+    aitbc_stmt *s = api->stmt(t, "SELECT trade_id, price, quantity, taker_order, taker_fee,"
+                                 " maker_fee FROM exchange_trades"
+                                 " WHERE taker_order = ?1 OR maker_order = ?1 ORDER BY seq");
+    if (!s)
+        return NULL;
+    api->bind_text(s, 1, order_id);
+    cJSON *arr = cJSON_CreateArray();
+    const char *fee_asset = side == EX_BUY ? m->base : m->quote;
+    int fee_dec = side == EX_BUY ? m->p.base_dec : m->p.quote_dec;
+    while (api->step(s) == AITBC_ROW) {
+        int taker = strcmp(api->col_text(s, 3), order_id) == 0;
+        cJSON *f = cJSON_CreateObject();
+        cJSON_AddStringToObject(f, "trade_id", api->col_text(s, 0));
+        aitbc_json_add_money(f, "price", api->col_int64(s, 1), m->p.quote_dec);
+        aitbc_json_add_money(f, "quantity", api->col_int64(s, 2), m->p.base_dec);
+        aitbc_json_add_money(f, "fee", api->col_int64(s, taker ? 4 : 5), fee_dec);
+        cJSON_AddStringToObject(f, "fee_asset", fee_asset);
+        cJSON_AddStringToObject(f, "liquidity", taker ? "taker" : "maker");
+        cJSON_AddItemToArray(arr, f);
+    }
+    api->stmt_done(s);
+    return arr;
+}
+
+static void add_opt_money(cJSON *o, const char *k, aitbc_stmt *s, int col, int dec,
+                          const aitbc_host_api *api)
+{
+    if (api->col_is_null(s, col))
+        cJSON_AddNullToObject(o, k);
+    else
+        aitbc_json_add_money(o, k, api->col_int64(s, col), dec);
+}
+
+/* The Order of the current row of s (ORDER_COLS). */
+static cJSON *row_json(ex_state *es, aitbc_txn *t, aitbc_stmt *s)
+{
+    static const char *const tifs[] = {"GTC", "IOC", "FOK"};
+    const aitbc_host_api *api = es->api;
+    ex_market *m = ex_find_market(es, api->col_text(s, 2));
+    if (!m)
+        return NULL;
+    int side = api->col_int64(s, 3) == EX_BUY ? EX_BUY : EX_SELL;
+    int type = (int)api->col_int64(s, 4);
+    int64_t tif = api->col_int64(s, 5);
+    int qd = m->p.quote_dec, bd = m->p.base_dec;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "order_id", api->col_text(s, 0));
+    aitbc_json_add_str(o, "client_order_id", api->col_text(s, 10));
+    cJSON_AddStringToObject(o, "market", m->symbol);
+    cJSON_AddStringToObject(o, "side", side == EX_BUY ? "buy" : "sell");
+    cJSON_AddStringToObject(o, "type", type == EX_LIMIT ? "limit" : "market");
+    cJSON_AddStringToObject(o, "time_in_force", tif >= 0 && tif <= 2 ? tifs[tif] : "GTC");
+    cJSON_AddBoolToObject(o, "post_only", api->col_int64(s, 6) != 0);
+    add_opt_money(o, "price", s, 7, qd, api);
+    add_opt_money(o, "quantity", s, 8, bd, api);
+    add_opt_money(o, "quote_quantity", s, 9, qd, api);
+    cJSON_AddStringToObject(o, "status", ex_status_name((int)api->col_int64(s, 11)));
+    int64_t filled = api->col_int64(s, 13), fq = api->col_int64(s, 14);
+    aitbc_json_add_money(o, "filled_quantity", filled, bd);
+    aitbc_json_add_money(o, "filled_quote_quantity", fq, qd);
+    if (api->col_is_null(s, 8))
+        cJSON_AddNullToObject(o, "remaining_quantity");
+    else
+        aitbc_json_add_money(o, "remaining_quantity", api->col_int64(s, 16), bd);
+    if (filled > 0) /* volume-weighted, rounded down to a quote base unit */
+        aitbc_json_add_money(o, "avg_price",
+                             (int64_t)((__int128)fq * m->p.base_scale / filled), qd);
+    else
+        cJSON_AddNullToObject(o, "avg_price");
+    aitbc_json_add_money(o, "fees", api->col_int64(s, 15), side == EX_BUY ? bd : qd);
+    cJSON_AddStringToObject(o, "fee_asset", side == EX_BUY ? m->base : m->quote);
+    char ts[AITBC_TIME_MAX];
+    aitbc_time_format(api->col_int64(s, 18), ts);
+    cJSON_AddStringToObject(o, "created_at", ts);
+    aitbc_time_format(api->col_int64(s, 19), ts);
+    cJSON_AddStringToObject(o, "updated_at", ts);
+    char id[AITBC_ID_MAX];
+    snprintf(id, sizeof id, "%s", api->col_text(s, 0));
+    cJSON *fills = fills_json(es, t, m, id, side);
+    if (!fills) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    cJSON_AddItemToObject(o, "fills", fills);
+    return o;
+}
+
+cJSON *ex_order_json(ex_state *es, aitbc_txn *t, const char *order_id, const char *owner)
+{
+    const aitbc_host_api *api = es->api;
+    aitbc_stmt *s = api->stmt(t, "SELECT " ORDER_COLS " FROM exchange_orders WHERE order_id = ?1"
+                                 " AND (?2 IS NULL OR owner = ?2)");
+    if (!s)
+        return NULL;
+    api->bind_text(s, 1, order_id);
+    if (owner)
+        api->bind_text(s, 2, owner);
+    else
+        api->bind_null(s, 2);
+    cJSON *o = NULL;
+    if (api->step(s) == AITBC_ROW) {
+        /* Fills are read with another statement; copy nothing from s after it. */
+        o = row_json(es, t, s);
+    }
+    api->stmt_done(s);
+    return o;
+}
+
+static const char *caller(ex_state *es, aitbc_request *req)
+{
+    const aitbc_principal *who = es->api->req_principal(req);
+    if (!who || !aitbc_address_valid(who->owner_address)) {
+        es->api->respond_error(req, 403, "forbidden", NULL, "this key has no account");
+        return NULL;
+    }
+    return who->owner_address;
+}
+
+void ex_h_order_get(aitbc_request *req, void *user)
+{
+    ex_state *es = user;
+    const aitbc_host_api *api = es->api;
+    const char *owner = caller(es, req);
+    if (!owner)
+        return;
+    aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
+    cJSON *o = t ? ex_order_json(es, t, api->req_param(req, "order_id"), owner) : NULL;
+    if (t)
+        api->txn_commit(t);
+    if (o)
+        api->respond_json(req, 200, o);
+    else
+        api->respond_error(req, 404, "not_found", NULL, "no such order");
+}
+
+/* The open order's market, side, price and what it still locks; 0, ENOTFOUND or ECONFLICT. */
+static int find_open(ex_state *es, aitbc_txn *t, const char *id, const char *owner,
+                     ex_market **m, int *side, int64_t *price, int64_t *locked)
+{
+    const aitbc_host_api *api = es->api;
+    aitbc_stmt *s = api->stmt(t, "SELECT market, side, price, locked, is_open FROM exchange_orders"
+                                 " WHERE order_id = ?1 AND owner = ?2");
+    if (!s)
+        return AITBC_EIO;
+    api->bind_text(s, 1, id);
+    api->bind_text(s, 2, owner);
+    int rc = api->step(s);
+    if (rc == AITBC_ROW) {
+        *m = ex_find_market(es, api->col_text(s, 0));
+        *side = api->col_int64(s, 1) == EX_BUY ? EX_BUY : EX_SELL;
+        *price = api->col_int64(s, 2);
+        *locked = api->col_int64(s, 3);
+        rc = !*m ? AITBC_ENOTFOUND : api->col_int64(s, 4) ? 0 : AITBC_ECONFLICT;
+    } else {
+        rc = rc < 0 ? rc : AITBC_ENOTFOUND;
+    }
+    api->stmt_done(s);
+    return rc;
+}
+
+static int cancel_in(ex_state *es, aitbc_txn *t, const char *id, const char *owner,
+                     const ex_market *m, int side, int64_t locked)
+{
+    const aitbc_host_api *api = es->api;
+    char ref[AITBC_ID_MAX + 16];
+    snprintf(ref, sizeof ref, "%s:unlock", id);
+    int rc = locked > 0 ? es->ledger->unlock(es->ledger->self, t, owner,
+                                             side == EX_BUY ? m->quote : m->base, locked, ref,
+                                             NULL)
+                        : 0;
+    aitbc_stmt *s = rc == 0 ? api->stmt(t, "UPDATE exchange_orders SET status = ?2, is_open = 0,"
+                                           " locked = 0, updated_ms = ?3 WHERE order_id = ?1")
+                            : NULL;
+    if (rc == 0 && !s)
+        return AITBC_EIO;
+    if (s) {
+        api->bind_text(s, 1, id);
+        api->bind_int64(s, 2, EX_ST_CANCELED);
+        api->bind_int64(s, 3, api->now_ms());
+        rc = api->step(s) < 0 ? AITBC_EIO : 0;
+        api->stmt_done(s);
+    }
+    return rc;
+}
+
+void ex_h_order_cancel(aitbc_request *req, void *user)
+{
+    ex_state *es = user;
+    const aitbc_host_api *api = es->api;
+    const char *owner = caller(es, req);
+    if (!owner)
+        return;
+    const char *id = api->req_param(req, "order_id");
+    ex_market *m = NULL;
+    int side = 0;
+    int64_t price = 0, locked = 0;
+    /* Find the market first (outside its lock), then redo the check under the lock. */
+    aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
+    int rc = t ? find_open(es, t, id, owner, &m, &side, &price, &locked) : AITBC_EBUSY;
+    if (t)
+        api->txn_commit(t);
+    if (rc == 0) {
+        pthread_mutex_lock(&m->lock);
+        t = api->txn_begin(AITBC_TXN_WRITE);
+        rc = t ? find_open(es, t, id, owner, &m, &side, &price, &locked) : AITBC_EBUSY;
+        if (rc == 0)
+            rc = cancel_in(es, t, id, owner, m, side, locked);
+        if (rc == 0)
+            rc = api->txn_commit(t);
+        else if (t)
+            api->txn_rollback(t);
+        if (rc == 0 && ex_book_remove(&m->book, side, id, NULL) == 0)
+            ex_publish_levels(es, m, &side, &price, 1);
+        pthread_mutex_unlock(&m->lock);
+    }
+    if (rc == AITBC_ENOTFOUND) {
+        api->respond_error(req, 404, "not_found", NULL, "no such order");
+        return;
+    }
+    if (rc == AITBC_ECONFLICT) {
+        api->respond_error(req, 409, "conflict", NULL, "the order is no longer open");
+        return;
+    }
+    if (rc != 0) {
+        ex_respond_rc(es, req, rc);
+        return;
+    }
+    t = api->txn_begin(AITBC_TXN_READ);
+    cJSON *o = t ? ex_order_json(es, t, id, owner) : NULL;
+    if (t)
+        api->txn_commit(t);
+    if (o)
+        api->respond_json(req, 200, o);
+    else
+        api->respond_error(req, 500, "internal", NULL, "order canceled but not readable");
+}
+
+void ex_h_orders_list(aitbc_request *req, void *user)
+{
+    ex_state *es = user;
+    const aitbc_host_api *api = es->api;
+    const char *owner = caller(es, req);
+    if (!owner)
+        return;
+    const char *status = api->req_query(req, "status");
+    const char *market = api->req_query(req, "market");
+    if (status && strcmp(status, "open") != 0 && strcmp(status, "all") != 0) {
+        api->respond_error(req, 400, "invalid_argument", "status", "status must be open or all");
+        return;
+    }
+    if (market && !ex_find_market(es, market)) {
+        api->respond_error(req, 400, "invalid_argument", "market", "unknown market");
+        return;
+    }
+    int open_only = !status || strcmp(status, "open") == 0;
+    char tag[17];
+    ex_cursor_tag("orders", open_only ? "open" : "all", market, tag);
+    int limit;
+    int64_t before;
+    if (ex_page(es, req, tag, &limit, &before) != 0)
+        return;
+    aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
+    aitbc_stmt *s = t ? api->stmt(t, "SELECT " ORDER_COLS " FROM exchange_orders WHERE owner = ?1"
+                                     " AND seq < ?2 AND (?3 = 0 OR is_open = 1)"
+                                     " AND (?4 IS NULL OR market = ?4) ORDER BY seq DESC LIMIT ?5")
+                      : NULL;
+    if (!s) {
+        if (t)
+            api->txn_commit(t);
+        api->respond_error(req, 500, "internal", NULL, "internal error");
+        return;
+    }
+    api->bind_text(s, 1, owner);
+    api->bind_int64(s, 2, before);
+    api->bind_int64(s, 3, open_only);
+    if (market)
+        api->bind_text(s, 4, market);
+    else
+        api->bind_null(s, 4);
+    api->bind_int64(s, 5, limit + 1);
+    cJSON *out = cJSON_CreateObject();
+    cJSON *items = cJSON_AddArrayToObject(out, "items");
+    int n = 0, more = 0;
+    int64_t last = 0;
+    while (api->step(s) == AITBC_ROW) {
+        if (n == limit) {
+            more = 1;
+            break;
+        }
+        cJSON *o = row_json(es, t, s);
+        if (o)
+            cJSON_AddItemToArray(items, o);
+        last = api->col_int64(s, 20);
+        n++;
+    }
+    api->stmt_done(s);
+    api->txn_commit(t);
+    char cur[64];
+    if (more) {
+        ex_cursor(tag, last, cur);
+        cJSON_AddStringToObject(out, "next_cursor", cur);
+    } else {
+        cJSON_AddNullToObject(out, "next_cursor");
+    }
+    api->respond_json(req, 200, out);
+}
