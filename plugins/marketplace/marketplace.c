@@ -6,31 +6,6 @@
 #include <string.h>
 #include "marketplace.h"
 
-static const aitbc_migration k_migrations[] = {
-    {1, "CREATE TABLE marketplace_offers(seq INTEGER PRIMARY KEY, offer_id TEXT NOT NULL UNIQUE,"
-        " provider TEXT NOT NULL, gpu_model TEXT NOT NULL, gpu_memory_gb INTEGER NOT NULL,"
-        " gpu_count INTEGER NOT NULL, models TEXT NOT NULL, region TEXT NOT NULL,"
-        " price INTEGER NOT NULL CHECK(price > 0), hours_available INTEGER NOT NULL,"
-        " hours_remaining INTEGER NOT NULL CHECK(hours_remaining >= 0), status TEXT NOT NULL,"
-        " created_ms INTEGER NOT NULL, expires_ms INTEGER);"
-        "CREATE INDEX marketplace_offers_status ON marketplace_offers(status, seq);"
-        "CREATE INDEX marketplace_offers_price ON marketplace_offers(status, price, seq);"
-        "CREATE INDEX marketplace_offers_expiry ON marketplace_offers(expires_ms)"
-        " WHERE status = 'OPEN' AND expires_ms IS NOT NULL;"
-        "CREATE TABLE marketplace_trades(seq INTEGER PRIMARY KEY, trade_id TEXT NOT NULL UNIQUE,"
-        " offer_id TEXT NOT NULL, buyer TEXT NOT NULL, seller TEXT NOT NULL,"
-        " hours INTEGER NOT NULL CHECK(hours > 0), price INTEGER NOT NULL,"
-        " total INTEGER NOT NULL, status TEXT NOT NULL, created_ms INTEGER NOT NULL,"
-        " ends_ms INTEGER NOT NULL, released INTEGER NOT NULL DEFAULT 0,"
-        " refunded INTEGER NOT NULL DEFAULT 0, hours_released INTEGER NOT NULL DEFAULT 0,"
-        " next_ms INTEGER NOT NULL, CHECK(released + refunded <= total));"
-        "CREATE INDEX marketplace_trades_buyer ON marketplace_trades(buyer, seq);"
-        "CREATE INDEX marketplace_trades_seller ON marketplace_trades(seller, seq);"
-        "CREATE INDEX marketplace_trades_due ON marketplace_trades(next_ms)"
-        " WHERE status = 'ACTIVE';"
-        "CREATE INDEX marketplace_trades_offer ON marketplace_trades(offer_id)"
-        " WHERE status = 'ACTIVE';"},
-};
 
 static const aitbc_cfg_key k_schema[] = {
     {"hour_ms", AITBC_CFG_INT, 0,
@@ -131,7 +106,7 @@ static int mk_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **stat
     if (rc == 0)
         rc = cfg_int(ms, "tick_ms", 1000, 5, 3600000, &ms->tick_ms);
     if (rc == 0)
-        rc = api->migrate(ctx, k_migrations, sizeof k_migrations / sizeof k_migrations[0]);
+        rc = api->migrate(ctx, mk_migrations, mk_migrations_n);
     if (rc == 0)
         rc = api->service_register(ctx, AITBC_MARKETPLACE_SERVICE, &ms->service);
     aitbc_topic offers = {"offers", AITBC_ROLE_ANY, NULL, NULL};

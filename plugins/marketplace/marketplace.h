@@ -30,6 +30,10 @@ typedef struct mk_state {
     "seq, trade_id, offer_id, buyer, seller, hours, price, total, status, created_ms, ends_ms, "    \
     "released, refunded, hours_released"
 
+/* schema.c */
+extern const aitbc_migration mk_migrations[];
+extern const size_t mk_migrations_n;
+
 /* offers.c */
 /** @brief Offer JSON from a row selected with MK_OFFER_COLS. Caller frees. */
 cJSON *mk_offer_json(const aitbc_host_api *api, aitbc_stmt *s);

@@ -1,0 +1,275 @@
+/* Settlement tests against the real storage layer and the real ledger: the chain plugin and the
+ * marketplace's settlement code are linked in and driven through the host's API table on a temp
+ * SQLite file, with chosen clock values, so every release and every pro-rata split is checked to
+ * the base unit. Also the marketplace@1 trade_active answer. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include "internal.h"
+#include "../marketplace.h"
+
+#define BUYER "ait1b00000000000000000000000000000000000000b"
+#define OTHER "ait1c00000000000000000000000000000000000000c"
+#define SELLER "ait1e00000000000000000000000000000000000000e"
+#define FUNDS 100000000 /* 100 AIT */
+
+static char g_dir[256];
+static host_config *g_cfg;
+static aitbc_plugin_ctx g_chain_ctx, g_mk_ctx;
+static void *g_chain;
+static const aitbc_host_api *api;
+static const aitbc_ledger_v1 *L;
+static mk_state g_ms;
+static const aitbc_plugin_desc g_mk_desc = {AITBC_PLUGIN_HEADER, .name = "marketplace"};
+
+static int group_setup(void **st)
+{
+    (void)st;
+    hlog_set_level(AITBC_LOG_WARN);
+    snprintf(g_dir, sizeof g_dir, "/tmp/aitbc-mk-test-XXXXXX");
+    if (!mkdtemp(g_dir))
+        return -1;
+    char path[512], err[512];
+    snprintf(path, sizeof path, "%s/config.yaml", g_dir);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -1;
+    fprintf(f, "node: { data_dir: \"%s\" }\nstorage: { path: \"%s/aitbc.db\" }\n"
+               "plugins:\n  chain: { block_interval_ms: 1000, max_empty_interval_s: 0,\n"
+               "    genesis: { accounts: [\"" SELLER "\", \"" OTHER "\"],\n"
+               "      allocations: [ { address: \"" BUYER "\", asset: AIT, amount: \"100\" } ] } }\n",
+            g_dir, g_dir);
+    fclose(f);
+    g_cfg = config_load(path, err, sizeof err);
+    host_settings set;
+    if (!g_cfg || config_settings(g_cfg, &set, err, sizeof err) != 0)
+        return -1;
+    host_settings_set(&set);
+    if (store_open(&set) != 0 || bus_start() != 0)
+        return -1;
+    g_chain_ctx.desc = aitbc_plugin_describe();
+    g_chain_ctx.config = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(config_root(g_cfg), "plugins"), "chain");
+    if (g_chain_ctx.desc->init(&g_chain_ctx, host_api(), &g_chain) != 0)
+        return -1;
+    api = host_api();
+    L = api->service_lookup(AITBC_LEDGER_SERVICE);
+    g_mk_ctx.desc = &g_mk_desc;
+    g_ms = (mk_state){.ctx = &g_mk_ctx, .api = api, .ledger = L, .hour_ms = 1000};
+    return L && api->migrate(&g_mk_ctx, mk_migrations, mk_migrations_n) == 0 ? 0 : -1;
+}
+
+static int group_teardown(void **st)
+{
+    (void)st;
+    g_chain_ctx.desc->stop(g_chain);
+    g_chain_ctx.desc->destroy(g_chain);
+    services_clear();
+    bus_stop();
+    store_close();
+    config_free(g_cfg);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static void balance(const char *addr, int64_t *av, int64_t *lk)
+{
+    assert_int_equal(L->balance(L->self, NULL, addr, "AIT", av, lk), 0);
+}
+
+/* A trade as trades.c writes it: escrow locked, row inserted. */
+static void add_trade(const char *id, const char *buyer, int64_t hours, int64_t price,
+                      int64_t created, int64_t hour_ms)
+{
+    char hash[AITBC_TX_HASH_MAX];
+    aitbc_txn *t = api->txn_begin(AITBC_TXN_WRITE);
+    assert_non_null(t);
+    assert_int_equal(L->lock(L->self, t, buyer, "AIT", hours * price, id, hash), 0);
+    aitbc_stmt *s = api->stmt(
+        t, "INSERT INTO marketplace_trades(trade_id, offer_id, buyer, seller, hours, price, total, "
+           "status, created_ms, ends_ms, next_ms) VALUES(?1, 'ofr_x', ?2, '" SELLER "', ?3, ?4, "
+           "?5, 'ACTIVE', ?6, ?7, ?8)");
+    assert_non_null(s);
+    api->bind_text(s, 1, id);
+    api->bind_text(s, 2, buyer);
+    api->bind_int64(s, 3, hours);
+    api->bind_int64(s, 4, price);
+    api->bind_int64(s, 5, hours * price);
+    api->bind_int64(s, 6, created);
+    api->bind_int64(s, 7, created + hours * hour_ms);
+    api->bind_int64(s, 8, created + hour_ms);
+    assert_int_equal(api->step(s), AITBC_DONE);
+    api->stmt_done(s);
+    assert_int_equal(api->txn_commit(t), 0);
+}
+
+static int release_at(int64_t now)
+{
+    aitbc_txn *t = api->txn_begin(AITBC_TXN_WRITE);
+    int n = mk_trades_release_due(&g_ms, t, now);
+    assert_true(n >= 0);
+    assert_int_equal(api->txn_commit(t), 0);
+    return n;
+}
+
+static int terminate_at(const char *trade_id, int64_t now)
+{
+    aitbc_txn *t = api->txn_begin(AITBC_TXN_WRITE);
+    int n = mk_trades_terminate(&g_ms, t, trade_id, NULL, NULL, now);
+    assert_true(n >= 0);
+    assert_int_equal(api->txn_commit(t), 0);
+    return n;
+}
+
+/* released, refunded, hours_released and status of a trade. */
+static void trade_state(const char *id, int64_t *released, int64_t *refunded, int64_t *hours,
+                        char status[16])
+{
+    aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
+    aitbc_stmt *s = api->stmt(t, "SELECT released, refunded, hours_released, status FROM "
+                                 "marketplace_trades WHERE trade_id = ?1");
+    api->bind_text(s, 1, id);
+    assert_int_equal(api->step(s), AITBC_ROW);
+    *released = api->col_int64(s, 0);
+    *refunded = api->col_int64(s, 1);
+    *hours = api->col_int64(s, 2);
+    snprintf(status, 16, "%s", api->col_text(s, 3));
+    api->stmt_done(s);
+    api->txn_commit(t);
+}
+
+static void test_hourly_release(void **st)
+{
+    (void)st;
+    const int64_t c = 1000000, price = 1333333;
+    int64_t sav0, slk, bav0, blk, sav, bav, rel, ref, hrs;
+    char status[16];
+    balance(SELLER, &sav0, &slk);
+    add_trade("trd_hourly", BUYER, 3, price, c, 1000);
+    balance(BUYER, &bav0, &blk);
+    assert_int_equal(blk, 3 * price);
+    assert_int_equal(release_at(c + 999), 0); /* nothing due before the first hour ends */
+    assert_int_equal(release_at(c + 1000), 1);
+    balance(SELLER, &sav, &slk);
+    assert_int_equal(sav - sav0, price);
+    assert_int_equal(release_at(c + 1500), 0); /* next one at c + 2000 */
+    assert_int_equal(release_at(c + 9999), 1); /* late tick: both remaining hours at once */
+    trade_state("trd_hourly", &rel, &ref, &hrs, status);
+    assert_int_equal(rel, 3 * price);
+    assert_int_equal(ref, 0);
+    assert_int_equal(hrs, 3);
+    assert_string_equal(status, "COMPLETED");
+    balance(SELLER, &sav, &slk);
+    balance(BUYER, &bav, &blk);
+    assert_int_equal(sav - sav0, 3 * price);
+    assert_int_equal(bav, bav0);
+    assert_int_equal(blk, 0);
+    assert_int_equal(release_at(c + 99999), 0); /* COMPLETED stays put */
+    assert_int_equal(terminate_at("trd_hourly", c + 99999), 0);
+}
+
+static void test_early_end_prorata(void **st)
+{
+    (void)st;
+    /* 10 hours of 1000 ms at 7 units: ended at 2.5 hours → seller floor(70 × 0.25) = 17. */
+    const int64_t c = 5000000;
+    int64_t sav0, slk, bav0, blk, sav, bav, rel, ref, hrs;
+    char status[16];
+    balance(SELLER, &sav0, &slk);
+    balance(BUYER, &bav0, &blk);
+    add_trade("trd_early", BUYER, 10, 7, c, 1000);
+    assert_int_equal(terminate_at("trd_early", c + 2500), 1);
+    trade_state("trd_early", &rel, &ref, &hrs, status);
+    assert_string_equal(status, "CANCELED");
+    assert_int_equal(hrs, 2);  /* the two whole hours went out as hourly releases first */
+    assert_int_equal(rel, 17); /* 14 hourly + 3 for the half hour */
+    assert_int_equal(ref, 53);
+    balance(SELLER, &sav, &slk);
+    balance(BUYER, &bav, &blk);
+    assert_int_equal(sav - sav0, 17);
+    assert_int_equal(bav - bav0, -17);
+    assert_int_equal(blk, 0);
+    /* Ending again moves nothing. */
+    assert_int_equal(terminate_at("trd_early", c + 5000), 0);
+    assert_int_equal(release_at(c + 99999), 0);
+    balance(SELLER, &sav, &slk);
+    assert_int_equal(sav - sav0, 17);
+}
+
+static void test_end_before_first_hour_and_by_seller(void **st)
+{
+    (void)st;
+    const int64_t c = 9000000;
+    int64_t sav0, slk, bav0, blk, sav, bav, rel, ref, hrs;
+    char status[16];
+    balance(SELLER, &sav0, &slk);
+    balance(BUYER, &bav0, &blk);
+    add_trade("trd_s1", BUYER, 4, 1000001, c, 1000);
+    add_trade("trd_s2", BUYER, 1, 3, c, 1000);
+    /* All ACTIVE trades of the seller end together (the OFFLINE path). */
+    aitbc_txn *t = api->txn_begin(AITBC_TXN_WRITE);
+    assert_int_equal(mk_trades_terminate(&g_ms, t, NULL, NULL, SELLER, c + 333), 2);
+    assert_int_equal(api->txn_commit(t), 0);
+    trade_state("trd_s1", &rel, &ref, &hrs, status);
+    assert_int_equal(rel, (4000004LL * 333) / 4000); /* floor, no hourly release yet */
+    assert_int_equal(rel + ref, 4000004);
+    trade_state("trd_s2", &rel, &ref, &hrs, status);
+    assert_int_equal(rel, 0); /* floor(3 × 333 / 1000) = 0: the buyer keeps the crumbs */
+    assert_int_equal(ref, 3);
+    balance(SELLER, &sav, &slk);
+    balance(BUYER, &bav, &blk);
+    assert_int_equal(sav - sav0, (4000004LL * 333) / 4000);
+    assert_int_equal(bav0 - bav, (4000004LL * 333) / 4000);
+    assert_int_equal(blk, 0);
+}
+
+static void test_trade_active(void **st)
+{
+    (void)st;
+    int64_t now = api->now_ms();
+    char seller[48] = "";
+    add_trade("trd_live", BUYER, 2, 5, now - 1000, 60000);
+    add_trade("trd_later", BUYER, 2, 5, now + 60000, 60000);
+    assert_int_equal(mk_trade_active(&g_ms, "trd_live", BUYER, seller), 1);
+    assert_string_equal(seller, SELLER);
+    assert_int_equal(mk_trade_active(&g_ms, "trd_live", OTHER, seller), 0);
+    assert_int_equal(mk_trade_active(&g_ms, "trd_nope", BUYER, seller), 0);
+    assert_int_equal(mk_trade_active(&g_ms, "trd_later", BUYER, seller), 0); /* not started */
+    assert_int_equal(mk_trade_active(&g_ms, "trd_early", BUYER, seller), 0); /* CANCELED */
+    assert_int_equal(mk_trade_active(&g_ms, "trd_hourly", BUYER, seller), 0); /* COMPLETED */
+    assert_int_equal(mk_trade_active(&g_ms, NULL, BUYER, seller), 0);
+    assert_int_equal(terminate_at("trd_live", now), 1);
+    assert_int_equal(mk_trade_active(&g_ms, "trd_live", BUYER, seller), 0);
+    assert_int_equal(terminate_at("trd_later", now), 1); /* before its start: all refunded */
+}
+
+static void test_conservation(void **st)
+{
+    (void)st;
+    int64_t sum = 0, av, lk;
+    const char *who[] = {BUYER, SELLER, OTHER};
+    for (int i = 0; i < 3; i++) {
+        balance(who[i], &av, &lk);
+        sum += av + lk;
+        assert_int_equal(lk, 0);
+    }
+    assert_int_equal(sum, FUNDS);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_hourly_release),
+        cmocka_unit_test(test_early_end_prorata),
+        cmocka_unit_test(test_end_before_first_hour_and_by_seller),
+        cmocka_unit_test(test_trade_active),
+        cmocka_unit_test(test_conservation),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
