@@ -6,7 +6,6 @@
 #include <string.h>
 #include "marketplace.h"
 
-
 static const aitbc_cfg_key k_schema[] = {
     {"hour_ms", AITBC_CFG_INT, 0,
      "length of one sold hour in ms (default 3600000; tests shrink it, min 10)"},
@@ -16,12 +15,10 @@ static const aitbc_cfg_key k_schema[] = {
 };
 
 static int cfg_int(mk_state *ms, const char *key, int64_t def, int64_t lo, int64_t hi,
-                   int64_t *out)
-{
+                   int64_t *out) {
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(ms->api->config(ms->ctx), key);
     *out = def;
-    if (!it)
-        return 0;
+    if (!it) return 0;
     if (aitbc_json_int(it, out) != 0 || *out < lo || *out > hi) {
         ms->api->log(ms->ctx, AITBC_LOG_ERROR, "marketplace.%s must be an integer in %lld..%lld",
                      key, (long long)lo, (long long)hi);
@@ -30,8 +27,7 @@ static int cfg_int(mk_state *ms, const char *key, int64_t def, int64_t lo, int64
     return 0;
 }
 
-void mk_respond_rc(mk_state *ms, aitbc_request *req, int rc, const char *field)
-{
+void mk_respond_rc(mk_state *ms, aitbc_request *req, int rc, const char *field) {
     const aitbc_host_api *api = ms->api;
     switch (rc) {
     case AITBC_ENOTFOUND:
@@ -58,8 +54,7 @@ void mk_respond_rc(mk_state *ms, aitbc_request *req, int rc, const char *field)
     }
 }
 
-const char *mk_caller(mk_state *ms, aitbc_request *req)
-{
+const char *mk_caller(mk_state *ms, aitbc_request *req) {
     const aitbc_principal *who = ms->api->req_principal(req);
     if (!who || !aitbc_address_valid(who->owner_address)) {
         ms->api->respond_error(req, 403, "forbidden", NULL, "this key has no account");
@@ -68,50 +63,67 @@ const char *mk_caller(mk_state *ms, aitbc_request *req)
     return who->owner_address;
 }
 
-static int routes_register(mk_state *ms)
-{
+static int routes_register(mk_state *ms) {
     const aitbc_route routes[] = {
-        {.method = "GET", .path = "/v1/marketplace/offers", .roles = AITBC_ROLE_ANY,
-         .handler = mk_h_offer_list, .user = ms},
-        {.method = "POST", .path = "/v1/marketplace/offers", .roles = AITBC_ROLE_MINER,
-         .body = AITBC_BODY_JSON, .handler = mk_h_offer_create, .user = ms, .idempotent = 1},
-        {.method = "GET", .path = "/v1/marketplace/offers/{offer_id}", .roles = AITBC_ROLE_ANY,
-         .handler = mk_h_offer_get, .user = ms},
-        {.method = "DELETE", .path = "/v1/marketplace/offers/{offer_id}",
-         .roles = AITBC_ROLE_MINER, .handler = mk_h_offer_cancel, .user = ms},
-        {.method = "POST", .path = "/v1/marketplace/trades", .roles = AITBC_ROLE_CLIENT,
-         .body = AITBC_BODY_JSON, .handler = mk_h_trade_create, .user = ms, .idempotent = 1},
-        {.method = "GET", .path = "/v1/marketplace/trades", .roles = AITBC_ROLE_ANY,
-         .handler = mk_h_trade_list, .user = ms},
-        {.method = "GET", .path = "/v1/marketplace/trades/{trade_id}", .roles = AITBC_ROLE_ANY,
-         .handler = mk_h_trade_get, .user = ms},
+        {.method = "GET",
+         .path = "/v1/marketplace/offers",
+         .roles = AITBC_ROLE_ANY,
+         .handler = mk_h_offer_list,
+         .user = ms},
+        {.method = "POST",
+         .path = "/v1/marketplace/offers",
+         .roles = AITBC_ROLE_MINER,
+         .body = AITBC_BODY_JSON,
+         .handler = mk_h_offer_create,
+         .user = ms,
+         .idempotent = 1},
+        {.method = "GET",
+         .path = "/v1/marketplace/offers/{offer_id}",
+         .roles = AITBC_ROLE_ANY,
+         .handler = mk_h_offer_get,
+         .user = ms},
+        {.method = "DELETE",
+         .path = "/v1/marketplace/offers/{offer_id}",
+         .roles = AITBC_ROLE_MINER,
+         .handler = mk_h_offer_cancel,
+         .user = ms},
+        {.method = "POST",
+         .path = "/v1/marketplace/trades",
+         .roles = AITBC_ROLE_CLIENT,
+         .body = AITBC_BODY_JSON,
+         .handler = mk_h_trade_create,
+         .user = ms,
+         .idempotent = 1},
+        {.method = "GET",
+         .path = "/v1/marketplace/trades",
+         .roles = AITBC_ROLE_ANY,
+         .handler = mk_h_trade_list,
+         .user = ms},
+        {.method = "GET",
+         .path = "/v1/marketplace/trades/{trade_id}",
+         .roles = AITBC_ROLE_ANY,
+         .handler = mk_h_trade_get,
+         .user = ms},
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         int rc = ms->api->route(ms->ctx, &routes[i]);
-        if (rc != 0)
-            return rc;
+        if (rc != 0) return rc;
     }
     return 0;
 }
 
-static int mk_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **state)
-{
+static int mk_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **state) {
     mk_state *ms = calloc(1, sizeof *ms);
-    if (!ms)
-        return AITBC_ENOMEM;
+    if (!ms) return AITBC_ENOMEM;
     ms->ctx = ctx;
     ms->api = api;
     ms->service = (aitbc_marketplace_v1){sizeof(aitbc_marketplace_v1), ms, mk_trade_active};
     int rc = cfg_int(ms, "hour_ms", 3600000, 10, 86400000, &ms->hour_ms);
-    if (rc == 0)
-        rc = cfg_int(ms, "tick_ms", 1000, 5, 3600000, &ms->tick_ms);
-    if (rc == 0)
-        rc = api->migrate(ctx, mk_migrations, mk_migrations_n);
-    if (rc == 0)
-        rc = api->service_register(ctx, AITBC_MARKETPLACE_SERVICE, &ms->service);
+    if (rc == 0) rc = cfg_int(ms, "tick_ms", 1000, 5, 3600000, &ms->tick_ms);
+    if (rc == 0) rc = api->migrate(ctx, mk_migrations, mk_migrations_n);
+    if (rc == 0) rc = api->service_register(ctx, AITBC_MARKETPLACE_SERVICE, &ms->service);
     aitbc_topic offers = {"offers", AITBC_ROLE_ANY, NULL, NULL};
-    if (rc == 0)
-        rc = api->bus_topic(ctx, &offers);
+    if (rc == 0) rc = api->bus_topic(ctx, &offers);
     if (rc != 0) {
         api->log(ctx, AITBC_LOG_ERROR, "init failed (%d)", rc);
         free(ms);
@@ -121,27 +133,22 @@ static int mk_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **stat
     return 0;
 }
 
-static int mk_start(void *state)
-{
+static int mk_start(void *state) {
     mk_state *ms = state;
     ms->ledger = ms->api->service_lookup(AITBC_LEDGER_SERVICE);
-    if (!ms->ledger)
-        return AITBC_EUNAVAIL;
+    if (!ms->ledger) return AITBC_EUNAVAIL;
     ms->miners = ms->api->service_lookup(AITBC_MINERS_SERVICE);
     int rc = routes_register(ms);
-    if (rc != 0)
-        return rc;
+    if (rc != 0) return rc;
     ms->timer = ms->api->timer_add(ms->ctx, ms->tick_ms, mk_tick, ms);
-    if (!ms->timer)
-        return AITBC_EIO;
+    if (!ms->timer) return AITBC_EIO;
     ms->api->log(ms->ctx, AITBC_LOG_INFO, "hour = %lld ms, tick %lld ms, seller registry: %s",
                  (long long)ms->hour_ms, (long long)ms->tick_ms,
                  ms->miners ? "miners@1" : "none (any miner key may sell)");
     return 0;
 }
 
-static void mk_stop(void *state)
-{
+static void mk_stop(void *state) {
     mk_state *ms = state;
     if (ms && ms->timer) {
         ms->api->timer_cancel(ms->timer);
@@ -149,7 +156,9 @@ static void mk_stop(void *state)
     }
 }
 
-static void mk_destroy(void *state) { free(state); }
+static void mk_destroy(void *state) {
+    free(state);
+}
 
 static const char *const k_provides[] = {AITBC_MARKETPLACE_SERVICE, NULL};
 static const char *const k_requires[] = {AITBC_LEDGER_SERVICE, NULL};
@@ -169,4 +178,6 @@ static const aitbc_plugin_desc k_desc = {
     .destroy = mk_destroy,
 };
 
-const aitbc_plugin_desc *aitbc_plugin_describe(void) { return &k_desc; }
+const aitbc_plugin_desc *aitbc_plugin_describe(void) {
+    return &k_desc;
+}

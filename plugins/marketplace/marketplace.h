@@ -27,7 +27,7 @@ typedef struct mk_state {
     "hours_available, hours_remaining, status, created_ms, expires_ms"
 /** Columns of marketplace_trades, in mk_trade_json's order. */
 #define MK_TRADE_COLS                                                                              \
-    "seq, trade_id, offer_id, buyer, seller, hours, price, total, status, created_ms, ends_ms, "    \
+    "seq, trade_id, offer_id, buyer, seller, hours, price, total, status, created_ms, ends_ms, "   \
     "released, refunded, hours_released"
 
 /* schema.c */

@@ -8,11 +8,11 @@
 
 #define MK_ASSET "AIT"
 #define MK_DECIMALS 6
-#define MK_MAX_HOURS 8760        /* one year of capacity per offer */
+#define MK_MAX_HOURS 8760 /* one year of capacity per offer */
 #define MK_MAX_MEMORY_GB 4096
 #define MK_MAX_GPU_COUNT 1024
 #define MK_MAX_MODELS 32
-#define MK_TEXT_MAX 64           /* gpu_model, region, each model name */
+#define MK_TEXT_MAX 64 /* gpu_model, region, each model name */
 
 /** @brief Hours of a trade completed after elapsed_ms: min(hours, elapsed / hour_ms), ≥ 0. */
 int64_t mk_hours_done(int64_t hours, int64_t hour_ms, int64_t elapsed_ms);
@@ -41,8 +41,8 @@ typedef struct mk_offer_query {
     int sort_price;        /* 1: price ascending (then oldest first); 0: newest first */
     int limit;
     int has_cursor;
-    int64_t after_key;     /* price (sort_price) or seq (created) of the last row seen */
-    int64_t after_seq;     /* tie-break for sort_price: seq of the last row seen */
+    int64_t after_key; /* price (sort_price) or seq (created) of the last row seen */
+    int64_t after_seq; /* tie-break for sort_price: seq of the last row seen */
     char tag[AITBC_CURSOR_TAG_LEN + 1];
 } mk_offer_query;
 

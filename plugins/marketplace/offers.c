@@ -8,8 +8,7 @@
 
 #define MK_PRICE_MAX ((int64_t)9007199254740991) /* 2^53 - 1: exact in every JSON reader */
 
-cJSON *mk_offer_json(const aitbc_host_api *api, aitbc_stmt *s)
-{
+cJSON *mk_offer_json(const aitbc_host_api *api, aitbc_stmt *s) {
     cJSON *o = cJSON_CreateObject();
     char ts[AITBC_TIME_MAX];
     aitbc_json_add_str(o, "offer_id", api->col_text(s, 1));
@@ -36,35 +35,29 @@ cJSON *mk_offer_json(const aitbc_host_api *api, aitbc_stmt *s)
     return o;
 }
 
-cJSON *mk_offer_load(mk_state *ms, aitbc_txn *t, const char *offer_id)
-{
+cJSON *mk_offer_load(mk_state *ms, aitbc_txn *t, const char *offer_id) {
     const aitbc_host_api *api = ms->api;
     aitbc_stmt *s =
         api->stmt(t, "SELECT " MK_OFFER_COLS " FROM marketplace_offers WHERE offer_id = ?1");
-    if (!s)
-        return NULL;
+    if (!s) return NULL;
     api->bind_text(s, 1, offer_id);
     cJSON *o = api->step(s) == AITBC_ROW ? mk_offer_json(api, s) : NULL;
     api->stmt_done(s);
     return o;
 }
 
-void mk_offer_publish(mk_state *ms, const char *offer_id)
-{
+void mk_offer_publish(mk_state *ms, const char *offer_id) {
     aitbc_txn *t = ms->api->txn_begin(AITBC_TXN_READ);
-    if (!t)
-        return;
+    if (!t) return;
     cJSON *o = mk_offer_load(ms, t, offer_id);
     ms->api->txn_commit(t);
-    if (o)
-        ms->api->bus_publish(ms->ctx, "offers", o);
+    if (o) ms->api->bus_publish(ms->ctx, "offers", o);
     cJSON_Delete(o);
 }
 
 /* Integer member in lo..hi; answers 400 itself. */
 static int body_int(mk_state *ms, aitbc_request *req, const cJSON *body, const char *key,
-                    int64_t lo, int64_t hi, int64_t *out)
-{
+                    int64_t lo, int64_t hi, int64_t *out) {
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(body, key);
     if (!it || aitbc_json_int(it, out) != 0 || *out < lo || *out > hi) {
         ms->api->respond_error(req, 400, "invalid_argument", key, "must be an integer %lld..%lld",
@@ -74,8 +67,7 @@ static int body_int(mk_state *ms, aitbc_request *req, const cJSON *body, const c
     return 0;
 }
 
-static const char *body_text(mk_state *ms, aitbc_request *req, const cJSON *body, const char *key)
-{
+static const char *body_text(mk_state *ms, aitbc_request *req, const cJSON *body, const char *key) {
     const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(body, key));
     if (!mk_text_ok(v, MK_TEXT_MAX)) {
         ms->api->respond_error(req, 400, "invalid_argument", key,
@@ -86,16 +78,13 @@ static const char *body_text(mk_state *ms, aitbc_request *req, const cJSON *body
 }
 
 /* models: array of up to MK_MAX_MODELS distinct names. Returns its JSON text (caller frees). */
-static char *body_models(mk_state *ms, aitbc_request *req, const cJSON *body)
-{
+static char *body_models(mk_state *ms, aitbc_request *req, const cJSON *body) {
     const cJSON *arr = cJSON_GetObjectItemCaseSensitive(body, "models"), *it, *prev;
     int ok = cJSON_IsArray(arr) && cJSON_GetArraySize(arr) <= MK_MAX_MODELS;
     for (it = ok ? arr->child : NULL; it && ok; it = it->next) {
-        if (!mk_text_ok(cJSON_GetStringValue(it), MK_TEXT_MAX))
-            ok = 0;
+        if (!mk_text_ok(cJSON_GetStringValue(it), MK_TEXT_MAX)) ok = 0;
         for (prev = arr->child; ok && prev != it; prev = prev->next)
-            if (strcmp(prev->valuestring, it->valuestring) == 0)
-                ok = 0;
+            if (strcmp(prev->valuestring, it->valuestring) == 0) ok = 0;
     }
     if (!ok) {
         ms->api->respond_error(req, 400, "invalid_argument", "models",
@@ -109,15 +98,14 @@ static char *body_models(mk_state *ms, aitbc_request *req, const cJSON *body)
 typedef struct offer_in {
     const char *gpu_model, *region;
     int64_t memory_gb, gpu_count, price, hours, expires_ms; /* expires_ms -1 = none */
-    char *models;                                            /* JSON text, owned */
+    char *models;                                           /* JSON text, owned */
 } offer_in;
 
-static int parse_offer(mk_state *ms, aitbc_request *req, offer_in *in)
-{
+static int parse_offer(mk_state *ms, aitbc_request *req, offer_in *in) {
     const aitbc_host_api *api = ms->api;
-    static const char *const allowed[] = {"gpu_model", "gpu_memory_gb", "gpu_count", "models",
-                                          "region", "price_per_hour", "hours_available",
-                                          "expires_at", NULL};
+    static const char *const allowed[] = {"gpu_model",       "gpu_memory_gb", "gpu_count",
+                                          "models",          "region",        "price_per_hour",
+                                          "hours_available", "expires_at",    NULL};
     const cJSON *body = api->req_json(req);
     if (!cJSON_IsObject(body)) {
         api->respond_error(req, 400, "invalid_argument", NULL, "body must be a JSON object");
@@ -140,11 +128,11 @@ static int parse_offer(mk_state *ms, aitbc_request *req, offer_in *in)
         in->price > MK_PRICE_MAX) {
         api->respond_error(req, 400, "invalid_argument", "price_per_hour",
                            "must be a decimal string > 0 with at most %d decimals, at most "
-                           "9007199254.740991", MK_DECIMALS);
+                           "9007199254.740991",
+                           MK_DECIMALS);
         return -1;
     }
-    if (body_int(ms, req, body, "hours_available", 1, MK_MAX_HOURS, &in->hours) != 0)
-        return -1;
+    if (body_int(ms, req, body, "hours_available", 1, MK_MAX_HOURS, &in->hours) != 0) return -1;
     int64_t total;
     if (aitbc_mul_i64(in->price, in->hours, &total) != 0) {
         api->respond_error(req, 400, "invalid_argument", "price_per_hour",
@@ -165,15 +153,14 @@ static int parse_offer(mk_state *ms, aitbc_request *req, offer_in *in)
 }
 
 static int insert_offer(mk_state *ms, aitbc_txn *t, const char *id, const char *provider,
-                        const offer_in *in, int64_t now)
-{
+                        const offer_in *in, int64_t now) {
     const aitbc_host_api *api = ms->api;
     aitbc_stmt *s = api->stmt(
-        t, "INSERT INTO marketplace_offers(offer_id, provider, gpu_model, gpu_memory_gb, "
-           "gpu_count, models, region, price, hours_available, hours_remaining, status, "
-           "created_ms, expires_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, 'OPEN', ?10, ?11)");
-    if (!s)
-        return AITBC_EIO;
+        t,
+        "INSERT INTO marketplace_offers(offer_id, provider, gpu_model, gpu_memory_gb, "
+        "gpu_count, models, region, price, hours_available, hours_remaining, status, "
+        "created_ms, expires_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, 'OPEN', ?10, ?11)");
+    if (!s) return AITBC_EIO;
     api->bind_text(s, 1, id);
     api->bind_text(s, 2, provider);
     api->bind_text(s, 3, in->gpu_model);
@@ -193,8 +180,7 @@ static int insert_offer(mk_state *ms, aitbc_txn *t, const char *id, const char *
     return rc < 0 ? rc : 0;
 }
 
-void mk_h_offer_create(aitbc_request *req, void *user)
-{
+void mk_h_offer_create(aitbc_request *req, void *user) {
     mk_state *ms = user;
     const aitbc_host_api *api = ms->api;
     const char *me = mk_caller(ms, req);
@@ -221,13 +207,10 @@ void mk_h_offer_create(aitbc_request *req, void *user)
     aitbc_txn *t = api->txn_begin(AITBC_TXN_WRITE);
     int rc = t ? 0 : AITBC_EBUSY;
     /* The seller's account must exist for hourly releases to land. */
-    if (rc == 0)
-        rc = ms->ledger->ensure_account(ms->ledger->self, t, me);
-    if (rc == 0)
-        rc = insert_offer(ms, t, id, me, &in, api->now_ms());
+    if (rc == 0) rc = ms->ledger->ensure_account(ms->ledger->self, t, me);
+    if (rc == 0) rc = insert_offer(ms, t, id, me, &in, api->now_ms());
     cJSON *o = rc == 0 ? mk_offer_load(ms, t, id) : NULL;
-    if (rc == 0 && !o)
-        rc = AITBC_EIO;
+    if (rc == 0 && !o) rc = AITBC_EIO;
     if (rc == 0)
         rc = api->txn_commit(t);
     else if (t)
@@ -242,14 +225,12 @@ void mk_h_offer_create(aitbc_request *req, void *user)
     api->respond_json(req, 201, o);
 }
 
-static const char *query_get(void *user, const char *name)
-{
+static const char *query_get(void *user, const char *name) {
     mk_state *ms = ((void **)user)[0];
     return ms->api->req_query(((void **)user)[1], name);
 }
 
-static void bind_opt_text(const aitbc_host_api *api, aitbc_stmt *s, int i, const char *v)
-{
+static void bind_opt_text(const aitbc_host_api *api, aitbc_stmt *s, int i, const char *v) {
     if (v)
         api->bind_text(s, i, v);
     else
@@ -259,12 +240,11 @@ static void bind_opt_text(const aitbc_host_api *api, aitbc_stmt *s, int i, const
 #define OFFER_FILTERS                                                                              \
     "status = ?1 AND (?2 IS NULL OR instr(lower(gpu_model), lower(?2)) > 0)"                       \
     " AND (?3 IS NULL OR region = ?3)"                                                             \
-    " AND (?4 IS NULL OR EXISTS(SELECT 1 FROM json_each(models) WHERE value = ?4))"               \
+    " AND (?4 IS NULL OR EXISTS(SELECT 1 FROM json_each(models) WHERE value = ?4))"                \
     " AND (?5 < 0 OR gpu_memory_gb >= ?5) AND (?6 < 0 OR price <= ?6)"                             \
     " AND (status <> 'OPEN' OR expires_ms IS NULL OR expires_ms > ?10)"
 
-void mk_h_offer_list(aitbc_request *req, void *user)
-{
+void mk_h_offer_list(aitbc_request *req, void *user) {
     mk_state *ms = user;
     const aitbc_host_api *api = ms->api;
     mk_offer_query q;
@@ -284,8 +264,7 @@ void mk_h_offer_list(aitbc_request *req, void *user)
             : api->stmt(t, "SELECT " MK_OFFER_COLS " FROM marketplace_offers WHERE " OFFER_FILTERS
                            " AND seq < ?7 AND ?8 = ?8 ORDER BY seq DESC LIMIT ?9");
     if (!s) {
-        if (t)
-            api->txn_commit(t);
+        if (t) api->txn_commit(t);
         mk_respond_rc(ms, req, t ? AITBC_EIO : AITBC_EBUSY, NULL);
         return;
     }
@@ -328,8 +307,7 @@ void mk_h_offer_list(aitbc_request *req, void *user)
     api->respond_json(req, 200, out);
 }
 
-void mk_h_offer_get(aitbc_request *req, void *user)
-{
+void mk_h_offer_get(aitbc_request *req, void *user) {
     mk_state *ms = user;
     const aitbc_host_api *api = ms->api;
     aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
@@ -347,13 +325,11 @@ void mk_h_offer_get(aitbc_request *req, void *user)
 
 /* Inside t: the offer's provider and status. 0, or AITBC_ENOTFOUND. */
 static int offer_owner(mk_state *ms, aitbc_txn *t, const char *id, char provider[48],
-                       char status[16])
-{
+                       char status[16]) {
     const aitbc_host_api *api = ms->api;
     aitbc_stmt *s =
         api->stmt(t, "SELECT provider, status FROM marketplace_offers WHERE offer_id = ?1");
-    if (!s)
-        return AITBC_EIO;
+    if (!s) return AITBC_EIO;
     api->bind_text(s, 1, id);
     int rc = api->step(s);
     if (rc == AITBC_ROW) {
@@ -367,24 +343,21 @@ static int offer_owner(mk_state *ms, aitbc_txn *t, const char *id, char provider
     return rc;
 }
 
-void mk_h_offer_cancel(aitbc_request *req, void *user)
-{
+void mk_h_offer_cancel(aitbc_request *req, void *user) {
     mk_state *ms = user;
     const aitbc_host_api *api = ms->api;
     const char *me = mk_caller(ms, req);
-    if (!me)
-        return;
+    if (!me) return;
     const char *id = api->req_param(req, "offer_id");
     char provider[48] = "", status[16] = "";
     aitbc_txn *t = api->txn_begin(AITBC_TXN_WRITE);
     int rc = t ? offer_owner(ms, t, id, provider, status) : AITBC_EBUSY;
     /* Someone else's offer does not exist for this caller. */
-    if (rc == 0 && strcmp(provider, me) != 0)
-        rc = AITBC_ENOTFOUND;
+    if (rc == 0 && strcmp(provider, me) != 0) rc = AITBC_ENOTFOUND;
     int changed = rc == 0 && strcmp(status, "CANCELED") != 0;
     if (changed) {
-        aitbc_stmt *s = api->stmt(
-            t, "UPDATE marketplace_offers SET status = 'CANCELED' WHERE offer_id = ?1");
+        aitbc_stmt *s =
+            api->stmt(t, "UPDATE marketplace_offers SET status = 'CANCELED' WHERE offer_id = ?1");
         rc = s ? 0 : AITBC_EIO;
         if (s) {
             api->bind_text(s, 1, id);
@@ -397,8 +370,7 @@ void mk_h_offer_cancel(aitbc_request *req, void *user)
         }
     }
     cJSON *o = rc == 0 ? mk_offer_load(ms, t, id) : NULL;
-    if (rc == 0 && !o)
-        rc = AITBC_EIO;
+    if (rc == 0 && !o) rc = AITBC_EIO;
     if (rc == 0)
         rc = api->txn_commit(t);
     else if (t)
@@ -411,7 +383,6 @@ void mk_h_offer_cancel(aitbc_request *req, void *user)
             mk_respond_rc(ms, req, rc, NULL);
         return;
     }
-    if (changed)
-        api->bus_publish(ms->ctx, "offers", o);
+    if (changed) api->bus_publish(ms->ctx, "offers", o);
     api->respond_json(req, 200, o);
 }

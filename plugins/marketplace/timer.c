@@ -7,8 +7,7 @@
 
 #define MK_EXPIRE_BATCH 64
 
-static int any(mk_state *ms, const char *sql, int64_t now_ms)
-{
+static int any(mk_state *ms, const char *sql, int64_t now_ms) {
     const aitbc_host_api *api = ms->api;
     aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
     aitbc_stmt *s = t ? api->stmt(t, sql) : NULL;
@@ -18,18 +17,15 @@ static int any(mk_state *ms, const char *sql, int64_t now_ms)
         found = api->step(s) == AITBC_ROW;
         api->stmt_done(s);
     }
-    if (t)
-        api->txn_commit(t);
+    if (t) api->txn_commit(t);
     return found;
 }
 
-static void expire_offers(mk_state *ms, int64_t now_ms)
-{
+static void expire_offers(mk_state *ms, int64_t now_ms) {
     const aitbc_host_api *api = ms->api;
     static const char *k_due = "SELECT offer_id FROM marketplace_offers WHERE status = 'OPEN' "
                                "AND expires_ms IS NOT NULL AND expires_ms <= ?1 LIMIT 64";
-    if (!any(ms, k_due, now_ms))
-        return;
+    if (!any(ms, k_due, now_ms)) return;
     char ids[MK_EXPIRE_BATCH][AITBC_ID_MAX];
     int n = 0, rc = 0;
     aitbc_txn *t = api->txn_begin(AITBC_TXN_WRITE);
@@ -62,11 +58,11 @@ static void expire_offers(mk_state *ms, int64_t now_ms)
         mk_offer_publish(ms, ids[i]);
 }
 
-static void release_due(mk_state *ms, int64_t now_ms)
-{
+static void release_due(mk_state *ms, int64_t now_ms) {
     const aitbc_host_api *api = ms->api;
-    if (!any(ms, "SELECT 1 FROM marketplace_trades WHERE status = 'ACTIVE' AND next_ms <= ?1 "
-                 "LIMIT 1",
+    if (!any(ms,
+             "SELECT 1 FROM marketplace_trades WHERE status = 'ACTIVE' AND next_ms <= ?1 "
+             "LIMIT 1",
              now_ms))
         return;
     aitbc_txn *t = api->txn_begin(AITBC_TXN_WRITE);
@@ -79,8 +75,7 @@ static void release_due(mk_state *ms, int64_t now_ms)
         api->log(ms->ctx, AITBC_LOG_WARN, "releasing escrow failed (%d); retried next tick", rc);
 }
 
-void mk_tick(void *arg)
-{
+void mk_tick(void *arg) {
     mk_state *ms = arg;
     int64_t now = ms->api->now_ms();
     expire_offers(ms, now);

@@ -7,8 +7,7 @@
 #include <string.h>
 #include "marketplace.h"
 
-cJSON *mk_trade_json(const aitbc_host_api *api, aitbc_stmt *s)
-{
+cJSON *mk_trade_json(const aitbc_host_api *api, aitbc_stmt *s) {
     cJSON *o = cJSON_CreateObject();
     char ts[AITBC_TIME_MAX];
     aitbc_json_add_str(o, "trade_id", api->col_text(s, 1));
@@ -29,13 +28,11 @@ cJSON *mk_trade_json(const aitbc_host_api *api, aitbc_stmt *s)
     return o;
 }
 
-static cJSON *trade_load(mk_state *ms, aitbc_txn *t, const char *trade_id)
-{
+static cJSON *trade_load(mk_state *ms, aitbc_txn *t, const char *trade_id) {
     const aitbc_host_api *api = ms->api;
     aitbc_stmt *s =
         api->stmt(t, "SELECT " MK_TRADE_COLS " FROM marketplace_trades WHERE trade_id = ?1");
-    if (!s)
-        return NULL;
+    if (!s) return NULL;
     api->bind_text(s, 1, trade_id);
     cJSON *o = api->step(s) == AITBC_ROW ? mk_trade_json(api, s) : NULL;
     api->stmt_done(s);
@@ -47,13 +44,11 @@ typedef struct offer_row {
     int64_t price, remaining, expires_ms; /* expires_ms -1 = none */
 } offer_row;
 
-static int offer_read(mk_state *ms, aitbc_txn *t, const char *id, offer_row *r)
-{
+static int offer_read(mk_state *ms, aitbc_txn *t, const char *id, offer_row *r) {
     const aitbc_host_api *api = ms->api;
     aitbc_stmt *s = api->stmt(t, "SELECT provider, status, price, hours_remaining, expires_ms "
                                  "FROM marketplace_offers WHERE offer_id = ?1");
-    if (!s)
-        return AITBC_EIO;
+    if (!s) return AITBC_EIO;
     api->bind_text(s, 1, id);
     int rc = api->step(s);
     if (rc == AITBC_ROW) {
@@ -72,17 +67,14 @@ static int offer_read(mk_state *ms, aitbc_txn *t, const char *id, offer_row *r)
 
 /* Run one write statement with text ?1 and integer ?2; 0 or an error; *changes rows. */
 static int exec_ti(mk_state *ms, aitbc_txn *t, const char *sql, const char *a, int64_t b,
-                   int64_t *changes)
-{
+                   int64_t *changes) {
     const aitbc_host_api *api = ms->api;
     aitbc_stmt *s = api->stmt(t, sql);
-    if (!s)
-        return AITBC_EIO;
+    if (!s) return AITBC_EIO;
     api->bind_text(s, 1, a);
     api->bind_int64(s, 2, b);
     int rc = api->step(s);
-    if (changes)
-        *changes = api->changes(s);
+    if (changes) *changes = api->changes(s);
     api->stmt_done(s);
     return rc < 0 ? rc : 0;
 }
@@ -94,13 +86,11 @@ typedef struct buy_ctx {
 } buy_ctx;
 
 /* Inside write transaction t: take the hours, lock the total, record the trade. */
-static int buy_in(mk_state *ms, aitbc_txn *t, buy_ctx *b)
-{
+static int buy_in(mk_state *ms, aitbc_txn *t, buy_ctx *b) {
     const aitbc_host_api *api = ms->api;
     offer_row o;
     int rc = offer_read(ms, t, b->offer_id, &o);
-    if (rc != 0)
-        return rc;
+    if (rc != 0) return rc;
     if (strcmp(o.provider, b->buyer) == 0) {
         b->why = "cannot buy your own offer";
         return AITBC_ECONFLICT;
@@ -114,8 +104,7 @@ static int buy_in(mk_state *ms, aitbc_txn *t, buy_ctx *b)
         return AITBC_ECONFLICT;
     }
     int64_t total, changes = 0;
-    if (aitbc_mul_i64(o.price, b->hours, &total) != 0)
-        return AITBC_EOVERFLOW;
+    if (aitbc_mul_i64(o.price, b->hours, &total) != 0) return AITBC_EOVERFLOW;
     /* Writers are serialised (BEGIN IMMEDIATE), and the guard re-checks anyway. */
     rc = exec_ti(ms, t,
                  "UPDATE marketplace_offers SET hours_remaining = hours_remaining - ?2, status = "
@@ -128,19 +117,16 @@ static int buy_in(mk_state *ms, aitbc_txn *t, buy_ctx *b)
     }
     aitbc_random_id("trd", b->trade_id);
     char hash[AITBC_TX_HASH_MAX];
-    if (rc == 0)
-        rc = ms->ledger->ensure_account(ms->ledger->self, t, b->buyer);
+    if (rc == 0) rc = ms->ledger->ensure_account(ms->ledger->self, t, b->buyer);
     if (rc == 0)
         rc = ms->ledger->lock(ms->ledger->self, t, b->buyer, MK_ASSET, total, b->trade_id, hash);
-    if (rc != 0)
-        return rc;
+    if (rc != 0) return rc;
     int64_t ends = b->now + b->hours * ms->hour_ms;
     aitbc_stmt *s = api->stmt(
         t, "INSERT INTO marketplace_trades(trade_id, offer_id, buyer, seller, hours, price, "
            "total, status, created_ms, ends_ms, next_ms) "
            "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, 'ACTIVE', ?8, ?9, ?10)");
-    if (!s)
-        return AITBC_EIO;
+    if (!s) return AITBC_EIO;
     api->bind_text(s, 1, b->trade_id);
     api->bind_text(s, 2, b->offer_id);
     api->bind_text(s, 3, b->buyer);
@@ -157,21 +143,18 @@ static int buy_in(mk_state *ms, aitbc_txn *t, buy_ctx *b)
 }
 
 /* The offer's seller must be reachable right now (miners@1 when loaded). */
-static int seller_ok(mk_state *ms, aitbc_request *req, const char *offer_id)
-{
+static int seller_ok(mk_state *ms, aitbc_request *req, const char *offer_id) {
     aitbc_txn *t = ms->api->txn_begin(AITBC_TXN_READ);
     offer_row o;
     int rc = t ? offer_read(ms, t, offer_id, &o) : AITBC_EBUSY;
-    if (t)
-        ms->api->txn_commit(t);
+    if (t) ms->api->txn_commit(t);
     if (rc == AITBC_ENOTFOUND) {
         ms->api->respond_error(req, 404, "not_found", "offer_id", "no such offer");
         return 0;
     }
     int err = 0;
     const char *st = rc == 0 ? mk_seller_status(ms, o.provider, &err) : NULL;
-    if (rc == 0 && err)
-        rc = err;
+    if (rc == 0 && err) rc = err;
     if (rc != 0) {
         mk_respond_rc(ms, req, rc, NULL);
         return 0;
@@ -183,13 +166,11 @@ static int seller_ok(mk_state *ms, aitbc_request *req, const char *offer_id)
     return 1;
 }
 
-void mk_h_trade_create(aitbc_request *req, void *user)
-{
+void mk_h_trade_create(aitbc_request *req, void *user) {
     mk_state *ms = user;
     const aitbc_host_api *api = ms->api;
     buy_ctx b = {0};
-    if (!(b.buyer = mk_caller(ms, req)))
-        return;
+    if (!(b.buyer = mk_caller(ms, req))) return;
     static const char *const allowed[] = {"offer_id", "hours", NULL};
     const cJSON *body = api->req_json(req);
     const char *unknown = cJSON_IsObject(body) ? aitbc_json_unknown_key(body, allowed) : NULL;
@@ -209,14 +190,12 @@ void mk_h_trade_create(aitbc_request *req, void *user)
                            MK_MAX_HOURS);
         return;
     }
-    if (!seller_ok(ms, req, b.offer_id))
-        return;
+    if (!seller_ok(ms, req, b.offer_id)) return;
     aitbc_txn *t = api->txn_begin(AITBC_TXN_WRITE);
     b.now = api->now_ms();
     int rc = t ? buy_in(ms, t, &b) : AITBC_EBUSY;
     cJSON *tr = rc == 0 ? trade_load(ms, t, b.trade_id) : NULL;
-    if (rc == 0 && !tr)
-        rc = AITBC_EIO;
+    if (rc == 0 && !tr) rc = AITBC_EIO;
     if (rc == 0)
         rc = api->txn_commit(t);
     else if (t)
@@ -237,13 +216,11 @@ void mk_h_trade_create(aitbc_request *req, void *user)
     api->respond_json(req, 201, tr);
 }
 
-void mk_h_trade_get(aitbc_request *req, void *user)
-{
+void mk_h_trade_get(aitbc_request *req, void *user) {
     mk_state *ms = user;
     const aitbc_host_api *api = ms->api;
     const char *me = mk_caller(ms, req);
-    if (!me)
-        return;
+    if (!me) return;
     aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
     if (!t) {
         mk_respond_rc(ms, req, AITBC_EBUSY, NULL);
@@ -261,13 +238,11 @@ void mk_h_trade_get(aitbc_request *req, void *user)
     api->respond_error(req, 404, "not_found", NULL, "no such trade");
 }
 
-void mk_h_trade_list(aitbc_request *req, void *user)
-{
+void mk_h_trade_list(aitbc_request *req, void *user) {
     mk_state *ms = user;
     const aitbc_host_api *api = ms->api;
     const char *me = mk_caller(ms, req);
-    if (!me)
-        return;
+    if (!me) return;
     const char *status = api->req_query(req, "status");
     int limit;
     if (status && strcmp(status, "ACTIVE") != 0 && strcmp(status, "COMPLETED") != 0 &&
@@ -297,8 +272,7 @@ void mk_h_trade_list(aitbc_request *req, void *user)
                                      "(?3 IS NULL OR status = ?3) ORDER BY seq DESC LIMIT ?4")
                       : NULL;
     if (!s) {
-        if (t)
-            api->txn_commit(t);
+        if (t) api->txn_commit(t);
         mk_respond_rc(ms, req, t ? AITBC_EIO : AITBC_EBUSY, NULL);
         return;
     }

@@ -14,21 +14,18 @@
 
 #define OFFERS "/v1/marketplace/offers"
 
-static int group_setup(void **st)
-{
+static int group_setup(void **st) {
     (void)st;
     return mk_start();
 }
 
-static int group_teardown(void **st)
-{
+static int group_teardown(void **st) {
     (void)st;
     mk_stop();
     return 0;
 }
 
-static void test_create_offer(void **st)
-{
+static void test_create_offer(void **st) {
     (void)st;
     th_resp r;
     assert_int_equal(
@@ -61,8 +58,7 @@ static void test_create_offer(void **st)
     th_resp_free(&r);
 }
 
-static void test_create_refusals(void **st)
-{
+static void test_create_refusals(void **st) {
     (void)st;
     const char *ok = "\"gpu_model\":\"A100\",\"gpu_memory_gb\":80,\"gpu_count\":1,"
                      "\"models\":[],\"region\":\"us\",\"price_per_hour\":\"2\","
@@ -129,22 +125,18 @@ static void test_create_refusals(void **st)
     th_resp_free(&r);
 }
 
-static int count_items(const char *query, const char *key, cJSON **out)
-{
+static int count_items(const char *query, const char *key, cJSON **out) {
     th_resp r;
     char path[512];
     snprintf(path, sizeof path, OFFERS "%s", query);
-    if (mk_req("GET", path, key, NULL, &r) != 200)
-        fail_msg("%s: %ld %s", path, r.status, r.body);
+    if (mk_req("GET", path, key, NULL, &r) != 200) fail_msg("%s: %ld %s", path, r.status, r.body);
     int n = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r.json, "items"));
-    if (out)
-        *out = cJSON_Duplicate(r.json, 1);
+    if (out) *out = cJSON_Duplicate(r.json, 1);
     th_resp_free(&r);
     return n;
 }
 
-static void test_list_filters_sort_paging(void **st)
-{
+static void test_list_filters_sort_paging(void **st) {
     (void)st;
     /* A small catalogue from two miners. */
     const char *prices[] = {"3", "1.5", "2", "1.5", "0.75", "5"};
@@ -152,8 +144,7 @@ static void test_list_filters_sort_paging(void **st)
     const int mems[] = {80, 24, 24, 24, 16, 80};
     const char *regions[] = {"us", "eu", "eu", "us", "ap", "eu"};
     for (int i = 0; i < 6; i++)
-        cJSON_Delete(mk_offer(i % 2 ? "k-m2" : "k-m1", gpus[i], mems[i], regions[i], prices[i],
-                              3));
+        cJSON_Delete(mk_offer(i % 2 ? "k-m2" : "k-m1", gpus[i], mems[i], regions[i], prices[i], 3));
     assert_int_equal(count_items("?gpu=4090", "k-alice", NULL), 3); /* incl. test_create_offer */
     assert_int_equal(count_items("?gpu=4090&region=eu", "k-m2", NULL), 1);
     assert_int_equal(count_items("?min_memory_gb=80", "k-admin", NULL), 2);
@@ -171,8 +162,7 @@ static void test_list_filters_sort_paging(void **st)
         snprintf(q, sizeof q, "?sort=price&limit=2%s%s", cursor[0] ? "&cursor=" : "", cursor);
         int n = count_items(q, "k-alice", &o);
         const cJSON *it;
-        cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(o, "items"))
-        {
+        cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(o, "items")) {
             assert_true(seen < 7);
             assert_string_equal(jstr(it, "price_per_hour"), want[seen]);
             assert_string_not_equal(jstr(it, "offer_id"), prev_id);
@@ -181,11 +171,9 @@ static void test_list_filters_sort_paging(void **st)
         }
         const char *next = jstr(o, "next_cursor");
         assert_true(n == 2 || !next);
-        if (next)
-            snprintf(cursor, sizeof cursor, "%s", next);
+        if (next) snprintf(cursor, sizeof cursor, "%s", next);
         cJSON_Delete(o);
-        if (!next)
-            break;
+        if (!next) break;
         /* The cursor is bound to its filters and sort. */
         snprintf(q, sizeof q, OFFERS "?sort=created&limit=2&cursor=%s", cursor);
         mk_expect_error("GET", q, "k-alice", NULL, 400, "invalid_argument", "cursor");
@@ -208,8 +196,8 @@ static void test_list_filters_sort_paging(void **st)
     assert_string_equal(jstr(cJSON_GetArrayItem(items, 1), "price_per_hour"), "1.5");
     assert_string_equal(jstr(cJSON_GetArrayItem(items, 2), "price_per_hour"), "3");
     cJSON_Delete(o);
-    const char *bad[][2] = {{"?status=open", "status"}, {"?sort=cheap", "sort"},
-                            {"?limit=0", "limit"},      {"?limit=501", "limit"},
+    const char *bad[][2] = {{"?status=open", "status"},     {"?sort=cheap", "sort"},
+                            {"?limit=0", "limit"},          {"?limit=501", "limit"},
                             {"?max_price=-1", "max_price"}, {"?min_memory_gb=x", "min_memory_gb"},
                             {"?cursor=!!!", "cursor"}};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
@@ -218,8 +206,7 @@ static void test_list_filters_sort_paging(void **st)
     }
 }
 
-static void test_cancel_and_foreign(void **st)
-{
+static void test_cancel_and_foreign(void **st) {
     (void)st;
     cJSON *o = mk_offer("k-m1", "L4", 24, "us", "1", 4);
     char path[128];
@@ -239,14 +226,12 @@ static void test_cancel_and_foreign(void **st)
     assert_int_equal(count_items("?gpu=L4&status=CANCELED", "k-alice", NULL), 1);
     char body[200];
     snprintf(body, sizeof body, "{\"offer_id\":\"%s\",\"hours\":1}", jstr(o, "offer_id"));
-    mk_expect_error("POST", "/v1/marketplace/trades", "k-alice", body, 409, "conflict",
-                    "offer_id");
+    mk_expect_error("POST", "/v1/marketplace/trades", "k-alice", body, 409, "conflict", "offer_id");
     cJSON_Delete(o);
     mk_expect_error("GET", OFFERS "/ofr_nope", "k-alice", NULL, 404, "not_found", NULL);
 }
 
-static void test_idempotency_key(void **st)
-{
+static void test_idempotency_key(void **st) {
     (void)st;
     const char *body = "{\"gpu_model\":\"V100\",\"gpu_memory_gb\":16,\"gpu_count\":1,"
                        "\"models\":[],\"region\":\"us\",\"price_per_hour\":\"0.5\","
@@ -255,9 +240,10 @@ static void test_idempotency_key(void **st)
     assert_int_equal(mk_req_idem(OFFERS, "k-m2", body, "offer-once", &a), 201);
     assert_int_equal(mk_req_idem(OFFERS, "k-m2", body, "offer-once", &b), 201);
     assert_string_equal(jstr(a.json, "offer_id"), jstr(b.json, "offer_id"));
-    assert_int_equal(mk_req_idem(OFFERS, "k-m2", "{\"gpu_model\":\"V100\",\"gpu_memory_gb\":16,"
-                                                 "\"gpu_count\":1,\"models\":[],\"region\":\"us\","
-                                                 "\"price_per_hour\":\"0.6\",\"hours_available\":2}",
+    assert_int_equal(mk_req_idem(OFFERS, "k-m2",
+                                 "{\"gpu_model\":\"V100\",\"gpu_memory_gb\":16,"
+                                 "\"gpu_count\":1,\"models\":[],\"region\":\"us\","
+                                 "\"price_per_hour\":\"0.6\",\"hours_available\":2}",
                                  "offer-once", &c),
                      409);
     assert_string_equal(th_error_code(&c), "idempotency_mismatch");
@@ -267,8 +253,7 @@ static void test_idempotency_key(void **st)
     assert_int_equal(count_items("?gpu=V100", "k-alice", NULL), 1);
 }
 
-static int expired(void *arg)
-{
+static int expired(void *arg) {
     th_resp g;
     int yes = mk_req("GET", arg, "k-alice", NULL, &g) == 200 &&
               strcmp(jstr(g.json, "status"), "EXPIRED") == 0;
@@ -276,8 +261,7 @@ static int expired(void *arg)
     return yes;
 }
 
-static void test_expiry(void **st)
-{
+static void test_expiry(void **st) {
     (void)st;
     char body[512], exp[40];
     /* Expires 300 ms from now by the host's clock (it shares ours). */
@@ -296,8 +280,7 @@ static void test_expiry(void **st)
     assert_int_equal(count_items("?gpu=K80&status=EXPIRED", "k-alice", NULL), 1);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_create_offer),
         cmocka_unit_test(test_create_refusals),

@@ -18,14 +18,13 @@
 
 #define TRADES "/v1/marketplace/trades"
 #define OFFERS "/v1/marketplace/offers"
-#define U(x) ((int64_t)(x) * 1000000)
+#define U(x) ((int64_t)(x)*1000000)
 
 static char g_admin[200], g_client_key[200], g_client[48], g_miner_key[200], g_miner[48];
 static unsigned char g_sk[64];
 static char g_pk_hex[65];
 
-static long beat(void)
-{
+static long beat(void) {
     char path[160];
     snprintf(path, sizeof path, "/v1/miners/%s/heartbeat", g_miner);
     th_resp r;
@@ -34,8 +33,7 @@ static long beat(void)
     return st;
 }
 
-static int register_miner(void)
-{
+static int register_miner(void) {
     unsigned char pk[32], sig[64];
     crypto_sign_keypair(pk, g_sk);
     aitbc_hex_encode(pk, 32, g_pk_hex);
@@ -63,11 +61,9 @@ static int register_miner(void)
     return 0;
 }
 
-static int group_setup(void **st)
-{
+static int group_setup(void **st) {
     (void)st;
-    if (sodium_init() < 0)
-        return -1;
+    if (sodium_init() < 0) return -1;
     H = th_start("  auth-apikey: { rate_limits: { client: {rps: 0, burst: 1}, miner: {rps: 0, "
                  "burst: 1}, admin: {rps: 0, burst: 1} }, failed_auth: { per_minute: 0 } }\n"
                  "  chain: { block_interval_ms: 50, max_empty_interval_s: 0 }\n"
@@ -76,14 +72,12 @@ static int group_setup(void **st)
                  "  miner: { heartbeat_interval_s: 1, lease_s: 2, sweep_ms: 50 }\n"
                  "  marketplace: { hour_ms: 500, tick_ms: 20 }\n",
                  "websocket: { listen: \"127.0.0.1:0\" }\n");
-    if (!H)
-        return -1;
+    if (!H) return -1;
     char path[1024];
     snprintf(path, sizeof path, "%s/admin.key", th_data_dir(H));
     FILE *f = fopen(path, "r");
     if (!f || !fgets(g_admin, sizeof g_admin, f)) {
-        if (f)
-            fclose(f);
+        if (f) fclose(f);
         return -1;
     }
     fclose(f);
@@ -92,7 +86,8 @@ static int group_setup(void **st)
     th_resp r;
     memset(&r, 0, sizeof r);
     if (th_req(H, "POST", "/v1/admin/keys", g_admin, "{\"role\":\"client\",\"label\":\"buyer\"}",
-               &r) != 0 || r.status != 201)
+               &r) != 0 ||
+        r.status != 201)
         return -1;
     snprintf(g_client_key, sizeof g_client_key, "%s", jstr(r.json, "api_key"));
     snprintf(g_client, sizeof g_client, "%s", jstr(r.json, "address"));
@@ -100,8 +95,7 @@ static int group_setup(void **st)
     return register_miner();
 }
 
-static int group_teardown(void **st)
-{
+static int group_teardown(void **st) {
     (void)st;
     mk_stop();
     return 0;
@@ -112,8 +106,7 @@ typedef struct watch {
     const char *status;
 } watch;
 
-static int trade_is(void *arg)
-{
+static int trade_is(void *arg) {
     watch *w = arg;
     th_resp r;
     int yes = mk_req("GET", w->path, g_client_key, NULL, &r) == 200 &&
@@ -123,12 +116,10 @@ static int trade_is(void *arg)
 }
 
 /* Next `offers` event about offer_id, skipping others. NULL on timeout. Caller frees. */
-static cJSON *offer_event(wsc *c, const char *offer_id)
-{
+static cJSON *offer_event(wsc *c, const char *offer_id) {
     for (int i = 0; i < 20; i++) {
         cJSON *m = wsc_recv_json(c, 5000);
-        if (!m)
-            return NULL;
+        if (!m) return NULL;
         const cJSON *p = cJSON_GetObjectItemCaseSensitive(m, "params");
         const cJSON *d = cJSON_GetObjectItemCaseSensitive(p, "data");
         if (jstr(p, "topic") && strcmp(jstr(p, "topic"), "offers") == 0 && jstr(d, "offer_id") &&
@@ -142,8 +133,7 @@ static cJSON *offer_event(wsc *c, const char *offer_id)
     return NULL;
 }
 
-static void test_offline_seller_refund(void **st)
-{
+static void test_offline_seller_refund(void **st) {
     (void)st;
     wsc_loop *loop = wsc_loop_new();
     assert_non_null(loop);
@@ -220,8 +210,7 @@ static void test_offline_seller_refund(void **st)
     wsc_loop_free(loop);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_offline_seller_refund),
     };

@@ -15,38 +15,32 @@
 #include "mk_th.h"
 
 #define TRADES "/v1/marketplace/trades"
-#define U(x) ((int64_t)(x) * 1000000) /* whole AIT in base units */
+#define U(x) ((int64_t)(x)*1000000) /* whole AIT in base units */
 
-static int group_setup(void **st)
-{
+static int group_setup(void **st) {
     (void)st;
-    if (mk_start() != 0)
-        return -1;
+    if (mk_start() != 0) return -1;
     return 0;
 }
 
-static int group_teardown(void **st)
-{
+static int group_teardown(void **st) {
     (void)st;
     mk_stop();
     return 0;
 }
 
 /* POST a trade; returns the status and (on 201) the trade JSON in *out (caller frees). */
-static long buy(const char *key, const char *offer_id, int hours, cJSON **out)
-{
+static long buy(const char *key, const char *offer_id, int hours, cJSON **out) {
     char body[200];
     snprintf(body, sizeof body, "{\"offer_id\":\"%s\",\"hours\":%d}", offer_id, hours);
     th_resp r;
     long st = mk_req("POST", TRADES, key, body, &r);
-    if (out)
-        *out = st == 201 ? cJSON_Duplicate(r.json, 1) : NULL;
+    if (out) *out = st == 201 ? cJSON_Duplicate(r.json, 1) : NULL;
     th_resp_free(&r);
     return st;
 }
 
-static cJSON *get_json(const char *path, const char *key)
-{
+static cJSON *get_json(const char *path, const char *key) {
     th_resp r;
     if (mk_req("GET", path, key, NULL, &r) != 200)
         fail_msg("GET %s: %ld %s", path, r.status, r.body);
@@ -61,8 +55,7 @@ typedef struct watch {
     int64_t min_hours_released;
 } watch;
 
-static int trade_reached(void *arg)
-{
+static int trade_reached(void *arg) {
     watch *w = arg;
     th_resp r;
     int yes = mk_req("GET", w->path, w->key, NULL, &r) == 200 &&
@@ -72,8 +65,7 @@ static int trade_reached(void *arg)
     return yes;
 }
 
-static void test_buy_and_release(void **st)
-{
+static void test_buy_and_release(void **st) {
     (void)st;
     mk_mint(ALICE, "100");
     cJSON *o = mk_offer("k-m1", "RTX 4090", 24, "eu", "1.5", 10);
@@ -120,8 +112,7 @@ static void test_buy_and_release(void **st)
     cJSON_Delete(o);
 }
 
-static void test_insufficient_funds(void **st)
-{
+static void test_insufficient_funds(void **st) {
     (void)st;
     mk_mint(BOB, "1");
     cJSON *o = mk_offer("k-m1", "A10", 24, "us", "1.5", 3);
@@ -146,8 +137,7 @@ typedef struct racer {
     long status;
 } racer;
 
-static void *race(void *arg)
-{
+static void *race(void *arg) {
     racer *r = arg;
     char key[16], body[200];
     snprintf(key, sizeof key, "k-c%d", r->i);
@@ -159,8 +149,7 @@ static void *race(void *arg)
     return NULL;
 }
 
-static void test_oversell_race(void **st)
-{
+static void test_oversell_race(void **st) {
     (void)st;
     cJSON *o = mk_offer("k-m2", "H100", 80, "us", "1", 6);
     mk_mint(ALICE, "2");
@@ -201,8 +190,7 @@ static void test_oversell_race(void **st)
     cJSON_Delete(o);
 }
 
-static void test_cancel_prorata(void **st)
-{
+static void test_cancel_prorata(void **st) {
     (void)st;
     mk_mint(BOB, "200");
     cJSON *o = mk_offer("k-m1", "L40S", 48, "eu", "2", 50);
@@ -225,8 +213,8 @@ static void test_cancel_prorata(void **st)
     assert_string_equal(jstr(g, "status"), "CANCELED");
     int64_t released = mk_units(jstr(g, "released")), refunded = mk_units(jstr(g, "refunded"));
     assert_int_equal(released + refunded, U(100));
-    assert_true(released >= U(4));   /* at least the two hours that had passed */
-    assert_true(refunded >= U(50));  /* and well short of 50 hours */
+    assert_true(released >= U(4));  /* at least the two hours that had passed */
+    assert_true(refunded >= U(50)); /* and well short of 50 hours */
     cJSON_Delete(g);
     int64_t av, lk;
     mk_balance(BOB, &av, &lk);
@@ -238,8 +226,7 @@ static void test_cancel_prorata(void **st)
     cJSON_Delete(o);
 }
 
-static void test_lists_and_foreign(void **st)
-{
+static void test_lists_and_foreign(void **st) {
     (void)st;
     /* Alice bought twice (test_buy_and_release, test_oversell_race). */
     cJSON *l = get_json(TRADES, "k-alice");
@@ -269,8 +256,7 @@ static void test_lists_and_foreign(void **st)
     l = get_json(TRADES "?status=CANCELED", "k-bob");
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(l, "items")), 1);
     cJSON_Delete(l);
-    mk_expect_error("GET", TRADES "?status=done", "k-bob", NULL, 400, "invalid_argument",
-                    "status");
+    mk_expect_error("GET", TRADES "?status=done", "k-bob", NULL, 400, "invalid_argument", "status");
     mk_expect_error("GET", TRADES "?limit=0", "k-bob", NULL, 400, "invalid_argument", "limit");
     /* Someone else's trade does not exist for the caller. */
     mk_expect_error("GET", alice_trade, "k-bob", NULL, 404, "not_found", NULL);
@@ -278,8 +264,7 @@ static void test_lists_and_foreign(void **st)
     mk_expect_error("GET", TRADES "/trd_nope", "k-alice", NULL, 404, "not_found", NULL);
 }
 
-static void test_trade_bad_input(void **st)
-{
+static void test_trade_bad_input(void **st) {
     (void)st;
     cJSON *o = mk_offer("k-m2", "T4", 16, "ap", "0.25", 5);
     const char *id = jstr(o, "offer_id");
@@ -309,8 +294,7 @@ static void test_trade_bad_input(void **st)
     cJSON_Delete(o);
 }
 
-static void test_idempotent_trade(void **st)
-{
+static void test_idempotent_trade(void **st) {
     (void)st;
     mk_mint(mk_racer(7), "5");
     cJSON *o = mk_offer("k-m2", "A6000", 48, "us", "1", 5);
@@ -338,8 +322,7 @@ static void test_idempotent_trade(void **st)
     cJSON_Delete(o);
 }
 
-static int none_active(void *arg)
-{
+static int none_active(void *arg) {
     (void)arg;
     const char *keys[] = {"k-m1", "k-m2"};
     for (int i = 0; i < 2; i++) {
@@ -347,14 +330,12 @@ static int none_active(void *arg)
         int busy = mk_req("GET", TRADES "?status=ACTIVE", keys[i], NULL, &r) != 200 ||
                    cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r.json, "items")) != 0;
         th_resp_free(&r);
-        if (busy)
-            return 0;
+        if (busy) return 0;
     }
     return 1;
 }
 
-static void test_conservation_and_chain(void **st)
-{
+static void test_conservation_and_chain(void **st) {
     (void)st;
     /* Once every trade has settled, nothing is in flight between two balance reads. */
     assert_true(th_wait_until(none_active, NULL, 20000));
@@ -368,17 +349,12 @@ static void test_conservation_and_chain(void **st)
     assert_int_equal(mk_verify_chain(), 0);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_buy_and_release),
-        cmocka_unit_test(test_insufficient_funds),
-        cmocka_unit_test(test_oversell_race),
-        cmocka_unit_test(test_cancel_prorata),
-        cmocka_unit_test(test_lists_and_foreign),
-        cmocka_unit_test(test_trade_bad_input),
-        cmocka_unit_test(test_idempotent_trade),
-        cmocka_unit_test(test_conservation_and_chain),
+        cmocka_unit_test(test_buy_and_release),   cmocka_unit_test(test_insufficient_funds),
+        cmocka_unit_test(test_oversell_race),     cmocka_unit_test(test_cancel_prorata),
+        cmocka_unit_test(test_lists_and_foreign), cmocka_unit_test(test_trade_bad_input),
+        cmocka_unit_test(test_idempotent_trade),  cmocka_unit_test(test_conservation_and_chain),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -15,14 +15,12 @@ const char *mk_admin_key = "k-admin";
 static int64_t g_minted;
 static char g_racers[MK_RACERS][48];
 
-const char *mk_racer(int i)
-{
+const char *mk_racer(int i) {
     snprintf(g_racers[i], 48, "ait1c0%037d%d", 0, i);
     return g_racers[i];
 }
 
-int mk_start(void)
-{
+int mk_start(void) {
     char keys[4096], accounts[1024];
     int n = snprintf(keys, sizeof keys,
                      "  auth-static: { keys: [ {key: \"k-admin\", role: admin, address: \"" ADMIN
@@ -48,18 +46,18 @@ int mk_start(void)
     return H ? 0 : -1;
 }
 
-void mk_stop(void) { th_free(H); }
+void mk_stop(void) {
+    th_free(H);
+}
 
-long mk_req(const char *method, const char *path, const char *key, const char *body, th_resp *r)
-{
+long mk_req(const char *method, const char *path, const char *key, const char *body, th_resp *r) {
     memset(r, 0, sizeof *r);
     assert_int_equal(th_req(H, method, path, key, body, r), 0);
     return r->status;
 }
 
 long mk_req_idem(const char *path, const char *key, const char *body, const char *idem,
-                 th_resp *r)
-{
+                 th_resp *r) {
     char hdr[300];
     snprintf(hdr, sizeof hdr, "Idempotency-Key: %s", idem);
     const char *hdrs[] = {hdr, NULL};
@@ -68,22 +66,18 @@ long mk_req_idem(const char *path, const char *key, const char *body, const char
     return r->status;
 }
 
-const char *jstr(const cJSON *o, const char *k)
-{
+const char *jstr(const cJSON *o, const char *k) {
     return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, k));
 }
 
-int64_t jint(const cJSON *o, const char *k)
-{
+int64_t jint(const cJSON *o, const char *k) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    if (!cJSON_IsNumber(v))
-        fail_msg("member %s is not a number", k);
+    if (!cJSON_IsNumber(v)) fail_msg("member %s is not a number", k);
     return (int64_t)v->valuedouble;
 }
 
 void mk_expect_error(const char *method, const char *path, const char *key, const char *body,
-                     long status, const char *code, const char *field)
-{
+                     long status, const char *code, const char *field) {
     th_resp r;
     long got = mk_req(method, path, key, body, &r);
     if (got != status || !th_error_code(&r) || strcmp(th_error_code(&r), code) != 0)
@@ -97,16 +91,14 @@ void mk_expect_error(const char *method, const char *path, const char *key, cons
     th_resp_free(&r);
 }
 
-int64_t mk_units(const char *amount)
-{
+int64_t mk_units(const char *amount) {
     int64_t v = -1;
     if (!amount || aitbc_money_parse(amount, 6, &v) != 0)
         fail_msg("not an AIT amount: %s", amount ? amount : "(null)");
     return v;
 }
 
-void mk_balance(const char *addr, int64_t *available, int64_t *locked)
-{
+void mk_balance(const char *addr, int64_t *available, int64_t *locked) {
     th_resp r;
     char path[128];
     snprintf(path, sizeof path, "/v1/explorer/address/%s", addr);
@@ -123,8 +115,7 @@ void mk_balance(const char *addr, int64_t *available, int64_t *locked)
     th_resp_free(&r);
 }
 
-void mk_mint(const char *addr, const char *amount)
-{
+void mk_mint(const char *addr, const char *amount) {
     th_resp r;
     char body[200];
     snprintf(body, sizeof body, "{\"address\":\"%s\",\"asset\":\"AIT\",\"amount\":\"%s\"}", addr,
@@ -134,11 +125,12 @@ void mk_mint(const char *addr, const char *amount)
     g_minted += mk_units(amount);
 }
 
-int64_t mk_minted(void) { return g_minted; }
+int64_t mk_minted(void) {
+    return g_minted;
+}
 
 cJSON *mk_offer(const char *key, const char *gpu, int mem, const char *region, const char *price,
-                int hours)
-{
+                int hours) {
     char body[512];
     snprintf(body, sizeof body,
              "{\"gpu_model\":\"%s\",\"gpu_memory_gb\":%d,\"gpu_count\":1,\"models\":[\"llama3\"],"
@@ -152,8 +144,7 @@ cJSON *mk_offer(const char *key, const char *gpu, int mem, const char *region, c
     return o;
 }
 
-int64_t mk_total_held(void)
-{
+int64_t mk_total_held(void) {
     const char *addrs[4 + MK_RACERS] = {ALICE, BOB, M1, M2};
     for (int i = 0; i < MK_RACERS; i++)
         addrs[4 + i] = mk_racer(i);
@@ -166,8 +157,7 @@ int64_t mk_total_held(void)
     return sum;
 }
 
-int mk_verify_chain(void)
-{
+int mk_verify_chain(void) {
     char cmd[1200];
     snprintf(cmd, sizeof cmd, "'%s' -c '%s/config.yaml' --verify-chain >/dev/null 2>&1",
              AITBC_HOST_BIN, th_data_dir(H));

@@ -27,8 +27,7 @@ void mk_stop(void);
 const char *mk_racer(int i);
 
 long mk_req(const char *method, const char *path, const char *key, const char *body, th_resp *r);
-long mk_req_idem(const char *path, const char *key, const char *body, const char *idem,
-                 th_resp *r);
+long mk_req_idem(const char *path, const char *key, const char *body, const char *idem, th_resp *r);
 const char *jstr(const cJSON *o, const char *k);
 int64_t jint(const cJSON *o, const char *k);
 /** Fail unless the answer is status with error code (and field when non-NULL). */

@@ -10,8 +10,7 @@
 #include <aitbc/errors.h>
 #include "mkmath.h"
 
-static void test_hours_done(void **st)
-{
+static void test_hours_done(void **st) {
     (void)st;
     assert_int_equal(mk_hours_done(5, 1000, -3), 0);
     assert_int_equal(mk_hours_done(5, 1000, 0), 0);
@@ -22,8 +21,7 @@ static void test_hours_done(void **st)
     assert_int_equal(mk_hours_done(5, 1000, 999999), 5);
 }
 
-static void test_prorata(void **st)
-{
+static void test_prorata(void **st) {
     (void)st;
     assert_int_equal(mk_prorata(100, 1000, 0), 0);
     assert_int_equal(mk_prorata(100, 1000, 1), 0); /* rounds down: the buyer keeps the crumb */
@@ -35,12 +33,12 @@ static void test_prorata(void **st)
     /* total × elapsed overflows 64 bits here; the 128-bit product keeps it exact. */
     int64_t big = INT64_MAX / 2;
     assert_int_equal(mk_prorata(big, 31536000000LL, 15768000000LL), big / 2);
-    assert_int_equal(mk_prorata(INT64_MAX, 3, 2), (int64_t)(((unsigned __int128)INT64_MAX * 2) / 3));
+    assert_int_equal(mk_prorata(INT64_MAX, 3, 2),
+                     (int64_t)(((unsigned __int128)INT64_MAX * 2) / 3));
 }
 
 /* Hourly releases then an early end: every base unit goes to exactly one side. */
-static void test_schedule_sums_exactly(void **st)
-{
+static void test_schedule_sums_exactly(void **st) {
     (void)st;
     const int64_t prices[] = {1, 7, 333333, 1000000, 9007199254740991LL};
     const int64_t hours_list[] = {1, 2, 3, 7, 24};
@@ -58,15 +56,13 @@ static void test_schedule_sums_exactly(void **st)
                 assert_true(pay >= 0 && refund >= 0);
                 assert_int_equal(released + pay + refund, total);
                 assert_int_equal(released + pay, mk_prorata(total, duration, elapsed));
-                if (done == hours)
-                    assert_int_equal(released, total);
+                if (done == hours) assert_int_equal(released, total);
             }
         }
     }
 }
 
-static void test_text_ok(void **st)
-{
+static void test_text_ok(void **st) {
     (void)st;
     assert_true(mk_text_ok("RTX 4090", 64));
     assert_false(mk_text_ok("", 64));
@@ -83,23 +79,19 @@ typedef struct kv {
     const char *const *pairs;
 } kv;
 
-static const char *get(void *user, const char *name)
-{
+static const char *get(void *user, const char *name) {
     for (const char *const *p = ((kv *)user)->pairs; p[0]; p += 2)
-        if (strcmp(p[0], name) == 0)
-            return p[1];
+        if (strcmp(p[0], name) == 0) return p[1];
     return NULL;
 }
 
-static int parse(const char *const *pairs, mk_offer_query *q, const char **bad)
-{
+static int parse(const char *const *pairs, mk_offer_query *q, const char **bad) {
     kv k = {pairs};
     *bad = NULL;
     return mk_offer_query_parse(get, &k, q, bad);
 }
 
-static void test_query_defaults_and_errors(void **st)
-{
+static void test_query_defaults_and_errors(void **st) {
     (void)st;
     mk_offer_query q;
     const char *bad;
@@ -110,19 +102,29 @@ static void test_query_defaults_and_errors(void **st)
     assert_int_equal(q.sort_price, 0);
     assert_int_equal(q.min_memory_gb, -1);
     assert_int_equal(q.max_price, -1);
-    const char *ok[] = {"status", "SOLD_OUT", "max_price", "1.5", "min_memory_gb", "24",
-                        "sort",   "price",    "limit",     "500", NULL};
+    const char *ok[] = {"status", "SOLD_OUT", "max_price", "1.5", "min_memory_gb", "24", "sort",
+                        "price",  "limit",    "500",       NULL};
     assert_int_equal(parse(ok, &q, &bad), 0);
     assert_int_equal(q.max_price, 1500000);
     assert_int_equal(q.min_memory_gb, 24);
     assert_int_equal(q.sort_price, 1);
     struct {
         const char *name, *value;
-    } bads[] = {{"status", "open"},      {"status", ""},          {"sort", "cheap"},
-                {"limit", "0"},          {"limit", "501"},        {"limit", "x"},
-                {"max_price", "-1"},     {"max_price", "1e3"},    {"max_price", "0.0000001"},
-                {"min_memory_gb", "-1"}, {"min_memory_gb", "01"}, {"min_memory_gb", "4097"},
-                {"gpu", ""},             {"region", " eu"},       {"model", "a\tb"},
+    } bads[] = {{"status", "open"},
+                {"status", ""},
+                {"sort", "cheap"},
+                {"limit", "0"},
+                {"limit", "501"},
+                {"limit", "x"},
+                {"max_price", "-1"},
+                {"max_price", "1e3"},
+                {"max_price", "0.0000001"},
+                {"min_memory_gb", "-1"},
+                {"min_memory_gb", "01"},
+                {"min_memory_gb", "4097"},
+                {"gpu", ""},
+                {"region", " eu"},
+                {"model", "a\tb"},
                 {"cursor", "garbage"}};
     for (size_t i = 0; i < sizeof bads / sizeof *bads; i++) {
         const char *pairs[] = {bads[i].name, bads[i].value, NULL};
@@ -131,8 +133,7 @@ static void test_query_defaults_and_errors(void **st)
     }
 }
 
-static void test_cursor_bound_to_filters(void **st)
-{
+static void test_cursor_bound_to_filters(void **st) {
     (void)st;
     mk_offer_query q, q2;
     const char *bad;
@@ -168,8 +169,7 @@ static void test_cursor_bound_to_filters(void **st)
     assert_int_equal(q2.after_key, 7);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hours_done),
         cmocka_unit_test(test_prorata),

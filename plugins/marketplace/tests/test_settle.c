@@ -27,36 +27,31 @@ static const aitbc_ledger_v1 *L;
 static mk_state g_ms;
 static const aitbc_plugin_desc g_mk_desc = {AITBC_PLUGIN_HEADER, .name = "marketplace"};
 
-static int group_setup(void **st)
-{
+static int group_setup(void **st) {
     (void)st;
     hlog_set_level(AITBC_LOG_WARN);
     snprintf(g_dir, sizeof g_dir, "/tmp/aitbc-mk-test-XXXXXX");
-    if (!mkdtemp(g_dir))
-        return -1;
+    if (!mkdtemp(g_dir)) return -1;
     char path[512], err[512];
     snprintf(path, sizeof path, "%s/config.yaml", g_dir);
     FILE *f = fopen(path, "w");
-    if (!f)
-        return -1;
-    fprintf(f, "node: { data_dir: \"%s\" }\nstorage: { path: \"%s/aitbc.db\" }\n"
-               "plugins:\n  chain: { block_interval_ms: 1000, max_empty_interval_s: 0,\n"
-               "    genesis: { accounts: [\"" SELLER "\", \"" OTHER "\"],\n"
-               "      allocations: [ { address: \"" BUYER "\", asset: AIT, amount: \"100\" } ] } }\n",
+    if (!f) return -1;
+    fprintf(f,
+            "node: { data_dir: \"%s\" }\nstorage: { path: \"%s/aitbc.db\" }\n"
+            "plugins:\n  chain: { block_interval_ms: 1000, max_empty_interval_s: 0,\n"
+            "    genesis: { accounts: [\"" SELLER "\", \"" OTHER "\"],\n"
+            "      allocations: [ { address: \"" BUYER "\", asset: AIT, amount: \"100\" } ] } }\n",
             g_dir, g_dir);
     fclose(f);
     g_cfg = config_load(path, err, sizeof err);
     host_settings set;
-    if (!g_cfg || config_settings(g_cfg, &set, err, sizeof err) != 0)
-        return -1;
+    if (!g_cfg || config_settings(g_cfg, &set, err, sizeof err) != 0) return -1;
     host_settings_set(&set);
-    if (store_open(&set) != 0 || bus_start() != 0)
-        return -1;
+    if (store_open(&set) != 0 || bus_start() != 0) return -1;
     g_chain_ctx.desc = aitbc_plugin_describe();
     g_chain_ctx.config = cJSON_GetObjectItemCaseSensitive(
         cJSON_GetObjectItemCaseSensitive(config_root(g_cfg), "plugins"), "chain");
-    if (g_chain_ctx.desc->init(&g_chain_ctx, host_api(), &g_chain) != 0)
-        return -1;
+    if (g_chain_ctx.desc->init(&g_chain_ctx, host_api(), &g_chain) != 0) return -1;
     api = host_api();
     L = api->service_lookup(AITBC_LEDGER_SERVICE);
     g_mk_ctx.desc = &g_mk_desc;
@@ -64,8 +59,7 @@ static int group_setup(void **st)
     return L && api->migrate(&g_mk_ctx, mk_migrations, mk_migrations_n) == 0 ? 0 : -1;
 }
 
-static int group_teardown(void **st)
-{
+static int group_teardown(void **st) {
     (void)st;
     g_chain_ctx.desc->stop(g_chain);
     g_chain_ctx.desc->destroy(g_chain);
@@ -78,15 +72,13 @@ static int group_teardown(void **st)
     return system(cmd) == 0 ? 0 : -1;
 }
 
-static void balance(const char *addr, int64_t *av, int64_t *lk)
-{
+static void balance(const char *addr, int64_t *av, int64_t *lk) {
     assert_int_equal(L->balance(L->self, NULL, addr, "AIT", av, lk), 0);
 }
 
 /* A trade as trades.c writes it: escrow locked, row inserted. */
 static void add_trade(const char *id, const char *buyer, int64_t hours, int64_t price,
-                      int64_t created, int64_t hour_ms)
-{
+                      int64_t created, int64_t hour_ms) {
     char hash[AITBC_TX_HASH_MAX];
     aitbc_txn *t = api->txn_begin(AITBC_TXN_WRITE);
     assert_non_null(t);
@@ -109,8 +101,7 @@ static void add_trade(const char *id, const char *buyer, int64_t hours, int64_t 
     assert_int_equal(api->txn_commit(t), 0);
 }
 
-static int release_at(int64_t now)
-{
+static int release_at(int64_t now) {
     aitbc_txn *t = api->txn_begin(AITBC_TXN_WRITE);
     int n = mk_trades_release_due(&g_ms, t, now);
     assert_true(n >= 0);
@@ -118,8 +109,7 @@ static int release_at(int64_t now)
     return n;
 }
 
-static int terminate_at(const char *trade_id, int64_t now)
-{
+static int terminate_at(const char *trade_id, int64_t now) {
     aitbc_txn *t = api->txn_begin(AITBC_TXN_WRITE);
     int n = mk_trades_terminate(&g_ms, t, trade_id, NULL, NULL, now);
     assert_true(n >= 0);
@@ -129,8 +119,7 @@ static int terminate_at(const char *trade_id, int64_t now)
 
 /* released, refunded, hours_released and status of a trade. */
 static void trade_state(const char *id, int64_t *released, int64_t *refunded, int64_t *hours,
-                        char status[16])
-{
+                        char status[16]) {
     aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
     aitbc_stmt *s = api->stmt(t, "SELECT released, refunded, hours_released, status FROM "
                                  "marketplace_trades WHERE trade_id = ?1");
@@ -144,8 +133,7 @@ static void trade_state(const char *id, int64_t *released, int64_t *refunded, in
     api->txn_commit(t);
 }
 
-static void test_hourly_release(void **st)
-{
+static void test_hourly_release(void **st) {
     (void)st;
     const int64_t c = 1000000, price = 1333333;
     int64_t sav0, slk, bav0, blk, sav, bav, rel, ref, hrs;
@@ -174,8 +162,7 @@ static void test_hourly_release(void **st)
     assert_int_equal(terminate_at("trd_hourly", c + 99999), 0);
 }
 
-static void test_early_end_prorata(void **st)
-{
+static void test_early_end_prorata(void **st) {
     (void)st;
     /* 10 hours of 1000 ms at 7 units: ended at 2.5 hours → seller floor(70 × 0.25) = 17. */
     const int64_t c = 5000000;
@@ -202,8 +189,7 @@ static void test_early_end_prorata(void **st)
     assert_int_equal(sav - sav0, 17);
 }
 
-static void test_end_before_first_hour_and_by_seller(void **st)
-{
+static void test_end_before_first_hour_and_by_seller(void **st) {
     (void)st;
     const int64_t c = 9000000;
     int64_t sav0, slk, bav0, blk, sav, bav, rel, ref, hrs;
@@ -229,8 +215,7 @@ static void test_end_before_first_hour_and_by_seller(void **st)
     assert_int_equal(blk, 0);
 }
 
-static void test_trade_active(void **st)
-{
+static void test_trade_active(void **st) {
     (void)st;
     int64_t now = api->now_ms();
     char seller[48] = "";
@@ -240,8 +225,8 @@ static void test_trade_active(void **st)
     assert_string_equal(seller, SELLER);
     assert_int_equal(mk_trade_active(&g_ms, "trd_live", OTHER, seller), 0);
     assert_int_equal(mk_trade_active(&g_ms, "trd_nope", BUYER, seller), 0);
-    assert_int_equal(mk_trade_active(&g_ms, "trd_later", BUYER, seller), 0); /* not started */
-    assert_int_equal(mk_trade_active(&g_ms, "trd_early", BUYER, seller), 0); /* CANCELED */
+    assert_int_equal(mk_trade_active(&g_ms, "trd_later", BUYER, seller), 0);  /* not started */
+    assert_int_equal(mk_trade_active(&g_ms, "trd_early", BUYER, seller), 0);  /* CANCELED */
     assert_int_equal(mk_trade_active(&g_ms, "trd_hourly", BUYER, seller), 0); /* COMPLETED */
     assert_int_equal(mk_trade_active(&g_ms, NULL, BUYER, seller), 0);
     assert_int_equal(terminate_at("trd_live", now), 1);
@@ -249,8 +234,7 @@ static void test_trade_active(void **st)
     assert_int_equal(terminate_at("trd_later", now), 1); /* before its start: all refunded */
 }
 
-static void test_conservation(void **st)
-{
+static void test_conservation(void **st) {
     (void)st;
     int64_t sum = 0, av, lk;
     const char *who[] = {BUYER, SELLER, OTHER};
@@ -262,8 +246,7 @@ static void test_conservation(void **st)
     assert_int_equal(sum, FUNDS);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hourly_release),
         cmocka_unit_test(test_early_end_prorata),
