@@ -6,12 +6,10 @@
 #include <string.h>
 #include "exchange.h"
 
-int ex_books_rebuild(ex_state *es)
-{
+int ex_books_rebuild(ex_state *es) {
     const aitbc_host_api *api = es->api;
     aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
-    if (!t)
-        return AITBC_EBUSY;
+    if (!t) return AITBC_EBUSY;
     aitbc_stmt *s = api->stmt(t, "SELECT order_id, owner, market, side, price, remaining, seq "
                                  "FROM exchange_orders WHERE is_open = 1 ORDER BY seq");
     int rc = s ? 0 : AITBC_EIO;
@@ -37,18 +35,14 @@ int ex_books_rebuild(ex_state *es)
         pthread_mutex_unlock(&m->lock);
         n++;
     }
-    if (s)
-        api->stmt_done(s);
+    if (s) api->stmt_done(s);
     api->txn_commit(t);
-    if (rc == AITBC_DONE)
-        rc = 0;
-    if (rc == 0)
-        api->log(es->ctx, AITBC_LOG_INFO, "order books rebuilt from %zu open orders", n);
+    if (rc == AITBC_DONE) rc = 0;
+    if (rc == 0) api->log(es->ctx, AITBC_LOG_INFO, "order books rebuilt from %zu open orders", n);
     return rc;
 }
 
-static cJSON *level(const ex_market *m, int64_t price, int64_t qty)
-{
+static cJSON *level(const ex_market *m, int64_t price, int64_t qty) {
     char ps[AITBC_MONEY_MAX], qs[AITBC_MONEY_MAX];
     aitbc_money_format(price, m->p.quote_dec, ps);
     aitbc_money_format(qty, m->p.base_dec, qs);
@@ -59,10 +53,8 @@ static cJSON *level(const ex_market *m, int64_t price, int64_t qty)
 }
 
 void ex_publish_levels(ex_state *es, ex_market *m, const int *sides, const int64_t *prices,
-                       size_t n)
-{
-    if (n == 0)
-        return;
+                       size_t n) {
+    if (n == 0) return;
     cJSON *ev = cJSON_CreateObject();
     cJSON_AddStringToObject(ev, "market", m->symbol);
     cJSON *arr[2];
@@ -73,8 +65,7 @@ void ex_publish_levels(ex_state *es, ex_market *m, const int *sides, const int64
         int dup = 0; /* a level touched twice is reported once, with its final quantity */
         for (size_t j = 0; j < i && !dup; j++)
             dup = sides[j] == sides[i] && prices[j] == prices[i];
-        if (dup)
-            continue;
+        if (dup) continue;
         int64_t q = ex_level_qty(&m->book, sides[i], prices[i]);
         cJSON_AddItemToArray(arr[sides[i]], level(m, prices[i], q));
         changed++;
@@ -91,36 +82,27 @@ void ex_publish_levels(ex_state *es, ex_market *m, const int *sides, const int64
 }
 
 /* depth: 1..500, default 50. */
-static int parse_depth(const char *text, int *out)
-{
+static int parse_depth(const char *text, int *out) {
     *out = 50;
-    if (!text)
-        return 0;
+    if (!text) return 0;
     size_t n = strlen(text);
-    if (n == 0 || n > 3 || strspn(text, "0123456789") != n || (n > 1 && text[0] == '0'))
-        return -1;
+    if (n == 0 || n > 3 || strspn(text, "0123456789") != n || (n > 1 && text[0] == '0')) return -1;
     *out = atoi(text);
     return *out >= 1 && *out <= 500 ? 0 : -1;
 }
 
 /* Aggregated levels of one side, best first, at most depth. */
-static cJSON *side_levels(const ex_market *m, int side, int depth)
-{
+static cJSON *side_levels(const ex_market *m, int side, int depth) {
     const ex_side *s = &m->book.side[side];
     cJSON *arr = cJSON_CreateArray();
-    int levels = 0;
-    for (size_t i = 0; i < s->n && levels < depth;) {
-        int64_t price = s->v[i].price, qty = 0;
-        for (; i < s->n && s->v[i].price == price; i++)
-            qty += s->v[i].remaining;
-        cJSON_AddItemToArray(arr, level(m, price, qty));
-        levels++;
+    for (size_t i = 0; i < s->n && i < (size_t)depth; i++) {
+        const ex_level *l = ex_best_level(s, i);
+        cJSON_AddItemToArray(arr, level(m, l->price, l->total));
     }
     return arr;
 }
 
-void ex_h_orderbook(aitbc_request *req, void *user)
-{
+void ex_h_orderbook(aitbc_request *req, void *user) {
     ex_state *es = user;
     const aitbc_host_api *api = es->api;
     const char *sym = api->req_query(req, "market");

@@ -41,11 +41,9 @@ static const aitbc_cfg_key k_schema[] = {
     {NULL, 0, 0, NULL},
 };
 
-static int ex_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **state)
-{
+static int ex_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **state) {
     ex_state *es = calloc(1, sizeof *es);
-    if (!es)
-        return AITBC_ENOMEM;
+    if (!es) return AITBC_ENOMEM;
     es->ctx = ctx;
     es->api = api;
     *state = es;
@@ -55,36 +53,30 @@ static int ex_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **stat
         api->log(ctx, AITBC_LOG_ERROR, "treasury_address: not an address (ait1 + 40 hex)");
         return AITBC_EINVAL;
     }
-    if (tre)
-        snprintf(es->treasury, sizeof es->treasury, "%s", tre);
+    if (tre) snprintf(es->treasury, sizeof es->treasury, "%s", tre);
     return api->migrate(ctx, k_migrations, sizeof k_migrations / sizeof k_migrations[0]);
 }
 
 /* The configured treasury, or the node account stored at first start (made now if absent). */
-static int treasury_setup(ex_state *es)
-{
+static int treasury_setup(ex_state *es) {
     const aitbc_host_api *api = es->api;
     aitbc_txn *t = api->txn_begin(AITBC_TXN_WRITE);
-    if (!t)
-        return AITBC_EBUSY;
+    if (!t) return AITBC_EBUSY;
     int rc = 0;
     if (es->treasury[0]) {
         rc = es->ledger->ensure_account(es->ledger->self, t, es->treasury);
     } else {
         aitbc_stmt *s = api->stmt(t, "SELECT value FROM exchange_meta WHERE key = 'treasury'");
         rc = s ? api->step(s) : AITBC_EIO;
-        if (rc == AITBC_ROW)
-            snprintf(es->treasury, sizeof es->treasury, "%s", api->col_text(s, 0));
-        if (s)
-            api->stmt_done(s);
+        if (rc == AITBC_ROW) snprintf(es->treasury, sizeof es->treasury, "%s", api->col_text(s, 0));
+        if (s) api->stmt_done(s);
         rc = rc < 0 ? rc : 0;
         if (rc == 0 && !es->treasury[0]) {
             rc = es->ledger->create_account(es->ledger->self, t, es->treasury);
             s = rc == 0 ? api->stmt(t, "INSERT INTO exchange_meta(key, value) "
                                        "VALUES('treasury', ?1)")
                         : NULL;
-            if (rc == 0 && !s)
-                rc = AITBC_EIO;
+            if (rc == 0 && !s) rc = AITBC_EIO;
             if (s) {
                 api->bind_text(s, 1, es->treasury);
                 rc = api->step(s) < 0 ? AITBC_EIO : 0;
@@ -92,20 +84,17 @@ static int treasury_setup(ex_state *es)
             }
         }
     }
-    if (rc == 0)
-        return api->txn_commit(t);
+    if (rc == 0) return api->txn_commit(t);
     api->txn_rollback(t);
     return rc;
 }
 
-static int declare_topics(ex_state *es)
-{
+static int declare_topics(ex_state *es) {
     const aitbc_host_api *api = es->api;
     aitbc_topic tp = {.name = "trades", .roles = AITBC_ROLE_ANY};
     int rc = api->bus_topic(es->ctx, &tp);
     tp.name = "orderbook";
-    if (rc == 0)
-        rc = api->bus_topic(es->ctx, &tp);
+    if (rc == 0) rc = api->bus_topic(es->ctx, &tp);
     for (size_t i = 0; rc == 0 && i < es->nmarkets; i++) {
         tp.name = es->markets[i].topic;
         rc = api->bus_topic(es->ctx, &tp);
@@ -113,38 +102,64 @@ static int declare_topics(ex_state *es)
     return rc;
 }
 
-static int register_routes(ex_state *es)
-{
+static int register_routes(ex_state *es) {
     const aitbc_route routes[] = {
-        {.method = "GET", .path = "/v1/exchange/markets", .roles = AITBC_ROLE_ANY,
-         .handler = ex_h_markets, .user = es},
-        {.method = "GET", .path = "/v1/exchange/ticker", .roles = AITBC_ROLE_ANY,
-         .handler = ex_h_ticker, .user = es},
-        {.method = "GET", .path = "/v1/exchange/orderbook", .roles = AITBC_ROLE_ANY,
-         .handler = ex_h_orderbook, .user = es},
-        {.method = "GET", .path = "/v1/exchange/trades", .roles = AITBC_ROLE_ANY,
-         .handler = ex_h_trades, .user = es},
-        {.method = "POST", .path = "/v1/exchange/orders", .roles = AITBC_ROLE_CLIENT,
-         .body = AITBC_BODY_JSON, .handler = ex_h_place, .user = es, .idempotent = 1},
-        {.method = "GET", .path = "/v1/exchange/orders", .roles = AITBC_ROLE_CLIENT,
-         .handler = ex_h_orders_list, .user = es},
-        {.method = "GET", .path = "/v1/exchange/orders/{order_id}", .roles = AITBC_ROLE_CLIENT,
-         .handler = ex_h_order_get, .user = es},
-        {.method = "DELETE", .path = "/v1/exchange/orders/{order_id}",
-         .roles = AITBC_ROLE_CLIENT, .handler = ex_h_order_cancel, .user = es},
-        {.method = "GET", .path = "/v1/exchange/balances", .roles = AITBC_ROLE_CLIENT,
-         .handler = ex_h_balances, .user = es},
+        {.method = "GET",
+         .path = "/v1/exchange/markets",
+         .roles = AITBC_ROLE_ANY,
+         .handler = ex_h_markets,
+         .user = es},
+        {.method = "GET",
+         .path = "/v1/exchange/ticker",
+         .roles = AITBC_ROLE_ANY,
+         .handler = ex_h_ticker,
+         .user = es},
+        {.method = "GET",
+         .path = "/v1/exchange/orderbook",
+         .roles = AITBC_ROLE_ANY,
+         .handler = ex_h_orderbook,
+         .user = es},
+        {.method = "GET",
+         .path = "/v1/exchange/trades",
+         .roles = AITBC_ROLE_ANY,
+         .handler = ex_h_trades,
+         .user = es},
+        {.method = "POST",
+         .path = "/v1/exchange/orders",
+         .roles = AITBC_ROLE_CLIENT,
+         .body = AITBC_BODY_JSON,
+         .handler = ex_h_place,
+         .user = es,
+         .idempotent = 1},
+        {.method = "GET",
+         .path = "/v1/exchange/orders",
+         .roles = AITBC_ROLE_CLIENT,
+         .handler = ex_h_orders_list,
+         .user = es},
+        {.method = "GET",
+         .path = "/v1/exchange/orders/{order_id}",
+         .roles = AITBC_ROLE_CLIENT,
+         .handler = ex_h_order_get,
+         .user = es},
+        {.method = "DELETE",
+         .path = "/v1/exchange/orders/{order_id}",
+         .roles = AITBC_ROLE_CLIENT,
+         .handler = ex_h_order_cancel,
+         .user = es},
+        {.method = "GET",
+         .path = "/v1/exchange/balances",
+         .roles = AITBC_ROLE_CLIENT,
+         .handler = ex_h_balances,
+         .user = es},
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         int rc = es->api->route(es->ctx, &routes[i]);
-        if (rc != 0)
-            return rc;
+        if (rc != 0) return rc;
     }
     return 0;
 }
 
-static int ex_start(void *state)
-{
+static int ex_start(void *state) {
     ex_state *es = state;
     es->ledger = es->api->service_lookup(AITBC_LEDGER_SERVICE);
     if (!es->ledger || es->ledger->size < sizeof(aitbc_ledger_v1)) {
@@ -156,17 +171,16 @@ static int ex_start(void *state)
         es->api->log(es->ctx, AITBC_LOG_ERROR, "treasury account setup failed (%d)", rc);
     if (rc == 0 && (rc = ex_books_rebuild(es)) != 0)
         es->api->log(es->ctx, AITBC_LOG_ERROR, "rebuilding the order books failed (%d)", rc);
-    if (rc == 0)
-        rc = declare_topics(es);
-    if (rc == 0)
-        rc = register_routes(es);
+    if (rc == 0) rc = declare_topics(es);
+    if (rc == 0) rc = register_routes(es);
     return rc;
 }
 
-static void ex_stop(void *state) { (void)state; }
+static void ex_stop(void *state) {
+    (void)state;
+}
 
-static void ex_destroy(void *state)
-{
+static void ex_destroy(void *state) {
     ex_state *es = state;
     for (size_t i = 0; i < es->nmarkets; i++) {
         ex_book_free(&es->markets[i].book);
@@ -192,4 +206,6 @@ static const aitbc_plugin_desc k_desc = {
     .destroy = ex_destroy,
 };
 
-const aitbc_plugin_desc *aitbc_plugin_describe(void) { return &k_desc; }
+const aitbc_plugin_desc *aitbc_plugin_describe(void) {
+    return &k_desc;
+}

@@ -8,8 +8,7 @@
 
 #define DAY_MS (24LL * 3600 * 1000)
 
-void ex_cursor_tag(const char *listing, const char *a, const char *b, char out[17])
-{
+void ex_cursor_tag(const char *listing, const char *a, const char *b, char out[17]) {
     /* FNV-1a over the listing and filters, with a marker so NULL and "" differ. */
     uint64_t h = 1469598103934665603ULL;
     const char *parts[3] = {listing, a, b};
@@ -22,13 +21,11 @@ void ex_cursor_tag(const char *listing, const char *a, const char *b, char out[1
     snprintf(out, 17, "%016llx", (unsigned long long)h);
 }
 
-void ex_cursor(const char *tag, int64_t seq, char out[64])
-{
+void ex_cursor(const char *tag, int64_t seq, char out[64]) {
     snprintf(out, 64, "%llx.%s", (unsigned long long)seq, tag);
 }
 
-int ex_page(ex_state *es, aitbc_request *req, const char *tag, int *limit, int64_t *before)
-{
+int ex_page(ex_state *es, aitbc_request *req, const char *tag, int *limit, int64_t *before) {
     const aitbc_host_api *api = es->api;
     const char *l = api->req_query(req, "limit");
     *limit = 50;
@@ -42,8 +39,7 @@ int ex_page(ex_state *es, aitbc_request *req, const char *tag, int *limit, int64
     }
     *before = INT64_MAX;
     const char *c = api->req_query(req, "cursor");
-    if (!c || !c[0])
-        return 0;
+    if (!c || !c[0]) return 0;
     const char *dot = strchr(c, '.');
     size_t hexlen = dot ? (size_t)(dot - c) : 0;
     if (!dot || hexlen == 0 || hexlen > 15 || strspn(c, "0123456789abcdef") != hexlen ||
@@ -60,8 +56,7 @@ int ex_page(ex_state *es, aitbc_request *req, const char *tag, int *limit, int64
     return 0;
 }
 
-void ex_h_markets(aitbc_request *req, void *user)
-{
+void ex_h_markets(aitbc_request *req, void *user) {
     ex_state *es = user;
     cJSON *out = cJSON_CreateObject();
     cJSON *items = cJSON_AddArrayToObject(out, "items");
@@ -85,8 +80,7 @@ void ex_h_markets(aitbc_request *req, void *user)
 }
 
 /* Signed amount as a decimal string. */
-static void add_signed(cJSON *o, const char *k, int64_t v, int dec)
-{
+static void add_signed(cJSON *o, const char *k, int64_t v, int dec) {
     char buf[AITBC_MONEY_MAX + 1];
     aitbc_money_format(v < 0 ? -v : v, dec, buf + 1);
     buf[0] = '-';
@@ -94,53 +88,46 @@ static void add_signed(cJSON *o, const char *k, int64_t v, int dec)
 }
 
 /* (last - open) / open in percent with two decimals, rounded half away from zero. */
-static void add_percent(cJSON *o, const char *k, int64_t open, int64_t last)
-{
+static void add_percent(cJSON *o, const char *k, int64_t open, int64_t last) {
     __int128 num = (__int128)(last - open) * 10000 * 2;
     __int128 q = num / open;
     q = q >= 0 ? (q + 1) / 2 : (q - 1) / 2;
     int neg = q < 0;
-    if (neg)
-        q = -q;
+    if (neg) q = -q;
     char buf[48];
     snprintf(buf, sizeof buf, "%s%lld.%02lld", neg ? "-" : "", (long long)(q / 100),
              (long long)(q % 100));
     cJSON_AddStringToObject(o, k, buf);
 }
 
-static int64_t one_price(ex_state *es, aitbc_txn *t, const char *sql, const char *mk, int64_t since)
-{
+static int64_t one_price(ex_state *es, aitbc_txn *t, const char *sql, const char *mk,
+                         int64_t since) {
     const aitbc_host_api *api = es->api;
     aitbc_stmt *s = api->stmt(t, sql);
     int64_t v = -1;
-    if (!s)
-        return -1;
+    if (!s) return -1;
     api->bind_text(s, 1, mk);
     api->bind_int64(s, 2, since);
-    if (api->step(s) == AITBC_ROW)
-        v = api->col_int64(s, 0);
+    if (api->step(s) == AITBC_ROW) v = api->col_int64(s, 0);
     api->stmt_done(s);
     return v;
 }
 
-static void add_price(cJSON *o, const char *k, int64_t v, int dec)
-{
+static void add_price(cJSON *o, const char *k, int64_t v, int dec) {
     if (v < 0)
         cJSON_AddNullToObject(o, k);
     else
         aitbc_json_add_money(o, k, v, dec);
 }
 
-static cJSON *ticker(ex_state *es, aitbc_txn *t, ex_market *m, int64_t now)
-{
+static cJSON *ticker(ex_state *es, aitbc_txn *t, ex_market *m, int64_t now) {
     const aitbc_host_api *api = es->api;
     int qd = m->p.quote_dec, bd = m->p.base_dec;
     int64_t since = now - DAY_MS;
     aitbc_stmt *s = api->stmt(t, "SELECT COUNT(*), COALESCE(MIN(price), -1), COALESCE(MAX(price),"
                                  " -1), COALESCE(SUM(quantity), 0), COALESCE(SUM(notional), 0)"
                                  " FROM exchange_trades WHERE market = ?1 AND ts_ms >= ?2");
-    if (!s)
-        return NULL;
+    if (!s) return NULL;
     api->bind_text(s, 1, m->symbol);
     api->bind_int64(s, 2, since);
     int64_t count = 0, low = -1, high = -1, vol = 0, qvol = 0;
@@ -152,18 +139,23 @@ static cJSON *ticker(ex_state *es, aitbc_txn *t, ex_market *m, int64_t now)
         qvol = api->col_int64(s, 4);
     }
     api->stmt_done(s);
-    int64_t open = one_price(es, t, "SELECT price FROM exchange_trades WHERE market = ?1 AND"
-                                    " ts_ms >= ?2 ORDER BY seq LIMIT 1", m->symbol, since);
-    int64_t last = one_price(es, t, "SELECT price FROM exchange_trades WHERE market = ?1 AND"
-                                    " ?2 >= 0 ORDER BY seq DESC LIMIT 1", m->symbol, 0);
+    int64_t open = one_price(es, t,
+                             "SELECT price FROM exchange_trades WHERE market = ?1 AND"
+                             " ts_ms >= ?2 ORDER BY seq LIMIT 1",
+                             m->symbol, since);
+    int64_t last = one_price(es, t,
+                             "SELECT price FROM exchange_trades WHERE market = ?1 AND"
+                             " ?2 >= 0 ORDER BY seq DESC LIMIT 1",
+                             m->symbol, 0);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "market", m->symbol);
     add_price(o, "last_price", last, qd);
     pthread_mutex_lock(&m->lock);
     const ex_side *b = &m->book.side[EX_BUY], *a = &m->book.side[EX_SELL];
-    int64_t bid = b->n ? b->v[0].price : -1, ask = a->n ? a->v[0].price : -1;
-    int64_t bidq = b->n ? ex_level_qty(&m->book, EX_BUY, bid) : 0;
-    int64_t askq = a->n ? ex_level_qty(&m->book, EX_SELL, ask) : 0;
+    int64_t bid = b->n ? ex_best_level(b, 0)->price : -1;
+    int64_t ask = a->n ? ex_best_level(a, 0)->price : -1;
+    int64_t bidq = b->n ? ex_best_level(b, 0)->total : 0;
+    int64_t askq = a->n ? ex_best_level(a, 0)->total : 0;
     pthread_mutex_unlock(&m->lock);
     add_price(o, "bid_price", bid, qd);
     aitbc_json_add_money(o, "bid_qty", bidq, bd);
@@ -188,8 +180,7 @@ static cJSON *ticker(ex_state *es, aitbc_txn *t, ex_market *m, int64_t now)
     return o;
 }
 
-void ex_h_ticker(aitbc_request *req, void *user)
-{
+void ex_h_ticker(aitbc_request *req, void *user) {
     ex_state *es = user;
     const aitbc_host_api *api = es->api;
     const char *sym = api->req_query(req, "market");
@@ -215,16 +206,14 @@ void ex_h_ticker(aitbc_request *req, void *user)
             }
         }
     }
-    if (t)
-        api->txn_commit(t);
+    if (t) api->txn_commit(t);
     if (out)
         api->respond_json(req, 200, out);
     else
         api->respond_error(req, 500, "internal", NULL, "internal error");
 }
 
-void ex_h_trades(aitbc_request *req, void *user)
-{
+void ex_h_trades(aitbc_request *req, void *user) {
     ex_state *es = user;
     const aitbc_host_api *api = es->api;
     const char *sym = api->req_query(req, "market");
@@ -236,16 +225,14 @@ void ex_h_trades(aitbc_request *req, void *user)
     ex_cursor_tag("trades", sym, NULL, tag);
     int limit;
     int64_t before;
-    if (ex_page(es, req, tag, &limit, &before) != 0)
-        return;
+    if (ex_page(es, req, tag, &limit, &before) != 0) return;
     aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
     aitbc_stmt *s = t ? api->stmt(t, "SELECT seq, trade_id, market, price, quantity, notional,"
                                      " taker_side, ts_ms FROM exchange_trades WHERE seq < ?1"
                                      " AND (?2 IS NULL OR market = ?2) ORDER BY seq DESC LIMIT ?3")
                       : NULL;
     if (!s) {
-        if (t)
-            api->txn_commit(t);
+        if (t) api->txn_commit(t);
         api->respond_error(req, 500, "internal", NULL, "internal error");
         return;
     }
@@ -267,8 +254,7 @@ void ex_h_trades(aitbc_request *req, void *user)
         const ex_market *m = ex_find_market(es, api->col_text(s, 2));
         last = api->col_int64(s, 0);
         n++;
-        if (!m)
-            continue;
+        if (!m) continue;
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "trade_id", api->col_text(s, 1));
         cJSON_AddStringToObject(o, "market", m->symbol);
@@ -293,8 +279,7 @@ void ex_h_trades(aitbc_request *req, void *user)
     api->respond_json(req, 200, out);
 }
 
-void ex_h_balances(aitbc_request *req, void *user)
-{
+void ex_h_balances(aitbc_request *req, void *user) {
     ex_state *es = user;
     const aitbc_host_api *api = es->api;
     const aitbc_principal *who = api->req_principal(req);
@@ -312,13 +297,11 @@ void ex_h_balances(aitbc_request *req, void *user)
         int seen = 0; /* each asset once, in market order */
         for (size_t j = 0; j < i && !seen; j++)
             seen = strcmp(j % 2 ? es->markets[j / 2].quote : es->markets[j / 2].base, asset) == 0;
-        if (seen)
-            continue;
+        if (seen) continue;
         int64_t avail = 0, locked = 0;
-        rc = es->ledger->balance(es->ledger->self, NULL, who->owner_address, asset, &avail,
-                                 &locked);
-        if (rc == AITBC_ENOTFOUND)
-            rc = avail = locked = 0;
+        rc =
+            es->ledger->balance(es->ledger->self, NULL, who->owner_address, asset, &avail, &locked);
+        if (rc == AITBC_ENOTFOUND) rc = avail = locked = 0;
         int dec = es->ledger->asset_decimals(es->ledger->self, asset);
         cJSON *b = cJSON_CreateObject();
         cJSON_AddStringToObject(b, "asset", asset);

@@ -7,12 +7,11 @@
 #include "exchange.h"
 
 #define ORDER_COLS                                                                                 \
-    "order_id, owner, market, side, type, tif, post_only, price, quantity, quote_quantity,"       \
-    " client_order_id, status, is_open, filled, filled_quote, fees, remaining, locked,"           \
+    "order_id, owner, market, side, type, tif, post_only, price, quantity, quote_quantity,"        \
+    " client_order_id, status, is_open, filled, filled_quote, fees, remaining, locked,"            \
     " created_ms, updated_ms, seq"
 
-void ex_respond_rc(ex_state *es, aitbc_request *req, int rc)
-{
+void ex_respond_rc(ex_state *es, aitbc_request *req, int rc) {
     const aitbc_host_api *api = es->api;
     switch (rc) {
     case AITBC_EFUNDS:
@@ -39,14 +38,12 @@ void ex_respond_rc(ex_state *es, aitbc_request *req, int rc)
 }
 
 static cJSON *fills_json(ex_state *es, aitbc_txn *t, const ex_market *m, const char *order_id,
-                         int side)
-{
+                         int side) {
     const aitbc_host_api *api = es->api;
     aitbc_stmt *s = api->stmt(t, "SELECT trade_id, price, quantity, taker_order, taker_fee,"
                                  " maker_fee FROM exchange_trades"
                                  " WHERE taker_order = ?1 OR maker_order = ?1 ORDER BY seq");
-    if (!s)
-        return NULL;
+    if (!s) return NULL;
     api->bind_text(s, 1, order_id);
     cJSON *arr = cJSON_CreateArray();
     const char *fee_asset = side == EX_BUY ? m->base : m->quote;
@@ -67,8 +64,7 @@ static cJSON *fills_json(ex_state *es, aitbc_txn *t, const ex_market *m, const c
 }
 
 static void add_opt_money(cJSON *o, const char *k, aitbc_stmt *s, int col, int dec,
-                          const aitbc_host_api *api)
-{
+                          const aitbc_host_api *api) {
     if (api->col_is_null(s, col))
         cJSON_AddNullToObject(o, k);
     else
@@ -76,13 +72,11 @@ static void add_opt_money(cJSON *o, const char *k, aitbc_stmt *s, int col, int d
 }
 
 /* The Order of the current row of s (ORDER_COLS). */
-static cJSON *row_json(ex_state *es, aitbc_txn *t, aitbc_stmt *s)
-{
+static cJSON *row_json(ex_state *es, aitbc_txn *t, aitbc_stmt *s) {
     static const char *const tifs[] = {"GTC", "IOC", "FOK"};
     const aitbc_host_api *api = es->api;
     ex_market *m = ex_find_market(es, api->col_text(s, 2));
-    if (!m)
-        return NULL;
+    if (!m) return NULL;
     int side = api->col_int64(s, 3) == EX_BUY ? EX_BUY : EX_SELL;
     int type = (int)api->col_int64(s, 4);
     int64_t tif = api->col_int64(s, 5);
@@ -107,8 +101,8 @@ static cJSON *row_json(ex_state *es, aitbc_txn *t, aitbc_stmt *s)
     else
         aitbc_json_add_money(o, "remaining_quantity", api->col_int64(s, 16), bd);
     if (filled > 0) /* volume-weighted, rounded down to a quote base unit */
-        aitbc_json_add_money(o, "avg_price",
-                             (int64_t)((__int128)fq * m->p.base_scale / filled), qd);
+        aitbc_json_add_money(o, "avg_price", (int64_t)((__int128)fq * m->p.base_scale / filled),
+                             qd);
     else
         cJSON_AddNullToObject(o, "avg_price");
     aitbc_json_add_money(o, "fees", api->col_int64(s, 15), side == EX_BUY ? bd : qd);
@@ -129,13 +123,11 @@ static cJSON *row_json(ex_state *es, aitbc_txn *t, aitbc_stmt *s)
     return o;
 }
 
-cJSON *ex_order_json(ex_state *es, aitbc_txn *t, const char *order_id, const char *owner)
-{
+cJSON *ex_order_json(ex_state *es, aitbc_txn *t, const char *order_id, const char *owner) {
     const aitbc_host_api *api = es->api;
     aitbc_stmt *s = api->stmt(t, "SELECT " ORDER_COLS " FROM exchange_orders WHERE order_id = ?1"
                                  " AND (?2 IS NULL OR owner = ?2)");
-    if (!s)
-        return NULL;
+    if (!s) return NULL;
     api->bind_text(s, 1, order_id);
     if (owner)
         api->bind_text(s, 2, owner);
@@ -150,8 +142,7 @@ cJSON *ex_order_json(ex_state *es, aitbc_txn *t, const char *order_id, const cha
     return o;
 }
 
-static const char *caller(ex_state *es, aitbc_request *req)
-{
+static const char *caller(ex_state *es, aitbc_request *req) {
     const aitbc_principal *who = es->api->req_principal(req);
     if (!who || !aitbc_address_valid(who->owner_address)) {
         es->api->respond_error(req, 403, "forbidden", NULL, "this key has no account");
@@ -160,17 +151,14 @@ static const char *caller(ex_state *es, aitbc_request *req)
     return who->owner_address;
 }
 
-void ex_h_order_get(aitbc_request *req, void *user)
-{
+void ex_h_order_get(aitbc_request *req, void *user) {
     ex_state *es = user;
     const aitbc_host_api *api = es->api;
     const char *owner = caller(es, req);
-    if (!owner)
-        return;
+    if (!owner) return;
     aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
     cJSON *o = t ? ex_order_json(es, t, api->req_param(req, "order_id"), owner) : NULL;
-    if (t)
-        api->txn_commit(t);
+    if (t) api->txn_commit(t);
     if (o)
         api->respond_json(req, 200, o);
     else
@@ -178,14 +166,12 @@ void ex_h_order_get(aitbc_request *req, void *user)
 }
 
 /* The open order's market, side, price and what it still locks; 0, ENOTFOUND or ECONFLICT. */
-static int find_open(ex_state *es, aitbc_txn *t, const char *id, const char *owner,
-                     ex_market **m, int *side, int64_t *price, int64_t *locked)
-{
+static int find_open(ex_state *es, aitbc_txn *t, const char *id, const char *owner, ex_market **m,
+                     int *side, int64_t *price, int64_t *locked) {
     const aitbc_host_api *api = es->api;
     aitbc_stmt *s = api->stmt(t, "SELECT market, side, price, locked, is_open FROM exchange_orders"
                                  " WHERE order_id = ?1 AND owner = ?2");
-    if (!s)
-        return AITBC_EIO;
+    if (!s) return AITBC_EIO;
     api->bind_text(s, 1, id);
     api->bind_text(s, 2, owner);
     int rc = api->step(s);
@@ -203,20 +189,17 @@ static int find_open(ex_state *es, aitbc_txn *t, const char *id, const char *own
 }
 
 static int cancel_in(ex_state *es, aitbc_txn *t, const char *id, const char *owner,
-                     const ex_market *m, int side, int64_t locked)
-{
+                     const ex_market *m, int side, int64_t locked) {
     const aitbc_host_api *api = es->api;
     char ref[AITBC_ID_MAX + 16];
     snprintf(ref, sizeof ref, "%s:unlock", id);
     int rc = locked > 0 ? es->ledger->unlock(es->ledger->self, t, owner,
-                                             side == EX_BUY ? m->quote : m->base, locked, ref,
-                                             NULL)
+                                             side == EX_BUY ? m->quote : m->base, locked, ref, NULL)
                         : 0;
     aitbc_stmt *s = rc == 0 ? api->stmt(t, "UPDATE exchange_orders SET status = ?2, is_open = 0,"
                                            " locked = 0, updated_ms = ?3 WHERE order_id = ?1")
                             : NULL;
-    if (rc == 0 && !s)
-        return AITBC_EIO;
+    if (rc == 0 && !s) return AITBC_EIO;
     if (s) {
         api->bind_text(s, 1, id);
         api->bind_int64(s, 2, EX_ST_CANCELED);
@@ -227,13 +210,11 @@ static int cancel_in(ex_state *es, aitbc_txn *t, const char *id, const char *own
     return rc;
 }
 
-void ex_h_order_cancel(aitbc_request *req, void *user)
-{
+void ex_h_order_cancel(aitbc_request *req, void *user) {
     ex_state *es = user;
     const aitbc_host_api *api = es->api;
     const char *owner = caller(es, req);
-    if (!owner)
-        return;
+    if (!owner) return;
     const char *id = api->req_param(req, "order_id");
     ex_market *m = NULL;
     int side = 0;
@@ -241,19 +222,17 @@ void ex_h_order_cancel(aitbc_request *req, void *user)
     /* Find the market first (outside its lock), then redo the check under the lock. */
     aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
     int rc = t ? find_open(es, t, id, owner, &m, &side, &price, &locked) : AITBC_EBUSY;
-    if (t)
-        api->txn_commit(t);
+    if (t) api->txn_commit(t);
     if (rc == 0) {
         pthread_mutex_lock(&m->lock);
         t = api->txn_begin(AITBC_TXN_WRITE);
         rc = t ? find_open(es, t, id, owner, &m, &side, &price, &locked) : AITBC_EBUSY;
-        if (rc == 0)
-            rc = cancel_in(es, t, id, owner, m, side, locked);
+        if (rc == 0) rc = cancel_in(es, t, id, owner, m, side, locked);
         if (rc == 0)
             rc = api->txn_commit(t);
         else if (t)
             api->txn_rollback(t);
-        if (rc == 0 && ex_book_remove(&m->book, side, id, NULL) == 0)
+        if (rc == 0 && ex_book_remove(&m->book, side, price, id, NULL) == 0)
             ex_publish_levels(es, m, &side, &price, 1);
         pthread_mutex_unlock(&m->lock);
     }
@@ -271,21 +250,18 @@ void ex_h_order_cancel(aitbc_request *req, void *user)
     }
     t = api->txn_begin(AITBC_TXN_READ);
     cJSON *o = t ? ex_order_json(es, t, id, owner) : NULL;
-    if (t)
-        api->txn_commit(t);
+    if (t) api->txn_commit(t);
     if (o)
         api->respond_json(req, 200, o);
     else
         api->respond_error(req, 500, "internal", NULL, "order canceled but not readable");
 }
 
-void ex_h_orders_list(aitbc_request *req, void *user)
-{
+void ex_h_orders_list(aitbc_request *req, void *user) {
     ex_state *es = user;
     const aitbc_host_api *api = es->api;
     const char *owner = caller(es, req);
-    if (!owner)
-        return;
+    if (!owner) return;
     const char *status = api->req_query(req, "status");
     const char *market = api->req_query(req, "market");
     if (status && strcmp(status, "open") != 0 && strcmp(status, "all") != 0) {
@@ -301,16 +277,14 @@ void ex_h_orders_list(aitbc_request *req, void *user)
     ex_cursor_tag("orders", open_only ? "open" : "all", market, tag);
     int limit;
     int64_t before;
-    if (ex_page(es, req, tag, &limit, &before) != 0)
-        return;
+    if (ex_page(es, req, tag, &limit, &before) != 0) return;
     aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
     aitbc_stmt *s = t ? api->stmt(t, "SELECT " ORDER_COLS " FROM exchange_orders WHERE owner = ?1"
                                      " AND seq < ?2 AND (?3 = 0 OR is_open = 1)"
                                      " AND (?4 IS NULL OR market = ?4) ORDER BY seq DESC LIMIT ?5")
                       : NULL;
     if (!s) {
-        if (t)
-            api->txn_commit(t);
+        if (t) api->txn_commit(t);
         api->respond_error(req, 500, "internal", NULL, "internal error");
         return;
     }
@@ -332,8 +306,7 @@ void ex_h_orders_list(aitbc_request *req, void *user)
             break;
         }
         cJSON *o = row_json(es, t, s);
-        if (o)
-            cJSON_AddItemToArray(items, o);
+        if (o) cJSON_AddItemToArray(items, o);
         last = api->col_int64(s, 20);
         n++;
     }

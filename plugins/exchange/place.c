@@ -6,10 +6,9 @@
 #include <string.h>
 #include "exchange.h"
 
-static const char *const k_fields[] = {"market",        "side",      "type",
-                                       "price",         "quantity",  "quote_quantity",
-                                       "time_in_force", "post_only", "client_order_id",
-                                       NULL};
+static const char *const k_fields[] = {
+    "market",         "side",          "type",      "price",           "quantity",
+    "quote_quantity", "time_in_force", "post_only", "client_order_id", NULL};
 
 typedef struct order_in {
     ex_market *m;
@@ -19,56 +18,45 @@ typedef struct order_in {
     char id[AITBC_ID_MAX];
 } order_in;
 
-static int bad(ex_state *es, aitbc_request *req, const char *field, const char *msg)
-{
+static int bad(ex_state *es, aitbc_request *req, const char *field, const char *msg) {
     es->api->respond_error(req, 400, "invalid_argument", field, "%s", msg);
     return -1;
 }
 
 /* One of the allowed strings → its index; -1 (absent, if allowed) or -2 (invalid). */
-static int pick(const cJSON *body, const char *k, const char *const *names, int def)
-{
+static int pick(const cJSON *body, const char *k, const char *const *names, int def) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, k);
-    if (!v)
-        return def;
+    if (!v) return def;
     const char *s = cJSON_GetStringValue(v);
     for (int i = 0; s && names[i]; i++)
-        if (strcmp(s, names[i]) == 0)
-            return i;
+        if (strcmp(s, names[i]) == 0) return i;
     return -2;
 }
 
 /* An amount field on a grid: absent → 0; present → > 0 and a multiple of step. */
 static int amount(ex_state *es, aitbc_request *req, const cJSON *body, const char *k, int dec,
-                  int64_t step, int64_t *out)
-{
+                  int64_t step, int64_t *out) {
     *out = 0;
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, k);
-    if (!v)
-        return 0;
+    if (!v) return 0;
     const char *s = cJSON_GetStringValue(v);
     if (!s || aitbc_money_parse(s, dec, out) != 0 || *out <= 0)
         return bad(es, req, k, "must be a decimal string > 0 within the asset's decimals");
-    if (*out % step != 0)
-        return bad(es, req, k, "is not a multiple of the market's step");
+    if (*out % step != 0) return bad(es, req, k, "is not a multiple of the market's step");
     return 0;
 }
 
-static int parse(ex_state *es, aitbc_request *req, order_in *in)
-{
+static int parse(ex_state *es, aitbc_request *req, order_in *in) {
     static const char *const sides[] = {"buy", "sell", NULL};
     static const char *const types[] = {"limit", "market", NULL};
     static const char *const tifs[] = {"GTC", "IOC", "FOK", NULL};
     const cJSON *body = es->api->req_json(req);
-    if (!cJSON_IsObject(body))
-        return bad(es, req, NULL, "body must be a JSON object");
+    if (!cJSON_IsObject(body)) return bad(es, req, NULL, "body must be a JSON object");
     const char *unknown = aitbc_json_unknown_key(body, k_fields);
-    if (unknown)
-        return bad(es, req, unknown, "unknown field");
-    in->m = ex_find_market(
-        es, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(body, "market")));
-    if (!in->m)
-        return bad(es, req, "market", "unknown market");
+    if (unknown) return bad(es, req, unknown, "unknown field");
+    in->m =
+        ex_find_market(es, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(body, "market")));
+    if (!in->m) return bad(es, req, "market", "unknown market");
     const ex_params *p = &in->m->p;
     ex_taker *t = &in->t;
     if ((t->side = pick(body, "side", sides, -2)) < 0)
@@ -78,8 +66,7 @@ static int parse(ex_state *es, aitbc_request *req, order_in *in)
     if ((t->tif = pick(body, "time_in_force", tifs, EX_GTC)) < 0)
         return bad(es, req, "time_in_force", "must be GTC, IOC or FOK");
     const cJSON *po = cJSON_GetObjectItemCaseSensitive(body, "post_only");
-    if (po && !cJSON_IsBool(po))
-        return bad(es, req, "post_only", "must be a boolean");
+    if (po && !cJSON_IsBool(po)) return bad(es, req, "post_only", "must be a boolean");
     t->post_only = cJSON_IsTrue(po);
     if (t->post_only && (t->type != EX_LIMIT || t->tif != EX_GTC))
         return bad(es, req, "post_only", "only a GTC limit order can be post-only");
@@ -95,10 +82,8 @@ static int parse(ex_state *es, aitbc_request *req, order_in *in)
         amount(es, req, body, "quote_quantity", p->quote_dec, 1, &t->quote_budget) != 0)
         return -1;
     if (t->type == EX_LIMIT) {
-        if (!t->price)
-            return bad(es, req, "price", "a limit order needs a price");
-        if (!t->quantity)
-            return bad(es, req, "quantity", "a limit order needs a quantity");
+        if (!t->price) return bad(es, req, "price", "a limit order needs a price");
+        if (!t->quantity) return bad(es, req, "quantity", "a limit order needs a quantity");
         if (t->quote_budget)
             return bad(es, req, "quote_quantity", "only a market buy takes quote_quantity");
         int64_t n;
@@ -110,8 +95,7 @@ static int parse(ex_state *es, aitbc_request *req, order_in *in)
         if (t->price || t->quote_budget)
             return bad(es, req, t->price ? "price" : "quote_quantity",
                        "a market sell takes only a quantity");
-        if (!t->quantity)
-            return bad(es, req, "quantity", "a market sell needs a quantity");
+        if (!t->quantity) return bad(es, req, "quantity", "a market sell needs a quantity");
     } else {
         if (t->price || t->quantity)
             return bad(es, req, t->price ? "price" : "quantity",
@@ -125,25 +109,20 @@ static int parse(ex_state *es, aitbc_request *req, order_in *in)
 }
 
 /* What placing the order locks: quote (price × quantity or the budget) or base. */
-static int64_t lock_amount(const order_in *in)
-{
+static int64_t lock_amount(const order_in *in) {
     const ex_taker *t = &in->t;
-    if (t->side == EX_SELL)
-        return t->quantity;
-    if (t->type == EX_MARKET)
-        return t->quote_budget;
+    if (t->side == EX_SELL) return t->quantity;
+    if (t->type == EX_MARKET) return t->quote_budget;
     int64_t n = 0;
     ex_notional(t->price, t->quantity, in->m->p.base_scale, &n);
     return n;
 }
 
-static int coid_taken(ex_state *es, aitbc_txn *txn, const order_in *in)
-{
+static int coid_taken(ex_state *es, aitbc_txn *txn, const order_in *in) {
     const aitbc_host_api *api = es->api;
     aitbc_stmt *s = api->stmt(txn, "SELECT 1 FROM exchange_orders WHERE owner = ?1 AND "
                                    "client_order_id = ?2 AND is_open = 1");
-    if (!s)
-        return AITBC_EIO;
+    if (!s) return AITBC_EIO;
     api->bind_text(s, 1, in->owner);
     api->bind_text(s, 2, in->coid);
     int rc = api->step(s);
@@ -152,9 +131,8 @@ static int coid_taken(ex_state *es, aitbc_txn *txn, const order_in *in)
 }
 
 /* Ledger call results that are not errors here: a repeat (EEXIST) cannot happen with fresh ids. */
-static int unlock(ex_state *es, aitbc_txn *txn, const char *owner, const char *asset,
-                  int64_t amt, const char *order_id)
-{
+static int unlock(ex_state *es, aitbc_txn *txn, const char *owner, const char *asset, int64_t amt,
+                  const char *order_id) {
     char ref[AITBC_ID_MAX + 16];
     snprintf(ref, sizeof ref, "%s:unlock", order_id);
     return es->ledger->unlock(es->ledger->self, txn, owner, asset, amt, ref, NULL);
@@ -162,8 +140,7 @@ static int unlock(ex_state *es, aitbc_txn *txn, const char *owner, const char *a
 
 /* After a fill: the maker's row, and the release of what it still holds once it is done. */
 static int update_maker(ex_state *es, aitbc_txn *txn, const order_in *in, const ex_fill *f,
-                        const ex_rest *mk, int64_t now)
-{
+                        const ex_rest *mk, int64_t now) {
     const aitbc_host_api *api = es->api;
     int maker_buys = in->t.side == EX_SELL;
     int64_t spent = maker_buys ? f->notional : f->qty;
@@ -173,8 +150,7 @@ static int update_maker(ex_state *es, aitbc_txn *txn, const order_in *in, const 
              " status = CASE WHEN remaining = ?5 THEN ?7 ELSE ?8 END,"
              " is_open = CASE WHEN remaining = ?5 THEN 0 ELSE 1 END, updated_ms = ?9"
              " WHERE order_id = ?1 RETURNING remaining, locked");
-    if (!s)
-        return AITBC_EIO;
+    if (!s) return AITBC_EIO;
     api->bind_text(s, 1, mk->order_id);
     api->bind_int64(s, 2, f->qty);
     api->bind_int64(s, 3, f->notional);
@@ -188,15 +164,12 @@ static int update_maker(ex_state *es, aitbc_txn *txn, const order_in *in, const 
     int64_t remaining = rc == AITBC_ROW ? api->col_int64(s, 0) : -1;
     int64_t locked = rc == AITBC_ROW ? api->col_int64(s, 1) : 0;
     api->stmt_done(s);
-    if (rc != AITBC_ROW || remaining < 0 || locked < 0)
-        return rc < 0 ? rc : AITBC_EIO;
-    if (remaining > 0 || locked == 0)
-        return 0;
+    if (rc != AITBC_ROW || remaining < 0 || locked < 0) return rc < 0 ? rc : AITBC_EIO;
+    if (remaining > 0 || locked == 0) return 0;
     rc = unlock(es, txn, mk->owner, maker_buys ? in->m->quote : in->m->base, locked, mk->order_id);
     s = rc == 0 ? api->stmt(txn, "UPDATE exchange_orders SET locked = 0 WHERE order_id = ?1")
                 : NULL;
-    if (rc == 0 && !s)
-        return AITBC_EIO;
+    if (rc == 0 && !s) return AITBC_EIO;
     if (s) {
         api->bind_text(s, 1, mk->order_id);
         rc = api->step(s) < 0 ? AITBC_EIO : 0;
@@ -206,15 +179,13 @@ static int update_maker(ex_state *es, aitbc_txn *txn, const order_in *in, const 
 }
 
 static int insert_trade(ex_state *es, aitbc_txn *txn, const order_in *in, const ex_fill *f,
-                        const char *trade_id, const char *maker_order, int64_t now)
-{
+                        const char *trade_id, const char *maker_order, int64_t now) {
     const aitbc_host_api *api = es->api;
     aitbc_stmt *s = api->stmt(
         txn, "INSERT INTO exchange_trades(trade_id, market, price, quantity, notional, taker_side,"
              " taker_order, maker_order, taker_fee, maker_fee, ts_ms)"
              " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
-    if (!s)
-        return AITBC_EIO;
+    if (!s) return AITBC_EIO;
     api->bind_text(s, 1, trade_id);
     api->bind_text(s, 2, in->m->symbol);
     api->bind_int64(s, 3, f->price);
@@ -234,8 +205,7 @@ static int insert_trade(ex_state *es, aitbc_txn *txn, const order_in *in, const 
 /* Move base seller → buyer and quote buyer → seller out of their locks, then each one's fee out
  * of what it received to the treasury. */
 static int settle(ex_state *es, aitbc_txn *txn, const order_in *in, const ex_fill *f,
-                  const ex_rest *mk, const char *trade_id)
-{
+                  const ex_rest *mk, const char *trade_id) {
     const aitbc_ledger_v1 *l = es->ledger;
     int taker_buys = in->t.side == EX_BUY;
     const char *buyer = taker_buys ? in->owner : mk->owner;
@@ -256,14 +226,13 @@ static int settle(ex_state *es, aitbc_txn *txn, const order_in *in, const ex_fil
                          ref, NULL);
     snprintf(ref, sizeof ref, "%s:fee_seller", trade_id);
     if (rc == 0 && seller_fee > 0 && strcmp(seller, es->treasury) != 0)
-        rc = l->transfer(l->self, txn, AITBC_TX_FEE, seller, es->treasury, in->m->quote,
-                         seller_fee, ref, NULL);
+        rc = l->transfer(l->self, txn, AITBC_TX_FEE, seller, es->treasury, in->m->quote, seller_fee,
+                         ref, NULL);
     return rc;
 }
 
 static int insert_taker(ex_state *es, aitbc_txn *txn, const order_in *in, const ex_plan *plan,
-                        int64_t locked, int64_t now, int64_t *seq)
-{
+                        int64_t locked, int64_t now, int64_t *seq) {
     const aitbc_host_api *api = es->api;
     const ex_taker *t = &in->t;
     aitbc_stmt *s = api->stmt(
@@ -272,8 +241,7 @@ static int insert_taker(ex_state *es, aitbc_txn *txn, const order_in *in, const 
              " filled_quote, fees, remaining, locked, created_ms, updated_ms)"
              " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,"
              " ?17, ?18, ?19, ?19) RETURNING seq");
-    if (!s)
-        return AITBC_EIO;
+    if (!s) return AITBC_EIO;
     api->bind_text(s, 1, in->id);
     api->bind_text(s, 2, in->owner);
     api->bind_text(s, 3, in->m->symbol);
@@ -306,51 +274,42 @@ static int insert_taker(ex_state *es, aitbc_txn *txn, const order_in *in, const 
     api->bind_int64(s, 18, locked);
     api->bind_int64(s, 19, now);
     int rc = api->step(s);
-    if (rc == AITBC_ROW)
-        *seq = api->col_int64(s, 0);
+    if (rc == AITBC_ROW) *seq = api->col_int64(s, 0);
     api->stmt_done(s);
     return rc == AITBC_ROW ? 0 : rc < 0 ? rc : AITBC_EIO;
 }
 
 /* Everything of one order inside txn. trade_ids gets one id per fill. */
 static int execute(ex_state *es, aitbc_txn *txn, const order_in *in, const ex_plan *plan,
-                   char (*trade_ids)[AITBC_ID_MAX], int64_t now, int64_t *seq)
-{
-    const ex_side *opp = &in->m->book.side[in->t.side == EX_BUY ? EX_SELL : EX_BUY];
+                   char (*trade_ids)[AITBC_ID_MAX], int64_t now, int64_t *seq) {
     const char *asset = in->t.side == EX_BUY ? in->m->quote : in->m->base;
     const aitbc_ledger_v1 *l = es->ledger;
     int rc = l->ensure_account(l->self, txn, in->owner);
-    if (rc == 0 && in->coid)
-        rc = coid_taken(es, txn, in);
+    if (rc == 0 && in->coid) rc = coid_taken(es, txn, in);
     int64_t locked = lock_amount(in);
     char ref[AITBC_ID_MAX + 16];
     snprintf(ref, sizeof ref, "%s:lock", in->id);
-    if (rc == 0)
-        rc = l->lock(l->self, txn, in->owner, asset, locked, ref, NULL);
+    if (rc == 0) rc = l->lock(l->self, txn, in->owner, asset, locked, ref, NULL);
     for (size_t k = 0; rc == 0 && k < plan->nfills; k++) {
         const ex_fill *f = &plan->fills[k];
-        const ex_rest *mk = &opp->v[f->maker_idx];
+        const ex_rest *mk = ex_fill_maker(&in->m->book, in->t.side, f);
         aitbc_random_id("trd", trade_ids[k]);
         rc = settle(es, txn, in, f, mk, trade_ids[k]);
-        if (rc == 0)
-            rc = insert_trade(es, txn, in, f, trade_ids[k], mk->order_id, now);
-        if (rc == 0)
-            rc = update_maker(es, txn, in, f, mk, now);
+        if (rc == 0) rc = insert_trade(es, txn, in, f, trade_ids[k], mk->order_id, now);
+        if (rc == 0) rc = update_maker(es, txn, in, f, mk, now);
         locked -= in->t.side == EX_BUY ? f->notional : f->qty;
     }
     if (rc == 0 && plan->rest_qty == 0 && locked > 0) {
         rc = unlock(es, txn, in->owner, asset, locked, in->id);
         locked = 0;
     }
-    if (rc == 0)
-        rc = insert_taker(es, txn, in, plan, locked, now, seq);
+    if (rc == 0) rc = insert_taker(es, txn, in, plan, locked, now, seq);
     return rc;
 }
 
 /* After commit: the book, then the events (trades, and the changed levels). */
 static void apply(ex_state *es, const order_in *in, const ex_plan *plan,
-                  char (*trade_ids)[AITBC_ID_MAX], int64_t now, int64_t seq)
-{
+                  char (*trade_ids)[AITBC_ID_MAX], int64_t now, int64_t seq) {
     ex_market *m = in->m;
     size_t n = plan->nfills + 1;
     int *sides = calloc(n, sizeof *sides);
@@ -386,14 +345,12 @@ static void apply(ex_state *es, const order_in *in, const ex_plan *plan,
         es->api->bus_publish(es->ctx, "trades", ev);
         cJSON_Delete(ev);
     }
-    if (sides && prices)
-        ex_publish_levels(es, m, sides, prices, k);
+    if (sides && prices) ex_publish_levels(es, m, sides, prices, k);
     free(sides);
     free(prices);
 }
 
-void ex_h_place(aitbc_request *req, void *user)
-{
+void ex_h_place(aitbc_request *req, void *user) {
     ex_state *es = user;
     const aitbc_host_api *api = es->api;
     const aitbc_principal *who = api->req_principal(req);
@@ -403,8 +360,7 @@ void ex_h_place(aitbc_request *req, void *user)
         api->respond_error(req, 403, "forbidden", NULL, "this key has no account");
         return;
     }
-    if (parse(es, req, &in) != 0)
-        return;
+    if (parse(es, req, &in) != 0) return;
     snprintf(in.owner, sizeof in.owner, "%s", who->owner_address);
     in.t.owner = in.owner;
     aitbc_random_id("ord", in.id);
@@ -412,22 +368,17 @@ void ex_h_place(aitbc_request *req, void *user)
     pthread_mutex_lock(&m->lock);
     ex_plan plan;
     int rc = ex_match(&m->book, &m->p, &in.t, &plan);
-    char(*trade_ids)[AITBC_ID_MAX] =
-        rc == 0 ? calloc(plan.nfills + 1, sizeof *trade_ids) : NULL;
-    if (rc == 0 && !trade_ids)
-        rc = AITBC_ENOMEM;
+    char(*trade_ids)[AITBC_ID_MAX] = rc == 0 ? calloc(plan.nfills + 1, sizeof *trade_ids) : NULL;
+    if (rc == 0 && !trade_ids) rc = AITBC_ENOMEM;
     int64_t now = api->now_ms(), seq = 0;
     aitbc_txn *txn = rc == 0 ? api->txn_begin(AITBC_TXN_WRITE) : NULL;
-    if (rc == 0 && !txn)
-        rc = AITBC_EBUSY;
-    if (rc == 0)
-        rc = execute(es, txn, &in, &plan, trade_ids, now, &seq);
+    if (rc == 0 && !txn) rc = AITBC_EBUSY;
+    if (rc == 0) rc = execute(es, txn, &in, &plan, trade_ids, now, &seq);
     if (rc == 0)
         rc = api->txn_commit(txn);
     else if (txn)
         api->txn_rollback(txn);
-    if (rc == 0)
-        apply(es, &in, &plan, trade_ids, now, seq);
+    if (rc == 0) apply(es, &in, &plan, trade_ids, now, seq);
     pthread_mutex_unlock(&m->lock);
     ex_plan_free(&plan);
     free(trade_ids);
@@ -437,8 +388,7 @@ void ex_h_place(aitbc_request *req, void *user)
     }
     aitbc_txn *rt = api->txn_begin(AITBC_TXN_READ);
     cJSON *o = rt ? ex_order_json(es, rt, in.id, NULL) : NULL;
-    if (rt)
-        api->txn_commit(rt);
+    if (rt) api->txn_commit(rt);
     if (o)
         api->respond_json(req, 201, o);
     else

@@ -22,27 +22,24 @@ static const char *k_plugins =
     "    genesis: { accounts: [\"" ALICE "\", \"" BOB "\", \"" CAROL "\"] } }\n"
     "  explorer: {}\n"
     "  exchange: { markets: [ { symbol: AIT-BTC, base: AIT, quote: BTC, tick_size: \"0.000001\",\n"
-    "    step_size: \"0.01\", min_notional: \"0.0001\", maker_fee_bps: 10, taker_fee_bps: 20 } ] }\n";
+    "    step_size: \"0.01\", min_notional: \"0.0001\", maker_fee_bps: 10, taker_fee_bps: 20 } ] "
+    "}\n";
 
 static th_host *H;
 
-static inline const char *jstr(const cJSON *o, const char *k)
-{
+static inline const char *jstr(const cJSON *o, const char *k) {
     return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, k));
 }
 
 /* Request that must get a response; returns the status. */
 static inline long req(const char *method, const char *path, const char *key, const char *body,
-                th_resp *r)
-{
+                       th_resp *r) {
     memset(r, 0, sizeof *r);
-    if (th_req(H, method, path, key, body, r) != 0)
-        fail_msg("%s %s: no response", method, path);
+    if (th_req(H, method, path, key, body, r) != 0) fail_msg("%s %s: no response", method, path);
     return r->status;
 }
 
-static inline void mint(const char *addr, const char *asset, const char *amount)
-{
+static inline void mint(const char *addr, const char *asset, const char *amount) {
     char body[256];
     snprintf(body, sizeof body, "{\"address\":\"%s\",\"asset\":\"%s\",\"amount\":\"%s\"}", addr,
              asset, amount);
@@ -53,15 +50,13 @@ static inline void mint(const char *addr, const char *asset, const char *amount)
 }
 
 /* available and locked of a key's account, as strings in av/lk (cap 48). */
-static inline void bal(const char *key, const char *asset, char *av, char *lk)
-{
+static inline void bal(const char *key, const char *asset, char *av, char *lk) {
     th_resp r;
     if (req("GET", "/v1/exchange/balances", key, NULL, &r) != 200)
         fail_msg("balances: %ld %s", r.status, r.body);
     const cJSON *b;
     int found = 0;
-    cJSON_ArrayForEach(b, cJSON_GetObjectItemCaseSensitive(r.json, "balances"))
-    {
+    cJSON_ArrayForEach(b, cJSON_GetObjectItemCaseSensitive(r.json, "balances")) {
         if (strcmp(jstr(b, "asset"), asset) == 0) {
             snprintf(av, 48, "%s", jstr(b, "available"));
             snprintf(lk, 48, "%s", jstr(b, "locked"));
@@ -69,13 +64,11 @@ static inline void bal(const char *key, const char *asset, char *av, char *lk)
         }
     }
     th_resp_free(&r);
-    if (!found)
-        fail_msg("no %s balance", asset);
+    if (!found) fail_msg("no %s balance", asset);
 }
 
 static inline void expect_bal(const char *key, const char *asset, const char *want_av,
-                       const char *want_lk)
-{
+                              const char *want_lk) {
     char av[48], lk[48];
     bal(key, asset, av, lk);
     if (strcmp(av, want_av) != 0 || strcmp(lk, want_lk) != 0)
@@ -84,13 +77,11 @@ static inline void expect_bal(const char *key, const char *asset, const char *wa
 }
 
 /* Any address's balances from the explorer (the treasury has no key). */
-static inline void addr_bal(const char *addr, const char *asset, char *av, char *lk)
-{
+static inline void addr_bal(const char *addr, const char *asset, char *av, char *lk) {
     char path[128];
     snprintf(path, sizeof path, "/v1/explorer/address/%s", addr);
     th_resp r;
-    if (req("GET", path, "k-admin", NULL, &r) != 200)
-        fail_msg("address: %ld %s", r.status, r.body);
+    if (req("GET", path, "k-admin", NULL, &r) != 200) fail_msg("address: %ld %s", r.status, r.body);
     const char *a = jstr(cJSON_GetObjectItemCaseSensitive(r.json, "balances"), asset);
     const char *l = jstr(cJSON_GetObjectItemCaseSensitive(r.json, "locked"), asset);
     snprintf(av, 48, "%s", a ? a : "0");
@@ -99,8 +90,7 @@ static inline void addr_bal(const char *addr, const char *asset, char *av, char 
 }
 
 /* POST an order; returns the response (caller frees) after checking the status. */
-static inline void order(const char *key, const char *body, long want, th_resp *r)
-{
+static inline void order(const char *key, const char *body, long want, th_resp *r) {
     if (req("POST", "/v1/exchange/orders", key, body, r) != want)
         fail_msg("order %s: got %ld %s, want %ld", body, r->status, r->body, want);
 }

@@ -12,7 +12,7 @@
 #include "ex_common.h"
 
 #define LIMIT(side, price, qty)                                                                    \
-    "{\"market\":\"AIT-BTC\",\"side\":\"" side "\",\"type\":\"limit\",\"price\":\"" price         \
+    "{\"market\":\"AIT-BTC\",\"side\":\"" side "\",\"type\":\"limit\",\"price\":\"" price          \
     "\",\"quantity\":\"" qty "\""
 
 static char g_dir[512];
@@ -20,8 +20,7 @@ static char g_treasury[64];
 static char g_alice_order[64];
 
 static void expect_error(const char *method, const char *path, const char *key, const char *body,
-                         long status, const char *code, const char *field)
-{
+                         long status, const char *code, const char *field) {
     th_resp r;
     long got = req(method, path, key, body, &r);
     const char *c = th_error_code(&r);
@@ -36,8 +35,7 @@ static void expect_error(const char *method, const char *path, const char *key, 
     th_resp_free(&r);
 }
 
-static void expect_treasury(const char *ait, const char *btc)
-{
+static void expect_treasury(const char *ait, const char *btc) {
     char av[48], lk[48];
     addr_bal(g_treasury, "AIT", av, lk);
     assert_string_equal(av, ait);
@@ -45,35 +43,29 @@ static void expect_treasury(const char *ait, const char *btc)
     assert_string_equal(av, btc);
 }
 
-static const cJSON *fill0(const th_resp *r)
-{
+static const cJSON *fill0(const th_resp *r) {
     return cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(r->json, "fills"), 0);
 }
 
-static int nfills(const th_resp *r)
-{
+static int nfills(const th_resp *r) {
     return cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r->json, "fills"));
 }
 
-static int group_setup(void **st)
-{
+static int group_setup(void **st) {
     (void)st;
     H = th_start(k_plugins, NULL);
-    if (!H)
-        return -1;
+    if (!H) return -1;
     snprintf(g_dir, sizeof g_dir, "%s", th_data_dir(H));
     return 0;
 }
 
-static int group_teardown(void **st)
-{
+static int group_teardown(void **st) {
     (void)st;
     th_free(H);
     return 0;
 }
 
-static void test_markets_and_mint(void **st)
-{
+static void test_markets_and_mint(void **st) {
     (void)st;
     th_resp r;
     assert_int_equal(req("GET", "/v1/exchange/markets", "k-bob", NULL, &r), 200);
@@ -96,14 +88,13 @@ static void test_markets_and_mint(void **st)
     th_resp_free(&r);
 }
 
-static void test_refusals(void **st)
-{
+static void test_refusals(void **st) {
     (void)st;
     const char *o = "/v1/exchange/orders";
-    expect_error("POST", o, "k-alice", LIMIT("sell", "0.0010005", "1") "}", 400,
-                 "invalid_argument", "price");
-    expect_error("POST", o, "k-alice", LIMIT("sell", "0.001", "1.005") "}", 400,
-                 "invalid_argument", "quantity");
+    expect_error("POST", o, "k-alice", LIMIT("sell", "0.0010005", "1") "}", 400, "invalid_argument",
+                 "price");
+    expect_error("POST", o, "k-alice", LIMIT("sell", "0.001", "1.005") "}", 400, "invalid_argument",
+                 "quantity");
     expect_error("POST", o, "k-alice", LIMIT("sell", "0.000001", "0.01") "}", 400,
                  "invalid_argument", "quantity"); /* below min_notional */
     expect_error("POST", o, "k-alice", LIMIT("sell", "0.001", "1") ",\"foo\":1}", 400,
@@ -127,8 +118,9 @@ static void test_refusals(void **st)
     expect_error("POST", o, "k-alice",
                  "{\"market\":\"AIT-BTC\",\"side\":\"buy\",\"type\":\"market\",\"quantity\":\"1\"}",
                  400, "invalid_argument", "quantity");
-    expect_error("POST", o, "k-alice", "{\"market\":\"AIT-BTC\",\"side\":\"buy\",\"type\":\"market\"}",
-                 400, "invalid_argument", "quote_quantity");
+    expect_error("POST", o, "k-alice",
+                 "{\"market\":\"AIT-BTC\",\"side\":\"buy\",\"type\":\"market\"}", 400,
+                 "invalid_argument", "quote_quantity");
     expect_error("POST", o, "k-alice", "[]", 400, "invalid_argument", NULL);
     expect_error("POST", o, "k-alice", "{\"market\":", 400, "invalid_json", NULL);
     expect_error("POST", o, "k-admin", LIMIT("sell", "0.001", "1") "}", 403, "forbidden", NULL);
@@ -144,8 +136,7 @@ static void test_refusals(void **st)
     th_resp_free(&r);
 }
 
-static void test_place_match_cancel(void **st)
-{
+static void test_place_match_cancel(void **st) {
     (void)st;
     th_resp r;
     order("k-alice", LIMIT("sell", "0.001", "10") "}", 201, &r);
@@ -218,12 +209,11 @@ static void test_place_match_cancel(void **st)
     th_resp_free(&r);
 }
 
-static void test_funds_and_client_order_id(void **st)
-{
+static void test_funds_and_client_order_id(void **st) {
     (void)st;
     const char *o = "/v1/exchange/orders";
-    expect_error("POST", o, "k-carol", LIMIT("buy", "0.01", "1000") "}", 402,
-                 "insufficient_funds", NULL);
+    expect_error("POST", o, "k-carol", LIMIT("buy", "0.01", "1000") "}", 402, "insufficient_funds",
+                 NULL);
     expect_bal("k-carol", "BTC", "1", "0");
     th_resp r;
     order("k-carol", LIMIT("sell", "0.05", "1") ",\"client_order_id\":\"c-1\"}", 201, &r);
@@ -242,8 +232,7 @@ static void test_funds_and_client_order_id(void **st)
     expect_bal("k-carol", "AIT", "99", "1");
 }
 
-static void test_idempotency_key(void **st)
-{
+static void test_idempotency_key(void **st) {
     (void)st;
     const char *body = LIMIT("buy", "0.0001", "2") "}";
     const char *hdr[] = {"Idempotency-Key: bob-bid-1", NULL};
@@ -257,7 +246,8 @@ static void test_idempotency_key(void **st)
     assert_int_equal(b.status, 201);
     assert_string_equal(jstr(a.json, "order_id"), jstr(b.json, "order_id"));
     assert_int_equal(th_req_ex(H, "POST", "/v1/exchange/orders", "k-bob",
-                               LIMIT("buy", "0.0001", "3") "}", hdr, &c), 0);
+                               LIMIT("buy", "0.0001", "3") "}", hdr, &c),
+                     0);
     assert_int_equal(c.status, 409);
     assert_string_equal(th_error_code(&c), "idempotency_mismatch");
     th_resp_free(&a);
@@ -266,8 +256,7 @@ static void test_idempotency_key(void **st)
     expect_bal("k-bob", "BTC", "9.9958", "0.0002"); /* locked once */
 }
 
-static void test_stp_post_only_fok_ioc(void **st)
-{
+static void test_stp_post_only_fok_ioc(void **st) {
     (void)st;
     th_resp r;
     /* Carol's buy would meet her own ask: the taker expires, the ask stays, nothing moves. */
@@ -297,22 +286,23 @@ static void test_stp_post_only_fok_ioc(void **st)
     expect_treasury("0.01", "0.000054");
 }
 
-static void test_market_orders(void **st)
-{
+static void test_market_orders(void **st) {
     (void)st;
     th_resp r;
     order("k-alice", LIMIT("sell", "0.002", "10") "}", 201, &r);
     th_resp_free(&r);
-    order("k-bob", "{\"market\":\"AIT-BTC\",\"side\":\"buy\",\"type\":\"market\","
-                   "\"quote_quantity\":\"0.005\"}",
+    order("k-bob",
+          "{\"market\":\"AIT-BTC\",\"side\":\"buy\",\"type\":\"market\","
+          "\"quote_quantity\":\"0.005\"}",
           201, &r);
     assert_string_equal(jstr(r.json, "status"), "FILLED");
     assert_string_equal(jstr(r.json, "filled_quantity"), "2.5");
     assert_string_equal(jstr(r.json, "quote_quantity"), "0.005");
     assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(r.json, "price")));
     th_resp_free(&r);
-    order("k-carol", "{\"market\":\"AIT-BTC\",\"side\":\"sell\",\"type\":\"market\","
-                     "\"quantity\":\"1\"}",
+    order("k-carol",
+          "{\"market\":\"AIT-BTC\",\"side\":\"sell\",\"type\":\"market\","
+          "\"quantity\":\"1\"}",
           201, &r);
     assert_string_equal(jstr(r.json, "status"), "FILLED");
     assert_string_equal(jstr(fill0(&r), "price"), "0.0001");
@@ -320,12 +310,11 @@ static void test_market_orders(void **st)
     expect_bal("k-bob", "AIT", "8.484", "0"); /* + 2.5 - 0.005 taker fee + 1 - 0.001 maker fee */
     expect_bal("k-bob", "BTC", "9.9408", "0.0001");
     expect_bal("k-alice", "AIT", "986", "7.5");
-    expect_bal("k-alice", "BTC", "0.008991", "0");    /* + 0.005 - 0.000005 */
-    expect_bal("k-carol", "BTC", "1.0500498", "0");   /* + 0.0001 - 0.0000002 */
+    expect_bal("k-alice", "BTC", "0.008991", "0");  /* + 0.005 - 0.000005 */
+    expect_bal("k-carol", "BTC", "1.0500498", "0"); /* + 0.0001 - 0.0000002 */
 }
 
-static void test_ticker_and_book(void **st)
-{
+static void test_ticker_and_book(void **st) {
     (void)st;
     th_resp r;
     assert_int_equal(req("GET", "/v1/exchange/orderbook?market=AIT-BTC", "k-carol", NULL, &r), 200);
@@ -358,7 +347,8 @@ static void test_ticker_and_book(void **st)
     assert_int_equal(req("GET", "/v1/exchange/trades?limit=3", "k-bob", NULL, &r), 200);
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r.json, "items")), 3);
     char path[256];
-    snprintf(path, sizeof path, "/v1/exchange/trades?limit=3&cursor=%s", jstr(r.json, "next_cursor"));
+    snprintf(path, sizeof path, "/v1/exchange/trades?limit=3&cursor=%s",
+             jstr(r.json, "next_cursor"));
     char other[256];
     snprintf(other, sizeof other, "/v1/exchange/trades?market=AIT-BTC&cursor=%s",
              jstr(r.json, "next_cursor"));
@@ -370,21 +360,18 @@ static void test_ticker_and_book(void **st)
     expect_error("GET", other, "k-bob", NULL, 400, "invalid_argument", "cursor");
 }
 
-static int all_sealed(void *arg)
-{
+static int all_sealed(void *arg) {
     (void)arg;
     th_resp r;
     memset(&r, 0, sizeof r);
-    if (th_req(H, "GET", "/v1/explorer/transactions?limit=1", "k-admin", NULL, &r) != 0)
-        return 0;
+    if (th_req(H, "GET", "/v1/explorer/transactions?limit=1", "k-admin", NULL, &r) != 0) return 0;
     const cJSON *first = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(r.json, "items"), 0);
     int ok = first && cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(first, "block_height"));
     th_resp_free(&r);
     return ok;
 }
 
-static char *book_text(void)
-{
+static char *book_text(void) {
     th_resp r;
     assert_int_equal(req("GET", "/v1/exchange/orderbook?market=AIT-BTC", "k-bob", NULL, &r), 200);
     char *b = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(r.json, "bids"));
@@ -398,8 +385,7 @@ static char *book_text(void)
 }
 
 /* The book is rebuilt from the open orders at start, and old orders keep matching. */
-static void test_restart_rebuilds_book(void **st)
-{
+static void test_restart_rebuilds_book(void **st) {
     (void)st;
     char *before = book_text();
     assert_int_equal(th_stop(H), 0);
@@ -425,8 +411,7 @@ static void test_restart_rebuilds_book(void **st)
     free(empty);
 }
 
-static void test_verify_chain(void **st)
-{
+static void test_verify_chain(void **st) {
     (void)st;
     assert_true(th_wait_until(all_sealed, NULL, 10000));
     assert_int_equal(th_stop(H), 0);
@@ -437,8 +422,7 @@ static void test_verify_chain(void **st)
     assert_true(WIFEXITED(stc) && WEXITSTATUS(stc) == 0);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_markets_and_mint),
         cmocka_unit_test(test_refusals),

@@ -1,7 +1,8 @@
 /* Conservation under a randomized order flow: ~200 orders (limit/market, GTC/IOC/FOK, post-only,
  * cancels) from three accounts through the real host. Afterwards every asset's available + locked
  * over the accounts and the treasury equals what was minted, the book is not crossed and equals
- * the open orders, canceling everything frees every lock, and `aitbc-host --verify-chain` passes. */
+ * the open orders, canceling everything frees every lock, and `aitbc-host --verify-chain` passes.
+ */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,25 +18,21 @@ static const char *const k_keys[] = {"k-alice", "k-bob", "k-carol"};
 static const char *const k_addrs[] = {ALICE, BOB, CAROL};
 static uint64_t g_rng = 0x9e3779b97f4a7c15ULL;
 
-static unsigned rnd(unsigned n)
-{
+static unsigned rnd(unsigned n) {
     g_rng ^= g_rng << 13;
     g_rng ^= g_rng >> 7;
     g_rng ^= g_rng << 17;
     return (unsigned)(g_rng % n);
 }
 
-static int64_t units(const char *s, int dec)
-{
+static int64_t units(const char *s, int dec) {
     int64_t v = 0;
-    if (aitbc_money_parse(s, dec, &v) != 0)
-        fail_msg("not an amount: %s", s);
+    if (aitbc_money_parse(s, dec, &v) != 0) fail_msg("not an amount: %s", s);
     return v;
 }
 
 /* A random order body (prices 0.0009..0.0011 BTC on the 0.000001 tick, 0.11..5.1 AIT). */
-static void random_order(char *body, size_t cap)
-{
+static void random_order(char *body, size_t cap) {
     const char *side = rnd(2) ? "buy" : "sell";
     char price[32], qty[32];
     snprintf(price, sizeof price, "0.%06u", 900 + rnd(201));
@@ -43,33 +40,35 @@ static void random_order(char *body, size_t cap)
     snprintf(qty, sizeof qty, "%u.%02u", steps / 100, steps % 100);
     if (rnd(5) == 0) {
         if (side[0] == 'b')
-            snprintf(body, cap, "{\"market\":\"AIT-BTC\",\"side\":\"buy\",\"type\":\"market\","
-                                "\"quote_quantity\":\"0.00%u\"}", 1 + rnd(500));
+            snprintf(body, cap,
+                     "{\"market\":\"AIT-BTC\",\"side\":\"buy\",\"type\":\"market\","
+                     "\"quote_quantity\":\"0.00%u\"}",
+                     1 + rnd(500));
         else
-            snprintf(body, cap, "{\"market\":\"AIT-BTC\",\"side\":\"sell\",\"type\":\"market\","
-                                "\"quantity\":\"%s\"}", qty);
+            snprintf(body, cap,
+                     "{\"market\":\"AIT-BTC\",\"side\":\"sell\",\"type\":\"market\","
+                     "\"quantity\":\"%s\"}",
+                     qty);
         return;
     }
     unsigned r = rnd(20);
     const char *tif = r < 3 ? "IOC" : r < 6 ? "FOK" : "GTC";
     int post = tif[0] == 'G' && rnd(10) == 0;
-    snprintf(body, cap, "{\"market\":\"AIT-BTC\",\"side\":\"%s\",\"type\":\"limit\",\"price\":\"%s\","
-                        "\"quantity\":\"%s\",\"time_in_force\":\"%s\",\"post_only\":%s}",
+    snprintf(body, cap,
+             "{\"market\":\"AIT-BTC\",\"side\":\"%s\",\"type\":\"limit\",\"price\":\"%s\","
+             "\"quantity\":\"%s\",\"time_in_force\":\"%s\",\"post_only\":%s}",
              side, price, qty, tif, post ? "true" : "false");
 }
 
 /* Open orders of one key (ids into ids[], returns count) and the sum of remaining per side. */
-static int open_orders(const char *key, char ids[][64], int cap, int64_t rem[2])
-{
+static int open_orders(const char *key, char ids[][64], int cap, int64_t rem[2]) {
     th_resp r;
     if (req("GET", "/v1/exchange/orders?status=open&limit=500", key, NULL, &r) != 200)
         fail_msg("orders: %ld", r.status);
     int n = 0;
     const cJSON *o;
-    cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(r.json, "items"))
-    {
-        if (n < cap)
-            snprintf(ids[n], 64, "%s", jstr(o, "order_id"));
+    cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(r.json, "items")) {
+        if (n < cap) snprintf(ids[n], 64, "%s", jstr(o, "order_id"));
         n++;
         rem[strcmp(jstr(o, "side"), "buy") == 0 ? 0 : 1] += units(jstr(o, "remaining_quantity"), 6);
     }
@@ -77,8 +76,7 @@ static int open_orders(const char *key, char ids[][64], int cap, int64_t rem[2])
     return n;
 }
 
-static void cancel(const char *key, const char *id)
-{
+static void cancel(const char *key, const char *id) {
     char path[128];
     snprintf(path, sizeof path, "/v1/exchange/orders/%s", id);
     th_resp r;
@@ -88,8 +86,7 @@ static void cancel(const char *key, const char *id)
 }
 
 /* Sum of available + locked of an asset over the accounts and the treasury. */
-static int64_t total(const char *treasury, const char *asset, int dec, int64_t *locked_sum)
-{
+static int64_t total(const char *treasury, const char *asset, int dec, int64_t *locked_sum) {
     int64_t sum = 0;
     *locked_sum = 0;
     char av[48], lk[48];
@@ -102,32 +99,27 @@ static int64_t total(const char *treasury, const char *asset, int dec, int64_t *
     return sum + units(av, dec) + units(lk, dec);
 }
 
-static int64_t side_total(const cJSON *levels)
-{
+static int64_t side_total(const cJSON *levels) {
     int64_t s = 0;
     const cJSON *l;
-    cJSON_ArrayForEach(l, levels)
-    {
+    cJSON_ArrayForEach(l, levels) {
         s += units(cJSON_GetStringValue(cJSON_GetArrayItem(l, 1)), 6);
     }
     return s;
 }
 
-static int all_sealed(void *arg)
-{
+static int all_sealed(void *arg) {
     (void)arg;
     th_resp r;
     memset(&r, 0, sizeof r);
-    if (th_req(H, "GET", "/v1/explorer/transactions?limit=1", "k-admin", NULL, &r) != 0)
-        return 0;
+    if (th_req(H, "GET", "/v1/explorer/transactions?limit=1", "k-admin", NULL, &r) != 0) return 0;
     const cJSON *first = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(r.json, "items"), 0);
     int ok = first && cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(first, "block_height"));
     th_resp_free(&r);
     return ok;
 }
 
-static void test_conservation(void **st)
-{
+static void test_conservation(void **st) {
     (void)st;
     for (int i = 0; i < 3; i++) {
         mint(k_addrs[i], "AIT", "10000");
@@ -173,13 +165,14 @@ static void test_conservation(void **st)
     assert_int_equal(total(treasury, "BTC", 8, &lk_btc), 300LL * 100000000);
 
     /* The book is not crossed and holds exactly the open orders' remaining quantities. */
-    assert_int_equal(req("GET", "/v1/exchange/orderbook?market=AIT-BTC&depth=500", "k-bob", NULL, &r),
-                     200);
+    assert_int_equal(
+        req("GET", "/v1/exchange/orderbook?market=AIT-BTC&depth=500", "k-bob", NULL, &r), 200);
     const cJSON *bids = cJSON_GetObjectItemCaseSensitive(r.json, "bids");
     const cJSON *asks = cJSON_GetObjectItemCaseSensitive(r.json, "asks");
     if (cJSON_GetArraySize(bids) && cJSON_GetArraySize(asks))
-        assert_true(units(cJSON_GetStringValue(cJSON_GetArrayItem(cJSON_GetArrayItem(bids, 0), 0)), 8) <
-                    units(cJSON_GetStringValue(cJSON_GetArrayItem(cJSON_GetArrayItem(asks, 0), 0)), 8));
+        assert_true(
+            units(cJSON_GetStringValue(cJSON_GetArrayItem(cJSON_GetArrayItem(bids, 0), 0)), 8) <
+            units(cJSON_GetStringValue(cJSON_GetArrayItem(cJSON_GetArrayItem(asks, 0), 0)), 8));
     int64_t rem[2] = {0, 0};
     static char ids[3][500][64];
     int nopen[3];
@@ -209,22 +202,19 @@ static void test_conservation(void **st)
     assert_true(WIFEXITED(stc) && WEXITSTATUS(stc) == 0);
 }
 
-static int group_setup(void **st)
-{
+static int group_setup(void **st) {
     (void)st;
     H = th_start(k_plugins, NULL);
     return H ? 0 : -1;
 }
 
-static int group_teardown(void **st)
-{
+static int group_teardown(void **st) {
     (void)st;
     th_free(H);
     return 0;
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_conservation)};
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
