@@ -422,6 +422,18 @@ static void test_verify_chain(void **st) {
     assert_true(WIFEXITED(stc) && WEXITSTATUS(stc) == 0);
 }
 
+/* A market whose tick × step is not a whole number of quote units is refused at start (the
+ * default config above, with a good grid, is the control). */
+static void test_off_grid_config_refused(void **st) {
+    (void)st;
+    const char *bad =
+        "  auth-static: { keys: [ {key: \"k-admin\", role: admin, address: \"" ADMIN "\"} ] }\n"
+        "  chain: { block_interval_ms: 50 }\n"
+        "  exchange: { markets: [ { tick_size: \"0.00000001\", step_size: \"0.000001\" } ] }\n";
+    th_host *h = th_start(bad, NULL);
+    assert_null(h);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_markets_and_mint),
@@ -434,6 +446,7 @@ int main(void) {
         cmocka_unit_test(test_ticker_and_book),
         cmocka_unit_test(test_restart_rebuilds_book),
         cmocka_unit_test(test_verify_chain),
+        cmocka_unit_test(test_off_grid_config_refused),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
