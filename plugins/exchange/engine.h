@@ -21,7 +21,7 @@ enum {
     EX_ST_EXPIRED,
 };
 
-/** Grid and fees of one market, all in base units of the assets. */
+/** @brief Grid and fees of one market, all in base units of the assets. */
 typedef struct ex_params {
     int base_dec, quote_dec;
     int64_t base_scale; /**< 10^base_dec */
@@ -30,28 +30,28 @@ typedef struct ex_params {
     int maker_bps, taker_bps;
 } ex_params;
 
-/** One resting order. */
+/** @brief One resting order. */
 typedef struct ex_rest {
     char order_id[EX_ID_MAX];
     char owner[EX_ID_MAX];
     int64_t price, remaining, seq;
 } ex_rest;
 
-/** One price level: its orders oldest first in q[head..n), and their total remaining. */
+/** @brief One price level: its orders oldest first in q[head..n), and their total remaining. */
 typedef struct ex_level {
     int64_t price, total;
     ex_rest *q;
     size_t head, n, cap;
 } ex_level;
 
-/** One side: its levels stored worst first, so that the best levels, where matching removes and
- *  most new orders arrive, sit at the end of the array; read them with ex_best_level(). */
+/** @brief One side: its levels stored worst first, so that the best levels, where matching removes
+ * and most new orders arrive, sit at the end of the array; read them with ex_best_level(). */
 typedef struct ex_side {
     ex_level *lv;
     size_t n, cap;
 } ex_side;
 
-/** The i-th best level of a side (0 = best: bids highest price, asks lowest). */
+/** @brief The i-th best level of a side (0 = best: bids highest price, asks lowest). */
 static inline ex_level *ex_best_level(const ex_side *s, size_t i) {
     return &s->lv[s->n - 1 - i];
 }
@@ -60,7 +60,7 @@ typedef struct ex_book {
     ex_side side[2]; /**< [EX_BUY] bids, [EX_SELL] asks */
 } ex_book;
 
-/** An incoming order. */
+/** @brief An incoming order. */
 typedef struct ex_taker {
     int side, type, tif, post_only;
     int64_t price;        /**< limit price; 0 for market */
@@ -69,7 +69,8 @@ typedef struct ex_taker {
     const char *owner;
 } ex_taker;
 
-/** One planned fill against the maker at q[pos] of the level-th best level of the other side. */
+/** @brief One planned fill against the maker at q[pos] of the level-th best level of the other
+ * side. */
 typedef struct ex_fill {
     size_t level, pos;
     int64_t price, qty, notional;
@@ -86,33 +87,35 @@ typedef struct ex_plan {
     int64_t rest_qty;     /**< > 0: the remainder rests on the book (GTC limit) */
 } ex_plan;
 
-/** notional = price × qty / base_scale, exact. 0, AITBC_EINVAL (not whole) or AITBC_EOVERFLOW. */
+/** @brief notional = price × qty / base_scale, exact. 0, AITBC_EINVAL (not whole) or
+ * AITBC_EOVERFLOW. */
 int ex_notional(int64_t price, int64_t qty, int64_t base_scale, int64_t *out);
-/** ceil(amount × bps / 10000). */
+/** @brief ceil(amount × bps / 10000). */
 int64_t ex_fee_up(int64_t amount, int bps);
-/** 1 if tick × step is a whole number of quote units (every fill settles exactly). */
+/** @brief 1 if tick × step is a whole number of quote units (every fill settles exactly). */
 int ex_grid_ok(int64_t tick, int64_t step, int64_t base_scale);
 
 void ex_book_free(ex_book *b);
-/** Insert by price-time priority. 0 or AITBC_ENOMEM. */
+/** @brief Insert by price-time priority. 0 or AITBC_ENOMEM. */
 int ex_book_insert(ex_book *b, int side, const ex_rest *r);
-/** Remove an order by price and id; 0 or AITBC_ENOTFOUND. *out gets a copy when non-NULL. */
+/** @brief Remove an order by price and id; 0 or AITBC_ENOTFOUND. *out gets a copy when non-NULL. */
 int ex_book_remove(ex_book *b, int side, int64_t price, const char *order_id, ex_rest *out);
-/** The maker a planned fill refers to (valid until the book changes). */
+/** @brief The maker a planned fill refers to (valid until the book changes). */
 const ex_rest *ex_fill_maker(const ex_book *b, int taker_side, const ex_fill *f);
-/** Number of resting orders on a side. */
+/** @brief Number of resting orders on a side. */
 size_t ex_side_orders(const ex_side *s);
-/** Aggregated quantity at one price level of a side. */
+/** @brief Aggregated quantity at one price level of a side. */
 int64_t ex_level_qty(const ex_book *b, int side, int64_t price);
 
-/** Plan taker against the book (the book is not touched). 0 or AITBC_ENOMEM/AITBC_EOVERFLOW. */
+/** @brief Plan taker against the book (the book is not touched). 0 or AITBC_ENOMEM/AITBC_EOVERFLOW.
+ */
 int ex_match(const ex_book *b, const ex_params *p, const ex_taker *t, ex_plan *out);
-/** Apply a committed plan: reduce/remove the makers it filled (from the best end of the other
- *  side). Does not insert the taker's remainder (use ex_book_insert). */
+/** @brief Apply a committed plan: reduce/remove the makers it filled (from the best end of the
+ * other side). Does not insert the taker's remainder (use ex_book_insert). */
 void ex_book_apply(ex_book *b, int taker_side, const ex_plan *plan);
 void ex_plan_free(ex_plan *plan);
 
-/** "NEW", "FILLED", … */
+/** @brief "NEW", "FILLED", … */
 const char *ex_status_name(int status);
 
 #endif

@@ -33,31 +33,31 @@ typedef struct ex_state {
 } ex_state;
 
 /* config.c */
-/** Parse `markets` (or the default AIT-BTC) with decimals from the ledger; logs and fails on a
- *  bad market (off-grid tick × step, unknown asset, bad amount). */
+/** @brief Parse `markets` (or the default AIT-BTC) with decimals from the ledger; logs and fails on
+ * a bad market (off-grid tick × step, unknown asset, bad amount). */
 int ex_config_markets(ex_state *es);
 ex_market *ex_find_market(ex_state *es, const char *symbol);
 
 /* book.c */
-/** Rebuild every market's book from the open orders in the database. */
+/** @brief Rebuild every market's book from the open orders in the database. */
 int ex_books_rebuild(ex_state *es);
-/** Publish the current aggregate of the given price levels as one `orderbook` event (both topics).
- *  Caller holds m->lock. sides/prices are parallel arrays of n changed levels. */
+/** @brief Publish the current aggregate of the given price levels as one `orderbook` event (both
+ * topics). Caller holds m->lock. sides/prices are parallel arrays of n changed levels. */
 void ex_publish_levels(ex_state *es, ex_market *m, const int *sides, const int64_t *prices,
                        size_t n);
-/** GET /v1/exchange/orderbook. */
+/** @brief GET /v1/exchange/orderbook. */
 void ex_h_orderbook(aitbc_request *req, void *user);
 
 /* place.c */
 void ex_h_place(aitbc_request *req, void *user);
 
 /* orders.c */
-/** The Order JSON of one stored order (owner NULL = any); NULL if not found. */
+/** @brief The Order JSON of one stored order (owner NULL = any); NULL if not found. */
 cJSON *ex_order_json(ex_state *es, aitbc_txn *t, const char *order_id, const char *owner);
 void ex_h_order_get(aitbc_request *req, void *user);
 void ex_h_order_cancel(aitbc_request *req, void *user);
 void ex_h_orders_list(aitbc_request *req, void *user);
-/** Answer an error code from the ledger/storage as the API's status. */
+/** @brief Answer an error code from the ledger/storage as the API's status. */
 void ex_respond_rc(ex_state *es, aitbc_request *req, int rc);
 
 /* market_routes.c */
@@ -65,11 +65,11 @@ void ex_h_markets(aitbc_request *req, void *user);
 void ex_h_ticker(aitbc_request *req, void *user);
 void ex_h_trades(aitbc_request *req, void *user);
 void ex_h_balances(aitbc_request *req, void *user);
-/** Parse ?limit= (1..500, default 50) and ?cursor= (made for `tag`); answers 400 itself. */
+/** @brief Parse ?limit= (1..500, default 50) and ?cursor= (made for `tag`); answers 400 itself. */
 int ex_page(ex_state *es, aitbc_request *req, const char *tag, int *limit, int64_t *before);
-/** Cursor text for the row with key seq, bound to tag. */
+/** @brief Cursor text for the row with key seq, bound to tag. */
 void ex_cursor(const char *tag, int64_t seq, char out[64]);
-/** A tag from a listing name and its filters. */
+/** @brief A tag from a listing name and its filters. */
 void ex_cursor_tag(const char *listing, const char *a, const char *b, char out[17]);
 
 #endif
