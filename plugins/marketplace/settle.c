@@ -47,7 +47,7 @@ static int release_one(mk_state *ms, aitbc_txn *t, const trade_row *r, int64_t n
     int64_t hour_len = (r->ends_ms - r->created_ms) / r->hours;
     int64_t done = mk_hours_done(r->hours, hour_len, now_ms - r->created_ms);
     int64_t released = r->released, per_hour = r->total / r->hours;
-    char ref[AITBC_ID_MAX + 16], hash[AITBC_TX_HASH_MAX];
+    char ref[AITBC_ID_MAX + 32], hash[AITBC_TX_HASH_MAX];
     for (int64_t k = r->hours_released + 1; k <= done; k++) {
         /* The last hour takes whatever is left, so the releases sum to the total exactly. */
         int64_t amount = k == r->hours ? r->total - released : per_hour;
@@ -92,7 +92,7 @@ static int end_one(mk_state *ms, aitbc_txn *t, const trade_row *r, int64_t now_m
     int64_t pay, refund;
     mk_terminate_split(r->total, r->released, r->ends_ms - r->created_ms, now_ms - r->created_ms,
                        &pay, &refund);
-    char ref[AITBC_ID_MAX + 16], hash[AITBC_TX_HASH_MAX];
+    char ref[AITBC_ID_MAX + 32], hash[AITBC_TX_HASH_MAX];
     int rc = 0;
     if (pay > 0) {
         snprintf(ref, sizeof ref, "%s:end", r->trade_id);
