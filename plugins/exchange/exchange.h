@@ -67,9 +67,5 @@ void ex_h_trades(aitbc_request *req, void *user);
 void ex_h_balances(aitbc_request *req, void *user);
 /** @brief Parse ?limit= (1..500, default 50) and ?cursor= (made for `tag`); answers 400 itself. */
 int ex_page(ex_state *es, aitbc_request *req, const char *tag, int *limit, int64_t *before);
-/** @brief Cursor text for the row with key seq, bound to tag. */
-void ex_cursor(const char *tag, int64_t seq, char out[64]);
-/** @brief A tag from a listing name and its filters. */
-void ex_cursor_tag(const char *listing, const char *a, const char *b, char out[17]);
 
 #endif

@@ -1,6 +1,6 @@
 /* Public market data (any role): the markets, the 24 h ticker from stored trades, the public
  * trade list; and a client's exchange balances (available and locked, from the ledger). Also the
- * list paging shared with orders.c: ?limit= and keyset cursors bound to their filters. */
+ * request side of list paging shared with orders.c (the SDK's limits and cursors). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,51 +8,22 @@
 
 #define DAY_MS (24LL * 3600 * 1000)
 
-void ex_cursor_tag(const char *listing, const char *a, const char *b, char out[17]) {
-    /* FNV-1a over the listing and filters, with a marker so NULL and "" differ. */
-    uint64_t h = 1469598103934665603ULL;
-    const char *parts[3] = {listing, a, b};
-    for (int i = 0; i < 3; i++) {
-        const char *p = parts[i] ? parts[i] : "";
-        h = (h ^ (parts[i] ? 1u : 2u)) * 1099511628211ULL;
-        for (; *p; p++)
-            h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-    }
-    snprintf(out, 17, "%016llx", (unsigned long long)h);
-}
-
-void ex_cursor(const char *tag, int64_t seq, char out[64]) {
-    snprintf(out, 64, "%llx.%s", (unsigned long long)seq, tag);
-}
-
 int ex_page(ex_state *es, aitbc_request *req, const char *tag, int *limit, int64_t *before) {
     const aitbc_host_api *api = es->api;
-    const char *l = api->req_query(req, "limit");
-    *limit = 50;
-    if (l) {
-        size_t n = strlen(l);
-        if (n == 0 || n > 3 || strspn(l, "0123456789") != n || l[0] == '0' ||
-            (*limit = atoi(l)) < 1 || *limit > 500) {
-            api->respond_error(req, 400, "invalid_argument", "limit", "limit must be 1..500");
-            return -1;
-        }
+    if (aitbc_page_limit(api->req_query(req, "limit"), limit) != 0) {
+        api->respond_error(req, 400, "invalid_argument", "limit", "limit must be 1..500");
+        return -1;
     }
     *before = INT64_MAX;
     const char *c = api->req_query(req, "cursor");
     if (!c || !c[0]) return 0;
-    const char *dot = strchr(c, '.');
-    size_t hexlen = dot ? (size_t)(dot - c) : 0;
-    if (!dot || hexlen == 0 || hexlen > 15 || strspn(c, "0123456789abcdef") != hexlen ||
-        strlen(dot + 1) != 16) {
-        api->respond_error(req, 400, "invalid_argument", "cursor", "malformed cursor");
-        return -1;
-    }
-    if (strcmp(dot + 1, tag) != 0) {
+    int rc = aitbc_cursor_decode(c, tag, before, NULL);
+    if (rc != 0) {
         api->respond_error(req, 400, "invalid_argument", "cursor",
-                           "cursor was made for other filters");
+                           rc == AITBC_ECONFLICT ? "cursor was made for other filters"
+                                                 : "malformed cursor");
         return -1;
     }
-    *before = (int64_t)strtoull(c, NULL, 16);
     return 0;
 }
 
@@ -221,8 +192,9 @@ void ex_h_trades(aitbc_request *req, void *user) {
         api->respond_error(req, 400, "invalid_argument", "market", "unknown market");
         return;
     }
-    char tag[17];
-    ex_cursor_tag("trades", sym, NULL, tag);
+    char tag[AITBC_CURSOR_TAG_LEN + 1];
+    const char *filters[] = {sym};
+    aitbc_cursor_tag("exchange.trades", filters, 1, tag);
     int limit;
     int64_t before;
     if (ex_page(es, req, tag, &limit, &before) != 0) return;
@@ -269,13 +241,7 @@ void ex_h_trades(aitbc_request *req, void *user) {
     }
     api->stmt_done(s);
     api->txn_commit(t);
-    char cur[64];
-    if (more) {
-        ex_cursor(tag, last, cur);
-        cJSON_AddStringToObject(out, "next_cursor", cur);
-    } else {
-        cJSON_AddNullToObject(out, "next_cursor");
-    }
+    aitbc_page_set_next(out, more, tag, last, NULL);
     api->respond_json(req, 200, out);
 }
 

@@ -273,8 +273,9 @@ void ex_h_orders_list(aitbc_request *req, void *user) {
         return;
     }
     int open_only = !status || strcmp(status, "open") == 0;
-    char tag[17];
-    ex_cursor_tag("orders", open_only ? "open" : "all", market, tag);
+    char tag[AITBC_CURSOR_TAG_LEN + 1];
+    const char *filters[] = {open_only ? "open" : "all", market};
+    aitbc_cursor_tag("exchange.orders", filters, 2, tag);
     int limit;
     int64_t before;
     if (ex_page(es, req, tag, &limit, &before) != 0) return;
@@ -312,12 +313,6 @@ void ex_h_orders_list(aitbc_request *req, void *user) {
     }
     api->stmt_done(s);
     api->txn_commit(t);
-    char cur[64];
-    if (more) {
-        ex_cursor(tag, last, cur);
-        cJSON_AddStringToObject(out, "next_cursor", cur);
-    } else {
-        cJSON_AddNullToObject(out, "next_cursor");
-    }
+    aitbc_page_set_next(out, more, tag, last, NULL);
     api->respond_json(req, 200, out);
 }
