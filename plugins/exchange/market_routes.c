@@ -184,6 +184,25 @@ void ex_h_ticker(aitbc_request *req, void *user) {
         api->respond_error(req, 500, "internal", NULL, "internal error");
 }
 
+/* One public trade: columns seq, trade_id, market, price, quantity, notional, taker_side, ts_ms. */
+static cJSON *trade_row(aitbc_stmt *s, void *user) {
+    ex_state *es = user;
+    const aitbc_host_api *api = es->api;
+    const ex_market *m = ex_find_market(es, api->col_text(s, 2));
+    if (!m) return NULL; /* a market removed from the config since */
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "trade_id", api->col_text(s, 1));
+    cJSON_AddStringToObject(o, "market", m->symbol);
+    aitbc_json_add_money(o, "price", api->col_int64(s, 3), m->p.quote_dec);
+    aitbc_json_add_money(o, "quantity", api->col_int64(s, 4), m->p.base_dec);
+    aitbc_json_add_money(o, "quote_quantity", api->col_int64(s, 5), m->p.quote_dec);
+    cJSON_AddStringToObject(o, "side", api->col_int64(s, 6) == EX_BUY ? "buy" : "sell");
+    char ts[AITBC_TIME_MAX];
+    aitbc_time_format(api->col_int64(s, 7), ts);
+    cJSON_AddStringToObject(o, "time", ts);
+    return o;
+}
+
 void ex_h_trades(aitbc_request *req, void *user) {
     ex_state *es = user;
     const aitbc_host_api *api = es->api;
@@ -214,34 +233,12 @@ void ex_h_trades(aitbc_request *req, void *user) {
     else
         api->bind_null(s, 2);
     api->bind_int64(s, 3, limit + 1);
-    cJSON *out = cJSON_CreateObject();
-    cJSON *items = cJSON_AddArrayToObject(out, "items");
-    int n = 0, more = 0;
-    int64_t last = 0;
-    while (api->step(s) == AITBC_ROW) {
-        if (n == limit) {
-            more = 1;
-            break;
-        }
-        const ex_market *m = ex_find_market(es, api->col_text(s, 2));
-        last = api->col_int64(s, 0);
-        n++;
-        if (!m) continue;
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "trade_id", api->col_text(s, 1));
-        cJSON_AddStringToObject(o, "market", m->symbol);
-        aitbc_json_add_money(o, "price", api->col_int64(s, 3), m->p.quote_dec);
-        aitbc_json_add_money(o, "quantity", api->col_int64(s, 4), m->p.base_dec);
-        aitbc_json_add_money(o, "quote_quantity", api->col_int64(s, 5), m->p.quote_dec);
-        cJSON_AddStringToObject(o, "side", api->col_int64(s, 6) == EX_BUY ? "buy" : "sell");
-        char ts[AITBC_TIME_MAX];
-        aitbc_time_format(api->col_int64(s, 7), ts);
-        cJSON_AddStringToObject(o, "time", ts);
-        cJSON_AddItemToArray(items, o);
-    }
-    api->stmt_done(s);
+    cJSON *out = aitbc_page_collect(api, s, limit, 0, tag, trade_row, es);
     api->txn_commit(t);
-    aitbc_page_set_next(out, more, tag, last, NULL);
+    if (!out) {
+        api->respond_error(req, 500, "internal", NULL, "internal error");
+        return;
+    }
     api->respond_json(req, 200, out);
 }
 

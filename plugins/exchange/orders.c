@@ -123,6 +123,17 @@ static cJSON *row_json(ex_state *es, aitbc_txn *t, aitbc_stmt *s) {
     return o;
 }
 
+/* aitbc_page_collect's row callback: an order row with the transaction its fills are read in. */
+typedef struct order_row_ctx {
+    ex_state *es;
+    aitbc_txn *t;
+} order_row_ctx;
+
+static cJSON *order_row(aitbc_stmt *s, void *user) {
+    order_row_ctx *ctx = user;
+    return row_json(ctx->es, ctx->t, s);
+}
+
 cJSON *ex_order_json(ex_state *es, aitbc_txn *t, const char *order_id, const char *owner) {
     const aitbc_host_api *api = es->api;
     aitbc_stmt *s = api->stmt(t, "SELECT " ORDER_COLS " FROM exchange_orders WHERE order_id = ?1"
@@ -297,22 +308,12 @@ void ex_h_orders_list(aitbc_request *req, void *user) {
     else
         api->bind_null(s, 4);
     api->bind_int64(s, 5, limit + 1);
-    cJSON *out = cJSON_CreateObject();
-    cJSON *items = cJSON_AddArrayToObject(out, "items");
-    int n = 0, more = 0;
-    int64_t last = 0;
-    while (api->step(s) == AITBC_ROW) {
-        if (n == limit) {
-            more = 1;
-            break;
-        }
-        cJSON *o = row_json(es, t, s);
-        if (o) cJSON_AddItemToArray(items, o);
-        last = api->col_int64(s, 20);
-        n++;
-    }
-    api->stmt_done(s);
+    order_row_ctx ctx = {es, t};
+    cJSON *out = aitbc_page_collect(api, s, limit, 20, tag, order_row, &ctx);
     api->txn_commit(t);
-    aitbc_page_set_next(out, more, tag, last, NULL);
+    if (!out) {
+        api->respond_error(req, 500, "internal", NULL, "internal error");
+        return;
+    }
     api->respond_json(req, 200, out);
 }

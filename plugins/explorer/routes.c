@@ -47,35 +47,22 @@ static int page_parse(ex_state *es, aitbc_request *req, const char *listing, con
     return 0;
 }
 
-/* Step s (already bound) collecting up to p->limit items; key_col is the keyset column.
- * Returns {"items":[…],"next_cursor":…} or NULL on error. */
+static cJSON *block_row(aitbc_stmt *s, void *user)
+{
+    return chain_block_json(((ex_state *)user)->api, s);
+}
+
+static cJSON *tx_row(aitbc_stmt *s, void *user)
+{
+    ex_state *es = user;
+    return chain_tx_json(es->api, s, decimals_cb, es);
+}
+
+/* Step s (already bound) into a page answer; key_col is the keyset column. NULL on error. */
 static cJSON *collect(ex_state *es, aitbc_stmt *s, const page *p, int key_col, int blocks)
 {
-    const aitbc_host_api *api = es->api;
-    cJSON *out = cJSON_CreateObject();
-    cJSON *items = cJSON_AddArrayToObject(out, "items");
-    int n = 0, rc;
-    int64_t last = 0;
-    int more = 0;
-    while ((rc = api->step(s)) == AITBC_ROW) {
-        if (n == p->limit) {
-            more = 1;
-            break;
-        }
-        cJSON *it = blocks ? chain_block_json(api, s) : chain_tx_json(api, s, decimals_cb, es);
-        if (!it)
-            break;
-        cJSON_AddItemToArray(items, it);
-        last = api->col_int64(s, key_col);
-        n++;
-    }
-    api->stmt_done(s);
-    if (rc < 0) {
-        cJSON_Delete(out);
-        return NULL;
-    }
-    aitbc_page_set_next(out, more, p->tag, last, NULL);
-    return out;
+    return aitbc_page_collect(es->api, s, p->limit, key_col, p->tag, blocks ? block_row : tx_row,
+                              es);
 }
 
 static void respond_or_500(ex_state *es, aitbc_request *req, aitbc_txn *t, cJSON *body)

@@ -238,6 +238,10 @@ void mk_h_trade_get(aitbc_request *req, void *user) {
     api->respond_error(req, 404, "not_found", NULL, "no such trade");
 }
 
+static cJSON *trade_row(aitbc_stmt *s, void *user) {
+    return mk_trade_json(((mk_state *)user)->api, s);
+}
+
 void mk_h_trade_list(aitbc_request *req, void *user) {
     mk_state *ms = user;
     const aitbc_host_api *api = ms->api;
@@ -283,30 +287,11 @@ void mk_h_trade_list(aitbc_request *req, void *user) {
     else
         api->bind_null(s, 3);
     api->bind_int64(s, 4, limit + 1);
-    cJSON *out = cJSON_CreateObject();
-    cJSON *items = cJSON_AddArrayToObject(out, "items");
-    int n = 0, more = 0, rc;
-    int64_t last = 0;
-    while ((rc = api->step(s)) == AITBC_ROW) {
-        if (n == limit) {
-            more = 1;
-            break;
-        }
-        cJSON_AddItemToArray(items, mk_trade_json(api, s));
-        last = api->col_int64(s, 0);
-        n++;
-    }
-    api->stmt_done(s);
+    cJSON *out = aitbc_page_collect(api, s, limit, 0, tag, trade_row, ms);
     api->txn_commit(t);
-    if (rc < 0) {
-        cJSON_Delete(out);
-        mk_respond_rc(ms, req, rc, NULL);
+    if (!out) {
+        mk_respond_rc(ms, req, AITBC_EIO, NULL);
         return;
     }
-    char next[AITBC_CURSOR_MAX];
-    if (more && aitbc_cursor_encode(tag, last, NULL, next) == 0)
-        cJSON_AddStringToObject(out, "next_cursor", next);
-    else
-        cJSON_AddNullToObject(out, "next_cursor");
     api->respond_json(req, 200, out);
 }

@@ -5,6 +5,7 @@
 #include "aitbc/errors.h"
 #include "aitbc/json.h"
 #include "aitbc/util.h"
+#include "aitbc/host.h"
 
 #include <sodium.h>
 #include <stdlib.h>
@@ -103,4 +104,30 @@ void aitbc_page_set_next(cJSON *answer, int more, const char *tag, int64_t last_
     char cursor[AITBC_CURSOR_MAX];
     int ok = more && aitbc_cursor_encode(tag, last_key, last_tie, cursor) == 0;
     aitbc_json_add_str(answer, "next_cursor", ok ? cursor : NULL);
+}
+
+cJSON *aitbc_page_collect(const aitbc_host_api *api, aitbc_stmt *s, int limit, int key_col,
+                          const char *tag, aitbc_page_row_fn row, void *user) {
+    cJSON *answer = cJSON_CreateObject();
+    cJSON *items = cJSON_AddArrayToObject(answer, "items");
+    int n = 0, more = 0, rc;
+    int64_t last = 0;
+    while ((rc = api->step(s)) == AITBC_ROW) {
+        if (n == limit) {
+            more = 1; /* the extra row only says another page exists */
+            break;
+        }
+        cJSON *item = row(s, user);
+        if (item)
+            cJSON_AddItemToArray(items, item);
+        last = api->col_int64(s, key_col);
+        n++;
+    }
+    api->stmt_done(s);
+    if (rc < 0) {
+        cJSON_Delete(answer);
+        return NULL;
+    }
+    aitbc_page_set_next(answer, more, tag, last, NULL);
+    return answer;
 }

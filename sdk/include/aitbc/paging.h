@@ -26,6 +26,17 @@ int aitbc_cursor_encode(const char *tag, int64_t key, const char *tie, char out[
 int aitbc_cursor_decode(const char *text, const char *tag, int64_t *key,
                         char tie[AITBC_CURSOR_TIE_MAX]);
 
+typedef struct aitbc_host_api aitbc_host_api;
+typedef struct aitbc_stmt aitbc_stmt;
+/** Builds one list item from the current row, or returns NULL to leave the row out. */
+typedef cJSON *(*aitbc_page_row_fn)(aitbc_stmt *s, void *user);
+
+/** Steps a keyset page query (bound to return at most limit + 1 rows, newest first) into
+ *  {"items":[…], "next_cursor":…}: up to limit rows through row(), and a cursor after the last
+ *  row's key_col when one more row exists. Releases s (stmt_done). NULL if a step failed. */
+cJSON *aitbc_page_collect(const aitbc_host_api *api, aitbc_stmt *s, int limit, int key_col,
+                          const char *tag, aitbc_page_row_fn row, void *user);
+
 /** Sets "next_cursor" on a list answer: the cursor after (last_key, last_tie) when more rows
  *  follow, else null. */
 void aitbc_page_set_next(cJSON *answer, int more, const char *tag, int64_t last_key,
