@@ -203,17 +203,9 @@ static void test_silent_miner_loses_job(void **st) {
     (void)st;
     jt_client c;
     jt_miner ma, mb;
-    jt_client_new(H, "10", &c);
-    assert_int_equal(jt_miner_register(H, &ma, caps("silent"), 1, "1"), 201);
-    assert_int_equal(jt_miner_register(H, &mb, caps("silent"), 1, "1"), 201);
     char id[64];
-    assert_int_equal(
-        jt_submit(H, &c, "{\"payload\":{\"type\":\"silent\"},\"max_price\":\"3\"}", id), 201);
     th_resp r;
-    /* whichever polls first gets it; make that A by polling A first */
-    jt_beat(H, &ma, 5, "[]", &r);
-    only_job(&r, id);
-    th_resp_free(&r);
+    running_on_first(&c, &ma, &mb, "silent", "3", id);
     /* A goes silent; B keeps polling and receives the job once A's lease lapses */
     const cJSON *got = NULL;
     int64_t deadline = mono_ms() + 20000;

@@ -60,6 +60,23 @@ static inline const cJSON *only_job(const th_resp *r, const char *job_id) {
     return j;
 }
 
+/* The scenario several tests start from: a client with 10 AIT, two idle miners of job type
+ * `type`, one job (max_price) submitted, and the first miner's poll holding it RUNNING. */
+static inline void running_on_first(jt_client *c, jt_miner *first, jt_miner *second,
+                                    const char *type, const char *max_price, char id[64]) {
+    char body[160];
+    th_resp r;
+    jt_client_new(H, "10", c);
+    assert_int_equal(jt_miner_register(H, first, caps(type), 1, "1"), 201);
+    assert_int_equal(jt_miner_register(H, second, caps(type), 1, "1"), 201);
+    snprintf(body, sizeof body, "{\"payload\":{\"type\":\"%s\"},\"max_price\":\"%s\"}", type,
+             max_price);
+    assert_int_equal(jt_submit(H, c, body, id), 201);
+    jt_beat(H, first, 5, "[]", &r);
+    only_job(&r, id);
+    th_resp_free(&r);
+}
+
 static inline int in_list(const th_resp *r, const char *list, const char *id) {
     const cJSON *it;
     cJSON_ArrayForEach(

@@ -141,16 +141,9 @@ static void test_offline_requeues_running_jobs(void **st) {
     (void)st;
     jt_client c;
     jt_miner x, y;
-    jt_client_new(H, "10", &c);
-    assert_int_equal(jt_miner_register(H, &x, caps("offline"), 1, "1"), 201);
-    assert_int_equal(jt_miner_register(H, &y, caps("offline"), 1, "1"), 201);
     char id[64];
-    assert_int_equal(
-        jt_submit(H, &c, "{\"payload\":{\"type\":\"offline\"},\"max_price\":\"2\"}", id), 201);
     th_resp r;
-    jt_beat(H, &x, 5, "[]", &r);
-    only_job(&r, id);
-    th_resp_free(&r);
+    running_on_first(&c, &x, &y, "offline", "2", id);
     int64_t t0 = mono_ms();
     /* x goes silent: OFFLINE after 3 s, long before its 30 s lease, and the job requeues */
     wait_job(id, "QUEUED", 1);
