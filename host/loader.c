@@ -292,6 +292,7 @@ int loader_init_all(void)
         }
         r->inited = 1;
     }
+    services_freeze();
     return 0;
 }
 

@@ -2,6 +2,7 @@
  * look them up. Providers register from init (before they start), so by the time anybody starts,
  * the registry is complete; lookups may come from any thread at any time, hence the mutex. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +17,9 @@ typedef struct service {
 } service;
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Set once every plugin has run init: the table no longer changes until services_clear (after all
+ * threads stopped), so lookups on the request path read it without the lock. */
+static atomic_int g_frozen;
 static service *g_services;
 static size_t g_count, g_cap;
 
@@ -44,6 +48,11 @@ int services_register(aitbc_plugin_ctx *owner, const char *name_at_version, cons
     if (owner && owner->started) {
         hlog(owner->desc ? owner->desc->name : NULL, AITBC_LOG_ERROR,
              "service %s registered after start: register services from init", name_at_version);
+        return AITBC_EINVAL;
+    }
+    if (atomic_load_explicit(&g_frozen, memory_order_acquire)) {
+        hlog(NULL, AITBC_LOG_ERROR, "service %s registered after init: register from init",
+             name_at_version);
         return AITBC_EINVAL;
     }
     int rc = 0;
@@ -80,20 +89,30 @@ const void *services_lookup(const char *name_at_version)
     const void *table = NULL;
     if (!name_at_version)
         return NULL;
-    pthread_mutex_lock(&g_lock);
+    int frozen = atomic_load_explicit(&g_frozen, memory_order_acquire);
+    if (!frozen)
+        pthread_mutex_lock(&g_lock);
     for (size_t i = 0; i < g_count; i++) {
         if (strcmp(g_services[i].name, name_at_version) == 0) {
             table = g_services[i].table;
             break;
         }
     }
-    pthread_mutex_unlock(&g_lock);
+    if (!frozen)
+        pthread_mutex_unlock(&g_lock);
     return table;
 }
 
-/** @brief Forget every service (before the providers are destroyed). */
+/** @brief Every plugin has run init: no more registrations, lock-free lookups. */
+void services_freeze(void)
+{
+    atomic_store_explicit(&g_frozen, 1, memory_order_release);
+}
+
+/** @brief Forget every service (before the providers are destroyed; no other thread runs). */
 void services_clear(void)
 {
+    atomic_store_explicit(&g_frozen, 0, memory_order_release);
     pthread_mutex_lock(&g_lock);
     free(g_services);
     g_services = NULL;
