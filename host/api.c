@@ -132,10 +132,11 @@ static const aitbc_host_api g_api = {
     .plugin_count = loader_count,
     .plugin_info = api_plugin_info,
     .started_ms = host_started_ms,
+    .service_names = services_names,
 };
 
 /* A field appended to aitbc_host_api must be wired above: this fails until the last one is. */
-_Static_assert(sizeof(aitbc_host_api) == offsetof(aitbc_host_api, started_ms) + sizeof(void *),
+_Static_assert(sizeof(aitbc_host_api) == offsetof(aitbc_host_api, service_names) + sizeof(void *),
                "aitbc_host_api grew: wire the new fields in g_api and move this check");
 
 /** @brief The API table handed to every plugin's init (static, lives for the process). */

@@ -85,6 +85,7 @@ void loader_unload_all(void);/* destroy in reverse, dlclose */
 /* ---------------- services (services.c) ---------------- */
 int services_register(aitbc_plugin_ctx *owner, const char *name_at_version, const void *table);
 const void *services_lookup(const char *name_at_version);
+size_t services_names(const char *prefix, const char **out, size_t max);
 /** After every init: the registry is fixed (registrations refused), lookups take no lock. */
 void services_freeze(void);
 void services_clear(void);

@@ -103,6 +103,27 @@ const void *services_lookup(const char *name_at_version)
     return table;
 }
 
+/** @brief Names of the services whose name starts with prefix ("compute:"), in registration
+ *  order. Writes up to max names (borrowed until the host stops) into out.
+ *  @return how many match (may exceed max). */
+size_t services_names(const char *prefix, const char **out, size_t max)
+{
+    size_t n = 0, plen = prefix ? strlen(prefix) : 0;
+    int frozen = atomic_load_explicit(&g_frozen, memory_order_acquire);
+    if (!frozen)
+        pthread_mutex_lock(&g_lock);
+    for (size_t i = 0; i < g_count; i++) {
+        if (plen && strncmp(g_services[i].name, prefix, plen) != 0)
+            continue;
+        if (out && n < max)
+            out[n] = g_services[i].name;
+        n++;
+    }
+    if (!frozen)
+        pthread_mutex_unlock(&g_lock);
+    return n;
+}
+
 /** @brief Every plugin has run init: no more registrations, lock-free lookups. */
 void services_freeze(void)
 {

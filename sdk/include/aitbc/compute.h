@@ -1,24 +1,68 @@
-/* The compute@1 service: a backend that runs one or more job types on a miner node. */
+/* The compute@1 service: a backend that runs one or more job types on a miner node.
+ *
+ * Each backend registers its table from init as "compute:<plugin name>@1" and lists that name in
+ * its descriptor's provides[]. The miner agent finds every backend with
+ * api->service_names(AITBC_COMPUTE_PREFIX, ...), advertises the union of their job types and
+ * models, and runs each job on the backend whose job_types() lists payload.type. */
 #ifndef AITBC_COMPUTE_H
 #define AITBC_COMPUTE_H
 
 #include <stdint.h>
 #include <cjson/cJSON.h>
 
-#define AITBC_COMPUTE_SERVICE "compute@1"
+#ifdef __cplusplus
+extern "C" {
+#endif
 
-/** Progress callback; return nonzero to ask the backend to cancel. */
-typedef int (*aitbc_progress_fn)(double fraction, void *user);
+/** Prefix of every compute backend's service name: "compute:<plugin>@1". */
+#define AITBC_COMPUTE_PREFIX "compute:"
+
+/** How a running job talks back to the agent. Borrowed for the duration of run(). */
+typedef struct aitbc_compute_ctl {
+    uint32_t size; /**< sizeof(aitbc_compute_ctl) as the agent was built */
+    void *user;    /**< pass back to the callbacks */
+    /** Report progress in [0, 1]. Cheap; call as often as convenient (the agent rate-limits what it
+     *  forwards). Returns nonzero when the job must stop (canceled, lease lost, drain grace over). */
+    int (*progress)(void *user, double fraction);
+    /** Nonzero when the job must stop. Cheap; poll it in long loops. */
+    int (*should_stop)(void *user);
+    /** Wall-clock ms (api->now_ms clock) at which the job must have stopped, 0 = none. */
+    int64_t deadline_ms;
+} aitbc_compute_ctl;
+
+/** What run() produces. Zeroed by the agent before the call. */
+typedef struct aitbc_compute_out {
+    /** On success: the result object. Caller (the agent) frees with cJSON_Delete. */
+    cJSON *result;
+    /** On success: billable units (>= 0) and their type, a static string ("token", "job"). */
+    int64_t units;
+    const char *unit_type;
+    /** On failure: {"code":"snake_case","message":"human sentence"}. Caller frees. */
+    cJSON *error;
+    /** On failure: nonzero if another attempt (maybe on another miner) could succeed. */
+    int retryable;
+} aitbc_compute_out;
 
 typedef struct aitbc_compute_v1 {
-    uint32_t size;
+    uint32_t size; /**< sizeof(aitbc_compute_v1) as the backend was built */
     void *self;
-    /** NULL-terminated job types this backend runs ("inference", "ocr"). Borrowed. */
+    /** NULL-terminated job types this backend runs ("ocr"). Borrowed for the plugin's life.
+     *  Thread: any. Must not block. */
     const char *const *(*job_types)(void *self);
-    /** Run one job. payload borrowed; *result_out is caller-freed (cJSON_Delete); *units_out the
-     *  billable units; *unit_type_out a static string. 0, or an error with *error_out filled. */
-    int (*run)(void *self, const cJSON *payload, cJSON **result_out, int64_t *units_out,
-               const char **unit_type_out, cJSON **error_out, aitbc_progress_fn progress, void *user);
+    /** Models this backend serves now, as a JSON array of strings (maybe empty), or NULL.
+     *  Caller frees. Thread: the agent's own thread; may block briefly (e.g. ask a local server). */
+    cJSON *(*models)(void *self);
+    /** Run one job. payload is borrowed (payload.type is one of job_types()). Thread: one of the
+     *  agent's job threads, never an HTTP, bus or worker-pool thread; may block for the whole job,
+     *  and several jobs may run at once (keep shared state locked). Payload is hostile input: a bad
+     *  one is a failure with error {"code":"invalid_payload",...}, never a crash.
+     *  @return 0 with out->result set, or a negative AITBC_E* code with out->error set. */
+    int (*run)(void *self, const cJSON *payload, const aitbc_compute_ctl *ctl,
+               aitbc_compute_out *out);
 } aitbc_compute_v1;
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

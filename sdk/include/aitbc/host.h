@@ -140,6 +140,12 @@ struct aitbc_host_api {
     int (*plugin_info)(size_t i, const char **name, const char **version);
     /** Wall-clock ms when the host started (uptime = now_ms() - started_ms()). */
     int64_t (*started_ms)(void);
+
+    /* ---- service registry (appended) ---- */
+    /** @since 1.1. Names of the registered services starting with prefix (NULL or "" = all), e.g.
+     *  every "compute:" backend. Up to max names go to out (borrowed for the host's life).
+     *  Returns how many match, which may exceed max. Call from start or later. */
+    size_t (*service_names)(const char *prefix, const char **out, size_t max);
 };
 
 #endif
