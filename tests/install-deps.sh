@@ -1,7 +1,7 @@
 #!/bin/sh
 # Installs everything AITBC needs to build, run and test on Debian 12 (bookworm). Tesseract is the
-# OCR compute backend's engine. nodejs, npm and chromium are for the tests only: an independent
-# Ed25519 + RFC 8785 check of receipts, and the browser tests.
+# OCR compute backend's engine. nodejs (with its npm) and chromium are for the tests only: an
+# independent Ed25519 + RFC 8785 check of receipts, and the browser tests.
 set -eu
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
@@ -12,4 +12,4 @@ $SUDO apt-get install -y -qq --no-install-recommends \
     libmicrohttpd-dev libwebsockets-dev libcjson-dev libyaml-dev libsqlite3-dev \
     libsodium-dev libcurl4-openssl-dev libcmocka-dev \
     libtesseract-dev libleptonica-dev tesseract-ocr tesseract-ocr-eng \
-    nodejs npm chromium >/dev/null
+    nodejs chromium >/dev/null
