@@ -54,6 +54,12 @@ static void api_respond_error(aitbc_request *req, unsigned status, const char *c
     va_end(ap);
 }
 
+/* Lookups from a plugin's init/start must be declared (provides, requires or uses). */
+static const void *api_service_lookup(const char *name_at_version)
+{
+    return loader_lookup_allowed(name_at_version) ? services_lookup(name_at_version) : NULL;
+}
+
 static int api_bus_publish(aitbc_plugin_ctx *ctx, const char *topic, const cJSON *data)
 {
     return bus_publish(topic, data);
@@ -124,7 +130,7 @@ static const aitbc_host_api g_api = {
     .changes = store_changes,
     .stmt_done = store_stmt_done,
     .service_register = services_register,
-    .service_lookup = services_lookup,
+    .service_lookup = api_service_lookup,
     .submit = work_submit,
     .timer_add = work_timer_add,
     .timer_cancel = work_timer_cancel,

@@ -44,6 +44,8 @@ static const aitbc_cfg_key k_schema[] = {
 
 static const char *const k_provides[] = {AITBC_JOBS_SERVICE, "command:verify-receipt@1", NULL};
 static const char *const k_requires[] = {AITBC_LEDGER_SERVICE, NULL};
+/* Miners are looked up at dispatch time (miner requires jobs@1: a cycle through uses[]). */
+static const char *const k_uses[] = {AITBC_MINERS_SERVICE, NULL};
 
 static int parse_config(client_state *cs) {
     const cJSON *cfg = cs->api->config(cs->ctx);
@@ -147,6 +149,7 @@ static const aitbc_plugin_desc k_desc = {
     .description = "Client job API: submit, status, cancel, receipts; jobs@1 state machine",
     .provides = k_provides,
     .requires = k_requires,
+    .uses = k_uses,
     .config_schema = k_schema,
     .init = client_init,
     .start = client_start,

@@ -162,6 +162,7 @@ static void mk_destroy(void *state) {
 
 static const char *const k_provides[] = {AITBC_MARKETPLACE_SERVICE, NULL};
 static const char *const k_requires[] = {AITBC_LEDGER_SERVICE, NULL};
+static const char *const k_uses[] = {AITBC_MINERS_SERVICE, NULL};
 
 static const aitbc_plugin_desc k_desc = {
     AITBC_PLUGIN_HEADER,
@@ -171,6 +172,7 @@ static const aitbc_plugin_desc k_desc = {
                    "ledger escrow and released hour by hour (marketplace@1)",
     .provides = k_provides,
     .requires = k_requires,
+    .uses = k_uses,
     .config_schema = k_schema,
     .init = mk_init,
     .start = mk_start,

@@ -422,6 +422,62 @@ static void test_offline_command(void **s)
     run_free(&r);
 }
 
+/* uses[]: optional, orders start, and a lookup of anything undeclared is refused. */
+static void test_uses(void **s)
+{
+    run r;
+    const char *const check[] = {"--check-config", NULL};
+    run_host("  abi-user: {}\n  abi-good: { greeting: hi }\n", check, &r);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.out, "1. abi-good 0.0.1\n    provides  abi-good@1\n");
+    assert_contains(r.out, "2. abi-user 0.0.1\n    uses      abi-*@1 <- abi-good\n");
+    run_free(&r);
+
+    run_host("  abi-user: {}\n", check, &r);
+    assert_int_equal(r.status, 0); /* optional: nobody provides it, still fine */
+    assert_contains(r.out, "uses      abi-*@1 (not loaded)");
+    run_free(&r);
+
+    /* A cycle through uses[] is broken (ring-b starts first), not refused. */
+    run_host("  abi-ring-a: {}\n  abi-ring-b: {}\n", check, &r);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.out, "1. abi-ring-b 0.0.1  (a cycle through uses");
+    assert_contains(r.out, "2. abi-ring-a 0.0.1\n");
+    run_free(&r);
+
+    expect_refusal("  abi-baduses: {}\n", PLUG("abi-baduses.so"),
+                   "uses entry 'no version' is not a service name");
+}
+
+static void test_lookups_declared(void **s)
+{
+    const char *const yaml[] = {"  abi-user: {}\n  abi-good: { greeting: hi }\n",
+                                "  abi-sneak: {}\n  abi-good: { greeting: hi }\n"};
+    for (int i = 0; i < 2; i++) {
+        write_config(yaml[i]);
+        pid_t pid = spawn(NULL);
+        int64_t deadline = mono_ms() + WAIT_MS;
+        while (!exists("ready") && mono_ms() < deadline)
+            pause_ms(10);
+        assert_true(exists("ready"));
+        kill(pid, SIGTERM);
+        run r;
+        reap(pid, &r);
+        assert_int_equal(r.status, 0);
+        if (i == 0) {
+            /* Listed first, but started after the provider it uses. */
+            assert_true(at(r.err, "[abi-good] lifecycle start") <
+                        at(r.err, "[abi-user] lifecycle start"));
+            assert_contains(r.err, "[abi-user] lookup abi-good@1: found");
+        } else {
+            assert_contains(r.err, "[abi-sneak] looked up service abi-good@1 without declaring "
+                                   "it: add it to the descriptor's uses[]");
+            assert_contains(r.err, "[abi-sneak] lookup abi-good@1: none");
+        }
+        run_free(&r);
+    }
+}
+
 static void test_usage(void **s)
 {
     const char *const argv[] = {AITBC_HOST_BIN, "--ready-file", "/dev/null", NULL};
@@ -450,6 +506,7 @@ int main(void)
         T(test_wrong_config_type),  T(test_missing_required_key), T(test_not_found),
         T(test_dlopen_error),       T(test_invalid_name),      T(test_good_lifecycle),
         T(test_check_config),       T(test_offline_command),   T(test_usage),
+        T(test_uses),               T(test_lookups_declared),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
