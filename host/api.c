@@ -62,7 +62,7 @@ static const void *api_service_lookup(const char *name_at_version)
 
 static int api_bus_publish(aitbc_plugin_ctx *ctx, const char *topic, const cJSON *data)
 {
-    return bus_publish(topic, data);
+    return bus_publish_from(ctx, topic, data);
 }
 
 static int api_bus_subscribe(aitbc_plugin_ctx *ctx, const char *topic, aitbc_event_fn fn,

@@ -159,6 +159,8 @@ int bus_declare(aitbc_plugin_ctx *ctx, const aitbc_topic *topic);
 /** The declared topic or NULL (for the WebSocket bridge's permission checks). */
 const aitbc_topic *bus_find_topic(const char *name);
 int bus_publish(const char *topic, const cJSON *data);
+/** A plugin's publish: refused (AITBC_EFORBIDDEN) unless ctx declared the topic. */
+int bus_publish_from(aitbc_plugin_ctx *ctx, const char *topic, const cJSON *data);
 int bus_subscribe(const char *topic, aitbc_event_fn fn, void *user);
 /** Deliver everything queued, then stop the dispatcher. */
 void bus_stop(void);

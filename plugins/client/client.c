@@ -113,7 +113,7 @@ static int client_start(void *state) {
     if (!cs->ledger) return AITBC_EUNAVAIL;
     if (cs->treasury[0] && cs->ledger->ensure_account(cs->ledger->self, NULL, cs->treasury) != 0)
         return AITBC_EIO;
-    aitbc_topic topic = {.name = "job_updates",
+    aitbc_topic topic = {.name = AITBC_TOPIC_JOB_UPDATES,
                          .roles = AITBC_ROLE_CLIENT | AITBC_ROLE_ADMIN,
                          .visible = job_visible};
     int rc = api->bus_topic(cs->ctx, &topic);

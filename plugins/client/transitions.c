@@ -30,7 +30,7 @@ void cl_events_flush(client_state *cs, cl_events *ev) {
     }
     cJSON_ArrayForEach(o, ev->jobs) {
         char key[96];
-        cs->api->bus_publish(cs->ctx, "job_updates", o);
+        cs->api->bus_publish(cs->ctx, AITBC_TOPIC_JOB_UPDATES, o);
         snprintf(key, sizeof key, "job:%s",
                  cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "job_id")));
         cs->api->wake(key);

@@ -271,7 +271,7 @@ void mn_on_job_update(const char *topic, uint64_t seq, const cJSON *data, void *
         cJSON *ev = cJSON_CreateObject();
         cJSON_AddStringToObject(ev, "job_id", job_id);
         cJSON_AddStringToObject(ev, "miner", best);
-        ms->api->bus_publish(ms->ctx, "job_assigned", ev);
+        ms->api->bus_publish(ms->ctx, AITBC_TOPIC_JOB_ASSIGNED, ev);
         cJSON_Delete(ev);
     }
 }

@@ -82,6 +82,12 @@ __attribute__((unused)) static int plugin_start(void *st)
     s->api->log(s->ctx, AITBC_LOG_INFO, "lookup %s: %s", LOOKUP,
                 s->api->service_lookup(LOOKUP) ? "found" : "none");
 #endif
+#ifdef PUBLISH
+    cJSON *ev = cJSON_CreateObject();
+    s->api->log(s->ctx, AITBC_LOG_INFO, "publish %s: %d", PUBLISH,
+                s->api->bus_publish(s->ctx, PUBLISH, ev));
+    cJSON_Delete(ev);
+#endif
     return s->api->route(s->ctx, &r);
 }
 

@@ -422,7 +422,8 @@ static void test_offline_command(void **s)
     run_free(&r);
 }
 
-/* uses[]: optional, orders start, and a lookup of anything undeclared is refused. */
+/* uses[]: optional, orders start, and a lookup of anything undeclared is refused (as is a
+ * publish on a topic the plugin did not declare). */
 static void test_uses(void **s)
 {
     run r;
@@ -473,6 +474,9 @@ static void test_lookups_declared(void **s)
             assert_contains(r.err, "[abi-sneak] looked up service abi-good@1 without declaring "
                                    "it: add it to the descriptor's uses[]");
             assert_contains(r.err, "[abi-sneak] lookup abi-good@1: none");
+            /* A topic it did not declare: refused, with the reason. */
+            assert_contains(r.err, "[abi-sneak] publish on topic job_updates refused");
+            assert_contains(r.err, "[abi-sneak] publish job_updates: -8");
         }
         run_free(&r);
     }
