@@ -141,11 +141,14 @@ static int agent_health(void *state) {
     return atomic_load(&a->failing) ? AITBC_EUNAVAIL : 0;
 }
 
+static const char *const k_uses[] = {AITBC_COMPUTE_ANY, NULL};
+
 static const aitbc_plugin_desc desc = {
     AITBC_PLUGIN_HEADER,
     .name = "miner-agent",
     .version = "1.0.0",
     .description = "miner node: registers with a coordinator, runs its jobs on compute backends",
+    .uses = k_uses,
     .config_schema = schema,
     .init = agent_init,
     .start = agent_start,
