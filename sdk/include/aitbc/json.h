@@ -6,6 +6,10 @@
 #include <stddef.h>
 #include <cjson/cJSON.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /** Canonical JSON (RFC 8785/JCS): keys sorted by UTF-16 code units, no whitespace, nulls omitted
  *  (members whose value is null are dropped, recursively), integers printed without exponent,
  *  strings escaped per JCS. Returns a malloc'd string (caller frees with free()), or NULL. */
@@ -34,5 +38,9 @@ cJSON *aitbc_json_add_money(cJSON *obj, const char *key, int64_t units, int deci
  *  AITBC_EINVAL when it is not an integer in lo..hi (log "<plugin>.<key> must be …" yourself). */
 int aitbc_cfg_int(const cJSON *cfg, const char *key, int64_t def, int64_t lo, int64_t hi,
                   int64_t *out);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

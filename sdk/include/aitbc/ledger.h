@@ -7,6 +7,10 @@
 #include <stdint.h>
 #include "store.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define AITBC_LEDGER_SERVICE "ledger@1"
 /* Bus topics the chain plugin owns: each sealed block, and each transaction as it is sealed. */
 #define AITBC_TOPIC_BLOCKS "blocks"
@@ -23,6 +27,8 @@
 #define AITBC_TX_EXCHANGE_SETTLE "EXCHANGE_SETTLE"
 #define AITBC_TX_FEE "FEE"
 
+/** Every call runs on the caller's thread, is thread-safe and may block on the database (a write
+ *  call without txn opens its own write transaction). Pointers are borrowed for the call. */
 typedef struct aitbc_ledger_v1 {
     uint32_t size;
     void *self;
@@ -57,5 +63,9 @@ typedef struct aitbc_ledger_v1 {
     /** Chain height and total transactions (for stats). */
     int (*chain_info)(void *self, int64_t *height, int64_t *tx_count);
 } aitbc_ledger_v1;
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -5,6 +5,10 @@
 
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define AITBC_MARKETPLACE_SERVICE "marketplace@1"
 /** Bus topic the marketplace plugin owns: an offer was created or changed. */
 #define AITBC_TOPIC_OFFERS "offers"
@@ -18,5 +22,9 @@ typedef struct aitbc_marketplace_v1 {
      *  negative AITBC_E* code. Reads only; joins a transaction open on the calling thread. */
     int (*trade_active)(void *self, const char *trade_id, const char *buyer, char seller_out[48]);
 } aitbc_marketplace_v1;
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
