@@ -91,7 +91,7 @@ static int make_receipt(client_state *cs, cl_job *j) {
     aitbc_json_add_str(r, "completed_at", ts);
     aitbc_json_add_str(r, "miner_signature", j->miner_sig);
     rc = jc_receipt_sign(r, &cs->key);
-    char *text = rc == 0 ? cJSON_PrintUnformatted(r) : NULL;
+    char *text = rc == 0 ? aitbc_json_print(r) : NULL;
     cJSON_Delete(r);
     if (!text) return rc ? rc : AITBC_ENOMEM;
     free(j->receipt);
@@ -114,7 +114,7 @@ int cl_end_refund(client_state *cs, aitbc_txn *t, cl_job *j, const char *state,
     j->price = 0;
     if (error_json) {
         free(j->error);
-        j->error = cJSON_PrintUnformatted(error_json);
+        j->error = aitbc_json_print(error_json);
     }
     if (strcmp(state, "FAILED") == 0 && j->attempt > 0 && j->miner[0]) {
         char prev[16]; /* the receipt says FAILED; cl_set_state moves the counters */

@@ -59,7 +59,7 @@ int mn_load(miner_state *ms, aitbc_txn *txn, const char *address, mn_row *r) {
 
 int mn_upsert(miner_state *ms, aitbc_txn *t, const mn_row *r) {
     const aitbc_host_api *api = ms->api;
-    char *caps = cJSON_PrintUnformatted(r->capabilities);
+    char *caps = aitbc_json_print(r->capabilities);
     if (!caps) return AITBC_ENOMEM;
     aitbc_stmt *s = api->stmt(
         t, "INSERT INTO miner_miners(address, public_key, status, unit_type, capabilities, "

@@ -135,7 +135,7 @@ int64_t jt_locked_total(th_host *h) {
 static int write_receipt(th_host *h, const cJSON *receipt, char *path, size_t cap) {
     static int n;
     snprintf(path, cap, "%s/receipt-%d.json", th_data_dir(h), ++n);
-    char *text = cJSON_PrintUnformatted(receipt);
+    char *text = aitbc_json_print(receipt);
     FILE *f = fopen(path, "w");
     int ok = f && text && fputs(text, f) >= 0;
     if (f) fclose(f);
