@@ -1,7 +1,8 @@
 /* aitbc-host: the process. Parses the command line, loads and validates the config, brings the
  * modules up in dependency order (storage, workers, bus, plugins, sockets), serves until SIGINT or
- * SIGTERM, and takes everything down in reverse. Offline commands (--verify-chain,
- * --verify-receipt) run after plugin init without opening any socket. */
+ * SIGTERM, and takes everything down in reverse. --verify-chain runs after plugin init without
+ * opening any socket; --verify-receipt needs no config at all (SDK verifier, nothing written). */
+#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -15,11 +16,13 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "receipt_check.h"
 
 typedef struct options {
     const char *config;
     const char *ready_file;
     const char *receipt;
+    at_check_args check; /* --verify-receipt: key source, optional payload/result */
     int check_config;
     int verify_chain;
 } options;
@@ -35,7 +38,9 @@ static void usage(FILE *out)
             "      --check-config       validate the config and the plugins it lists, then exit\n"
             "      --ready-file PATH    write {\"http_port\",\"ws_port\",\"pid\"} once serving\n"
             "      --verify-chain       verify the stored chain (needs the chain plugin) and exit\n"
-            "      --verify-receipt F   verify a job receipt JSON file and exit\n"
+            "      --verify-receipt F   verify a job receipt offline and exit (no config needed):\n"
+            "        --public-key FILE|URL  the coordinator key: a file holding it, or a node's URL\n"
+            "        --payload FILE, --result FILE  also check the payload/result hashes\n"
             "      --version            print the version\n"
             "  -h, --help               this text\n");
 }
@@ -43,12 +48,15 @@ static void usage(FILE *out)
 /* 0 to run, or the exit code to return at once (help, version, usage error). */
 static int parse_args(int argc, char **argv, options *o, int *exit_code)
 {
-    enum { O_CHECK = 256, O_READY, O_CHAIN, O_RECEIPT, O_VERSION };
+    enum { O_CHECK = 256, O_READY, O_CHAIN, O_RECEIPT, O_KEY, O_PAYLOAD, O_RESULT, O_VERSION };
     static const struct option longs[] = {
         {"config", required_argument, NULL, 'c'},  {"check-config", no_argument, NULL, O_CHECK},
         {"ready-file", required_argument, NULL, O_READY},
         {"verify-chain", no_argument, NULL, O_CHAIN},
         {"verify-receipt", required_argument, NULL, O_RECEIPT},
+        {"public-key", required_argument, NULL, O_KEY},
+        {"payload", required_argument, NULL, O_PAYLOAD},
+        {"result", required_argument, NULL, O_RESULT},
         {"version", no_argument, NULL, O_VERSION}, {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     int c;
@@ -60,6 +68,9 @@ static int parse_args(int argc, char **argv, options *o, int *exit_code)
         case O_READY: o->ready_file = optarg; break;
         case O_CHAIN: o->verify_chain = 1; break;
         case O_RECEIPT: o->receipt = optarg; break;
+        case O_KEY: o->check.key_source = optarg; break;
+        case O_PAYLOAD: o->check.payload_path = optarg; break;
+        case O_RESULT: o->check.result_path = optarg; break;
         case O_VERSION:
             printf("aitbc-host %s (plugin ABI %u.%u, host API %u)\n", AITBC_HOST_VERSION,
                    AITBC_ABI_MAJOR, AITBC_ABI_MINOR, AITBC_HOST_API_VERSION);
@@ -81,7 +92,17 @@ static int parse_args(int argc, char **argv, options *o, int *exit_code)
         fprintf(stderr, "aitbc-host: unexpected argument '%s'\n", argv[optind]);
         goto bad;
     }
-    if (!o->config) {
+    if ((o->check.key_source || o->check.payload_path || o->check.result_path) && !o->receipt) {
+        fprintf(stderr, "aitbc-host: --public-key, --payload and --result go with "
+                        "--verify-receipt\n");
+        goto bad;
+    }
+    if (o->receipt && !o->check.key_source) {
+        fprintf(stderr, "aitbc-host: --verify-receipt needs --public-key FILE|URL (the "
+                        "coordinator's key, e.g. http://NODE:18000)\n");
+        goto bad;
+    }
+    if (!o->config && !o->receipt) {
         fprintf(stderr, "aitbc-host: -c FILE is required (e.g. -c config/minimal.yaml)\n");
         goto bad;
     }
@@ -248,10 +269,9 @@ static int run(const options *o, const host_config *cfg, const sigset_t *sigs)
         hlog(NULL, AITBC_LOG_ERROR, "not starting: a plugin failed to initialise");
         goto out;
     }
-    if (o->verify_chain || o->receipt) {
-        char *argv[2] = {(char *)o->receipt, NULL};
-        code = o->verify_chain ? run_command("command:verify-chain@1", "chain", 0, argv + 1)
-                               : run_command("command:verify-receipt@1", "client", 1, argv);
+    if (o->verify_chain) {
+        char *argv[1] = {NULL};
+        code = run_command("command:verify-chain@1", "chain", 0, argv);
         goto out;
     }
     st = ST_STARTED;
@@ -307,12 +327,27 @@ static void raise_fd_limit(void)
              (unsigned long long)before, (unsigned long long)rl.rlim_max);
 }
 
+/* --verify-receipt: before any config, database or key is touched, so it works for a receipt
+ * of any node from any directory and leaves nothing behind. */
+static int verify_receipt(options *o)
+{
+    o->check.receipt_path = o->receipt;
+    at_verdict v;
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    int code = at_check_receipt(&o->check, &v);
+    curl_global_cleanup();
+    printf("receipt %s: %s (%s)\n", v.receipt_id, v.ok ? "OK" : "INVALID", v.reason);
+    return code;
+}
+
 int main(int argc, char **argv)
 {
     options o = {0};
     int code = 0;
     if (parse_args(argc, argv, &o, &code))
         return code;
+    if (o.receipt)
+        return verify_receipt(&o);
 
     /* Signals are taken by sigwait() in the main thread; every thread created later inherits
      * this mask, so none of them is interrupted. Writes to closed sockets must not kill us. */

@@ -60,7 +60,7 @@ static int plugin_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **
     api->log(ctx, AITBC_LOG_INFO, "lifecycle init greeting=%s data_dir=%s",
              cJSON_IsString(greeting) ? greeting->valuestring : "-", api->data_dir(ctx));
 #ifdef COMMAND
-    if (api->service_register(ctx, "command:verify-receipt@1", &command) != 0)
+    if (api->service_register(ctx, "command:verify-chain@1", &command) != 0)
         return AITBC_EINVAL;
 #endif
     *out = &g_state;
