@@ -187,9 +187,10 @@ static outcome supervise(child *ch, const exec_command *c, const char *input, si
     feed(ch, input, input_len, &sent);
     for (;;) {
         if (ch->overflow) return TOO_MUCH;
-        if (ctl && ctl->should_stop && ctl->should_stop(ctl->user)) return STOPPED;
+        /* The deadline first: an agent's should_stop also turns true at ctl->deadline_ms. */
         int64_t left = deadline - aitbc_now_ms();
         if (left <= 0) return TIMED_OUT;
+        if (ctl && ctl->should_stop && ctl->should_stop(ctl->user)) return STOPPED;
         if (!ch->exited) {
             siginfo_t si = {0};
             if (waitid(P_PID, (id_t)ch->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&

@@ -61,7 +61,7 @@ static size_t on_body(char *data, size_t size, size_t n, void *user) {
     if (ctl && ctl->progress && p > t->last_progress) {
         t->last_progress = p;
         if (ctl->progress(ctl->user, p)) {
-            t->why = STOPPED;
+            t->why = aitbc_now_ms() >= t->deadline ? TIMED_OUT : STOPPED;
             return 0;
         }
     }
@@ -73,8 +73,9 @@ static int on_tick(void *user, curl_off_t a, curl_off_t b, curl_off_t c, curl_of
     (void)a, (void)b, (void)c, (void)d;
     transfer *t = user;
     const aitbc_compute_ctl *ctl = t->ctl;
-    if (ctl && ctl->should_stop && ctl->should_stop(ctl->user)) t->why = STOPPED;
-    else if (aitbc_now_ms() >= t->deadline) t->why = TIMED_OUT;
+    /* The deadline first: an agent's should_stop also turns true at ctl->deadline_ms. */
+    if (aitbc_now_ms() >= t->deadline) t->why = TIMED_OUT;
+    else if (ctl && ctl->should_stop && ctl->should_stop(ctl->user)) t->why = STOPPED;
     return t->why != GO_ON;
 }
 
