@@ -21,15 +21,26 @@ static int fail(char *err, size_t cap, const char *fmt, ...) {
     return AITBC_EINVAL;
 }
 
-static int name_ok(const char *s, const char *extra, size_t max) {
+/* A portable environment variable name: [A-Za-z_][A-Za-z0-9_]*. */
+static int env_name_ok(const char *s) {
     size_t n = strlen(s);
-    if (n == 0 || n > max) return 0;
+    if (n == 0 || n > 128) return 0;
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
-        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
-                 (i > 0 && c >= '0' && c <= '9') || (c && strchr(extra, c));
-        if (!ok) return 0;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+              (i > 0 && c >= '0' && c <= '9')))
+            return 0;
     }
+    return 1;
+}
+
+/* The coordinator's job type alphabet: a type it would refuse could never reach us. */
+static int type_ok(const char *t) {
+    size_t n = strlen(t);
+    if (n == 0 || n >= EXEC_TYPE_MAX) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((t[i] >= 'a' && t[i] <= 'z') || (t[i] >= '0' && t[i] <= '9') || strchr("_.-", t[i])))
+            return 0;
     return 1;
 }
 
@@ -66,7 +77,7 @@ static int parse_env(const cJSON *env, exec_command *c, const char *at, char *er
     size_t n = 0;
     const cJSON *it;
     cJSON_ArrayForEach(it, env) {
-        if (!name_ok(it->string, "", 128) || strcmp(it->string, "PATH") == 0 ||
+        if (!env_name_ok(it->string) || strcmp(it->string, "PATH") == 0 ||
             !cJSON_IsString(it))
             return fail(err, cap,
                         "%s.env.%s: names are [A-Za-z_][A-Za-z0-9_]* (PATH is fixed) and values "
@@ -97,8 +108,9 @@ static int parse_command(const cJSON *o, exec_command *c, const char *at, char *
         return fail(err, cap, "%s.%s: unknown key (allowed: type, argv, timeout_s, "
                               "max_output_bytes, memory_mb, env, cwd, unit_type)", at, unknown);
     const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "type"));
-    if (!type || !name_ok(type, "-.0123456789", EXEC_TYPE_MAX - 1))
-        return fail(err, cap, "%s.type must be 1..%d of [A-Za-z0-9_.-]", at, EXEC_TYPE_MAX - 1);
+    if (!type || !type_ok(type))
+        return fail(err, cap, "%s.type must be 1..%d of [a-z0-9_.-] (a job type)", at,
+                    EXEC_TYPE_MAX - 1);
     snprintf(c->type, sizeof c->type, "%s", type);
 
     const cJSON *argv = cJSON_GetObjectItemCaseSensitive(o, "argv");

@@ -291,6 +291,7 @@ static void bad_configs_are_refused(void **state) {
         {"{\"commands\":[{\"type\":\"t\",\"argv\":[\"/bin/sh\",3]}]}", "argv must be"},
         {"{\"commands\":[{\"type\":\"t\",\"argv\":[\"/etc/passwd\"]}]}", "executable"},
         {"{\"commands\":[{\"type\":\"a b\",\"argv\":[\"/bin/true\"]}]}", "type must be"},
+        {"{\"commands\":[{\"type\":\"Upper\",\"argv\":[\"/bin/true\"]}]}", "type must be"},
         {"{\"commands\":[{\"type\":\"t\",\"argv\":[\"/bin/true\"],\"shell\":true}]}",
          "commands[0].shell: unknown key"},
         {"{\"commands\":[{\"type\":\"t\",\"argv\":[\"/bin/true\"],\"timeout_s\":0}]}",
