@@ -25,6 +25,12 @@ int th_kill(th_host *h, int sig);
  *  extra_yaml has its own http section), so peers configured with its URL reach it again.
  *  0, or -1 when it did not come up (its stderr is printed). */
 int th_restart(th_host *h, int same_port);
+/** Run aitbc-host once to completion with a config written as th_start writes it plus the
+ *  extra arguments (NULL-terminated, e.g. {"--check-config", NULL}): for commands that exit by
+ *  themselves. Returns the exit status (-1 if it could not run); *output (may be NULL) gets
+ *  everything it printed, malloc'd. */
+int th_run_once(const char *plugins_yaml, const char *extra_yaml, const char *const *args,
+                char **output);
 /** SIGTERM, wait, and return the exit status (0 = clean). Does not delete the data dir. */
 int th_stop(th_host *h);
 /** th_stop + remove the temp dir + free. */
