@@ -192,6 +192,34 @@ static void test_cancel_stops_the_job(void **st) {
     cJSON_Delete(job);
 }
 
+typedef struct progress_q {
+    const char *id;
+} progress_q;
+
+static int shows_progress(void *arg) {
+    cJSON *j = jt_job(C, ((progress_q *)arg)->id, 0);
+    const cJSON *p = cJSON_GetObjectItem(j, "progress");
+    int ok = strcmp(jt_str(j, "state"), "RUNNING") == 0 && cJSON_IsNumber(p) &&
+             p->valuedouble > 0 && p->valuedouble < 1;
+    cJSON_Delete(j);
+    return ok;
+}
+
+static void test_progress_is_forwarded(void **st) {
+    (void)st;
+    char addr[48], id[64], path[160];
+    miner_node("progress_interval_ms: 200", addr);
+    jt_client c;
+    jt_client_new(C, "0", &c);
+    at_submit(C, &c, "\"ms\":20000,\"steps\":40", "0", id);
+    progress_q q = {id};
+    assert_true(th_wait_until(shows_progress, &q, 10000));
+    snprintf(path, sizeof path, "/v1/jobs/%s/cancel", id);
+    th_resp r;
+    assert_int_equal(th_req(C, "POST", path, c.key, NULL, &r), 0);
+    th_resp_free(&r);
+}
+
 static void test_kill9_requeues_to_second_node(void **st) {
     (void)st;
     char a1[48], a2[48], id[64];
@@ -284,6 +312,7 @@ int main(void) {
         cmocka_unit_test_teardown(test_job_runs_verifies_and_pays, free_nodes),
         cmocka_unit_test_teardown(test_revoked_key_registers_again, free_nodes),
         cmocka_unit_test_teardown(test_cancel_stops_the_job, free_nodes),
+        cmocka_unit_test_teardown(test_progress_is_forwarded, free_nodes),
         cmocka_unit_test_teardown(test_kill9_requeues_to_second_node, free_nodes),
         cmocka_unit_test_teardown(test_sigterm_drains, free_nodes),
     };
