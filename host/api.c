@@ -3,6 +3,7 @@
  * the plugin's ctx; the rest forward straight through. Also keeps the process-wide settings. */
 #include <stdarg.h>
 #include <stddef.h>
+#include <string.h>
 #include <time.h>
 
 #include "internal.h"
@@ -56,6 +57,8 @@ static void api_respond_error(aitbc_request *req, unsigned status, const char *c
 
 static int api_bus_publish(aitbc_plugin_ctx *ctx, const char *topic, const cJSON *data)
 {
+    if (topic && strcmp(topic, "*") != 0 && scope_hold_event(topic, data))
+        return 0;
     return bus_publish(topic, data);
 }
 

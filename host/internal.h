@@ -134,6 +134,9 @@ void http_respond_errorv(aitbc_request *req, unsigned status, const char *code, 
 void http_defer(aitbc_request *req, const char *key, int64_t deadline_ms, aitbc_retry_fn retry,
                 void *user);
 void http_wake(const char *key);
+/** While an idempotent request's scope is open on this thread (http_scope.c), hold an event
+ *  until the scope commits (dropped if it rolls back). 1 = held, 0 = publish it now. */
+int scope_hold_event(const char *topic, const cJSON *data);
 
 void metrics_observe(const char *method, const char *pattern, unsigned status, int64_t micros);
 /** Prometheus text; caller frees. */
@@ -161,6 +164,12 @@ int store_migrate(const char *plugin, const aitbc_migration *steps, size_t n);
 /** Called by a thread before it exits, to close its connection. */
 void store_thread_done(void);
 aitbc_txn *store_txn_begin(int mode);
+/** A WRITE transaction whose next level down behaves like an outermost one: each begin at level
+ *  2 opens a savepoint, its rollback undoes only that savepoint, its commit releases it (work is
+ *  durable only when the scope commits). The HTTP pipeline wraps an idempotent request in one so
+ *  the recorded answer commits with the work. NULL on error (logged), or when the thread already
+ *  has a transaction open. */
+aitbc_txn *store_txn_begin_scope(void);
 int store_txn_commit(aitbc_txn *t);
 void store_txn_rollback(aitbc_txn *t);
 aitbc_stmt *store_stmt(aitbc_txn *t, const char *sql);
