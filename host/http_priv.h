@@ -120,6 +120,19 @@ int scope_hold_wake(const char *key);
  *  held. 0 when committed; AITBC_E* otherwise. No-op 0 without a scope. */
 int scope_end(int commit);
 
+/* ---- http_guard.c: the request-head deadline ---- */
+/** @brief MHD_OPTION_NOTIFY_CONNECTION callback: track (STARTED) or forget (CLOSED) a socket. */
+void guard_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
+                  enum MHD_ConnectionNotificationCode code);
+/** @brief The request head arrived: no deadline while the request runs. */
+void guard_head_done(struct MHD_Connection *conn);
+/** @brief An answer went out: the next request's head is due within the timeout. */
+void guard_next_head(struct MHD_Connection *conn);
+/** @brief Start the guard thread (header_timeout_s 0 = no deadline). */
+int guard_start(int header_timeout_s);
+/** @brief Stop the guard thread (after the daemon stopped). */
+void guard_stop(void);
+
 /* ---- http_ops.c ---- */
 /** @brief Register /healthz and /metrics. */
 int http_ops_routes(void);

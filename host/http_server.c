@@ -346,6 +346,7 @@ enum MHD_Result http_on_access(void *cls, struct MHD_Connection *conn, const cha
         return MHD_NO; /* out of memory when the request began */
     switch (req->phase) {
     case PH_NEW:
+        guard_head_done(conn);
         req->conn = conn;
         snprintf(req->method, sizeof req->method, "%s", method);
         fill_remote(req);
@@ -379,11 +380,12 @@ enum MHD_Result http_on_access(void *cls, struct MHD_Connection *conn, const cha
 void http_on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                          enum MHD_RequestTerminationCode toe) {
     (void)cls;
-    (void)conn;
     aitbc_request *req = *req_cls;
     if (!req)
         return;
     *req_cls = NULL;
+    if (conn)
+        guard_next_head(conn);
     int64_t micros = http_now_us() - req->start_us;
     if (req->idem) /* never answered (client gone): forget the claim so a retry can run */
         idem_finish(req->idem, 499, NULL, 0);

@@ -25,12 +25,17 @@ typedef struct host_settings {
     size_t max_body_bytes;           /* http.max_body_bytes (default 1 MiB) */
     char path_prefix[64];            /* http.path_prefix (default "") */
     int http_access_log;             /* http.access_log (default true) */
+    int http_max_conns_per_address;  /* http.max_connections_per_address (default 256, 0 = no cap) */
+    int http_header_timeout_s;       /* http.header_timeout_s (default 10, 0 = none) */
     int ws_enabled;                  /* a websocket: section is present */
     char ws_host[64];                /* websocket.listen (default 127.0.0.1:18001) */
     int ws_port;
     char ws_path[64];                /* websocket.path (default /ws) */
     int ws_max_clients;              /* websocket.max_clients (default 1024) */
     int ws_queue_max;                /* websocket.queue_max messages per client (default 256) */
+    long long ws_queue_max_bytes;    /* websocket.queue_max_bytes per client (default 8 MiB) */
+    int ws_max_per_key;              /* websocket.max_clients_per_key (default 64, 0 = no cap) */
+    int ws_max_per_account;          /* websocket.max_clients_per_account (default 128, 0 = none) */
     int ws_ping_s;                   /* websocket.ping_interval_s (default 30) */
     cJSON *ws_allowed_origins;       /* websocket.allowed_origins (array of strings) or NULL */
     char db_path[PATH_MAX];          /* storage.path (default <data_dir>/aitbc.db) */

@@ -1,6 +1,7 @@
 /* One WebSocket peer must not stop the WebSocket service: a subscriber with a small receive
  * window that reads part of a stream of large events and then closes (a browser tab closed
- * mid-stream) — afterwards another client connects and is served, and the host stops cleanly. */
+ * mid-stream) — afterwards another client connects and is served, and the host stops cleanly.
+ * And one key or account cannot take every slot (websocket.max_clients_per_key/_account). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -105,10 +106,57 @@ static void reset_with_unread_bytes(void **state) {
     peer_leaves_mid_stream(PEER_RESET);
 }
 
+/* ---- fair share of WebSocket slots ---- */
+
+#define ACCT_A "ait1" "00000000000000000000000000000000000000a1"
+#define ACCT_B "ait1" "00000000000000000000000000000000000000b1"
+
+static int opens(wsc_loop *l, int port, const char *key, wsc **out) {
+    wsc *c = wsc_connect(l, port, key, 5000);
+    if (out) *out = c;
+    return wsc_is_open(c) ? 0 : wsc_http_status(c);
+}
+
+typedef struct reconnect {
+    wsc_loop *l;
+    int port;
+} reconnect;
+
+static int a2_gets_in(void *arg) {
+    reconnect *r = arg;
+    return opens(r->l, r->port, "k-a2", NULL) == 0;
+}
+
+static void caps_per_key_and_account(void **state) {
+    (void)state;
+    th_host *h = th_start("  auth-static: { keys: [ {key: \"k-a1\", role: client, address: \"" ACCT_A
+                          "\"},\n    {key: \"k-a2\", role: client, address: \"" ACCT_A "\"},\n"
+                          "    {key: \"k-b\", role: client, address: \"" ACCT_B "\"} ] }\n",
+                          "websocket: { listen: \"127.0.0.1:0\", max_clients_per_key: 2,"
+                          " max_clients_per_account: 3 }\n");
+    assert_non_null(h);
+    int port = th_ws_port(h);
+    wsc_loop *l = wsc_loop_new();
+    wsc *first;
+    assert_int_equal(opens(l, port, "k-a1", &first), 0);
+    assert_int_equal(opens(l, port, "k-a1", NULL), 0);
+    assert_int_equal(opens(l, port, "k-a1", NULL), 429); /* the key's share */
+    assert_int_equal(opens(l, port, "k-a2", NULL), 0);
+    assert_int_equal(opens(l, port, "k-a2", NULL), 429); /* the account's share */
+    assert_int_equal(opens(l, port, "k-b", NULL), 0);    /* others are not affected */
+    wsc_free(first);
+    reconnect r = {l, port};
+    assert_true(th_wait_until(a2_gets_in, &r, 5000)); /* a freed slot is usable again */
+    wsc_loop_free(l);
+    assert_int_equal(th_stop(h), 0);
+    th_free(h);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(close_frame_then_silence),
         cmocka_unit_test(reset_with_unread_bytes),
+        cmocka_unit_test(caps_per_key_and_account),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
