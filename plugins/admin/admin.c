@@ -1,7 +1,6 @@
 /* The admin plugin: GET /v1/admin/miners, /v1/admin/jobs and /v1/admin/stats. Everything comes
  * from jobs@1 and miners@1 (indexed lists, counters), plus ledger@1 for the chain section when
  * the chain plugin is loaded. Sections of plugins that are not loaded are absent. */
-#include "jobs_core.h"
 #include <aitbc/aitbc.h>
 #include <aitbc/jobs.h>
 #include <aitbc/ledger.h>

@@ -31,6 +31,9 @@ static const aitbc_migration k_migrations[] = {
         " failed INTEGER NOT NULL, earned INTEGER NOT NULL) WITHOUT ROWID;"},
     /* dispatch scans the queue per job type: other types' backlog never hides a miner's work */
     {2, "CREATE INDEX client_jobs_queue ON client_jobs(job_type, seq) WHERE state = 'QUEUED';"},
+    /* progress in millionths (the storage SDK has integers, and 6 decimals are plenty) */
+    {3, "ALTER TABLE client_jobs ADD COLUMN progress_ppm INTEGER;"
+        "ALTER TABLE client_jobs ADD COLUMN progress_ms INTEGER;"},
 };
 
 static const aitbc_cfg_key k_schema[] = {
@@ -39,6 +42,8 @@ static const aitbc_cfg_key k_schema[] = {
     {"receipt_key_file", AITBC_CFG_STRING, 0,
      "coordinator receipt signing key (default <data_dir>/receipt.key, 0600)"},
     {"ttl_sweep_ms", AITBC_CFG_INT, 0, "how often expired jobs are swept, ms (default 250)"},
+    {"progress_interval_ms", AITBC_CFG_INT, 0,
+     "least time between two accepted progress reports of one job, ms (default 1000; 0 = any)"},
     {NULL, 0, 0, NULL},
 };
 
@@ -64,6 +69,13 @@ static int parse_config(client_state *cs) {
     if (it &&
         (aitbc_json_int(it, &cs->sweep_ms) != 0 || cs->sweep_ms < 10 || cs->sweep_ms > 60000)) {
         cs->api->log(cs->ctx, AITBC_LOG_ERROR, "client.ttl_sweep_ms must be 10..60000");
+        return AITBC_EINVAL;
+    }
+    cs->progress_interval_ms = 1000;
+    it = cJSON_GetObjectItemCaseSensitive(cfg, "progress_interval_ms");
+    if (it && (aitbc_json_int(it, &cs->progress_interval_ms) != 0 ||
+               cs->progress_interval_ms < 0 || cs->progress_interval_ms > 60000)) {
+        cs->api->log(cs->ctx, AITBC_LOG_ERROR, "client.progress_interval_ms must be 0..60000");
         return AITBC_EINVAL;
     }
     const char *kf =

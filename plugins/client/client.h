@@ -24,6 +24,7 @@ typedef struct client_state {
     aitbc_command_v1 verify_cmd;
     aitbc_timer *timer;
     _Atomic uint64_t queued_gen;
+    int64_t progress_interval_ms; /* least time between two accepted progress reports of a job */
 } client_state;
 
 /** The one instance (retry callbacks of long-polls get only an integer user value). */
@@ -37,6 +38,8 @@ typedef struct cl_job {
     char *payload, *constraints, *result, *error, *receipt, *miner_sig;
     int64_t max_price, unit_price, price, units; /* -1 = null */
     int64_t attempt, lease_ms, created_ms, assigned_ms, started_ms, completed_ms, expires_ms;
+    int64_t progress_ppm; /* millionths of the work done (-1 = null: never reported) */
+    int64_t progress_ms;  /* when the last progress report was taken (-1 = never) */
 } cl_job;
 
 /** Events gathered inside a transaction and sent only after it committed. */
@@ -49,7 +52,7 @@ typedef struct cl_events {
 #define CL_JOB_COLS                                                                                \
     "seq, job_id, client, state, job_type, miner, payment, unit_type, payload, constraints, "      \
     "result, error, receipt, miner_sig, max_price, unit_price, price, units, attempt, lease_ms, "  \
-    "created_ms, assigned_ms, started_ms, completed_ms, expires_ms"
+    "created_ms, assigned_ms, started_ms, completed_ms, expires_ms, progress_ppm, progress_ms"
 void cl_job_free(cl_job *j);
 /** Fill j from a statement selecting CL_JOB_COLS. */
 void cl_job_read(client_state *cs, aitbc_stmt *s, cl_job *j);
@@ -97,6 +100,15 @@ void cl_sweep_ttl(void *arg);
 void cl_service_init(client_state *cs);
 int cl_list(void *self, const char *state, const char *client, const char *miner, int64_t limit,
             const char *cursor, cJSON **out, aitbc_jobs_error *err);
+
+/* complete.c */
+/** Did miner ever hold attempt (0 = any attempt) of the job? 1/0 or <0. */
+int cl_attempt_held(client_state *cs, aitbc_txn *t, const char *job_id, const char *miner,
+                    int64_t attempt);
+
+/* progress.c */
+int cl_progress(void *self, const char *job_id, const char *miner, const cJSON *body,
+                cJSON **answer, int64_t *retry_after_s, aitbc_jobs_error *err);
 
 /* routes.c */
 int cl_routes_register(client_state *cs);

@@ -145,6 +145,7 @@ int cl_requeue_or_fail(client_state *cs, aitbc_txn *t, cl_job *j, int max_attemp
     j->unit_price = -1;
     j->unit_type[0] = 0;
     j->assigned_ms = -1;
+    j->progress_ppm = j->progress_ms = -1; /* the next attempt starts from nothing */
     return cl_set_state(cs, t, j, "QUEUED", ev);
 }
 
@@ -169,6 +170,7 @@ int cl_end_completed(client_state *cs, aitbc_txn *t, cl_job *j, cl_events *ev) {
         snprintf(j->payment, sizeof j->payment, "%s", m.price > 0 ? "released" : "refunded");
     j->completed_ms = cs->api->now_ms();
     j->lease_ms = -1;
+    j->progress_ppm = 1000000;
     snprintf(j->state, sizeof j->state, "COMPLETED");
     rc = make_receipt(cs, j);
     snprintf(j->state, sizeof j->state, "RUNNING");

@@ -30,6 +30,10 @@ th_host *jt_start(const char *miner_cfg) {
 }
 
 th_host *jt_start_ex(const char *miner_cfg, const char *extra_yaml) {
+    return jt_start_client(miner_cfg, NULL, extra_yaml);
+}
+
+th_host *jt_start_client(const char *miner_cfg, const char *client_extra, const char *extra_yaml) {
     if (sodium_init() < 0) return NULL;
     char plugins[2048];
     snprintf(plugins, sizeof plugins,
@@ -37,10 +41,10 @@ th_host *jt_start_ex(const char *miner_cfg, const char *extra_yaml) {
              "1}, admin: {rps: 0, burst: 1} }, failed_auth: { per_minute: 0 } }\n"
              "  chain: { block_interval_ms: 100, max_empty_interval_s: 0 }\n"
              "  explorer: {}\n"
-             "  client: { fee_bps: 250, treasury: \"" JT_TREASURY "\", ttl_sweep_ms: 50 }\n"
+             "  client: { fee_bps: 250, treasury: \"" JT_TREASURY "\", ttl_sweep_ms: 50%s }\n"
              "  miner: { %s }\n"
              "  admin: {}\n",
-             miner_cfg);
+             client_extra ? client_extra : "", miner_cfg);
     th_host *h = th_start(plugins, extra_yaml);
     if (!h) return NULL;
     char path[1024];

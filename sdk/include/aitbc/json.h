@@ -30,5 +30,9 @@ cJSON *aitbc_json_add_str(cJSON *obj, const char *key, const char *text);
 cJSON *aitbc_json_add_i64(cJSON *obj, const char *key, int64_t v);
 /** Adds a money string formatted from base units. */
 cJSON *aitbc_json_add_money(cJSON *obj, const char *key, int64_t units, int decimals);
+/** Optional integer member of a config section: *out = def when key is absent; 0, or
+ *  AITBC_EINVAL when it is not an integer in lo..hi (log "<plugin>.<key> must be …" yourself). */
+int aitbc_cfg_int(const cJSON *cfg, const char *key, int64_t def, int64_t lo, int64_t hi,
+                  int64_t *out);
 
 #endif
