@@ -11,7 +11,8 @@
 
 #include "http_priv.h"
 
-extern const char aitbc_openapi_base[]; /* docs/openapi.json, generated into openapi_doc.c */
+/* docs/openapi.json, compiled in by cmake/embed.cmake (openapi_doc.c): one file, NUL-terminated. */
+extern const unsigned char *const aitbc_openapi_data[];
 
 typedef struct op_ref {
     const aitbc_route *route;
@@ -167,7 +168,7 @@ static void lower(const char *in, char *out, size_t cap) {
 }
 
 static cJSON *build(const op_list *l) {
-    cJSON *doc = cJSON_Parse(aitbc_openapi_base);
+    cJSON *doc = cJSON_Parse((const char *)aitbc_openapi_data[0]);
     if (!doc)
         return NULL;
     cJSON *shipped = cJSON_DetachItemFromObjectCaseSensitive(doc, "paths");
