@@ -15,6 +15,14 @@
 /** @brief Percent-decode len bytes of in into out (needs len+1 bytes); '+' becomes ' ' when
  *  plus_is_space. @return decoded length, or -1 on a bad escape or a decoded NUL. */
 long router_url_decode(const char *in, size_t len, char *out, int plus_is_space);
+/** Called once per route by router_each / http_routes_each; owner is NULL for host routes. */
+typedef void (*router_each_fn)(const aitbc_route *route, aitbc_plugin_ctx *owner, void *user);
+/** @brief Every route, in trie order (callers sort what they show). */
+void router_each(const router *r, router_each_fn fn, void *user);
+/** @brief router_each over the live route table under its read lock (http_ops.c). */
+void http_routes_each(router_each_fn fn, void *user);
+/** @brief GET /v1/openapi.json (openapi.c). */
+void openapi_handler(aitbc_request *req, void *user);
 /** @brief Number of routes added. */
 size_t router_count(const router *r);
 /** @brief The path to match once http.path_prefix is applied: the rest after the prefix ("/" if
