@@ -146,13 +146,14 @@ static int agent_health(void *state) {
 }
 
 /* Every compute backend that is loaded, whatever its name: they start before the agent. */
-static const char *const k_uses[] = {AITBC_COMPUTE_PREFIX "*@1", NULL};
+static const char *const k_uses[] = {AITBC_COMPUTE_ANY, NULL};
 
 static const aitbc_plugin_desc desc = {
     AITBC_PLUGIN_HEADER,
     .name = "miner-agent",
     .version = "1.0.0",
     .description = "miner node: registers with a coordinator, runs its jobs on compute backends",
+    .uses = k_uses,
     .config_schema = schema,
     .init = agent_init,
     .start = agent_start,

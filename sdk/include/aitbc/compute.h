@@ -16,6 +16,8 @@ extern "C" {
 
 /** Prefix of every compute backend's service name: "compute:<plugin>@1". */
 #define AITBC_COMPUTE_PREFIX "compute:"
+/** The uses[] entry of a plugin that looks up every compute backend. */
+#define AITBC_COMPUTE_ANY "compute:*@1"
 
 /** How a running job talks back to the agent. Borrowed for the duration of run(). */
 typedef struct aitbc_compute_ctl {
