@@ -169,7 +169,7 @@ static int finish(cli *c, cJSON *job) {
 static int follow(cli *c, const char *id) {
     int tty = isatty(2);
     char path[160];
-    snprintf(path, sizeof path, "/v1/jobs/%s?wait_s=1", id);
+    snprintf(path, sizeof path, "/v1/jobs/%s?wait_s=0", id); /* show where it stands at once */
     for (;;) {
         at_resp r;
         int rc = cli_call(c, "GET", path, NULL, &r);
@@ -181,6 +181,7 @@ static int follow(cli *c, const char *id) {
         if (!c->json) cli_show_progress(job, tty, done);
         if (done) return finish(c, job);
         cJSON_Delete(job);
+        snprintf(path, sizeof path, "/v1/jobs/%s?wait_s=1", id);
     }
 }
 
