@@ -84,12 +84,10 @@ static int take_job(ma_agent *a, ma_assigned *j) {
     } else if (atomic_load(&a->draining)) {
         ma_jobs_reject(a, a->poll_http, j, "miner_draining", "the miner is shutting down", 1);
     } else if (!ma_backend_for(a, j->type)) {
-        snprintf(msg, sizeof msg, "this miner has no compute backend for job type \"%s\"",
-                 j->type);
+        snprintf(msg, sizeof msg, "this miner has no compute backend for job type \"%s\"", j->type);
         ma_jobs_reject(a, a->poll_http, j, "unsupported_type", msg, 0);
     } else if (ma_jobs_start(a, j) != 0) {
-        ma_jobs_reject(a, a->poll_http, j, "miner_busy", "every job slot of the miner is busy",
-                       1);
+        ma_jobs_reject(a, a->poll_http, j, "miner_busy", "every job slot of the miner is busy", 1);
     } else {
         return 1;
     }
@@ -106,8 +104,8 @@ static int handle_answer(ma_agent *a, const cJSON *json) {
     }
     if (ans.next_heartbeat_s > 0) {
         pthread_mutex_lock(&a->mu);
-        a->heartbeat_s = ans.next_heartbeat_s > HEARTBEAT_MAX_S ? HEARTBEAT_MAX_S
-                                                                 : ans.next_heartbeat_s;
+        a->heartbeat_s =
+            ans.next_heartbeat_s > HEARTBEAT_MAX_S ? HEARTBEAT_MAX_S : ans.next_heartbeat_s;
         pthread_mutex_unlock(&a->mu);
     }
     for (size_t i = 0; i < ans.ncancel; i++)

@@ -17,7 +17,7 @@
 
 #include <cmocka.h>
 
-static th_host *C; /* the coordinator */
+static th_host *C;        /* the coordinator */
 static th_host *nodes[4]; /* miner nodes of the running test, freed by its teardown */
 static int nnodes;
 
@@ -170,17 +170,13 @@ static void test_revoked_key_registers_again(void **st) {
 
 static void test_cancel_stops_the_job(void **st) {
     (void)st;
-    char addr[48], id[64], id2[64], path[160];
+    char addr[48], id[64], id2[64];
     th_host *m = miner_node("concurrency: 1", addr);
     jt_client c;
     jt_client_new(C, "0", &c);
     at_submit(C, &c, "\"ms\":60000", "0", id);
     assert_true(at_wait_job(C, id, "RUNNING", addr, 10000));
-    snprintf(path, sizeof path, "/v1/jobs/%s/cancel", id);
-    th_resp r;
-    assert_int_equal(th_req(C, "POST", path, c.key, NULL, &r), 0);
-    assert_int_equal(r.status, 200);
-    th_resp_free(&r);
+    assert_int_equal(at_cancel(C, &c, id), 200);
     /* the only slot is freed long before the 60 s job would have ended */
     int64_t t0 = mono_ms();
     at_submit(C, &c, "\"ms\":10", "0", id2);
@@ -207,17 +203,14 @@ static int shows_progress(void *arg) {
 
 static void test_progress_is_forwarded(void **st) {
     (void)st;
-    char addr[48], id[64], path[160];
+    char addr[48], id[64];
     miner_node("progress_interval_ms: 200", addr);
     jt_client c;
     jt_client_new(C, "0", &c);
     at_submit(C, &c, "\"ms\":20000,\"steps\":40", "0", id);
     progress_q q = {id};
     assert_true(th_wait_until(shows_progress, &q, 10000));
-    snprintf(path, sizeof path, "/v1/jobs/%s/cancel", id);
-    th_resp r;
-    assert_int_equal(th_req(C, "POST", path, c.key, NULL, &r), 0);
-    th_resp_free(&r);
+    assert_int_equal(at_cancel(C, &c, id), 200);
 }
 
 static void test_kill9_requeues_to_second_node(void **st) {
@@ -287,11 +280,7 @@ static void test_sigterm_drains(void **st) {
     /* the same node started again takes the queued work */
     assert_int_equal(th_restart(m, 0), 0);
     assert_true(at_wait_job(C, later, "COMPLETED", addr, 15000));
-    char path[160];
-    snprintf(path, sizeof path, "/v1/jobs/%s/cancel", slow);
-    th_resp r;
-    th_req(C, "POST", path, c.key, NULL, &r);
-    th_resp_free(&r);
+    assert_int_equal(at_cancel(C, &c, slow), 200);
 }
 
 static int setup(void **st) {

@@ -17,15 +17,7 @@
 static th_host *H, *M;
 
 static cJSON *stats(void) {
-    th_resp r;
-    if (th_req(H, "GET", "/v1/hostile/stats", NULL, NULL, &r) != 0 || r.status != 200) {
-        th_resp_free(&r);
-        return NULL;
-    }
-    cJSON *j = r.json;
-    r.json = NULL;
-    th_resp_free(&r);
-    return j;
+    return at_get_json(H, "/v1/hostile/stats", NULL);
 }
 
 static int good_job_delivered(void *arg) {
