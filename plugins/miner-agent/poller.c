@@ -204,7 +204,12 @@ static void *poller_main(void *arg) {
         int busy = ma_jobs_reap(a);
         if (!is_registered(a)) {
             if (atomic_load(&a->draining)) {
-                ma_nap(a, 1000); /* no key, nothing to announce: the drain only waits on jobs */
+                /* no key, so no DRAINING to send: the drain only waits on jobs */
+                pthread_mutex_lock(&a->mu);
+                a->drain_announced = 1;
+                pthread_cond_broadcast(&a->cv);
+                pthread_mutex_unlock(&a->mu);
+                ma_nap(a, 1000);
                 continue;
             }
             int64_t hint = ma_register(a, a->poll_http);
