@@ -68,7 +68,7 @@ static char *beat_body(ma_agent *a, int busy) {
     ma_spool_ids(a, running); /* finished but undelivered: still ours, never to be re-sent */
     cJSON_AddItemToObject(b, "running", running);
     cJSON_AddItemToObject(b, "metrics", metrics(a, busy));
-    char *text = cJSON_PrintUnformatted(b);
+    char *text = aitbc_json_print(b);
     cJSON_Delete(b);
     return text;
 }
