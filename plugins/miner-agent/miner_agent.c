@@ -146,6 +146,9 @@ static int agent_health(void *state) {
     return atomic_load(&a->failing) ? AITBC_EUNAVAIL : 0;
 }
 
+/* Every compute backend, whichever plugins provide them; none at all refuses the start. */
+static const char *const uses[] = {AITBC_COMPUTE_PREFIX "*@1", NULL};
+
 static const aitbc_plugin_desc desc = {
     AITBC_PLUGIN_HEADER,
     .name = "miner-agent",
@@ -157,6 +160,7 @@ static const aitbc_plugin_desc desc = {
     .stop = agent_stop,
     .destroy = agent_destroy,
     .health = agent_health,
+    .uses = uses,
 };
 
 const aitbc_plugin_desc *aitbc_plugin_describe(void) {
