@@ -27,8 +27,9 @@ static const aitbc_cfg_key schema[] = {
      "(default 30)"},
     {"poll_wait_s", AITBC_CFG_INT, 0, "long-poll wait for new work, 0..30 s (default 25)"},
     {"job_timeout_s", AITBC_CFG_INT, 0, "a job's run time limit, s; 0 = none (default 3600)"},
-    {"request_timeout_s", AITBC_CFG_INT, 0, "time limit of one request to the coordinator, s "
-                                            "(default 30)"},
+    {"request_timeout_s", AITBC_CFG_INT, 0,
+     "time limit of one request to the coordinator, s "
+     "(default 30)"},
     {"progress_interval_ms", AITBC_CFG_INT, 0,
      "at most one progress update per job per this many ms (default 1000)"},
     {"backoff_max_ms", AITBC_CFG_INT, 0,
@@ -145,7 +146,7 @@ static int agent_health(void *state) {
     return atomic_load(&a->failing) ? AITBC_EUNAVAIL : 0;
 }
 
-/* Every compute backend that is loaded, whatever its name: they start before the agent. */
+/* Every compute backend, whichever plugins provide them; none at all refuses the start. */
 static const char *const k_uses[] = {AITBC_COMPUTE_ANY, NULL};
 
 static const aitbc_plugin_desc desc = {
