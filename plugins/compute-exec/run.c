@@ -210,9 +210,12 @@ static outcome supervise(child *ch, const exec_command *c, const char *input, si
         if (poll(p, (nfds_t)n, wait_ms) <= 0) continue; /* n == 0: just waits for the exit */
         for (int i = 0; i < n; i++) {
             if (!p[i].revents) continue;
-            if (p[i].fd == ch->in) feed(ch, input, input_len, &sent);
-            else if (p[i].fd == ch->out) drain(ch, &ch->out, c->max_output_bytes);
-            else if (p[i].fd == ch->err) drain(ch, &ch->err, 0);
+            if (p[i].fd == ch->in)
+                feed(ch, input, input_len, &sent);
+            else if (p[i].fd == ch->out)
+                drain(ch, &ch->out, c->max_output_bytes);
+            else if (p[i].fd == ch->err)
+                drain(ch, &ch->err, 0);
         }
     }
 }
@@ -263,8 +266,7 @@ int exec_run(const exec_command *c, const cJSON *payload, const aitbc_compute_ct
         return aitbc_compute_fail(out, AITBC_EIO, 1, "spawn_failed", "cannot start %s: %s",
                                   c->argv[0], strerror(e));
     }
-    int64_t deadline = started + c->timeout_ms;
-    if (ctl && ctl->deadline_ms > 0 && ctl->deadline_ms < deadline) deadline = ctl->deadline_ms;
+    int64_t deadline = aitbc_compute_deadline(ctl, started, c->timeout_ms);
     outcome how = exec_errno ? RAN : supervise(&ch, c, input, strlen(input), ctl, deadline);
     free(input);
     reap(&ch);
@@ -273,8 +275,8 @@ int exec_run(const exec_command *c, const cJSON *payload, const aitbc_compute_ct
     close_fd(&ch.err);
     int rc = 0;
     if (exec_errno)
-        rc = aitbc_compute_fail(out, AITBC_EIO, 1, "spawn_failed", "cannot run %s: %s",
-                                c->argv[0], strerror(exec_errno));
+        rc = aitbc_compute_fail(out, AITBC_EIO, 1, "spawn_failed", "cannot run %s: %s", c->argv[0],
+                                strerror(exec_errno));
     else if (how == STOPPED)
         rc = aitbc_compute_fail(out, AITBC_EUNAVAIL, 1, "stopped",
                                 "the job was stopped; its processes were killed");
