@@ -10,6 +10,9 @@
 #include <string.h>
 #include <time.h>
 
+/* A drain request the coordinator does not answer this fast is left to the spool. */
+#define DRAIN_REQUEST_MS 3000
+
 static const aitbc_cfg_key schema[] = {
     {"coordinator_url", AITBC_CFG_STRING, 1,
      "base URL of the coordinator, e.g. \"http://127.0.0.1:18000\" (with its path_prefix, if any)"},
@@ -111,6 +114,7 @@ static void agent_stop(void *state) {
         ma_poller_interrupt(a);
         wait_drained(a);
         ma_http *h = ma_http_new(a);
+        ma_http_cap(h, DRAIN_REQUEST_MS);
         if (h) ma_jobs_fail_all(a, h);
         ma_http_free(h);
     }
