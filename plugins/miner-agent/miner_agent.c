@@ -145,6 +145,9 @@ static int agent_health(void *state) {
     return atomic_load(&a->failing) ? AITBC_EUNAVAIL : 0;
 }
 
+/* Every compute backend that is loaded, whatever its name: they start before the agent. */
+static const char *const k_uses[] = {AITBC_COMPUTE_PREFIX "*@1", NULL};
+
 static const aitbc_plugin_desc desc = {
     AITBC_PLUGIN_HEADER,
     .name = "miner-agent",
@@ -156,6 +159,7 @@ static const aitbc_plugin_desc desc = {
     .stop = agent_stop,
     .destroy = agent_destroy,
     .health = agent_health,
+    .uses = k_uses,
 };
 
 const aitbc_plugin_desc *aitbc_plugin_describe(void) {

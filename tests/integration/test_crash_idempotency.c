@@ -4,6 +4,7 @@
  * move money exactly once: the answer commits with the work, so no crash leaves a key that ran
  * but has no answer ("in progress" forever, or run again after a takeover). */
 #include <pthread.h>
+#include <signal.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -134,7 +135,7 @@ static void every_key_runs_once_across_kill_9(void **state) {
         }
         int want = ANSWERS_BEFORE_KILL;
         assert_true(th_wait_until(enough_answers, &want, 60000));
-        th_kill(h);
+        th_kill(h, SIGKILL); /* a crash: nothing is flushed or closed */
         for (int i = 0; i < CLIENTS; i++)
             pthread_join(clients[i].thread, NULL);
         th_forget(h);
