@@ -155,11 +155,15 @@ static void probe_destroy(void *state) {
     free(state);
 }
 
+/* Every compute backend of the node, whatever its name (they start before this plugin). */
+static const char *const k_uses[] = {AITBC_COMPUTE_PREFIX "*@1", NULL};
+
 static const aitbc_plugin_desc k_desc = {
     AITBC_PLUGIN_HEADER, .name = "compute-probe",
     .version = "1.0.0",  .description = "test only: runs compute@1 backends over HTTP",
     .init = probe_init,  .start = probe_start,
     .stop = probe_stop,  .destroy = probe_destroy,
+    .uses = k_uses,
 };
 
 AITBC_EXPORT const aitbc_plugin_desc *aitbc_plugin_describe(void) {
