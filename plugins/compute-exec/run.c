@@ -18,8 +18,9 @@
 #include <aitbc/util.h>
 #include "exec.h"
 
-#define STDERR_TAIL 400 /* bytes of stderr quoted in a failure message */
-#define POLL_MS 50      /* how often stop requests and the deadline are checked */
+#define STDERR_TAIL 400        /* bytes of stderr quoted in a failure message */
+#define POLL_MS 50             /* how often stop requests and the deadline are checked */
+#define EXEC_FD_SCAN_MAX 65536 /* descriptors marked close-on-exec where close_range cannot */
 
 typedef struct child {
     pid_t pid;
@@ -42,8 +43,12 @@ static void exec_child(const exec_command *c, int in, int out, int err, int repo
     for (int s = 1; s < NSIG; s++)
         signal(s, SIG_DFL); /* an ignored SIGPIPE would survive exec */
     if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0) goto failed;
-    /* Nothing of the host (sockets, the database) may leak into the command. */
-    if (close_range(3, ~0u, CLOSE_RANGE_CLOEXEC) != 0) goto failed;
+    /* Nothing of the host (sockets, the database) may leak into the command. Kernels before 5.11
+     * lack CLOSE_RANGE_CLOEXEC: mark the descriptors one by one there (report must stay open
+     * until execve, so close-on-exec rather than close). */
+    if (close_range(3, ~0u, CLOSE_RANGE_CLOEXEC) != 0)
+        for (int fd = 3; fd < EXEC_FD_SCAN_MAX; fd++)
+            fcntl(fd, F_SETFD, FD_CLOEXEC);
     fcntl(report, F_SETFD, FD_CLOEXEC);
     if (chdir(c->cwd) != 0) goto failed;
     struct rlimit core = {0, 0};
@@ -61,7 +66,7 @@ failed:;
 
 static int spawn(const exec_command *c, child *ch, int *exec_errno) {
     int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1}, rep[2] = {-1, -1};
-    int rc = -1;
+    int rc = -1, saved_errno = 0;
     /* stdin is a socket so a command that exits without reading gets no SIGPIPE sent to us:
      * send(MSG_NOSIGNAL) returns EPIPE instead. */
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in) != 0 || pipe2(out, O_CLOEXEC) != 0 ||
@@ -85,12 +90,14 @@ static int spawn(const exec_command *c, child *ch, int *exec_errno) {
     fcntl(ch->err, F_SETFL, O_NONBLOCK);
     rc = 0;
 done:
+    if (rc != 0) saved_errno = errno;
     for (int i = 0; i < 2; i++) {
         if (in[i] >= 0) close(in[i]);
         if (out[i] >= 0) close(out[i]);
         if (err[i] >= 0) close(err[i]);
         if (rep[i] >= 0) close(rep[i]);
     }
+    if (rc != 0) errno = saved_errno; /* for the caller's message, whatever close() did */
     return rc;
 }
 
