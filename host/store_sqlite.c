@@ -25,11 +25,13 @@
  *   later begin starts clean), but nothing is durable before the scope's commit.
  * - store_stmt(NULL, sql) is allowed: the statement runs on the thread's connection in autocommit
  *   mode (or inside the thread's open transaction, if any), handy for single reads. */
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "store_priv.h"
@@ -172,6 +174,21 @@ static const char *sync_value(const char *s) {
     return NULL;
 }
 
+/* Balances, keys and the node's identity live here: owner only, even when the directory or the
+ * files existed before with looser modes (SQLite's -wal/-shm copy the database file's mode). */
+static void restrict_files(const host_settings *set) {
+    static const char *const suffixes[] = {"", "-wal", "-shm"};
+    if (set->data_dir[0] && chmod(set->data_dir, 0700) != 0 && errno != ENOENT)
+        hlog("store", AITBC_LOG_WARN, "cannot make %s owner-only: %s", set->data_dir,
+             strerror(errno));
+    for (size_t i = 0; i < sizeof suffixes / sizeof *suffixes; i++) {
+        char path[PATH_MAX + 8];
+        snprintf(path, sizeof path, "%s%s", set->db_path, suffixes[i]);
+        if (chmod(path, 0600) != 0 && errno != ENOENT)
+            hlog("store", AITBC_LOG_WARN, "cannot make %s owner-only: %s", path, strerror(errno));
+    }
+}
+
 /** @brief Open the database of the settings (WAL, pragmas, host_schema); the caller's connection
  *  stays open. 0, AITBC_EINVAL for bad settings, AITBC_EIO when the file cannot be used. */
 int store_open(const host_settings *set) {
@@ -198,6 +215,7 @@ int store_open(const host_settings *set) {
     pthread_mutex_unlock(&g_lock);
 
     store_conn *c = conn_open();
+    restrict_files(set);
     sqlite3_stmt *st = NULL;
     int wal = 0;
     /* journal_mode is stored in the file: set once here, every later connection inherits it. */

@@ -353,15 +353,6 @@ int th_stop(th_host *h) {
     return h->status;
 }
 
-void th_forget(th_host *h) {
-    if (!h)
-        return;
-    th_stop(h);
-    free(h->plugins_yaml);
-    free(h->extra_yaml);
-    free(h);
-}
-
 void th_free(th_host *h) {
     if (!h)
         return;

@@ -18,7 +18,9 @@ char *aitbc_json_canonical(const cJSON *item);
 char *aitbc_json_print(const cJSON *item);
 /** Strict parse of untrusted text: exactly one JSON value surrounded only by whitespace, and the
  *  text must be valid UTF-8 (no overlongs, surrogates or code points past U+10FFFF), so that its
- *  canonical form and hash are what any other RFC 8785 implementation computes. NULL if not.
+ *  canonical form and hash are what any other RFC 8785 implementation computes. Also refused: a
+ *  \u0000 escape in any string, two members of one object with the same name, and a number that
+ *  is not finite as a double (1e999). NULL if not.
  *  Caller frees with cJSON_Delete. */
 cJSON *aitbc_json_parse_strict(const char *text, size_t len);
 /** 1 if text[0..len) is well-formed UTF-8. */
