@@ -9,11 +9,12 @@
 //
 // Usage: node run.js OUTDIR   (env AITBC_HOST_BIN, AITBC_PLUGIN_DIR; CHROMIUM, default /usr/bin/chromium)
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'node:http';
+// Missing packages: run `npm ci` here (tests/install-deps.sh does).
 import { chromium } from 'playwright-core';
 import { startNode, freePort, waitFor, http, call, registerMiner } from './nodes.js';
 
@@ -24,6 +25,12 @@ const SOURCE = join(here, '..', '..');
 const FAUCET = 'ait1fa0ce70000000000000000000000000000000001';
 const IMAGE = join(SOURCE, 'plugins', 'compute-ocr', 'tests', 'data', 'hello.png');
 const AXE = readFileSync(join(here, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
+for (const [what, path] of [['AITBC_HOST_BIN', process.env.AITBC_HOST_BIN], ['chromium', CHROMIUM]]) {
+  if (!path || !existsSync(path)) {
+    console.error(`browser tests: ${what} not found (${path}); run sh tests/install-deps.sh and build first`);
+    process.exit(1);
+  }
+}
 
 mkdirSync(OUT, { recursive: true });
 
