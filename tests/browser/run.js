@@ -5,7 +5,7 @@
 // changed copy), watch blocks arrive live, buy GPU hours, trade on the exchange (book and trades
 // change live, an order is canceled), and the admin pages. Each page is screenshotted and checked
 // with axe-core (no serious or critical violations), and the console must stay free of errors
-// (a CSP violation is one).
+// (a CSP violation is one). The served OpenAPI description passes a 3.1 schema validator.
 //
 // Usage: node run.js OUTDIR   (env AITBC_HOST_BIN, AITBC_PLUGIN_DIR; CHROMIUM, default /usr/bin/chromium)
 import assert from 'node:assert/strict';
@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { request } from 'node:http';
 // Missing packages: run `npm ci` here (tests/install-deps.sh does).
 import { chromium } from 'playwright-core';
+import { Validator } from '@seriousme/openapi-schema-validator';
 import { startNode, freePort, waitFor, http, call, registerMiner } from './nodes.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -124,6 +125,16 @@ async function main() {
     for (const bad of ['..%2Fweb.c', '%2E%2E/%2E%2E/etc/passwd', '..', 'nope.js', '.hidden', 'index.html%00.js', '%2e%2e%2fCMakeLists.txt'])
       assert.equal(await rawStatus(coord.port, `/api/web/${bad}`), 404, bad);
     assert.doesNotMatch(readFileSync(join(SOURCE, 'plugins/web/static/index.html'), 'utf8'), /<script(?![^>]*\bsrc=)/);
+  });
+
+  await step('GET /v1/openapi.json passes an OpenAPI 3.1 schema validator (as does docs/openapi.json)', async () => {
+    for (const [what, doc] of [['served', (await http(api, 'GET', '/v1/openapi.json')).body],
+      ['docs/openapi.json', JSON.parse(readFileSync(join(SOURCE, 'docs', 'openapi.json'), 'utf8'))]]) {
+      const v = new Validator();
+      const res = await v.validate(doc);
+      if (!res.valid) assert.fail(`${what}: ${String(JSON.stringify(res.errors, null, 1)).slice(0, 2000)}`);
+      assert.equal(v.version, '3.1');
+    }
   });
 
   await step('home and keyboard: the skip link comes first and moves focus to the content', async () => {
