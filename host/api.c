@@ -3,6 +3,7 @@
  * the plugin's ctx; the rest forward straight through. Also keeps the process-wide settings. */
 #include <stdarg.h>
 #include <stddef.h>
+#include <string.h>
 #include <time.h>
 
 #include "internal.h"
@@ -54,8 +55,20 @@ static void api_respond_error(aitbc_request *req, unsigned status, const char *c
     va_end(ap);
 }
 
+/* Lookups from a plugin's init/start must be declared (provides, requires or uses). */
+static const void *api_service_lookup(const char *name_at_version)
+{
+    return loader_lookup_allowed(name_at_version) ? services_lookup(name_at_version) : NULL;
+}
+
 static int api_bus_publish(aitbc_plugin_ctx *ctx, const char *topic, const cJSON *data)
 {
+    int rc = bus_check_owner(ctx, topic);
+    if (rc)
+        return rc;
+    /* Inside a request's write scope the event leaves only once the work it reports committed. */
+    if (strcmp(topic, "*") != 0 && scope_hold_event(topic, data))
+        return 0;
     return bus_publish(topic, data);
 }
 
@@ -124,7 +137,7 @@ static const aitbc_host_api g_api = {
     .changes = store_changes,
     .stmt_done = store_stmt_done,
     .service_register = services_register,
-    .service_lookup = services_lookup,
+    .service_lookup = api_service_lookup,
     .submit = work_submit,
     .timer_add = work_timer_add,
     .timer_cancel = work_timer_cancel,

@@ -20,6 +20,9 @@
  *   allows one writer anyway, and a waiter woken by the mutex's hand-off starts at once, where
  *   SQLite's busy handler would sleep 1–100 ms between retries (the p99 of every write path).
  *   busy_timeout still covers other processes (the CLI, --verify-chain) and autocommit writes.
+ * - store_txn_begin_scope() opens a WRITE transaction whose level 2 is a SAVEPOINT: a handler's
+ *   own transactions inside the scope keep their meaning (a rollback undoes just that unit, a
+ *   later begin starts clean), but nothing is durable before the scope's commit.
  * - store_stmt(NULL, sql) is allowed: the statement runs on the thread's connection in autocommit
  *   mode (or inside the thread's open transaction, if any), handy for single reads. */
 #include <pthread.h>
@@ -275,6 +278,12 @@ aitbc_txn *store_txn_begin(int mode) {
     if (!c) return NULL;
     aitbc_txn *t = &c->txn;
     if (t->depth > 0) {
+        if (t->scoped && t->depth == 1) {
+            if (store_exec(c, "SAVEPOINT aitbc_scope") != 0)
+                return NULL;
+            t->depth = 2;
+            return t;
+        }
         if (mode == AITBC_TXN_WRITE && t->mode == AITBC_TXN_READ) {
             hlog("store", AITBC_LOG_ERROR,
                  "a WRITE transaction cannot nest inside a READ one: "
@@ -295,7 +304,37 @@ aitbc_txn *store_txn_begin(int mode) {
     t->depth = 1;
     t->mode = write ? AITBC_TXN_WRITE : AITBC_TXN_READ;
     t->failed = 0;
+    t->scoped = 0;
     return t;
+}
+
+aitbc_txn *store_txn_begin_scope(void) {
+    store_conn *c = store_conn_get();
+    if (!c) return NULL;
+    if (c->txn.depth > 0) {
+        hlog("store", AITBC_LOG_ERROR, "a scope must be the outermost transaction");
+        return NULL;
+    }
+    aitbc_txn *t = store_txn_begin(AITBC_TXN_WRITE);
+    if (t) t->scoped = 1;
+    return t;
+}
+
+/* Level 2 of a scope ends: undo or keep its savepoint. SQLite may have ended the whole
+ * transaction after an error; then the scope fails as a whole. */
+static int scope_unit_end(aitbc_txn *t, int keep) {
+    t->depth = 1;
+    int failed = t->failed || !keep;
+    t->failed = 0;
+    if (sqlite3_get_autocommit(t->conn->db)) {
+        t->failed = 1;
+        return AITBC_EIO;
+    }
+    int rc = failed ? store_exec(t->conn, "ROLLBACK TO aitbc_scope; RELEASE aitbc_scope")
+                    : store_exec(t->conn, "RELEASE aitbc_scope");
+    if (rc != 0)
+        t->failed = 1;
+    return failed ? AITBC_EIO : rc;
 }
 
 /* Whether t is the calling thread's open transaction (handles never cross threads). */
@@ -323,7 +362,9 @@ int store_txn_commit(aitbc_txn *t) {
         hlog("store", AITBC_LOG_ERROR, "commit of a transaction that is not open on this thread");
         return AITBC_EINVAL;
     }
+    if (t->scoped && t->depth == 2) return scope_unit_end(t, 1);
     if (--t->depth > 0) return t->failed ? AITBC_EIO : 0;
+    t->scoped = 0;
     if (t->failed) {
         txn_abort(t);
         return AITBC_EIO;
@@ -349,6 +390,13 @@ void store_txn_rollback(aitbc_txn *t) {
         hlog("store", AITBC_LOG_ERROR, "rollback of a transaction that is not open on this thread");
         return;
     }
+    if (t->scoped && t->depth == 2) {
+        scope_unit_end(t, 0);
+        return;
+    }
     t->failed = 1;
-    if (--t->depth == 0) txn_abort(t);
+    if (--t->depth == 0) {
+        t->scoped = 0;
+        txn_abort(t);
+    }
 }

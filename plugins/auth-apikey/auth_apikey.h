@@ -13,7 +13,7 @@
 #include "ratelimit.h"
 
 #define AUTH_LABEL_MAX 128
-#define AUTH_TOPIC_KEY_REVOKED "key_revoked"
+#define AUTH_TOPIC_KEY_REVOKED AITBC_TOPIC_KEY_REVOKED
 
 /** Self-service sign-up (signup.c): off unless configured. */
 typedef struct auth_signup {

@@ -14,6 +14,12 @@
 /* A coordinator answers an empty long-poll only after wait_s; one that answers at once (or keeps
  * sending jobs this miner refuses) is not polled faster than this. */
 #define MIN_ROUND_MS 1000
+#define EARLY_MS 5000
+
+int ma_trouble_level(const ma_agent *a) {
+    /* At start a local coordinator (full.yaml) is not listening yet: no reason to alarm. */
+    return a->api->now_ms() - a->api->started_ms() < EARLY_MS ? AITBC_LOG_INFO : AITBC_LOG_WARN;
+}
 
 void ma_poller_wake(ma_agent *a) {
     pthread_mutex_lock(&a->mu);
@@ -62,7 +68,7 @@ static char *beat_body(ma_agent *a, int busy) {
     ma_spool_ids(a, running); /* finished but undelivered: still ours, never to be re-sent */
     cJSON_AddItemToObject(b, "running", running);
     cJSON_AddItemToObject(b, "metrics", metrics(a, busy));
-    char *text = cJSON_PrintUnformatted(b);
+    char *text = aitbc_json_print(b);
     cJSON_Delete(b);
     return text;
 }
@@ -175,8 +181,8 @@ static int is_registered(ma_agent *a) {
 /* Coordinator trouble: log the first failure, then wait with backoff. */
 static void back_off(ma_agent *a, int *failures, int64_t hint_ms) {
     if (*failures == 0)
-        a->api->log(a->ctx, AITBC_LOG_WARN, "coordinator %s not reachable; retrying with backoff",
-                    a->cfg.coordinator_url);
+        a->api->log(a->ctx, ma_trouble_level(a),
+                    "coordinator %s not reachable; retrying with backoff", a->cfg.coordinator_url);
     atomic_store(&a->failing, 1);
     int64_t d = ma_backoff_ms(*failures, a->cfg.backoff_max_ms);
     if (hint_ms > d) d = hint_ms;

@@ -1,11 +1,13 @@
 /* See compute_probe.h. */
 #include <string.h>
 
+#include <aitbc/util.h>
 #include "compute_probe.h"
 
+/* Like the miner agent: a job past ctl.deadline_ms must stop too. */
 static int probe_should_stop(void *user) {
     compute_probe *p = user;
-    return atomic_load(&p->stop);
+    return atomic_load(&p->stop) || (p->ctl.deadline_ms > 0 && aitbc_now_ms() >= p->ctl.deadline_ms);
 }
 
 static int probe_progress(void *user, double fraction) {
@@ -15,7 +17,7 @@ static int probe_progress(void *user, double fraction) {
     p->last_progress = fraction;
     p->progress_calls++;
     if (p->stop_at_progress > 0 && fraction >= p->stop_at_progress) atomic_store(&p->stop, 1);
-    return atomic_load(&p->stop);
+    return probe_should_stop(p);
 }
 
 void compute_probe_init(compute_probe *p) {

@@ -1,5 +1,6 @@
 /* A compute@1 ctl for tests that call a backend's engine directly: records progress, lets the
- * test ask the job to stop (now, or once progress passes a fraction), and reads the outcome. */
+ * test ask the job to stop (now, or once progress passes a fraction), and reads the outcome. As
+ * the miner agent's does, should_stop also turns true once ctl.deadline_ms has passed. */
 #ifndef AITBC_COMPUTE_PROBE_H
 #define AITBC_COMPUTE_PROBE_H
 

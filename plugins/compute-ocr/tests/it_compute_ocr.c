@@ -11,6 +11,7 @@
 #include <sodium.h>
 
 #include "harness.h"
+#include <aitbc/json.h>
 
 static const char *const k_check[] = {"--check-config", NULL};
 
@@ -71,7 +72,7 @@ static void registered_backend_runs_a_job(void **state) {
                         "compute:compute-ocr@1");
     assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItem(b, "job_types"), 0)->valuestring,
                         "ocr");
-    char *models = cJSON_PrintUnformatted(cJSON_GetObjectItem(b, "models"));
+    char *models = aitbc_json_print(cJSON_GetObjectItem(b, "models"));
     assert_non_null(strstr(models, "\"tesseract:eng\""));
     free(models);
     th_resp_free(&r);

@@ -10,6 +10,12 @@
  *  (members whose value is null are dropped, recursively), integers printed without exponent,
  *  strings escaped per JCS. Returns a malloc'd string (caller frees with free()), or NULL. */
 char *aitbc_json_canonical(const cJSON *item);
+/** Compact JSON text of item for everything the node writes (HTTP bodies, WebSocket frames,
+ *  stored text): key order and nulls kept, numbers printed exactly as aitbc_json_canonical prints
+ *  them (the shortest form that reads back as the same double; -0 as 0; NaN/Infinity as null),
+ *  so no value changes between what was received, stored, sent and hashed. Use it instead of
+ *  cJSON_Print*, which rounds to 15 significant digits. malloc'd (free()), NULL on failure. */
+char *aitbc_json_print(const cJSON *item);
 /** Strict parse of untrusted text: exactly one JSON value surrounded only by whitespace, and the
  *  text must be valid UTF-8 (no overlongs, surrogates or code points past U+10FFFF), so that its
  *  canonical form and hash are what any other RFC 8785 implementation computes. NULL if not.
