@@ -82,7 +82,13 @@ static const void *api_service_lookup(const char *name_at_version)
 
 static int api_bus_publish(aitbc_plugin_ctx *ctx, const char *topic, const cJSON *data)
 {
-    return bus_publish_from(ctx, topic, data);
+    int rc = bus_check_owner(ctx, topic);
+    if (rc)
+        return rc;
+    /* Inside a request's write scope the event leaves only once the work it reports committed. */
+    if (strcmp(topic, "*") != 0 && scope_hold_event(topic, data))
+        return 0;
+    return bus_publish(topic, data);
 }
 
 static int api_bus_subscribe(aitbc_plugin_ctx *ctx, const char *topic, aitbc_event_fn fn,

@@ -224,9 +224,9 @@ int bus_publish(const char *topic, const cJSON *data) {
     return rc;
 }
 
-/** @brief A plugin publishes: only on a topic it declared itself. AITBC_EFORBIDDEN (logged once
- *  per topic) otherwise; else as bus_publish. */
-int bus_publish_from(aitbc_plugin_ctx *ctx, const char *topic, const cJSON *data) {
+/** @brief May ctx publish on topic? Only on a topic it declared itself: 0, or AITBC_EFORBIDDEN
+ *  (logged once per topic). */
+int bus_check_owner(aitbc_plugin_ctx *ctx, const char *topic) {
     if (!topic || !topic[0]) return AITBC_EINVAL;
     pthread_mutex_lock(&g_lock);
     topic_rec *t = topic_get(topic, 1);
@@ -242,7 +242,13 @@ int bus_publish_from(aitbc_plugin_ctx *ctx, const char *topic, const cJSON *data
                  "(bus_topic from init or start)", topic);
         return AITBC_EFORBIDDEN;
     }
-    return bus_publish(topic, data);
+    return 0;
+}
+
+/** @brief A plugin publishes: bus_check_owner, then bus_publish. */
+int bus_publish_from(aitbc_plugin_ctx *ctx, const char *topic, const cJSON *data) {
+    int rc = bus_check_owner(ctx, topic);
+    return rc ? rc : bus_publish(topic, data);
 }
 
 /** @brief Subscribe fn to topic ("*" = all topics); may be called at any time from any thread.

@@ -11,6 +11,7 @@
 #include <microhttpd.h>
 
 #include "http_priv.h"
+#include "aitbc/json.h"
 
 const char *http_req_method(aitbc_request *req) {
     return req ? req->method : NULL;
@@ -167,7 +168,7 @@ void http_respond_json(aitbc_request *req, unsigned status, cJSON *body) {
         cJSON_Delete(body);
         return;
     }
-    char *text = body ? cJSON_PrintUnformatted(body) : strdup("{}");
+    char *text = body ? aitbc_json_print(body) : strdup("{}");
     cJSON_Delete(body);
     if (!text) {
         status = 500;
@@ -212,6 +213,21 @@ void http_error(aitbc_request *req, unsigned status, const char *code, const cha
     va_start(ap, fmt);
     http_respond_errorv(req, status, code, field, fmt, ap);
     va_end(ap);
+}
+
+void http_restage_error(aitbc_request *req, unsigned status, const char *code, const char *msg) {
+    free(req->resp_body);
+    req->resp_body = NULL;
+    req->resp_len = 0;
+    req->responded = 0;
+    for (http_header *h = req->hdrs, *next; h; h = next) {
+        next = h->next;
+        free(h->name);
+        free(h->value);
+        free(h);
+    }
+    req->hdrs = NULL;
+    http_error(req, status, code, NULL, "%s", msg);
 }
 
 int http_queue(aitbc_request *req, int closing) {

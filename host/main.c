@@ -1,7 +1,9 @@
 /* aitbc-host: the process. Parses the command line, loads and validates the config, brings the
  * modules up in dependency order (storage, workers, bus, plugins, sockets), serves until SIGINT or
  * SIGTERM, and takes everything down in reverse. Offline commands (--NAME, found as the service
- * command:NAME@1 a plugin registered) run after plugin init without opening any socket. */
+ * command:NAME@1 a plugin registered) run after plugin init without opening any socket;
+ * --verify-receipt needs no config at all (SDK verifier, nothing written). */
+#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -14,12 +16,15 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "receipt_check.h"
 
 #define COMMAND_ARGS_MAX 16
 
 typedef struct options {
     const char *config;
     const char *ready_file;
+    const char *receipt;
+    at_check_args check; /* --verify-receipt: key source, optional payload/result */
     int check_config;
     const char *command; /* "--verify-chain" runs the service "command:verify-chain@1" */
     int command_argc;
@@ -38,8 +43,10 @@ static void usage(FILE *out)
             "                           service graph, then exit\n"
             "      --ready-file PATH    write {\"http_port\",\"ws_port\",\"pid\"} once serving\n"
             "      --NAME [ARGS...]     run the offline command a loaded plugin provides as the\n"
-            "                           service command:NAME@1, then exit (e.g. --verify-chain,\n"
-            "                           --verify-receipt FILE)\n"
+            "                           service command:NAME@1, then exit (e.g. --verify-chain)\n"
+            "      --verify-receipt F   verify a job receipt offline and exit (no config needed):\n"
+            "        --public-key FILE|URL  the coordinator key: a file holding it, or a node's URL\n"
+            "        --payload FILE, --result FILE  also check the payload/result hashes\n"
             "      --version            print the version\n"
             "  -h, --help               this text\n");
 }
@@ -84,6 +91,18 @@ static int parse_args(int argc, char **argv, options *o, int *exit_code)
         } else if ((v = long_opt(a, "ready-file")) != NULL) {
             if (!(o->ready_file = opt_value(v, argc, argv, &i)))
                 goto bad;
+        } else if ((v = long_opt(a, "verify-receipt")) != NULL) {
+            if (!(o->receipt = opt_value(v, argc, argv, &i)))
+                goto bad;
+        } else if ((v = long_opt(a, "public-key")) != NULL) {
+            if (!(o->check.key_source = opt_value(v, argc, argv, &i)))
+                goto bad;
+        } else if ((v = long_opt(a, "payload")) != NULL) {
+            if (!(o->check.payload_path = opt_value(v, argc, argv, &i)))
+                goto bad;
+        } else if ((v = long_opt(a, "result")) != NULL) {
+            if (!(o->check.result_path = opt_value(v, argc, argv, &i)))
+                goto bad;
         } else if (long_opt(a, "check-config")) {
             o->check_config = 1;
         } else if (long_opt(a, "version")) {
@@ -110,7 +129,21 @@ static int parse_args(int argc, char **argv, options *o, int *exit_code)
             goto bad;
         }
     }
-    if (!o->config) {
+    if ((o->check.key_source || o->check.payload_path || o->check.result_path) && !o->receipt) {
+        fprintf(stderr, "aitbc-host: --public-key, --payload and --result go with "
+                        "--verify-receipt\n");
+        goto bad;
+    }
+    if (o->receipt && !o->check.key_source) {
+        fprintf(stderr, "aitbc-host: --verify-receipt needs --public-key FILE|URL (the "
+                        "coordinator's key, e.g. http://NODE:18000)\n");
+        goto bad;
+    }
+    if (o->receipt && (o->command || o->check_config)) {
+        fprintf(stderr, "aitbc-host: --verify-receipt runs alone\n");
+        goto bad;
+    }
+    if (!o->config && !o->receipt) {
         fprintf(stderr, "aitbc-host: -c FILE is required (e.g. -c config/minimal.yaml)\n");
         goto bad;
     }
@@ -345,12 +378,27 @@ static void raise_fd_limit(void)
              (unsigned long long)before, (unsigned long long)rl.rlim_max);
 }
 
+/* --verify-receipt: before any config, database or key is touched, so it works for a receipt
+ * of any node from any directory and leaves nothing behind. */
+static int verify_receipt(options *o)
+{
+    o->check.receipt_path = o->receipt;
+    at_verdict v;
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    int code = at_check_receipt(&o->check, &v);
+    curl_global_cleanup();
+    printf("receipt %s: %s (%s)\n", v.receipt_id, v.ok ? "OK" : "INVALID", v.reason);
+    return code;
+}
+
 int main(int argc, char **argv)
 {
     options o = {0};
     int code = 0;
     if (parse_args(argc, argv, &o, &code))
         return code;
+    if (o.receipt)
+        return verify_receipt(&o);
 
     /* Signals are taken by sigwait() in the main thread; every thread created later inherits
      * this mask, so none of them is interrupted. Writes to closed sockets must not kill us. */

@@ -1,5 +1,5 @@
 /* The client plugin: descriptor, config, migrations and lifecycle. Owns the jobs tables, provides
- * jobs@1 and the verify-receipt command, runs the TTL timer and registers the client routes. */
+ * jobs@1, runs the TTL timer and registers the client routes. */
 #include "client.h"
 #include <sodium.h>
 #include <stdio.h>
@@ -47,7 +47,7 @@ static const aitbc_cfg_key k_schema[] = {
     {NULL, 0, 0, NULL},
 };
 
-static const char *const k_provides[] = {AITBC_JOBS_SERVICE, "command:verify-receipt@1", NULL};
+static const char *const k_provides[] = {AITBC_JOBS_SERVICE, NULL};
 static const char *const k_requires[] = {AITBC_LEDGER_SERVICE, NULL};
 /* Miners are looked up at dispatch time (miner requires jobs@1: a cycle through uses[]). */
 static const char *const k_uses[] = {AITBC_MINERS_SERVICE, NULL};
@@ -101,12 +101,8 @@ static int client_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **
     if (rc == 0) rc = api->migrate(ctx, k_migrations, sizeof k_migrations / sizeof k_migrations[0]);
     if (rc == 0) {
         cl_service_init(cs);
-        cs->verify_cmd.size = (uint32_t)sizeof cs->verify_cmd;
-        cs->verify_cmd.self = cs;
-        cs->verify_cmd.run = cl_verify_receipt_run;
         rc = api->service_register(ctx, AITBC_JOBS_SERVICE, &cs->service);
     }
-    if (rc == 0) rc = api->service_register(ctx, "command:verify-receipt@1", &cs->verify_cmd);
     if (rc != 0) { /* a failed init frees what it allocated: destroy is not called */
         sodium_memzero(&cs->key, sizeof cs->key);
         free(cs);

@@ -92,7 +92,7 @@ static char *body_models(mk_state *ms, aitbc_request *req, const cJSON *body) {
                                MK_MAX_MODELS);
         return NULL;
     }
-    return cJSON_PrintUnformatted(arr);
+    return aitbc_json_print(arr);
 }
 
 typedef struct offer_in {

@@ -95,7 +95,7 @@ char *ma_wire_register_body(const ma_agent *a, int64_t ts, const cJSON *caps) {
     aitbc_json_add_i64(b, "concurrency", a->cfg.concurrency);
     cJSON_AddStringToObject(b, "unit_price", a->cfg.unit_price);
     cJSON_AddStringToObject(b, "unit_type", a->cfg.unit_type);
-    char *text_out = cJSON_PrintUnformatted(b);
+    char *text_out = aitbc_json_print(b);
     cJSON_Delete(b);
     return text_out;
 }
@@ -120,7 +120,7 @@ char *ma_wire_result_body(const ma_agent *a, const char *job_id, int64_t attempt
     cJSON_AddRawToObject(b, "result", canon);
     aitbc_json_add_i64(b, "units", units);
     cJSON_AddStringToObject(b, "miner_signature", sig);
-    char *out = cJSON_PrintUnformatted(b);
+    char *out = aitbc_json_print(b);
     cJSON_Delete(b);
     free(canon);
     return out;
@@ -139,7 +139,7 @@ char *ma_wire_error_body(int64_t attempt, const char *code, const char *message,
     cJSON_AddStringToObject(e, "message", msg);
     cJSON_AddItemToObject(b, "error", e);
     cJSON_AddBoolToObject(b, "retryable", retryable != 0);
-    char *out = cJSON_PrintUnformatted(b);
+    char *out = aitbc_json_print(b);
     cJSON_Delete(b);
     return out;
 }

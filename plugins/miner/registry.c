@@ -59,7 +59,7 @@ int mn_load(miner_state *ms, aitbc_txn *txn, const char *address, mn_row *r) {
 
 int mn_upsert(miner_state *ms, aitbc_txn *t, const mn_row *r) {
     const aitbc_host_api *api = ms->api;
-    char *caps = cJSON_PrintUnformatted(r->capabilities);
+    char *caps = aitbc_json_print(r->capabilities);
     if (!caps) return AITBC_ENOMEM;
     aitbc_stmt *s = api->stmt(
         t, "INSERT INTO miner_miners(address, public_key, status, unit_type, capabilities, "
@@ -239,8 +239,7 @@ void mn_on_job_update(const char *topic, uint64_t seq, const cJSON *data, void *
     const char *job_id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(data, "job_id"));
     if (!state || !job_id || strcmp(state, "QUEUED") != 0) return;
     const cJSON *c = cJSON_GetObjectItemCaseSensitive(data, "constraints");
-    const cJSON *p = cJSON_GetObjectItemCaseSensitive(data, "payload");
-    const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "type"));
+    const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(data, "job_type"));
     const char *mp = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(data, "max_price"));
     int64_t max_price = 0;
     if (!type || !mp || aitbc_money_parse(mp, JC_AIT_DECIMALS, &max_price) != 0) return;

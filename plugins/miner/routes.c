@@ -67,7 +67,7 @@ static int parse_beat(miner_state *ms, aitbc_request *req, mn_beat *b) {
         }
     }
     b->metrics = cJSON_GetObjectItemCaseSensitive(body, "metrics");
-    char *m = b->metrics ? cJSON_PrintUnformatted(b->metrics) : NULL;
+    char *m = b->metrics ? aitbc_json_print(b->metrics) : NULL;
     int bad = b->metrics && (!cJSON_IsObject(b->metrics) || !m || strlen(m) > MN_METRICS_MAX);
     free(m);
     if (bad) {
@@ -90,7 +90,7 @@ static int record_beat(miner_state *ms, const char *address, const mn_beat *b, m
         row->heartbeats++;
         if (b->metrics) {
             free(row->metrics);
-            row->metrics = cJSON_PrintUnformatted(b->metrics);
+            row->metrics = aitbc_json_print(b->metrics);
         }
         int w = mn_upsert(ms, t, row);
         if (w != 0) {

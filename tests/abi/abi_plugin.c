@@ -95,7 +95,7 @@ static int plugin_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **
         return AITBC_EINVAL;
 #endif
 #ifdef COMMAND
-    if (api->service_register(ctx, "command:verify-receipt@1", &command) != 0)
+    if (api->service_register(ctx, "command:verify-chain@1", &command) != 0)
         return AITBC_EINVAL;
 #endif
     *out = &g_state;

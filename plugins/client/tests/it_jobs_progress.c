@@ -4,6 +4,7 @@
  * miners, stale attempts, finished jobs, hostile bodies) gets the documented error. */
 #include "jobs_th.h"
 #include "ws_client.h"
+#include <aitbc/json.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -85,7 +86,7 @@ static cJSON *next_update(wsc *w, const char *id) {
 static void expect_update(wsc *w, const char *id, const char *state, double progress) {
     cJSON *d = next_update(w, id);
     if (strcmp(jt_str(d, "state"), state) != 0 || progress_of(d) != progress) {
-        char *t = cJSON_PrintUnformatted(d);
+        char *t = aitbc_json_print(d);
         fail_msg("event %s: want %s progress %g", t, state, progress);
     }
     cJSON_Delete(d);

@@ -70,6 +70,10 @@ typedef struct aitbc_compute_v1 {
 int aitbc_compute_fail(aitbc_compute_out *out, int rc, int retryable, const char *code,
                        const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
+/** Helper for backends: the wall-clock ms (aitbc_now_ms clock) by which a job started at
+ *  started_ms must end: started_ms + limit_ms, or ctl->deadline_ms when that is earlier. */
+int64_t aitbc_compute_deadline(const aitbc_compute_ctl *ctl, int64_t started_ms, int64_t limit_ms);
+
 /** Helper for backends: nonzero when the job must stop now, because ctl->should_stop says so or
  *  ctl->deadline_ms (if set) has passed on the aitbc_now_ms() clock. ctl may be NULL. */
 int aitbc_compute_stopping(const aitbc_compute_ctl *ctl);
