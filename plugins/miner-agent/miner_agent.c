@@ -154,13 +154,13 @@ static const aitbc_plugin_desc desc = {
     .name = "miner-agent",
     .version = "1.0.0",
     .description = "miner node: registers with a coordinator, runs its jobs on compute backends",
-    .uses = k_uses,
     .config_schema = schema,
     .init = agent_init,
     .start = agent_start,
     .stop = agent_stop,
     .destroy = agent_destroy,
     .health = agent_health,
+    .uses = k_uses,
 };
 
 const aitbc_plugin_desc *aitbc_plugin_describe(void) {

@@ -221,7 +221,7 @@ static void test_kill9_requeues_to_second_node(void **st) {
     jt_client_new(C, "10", &c);
     at_submit(C, &c, "\"ms\":3000,\"steps\":3,\"echo\":\"survives\"", "1", id);
     assert_true(at_wait_job(C, id, "RUNNING", a1, 10000));
-    assert_int_equal(th_kill(m1, SIGKILL), 0);
+    assert_int_equal(th_kill(m1), 128 + SIGKILL);
 
     miner_node("unit_price: \"0.1\"", a2);
     assert_string_not_equal(a1, a2);
@@ -250,7 +250,7 @@ static void test_sigterm_drains(void **st) {
     assert_true(at_wait_job(C, slow, "RUNNING", addr, 10000));
 
     int64_t t0 = mono_ms();
-    assert_int_equal(th_kill(m, SIGTERM), 0);
+    assert_int_equal(th_signal(m, SIGTERM), 0);
     /* DRAINING at once; new work is not taken */
     assert_true(at_wait_miner(C, addr, "DRAINING", 5000));
     at_submit(C, &c, "\"ms\":10", "0", later);

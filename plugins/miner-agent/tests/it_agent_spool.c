@@ -62,7 +62,7 @@ static void test_spool_survives_kill9_of_the_miner(void **st) {
     char addr[48], id[64];
     int64_t before;
     result_held_while_coordinator_down(addr, id, &before);
-    assert_int_equal(th_kill(M, SIGKILL), 0);
+    assert_int_equal(th_kill(M), 128 + SIGKILL);
     assert_int_equal(at_spooled(M), 1);
     assert_int_equal(th_restart(C, 1), 0);
     assert_int_equal(th_restart(M, 0), 0);
