@@ -341,13 +341,6 @@ int th_run_once(const char *plugins_yaml, const char *extra_yaml, const char *co
     return status;
 }
 
-int th_kill(th_host *h) {
-    if (!h || !h->pid || kill(h->pid, SIGKILL) != 0)
-        return -1;
-    reap(h, 1);
-    return h->status;
-}
-
 int th_stop(th_host *h) {
     if (!h)
         return -1;
