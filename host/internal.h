@@ -87,6 +87,8 @@ int loader_init_all(void);   /* init in order */
 int loader_start_all(void);  /* start in order */
 void loader_stop_all(void);  /* stop in reverse */
 void loader_unload_all(void);/* destroy in reverse, dlclose */
+/** Tests only: behave as a host of an older ABI minor. */
+void loader_pretend_abi_minor(unsigned minor);
 /** The service graph in start order (--check-config). */
 void loader_print_graph(FILE *out);
 /** 0 (and logged) when a plugin's init/start on this thread looks up an undeclared service. */
@@ -172,6 +174,10 @@ int bus_check_owner(aitbc_plugin_ctx *ctx, const char *topic);
 /** A plugin's publish: refused (AITBC_EFORBIDDEN) unless ctx declared the topic. */
 int bus_publish_from(aitbc_plugin_ctx *ctx, const char *topic, const cJSON *data);
 int bus_subscribe(const char *topic, aitbc_event_fn fn, void *user);
+/** A plugin's subscription: dropped by bus_drop_plugin before the plugin stops. */
+int bus_subscribe_owned(aitbc_plugin_ctx *owner, const char *topic, aitbc_event_fn fn, void *user);
+/** Remove owner's subscriptions; on return none of its subscribers runs or will run. */
+void bus_drop_plugin(aitbc_plugin_ctx *owner);
 /** Deliver everything queued, then stop the dispatcher. */
 void bus_stop(void);
 
@@ -208,6 +214,10 @@ int work_start(int workers);
 int work_submit(aitbc_task_fn fn, void *arg);
 aitbc_timer *work_timer_add(aitbc_plugin_ctx *ctx, int64_t interval_ms, aitbc_task_fn fn, void *arg);
 void work_timer_cancel(aitbc_timer *t);
+/** Before ctx's stop: its timers stop firing, none is running, the task queue has drained. */
+void work_quiesce_plugin(aitbc_plugin_ctx *ctx);
+/** After ctx's destroy: free the timers it left. */
+void work_forget_plugin(aitbc_plugin_ctx *ctx);
 /** Stop timers, finish queued tasks, join threads. */
 void work_stop(void);
 

@@ -27,8 +27,9 @@ static const aitbc_cfg_key schema[] = {
      "(default 30)"},
     {"poll_wait_s", AITBC_CFG_INT, 0, "long-poll wait for new work, 0..30 s (default 25)"},
     {"job_timeout_s", AITBC_CFG_INT, 0, "a job's run time limit, s; 0 = none (default 3600)"},
-    {"request_timeout_s", AITBC_CFG_INT, 0, "time limit of one request to the coordinator, s "
-                                            "(default 30)"},
+    {"request_timeout_s", AITBC_CFG_INT, 0,
+     "time limit of one request to the coordinator, s "
+     "(default 30)"},
     {"progress_interval_ms", AITBC_CFG_INT, 0,
      "at most one progress update per job per this many ms (default 1000)"},
     {"backoff_max_ms", AITBC_CFG_INT, 0,
@@ -145,17 +146,22 @@ static int agent_health(void *state) {
     return atomic_load(&a->failing) ? AITBC_EUNAVAIL : 0;
 }
 
+/* Every compute backend, whichever plugins provide them; none at all refuses the start. */
+static const char *const k_uses[] = {AITBC_COMPUTE_ANY, NULL};
+
 static const aitbc_plugin_desc desc = {
     AITBC_PLUGIN_HEADER,
     .name = "miner-agent",
     .version = "1.0.0",
     .description = "miner node: registers with a coordinator, runs its jobs on compute backends",
+    .uses = k_uses,
     .config_schema = schema,
     .init = agent_init,
     .start = agent_start,
     .stop = agent_stop,
     .destroy = agent_destroy,
     .health = agent_health,
+    .uses = k_uses,
 };
 
 const aitbc_plugin_desc *aitbc_plugin_describe(void) {

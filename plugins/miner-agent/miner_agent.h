@@ -55,9 +55,9 @@ typedef struct ma_http ma_http;
 /** One job slot; `concurrency` of them. */
 typedef struct ma_job {
     ma_agent *a;
-    int used;      /* holds a job: thread running, or finished and not yet joined */
-    int finished;  /* the thread is done (joinable) */
-    int reported;  /* its completion was claimed by the job thread or the drain */
+    int used;     /* holds a job: thread running, or finished and not yet joined */
+    int finished; /* the thread is done (joinable) */
+    int reported; /* its completion was claimed by the job thread or the drain */
     char job_id[AITBC_ID_MAX];
     int64_t attempt;
     cJSON *payload; /* owned */
@@ -96,7 +96,7 @@ struct ma_agent {
     atomic_int quit;      /* threads end */
     atomic_int interrupt; /* abort the poller's request in flight (drain, quit) */
     atomic_int failing;   /* the last exchange with the coordinator failed (health) */
-    ma_http *poll_http;  /* the poller's client, so stop can interrupt a long-poll */
+    ma_http *poll_http;   /* the poller's client, so stop can interrupt a long-poll */
     pthread_t poller, progress_thread;
     int poller_live, progress_live;
 };

@@ -84,12 +84,10 @@ static int take_job(ma_agent *a, ma_assigned *j) {
     } else if (atomic_load(&a->draining)) {
         ma_jobs_reject(a, a->poll_http, j, "miner_draining", "the miner is shutting down", 1);
     } else if (!ma_backend_for(a, j->type)) {
-        snprintf(msg, sizeof msg, "this miner has no compute backend for job type \"%s\"",
-                 j->type);
+        snprintf(msg, sizeof msg, "this miner has no compute backend for job type \"%s\"", j->type);
         ma_jobs_reject(a, a->poll_http, j, "unsupported_type", msg, 0);
     } else if (ma_jobs_start(a, j) != 0) {
-        ma_jobs_reject(a, a->poll_http, j, "miner_busy", "every job slot of the miner is busy",
-                       1);
+        ma_jobs_reject(a, a->poll_http, j, "miner_busy", "every job slot of the miner is busy", 1);
     } else {
         return 1;
     }
@@ -106,8 +104,8 @@ static int handle_answer(ma_agent *a, const cJSON *json) {
     }
     if (ans.next_heartbeat_s > 0) {
         pthread_mutex_lock(&a->mu);
-        a->heartbeat_s = ans.next_heartbeat_s > HEARTBEAT_MAX_S ? HEARTBEAT_MAX_S
-                                                                 : ans.next_heartbeat_s;
+        a->heartbeat_s =
+            ans.next_heartbeat_s > HEARTBEAT_MAX_S ? HEARTBEAT_MAX_S : ans.next_heartbeat_s;
         pthread_mutex_unlock(&a->mu);
     }
     for (size_t i = 0; i < ans.ncancel; i++)
@@ -206,7 +204,12 @@ static void *poller_main(void *arg) {
         int busy = ma_jobs_reap(a);
         if (!is_registered(a)) {
             if (atomic_load(&a->draining)) {
-                ma_nap(a, 1000); /* no key, nothing to announce: the drain only waits on jobs */
+                /* no key, so no DRAINING to send: the drain only waits on jobs */
+                pthread_mutex_lock(&a->mu);
+                a->drain_announced = 1;
+                pthread_cond_broadcast(&a->cv);
+                pthread_mutex_unlock(&a->mu);
+                ma_nap(a, 1000);
                 continue;
             }
             int64_t hint = ma_register(a, a->poll_http);

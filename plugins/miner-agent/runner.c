@@ -238,8 +238,8 @@ void ma_jobs_fail_all(ma_agent *a, ma_http *h) {
                                         "the miner shut down before the job finished", 1);
         int spooled = body && ma_spool_write(a, failed[i].job_id, failed[i].attempt, body) == 0;
         if (body && (reachable || !spooled)) /* not on disk: sending is its only chance */
-            reachable = ma_spool_send(a, h, failed[i].job_id, failed[i].attempt, body,
-                                      &a->quit) == MA_SENT;
+            reachable =
+                ma_spool_send(a, h, failed[i].job_id, failed[i].attempt, body, &a->quit) == MA_SENT;
         free(body);
     }
     free(failed);

@@ -267,12 +267,8 @@ th_host *th_start_in(const char *data_dir, const char *plugins_yaml, const char 
     return h;
 }
 
-int th_kill(th_host *h, int sig) {
-    if (!h || !h->pid || kill(h->pid, sig) != 0)
-        return -1;
-    if (sig == SIGKILL)
-        reap(h, 1);
-    return 0;
+int th_signal(th_host *h, int sig) {
+    return h && h->pid && kill(h->pid, sig) == 0 ? 0 : -1;
 }
 
 int th_restart(th_host *h, int same_port) {

@@ -18,8 +18,9 @@ typedef struct th_host th_host;
 th_host *th_start(const char *plugins_yaml, const char *extra_yaml);
 /** Same, reusing an existing data dir (restart tests). dir is copied. */
 th_host *th_start_in(const char *data_dir, const char *plugins_yaml, const char *extra_yaml);
-/** Send sig to the host (SIGKILL also waits for it to die). 0, or -1 if it is not running. */
-int th_kill(th_host *h, int sig);
+/** Send sig to the host and return at once (e.g. SIGTERM, then watch it drain). 0, or -1 if it
+ *  is not running. th_stop / th_kill wait for it. */
+int th_signal(th_host *h, int sig);
 /** Start the host again in its data dir with the same plugins and extra YAML, after th_stop or
  *  th_kill (stops it first if it still runs). same_port: listen on the HTTP port it had (unless
  *  extra_yaml has its own http section), so peers configured with its URL reach it again.

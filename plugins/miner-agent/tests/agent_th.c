@@ -48,11 +48,9 @@ int at_spooled(th_host *miner) {
     return n;
 }
 
-cJSON *at_miner_record(th_host *coord, const char *address) {
-    char path[160];
+cJSON *at_get_json(th_host *h, const char *path, const char *api_key) {
     th_resp r;
-    snprintf(path, sizeof path, "/v1/miners/%s", address);
-    if (th_req(coord, "GET", path, jt_admin(coord), NULL, &r) != 0 || r.status != 200) {
+    if (th_req(h, "GET", path, api_key, NULL, &r) != 0 || r.status != 200) {
         th_resp_free(&r);
         return NULL;
     }
@@ -60,6 +58,21 @@ cJSON *at_miner_record(th_host *coord, const char *address) {
     r.json = NULL;
     th_resp_free(&r);
     return j;
+}
+
+long at_cancel(th_host *coord, const jt_client *c, const char *job_id) {
+    char path[160];
+    th_resp r;
+    snprintf(path, sizeof path, "/v1/jobs/%s/cancel", job_id);
+    long st = th_req(coord, "POST", path, c->key, NULL, &r) == 0 ? r.status : 0;
+    th_resp_free(&r);
+    return st;
+}
+
+cJSON *at_miner_record(th_host *coord, const char *address) {
+    char path[160];
+    snprintf(path, sizeof path, "/v1/miners/%s", address);
+    return at_get_json(coord, path, jt_admin(coord));
 }
 
 typedef struct miner_q {
@@ -89,8 +102,8 @@ static int job_is(void *p) {
     job_q *q = p;
     cJSON *j = jt_job(q->coord, q->id, 0);
     const char *m = jt_str(j, "assigned_miner");
-    int ok = strcmp(jt_str(j, "state"), q->state) == 0 &&
-             (!q->miner || (m && strcmp(m, q->miner) == 0));
+    int ok =
+        strcmp(jt_str(j, "state"), q->state) == 0 && (!q->miner || (m && strcmp(m, q->miner) == 0));
     cJSON_Delete(j);
     return ok;
 }
@@ -101,8 +114,8 @@ int at_wait_job(th_host *coord, const char *job_id, const char *state, const cha
     if (th_wait_until(job_is, &q, timeout_ms)) return 1;
     cJSON *j = jt_job(coord, job_id, 0);
     char *text = cJSON_PrintUnformatted(j);
-    fprintf(stderr, "job %s never became %s (miner %s): %s\n", job_id, state,
-            miner ? miner : "any", text);
+    fprintf(stderr, "job %s never became %s (miner %s): %s\n", job_id, state, miner ? miner : "any",
+            text);
     free(text);
     cJSON_Delete(j);
     return 0;

@@ -15,6 +15,10 @@ th_host *at_miner(th_host *coord, const char *agent_extra);
 void at_address(th_host *miner, char out[48]);
 /** Number of results waiting in the miner node's spool (<data_dir>/miner-spool/ *.json). */
 int at_spooled(th_host *miner);
+/** GET path (with api_key, may be NULL): the JSON of a 200 answer, or NULL. Caller frees. */
+cJSON *at_get_json(th_host *h, const char *path, const char *api_key);
+/** POST /v1/jobs/{job_id}/cancel as the client; the HTTP status. */
+long at_cancel(th_host *coord, const jt_client *c, const char *job_id);
 /** The coordinator's record of a miner (admin GET /v1/miners/{address}), or NULL. Caller frees. */
 cJSON *at_miner_record(th_host *coord, const char *address);
 /** Wait until the coordinator shows the miner with status. 1 if it did. */

@@ -38,8 +38,12 @@ static void h_register(aitbc_request *req, void *user) {
     long_key[sizeof long_key - 1] = '\0';
     char body[600];
     switch (n) {
-    case 0: respond_text(req, 201, "this is not json"); return;
-    case 1: respond_text(req, 201, "{\"api_key\":5,\"address\":[]}"); return;
+    case 0:
+        respond_text(req, 201, "this is not json");
+        return;
+    case 1:
+        respond_text(req, 201, "{\"api_key\":5,\"address\":[]}");
+        return;
     case 2:
         snprintf(body, sizeof body, "{\"api_key\":\"%s\"}", long_key);
         respond_text(req, 201, body);
@@ -48,7 +52,8 @@ static void h_register(aitbc_request *req, void *user) {
         g_h.api->resp_header(req, "Retry-After", "1");
         g_h.api->respond_error(req, 429, "rate_limited", NULL, "slow down");
         return;
-    default: break;
+    default:
+        break;
     }
     unsigned char raw[32];
     char address[48] = "ait1";
@@ -81,9 +86,15 @@ static void h_beat(aitbc_request *req, void *user) {
     pthread_mutex_unlock(&g_h.mu);
     char *big;
     switch (n) {
-    case 0: respond_text(req, 200, "garbage"); return;
-    case 1: respond_text(req, 200, "[]"); return;
-    case 2: respond_text(req, 200, "{\"jobs\":\"x\",\"cancel\":5,\"next_heartbeat_s\":-1}"); return;
+    case 0:
+        respond_text(req, 200, "garbage");
+        return;
+    case 1:
+        respond_text(req, 200, "[]");
+        return;
+    case 2:
+        respond_text(req, 200, "{\"jobs\":\"x\",\"cancel\":5,\"next_heartbeat_s\":-1}");
+        return;
     case 3:
         respond_text(req, 200,
                      "{\"jobs\":[{\"job_id\":\"../../etc/passwd\",\"attempt\":1,\"payload\":{"
@@ -120,15 +131,20 @@ static void h_beat(aitbc_request *req, void *user) {
         respond_text(req, 200, big);
         free(big);
         return;
-    case 9: respond_text(req, 200, "{\"jobs\":[],\"cancel\":[\"\xff\xfe\"]}"); return;
-    case 10: g_h.api->respond_error(req, 401, "unauthenticated", NULL, "who are you"); return;
+    case 9:
+        respond_text(req, 200, "{\"jobs\":[],\"cancel\":[\"\xff\xfe\"]}");
+        return;
+    case 10:
+        g_h.api->respond_error(req, 401, "unauthenticated", NULL, "who are you");
+        return;
     case 11:
         respond_text(req, 200,
                      "{\"jobs\":[{\"job_id\":\"job_good\",\"attempt\":1,\"payload\":{\"type\":"
                      "\"test\",\"echo\":{\"b\":[1.5,\"\\u00e9\"],\"a\":true}}}],"
                      "\"next_heartbeat_s\":1e300}");
         return;
-    default: respond_text(req, 200, "{\"jobs\":[],\"cancel\":[],\"next_heartbeat_s\":1}");
+    default:
+        respond_text(req, 200, "{\"jobs\":[],\"cancel\":[],\"next_heartbeat_s\":1}");
     }
 }
 
@@ -198,8 +214,7 @@ static int hc_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **stat
 static int hc_start(void *state) {
     (void)state;
     const aitbc_route routes[] = {
-        {"POST", "/v1/miners/register", AITBC_ROLE_PUBLIC, AITBC_BODY_JSON, 0, h_register, NULL,
-         0},
+        {"POST", "/v1/miners/register", AITBC_ROLE_PUBLIC, AITBC_BODY_JSON, 0, h_register, NULL, 0},
         {"POST", "/v1/miners/{address}/heartbeat", AITBC_ROLE_PUBLIC, AITBC_BODY_JSON, 0, h_beat,
          NULL, 0},
         {"POST", "/v1/miners/{address}/poll", AITBC_ROLE_PUBLIC, AITBC_BODY_JSON, 0, h_beat, NULL,

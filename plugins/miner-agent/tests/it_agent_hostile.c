@@ -11,21 +11,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
 static th_host *H, *M;
 
 static cJSON *stats(void) {
-    th_resp r;
-    if (th_req(H, "GET", "/v1/hostile/stats", NULL, NULL, &r) != 0 || r.status != 200) {
-        th_resp_free(&r);
-        return NULL;
-    }
-    cJSON *j = r.json;
-    r.json = NULL;
-    th_resp_free(&r);
-    return j;
+    return at_get_json(H, "/v1/hostile/stats", NULL);
 }
 
 static int good_job_delivered(void *arg) {
@@ -71,6 +64,35 @@ static void test_hostile_answers_do_not_break_the_agent(void **st) {
     assert_int_equal(th_stop(M), 0);
 }
 
+static int64_t mono_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int says_unreachable(void *m) {
+    return at_log_has(m, "not reachable");
+}
+
+/* Nobody listens at the coordinator URL: the node keeps retrying, reports itself degraded, and
+ * still stops at once (nothing to drain, nobody to tell) although drain_grace_s is 30 s. */
+static void test_no_coordinator(void **st) {
+    (void)st;
+    th_host *m = th_start("  miner-agent: { coordinator_url: \"http://127.0.0.1:1\", "
+                          "backoff_max_ms: 200 }\n  compute-test: {}\n",
+                          NULL);
+    assert_non_null(m);
+    assert_true(th_wait_until(says_unreachable, m, 10000));
+    th_resp r;
+    assert_int_equal(th_req(m, "GET", "/healthz", NULL, NULL, &r), 0);
+    assert_int_equal(r.status, 503);
+    th_resp_free(&r);
+    int64_t t0 = mono_ms();
+    assert_int_equal(th_stop(m), 0);
+    assert_true(mono_ms() - t0 < 5000);
+    th_free(m);
+}
+
 static int setup(void **st) {
     (void)st;
     H = th_start("  hostile-coord: {}\n", NULL);
@@ -87,6 +109,7 @@ static int teardown(void **st) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hostile_answers_do_not_break_the_agent),
+        cmocka_unit_test(test_no_coordinator),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

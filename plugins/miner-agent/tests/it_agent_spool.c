@@ -24,10 +24,15 @@ static int nothing_spooled(void *m) {
     return at_spooled(m) == 0;
 }
 
-/* Job running on the miner node, coordinator stopped, result spooled. */
-static void result_held_while_coordinator_down(const char *addr, const jt_client *c,
-                                               char id[64]) {
-    at_submit(C, c, "\"ms\":1000,\"steps\":2,\"units\":2,\"echo\":\"kept\"", "1", id);
+/* A funded client's job running on the miner node, the coordinator stopped, the result spooled;
+ * *before is the miner's balance before. */
+static void result_held_while_coordinator_down(char addr[48], char id[64], int64_t *before) {
+    int64_t locked;
+    jt_client c;
+    at_address(M, addr);
+    jt_client_new(C, "10", &c);
+    jt_balance(C, addr, before, &locked);
+    at_submit(C, &c, "\"ms\":1000,\"steps\":2,\"units\":2,\"echo\":\"kept\"", "1", id);
     assert_true(at_wait_job(C, id, "RUNNING", addr, 10000));
     assert_int_equal(th_stop(C), 0);
     assert_true(th_wait_until(spooled, M, 15000));
@@ -49,12 +54,8 @@ static void paid_once(const char *addr, const char *id, int64_t before) {
 static void test_spooled_result_delivered_after_restart(void **st) {
     (void)st;
     char addr[48], id[64];
-    int64_t before, locked;
-    at_address(M, addr);
-    jt_client c;
-    jt_client_new(C, "10", &c);
-    jt_balance(C, addr, &before, &locked);
-    result_held_while_coordinator_down(addr, &c, id);
+    int64_t before;
+    result_held_while_coordinator_down(addr, id, &before);
     assert_int_equal(th_restart(C, 1), 0);
     paid_once(addr, id, before);
     assert_true(at_log_has(M, "kept in the spool"));
@@ -63,13 +64,9 @@ static void test_spooled_result_delivered_after_restart(void **st) {
 static void test_spool_survives_kill9_of_the_miner(void **st) {
     (void)st;
     char addr[48], id[64];
-    int64_t before, locked;
-    at_address(M, addr);
-    jt_client c;
-    jt_client_new(C, "10", &c);
-    jt_balance(C, addr, &before, &locked);
-    result_held_while_coordinator_down(addr, &c, id);
-    assert_int_equal(th_kill(M, SIGKILL), 0);
+    int64_t before;
+    result_held_while_coordinator_down(addr, id, &before);
+    assert_int_equal(th_kill(M), 128 + SIGKILL);
     assert_int_equal(at_spooled(M), 1);
     assert_int_equal(th_restart(C, 1), 0);
     assert_int_equal(th_restart(M, 0), 0);

@@ -43,4 +43,13 @@ cJSON *aitbc_json_add_money(cJSON *obj, const char *key, int64_t units, int deci
 int aitbc_cfg_int(const cJSON *cfg, const char *key, int64_t def, int64_t lo, int64_t hi,
                   int64_t *out);
 
+/** One optional integer key of a config section, for aitbc_cfg_ints. */
+typedef struct aitbc_cfg_int_spec {
+    const char *key;
+    int64_t def, lo, hi;
+} aitbc_cfg_int_spec;
+/** aitbc_cfg_int for each of n specs, into out[i]. Returns -1 when all are fine, else the index
+ *  of the first bad one (log "<plugin>.<spec.key> must be an integer in lo..hi"). */
+int aitbc_cfg_ints(const cJSON *cfg, const aitbc_cfg_int_spec *specs, size_t n, int64_t *out);
+
 #endif
