@@ -67,7 +67,11 @@ static void *client_main(void *arg) {
         sent_key *s = &c->sent[c->nsent++];
         snprintf(s->key, sizeof s->key, "crash-%d-%d-%d", c->round, c->index, c->nsent);
         th_resp r;
-        if (transfer(c->host, s->key, &r) != 0 || r.status == 0) break;
+        memset(&r, 0, sizeof r);
+        if (transfer(c->host, s->key, &r) != 0 || r.status == 0) {
+            th_resp_free(&r); /* the host died mid-request: whatever was kept */
+            break;
+        }
         if (r.status == 201 && hash_of(&r)) {
             snprintf(s->hash, sizeof s->hash, "%s", hash_of(&r));
             atomic_fetch_add(&g_answers, 1);
