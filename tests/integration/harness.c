@@ -363,6 +363,25 @@ int th_stop(th_host *h) {
     return h->status;
 }
 
+int th_kill(th_host *h) {
+    if (!h)
+        return -1;
+    if (h->pid) {
+        kill(h->pid, SIGKILL);
+        reap(h, 1);
+    }
+    return h->status;
+}
+
+void th_forget(th_host *h) {
+    if (!h)
+        return;
+    th_stop(h);
+    free(h->plugins_yaml);
+    free(h->extra_yaml);
+    free(h);
+}
+
 void th_free(th_host *h) {
     if (!h)
         return;
