@@ -271,6 +271,16 @@ int th_signal(th_host *h, int sig) {
     return h && h->pid && kill(h->pid, sig) == 0 ? 0 : -1;
 }
 
+int th_kill(th_host *h) {
+    if (!h)
+        return -1;
+    if (!h->pid)
+        return h->status;
+    kill(h->pid, SIGKILL);
+    reap(h, 1);
+    return h->status;
+}
+
 int th_restart(th_host *h, int same_port) {
     if (!h)
         return -1;
