@@ -341,16 +341,6 @@ int th_run_once(const char *plugins_yaml, const char *extra_yaml, const char *co
     return status;
 }
 
-int th_kill(th_host *h) {
-    if (!h)
-        return -1;
-    if (!h->pid)
-        return h->status;
-    kill(h->pid, SIGKILL);
-    reap(h, 1);
-    return h->status;
-}
-
 int th_stop(th_host *h) {
     if (!h)
         return -1;

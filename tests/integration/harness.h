@@ -37,9 +37,6 @@ int th_run_once(const char *plugins_yaml, const char *extra_yaml, const char *co
                 char **output);
 /** SIGTERM, wait, and return the exit status (0 = clean). Does not delete the data dir. */
 int th_stop(th_host *h);
-/** SIGKILL (a crash: nothing is flushed or closed), wait, return the exit status (128 + 9).
- *  Does not delete the data dir. */
-int th_kill(th_host *h);
 /** th_stop + remove the temp dir + free. */
 void th_free(th_host *h);
 
