@@ -34,6 +34,13 @@ static const aitbc_migration k_migrations[] = {
     /* progress in millionths (the storage SDK has integers, and 6 decimals are plenty) */
     {3, "ALTER TABLE client_jobs ADD COLUMN progress_ppm INTEGER;"
         "ALTER TABLE client_jobs ADD COLUMN progress_ms INTEGER;"},
+    /* jobs that run on a marketplace trade: only on its seller, ahead of that seller's queue */
+    {4, "ALTER TABLE client_jobs ADD COLUMN trade_id TEXT;"
+        "ALTER TABLE client_jobs ADD COLUMN seller TEXT;"
+        "CREATE INDEX client_jobs_seller_queue ON client_jobs(seller, seq)"
+        " WHERE state = 'QUEUED' AND seller IS NOT NULL;"
+        "CREATE INDEX client_jobs_trade_running ON client_jobs(trade_id)"
+        " WHERE state = 'RUNNING' AND trade_id IS NOT NULL;"},
 };
 
 static const aitbc_cfg_key k_schema[] = {

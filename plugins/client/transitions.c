@@ -83,6 +83,7 @@ static int make_receipt(client_state *cs, cl_job *j) {
     aitbc_json_add_str(r, "unit_type", j->unit_type[0] ? j->unit_type : NULL);
     aitbc_json_add_money(r, "unit_price", j->unit_price > 0 ? j->unit_price : 0, JC_AIT_DECIMALS);
     aitbc_json_add_money(r, "price", j->price > 0 ? j->price : 0, JC_AIT_DECIMALS);
+    if (j->trade_id[0]) aitbc_json_add_str(r, "trade_id", j->trade_id); /* paid by that trade */
     aitbc_json_add_str(r, "payload_sha256", psha);
     aitbc_json_add_str(r, "result_sha256", rsha);
     aitbc_time_format(j->assigned_ms, ts);
