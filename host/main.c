@@ -22,6 +22,9 @@ typedef struct options {
     const char *receipt;
     int check_config;
     int verify_chain;
+    const char *command; /* --run NAME: the plugin command "command:NAME@1" */
+    int command_argc;    /* and the arguments after the options */
+    char **command_argv;
 } options;
 
 /* How far start-up got; teardown undoes exactly that much, in reverse. */
@@ -36,6 +39,8 @@ static void usage(FILE *out)
             "      --ready-file PATH    write {\"http_port\",\"ws_port\",\"pid\"} once serving\n"
             "      --verify-chain       verify the stored chain (needs the chain plugin) and exit\n"
             "      --verify-receipt F   verify a job receipt JSON file and exit\n"
+            "      --run NAME [ARGS]    run the offline command a plugin offers as command:NAME@1\n"
+            "                           (e.g. --run release-locks exchange) and exit\n"
             "      --version            print the version\n"
             "  -h, --help               this text\n");
 }
@@ -43,23 +48,25 @@ static void usage(FILE *out)
 /* 0 to run, or the exit code to return at once (help, version, usage error). */
 static int parse_args(int argc, char **argv, options *o, int *exit_code)
 {
-    enum { O_CHECK = 256, O_READY, O_CHAIN, O_RECEIPT, O_VERSION };
+    enum { O_CHECK = 256, O_READY, O_CHAIN, O_RECEIPT, O_VERSION, O_RUN };
     static const struct option longs[] = {
         {"config", required_argument, NULL, 'c'},  {"check-config", no_argument, NULL, O_CHECK},
         {"ready-file", required_argument, NULL, O_READY},
         {"verify-chain", no_argument, NULL, O_CHAIN},
         {"verify-receipt", required_argument, NULL, O_RECEIPT},
+        {"run", required_argument, NULL, O_RUN},
         {"version", no_argument, NULL, O_VERSION}, {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     int c;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":c:h", longs, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+:c:h", longs, NULL)) != -1) {
         switch (c) {
         case 'c': o->config = optarg; break;
         case O_CHECK: o->check_config = 1; break;
         case O_READY: o->ready_file = optarg; break;
         case O_CHAIN: o->verify_chain = 1; break;
         case O_RECEIPT: o->receipt = optarg; break;
+        case O_RUN: o->command = optarg; break;
         case O_VERSION:
             printf("aitbc-host %s (plugin ABI %u.%u, host API %u)\n", AITBC_HOST_VERSION,
                    AITBC_ABI_MAJOR, AITBC_ABI_MINOR, AITBC_HOST_API_VERSION);
@@ -77,16 +84,18 @@ static int parse_args(int argc, char **argv, options *o, int *exit_code)
             goto bad;
         }
     }
-    if (optind < argc) {
+    if (optind < argc && !o->command) {
         fprintf(stderr, "aitbc-host: unexpected argument '%s'\n", argv[optind]);
         goto bad;
     }
+    o->command_argc = argc - optind;
+    o->command_argv = argv + optind;
     if (!o->config) {
         fprintf(stderr, "aitbc-host: -c FILE is required (e.g. -c config/minimal.yaml)\n");
         goto bad;
     }
-    if (o->check_config + o->verify_chain + (o->receipt != NULL) > 1) {
-        fprintf(stderr, "aitbc-host: --check-config, --verify-chain and --verify-receipt "
+    if (o->check_config + o->verify_chain + (o->receipt != NULL) + (o->command != NULL) > 1) {
+        fprintf(stderr, "aitbc-host: --check-config, --verify-chain, --verify-receipt and --run "
                         "exclude each other\n");
         goto bad;
     }
@@ -164,8 +173,12 @@ static int run_command(const char *service, const char *plugin_hint, int argc, c
 {
     const aitbc_command_v1 *cmd = services_lookup(service);
     if (!cmd || !cmd->run) {
-        hlog(NULL, AITBC_LOG_ERROR, "no loaded plugin provides %s: list the %s plugin under "
-             "plugins: in the config", service, plugin_hint);
+        if (plugin_hint)
+            hlog(NULL, AITBC_LOG_ERROR, "no loaded plugin provides %s: list the %s plugin under "
+                 "plugins: in the config", service, plugin_hint);
+        else
+            hlog(NULL, AITBC_LOG_ERROR, "no loaded plugin provides %s: check the command's "
+                 "name and the plugins: in the config", service);
         return 1;
     }
     /* Let Ctrl-C end a long offline run the ordinary way: no sockets or files to tidy. */
@@ -246,6 +259,12 @@ static int run(const options *o, const host_config *cfg, const sigset_t *sigs)
     log_plugins();
     if (loader_init_all() != 0) {
         hlog(NULL, AITBC_LOG_ERROR, "not starting: a plugin failed to initialise");
+        goto out;
+    }
+    if (o->command) {
+        char service[160];
+        snprintf(service, sizeof service, "command:%s@1", o->command);
+        code = run_command(service, NULL, o->command_argc, o->command_argv);
         goto out;
     }
     if (o->verify_chain || o->receipt) {

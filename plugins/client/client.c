@@ -126,7 +126,7 @@ static int job_visible(const aitbc_principal *who, const cJSON *data, void *user
 static int client_start(void *state) {
     client_state *cs = state;
     const aitbc_host_api *api = cs->api;
-    cs->ledger = api->service_lookup(AITBC_LEDGER_SERVICE);
+    cs->ledger = aitbc_ledger_for(api->service_lookup(AITBC_LEDGER_SERVICE), "client");
     if (!cs->ledger) return AITBC_EUNAVAIL;
     if (cs->treasury[0] && cs->ledger->ensure_account(cs->ledger->self, NULL, cs->treasury) != 0)
         return AITBC_EIO;

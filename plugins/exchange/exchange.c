@@ -161,7 +161,7 @@ static int register_routes(ex_state *es) {
 
 static int ex_start(void *state) {
     ex_state *es = state;
-    es->ledger = es->api->service_lookup(AITBC_LEDGER_SERVICE);
+    es->ledger = aitbc_ledger_for(es->api->service_lookup(AITBC_LEDGER_SERVICE), "exchange");
     if (!es->ledger || es->ledger->size < sizeof(aitbc_ledger_v1)) {
         es->api->log(es->ctx, AITBC_LOG_ERROR, "needs %s (the chain plugin)", AITBC_LEDGER_SERVICE);
         return AITBC_EUNAVAIL;

@@ -137,7 +137,7 @@ static int mk_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **stat
 
 static int mk_start(void *state) {
     mk_state *ms = state;
-    ms->ledger = ms->api->service_lookup(AITBC_LEDGER_SERVICE);
+    ms->ledger = aitbc_ledger_for(ms->api->service_lookup(AITBC_LEDGER_SERVICE), "marketplace");
     if (!ms->ledger) return AITBC_EUNAVAIL;
     ms->miners = ms->api->service_lookup(AITBC_MINERS_SERVICE);
     if (ms->miners && ms->miners->size < offsetof(aitbc_miners_v1, status) + sizeof(void *)) {

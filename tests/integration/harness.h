@@ -24,6 +24,9 @@ th_host *th_start_in(const char *data_dir, const char *plugins_yaml, const char 
  *  everything it printed, malloc'd. */
 int th_run_once(const char *plugins_yaml, const char *extra_yaml, const char *const *args,
                 char **output);
+/** Same in an existing data dir (a command on a node's database); the dir stays. */
+int th_run_once_in(const char *data_dir, const char *plugins_yaml, const char *extra_yaml,
+                   const char *const *args, char **output);
 /** SIGTERM, wait, and return the exit status (0 = clean). Does not delete the data dir. */
 int th_stop(th_host *h);
 /** th_stop + remove the temp dir + free. */
