@@ -13,7 +13,8 @@ int cl_terminal(const char *state) {
 
 void cl_events_note(client_state *cs, cl_events *ev, const cl_job *j) {
     if (!ev->jobs) ev->jobs = cJSON_CreateArray();
-    cJSON *o = cl_job_json(cs, j, 0);
+    /* A QUEUED job's event says why it waits, as GET does (reads join this transaction). */
+    cJSON *o = cl_job_json(cs, j, strcmp(j->state, "QUEUED") == 0);
     if (ev->jobs && o)
         cJSON_AddItemToArray(ev->jobs, o);
     else

@@ -417,6 +417,9 @@ static void test_shipped_configs(void **state)
         assert_string_equal(s.http_host, "127.0.0.1");
         assert_int_equal(s.http_port, 18000);
         assert_string_equal(s.data_dir, "./data");
+        /* The product's public base URL is …/api: the seed's URLs work out of the box (the
+         * routes also answer without the prefix, see test_router). */
+        assert_string_equal(s.path_prefix, "/api");
         assert_true(cJSON_GetArraySize(cJSON_GetObjectItem(config_root(cfg), "plugins")) >= 2);
         config_free(cfg);
     }
