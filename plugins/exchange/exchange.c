@@ -171,6 +171,8 @@ static int ex_start(void *state) {
         es->api->log(es->ctx, AITBC_LOG_ERROR, "treasury account setup failed (%d)", rc);
     if (rc == 0 && (rc = ex_books_rebuild(es)) != 0)
         es->api->log(es->ctx, AITBC_LOG_ERROR, "rebuilding the order books failed (%d)", rc);
+    if (rc == 0 && (rc = ex_sequences_load(es)) != 0)
+        es->api->log(es->ctx, AITBC_LOG_ERROR, "loading the book sequences failed (%d)", rc);
     if (rc == 0) rc = declare_topics(es);
     if (rc == 0) rc = register_routes(es);
     return rc;

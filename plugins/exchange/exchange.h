@@ -21,6 +21,7 @@ typedef struct ex_market {
     pthread_mutex_t lock;
     ex_book book;
     uint64_t sequence;
+    uint64_t reserved; /* sequence ceiling stored in exchange_meta: never reused after a restart */
 } ex_market;
 
 typedef struct ex_state {
@@ -45,6 +46,9 @@ int ex_books_rebuild(ex_state *es);
  * topics). Caller holds m->lock. sides/prices are parallel arrays of n changed levels. */
 void ex_publish_levels(ex_state *es, ex_market *m, const int *sides, const int64_t *prices,
                        size_t n);
+/** @brief Start every market's sequence at the ceiling stored by the previous run, and store a
+ *  new one, so the sequence never goes back across a restart. */
+int ex_sequences_load(ex_state *es);
 /** @brief GET /v1/exchange/orderbook. */
 void ex_h_orderbook(aitbc_request *req, void *user);
 
