@@ -54,7 +54,9 @@ static int ex_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **stat
         return AITBC_EINVAL;
     }
     if (tre) snprintf(es->treasury, sizeof es->treasury, "%s", tre);
-    return api->migrate(ctx, k_migrations, sizeof k_migrations / sizeof k_migrations[0]);
+    ex_service_init(es);
+    int rc = api->migrate(ctx, k_migrations, sizeof k_migrations / sizeof k_migrations[0]);
+    return rc == 0 ? api->service_register(ctx, AITBC_EXCHANGE_SERVICE, &es->service) : rc;
 }
 
 /* The configured treasury, or the node account stored at first start (made now if absent). */
@@ -193,13 +195,14 @@ static void ex_destroy(void *state) {
 }
 
 static const char *const k_requires[] = {AITBC_LEDGER_SERVICE, NULL};
+static const char *const k_provides[] = {AITBC_EXCHANGE_SERVICE, NULL};
 
 static const aitbc_plugin_desc k_desc = {
     AITBC_PLUGIN_HEADER,
     .name = "exchange",
     .version = "0.1.0",
     .description = "Token exchange: order book, matching, settlement through the ledger",
-    .provides = NULL,
+    .provides = k_provides,
     .requires = k_requires,
     .config_schema = k_schema,
     .init = ex_init,

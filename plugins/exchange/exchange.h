@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <aitbc/aitbc.h>
+#include <aitbc/exchange.h>
 #include <aitbc/ledger.h>
 #include "engine.h"
 
@@ -31,7 +32,12 @@ typedef struct ex_state {
     ex_market *markets;
     size_t nmarkets;
     char treasury[AITBC_ADDRESS_MAX];
+    aitbc_exchange_v1 service; /* exchange@1 */
 } ex_state;
+
+/* service.c */
+/** @brief Fill es->service (exchange@1). */
+void ex_service_init(ex_state *es);
 
 /* config.c */
 /** @brief Parse `markets` (or the default AIT-BTC) with decimals from the ledger; logs and fails on
