@@ -215,6 +215,21 @@ void http_error(aitbc_request *req, unsigned status, const char *code, const cha
     va_end(ap);
 }
 
+void http_restage_error(aitbc_request *req, unsigned status, const char *code, const char *msg) {
+    free(req->resp_body);
+    req->resp_body = NULL;
+    req->resp_len = 0;
+    req->responded = 0;
+    for (http_header *h = req->hdrs, *next; h; h = next) {
+        next = h->next;
+        free(h->name);
+        free(h->value);
+        free(h);
+    }
+    req->hdrs = NULL;
+    http_error(req, status, code, NULL, "%s", msg);
+}
+
 int http_queue(aitbc_request *req, int closing) {
     if (!req->responded)
         return -1;

@@ -25,6 +25,7 @@ struct aitbc_txn {
     int depth;  /* 0 = none open; 1 = outermost */
     int mode;   /* AITBC_TXN_READ or AITBC_TXN_WRITE of the outermost begin */
     int failed; /* a rollback at some level: the outermost commit rolls back */
+    int scoped; /* begun by store_txn_begin_scope: level 2 is a savepoint (its own unit) */
 };
 
 struct store_conn {

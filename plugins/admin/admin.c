@@ -147,11 +147,12 @@ static void admin_destroy(void *state) {
 }
 
 static const char *const k_requires[] = {AITBC_JOBS_SERVICE, AITBC_MINERS_SERVICE, NULL};
+static const char *const k_uses[] = {AITBC_LEDGER_SERVICE, NULL}; /* the chain section */
 
 static const aitbc_plugin_desc k_desc = {
     AITBC_PLUGIN_HEADER,      .name = "admin",
     .version = ADMIN_VERSION, .description = "Admin API: miners, jobs and statistics",
-    .requires = k_requires,   .init = admin_init,
+    .requires = k_requires, .uses = k_uses,   .init = admin_init,
     .start = admin_start,     .stop = admin_stop,
     .destroy = admin_destroy,
 };

@@ -1,7 +1,7 @@
 /* Who owns each lock: ledger@1 views per module (for_module) record, in the same transaction as
  * the move, how much each module holds locked per account and asset. At start the chain refuses
  * to run while a module that is not loaded still holds funds (they would stay frozen with nobody
- * to release them), and `aitbc-host --run release-locks <module>` refunds them offline, as
+ * to release them), and `aitbc-host --release-locks <module>` refunds them offline, as
  * ESCROW_REFUND transactions anyone can audit. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -233,7 +233,7 @@ int chain_lock_owners_check(chain_state *cs)
         api->log(cs->ctx, AITBC_LOG_ERROR,
                  "module '%s' is not loaded but holds %s locked for %lld account%s: those funds "
                  "would stay frozen. Fix: re-enable '%s' under plugins: in the config, or refund "
-                 "the locks to their owners with: aitbc-host -c <config> --run release-locks %s",
+                 "the locks to their owners with: aitbc-host -c <config> --release-locks %s",
                  module, amount, (long long)n, n == 1 ? "" : "s", module, module);
         orphaned++;
     }
@@ -284,7 +284,7 @@ int chain_release_locks_run(void *self, int argc, char **argv)
     chain_state *cs = self;
     const aitbc_host_api *api = cs->api;
     if (argc != 1 || !argv[0] || !argv[0][0] || strlen(argv[0]) >= AITBC_MODULE_MAX) {
-        fprintf(stderr, "usage: aitbc-host -c FILE --run release-locks MODULE\n");
+        fprintf(stderr, "usage: aitbc-host -c FILE --release-locks MODULE\n");
         return 2;
     }
     const char *module = argv[0];

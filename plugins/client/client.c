@@ -1,5 +1,5 @@
 /* The client plugin: descriptor, config, migrations and lifecycle. Owns the jobs tables, provides
- * jobs@1 and the verify-receipt command, runs the TTL timer and registers the client routes. */
+ * jobs@1, runs the TTL timer and registers the client routes. */
 #include "client.h"
 #include <sodium.h>
 #include <stdio.h>
@@ -54,8 +54,10 @@ static const aitbc_cfg_key k_schema[] = {
     {NULL, 0, 0, NULL},
 };
 
-static const char *const k_provides[] = {AITBC_JOBS_SERVICE, "command:verify-receipt@1", NULL};
+static const char *const k_provides[] = {AITBC_JOBS_SERVICE, NULL};
 static const char *const k_requires[] = {AITBC_LEDGER_SERVICE, NULL};
+/* Miners are looked up at dispatch time (miner requires jobs@1: a cycle through uses[]). */
+static const char *const k_uses[] = {AITBC_MINERS_SERVICE, NULL};
 
 static int parse_config(client_state *cs) {
     const cJSON *cfg = cs->api->config(cs->ctx);
@@ -104,15 +106,18 @@ static int client_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **
     if (rc == 0 && (rc = jc_key_load_or_create(cs->key_path, &cs->key)) != 0)
         api->log(ctx, AITBC_LOG_ERROR, "receipt key %s unreadable or not creatable", cs->key_path);
     if (rc == 0) rc = api->migrate(ctx, k_migrations, sizeof k_migrations / sizeof k_migrations[0]);
-    if (rc != 0) return rc;
-    cl_service_init(cs);
-    cs->verify_cmd.size = (uint32_t)sizeof cs->verify_cmd;
-    cs->verify_cmd.self = cs;
-    cs->verify_cmd.run = cl_verify_receipt_run;
-    rc = api->service_register(ctx, AITBC_JOBS_SERVICE, &cs->service);
-    if (rc == 0) rc = api->service_register(ctx, "command:verify-receipt@1", &cs->verify_cmd);
+    if (rc == 0) {
+        cl_service_init(cs);
+        rc = api->service_register(ctx, AITBC_JOBS_SERVICE, &cs->service);
+    }
+    if (rc != 0) { /* a failed init frees what it allocated: destroy is not called */
+        sodium_memzero(&cs->key, sizeof cs->key);
+        free(cs);
+        *state = NULL;
+        return rc;
+    }
     g_client = cs;
-    return rc;
+    return 0;
 }
 
 /* job_updates: clients see their own jobs, admins every job. */
@@ -130,7 +135,7 @@ static int client_start(void *state) {
     if (!cs->ledger) return AITBC_EUNAVAIL;
     if (cs->treasury[0] && cs->ledger->ensure_account(cs->ledger->self, NULL, cs->treasury) != 0)
         return AITBC_EIO;
-    aitbc_topic topic = {.name = "job_updates",
+    aitbc_topic topic = {.name = AITBC_TOPIC_JOB_UPDATES,
                          .roles = AITBC_ROLE_CLIENT | AITBC_ROLE_ADMIN,
                          .visible = job_visible};
     int rc = api->bus_topic(cs->ctx, &topic);
@@ -166,6 +171,7 @@ static const aitbc_plugin_desc k_desc = {
     .description = "Client job API: submit, status, cancel, receipts; jobs@1 state machine",
     .provides = k_provides,
     .requires = k_requires,
+    .uses = k_uses,
     .config_schema = k_schema,
     .init = client_init,
     .start = client_start,

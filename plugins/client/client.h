@@ -1,6 +1,6 @@
 /* The client plugin's shared state and the functions its files share: the jobs table (store.c),
- * state changes with their money (transitions.c), dispatch (dispatch.c), the jobs@1 table
- * (service.c), HTTP routes (routes.c) and the verify-receipt command (verify.c). */
+ * state changes with their money (transitions.c), dispatch (dispatch.c), completion and progress
+ * (complete.c, progress.c), the jobs@1 table (service.c) and HTTP routes (routes.c). */
 #ifndef AITBC_CLIENT_CLIENT_H
 #define AITBC_CLIENT_CLIENT_H
 
@@ -23,7 +23,6 @@ typedef struct client_state {
     jc_key key;
     char key_path[4096];
     aitbc_jobs_v1 service;
-    aitbc_command_v1 verify_cmd;
     aitbc_timer *timer;
     _Atomic uint64_t queued_gen;
     int64_t progress_interval_ms; /* least time between two accepted progress reports of a job */
@@ -98,8 +97,10 @@ int cl_end_refund(client_state *cs, aitbc_txn *t, cl_job *j, const char *state,
 /** RUNNING → QUEUED (lease lost, miner gone, retryable failure) or FAILED past max_attempts. */
 int cl_requeue_or_fail(client_state *cs, aitbc_txn *t, cl_job *j, int max_attempts, const char *why,
                        cl_events *ev);
-/** RUNNING → COMPLETED with payment; result/units/miner_sig already set on j. */
-int cl_end_completed(client_state *cs, aitbc_txn *t, cl_job *j, cl_events *ev);
+/** RUNNING → COMPLETED with payment; result/units/miner_sig already set on j. The receipt names
+ *  miner_pk (hex), so anyone can check miner_sig offline. */
+int cl_end_completed(client_state *cs, aitbc_txn *t, cl_job *j, const char *miner_pk,
+                     cl_events *ev);
 /** 1 for COMPLETED, FAILED, CANCELED, EXPIRED. */
 int cl_terminal(const char *state);
 
@@ -130,8 +131,5 @@ int cl_progress(void *self, const char *job_id, const char *miner, const cJSON *
 /* routes.c */
 int cl_routes_register(client_state *cs);
 void cl_respond_err(client_state *cs, aitbc_request *req, const aitbc_jobs_error *e);
-
-/* verify.c */
-int cl_verify_receipt_run(void *self, int argc, char **argv);
 
 #endif

@@ -125,7 +125,7 @@ static int complete_in(client_state *cs, aitbc_txn *t, cl_job *j, const char *jo
         free(j->miner_sig);
         j->miner_sig = strdup(d->sig);
         if (!j->result || !j->miner_sig) return AITBC_ENOMEM;
-        rc = cl_end_completed(cs, t, j, ev);
+        rc = cl_end_completed(cs, t, j, pk, ev);
     } else {
         free(j->error);
         j->error = aitbc_json_canonical(d->error);

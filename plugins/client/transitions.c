@@ -13,8 +13,14 @@ int cl_terminal(const char *state) {
 
 void cl_events_note(client_state *cs, cl_events *ev, const cl_job *j) {
     if (!ev->jobs) ev->jobs = cJSON_CreateArray();
+    /* Events carry what changes, not the payload (up to 16 MiB, never changes): it is one GET
+     * away, and a copy in every event would pin that much per queued event. */
+    cl_job slim = *j;
+    slim.payload = NULL;
     /* A QUEUED job's event says why it waits, as GET does (reads join this transaction). */
-    cJSON *o = cl_job_json(cs, j, strcmp(j->state, "QUEUED") == 0);
+    cJSON *o = cl_job_json(cs, &slim, strcmp(j->state, "QUEUED") == 0);
+    cJSON_DeleteItemFromObjectCaseSensitive(o, "payload");
+    if (o) cJSON_AddStringToObject(o, "job_type", j->job_type); /* payload.type, for matching */
     if (ev->jobs && o)
         cJSON_AddItemToArray(ev->jobs, o);
     else
@@ -31,7 +37,7 @@ void cl_events_flush(client_state *cs, cl_events *ev) {
     }
     cJSON_ArrayForEach(o, ev->jobs) {
         char key[96];
-        cs->api->bus_publish(cs->ctx, "job_updates", o);
+        cs->api->bus_publish(cs->ctx, AITBC_TOPIC_JOB_UPDATES, o);
         snprintf(key, sizeof key, "job:%s",
                  cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "job_id")));
         cs->api->wake(key);
@@ -64,8 +70,9 @@ static int sha_of_text(const char *text, char out[65]) {
     return rc;
 }
 
-/* A signed receipt for a job that ran: COMPLETED, or FAILED after an assignment. */
-static int make_receipt(client_state *cs, cl_job *j) {
+/* A signed receipt for a job that ran: COMPLETED (with the key miner_pk that signed the result),
+ * or FAILED after an assignment (miner_pk NULL). */
+static int make_receipt(client_state *cs, cl_job *j, const char *miner_pk) {
     char rid[AITBC_ID_MAX], psha[65], rsha[65], ts[AITBC_TIME_MAX];
     aitbc_random_id("rcpt", rid);
     int rc = sha_of_text(j->payload, psha);
@@ -92,6 +99,7 @@ static int make_receipt(client_state *cs, cl_job *j) {
     aitbc_time_format(j->completed_ms, ts);
     aitbc_json_add_str(r, "completed_at", ts);
     aitbc_json_add_str(r, "miner_signature", j->miner_sig);
+    aitbc_json_add_str(r, "miner_public_key", miner_pk);
     rc = jc_receipt_sign(r, &cs->key);
     char *text = rc == 0 ? aitbc_json_print(r) : NULL;
     cJSON_Delete(r);
@@ -123,7 +131,7 @@ int cl_end_refund(client_state *cs, aitbc_txn *t, cl_job *j, const char *state,
         snprintf(prev, sizeof prev, "%s", j->state);
         snprintf(j->state, sizeof j->state, "FAILED");
         if (!j->error) j->error = strdup("{\"code\":\"failed\",\"message\":\"job failed\"}");
-        rc = make_receipt(cs, j);
+        rc = make_receipt(cs, j, NULL);
         snprintf(j->state, sizeof j->state, "%s", prev);
         if (rc == 0) rc = cl_miner_stat_add(cs, t, j->miner, 0, 1, 0);
         if (rc != 0) return rc;
@@ -151,7 +159,8 @@ int cl_requeue_or_fail(client_state *cs, aitbc_txn *t, cl_job *j, int max_attemp
     return cl_set_state(cs, t, j, "QUEUED", ev);
 }
 
-int cl_end_completed(client_state *cs, aitbc_txn *t, cl_job *j, cl_events *ev) {
+int cl_end_completed(client_state *cs, aitbc_txn *t, cl_job *j, const char *miner_pk,
+                     cl_events *ev) {
     jc_money m;
     int rc =
         jc_price(j->units, j->unit_price > 0 ? j->unit_price : 0, j->max_price, cs->fee_bps, &m);
@@ -174,7 +183,7 @@ int cl_end_completed(client_state *cs, aitbc_txn *t, cl_job *j, cl_events *ev) {
     j->lease_ms = -1;
     j->progress_ppm = 1000000;
     snprintf(j->state, sizeof j->state, "COMPLETED");
-    rc = make_receipt(cs, j);
+    rc = make_receipt(cs, j, miner_pk);
     snprintf(j->state, sizeof j->state, "RUNNING");
     if (rc == 0) rc = cl_miner_stat_add(cs, t, j->miner, 1, 0, m.payout);
     if (rc == 0) rc = cl_counter_add(cs, t, "dur_sum_ms", j->completed_ms - j->assigned_ms);

@@ -127,10 +127,11 @@ static bool should_cancel(void *user, int words) {
     (void)words;
     watch *w = user;
     const aitbc_compute_ctl *ctl = w->ctl;
+    /* The deadline first: an agent's should_stop also turns true at ctl->deadline_ms, and that
+     * is a timeout, not a stop. deadline_ms is the earlier of our limit and ctl's. */
+    if (w->why == OCR_RAN && aitbc_now_ms() >= w->deadline_ms) w->why = OCR_TIMED_OUT;
     if (w->why == OCR_RAN && ctl && ctl->should_stop && ctl->should_stop(ctl->user))
         w->why = OCR_STOPPED;
-    /* deadline_ms is already the earlier of the job's own limit and ctl->deadline_ms. */
-    if (w->why == OCR_RAN && aitbc_now_ms() >= w->deadline_ms) w->why = OCR_TIMED_OUT;
     return w->why != OCR_RAN;
 }
 
@@ -139,8 +140,9 @@ static bool on_progress(ETEXT_DESC *monitor, int left, int right, int top, int b
     (void)left, (void)right, (void)top, (void)bottom;
     watch *w = TessMonitorGetCancelThis(monitor);
     const aitbc_compute_ctl *ctl = w->ctl;
-    if (ctl && ctl->progress && ctl->progress(ctl->user, 0.05 + 0.9 * TessMonitorGetProgress(monitor) / 100.0) && w->why == OCR_RAN)
-        w->why = OCR_STOPPED;
+    double fraction = 0.05 + 0.9 * TessMonitorGetProgress(monitor) / 100.0;
+    if (ctl && ctl->progress && ctl->progress(ctl->user, fraction) && w->why == OCR_RAN)
+        w->why = aitbc_now_ms() >= w->deadline_ms ? OCR_TIMED_OUT : OCR_STOPPED;
     return true;
 }
 
@@ -168,8 +170,8 @@ static cJSON *words_of(TessBaseAPI *api) {
     return words;
 }
 
-ocr_outcome ocr_recognize(void *handle, struct Pix *pix, int want_words, const aitbc_compute_ctl *ctl,
-                       int64_t deadline_ms, cJSON **result) {
+ocr_outcome ocr_recognize(void *handle, struct Pix *pix, int want_words,
+                          const aitbc_compute_ctl *ctl, int64_t deadline_ms, cJSON **result) {
     TessBaseAPI *api = handle;
     watch w = {ctl, deadline_ms, OCR_RAN};
     ETEXT_DESC *monitor = TessMonitorCreate();

@@ -83,10 +83,18 @@ static int miner_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **s
     *state = ms;
     int rc = parse_config(ms);
     if (rc == 0) rc = api->migrate(ctx, k_migrations, sizeof k_migrations / sizeof k_migrations[0]);
-    if (rc != 0) return rc;
-    mn_service_init(ms);
+    if (rc == 0) {
+        mn_service_init(ms);
+        rc = api->service_register(ctx, AITBC_MINERS_SERVICE, &ms->service);
+    }
+    if (rc != 0) { /* a failed init frees what it allocated: destroy is not called */
+        pthread_mutex_destroy(&ms->rate_mu);
+        free(ms);
+        *state = NULL;
+        return rc;
+    }
     g_miner = ms;
-    return api->service_register(ctx, AITBC_MINERS_SERVICE, &ms->service);
+    return 0;
 }
 
 /* miner_heartbeats: admins, and a miner its own. */
@@ -112,15 +120,15 @@ static int miner_start(void *state) {
     ms->auth = api->service_lookup(AITBC_AUTH_SERVICE);
     ms->ledger = api->service_lookup(AITBC_LEDGER_SERVICE);
     if (!ms->jobs || !ms->auth || !ms->ledger) return AITBC_EUNAVAIL;
-    aitbc_topic beats = {.name = "miner_heartbeats",
+    aitbc_topic beats = {.name = AITBC_TOPIC_MINER_HEARTBEATS,
                          .roles = AITBC_ROLE_MINER | AITBC_ROLE_ADMIN,
                          .visible = beat_visible};
-    aitbc_topic assigned = {.name = "job_assigned",
+    aitbc_topic assigned = {.name = AITBC_TOPIC_JOB_ASSIGNED,
                             .roles = AITBC_ROLE_MINER | AITBC_ROLE_ADMIN,
                             .visible = assigned_visible};
     int rc = api->bus_topic(ms->ctx, &beats);
     if (rc == 0) rc = api->bus_topic(ms->ctx, &assigned);
-    if (rc == 0) rc = api->bus_subscribe(ms->ctx, "job_updates", mn_on_job_update, ms);
+    if (rc == 0) rc = api->bus_subscribe(ms->ctx, AITBC_TOPIC_JOB_UPDATES, mn_on_job_update, ms);
     if (rc == 0) rc = mn_routes_register(ms);
     if (rc == 0) {
         ms->timer = api->timer_add(ms->ctx, ms->sweep_ms, mn_tick, ms);

@@ -115,7 +115,7 @@ static void publish_beat(miner_state *ms, const mn_row *row) {
     cJSON_AddStringToObject(ev, "status", row->status);
     aitbc_json_add_i64(ev, "running", running);
     cJSON_AddStringToObject(ev, "time", ts);
-    ms->api->bus_publish(ms->ctx, "miner_heartbeats", ev);
+    ms->api->bus_publish(ms->ctx, AITBC_TOPIC_MINER_HEARTBEATS, ev);
     cJSON_Delete(ev);
 }
 

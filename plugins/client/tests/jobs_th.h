@@ -70,4 +70,20 @@ int jt_node_verify(th_host *h, const cJSON *receipt);
 /** Run `aitbc-host --verify-receipt` on a receipt: the exit status. */
 int jt_cli_verify(th_host *h, const cJSON *receipt);
 
+/** What a program run by jt_run printed, and how it ended. */
+typedef struct jt_proc {
+    int status;      /**< exit status, or -1 when it did not exit normally */
+    char *out, *err; /**< everything it wrote (malloc'd, NUL-terminated) */
+} jt_proc;
+/** Run argv (argv[0] a path) in directory cwd (NULL = here) with env (NULL-terminated
+ *  "NAME=value" list, may be NULL) set on top of ours minus every AITBC_* variable; stdin from
+ *  in_path (NULL = /dev/null). Waits for it to end. */
+void jt_run(const char *cwd, const char *const *argv, const char *const *env, const char *in_path,
+            jt_proc *p);
+void jt_proc_free(jt_proc *p);
+/** A new empty directory under /tmp (the caller removes it). */
+void jt_tmpdir(char out[256]);
+/** Number of entries in dir (not counting . and ..), -1 if it cannot be read. */
+int jt_dir_entries(const char *dir);
+
 #endif

@@ -405,7 +405,7 @@ static void test_restart_rebuilds_book(void **st) {
     th_host *old = H;
     H = th_start_in(g_dir, k_plugins, NULL);
     assert_non_null(H);
-    free(old);
+    th_forget(old);
     assert_true(book_sequence() >= seq_before);
     char *after = book_text();
     assert_string_equal(before, after);

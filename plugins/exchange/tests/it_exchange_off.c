@@ -1,7 +1,7 @@
 /* Turning the exchange off never freezes funds: a node whose database holds funds the exchange
  * locked (an open order) refuses to start without the exchange, naming the module, the accounts,
  * the amount and the fix; re-enabling the exchange starts it again with the order intact; the
- * offline `--run release-locks exchange` refunds the locks with ESCROW_REFUND transactions, and
+ * offline `--release-locks exchange` refunds the locks with ESCROW_REFUND transactions, and
  * then the node starts without the exchange with the owner's funds available. */
 #include <errno.h>
 #include <setjmp.h>
@@ -38,7 +38,7 @@ static void expect_in(const char *text, const char *want) {
 
 static void restart(const char *plugins) {
     assert_int_equal(th_stop(H), 0);
-    free(H);
+    th_forget(H);
     H = th_start_in(g_dir, plugins, NULL);
     assert_non_null(H);
 }
@@ -58,7 +58,7 @@ static void test_switched_off_exchange_refuses_then_refunds(void **st) {
 
     /* Without the exchange: refused, saying what and how to fix it. */
     assert_int_equal(th_stop(H), 0);
-    free(H);
+    th_forget(H);
     H = th_start_in(g_dir, k_without, NULL);
     if (H) fail_msg("the node started without the exchange while it held 5 AIT locked");
     char path[512];
@@ -66,7 +66,7 @@ static void test_switched_off_exchange_refuses_then_refunds(void **st) {
     char *log = read_text(path);
     expect_in(log, "module 'exchange' is not loaded");
     expect_in(log, "5 AIT locked for 1 account");
-    expect_in(log, "--run release-locks exchange");
+    expect_in(log, "--release-locks exchange");
     free(log);
 
     /* Fix 1: re-enable it; the order is still there, the funds still locked. */
@@ -79,11 +79,11 @@ static void test_switched_off_exchange_refuses_then_refunds(void **st) {
     th_resp_free(&r);
     expect_bal("k-alice", "AIT", "5", "5");
     assert_int_equal(th_stop(H), 0);
-    free(H);
+    th_forget(H);
     H = NULL;
 
     /* The command refuses while the exchange is loaded: its own records would disagree. */
-    const char *args[] = {"--run", "release-locks", "exchange", NULL};
+    const char *args[] = {"--release-locks", "exchange", NULL};
     char *out = NULL;
     assert_int_equal(th_run_once_in(g_dir, k_plugins, NULL, args, &out), 1);
     expect_in(out, "is loaded");

@@ -10,6 +10,11 @@
 
 #define AITBC_JOBS_SERVICE "jobs@1"
 #define AITBC_MINERS_SERVICE "miners@1"
+/* Bus topics: the client plugin (jobs@1) owns job_updates, the miner plugin (miners@1) the other
+ * two; only the owner publishes on them. */
+#define AITBC_TOPIC_JOB_UPDATES "job_updates"
+#define AITBC_TOPIC_JOB_ASSIGNED "job_assigned"
+#define AITBC_TOPIC_MINER_HEARTBEATS "miner_heartbeats"
 /** Wake key the jobs service wakes after a job becomes QUEUED (miner long-polls park on it). */
 #define AITBC_JOBS_WAKE_QUEUED "jobs:queued"
 /** dispatch flags */
