@@ -147,7 +147,8 @@ static void admin_destroy(void *state) {
 }
 
 static const char *const k_requires[] = {AITBC_JOBS_SERVICE, AITBC_MINERS_SERVICE, NULL};
-static const char *const k_uses[] = {AITBC_LEDGER_SERVICE, NULL}; /* the chain section */
+/* the chain and exchange sections */
+static const char *const k_uses[] = {AITBC_LEDGER_SERVICE, AITBC_EXCHANGE_SERVICE, NULL};
 
 static const aitbc_plugin_desc k_desc = {
     AITBC_PLUGIN_HEADER,      .name = "admin",
