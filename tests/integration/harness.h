@@ -37,9 +37,6 @@ int th_run_once(const char *plugins_yaml, const char *extra_yaml, const char *co
                 char **output);
 /** SIGTERM, wait, and return the exit status (0 = clean). Does not delete the data dir. */
 int th_stop(th_host *h);
-/** SIGKILL (a crash: nothing is flushed or closed), wait, and return the exit status
- *  (128 + SIGKILL). Does not delete the data dir. */
-int th_kill(th_host *h);
 /** th_stop + free, keeping the data dir (for a restart with th_start_in). */
 void th_forget(th_host *h);
 /** th_stop + remove the temp dir + free. */
