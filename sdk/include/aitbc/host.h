@@ -12,6 +12,10 @@
 #include "store.h"
 #include "log.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define AITBC_HOST_API_VERSION 1u
 
 /** 1 if the host's table has `entry` (entries appended after 1.0 are marked @since): a plugin
@@ -154,5 +158,9 @@ struct aitbc_host_api {
      *  Returns how many match, which may exceed max. Call from start or later. */
     size_t (*service_names)(const char *prefix, const char **out, size_t max);
 };
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -5,6 +5,10 @@
 #include <stdint.h>
 #include <stddef.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct aitbc_request aitbc_request; /* opaque: one HTTP exchange, owned by the host */
 
 /** Roles, as a bitmask in route declarations. A route with roles == AITBC_ROLE_PUBLIC skips auth. */
@@ -57,5 +61,9 @@ typedef struct aitbc_route {
      *  method and concrete path. */
     int idempotent;
 } aitbc_route;
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
