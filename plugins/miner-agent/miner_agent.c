@@ -154,7 +154,6 @@ static const aitbc_plugin_desc desc = {
     .name = "miner-agent",
     .version = "1.0.0",
     .description = "miner node: registers with a coordinator, runs its jobs on compute backends",
-    .uses = k_uses,
     .config_schema = schema,
     .init = agent_init,
     .start = agent_start,

@@ -267,15 +267,18 @@ th_host *th_start_in(const char *data_dir, const char *plugins_yaml, const char 
     return h;
 }
 
-int th_kill(th_host *h) {
-    if (!h || !h->pid || kill(h->pid, SIGKILL) != 0)
-        return -1;
-    reap(h, 1);
-    return h->status;
-}
-
 int th_signal(th_host *h, int sig) {
     return h && h->pid && kill(h->pid, sig) == 0 ? 0 : -1;
+}
+
+int th_kill(th_host *h) {
+    if (!h)
+        return -1;
+    if (!h->pid)
+        return h->status;
+    kill(h->pid, SIGKILL);
+    reap(h, 1);
+    return h->status;
 }
 
 int th_restart(th_host *h, int same_port) {

@@ -21,7 +21,8 @@ th_host *th_start_in(const char *data_dir, const char *plugins_yaml, const char 
 /** Send sig to the host and return at once (e.g. SIGTERM, then watch it drain). 0, or -1 if it
  *  is not running. th_stop / th_kill wait for it. */
 int th_signal(th_host *h, int sig);
-/** SIGKILL the host (a crash) and wait: its exit status (128 + 9), or -1 if it is not running. */
+/** SIGKILL (a crash: nothing is flushed or closed), wait, and return the exit status
+ *  (128 + SIGKILL). Keeps the data dir for th_restart. */
 int th_kill(th_host *h);
 /** Start the host again in its data dir with the same plugins and extra YAML, after th_stop or
  *  th_kill (stops it first if it still runs). same_port: listen on the HTTP port it had (unless
