@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 
 #include <microhttpd.h>
+#include <sodium.h>
 
 #include "http_priv.h"
 
@@ -28,6 +29,31 @@ int http_set_closing(int on) {
     return atomic_exchange(&g_closing, on);
 }
 
+/* Request ids only need to be unique, not secret: each thread draws 128 random bits once and then
+ * counts, instead of a getrandom() system call per request. Same "req_" + 26 base32 shape. */
+static void next_request_id(char out[AITBC_ID_MAX]) {
+    static _Thread_local unsigned char state[16];
+    static _Thread_local int seeded;
+    static const char base32[] = "abcdefghijklmnopqrstuvwxyz234567";
+    if (!seeded) {
+        if (sodium_init() < 0)
+            abort(); /* no randomness: the SDK's ids refuse to run without it too */
+        randombytes_buf(state, sizeof state);
+        seeded = 1;
+    }
+    for (int i = 15; i >= 8 && ++state[i] == 0; i--) /* a 64-bit counter in the low half */
+        ;
+    unsigned char bytes[17] = {0};
+    memcpy(bytes, state, 16);
+    memcpy(out, "req_", 4);
+    for (int i = 0; i < 26; i++) {
+        int bit = i * 5, byte = bit / 8, shift = bit % 8;
+        unsigned v = ((unsigned)bytes[byte] << 8 | bytes[byte + 1]) >> (11 - shift);
+        out[4 + i] = base32[v & 31];
+    }
+    out[30] = '\0';
+}
+
 void *http_on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
     (void)cls;
     aitbc_request *req = calloc(1, sizeof *req);
@@ -40,7 +66,7 @@ void *http_on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
     }
     req->conn = conn;
     req->start_us = http_now_us();
-    aitbc_random_id("req", req->id);
+    next_request_id(req->id);
     atomic_fetch_add(&g_inflight, 1);
     return req;
 }
@@ -379,7 +405,8 @@ void http_on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                     status, micros);
     if (http_settings()->http_access_log) {
         int plen = (int)strcspn(req->uri, "?#");
-        hlog("http", AITBC_LOG_INFO, "%s %.*s %u %zu %lldus %s %s%s", req->method, plen, req->uri,
+        hlog_buffered("http", AITBC_LOG_INFO, "%s %.*s %u %zu %lldus %s %s%s", req->method, plen,
+                      req->uri,
              status, status ? req->resp_len : (size_t)0, (long long)micros, req->id, req->remote,
              toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (aborted)");
     }

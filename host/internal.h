@@ -61,6 +61,13 @@ int hlog_parse_level(const char *text, aitbc_log_level *out);
 void hlog(const char *prefix, aitbc_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void hlogv(const char *prefix, aitbc_log_level level, const char *fmt, va_list ap);
+/** Like hlog, but the line may wait in a buffer (up to 32 KiB or 200 ms) so busy request
+ *  logging costs one write() per batch of lines, not per line. Lines keep their order with
+ *  unbuffered ones (an unbuffered line flushes the buffer first). */
+void hlog_buffered(const char *prefix, aitbc_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/** Write out buffered lines now (a timer calls it; also before exit). */
+void hlog_flush(void);
 
 /* ---------------- plugins (loader.c) ---------------- */
 struct aitbc_plugin_ctx {

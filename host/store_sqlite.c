@@ -77,8 +77,32 @@ int store_exec(store_conn *c, const char *sql) {
     return err;
 }
 
+static const char *const ctl_sql[CTL_COUNT] = {
+    [CTL_BEGIN_READ] = "BEGIN DEFERRED",     [CTL_BEGIN_WRITE] = "BEGIN IMMEDIATE",
+    [CTL_COMMIT] = "COMMIT",                 [CTL_ROLLBACK] = "ROLLBACK",
+    [CTL_SAVEPOINT] = "SAVEPOINT aitbc_sp",  [CTL_RELEASE] = "RELEASE aitbc_sp",
+    [CTL_ROLLBACK_TO] = "ROLLBACK TO aitbc_sp",
+};
+
+int store_ctl(store_conn *c, int which) {
+    sqlite3_stmt **st = &c->ctl[which];
+    int rc = *st ? SQLITE_OK
+                 : sqlite3_prepare_v3(c->db, ctl_sql[which], -1, SQLITE_PREPARE_PERSISTENT, st, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(*st);
+        sqlite3_reset(*st);
+        if (rc == SQLITE_DONE) return 0;
+    }
+    int err = (rc & 0xff) == SQLITE_BUSY ? AITBC_EBUSY : AITBC_EIO;
+    hlog("store", err == AITBC_EBUSY ? AITBC_LOG_WARN : AITBC_LOG_ERROR, "SQL failed (%s): %s",
+         sqlite3_errmsg(c->db), ctl_sql[which]);
+    return err;
+}
+
 /* Closes a connection that is no longer in the registry. */
 static void conn_close(store_conn *c) {
+    for (int i = 0; i < CTL_COUNT; i++)
+        sqlite3_finalize(c->ctl[i]);
     store_cache_clear(c);
     /* An open transaction is rolled back by SQLite when the connection closes. */
     if (sqlite3_close(c->db) != SQLITE_OK)
@@ -118,10 +142,12 @@ static void conn_destructor(void *value) {
 }
 
 static int conn_setup(store_conn *c) {
-    char sql[96];
+    char sql[128];
     sqlite3_extended_result_codes(c->db, 1);
     if (sqlite3_busy_timeout(c->db, g_busy_ms) != SQLITE_OK) return AITBC_EIO;
-    snprintf(sql, sizeof sql, "PRAGMA foreign_keys=ON; PRAGMA synchronous=%s;", g_sync);
+    /* Checkpoints are the checkpointer thread's job (store_checkpoint.c), never a commit's. */
+    snprintf(sql, sizeof sql,
+             "PRAGMA foreign_keys=ON; PRAGMA synchronous=%s; PRAGMA wal_autocheckpoint=0;", g_sync);
     return store_exec(c, sql);
 }
 
@@ -188,6 +214,9 @@ int store_open(const host_settings *set) {
         pthread_mutex_unlock(&g_lock);
         return AITBC_EIO;
     }
+    /* Process-wide memory accounting takes a global mutex on every allocation; we never read
+     * it. Refused (harmlessly) once SQLite is initialised, e.g. on a second store_open. */
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     snprintf(g_path, sizeof g_path, "%s", set->db_path);
     snprintf(g_sync, sizeof g_sync, "%s", sync);
     g_busy_ms = set->db_busy_timeout_ms > 0 ? set->db_busy_timeout_ms : 5000;
@@ -204,7 +233,7 @@ int store_open(const host_settings *set) {
         wal = mode && !strcmp(mode, "wal");
     }
     sqlite3_finalize(st);
-    if (!wal || store_schema_init(c) != 0) {
+    if (!wal || store_schema_init(c) != 0 || store_ckpt_start() != 0) {
         if (c && !wal) hlog("store", AITBC_LOG_ERROR, "%s: cannot switch to WAL mode", g_path);
         store_close();
         return AITBC_EIO;
@@ -216,6 +245,7 @@ int store_open(const host_settings *set) {
 
 /** @brief Close every connection (all other users must have stopped) and forget the settings. */
 void store_close(void) {
+    store_ckpt_stop(); /* it uses a connection of its own */
     pthread_mutex_lock(&g_lock);
     if (!g_open) {
         pthread_mutex_unlock(&g_lock);
@@ -254,7 +284,15 @@ void store_thread_done(void) {
 
 /* Waits for the writer turn as long as SQLite would wait for its lock (busy_timeout), so a stuck
  * writer shows up as a busy error, never as a silent deadlock. */
-static int writer_lock(void) {
+int store_busy_ms(void) {
+    return g_busy_ms;
+}
+
+void store_writer_unlock(void) {
+    pthread_mutex_unlock(&g_writer);
+}
+
+int store_writer_lock(void) {
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += g_busy_ms / 1000;
@@ -285,9 +323,9 @@ aitbc_txn *store_txn_begin(int mode) {
         return t;
     }
     int write = mode == AITBC_TXN_WRITE;
-    if (write && writer_lock() != 0)
+    if (write && store_writer_lock() != 0)
         return NULL;
-    if (store_exec(c, write ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED") != 0) {
+    if (store_ctl(c, write ? CTL_BEGIN_WRITE : CTL_BEGIN_READ) != 0) {
         if (write)
             pthread_mutex_unlock(&g_writer);
         return NULL;
@@ -311,7 +349,7 @@ static void txn_ended(aitbc_txn *t) {
 
 /* Ends the SQL transaction with ROLLBACK unless SQLite already ended it (some errors do). */
 static void txn_abort(aitbc_txn *t) {
-    if (!sqlite3_get_autocommit(t->conn->db)) store_exec(t->conn, "ROLLBACK");
+    if (!sqlite3_get_autocommit(t->conn->db)) store_ctl(t->conn, CTL_ROLLBACK);
     t->failed = 0;
     txn_ended(t);
 }
@@ -334,12 +372,15 @@ int store_txn_commit(aitbc_txn *t) {
         txn_ended(t);
         return AITBC_EIO;
     }
-    int rc = store_exec(t->conn, "COMMIT");
-    if (rc != 0)
+    int rc = store_ctl(t->conn, CTL_COMMIT);
+    if (rc != 0) {
         txn_abort(t);
-    else
-        txn_ended(t);
-    return rc;
+        return rc;
+    }
+    if (t->mode == AITBC_TXN_WRITE)
+        store_ckpt_note_commit();
+    txn_ended(t);
+    return 0;
 }
 
 /** @brief Roll back: marks the whole transaction failed; the SQL transaction ends with the
