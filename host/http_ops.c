@@ -1,6 +1,7 @@
 /* Route table access for the HTTP server and the host's own operations endpoints:
  * GET /healthz (public) and GET /metrics (public from loopback, admin role otherwise). */
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +19,13 @@ static int add_locked(aitbc_plugin_ctx *ctx, const aitbc_route *route) {
 }
 
 int http_add_route(aitbc_plugin_ctx *ctx, const aitbc_route *route) {
+    aitbc_route copy;
+    if (route && ctx && ctx->desc && ctx->desc->abi_minor < 1) {
+        /* Built against SDK 1.0: its aitbc_route ends before `write`. */
+        memset(&copy, 0, sizeof copy);
+        memcpy(&copy, route, offsetof(aitbc_route, write));
+        route = &copy;
+    }
     pthread_rwlock_wrlock(&g_routes_lock);
     int rc = add_locked(ctx, route);
     pthread_rwlock_unlock(&g_routes_lock);

@@ -289,26 +289,32 @@ static void idempotency_begin(aitbc_request *req) {
     free(stored);
 }
 
-/* The body is complete: the checks that need it, then the handler. */
-static void run_handler(aitbc_request *req) {
+/* The body is complete: the checks that need it. 0 to go on to the handler. */
+static int body_checks(aitbc_request *req) {
     const aitbc_route *route = req->m.route;
     if (req->too_large) {
         http_error(req, 413, "payload_too_large", NULL, "The body is larger than %zu bytes.",
                    req->limit);
-        return;
+        return -1;
     }
     if (route->body == AITBC_BODY_JSON && req->body_len > 0) {
         if (!is_json_type(http_req_header(req, MHD_HTTP_HEADER_CONTENT_TYPE))) {
             http_error(req, 415, "unsupported_media_type", NULL,
                        "The body must be application/json.");
-            return;
+            return -1;
         }
         req->json = aitbc_json_parse_strict(req->body, req->body_len);
         if (!req->json) {
             http_error(req, 400, "invalid_json", NULL, "The body is not valid JSON.");
-            return;
+            return -1;
         }
     }
+    return 0;
+}
+
+/* Idempotency-Key, then the handler. */
+static void run_handler(aitbc_request *req) {
+    const aitbc_route *route = req->m.route;
     if (route->idempotent) {
         idempotency_begin(req);
         if (req->responded)
@@ -330,6 +336,13 @@ static void run_retry(aitbc_request *req) {
     retry(req, user, timed_out);
 }
 
+static void settle_idempotency(aitbc_request *req) {
+    if (req->idem) {
+        idem_finish(req->idem, req->status, req->resp_body, req->resp_len);
+        req->idem = NULL;
+    }
+}
+
 /* After a handler or retry returned: park, or hand the response to MHD. */
 static enum MHD_Result finish(aitbc_request *req) {
     if (req->deferred) {
@@ -341,11 +354,80 @@ static enum MHD_Result finish(aitbc_request *req) {
              req->id, req->method, req->m.pattern ? req->m.pattern : "?");
         http_error(req, 500, "internal", NULL, "Internal error.");
     }
-    if (req->idem) {
-        idem_finish(req->idem, req->status, req->resp_body, req->resp_len);
-        req->idem = NULL;
-    }
+    settle_idempotency(req);
     return http_queue(req, atomic_load(&g_closing)) == 0 ? MHD_YES : MHD_NO;
+}
+
+/* ---- write routes: the handler runs on the writer, the answer waits for the commit ---- */
+
+/* On the writer, inside the batch: the handler or retry, then (answer final) the
+ * Idempotency-Key record, so the record commits with the work or not at all. */
+static void write_run(void *arg) {
+    aitbc_request *req = arg;
+    if (req->write_retry)
+        run_retry(req);
+    else
+        run_handler(req);
+    if (req->deferred)
+        return;
+    if (!req->responded) {
+        hlog("http", AITBC_LOG_ERROR, "request %s: handler for %s %s returned without a response",
+             req->id, req->method, req->m.pattern ? req->m.pattern : "?");
+        http_error(req, 500, "internal", NULL, "Internal error.");
+    }
+    settle_idempotency(req);
+}
+
+/* Forget the staged answer (its batch did not commit). */
+static void unstage(aitbc_request *req) {
+    free(req->resp_body);
+    req->resp_body = NULL;
+    req->resp_len = 0;
+    req->responded = 0;
+    http_header *h = req->hdrs;
+    while (h) {
+        http_header *next = h->next;
+        free(h->name);
+        free(h->value);
+        free(h);
+        h = next;
+    }
+    req->hdrs = NULL;
+}
+
+/* On the writer after the batch: a failed batch answers 503 (nothing it did is kept); then the
+ * connection resumes and finish() sends the answer or parks the deferral. */
+static void write_settle(void *arg, int outcome) {
+    aitbc_request *req = arg;
+    if (outcome != WRITER_COMMITTED) {
+        if (req->deferred)
+            defer_cancel(req);
+        if (req->idem) /* claimed in an earlier batch: let the client retry with the key */
+            idem_finish(req->idem, 503, NULL, 0);
+        req->idem = NULL;
+        unstage(req);
+        http_resp_header(req, "Retry-After", "1");
+        http_error(req, 503, "unavailable", NULL, "The write could not be committed; retry.");
+    }
+    req->phase = PH_WRITTEN;
+    MHD_resume_connection(req->conn);
+}
+
+/* Hand a write route's handler (or retry) to the writer; the connection waits suspended. */
+static enum MHD_Result to_writer(aitbc_request *req, int retry) {
+    req->write_retry = retry;
+    req->witem.run = write_run;
+    req->witem.settle = write_settle;
+    req->witem.arg = req;
+    req->phase = PH_WRITING;
+    MHD_suspend_connection(req->conn); /* before submitting: the writer may resume at once */
+    if (writer_submit(&req->witem) == 0)
+        return MHD_YES;
+    /* No writer (stopping, or a host without one): run here, one transaction per request. */
+    write_run(req);
+    req->phase = PH_WRITTEN;
+    MHD_resume_connection(req->conn);
+    return MHD_YES;
 }
 
 enum MHD_Result http_on_access(void *cls, struct MHD_Connection *conn, const char *url,
@@ -375,11 +457,20 @@ enum MHD_Result http_on_access(void *cls, struct MHD_Connection *conn, const cha
                      req->id);
             return keep ? MHD_YES : MHD_NO;
         }
+        if (body_checks(req) != 0)
+            return finish(req);
+        if (req->m.route->write)
+            return to_writer(req, 0);
         run_handler(req);
         return finish(req);
     case PH_RESUMED:
+        if (req->m.route->write)
+            return to_writer(req, 1);
         run_retry(req);
         return finish(req);
+    case PH_WRITTEN:
+        return finish(req);
+    case PH_WRITING:
     case PH_PARKED:
     case PH_DONE:
         /* Body bytes after an early answer are dropped. */

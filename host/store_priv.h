@@ -25,6 +25,8 @@ struct aitbc_txn {
     int depth;  /* 0 = none open; 1 = outermost */
     int mode;   /* AITBC_TXN_READ or AITBC_TXN_WRITE of the outermost begin */
     int failed; /* a rollback at some level: the outermost commit rolls back */
+    int batch;  /* the writer's shared transaction (store_batch_*): depth 1 is the batch and
+                 * each level-2 begin is a SAVEPOINT that commits or rolls back on its own */
 };
 
 /* Transaction control statements, prepared once per connection (BEGIN/COMMIT run on every

@@ -319,6 +319,12 @@ aitbc_txn *store_txn_begin(int mode) {
                  "begin the outer transaction as WRITE");
             return NULL;
         }
+        if (t->batch && t->depth == 1) {
+            /* Inside the writer's batch a caller's outermost level is a savepoint of its own. */
+            if (store_ctl(c, CTL_SAVEPOINT) != 0)
+                return NULL;
+            t->failed = 0;
+        }
         t->depth++;
         return t;
     }
@@ -354,6 +360,24 @@ static void txn_abort(aitbc_txn *t) {
     txn_ended(t);
 }
 
+/* A caller's outermost level inside the batch ended: keep its work (RELEASE) or undo only it
+ * (ROLLBACK TO, then RELEASE). 0 or AITBC_EIO. */
+static int savepoint_end(aitbc_txn *t) {
+    int failed = t->failed;
+    t->failed = 0;
+    if (failed) {
+        store_ctl(t->conn, CTL_ROLLBACK_TO);
+        store_ctl(t->conn, CTL_RELEASE);
+        return AITBC_EIO;
+    }
+    if (store_ctl(t->conn, CTL_RELEASE) != 0) {
+        store_ctl(t->conn, CTL_ROLLBACK_TO);
+        store_ctl(t->conn, CTL_RELEASE);
+        return AITBC_EIO;
+    }
+    return 0;
+}
+
 /** @brief Close one level; the outermost COMMITs. 0, AITBC_EIO (failed/rolled back) or
  *  AITBC_EBUSY. The level is closed whatever the result. */
 int store_txn_commit(aitbc_txn *t) {
@@ -361,7 +385,15 @@ int store_txn_commit(aitbc_txn *t) {
         hlog("store", AITBC_LOG_ERROR, "commit of a transaction that is not open on this thread");
         return AITBC_EINVAL;
     }
-    if (--t->depth > 0) return t->failed ? AITBC_EIO : 0;
+    if (t->batch && t->depth == 1) {
+        hlog("store", AITBC_LOG_ERROR, "commit without a begin inside the writer's batch");
+        return AITBC_EINVAL;
+    }
+    if (--t->depth > 0) {
+        if (t->batch && t->depth == 1)
+            return savepoint_end(t);
+        return t->failed ? AITBC_EIO : 0;
+    }
     if (t->failed) {
         txn_abort(t);
         return AITBC_EIO;
@@ -390,6 +422,77 @@ void store_txn_rollback(aitbc_txn *t) {
         hlog("store", AITBC_LOG_ERROR, "rollback of a transaction that is not open on this thread");
         return;
     }
+    if (t->batch && t->depth == 1) {
+        hlog("store", AITBC_LOG_ERROR, "rollback without a begin inside the writer's batch");
+        return;
+    }
     t->failed = 1;
-    if (--t->depth == 0) txn_abort(t);
+    if (--t->depth == 0)
+        txn_abort(t);
+    else if (t->batch && t->depth == 1)
+        savepoint_end(t);
+}
+
+/** @brief The writer's shared transaction: BEGIN IMMEDIATE on the calling thread, which must have
+ *  none open. Until store_batch_end every outermost txn_begin on this thread is a savepoint. */
+int store_batch_begin(void) {
+    store_conn *c = store_conn_get();
+    if (!c)
+        return AITBC_EIO;
+    aitbc_txn *t = &c->txn;
+    if (t->depth > 0) {
+        hlog("store", AITBC_LOG_ERROR, "batch begun inside an open transaction");
+        return AITBC_EINVAL;
+    }
+    if (store_writer_lock() != 0)
+        return AITBC_EBUSY;
+    int rc = store_ctl(c, CTL_BEGIN_WRITE);
+    if (rc != 0) {
+        store_writer_unlock();
+        return rc;
+    }
+    t->depth = 1;
+    t->mode = AITBC_TXN_WRITE;
+    t->failed = 0;
+    t->batch = 1;
+    return 0;
+}
+
+/** @brief After one piece of work in the batch: close any level it left open (a bug, logged;
+ *  its work is rolled back). 0 while the batch can go on, AITBC_EIO once SQLite has ended the
+ *  transaction itself (I/O error, full disk): then only store_batch_end may follow. */
+int store_batch_check(void) {
+    store_conn *c = store_conn_get();
+    if (!c || !c->txn.batch)
+        return AITBC_EINVAL;
+    aitbc_txn *t = &c->txn;
+    if (t->depth > 1) {
+        hlog("store", AITBC_LOG_ERROR, "a write left %d transaction level(s) open: rolled back",
+             t->depth - 1);
+        t->depth = 1;
+        t->failed = 1;
+        savepoint_end(t);
+    }
+    return sqlite3_get_autocommit(c->db) ? AITBC_EIO : 0;
+}
+
+/** @brief End the batch: COMMIT when commit is nonzero (else ROLLBACK). 0 when committed;
+ *  AITBC_EIO/AITBC_EBUSY when nothing of the batch is kept. The write turn is given back. */
+int store_batch_end(int commit) {
+    store_conn *c = store_conn_get();
+    if (!c || !c->txn.batch)
+        return AITBC_EINVAL;
+    aitbc_txn *t = &c->txn;
+    int rc = AITBC_EIO;
+    if (commit && !sqlite3_get_autocommit(c->db))
+        rc = store_ctl(c, CTL_COMMIT);
+    if (rc != 0 && !sqlite3_get_autocommit(c->db))
+        store_ctl(c, CTL_ROLLBACK);
+    t->depth = 0;
+    t->batch = 0;
+    t->failed = 0;
+    store_writer_unlock();
+    if (rc == 0)
+        store_ckpt_note_commit();
+    return rc;
 }

@@ -8,7 +8,7 @@
 #include "errors.h"
 
 #define AITBC_ABI_MAJOR 1u
-#define AITBC_ABI_MINOR 0u
+#define AITBC_ABI_MINOR 1u
 
 /* Sizes of the types the ABI passes around, plus the cJSON major/minor, packed into one number.
  * Host and plugin must agree on it or the plugin is refused (like nginx's module signature). */
