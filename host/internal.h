@@ -216,6 +216,11 @@ int writer_submit(writer_item *it);
  *  elsewhere return 0 (the caller publishes / wakes at once). */
 int writer_capture_publish(const char *topic, const cJSON *data);
 int writer_capture_wake(const char *key);
+typedef struct writer_stats {
+    size_t queued;                  /* waiting right now */
+    uint64_t batches, items, failed; /* since start */
+} writer_stats;
+void writer_get_stats(writer_stats *out);
 /** The API's txn_submit. */
 int writer_txn_submit(aitbc_task_fn fn, void *arg, aitbc_write_done_fn done);
 

@@ -33,12 +33,10 @@ static void checkpoint(store_conn *c) {
         hlog("store", AITBC_LOG_WARN, "checkpoint failed: %s", sqlite3_errmsg(c->db));
         return;
     }
-    if (log_frames < WAL_RESTART_FRAMES)
-        return;
+    if (log_frames < WAL_RESTART_FRAMES) return;
     /* Holding the write turn keeps this process's writers out while the log is reset; readers
      * finish on their own (busy_timeout covers the wait). */
-    if (store_writer_lock() != 0)
-        return;
+    if (store_writer_lock() != 0) return;
     rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
     store_writer_unlock();
     if (rc != SQLITE_OK)
@@ -53,12 +51,10 @@ static void *checkpointer_main(void *arg) {
     while (atomic_load(&g_run)) {
         nanosleep(&nap, NULL);
         uint_fast64_t now = atomic_load_explicit(&g_commits, memory_order_relaxed);
-        if (now == seen)
-            continue;
+        if (now == seen) continue;
         seen = now;
         store_conn *c = store_conn_get();
-        if (c)
-            checkpoint(c);
+        if (c) checkpoint(c);
     }
     store_thread_done();
     return NULL;
@@ -76,8 +72,7 @@ int store_ckpt_start(void) {
 }
 
 void store_ckpt_stop(void) {
-    if (!g_started)
-        return;
+    if (!g_started) return;
     atomic_store(&g_run, 0);
     pthread_join(g_thread, NULL);
     g_started = 0;

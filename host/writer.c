@@ -32,6 +32,8 @@ static writer_item *g_head, *g_tail;
 static int g_run;     /* accepting work */
 static int g_started; /* the thread exists */
 static pthread_t g_thread;
+static size_t g_queued;
+static uint64_t g_batches, g_items, g_failed; /* guarded by g_lock */
 
 /* The writer thread's open batch: its captured effects, in order. */
 static _Thread_local int tl_in_batch;
@@ -50,8 +52,7 @@ int writer_capture_publish(const char *topic, const cJSON *data) {
         return 0; /* bus_publish refuses these itself */
     effect *e = calloc(1, sizeof *e);
     if (!e || !(e->topic = strdup(topic)) || !(e->data = cJSON_Duplicate(data, 1))) {
-        if (e)
-            free(e->topic);
+        if (e) free(e->topic);
         free(e);
         return 0; /* out of memory: publish at once rather than lose it */
     }
@@ -60,8 +61,7 @@ int writer_capture_publish(const char *topic, const cJSON *data) {
 }
 
 int writer_capture_wake(const char *key) {
-    if (!tl_in_batch || !key)
-        return 0;
+    if (!tl_in_batch || !key) return 0;
     effect *e = calloc(1, sizeof *e);
     if (!e || !(e->key = strdup(key))) {
         free(e);
@@ -101,6 +101,7 @@ int writer_submit(writer_item *it) {
     else
         g_head = it;
     g_tail = it;
+    g_queued++;
     pthread_cond_signal(&g_cond);
     pthread_mutex_unlock(&g_lock);
     return 0;
@@ -114,9 +115,9 @@ static writer_item *take(int wait) {
     writer_item *it = g_head;
     if (it) {
         g_head = it->next;
-        if (!g_head)
-            g_tail = NULL;
+        if (!g_head) g_tail = NULL;
         it->next = NULL;
+        g_queued--;
     }
     pthread_mutex_unlock(&g_lock);
     return it;
@@ -136,14 +137,21 @@ static void run_batch(writer_item *first) {
         }
         *done_tail = it;
         done_tail = &it->next;
-        if (!alive || ++n >= BATCH_MAX)
+        if (!alive || ++n >= BATCH_MAX) {
+            n += !alive;
             break;
+        }
         it = take(0);
     }
     tl_in_batch = 0;
     int committed = begun && store_batch_end(alive) == 0;
     if (begun && !committed)
         hlog("store", AITBC_LOG_ERROR, "a write batch of %zu failed to commit: answered 503", n);
+    pthread_mutex_lock(&g_lock);
+    g_batches++;
+    g_items += n;
+    g_failed += !committed;
+    pthread_mutex_unlock(&g_lock);
     fx_release(committed);
     for (it = done_head; it;) {
         writer_item *next = it->next; /* settle may free the item */
@@ -174,8 +182,7 @@ int writer_start(void) {
         }
     }
     pthread_mutex_unlock(&g_lock);
-    if (rc != 0)
-        hlog("store", AITBC_LOG_ERROR, "cannot start the writer thread");
+    if (rc != 0) hlog("store", AITBC_LOG_ERROR, "cannot start the writer thread");
     return rc;
 }
 
@@ -192,11 +199,19 @@ void writer_stop(void) {
     g_run = 0;
     pthread_cond_broadcast(&g_cond);
     pthread_mutex_unlock(&g_lock);
-    if (!started)
-        return;
+    if (!started) return;
     pthread_join(g_thread, NULL); /* it finishes what was queued before it leaves */
     pthread_mutex_lock(&g_lock);
     g_started = 0;
+    pthread_mutex_unlock(&g_lock);
+}
+
+void writer_get_stats(writer_stats *out) {
+    pthread_mutex_lock(&g_lock);
+    out->queued = g_queued;
+    out->batches = g_batches;
+    out->items = g_items;
+    out->failed = g_failed;
     pthread_mutex_unlock(&g_lock);
 }
 
@@ -223,11 +238,9 @@ static void submitted_settle(void *arg, int outcome) {
 }
 
 int writer_txn_submit(aitbc_task_fn fn, void *arg, aitbc_write_done_fn done) {
-    if (!fn)
-        return AITBC_EINVAL;
+    if (!fn) return AITBC_EINVAL;
     submitted *s = calloc(1, sizeof *s);
-    if (!s)
-        return AITBC_ENOMEM;
+    if (!s) return AITBC_ENOMEM;
     s->fn = fn;
     s->arg = arg;
     s->done = done;
@@ -235,7 +248,6 @@ int writer_txn_submit(aitbc_task_fn fn, void *arg, aitbc_write_done_fn done) {
     s->item.settle = submitted_settle;
     s->item.arg = s;
     int rc = writer_submit(&s->item);
-    if (rc != 0)
-        free(s);
+    if (rc != 0) free(s);
     return rc;
 }

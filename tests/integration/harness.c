@@ -276,6 +276,16 @@ int th_stop(th_host *h) {
     return h->status;
 }
 
+int th_kill(th_host *h) {
+    if (!h)
+        return -1;
+    if (h->pid) {
+        kill(h->pid, SIGKILL);
+        reap(h, 1);
+    }
+    return h->status;
+}
+
 void th_free(th_host *h) {
     if (!h)
         return;

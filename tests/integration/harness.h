@@ -20,6 +20,8 @@ th_host *th_start(const char *plugins_yaml, const char *extra_yaml);
 th_host *th_start_in(const char *data_dir, const char *plugins_yaml, const char *extra_yaml);
 /** SIGTERM, wait, and return the exit status (0 = clean). Does not delete the data dir. */
 int th_stop(th_host *h);
+/** SIGKILL (a crash: nothing flushed, no shutdown), wait, return the status. Keeps the data dir. */
+int th_kill(th_host *h);
 /** th_stop + remove the temp dir + free. */
 void th_free(th_host *h);
 
