@@ -59,11 +59,17 @@ static void api_wake(const char *key) {
         http_wake(key);
 }
 
+/* Lookups from a plugin's init/start must be declared (provides, requires or uses). */
+static const void *api_service_lookup(const char *name_at_version)
+{
+    return loader_lookup_allowed(name_at_version) ? services_lookup(name_at_version) : NULL;
+}
+
 static int api_bus_publish(aitbc_plugin_ctx *ctx, const char *topic, const cJSON *data)
 {
-    if (writer_capture_publish(topic, data))
+    if (writer_capture_publish(ctx, topic, data))
         return 0; /* released when the writer's batch commits */
-    return bus_publish(topic, data);
+    return bus_publish_from(ctx, topic, data);
 }
 
 static int api_bus_subscribe(aitbc_plugin_ctx *ctx, const char *topic, aitbc_event_fn fn,
@@ -131,7 +137,7 @@ static const aitbc_host_api g_api = {
     .changes = store_changes,
     .stmt_done = store_stmt_done,
     .service_register = services_register,
-    .service_lookup = services_lookup,
+    .service_lookup = api_service_lookup,
     .submit = work_submit,
     .timer_add = work_timer_add,
     .timer_cancel = work_timer_cancel,

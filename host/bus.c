@@ -218,6 +218,27 @@ int bus_publish(const char *topic, const cJSON *data) {
     return rc;
 }
 
+/** @brief A plugin publishes: only on a topic it declared itself. AITBC_EFORBIDDEN (logged once
+ *  per topic) otherwise; else as bus_publish. */
+int bus_publish_from(aitbc_plugin_ctx *ctx, const char *topic, const cJSON *data) {
+    if (!topic || !topic[0]) return AITBC_EINVAL;
+    pthread_mutex_lock(&g_lock);
+    topic_rec *t = topic_get(topic, 1);
+    int mine = t && t->declared && t->owner == ctx;
+    int warn = t && !mine && !t->warned;
+    if (warn) t->warned = 1;
+    pthread_mutex_unlock(&g_lock);
+    if (!t) return AITBC_ENOMEM;
+    if (!mine) {
+        if (warn)
+            hlog(ctx && ctx->desc ? ctx->desc->name : NULL, AITBC_LOG_ERROR,
+                 "publish on topic %s refused: a plugin publishes only on topics it declared "
+                 "(bus_topic from init or start)", topic);
+        return AITBC_EFORBIDDEN;
+    }
+    return bus_publish(topic, data);
+}
+
 /** @brief Subscribe fn to topic ("*" = all topics); may be called at any time from any thread. */
 int bus_subscribe(const char *topic, aitbc_event_fn fn, void *user) {
     if (!topic || !topic[0] || !fn) return AITBC_EINVAL;

@@ -11,6 +11,7 @@
 #include <microhttpd.h>
 
 #include "http_priv.h"
+#include "aitbc/json.h"
 
 const char *http_req_method(aitbc_request *req) {
     return req ? req->method : NULL;
@@ -167,7 +168,7 @@ void http_respond_json(aitbc_request *req, unsigned status, cJSON *body) {
         cJSON_Delete(body);
         return;
     }
-    char *text = body ? cJSON_PrintUnformatted(body) : strdup("{}");
+    char *text = body ? aitbc_json_print(body) : strdup("{}");
     cJSON_Delete(body);
     if (!text) {
         status = 500;

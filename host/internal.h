@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <cjson/cJSON.h>
 #include "aitbc/aitbc.h"
 #include "aitbc/auth.h"
@@ -88,11 +89,19 @@ int loader_init_all(void);   /* init in order */
 int loader_start_all(void);  /* start in order */
 void loader_stop_all(void);  /* stop in reverse */
 void loader_unload_all(void);/* destroy in reverse, dlclose */
+/** The service graph in start order (--check-config). */
+void loader_print_graph(FILE *out);
+/** 0 (and logged) when a plugin's init/start on this thread looks up an undeclared service. */
+int loader_lookup_allowed(const char *name);
 
 /* ---------------- services (services.c) ---------------- */
 int services_register(aitbc_plugin_ctx *owner, const char *name_at_version, const void *table);
 const void *services_lookup(const char *name_at_version);
 size_t services_names(const char *prefix, const char **out, size_t max);
+/** A requires[]/uses[] entry: a service name where '*' may stand for any run of characters. */
+int services_pattern_valid(const char *pattern);
+/** 1 if name matches pattern ('*' = any run of characters, else exact). */
+int services_match(const char *pattern, const char *name);
 /** After every init: the registry is fixed (registrations refused), lookups take no lock. */
 void services_freeze(void);
 void services_clear(void);
@@ -157,6 +166,8 @@ int bus_declare(aitbc_plugin_ctx *ctx, const aitbc_topic *topic);
 /** The declared topic or NULL (for the WebSocket bridge's permission checks). */
 const aitbc_topic *bus_find_topic(const char *name);
 int bus_publish(const char *topic, const cJSON *data);
+/** A plugin's publish: refused (AITBC_EFORBIDDEN) unless ctx declared the topic. */
+int bus_publish_from(aitbc_plugin_ctx *ctx, const char *topic, const cJSON *data);
 int bus_subscribe(const char *topic, aitbc_event_fn fn, void *user);
 /** Deliver everything queued, then stop the dispatcher. */
 void bus_stop(void);
@@ -214,7 +225,7 @@ int writer_running(void);
 int writer_submit(writer_item *it);
 /** On the writer inside a batch: keep the event / wake-up until the commit and return 1;
  *  elsewhere return 0 (the caller publishes / wakes at once). */
-int writer_capture_publish(const char *topic, const cJSON *data);
+int writer_capture_publish(aitbc_plugin_ctx *ctx, const char *topic, const cJSON *data);
 int writer_capture_wake(const char *key);
 typedef struct writer_stats {
     size_t queued;                  /* waiting right now */

@@ -1,6 +1,6 @@
 /* The plugin loader: finds every plugin listed under `plugins:` in the plugin path, dlopen()s it,
  * checks its descriptor against the ABI rules and its config section against its schema, orders
- * the plugins so providers come before consumers, and runs their lifecycle (init, start in order;
+ * the plugins so providers come before consumers (requires[], then uses[]), and runs their lifecycle (init, start in order;
  * stop, destroy in reverse). Every refusal is one log line "plugin <file>: refused: <reason>". */
 #include <dlfcn.h>
 #include <stdio.h>
@@ -21,6 +21,7 @@ typedef struct plugin_rec {
     aitbc_plugin_ctx ctx; /* first: the host hands &rec->ctx to the plugin */
     char key[NAME_MAX_LEN + 1];
     int inited;
+    int uses_cycle; /* started before a provider it uses (a cycle through uses[]) */
     cJSON *empty_config; /* owned: stands in for an empty (null) section */
 } plugin_rec;
 
@@ -158,43 +159,96 @@ bad:
     return rc ? rc : AITBC_EINVAL;
 }
 
-static int provides(const aitbc_plugin_desc *d, const char *service)
+/* Whether the plugin's descriptor, as it was built, covers `field`: the host reads an appended
+ * field only then (a 1.0 plugin's descriptor ends at reserved[]). */
+#define DESC_HAS(d, field) ((d)->struct_size >= offsetof(aitbc_plugin_desc, field) + sizeof((d)->field))
+
+static const char *const *desc_uses(const aitbc_plugin_desc *d)
 {
-    for (const char *const *p = d->provides; p && *p; p++)
-        if (strcmp(*p, service) == 0)
+    return DESC_HAS(d, uses) ? d->uses : NULL;
+}
+
+static int in_list(const char *const *list, const char *service)
+{
+    for (const char *const *p = list; p && *p; p++)
+        if (services_match(*p, service))
             return 1;
     return 0;
 }
 
-/* 1 if plugin a must come before plugin b (b requires something a provides). */
-static int needed_by(const plugin_rec *a, const plugin_rec *b)
+static int provides(const aitbc_plugin_desc *d, const char *service)
+{
+    return in_list(d->provides, service);
+}
+
+/* 1 if a provides something on list (a pattern list: requires[] or uses[]). */
+static int provides_any(const plugin_rec *a, const char *const *list)
+{
+    for (const char *const *q = list; q && *q; q++)
+        for (const char *const *p = a->ctx.desc->provides; p && *p; p++)
+            if (services_match(*q, *p))
+                return 1;
+    return 0;
+}
+
+/* 1 if plugin a must come before plugin b: b requires (or, unless hard_only, uses) something a
+ * provides. */
+static int needed_by(const plugin_rec *a, const plugin_rec *b, int hard_only)
 {
     if (a == b)
         return 0;
-    for (const char *const *q = b->ctx.desc->requires; q && *q; q++)
-        if (provides(a->ctx.desc, *q))
-            return 1;
+    return provides_any(a, b->ctx.desc->requires) ||
+           (!hard_only && provides_any(a, desc_uses(b->ctx.desc)));
+}
+
+static int list_valid(const plugin_rec *r, const char *const *list, const char *what)
+{
+    for (const char *const *q = list; q && *q; q++)
+        if (!services_pattern_valid(*q))
+            return refuse(r->ctx.path, "%s entry '%.96s' is not a service name like 'name@1'",
+                          what, *q);
     return 0;
 }
 
 static int check_requires(void)
 {
     for (size_t i = 0; i < g_count; i++) {
-        const aitbc_plugin_desc *d = g_plugins[i]->ctx.desc;
+        const plugin_rec *r = g_plugins[i];
+        const aitbc_plugin_desc *d = r->ctx.desc;
+        if (list_valid(r, d->requires, "requires") || list_valid(r, desc_uses(d), "uses"))
+            return AITBC_EINVAL;
         for (const char *const *q = d->requires; q && *q; q++) {
             size_t j = 0;
             while (j < g_count && !provides(g_plugins[j]->ctx.desc, *q))
                 j++;
             if (j == g_count)
-                return refuse(g_plugins[i]->ctx.path,
+                return refuse(r->ctx.path,
                               "requires service '%s' but no listed plugin provides it", *q);
         }
     }
     return 0;
 }
 
+/* Index of the first unplaced plugin (config order) whose providers are all placed; with
+ * hard_only, only requires[] counts. g_count if none. */
+static size_t next_ready(int hard_only)
+{
+    for (size_t i = 0; i < g_count; i++) {
+        if (!g_plugins[i])
+            continue;
+        size_t j = 0;
+        while (j < g_count && !(g_plugins[j] && needed_by(g_plugins[j], g_plugins[i], hard_only)))
+            j++;
+        if (j == g_count)
+            return i;
+    }
+    return g_count;
+}
+
 /* Stable topological sort: repeatedly take the first plugin (in config order) whose providers
- * are all placed. What is left when nothing can be taken is a cycle. */
+ * are all placed. A cycle through uses[] is broken there (the plugin starts before a provider it
+ * may use; its lookups still find it, as every service is registered before any start); a cycle
+ * of requires[] alone is refused. */
 static int order_plugins(void)
 {
     plugin_rec **sorted = calloc(g_count ? g_count : 1, sizeof *sorted);
@@ -202,16 +256,9 @@ static int order_plugins(void)
         return AITBC_ENOMEM;
     size_t placed = 0;
     while (placed < g_count) {
-        size_t pick = g_count;
-        for (size_t i = 0; i < g_count && pick == g_count; i++) {
-            if (!g_plugins[i])
-                continue;
-            size_t j = 0;
-            while (j < g_count && !(g_plugins[j] && needed_by(g_plugins[j], g_plugins[i])))
-                j++;
-            if (j == g_count)
-                pick = i;
-        }
+        size_t pick = next_ready(0);
+        if (pick == g_count && (pick = next_ready(1)) < g_count)
+            g_plugins[pick]->uses_cycle = 1;
         if (pick == g_count)
             break;
         sorted[placed++] = g_plugins[pick];
@@ -239,6 +286,64 @@ static int order_plugins(void)
     free(g_plugins);
     g_plugins = sorted;
     return rc;
+}
+
+/* The listed plugin that provides service (a name or pattern), or NULL. */
+static const char *provider_of(const char *service)
+{
+    for (size_t i = 0; i < g_count; i++)
+        for (const char *const *p = g_plugins[i]->ctx.desc->provides; p && *p; p++)
+            if (services_match(service, *p))
+                return g_plugins[i]->ctx.desc->name;
+    return NULL;
+}
+
+static void print_list(FILE *out, const char *what, const char *const *list, int with_provider)
+{
+    for (const char *const *q = list; q && *q; q++) {
+        fprintf(out, "    %-9s %s", what, *q);
+        if (with_provider) {
+            const char *p = provider_of(*q);
+            fprintf(out, p ? " <- %s" : " (not loaded)", p);
+        }
+        fputc('\n', out);
+    }
+}
+
+/** @brief The service graph in start order (for --check-config): what each plugin provides,
+ *  requires and uses, and which plugin provides each. */
+void loader_print_graph(FILE *out)
+{
+    fprintf(out, "start order (services: provides, requires <- provider, uses <- provider):\n");
+    for (size_t i = 0; i < g_count; i++) {
+        const aitbc_plugin_desc *d = g_plugins[i]->ctx.desc;
+        fprintf(out, "  %zu. %s %s%s\n", i + 1, d->name, d->version ? d->version : "?",
+                g_plugins[i]->uses_cycle ? "  (a cycle through uses: started before a provider "
+                                           "it uses)"
+                                         : "");
+        print_list(out, "provides", d->provides, 0);
+        print_list(out, "requires", d->requires, 1);
+        print_list(out, "uses", desc_uses(d), 1);
+    }
+}
+
+/* The plugin whose init/start/stop/destroy runs on this thread (the loader calls them all from
+ * the main thread), for checking its service lookups against its declarations. */
+static _Thread_local const plugin_rec *t_calling;
+
+/** @brief 1 unless a plugin's init/start is running on this thread and name is not among its
+ *  provides[], requires[] or uses[] (then the refusal is logged). */
+int loader_lookup_allowed(const char *name)
+{
+    const plugin_rec *r = t_calling;
+    if (!r || !name)
+        return 1;
+    const aitbc_plugin_desc *d = r->ctx.desc;
+    if (in_list(d->provides, name) || in_list(d->requires, name) || in_list(desc_uses(d), name))
+        return 1;
+    hlog(d->name, AITBC_LOG_ERROR, "looked up service %s without declaring it: add it to the "
+         "descriptor's uses[] (optional) or requires[] (must exist)", name);
+    return 0;
 }
 
 /** @brief Load, check and order every plugin listed under `plugins:` (no callbacks run).
@@ -285,7 +390,9 @@ int loader_init_all(void)
 {
     for (size_t i = 0; i < g_count; i++) {
         plugin_rec *r = g_plugins[i];
+        t_calling = r;
         int rc = r->ctx.desc->init(&r->ctx, host_api(), &r->ctx.state);
+        t_calling = NULL;
         if (rc != 0) {
             hlog(r->ctx.desc->name, AITBC_LOG_ERROR, "init failed (%d); see the lines above", rc);
             return rc < 0 ? rc : AITBC_EINVAL;
@@ -302,7 +409,9 @@ int loader_start_all(void)
     for (size_t i = 0; i < g_count; i++) {
         plugin_rec *r = g_plugins[i];
         r->ctx.started = 1; /* from here its stop() must run even if start() fails half-way */
+        t_calling = r;
         int rc = r->ctx.desc->start(r->ctx.state);
+        t_calling = NULL;
         if (rc != 0) {
             hlog(r->ctx.desc->name, AITBC_LOG_ERROR, "start failed (%d); see the lines above", rc);
             return rc < 0 ? rc : AITBC_EINVAL;

@@ -1,10 +1,11 @@
 /* aitbc-host: the process. Parses the command line, loads and validates the config, brings the
  * modules up in dependency order (storage, workers, bus, plugins, sockets), serves until SIGINT or
- * SIGTERM, and takes everything down in reverse. Offline commands (--verify-chain,
- * --verify-receipt) run after plugin init without opening any socket. */
+ * SIGTERM, and takes everything down in reverse. Offline commands (--NAME, found as the service
+ * command:NAME@1 a plugin registered) run after plugin init without opening any socket;
+ * --verify-receipt needs no config at all (SDK verifier, nothing written). */
+#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -15,13 +16,19 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "receipt_check.h"
+
+#define COMMAND_ARGS_MAX 16
 
 typedef struct options {
     const char *config;
     const char *ready_file;
     const char *receipt;
+    at_check_args check; /* --verify-receipt: key source, optional payload/result */
     int check_config;
-    int verify_chain;
+    const char *command; /* "--verify-chain" runs the service "command:verify-chain@1" */
+    int command_argc;
+    char *command_argv[COMMAND_ARGS_MAX + 1];
 } options;
 
 /* How far start-up got; teardown undoes exactly that much, in reverse. */
@@ -32,62 +39,117 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: aitbc-host -c FILE [options]\n"
             "  -c, --config FILE        YAML config (required)\n"
-            "      --check-config       validate the config and the plugins it lists, then exit\n"
+            "      --check-config       validate the config and the plugins it lists, print the\n"
+            "                           service graph, then exit\n"
             "      --ready-file PATH    write {\"http_port\",\"ws_port\",\"pid\"} once serving\n"
-            "      --verify-chain       verify the stored chain (needs the chain plugin) and exit\n"
-            "      --verify-receipt F   verify a job receipt JSON file and exit\n"
+            "      --NAME [ARGS...]     run the offline command a loaded plugin provides as the\n"
+            "                           service command:NAME@1, then exit (e.g. --verify-chain)\n"
+            "      --verify-receipt F   verify a job receipt offline and exit (no config needed):\n"
+            "        --public-key FILE|URL  the coordinator key: a file holding it, or a node's URL\n"
+            "        --payload FILE, --result FILE  also check the payload/result hashes\n"
             "      --version            print the version\n"
             "  -h, --help               this text\n");
 }
 
-/* 0 to run, or the exit code to return at once (help, version, usage error). */
+/* "--name" or "--name=value" of a host option: the value (or "" without '='), else NULL. */
+static const char *long_opt(const char *arg, const char *name)
+{
+    size_t n = strlen(name);
+    if (strncmp(arg, "--", 2) != 0 || strncmp(arg + 2, name, n) != 0)
+        return NULL;
+    return arg[2 + n] == '=' ? arg + 3 + n : arg[2 + n] == '\0' ? "" : NULL;
+}
+
+/* An offline command's name after "--": [a-z0-9-]+. */
+static int command_name_valid(const char *s)
+{
+    size_t n = strlen(s);
+    return n > 0 && n < 64 && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-") == n;
+}
+
+/* Value of an option that needs one: "--x=v", or the next argument. NULL (reported) if missing. */
+static const char *opt_value(const char *inline_value, int argc, char **argv, int *i)
+{
+    if (inline_value && inline_value[0])
+        return inline_value;
+    if (*i + 1 < argc)
+        return argv[++*i];
+    fprintf(stderr, "aitbc-host: %s needs a value\n", argv[*i]);
+    return NULL;
+}
+
+/* 0 to run, or the exit code to return at once (help, version, usage error). The host's own
+ * options are fixed; any other --NAME names an offline command, and the plain arguments after it
+ * are the command's. */
 static int parse_args(int argc, char **argv, options *o, int *exit_code)
 {
-    enum { O_CHECK = 256, O_READY, O_CHAIN, O_RECEIPT, O_VERSION };
-    static const struct option longs[] = {
-        {"config", required_argument, NULL, 'c'},  {"check-config", no_argument, NULL, O_CHECK},
-        {"ready-file", required_argument, NULL, O_READY},
-        {"verify-chain", no_argument, NULL, O_CHAIN},
-        {"verify-receipt", required_argument, NULL, O_RECEIPT},
-        {"version", no_argument, NULL, O_VERSION}, {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
-    int c;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":c:h", longs, NULL)) != -1) {
-        switch (c) {
-        case 'c': o->config = optarg; break;
-        case O_CHECK: o->check_config = 1; break;
-        case O_READY: o->ready_file = optarg; break;
-        case O_CHAIN: o->verify_chain = 1; break;
-        case O_RECEIPT: o->receipt = optarg; break;
-        case O_VERSION:
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        if (strcmp(a, "-c") == 0 || (v = long_opt(a, "config")) != NULL) {
+            if (!(o->config = opt_value(strcmp(a, "-c") == 0 ? NULL : v, argc, argv, &i)))
+                goto bad;
+        } else if ((v = long_opt(a, "ready-file")) != NULL) {
+            if (!(o->ready_file = opt_value(v, argc, argv, &i)))
+                goto bad;
+        } else if ((v = long_opt(a, "verify-receipt")) != NULL) {
+            if (!(o->receipt = opt_value(v, argc, argv, &i)))
+                goto bad;
+        } else if ((v = long_opt(a, "public-key")) != NULL) {
+            if (!(o->check.key_source = opt_value(v, argc, argv, &i)))
+                goto bad;
+        } else if ((v = long_opt(a, "payload")) != NULL) {
+            if (!(o->check.payload_path = opt_value(v, argc, argv, &i)))
+                goto bad;
+        } else if ((v = long_opt(a, "result")) != NULL) {
+            if (!(o->check.result_path = opt_value(v, argc, argv, &i)))
+                goto bad;
+        } else if (long_opt(a, "check-config")) {
+            o->check_config = 1;
+        } else if (long_opt(a, "version")) {
             printf("aitbc-host %s (plugin ABI %u.%u, host API %u)\n", AITBC_HOST_VERSION,
                    AITBC_ABI_MAJOR, AITBC_ABI_MINOR, AITBC_HOST_API_VERSION);
             *exit_code = 0;
             return 1;
-        case 'h':
+        } else if (strcmp(a, "-h") == 0 || long_opt(a, "help")) {
             usage(stdout);
             *exit_code = 0;
             return 1;
-        case ':':
-            fprintf(stderr, "aitbc-host: %s needs a value\n", argv[optind - 1]);
-            goto bad;
-        default:
-            fprintf(stderr, "aitbc-host: unknown option %s\n", argv[optind - 1]);
+        } else if (strncmp(a, "--", 2) == 0 && command_name_valid(a + 2)) {
+            if (o->command) {
+                fprintf(stderr, "aitbc-host: one offline command at a time (%s, %s)\n",
+                        o->command, a);
+                goto bad;
+            }
+            o->command = a + 2;
+        } else if (a[0] != '-' && o->command && o->command_argc < COMMAND_ARGS_MAX) {
+            o->command_argv[o->command_argc++] = argv[i];
+        } else {
+            fprintf(stderr, "aitbc-host: %s '%s'\n",
+                    a[0] == '-' ? "unknown option" : "unexpected argument", a);
             goto bad;
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, "aitbc-host: unexpected argument '%s'\n", argv[optind]);
+    if ((o->check.key_source || o->check.payload_path || o->check.result_path) && !o->receipt) {
+        fprintf(stderr, "aitbc-host: --public-key, --payload and --result go with "
+                        "--verify-receipt\n");
         goto bad;
     }
-    if (!o->config) {
+    if (o->receipt && !o->check.key_source) {
+        fprintf(stderr, "aitbc-host: --verify-receipt needs --public-key FILE|URL (the "
+                        "coordinator's key, e.g. http://NODE:18000)\n");
+        goto bad;
+    }
+    if (o->receipt && (o->command || o->check_config)) {
+        fprintf(stderr, "aitbc-host: --verify-receipt runs alone\n");
+        goto bad;
+    }
+    if (!o->config && !o->receipt) {
         fprintf(stderr, "aitbc-host: -c FILE is required (e.g. -c config/minimal.yaml)\n");
         goto bad;
     }
-    if (o->check_config + o->verify_chain + (o->receipt != NULL) > 1) {
-        fprintf(stderr, "aitbc-host: --check-config, --verify-chain and --verify-receipt "
-                        "exclude each other\n");
+    if (o->check_config && o->command) {
+        fprintf(stderr, "aitbc-host: --check-config and an offline command (--%s) exclude each "
+                        "other\n", o->command);
         goto bad;
     }
     return 0;
@@ -161,13 +223,24 @@ static void teardown(enum stage st)
         store_close();
 }
 
-/* Runs an offline command a plugin registered ("command:verify-chain@1"). */
-static int run_command(const char *service, const char *plugin_hint, int argc, char **argv)
+/* Runs the offline command --NAME: the service "command:NAME@1" some loaded plugin registered. */
+static int run_command(const options *o)
 {
+    char service[96];
+    snprintf(service, sizeof service, "command:%s@1", o->command);
     const aitbc_command_v1 *cmd = services_lookup(service);
-    if (!cmd || !cmd->run) {
-        hlog(NULL, AITBC_LOG_ERROR, "no loaded plugin provides %s: list the %s plugin under "
-             "plugins: in the config", service, plugin_hint);
+    if (!cmd || cmd->size < sizeof *cmd || !cmd->run) {
+        const char *names[32];
+        size_t n = services_names("command:", names, 32);
+        char list[512] = "";
+        size_t len = 0;
+        for (size_t i = 0; i < n && i < 32; i++) {
+            int w = snprintf(list + len, sizeof list - len, "%s%s", i ? ", " : "", names[i]);
+            len = w > 0 && (size_t)w < sizeof list - len ? len + (size_t)w : len;
+        }
+        hlog(NULL, AITBC_LOG_ERROR, "unknown option --%s: no loaded plugin provides %s "
+             "(offline commands of the listed plugins: %s)", o->command, service,
+             n ? list : "none");
         return 1;
     }
     /* Let Ctrl-C end a long offline run the ordinary way: no sockets or files to tidy. */
@@ -176,7 +249,7 @@ static int run_command(const char *service, const char *plugin_hint, int argc, c
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-    return cmd->run(cmd->self, argc, argv);
+    return cmd->run(cmd->self, o->command_argc, (char **)o->command_argv);
 }
 
 static int serve_until_signal(const options *o, const sigset_t *sigs)
@@ -253,10 +326,8 @@ static int run(const options *o, const host_config *cfg, const sigset_t *sigs)
         hlog(NULL, AITBC_LOG_ERROR, "not starting: a plugin failed to initialise");
         goto out;
     }
-    if (o->verify_chain || o->receipt) {
-        char *argv[2] = {(char *)o->receipt, NULL};
-        code = o->verify_chain ? run_command("command:verify-chain@1", "chain", 0, argv + 1)
-                               : run_command("command:verify-receipt@1", "client", 1, argv);
+    if (o->command) {
+        code = run_command(o);
         goto out;
     }
     st = ST_STARTED;
@@ -290,12 +361,12 @@ out:
 static int check_config(const host_config *cfg)
 {
     int rc = loader_load_all(cfg, host_settings_get());
-    size_t n = loader_count();
+    if (rc == 0) {
+        printf("config ok: %zu plugins\n", loader_count());
+        loader_print_graph(stdout);
+    }
     loader_unload_all();
-    if (rc != 0)
-        return 1;
-    printf("config ok: %zu plugins\n", n);
-    return 0;
+    return rc == 0 ? 0 : 1;
 }
 
 /* Every HTTP and WebSocket client is a descriptor; distributions start processes with a soft
@@ -312,12 +383,27 @@ static void raise_fd_limit(void)
              (unsigned long long)before, (unsigned long long)rl.rlim_max);
 }
 
+/* --verify-receipt: before any config, database or key is touched, so it works for a receipt
+ * of any node from any directory and leaves nothing behind. */
+static int verify_receipt(options *o)
+{
+    o->check.receipt_path = o->receipt;
+    at_verdict v;
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    int code = at_check_receipt(&o->check, &v);
+    curl_global_cleanup();
+    printf("receipt %s: %s (%s)\n", v.receipt_id, v.ok ? "OK" : "INVALID", v.reason);
+    return code;
+}
+
 int main(int argc, char **argv)
 {
     options o = {0};
     int code = 0;
     if (parse_args(argc, argv, &o, &code))
         return code;
+    if (o.receipt)
+        return verify_receipt(&o);
 
     /* Signals are taken by sigwait() in the main thread; every thread created later inherits
      * this mask, so none of them is interrupted. Writes to closed sockets must not kill us. */

@@ -36,6 +36,41 @@ static int name_valid(const char *s)
     return strspn(at + 1, "0123456789") == strlen(at + 1);
 }
 
+/** @brief A requires[]/uses[] entry: "name@major" where '*' may stand for any run of the name's
+ *  characters ("compute:*@1"). */
+int services_pattern_valid(const char *pattern)
+{
+    char plain[SERVICE_NAME_MAX];
+    size_t n = 0;
+    for (const char *p = pattern; p && *p && n + 1 < sizeof plain; p++)
+        plain[n++] = *p == '*' ? 'x' : *p;
+    plain[n] = '\0';
+    return pattern && strlen(pattern) == n && name_valid(plain);
+}
+
+/** @brief 1 if name matches pattern, where '*' in pattern stands for any run of characters. */
+int services_match(const char *pattern, const char *name)
+{
+    const char *star = NULL, *resume = NULL;
+    while (*name) {
+        if (*pattern == '*') {
+            star = pattern++;
+            resume = name;
+        } else if (*pattern == *name) {
+            pattern++;
+            name++;
+        } else if (star) {
+            pattern = star + 1;
+            name = ++resume;
+        } else {
+            return 0;
+        }
+    }
+    while (*pattern == '*')
+        pattern++;
+    return *pattern == '\0';
+}
+
 /** @brief Register a service table under "name@major".
  *  @param owner the providing plugin (NULL for the host); it may register only until it starts.
  *  @param table borrowed until the owner is destroyed.

@@ -107,7 +107,7 @@ static char *reply(const cJSON *id, const char *key, cJSON *value) {
     }
     cJSON_AddItemToObject(o, key, value);
     value = NULL;
-    text = cJSON_PrintUnformatted(o);
+    text = aitbc_json_print(o);
 out:
     cJSON_Delete(value);
     cJSON_Delete(o);

@@ -3,6 +3,7 @@
  * See ws_hub.c for why the queues exist. */
 #include "aitbc/errors.h"
 #include "ws_hub_priv.h"
+#include "aitbc/json.h"
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,8 +23,8 @@ void wsq_event_release(ws_event *ev) {
 ws_event *wsq_event_new(const char *topic, const cJSON *data) {
     ws_event *ev = calloc(1, sizeof(*ev));
     cJSON *t = cJSON_CreateString(topic);
-    char *tj = t ? cJSON_PrintUnformatted(t) : NULL;
-    char *dj = data ? cJSON_PrintUnformatted(data) : strdup("null");
+    char *tj = t ? aitbc_json_print(t) : NULL;
+    char *dj = data ? aitbc_json_print(data) : strdup("null");
     cJSON_Delete(t);
     if (!ev || !tj || !dj) goto fail;
     atomic_init(&ev->refs, 1);
@@ -37,12 +38,12 @@ ws_event *wsq_event_new(const char *topic, const cJSON *data) {
     snprintf(ev->head, ev->head_len + 1,
              "{\"method\":\"event\",\"params\":{\"topic\":%s,\"seq\":", tj);
     snprintf(ev->tail, ev->tail_len + 1, ",\"data\":%s}}", dj);
-    cJSON_free(tj);
-    cJSON_free(dj);
+    free(tj);
+    free(dj);
     return ev;
 fail:
-    cJSON_free(tj);
-    cJSON_free(dj);
+    free(tj);
+    free(dj);
     if (ev) {
         free(ev->topic);
         free(ev->head);

@@ -1,7 +1,6 @@
 /* The admin plugin: GET /v1/admin/miners, /v1/admin/jobs and /v1/admin/stats. Everything comes
  * from jobs@1 and miners@1 (indexed lists, counters), plus ledger@1 for the chain section when
  * the chain plugin is loaded. Sections of plugins that are not loaded are absent. */
-#include "jobs_core.h"
 #include <aitbc/aitbc.h>
 #include <aitbc/jobs.h>
 #include <aitbc/ledger.h>
@@ -137,11 +136,12 @@ static void admin_destroy(void *state) {
 }
 
 static const char *const k_requires[] = {AITBC_JOBS_SERVICE, AITBC_MINERS_SERVICE, NULL};
+static const char *const k_uses[] = {AITBC_LEDGER_SERVICE, NULL}; /* the chain section */
 
 static const aitbc_plugin_desc k_desc = {
     AITBC_PLUGIN_HEADER,      .name = "admin",
     .version = ADMIN_VERSION, .description = "Admin API: miners, jobs and statistics",
-    .requires = k_requires,   .init = admin_init,
+    .requires = k_requires, .uses = k_uses,   .init = admin_init,
     .start = admin_start,     .stop = admin_stop,
     .destroy = admin_destroy,
 };

@@ -13,7 +13,7 @@
 #include "ratelimit.h"
 
 #define AUTH_LABEL_MAX 128
-#define AUTH_TOPIC_KEY_REVOKED "key_revoked"
+#define AUTH_TOPIC_KEY_REVOKED AITBC_TOPIC_KEY_REVOKED
 
 typedef struct auth_state {
     aitbc_plugin_ctx *ctx;

@@ -12,6 +12,7 @@
 #define TICK_MS 60000
 
 static const char *const k_provides[] = {AITBC_AUTH_SERVICE, NULL};
+static const char *const k_uses[] = {AITBC_LEDGER_SERVICE, NULL}; /* owner accounts for new keys */
 
 static const aitbc_cfg_key k_schema[] = {
     {"pepper", AITBC_CFG_STRING, 0,
@@ -119,6 +120,7 @@ static const aitbc_plugin_desc k_desc = {
     .description = "API keys (hashed, peppered), roles, admin bootstrap, per-key rate limits",
     .provides = k_provides,
     .requires = NULL,
+    .uses = k_uses,
     .config_schema = k_schema,
     .init = auth_init,
     .start = auth_start,

@@ -184,7 +184,7 @@ static void publish(chain_state *cs, const chain_block *blk)
     const aitbc_host_api *api = cs->api;
     cJSON *bj = chain_block_to_json(blk);
     if (bj) {
-        api->bus_publish(cs->ctx, "blocks", bj);
+        api->bus_publish(cs->ctx, AITBC_TOPIC_BLOCKS, bj);
         cJSON_Delete(bj);
     }
     if (blk->tx_count == 0)
@@ -199,7 +199,7 @@ static void publish(chain_state *cs, const chain_block *blk)
         while (api->step(s) == AITBC_ROW) {
             cJSON *tj = chain_tx_json(api, s, decimals_cb, cs);
             if (tj) {
-                api->bus_publish(cs->ctx, "transactions", tj);
+                api->bus_publish(cs->ctx, AITBC_TOPIC_TRANSACTIONS, tj);
                 cJSON_Delete(tj);
             }
         }

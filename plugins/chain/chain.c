@@ -237,6 +237,7 @@ static int chain_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **s
     cs->api = api;
     pthread_mutex_init(&cs->seal_mu, NULL);
     chain_ledger_init(cs);
+    chain_query_init(cs);
     cs->verify_cmd = (aitbc_command_v1){sizeof(aitbc_command_v1), cs, chain_verify_run};
     const cJSON *cfg = api->config(ctx);
     int rc = sodium_init() < 0 ? AITBC_EIO : 0;
@@ -253,9 +254,11 @@ static int chain_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **s
     if (rc == 0)
         rc = api->service_register(ctx, AITBC_LEDGER_SERVICE, &cs->ledger);
     if (rc == 0)
+        rc = api->service_register(ctx, AITBC_CHAIN_QUERY_SERVICE, &cs->query);
+    if (rc == 0)
         rc = api->service_register(ctx, "command:verify-chain@1", &cs->verify_cmd);
-    aitbc_topic blocks = {"blocks", AITBC_ROLE_ANY, NULL, NULL};
-    aitbc_topic txs = {"transactions", AITBC_ROLE_ANY, NULL, NULL};
+    aitbc_topic blocks = {AITBC_TOPIC_BLOCKS, AITBC_ROLE_ANY, NULL, NULL};
+    aitbc_topic txs = {AITBC_TOPIC_TRANSACTIONS, AITBC_ROLE_ANY, NULL, NULL};
     if (rc == 0)
         rc = api->bus_topic(ctx, &blocks);
     if (rc == 0)
@@ -303,7 +306,8 @@ static void chain_destroy(void *state)
     free(cs);
 }
 
-static const char *const k_provides[] = {AITBC_LEDGER_SERVICE, "command:verify-chain@1", NULL};
+static const char *const k_provides[] = {AITBC_LEDGER_SERVICE, AITBC_CHAIN_QUERY_SERVICE,
+                                         "command:verify-chain@1", NULL};
 
 static const aitbc_plugin_desc k_desc = {
     AITBC_PLUGIN_HEADER,

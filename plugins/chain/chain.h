@@ -6,6 +6,7 @@
 #include <sodium.h>
 #include <aitbc/aitbc.h>
 #include <aitbc/ledger.h>
+#include <aitbc/chain_query.h>
 #include "chainmath.h"
 
 #define CHAIN_MAX_ASSETS 16
@@ -29,6 +30,7 @@ typedef struct chain_state {
     unsigned char (*authorities)[32];
     size_t nauthorities;
     aitbc_ledger_v1 ledger;
+    aitbc_chain_query_v1 query;
     aitbc_command_v1 verify_cmd;
     aitbc_timer *timer;
     pthread_mutex_t seal_mu; /* one seal at a time (timer vs. tests/bench calling it) */
@@ -40,6 +42,9 @@ const chain_asset *chain_find_asset(const chain_state *cs, const char *symbol);
 /* ledger.c: fills cs->ledger */
 void chain_ledger_init(chain_state *cs);
 /** Status code → HTTP mapping lives in routes.c; ledger.c exposes the raw move for benches. */
+
+/* query.c: fills cs->query (chain-query@1) */
+void chain_query_init(chain_state *cs);
 
 /* keyfile.c */
 /** Load <path> or create it (0600) with a new Ed25519 seed. 0 or an AITBC_E* code. */

@@ -1,5 +1,5 @@
-/* Rows of chain_txs / chain_blocks → the JSON objects API.md defines. Shared by the chain plugin
- * (events, route answers) and the explorer plugin (which compiles this file too). */
+/* Rows of chain_txs / chain_blocks → the JSON objects API.md defines: for events, route answers
+ * and the chain-query@1 service (query.c). Other plugins get these objects through that service. */
 #ifndef AITBC_CHAIN_TXJSON_H
 #define AITBC_CHAIN_TXJSON_H
 

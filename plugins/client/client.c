@@ -1,5 +1,5 @@
 /* The client plugin: descriptor, config, migrations and lifecycle. Owns the jobs tables, provides
- * jobs@1 and the verify-receipt command, runs the TTL timer and registers the client routes. */
+ * jobs@1, runs the TTL timer and registers the client routes. */
 #include "client.h"
 #include <sodium.h>
 #include <stdio.h>
@@ -31,6 +31,9 @@ static const aitbc_migration k_migrations[] = {
         " failed INTEGER NOT NULL, earned INTEGER NOT NULL) WITHOUT ROWID;"},
     /* dispatch scans the queue per job type: other types' backlog never hides a miner's work */
     {2, "CREATE INDEX client_jobs_queue ON client_jobs(job_type, seq) WHERE state = 'QUEUED';"},
+    /* progress in millionths (the storage SDK has integers, and 6 decimals are plenty) */
+    {3, "ALTER TABLE client_jobs ADD COLUMN progress_ppm INTEGER;"
+        "ALTER TABLE client_jobs ADD COLUMN progress_ms INTEGER;"},
 };
 
 static const aitbc_cfg_key k_schema[] = {
@@ -39,11 +42,15 @@ static const aitbc_cfg_key k_schema[] = {
     {"receipt_key_file", AITBC_CFG_STRING, 0,
      "coordinator receipt signing key (default <data_dir>/receipt.key, 0600)"},
     {"ttl_sweep_ms", AITBC_CFG_INT, 0, "how often expired jobs are swept, ms (default 250)"},
+    {"progress_interval_ms", AITBC_CFG_INT, 0,
+     "least time between two accepted progress reports of one job, ms (default 1000; 0 = any)"},
     {NULL, 0, 0, NULL},
 };
 
-static const char *const k_provides[] = {AITBC_JOBS_SERVICE, "command:verify-receipt@1", NULL};
+static const char *const k_provides[] = {AITBC_JOBS_SERVICE, NULL};
 static const char *const k_requires[] = {AITBC_LEDGER_SERVICE, NULL};
+/* Miners are looked up at dispatch time (miner requires jobs@1: a cycle through uses[]). */
+static const char *const k_uses[] = {AITBC_MINERS_SERVICE, NULL};
 
 static int parse_config(client_state *cs) {
     const cJSON *cfg = cs->api->config(cs->ctx);
@@ -64,6 +71,13 @@ static int parse_config(client_state *cs) {
     if (it &&
         (aitbc_json_int(it, &cs->sweep_ms) != 0 || cs->sweep_ms < 10 || cs->sweep_ms > 60000)) {
         cs->api->log(cs->ctx, AITBC_LOG_ERROR, "client.ttl_sweep_ms must be 10..60000");
+        return AITBC_EINVAL;
+    }
+    cs->progress_interval_ms = 1000;
+    it = cJSON_GetObjectItemCaseSensitive(cfg, "progress_interval_ms");
+    if (it && (aitbc_json_int(it, &cs->progress_interval_ms) != 0 ||
+               cs->progress_interval_ms < 0 || cs->progress_interval_ms > 60000)) {
+        cs->api->log(cs->ctx, AITBC_LOG_ERROR, "client.progress_interval_ms must be 0..60000");
         return AITBC_EINVAL;
     }
     const char *kf =
@@ -87,11 +101,7 @@ static int client_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **
     if (rc == 0) rc = api->migrate(ctx, k_migrations, sizeof k_migrations / sizeof k_migrations[0]);
     if (rc != 0) return rc;
     cl_service_init(cs);
-    cs->verify_cmd.size = (uint32_t)sizeof cs->verify_cmd;
-    cs->verify_cmd.self = cs;
-    cs->verify_cmd.run = cl_verify_receipt_run;
     rc = api->service_register(ctx, AITBC_JOBS_SERVICE, &cs->service);
-    if (rc == 0) rc = api->service_register(ctx, "command:verify-receipt@1", &cs->verify_cmd);
     g_client = cs;
     return rc;
 }
@@ -111,7 +121,7 @@ static int client_start(void *state) {
     if (!cs->ledger) return AITBC_EUNAVAIL;
     if (cs->treasury[0] && cs->ledger->ensure_account(cs->ledger->self, NULL, cs->treasury) != 0)
         return AITBC_EIO;
-    aitbc_topic topic = {.name = "job_updates",
+    aitbc_topic topic = {.name = AITBC_TOPIC_JOB_UPDATES,
                          .roles = AITBC_ROLE_CLIENT | AITBC_ROLE_ADMIN,
                          .visible = job_visible};
     int rc = api->bus_topic(cs->ctx, &topic);
@@ -147,6 +157,7 @@ static const aitbc_plugin_desc k_desc = {
     .description = "Client job API: submit, status, cancel, receipts; jobs@1 state machine",
     .provides = k_provides,
     .requires = k_requires,
+    .uses = k_uses,
     .config_schema = k_schema,
     .init = client_init,
     .start = client_start,

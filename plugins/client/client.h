@@ -1,6 +1,6 @@
 /* The client plugin's shared state and the functions its files share: the jobs table (store.c),
- * state changes with their money (transitions.c), dispatch (dispatch.c), the jobs@1 table
- * (service.c), HTTP routes (routes.c) and the verify-receipt command (verify.c). */
+ * state changes with their money (transitions.c), dispatch (dispatch.c), completion and progress
+ * (complete.c, progress.c), the jobs@1 table (service.c) and HTTP routes (routes.c). */
 #ifndef AITBC_CLIENT_CLIENT_H
 #define AITBC_CLIENT_CLIENT_H
 
@@ -21,9 +21,9 @@ typedef struct client_state {
     jc_key key;
     char key_path[4096];
     aitbc_jobs_v1 service;
-    aitbc_command_v1 verify_cmd;
     aitbc_timer *timer;
     _Atomic uint64_t queued_gen;
+    int64_t progress_interval_ms; /* least time between two accepted progress reports of a job */
 } client_state;
 
 /** The one instance (retry callbacks of long-polls get only an integer user value). */
@@ -37,6 +37,8 @@ typedef struct cl_job {
     char *payload, *constraints, *result, *error, *receipt, *miner_sig;
     int64_t max_price, unit_price, price, units; /* -1 = null */
     int64_t attempt, lease_ms, created_ms, assigned_ms, started_ms, completed_ms, expires_ms;
+    int64_t progress_ppm; /* millionths of the work done (-1 = null: never reported) */
+    int64_t progress_ms;  /* when the last progress report was taken (-1 = never) */
 } cl_job;
 
 /** Events gathered inside a transaction and sent only after it committed. */
@@ -49,7 +51,7 @@ typedef struct cl_events {
 #define CL_JOB_COLS                                                                                \
     "seq, job_id, client, state, job_type, miner, payment, unit_type, payload, constraints, "      \
     "result, error, receipt, miner_sig, max_price, unit_price, price, units, attempt, lease_ms, "  \
-    "created_ms, assigned_ms, started_ms, completed_ms, expires_ms"
+    "created_ms, assigned_ms, started_ms, completed_ms, expires_ms, progress_ppm, progress_ms"
 void cl_job_free(cl_job *j);
 /** Fill j from a statement selecting CL_JOB_COLS. */
 void cl_job_read(client_state *cs, aitbc_stmt *s, cl_job *j);
@@ -78,8 +80,10 @@ int cl_end_refund(client_state *cs, aitbc_txn *t, cl_job *j, const char *state,
 /** RUNNING → QUEUED (lease lost, miner gone, retryable failure) or FAILED past max_attempts. */
 int cl_requeue_or_fail(client_state *cs, aitbc_txn *t, cl_job *j, int max_attempts, const char *why,
                        cl_events *ev);
-/** RUNNING → COMPLETED with payment; result/units/miner_sig already set on j. */
-int cl_end_completed(client_state *cs, aitbc_txn *t, cl_job *j, cl_events *ev);
+/** RUNNING → COMPLETED with payment; result/units/miner_sig already set on j. The receipt names
+ *  miner_pk (hex), so anyone can check miner_sig offline. */
+int cl_end_completed(client_state *cs, aitbc_txn *t, cl_job *j, const char *miner_pk,
+                     cl_events *ev);
 /** 1 for COMPLETED, FAILED, CANCELED, EXPIRED. */
 int cl_terminal(const char *state);
 
@@ -98,11 +102,17 @@ void cl_service_init(client_state *cs);
 int cl_list(void *self, const char *state, const char *client, const char *miner, int64_t limit,
             const char *cursor, cJSON **out, aitbc_jobs_error *err);
 
+/* complete.c */
+/** Did miner ever hold attempt (0 = any attempt) of the job? 1/0 or <0. */
+int cl_attempt_held(client_state *cs, aitbc_txn *t, const char *job_id, const char *miner,
+                    int64_t attempt);
+
+/* progress.c */
+int cl_progress(void *self, const char *job_id, const char *miner, const cJSON *body,
+                cJSON **answer, int64_t *retry_after_s, aitbc_jobs_error *err);
+
 /* routes.c */
 int cl_routes_register(client_state *cs);
 void cl_respond_err(client_state *cs, aitbc_request *req, const aitbc_jobs_error *e);
-
-/* verify.c */
-int cl_verify_receipt_run(void *self, int argc, char **argv);
 
 #endif

@@ -65,9 +65,8 @@ static int parse_done(const cJSON *b, cl_done *d, aitbc_jobs_error *err) {
     return aitbc_json_sha256_hex(d->error, d->sha) == 0 ? 0 : AITBC_EINVAL;
 }
 
-/* Did miner ever hold attempt (0 = any attempt) of the job? 1/0 or <0. */
-static int held(client_state *cs, aitbc_txn *t, const char *job_id, const char *miner,
-                int64_t attempt) {
+int cl_attempt_held(client_state *cs, aitbc_txn *t, const char *job_id, const char *miner,
+                    int64_t attempt) {
     aitbc_stmt *s = cs->api->stmt(t, "SELECT 1 FROM client_attempts WHERE job_id = ?1 AND "
                                      "miner = ?2 AND (?3 = 0 OR attempt = ?3)");
     if (!s) return AITBC_EIO;
@@ -107,7 +106,7 @@ static int complete_in(client_state *cs, aitbc_txn *t, cl_job *j, const char *jo
     if (rc < 0) return rc;
     if (rc == 0) return jc_fail(err, 404, "not_found", NULL, "no such job");
     int was_assigned = strcmp(j->miner, miner) == 0;
-    if (!was_assigned && (rc = held(cs, t, job_id, miner, 0)) <= 0)
+    if (!was_assigned && (rc = cl_attempt_held(cs, t, job_id, miner, 0)) <= 0)
         return rc < 0 ? rc : jc_fail(err, 403, "forbidden", NULL, "not the job's miner");
     if ((*answer = replay(j, miner, d))) return 0;
     if (strcmp(j->state, "RUNNING") != 0 || !was_assigned || j->attempt != d->attempt)
@@ -126,7 +125,7 @@ static int complete_in(client_state *cs, aitbc_txn *t, cl_job *j, const char *jo
         free(j->miner_sig);
         j->miner_sig = strdup(d->sig);
         if (!j->result || !j->miner_sig) return AITBC_ENOMEM;
-        rc = cl_end_completed(cs, t, j, ev);
+        rc = cl_end_completed(cs, t, j, pk, ev);
     } else {
         free(j->error);
         j->error = aitbc_json_canonical(d->error);

@@ -64,6 +64,7 @@ static void h_submit(aitbc_request *req, void *user) {
     j.max_price = sub.max_price;
     j.unit_price = j.price = j.units = j.lease_ms = -1;
     j.assigned_ms = j.started_ms = j.completed_ms = -1;
+    j.progress_ppm = j.progress_ms = -1;
     j.created_ms = api->now_ms();
     j.expires_ms = j.created_ms + sub.ttl_s * 1000;
     if (!j.payload || !j.constraints) {

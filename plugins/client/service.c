@@ -172,4 +172,5 @@ void cl_service_init(client_state *cs) {
     j->queued_gen = l_queued_gen;
     j->list = cl_list;
     j->stats = l_stats;
+    j->progress = cl_progress;
 }

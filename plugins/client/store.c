@@ -56,6 +56,8 @@ void cl_job_read(client_state *cs, aitbc_stmt *s, cl_job *j) {
     j->started_ms = int_col(cs, s, 22);
     j->completed_ms = int_col(cs, s, 23);
     j->expires_ms = int_col(cs, s, 24);
+    j->progress_ppm = int_col(cs, s, 25);
+    j->progress_ms = int_col(cs, s, 26);
 }
 
 int cl_job_load(client_state *cs, aitbc_txn *t, const char *job_id, cl_job *j) {
@@ -83,7 +85,7 @@ static void bind_opt_int(client_state *cs, aitbc_stmt *s, int idx, int64_t v) {
         cs->api->bind_null(s, idx);
 }
 
-/* Binds ?1..?24 in CL_JOB_COLS order without seq. */
+/* Binds ?1..?26 in CL_JOB_COLS order without seq. */
 static void bind_all(client_state *cs, aitbc_stmt *s, const cl_job *j) {
     const aitbc_host_api *api = cs->api;
     api->bind_text(s, 1, j->job_id);
@@ -110,6 +112,8 @@ static void bind_all(client_state *cs, aitbc_stmt *s, const cl_job *j) {
     bind_opt_int(cs, s, 22, j->started_ms);
     bind_opt_int(cs, s, 23, j->completed_ms);
     api->bind_int64(s, 24, j->expires_ms);
+    bind_opt_int(cs, s, 25, j->progress_ppm);
+    bind_opt_int(cs, s, 26, j->progress_ms);
 }
 
 int cl_job_insert(client_state *cs, aitbc_txn *t, const cl_job *j) {
@@ -117,8 +121,8 @@ int cl_job_insert(client_state *cs, aitbc_txn *t, const cl_job *j) {
         t, "INSERT INTO client_jobs(job_id, client, state, job_type, miner, payment, unit_type, "
            "payload, constraints, result, error, receipt, miner_sig, max_price, unit_price, price, "
            "units, attempt, lease_ms, created_ms, assigned_ms, started_ms, completed_ms, "
-           "expires_ms) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,"
-           "?19,?20,?21,?22,?23,?24)");
+           "expires_ms, progress_ppm, progress_ms) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,"
+           "?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25,?26)");
     if (!s) return AITBC_EIO;
     bind_all(cs, s, j);
     int rc = cs->api->step(s);
@@ -132,7 +136,7 @@ int cl_job_save(client_state *cs, aitbc_txn *t, const cl_job *j) {
            "unit_type=?7, payload=?8, constraints=?9, result=?10, error=?11, receipt=?12, "
            "miner_sig=?13, max_price=?14, unit_price=?15, price=?16, units=?17, attempt=?18, "
            "lease_ms=?19, created_ms=?20, assigned_ms=?21, started_ms=?22, completed_ms=?23, "
-           "expires_ms=?24 WHERE job_id=?1");
+           "expires_ms=?24, progress_ppm=?25, progress_ms=?26 WHERE job_id=?1");
     if (!s) return AITBC_EIO;
     bind_all(cs, s, j);
     int rc = cs->api->step(s);
@@ -197,6 +201,12 @@ cJSON *cl_job_json(client_state *cs, const cl_job *j, int with_reason) {
     add_time(o, "expires_at", j->expires_ms);
     add_json_text(o, "result", j->result, 0);
     add_json_text(o, "error", j->error, 0);
+    if (strcmp(j->state, "COMPLETED") == 0)
+        cJSON_AddNumberToObject(o, "progress", 1);
+    else if (j->progress_ppm >= 0)
+        cJSON_AddNumberToObject(o, "progress", (double)j->progress_ppm / 1e6);
+    else
+        cJSON_AddNullToObject(o, "progress");
     return o;
 }
 

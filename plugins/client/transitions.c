@@ -30,7 +30,7 @@ void cl_events_flush(client_state *cs, cl_events *ev) {
     }
     cJSON_ArrayForEach(o, ev->jobs) {
         char key[96];
-        cs->api->bus_publish(cs->ctx, "job_updates", o);
+        cs->api->bus_publish(cs->ctx, AITBC_TOPIC_JOB_UPDATES, o);
         snprintf(key, sizeof key, "job:%s",
                  cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "job_id")));
         cs->api->wake(key);
@@ -63,8 +63,9 @@ static int sha_of_text(const char *text, char out[65]) {
     return rc;
 }
 
-/* A signed receipt for a job that ran: COMPLETED, or FAILED after an assignment. */
-static int make_receipt(client_state *cs, cl_job *j) {
+/* A signed receipt for a job that ran: COMPLETED (with the key miner_pk that signed the result),
+ * or FAILED after an assignment (miner_pk NULL). */
+static int make_receipt(client_state *cs, cl_job *j, const char *miner_pk) {
     char rid[AITBC_ID_MAX], psha[65], rsha[65], ts[AITBC_TIME_MAX];
     aitbc_random_id("rcpt", rid);
     int rc = sha_of_text(j->payload, psha);
@@ -90,8 +91,9 @@ static int make_receipt(client_state *cs, cl_job *j) {
     aitbc_time_format(j->completed_ms, ts);
     aitbc_json_add_str(r, "completed_at", ts);
     aitbc_json_add_str(r, "miner_signature", j->miner_sig);
+    aitbc_json_add_str(r, "miner_public_key", miner_pk);
     rc = jc_receipt_sign(r, &cs->key);
-    char *text = rc == 0 ? cJSON_PrintUnformatted(r) : NULL;
+    char *text = rc == 0 ? aitbc_json_print(r) : NULL;
     cJSON_Delete(r);
     if (!text) return rc ? rc : AITBC_ENOMEM;
     free(j->receipt);
@@ -114,14 +116,14 @@ int cl_end_refund(client_state *cs, aitbc_txn *t, cl_job *j, const char *state,
     j->price = 0;
     if (error_json) {
         free(j->error);
-        j->error = cJSON_PrintUnformatted(error_json);
+        j->error = aitbc_json_print(error_json);
     }
     if (strcmp(state, "FAILED") == 0 && j->attempt > 0 && j->miner[0]) {
         char prev[16]; /* the receipt says FAILED; cl_set_state moves the counters */
         snprintf(prev, sizeof prev, "%s", j->state);
         snprintf(j->state, sizeof j->state, "FAILED");
         if (!j->error) j->error = strdup("{\"code\":\"failed\",\"message\":\"job failed\"}");
-        rc = make_receipt(cs, j);
+        rc = make_receipt(cs, j, NULL);
         snprintf(j->state, sizeof j->state, "%s", prev);
         if (rc == 0) rc = cl_miner_stat_add(cs, t, j->miner, 0, 1, 0);
         if (rc != 0) return rc;
@@ -145,10 +147,12 @@ int cl_requeue_or_fail(client_state *cs, aitbc_txn *t, cl_job *j, int max_attemp
     j->unit_price = -1;
     j->unit_type[0] = 0;
     j->assigned_ms = -1;
+    j->progress_ppm = j->progress_ms = -1; /* the next attempt starts from nothing */
     return cl_set_state(cs, t, j, "QUEUED", ev);
 }
 
-int cl_end_completed(client_state *cs, aitbc_txn *t, cl_job *j, cl_events *ev) {
+int cl_end_completed(client_state *cs, aitbc_txn *t, cl_job *j, const char *miner_pk,
+                     cl_events *ev) {
     jc_money m;
     int rc =
         jc_price(j->units, j->unit_price > 0 ? j->unit_price : 0, j->max_price, cs->fee_bps, &m);
@@ -169,8 +173,9 @@ int cl_end_completed(client_state *cs, aitbc_txn *t, cl_job *j, cl_events *ev) {
         snprintf(j->payment, sizeof j->payment, "%s", m.price > 0 ? "released" : "refunded");
     j->completed_ms = cs->api->now_ms();
     j->lease_ms = -1;
+    j->progress_ppm = 1000000;
     snprintf(j->state, sizeof j->state, "COMPLETED");
-    rc = make_receipt(cs, j);
+    rc = make_receipt(cs, j, miner_pk);
     snprintf(j->state, sizeof j->state, "RUNNING");
     if (rc == 0) rc = cl_miner_stat_add(cs, t, j->miner, 1, 0, m.payout);
     if (rc == 0) rc = cl_counter_add(cs, t, "dur_sum_ms", j->completed_ms - j->assigned_ms);

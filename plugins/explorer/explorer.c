@@ -1,5 +1,5 @@
-/* The explorer plugin: descriptor and lifecycle. It owns no tables and never writes; it reads
- * the chain plugin's tables and asks ledger@1 for asset decimals. */
+/* The explorer plugin: descriptor and lifecycle. It owns no tables and never writes; everything
+ * it shows comes from the chain plugin's chain-query@1 service. */
 #include <stdlib.h>
 #include "explorer.h"
 
@@ -17,9 +17,10 @@ static int ex_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **stat
 static int ex_start(void *state)
 {
     ex_state *es = state;
-    es->ledger = es->api->service_lookup(AITBC_LEDGER_SERVICE);
-    if (!es->ledger || es->ledger->size < sizeof(aitbc_ledger_v1)) {
-        es->api->log(es->ctx, AITBC_LOG_ERROR, "needs %s (the chain plugin)", AITBC_LEDGER_SERVICE);
+    es->query = es->api->service_lookup(AITBC_CHAIN_QUERY_SERVICE);
+    if (!es->query || es->query->size < sizeof(aitbc_chain_query_v1)) {
+        es->api->log(es->ctx, AITBC_LOG_ERROR, "needs %s (the chain plugin)",
+                     AITBC_CHAIN_QUERY_SERVICE);
         return AITBC_EUNAVAIL;
     }
     return ex_routes_register(es);
@@ -29,7 +30,7 @@ static void ex_stop(void *state) { (void)state; }
 
 static void ex_destroy(void *state) { free(state); }
 
-static const char *const k_requires[] = {AITBC_LEDGER_SERVICE, NULL};
+static const char *const k_requires[] = {AITBC_CHAIN_QUERY_SERVICE, NULL};
 
 static const aitbc_plugin_desc k_desc = {
     AITBC_PLUGIN_HEADER,

@@ -1,14 +1,14 @@
-/* The explorer plugin's shared state and helpers: read-only views of the chain plugin's tables. */
+/* The explorer plugin's shared state: read-only views of the chain through chain-query@1. */
 #ifndef AITBC_EXPLORER_H
 #define AITBC_EXPLORER_H
 
 #include <aitbc/aitbc.h>
-#include <aitbc/ledger.h>
+#include <aitbc/chain_query.h>
 
 typedef struct ex_state {
     aitbc_plugin_ctx *ctx;
     const aitbc_host_api *api;
-    const aitbc_ledger_v1 *ledger; /* looked up in start */
+    const aitbc_chain_query_v1 *query; /* looked up in start */
 } ex_state;
 
 /* routes.c */

@@ -125,7 +125,7 @@ static int mk_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **stat
     if (rc == 0) rc = cfg_int(ms, "tick_ms", 1000, 5, 3600000, &ms->tick_ms);
     if (rc == 0) rc = api->migrate(ctx, mk_migrations, mk_migrations_n);
     if (rc == 0) rc = api->service_register(ctx, AITBC_MARKETPLACE_SERVICE, &ms->service);
-    aitbc_topic offers = {"offers", AITBC_ROLE_ANY, NULL, NULL};
+    aitbc_topic offers = {AITBC_TOPIC_OFFERS, AITBC_ROLE_ANY, NULL, NULL};
     if (rc == 0) rc = api->bus_topic(ctx, &offers);
     if (rc != 0) {
         api->log(ctx, AITBC_LOG_ERROR, "init failed (%d)", rc);
@@ -165,6 +165,7 @@ static void mk_destroy(void *state) {
 
 static const char *const k_provides[] = {AITBC_MARKETPLACE_SERVICE, NULL};
 static const char *const k_requires[] = {AITBC_LEDGER_SERVICE, NULL};
+static const char *const k_uses[] = {AITBC_MINERS_SERVICE, NULL};
 
 static const aitbc_plugin_desc k_desc = {
     AITBC_PLUGIN_HEADER,
@@ -174,6 +175,7 @@ static const aitbc_plugin_desc k_desc = {
                    "ledger escrow and released hour by hour (marketplace@1)",
     .provides = k_provides,
     .requires = k_requires,
+    .uses = k_uses,
     .config_schema = k_schema,
     .init = mk_init,
     .start = mk_start,

@@ -51,7 +51,7 @@ void mk_offer_publish(mk_state *ms, const char *offer_id) {
     if (!t) return;
     cJSON *o = mk_offer_load(ms, t, offer_id);
     ms->api->txn_commit(t);
-    if (o) ms->api->bus_publish(ms->ctx, "offers", o);
+    if (o) ms->api->bus_publish(ms->ctx, AITBC_TOPIC_OFFERS, o);
     cJSON_Delete(o);
 }
 
@@ -92,7 +92,7 @@ static char *body_models(mk_state *ms, aitbc_request *req, const cJSON *body) {
                                MK_MAX_MODELS);
         return NULL;
     }
-    return cJSON_PrintUnformatted(arr);
+    return aitbc_json_print(arr);
 }
 
 typedef struct offer_in {
@@ -221,7 +221,7 @@ void mk_h_offer_create(aitbc_request *req, void *user) {
         mk_respond_rc(ms, req, rc, NULL);
         return;
     }
-    api->bus_publish(ms->ctx, "offers", o);
+    api->bus_publish(ms->ctx, AITBC_TOPIC_OFFERS, o);
     api->respond_json(req, 201, o);
 }
 
@@ -383,6 +383,6 @@ void mk_h_offer_cancel(aitbc_request *req, void *user) {
             mk_respond_rc(ms, req, rc, NULL);
         return;
     }
-    if (changed) api->bus_publish(ms->ctx, "offers", o);
+    if (changed) api->bus_publish(ms->ctx, AITBC_TOPIC_OFFERS, o);
     api->respond_json(req, 200, o);
 }

@@ -112,15 +112,15 @@ static int miner_start(void *state) {
     ms->auth = api->service_lookup(AITBC_AUTH_SERVICE);
     ms->ledger = api->service_lookup(AITBC_LEDGER_SERVICE);
     if (!ms->jobs || !ms->auth || !ms->ledger) return AITBC_EUNAVAIL;
-    aitbc_topic beats = {.name = "miner_heartbeats",
+    aitbc_topic beats = {.name = AITBC_TOPIC_MINER_HEARTBEATS,
                          .roles = AITBC_ROLE_MINER | AITBC_ROLE_ADMIN,
                          .visible = beat_visible};
-    aitbc_topic assigned = {.name = "job_assigned",
+    aitbc_topic assigned = {.name = AITBC_TOPIC_JOB_ASSIGNED,
                             .roles = AITBC_ROLE_MINER | AITBC_ROLE_ADMIN,
                             .visible = assigned_visible};
     int rc = api->bus_topic(ms->ctx, &beats);
     if (rc == 0) rc = api->bus_topic(ms->ctx, &assigned);
-    if (rc == 0) rc = api->bus_subscribe(ms->ctx, "job_updates", mn_on_job_update, ms);
+    if (rc == 0) rc = api->bus_subscribe(ms->ctx, AITBC_TOPIC_JOB_UPDATES, mn_on_job_update, ms);
     if (rc == 0) rc = mn_routes_register(ms);
     if (rc == 0) {
         ms->timer = api->timer_add(ms->ctx, ms->sweep_ms, mn_tick, ms);

@@ -59,7 +59,7 @@ int mn_load(miner_state *ms, aitbc_txn *txn, const char *address, mn_row *r) {
 
 int mn_upsert(miner_state *ms, aitbc_txn *t, const mn_row *r) {
     const aitbc_host_api *api = ms->api;
-    char *caps = cJSON_PrintUnformatted(r->capabilities);
+    char *caps = aitbc_json_print(r->capabilities);
     if (!caps) return AITBC_ENOMEM;
     aitbc_stmt *s = api->stmt(
         t, "INSERT INTO miner_miners(address, public_key, status, unit_type, capabilities, "
@@ -271,7 +271,7 @@ void mn_on_job_update(const char *topic, uint64_t seq, const cJSON *data, void *
         cJSON *ev = cJSON_CreateObject();
         cJSON_AddStringToObject(ev, "job_id", job_id);
         cJSON_AddStringToObject(ev, "miner", best);
-        ms->api->bus_publish(ms->ctx, "job_assigned", ev);
+        ms->api->bus_publish(ms->ctx, AITBC_TOPIC_JOB_ASSIGNED, ev);
         cJSON_Delete(ev);
     }
 }

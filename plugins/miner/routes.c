@@ -3,6 +3,7 @@
  * held) until a job is queued or wait_s passes; the queued generation closes the gap between
  * "found nothing" and "parked". */
 #include "miner.h"
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,7 +67,7 @@ static int parse_beat(miner_state *ms, aitbc_request *req, mn_beat *b) {
         }
     }
     b->metrics = cJSON_GetObjectItemCaseSensitive(body, "metrics");
-    char *m = b->metrics ? cJSON_PrintUnformatted(b->metrics) : NULL;
+    char *m = b->metrics ? aitbc_json_print(b->metrics) : NULL;
     int bad = b->metrics && (!cJSON_IsObject(b->metrics) || !m || strlen(m) > MN_METRICS_MAX);
     free(m);
     if (bad) {
@@ -89,7 +90,7 @@ static int record_beat(miner_state *ms, const char *address, const mn_beat *b, m
         row->heartbeats++;
         if (b->metrics) {
             free(row->metrics);
-            row->metrics = cJSON_PrintUnformatted(b->metrics);
+            row->metrics = aitbc_json_print(b->metrics);
         }
         int w = mn_upsert(ms, t, row);
         if (w != 0) {
@@ -114,7 +115,7 @@ static void publish_beat(miner_state *ms, const mn_row *row) {
     cJSON_AddStringToObject(ev, "status", row->status);
     aitbc_json_add_i64(ev, "running", running);
     cJSON_AddStringToObject(ev, "time", ts);
-    ms->api->bus_publish(ms->ctx, "miner_heartbeats", ev);
+    ms->api->bus_publish(ms->ctx, AITBC_TOPIC_MINER_HEARTBEATS, ev);
     cJSON_Delete(ev);
 }
 
@@ -227,31 +228,72 @@ static void h_poll(aitbc_request *req, void *user) {
     beat(ms, req, wait_s);
 }
 
+/* The miner row of the calling key: 1, or 0 after answering 403/5xx. */
+static int caller_miner(miner_state *ms, aitbc_request *req, mn_row *row) {
+    int rc = mn_load(ms, NULL, ms->api->req_principal(req)->owner_address, row);
+    if (rc == 0)
+        ms->api->respond_error(req, 403, "forbidden", NULL, "This key belongs to no miner.");
+    else if (rc < 0)
+        respond_rc(ms, req, rc);
+    return rc > 0;
+}
+
+static void respond_jobs_error(miner_state *ms, aitbc_request *req, const aitbc_jobs_error *err) {
+    ms->api->respond_error(req, err->status ? err->status : 500,
+                           err->code[0] ? err->code : "internal",
+                           err->field[0] ? err->field : NULL, "%s",
+                           err->message[0] ? err->message : "Internal error.");
+}
+
+static int job_id_ok(miner_state *ms, aitbc_request *req, const char *job_id) {
+    if (job_id && strlen(job_id) < AITBC_ID_MAX) return 1;
+    ms->api->respond_error(req, 404, "not_found", NULL, "No such job.");
+    return 0;
+}
+
 static void h_complete(aitbc_request *req, void *user) {
     miner_state *ms = user;
-    const aitbc_host_api *api = ms->api;
-    const aitbc_principal *p = api->req_principal(req);
-    const char *job_id = api->req_param(req, "job_id");
+    const char *job_id = ms->api->req_param(req, "job_id");
     mn_row row;
-    int rc = mn_load(ms, NULL, p->owner_address, &row);
-    if (rc <= 0) {
-        if (rc == 0)
-            api->respond_error(req, 403, "forbidden", NULL, "This key belongs to no miner.");
-        else
-            respond_rc(ms, req, rc);
-        return;
-    }
+    if (!caller_miner(ms, req, &row)) return;
     cJSON *ans = NULL;
     aitbc_jobs_error err = {0};
-    if (!job_id || strlen(job_id) >= AITBC_ID_MAX) {
-        api->respond_error(req, 404, "not_found", NULL, "No such job.");
-    } else if (ms->jobs->complete(ms->jobs->self, job_id, row.address, row.public_key,
-                                  api->req_json(req), (int)ms->max_attempts, &ans, &err) == 0) {
-        api->respond_json(req, 200, ans);
-    } else {
-        api->respond_error(req, err.status ? err.status : 500, err.code[0] ? err.code : "internal",
-                           err.field[0] ? err.field : NULL, "%s",
-                           err.message[0] ? err.message : "Internal error.");
+    if (job_id_ok(ms, req, job_id)) {
+        if (ms->jobs->complete(ms->jobs->self, job_id, row.address, row.public_key,
+                               ms->api->req_json(req), (int)ms->max_attempts, &ans, &err) == 0)
+            ms->api->respond_json(req, 200, ans);
+        else
+            respond_jobs_error(ms, req, &err);
+    }
+    mn_row_free(&row);
+}
+
+static void h_progress(aitbc_request *req, void *user) {
+    miner_state *ms = user;
+    const char *job_id = ms->api->req_param(req, "job_id");
+    if (ms->jobs->size < offsetof(aitbc_jobs_v1, progress) + sizeof ms->jobs->progress ||
+        !ms->jobs->progress) {
+        ms->api->respond_error(req, 503, "unavailable", NULL,
+                               "The jobs service takes no progress reports.");
+        return;
+    }
+    mn_row row;
+    if (!caller_miner(ms, req, &row)) return;
+    cJSON *ans = NULL;
+    int64_t retry_s = 0;
+    aitbc_jobs_error err = {0};
+    if (job_id_ok(ms, req, job_id)) {
+        if (ms->jobs->progress(ms->jobs->self, job_id, row.address, ms->api->req_json(req), &ans,
+                               &retry_s, &err) == 0) {
+            ms->api->respond_json(req, 200, ans);
+        } else {
+            if (err.status == 429) {
+                char ra[24];
+                snprintf(ra, sizeof ra, "%lld", (long long)(retry_s > 0 ? retry_s : 1));
+                ms->api->resp_header(req, "Retry-After", ra);
+            }
+            respond_jobs_error(ms, req, &err);
+        }
     }
     mn_row_free(&row);
 }
@@ -302,6 +344,8 @@ int mn_routes_register(miner_state *ms) {
         {"POST", "/v1/miners/{address}/poll", AITBC_ROLE_MINER, AITBC_BODY_JSON, 0, h_poll, ms, 0, 1},
         {"POST", "/v1/jobs/{job_id}/complete", AITBC_ROLE_MINER, AITBC_BODY_JSON, 16u << 20,
          h_complete, ms, 1, 1},
+        {"POST", "/v1/jobs/{job_id}/progress", AITBC_ROLE_MINER, AITBC_BODY_JSON, 0, h_progress,
+         ms, 0, 1},
         {"GET", "/v1/miners/{address}", self_admin, AITBC_BODY_NONE, 0, h_get, ms, 0, 0},
         {"DELETE", "/v1/miners/{address}", self_admin, AITBC_BODY_NONE, 0, h_delete, ms, 0, 1},
     };

@@ -1,5 +1,7 @@
-/* Canonical JSON (RFC 8785 / JCS) for hashes and signatures: sorted keys, no whitespace,
- * members whose value is null dropped first, as API.md asks. */
+/* The one JSON writer of the node. Canonical JSON (RFC 8785 / JCS) for hashes and signatures:
+ * sorted keys, no whitespace, members whose value is null dropped first, as API.md asks. The same
+ * writer prints every other JSON text (HTTP bodies, WebSocket frames, stored text) with key order
+ * and nulls kept, so a number reads back as exactly the double that was hashed. */
 #include "aitbc/json.h"
 #include "aitbc/errors.h"
 
@@ -13,6 +15,7 @@ typedef struct buf {
     char *data;
     size_t len, cap;
     int failed;
+    int canonical; /* sort keys, drop nulls, refuse what JCS cannot express */
 } buf;
 
 static void buf_put(buf *b, const char *s, size_t n) {
@@ -160,7 +163,10 @@ static int shortest_digits(double v, char digits[24]) {
 static void put_number(buf *b, double v) {
     char text[64];
     if (!isfinite(v)) {
-        b->failed = 1; /* JCS has no NaN or Infinity */
+        if (b->canonical)
+            b->failed = 1; /* JCS has no NaN or Infinity */
+        else
+            buf_puts(b, "null"); /* what JSON.stringify prints for them */
         return;
     }
     if (v == floor(v) && fabs(v) < 9007199254740992.0) {
@@ -203,7 +209,22 @@ static int by_name(const void *x, const void *y) {
 
 static void put_value(buf *b, const cJSON *item);
 
+static void put_members_in_order(buf *b, const cJSON *obj) {
+    buf_put(b, "{", 1);
+    for (const cJSON *c = obj->child; c; c = c->next) {
+        if (c != obj->child) buf_put(b, ",", 1);
+        put_string(b, c->string ? c->string : "");
+        buf_put(b, ":", 1);
+        put_value(b, c);
+    }
+    buf_put(b, "}", 1);
+}
+
 static void put_object(buf *b, const cJSON *obj) {
+    if (!b->canonical) {
+        put_members_in_order(b, obj);
+        return;
+    }
     size_t n = 0;
     for (const cJSON *c = obj->child; c; c = c->next)
         n += !cJSON_IsNull(c);
@@ -246,21 +267,31 @@ static void put_value(buf *b, const cJSON *item) {
     } else if (cJSON_IsFalse(item)) {
         buf_puts(b, "false");
     } else if (cJSON_IsNull(item)) {
-        buf_puts(b, "null"); /* only reachable inside arrays */
+        buf_puts(b, "null"); /* canonical: only reachable inside arrays */
+    } else if (cJSON_IsRaw(item) && !b->canonical && item->valuestring) {
+        buf_puts(b, item->valuestring); /* already JSON text, by the caller's word */
     } else {
         b->failed = 1; /* raw or invalid items have no canonical form */
     }
 }
 
-char *aitbc_json_canonical(const cJSON *item) {
+static char *write_json(const cJSON *item, int canonical) {
     if (!item) return NULL;
-    buf b = {0};
+    buf b = {.canonical = canonical};
     put_value(&b, item);
     if (b.failed) {
         free(b.data);
         return NULL;
     }
     return b.data;
+}
+
+char *aitbc_json_canonical(const cJSON *item) {
+    return write_json(item, 1);
+}
+
+char *aitbc_json_print(const cJSON *item) {
+    return write_json(item, 0);
 }
 
 int aitbc_json_sha256_hex(const cJSON *item, char out[65]) {

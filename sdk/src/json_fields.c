@@ -17,6 +17,15 @@ int aitbc_json_int(const cJSON *item, int64_t *out) {
     return 0;
 }
 
+int aitbc_cfg_int(const cJSON *cfg, const char *key, int64_t def, int64_t lo, int64_t hi,
+                  int64_t *out) {
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(cfg, key);
+    *out = def;
+    if (!it) return 0;
+    if (aitbc_json_int(it, out) != 0 || *out < lo || *out > hi) return AITBC_EINVAL;
+    return 0;
+}
+
 const char *aitbc_json_unknown_key(const cJSON *obj, const char *const *allowed) {
     for (const cJSON *c = obj ? obj->child : NULL; c; c = c->next) {
         int known = 0;

@@ -53,7 +53,7 @@ int aitbc_cursor_encode(const char *tag, int64_t key, const char *tie, char out[
     aitbc_json_add_i64(o, "k", key);
     if (tie)
         aitbc_json_add_str(o, "t", tie);
-    char *json = cJSON_PrintUnformatted(o);
+    char *json = aitbc_json_print(o);
     cJSON_Delete(o);
     if (!json)
         return AITBC_ENOMEM;

@@ -59,8 +59,12 @@ static int plugin_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **
     const cJSON *greeting = cJSON_GetObjectItem(api->config(ctx), "greeting");
     api->log(ctx, AITBC_LOG_INFO, "lifecycle init greeting=%s data_dir=%s",
              cJSON_IsString(greeting) ? greeting->valuestring : "-", api->data_dir(ctx));
+#ifdef PROVIDES
+    if (api->service_register(ctx, PROVIDES, &g_state) != 0)
+        return AITBC_EINVAL;
+#endif
 #ifdef COMMAND
-    if (api->service_register(ctx, "command:verify-receipt@1", &command) != 0)
+    if (api->service_register(ctx, "command:verify-chain@1", &command) != 0)
         return AITBC_EINVAL;
 #endif
     *out = &g_state;
@@ -74,6 +78,16 @@ __attribute__((unused)) static int plugin_start(void *st)
     snprintf(path, sizeof path, "/%s/ping", PLUGIN_NAME);
     aitbc_route r = {.method = "GET", .path = path, .roles = AITBC_ROLE_PUBLIC, .handler = ping};
     s->api->log(s->ctx, AITBC_LOG_INFO, "lifecycle start");
+#ifdef LOOKUP
+    s->api->log(s->ctx, AITBC_LOG_INFO, "lookup %s: %s", LOOKUP,
+                s->api->service_lookup(LOOKUP) ? "found" : "none");
+#endif
+#ifdef PUBLISH
+    cJSON *ev = cJSON_CreateObject();
+    s->api->log(s->ctx, AITBC_LOG_INFO, "publish %s: %d", PUBLISH,
+                s->api->bus_publish(s->ctx, PUBLISH, ev));
+    cJSON_Delete(ev);
+#endif
     return s->api->route(s->ctx, &r);
 }
 
@@ -100,6 +114,9 @@ static const char *const provides[] = {PROVIDES, NULL};
 #ifdef REQUIRES
 static const char *const requires[] = {REQUIRES, NULL};
 #endif
+#ifdef USES
+static const char *const uses[] = {USES, NULL};
+#endif
 
 static const aitbc_plugin_desc desc = {
     .abi_major = ABI_MAJOR,
@@ -114,6 +131,9 @@ static const aitbc_plugin_desc desc = {
 #endif
 #ifdef REQUIRES
     .requires = requires,
+#endif
+#ifdef USES
+    .uses = uses,
 #endif
     .config_schema = schema,
     .init = plugin_init,

@@ -404,22 +404,81 @@ static void test_check_config(void **s)
 
 static void test_offline_command(void **s)
 {
-    const char *const receipt[] = {"--verify-receipt", "/some/receipt.json", NULL};
+    const char *const chain[] = {"--verify-chain", NULL};
     run r;
-    run_host("  abi-command: {}\n", receipt, &r);
+    run_host("  abi-command: {}\n", chain, &r);
     assert_int_equal(r.status, 3); /* the command's own exit code */
-    assert_contains(r.out, "abi command ran with 1 args: /some/receipt.json");
+    assert_contains(r.out, "abi command ran with 0 args:");
     assert_contains(r.err, "[abi-command] lifecycle destroy");
     assert_null(strstr(r.err, "lifecycle start"));
     assert_false(exists("ready"));
     run_free(&r);
 
-    const char *const chain[] = {"--verify-chain", NULL};
-    run_host("  abi-command: {}\n", chain, &r);
+    run_host("  abi-good: { greeting: hi }\n", chain, &r);
     assert_int_equal(r.status, 1);
     assert_contains(r.err, "no loaded plugin provides command:verify-chain@1");
     assert_false(exists("ready"));
     run_free(&r);
+}
+
+/* uses[]: optional, orders start, and a lookup of anything undeclared is refused (as is a
+ * publish on a topic the plugin did not declare). */
+static void test_uses(void **s)
+{
+    run r;
+    const char *const check[] = {"--check-config", NULL};
+    run_host("  abi-user: {}\n  abi-good: { greeting: hi }\n", check, &r);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.out, "1. abi-good 0.0.1\n    provides  abi-good@1\n");
+    assert_contains(r.out, "2. abi-user 0.0.1\n    uses      abi-*@1 <- abi-good\n");
+    run_free(&r);
+
+    run_host("  abi-user: {}\n", check, &r);
+    assert_int_equal(r.status, 0); /* optional: nobody provides it, still fine */
+    assert_contains(r.out, "uses      abi-*@1 (not loaded)");
+    run_free(&r);
+
+    /* A cycle through uses[] is broken (ring-b starts first), not refused. */
+    run_host("  abi-ring-a: {}\n  abi-ring-b: {}\n", check, &r);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.out, "1. abi-ring-b 0.0.1  (a cycle through uses");
+    assert_contains(r.out, "2. abi-ring-a 0.0.1\n");
+    run_free(&r);
+
+    expect_refusal("  abi-baduses: {}\n", PLUG("abi-baduses.so"),
+                   "uses entry 'no version' is not a service name");
+}
+
+static void test_lookups_declared(void **s)
+{
+    const char *const yaml[] = {"  abi-user: {}\n  abi-good: { greeting: hi }\n",
+                                "  abi-sneak: {}\n  abi-good: { greeting: hi }\n"};
+    for (int i = 0; i < 2; i++) {
+        write_config(yaml[i]);
+        pid_t pid = spawn(NULL);
+        int64_t deadline = mono_ms() + WAIT_MS;
+        while (!exists("ready") && mono_ms() < deadline)
+            pause_ms(10);
+        assert_true(exists("ready"));
+        kill(pid, SIGTERM);
+        run r;
+        reap(pid, &r);
+        assert_int_equal(r.status, 0);
+        if (i == 0) {
+            /* Listed first, but started after the provider it uses. */
+            assert_true(at(r.err, "[abi-good] lifecycle start") <
+                        at(r.err, "[abi-user] lifecycle start"));
+            assert_contains(r.err, "[abi-user] lookup abi-good@1: found");
+        } else {
+            assert_contains(r.err, "[abi-sneak] looked up service abi-good@1 without declaring "
+                                   "it: add it to the descriptor's uses[]");
+            assert_contains(r.err, "[abi-sneak] lookup abi-good@1: none");
+            /* A topic it did not declare: refused, with the reason. */
+            assert_contains(r.err, "[abi-sneak] publish on topic job_updates refused");
+            assert_contains(r.err, "[abi-sneak] publish job_updates: -8");
+        }
+        run_free(&r);
+    }
 }
 
 static void test_usage(void **s)
@@ -450,6 +509,7 @@ int main(void)
         T(test_wrong_config_type),  T(test_missing_required_key), T(test_not_found),
         T(test_dlopen_error),       T(test_invalid_name),      T(test_good_lifecycle),
         T(test_check_config),       T(test_offline_command),   T(test_usage),
+        T(test_uses),               T(test_lookups_declared),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -254,6 +254,47 @@ th_host *th_start_in(const char *data_dir, const char *plugins_yaml, const char 
     return h;
 }
 
+int th_run_once(const char *plugins_yaml, const char *extra_yaml, const char *const *args,
+                char **output) {
+    th_host h = {0};
+    const char *tmp = getenv("TMPDIR");
+    snprintf(h.dir, sizeof h.dir, "%s/aitbc-test-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (output)
+        *output = NULL;
+    if (!mkdtemp(h.dir))
+        return -1;
+    snprintf(h.cfg, sizeof h.cfg, "%s/config.yaml", h.dir);
+    snprintf(h.err, sizeof h.err, "%s/host.stderr", h.dir);
+    const char *argv[32] = {"aitbc-host", "-c", h.cfg};
+    size_t n = 3;
+    for (size_t i = 0; args && args[i] && n < 31; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    int status = -1;
+    if (write_config(&h, plugins_yaml, extra_yaml) == 0) {
+        fflush(NULL);
+        pid_t pid = fork();
+        if (pid == 0) {
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
+            int fd = open(h.err, O_WRONLY | O_CREAT | O_APPEND, 0644);
+            if (fd >= 0) {
+                dup2(fd, STDERR_FILENO);
+                dup2(fd, STDOUT_FILENO);
+                close(fd);
+            }
+            execv(AITBC_HOST_BIN, (char *const *)argv);
+            _exit(127);
+        }
+        h.pid = pid;
+        if (pid > 0 && reap(&h, 1))
+            status = h.status;
+        if (output)
+            *output = th_stderr(&h);
+    }
+    nftw(h.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return status;
+}
+
 int th_stop(th_host *h) {
     if (!h)
         return -1;

@@ -18,6 +18,12 @@ typedef struct th_host th_host;
 th_host *th_start(const char *plugins_yaml, const char *extra_yaml);
 /** Same, reusing an existing data dir (restart tests). dir is copied. */
 th_host *th_start_in(const char *data_dir, const char *plugins_yaml, const char *extra_yaml);
+/** Run aitbc-host once to completion with a config written as th_start writes it plus the
+ *  extra arguments (NULL-terminated, e.g. {"--check-config", NULL}): for commands that exit by
+ *  themselves. Returns the exit status (-1 if it could not run); *output (may be NULL) gets
+ *  everything it printed, malloc'd. */
+int th_run_once(const char *plugins_yaml, const char *extra_yaml, const char *const *args,
+                char **output);
 /** SIGTERM, wait, and return the exit status (0 = clean). Does not delete the data dir. */
 int th_stop(th_host *h);
 /** SIGKILL (a crash: nothing flushed, no shutdown), wait, return the status. Keeps the data dir. */

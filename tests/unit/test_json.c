@@ -2,6 +2,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,6 +105,24 @@ static void prints_numbers_like_ecmascript(void **state) {
     cJSON_Delete(nan);
 }
 
+/* The everyday writer keeps member order and nulls but prints numbers like the canonical one. */
+static void prints_in_order_with_canonical_numbers(void **state) {
+    (void)state;
+    const char in[] = "{\"z\":0.30000000000000004,\"a\":null,\"m\":[1e21,5e-324,-0,"
+                      "1.7976931348623157e308,1.0000000000000002],\"s\":\"\\u0001\"}";
+    cJSON *j = cJSON_Parse(in);
+    assert_non_null(j);
+    cJSON_AddItemToObject(j, "inf", cJSON_CreateNumber(INFINITY));
+    cJSON_AddItemToObject(j, "raw", cJSON_CreateRaw("[1,2]"));
+    char *out = aitbc_json_print(j);
+    assert_string_equal(out, "{\"z\":0.30000000000000004,\"a\":null,\"m\":[1e+21,5e-324,0,"
+                             "1.7976931348623157e+308,1.0000000000000002],\"s\":\"\\u0001\","
+                             "\"inf\":null,\"raw\":[1,2]}");
+    free(out);
+    assert_null(aitbc_json_print(NULL));
+    cJSON_Delete(j);
+}
+
 static void hashes_canonical_form(void **state) {
     (void)state;
     cJSON *a = cJSON_Parse("{\"b\":1,\"a\":2}");
@@ -186,6 +205,7 @@ int main(void) {
         cmocka_unit_test(orders_by_utf16_code_units),
         cmocka_unit_test(prints_numbers_exactly),
         cmocka_unit_test(prints_numbers_like_ecmascript),
+        cmocka_unit_test(prints_in_order_with_canonical_numbers),
         cmocka_unit_test(hashes_canonical_form),
         cmocka_unit_test(reads_exact_integers_only),
         cmocka_unit_test(finds_unknown_keys),

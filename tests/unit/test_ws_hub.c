@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "aitbc/errors.h"
+#include "aitbc/json.h"
 #include "ws_internal.h"
 
 #define HEADROOM 16
@@ -56,7 +57,7 @@ static cJSON *topics(const char *json) {
 static void subscribe(ws_hub *h, ws_conn *c, const char *list, const char *expect) {
     cJSON *t = topics(list);
     cJSON *r = ws_hub_subscribe(h, c, t, lookup);
-    char *s = cJSON_PrintUnformatted(r);
+    char *s = aitbc_json_print(r);
     assert_string_equal(s, expect);
     free(s);
     cJSON_Delete(r);
@@ -182,7 +183,7 @@ static void unsubscribe_drops_queued(void **state) {
     publish(h, &t_public, "{\"n\":3}");
     cJSON *t = topics("[\"blocks\"]");
     cJSON *r = ws_hub_unsubscribe(h, a, t);
-    char *s = cJSON_PrintUnformatted(r);
+    char *s = aitbc_json_print(r);
     assert_string_equal(s, "{\"unsubscribed\":[\"blocks\"]}");
     free(s);
     cJSON_Delete(r);

@@ -261,7 +261,7 @@ static void test_max_attempts_fails(void **st) {
     th_resp_free(&r);
     cJSON *j = jt_job(H, id, 15); /* held until terminal */
     if (strcmp(jt_str(j, "state"), "FAILED") != 0) {
-        char *text = cJSON_PrintUnformatted(j);
+        char *text = aitbc_json_print(j);
         fail_msg("not FAILED: %s", text);
     }
     assert_string_equal(jt_str(j, "payment_status"), "refunded");

@@ -5,6 +5,7 @@
 #define AITBC_IT_JOBS_COMMON_H
 
 #include "jobs_th.h"
+#include <aitbc/json.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -104,7 +105,7 @@ static inline void wait_job(const char *id, const char *state, int64_t attempt) 
     job_state_arg q = {id, state, attempt};
     if (th_wait_until(job_is, &q, 15000)) return;
     cJSON *j = jt_job(H, id, 0);
-    char *text = cJSON_PrintUnformatted(j);
+    char *text = aitbc_json_print(j);
     fprintf(stderr, "job %s never became %s/%lld: %s\n", id, state, (long long)attempt, text);
     free(text);
     cJSON_Delete(j);

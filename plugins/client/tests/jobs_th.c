@@ -11,7 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
 
 static char g_admin[192];
 static char g_tracked[256][48];
@@ -30,6 +35,10 @@ th_host *jt_start(const char *miner_cfg) {
 }
 
 th_host *jt_start_ex(const char *miner_cfg, const char *extra_yaml) {
+    return jt_start_client(miner_cfg, NULL, extra_yaml);
+}
+
+th_host *jt_start_client(const char *miner_cfg, const char *client_extra, const char *extra_yaml) {
     if (sodium_init() < 0) return NULL;
     char plugins[2048];
     snprintf(plugins, sizeof plugins,
@@ -37,10 +46,10 @@ th_host *jt_start_ex(const char *miner_cfg, const char *extra_yaml) {
              "1}, admin: {rps: 0, burst: 1} }, failed_auth: { per_minute: 0 } }\n"
              "  chain: { block_interval_ms: 100, max_empty_interval_s: 0 }\n"
              "  explorer: {}\n"
-             "  client: { fee_bps: 250, treasury: \"" JT_TREASURY "\", ttl_sweep_ms: 50 }\n"
+             "  client: { fee_bps: 250, treasury: \"" JT_TREASURY "\", ttl_sweep_ms: 50%s }\n"
              "  miner: { %s }\n"
              "  admin: {}\n",
-             miner_cfg);
+             client_extra ? client_extra : "", miner_cfg);
     th_host *h = th_start(plugins, extra_yaml);
     if (!h) return NULL;
     char path[1024];
@@ -131,7 +140,7 @@ int64_t jt_locked_total(th_host *h) {
 static int write_receipt(th_host *h, const cJSON *receipt, char *path, size_t cap) {
     static int n;
     snprintf(path, cap, "%s/receipt-%d.json", th_data_dir(h), ++n);
-    char *text = cJSON_PrintUnformatted(receipt);
+    char *text = aitbc_json_print(receipt);
     FILE *f = fopen(path, "w");
     int ok = f && text && fputs(text, f) >= 0;
     if (f) fclose(f);
@@ -156,8 +165,9 @@ int jt_node_verify(th_host *h, const cJSON *receipt) {
 int jt_cli_verify(th_host *h, const cJSON *receipt) {
     char path[1024], cmd[4096];
     if (write_receipt(h, receipt, path, sizeof path) != 0) return -1;
-    snprintf(cmd, sizeof cmd, "'%s' -c '%s/config.yaml' --verify-receipt '%s' 2>/dev/null >&2",
-             AITBC_HOST_BIN, th_data_dir(h), path);
+    snprintf(cmd, sizeof cmd,
+             "'%s' --verify-receipt '%s' --public-key http://127.0.0.1:%d 2>/dev/null >&2",
+             AITBC_HOST_BIN, path, th_http_port(h));
     int st = system(cmd);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
@@ -271,4 +281,87 @@ void jt_balance(th_host *h, const char *address, int64_t *available, int64_t *lo
     *available = a ? jt_units(a) : 0;
     *locked = l ? jt_units(l) : 0;
     th_resp_free(&r);
+}
+
+static char *slurp_fd(int fd) {
+    size_t n = 0, cap = 4096;
+    char *b = malloc(cap + 1);
+    ssize_t got;
+    lseek(fd, 0, SEEK_SET);
+    while (b && (got = read(fd, b + n, cap - n)) > 0) {
+        n += (size_t)got;
+        if (n == cap) {
+            char *nb = realloc(b, cap * 2 + 1);
+            if (!nb) break;
+            b = nb;
+            cap *= 2;
+        }
+    }
+    if (b) b[n] = 0;
+    return b;
+}
+
+void jt_run(const char *cwd, const char *const *argv, const char *const *env, const char *in_path,
+            jt_proc *p) {
+    char out_path[] = "/tmp/jt_run_out_XXXXXX", err_path[] = "/tmp/jt_run_err_XXXXXX";
+    int ofd = mkstemp(out_path), efd = mkstemp(err_path);
+    if (ofd < 0 || efd < 0) abort();
+    unlink(out_path);
+    unlink(err_path);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) abort();
+    if (pid == 0) {
+        int in = open(in_path ? in_path : "/dev/null", O_RDONLY);
+        if (in < 0 || (cwd && chdir(cwd) != 0)) _exit(126);
+        dup2(in, 0);
+        dup2(ofd, 1);
+        dup2(efd, 2);
+        /* a clean slate: the tests decide every AITBC_* setting */
+        for (int again = 1; again;) {
+            again = 0;
+            for (char **e = environ; *e; e++)
+                if (strncmp(*e, "AITBC_", 6) == 0) {
+                    char name[256];
+                    snprintf(name, sizeof name, "%.*s", (int)strcspn(*e, "="), *e);
+                    unsetenv(name);
+                    again = 1;
+                    break;
+                }
+        }
+        for (size_t i = 0; env && env[i]; i++)
+            putenv((char *)env[i]);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0)
+        ;
+    p->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    p->out = slurp_fd(ofd);
+    p->err = slurp_fd(efd);
+    close(ofd);
+    close(efd);
+}
+
+void jt_proc_free(jt_proc *p) {
+    free(p->out);
+    free(p->err);
+    memset(p, 0, sizeof *p);
+}
+
+void jt_tmpdir(char out[256]) {
+    snprintf(out, 256, "/tmp/jt_dir_XXXXXX");
+    if (!mkdtemp(out)) abort();
+}
+
+int jt_dir_entries(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+    closedir(d);
+    return n;
 }

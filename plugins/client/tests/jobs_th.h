@@ -26,6 +26,8 @@ typedef struct jt_miner {
 th_host *jt_start(const char *miner_cfg);
 /** Same with extra top-level YAML (e.g. an http section without the access log), for benches. */
 th_host *jt_start_ex(const char *miner_cfg, const char *extra_yaml);
+/** Same with extra client plugin settings (", progress_interval_ms: 200"; may be NULL). */
+th_host *jt_start_client(const char *miner_cfg, const char *client_extra, const char *extra_yaml);
 /** The bootstrap admin key (read from <data_dir>/admin.key). */
 const char *jt_admin(th_host *h);
 /** A new client key with a custodial account holding `mint` AIT ("0" = nothing). */
@@ -64,5 +66,21 @@ int64_t jt_locked_total(th_host *h);
 int jt_node_verify(th_host *h, const cJSON *receipt);
 /** Run `aitbc-host --verify-receipt` on a receipt: the exit status. */
 int jt_cli_verify(th_host *h, const cJSON *receipt);
+
+/** What a program run by jt_run printed, and how it ended. */
+typedef struct jt_proc {
+    int status;      /**< exit status, or -1 when it did not exit normally */
+    char *out, *err; /**< everything it wrote (malloc'd, NUL-terminated) */
+} jt_proc;
+/** Run argv (argv[0] a path) in directory cwd (NULL = here) with env (NULL-terminated
+ *  "NAME=value" list, may be NULL) set on top of ours minus every AITBC_* variable; stdin from
+ *  in_path (NULL = /dev/null). Waits for it to end. */
+void jt_run(const char *cwd, const char *const *argv, const char *const *env, const char *in_path,
+            jt_proc *p);
+void jt_proc_free(jt_proc *p);
+/** A new empty directory under /tmp (the caller removes it). */
+void jt_tmpdir(char out[256]);
+/** Number of entries in dir (not counting . and ..), -1 if it cannot be read. */
+int jt_dir_entries(const char *dir);
 
 #endif

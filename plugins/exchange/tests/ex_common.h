@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "harness.h"
+#include <aitbc/json.h>
 
 #define ADMIN "ait1aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define ALICE "ait1a11ce00000000000000000000000000000000000"

@@ -318,7 +318,7 @@ static void test_ticker_and_book(void **st) {
     (void)st;
     th_resp r;
     assert_int_equal(req("GET", "/v1/exchange/orderbook?market=AIT-BTC", "k-carol", NULL, &r), 200);
-    char *book = cJSON_PrintUnformatted(r.json);
+    char *book = aitbc_json_print(r.json);
     assert_non_null(strstr(book, "\"bids\":[[\"0.0001\",\"1\"]],\"asks\":[[\"0.002\",\"7.5\"]]"));
     assert_true(cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(r.json, "sequence")) > 0);
     free(book);
@@ -374,8 +374,8 @@ static int all_sealed(void *arg) {
 static char *book_text(void) {
     th_resp r;
     assert_int_equal(req("GET", "/v1/exchange/orderbook?market=AIT-BTC", "k-bob", NULL, &r), 200);
-    char *b = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(r.json, "bids"));
-    char *a = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(r.json, "asks"));
+    char *b = aitbc_json_print(cJSON_GetObjectItemCaseSensitive(r.json, "bids"));
+    char *a = aitbc_json_print(cJSON_GetObjectItemCaseSensitive(r.json, "asks"));
     char *out = malloc(strlen(a) + strlen(b) + 2);
     sprintf(out, "%s|%s", b, a);
     free(a);

@@ -13,4 +13,5 @@
 #include "util.h"
 #include "command.h"
 #include "paging.h"
+#include "receipt.h"
 #endif

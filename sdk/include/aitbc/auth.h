@@ -9,6 +9,8 @@
 #include "store.h"
 
 #define AITBC_AUTH_SERVICE "auth@1"
+/** Bus topic an auth backend may own (admin only): a key was revoked. */
+#define AITBC_TOPIC_KEY_REVOKED "key_revoked"
 /** Longest API key text including NUL: aitbc_<role>_<key_id>_<secret>. */
 #define AITBC_API_KEY_MAX 160
 

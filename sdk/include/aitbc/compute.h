@@ -61,6 +61,17 @@ typedef struct aitbc_compute_v1 {
                aitbc_compute_out *out);
 } aitbc_compute_v1;
 
+/** Helper for backends: fill out->error with {"code","message"} (message printf-style) and
+ *  out->retryable, drop any half-built out->result, and return rc (a negative AITBC_E* code), so
+ *  a failure path is one line: `return aitbc_compute_fail(out, AITBC_EINVAL, 0, "invalid_payload",
+ *  "lang must be a string");`. In libaitbc_sdk. */
+int aitbc_compute_fail(aitbc_compute_out *out, int rc, int retryable, const char *code,
+                       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/** Helper for backends: nonzero when the job must stop now, because ctl->should_stop says so or
+ *  ctl->deadline_ms (if set) has passed on the aitbc_now_ms() clock. ctl may be NULL. */
+int aitbc_compute_stopping(const aitbc_compute_ctl *ctl);
+
 #ifdef __cplusplus
 }
 #endif

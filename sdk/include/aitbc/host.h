@@ -83,7 +83,8 @@ struct aitbc_host_api {
     /* ---- event bus ---- */
     /** Declare a topic (from init or start). Copied. */
     int (*bus_topic)(aitbc_plugin_ctx *ctx, const aitbc_topic *topic);
-    /** Publish: data is deep-copied, delivery is asynchronous on the dispatcher thread. */
+    /** Publish: data is deep-copied, delivery is asynchronous on the dispatcher thread. Only on a
+     *  topic this plugin declared (else AITBC_EFORBIDDEN). Any thread; never blocks on subscribers. */
     int (*bus_publish)(aitbc_plugin_ctx *ctx, const char *topic, const cJSON *data);
     /** Subscribe to a topic ("*" = all). fn runs on the dispatcher thread. */
     int (*bus_subscribe)(aitbc_plugin_ctx *ctx, const char *topic, aitbc_event_fn fn, void *user);

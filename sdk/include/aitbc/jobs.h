@@ -10,6 +10,11 @@
 
 #define AITBC_JOBS_SERVICE "jobs@1"
 #define AITBC_MINERS_SERVICE "miners@1"
+/* Bus topics: the client plugin (jobs@1) owns job_updates, the miner plugin (miners@1) the other
+ * two; only the owner publishes on them. */
+#define AITBC_TOPIC_JOB_UPDATES "job_updates"
+#define AITBC_TOPIC_JOB_ASSIGNED "job_assigned"
+#define AITBC_TOPIC_MINER_HEARTBEATS "miner_heartbeats"
 /** Wake key the jobs service wakes after a job becomes QUEUED (miner long-polls park on it). */
 #define AITBC_JOBS_WAKE_QUEUED "jobs:queued"
 /** dispatch flags */
@@ -66,6 +71,11 @@ typedef struct aitbc_jobs_v1 {
                 const char *cursor, cJSON **out, aitbc_jobs_error *err);
     /** *out = {"jobs":{total,QUEUED,…},"avg_job_duration_ms","jobs_per_minute"} from counters. */
     int (*stats)(void *self, cJSON **out);
+    /** Progress report by miner for its running attempt (body {"attempt","progress":0..1}).
+     *  0 and *answer ({"job_id","attempt","progress"}), or an error in *err; a 429 sets
+     *  *retry_after_s. Check size before calling: providers older than this member lack it. */
+    int (*progress)(void *self, const char *job_id, const char *miner, const cJSON *body,
+                    cJSON **answer, int64_t *retry_after_s, aitbc_jobs_error *err);
 } aitbc_jobs_v1;
 
 typedef struct aitbc_miners_v1 {

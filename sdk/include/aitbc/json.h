@@ -10,6 +10,12 @@
  *  (members whose value is null are dropped, recursively), integers printed without exponent,
  *  strings escaped per JCS. Returns a malloc'd string (caller frees with free()), or NULL. */
 char *aitbc_json_canonical(const cJSON *item);
+/** Compact JSON text of item for everything the node writes (HTTP bodies, WebSocket frames,
+ *  stored text): key order and nulls kept, numbers printed exactly as aitbc_json_canonical prints
+ *  them (the shortest form that reads back as the same double; -0 as 0; NaN/Infinity as null),
+ *  so no value changes between what was received, stored, sent and hashed. Use it instead of
+ *  cJSON_Print*, which rounds to 15 significant digits. malloc'd (free()), NULL on failure. */
+char *aitbc_json_print(const cJSON *item);
 /** Strict parse of untrusted text: exactly one JSON value surrounded only by whitespace, and the
  *  text must be valid UTF-8 (no overlongs, surrogates or code points past U+10FFFF), so that its
  *  canonical form and hash are what any other RFC 8785 implementation computes. NULL if not.
@@ -30,5 +36,9 @@ cJSON *aitbc_json_add_str(cJSON *obj, const char *key, const char *text);
 cJSON *aitbc_json_add_i64(cJSON *obj, const char *key, int64_t v);
 /** Adds a money string formatted from base units. */
 cJSON *aitbc_json_add_money(cJSON *obj, const char *key, int64_t units, int decimals);
+/** Optional integer member of a config section: *out = def when key is absent; 0, or
+ *  AITBC_EINVAL when it is not an integer in lo..hi (log "<plugin>.<key> must be …" yourself). */
+int aitbc_cfg_int(const cJSON *cfg, const char *key, int64_t def, int64_t lo, int64_t hi,
+                  int64_t *out);
 
 #endif

@@ -8,6 +8,9 @@
 #include "store.h"
 
 #define AITBC_LEDGER_SERVICE "ledger@1"
+/* Bus topics the chain plugin owns: each sealed block, and each transaction as it is sealed. */
+#define AITBC_TOPIC_BLOCKS "blocks"
+#define AITBC_TOPIC_TRANSACTIONS "transactions"
 #define AITBC_ADDRESS_MAX 48 /* "ait1" + 40 hex + NUL, rounded up */
 #define AITBC_TX_HASH_MAX 65 /* 64 hex + NUL */
 

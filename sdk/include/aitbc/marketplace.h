@@ -6,6 +6,8 @@
 #include <stdint.h>
 
 #define AITBC_MARKETPLACE_SERVICE "marketplace@1"
+/** Bus topic the marketplace plugin owns: an offer was created or changed. */
+#define AITBC_TOPIC_OFFERS "offers"
 
 typedef struct aitbc_marketplace_v1 {
     uint32_t size; /**< sizeof(aitbc_marketplace_v1) of the provider */

@@ -69,6 +69,12 @@ typedef struct aitbc_plugin_desc {
     /** Optional: 0 healthy, else unhealthy; shown on /healthz. */
     int (*health)(void *state);
     void *reserved[8];
+    /* ---- appended in 1.1: the host reads these only when struct_size covers them ---- */
+    /** @since 1.1. NULL-terminated service names the plugin looks up when present but can run
+     *  without ("miners@1"), or NULL. A '*' matches any run of characters ("compute:*@1").
+     *  Orders start like requires[]; lookups from init/start of anything not declared in
+     *  provides[], requires[] or uses[] are refused. */
+    const char *const *uses;
 } aitbc_plugin_desc;
 
 /** Fills the ABI header fields of a descriptor. */

@@ -5,6 +5,7 @@
 #define AITBC_WS_TEST_UTIL_H
 
 #include "harness.h"
+#include <aitbc/json.h>
 #include "ws_client.h"
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -90,7 +91,7 @@ static inline cJSON *wst_call(wsc *c, const char *text) {
 /** The message's compact JSON text (static buffer) for assertions on exact shapes. */
 static inline const char *wst_text(const cJSON *j) {
     static char buf[4096];
-    char *t = j ? cJSON_PrintUnformatted(j) : NULL;
+    char *t = j ? aitbc_json_print(j) : NULL;
     snprintf(buf, sizeof(buf), "%s", t ? t : "(null)");
     free(t);
     return buf;

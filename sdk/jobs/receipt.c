@@ -3,6 +3,7 @@
 #include "jobs_core.h"
 #include <aitbc/errors.h>
 #include <aitbc/json.h>
+#include <aitbc/receipt.h>
 #include <aitbc/util.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -15,9 +16,7 @@
 
 int jc_result_text(const char *job_id, int64_t attempt, const char *result_sha256, int64_t units,
                    char *out, size_t cap) {
-    int n = snprintf(out, cap, "aitbc-result-v1\n%s\n%" PRId64 "\n%s\n%" PRId64, job_id, attempt,
-                     result_sha256, units);
-    return n < 0 || (size_t)n >= cap ? -1 : n;
+    return aitbc_receipt_result_text(job_id, attempt, result_sha256, units, out, cap);
 }
 
 int jc_register_text(const char *public_key_hex, int64_t timestamp, char *out, size_t cap) {
@@ -26,11 +25,9 @@ int jc_register_text(const char *public_key_hex, int64_t timestamp, char *out, s
 }
 
 void jc_key_from_seed(const unsigned char seed[32], jc_key *key) {
-    unsigned char h[32];
     crypto_sign_seed_keypair(key->pk, key->sk, seed);
     aitbc_hex_encode(key->pk, 32, key->pk_hex);
-    crypto_hash_sha256(h, key->pk, 32);
-    aitbc_hex_encode(h, 8, key->key_id);
+    aitbc_receipt_key_id(key->pk, key->key_id);
 }
 
 int jc_key_load_or_create(const char *path, jc_key *key) {
@@ -63,21 +60,11 @@ int jc_key_load_or_create(const char *path, jc_key *key) {
     return 0;
 }
 
-/* Canonical JSON of r without its "signature" member. Caller frees. */
-static char *signed_text(const cJSON *r) {
-    cJSON *copy = cJSON_Duplicate(r, 1);
-    if (!copy) return NULL;
-    cJSON_DeleteItemFromObjectCaseSensitive(copy, "signature");
-    char *text = aitbc_json_canonical(copy);
-    cJSON_Delete(copy);
-    return text;
-}
-
 int jc_receipt_sign(cJSON *r, const jc_key *key) {
     cJSON_DeleteItemFromObjectCaseSensitive(r, "signature");
     cJSON_DeleteItemFromObjectCaseSensitive(r, "coordinator_key_id");
     aitbc_json_add_str(r, "coordinator_key_id", key->key_id);
-    char *text = signed_text(r);
+    char *text = aitbc_receipt_signed_text(r);
     if (!text) return AITBC_ENOMEM;
     unsigned char sig[64];
     crypto_sign_detached(sig, NULL, (const unsigned char *)text, strlen(text), key->sk);
@@ -91,7 +78,7 @@ int jc_receipt_sign(cJSON *r, const jc_key *key) {
 int jc_receipt_verify(const cJSON *r, const char *pk_hex) {
     const char *sig = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "signature"));
     if (!cJSON_IsObject(r) || !sig || !pk_hex) return AITBC_EINVAL;
-    char *text = signed_text(r);
+    char *text = aitbc_receipt_signed_text(r);
     if (!text) return AITBC_ENOMEM;
     int rc = aitbc_ed25519_verify_b64(pk_hex, sig, text, strlen(text));
     free(text);

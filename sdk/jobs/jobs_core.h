@@ -1,4 +1,4 @@
-/* Pure job logic shared by the client, miner and admin plugins: submit validation, matching a
+/* Pure job logic shared by the client and miner plugins: submit validation, matching a
  * job to a miner, pricing, receipts and the signed texts of API.md. No database, no host calls,
  * so all of it is unit-tested with cmocka. */
 #ifndef AITBC_JOBS_CORE_H
