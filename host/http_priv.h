@@ -94,6 +94,8 @@ void http_req_free(aitbc_request *req);
 /** @brief Stage an error body; used by the pipeline before any handler runs. */
 void http_error(aitbc_request *req, unsigned status, const char *code, const char *field,
                 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/** @brief Drop the staged response (status, body, headers) so another may be staged. */
+void http_unstage(aitbc_request *req);
 /** @brief Hand the staged response to MHD. 0 on success. */
 int http_queue(aitbc_request *req, int closing);
 

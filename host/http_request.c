@@ -238,6 +238,22 @@ int http_queue(aitbc_request *req, int closing) {
     return 0;
 }
 
+void http_unstage(aitbc_request *req) {
+    free(req->resp_body);
+    req->resp_body = NULL;
+    req->resp_len = 0;
+    req->responded = 0;
+    http_header *h = req->hdrs;
+    while (h) {
+        http_header *next = h->next;
+        free(h->name);
+        free(h->value);
+        free(h);
+        h = next;
+    }
+    req->hdrs = NULL;
+}
+
 void http_req_free(aitbc_request *req) {
     if (!req)
         return;
@@ -250,15 +266,7 @@ void http_req_free(aitbc_request *req) {
         free(req->q[i].value);
     }
     free(req->q);
-    free(req->resp_body);
-    http_header *h = req->hdrs;
-    while (h) {
-        http_header *next = h->next;
-        free(h->name);
-        free(h->value);
-        free(h);
-        h = next;
-    }
+    http_unstage(req);
     free(req->wake_key);
     free(req);
 }

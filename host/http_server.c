@@ -378,23 +378,6 @@ static void write_run(void *arg) {
     settle_idempotency(req);
 }
 
-/* Forget the staged answer (its batch did not commit). */
-static void unstage(aitbc_request *req) {
-    free(req->resp_body);
-    req->resp_body = NULL;
-    req->resp_len = 0;
-    req->responded = 0;
-    http_header *h = req->hdrs;
-    while (h) {
-        http_header *next = h->next;
-        free(h->name);
-        free(h->value);
-        free(h);
-        h = next;
-    }
-    req->hdrs = NULL;
-}
-
 /* On the writer after the batch: a failed batch answers 503 (nothing it did is kept); then the
  * connection resumes and finish() sends the answer or parks the deferral. */
 static void write_settle(void *arg, int outcome) {
@@ -405,7 +388,7 @@ static void write_settle(void *arg, int outcome) {
         if (req->idem) /* claimed in an earlier batch: let the client retry with the key */
             idem_finish(req->idem, 503, NULL, 0);
         req->idem = NULL;
-        unstage(req);
+        http_unstage(req);
         http_resp_header(req, "Retry-After", "1");
         http_error(req, 503, "unavailable", NULL, "The write could not be committed; retry.");
     }
