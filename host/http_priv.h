@@ -84,7 +84,6 @@ struct aitbc_request {
     int closing_retries;        /* retries run while shutting down */
     int park_state;             /* 0 none, 1 registered, 2 suspended, 3 woken before suspended */
     writer_item witem;          /* write routes: the handler's turn on the writer (group commit) */
-    int write_retry;            /* that turn runs the retry callback, not the handler */
     struct aitbc_request *pnext, *pprev;
 };
 

@@ -360,14 +360,11 @@ static enum MHD_Result finish(aitbc_request *req) {
 
 /* ---- write routes: the handler runs on the writer, the answer waits for the commit ---- */
 
-/* On the writer, inside the batch: the handler or retry, then (answer final) the
- * Idempotency-Key record, so the record commits with the work or not at all. */
+/* On the writer, inside the batch: the handler, then (answer final) the Idempotency-Key record,
+ * so the record commits with the work or not at all. */
 static void write_run(void *arg) {
     aitbc_request *req = arg;
-    if (req->write_retry)
-        run_retry(req);
-    else
-        run_handler(req);
+    run_handler(req);
     if (req->deferred)
         return;
     if (!req->responded) {
@@ -396,9 +393,8 @@ static void write_settle(void *arg, int outcome) {
     MHD_resume_connection(req->conn);
 }
 
-/* Hand a write route's handler (or retry) to the writer; the connection waits suspended. */
-static enum MHD_Result to_writer(aitbc_request *req, int retry) {
-    req->write_retry = retry;
+/* Hand a write route's handler to the writer; the connection waits suspended. */
+static enum MHD_Result to_writer(aitbc_request *req) {
     req->witem.run = write_run;
     req->witem.settle = write_settle;
     req->witem.arg = req;
@@ -443,12 +439,13 @@ enum MHD_Result http_on_access(void *cls, struct MHD_Connection *conn, const cha
         if (body_checks(req) != 0)
             return finish(req);
         if (req->m.route->write)
-            return to_writer(req, 0);
+            return to_writer(req);
         run_handler(req);
         return finish(req);
     case PH_RESUMED:
-        if (req->m.route->write)
-            return to_writer(req, 1);
+        /* A retry runs here even on a write route: a queued job wakes every parked poll, and
+         * all but one find nothing; through the writer each would cost two more suspend/resume
+         * round trips in line behind real writes. Its writes use their own transaction. */
         run_retry(req);
         return finish(req);
     case PH_WRITTEN:

@@ -60,7 +60,8 @@ typedef struct aitbc_route {
      *  request's work. The response, bus_publish events and wake() calls the handler makes (and
      *  the Idempotency-Key record) are held back until that shared transaction has committed;
      *  if the commit fails the request is answered 503 and its events are dropped. A deferred
-     *  request's retry runs on the writer too. Handlers must not block on other requests. */
+     *  request's retry runs on an HTTP thread as before (its writes in their own transaction).
+     *  Handlers must not block on other requests. */
     int write;
 } aitbc_route;
 
