@@ -3,6 +3,7 @@
  * the plugin's ctx; the rest forward straight through. Also keeps the process-wide settings. */
 #include <stdarg.h>
 #include <stddef.h>
+#include <string.h>
 #include <time.h>
 
 #include "internal.h"
@@ -59,6 +60,25 @@ static void api_wake(const char *key) {
         http_wake(key);
 }
 
+/* A struct a plugin passes in is read only as far as the plugin's build knows it: the
+ * descriptor's abi_minor says which version of the SDK headers it was compiled against, and each
+ * struct's extent per minor is fixed here (fields are only ever appended within a major). */
+static int plugin_minor(const aitbc_plugin_ctx *ctx)
+{
+    return ctx && ctx->desc ? (int)ctx->desc->abi_minor : (int)AITBC_ABI_MINOR;
+}
+
+static int api_route(aitbc_plugin_ctx *ctx, const aitbc_route *route)
+{
+    if (!route)
+        return AITBC_EINVAL;
+    aitbc_route r = {0};
+    /* 1.0 routes end before `idempotent` (@since 1.1). */
+    memcpy(&r, route,
+           plugin_minor(ctx) >= 1 ? sizeof r : offsetof(aitbc_route, idempotent));
+    return http_add_route(ctx, &r);
+}
+
 /* Lookups from a plugin's init/start must be declared (provides, requires or uses). */
 static const void *api_service_lookup(const char *name_at_version)
 {
@@ -67,15 +87,21 @@ static const void *api_service_lookup(const char *name_at_version)
 
 static int api_bus_publish(aitbc_plugin_ctx *ctx, const char *topic, const cJSON *data)
 {
-    if (writer_capture_publish(ctx, topic, data))
-        return 0; /* released when the writer's batch commits */
-    return bus_publish_from(ctx, topic, data);
+    int rc = bus_check_owner(ctx, topic);
+    if (rc)
+        return rc;
+    /* On the writer, or inside a request's write scope, the event leaves only once the work it
+     * reports committed. */
+    if (strcmp(topic, "*") != 0 &&
+        (writer_capture_publish(topic, data) || scope_hold_event(topic, data)))
+        return 0;
+    return bus_publish(topic, data);
 }
 
 static int api_bus_subscribe(aitbc_plugin_ctx *ctx, const char *topic, aitbc_event_fn fn,
                              void *user)
 {
-    return bus_subscribe(topic, fn, user);
+    return bus_subscribe_owned(ctx, topic, fn, user);
 }
 
 static int api_migrate(aitbc_plugin_ctx *ctx, const aitbc_migration *steps, size_t n)
@@ -102,7 +128,7 @@ static const aitbc_host_api g_api = {
     .config = api_config,
     .data_dir = api_data_dir,
     .now_ms = wall_ms,
-    .route = http_add_route,
+    .route = api_route,
     .req_method = http_req_method,
     .req_param = http_req_param,
     .req_query = http_req_query,

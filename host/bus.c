@@ -32,7 +32,8 @@ typedef struct event {
 } event;
 
 typedef struct sub {
-    char *topic; /* "*" = every topic */
+    aitbc_plugin_ctx *owner; /* the subscribing plugin, NULL for the host */
+    char *topic;             /* "*" = every topic */
     aitbc_event_fn fn;
     void *user;
 } sub;
@@ -47,6 +48,8 @@ typedef struct sub_list {
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t g_cond = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t g_idle = PTHREAD_COND_INITIALIZER; /* a delivery finished */
+static sub_list *g_inflight; /* the list the dispatcher is delivering with, or NULL */
 static topic_rec *g_topics[TOPIC_BUCKETS];
 static sub_list *g_subs;
 static event *g_head, *g_tail;
@@ -109,11 +112,14 @@ static void *dispatcher(void *arg) {
         g_queued--;
         sub_list *l = g_subs;
         if (l) l->refs++;
+        g_inflight = l;
         pthread_mutex_unlock(&g_lock);
         deliver(e, l);
         cJSON_Delete(e->data);
         free(e);
         pthread_mutex_lock(&g_lock);
+        g_inflight = NULL;
+        pthread_cond_broadcast(&g_idle);
         sub_list_release(l);
     }
     pthread_mutex_unlock(&g_lock);
@@ -218,9 +224,9 @@ int bus_publish(const char *topic, const cJSON *data) {
     return rc;
 }
 
-/** @brief A plugin publishes: only on a topic it declared itself. AITBC_EFORBIDDEN (logged once
- *  per topic) otherwise; else as bus_publish. */
-int bus_publish_from(aitbc_plugin_ctx *ctx, const char *topic, const cJSON *data) {
+/** @brief May ctx publish on topic? Only on a topic it declared itself: 0, or AITBC_EFORBIDDEN
+ *  (logged once per topic). */
+int bus_check_owner(aitbc_plugin_ctx *ctx, const char *topic) {
     if (!topic || !topic[0]) return AITBC_EINVAL;
     pthread_mutex_lock(&g_lock);
     topic_rec *t = topic_get(topic, 1);
@@ -236,11 +242,19 @@ int bus_publish_from(aitbc_plugin_ctx *ctx, const char *topic, const cJSON *data
                  "(bus_topic from init or start)", topic);
         return AITBC_EFORBIDDEN;
     }
-    return bus_publish(topic, data);
+    return 0;
 }
 
-/** @brief Subscribe fn to topic ("*" = all topics); may be called at any time from any thread. */
-int bus_subscribe(const char *topic, aitbc_event_fn fn, void *user) {
+/** @brief A plugin publishes: bus_check_owner, then bus_publish. */
+int bus_publish_from(aitbc_plugin_ctx *ctx, const char *topic, const cJSON *data) {
+    int rc = bus_check_owner(ctx, topic);
+    return rc ? rc : bus_publish(topic, data);
+}
+
+/** @brief Subscribe fn to topic ("*" = all topics); may be called at any time from any thread.
+ *  owner: the plugin whose subscription it is (dropped by bus_drop_plugin), NULL for the host. */
+int bus_subscribe_owned(aitbc_plugin_ctx *owner, const char *topic, aitbc_event_fn fn,
+                        void *user) {
     if (!topic || !topic[0] || !fn) return AITBC_EINVAL;
     char *name = strdup(topic);
     if (!name) return AITBC_ENOMEM;
@@ -265,11 +279,48 @@ int bus_subscribe(const char *topic, aitbc_event_fn fn, void *user) {
             return AITBC_ENOMEM;
         }
     }
-    l->items[n] = (sub){.topic = name, .fn = fn, .user = user};
+    l->items[n] = (sub){.owner = owner, .topic = name, .fn = fn, .user = user};
     sub_list_release(g_subs);
     g_subs = l;
     pthread_mutex_unlock(&g_lock);
     return 0;
+}
+
+int bus_subscribe(const char *topic, aitbc_event_fn fn, void *user) {
+    return bus_subscribe_owned(NULL, topic, fn, user);
+}
+
+/** @brief Remove every subscription of owner and wait until no delivery that could still call
+ *  one of them is running: after this returns, none of owner's subscribers runs again. Called by
+ *  the loader before the plugin's stop; never from a subscriber. */
+void bus_drop_plugin(aitbc_plugin_ctx *owner) {
+    pthread_mutex_lock(&g_lock);
+    size_t n = g_subs ? g_subs->n : 0, keep = 0;
+    sub_list *l = malloc(sizeof *l + n * sizeof(sub));
+    int oom = !l;
+    for (size_t i = 0; l && !oom && i < n; i++) {
+        const sub *s = &g_subs->items[i];
+        if (s->owner == owner) continue;
+        l->items[keep] = *s;
+        if (!(l->items[keep].topic = strdup(s->topic)))
+            oom = 1;
+        else
+            keep++;
+    }
+    if (!oom) {
+        l->refs = 1;
+        l->n = keep;
+        sub_list_release(g_subs);
+        g_subs = l;
+    } else { /* out of memory: keep the old list (its subscribers may still run) */
+        while (l && keep--)
+            free(l->items[keep].topic);
+        free(l);
+        hlog("bus", AITBC_LOG_ERROR, "out of memory dropping a plugin's subscriptions");
+    }
+    while (g_inflight && g_inflight != g_subs)
+        pthread_cond_wait(&g_idle, &g_lock);
+    pthread_mutex_unlock(&g_lock);
 }
 
 /* Frees topics and subscriptions (after the dispatcher is gone). */

@@ -145,12 +145,20 @@ static const aitbc_cfg_key http_keys[] = {
     {"max_body_bytes", AITBC_CFG_INT, 0, "largest request body (default 1048576)"},
     {"path_prefix", AITBC_CFG_STRING, 0, "serve routes under this prefix too (default none)"},
     {"access_log", AITBC_CFG_BOOL, 0, "one log line per request (default true)"},
+    {"max_connections_per_address", AITBC_CFG_INT, 0,
+     "connections one client address may hold (default 256, 0 = no cap)"},
+    {"header_timeout_s", AITBC_CFG_INT, 0,
+     "seconds a connection has to send a request head (default 10, 0 = no limit)"},
     {0}};
 static const aitbc_cfg_key ws_keys[] = {
     {"listen", AITBC_CFG_STRING, 0, "host:port (default 127.0.0.1:18001)"},
     {"path", AITBC_CFG_STRING, 0, "upgrade path (default /ws)"},
     {"max_clients", AITBC_CFG_INT, 0, "connections at once (default 1024)"},
     {"queue_max", AITBC_CFG_INT, 0, "queued messages per client (default 256)"},
+    {"queue_max_bytes", AITBC_CFG_INT, 0, "queued bytes per client (default 8388608)"},
+    {"max_clients_per_key", AITBC_CFG_INT, 0, "connections one API key may hold (default 64)"},
+    {"max_clients_per_account", AITBC_CFG_INT, 0,
+     "connections the keys of one account may hold together (default 128)"},
     {"ping_interval_s", AITBC_CFG_INT, 0, "seconds between pings (default 30, 0 = never)"},
     {"allowed_origins", AITBC_CFG_ARRAY, 0, "Origin values accepted (default any)"},
     {0}};
@@ -299,6 +307,11 @@ static int read_http(ctx *c, const cJSON *sec, host_settings *s)
         (!path_ok(s->path_prefix) || s->path_prefix[strlen(s->path_prefix) - 1] == '/'))
         rc = failf(c->cfg, cJSON_GetObjectItem(sec, "path_prefix"), c->err, c->errlen,
                    "'path_prefix' must start with '/' and not end with '/' (e.g. /api)");
+    if (!rc)
+        rc = take_int(c, sec, "max_connections_per_address", 0, 1000000,
+                      &s->http_max_conns_per_address);
+    if (!rc)
+        rc = take_int(c, sec, "header_timeout_s", 0, 3600, &s->http_header_timeout_s);
     const cJSON *al = cJSON_GetObjectItemCaseSensitive(sec, "access_log");
     if (!rc && al)
         s->http_access_log = cJSON_IsTrue(al);
@@ -317,6 +330,14 @@ static int read_ws(ctx *c, const cJSON *sec, host_settings *s)
         rc = take_int(c, sec, "max_clients", 1, 1000000, &s->ws_max_clients);
     if (!rc)
         rc = take_int(c, sec, "queue_max", 1, 1000000, &s->ws_queue_max);
+    int qbytes = (int)s->ws_queue_max_bytes;
+    if (!rc)
+        rc = take_int(c, sec, "queue_max_bytes", 4096, INT_MAX, &qbytes);
+    s->ws_queue_max_bytes = qbytes;
+    if (!rc)
+        rc = take_int(c, sec, "max_clients_per_key", 0, 1000000, &s->ws_max_per_key);
+    if (!rc)
+        rc = take_int(c, sec, "max_clients_per_account", 0, 1000000, &s->ws_max_per_account);
     if (!rc)
         rc = take_int(c, sec, "ping_interval_s", 0, 86400, &s->ws_ping_s);
     if (rc)
@@ -356,11 +377,16 @@ static void defaults(host_settings *s)
     s->http_threads = 4;
     s->max_body_bytes = 1024 * 1024;
     s->http_access_log = 1;
+    s->http_max_conns_per_address = 256;
+    s->http_header_timeout_s = 10;
     snprintf(s->ws_host, sizeof s->ws_host, "127.0.0.1");
     s->ws_port = 18001;
     snprintf(s->ws_path, sizeof s->ws_path, "/ws");
     s->ws_max_clients = 1024;
     s->ws_queue_max = 256;
+    s->ws_queue_max_bytes = 8 * 1024 * 1024;
+    s->ws_max_per_key = 64;
+    s->ws_max_per_account = 128;
     s->ws_ping_s = 30;
     snprintf(s->db_synchronous, sizeof s->db_synchronous, "normal");
     s->db_busy_timeout_ms = 5000;

@@ -115,6 +115,10 @@ int http_start(const host_settings *set) {
     unsigned threads = g_set.http_threads > 0 ? (unsigned)g_set.http_threads : 4;
     if ((rc = defer_start()) != 0)
         return rc;
+    if ((rc = guard_start(g_set.http_header_timeout_s)) != 0) {
+        defer_stop();
+        return rc;
+    }
     g_daemon = MHD_start_daemon(
         flags, (uint16_t)g_set.http_port, NULL, NULL, http_on_access, NULL, MHD_OPTION_SOCK_ADDR,
         (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, threads,
@@ -122,9 +126,11 @@ int http_start(const host_settings *set) {
         (unsigned)CONN_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONN_POOL_BYTES,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_URI_LOG_CALLBACK, http_on_uri, NULL,
         MHD_OPTION_NOTIFY_COMPLETED, http_on_completed, NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
-        NULL, MHD_OPTION_END);
+        NULL, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)g_set.http_max_conns_per_address,
+        MHD_OPTION_NOTIFY_CONNECTION, guard_notify, NULL, MHD_OPTION_END);
     if (!g_daemon) {
         hlog("http", AITBC_LOG_ERROR, "cannot listen on %s:%d", host, g_set.http_port);
+        guard_stop();
         defer_stop();
         return AITBC_EIO;
     }
@@ -167,6 +173,7 @@ void http_stop(void) {
     if (g_listen_fd != MHD_INVALID_SOCKET)
         close(g_listen_fd);
     g_listen_fd = MHD_INVALID_SOCKET;
+    guard_stop();
     defer_stop();
     http_routes_free();
     hlog_flush();

@@ -156,7 +156,7 @@ static void release_matching(const char *key, int all, int64_t now_ms, int timed
 }
 
 void http_wake(const char *key) {
-    if (key)
+    if (key && !scope_hold_wake(key))
         release_matching(key, 0, 0, 0);
 }
 

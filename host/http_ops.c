@@ -1,5 +1,6 @@
 /* Route table access for the HTTP server and the host's own operations endpoints:
- * GET /healthz (public) and GET /metrics (public from loopback, admin role otherwise). */
+ * GET /healthz (public), GET /metrics (public from loopback, admin role otherwise) and
+ * GET /v1/openapi.json (public, openapi.c). */
 #include <pthread.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -19,13 +20,6 @@ static int add_locked(aitbc_plugin_ctx *ctx, const aitbc_route *route) {
 }
 
 int http_add_route(aitbc_plugin_ctx *ctx, const aitbc_route *route) {
-    aitbc_route copy;
-    if (route && ctx && ctx->desc && ctx->desc->abi_minor < 1) {
-        /* Built against SDK 1.0: its aitbc_route ends before `write`. */
-        memset(&copy, 0, sizeof copy);
-        memcpy(&copy, route, offsetof(aitbc_route, write));
-        route = &copy;
-    }
     pthread_rwlock_wrlock(&g_routes_lock);
     int rc = add_locked(ctx, route);
     pthread_rwlock_unlock(&g_routes_lock);
@@ -45,6 +39,12 @@ route_result http_routes_match(const char *method, const char *path, route_match
     route_result rr = router_match(g_routes, method, path, m);
     pthread_rwlock_unlock(&g_routes_lock);
     return rr;
+}
+
+void http_routes_each(router_each_fn fn, void *user) {
+    pthread_rwlock_rdlock(&g_routes_lock);
+    router_each(g_routes, fn, user);
+    pthread_rwlock_unlock(&g_routes_lock);
 }
 
 void http_routes_free(void) {
@@ -99,6 +99,8 @@ int http_ops_routes(void) {
     static const aitbc_route routes[] = {
         {.method = "GET", .path = "/healthz", .roles = AITBC_ROLE_PUBLIC, .handler = healthz},
         {.method = "GET", .path = "/metrics", .roles = AITBC_ROLE_ADMIN, .handler = metrics},
+        {.method = "GET", .path = "/v1/openapi.json", .roles = AITBC_ROLE_PUBLIC,
+         .handler = openapi_handler},
     };
     for (size_t i = 0; i < sizeof routes / sizeof *routes; i++) {
         int rc = http_add_route(NULL, &routes[i]);

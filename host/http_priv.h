@@ -15,6 +15,14 @@
 /** @brief Percent-decode len bytes of in into out (needs len+1 bytes); '+' becomes ' ' when
  *  plus_is_space. @return decoded length, or -1 on a bad escape or a decoded NUL. */
 long router_url_decode(const char *in, size_t len, char *out, int plus_is_space);
+/** Called once per route by router_each / http_routes_each; owner is NULL for host routes. */
+typedef void (*router_each_fn)(const aitbc_route *route, aitbc_plugin_ctx *owner, void *user);
+/** @brief Every route, in trie order (callers sort what they show). */
+void router_each(const router *r, router_each_fn fn, void *user);
+/** @brief router_each over the live route table under its read lock (http_ops.c). */
+void http_routes_each(router_each_fn fn, void *user);
+/** @brief GET /v1/openapi.json (openapi.c). */
+void openapi_handler(aitbc_request *req, void *user);
 /** @brief Number of routes added. */
 size_t router_count(const router *r);
 /** @brief The path to match once http.path_prefix is applied: the rest after the prefix ("/" if
@@ -95,6 +103,8 @@ void http_error(aitbc_request *req, unsigned status, const char *code, const cha
                 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /** @brief Drop the staged response (status, body, headers) so another may be staged. */
 void http_unstage(aitbc_request *req);
+/** @brief Replace a staged response with an error (the work behind it was not committed). */
+void http_restage_error(aitbc_request *req, unsigned status, const char *code, const char *msg);
 /** @brief Hand the staged response to MHD. 0 on success. */
 int http_queue(aitbc_request *req, int closing);
 
@@ -113,6 +123,30 @@ void defer_stop(void);
 int defer_closing(void);
 /** @brief Requests currently parked. */
 size_t defer_parked(void);
+
+/* ---- http_scope.c: an idempotent request as one transaction ---- */
+/** @brief Open the calling thread's scope (store_txn_begin_scope). 0 or an AITBC_E* code. */
+int scope_begin(void);
+/** @brief Nonzero while the calling thread has a scope open. */
+int scope_active(void);
+/** @brief Hold a long-poll wake-up until the scope commits. 1 = held, 0 = wake now. */
+int scope_hold_wake(const char *key);
+/** @brief Commit (commit != 0) or roll back the scope, then release (committed) or drop what it
+ *  held. 0 when committed; AITBC_E* otherwise. No-op 0 without a scope. */
+int scope_end(int commit);
+
+/* ---- http_guard.c: the request-head deadline ---- */
+/** @brief MHD_OPTION_NOTIFY_CONNECTION callback: track (STARTED) or forget (CLOSED) a socket. */
+void guard_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
+                  enum MHD_ConnectionNotificationCode code);
+/** @brief The request head arrived: no deadline while the request runs. */
+void guard_head_done(struct MHD_Connection *conn);
+/** @brief An answer went out: the next request's head is due within the timeout. */
+void guard_next_head(struct MHD_Connection *conn);
+/** @brief Start the guard thread (header_timeout_s 0 = no deadline). */
+int guard_start(int header_timeout_s);
+/** @brief Stop the guard thread (after the daemon stopped). */
+void guard_stop(void);
 
 /* ---- http_ops.c ---- */
 /** @brief Register /healthz and /metrics. */

@@ -215,6 +215,11 @@ void http_error(aitbc_request *req, unsigned status, const char *code, const cha
     va_end(ap);
 }
 
+void http_restage_error(aitbc_request *req, unsigned status, const char *code, const char *msg) {
+    http_unstage(req);
+    http_error(req, status, code, NULL, "%s", msg);
+}
+
 int http_queue(aitbc_request *req, int closing) {
     if (!req->responded)
         return -1;

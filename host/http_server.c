@@ -262,6 +262,11 @@ static void idempotency_begin(aitbc_request *req) {
     char route_key[600];
     snprintf(route_key, sizeof route_key, "%s %.560s", req->m.route->method, rpath ? rpath : "");
     free(path);
+    /* Claim, work and answer commit as one transaction (finish() ends it). */
+    if (!writer_in_batch() && scope_begin() != 0) { /* the writer's batch is that already */
+        http_error(req, 503, "unavailable", NULL, "The server is busy; retry with the same key.");
+        return;
+    }
     unsigned status = 0;
     char *stored = NULL;
     switch (idem_begin(account, route_key, key, req->json, &req->idem, &status, &stored)) {
@@ -346,6 +351,10 @@ static void settle_idempotency(aitbc_request *req) {
 /* After a handler or retry returned: park, or hand the response to MHD. */
 static enum MHD_Result finish(aitbc_request *req) {
     if (req->deferred) {
+        /* A keyed request may not hold the write transaction while parked: what it did so far
+         * commits now and its answer is recorded on its own when it comes. */
+        if (scope_active() && scope_end(1) != 0)
+            hlog("http", AITBC_LOG_ERROR, "request %s: commit before parking failed", req->id);
         defer_park(req);
         return MHD_YES;
     }
@@ -355,6 +364,10 @@ static enum MHD_Result finish(aitbc_request *req) {
         http_error(req, 500, "internal", NULL, "Internal error.");
     }
     settle_idempotency(req);
+    if (scope_active() && scope_end(1) != 0)
+        http_restage_error(req, 503, "unavailable",
+                           "The request could not be committed and nothing was done; retry with "
+                           "the same Idempotency-Key.");
     return http_queue(req, atomic_load(&g_closing)) == 0 ? MHD_YES : MHD_NO;
 }
 
@@ -420,6 +433,7 @@ enum MHD_Result http_on_access(void *cls, struct MHD_Connection *conn, const cha
         return MHD_NO; /* out of memory when the request began */
     switch (req->phase) {
     case PH_NEW:
+        guard_head_done(conn);
         req->conn = conn;
         snprintf(req->method, sizeof req->method, "%s", method);
         fill_remote(req);
@@ -463,11 +477,12 @@ enum MHD_Result http_on_access(void *cls, struct MHD_Connection *conn, const cha
 void http_on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                          enum MHD_RequestTerminationCode toe) {
     (void)cls;
-    (void)conn;
     aitbc_request *req = *req_cls;
     if (!req)
         return;
     *req_cls = NULL;
+    if (conn)
+        guard_next_head(conn);
     int64_t micros = http_now_us() - req->start_us;
     if (req->idem) /* never answered (client gone): forget the claim so a retry can run */
         idem_finish(req->idem, 499, NULL, 0);

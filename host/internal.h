@@ -26,12 +26,17 @@ typedef struct host_settings {
     size_t max_body_bytes;           /* http.max_body_bytes (default 1 MiB) */
     char path_prefix[64];            /* http.path_prefix (default "") */
     int http_access_log;             /* http.access_log (default true) */
+    int http_max_conns_per_address;  /* http.max_connections_per_address (default 256, 0 = no cap) */
+    int http_header_timeout_s;       /* http.header_timeout_s (default 10, 0 = none) */
     int ws_enabled;                  /* a websocket: section is present */
     char ws_host[64];                /* websocket.listen (default 127.0.0.1:18001) */
     int ws_port;
     char ws_path[64];                /* websocket.path (default /ws) */
     int ws_max_clients;              /* websocket.max_clients (default 1024) */
     int ws_queue_max;                /* websocket.queue_max messages per client (default 256) */
+    long long ws_queue_max_bytes;    /* websocket.queue_max_bytes per client (default 8 MiB) */
+    int ws_max_per_key;              /* websocket.max_clients_per_key (default 64, 0 = no cap) */
+    int ws_max_per_account;          /* websocket.max_clients_per_account (default 128, 0 = none) */
     int ws_ping_s;                   /* websocket.ping_interval_s (default 30) */
     cJSON *ws_allowed_origins;       /* websocket.allowed_origins (array of strings) or NULL */
     char db_path[PATH_MAX];          /* storage.path (default <data_dir>/aitbc.db) */
@@ -89,6 +94,8 @@ int loader_init_all(void);   /* init in order */
 int loader_start_all(void);  /* start in order */
 void loader_stop_all(void);  /* stop in reverse */
 void loader_unload_all(void);/* destroy in reverse, dlclose */
+/** Tests only: behave as a host of an older ABI minor. */
+void loader_pretend_abi_minor(unsigned minor);
 /** The service graph in start order (--check-config). */
 void loader_print_graph(FILE *out);
 /** 0 (and logged) when a plugin's init/start on this thread looks up an undeclared service. */
@@ -150,6 +157,9 @@ void http_respond_errorv(aitbc_request *req, unsigned status, const char *code, 
 void http_defer(aitbc_request *req, const char *key, int64_t deadline_ms, aitbc_retry_fn retry,
                 void *user);
 void http_wake(const char *key);
+/** While an idempotent request's scope is open on this thread (http_scope.c), hold an event
+ *  until the scope commits (dropped if it rolls back). 1 = held, 0 = publish it now. */
+int scope_hold_event(const char *topic, const cJSON *data);
 
 void metrics_observe(const char *method, const char *pattern, unsigned status, int64_t micros);
 /** Prometheus text; caller frees. */
@@ -166,9 +176,15 @@ int bus_declare(aitbc_plugin_ctx *ctx, const aitbc_topic *topic);
 /** The declared topic or NULL (for the WebSocket bridge's permission checks). */
 const aitbc_topic *bus_find_topic(const char *name);
 int bus_publish(const char *topic, const cJSON *data);
+/** 0 if ctx declared topic, else AITBC_EFORBIDDEN (logged once per topic). */
+int bus_check_owner(aitbc_plugin_ctx *ctx, const char *topic);
 /** A plugin's publish: refused (AITBC_EFORBIDDEN) unless ctx declared the topic. */
 int bus_publish_from(aitbc_plugin_ctx *ctx, const char *topic, const cJSON *data);
 int bus_subscribe(const char *topic, aitbc_event_fn fn, void *user);
+/** A plugin's subscription: dropped by bus_drop_plugin before the plugin stops. */
+int bus_subscribe_owned(aitbc_plugin_ctx *owner, const char *topic, aitbc_event_fn fn, void *user);
+/** Remove owner's subscriptions; on return none of its subscribers runs or will run. */
+void bus_drop_plugin(aitbc_plugin_ctx *owner);
 /** Deliver everything queued, then stop the dispatcher. */
 void bus_stop(void);
 
@@ -179,6 +195,12 @@ int store_migrate(const char *plugin, const aitbc_migration *steps, size_t n);
 /** Called by a thread before it exits, to close its connection. */
 void store_thread_done(void);
 aitbc_txn *store_txn_begin(int mode);
+/** A WRITE transaction whose next level down behaves like an outermost one: each begin at level
+ *  2 opens a savepoint, its rollback undoes only that savepoint, its commit releases it (work is
+ *  durable only when the scope commits). The HTTP pipeline wraps an idempotent request in one so
+ *  the recorded answer commits with the work. NULL on error (logged), or when the thread already
+ *  has a transaction open. */
+aitbc_txn *store_txn_begin_scope(void);
 int store_txn_commit(aitbc_txn *t);
 void store_txn_rollback(aitbc_txn *t);
 aitbc_stmt *store_stmt(aitbc_txn *t, const char *sql);
@@ -203,6 +225,10 @@ int work_start(int workers);
 int work_submit(aitbc_task_fn fn, void *arg);
 aitbc_timer *work_timer_add(aitbc_plugin_ctx *ctx, int64_t interval_ms, aitbc_task_fn fn, void *arg);
 void work_timer_cancel(aitbc_timer *t);
+/** Before ctx's stop: its timers stop firing, none is running, the task queue has drained. */
+void work_quiesce_plugin(aitbc_plugin_ctx *ctx);
+/** After ctx's destroy: free the timers it left. */
+void work_forget_plugin(aitbc_plugin_ctx *ctx);
 /** Stop timers, finish queued tasks, join threads. */
 void work_stop(void);
 
@@ -225,7 +251,9 @@ int writer_running(void);
 int writer_submit(writer_item *it);
 /** On the writer inside a batch: keep the event / wake-up until the commit and return 1;
  *  elsewhere return 0 (the caller publishes / wakes at once). */
-int writer_capture_publish(aitbc_plugin_ctx *ctx, const char *topic, const cJSON *data);
+int writer_capture_publish(const char *topic, const cJSON *data);
+/** Nonzero on the writer thread while a batch is open. */
+int writer_in_batch(void);
 int writer_capture_wake(const char *key);
 typedef struct writer_stats {
     size_t queued;                  /* waiting right now */

@@ -63,6 +63,15 @@ static int find_file(const char *path, const char *name, char *out, size_t cap)
     return AITBC_ENOTFOUND;
 }
 
+/* The minor version this host speaks; lowered only by the test that plays an older host. */
+static unsigned g_host_minor = AITBC_ABI_MINOR;
+
+/** @brief Make the loader behave as a host of an older ABI minor (tests only). */
+void loader_pretend_abi_minor(unsigned minor)
+{
+    g_host_minor = minor;
+}
+
 /* The descriptor checks, in the order the ABI rules list them. */
 static int check_desc(const plugin_rec *r, const aitbc_plugin_desc *d)
 {
@@ -72,9 +81,9 @@ static int check_desc(const plugin_rec *r, const aitbc_plugin_desc *d)
     if (d->abi_major != AITBC_ABI_MAJOR)
         return refuse(f, "ABI major version %u, this host speaks %u (rebuild it against this SDK)",
                       d->abi_major, AITBC_ABI_MAJOR);
-    if (d->abi_minor > AITBC_ABI_MINOR)
+    if (d->abi_minor > g_host_minor)
         return refuse(f, "ABI minor version %u.%u is newer than this host's %u.%u (upgrade the host)",
-                      d->abi_major, d->abi_minor, AITBC_ABI_MAJOR, AITBC_ABI_MINOR);
+                      d->abi_major, d->abi_minor, AITBC_ABI_MAJOR, g_host_minor);
     if (d->struct_size < DESC_V1_0_SIZE)
         return refuse(f, "descriptor struct_size %u is smaller than the v1.0 descriptor (%zu)",
                       d->struct_size, (size_t)DESC_V1_0_SIZE);
@@ -394,6 +403,10 @@ int loader_init_all(void)
         int rc = r->ctx.desc->init(&r->ctx, host_api(), &r->ctx.state);
         t_calling = NULL;
         if (rc != 0) {
+            /* The rule: a failed init freed what it allocated and destroy is not called; whatever
+             * it left with the host (subscriptions, timers) must not call into it any more. */
+            bus_drop_plugin(&r->ctx);
+            work_quiesce_plugin(&r->ctx);
             hlog(r->ctx.desc->name, AITBC_LOG_ERROR, "init failed (%d); see the lines above", rc);
             return rc < 0 ? rc : AITBC_EINVAL;
         }
@@ -426,6 +439,10 @@ void loader_stop_all(void)
     for (size_t i = g_count; i-- > 0;) {
         plugin_rec *r = g_plugins[i];
         if (r->ctx.started) {
+            /* Its subscriptions, timers and queued tasks go first: after stop returns, no
+             * callback of the plugin runs (the HTTP side was quiesced before). */
+            bus_drop_plugin(&r->ctx);
+            work_quiesce_plugin(&r->ctx);
             r->ctx.desc->stop(r->ctx.state);
             r->ctx.started = 0;
         }
@@ -440,6 +457,7 @@ void loader_unload_all(void)
         if (r->inited)
             r->ctx.desc->destroy(r->ctx.state);
         r->inited = 0;
+        work_forget_plugin(&r->ctx);
     }
     services_clear(); /* the tables live in the plugins about to be unmapped */
     for (size_t i = g_count; i-- > 0;) {

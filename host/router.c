@@ -235,6 +235,20 @@ fail:
     return rc;
 }
 
+static void each_node(const rnode *n, router_each_fn fn, void *user) {
+    for (const rentry *e = n->entries; e; e = e->next)
+        fn(&e->route, e->owner, user);
+    for (size_t i = 0; i < n->nlits; i++)
+        each_node(n->lits[i], fn, user);
+    if (n->param)
+        each_node(n->param, fn, user);
+}
+
+void router_each(const router *r, router_each_fn fn, void *user) {
+    if (r)
+        each_node(&r->root, fn, user);
+}
+
 static int hexval(char c) {
     if (c >= '0' && c <= '9')
         return c - '0';

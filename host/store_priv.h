@@ -27,6 +27,7 @@ struct aitbc_txn {
     int failed; /* a rollback at some level: the outermost commit rolls back */
     int batch;  /* the writer's shared transaction (store_batch_*): depth 1 is the batch and
                  * each level-2 begin is a SAVEPOINT that commits or rolls back on its own */
+    int scoped; /* begun by store_txn_begin_scope: level 2 is a savepoint (its own unit) */
 };
 
 /* Transaction control statements, prepared once per connection (BEGIN/COMMIT run on every

@@ -20,13 +20,18 @@
  *   allows one writer anyway, and a waiter woken by the mutex's hand-off starts at once, where
  *   SQLite's busy handler would sleep 1–100 ms between retries (the p99 of every write path).
  *   busy_timeout still covers other processes (the CLI, --verify-chain) and autocommit writes.
+ * - store_txn_begin_scope() opens a WRITE transaction whose level 2 is a SAVEPOINT: a handler's
+ *   own transactions inside the scope keep their meaning (a rollback undoes just that unit, a
+ *   later begin starts clean), but nothing is durable before the scope's commit.
  * - store_stmt(NULL, sql) is allowed: the statement runs on the thread's connection in autocommit
  *   mode (or inside the thread's open transaction, if any), handy for single reads. */
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "store_priv.h"
@@ -195,6 +200,21 @@ static const char *sync_value(const char *s) {
     return NULL;
 }
 
+/* Balances, keys and the node's identity live here: owner only, even when the directory or the
+ * files existed before with looser modes (SQLite's -wal/-shm copy the database file's mode). */
+static void restrict_files(const host_settings *set) {
+    static const char *const suffixes[] = {"", "-wal", "-shm"};
+    if (set->data_dir[0] && chmod(set->data_dir, 0700) != 0 && errno != ENOENT)
+        hlog("store", AITBC_LOG_WARN, "cannot make %s owner-only: %s", set->data_dir,
+             strerror(errno));
+    for (size_t i = 0; i < sizeof suffixes / sizeof *suffixes; i++) {
+        char path[PATH_MAX + 8];
+        snprintf(path, sizeof path, "%s%s", set->db_path, suffixes[i]);
+        if (chmod(path, 0600) != 0 && errno != ENOENT)
+            hlog("store", AITBC_LOG_WARN, "cannot make %s owner-only: %s", path, strerror(errno));
+    }
+}
+
 /** @brief Open the database of the settings (WAL, pragmas, host_schema); the caller's connection
  *  stays open. 0, AITBC_EINVAL for bad settings, AITBC_EIO when the file cannot be used. */
 int store_open(const host_settings *set) {
@@ -224,6 +244,7 @@ int store_open(const host_settings *set) {
     pthread_mutex_unlock(&g_lock);
 
     store_conn *c = conn_open();
+    restrict_files(set);
     sqlite3_stmt *st = NULL;
     int wal = 0;
     /* journal_mode is stored in the file: set once here, every later connection inherits it. */
@@ -313,6 +334,12 @@ aitbc_txn *store_txn_begin(int mode) {
     if (!c) return NULL;
     aitbc_txn *t = &c->txn;
     if (t->depth > 0) {
+        if (t->scoped && t->depth == 1) {
+            if (store_exec(c, "SAVEPOINT aitbc_scope") != 0)
+                return NULL;
+            t->depth = 2;
+            return t;
+        }
         if (mode == AITBC_TXN_WRITE && t->mode == AITBC_TXN_READ) {
             hlog("store", AITBC_LOG_ERROR,
                  "a WRITE transaction cannot nest inside a READ one: "
@@ -339,7 +366,37 @@ aitbc_txn *store_txn_begin(int mode) {
     t->depth = 1;
     t->mode = write ? AITBC_TXN_WRITE : AITBC_TXN_READ;
     t->failed = 0;
+    t->scoped = 0;
     return t;
+}
+
+aitbc_txn *store_txn_begin_scope(void) {
+    store_conn *c = store_conn_get();
+    if (!c) return NULL;
+    if (c->txn.depth > 0) {
+        hlog("store", AITBC_LOG_ERROR, "a scope must be the outermost transaction");
+        return NULL;
+    }
+    aitbc_txn *t = store_txn_begin(AITBC_TXN_WRITE);
+    if (t) t->scoped = 1;
+    return t;
+}
+
+/* Level 2 of a scope ends: undo or keep its savepoint. SQLite may have ended the whole
+ * transaction after an error; then the scope fails as a whole. */
+static int scope_unit_end(aitbc_txn *t, int keep) {
+    t->depth = 1;
+    int failed = t->failed || !keep;
+    t->failed = 0;
+    if (sqlite3_get_autocommit(t->conn->db)) {
+        t->failed = 1;
+        return AITBC_EIO;
+    }
+    int rc = failed ? store_exec(t->conn, "ROLLBACK TO aitbc_scope; RELEASE aitbc_scope")
+                    : store_exec(t->conn, "RELEASE aitbc_scope");
+    if (rc != 0)
+        t->failed = 1;
+    return failed ? AITBC_EIO : rc;
 }
 
 /* Whether t is the calling thread's open transaction (handles never cross threads). */
@@ -385,6 +442,7 @@ int store_txn_commit(aitbc_txn *t) {
         hlog("store", AITBC_LOG_ERROR, "commit of a transaction that is not open on this thread");
         return AITBC_EINVAL;
     }
+    if (t->scoped && t->depth == 2) return scope_unit_end(t, 1);
     if (t->batch && t->depth == 1) {
         hlog("store", AITBC_LOG_ERROR, "commit without a begin inside the writer's batch");
         return AITBC_EINVAL;
@@ -394,6 +452,7 @@ int store_txn_commit(aitbc_txn *t) {
             return savepoint_end(t);
         return t->failed ? AITBC_EIO : 0;
     }
+    t->scoped = 0;
     if (t->failed) {
         txn_abort(t);
         return AITBC_EIO;
@@ -426,11 +485,17 @@ void store_txn_rollback(aitbc_txn *t) {
         hlog("store", AITBC_LOG_ERROR, "rollback without a begin inside the writer's batch");
         return;
     }
+    if (t->scoped && t->depth == 2) {
+        scope_unit_end(t, 0);
+        return;
+    }
     t->failed = 1;
-    if (--t->depth == 0)
+    if (--t->depth == 0) {
+        t->scoped = 0;
         txn_abort(t);
-    else if (t->batch && t->depth == 1)
+    } else if (t->batch && t->depth == 1) {
         savepoint_end(t);
+    }
 }
 
 /** @brief The writer's shared transaction: BEGIN IMMEDIATE on the calling thread, which must have

@@ -35,6 +35,8 @@ struct aitbc_timer {
 /* Pool. */
 static pthread_mutex_t g_plock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t g_pcond = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t g_pidle = PTHREAD_COND_INITIALIZER; /* a task finished */
+static int g_active; /* tasks running now */
 static task *g_head, *g_tail;
 static int g_accepting;
 static pthread_t *g_workers;
@@ -74,10 +76,13 @@ static void *worker_main(void *arg) {
         if (!t) break; /* stopping and drained */
         g_head = t->next;
         if (!g_head) g_tail = NULL;
+        g_active++;
         pthread_mutex_unlock(&g_plock);
         t->fn(t->arg);
         free(t);
         pthread_mutex_lock(&g_plock);
+        g_active--;
+        pthread_cond_broadcast(&g_pidle);
     }
     pthread_mutex_unlock(&g_plock);
     store_thread_done();
@@ -264,6 +269,38 @@ void work_timer_cancel(aitbc_timer *t) {
     pthread_cond_broadcast(&g_tcond);
     pthread_mutex_unlock(&g_tlock);
     free(t);
+}
+
+/** @brief Before a plugin stops: its timers never fire again (their handles stay valid until
+ *  timer_cancel or work_forget_plugin) and no callback of them is running; then every task queued
+ *  so far has run. Tasks carry no owner, so the whole queue is drained: after this returns, no
+ *  task the plugin submitted before runs. Not from a task or timer. */
+void work_quiesce_plugin(aitbc_plugin_ctx *ctx) {
+    pthread_mutex_lock(&g_tlock);
+    for (aitbc_timer *t = g_timers; t; t = t->next)
+        if (t->ctx == ctx) t->dead = 1;
+    while (g_current && g_current->ctx == ctx)
+        pthread_cond_wait(&g_tdone, &g_tlock);
+    pthread_mutex_unlock(&g_tlock);
+    pthread_mutex_lock(&g_plock);
+    while (g_head || g_active)
+        pthread_cond_wait(&g_pidle, &g_plock);
+    pthread_mutex_unlock(&g_plock);
+}
+
+/** @brief After a plugin is destroyed: free the timers it never cancelled. */
+void work_forget_plugin(aitbc_plugin_ctx *ctx) {
+    pthread_mutex_lock(&g_tlock);
+    for (aitbc_timer **p = &g_timers; *p;) {
+        aitbc_timer *t = *p;
+        if (t->ctx == ctx && t != g_current) {
+            *p = t->next;
+            free(t);
+        } else {
+            p = &t->next;
+        }
+    }
+    pthread_mutex_unlock(&g_tlock);
 }
 
 /** @brief Stop every timer, finish the queued tasks, join all threads. Not from a task or timer. */

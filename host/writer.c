@@ -22,7 +22,6 @@
 typedef struct effect {
     char *topic; /* NULL for a wake-up */
     char *key;   /* wake key, or NULL for an event */
-    aitbc_plugin_ctx *ctx; /* the publisher: the bus checks it owns the topic */
     cJSON *data;
     struct effect *next;
 } effect;
@@ -48,7 +47,7 @@ static void fx_append(effect *e) {
     tl_fx_tail = e;
 }
 
-int writer_capture_publish(aitbc_plugin_ctx *ctx, const char *topic, const cJSON *data) {
+int writer_capture_publish(const char *topic, const cJSON *data) {
     if (!tl_in_batch || !topic || !topic[0] || !strcmp(topic, "*") || !data)
         return 0; /* bus_publish refuses these itself */
     effect *e = calloc(1, sizeof *e);
@@ -57,9 +56,12 @@ int writer_capture_publish(aitbc_plugin_ctx *ctx, const char *topic, const cJSON
         free(e);
         return 0; /* out of memory: publish at once rather than lose it */
     }
-    e->ctx = ctx;
     fx_append(e);
     return 1;
+}
+
+int writer_in_batch(void) {
+    return tl_in_batch;
 }
 
 int writer_capture_wake(const char *key) {
@@ -80,7 +82,7 @@ static void fx_release(int committed) {
     while (e) {
         effect *next = e->next;
         if (committed && e->topic)
-            bus_publish_from(e->ctx, e->topic, e->data);
+            bus_publish(e->topic, e->data); /* its owner was checked when it was captured */
         else if (committed && e->key)
             http_wake(e->key);
         free(e->topic);

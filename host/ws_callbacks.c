@@ -102,6 +102,16 @@ static int on_upgrade(struct lws *wsi, const char *upgrade) {
     default:
         return refuse(wsi, 401, "unauthenticated", "missing or invalid API key or ticket", 0);
     }
+    /* Fair share: one key (or one account's keys) cannot take every slot. Connections are
+     * added to the hub on ESTABLISHED, which lws runs right after this callback on this same
+     * thread, so the count includes every earlier upgrade. */
+    size_t by_key, by_account;
+    ws_hub_count_of(g_ws.hub, who.key_id, who.owner_address, &by_key, &by_account);
+    if (g_ws.max_per_key > 0 && by_key >= (size_t)g_ws.max_per_key)
+        return refuse(wsi, 429, "rate_limited", "too many WebSocket connections for this key", 30);
+    if (g_ws.max_per_account > 0 && by_account >= (size_t)g_ws.max_per_account)
+        return refuse(wsi, 429, "rate_limited", "too many WebSocket connections for this account",
+                      30);
     ws_conn *c = ws_conn_new(&who, wsi);
     if (!c) return refuse(wsi, 503, "unavailable", "out of memory", 0);
     /* Opaque user data survives lws binding the ws protocol; ESTABLISHED picks it up. */

@@ -92,11 +92,30 @@ void ws_hub_remove(ws_hub *h, ws_conn *c) {
     wsq_conn_free(c);
 }
 
+void ws_hub_set_max_bytes(ws_hub *h, size_t bytes) {
+    pthread_mutex_lock(&h->lock);
+    h->queue_max_bytes = bytes;
+    pthread_mutex_unlock(&h->lock);
+}
+
 size_t ws_hub_count(ws_hub *h) {
     pthread_mutex_lock(&h->lock);
     size_t n = h->count;
     pthread_mutex_unlock(&h->lock);
     return n;
+}
+
+void ws_hub_count_of(ws_hub *h, const char *key_id, const char *account, size_t *by_key,
+                     size_t *by_account) {
+    size_t k = 0, a = 0;
+    pthread_mutex_lock(&h->lock);
+    for (ws_conn *c = h->head; c; c = c->next) {
+        k += key_id && !strcmp(c->who.key_id, key_id);
+        a += account && account[0] && !strcmp(c->who.owner_address, account);
+    }
+    pthread_mutex_unlock(&h->lock);
+    *by_key = k;
+    *by_account = a;
 }
 
 /* ---------------- subscriptions (service thread) ---------------- */
@@ -205,7 +224,7 @@ void ws_hub_reply(ws_hub *h, ws_conn *c, char *text) {
     pthread_mutex_lock(&h->lock);
     if (c->close_code) {
         free(text);
-    } else if (c->qlen >= h->queue_max) {
+    } else if (!wsq_fits(h, c, strlen(text))) {
         free(text);
         w = wsq_overflow(h, c);
     } else if (wsq_push(h, c, (ws_msg){.text = text})) {
@@ -229,6 +248,7 @@ size_t ws_hub_publish(ws_hub *h, const char *topic, const cJSON *data, const ait
     if (!decl || !topic || atomic_load(&h->active_subs) == 0) return 0;
     ws_event *ev = wsq_event_new(topic, data);
     if (!ev) return 0;
+    size_t ev_bytes = wsq_msg_bytes(&(ws_msg){.ev = ev});
     size_t delivered = 0;
     int w = 0;
     pthread_mutex_lock(&h->lock);
@@ -237,7 +257,7 @@ size_t ws_hub_publish(ws_hub *h, const char *topic, const cJSON *data, const ait
         ws_sub *s = find_sub(c, topic);
         if (!s || !s->active) continue;
         if (decl->visible && !decl->visible(&c->who, data, decl->user)) continue;
-        if (c->qlen >= h->queue_max) {
+        if (!wsq_fits(h, c, ev_bytes)) {
             w |= wsq_overflow(h, c);
             continue;
         }

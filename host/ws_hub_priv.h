@@ -35,6 +35,7 @@ struct ws_conn {
     size_t nsubs, nactive;
     ws_msg *q; /* ring */
     size_t qcap, qhead, qlen;
+    size_t qbytes; /* frame bytes queued (a shared event counts whole for each holder) */
     int close_code;  /* nonzero: close decided */
     int close_drain; /* send what is queued before the close */
     int close_seen;  /* the service fn was told */
@@ -51,6 +52,7 @@ struct ws_conn {
 struct ws_hub {
     pthread_mutex_t lock;
     size_t queue_max, headroom;
+    size_t queue_max_bytes; /* 0 = only the message count bounds a queue */
     ws_wake_fn wake;
     void *wake_arg;
     ws_conn *head;
@@ -63,6 +65,10 @@ struct ws_hub {
 ws_event *wsq_event_new(const char *topic, const cJSON *data);
 void wsq_event_release(ws_event *ev);
 void wsq_msg_release(ws_msg *m);
+/* Bytes m takes in a queue's byte budget. */
+size_t wsq_msg_bytes(const ws_msg *m);
+/* lock held: 1 if a message of `bytes` still fits c's queue (count and bytes) */
+int wsq_fits(const ws_hub *h, const ws_conn *c, size_t bytes);
 /* lock held: append (0 or AITBC_ENOMEM), drop all, drop one topic's events */
 int wsq_push(ws_hub *h, ws_conn *c, ws_msg m);
 void wsq_drop(ws_conn *c);

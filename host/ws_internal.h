@@ -74,6 +74,9 @@ typedef void (*ws_wake_fn)(void *arg);
 /** @brief A hub for connections with at most queue_max queued messages each. Outgoing frames
  *  are rendered with `headroom` spare bytes in front (LWS_PRE for lws_write). */
 ws_hub *ws_hub_new(size_t queue_max, size_t headroom, ws_wake_fn wake, void *wake_arg);
+/** @brief Also bound each queue in bytes (0 = by count only). A message that does not fit marks
+ *  its connection for the 1008 close, like a full queue; one message always fits an empty one. */
+void ws_hub_set_max_bytes(ws_hub *h, size_t bytes);
 /** @brief Free the hub and every connection still in it (no thread may use it any more). */
 void ws_hub_free(ws_hub *h);
 
@@ -90,6 +93,10 @@ void ws_hub_add(ws_hub *h, ws_conn *c);
 void ws_hub_remove(ws_hub *h, ws_conn *c);
 /** @brief Connections in the hub. */
 size_t ws_hub_count(ws_hub *h);
+/** @brief Connections in the hub authenticated with key_id (*by_key) and with the account
+ *  address (*by_account; 0 for an empty address). */
+void ws_hub_count_of(ws_hub *h, const char *key_id, const char *account, size_t *by_key,
+                     size_t *by_account);
 
 /** @brief Apply a subscribe request: each topic is checked with lookup + ws_topic_check and
  *  either subscribed or listed in denied. @return {"subscribed":[…],"denied":[{topic,reason}]}

@@ -62,6 +62,17 @@ void wsq_msg_release(ws_msg *m) {
 
 /* ---------------- queue (hub lock held) ---------------- */
 
+size_t wsq_msg_bytes(const ws_msg *m) {
+    /* 20 digits cover any seq. */
+    return m->ev ? m->ev->head_len + 20 + m->ev->tail_len : strlen(m->text);
+}
+
+int wsq_fits(const ws_hub *h, const ws_conn *c, size_t bytes) {
+    if (c->qlen >= h->queue_max) return 0;
+    /* One message always fits an empty queue, whatever its size: it can then be delivered. */
+    return !h->queue_max_bytes || c->qlen == 0 || c->qbytes + bytes <= h->queue_max_bytes;
+}
+
 int wsq_push(ws_hub *h, ws_conn *c, ws_msg m) {
     if (c->qlen == c->qcap) {
         size_t cap = c->qcap ? c->qcap * 2 : 8;
@@ -77,6 +88,7 @@ int wsq_push(ws_hub *h, ws_conn *c, ws_msg m) {
     }
     c->q[(c->qhead + c->qlen) % c->qcap] = m;
     c->qlen++;
+    c->qbytes += wsq_msg_bytes(&m);
     return 0;
 }
 
@@ -84,6 +96,7 @@ void wsq_drop(ws_conn *c) {
     for (size_t i = 0; i < c->qlen; i++)
         wsq_msg_release(&c->q[(c->qhead + i) % c->qcap]);
     c->qlen = c->qhead = 0;
+    c->qbytes = 0;
 }
 
 /* Remove queued events of one topic, keeping the order of the rest. */
@@ -91,9 +104,10 @@ void wsq_purge_topic(ws_conn *c, const char *topic) {
     size_t kept = 0;
     for (size_t i = 0; i < c->qlen; i++) {
         ws_msg m = c->q[(c->qhead + i) % c->qcap];
-        if (m.ev && !strcmp(m.ev->topic, topic))
+        if (m.ev && !strcmp(m.ev->topic, topic)) {
+            c->qbytes -= wsq_msg_bytes(&m);
             wsq_msg_release(&m);
-        else
+        } else
             c->q[(c->qhead + kept++) % c->qcap] = m;
     }
     c->qlen = kept;
@@ -156,6 +170,7 @@ ws_out_kind ws_hub_next(ws_hub *h, ws_conn *c, ws_out *out) {
         ws_msg m = c->q[c->qhead];
         c->qhead = (c->qhead + 1) % c->qcap;
         c->qlen--;
+        c->qbytes -= wsq_msg_bytes(&m);
         out->more = c->qlen > 0 || c->close_code;
         pthread_mutex_unlock(&h->lock);
         /* Rendering happens outside the lock: the message is ours now. */

@@ -133,9 +133,13 @@ int ws_start(const host_settings *set) {
     if (sodium_init() < 0) return AITBC_EIO;
     snprintf(g_ws.path, sizeof(g_ws.path), "%s", set->ws_path[0] ? set->ws_path : "/ws");
     g_ws.max_clients = set->ws_max_clients > 0 ? set->ws_max_clients : 1024;
+    g_ws.max_per_key = set->ws_max_per_key;
+    g_ws.max_per_account = set->ws_max_per_account;
     int ping = set->ws_ping_s; /* 0: no server pings (and no idle drop) */
     g_ws.hub = ws_hub_new(set->ws_queue_max > 0 ? (size_t)set->ws_queue_max : 256, LWS_PRE,
                           wake_service, NULL);
+    if (g_ws.hub && set->ws_queue_max_bytes > 0)
+        ws_hub_set_max_bytes(g_ws.hub, (size_t)set->ws_queue_max_bytes);
     g_ws.tickets = ws_tickets_new();
     if (!g_ws.hub || !g_ws.tickets || copy_origins(set->ws_allowed_origins)) {
         release_all();

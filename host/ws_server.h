@@ -18,6 +18,8 @@ typedef struct ws_server {
     ws_tickets *tickets;
     char path[64];
     int max_clients;
+    int max_per_key;     /* 0 = no cap */
+    int max_per_account; /* 0 = no cap */
     int port;
     char **origins; /* websocket.allowed_origins, copied; NULL = any */
     size_t norigins;

@@ -13,3 +13,7 @@ $SUDO apt-get install -y -qq --no-install-recommends \
     libsodium-dev libcurl4-openssl-dev libcmocka-dev \
     libtesseract-dev libleptonica-dev tesseract-ocr tesseract-ocr-eng \
     nodejs chromium >/dev/null
+# The browser tests' npm packages (tests/browser/package-lock.json): playwright-core drives the
+# system chromium above and never downloads a browser of its own; axe-core checks accessibility.
+command -v npm >/dev/null 2>&1 || $SUDO apt-get install -y -qq --no-install-recommends npm >/dev/null
+(cd "$(dirname "$0")/browser" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)

@@ -46,7 +46,8 @@ static int receive_all(wsc **cs, int n, int count) {
 
 static int run(int subs, int total_events) {
     th_host *h = th_start(WST_PLUGINS, "websocket: { listen: \"127.0.0.1:0\", max_clients: 5000,"
-                                       " queue_max: 4096 }\n");
+                                       " queue_max: 4096, max_clients_per_key: 0,"
+                                       " max_clients_per_account: 0 }\n");
     if (!h) return -1;
     wst_key admin, client;
     if (wst_admin_key(h, &admin) || wst_new_key(h, &admin, "client", &client)) return -1;

@@ -15,6 +15,17 @@
 #define AUTH_LABEL_MAX 128
 #define AUTH_TOPIC_KEY_REVOKED AITBC_TOPIC_KEY_REVOKED
 
+/** Self-service sign-up (signup.c): off unless configured. */
+typedef struct auth_signup {
+    int enabled;
+    int per_hour;          /* sign-ups per remote address per hour */
+    char grant_asset[16];  /* "" = no starting grant */
+    char grant_text[32];   /* the configured amount, as written */
+    int64_t grant;         /* base units, resolved in start */
+    char faucet[48];       /* account the grant is transferred from */
+    rl_addr_table *limit;
+} auth_signup;
+
 typedef struct auth_state {
     aitbc_plugin_ctx *ctx;
     const aitbc_host_api *api;
@@ -28,6 +39,7 @@ typedef struct auth_state {
     rl_addr_table *fails;
     const aitbc_ledger_v1 *ledger; /* looked up in start; NULL without the chain plugin */
     aitbc_timer *timer;
+    auth_signup signup;
 } auth_state;
 
 /* ---- config.c ---- */
@@ -81,5 +93,17 @@ int bootstrap_admin(auth_state *st);
 
 /* ---- routes.c ---- */
 int routes_register(auth_state *st);
+/** @brief 1 if s is a valid key label: at most AUTH_LABEL_MAX characters, no control characters. */
+int auth_label_ok(const char *s);
+
+/* ---- signup.c ---- */
+/** @brief Read the `signup` section (init). */
+int signup_config_load(auth_state *st, char *err, size_t errlen);
+/** @brief Resolve the grant against the ledger and find or make the faucet account (start). */
+int signup_start(auth_state *st);
+/** @brief POST/GET /v1/signup, only when enabled. */
+int signup_routes(auth_state *st);
+/** @brief Forget addresses whose sign-up budget refilled. */
+void signup_sweep(auth_state *st, int64_t now_ms);
 
 #endif

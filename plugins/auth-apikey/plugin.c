@@ -27,6 +27,10 @@ static const aitbc_cfg_key k_schema[] = {
     {"failed_auth", AITBC_CFG_OBJECT, 0,
      "{per_minute}: failed key checks allowed per remote address (default 30, 0 = off); past it "
      "every key from that address gets 429"},
+    {"signup", AITBC_CFG_OBJECT, 0,
+     "{enabled (default false), per_hour (sign-ups per remote address, default 5), grant: {asset, "
+     "amount} (optional starting grant), faucet_address (default: an account made at first start)}: "
+     "public POST /v1/signup; the grant is a TRANSFER from the faucet, which is funded by MINT"},
     {0},
 };
 
@@ -36,6 +40,7 @@ static void state_free(auth_state *st)
         return;
     kc_free(st->cache);
     rl_addr_free(st->fails);
+    rl_addr_free(st->signup.limit);
     free(st->config_hashes);
     sodium_memzero(st->pepper_key, sizeof st->pepper_key);
     free(st);
@@ -52,6 +57,8 @@ static int auth_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **st
     st->api = api;
     char err[256] = "";
     int rc = auth_config_load(st, err, sizeof err);
+    if (rc == 0)
+        rc = signup_config_load(st, err, sizeof err);
     if (rc != 0)
         api->log(ctx, AITBC_LOG_ERROR, "config: %s", err[0] ? err : "out of memory");
     if (rc == 0)
@@ -89,7 +96,11 @@ static int auth_start(void *state)
         st->ledger = NULL; /* an older table than we know: work without balances */
     int rc = bootstrap_admin(st);
     if (rc == 0)
+        rc = signup_start(st);
+    if (rc == 0)
         rc = routes_register(st);
+    if (rc == 0)
+        rc = signup_routes(st);
     if (rc == 0) {
         st->timer = st->api->timer_add(st->ctx, TICK_MS, service_tick, st);
         if (!st->timer)

@@ -90,16 +90,21 @@ static size_t slot_of(const char *s)
     return h % ADDR_SLOTS;
 }
 
-rl_addr_table *rl_addr_new(int per_minute, size_t max_entries)
+rl_addr_table *rl_addr_new_window(int n, int64_t window_ms, size_t max_entries)
 {
     rl_addr_table *t = calloc(1, sizeof *t);
     if (!t)
         return NULL;
     pthread_mutex_init(&t->lock, NULL);
-    t->lim.rate = per_minute > 0 ? per_minute / 60.0 : 0;
-    t->lim.burst = per_minute > 0 ? per_minute : 0;
+    t->lim.rate = n > 0 && window_ms > 0 ? n * 1000.0 / (double)window_ms : 0;
+    t->lim.burst = n > 0 ? n : 0;
     t->max = max_entries;
     return t;
+}
+
+rl_addr_table *rl_addr_new(int per_minute, size_t max_entries)
+{
+    return rl_addr_new_window(per_minute, 60000, max_entries);
 }
 
 void rl_addr_free(rl_addr_table *t)

@@ -30,10 +30,12 @@ int rl_full(const rl_bucket *b, const rl_limit *lim, int64_t now_ms);
 typedef struct rl_addr_table rl_addr_table;
 /** @brief per_minute failures allowed (burst = per_minute); 0 disables. max_entries bounds memory. */
 rl_addr_table *rl_addr_new(int per_minute, size_t max_entries);
+/** @brief n events per window_ms per address (burst = n); n <= 0 disables. */
+rl_addr_table *rl_addr_new_window(int n, int64_t window_ms, size_t max_entries);
 void rl_addr_free(rl_addr_table *t);
 /** @brief 1 (and *retry_after_s) if addr has used up its failures. */
 int rl_addr_blocked(rl_addr_table *t, const char *addr, int64_t now_ms, int *retry_after_s);
-/** @brief Record one failed attempt from addr. */
+/** @brief Record one failed attempt (or, for other tables, one counted event) from addr. */
 void rl_addr_fail(rl_addr_table *t, const char *addr, int64_t now_ms);
 /** @brief Forget addresses whose buckets are full again. */
 void rl_addr_sweep(rl_addr_table *t, int64_t now_ms);

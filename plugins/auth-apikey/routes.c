@@ -10,7 +10,7 @@
 #include "auth_apikey.h"
 
 /* At most AUTH_LABEL_MAX characters (UTF-8 code points, not bytes), no control characters. */
-static int label_ok(const char *s)
+int auth_label_ok(const char *s)
 {
     size_t chars = 0, bytes = 0;
     for (; *s; s++, bytes++) {
@@ -51,7 +51,7 @@ static void h_create(aitbc_request *req, void *user)
         api->respond_error(req, 400, "invalid_argument", "role", "role must be \"client\" or \"admin\"");
         return;
     }
-    if (!cJSON_IsString(label) || !label_ok(label->valuestring)) {
+    if (!cJSON_IsString(label) || !auth_label_ok(label->valuestring)) {
         api->respond_error(req, 400, "invalid_argument", "label",
                            "label must be a string of at most %d characters without control characters",
                            AUTH_LABEL_MAX);

@@ -233,4 +233,5 @@ void service_tick(void *arg)
     /* Tombstones outlive any transaction that could reload a stale row; idle keys reload. */
     kc_sweep(st->cache, now, 60 * 1000, 10 * 60 * 1000);
     rl_addr_sweep(st->fails, now);
+    signup_sweep(st, now);
 }

@@ -17,6 +17,7 @@ static const aitbc_migration k_steps[] = {
         " revoked_at INTEGER);"
         "CREATE INDEX auth_keys_by_created ON auth_keys(created_at DESC, key_id DESC);"
         "CREATE INDEX auth_keys_by_owner ON auth_keys(owner_address, role);"},
+    {2, "CREATE TABLE auth_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"},
 };
 
 int store_migrate_keys(auth_state *st)

@@ -99,11 +99,18 @@ static int client_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **
     if (rc == 0 && (rc = jc_key_load_or_create(cs->key_path, &cs->key)) != 0)
         api->log(ctx, AITBC_LOG_ERROR, "receipt key %s unreadable or not creatable", cs->key_path);
     if (rc == 0) rc = api->migrate(ctx, k_migrations, sizeof k_migrations / sizeof k_migrations[0]);
-    if (rc != 0) return rc;
-    cl_service_init(cs);
-    rc = api->service_register(ctx, AITBC_JOBS_SERVICE, &cs->service);
+    if (rc == 0) {
+        cl_service_init(cs);
+        rc = api->service_register(ctx, AITBC_JOBS_SERVICE, &cs->service);
+    }
+    if (rc != 0) { /* a failed init frees what it allocated: destroy is not called */
+        sodium_memzero(&cs->key, sizeof cs->key);
+        free(cs);
+        *state = NULL;
+        return rc;
+    }
     g_client = cs;
-    return rc;
+    return 0;
 }
 
 /* job_updates: clients see their own jobs, admins every job. */

@@ -13,7 +13,13 @@ int cl_terminal(const char *state) {
 
 void cl_events_note(client_state *cs, cl_events *ev, const cl_job *j) {
     if (!ev->jobs) ev->jobs = cJSON_CreateArray();
-    cJSON *o = cl_job_json(cs, j, 0);
+    /* Events carry what changes, not the payload (up to 16 MiB, never changes): it is one GET
+     * away, and a copy in every event would pin that much per queued event. */
+    cl_job slim = *j;
+    slim.payload = NULL;
+    cJSON *o = cl_job_json(cs, &slim, 0);
+    cJSON_DeleteItemFromObjectCaseSensitive(o, "payload");
+    if (o) cJSON_AddStringToObject(o, "job_type", j->job_type); /* payload.type, for matching */
     if (ev->jobs && o)
         cJSON_AddItemToArray(ev->jobs, o);
     else

@@ -77,8 +77,7 @@ static int parse_env(const cJSON *env, exec_command *c, const char *at, char *er
     size_t n = 0;
     const cJSON *it;
     cJSON_ArrayForEach(it, env) {
-        if (!env_name_ok(it->string) || strcmp(it->string, "PATH") == 0 ||
-            !cJSON_IsString(it))
+        if (!env_name_ok(it->string) || strcmp(it->string, "PATH") == 0 || !cJSON_IsString(it))
             return fail(err, cap,
                         "%s.env.%s: names are [A-Za-z_][A-Za-z0-9_]* (PATH is fixed) and values "
                         "strings",
@@ -97,16 +96,17 @@ static int parse_env(const cJSON *env, exec_command *c, const char *at, char *er
     return c->envp[0] ? 0 : AITBC_ENOMEM;
 }
 
-static const char *const k_keys[] = {"type",      "argv", "timeout_s", "max_output_bytes",
-                                     "memory_mb", "env",  "cwd",       "unit_type",
-                                     NULL};
+static const char *const k_keys[] = {
+    "type", "argv", "timeout_s", "max_output_bytes", "memory_mb", "env", "cwd", "unit_type", NULL};
 
 static int parse_command(const cJSON *o, exec_command *c, const char *at, char *err, size_t cap) {
     if (!cJSON_IsObject(o)) return fail(err, cap, "%s must be an object", at);
     const char *unknown = aitbc_json_unknown_key(o, k_keys);
     if (unknown)
-        return fail(err, cap, "%s.%s: unknown key (allowed: type, argv, timeout_s, "
-                              "max_output_bytes, memory_mb, env, cwd, unit_type)", at, unknown);
+        return fail(err, cap,
+                    "%s.%s: unknown key (allowed: type, argv, timeout_s, "
+                    "max_output_bytes, memory_mb, env, cwd, unit_type)",
+                    at, unknown);
     const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "type"));
     if (!type || !type_ok(type))
         return fail(err, cap, "%s.type must be 1..%d of [a-z0-9_.-] (a job type)", at,
@@ -121,21 +121,18 @@ static int parse_command(const cJSON *o, exec_command *c, const char *at, char *
         return fail(err, cap, "%s.argv must be a non-empty array of strings (no shell)", at);
     const char *prog = cJSON_GetArrayItem(argv, 0)->valuestring;
     if (prog[0] != '/' || access(prog, X_OK) != 0)
-        return fail(err, cap, "%s.argv[0] must be the absolute path of an executable file: %s",
-                    at, prog);
+        return fail(err, cap, "%s.argv[0] must be the absolute path of an executable file: %s", at,
+                    prog);
     if (!(c->argv = strings_of(argv, 0))) return AITBC_ENOMEM;
 
-    static const struct {
-        const char *key;
-        int64_t def, lo, hi;
-    } ints[] = {{"timeout_s", 60, 1, 86400},
-                {"max_output_bytes", 1048576, 1, 268435456},
-                {"memory_mb", 1024, 0, 1048576}};
+    static const aitbc_cfg_int_spec ints[] = {{"timeout_s", 60, 1, 86400},
+                                              {"max_output_bytes", 1048576, 1, 268435456},
+                                              {"memory_mb", 1024, 0, 1048576}};
     int64_t v[3];
-    for (size_t i = 0; i < 3; i++)
-        if (aitbc_cfg_int(o, ints[i].key, ints[i].def, ints[i].lo, ints[i].hi, &v[i]) != 0)
-            return fail(err, cap, "%s.%s must be an integer in %lld..%lld", at, ints[i].key,
-                        (long long)ints[i].lo, (long long)ints[i].hi);
+    int bad = aitbc_cfg_ints(o, ints, 3, v);
+    if (bad >= 0)
+        return fail(err, cap, "%s.%s must be an integer in %lld..%lld", at, ints[bad].key,
+                    (long long)ints[bad].lo, (long long)ints[bad].hi);
     c->timeout_ms = v[0] * 1000;
     c->max_output_bytes = (size_t)v[1];
     c->memory_bytes = v[2] * 1024 * 1024;
@@ -146,8 +143,8 @@ static int parse_command(const cJSON *o, exec_command *c, const char *at, char *
     if (rc != 0) return rc;
 
     const cJSON *cwd = cJSON_GetObjectItemCaseSensitive(o, "cwd");
-    if (cwd && (!cJSON_IsString(cwd) || cwd->valuestring[0] != '/' ||
-                access(cwd->valuestring, X_OK) != 0))
+    if (cwd &&
+        (!cJSON_IsString(cwd) || cwd->valuestring[0] != '/' || access(cwd->valuestring, X_OK) != 0))
         return fail(err, cap, "%s.cwd must be the absolute path of an existing directory", at);
     if (!(c->cwd = strdup(cwd ? cwd->valuestring : "/"))) return AITBC_ENOMEM;
 
@@ -178,8 +175,7 @@ int exec_set_parse(const cJSON *cfg, exec_set *set, char *err, size_t cap) {
         exec_command *c = &set->commands[set->n++];
         int rc = parse_command(o, c, at, err, cap);
         if (rc == 0 && exec_set_find(set, c->type) != c)
-            rc = fail(err, cap, "%s.type: '%s' is already mapped to another command", at,
-                      c->type);
+            rc = fail(err, cap, "%s.type: '%s' is already mapped to another command", at, c->type);
         if (rc != 0) {
             if (rc == AITBC_ENOMEM) snprintf(err, cap, "out of memory");
             exec_set_free(set);

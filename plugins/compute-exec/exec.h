@@ -12,14 +12,14 @@
 #define EXEC_TYPE_MAX 64
 
 typedef struct exec_command {
-    char type[EXEC_TYPE_MAX];  /**< payload.type this command serves */
-    char **argv;               /**< NULL-terminated; argv[0] is an absolute path */
-    char **envp;               /**< the whole environment of the command, NULL-terminated */
-    char *cwd;                 /**< working directory */
-    int64_t timeout_ms;        /**< wall-clock limit (also bounded by ctl->deadline_ms) */
-    size_t max_output_bytes;   /**< stdout larger than this fails the job */
-    int64_t memory_bytes;      /**< RLIMIT_AS of the command, 0 = unlimited */
-    int bill_seconds;          /**< units: 0 = one "job", 1 = started wall-clock "second"s */
+    char type[EXEC_TYPE_MAX]; /**< payload.type this command serves */
+    char **argv;              /**< NULL-terminated; argv[0] is an absolute path */
+    char **envp;              /**< the whole environment of the command, NULL-terminated */
+    char *cwd;                /**< working directory */
+    int64_t timeout_ms;       /**< wall-clock limit (also bounded by ctl->deadline_ms) */
+    size_t max_output_bytes;  /**< stdout larger than this fails the job */
+    int64_t memory_bytes;     /**< RLIMIT_AS of the command, 0 = unlimited */
+    int bill_seconds;         /**< units: 0 = one "job", 1 = started wall-clock "second"s */
 } exec_command;
 
 typedef struct exec_set {

@@ -18,8 +18,9 @@
 #include <aitbc/util.h>
 #include "exec.h"
 
-#define STDERR_TAIL 400 /* bytes of stderr quoted in a failure message */
-#define POLL_MS 50      /* how often stop requests and the deadline are checked */
+#define STDERR_TAIL 400        /* bytes of stderr quoted in a failure message */
+#define POLL_MS 50             /* how often stop requests and the deadline are checked */
+#define EXEC_FD_SCAN_MAX 65536 /* descriptors marked close-on-exec where close_range cannot */
 
 typedef struct child {
     pid_t pid;
@@ -42,8 +43,12 @@ static void exec_child(const exec_command *c, int in, int out, int err, int repo
     for (int s = 1; s < NSIG; s++)
         signal(s, SIG_DFL); /* an ignored SIGPIPE would survive exec */
     if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0) goto failed;
-    /* Nothing of the host (sockets, the database) may leak into the command. */
-    if (close_range(3, ~0u, CLOSE_RANGE_CLOEXEC) != 0) goto failed;
+    /* Nothing of the host (sockets, the database) may leak into the command. Kernels before 5.11
+     * lack CLOSE_RANGE_CLOEXEC: mark the descriptors one by one there (report must stay open
+     * until execve, so close-on-exec rather than close). */
+    if (close_range(3, ~0u, CLOSE_RANGE_CLOEXEC) != 0)
+        for (int fd = 3; fd < EXEC_FD_SCAN_MAX; fd++)
+            fcntl(fd, F_SETFD, FD_CLOEXEC);
     fcntl(report, F_SETFD, FD_CLOEXEC);
     if (chdir(c->cwd) != 0) goto failed;
     struct rlimit core = {0, 0};
@@ -61,7 +66,7 @@ failed:;
 
 static int spawn(const exec_command *c, child *ch, int *exec_errno) {
     int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1}, rep[2] = {-1, -1};
-    int rc = -1;
+    int rc = -1, saved_errno = 0;
     /* stdin is a socket so a command that exits without reading gets no SIGPIPE sent to us:
      * send(MSG_NOSIGNAL) returns EPIPE instead. */
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in) != 0 || pipe2(out, O_CLOEXEC) != 0 ||
@@ -85,12 +90,14 @@ static int spawn(const exec_command *c, child *ch, int *exec_errno) {
     fcntl(ch->err, F_SETFL, O_NONBLOCK);
     rc = 0;
 done:
+    if (rc != 0) saved_errno = errno;
     for (int i = 0; i < 2; i++) {
         if (in[i] >= 0) close(in[i]);
         if (out[i] >= 0) close(out[i]);
         if (err[i] >= 0) close(err[i]);
         if (rep[i] >= 0) close(rep[i]);
     }
+    if (rc != 0) errno = saved_errno; /* for the caller's message, whatever close() did */
     return rc;
 }
 
@@ -210,9 +217,12 @@ static outcome supervise(child *ch, const exec_command *c, const char *input, si
         if (poll(p, (nfds_t)n, wait_ms) <= 0) continue; /* n == 0: just waits for the exit */
         for (int i = 0; i < n; i++) {
             if (!p[i].revents) continue;
-            if (p[i].fd == ch->in) feed(ch, input, input_len, &sent);
-            else if (p[i].fd == ch->out) drain(ch, &ch->out, c->max_output_bytes);
-            else if (p[i].fd == ch->err) drain(ch, &ch->err, 0);
+            if (p[i].fd == ch->in)
+                feed(ch, input, input_len, &sent);
+            else if (p[i].fd == ch->out)
+                drain(ch, &ch->out, c->max_output_bytes);
+            else if (p[i].fd == ch->err)
+                drain(ch, &ch->err, 0);
         }
     }
 }
@@ -263,8 +273,7 @@ int exec_run(const exec_command *c, const cJSON *payload, const aitbc_compute_ct
         return aitbc_compute_fail(out, AITBC_EIO, 1, "spawn_failed", "cannot start %s: %s",
                                   c->argv[0], strerror(e));
     }
-    int64_t deadline = started + c->timeout_ms;
-    if (ctl && ctl->deadline_ms > 0 && ctl->deadline_ms < deadline) deadline = ctl->deadline_ms;
+    int64_t deadline = aitbc_compute_deadline(ctl, started, c->timeout_ms);
     outcome how = exec_errno ? RAN : supervise(&ch, c, input, strlen(input), ctl, deadline);
     free(input);
     reap(&ch);
@@ -273,8 +282,8 @@ int exec_run(const exec_command *c, const cJSON *payload, const aitbc_compute_ct
     close_fd(&ch.err);
     int rc = 0;
     if (exec_errno)
-        rc = aitbc_compute_fail(out, AITBC_EIO, 1, "spawn_failed", "cannot run %s: %s",
-                                c->argv[0], strerror(exec_errno));
+        rc = aitbc_compute_fail(out, AITBC_EIO, 1, "spawn_failed", "cannot run %s: %s", c->argv[0],
+                                strerror(exec_errno));
     else if (how == STOPPED)
         rc = aitbc_compute_fail(out, AITBC_EUNAVAIL, 1, "stopped",
                                 "the job was stopped; its processes were killed");

@@ -44,27 +44,21 @@ static int ocr_run(void *self, const cJSON *payload, const aitbc_compute_ctl *ct
 
 static int read_config(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, ocr_config *c) {
     const cJSON *cfg = api->config(ctx);
-    static const struct {
-        const char *key;
-        int64_t def, lo, hi;
-    } ints[] = {
+    static const aitbc_cfg_int_spec ints[] = {
         {"max_input_bytes", 10485760, 1024, 1073741824},
         {"max_pixels", 25000000, 1, 1073741824},
         {"max_seconds", 60, 1, 86400},
         {"pool_size", 2, 0, 64},
     };
     int64_t v[4];
-    for (size_t i = 0; i < 4; i++) {
-        if (aitbc_cfg_int(cfg, ints[i].key, ints[i].def, ints[i].lo, ints[i].hi, &v[i]) != 0) {
-            api->log(ctx, AITBC_LOG_ERROR, "compute-ocr.%s must be an integer in %lld..%lld",
-                     ints[i].key, (long long)ints[i].lo, (long long)ints[i].hi);
-            return AITBC_EINVAL;
-        }
+    int bad = aitbc_cfg_ints(cfg, ints, 4, v);
+    if (bad >= 0) {
+        api->log(ctx, AITBC_LOG_ERROR, "compute-ocr.%s must be an integer in %lld..%lld",
+                 ints[bad].key, (long long)ints[bad].lo, (long long)ints[bad].hi);
+        return AITBC_EINVAL;
     }
-    c->tessdata_dir =
-        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cfg, "tessdata_dir"));
-    c->default_lang =
-        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cfg, "default_lang"));
+    c->tessdata_dir = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cfg, "tessdata_dir"));
+    c->default_lang = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cfg, "default_lang"));
     c->max_input_bytes = (size_t)v[0];
     c->max_pixels = v[1];
     c->max_run_ms = v[2] * 1000;
@@ -115,16 +109,11 @@ static void ocr_destroy(void *state) {
 static const char *const k_provides[] = {OCR_SERVICE, NULL};
 
 static const aitbc_plugin_desc k_desc = {
-    AITBC_PLUGIN_HEADER,
-    .name = "compute-ocr",
-    .version = "1.0.0",
-    .description = "compute@1 backend: OCR jobs on Tesseract",
-    .provides = k_provides,
-    .config_schema = k_schema,
-    .init = ocr_init,
-    .start = ocr_start,
-    .stop = ocr_stop,
-    .destroy = ocr_destroy,
+    AITBC_PLUGIN_HEADER,    .name = "compute-ocr",
+    .version = "1.0.0",     .description = "compute@1 backend: OCR jobs on Tesseract",
+    .provides = k_provides, .config_schema = k_schema,
+    .init = ocr_init,       .start = ocr_start,
+    .stop = ocr_stop,       .destroy = ocr_destroy,
 };
 
 AITBC_EXPORT const aitbc_plugin_desc *aitbc_plugin_describe(void) {

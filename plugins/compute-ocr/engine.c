@@ -135,14 +135,14 @@ int ocr_engine_run(ocr_engine *e, const cJSON *payload, const aitbc_compute_ctl 
         return aitbc_compute_fail(out, AITBC_EINVAL, 0, "unknown_language",
                                   "language '%.64s' could not be loaded", lang_name);
     }
-    int64_t deadline = started + e->cfg.max_run_ms;
-    if (ctl && ctl->deadline_ms > 0 && ctl->deadline_ms < deadline) deadline = ctl->deadline_ms;
+    int64_t deadline = aitbc_compute_deadline(ctl, started, e->cfg.max_run_ms);
     cJSON *result = NULL;
     ocr_outcome why = ocr_recognize(api, pix, cJSON_IsTrue(words), ctl, deadline, &result);
     ocr_pool_give(e->pool, api, lang_name);
     pixDestroy(&pix);
     switch (why) {
-    case OCR_RAN: break;
+    case OCR_RAN:
+        break;
     case OCR_STOPPED:
         return aitbc_compute_fail(out, AITBC_EUNAVAIL, 1, "stopped",
                                   "the job was stopped before recognition finished");
@@ -151,7 +151,8 @@ int ocr_engine_run(ocr_engine *e, const cJSON *payload, const aitbc_compute_ctl 
                                   "recognition did not finish within %lld ms",
                                   (long long)(deadline - started));
     case OCR_FAILED:
-        return aitbc_compute_fail(out, AITBC_EIO, 1, "ocr_failed", "Tesseract could not recognise the image");
+        return aitbc_compute_fail(out, AITBC_EIO, 1, "ocr_failed",
+                                  "Tesseract could not recognise the image");
     }
     out->result = result;
     out->units = (pixels + 999999) / 1000000; /* started megapixels */

@@ -67,8 +67,7 @@ int ocr_image_decode(const char *base64, const ocr_config *cfg, struct Pix **pix
         return aitbc_compute_fail(out, AITBC_EINVAL, 0, "unsupported_image",
                                   "the image is not PNG, JPEG or TIFF");
     }
-    if (pixReadHeaderMem(bytes, len, &format, &w, &h, &bps, &spp, &cmap) != 0 || w <= 0 ||
-        h <= 0) {
+    if (pixReadHeaderMem(bytes, len, &format, &w, &h, &bps, &spp, &cmap) != 0 || w <= 0 || h <= 0) {
         free(bytes);
         return aitbc_compute_fail(out, AITBC_EINVAL, 0, "corrupt_image",
                                   "the %s image header cannot be read", format_name(format));

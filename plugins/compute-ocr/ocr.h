@@ -13,12 +13,12 @@ struct Pix;
 #define OCR_LANG_MAX 64
 
 typedef struct ocr_config {
-    const char *tessdata_dir;  /**< NULL = Tesseract's built-in default / $TESSDATA_PREFIX */
-    const char *default_lang;  /**< used when the payload has no lang ("eng") */
-    size_t max_input_bytes;    /**< decoded image file size limit */
-    int64_t max_pixels;        /**< width × height limit, checked from the header before decoding */
-    int64_t max_run_ms;        /**< wall-clock limit of one job (also bounded by ctl->deadline_ms) */
-    int pool_size;             /**< idle Tesseract instances kept for reuse (0 = none) */
+    const char *tessdata_dir; /**< NULL = Tesseract's built-in default / $TESSDATA_PREFIX */
+    const char *default_lang; /**< used when the payload has no lang ("eng") */
+    size_t max_input_bytes;   /**< decoded image file size limit */
+    int64_t max_pixels;       /**< width × height limit, checked from the header before decoding */
+    int64_t max_run_ms;       /**< wall-clock limit of one job (also bounded by ctl->deadline_ms) */
+    int pool_size;            /**< idle Tesseract instances kept for reuse (0 = none) */
 } ocr_config;
 
 typedef struct ocr_engine ocr_engine;
@@ -59,6 +59,6 @@ typedef enum { OCR_RAN = 0, OCR_STOPPED, OCR_TIMED_OUT, OCR_FAILED } ocr_outcome
 /** Recognises pix on api, honouring ctl (progress, should_stop, deadline) and deadline_ms.
  *  Fills result {text, confidence, words?}. Returns OCR_RAN with *result set, or why it stopped. */
 ocr_outcome ocr_recognize(void *api, struct Pix *pix, int want_words, const aitbc_compute_ctl *ctl,
-                       int64_t deadline_ms, cJSON **result);
+                          int64_t deadline_ms, cJSON **result);
 
 #endif

@@ -170,8 +170,8 @@ static cJSON *words_of(TessBaseAPI *api) {
     return words;
 }
 
-ocr_outcome ocr_recognize(void *handle, struct Pix *pix, int want_words, const aitbc_compute_ctl *ctl,
-                       int64_t deadline_ms, cJSON **result) {
+ocr_outcome ocr_recognize(void *handle, struct Pix *pix, int want_words,
+                          const aitbc_compute_ctl *ctl, int64_t deadline_ms, cJSON **result) {
     TessBaseAPI *api = handle;
     watch w = {ctl, deadline_ms, OCR_RAN};
     ETEXT_DESC *monitor = TessMonitorCreate();

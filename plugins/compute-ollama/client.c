@@ -20,11 +20,11 @@ typedef enum { GO_ON = 0, STOPPED, TIMED_OUT, FEED_FAILED } why_ended;
 typedef struct transfer {
     CURL *curl;
     ollama_stream stream;
-    ollama_feed feed;  /* last result of feeding the stream */
-    long status;       /* HTTP status once known */
-    char *error_body;  /* body of a non-200 answer */
+    ollama_feed feed; /* last result of feeding the stream */
+    long status;      /* HTTP status once known */
+    char *error_body; /* body of a non-200 answer */
     size_t error_len, error_cap;
-    int64_t received;  /* body bytes */
+    int64_t received; /* body bytes */
     int64_t max_tokens;
     int64_t deadline;
     const aitbc_compute_ctl *ctl;
@@ -74,8 +74,10 @@ static int on_tick(void *user, curl_off_t a, curl_off_t b, curl_off_t c, curl_of
     transfer *t = user;
     const aitbc_compute_ctl *ctl = t->ctl;
     /* The deadline first: an agent's should_stop also turns true at ctl->deadline_ms. */
-    if (aitbc_now_ms() >= t->deadline) t->why = TIMED_OUT;
-    else if (ctl && ctl->should_stop && ctl->should_stop(ctl->user)) t->why = STOPPED;
+    if (aitbc_now_ms() >= t->deadline)
+        t->why = TIMED_OUT;
+    else if (ctl && ctl->should_stop && ctl->should_stop(ctl->user))
+        t->why = STOPPED;
     return t->why != GO_ON;
 }
 
@@ -126,10 +128,10 @@ static int ended_early(const transfer *t, CURLcode code, const ollama_config *cf
                                       "the inference server failed mid-stream: %s",
                                       t->stream.error);
         if (t->feed == OLLAMA_TOO_LARGE)
-            return aitbc_compute_fail(out, AITBC_EIO, 0, "output_too_large", "%s",
-                                      t->stream.error);
+            return aitbc_compute_fail(out, AITBC_EIO, 0, "output_too_large", "%s", t->stream.error);
         return aitbc_compute_fail(out, AITBC_EIO, 1, "invalid_response", "%s", t->stream.error);
-    case GO_ON: break;
+    case GO_ON:
+        break;
     }
     if (t->received == 0 && code != CURLE_OK)
         return aitbc_compute_fail(out, AITBC_EUNAVAIL, 1, "backend_unavailable",
@@ -152,8 +154,7 @@ int ollama_run(const ollama_config *cfg, const cJSON *payload, const aitbc_compu
     int rc = ollama_request_body(cfg, payload, &body, &t.max_tokens, out);
     if (rc != 0) return rc;
     t.ctl = ctl;
-    t.deadline = started + cfg->max_run_ms;
-    if (ctl && ctl->deadline_ms > 0 && ctl->deadline_ms < t.deadline) t.deadline = ctl->deadline_ms;
+    t.deadline = aitbc_compute_deadline(ctl, started, cfg->max_run_ms);
     ollama_stream_init(&t.stream, cfg->max_output_bytes);
     char url[2048];
     t.curl = new_handle(cfg, "/api/generate", url, sizeof url);
@@ -230,8 +231,8 @@ cJSON *ollama_models(const ollama_config *cfg) {
     CURLcode code = curl_easy_perform(c);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_cleanup(c);
-    cJSON *tags = code == CURLE_OK && status == 200 && b.p ? aitbc_json_parse_strict(b.p, b.len)
-                                                           : NULL;
+    cJSON *tags =
+        code == CURLE_OK && status == 200 && b.p ? aitbc_json_parse_strict(b.p, b.len) : NULL;
     free(b.p);
     const cJSON *list = cJSON_GetObjectItemCaseSensitive(tags, "models");
     if (!cJSON_IsArray(list)) {

@@ -20,8 +20,9 @@ typedef struct ollama_plugin {
 } ollama_plugin;
 
 static const aitbc_cfg_key k_schema[] = {
-    {"url", AITBC_CFG_STRING, 0, "base URL of the Ollama-compatible server (default "
-                                 "\"http://127.0.0.1:11434\")"},
+    {"url", AITBC_CFG_STRING, 0,
+     "base URL of the Ollama-compatible server (default "
+     "\"http://127.0.0.1:11434\")"},
     {"models", AITBC_CFG_ARRAY, 0,
      "model names this miner serves (default: every model the server's /api/tags lists)"},
     {"connect_timeout_ms", AITBC_CFG_INT, 0, "time to reach the server, ms (default 3000)"},
@@ -57,30 +58,29 @@ static int ollama_job(void *self, const cJSON *payload, const aitbc_compute_ctl 
 
 static int read_config(ollama_plugin *p) {
     const cJSON *cfg = p->api->config(p->ctx);
-    static const struct {
-        const char *key;
-        int64_t def, lo, hi;
-    } ints[] = {
-        {"connect_timeout_ms", 3000, 1, 600000},  {"idle_timeout_s", 120, 1, 86400},
-        {"max_seconds", 600, 1, 86400},           {"max_tokens_default", 256, 1, 1000000},
-        {"max_tokens_limit", 4096, 1, 1000000},   {"max_prompt_bytes", 1048576, 1, 268435456},
+    static const aitbc_cfg_int_spec ints[] = {
+        {"connect_timeout_ms", 3000, 1, 600000},
+        {"idle_timeout_s", 120, 1, 86400},
+        {"max_seconds", 600, 1, 86400},
+        {"max_tokens_default", 256, 1, 1000000},
+        {"max_tokens_limit", 4096, 1, 1000000},
+        {"max_prompt_bytes", 1048576, 1, 268435456},
         {"max_output_bytes", 1048576, 1, 268435456},
     };
     int64_t v[7];
-    for (size_t i = 0; i < 7; i++) {
-        if (aitbc_cfg_int(cfg, ints[i].key, ints[i].def, ints[i].lo, ints[i].hi, &v[i]) != 0) {
-            p->api->log(p->ctx, AITBC_LOG_ERROR,
-                        "compute-ollama.%s must be an integer in %lld..%lld", ints[i].key,
-                        (long long)ints[i].lo, (long long)ints[i].hi);
-            return AITBC_EINVAL;
-        }
+    int bad = aitbc_cfg_ints(cfg, ints, 7, v);
+    if (bad >= 0) {
+        p->api->log(p->ctx, AITBC_LOG_ERROR, "compute-ollama.%s must be an integer in %lld..%lld",
+                    ints[bad].key, (long long)ints[bad].lo, (long long)ints[bad].hi);
+        return AITBC_EINVAL;
     }
     const char *url = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cfg, "url"));
     if (!url) url = "http://127.0.0.1:11434";
     if ((strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) ||
         strlen(url) > 1024) {
-        p->api->log(p->ctx, AITBC_LOG_ERROR, "compute-ollama.url must be an http:// or https:// "
-                                             "URL of at most 1024 characters");
+        p->api->log(p->ctx, AITBC_LOG_ERROR,
+                    "compute-ollama.url must be an http:// or https:// "
+                    "URL of at most 1024 characters");
         return AITBC_EINVAL;
     }
     const cJSON *models = cJSON_GetObjectItemCaseSensitive(cfg, "models");
@@ -96,7 +96,7 @@ static int read_config(ollama_plugin *p) {
                     "compute-ollama.max_tokens_default is larger than max_tokens_limit");
         return AITBC_EINVAL;
     }
-    p->cfg = (ollama_config){url,  models, v[0],        v[1] * 1000, v[2] * 1000,
+    p->cfg = (ollama_config){url,  models, v[0],         v[1] * 1000, v[2] * 1000,
                              v[3], v[4],   (size_t)v[5], (size_t)v[6]};
     return 0;
 }

@@ -10,15 +10,15 @@
 #include <aitbc/compute.h>
 
 typedef struct ollama_config {
-    const char *url;            /**< server base URL, "http://127.0.0.1:11434" */
-    const cJSON *models;        /**< array of model names served, or NULL = whatever /api/tags lists */
+    const char *url;     /**< server base URL, "http://127.0.0.1:11434" */
+    const cJSON *models; /**< array of model names served, or NULL = whatever /api/tags lists */
     int64_t connect_timeout_ms; /**< reaching the server */
     int64_t idle_timeout_ms;    /**< longest silence within a stream */
-    int64_t max_run_ms;         /**< wall-clock limit of one job (also bounded by ctl->deadline_ms) */
+    int64_t max_run_ms; /**< wall-clock limit of one job (also bounded by ctl->deadline_ms) */
     int64_t max_tokens_default; /**< when the payload has no max_tokens */
     int64_t max_tokens_limit;   /**< largest max_tokens a payload may ask for */
     size_t max_prompt_bytes;
-    size_t max_output_bytes;    /**< generated text larger than this fails the job */
+    size_t max_output_bytes; /**< generated text larger than this fails the job */
 } ollama_config;
 
 /* ---- payload.c: a hostile payload → the /api/generate request body ---- */

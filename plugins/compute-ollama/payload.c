@@ -9,7 +9,7 @@
 #define MODEL_NAME_MAX 256
 #define STOP_MAX 8
 
-static const char *const k_fields[] = {"type",  "model",       "prompt", "max_tokens",
+static const char *const k_fields[] = {"type",   "model",       "prompt", "max_tokens",
                                        "system", "temperature", "top_p",  "top_k",
                                        "seed",   "stop",        NULL};
 
@@ -20,8 +20,8 @@ static int bad(aitbc_compute_out *out, const char *message) {
 int ollama_serves(const ollama_config *cfg, const char *model) {
     if (!cfg->models) return 1;
     const cJSON *m;
-    cJSON_ArrayForEach(m, cfg->models) if (cJSON_IsString(m) && strcmp(m->valuestring, model) == 0)
-        return 1;
+    cJSON_ArrayForEach(m, cfg->models) if (cJSON_IsString(m) &&
+                                           strcmp(m->valuestring, model) == 0) return 1;
     return 0;
 }
 
@@ -31,7 +31,9 @@ static int sampling(const cJSON *payload, cJSON *options, aitbc_compute_out *out
         const char *key;
         double lo, hi;
         int integer;
-    } nums[] = {{"temperature", 0, 2, 0}, {"top_p", 0, 1, 0}, {"top_k", 1, 1000, 1},
+    } nums[] = {{"temperature", 0, 2, 0},
+                {"top_p", 0, 1, 0},
+                {"top_k", 1, 1000, 1},
                 {"seed", 0, 4294967295.0, 1}};
     for (size_t i = 0; i < sizeof nums / sizeof *nums; i++) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(payload, nums[i].key);
@@ -41,8 +43,7 @@ static int sampling(const cJSON *payload, cJSON *options, aitbc_compute_out *out
             (nums[i].integer && aitbc_json_int(v, &n) != 0))
             return aitbc_compute_fail(out, AITBC_EINVAL, 0, "invalid_payload",
                                       "%s must be a%s number in %g..%g", nums[i].key,
-                                      nums[i].integer ? "n integer" : "", nums[i].lo,
-                                      nums[i].hi);
+                                      nums[i].integer ? "n integer" : "", nums[i].lo, nums[i].hi);
         cJSON_AddItemToObject(options, nums[i].key, cJSON_Duplicate(v, 0));
     }
     const cJSON *stop = cJSON_GetObjectItemCaseSensitive(payload, "stop");

@@ -93,9 +93,9 @@ ollama_feed ollama_stream_feed(ollama_stream *s, const char *data, size_t len) {
             return OLLAMA_TOO_LARGE;
         }
         ollama_feed r = OLLAMA_MORE;
-        if (!nl) return append(&s->line, &s->line_len, &s->line_cap, data, take) == 0
-                            ? OLLAMA_MORE
-                            : OLLAMA_TOO_LARGE;
+        if (!nl)
+            return append(&s->line, &s->line_len, &s->line_cap, data, take) == 0 ? OLLAMA_MORE
+                                                                                 : OLLAMA_TOO_LARGE;
         if (s->line_len) {
             if (append(&s->line, &s->line_len, &s->line_cap, data, take) != 0)
                 return OLLAMA_TOO_LARGE;

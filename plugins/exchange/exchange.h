@@ -65,6 +65,10 @@ void ex_h_markets(aitbc_request *req, void *user);
 void ex_h_ticker(aitbc_request *req, void *user);
 void ex_h_trades(aitbc_request *req, void *user);
 void ex_h_balances(aitbc_request *req, void *user);
+/* klines.c */
+/** @brief GET /v1/exchange/klines: OHLCV candles from the stored trades. */
+void ex_h_klines(aitbc_request *req, void *user);
+
 /** @brief Parse ?limit= (1..500, default 50) and ?cursor= (made for `tag`); answers 400 itself. */
 int ex_page(ex_state *es, aitbc_request *req, const char *tag, int *limit, int64_t *before);
 

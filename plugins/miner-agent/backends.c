@@ -21,8 +21,7 @@ int ma_backends_find(ma_agent *a) {
         const aitbc_compute_v1 *t = api->service_lookup(names[i]);
         if (!t || t->size < offsetof(aitbc_compute_v1, run) + sizeof t->run || !t->job_types ||
             !t->run || !t->job_types(t->self)) {
-            api->log(a->ctx, AITBC_LOG_WARN, "%s: not a usable compute@1 table; skipped",
-                     names[i]);
+            api->log(a->ctx, AITBC_LOG_WARN, "%s: not a usable compute@1 table; skipped", names[i]);
             continue;
         }
         a->backends[a->nbackends].service = names[i];
@@ -72,8 +71,7 @@ cJSON *ma_backends_models(const ma_agent *a) {
     cJSON *arr = cJSON_CreateArray();
     for (size_t i = 0; arr && i < a->nbackends; i++) {
         const aitbc_compute_v1 *t = a->backends[i].t;
-        if (t->size < offsetof(aitbc_compute_v1, models) + sizeof t->models || !t->models)
-            continue;
+        if (t->size < offsetof(aitbc_compute_v1, models) + sizeof t->models || !t->models) continue;
         cJSON *m = t->models(t->self), *it;
         const cJSON *list = cJSON_IsArray(m) ? m : NULL;
         cJSON_ArrayForEach(it, list) if (cJSON_IsString(it))

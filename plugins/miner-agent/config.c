@@ -13,9 +13,8 @@ static int fail(ma_agent *a, const char *key, const char *why) {
 /* Integer key within [lo, hi], or the default when absent. */
 static int get_int(ma_agent *a, const cJSON *s, const char *key, int def, int lo, int hi,
                    int *out) {
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(s, key);
-    int64_t v = def;
-    if (it && (aitbc_json_int(it, &v) != 0 || v < lo || v > hi)) {
+    int64_t v;
+    if (aitbc_cfg_int(s, key, def, lo, hi, &v) != 0) {
         char why[64];
         snprintf(why, sizeof why, "must be an integer %d..%d", lo, hi);
         return fail(a, key, why);

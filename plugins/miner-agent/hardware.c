@@ -45,8 +45,7 @@ cJSON *ma_hw_parse_nvidia(const char *text) {
         char *name = trim(line), *mem = trim(comma + 1), *end = NULL;
         errno = 0;
         long long mb = strtoll(mem, &end, 10);
-        if (!*name || strlen(name) > 128 || end == mem || *end || errno || mb < 0 ||
-            mb > 100000000)
+        if (!*name || strlen(name) > 128 || end == mem || *end || errno || mb < 0 || mb > 100000000)
             continue;
         cJSON *g = cJSON_CreateObject();
         cJSON_AddStringToObject(g, "name", name);

@@ -19,6 +19,7 @@ struct ma_http {
     CURLM *multi;
     char base[MA_URL_MAX];
     size_t max_body;
+    int64_t cap_ms; /* 0 = none */
     /* per call */
     char *body;
     size_t len;
@@ -46,6 +47,10 @@ void ma_http_free(ma_http *h) {
     if (h->multi) curl_multi_cleanup(h->multi);
     free(h->body);
     free(h);
+}
+
+void ma_http_cap(ma_http *h, int64_t ms) {
+    if (h) h->cap_ms = ms;
 }
 
 void ma_http_wake(ma_http *h) {
@@ -116,6 +121,7 @@ static CURLcode drive(ma_http *h, int64_t timeout_ms, atomic_int *abort) {
 int ma_http_post(ma_http *h, const char *path, const char *api_key, const char *body,
                  int64_t timeout_ms, atomic_int *abort, ma_resp *out) {
     memset(out, 0, sizeof *out);
+    if (h->cap_ms > 0 && timeout_ms > h->cap_ms) timeout_ms = h->cap_ms;
     char url[MA_URL_MAX + 256], keyhdr[AITBC_API_KEY_MAX + 16];
     snprintf(url, sizeof url, "%s%s", h->base, path);
     struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");

@@ -25,7 +25,8 @@ static void read_apikey(ma_agent *a) {
     fclose(f);
     buf[n] = '\0';
     buf[strcspn(buf, "\r\n")] = '\0';
-    if (buf[0] && strlen(buf) < sizeof a->api_key) snprintf(a->api_key, sizeof a->api_key, "%s", buf);
+    size_t len = strlen(buf);
+    if (len > 0 && len < sizeof a->api_key) memcpy(a->api_key, buf, len + 1);
     sodium_memzero(buf, sizeof buf);
     warn_if_open(a, a->apikey_path);
 }

@@ -10,6 +10,9 @@
 #include <string.h>
 #include <time.h>
 
+/* A drain request the coordinator does not answer this fast is left to the spool. */
+#define DRAIN_REQUEST_MS 3000
+
 static const aitbc_cfg_key schema[] = {
     {"coordinator_url", AITBC_CFG_STRING, 1,
      "base URL of the coordinator, e.g. \"http://127.0.0.1:18000\" (with its path_prefix, if any)"},
@@ -24,8 +27,9 @@ static const aitbc_cfg_key schema[] = {
      "(default 30)"},
     {"poll_wait_s", AITBC_CFG_INT, 0, "long-poll wait for new work, 0..30 s (default 25)"},
     {"job_timeout_s", AITBC_CFG_INT, 0, "a job's run time limit, s; 0 = none (default 3600)"},
-    {"request_timeout_s", AITBC_CFG_INT, 0, "time limit of one request to the coordinator, s "
-                                            "(default 30)"},
+    {"request_timeout_s", AITBC_CFG_INT, 0,
+     "time limit of one request to the coordinator, s "
+     "(default 30)"},
     {"progress_interval_ms", AITBC_CFG_INT, 0,
      "at most one progress update per job per this many ms (default 1000)"},
     {"backoff_max_ms", AITBC_CFG_INT, 0,
@@ -111,6 +115,7 @@ static void agent_stop(void *state) {
         ma_poller_interrupt(a);
         wait_drained(a);
         ma_http *h = ma_http_new(a);
+        ma_http_cap(h, DRAIN_REQUEST_MS);
         if (h) ma_jobs_fail_all(a, h);
         ma_http_free(h);
     }
@@ -141,6 +146,9 @@ static int agent_health(void *state) {
     return atomic_load(&a->failing) ? AITBC_EUNAVAIL : 0;
 }
 
+/* Every compute backend, whichever plugins provide them; none at all refuses the start. */
+static const char *const k_uses[] = {AITBC_COMPUTE_ANY, NULL};
+
 static const aitbc_plugin_desc desc = {
     AITBC_PLUGIN_HEADER,
     .name = "miner-agent",
@@ -152,6 +160,7 @@ static const aitbc_plugin_desc desc = {
     .stop = agent_stop,
     .destroy = agent_destroy,
     .health = agent_health,
+    .uses = k_uses,
 };
 
 const aitbc_plugin_desc *aitbc_plugin_describe(void) {

@@ -55,9 +55,9 @@ typedef struct ma_http ma_http;
 /** One job slot; `concurrency` of them. */
 typedef struct ma_job {
     ma_agent *a;
-    int used;      /* holds a job: thread running, or finished and not yet joined */
-    int finished;  /* the thread is done (joinable) */
-    int reported;  /* its completion was claimed by the job thread or the drain */
+    int used;     /* holds a job: thread running, or finished and not yet joined */
+    int finished; /* the thread is done (joinable) */
+    int reported; /* its completion was claimed by the job thread or the drain */
     char job_id[AITBC_ID_MAX];
     int64_t attempt;
     cJSON *payload; /* owned */
@@ -96,7 +96,7 @@ struct ma_agent {
     atomic_int quit;      /* threads end */
     atomic_int interrupt; /* abort the poller's request in flight (drain, quit) */
     atomic_int failing;   /* the last exchange with the coordinator failed (health) */
-    ma_http *poll_http;  /* the poller's client, so stop can interrupt a long-poll */
+    ma_http *poll_http;   /* the poller's client, so stop can interrupt a long-poll */
     pthread_t poller, progress_thread;
     int poller_live, progress_live;
 };
@@ -177,6 +177,8 @@ typedef struct ma_resp {
 } ma_resp;
 ma_http *ma_http_new(const ma_agent *a);
 void ma_http_free(ma_http *h);
+/** Limit every call on h to at most ms (the drain must not wait out request_timeout_s). */
+void ma_http_cap(ma_http *h, int64_t ms);
 /** Interrupt the call in progress on h (any thread); it ends when its abort flag is set. */
 void ma_http_wake(ma_http *h);
 /** POST base+path. api_key may be NULL. The call ends early, status 0, once *abort is nonzero. */
@@ -229,7 +231,8 @@ void ma_jobs_ids(ma_agent *a, cJSON *arr);
 /** Report a job as failed without running it (bad payload, unknown type, no free slot). */
 void ma_jobs_reject(ma_agent *a, ma_http *h, const ma_assigned *j, const char *code,
                     const char *message, int retryable);
-/** Drain: stop every job still running, report each as a retryable failure. */
+/** Drain: stop every job still running, report each as a retryable failure (h: a client with a
+ *  short time limit, ma_http_cap). */
 void ma_jobs_fail_all(ma_agent *a, ma_http *h);
 /** Join every job thread (stop). */
 void ma_jobs_join_all(ma_agent *a);
@@ -243,6 +246,9 @@ int ma_poller_start(ma_agent *a);
 void ma_poller_wake(ma_agent *a);
 /** Wake the poller and abort its request in flight (a long-poll must not delay the drain). */
 void ma_poller_interrupt(ma_agent *a);
+/** Log level for trouble reaching the coordinator: INFO in the first seconds after start (a local
+ *  coordinator is not listening yet), WARN after. */
+int ma_trouble_level(const ma_agent *a);
 /** Interruptible sleep of the calling agent thread. Returns early on wake or quit. */
 void ma_nap(ma_agent *a, int64_t ms);
 

@@ -14,6 +14,12 @@
 /* A coordinator answers an empty long-poll only after wait_s; one that answers at once (or keeps
  * sending jobs this miner refuses) is not polled faster than this. */
 #define MIN_ROUND_MS 1000
+#define EARLY_MS 5000
+
+int ma_trouble_level(const ma_agent *a) {
+    /* At start a local coordinator (full.yaml) is not listening yet: no reason to alarm. */
+    return a->api->now_ms() - a->api->started_ms() < EARLY_MS ? AITBC_LOG_INFO : AITBC_LOG_WARN;
+}
 
 void ma_poller_wake(ma_agent *a) {
     pthread_mutex_lock(&a->mu);
@@ -78,12 +84,10 @@ static int take_job(ma_agent *a, ma_assigned *j) {
     } else if (atomic_load(&a->draining)) {
         ma_jobs_reject(a, a->poll_http, j, "miner_draining", "the miner is shutting down", 1);
     } else if (!ma_backend_for(a, j->type)) {
-        snprintf(msg, sizeof msg, "this miner has no compute backend for job type \"%s\"",
-                 j->type);
+        snprintf(msg, sizeof msg, "this miner has no compute backend for job type \"%s\"", j->type);
         ma_jobs_reject(a, a->poll_http, j, "unsupported_type", msg, 0);
     } else if (ma_jobs_start(a, j) != 0) {
-        ma_jobs_reject(a, a->poll_http, j, "miner_busy", "every job slot of the miner is busy",
-                       1);
+        ma_jobs_reject(a, a->poll_http, j, "miner_busy", "every job slot of the miner is busy", 1);
     } else {
         return 1;
     }
@@ -100,8 +104,8 @@ static int handle_answer(ma_agent *a, const cJSON *json) {
     }
     if (ans.next_heartbeat_s > 0) {
         pthread_mutex_lock(&a->mu);
-        a->heartbeat_s = ans.next_heartbeat_s > HEARTBEAT_MAX_S ? HEARTBEAT_MAX_S
-                                                                 : ans.next_heartbeat_s;
+        a->heartbeat_s =
+            ans.next_heartbeat_s > HEARTBEAT_MAX_S ? HEARTBEAT_MAX_S : ans.next_heartbeat_s;
         pthread_mutex_unlock(&a->mu);
     }
     for (size_t i = 0; i < ans.ncancel; i++)
@@ -175,8 +179,8 @@ static int is_registered(ma_agent *a) {
 /* Coordinator trouble: log the first failure, then wait with backoff. */
 static void back_off(ma_agent *a, int *failures, int64_t hint_ms) {
     if (*failures == 0)
-        a->api->log(a->ctx, AITBC_LOG_WARN, "coordinator %s not reachable; retrying with backoff",
-                    a->cfg.coordinator_url);
+        a->api->log(a->ctx, ma_trouble_level(a),
+                    "coordinator %s not reachable; retrying with backoff", a->cfg.coordinator_url);
     atomic_store(&a->failing, 1);
     int64_t d = ma_backoff_ms(*failures, a->cfg.backoff_max_ms);
     if (hint_ms > d) d = hint_ms;
@@ -200,7 +204,12 @@ static void *poller_main(void *arg) {
         int busy = ma_jobs_reap(a);
         if (!is_registered(a)) {
             if (atomic_load(&a->draining)) {
-                ma_nap(a, 1000); /* no key, nothing to announce: the drain only waits on jobs */
+                /* no key, so no DRAINING to send: the drain only waits on jobs */
+                pthread_mutex_lock(&a->mu);
+                a->drain_announced = 1;
+                pthread_cond_broadcast(&a->cv);
+                pthread_mutex_unlock(&a->mu);
+                ma_nap(a, 1000);
                 continue;
             }
             int64_t hint = ma_register(a, a->poll_http);

@@ -88,7 +88,7 @@ int64_t ma_register(ma_agent *a, ma_http *h) {
                         "registration refused (401): the coordinator wants an enrolment token; "
                         "set enrolment_token to the operator's token");
         } else if (!stale_ts) {
-            a->api->log(a->ctx, AITBC_LOG_WARN, "registration with %s failed: %ld %s%s",
+            a->api->log(a->ctx, ma_trouble_level(a), "registration with %s failed: %ld %s%s",
                         a->cfg.coordinator_url, r.status, r.status ? ma_resp_code(&r) : "",
                         r.status ? "" : r.error);
             if (r.retry_after_s > 0) wait = r.retry_after_s * 1000;

@@ -210,29 +210,39 @@ void ma_jobs_reject(ma_agent *a, ma_http *h, const ma_assigned *j, const char *c
 }
 
 void ma_jobs_fail_all(ma_agent *a, ma_http *h) {
+    /* Spool every failure first; then send them while the coordinator answers. A coordinator
+     * that does not (it may be this very node, already shut) gets them at the next start. */
+    int n = 0, reachable = 1;
+    struct {
+        char job_id[AITBC_ID_MAX];
+        int64_t attempt;
+    } *failed = calloc((size_t)a->cfg.concurrency, sizeof *failed);
+    if (!failed) return;
     for (int i = 0; i < a->cfg.concurrency; i++) {
         ma_job *j = &a->jobs[i];
-        char job_id[AITBC_ID_MAX];
-        int64_t attempt = 0;
         pthread_mutex_lock(&a->mu);
-        int fail = j->used && !j->finished && !j->reported;
         if (j->used && !j->finished) atomic_store(&j->stop, MA_STOP_DRAIN);
-        if (fail) {
+        if (j->used && !j->finished && !j->reported) {
             j->reported = 1;
-            snprintf(job_id, sizeof job_id, "%s", j->job_id);
-            attempt = j->attempt;
+            snprintf(failed[n].job_id, AITBC_ID_MAX, "%s", j->job_id);
+            failed[n++].attempt = j->attempt;
         }
         pthread_mutex_unlock(&a->mu);
-        if (!fail) continue;
+    }
+    for (int i = 0; i < n; i++) {
         a->api->log(a->ctx, AITBC_LOG_WARN,
                     "job %s attempt %" PRId64 " still running after the drain grace: reported "
                     "as a retryable failure",
-                    job_id, attempt);
-        char *body = ma_wire_error_body(attempt, "miner_draining",
+                    failed[i].job_id, failed[i].attempt);
+        char *body = ma_wire_error_body(failed[i].attempt, "miner_draining",
                                         "the miner shut down before the job finished", 1);
-        if (body) deliver(a, h, job_id, attempt, body);
+        int spooled = body && ma_spool_write(a, failed[i].job_id, failed[i].attempt, body) == 0;
+        if (body && (reachable || !spooled)) /* not on disk: sending is its only chance */
+            reachable =
+                ma_spool_send(a, h, failed[i].job_id, failed[i].attempt, body, &a->quit) == MA_SENT;
         free(body);
     }
+    free(failed);
 }
 
 void ma_jobs_join_all(ma_agent *a) {

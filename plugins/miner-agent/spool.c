@@ -24,8 +24,7 @@ static void spool_path(const ma_agent *a, const char *job_id, int64_t attempt, c
 
 int ma_spool_init(ma_agent *a) {
     if (mkdir(a->spool_dir, 0700) != 0 && errno != EEXIST) {
-        a->api->log(a->ctx, AITBC_LOG_ERROR, "cannot create %s: %s", a->spool_dir,
-                    strerror(errno));
+        a->api->log(a->ctx, AITBC_LOG_ERROR, "cannot create %s: %s", a->spool_dir, strerror(errno));
         return AITBC_EIO;
     }
     return 0;

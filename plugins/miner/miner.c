@@ -83,10 +83,18 @@ static int miner_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **s
     *state = ms;
     int rc = parse_config(ms);
     if (rc == 0) rc = api->migrate(ctx, k_migrations, sizeof k_migrations / sizeof k_migrations[0]);
-    if (rc != 0) return rc;
-    mn_service_init(ms);
+    if (rc == 0) {
+        mn_service_init(ms);
+        rc = api->service_register(ctx, AITBC_MINERS_SERVICE, &ms->service);
+    }
+    if (rc != 0) { /* a failed init frees what it allocated: destroy is not called */
+        pthread_mutex_destroy(&ms->rate_mu);
+        free(ms);
+        *state = NULL;
+        return rc;
+    }
     g_miner = ms;
-    return api->service_register(ctx, AITBC_MINERS_SERVICE, &ms->service);
+    return 0;
 }
 
 /* miner_heartbeats: admins, and a miner its own. */

@@ -239,8 +239,7 @@ void mn_on_job_update(const char *topic, uint64_t seq, const cJSON *data, void *
     const char *job_id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(data, "job_id"));
     if (!state || !job_id || strcmp(state, "QUEUED") != 0) return;
     const cJSON *c = cJSON_GetObjectItemCaseSensitive(data, "constraints");
-    const cJSON *p = cJSON_GetObjectItemCaseSensitive(data, "payload");
-    const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "type"));
+    const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(data, "job_type"));
     const char *mp = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(data, "max_price"));
     int64_t max_price = 0;
     if (!type || !mp || aitbc_money_parse(mp, JC_AIT_DECIMALS, &max_price) != 0) return;

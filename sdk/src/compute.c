@@ -30,3 +30,9 @@ int aitbc_compute_stopping(const aitbc_compute_ctl *ctl) {
     if (ctl->should_stop && ctl->should_stop(ctl->user)) return 1;
     return ctl->deadline_ms > 0 && aitbc_now_ms() >= ctl->deadline_ms;
 }
+
+int64_t aitbc_compute_deadline(const aitbc_compute_ctl *ctl, int64_t started_ms, int64_t limit_ms) {
+    int64_t deadline = started_ms + limit_ms;
+    if (ctl && ctl->deadline_ms > 0 && ctl->deadline_ms < deadline) deadline = ctl->deadline_ms;
+    return deadline;
+}

@@ -26,6 +26,13 @@ int aitbc_cfg_int(const cJSON *cfg, const char *key, int64_t def, int64_t lo, in
     return 0;
 }
 
+int aitbc_cfg_ints(const cJSON *cfg, const aitbc_cfg_int_spec *specs, size_t n, int64_t *out) {
+    for (size_t i = 0; i < n; i++)
+        if (aitbc_cfg_int(cfg, specs[i].key, specs[i].def, specs[i].lo, specs[i].hi, &out[i]) != 0)
+            return (int)i;
+    return -1;
+}
+
 const char *aitbc_json_unknown_key(const cJSON *obj, const char *const *allowed) {
     for (const cJSON *c = obj ? obj->child : NULL; c; c = c->next) {
         int known = 0;

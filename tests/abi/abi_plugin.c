@@ -2,6 +2,7 @@
  * CMakeLists.txt) break exactly one rule each, so every .so is a correct plugin but for one defect;
  * without any, it is a good plugin that logs its lifecycle and serves GET /<name>/ping. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "aitbc/aitbc.h"
@@ -11,6 +12,14 @@
 #endif
 #ifndef ABI_MAJOR
 #define ABI_MAJOR AITBC_ABI_MAJOR
+#endif
+/* V1_0: what a plugin built against the 1.0 headers hands the host: abi_minor 0, a descriptor
+ * that ends at reserved[] and routes that end before `idempotent`. Both are heap copies of exactly
+ * that size, so a host reading further trips AddressSanitizer. */
+#ifdef V1_0
+#define ABI_MINOR 0
+#define STRUCT_SIZE offsetof(aitbc_plugin_desc, uses)
+#define ROUTE_SIZE offsetof(aitbc_route, idempotent)
 #endif
 #ifndef ABI_MINOR
 #define ABI_MINOR AITBC_ABI_MINOR
@@ -52,8 +61,30 @@ static int command_run(void *self, int argc, char **argv)
 static const aitbc_command_v1 command = {sizeof command, NULL, command_run};
 #endif
 
+#ifdef INIT_FAIL
+static void never_tick(void *arg)
+{
+    (void)arg;
+    abort(); /* the host must drop a failed plugin's timers before they fire */
+}
+static void never_event(const char *topic, uint64_t seq, const cJSON *data, void *user)
+{
+    abort();
+}
+#endif
+
 static int plugin_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **out)
 {
+#ifdef INIT_FAIL
+    /* The init-failure rule: free what it allocated, return an error; destroy is not called.
+     * What it left with the host (a timer, a subscription) is the host's to drop. */
+    char *scratch = malloc(64);
+    api->timer_add(ctx, 1, never_tick, scratch);
+    api->bus_subscribe(ctx, "*", never_event, scratch);
+    free(scratch);
+    api->log(ctx, AITBC_LOG_INFO, "lifecycle init failing");
+    return AITBC_EINVAL;
+#endif
     g_state.ctx = ctx;
     g_state.api = api;
     const cJSON *greeting = cJSON_GetObjectItem(api->config(ctx), "greeting");
@@ -88,7 +119,17 @@ __attribute__((unused)) static int plugin_start(void *st)
                 s->api->bus_publish(s->ctx, PUBLISH, ev));
     cJSON_Delete(ev);
 #endif
+#ifdef ROUTE_SIZE
+    aitbc_route *old = malloc(ROUTE_SIZE);
+    if (!old)
+        return AITBC_ENOMEM;
+    memcpy(old, &r, ROUTE_SIZE);
+    int rc = s->api->route(s->ctx, old);
+    free(old);
+    return rc;
+#else
     return s->api->route(s->ctx, &r);
+#endif
 }
 
 static void plugin_stop(void *st)
@@ -99,6 +140,9 @@ static void plugin_stop(void *st)
 
 static void plugin_destroy(void *st)
 {
+#ifdef INIT_FAIL
+    abort(); /* never called after a failed init */
+#endif
     state *s = st;
     s->api->log(s->ctx, AITBC_LOG_INFO, "lifecycle destroy");
 }
@@ -157,6 +201,11 @@ const aitbc_plugin_desc *aitbc_plugin_describe(void)
 #ifdef NULL_DESC
     (void)&desc;
     return NULL;
+#elif defined(V1_0)
+    static aitbc_plugin_desc *copy; /* lives as long as the .so */
+    if (!copy && (copy = malloc(STRUCT_SIZE)))
+        memcpy(copy, &desc, STRUCT_SIZE);
+    return copy;
 #else
     return &desc;
 #endif

@@ -7,7 +7,8 @@
 /* Like the miner agent: a job past ctl.deadline_ms must stop too. */
 static int probe_should_stop(void *user) {
     compute_probe *p = user;
-    return atomic_load(&p->stop) || (p->ctl.deadline_ms > 0 && aitbc_now_ms() >= p->ctl.deadline_ms);
+    return atomic_load(&p->stop) ||
+           (p->ctl.deadline_ms > 0 && aitbc_now_ms() >= p->ctl.deadline_ms);
 }
 
 static int probe_progress(void *user, double fraction) {
@@ -33,8 +34,7 @@ const char *compute_probe_code(const aitbc_compute_out *out) {
 }
 
 const char *compute_probe_message(const aitbc_compute_out *out) {
-    const char *m =
-        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(out->error, "message"));
+    const char *m = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(out->error, "message"));
     return m ? m : "";
 }
 
@@ -42,4 +42,19 @@ void compute_probe_out_reset(aitbc_compute_out *out) {
     cJSON_Delete(out->result);
     cJSON_Delete(out->error);
     memset(out, 0, sizeof *out);
+}
+
+const char *compute_probe_violation(int rc, const aitbc_compute_out *out) {
+    if (rc == 0) {
+        if (!cJSON_IsObject(out->result)) return "returned 0 without a result object";
+        if (out->error) return "returned 0 with an error";
+        if (out->units < 0 || !out->unit_type) return "returned 0 without units and unit_type";
+        return NULL;
+    }
+    if (rc > 0) return "returned a positive code";
+    if (out->result) return "failed but left a result";
+    const char *code = compute_probe_code(out);
+    if (!code || !code[0]) return "failed without error.code";
+    if (strlen(compute_probe_message(out)) < 10) return "failed without a readable error.message";
+    return NULL;
 }

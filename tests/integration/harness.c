@@ -41,6 +41,7 @@ struct th_host {
     int status;   /* exit status once reaped */
     int http_port;
     int ws_port;
+    char *plugins_yaml, *extra_yaml; /* as started, for th_restart */
 };
 
 static int64_t now_ms(void) {
@@ -169,6 +170,14 @@ static void raise_fd_limit(void) {
 
 static th_host *launch(th_host *h, const char *plugins_yaml, const char *extra_yaml) {
     raise_fd_limit();
+    if (plugins_yaml != h->plugins_yaml) {
+        free(h->plugins_yaml);
+        h->plugins_yaml = plugins_yaml ? strdup(plugins_yaml) : NULL;
+    }
+    if (extra_yaml != h->extra_yaml) {
+        free(h->extra_yaml);
+        h->extra_yaml = extra_yaml ? strdup(extra_yaml) : NULL;
+    }
     snprintf(h->cfg, sizeof h->cfg, "%s/config.yaml", h->dir);
     snprintf(h->ready, sizeof h->ready, "%s/ready.json", h->dir);
     snprintf(h->err, sizeof h->err, "%s/host.stderr", h->dir);
@@ -234,6 +243,8 @@ th_host *th_start(const char *plugins_yaml, const char *extra_yaml) {
     }
     if (!launch(h, plugins_yaml, extra_yaml)) {
         nftw(h->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        free(h->plugins_yaml);
+        free(h->extra_yaml);
         free(h);
         return NULL;
     }
@@ -248,10 +259,45 @@ th_host *th_start_in(const char *data_dir, const char *plugins_yaml, const char 
     }
     snprintf(h->dir, sizeof h->dir, "%s", data_dir);
     if (!launch(h, plugins_yaml, extra_yaml)) {
+        free(h->plugins_yaml);
+        free(h->extra_yaml);
         free(h); /* the caller's dir stays */
         return NULL;
     }
     return h;
+}
+
+int th_signal(th_host *h, int sig) {
+    return h && h->pid && kill(h->pid, sig) == 0 ? 0 : -1;
+}
+
+int th_kill(th_host *h) {
+    if (!h)
+        return -1;
+    if (!h->pid)
+        return h->status;
+    kill(h->pid, SIGKILL);
+    reap(h, 1);
+    return h->status;
+}
+
+int th_restart(th_host *h, int same_port) {
+    if (!h)
+        return -1;
+    th_stop(h);
+    char *extra = NULL;
+    const char *old = h->extra_yaml ? h->extra_yaml : "";
+    if (same_port && h->http_port > 0 && !has_section(old, "http")) {
+        size_t cap = strlen(old) + 64;
+        extra = malloc(cap);
+        if (!extra)
+            return -1;
+        snprintf(extra, cap, "http:\n  listen: \"127.0.0.1:%d\"\n%s", h->http_port, old);
+    }
+    /* launch keeps a copy of a new extra text (the pinned port stays pinned next time) */
+    th_host *ok = launch(h, h->plugins_yaml, extra ? extra : h->extra_yaml);
+    free(extra);
+    return ok ? 0 : -1;
 }
 
 int th_run_once(const char *plugins_yaml, const char *extra_yaml, const char *const *args,
@@ -317,21 +363,13 @@ int th_stop(th_host *h) {
     return h->status;
 }
 
-int th_kill(th_host *h) {
-    if (!h)
-        return -1;
-    if (h->pid) {
-        kill(h->pid, SIGKILL);
-        reap(h, 1);
-    }
-    return h->status;
-}
-
 void th_free(th_host *h) {
     if (!h)
         return;
     th_stop(h);
     nftw(h->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    free(h->plugins_yaml);
+    free(h->extra_yaml);
     free(h);
 }
 

@@ -18,6 +18,17 @@ typedef struct th_host th_host;
 th_host *th_start(const char *plugins_yaml, const char *extra_yaml);
 /** Same, reusing an existing data dir (restart tests). dir is copied. */
 th_host *th_start_in(const char *data_dir, const char *plugins_yaml, const char *extra_yaml);
+/** Send sig to the host and return at once (e.g. SIGTERM, then watch it drain). 0, or -1 if it
+ *  is not running. th_stop / th_kill wait for it. */
+int th_signal(th_host *h, int sig);
+/** SIGKILL (a crash: nothing is flushed or closed), wait, and return the exit status
+ *  (128 + SIGKILL). Keeps the data dir for th_restart. */
+int th_kill(th_host *h);
+/** Start the host again in its data dir with the same plugins and extra YAML, after th_stop or
+ *  th_kill (stops it first if it still runs). same_port: listen on the HTTP port it had (unless
+ *  extra_yaml has its own http section), so peers configured with its URL reach it again.
+ *  0, or -1 when it did not come up (its stderr is printed). */
+int th_restart(th_host *h, int same_port);
 /** Run aitbc-host once to completion with a config written as th_start writes it plus the
  *  extra arguments (NULL-terminated, e.g. {"--check-config", NULL}): for commands that exit by
  *  themselves. Returns the exit status (-1 if it could not run); *output (may be NULL) gets
@@ -26,8 +37,6 @@ int th_run_once(const char *plugins_yaml, const char *extra_yaml, const char *co
                 char **output);
 /** SIGTERM, wait, and return the exit status (0 = clean). Does not delete the data dir. */
 int th_stop(th_host *h);
-/** SIGKILL (a crash: nothing flushed, no shutdown), wait, return the status. Keeps the data dir. */
-int th_kill(th_host *h);
 /** th_stop + remove the temp dir + free. */
 void th_free(th_host *h);
 

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -197,8 +198,41 @@ static void strict_parse_refuses_garbage_and_bad_utf8(void **state) {
     assert_false(aitbc_utf8_valid("\xf0\x9f\x98", 3));
 }
 
+/* Values that would silently change (a cut string, a lost duplicate, infinity) are refused. */
+static void strict_parse_refuses_nul_duplicates_and_infinity(void **state) {
+    (void)state;
+    static const char *const bad[] = {
+        "{\"amount\":\"1\\u00000\"}", "[\"\\u0000\"]", "{\"a\\u0000b\":1}",
+        "{\"a\":1,\"a\":2}", "{\"x\":{\"k\":1,\"j\":2,\"k\":3}}", "1e999", "[-1e400]",
+        "{\"n\":{\"v\":1E+999}}"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        if (aitbc_json_parse_strict(bad[i], strlen(bad[i])))
+            fail_msg("accepted %s", bad[i]);
+    /* An escaped backslash before "u0000" is text, and equal names in different objects are fine. */
+    static const char *const good[] = {"[\"\\\\u0000\"]", "{\"a\":{\"a\":1},\"b\":{\"a\":2}}",
+                                       "1.7976931348623157e308", "\"\\u0001\""};
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+        cJSON *j = aitbc_json_parse_strict(good[i], strlen(good[i]));
+        if (!j) fail_msg("refused %s", good[i]);
+        cJSON_Delete(j);
+    }
+    /* A large object: duplicates found by sorting, distinct names accepted. */
+    char big[40000];
+    size_t n = 0;
+    big[n++] = '{';
+    for (int i = 0; i < 2000; i++)
+        n += (size_t)snprintf(big + n, sizeof big - n, "%s\"k%d\":%d", i ? "," : "", i, i);
+    big[n++] = '}';
+    cJSON *j = aitbc_json_parse_strict(big, n);
+    assert_non_null(j);
+    cJSON_Delete(j);
+    n += (size_t)snprintf(big + n - 1, sizeof big - n, ",\"k1234\":0}") - 1;
+    assert_null(aitbc_json_parse_strict(big, n));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(strict_parse_refuses_nul_duplicates_and_infinity),
         cmocka_unit_test(sorts_keys_and_strips_whitespace),
         cmocka_unit_test(drops_null_members_recursively),
         cmocka_unit_test(escapes_like_jcs),

@@ -137,6 +137,39 @@ static void test_inner_rollback_fails_outer(void **state) {
     assert_int_equal(count_items(), 1);
 }
 
+/* A scope's units behave like outermost transactions (a rolled-back one does not poison the
+ * next), and nothing is durable before the scope commits. */
+static void test_scope_units(void **state) {
+    (void)state;
+    aitbc_txn *scope = store_txn_begin_scope();
+    assert_non_null(scope);
+    aitbc_txn *a = store_txn_begin(AITBC_TXN_WRITE);
+    assert_int_equal(insert_item(a, "undone"), 0);
+    aitbc_txn *deeper = store_txn_begin(AITBC_TXN_WRITE);
+    store_txn_rollback(deeper);
+    assert_int_equal(store_txn_commit(a), AITBC_EIO); /* a deeper rollback fails its unit */
+    aitbc_txn *b = store_txn_begin(AITBC_TXN_WRITE);
+    assert_int_equal(insert_item(b, "kept"), 0);
+    assert_int_equal(store_txn_commit(b), 0);
+    aitbc_txn *c = store_txn_begin(AITBC_TXN_READ);
+    assert_non_null(c);
+    store_txn_rollback(c);
+    assert_int_equal(store_txn_commit(scope), 0);
+    assert_int_equal(count_items(), 1);
+    assert_int_equal(count_sql("SELECT count(*) FROM t_items WHERE name='kept'"), 1);
+    /* A scope rolled back takes its committed units with it. */
+    scope = store_txn_begin_scope();
+    b = store_txn_begin(AITBC_TXN_WRITE);
+    assert_int_equal(insert_item(b, "gone"), 0);
+    assert_int_equal(store_txn_commit(b), 0);
+    store_txn_rollback(scope);
+    assert_int_equal(count_items(), 1);
+    /* Not inside another transaction. */
+    aitbc_txn *outer = store_txn_begin(AITBC_TXN_WRITE);
+    assert_null(store_txn_begin_scope());
+    store_txn_rollback(outer);
+}
+
 static void test_write_inside_read_refused(void **state) {
     (void)state;
     aitbc_txn *r = store_txn_begin(AITBC_TXN_READ);
@@ -306,6 +339,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_migrations, setup, teardown),
         cmocka_unit_test_setup_teardown(test_inner_commit_outer_rollback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_inner_rollback_fails_outer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_scope_units, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_inside_read_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unique_is_eexist, setup, teardown),
         cmocka_unit_test_setup_teardown(test_columns, setup, teardown),

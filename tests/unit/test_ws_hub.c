@@ -172,6 +172,41 @@ static void slow_consumer_closed_others_unaffected(void **state) {
     ws_hub_free(h);
 }
 
+/* Queues are bounded in bytes too: a few large events close a reader that does not keep up,
+ * long before the message count would; one event always fits an empty queue. */
+static void queue_bounded_in_bytes(void **state) {
+    (void)state;
+    ws_hub *h = ws_hub_new(1000, HEADROOM, count_wake, NULL);
+    ws_hub_set_max_bytes(h, 10000);
+    ws_conn *slow = ws_conn_new(&alice, NULL), *fast = ws_conn_new(&bob, NULL);
+    ws_hub_add(h, slow);
+    ws_hub_add(h, fast);
+    subscribe(h, slow, "[\"blocks\"]", "{\"subscribed\":[\"blocks\"],\"denied\":[]}");
+    subscribe(h, fast, "[\"blocks\"]", "{\"subscribed\":[\"blocks\"],\"denied\":[]}");
+    char *big = malloc(20000);
+    memset(big, 'x', 20000);
+    memcpy(big, "{\"n\":1,\"p\":\"", 12);
+    memcpy(big + 20000 - 3, "\"}", 3);
+    publish(h, &t_public, big); /* larger than the budget, but the queues were empty */
+    expect_event(h, fast, "blocks", 1, 1);
+    for (int i = 2; i <= 4; i++) {
+        char d[4000];
+        memset(d, 'y', sizeof(d));
+        memcpy(d, "{\"n\":0,\"p\":\"", 12);
+        d[5] = (char)('0' + i);
+        memcpy(d + sizeof(d) - 3, "\"}", 3);
+        publish(h, &t_public, d);
+        expect_event(h, fast, "blocks", i, i);
+    }
+    free(big);
+    /* slow holds the big event: the next one went over its byte budget. */
+    int close = 0;
+    cJSON *first = next(h, slow, &close);
+    assert_null(first);
+    assert_int_equal(close, WS_CLOSE_POLICY);
+    ws_hub_free(h);
+}
+
 static void unsubscribe_drops_queued(void **state) {
     ws_hub *h = ws_hub_new(16, HEADROOM, count_wake, NULL);
     ws_conn *a = ws_conn_new(&alice, NULL);
@@ -317,6 +352,7 @@ int main(void) {
         cmocka_unit_test(subscribe_answers_and_seq),
         cmocka_unit_test(visibility_per_connection),
         cmocka_unit_test(slow_consumer_closed_others_unaffected),
+        cmocka_unit_test(queue_bounded_in_bytes),
         cmocka_unit_test(unsubscribe_drops_queued),
         cmocka_unit_test(revocation_and_shutdown),
         cmocka_unit_test(service_reports_close_once),

@@ -63,6 +63,9 @@ static void expect_update(wsc *c, const char *id, const char *state) {
         int mine = strcmp(jt_str(d, "job_id"), id) == 0;
         if (mine && strcmp(jt_str(d, "state"), state) != 0)
             fail_msg("job %s: got %s, want %s", id, jt_str(d, "state"), state);
+        /* Events carry what changes; the payload is one GET away. */
+        if (mine && (cJSON_GetObjectItemCaseSensitive(d, "payload") || !jt_str(d, "job_type")))
+            fail_msg("job %s: job_updates must carry job_type and no payload", id);
         cJSON_Delete(d);
         if (mine) return;
     }

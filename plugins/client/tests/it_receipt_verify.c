@@ -3,6 +3,7 @@
  * URL, a saved key answer or a bare hex key, checks payload/result hashes when given, names what
  * is wrong with a tampered receipt, and leaves the directory empty. */
 #include "jobs_th.h"
+#include <aitbc/json.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,7 +27,7 @@ static void put(const char *name, const char *text, char path[512]) {
 }
 
 static void put_json(const char *name, const cJSON *v, char path[512]) {
-    char *text = cJSON_PrintUnformatted(v);
+    char *text = aitbc_json_print(v);
     put(name, text, path);
     free(text);
 }

@@ -25,8 +25,7 @@ static void schema_and_init_checks(void **state) {
     assert_int_not_equal(th_run_once("  compute-exec: {}\n", NULL, k_check, &out), 0);
     assert_non_null(strstr(out, "commands"));
     free(out);
-    assert_int_not_equal(th_run_once("  compute-exec: { commands: {} }\n", NULL, k_check, &out),
-                         0);
+    assert_int_not_equal(th_run_once("  compute-exec: { commands: {} }\n", NULL, k_check, &out), 0);
     assert_non_null(strstr(out, "commands"));
     free(out);
     assert_int_not_equal(th_run_once("  compute-exec:\n    commands:\n"
@@ -54,9 +53,9 @@ static void registered_backend_runs_and_cancels(void **state) {
     free(types);
     th_resp_free(&r);
 
-    assert_int_equal(th_req(h, "POST", "/v1/compute-probe/run", NULL,
-                            "{\"type\":\"echo\",\"text\":\"hi\"}", &r),
-                     0);
+    assert_int_equal(
+        th_req(h, "POST", "/v1/compute-probe/run", NULL, "{\"type\":\"echo\",\"text\":\"hi\"}", &r),
+        0);
     assert_int_equal(cJSON_GetObjectItem(r.json, "rc")->valueint, 0);
     char *result = cJSON_PrintUnformatted(cJSON_GetObjectItem(r.json, "result"));
     assert_string_equal(result, "{\"text\":\"hi\",\"type\":\"echo\"}");
@@ -66,10 +65,9 @@ static void registered_backend_runs_and_cancels(void **state) {
     /* The host blocks SIGTERM in its threads and ignores SIGPIPE; the command must still be
      * killable and stopped by the cancel. */
     int64_t t0 = aitbc_now_ms();
-    assert_int_equal(
-        th_req(h, "POST", "/v1/compute-probe/run?stop_after_ms=200", NULL, "{\"type\":\"hang\"}",
-               &r),
-        0);
+    assert_int_equal(th_req(h, "POST", "/v1/compute-probe/run?stop_after_ms=200", NULL,
+                            "{\"type\":\"hang\"}", &r),
+                     0);
     assert_true(aitbc_now_ms() - t0 < 10000);
     assert_string_equal(
         cJSON_GetObjectItem(cJSON_GetObjectItem(r.json, "error"), "code")->valuestring, "stopped");

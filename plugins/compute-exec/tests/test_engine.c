@@ -50,13 +50,8 @@ static int run_script(const char *script, const char *extra_cfg, const char *pay
     int rc = exec_run(&c, payload, &probe->ctl, out);
     cJSON_Delete(payload);
     exec_command_free(&c);
-    if (rc == 0) {
-        assert_non_null(out->result);
-        assert_null(out->error);
-    } else {
-        assert_null(out->result);
-        assert_non_null(compute_probe_code(out));
-    }
+    const char *broken = compute_probe_violation(rc, out);
+    if (broken) fail_msg("compute@1 contract: %s", broken);
     return rc;
 }
 
@@ -66,9 +61,8 @@ static void payload_in_result_out(void **state) {
     compute_probe_init(&probe);
     aitbc_compute_out out;
     /* cat echoes the canonical payload back: keys sorted, no whitespace. */
-    assert_int_equal(run_script("cat", NULL, "{\"type\":\"t\", \"b\":[1,2], \"a\":\"x\"}", &probe,
-                                &out),
-                     0);
+    assert_int_equal(
+        run_script("cat", NULL, "{\"type\":\"t\", \"b\":[1,2], \"a\":\"x\"}", &probe, &out), 0);
     char *text = cJSON_PrintUnformatted(out.result);
     assert_string_equal(text, "{\"a\":\"x\",\"b\":[1,2],\"type\":\"t\"}");
     free(text);
@@ -239,7 +233,8 @@ static void environment_is_clean_and_limits_apply(void **state) {
     const cJSON *r = out.result;
     assert_string_equal(cJSON_GetObjectItem(r, "secret")->valuestring, "");
     assert_string_equal(cJSON_GetObjectItem(r, "mode")->valuestring, "fast");
-    assert_string_equal(cJSON_GetObjectItem(r, "path")->valuestring, "/usr/local/bin:/usr/bin:/bin");
+    assert_string_equal(cJSON_GetObjectItem(r, "path")->valuestring,
+                        "/usr/local/bin:/usr/bin:/bin");
     assert_string_equal(cJSON_GetObjectItem(r, "as_kb")->valuestring, "65536");
     assert_string_equal(cJSON_GetObjectItem(r, "cwd")->valuestring, "/tmp");
     /* ls sees 0, 1, 2 and its own directory handle: nothing inherited from this process. */
@@ -298,8 +293,7 @@ static void bad_configs_are_refused(void **state) {
          "timeout_s must be an integer in 1..86400"},
         {"{\"commands\":[{\"type\":\"t\",\"argv\":[\"/bin/true\"],\"env\":{\"PATH\":\"/x\"}}]}",
          "PATH is fixed"},
-        {"{\"commands\":[{\"type\":\"t\",\"argv\":[\"/bin/true\"],\"env\":{\"A\":1}}]}",
-         "env.A"},
+        {"{\"commands\":[{\"type\":\"t\",\"argv\":[\"/bin/true\"],\"env\":{\"A\":1}}]}", "env.A"},
         {"{\"commands\":[{\"type\":\"t\",\"argv\":[\"/bin/true\"],\"cwd\":\"tmp\"}]}", "cwd"},
         {"{\"commands\":[{\"type\":\"t\",\"argv\":[\"/bin/true\"],\"unit_type\":\"token\"}]}",
          "unit_type"},

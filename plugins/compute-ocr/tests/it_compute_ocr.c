@@ -36,8 +36,7 @@ static void schema_is_checked(void **state) {
 static void init_refuses_bad_settings(void **state) {
     (void)state;
     char *out = NULL;
-    assert_int_not_equal(th_run_once("  compute-ocr: { default_lang: zz }\n", NULL, NULL, &out),
-                         0);
+    assert_int_not_equal(th_run_once("  compute-ocr: { default_lang: zz }\n", NULL, NULL, &out), 0);
     assert_non_null(strstr(out, "cannot load Tesseract language 'zz'"));
     free(out);
     assert_int_not_equal(th_run_once("  compute-ocr: { max_seconds: 0 }\n", NULL, NULL, &out), 0);
@@ -68,8 +67,7 @@ static void registered_backend_runs_a_job(void **state) {
     assert_int_equal(th_req(h, "GET", "/v1/compute-probe/backends", NULL, NULL, &r), 0);
     assert_int_equal(r.status, 200);
     const cJSON *b = cJSON_GetArrayItem(cJSON_GetObjectItem(r.json, "backends"), 0);
-    assert_string_equal(cJSON_GetObjectItem(b, "service")->valuestring,
-                        "compute:compute-ocr@1");
+    assert_string_equal(cJSON_GetObjectItem(b, "service")->valuestring, "compute:compute-ocr@1");
     assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItem(b, "job_types"), 0)->valuestring,
                         "ocr");
     char *models = aitbc_json_print(cJSON_GetObjectItem(b, "models"));

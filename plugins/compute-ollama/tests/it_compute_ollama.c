@@ -52,8 +52,7 @@ static void registered_backend_streams_a_generation(void **state) {
     th_resp r;
     assert_int_equal(th_req(h, "GET", "/v1/compute-probe/backends", NULL, NULL, &r), 0);
     const cJSON *b = cJSON_GetArrayItem(cJSON_GetObjectItem(r.json, "backends"), 0);
-    assert_string_equal(cJSON_GetObjectItem(b, "service")->valuestring,
-                        "compute:compute-ollama@1");
+    assert_string_equal(cJSON_GetObjectItem(b, "service")->valuestring, "compute:compute-ollama@1");
     char *models = cJSON_PrintUnformatted(cJSON_GetObjectItem(b, "models"));
     assert_string_equal(models, "[\"tiny\",\"slow\",\"drop\"]");
     free(models);

@@ -113,8 +113,8 @@ static enum MHD_Result generate(ollama_standin *s, struct MHD_Connection *c, con
     stream *st = calloc(1, sizeof *st);
     st->s = s;
     snprintf(st->model, sizeof st->model, "%s", name);
-    st->tokens = strcmp(name, "tiny") == 0 ? (want < 40 ? want : 40)
-                 : strcmp(name, "drop") == 0 ? 3
+    st->tokens = strcmp(name, "tiny") == 0    ? (want < 40 ? want : 40)
+                 : strcmp(name, "drop") == 0  ? 3
                  : strcmp(name, "error") == 0 ? 2
                                               : 1;
     if (strcmp(name, "slow") == 0) {
@@ -154,8 +154,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                       "{\"models\":[{\"name\":\"tiny\",\"model\":\"tiny\",\"size\":1},"
                       "{\"name\":\"slow\",\"model\":\"slow\",\"size\":1},"
                       "{\"name\":\"drop\",\"model\":\"drop\",\"size\":1}]}");
-    if (strcmp(method, "POST") == 0 && strcmp(url, "/api/generate") == 0)
-        return generate(s, c, u);
+    if (strcmp(method, "POST") == 0 && strcmp(url, "/api/generate") == 0) return generate(s, c, u);
     return answer(c, 404, "{\"error\":\"no such endpoint\"}");
 }
 
@@ -174,8 +173,8 @@ ollama_standin *ollama_standin_start(void) {
     struct sockaddr_in addr = {0};
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION,
-                            0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &addr,
+    s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0,
+                            NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &addr,
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
     if (!s->d) {
         free(s);

@@ -216,8 +216,11 @@ static void test_hardware(void **st) {
     assert_int_equal(hw.memory_mb, 1000);
     ma_hw_free(&hw);
     cJSON_Delete(o);
-    const char *bad[] = {"[]", "{\"gpu\":[]}", "{\"gpus\":[{\"name\":\"\",\"memory_mb\":1}]}",
-                         "{\"gpus\":[{\"name\":\"x\"}]}", "{\"cpu_cores\":-1}",
+    const char *bad[] = {"[]",
+                         "{\"gpu\":[]}",
+                         "{\"gpus\":[{\"name\":\"\",\"memory_mb\":1}]}",
+                         "{\"gpus\":[{\"name\":\"x\"}]}",
+                         "{\"cpu_cores\":-1}",
                          "{\"cpu_model\":5}"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         o = cJSON_Parse(bad[i]);
@@ -229,10 +232,10 @@ static void test_hardware(void **st) {
 int main(void) {
     if (sodium_init() < 0) return 1;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_job_id),          cmocka_unit_test(test_answer_good),
-        cmocka_unit_test(test_answer_hostile),  cmocka_unit_test(test_register_body),
-        cmocka_unit_test(test_result_body),     cmocka_unit_test(test_error_body),
-        cmocka_unit_test(test_backoff),         cmocka_unit_test(test_hardware),
+        cmocka_unit_test(test_job_id),         cmocka_unit_test(test_answer_good),
+        cmocka_unit_test(test_answer_hostile), cmocka_unit_test(test_register_body),
+        cmocka_unit_test(test_result_body),    cmocka_unit_test(test_error_body),
+        cmocka_unit_test(test_backoff),        cmocka_unit_test(test_hardware),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

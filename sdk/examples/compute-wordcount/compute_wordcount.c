@@ -47,8 +47,7 @@ static int wc_run(void *self, const cJSON *payload, const aitbc_compute_ctl *ctl
                                   "unknown field '%.64s' (wordcount takes text)", unknown);
     const cJSON *text = cJSON_GetObjectItemCaseSensitive(payload, "text");
     if (!cJSON_IsString(text))
-        return aitbc_compute_fail(out, AITBC_EINVAL, 0, "invalid_payload",
-                                  "text must be a string");
+        return aitbc_compute_fail(out, AITBC_EINVAL, 0, "invalid_payload", "text must be a string");
     size_t len = strlen(text->valuestring);
     if ((int64_t)len > wc->max_text_bytes)
         return aitbc_compute_fail(out, AITBC_EINVAL, 0, "text_too_large",
@@ -117,16 +116,11 @@ static void wc_destroy(void *state) {
 static const char *const provides[] = {SERVICE, NULL};
 
 static const aitbc_plugin_desc desc = {
-    AITBC_PLUGIN_HEADER,
-    .name = "compute-wordcount",
-    .version = "1.0.0",
-    .description = "Example compute@1 backend: counts words",
-    .provides = provides,
-    .config_schema = schema,
-    .init = wc_init,
-    .start = wc_start,
-    .stop = wc_stop,
-    .destroy = wc_destroy,
+    AITBC_PLUGIN_HEADER,  .name = "compute-wordcount",
+    .version = "1.0.0",   .description = "Example compute@1 backend: counts words",
+    .provides = provides, .config_schema = schema,
+    .init = wc_init,      .start = wc_start,
+    .stop = wc_stop,      .destroy = wc_destroy,
 };
 
 AITBC_EXPORT const aitbc_plugin_desc *aitbc_plugin_describe(void) {

@@ -16,6 +16,8 @@ extern "C" {
 
 /** Prefix of every compute backend's service name: "compute:<plugin>@1". */
 #define AITBC_COMPUTE_PREFIX "compute:"
+/** The uses[] entry of a plugin that looks up every compute backend. */
+#define AITBC_COMPUTE_ANY "compute:*@1"
 
 /** How a running job talks back to the agent. Borrowed for the duration of run(). */
 typedef struct aitbc_compute_ctl {
@@ -67,6 +69,10 @@ typedef struct aitbc_compute_v1 {
  *  "lang must be a string");`. In libaitbc_sdk. */
 int aitbc_compute_fail(aitbc_compute_out *out, int rc, int retryable, const char *code,
                        const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/** Helper for backends: the wall-clock ms (aitbc_now_ms clock) by which a job started at
+ *  started_ms must end: started_ms + limit_ms, or ctl->deadline_ms when that is earlier. */
+int64_t aitbc_compute_deadline(const aitbc_compute_ctl *ctl, int64_t started_ms, int64_t limit_ms);
 
 /** Helper for backends: nonzero when the job must stop now, because ctl->should_stop says so or
  *  ctl->deadline_ms (if set) has passed on the aitbc_now_ms() clock. ctl may be NULL. */

@@ -14,6 +14,11 @@
 
 #define AITBC_HOST_API_VERSION 1u
 
+/** 1 if the host's table has `entry` (entries appended after 1.0 are marked @since): a plugin
+ *  that may run on an older host checks before calling, e.g. AITBC_HOST_HAS(api, service_names). */
+#define AITBC_HOST_HAS(api, entry)                                                                 \
+    ((api)->size >= offsetof(aitbc_host_api, entry) + sizeof((api)->entry))
+
 typedef void (*aitbc_task_fn)(void *arg);
 /** After a txn_submit'ed function: rc 0 = its writes committed; AITBC_EIO = the shared
  *  transaction failed (its writes are gone); AITBC_EUNAVAIL = shutting down, fn never ran. */
@@ -132,20 +137,21 @@ struct aitbc_host_api {
     aitbc_timer *(*timer_add)(aitbc_plugin_ctx *ctx, int64_t interval_ms, aitbc_task_fn fn, void *arg);
     void (*timer_cancel)(aitbc_timer *t);
 
-    /* ---- HTTP: more request accessors (appended) ---- */
-    /** Request id (the Request-Id response header) for logs. */
+    /* ---- appended in 1.1: check `size` covers an entry before calling it ---- */
+    /* ---- HTTP: more request accessors ---- */
+    /** @since 1.1. Request id (the Request-Id response header) for logs. */
     const char *(*req_id)(aitbc_request *req);
 
     /* ---- the node (appended) ---- */
-    /** Number of loaded plugins. */
+    /** @since 1.1. Number of loaded plugins. */
     size_t (*plugin_count)(void);
-    /** Name and version of the i-th plugin in start order (borrowed for the host's life).
+    /** @since 1.1. Name and version of the i-th plugin in start order (borrowed for the host's life).
      *  0, or AITBC_ENOTFOUND past the end. */
     int (*plugin_info)(size_t i, const char **name, const char **version);
-    /** Wall-clock ms when the host started (uptime = now_ms() - started_ms()). */
+    /** @since 1.1. Wall-clock ms when the host started (uptime = now_ms() - started_ms()). */
     int64_t (*started_ms)(void);
 
-    /* ---- service registry (appended) ---- */
+    /* ---- service registry ---- */
     /** @since 1.1. Names of the registered services starting with prefix (NULL or "" = all), e.g.
      *  every "compute:" backend. Up to max names go to out (borrowed for the host's life).
      *  Returns how many match, which may exceed max. Call from start or later. */

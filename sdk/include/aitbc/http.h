@@ -49,7 +49,9 @@ typedef struct aitbc_route {
     size_t max_body_bytes; /**< 0 = host default (http.max_body_bytes) */
     aitbc_handler_fn handler;
     void *user;            /**< handed back to the handler, borrowed */
-    /** Nonzero: the host honours the Idempotency-Key header for this route (API.md): same key +
+    /** @since 1.1 (a plugin built against 1.0 never sets it: the host reads the struct only as
+     *  far as the plugin's abi_minor knows it).
+     *  Nonzero: the host honours the Idempotency-Key header for this route (API.md): same key +
      *  same canonical body → the stored first answer (2xx, 500; never 4xx or 503); other body →
      *  409 idempotency_mismatch; first still running → 409 in_progress. Keyed per account,
      *  method and concrete path. */

@@ -18,7 +18,9 @@ char *aitbc_json_canonical(const cJSON *item);
 char *aitbc_json_print(const cJSON *item);
 /** Strict parse of untrusted text: exactly one JSON value surrounded only by whitespace, and the
  *  text must be valid UTF-8 (no overlongs, surrogates or code points past U+10FFFF), so that its
- *  canonical form and hash are what any other RFC 8785 implementation computes. NULL if not.
+ *  canonical form and hash are what any other RFC 8785 implementation computes. Also refused: a
+ *  \u0000 escape in any string, two members of one object with the same name, and a number that
+ *  is not finite as a double (1e999). NULL if not.
  *  Caller frees with cJSON_Delete. */
 cJSON *aitbc_json_parse_strict(const char *text, size_t len);
 /** 1 if text[0..len) is well-formed UTF-8. */
@@ -40,5 +42,14 @@ cJSON *aitbc_json_add_money(cJSON *obj, const char *key, int64_t units, int deci
  *  AITBC_EINVAL when it is not an integer in lo..hi (log "<plugin>.<key> must be …" yourself). */
 int aitbc_cfg_int(const cJSON *cfg, const char *key, int64_t def, int64_t lo, int64_t hi,
                   int64_t *out);
+
+/** One optional integer key of a config section, for aitbc_cfg_ints. */
+typedef struct aitbc_cfg_int_spec {
+    const char *key;
+    int64_t def, lo, hi;
+} aitbc_cfg_int_spec;
+/** aitbc_cfg_int for each of n specs, into out[i]. Returns -1 when all are fine, else the index
+ *  of the first bad one (log "<plugin>.<spec.key> must be an integer in lo..hi"). */
+int aitbc_cfg_ints(const cJSON *cfg, const aitbc_cfg_int_spec *specs, size_t n, int64_t *out);
 
 #endif

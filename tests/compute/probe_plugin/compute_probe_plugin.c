@@ -86,8 +86,7 @@ static void post_run(aitbc_request *req, void *user) {
     probe *p = user;
     const aitbc_host_api *api = p->api;
     const cJSON *payload = api->req_json(req);
-    const char *type =
-        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(payload, "type"));
+    const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(payload, "type"));
     const char *service = NULL;
     const aitbc_compute_v1 *t = type ? backend_for(p, type, &service) : NULL;
     if (!t) {
@@ -128,10 +127,18 @@ static int probe_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **s
 static int probe_start(void *state) {
     probe *p = state;
     const aitbc_route routes[] = {
-        {.method = "GET", .path = "/v1/compute-probe/backends", .roles = AITBC_ROLE_PUBLIC,
-         .handler = get_backends, .user = p},
-        {.method = "POST", .path = "/v1/compute-probe/run", .roles = AITBC_ROLE_PUBLIC,
-         .body = AITBC_BODY_JSON, .max_body_bytes = 16 << 20, .handler = post_run, .user = p},
+        {.method = "GET",
+         .path = "/v1/compute-probe/backends",
+         .roles = AITBC_ROLE_PUBLIC,
+         .handler = get_backends,
+         .user = p},
+        {.method = "POST",
+         .path = "/v1/compute-probe/run",
+         .roles = AITBC_ROLE_PUBLIC,
+         .body = AITBC_BODY_JSON,
+         .max_body_bytes = 16 << 20,
+         .handler = post_run,
+         .user = p},
     };
     for (size_t i = 0; i < sizeof routes / sizeof *routes; i++) {
         int rc = p->api->route(p->ctx, &routes[i]);
@@ -148,11 +155,15 @@ static void probe_destroy(void *state) {
     free(state);
 }
 
+/* Every compute backend of the node, whatever its name (they start before this plugin). */
+static const char *const k_uses[] = {AITBC_COMPUTE_ANY, NULL};
+
 static const aitbc_plugin_desc k_desc = {
     AITBC_PLUGIN_HEADER,
     .name = "compute-probe",
     .version = "1.0.0",
     .description = "test only: runs compute@1 backends over HTTP",
+    .uses = k_uses,
     .init = probe_init,
     .start = probe_start,
     .stop = probe_stop,
