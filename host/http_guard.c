@@ -38,34 +38,29 @@ void guard_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
     (void)cls;
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
         *socket_context = NULL;
-        if (g_timeout_ms <= 0)
-            return;
+        if (g_timeout_ms <= 0) return;
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
         guard_conn *g = ci ? calloc(1, sizeof *g) : NULL;
-        if (!g)
-            return;
+        if (!g) return;
         g->fd = ci->connect_fd;
         g->deadline_ms = mono_ms() + g_timeout_ms;
         pthread_mutex_lock(&g_lock);
         g->next = g_head;
-        if (g_head)
-            g_head->prev = g;
+        if (g_head) g_head->prev = g;
         g_head = g;
         pthread_mutex_unlock(&g_lock);
         *socket_context = g;
         return;
     }
     guard_conn *g = *socket_context;
-    if (!g)
-        return;
+    if (!g) return;
     pthread_mutex_lock(&g_lock);
     if (g->prev)
         g->prev->next = g->next;
     else
         g_head = g->next;
-    if (g->next)
-        g->next->prev = g->prev;
+    if (g->next) g->next->prev = g->prev;
     pthread_mutex_unlock(&g_lock);
     free(g);
     *socket_context = NULL;
@@ -79,8 +74,7 @@ static guard_conn *of(struct MHD_Connection *conn) {
 
 void guard_head_done(struct MHD_Connection *conn) {
     guard_conn *g = of(conn);
-    if (!g)
-        return;
+    if (!g) return;
     pthread_mutex_lock(&g_lock);
     g->deadline_ms = 0;
     pthread_mutex_unlock(&g_lock);
@@ -88,8 +82,7 @@ void guard_head_done(struct MHD_Connection *conn) {
 
 void guard_next_head(struct MHD_Connection *conn) {
     guard_conn *g = of(conn);
-    if (!g)
-        return;
+    if (!g) return;
     pthread_mutex_lock(&g_lock);
     g->deadline_ms = mono_ms() + g_timeout_ms;
     pthread_mutex_unlock(&g_lock);
@@ -128,8 +121,7 @@ static void *guard_main(void *arg) {
 
 int guard_start(int header_timeout_s) {
     g_timeout_ms = (int64_t)header_timeout_s * 1000;
-    if (g_timeout_ms <= 0)
-        return 0;
+    if (g_timeout_ms <= 0) return 0;
     g_run = 1;
     if (pthread_create(&g_thread, NULL, guard_main, NULL) != 0) {
         g_run = 0;
@@ -144,6 +136,5 @@ void guard_stop(void) {
     g_run = 0;
     pthread_cond_signal(&g_cond);
     pthread_mutex_unlock(&g_lock);
-    if (was)
-        pthread_join(g_thread, NULL);
+    if (was) pthread_join(g_thread, NULL);
 }

@@ -23,11 +23,9 @@ typedef struct scope {
 static _Thread_local scope *t_scope;
 
 int scope_begin(void) {
-    if (t_scope)
-        return AITBC_EINVAL;
+    if (t_scope) return AITBC_EINVAL;
     scope *s = calloc(1, sizeof *s);
-    if (!s)
-        return AITBC_ENOMEM;
+    if (!s) return AITBC_ENOMEM;
     s->txn = store_txn_begin_scope();
     if (!s->txn) {
         free(s);
@@ -49,8 +47,7 @@ static int hold(held *h) {
 }
 
 int scope_hold_wake(const char *key) {
-    if (!t_scope || !key)
-        return 0;
+    if (!t_scope || !key) return 0;
     held *h = calloc(1, sizeof *h);
     if (!h || !(h->key = strdup(key))) {
         free(h);
@@ -60,12 +57,10 @@ int scope_hold_wake(const char *key) {
 }
 
 int scope_hold_event(const char *topic, const cJSON *data) {
-    if (!t_scope || !topic || !data)
-        return 0;
+    if (!t_scope || !topic || !data) return 0;
     held *h = calloc(1, sizeof *h);
     if (!h || !(h->topic = strdup(topic)) || !(h->data = cJSON_Duplicate(data, 1))) {
-        if (h)
-            free(h->topic);
+        if (h) free(h->topic);
         free(h);
         return 0;
     }
@@ -74,8 +69,7 @@ int scope_hold_event(const char *topic, const cJSON *data) {
 
 int scope_end(int commit) {
     scope *s = t_scope;
-    if (!s)
-        return 0;
+    if (!s) return 0;
     t_scope = NULL;
     int rc = 0;
     if (commit) {

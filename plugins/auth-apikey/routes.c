@@ -51,9 +51,9 @@ static void h_create(aitbc_request *req, void *user)
         api->respond_error(req, 400, "invalid_argument", "role", "role must be \"client\" or \"admin\"");
         return;
     }
-    if (!cJSON_IsString(label) || !auth_label_ok(label->valuestring)) {
+    if (!cJSON_IsString(label) || !label->valuestring[0] || !auth_label_ok(label->valuestring)) {
         api->respond_error(req, 400, "invalid_argument", "label",
-                           "label must be a string of at most %d characters without control characters",
+                           "label must be a string of 1 to %d characters without control characters",
                            AUTH_LABEL_MAX);
         return;
     }

@@ -58,7 +58,15 @@ static void h_submit(aitbc_request *req, void *user) {
     snprintf(j.client, sizeof j.client, "%s", p->owner_address);
     snprintf(j.state, sizeof j.state, "QUEUED");
     snprintf(j.job_type, sizeof j.job_type, "%s", sub.job_type);
-    snprintf(j.payment, sizeof j.payment, "%s", sub.max_price > 0 ? "escrowed" : "none");
+    const char *trade =
+        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(sub.constraints, "trade_id"));
+    if (trade && cl_trade_bind(cs, trade, j.client, &j, &err) != 0) {
+        cl_respond_err(cs, req, &err);
+        return;
+    }
+    if (trade) sub.max_price = 0; /* paid by the trade's hours: no escrow of its own */
+    snprintf(j.payment, sizeof j.payment, "%s",
+             trade ? "trade" : sub.max_price > 0 ? "escrowed" : "none");
     j.payload = aitbc_json_canonical(sub.payload);
     j.constraints = sub.constraints ? aitbc_json_canonical(sub.constraints) : strdup("{}");
     j.max_price = sub.max_price;

@@ -35,8 +35,7 @@ static void loose_modes_are_tightened(void **state) {
     assert_int_equal(mode_of(db), 0600);
     char wal[160];
     snprintf(wal, sizeof wal, "%s-wal", db);
-    if (access(wal, F_OK) == 0)
-        assert_int_equal(mode_of(wal), 0600);
+    if (access(wal, F_OK) == 0) assert_int_equal(mode_of(wal), 0600);
     assert_int_equal(th_stop(h), 0);
     th_free(h); /* removes the directory */
 }

@@ -48,8 +48,7 @@ static int send_text(int fd, const char *text) {
  * nothing happened within timeout_ms. */
 static long answer(int fd, char *buf, size_t cap, int timeout_ms) {
     struct pollfd p = {.fd = fd, .events = POLLIN};
-    if (poll(&p, 1, timeout_ms) <= 0)
-        return -1;
+    if (poll(&p, 1, timeout_ms) <= 0) return -1;
     ssize_t n = recv(fd, buf, cap - 1, 0);
     buf[n > 0 ? n : 0] = '\0';
     return n < 0 ? 0 : (long)n;
@@ -74,7 +73,8 @@ static void one_address_cannot_take_every_slot(void **state) {
     close(fifth);
     /* Another address is served. */
     int other = connect_from("127.0.0.4", port);
-    assert_int_equal(send_text(other, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"), 0);
+    assert_int_equal(
+        send_text(other, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"), 0);
     assert_true(answer(other, buf, sizeof buf, 5000) > 0);
     assert_non_null(strstr(buf, "HTTP/1.1 200"));
     close(other);
@@ -95,8 +95,7 @@ static void a_trickled_head_is_cut_at_the_deadline(void **state) {
     long got = -1;
     /* One header byte every 100 ms keeps MHD's idle timer happy; the deadline still applies. */
     while (got < 0 && mono_ms() - start < 6000) {
-        if (send_text(fd, "X") != 0)
-            break;
+        if (send_text(fd, "X") != 0) break;
         got = answer(fd, buf, sizeof buf, 100);
     }
     int64_t took = mono_ms() - start;

@@ -45,8 +45,8 @@ static int small_window_subscriber(int port, const char *api_key) {
     char buf[2048];
     assert_true(wst_read(fd, buf, sizeof(buf), 5000, WST_HTTP_RESPONSE) > 0);
     assert_non_null(strstr(buf, " 101 "));
-    assert_int_equal(send_masked(fd, "{\"id\":1,\"method\":\"subscribe\",\"params\":[\"probe_public\"]}"),
-                     0);
+    assert_int_equal(
+        send_masked(fd, "{\"id\":1,\"method\":\"subscribe\",\"params\":[\"probe_public\"]}"), 0);
     /* The reply: subscribed before anything is published. */
     assert_true(wst_read(fd, buf, sizeof(buf), 5000, WST_FIRST_DATA) > 0);
     assert_non_null(strstr(buf, "\"subscribed\":[\"probe_public\"]"));
@@ -108,8 +108,12 @@ static void reset_with_unread_bytes(void **state) {
 
 /* ---- fair share of WebSocket slots ---- */
 
-#define ACCT_A "ait1" "00000000000000000000000000000000000000a1"
-#define ACCT_B "ait1" "00000000000000000000000000000000000000b1"
+#define ACCT_A                                                                                     \
+    "ait1"                                                                                         \
+    "00000000000000000000000000000000000000a1"
+#define ACCT_B                                                                                     \
+    "ait1"                                                                                         \
+    "00000000000000000000000000000000000000b1"
 
 static int opens(wsc_loop *l, int port, const char *key, wsc **out) {
     wsc *c = wsc_connect(l, port, key, 5000);
@@ -129,11 +133,12 @@ static int a2_gets_in(void *arg) {
 
 static void caps_per_key_and_account(void **state) {
     (void)state;
-    th_host *h = th_start("  auth-static: { keys: [ {key: \"k-a1\", role: client, address: \"" ACCT_A
-                          "\"},\n    {key: \"k-a2\", role: client, address: \"" ACCT_A "\"},\n"
-                          "    {key: \"k-b\", role: client, address: \"" ACCT_B "\"} ] }\n",
-                          "websocket: { listen: \"127.0.0.1:0\", max_clients_per_key: 2,"
-                          " max_clients_per_account: 3 }\n");
+    th_host *h =
+        th_start("  auth-static: { keys: [ {key: \"k-a1\", role: client, address: \"" ACCT_A
+                 "\"},\n    {key: \"k-a2\", role: client, address: \"" ACCT_A "\"},\n"
+                 "    {key: \"k-b\", role: client, address: \"" ACCT_B "\"} ] }\n",
+                 "websocket: { listen: \"127.0.0.1:0\", max_clients_per_key: 2,"
+                 " max_clients_per_account: 3 }\n");
     assert_non_null(h);
     int port = th_ws_port(h);
     wsc_loop *l = wsc_loop_new();

@@ -345,6 +345,7 @@ static void test_create_validation(void **state)
     fixture *f = *state;
     expect_400(f, "{\"role\":\"client\",\"label\":\"a\",\"extra\":1}", "extra");
     expect_400(f, "{\"role\":\"miner\",\"label\":\"a\"}", "role");
+    expect_400(f, "{\"role\":\"client\",\"label\":\"\"}", "label"); /* required: not empty */
     expect_400(f, "{\"role\":\"root\",\"label\":\"a\"}", "role");
     expect_400(f, "{\"role\":1,\"label\":\"a\"}", "role");
     expect_400(f, "{\"label\":\"a\"}", "role");

@@ -48,6 +48,14 @@ int at_spooled(th_host *miner) {
     return n;
 }
 
+static int unspooled(void *m) {
+    return at_spooled(m) == 0;
+}
+
+int at_wait_unspooled(th_host *miner, int timeout_ms) {
+    return th_wait_until(unspooled, miner, timeout_ms);
+}
+
 cJSON *at_get_json(th_host *h, const char *path, const char *api_key) {
     th_resp r;
     if (th_req(h, "GET", path, api_key, NULL, &r) != 0 || r.status != 200) {

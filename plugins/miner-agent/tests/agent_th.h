@@ -19,6 +19,9 @@ int at_spooled(th_host *miner);
 cJSON *at_get_json(th_host *h, const char *path, const char *api_key);
 /** POST /v1/jobs/{job_id}/cancel as the client; the HTTP status. */
 long at_cancel(th_host *coord, const jt_client *c, const char *job_id);
+/** Wait until the miner node's spool is empty (the coordinator records a completion before the
+ *  agent reads its answer and removes the file). 1 if it became empty. */
+int at_wait_unspooled(th_host *miner, int timeout_ms);
 /** The coordinator's record of a miner (admin GET /v1/miners/{address}), or NULL. Caller frees. */
 cJSON *at_miner_record(th_host *coord, const char *address);
 /** Wait until the coordinator shows the miner with status. 1 if it did. */

@@ -30,10 +30,6 @@ static int good_job_delivered(void *arg) {
     return done;
 }
 
-static int spool_empty(void *m) {
-    return at_spooled(m) == 0;
-}
-
 static void test_hostile_answers_do_not_break_the_agent(void **st) {
     (void)st;
     char plugins[512];
@@ -45,7 +41,7 @@ static void test_hostile_answers_do_not_break_the_agent(void **st) {
     M = th_start(plugins, NULL);
     assert_non_null(M);
     assert_true(th_wait_until(good_job_delivered, NULL, 60000));
-    assert_true(th_wait_until(spool_empty, M, 10000));
+    assert_true(at_wait_unspooled(M, 10000));
 
     cJSON *s = stats();
     const cJSON *done = cJSON_GetObjectItem(s, "completions");

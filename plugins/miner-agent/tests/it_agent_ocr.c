@@ -104,7 +104,7 @@ static void test_bad_images_fail_clearly(void **st) {
     expect_failed(&c, ocr_body(big, 20000, ""), "image_too_large");
     free(big);
     expect_failed(&c, hello_png_body(",\"lang\":\"zz\""), "unknown_language");
-    assert_int_equal(at_spooled(M), 0);
+    assert_true(at_wait_unspooled(M, 10000));
     assert_true(jt_conserved(C));
 }
 

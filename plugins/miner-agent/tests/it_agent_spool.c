@@ -20,10 +20,6 @@ static int spooled(void *m) {
     return at_spooled(m) > 0;
 }
 
-static int nothing_spooled(void *m) {
-    return at_spooled(m) == 0;
-}
-
 /* A funded client's job running on the miner node, the coordinator stopped, the result spooled;
  * *before is the miner's balance before. */
 static void result_held_while_coordinator_down(char addr[48], char id[64], int64_t *before) {
@@ -44,7 +40,7 @@ static void paid_once(const char *addr, const char *id, int64_t before) {
     assert_int_equal(jt_int(job, "attempt"), 1);
     assert_string_equal(jt_str(cJSON_GetObjectItem(job, "result"), "echo"), "kept");
     cJSON_Delete(job);
-    assert_true(th_wait_until(nothing_spooled, M, 10000));
+    assert_true(at_wait_unspooled(M, 10000));
     int64_t avail, locked;
     jt_balance(C, addr, &avail, &locked);
     assert_int_equal(avail - before, 2 * 250000 - 12500); /* 2 units × 0.25, 2.5 % fee */

@@ -56,7 +56,7 @@ export async function render(main, params, app) {
     try {
       const r = await api.get(`v1/admin/jobs${api.qs({ state: state.value, limit: 50 })}`);
       fill(jobsEl, table('Jobs, newest first', [
-        ['Job', j => link(`#/jobs/${j.job_id}`, h('span.mono', short(j.job_id, 14)))], ['Type', j => j.payload.type], ['State', j => badge(j.state)],
+        ['Job', j => link(`#/jobs/${j.job_id}`, h('span.mono', short(j.job_id, 14)))], ['Type', j => (j.payload && j.payload.type) || '—'], ['State', j => badge(j.state)],
         ['Client', j => addr(j.client)], ['Miner', j => addr(j.assigned_miner)], ['Price', j => j.price ?? '—'], ['Created', j => when(j.created_at)]],
       r.items, 'No jobs.'));
     } catch (e) {

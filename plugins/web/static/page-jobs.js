@@ -116,7 +116,7 @@ async function jobPage(main, id, app) {
       p === null ? h('progress#job-progress', { max: 1, 'aria-label': 'progress unknown' })
         : h('progress#job-progress', { max: 1, value: p, 'aria-valuetext': `${Math.round(p * 100)}%` }),
       h('dl',
-        h('dt', 'Type'), h('dd', j.payload.type),
+        h('dt', 'Type'), h('dd', (j.payload && j.payload.type) || '—'),
         h('dt', 'Waiting because'), h('dd', j.state === 'QUEUED' ? j.pending_reason || 'queued' : '—'),
         h('dt', 'Miner'), h('dd', addr(j.assigned_miner)),
         h('dt', 'Max price / price'), h('dd', `${j.max_price} / ${j.price ?? '—'} AIT (${j.payment_status})`),
@@ -175,7 +175,9 @@ async function showReceipt(box, job) {
   fill(box, h('h2', 'Receipt'), h('p.live', 'Fetching the receipt…'));
   let receipt, keys;
   try {
-    [receipt, keys] = await Promise.all([
+    // The job as the API answers it (events may leave out large fields such as the payload).
+    [job, receipt, keys] = await Promise.all([
+      api.get(`v1/jobs/${encodeURIComponent(job.job_id)}`),
       api.get(`v1/jobs/${encodeURIComponent(job.job_id)}/receipt`),
       api.get('v1/receipts/public-key', { anonymous: true }),
     ]);

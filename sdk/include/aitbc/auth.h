@@ -8,12 +8,23 @@
 #include "http.h"
 #include "store.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define AITBC_AUTH_SERVICE "auth@1"
 /** Bus topic an auth backend may own (admin only): a key was revoked. */
 #define AITBC_TOPIC_KEY_REVOKED "key_revoked"
 /** Longest API key text including NUL: aitbc_<role>_<key_id>_<secret>. */
 #define AITBC_API_KEY_MAX 160
 
+/**
+ * Threads: authenticate is called by the host on HTTP threads for every authenticated request
+ * (and by the WebSocket bridge on its service thread), concurrently: it must be thread-safe and
+ * must not block for long (a cache in front of the database; never a network call). The key
+ * calls run on the caller's thread and may block on the database. Pointers are borrowed for the
+ * call; out buffers are the caller's.
+ */
 typedef struct aitbc_auth_v1 {
     uint32_t size; /**< sizeof(aitbc_auth_v1) of the provider */
     void *self;    /**< first argument of every call */
@@ -33,5 +44,9 @@ typedef struct aitbc_auth_v1 {
     /** Revoke every key of an owner address with the given role (miner key rotation). */
     int (*revoke_owner)(void *self, aitbc_txn *txn, const char *owner_address, unsigned role);
 } aitbc_auth_v1;
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

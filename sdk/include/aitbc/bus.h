@@ -6,6 +6,10 @@
 #include <cjson/cJSON.h>
 #include "http.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /** Who may see one event of a topic (used by the WebSocket bridge).
  *  @return nonzero if `who` may see `data`. Called on the bus thread; must not block. */
 typedef int (*aitbc_visible_fn)(const aitbc_principal *who, const cJSON *data, void *user);
@@ -21,5 +25,9 @@ typedef struct aitbc_topic {
     aitbc_visible_fn visible; /**< per-event filter, or NULL = every event to every allowed role */
     void *user;
 } aitbc_topic;
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -6,12 +6,21 @@
 
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct aitbc_command_v1 {
     uint32_t size;
     void *self;
-    /** argc/argv are what followed the flag (e.g. the receipt file). Prints its own report to
-     *  stdout; returns the process exit code (0 = ok). */
+    /** argc/argv are what followed the flag (e.g. the receipt file), borrowed. Runs on the main
+     *  thread after every init, no sockets open; may block. Prints its own report to stdout;
+     *  returns the process exit code (0 = ok). */
     int (*run)(void *self, int argc, char **argv);
 } aitbc_command_v1;
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -2,6 +2,10 @@
 #ifndef AITBC_ERRORS_H
 #define AITBC_ERRORS_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 enum {
     AITBC_OK = 0,
     AITBC_EINVAL = -1,     /**< bad argument / invalid input (HTTP 400) */
@@ -19,5 +23,9 @@ enum {
     AITBC_EUNAVAIL = -13,  /**< service missing or shutting down (503) */
     AITBC_ESIG = -14,      /**< signature does not verify (400 invalid_signature) */
 };
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -12,6 +12,10 @@
 #include "store.h"
 #include "log.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define AITBC_HOST_API_VERSION 1u
 
 /** 1 if the host's table has `entry` (entries appended after 1.0 are marked @since): a plugin
@@ -165,5 +169,9 @@ struct aitbc_host_api {
      *  that write often. 0, or AITBC_EUNAVAIL (not running: nothing runs, done is not called). */
     int (*txn_submit)(aitbc_task_fn fn, void *arg, aitbc_write_done_fn done);
 };
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -5,6 +5,10 @@
 #include <stdint.h>
 #include <stddef.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct aitbc_request aitbc_request; /* opaque: one HTTP exchange, owned by the host */
 
 /** Roles, as a bitmask in route declarations. A route with roles == AITBC_ROLE_PUBLIC skips auth. */
@@ -66,5 +70,9 @@ typedef struct aitbc_route {
      *  Handlers must not block on other requests. */
     int write;
 } aitbc_route;
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

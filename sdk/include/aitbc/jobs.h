@@ -8,6 +8,10 @@
 #include <cjson/cJSON.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define AITBC_JOBS_SERVICE "jobs@1"
 #define AITBC_MINERS_SERVICE "miners@1"
 /* Bus topics: the client plugin (jobs@1) owns job_updates, the miner plugin (miners@1) the other
@@ -40,6 +44,12 @@ typedef struct aitbc_jobs_error {
     char message[160];
 } aitbc_jobs_error;
 
+/**
+ * jobs@1 and miners@1 calls run on the caller's thread (an HTTP handler, a timer, a worker) and
+ * may block on the database; they are thread-safe. Pointer arguments are borrowed for the call.
+ * Every cJSON ** out-parameter is set only on success, to a new object the CALLER FREES
+ * (cJSON_Delete); strings returned as const char * are static.
+ */
 typedef struct aitbc_jobs_v1 {
     uint32_t size; /**< sizeof(aitbc_jobs_v1) of the provider */
     void *self;
@@ -51,7 +61,8 @@ typedef struct aitbc_jobs_v1 {
      *  new assignments. A NO_RENEW call with nothing to assign takes no write lock. */
     int (*dispatch)(void *self, const aitbc_jobs_miner *m, const cJSON *running, int flags,
                     int64_t lease_ms, cJSON **answer, int *assigned);
-    /** Completion by miner (body as API.md). 0 and *answer (200 body) or an error in *err. */
+    /** Completion by miner (body as API.md). 0 and *answer (200 body, caller frees) or an error
+     *  in *err. */
     int (*complete)(void *self, const char *job_id, const char *miner, const char *miner_pubkey_hex,
                     const cJSON *body, int max_attempts, cJSON **answer, aitbc_jobs_error *err);
     /** Requeue (FAILED past max_attempts) every RUNNING job of miner assigned before
@@ -66,13 +77,15 @@ typedef struct aitbc_jobs_v1 {
                        int64_t *failed, int64_t *earned);
     /** Rises every time a job becomes QUEUED (closes the check-then-park race of long-polls). */
     uint64_t (*queued_gen)(void *self);
-    /** Jobs newest first; NULL filters are absent. *out = {"items":[Job…],"next_cursor"}. */
+    /** Jobs newest first; NULL filters are absent. *out (caller frees) =
+     *  {"items":[Job…],"next_cursor"}. */
     int (*list)(void *self, const char *state, const char *client, const char *miner, int64_t limit,
                 const char *cursor, cJSON **out, aitbc_jobs_error *err);
-    /** *out = {"jobs":{total,QUEUED,…},"avg_job_duration_ms","jobs_per_minute"} from counters. */
+    /** *out (caller frees) = {"jobs":{total,QUEUED,…},"avg_job_duration_ms","jobs_per_minute"}
+     *  from counters. */
     int (*stats)(void *self, cJSON **out);
     /** Progress report by miner for its running attempt (body {"attempt","progress":0..1}).
-     *  0 and *answer ({"job_id","attempt","progress"}), or an error in *err; a 429 sets
+     *  0 and *answer ({"job_id","attempt","progress"}, caller frees), or an error in *err; a 429 sets
      *  *retry_after_s. Check size before calling: providers older than this member lack it. */
     int (*progress)(void *self, const char *job_id, const char *miner, const cJSON *body,
                     cJSON **answer, int64_t *retry_after_s, aitbc_jobs_error *err);
@@ -85,11 +98,21 @@ typedef struct aitbc_miners_v1 {
      *  "queued". Static string. */
     const char *(*pending_reason)(void *self, const char *job_type, const cJSON *constraints,
                                   int64_t max_price);
-    /** Miners newest first. *out = {"items":[…],"next_cursor"}. */
+    /** Miners newest first. *out (caller frees) = {"items":[…],"next_cursor"}. */
     int (*list)(void *self, const char *status, int64_t limit, const char *cursor, cJSON **out,
                 aitbc_jobs_error *err);
     /** Registry counts. */
     int (*counts)(void *self, int64_t *total, int64_t *online, int64_t *offline);
+    /** One miner's registry status: "ONLINE", "DRAINING" or "OFFLINE" (static strings), NULL
+     *  when it is not registered. capabilities (may be NULL) receives a copy of what it
+     *  registered (caller frees; NULL when unregistered). *err (may be NULL) gets 0 or a
+     *  negative AITBC_E* when the registry could not be read. One indexed read: no paging.
+     *  Check size before calling: providers older than this member lack it. */
+    const char *(*status)(void *self, const char *address, cJSON **capabilities, int *err);
 } aitbc_miners_v1;
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -6,6 +6,10 @@
 #include <stddef.h>
 #include <cjson/cJSON.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /** Canonical JSON (RFC 8785/JCS): keys sorted by UTF-16 code units, no whitespace, nulls omitted
  *  (members whose value is null are dropped, recursively), integers printed without exponent,
  *  strings escaped per JCS. Returns a malloc'd string (caller frees with free()), or NULL. */
@@ -51,5 +55,9 @@ typedef struct aitbc_cfg_int_spec {
 /** aitbc_cfg_int for each of n specs, into out[i]. Returns -1 when all are fine, else the index
  *  of the first bad one (log "<plugin>.<spec.key> must be an integer in lo..hi"). */
 int aitbc_cfg_ints(const cJSON *cfg, const aitbc_cfg_int_spec *specs, size_t n, int64_t *out);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -7,6 +7,10 @@
 #include <stdint.h>
 #include "store.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define AITBC_LEDGER_SERVICE "ledger@1"
 /* Bus topics the chain plugin owns: each sealed block, and each transaction as it is sealed. */
 #define AITBC_TOPIC_BLOCKS "blocks"
@@ -23,6 +27,8 @@
 #define AITBC_TX_EXCHANGE_SETTLE "EXCHANGE_SETTLE"
 #define AITBC_TX_FEE "FEE"
 
+/** Every call runs on the caller's thread, is thread-safe and may block on the database (a write
+ *  call without txn opens its own write transaction). Pointers are borrowed for the call. */
 typedef struct aitbc_ledger_v1 {
     uint32_t size;
     void *self;
@@ -56,6 +62,24 @@ typedef struct aitbc_ledger_v1 {
                   char hash_out[AITBC_TX_HASH_MAX]);
     /** Chain height and total transactions (for stats). */
     int (*chain_info)(void *self, int64_t *height, int64_t *tx_count);
+    /** The same ledger, with every lock, unlock and settle out of locked funds recorded as
+     *  owned by `module` (the plugin's name), so a node can tell whose escrow is left when a
+     *  module is switched off (see aitbc_ledger_for). The table lives as long as the ledger. */
+    const struct aitbc_ledger_v1 *(*for_module)(void *self, const char *module);
 } aitbc_ledger_v1;
+
+/** The ledger view a plugin that locks funds should keep: l->for_module(module) when the
+ *  provider has it, else l itself. */
+static inline const aitbc_ledger_v1 *aitbc_ledger_for(const aitbc_ledger_v1 *l, const char *module)
+{
+    if (!l || l->size < sizeof *l || !l->for_module)
+        return l;
+    const aitbc_ledger_v1 *v = l->for_module(l->self, module);
+    return v ? v : l;
+}
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -5,6 +5,10 @@
 #include <stdint.h>
 #include <stddef.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /** Longest formatted amount: 19 digits + '.' + up to 18 decimals + NUL. */
 #define AITBC_MONEY_MAX 48
 
@@ -16,5 +20,9 @@ int aitbc_money_format(int64_t units, int decimals, char out[AITBC_MONEY_MAX]);
 /** Overflow-checked helpers: 0 or AITBC_EOVERFLOW. */
 int aitbc_add_i64(int64_t a, int64_t b, int64_t *out);
 int aitbc_mul_i64(int64_t a, int64_t b, int64_t *out);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

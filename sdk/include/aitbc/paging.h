@@ -7,6 +7,10 @@
 #include <stdint.h>
 #include <cjson/cJSON.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define AITBC_LIMIT_DEFAULT 50
 #define AITBC_LIMIT_MAX 500
 #define AITBC_CURSOR_TAG_LEN 16  /* hex chars */
@@ -41,5 +45,9 @@ cJSON *aitbc_page_collect(const aitbc_host_api *api, aitbc_stmt *s, int limit, i
  *  follow, else null. */
 void aitbc_page_set_next(cJSON *answer, int more, const char *tag, int64_t last_key,
                          const char *last_tie);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -7,8 +7,18 @@
 #include <cjson/cJSON.h>
 #include "errors.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define AITBC_ABI_MAJOR 1u
 #define AITBC_ABI_MINOR 1u
+/** The SDK these headers are: ABI major.minor plus a patch level for header-only fixes.
+ *  #if AITBC_SDK_VERSION_NUM >= 10100 guards code that needs 1.1. */
+#define AITBC_SDK_VERSION_PATCH 0u
+#define AITBC_SDK_VERSION_NUM                                                                      \
+    (AITBC_ABI_MAJOR * 10000u + AITBC_ABI_MINOR * 100u + AITBC_SDK_VERSION_PATCH)
+#define AITBC_SDK_VERSION "1.1.0"
 
 /* Sizes of the types the ABI passes around, plus the cJSON major/minor, packed into one number.
  * Host and plugin must agree on it or the plugin is refused (like nginx's module signature). */
@@ -57,16 +67,26 @@ typedef struct aitbc_plugin_desc {
     const char *const *provides; /**< NULL-terminated service names "ledger@1", or NULL */
     const char *const *requires; /**< NULL-terminated service names it needs, or NULL */
     const aitbc_cfg_key *config_schema; /**< keys allowed in its config section, or NULL = none */
-    /** Read config, allocate state. No routes, no threads yet. Required.
-     *  @param api borrowed for the plugin's lifetime. @param state out: the plugin's state. */
+    /* Threads: init, start, stop and destroy run on the host's main thread, one plugin at a time,
+     * in dependency order (stop and destroy in reverse); they may block (files, the database). */
+    /** Read config, run migrations, register services and topics, allocate state. No routes, no
+     *  lookups, no threads yet. Required.
+     *  On failure: free everything it allocated and return a negative AITBC_E* code; destroy is
+     *  NOT called (the host drops any timer or subscription it left).
+     *  @param ctx, api borrowed for the plugin's lifetime. @param state out: the plugin's state,
+     *  owned by the plugin, handed back to every other callback. */
     int (*init)(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **state);
-    /** Register routes, subscriptions, services lookups, timers. Required. */
+    /** Register routes, subscriptions, timers; look up services (declared in requires/uses);
+     *  start own threads. Required. A failed start is still followed by stop and destroy. */
     int (*start)(void *state);
-    /** Stop timers/threads; after this no callback of the plugin runs. Required. */
+    /** Stop and join the plugin's own threads. Before it is called the host has stopped HTTP
+     *  requests, dropped the plugin's subscriptions and timers and drained the worker pool; after
+     *  it returns no callback of the plugin runs. Required. */
     void (*stop)(void *state);
-    /** Free state. Required. */
+    /** Free state (after stop, or after a failed start). Required. */
     void (*destroy)(void *state);
-    /** Optional: 0 healthy, else unhealthy; shown on /healthz. */
+    /** Optional: 0 healthy, else unhealthy; shown on /healthz. Called on an HTTP thread,
+     *  concurrently with anything else: read state under the plugin's own lock, never block. */
     int (*health)(void *state);
     void *reserved[8];
     /* ---- appended in 1.1: the host reads these only when struct_size covers them ---- */
@@ -90,5 +110,9 @@ typedef struct aitbc_plugin_desc {
 
 /** Every plugin defines exactly this function. */
 AITBC_EXPORT const aitbc_plugin_desc *aitbc_plugin_describe(void);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

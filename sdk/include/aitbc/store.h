@@ -5,6 +5,10 @@
 #include <stdint.h>
 #include <stddef.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /** An open transaction on the calling thread's connection. Not shareable across threads. */
 typedef struct aitbc_txn aitbc_txn;
 /** A prepared statement, cached per connection and SQL text; valid until aitbc_host_api.stmt_done. */
@@ -19,5 +23,9 @@ typedef struct aitbc_migration {
     int version;     /**< 1, 2, 3 ... */
     const char *sql; /**< one or more statements */
 } aitbc_migration;
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

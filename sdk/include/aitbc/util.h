@@ -5,6 +5,10 @@
 #include <stdint.h>
 #include <stddef.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /** base64url without padding. out needs 4*ceil(len/3)+1 bytes. @return chars written (no NUL). */
 size_t aitbc_b64url_encode(const void *data, size_t len, char *out);
 /** Decode base64url (no padding; padding tolerated). @return bytes written or -1 on bad input/too long. */
@@ -34,5 +38,9 @@ int aitbc_address_valid(const char *text);
 /** Verify an Ed25519 signature given as base64url over msg with a hex public key. 0 or AITBC_ESIG. */
 int aitbc_ed25519_verify_b64(const char *pubkey_hex, const char *sig_b64url, const void *msg,
                              size_t msg_len);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
