@@ -127,9 +127,9 @@ static int admin_start(void *state) {
     as->exchange = api->service_lookup(AITBC_EXCHANGE_SERVICE);
     if (!as->jobs || !as->miners) return AITBC_EUNAVAIL;
     const aitbc_route routes[] = {
-        {"GET", "/v1/admin/miners", AITBC_ROLE_ADMIN, AITBC_BODY_NONE, 0, h_miners, as, 0},
-        {"GET", "/v1/admin/jobs", AITBC_ROLE_ADMIN, AITBC_BODY_NONE, 0, h_jobs, as, 0},
-        {"GET", "/v1/admin/stats", AITBC_ROLE_ADMIN, AITBC_BODY_NONE, 0, h_stats, as, 0},
+        {"GET", "/v1/admin/miners", AITBC_ROLE_ADMIN, AITBC_BODY_NONE, 0, h_miners, as, 0, 0},
+        {"GET", "/v1/admin/jobs", AITBC_ROLE_ADMIN, AITBC_BODY_NONE, 0, h_jobs, as, 0, 0},
+        {"GET", "/v1/admin/stats", AITBC_ROLE_ADMIN, AITBC_BODY_NONE, 0, h_stats, as, 0, 0},
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         int rc = api->route(as->ctx, &routes[i]);

@@ -263,13 +263,13 @@ static void h_public_key(aitbc_request *req, void *user) {
 int cl_routes_register(client_state *cs) {
     const unsigned owner = AITBC_ROLE_CLIENT | AITBC_ROLE_ADMIN;
     const aitbc_route routes[] = {
-        {"POST", "/v1/jobs", AITBC_ROLE_CLIENT, AITBC_BODY_JSON, CL_JOBS_MAX_BODY, h_submit, cs, 1},
-        {"GET", "/v1/jobs", AITBC_ROLE_CLIENT, AITBC_BODY_NONE, 0, h_list, cs, 0},
-        {"GET", "/v1/jobs/{job_id}", owner, AITBC_BODY_NONE, 0, h_get, cs, 0},
-        {"GET", "/v1/jobs/{job_id}/receipt", owner, AITBC_BODY_NONE, 0, h_receipt, cs, 0},
-        {"POST", "/v1/jobs/{job_id}/cancel", owner, AITBC_BODY_NONE, 0, h_cancel, cs, 0},
+        {"POST", "/v1/jobs", AITBC_ROLE_CLIENT, AITBC_BODY_JSON, CL_JOBS_MAX_BODY, h_submit, cs, 1, 1},
+        {"GET", "/v1/jobs", AITBC_ROLE_CLIENT, AITBC_BODY_NONE, 0, h_list, cs, 0, 0},
+        {"GET", "/v1/jobs/{job_id}", owner, AITBC_BODY_NONE, 0, h_get, cs, 0, 0},
+        {"GET", "/v1/jobs/{job_id}/receipt", owner, AITBC_BODY_NONE, 0, h_receipt, cs, 0, 0},
+        {"POST", "/v1/jobs/{job_id}/cancel", owner, AITBC_BODY_NONE, 0, h_cancel, cs, 0, 1},
         {"GET", "/v1/receipts/public-key", AITBC_ROLE_PUBLIC, AITBC_BODY_NONE, 0, h_public_key, cs,
-         0},
+         0, 0},
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         int rc = cs->api->route(cs->ctx, &routes[i]);
