@@ -184,14 +184,21 @@ const aitbc_plugin_desc *aitbc_plugin_describe_v2(void) {
     return &desc;
 }
 #else
+#if defined(V1_0)
+/* A 1.0-sized heap copy, so ASan sees any read past what 1.0 defined; it lives as long as the
+ * .so and goes when the host unloads it (or the process ends). */
+static aitbc_plugin_desc *v10_copy;
+__attribute__((destructor)) static void v10_copy_free(void) {
+    free(v10_copy);
+}
+#endif
 const aitbc_plugin_desc *aitbc_plugin_describe(void) {
 #ifdef NULL_DESC
     (void)&desc;
     return NULL;
 #elif defined(V1_0)
-    static aitbc_plugin_desc *copy; /* lives as long as the .so */
-    if (!copy && (copy = malloc(STRUCT_SIZE))) memcpy(copy, &desc, STRUCT_SIZE);
-    return copy;
+    if (!v10_copy && (v10_copy = malloc(STRUCT_SIZE))) memcpy(v10_copy, &desc, STRUCT_SIZE);
+    return v10_copy;
 #else
     return &desc;
 #endif

@@ -42,9 +42,11 @@ static long post_item(th_host *h, const char *id, const char *mode, const char *
     snprintf(json, sizeof json, "{\"id\":\"%s\",\"mode\":\"%s\"}", id, mode);
     snprintf(header, sizeof header, "Idempotency-Key: %s", idem ? idem : "");
     const char *headers[] = {header, NULL};
-    th_resp r;
-    if (th_req_ex(h, "POST", "/v1/batchprobe/items", KEY, json, idem ? headers : NULL, &r) != 0)
+    th_resp r = {0};
+    if (th_req_ex(h, "POST", "/v1/batchprobe/items", KEY, json, idem ? headers : NULL, &r) != 0) {
+        th_resp_free(&r); /* a failed request still hands back empty buffers */
         return -1;
+    }
     long status = r.status;
     if (body) *body = strdup(r.body ? r.body : "");
     th_resp_free(&r);
