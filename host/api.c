@@ -55,6 +55,11 @@ static void api_respond_error(aitbc_request *req, unsigned status, const char *c
     va_end(ap);
 }
 
+static void api_wake(const char *key) {
+    if (!writer_capture_wake(key))
+        http_wake(key);
+}
+
 /* A struct a plugin passes in is read only as far as the plugin's build knows it: the
  * descriptor's abi_minor says which version of the SDK headers it was compiled against, and each
  * struct's extent per minor is fixed here (fields are only ever appended within a major). */
@@ -85,8 +90,10 @@ static int api_bus_publish(aitbc_plugin_ctx *ctx, const char *topic, const cJSON
     int rc = bus_check_owner(ctx, topic);
     if (rc)
         return rc;
-    /* Inside a request's write scope the event leaves only once the work it reports committed. */
-    if (strcmp(topic, "*") != 0 && scope_hold_event(topic, data))
+    /* On the writer, or inside a request's write scope, the event leaves only once the work it
+     * reports committed. */
+    if (strcmp(topic, "*") != 0 &&
+        (writer_capture_publish(topic, data) || scope_hold_event(topic, data)))
         return 0;
     return bus_publish(topic, data);
 }
@@ -135,7 +142,7 @@ static const aitbc_host_api g_api = {
     .respond_raw = http_respond_raw,
     .respond_error = api_respond_error,
     .defer = http_defer,
-    .wake = http_wake,
+    .wake = api_wake,
     .bus_topic = bus_declare,
     .bus_publish = api_bus_publish,
     .bus_subscribe = api_bus_subscribe,
@@ -165,10 +172,11 @@ static const aitbc_host_api g_api = {
     .plugin_info = api_plugin_info,
     .started_ms = host_started_ms,
     .service_names = services_names,
+    .txn_submit = writer_txn_submit,
 };
 
 /* A field appended to aitbc_host_api must be wired above: this fails until the last one is. */
-_Static_assert(sizeof(aitbc_host_api) == offsetof(aitbc_host_api, service_names) + sizeof(void *),
+_Static_assert(sizeof(aitbc_host_api) == offsetof(aitbc_host_api, txn_submit) + sizeof(void *),
                "aitbc_host_api grew: wire the new fields in g_api and move this check");
 
 /** @brief The API table handed to every plugin's init (static, lives for the process). */

@@ -82,6 +82,16 @@ void http_defer(aitbc_request *req, const char *key, int64_t deadline_ms, aitbc_
     pthread_mutex_unlock(&g_lock);
 }
 
+void defer_cancel(aitbc_request *req) {
+    pthread_mutex_lock(&g_lock);
+    if (req->park_state == 1)
+        unlink_locked(req);
+    req->park_state = 0;
+    req->deferred = 0;
+    req->retry = NULL;
+    pthread_mutex_unlock(&g_lock);
+}
+
 void defer_park(aitbc_request *req) {
     /* Suspend first: resuming is only valid for a suspended connection. */
     MHD_suspend_connection(req->conn);

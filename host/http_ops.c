@@ -2,6 +2,7 @@
  * GET /healthz (public), GET /metrics (public from loopback, admin role otherwise) and
  * GET /v1/openapi.json (public, openapi.c). */
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 

@@ -47,6 +47,8 @@ enum req_phase {
     PH_BODY,     /* checks passed, body being read */
     PH_PARKED,   /* deferred: connection suspended */
     PH_RESUMED,  /* woken or timed out: retry on the next access-handler call */
+    PH_WRITING,  /* a write route's handler/retry is queued on or running on the writer */
+    PH_WRITTEN,  /* its batch ended: finish on the next access-handler call */
     PH_DONE,     /* a response is queued */
 };
 
@@ -89,6 +91,7 @@ struct aitbc_request {
     int timed_out;
     int closing_retries;        /* retries run while shutting down */
     int park_state;             /* 0 none, 1 registered, 2 suspended, 3 woken before suspended */
+    writer_item witem;          /* write routes: the handler's turn on the writer (group commit) */
     struct aitbc_request *pnext, *pprev;
 };
 
@@ -98,6 +101,8 @@ void http_req_free(aitbc_request *req);
 /** @brief Stage an error body; used by the pipeline before any handler runs. */
 void http_error(aitbc_request *req, unsigned status, const char *code, const char *field,
                 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/** @brief Drop the staged response (status, body, headers) so another may be staged. */
+void http_unstage(aitbc_request *req);
 /** @brief Replace a staged response with an error (the work behind it was not committed). */
 void http_restage_error(aitbc_request *req, unsigned status, const char *code, const char *msg);
 /** @brief Hand the staged response to MHD. 0 on success. */
@@ -108,6 +113,8 @@ int http_queue(aitbc_request *req, int closing);
 int defer_start(void);
 /** @brief Called after the handler returned with req->deferred set: suspend and park. */
 void defer_park(aitbc_request *req);
+/** @brief Take back a defer() whose request will not park after all (its write batch failed). */
+void defer_cancel(aitbc_request *req);
 /** @brief Resume every parked request with timed_out = 1 and refuse new parking. */
 void defer_shutdown(void);
 /** @brief Stop the deadline thread (after the daemon stopped). */

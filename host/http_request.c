@@ -216,17 +216,7 @@ void http_error(aitbc_request *req, unsigned status, const char *code, const cha
 }
 
 void http_restage_error(aitbc_request *req, unsigned status, const char *code, const char *msg) {
-    free(req->resp_body);
-    req->resp_body = NULL;
-    req->resp_len = 0;
-    req->responded = 0;
-    for (http_header *h = req->hdrs, *next; h; h = next) {
-        next = h->next;
-        free(h->name);
-        free(h->value);
-        free(h);
-    }
-    req->hdrs = NULL;
+    http_unstage(req);
     http_error(req, status, code, NULL, "%s", msg);
 }
 
@@ -253,6 +243,22 @@ int http_queue(aitbc_request *req, int closing) {
     return 0;
 }
 
+void http_unstage(aitbc_request *req) {
+    free(req->resp_body);
+    req->resp_body = NULL;
+    req->resp_len = 0;
+    req->responded = 0;
+    http_header *h = req->hdrs;
+    while (h) {
+        http_header *next = h->next;
+        free(h->name);
+        free(h->value);
+        free(h);
+        h = next;
+    }
+    req->hdrs = NULL;
+}
+
 void http_req_free(aitbc_request *req) {
     if (!req)
         return;
@@ -265,15 +271,7 @@ void http_req_free(aitbc_request *req) {
         free(req->q[i].value);
     }
     free(req->q);
-    free(req->resp_body);
-    http_header *h = req->hdrs;
-    while (h) {
-        http_header *next = h->next;
-        free(h->name);
-        free(h->value);
-        free(h);
-        h = next;
-    }
+    http_unstage(req);
     free(req->wake_key);
     free(req);
 }

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 
 #include <microhttpd.h>
+#include <sodium.h>
 
 #include "http_priv.h"
 
@@ -28,6 +29,31 @@ int http_set_closing(int on) {
     return atomic_exchange(&g_closing, on);
 }
 
+/* Request ids only need to be unique, not secret: each thread draws 128 random bits once and then
+ * counts, instead of a getrandom() system call per request. Same "req_" + 26 base32 shape. */
+static void next_request_id(char out[AITBC_ID_MAX]) {
+    static _Thread_local unsigned char state[16];
+    static _Thread_local int seeded;
+    static const char base32[] = "abcdefghijklmnopqrstuvwxyz234567";
+    if (!seeded) {
+        if (sodium_init() < 0)
+            abort(); /* no randomness: the SDK's ids refuse to run without it too */
+        randombytes_buf(state, sizeof state);
+        seeded = 1;
+    }
+    for (int i = 15; i >= 8 && ++state[i] == 0; i--) /* a 64-bit counter in the low half */
+        ;
+    unsigned char bytes[17] = {0};
+    memcpy(bytes, state, 16);
+    memcpy(out, "req_", 4);
+    for (int i = 0; i < 26; i++) {
+        int bit = i * 5, byte = bit / 8, shift = bit % 8;
+        unsigned v = ((unsigned)bytes[byte] << 8 | bytes[byte + 1]) >> (11 - shift);
+        out[4 + i] = base32[v & 31];
+    }
+    out[30] = '\0';
+}
+
 void *http_on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
     (void)cls;
     aitbc_request *req = calloc(1, sizeof *req);
@@ -40,7 +66,7 @@ void *http_on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
     }
     req->conn = conn;
     req->start_us = http_now_us();
-    aitbc_random_id("req", req->id);
+    next_request_id(req->id);
     atomic_fetch_add(&g_inflight, 1);
     return req;
 }
@@ -237,7 +263,7 @@ static void idempotency_begin(aitbc_request *req) {
     snprintf(route_key, sizeof route_key, "%s %.560s", req->m.route->method, rpath ? rpath : "");
     free(path);
     /* Claim, work and answer commit as one transaction (finish() ends it). */
-    if (scope_begin() != 0) {
+    if (!writer_in_batch() && scope_begin() != 0) { /* the writer's batch is that already */
         http_error(req, 503, "unavailable", NULL, "The server is busy; retry with the same key.");
         return;
     }
@@ -268,26 +294,32 @@ static void idempotency_begin(aitbc_request *req) {
     free(stored);
 }
 
-/* The body is complete: the checks that need it, then the handler. */
-static void run_handler(aitbc_request *req) {
+/* The body is complete: the checks that need it. 0 to go on to the handler. */
+static int body_checks(aitbc_request *req) {
     const aitbc_route *route = req->m.route;
     if (req->too_large) {
         http_error(req, 413, "payload_too_large", NULL, "The body is larger than %zu bytes.",
                    req->limit);
-        return;
+        return -1;
     }
     if (route->body == AITBC_BODY_JSON && req->body_len > 0) {
         if (!is_json_type(http_req_header(req, MHD_HTTP_HEADER_CONTENT_TYPE))) {
             http_error(req, 415, "unsupported_media_type", NULL,
                        "The body must be application/json.");
-            return;
+            return -1;
         }
         req->json = aitbc_json_parse_strict(req->body, req->body_len);
         if (!req->json) {
             http_error(req, 400, "invalid_json", NULL, "The body is not valid JSON.");
-            return;
+            return -1;
         }
     }
+    return 0;
+}
+
+/* Idempotency-Key, then the handler. */
+static void run_handler(aitbc_request *req) {
+    const aitbc_route *route = req->m.route;
     if (route->idempotent) {
         idempotency_begin(req);
         if (req->responded)
@@ -309,6 +341,13 @@ static void run_retry(aitbc_request *req) {
     retry(req, user, timed_out);
 }
 
+static void settle_idempotency(aitbc_request *req) {
+    if (req->idem) {
+        idem_finish(req->idem, req->status, req->resp_body, req->resp_len);
+        req->idem = NULL;
+    }
+}
+
 /* After a handler or retry returned: park, or hand the response to MHD. */
 static enum MHD_Result finish(aitbc_request *req) {
     if (req->deferred) {
@@ -324,15 +363,63 @@ static enum MHD_Result finish(aitbc_request *req) {
              req->id, req->method, req->m.pattern ? req->m.pattern : "?");
         http_error(req, 500, "internal", NULL, "Internal error.");
     }
-    if (req->idem) {
-        idem_finish(req->idem, req->status, req->resp_body, req->resp_len);
-        req->idem = NULL;
-    }
+    settle_idempotency(req);
     if (scope_active() && scope_end(1) != 0)
         http_restage_error(req, 503, "unavailable",
                            "The request could not be committed and nothing was done; retry with "
                            "the same Idempotency-Key.");
     return http_queue(req, atomic_load(&g_closing)) == 0 ? MHD_YES : MHD_NO;
+}
+
+/* ---- write routes: the handler runs on the writer, the answer waits for the commit ---- */
+
+/* On the writer, inside the batch: the handler, then (answer final) the Idempotency-Key record,
+ * so the record commits with the work or not at all. */
+static void write_run(void *arg) {
+    aitbc_request *req = arg;
+    run_handler(req);
+    if (req->deferred)
+        return;
+    if (!req->responded) {
+        hlog("http", AITBC_LOG_ERROR, "request %s: handler for %s %s returned without a response",
+             req->id, req->method, req->m.pattern ? req->m.pattern : "?");
+        http_error(req, 500, "internal", NULL, "Internal error.");
+    }
+    settle_idempotency(req);
+}
+
+/* On the writer after the batch: a failed batch answers 503 (nothing it did is kept); then the
+ * connection resumes and finish() sends the answer or parks the deferral. */
+static void write_settle(void *arg, int outcome) {
+    aitbc_request *req = arg;
+    if (outcome != WRITER_COMMITTED) {
+        if (req->deferred)
+            defer_cancel(req);
+        if (req->idem) /* claimed in an earlier batch: let the client retry with the key */
+            idem_finish(req->idem, 503, NULL, 0);
+        req->idem = NULL;
+        http_unstage(req);
+        http_resp_header(req, "Retry-After", "1");
+        http_error(req, 503, "unavailable", NULL, "The write could not be committed; retry.");
+    }
+    req->phase = PH_WRITTEN;
+    MHD_resume_connection(req->conn);
+}
+
+/* Hand a write route's handler to the writer; the connection waits suspended. */
+static enum MHD_Result to_writer(aitbc_request *req) {
+    req->witem.run = write_run;
+    req->witem.settle = write_settle;
+    req->witem.arg = req;
+    req->phase = PH_WRITING;
+    MHD_suspend_connection(req->conn); /* before submitting: the writer may resume at once */
+    if (writer_submit(&req->witem) == 0)
+        return MHD_YES;
+    /* No writer (stopping, or a host without one): run here, one transaction per request. */
+    write_run(req);
+    req->phase = PH_WRITTEN;
+    MHD_resume_connection(req->conn);
+    return MHD_YES;
 }
 
 enum MHD_Result http_on_access(void *cls, struct MHD_Connection *conn, const char *url,
@@ -363,11 +450,21 @@ enum MHD_Result http_on_access(void *cls, struct MHD_Connection *conn, const cha
                      req->id);
             return keep ? MHD_YES : MHD_NO;
         }
+        if (body_checks(req) != 0)
+            return finish(req);
+        if (req->m.route->write)
+            return to_writer(req);
         run_handler(req);
         return finish(req);
     case PH_RESUMED:
+        /* A retry runs here even on a write route: a queued job wakes every parked poll, and
+         * all but one find nothing; through the writer each would cost two more suspend/resume
+         * round trips in line behind real writes. Its writes use their own transaction. */
         run_retry(req);
         return finish(req);
+    case PH_WRITTEN:
+        return finish(req);
+    case PH_WRITING:
     case PH_PARKED:
     case PH_DONE:
         /* Body bytes after an early answer are dropped. */
@@ -394,7 +491,8 @@ void http_on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                     status, micros);
     if (http_settings()->http_access_log) {
         int plen = (int)strcspn(req->uri, "?#");
-        hlog("http", AITBC_LOG_INFO, "%s %.*s %u %zu %lldus %s %s%s", req->method, plen, req->uri,
+        hlog_buffered("http", AITBC_LOG_INFO, "%s %.*s %u %zu %lldus %s %s%s", req->method, plen,
+                      req->uri,
              status, status ? req->resp_len : (size_t)0, (long long)micros, req->id, req->remote,
              toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (aborted)");
     }

@@ -67,6 +67,13 @@ int hlog_parse_level(const char *text, aitbc_log_level *out);
 void hlog(const char *prefix, aitbc_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void hlogv(const char *prefix, aitbc_log_level level, const char *fmt, va_list ap);
+/** Like hlog, but the line may wait in a buffer (up to 32 KiB or 200 ms) so busy request
+ *  logging costs one write() per batch of lines, not per line. Lines keep their order with
+ *  unbuffered ones (an unbuffered line flushes the buffer first). */
+void hlog_buffered(const char *prefix, aitbc_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/** Write out buffered lines now (a timer calls it; also before exit). */
+void hlog_flush(void);
 
 /* ---------------- plugins (loader.c) ---------------- */
 struct aitbc_plugin_ctx {
@@ -208,6 +215,10 @@ const void *store_col_blob(aitbc_stmt *s, int col, size_t *len);
 int store_col_is_null(aitbc_stmt *s, int col);
 int64_t store_changes(aitbc_stmt *s);
 void store_stmt_done(aitbc_stmt *s);
+/* The writer's shared transaction (group commit), on the writer thread only. */
+int store_batch_begin(void);
+int store_batch_check(void);
+int store_batch_end(int commit);
 
 /* ---------------- workers and timers (work.c) ---------------- */
 int work_start(int workers);
@@ -220,6 +231,37 @@ void work_quiesce_plugin(aitbc_plugin_ctx *ctx);
 void work_forget_plugin(aitbc_plugin_ctx *ctx);
 /** Stop timers, finish queued tasks, join threads. */
 void work_stop(void);
+
+/* ---------------- group commit (writer.c) ---------------- */
+enum { WRITER_COMMITTED, WRITER_FAILED, WRITER_NOT_RUN };
+/** One piece of write work for the writer thread. Owned by the submitter; settle may free it. */
+typedef struct writer_item {
+    void (*run)(void *arg);                 /* on the writer, inside the batch transaction */
+    void (*settle)(void *arg, int outcome); /* on the writer after the batch: WRITER_* */
+    void *arg;
+    struct writer_item *next;
+} writer_item;
+/** Start the writer thread (after store_open and bus_start). */
+int writer_start(void);
+/** Run what is queued, then stop the thread (after the plugins stopped, before bus_stop). */
+void writer_stop(void);
+/** Nonzero while work is accepted. */
+int writer_running(void);
+/** Queue an item. 0, or AITBC_EUNAVAIL when the writer is not running (nothing queued). */
+int writer_submit(writer_item *it);
+/** On the writer inside a batch: keep the event / wake-up until the commit and return 1;
+ *  elsewhere return 0 (the caller publishes / wakes at once). */
+int writer_capture_publish(const char *topic, const cJSON *data);
+/** Nonzero on the writer thread while a batch is open. */
+int writer_in_batch(void);
+int writer_capture_wake(const char *key);
+typedef struct writer_stats {
+    size_t queued;                  /* waiting right now */
+    uint64_t batches, items, failed; /* since start */
+} writer_stats;
+void writer_get_stats(writer_stats *out);
+/** The API's txn_submit. */
+int writer_txn_submit(aitbc_task_fn fn, void *arg, aitbc_write_done_fn done);
 
 /* ---------------- Idempotency-Key (idempotency.c) ---------------- */
 typedef struct idem_record idem_record;

@@ -59,9 +59,23 @@ static size_t format_time(char *buf, size_t cap)
     return n + (m > 0 ? (size_t)m : 0);
 }
 
-static void write_all(const char *buf, size_t len)
+#define BUF_MAX (32 * 1024)
+#define BUF_AGE_MS 200
+
+/* Buffered lines (hlog_buffered), guarded by g_write_lock. */
+static char g_buf[BUF_MAX];
+static size_t g_buf_len;
+static int64_t g_buf_since_ms; /* when the oldest buffered line arrived */
+
+static int64_t mono_ms(void)
 {
-    pthread_mutex_lock(&g_write_lock);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void write_locked(const char *buf, size_t len)
+{
     while (len > 0) {
         ssize_t w = write(STDERR_FILENO, buf, len);
         if (w <= 0)
@@ -69,11 +83,45 @@ static void write_all(const char *buf, size_t len)
         buf += w;
         len -= (size_t)w;
     }
+}
+
+static void flush_locked(void)
+{
+    write_locked(g_buf, g_buf_len);
+    g_buf_len = 0;
+}
+
+/* buffered: append to g_buf (flushing when full or old); else flush it, then write the line. */
+static void write_all(const char *buf, size_t len, int buffered)
+{
+    pthread_mutex_lock(&g_write_lock);
+    if (!buffered || len > BUF_MAX) {
+        flush_locked();
+        write_locked(buf, len);
+    } else {
+        int64_t now = mono_ms();
+        if (g_buf_len + len > BUF_MAX)
+            flush_locked();
+        if (g_buf_len == 0)
+            g_buf_since_ms = now;
+        memcpy(g_buf + g_buf_len, buf, len);
+        g_buf_len += len;
+        if (now - g_buf_since_ms >= BUF_AGE_MS)
+            flush_locked();
+    }
     pthread_mutex_unlock(&g_write_lock);
 }
 
-/** @brief va_list form of hlog(). */
-void hlogv(const char *prefix, aitbc_log_level level, const char *fmt, va_list ap)
+/** @brief Write out the buffered lines. */
+void hlog_flush(void)
+{
+    pthread_mutex_lock(&g_write_lock);
+    flush_locked();
+    pthread_mutex_unlock(&g_write_lock);
+}
+
+static void emit(const char *prefix, aitbc_log_level level, int buffered, const char *fmt,
+                 va_list ap)
 {
     if ((int)level > atomic_load(&g_level))
         return;
@@ -111,9 +159,24 @@ void hlogv(const char *prefix, aitbc_log_level level, const char *fmt, va_list a
             line[i] = ' ';
     }
     line[len++] = '\n';
-    write_all(line, len);
+    write_all(line, len, buffered);
     if (line != stack)
         free(line);
+}
+
+/** @brief va_list form of hlog(). */
+void hlogv(const char *prefix, aitbc_log_level level, const char *fmt, va_list ap)
+{
+    emit(prefix, level, 0, fmt, ap);
+}
+
+/** @brief hlog through the buffer (access log lines). */
+void hlog_buffered(const char *prefix, aitbc_log_level level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    emit(prefix, level, 1, fmt, ap);
+    va_end(ap);
 }
 
 /** @brief One log line to stderr; prefix NULL means "host". */

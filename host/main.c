@@ -209,8 +209,10 @@ static void teardown(enum stage st)
         ws_stop();
     if (st >= ST_STARTED)
         loader_stop_all();
-    if (st >= ST_BUS)
+    if (st >= ST_BUS) {
+        writer_stop(); /* after the plugins stopped: their last writes commit, events go out */
         bus_stop();
+    }
     if (st >= ST_WORK)
         work_stop();
     if (st >= ST_HTTP)
@@ -311,6 +313,9 @@ static int run(const options *o, const host_config *cfg, const sigset_t *sigs)
         hlog(NULL, AITBC_LOG_ERROR, "cannot start the event bus");
         goto out;
     }
+    st = ST_BUS;
+    if (writer_start() != 0)
+        goto out;
     st = ST_LOADED; /* loader_unload_all also cleans up a half-done load */
     if (loader_load_all(cfg, set) != 0) {
         hlog(NULL, AITBC_LOG_ERROR, "not starting: fix or remove the refused plugin");

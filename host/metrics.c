@@ -246,6 +246,23 @@ static void render_process(sbuf *b) {
                  "(this one included).\n"
                  "# TYPE aitbc_http_requests_in_flight gauge\n"
                  "aitbc_http_requests_in_flight %d\n", http_inflight());
+    writer_stats ws;
+    writer_get_stats(&ws);
+    sb_printf(b, "# HELP aitbc_write_queue Write requests waiting for the writer right now.\n"
+                 "# TYPE aitbc_write_queue gauge\n"
+                 "aitbc_write_queue %zu\n"
+                 "# HELP aitbc_write_batches_total Write transactions the writer ended (group "
+                 "commit).\n"
+                 "# TYPE aitbc_write_batches_total counter\n"
+                 "aitbc_write_batches_total %llu\n"
+                 "# HELP aitbc_write_batch_items_total Writes run inside those transactions.\n"
+                 "# TYPE aitbc_write_batch_items_total counter\n"
+                 "aitbc_write_batch_items_total %llu\n"
+                 "# HELP aitbc_write_batches_failed_total Write transactions that did not commit.\n"
+                 "# TYPE aitbc_write_batches_failed_total counter\n"
+                 "aitbc_write_batches_failed_total %llu\n",
+              ws.queued, (unsigned long long)ws.batches, (unsigned long long)ws.items,
+              (unsigned long long)ws.failed);
 }
 
 char *metrics_render(void) {

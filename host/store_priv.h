@@ -25,11 +25,19 @@ struct aitbc_txn {
     int depth;  /* 0 = none open; 1 = outermost */
     int mode;   /* AITBC_TXN_READ or AITBC_TXN_WRITE of the outermost begin */
     int failed; /* a rollback at some level: the outermost commit rolls back */
+    int batch;  /* the writer's shared transaction (store_batch_*): depth 1 is the batch and
+                 * each level-2 begin is a SAVEPOINT that commits or rolls back on its own */
     int scoped; /* begun by store_txn_begin_scope: level 2 is a savepoint (its own unit) */
 };
 
+/* Transaction control statements, prepared once per connection (BEGIN/COMMIT run on every
+ * request: parsing them each time was measurable). */
+enum { CTL_BEGIN_READ, CTL_BEGIN_WRITE, CTL_COMMIT, CTL_ROLLBACK, CTL_SAVEPOINT, CTL_RELEASE,
+       CTL_ROLLBACK_TO, CTL_COUNT };
+
 struct store_conn {
     sqlite3 *db;
+    sqlite3_stmt *ctl[CTL_COUNT];
     aitbc_stmt *cache[STORE_CACHE_BUCKETS];
     struct aitbc_txn txn;
     store_conn *next; /* registry (every open connection, for store_close) */
@@ -46,6 +54,22 @@ int store_map_error(store_conn *c, int rc, const char *sql);
 void store_cache_clear(store_conn *c);
 /** @brief Create host_schema if missing (store_open). */
 int store_schema_init(store_conn *c);
+/** @brief Run one transaction control statement (cached). 0, AITBC_EBUSY or AITBC_EIO (logged). */
+int store_ctl(store_conn *c, int which);
+/** @brief Take / give back the process's write turn (held by an open write transaction). */
+int store_writer_lock(void);
+void store_writer_unlock(void);
+/** @brief Busy timeout in ms of the open store. */
+int store_busy_ms(void);
+
+/* ---- store_checkpoint.c: WAL checkpoints off the commit path ---- */
+/** @brief Count a commit (cheap): the checkpointer looks only after commits. */
+void store_ckpt_note_commit(void);
+/** @brief Start the checkpointer thread (store_open). 0 or AITBC_EIO. */
+int store_ckpt_start(void);
+/** @brief Stop and join it (store_close, before the connections close). */
+void store_ckpt_stop(void);
+
 /** @brief Wall clock ms (local: the SDK helper may not be linked into every test). */
 int64_t store_wall_ms(void);
 

@@ -82,8 +82,32 @@ int store_exec(store_conn *c, const char *sql) {
     return err;
 }
 
+static const char *const ctl_sql[CTL_COUNT] = {
+    [CTL_BEGIN_READ] = "BEGIN DEFERRED",     [CTL_BEGIN_WRITE] = "BEGIN IMMEDIATE",
+    [CTL_COMMIT] = "COMMIT",                 [CTL_ROLLBACK] = "ROLLBACK",
+    [CTL_SAVEPOINT] = "SAVEPOINT aitbc_sp",  [CTL_RELEASE] = "RELEASE aitbc_sp",
+    [CTL_ROLLBACK_TO] = "ROLLBACK TO aitbc_sp",
+};
+
+int store_ctl(store_conn *c, int which) {
+    sqlite3_stmt **st = &c->ctl[which];
+    int rc = *st ? SQLITE_OK
+                 : sqlite3_prepare_v3(c->db, ctl_sql[which], -1, SQLITE_PREPARE_PERSISTENT, st, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(*st);
+        sqlite3_reset(*st);
+        if (rc == SQLITE_DONE) return 0;
+    }
+    int err = (rc & 0xff) == SQLITE_BUSY ? AITBC_EBUSY : AITBC_EIO;
+    hlog("store", err == AITBC_EBUSY ? AITBC_LOG_WARN : AITBC_LOG_ERROR, "SQL failed (%s): %s",
+         sqlite3_errmsg(c->db), ctl_sql[which]);
+    return err;
+}
+
 /* Closes a connection that is no longer in the registry. */
 static void conn_close(store_conn *c) {
+    for (int i = 0; i < CTL_COUNT; i++)
+        sqlite3_finalize(c->ctl[i]);
     store_cache_clear(c);
     /* An open transaction is rolled back by SQLite when the connection closes. */
     if (sqlite3_close(c->db) != SQLITE_OK)
@@ -123,10 +147,12 @@ static void conn_destructor(void *value) {
 }
 
 static int conn_setup(store_conn *c) {
-    char sql[96];
+    char sql[128];
     sqlite3_extended_result_codes(c->db, 1);
     if (sqlite3_busy_timeout(c->db, g_busy_ms) != SQLITE_OK) return AITBC_EIO;
-    snprintf(sql, sizeof sql, "PRAGMA foreign_keys=ON; PRAGMA synchronous=%s;", g_sync);
+    /* Checkpoints are the checkpointer thread's job (store_checkpoint.c), never a commit's. */
+    snprintf(sql, sizeof sql,
+             "PRAGMA foreign_keys=ON; PRAGMA synchronous=%s; PRAGMA wal_autocheckpoint=0;", g_sync);
     return store_exec(c, sql);
 }
 
@@ -208,6 +234,9 @@ int store_open(const host_settings *set) {
         pthread_mutex_unlock(&g_lock);
         return AITBC_EIO;
     }
+    /* Process-wide memory accounting takes a global mutex on every allocation; we never read
+     * it. Refused (harmlessly) once SQLite is initialised, e.g. on a second store_open. */
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     snprintf(g_path, sizeof g_path, "%s", set->db_path);
     snprintf(g_sync, sizeof g_sync, "%s", sync);
     g_busy_ms = set->db_busy_timeout_ms > 0 ? set->db_busy_timeout_ms : 5000;
@@ -225,7 +254,7 @@ int store_open(const host_settings *set) {
         wal = mode && !strcmp(mode, "wal");
     }
     sqlite3_finalize(st);
-    if (!wal || store_schema_init(c) != 0) {
+    if (!wal || store_schema_init(c) != 0 || store_ckpt_start() != 0) {
         if (c && !wal) hlog("store", AITBC_LOG_ERROR, "%s: cannot switch to WAL mode", g_path);
         store_close();
         return AITBC_EIO;
@@ -237,6 +266,7 @@ int store_open(const host_settings *set) {
 
 /** @brief Close every connection (all other users must have stopped) and forget the settings. */
 void store_close(void) {
+    store_ckpt_stop(); /* it uses a connection of its own */
     pthread_mutex_lock(&g_lock);
     if (!g_open) {
         pthread_mutex_unlock(&g_lock);
@@ -275,7 +305,15 @@ void store_thread_done(void) {
 
 /* Waits for the writer turn as long as SQLite would wait for its lock (busy_timeout), so a stuck
  * writer shows up as a busy error, never as a silent deadlock. */
-static int writer_lock(void) {
+int store_busy_ms(void) {
+    return g_busy_ms;
+}
+
+void store_writer_unlock(void) {
+    pthread_mutex_unlock(&g_writer);
+}
+
+int store_writer_lock(void) {
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += g_busy_ms / 1000;
@@ -308,13 +346,19 @@ aitbc_txn *store_txn_begin(int mode) {
                  "begin the outer transaction as WRITE");
             return NULL;
         }
+        if (t->batch && t->depth == 1) {
+            /* Inside the writer's batch a caller's outermost level is a savepoint of its own. */
+            if (store_ctl(c, CTL_SAVEPOINT) != 0)
+                return NULL;
+            t->failed = 0;
+        }
         t->depth++;
         return t;
     }
     int write = mode == AITBC_TXN_WRITE;
-    if (write && writer_lock() != 0)
+    if (write && store_writer_lock() != 0)
         return NULL;
-    if (store_exec(c, write ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED") != 0) {
+    if (store_ctl(c, write ? CTL_BEGIN_WRITE : CTL_BEGIN_READ) != 0) {
         if (write)
             pthread_mutex_unlock(&g_writer);
         return NULL;
@@ -368,9 +412,27 @@ static void txn_ended(aitbc_txn *t) {
 
 /* Ends the SQL transaction with ROLLBACK unless SQLite already ended it (some errors do). */
 static void txn_abort(aitbc_txn *t) {
-    if (!sqlite3_get_autocommit(t->conn->db)) store_exec(t->conn, "ROLLBACK");
+    if (!sqlite3_get_autocommit(t->conn->db)) store_ctl(t->conn, CTL_ROLLBACK);
     t->failed = 0;
     txn_ended(t);
+}
+
+/* A caller's outermost level inside the batch ended: keep its work (RELEASE) or undo only it
+ * (ROLLBACK TO, then RELEASE). 0 or AITBC_EIO. */
+static int savepoint_end(aitbc_txn *t) {
+    int failed = t->failed;
+    t->failed = 0;
+    if (failed) {
+        store_ctl(t->conn, CTL_ROLLBACK_TO);
+        store_ctl(t->conn, CTL_RELEASE);
+        return AITBC_EIO;
+    }
+    if (store_ctl(t->conn, CTL_RELEASE) != 0) {
+        store_ctl(t->conn, CTL_ROLLBACK_TO);
+        store_ctl(t->conn, CTL_RELEASE);
+        return AITBC_EIO;
+    }
+    return 0;
 }
 
 /** @brief Close one level; the outermost COMMITs. 0, AITBC_EIO (failed/rolled back) or
@@ -381,7 +443,15 @@ int store_txn_commit(aitbc_txn *t) {
         return AITBC_EINVAL;
     }
     if (t->scoped && t->depth == 2) return scope_unit_end(t, 1);
-    if (--t->depth > 0) return t->failed ? AITBC_EIO : 0;
+    if (t->batch && t->depth == 1) {
+        hlog("store", AITBC_LOG_ERROR, "commit without a begin inside the writer's batch");
+        return AITBC_EINVAL;
+    }
+    if (--t->depth > 0) {
+        if (t->batch && t->depth == 1)
+            return savepoint_end(t);
+        return t->failed ? AITBC_EIO : 0;
+    }
     t->scoped = 0;
     if (t->failed) {
         txn_abort(t);
@@ -393,12 +463,15 @@ int store_txn_commit(aitbc_txn *t) {
         txn_ended(t);
         return AITBC_EIO;
     }
-    int rc = store_exec(t->conn, "COMMIT");
-    if (rc != 0)
+    int rc = store_ctl(t->conn, CTL_COMMIT);
+    if (rc != 0) {
         txn_abort(t);
-    else
-        txn_ended(t);
-    return rc;
+        return rc;
+    }
+    if (t->mode == AITBC_TXN_WRITE)
+        store_ckpt_note_commit();
+    txn_ended(t);
+    return 0;
 }
 
 /** @brief Roll back: marks the whole transaction failed; the SQL transaction ends with the
@@ -406,6 +479,10 @@ int store_txn_commit(aitbc_txn *t) {
 void store_txn_rollback(aitbc_txn *t) {
     if (!txn_valid(t)) {
         hlog("store", AITBC_LOG_ERROR, "rollback of a transaction that is not open on this thread");
+        return;
+    }
+    if (t->batch && t->depth == 1) {
+        hlog("store", AITBC_LOG_ERROR, "rollback without a begin inside the writer's batch");
         return;
     }
     if (t->scoped && t->depth == 2) {
@@ -416,5 +493,71 @@ void store_txn_rollback(aitbc_txn *t) {
     if (--t->depth == 0) {
         t->scoped = 0;
         txn_abort(t);
+    } else if (t->batch && t->depth == 1) {
+        savepoint_end(t);
     }
+}
+
+/** @brief The writer's shared transaction: BEGIN IMMEDIATE on the calling thread, which must have
+ *  none open. Until store_batch_end every outermost txn_begin on this thread is a savepoint. */
+int store_batch_begin(void) {
+    store_conn *c = store_conn_get();
+    if (!c)
+        return AITBC_EIO;
+    aitbc_txn *t = &c->txn;
+    if (t->depth > 0) {
+        hlog("store", AITBC_LOG_ERROR, "batch begun inside an open transaction");
+        return AITBC_EINVAL;
+    }
+    if (store_writer_lock() != 0)
+        return AITBC_EBUSY;
+    int rc = store_ctl(c, CTL_BEGIN_WRITE);
+    if (rc != 0) {
+        store_writer_unlock();
+        return rc;
+    }
+    t->depth = 1;
+    t->mode = AITBC_TXN_WRITE;
+    t->failed = 0;
+    t->batch = 1;
+    return 0;
+}
+
+/** @brief After one piece of work in the batch: close any level it left open (a bug, logged;
+ *  its work is rolled back). 0 while the batch can go on, AITBC_EIO once SQLite has ended the
+ *  transaction itself (I/O error, full disk): then only store_batch_end may follow. */
+int store_batch_check(void) {
+    store_conn *c = store_conn_get();
+    if (!c || !c->txn.batch)
+        return AITBC_EINVAL;
+    aitbc_txn *t = &c->txn;
+    if (t->depth > 1) {
+        hlog("store", AITBC_LOG_ERROR, "a write left %d transaction level(s) open: rolled back",
+             t->depth - 1);
+        t->depth = 1;
+        t->failed = 1;
+        savepoint_end(t);
+    }
+    return sqlite3_get_autocommit(c->db) ? AITBC_EIO : 0;
+}
+
+/** @brief End the batch: COMMIT when commit is nonzero (else ROLLBACK). 0 when committed;
+ *  AITBC_EIO/AITBC_EBUSY when nothing of the batch is kept. The write turn is given back. */
+int store_batch_end(int commit) {
+    store_conn *c = store_conn_get();
+    if (!c || !c->txn.batch)
+        return AITBC_EINVAL;
+    aitbc_txn *t = &c->txn;
+    int rc = AITBC_EIO;
+    if (commit && !sqlite3_get_autocommit(c->db))
+        rc = store_ctl(c, CTL_COMMIT);
+    if (rc != 0 && !sqlite3_get_autocommit(c->db))
+        store_ctl(c, CTL_ROLLBACK);
+    t->depth = 0;
+    t->batch = 0;
+    t->failed = 0;
+    store_writer_unlock();
+    if (rc == 0)
+        store_ckpt_note_commit();
+    return rc;
 }

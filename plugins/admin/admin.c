@@ -1,7 +1,9 @@
 /* The admin plugin: GET /v1/admin/miners, /v1/admin/jobs and /v1/admin/stats. Everything comes
- * from jobs@1 and miners@1 (indexed lists, counters), plus ledger@1 for the chain section when
- * the chain plugin is loaded. Sections of plugins that are not loaded are absent. */
+ * from jobs@1 and miners@1 (indexed lists, counters), plus ledger@1 for the chain section and
+ * exchange@1 for the exchange section when those plugins are loaded. Sections of plugins that are
+ * not loaded are absent. */
 #include <aitbc/aitbc.h>
+#include <aitbc/exchange.h>
 #include <aitbc/jobs.h>
 #include <aitbc/ledger.h>
 #include <stdio.h>
@@ -16,6 +18,7 @@ typedef struct admin_state {
     const aitbc_jobs_v1 *jobs;
     const aitbc_miners_v1 *miners;
     const aitbc_ledger_v1 *ledger;
+    const aitbc_exchange_v1 *exchange; /* optional */
 } admin_state;
 
 static void respond_err(admin_state *as, aitbc_request *req, const aitbc_jobs_error *e) {
@@ -94,6 +97,13 @@ static void h_stats(aitbc_request *req, void *user) {
         aitbc_json_add_i64(c, "height", height);
         aitbc_json_add_i64(c, "tx_count", txs);
     }
+    const aitbc_exchange_v1 *x = as->exchange;
+    int64_t markets = 0, trades = 0;
+    if (x && x->stats(x->self, &markets, &trades) == 0) {
+        cJSON *e = cJSON_AddObjectToObject(o, "exchange");
+        aitbc_json_add_i64(e, "markets", markets);
+        aitbc_json_add_i64(e, "trades_24h", trades);
+    }
     add_plugins(as, o);
     aitbc_json_add_i64(o, "uptime_s", (as->api->now_ms() - as->api->started_ms()) / 1000);
     as->api->respond_json(req, 200, o);
@@ -114,11 +124,12 @@ static int admin_start(void *state) {
     as->jobs = api->service_lookup(AITBC_JOBS_SERVICE);
     as->miners = api->service_lookup(AITBC_MINERS_SERVICE);
     as->ledger = api->service_lookup(AITBC_LEDGER_SERVICE);
+    as->exchange = api->service_lookup(AITBC_EXCHANGE_SERVICE);
     if (!as->jobs || !as->miners) return AITBC_EUNAVAIL;
     const aitbc_route routes[] = {
-        {"GET", "/v1/admin/miners", AITBC_ROLE_ADMIN, AITBC_BODY_NONE, 0, h_miners, as, 0},
-        {"GET", "/v1/admin/jobs", AITBC_ROLE_ADMIN, AITBC_BODY_NONE, 0, h_jobs, as, 0},
-        {"GET", "/v1/admin/stats", AITBC_ROLE_ADMIN, AITBC_BODY_NONE, 0, h_stats, as, 0},
+        {"GET", "/v1/admin/miners", AITBC_ROLE_ADMIN, AITBC_BODY_NONE, 0, h_miners, as, 0, 0},
+        {"GET", "/v1/admin/jobs", AITBC_ROLE_ADMIN, AITBC_BODY_NONE, 0, h_jobs, as, 0, 0},
+        {"GET", "/v1/admin/stats", AITBC_ROLE_ADMIN, AITBC_BODY_NONE, 0, h_stats, as, 0, 0},
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         int rc = api->route(as->ctx, &routes[i]);
@@ -136,7 +147,8 @@ static void admin_destroy(void *state) {
 }
 
 static const char *const k_requires[] = {AITBC_JOBS_SERVICE, AITBC_MINERS_SERVICE, NULL};
-static const char *const k_uses[] = {AITBC_LEDGER_SERVICE, NULL}; /* the chain section */
+/* the chain and exchange sections */
+static const char *const k_uses[] = {AITBC_LEDGER_SERVICE, AITBC_EXCHANGE_SERVICE, NULL};
 
 static const aitbc_plugin_desc k_desc = {
     AITBC_PLUGIN_HEADER,      .name = "admin",

@@ -224,11 +224,11 @@ int routes_register(auth_state *st)
 {
     const aitbc_route routes[] = {
         {.method = "POST", .path = "/v1/admin/keys", .roles = AITBC_ROLE_ADMIN, .body = AITBC_BODY_JSON,
-         .max_body_bytes = 4096, .handler = h_create, .user = st},
+         .max_body_bytes = 4096, .handler = h_create, .user = st, .write = 1},
         {.method = "GET", .path = "/v1/admin/keys", .roles = AITBC_ROLE_ADMIN, .handler = h_list,
          .user = st},
         {.method = "DELETE", .path = "/v1/admin/keys/{key_id}", .roles = AITBC_ROLE_ADMIN,
-         .handler = h_revoke, .user = st},
+         .handler = h_revoke, .user = st, .write = 1},
         {.method = "GET", .path = "/v1/account", .roles = AITBC_ROLE_ANY, .handler = h_account,
          .user = st},
     };

@@ -27,6 +27,10 @@ static const aitbc_migration k_migrations[] = {
         " parent_hash TEXT NOT NULL, ts_ms INTEGER NOT NULL, merkle_root TEXT NOT NULL,"
         " state_root TEXT NOT NULL, proposer TEXT NOT NULL, proposer_key TEXT NOT NULL,"
         " signature TEXT NOT NULL, tx_count INTEGER NOT NULL);"},
+    /* how much each module holds locked per account (lock_owners.c) */
+    {2, "CREATE TABLE chain_lock_owners(module TEXT NOT NULL, address TEXT NOT NULL,"
+        " asset TEXT NOT NULL, amount INTEGER NOT NULL CHECK(amount >= 0),"
+        " PRIMARY KEY(module, address, asset)) WITHOUT ROWID;"},
 };
 
 static const aitbc_cfg_key k_schema[] = {
@@ -236,9 +240,11 @@ static int chain_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **s
     cs->ctx = ctx;
     cs->api = api;
     pthread_mutex_init(&cs->seal_mu, NULL);
+    pthread_mutex_init(&cs->views_mu, NULL);
     chain_ledger_init(cs);
     chain_query_init(cs);
     cs->verify_cmd = (aitbc_command_v1){sizeof(aitbc_command_v1), cs, chain_verify_run};
+    cs->release_cmd = (aitbc_command_v1){sizeof(aitbc_command_v1), cs, chain_release_locks_run};
     const cJSON *cfg = api->config(ctx);
     int rc = sodium_init() < 0 ? AITBC_EIO : 0;
     if (rc == 0)
@@ -257,6 +263,8 @@ static int chain_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **s
         rc = api->service_register(ctx, AITBC_CHAIN_QUERY_SERVICE, &cs->query);
     if (rc == 0)
         rc = api->service_register(ctx, "command:verify-chain@1", &cs->verify_cmd);
+    if (rc == 0)
+        rc = api->service_register(ctx, "command:release-locks@1", &cs->release_cmd);
     aitbc_topic blocks = {AITBC_TOPIC_BLOCKS, AITBC_ROLE_ANY, NULL, NULL};
     aitbc_topic txs = {AITBC_TOPIC_TRANSACTIONS, AITBC_ROLE_ANY, NULL, NULL};
     if (rc == 0)
@@ -274,7 +282,11 @@ static int chain_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **s
 static int chain_start(void *state)
 {
     chain_state *cs = state;
-    int rc = chain_routes_register(cs);
+    /* Funds a switched-off module locked would stay frozen: refuse until that is settled. */
+    int rc = chain_lock_owners_check(cs);
+    if (rc != 0)
+        return rc;
+    rc = chain_routes_register(cs);
     if (rc != 0)
         return rc;
     cs->timer = cs->api->timer_add(cs->ctx, cs->block_interval_ms, chain_seal_tick, cs);
@@ -302,12 +314,15 @@ static void chain_destroy(void *state)
     sodium_memzero(cs->sk, sizeof cs->sk);
     sodium_memzero(cs->custody_key, sizeof cs->custody_key);
     pthread_mutex_destroy(&cs->seal_mu);
+    chain_ledger_views_free(cs);
+    pthread_mutex_destroy(&cs->views_mu);
     free(cs->authorities);
     free(cs);
 }
 
 static const char *const k_provides[] = {AITBC_LEDGER_SERVICE, AITBC_CHAIN_QUERY_SERVICE,
-                                         "command:verify-chain@1", NULL};
+                                         "command:verify-chain@1", "command:release-locks@1",
+                                         NULL};
 
 static const aitbc_plugin_desc k_desc = {
     AITBC_PLUGIN_HEADER,

@@ -11,6 +11,9 @@
 
 #define CHAIN_MAX_ASSETS 16
 
+#define AITBC_MODULE_MAX 64 /* a plugin name owning locks */
+#define CHAIN_VIEWS_MAX 64  /* modules with a ledger view */
+
 typedef struct chain_state {
     aitbc_plugin_ctx *ctx;
     const aitbc_host_api *api;
@@ -32,12 +35,26 @@ typedef struct chain_state {
     aitbc_ledger_v1 ledger;
     aitbc_chain_query_v1 query;
     aitbc_command_v1 verify_cmd;
+    aitbc_command_v1 release_cmd;
+    void *views[CHAIN_VIEWS_MAX]; /* ledger views per module (lock_owners.c) */
+    size_t nviews;
+    pthread_mutex_t views_mu;
     aitbc_timer *timer;
     pthread_mutex_t seal_mu; /* one seal at a time (timer vs. tests/bench calling it) */
 } chain_state;
 
 /* chain.c */
 const chain_asset *chain_find_asset(const chain_state *cs, const char *symbol);
+
+/* lock_owners.c: which module owns each lock */
+/** ledger@1 for_module: a view recording module as the owner of its locks (NULL if no room). */
+const aitbc_ledger_v1 *chain_ledger_for_module(void *self, const char *module);
+void chain_ledger_views_free(chain_state *cs);
+/** At start: AITBC_EINVAL (after logging module, accounts, amount and the fix) when a module
+ *  that is not loaded still owns locked funds. */
+int chain_lock_owners_check(chain_state *cs);
+/** command:release-locks@1: refund every lock of a module that is not loaded. */
+int chain_release_locks_run(void *self, int argc, char **argv);
 
 /* ledger.c: fills cs->ledger */
 void chain_ledger_init(chain_state *cs);

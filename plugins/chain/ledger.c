@@ -424,4 +424,5 @@ void chain_ledger_init(chain_state *cs)
     l->unlock = l_unlock;
     l->settle = l_settle;
     l->chain_info = l_chain_info;
+    l->for_module = chain_ledger_for_module;
 }

@@ -165,9 +165,11 @@ int chain_routes_register(chain_state *cs)
 {
     const aitbc_route routes[] = {
         {.method = "POST", .path = "/v1/admin/mint", .roles = AITBC_ROLE_ADMIN,
-         .body = AITBC_BODY_JSON, .handler = h_mint, .user = cs, .idempotent = 1},
+         .body = AITBC_BODY_JSON, .handler = h_mint, .user = cs, .idempotent = 1,
+         .write = 1},
         {.method = "POST", .path = "/v1/transfers", .roles = AITBC_ROLE_ANY,
-         .body = AITBC_BODY_JSON, .handler = h_transfer, .user = cs, .idempotent = 1},
+         .body = AITBC_BODY_JSON, .handler = h_transfer, .user = cs, .idempotent = 1,
+         .write = 1},
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         int rc = cs->api->route(cs->ctx, &routes[i]);

@@ -34,6 +34,13 @@ static const aitbc_migration k_migrations[] = {
     /* progress in millionths (the storage SDK has integers, and 6 decimals are plenty) */
     {3, "ALTER TABLE client_jobs ADD COLUMN progress_ppm INTEGER;"
         "ALTER TABLE client_jobs ADD COLUMN progress_ms INTEGER;"},
+    /* jobs that run on a marketplace trade: only on its seller, ahead of that seller's queue */
+    {4, "ALTER TABLE client_jobs ADD COLUMN trade_id TEXT;"
+        "ALTER TABLE client_jobs ADD COLUMN seller TEXT;"
+        "CREATE INDEX client_jobs_seller_queue ON client_jobs(seller, seq)"
+        " WHERE state = 'QUEUED' AND seller IS NOT NULL;"
+        "CREATE INDEX client_jobs_trade_running ON client_jobs(trade_id)"
+        " WHERE state = 'RUNNING' AND trade_id IS NOT NULL;"},
 };
 
 static const aitbc_cfg_key k_schema[] = {
@@ -124,7 +131,7 @@ static int job_visible(const aitbc_principal *who, const cJSON *data, void *user
 static int client_start(void *state) {
     client_state *cs = state;
     const aitbc_host_api *api = cs->api;
-    cs->ledger = api->service_lookup(AITBC_LEDGER_SERVICE);
+    cs->ledger = aitbc_ledger_for(api->service_lookup(AITBC_LEDGER_SERVICE), "client");
     if (!cs->ledger) return AITBC_EUNAVAIL;
     if (cs->treasury[0] && cs->ledger->ensure_account(cs->ledger->self, NULL, cs->treasury) != 0)
         return AITBC_EIO;

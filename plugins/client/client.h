@@ -8,6 +8,7 @@
 #include <aitbc/aitbc.h>
 #include <aitbc/jobs.h>
 #include <aitbc/ledger.h>
+#include <aitbc/marketplace.h>
 #include <stdatomic.h>
 
 typedef struct client_state {
@@ -15,6 +16,7 @@ typedef struct client_state {
     const aitbc_host_api *api;
     const aitbc_ledger_v1 *ledger;
     const aitbc_miners_v1 *_Atomic miners; /* looked up on first use (miner plugin optional) */
+    const aitbc_marketplace_v1 *_Atomic market; /* same, marketplace plugin (trade_id jobs) */
     int64_t fee_bps;
     char treasury[48];
     int64_t sweep_ms;
@@ -39,6 +41,8 @@ typedef struct cl_job {
     int64_t attempt, lease_ms, created_ms, assigned_ms, started_ms, completed_ms, expires_ms;
     int64_t progress_ppm; /* millionths of the work done (-1 = null: never reported) */
     int64_t progress_ms;  /* when the last progress report was taken (-1 = never) */
+    char trade_id[AITBC_ID_MAX]; /* constraints.trade_id, "" for untraded work */
+    char seller[48];             /* the trade's seller: the only miner that may run the job */
 } cl_job;
 
 /** Events gathered inside a transaction and sent only after it committed. */
@@ -51,7 +55,8 @@ typedef struct cl_events {
 #define CL_JOB_COLS                                                                                \
     "seq, job_id, client, state, job_type, miner, payment, unit_type, payload, constraints, "      \
     "result, error, receipt, miner_sig, max_price, unit_price, price, units, attempt, lease_ms, "  \
-    "created_ms, assigned_ms, started_ms, completed_ms, expires_ms, progress_ppm, progress_ms"
+    "created_ms, assigned_ms, started_ms, completed_ms, expires_ms, progress_ppm, progress_ms, "    \
+    "trade_id, seller"
 void cl_job_free(cl_job *j);
 /** Fill j from a statement selecting CL_JOB_COLS. */
 void cl_job_read(client_state *cs, aitbc_stmt *s, cl_job *j);
@@ -68,6 +73,18 @@ int cl_counter_add(client_state *cs, aitbc_txn *t, const char *name, int64_t del
 int cl_miner_stat_add(client_state *cs, aitbc_txn *t, const char *miner, int64_t completed,
                       int64_t failed, int64_t earned);
 const aitbc_miners_v1 *cl_miners(client_state *cs);
+/** marketplace@1 with trade_use, or NULL when the marketplace is not loaded. */
+const aitbc_marketplace_v1 *cl_market(client_state *cs);
+
+/* trade_jobs.c: jobs that run on a marketplace trade */
+/** Submit side: resolve constraints.trade_id for client. 0 with j->trade_id/seller set, or -1
+ *  with the error (404 unknown or someone else's, 409 ended) in err. */
+int cl_trade_bind(client_state *cs, const char *trade_id, const char *client, cl_job *j,
+                  aitbc_jobs_error *err);
+/** RUNNING jobs of a trade (inside t, or a read transaction of its own when t is NULL). */
+int64_t cl_trade_running(client_state *cs, aitbc_txn *t, const char *trade_id);
+/** Why a QUEUED trade job waits: "trade_capacity", "trade_paused", "trade_ended" or "queued". */
+const char *cl_trade_reason(client_state *cs, const cl_job *j);
 
 /* transitions.c: each changes j in memory and in the row, moves money, records an event. */
 void cl_events_note(client_state *cs, cl_events *ev, const cl_job *j);

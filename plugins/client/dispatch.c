@@ -60,12 +60,41 @@ static int in_array(const cJSON *arr, const char *id) {
     return 0;
 }
 
-static int matches(const cl_job *j, void *arg) {
-    const aitbc_jobs_miner *m = arg;
+/* Trade jobs are paid by their trade, so the price rules do not apply to them. */
+static int fits(const cl_job *j, const aitbc_jobs_miner *m) {
     cJSON *c = j->constraints ? cJSON_Parse(j->constraints) : NULL;
-    int ok = jc_match(j->job_type, c, j->max_price, m) == JC_MATCH_OK;
+    int ok = jc_match(j->job_type, c, j->trade_id[0] ? INT64_MAX : j->max_price, m) ==
+             JC_MATCH_OK;
     cJSON_Delete(c);
     return ok;
+}
+
+/* Untraded work: a trade's jobs wait for its seller (load_trade_jobs). */
+static int matches(const cl_job *j, void *arg) {
+    return !j->seller[0] && fits(j, arg);
+}
+
+/* Moves *j to the end of dst (j is left empty). */
+static int rows_push(cl_rows *dst, cl_job *j) {
+    if (dst->n == dst->cap) {
+        size_t cap = dst->cap ? dst->cap * 2 : 8;
+        cl_job *v = realloc(dst->v, cap * sizeof *v);
+        if (!v) return AITBC_ENOMEM;
+        dst->v = v;
+        dst->cap = cap;
+    }
+    dst->v[dst->n++] = *j;
+    memset(j, 0, sizeof *j);
+    return 0;
+}
+
+/* Moves every row of src to the end of dst; src ends empty. */
+static int rows_move(cl_rows *dst, cl_rows *src) {
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < src->n; i++)
+        rc = rows_push(dst, &src->v[i]);
+    rows_free(src);
+    return rc;
 }
 
 static int by_seq(const void *a, const void *b) {
@@ -88,26 +117,57 @@ static int load_candidates(client_state *cs, aitbc_txn *t, const aitbc_jobs_mine
             "SELECT " CL_JOB_COLS " FROM client_jobs INDEXED BY client_jobs_queue "
             "WHERE state = 'QUEUED' AND job_type = ?1 AND expires_ms > ?2 ORDER BY seq LIMIT 500",
             type->valuestring, now, max, matches, (void *)m, &part);
-        for (size_t i = 0; rc == 0 && i < part.n; i++) {
-            if (out->n == out->cap) {
-                size_t cap = out->cap ? out->cap * 2 : 8;
-                cl_job *v = realloc(out->v, cap * sizeof *v);
-                if (!v) {
-                    rc = AITBC_ENOMEM;
-                    break;
-                }
-                out->v = v;
-                out->cap = cap;
-            }
-            out->v[out->n++] = part.v[i];
-            memset(&part.v[i], 0, sizeof part.v[i]); /* moved */
-        }
-        rows_free(&part);
+        int moved = rows_move(out, &part);
+        if (rc == 0) rc = moved;
     }
     if (out->n > 1) qsort(out->v, out->n, sizeof *out->v, by_seq);
     while (out->n > max)
         cl_job_free(&out->v[--out->n]);
     return rc;
+}
+
+static int trade_ended(client_state *cs, aitbc_txn *t, cl_job *j, cl_events *ev) {
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddStringToObject(e, "code", "trade_ended");
+    cJSON_AddStringToObject(e, "message", "the trade this job was to run on has ended");
+    int rc = e ? cl_end_refund(cs, t, j, "FAILED", e, ev) : AITBC_ENOMEM;
+    cJSON_Delete(e);
+    return rc;
+}
+
+/* The work m sold comes first: QUEUED jobs of trades m is the seller of, oldest first, each
+ * trade within its capacity (the offer's gpu_count) counting what already runs. A job whose
+ * trade ended fails; one whose trade is paused waits. At most max. */
+static int load_trade_jobs(client_state *cs, aitbc_txn *t, const aitbc_jobs_miner *m, int64_t now,
+                           size_t max, cl_rows *out, cl_events *ev) {
+    const aitbc_marketplace_v1 *mk = cl_market(cs);
+    if (!mk) return 0; /* without the marketplace they wait (and expire by their TTL) */
+    cl_rows q = {0};
+    int rc = load_rows(cs, t,
+                       "SELECT " CL_JOB_COLS " FROM client_jobs INDEXED BY "
+                       "client_jobs_seller_queue WHERE seller = ?1 AND state = 'QUEUED' AND "
+                       "expires_ms > ?2 ORDER BY seq LIMIT 500",
+                       m->address, now, CL_SCAN_MAX, NULL, NULL, &q);
+    cl_rows take = {0};
+    for (size_t i = 0; rc == 0 && i < q.n && take.n < max; i++) {
+        cl_job *j = &q.v[i];
+        int64_t capacity = 0;
+        int st = mk->trade_use(mk->self, j->trade_id, j->client, NULL, &capacity);
+        if (st < 0) {
+            rc = st;
+        } else if (st == AITBC_TRADE_ENDED || st == AITBC_TRADE_UNKNOWN) {
+            rc = trade_ended(cs, t, j, ev);
+        } else if (st == AITBC_TRADE_ACTIVE && fits(j, m)) {
+            int64_t running = cl_trade_running(cs, t, j->trade_id);
+            for (size_t k = 0; k < take.n; k++)
+                running += strcmp(take.v[k].trade_id, j->trade_id) == 0;
+            if (running < 0) rc = (int)running;
+            if (rc == 0 && running < capacity) rc = rows_push(&take, j);
+        }
+    }
+    rows_free(&q);
+    int mv = rows_move(out, &take);
+    return rc ? rc : mv;
 }
 
 static int record_attempt(client_state *cs, aitbc_txn *t, const cl_job *j) {
@@ -130,7 +190,7 @@ static int assign(client_state *cs, aitbc_txn *t, const aitbc_jobs_miner *m, cl_
         snprintf(j->miner, sizeof j->miner, "%s", m->address);
         snprintf(j->unit_type, sizeof j->unit_type, "%s", m->unit_type ? m->unit_type : "job");
         j->attempt++;
-        j->unit_price = m->unit_price;
+        j->unit_price = j->trade_id[0] ? 0 : m->unit_price; /* the trade already paid */
         j->lease_ms = now + lease_ms;
         j->assigned_ms = now;
         if (j->started_ms < 0) j->started_ms = now;
@@ -178,8 +238,12 @@ static int dispatch_in(client_state *cs, aitbc_txn *t, const aitbc_jobs_miner *m
     int64_t free_slots = m->concurrency - (int64_t)mine.n;
     rows_free(&mine);
     if (rc != 0 || !(flags & AITBC_JOBS_CLAIM) || m->draining || free_slots <= 0) return rc;
-    cl_rows q = {0};
-    rc = load_candidates(cs, t, m, now, (size_t)free_slots, &q);
+    cl_rows q = {0}, rest = {0};
+    rc = load_trade_jobs(cs, t, m, now, (size_t)free_slots, &q, ev);
+    if (rc == 0 && (int64_t)q.n < free_slots)
+        rc = load_candidates(cs, t, m, now, (size_t)free_slots - q.n, &rest);
+    if (rc == 0) rc = rows_move(&q, &rest);
+    rows_free(&rest);
     if (rc == 0) rc = assign(cs, t, m, &q, now, lease_ms, jobs, ev, assigned);
     rows_free(&q);
     return rc;
@@ -204,6 +268,16 @@ static int claim_possible(client_state *cs, const aitbc_jobs_miner *m) {
     cl_rows q = {0};
     if (rc == 0 && running < m->concurrency) rc = load_candidates(cs, t, m, api->now_ms(), 1, &q);
     int found = rc == 0 && q.n > 0;
+    if (rc == 0 && !found && running < m->concurrency) {
+        /* Work of m's trades (capacity and trade state are checked under the write lock). */
+        s = api->stmt(t, "SELECT 1 FROM client_jobs INDEXED BY client_jobs_seller_queue "
+                         "WHERE seller = ?1 AND state = 'QUEUED' LIMIT 1");
+        if (s) {
+            api->bind_text(s, 1, m->address);
+            found = api->step(s) == AITBC_ROW;
+            api->stmt_done(s);
+        }
+    }
     rows_free(&q);
     api->txn_commit(t);
     return rc < 0 ? rc : found;

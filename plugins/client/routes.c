@@ -58,7 +58,15 @@ static void h_submit(aitbc_request *req, void *user) {
     snprintf(j.client, sizeof j.client, "%s", p->owner_address);
     snprintf(j.state, sizeof j.state, "QUEUED");
     snprintf(j.job_type, sizeof j.job_type, "%s", sub.job_type);
-    snprintf(j.payment, sizeof j.payment, "%s", sub.max_price > 0 ? "escrowed" : "none");
+    const char *trade =
+        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(sub.constraints, "trade_id"));
+    if (trade && cl_trade_bind(cs, trade, j.client, &j, &err) != 0) {
+        cl_respond_err(cs, req, &err);
+        return;
+    }
+    if (trade) sub.max_price = 0; /* paid by the trade's hours: no escrow of its own */
+    snprintf(j.payment, sizeof j.payment, "%s",
+             trade ? "trade" : sub.max_price > 0 ? "escrowed" : "none");
     j.payload = aitbc_json_canonical(sub.payload);
     j.constraints = sub.constraints ? aitbc_json_canonical(sub.constraints) : strdup("{}");
     j.max_price = sub.max_price;
@@ -255,13 +263,13 @@ static void h_public_key(aitbc_request *req, void *user) {
 int cl_routes_register(client_state *cs) {
     const unsigned owner = AITBC_ROLE_CLIENT | AITBC_ROLE_ADMIN;
     const aitbc_route routes[] = {
-        {"POST", "/v1/jobs", AITBC_ROLE_CLIENT, AITBC_BODY_JSON, CL_JOBS_MAX_BODY, h_submit, cs, 1},
-        {"GET", "/v1/jobs", AITBC_ROLE_CLIENT, AITBC_BODY_NONE, 0, h_list, cs, 0},
-        {"GET", "/v1/jobs/{job_id}", owner, AITBC_BODY_NONE, 0, h_get, cs, 0},
-        {"GET", "/v1/jobs/{job_id}/receipt", owner, AITBC_BODY_NONE, 0, h_receipt, cs, 0},
-        {"POST", "/v1/jobs/{job_id}/cancel", owner, AITBC_BODY_NONE, 0, h_cancel, cs, 0},
+        {"POST", "/v1/jobs", AITBC_ROLE_CLIENT, AITBC_BODY_JSON, CL_JOBS_MAX_BODY, h_submit, cs, 1, 1},
+        {"GET", "/v1/jobs", AITBC_ROLE_CLIENT, AITBC_BODY_NONE, 0, h_list, cs, 0, 0},
+        {"GET", "/v1/jobs/{job_id}", owner, AITBC_BODY_NONE, 0, h_get, cs, 0, 0},
+        {"GET", "/v1/jobs/{job_id}/receipt", owner, AITBC_BODY_NONE, 0, h_receipt, cs, 0, 0},
+        {"POST", "/v1/jobs/{job_id}/cancel", owner, AITBC_BODY_NONE, 0, h_cancel, cs, 0, 1},
         {"GET", "/v1/receipts/public-key", AITBC_ROLE_PUBLIC, AITBC_BODY_NONE, 0, h_public_key, cs,
-         0},
+         0, 0},
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         int rc = cs->api->route(cs->ctx, &routes[i]);

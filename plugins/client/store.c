@@ -1,6 +1,7 @@
 /* The client_jobs table: reading and writing one job row, its API.md JSON forms (Job and
  * AssignedJob), and the counters that keep /v1/admin/stats free of table scans. */
 #include "client.h"
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +59,8 @@ void cl_job_read(client_state *cs, aitbc_stmt *s, cl_job *j) {
     j->expires_ms = int_col(cs, s, 24);
     j->progress_ppm = int_col(cs, s, 25);
     j->progress_ms = int_col(cs, s, 26);
+    copy_col(cs, s, 27, j->trade_id, sizeof j->trade_id);
+    copy_col(cs, s, 28, j->seller, sizeof j->seller);
 }
 
 int cl_job_load(client_state *cs, aitbc_txn *t, const char *job_id, cl_job *j) {
@@ -85,7 +88,7 @@ static void bind_opt_int(client_state *cs, aitbc_stmt *s, int idx, int64_t v) {
         cs->api->bind_null(s, idx);
 }
 
-/* Binds ?1..?26 in CL_JOB_COLS order without seq. */
+/* Binds ?1..?28 in CL_JOB_COLS order without seq. */
 static void bind_all(client_state *cs, aitbc_stmt *s, const cl_job *j) {
     const aitbc_host_api *api = cs->api;
     api->bind_text(s, 1, j->job_id);
@@ -114,6 +117,8 @@ static void bind_all(client_state *cs, aitbc_stmt *s, const cl_job *j) {
     api->bind_int64(s, 24, j->expires_ms);
     bind_opt_int(cs, s, 25, j->progress_ppm);
     bind_opt_int(cs, s, 26, j->progress_ms);
+    bind_opt_text(cs, s, 27, j->trade_id);
+    bind_opt_text(cs, s, 28, j->seller);
 }
 
 int cl_job_insert(client_state *cs, aitbc_txn *t, const cl_job *j) {
@@ -121,8 +126,9 @@ int cl_job_insert(client_state *cs, aitbc_txn *t, const cl_job *j) {
         t, "INSERT INTO client_jobs(job_id, client, state, job_type, miner, payment, unit_type, "
            "payload, constraints, result, error, receipt, miner_sig, max_price, unit_price, price, "
            "units, attempt, lease_ms, created_ms, assigned_ms, started_ms, completed_ms, "
-           "expires_ms, progress_ppm, progress_ms) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,"
-           "?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25,?26)");
+           "expires_ms, progress_ppm, progress_ms, trade_id, seller) VALUES(?1,?2,?3,?4,?5,?6,"
+           "?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25,?26,?27,"
+           "?28)");
     if (!s) return AITBC_EIO;
     bind_all(cs, s, j);
     int rc = cs->api->step(s);
@@ -136,7 +142,8 @@ int cl_job_save(client_state *cs, aitbc_txn *t, const cl_job *j) {
            "unit_type=?7, payload=?8, constraints=?9, result=?10, error=?11, receipt=?12, "
            "miner_sig=?13, max_price=?14, unit_price=?15, price=?16, units=?17, attempt=?18, "
            "lease_ms=?19, created_ms=?20, assigned_ms=?21, started_ms=?22, completed_ms=?23, "
-           "expires_ms=?24, progress_ppm=?25, progress_ms=?26 WHERE job_id=?1");
+           "expires_ms=?24, progress_ppm=?25, progress_ms=?26, trade_id=?27, seller=?28 "
+           "WHERE job_id=?1");
     if (!s) return AITBC_EIO;
     bind_all(cs, s, j);
     int rc = cs->api->step(s);
@@ -186,7 +193,9 @@ cJSON *cl_job_json(client_state *cs, const cl_job *j, int with_reason) {
     if (strcmp(j->state, "QUEUED") == 0) {
         reason = "queued";
         const aitbc_miners_v1 *m = with_reason ? cl_miners(cs) : NULL;
-        if (m) {
+        if (with_reason && j->trade_id[0]) {
+            reason = cl_trade_reason(cs, j);
+        } else if (m) {
             cJSON *c = j->constraints ? cJSON_Parse(j->constraints) : NULL;
             reason = m->pending_reason(m->self, j->job_type, c, j->max_price);
             cJSON_Delete(c);
@@ -248,6 +257,16 @@ int cl_miner_stat_add(client_state *cs, aitbc_txn *t, const char *miner, int64_t
     int rc = cs->api->step(s);
     cs->api->stmt_done(s);
     return rc < 0 ? rc : 0;
+}
+
+const aitbc_marketplace_v1 *cl_market(client_state *cs) {
+    const aitbc_marketplace_v1 *m = atomic_load(&cs->market);
+    if (!m) {
+        m = cs->api->service_lookup(AITBC_MARKETPLACE_SERVICE);
+        if (m && m->size < offsetof(aitbc_marketplace_v1, trade_use) + sizeof(void *)) m = NULL;
+        if (m) atomic_store(&cs->market, m);
+    }
+    return m;
 }
 
 const aitbc_miners_v1 *cl_miners(client_state *cs) {

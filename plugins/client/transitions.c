@@ -17,7 +17,8 @@ void cl_events_note(client_state *cs, cl_events *ev, const cl_job *j) {
      * away, and a copy in every event would pin that much per queued event. */
     cl_job slim = *j;
     slim.payload = NULL;
-    cJSON *o = cl_job_json(cs, &slim, 0);
+    /* A QUEUED job's event says why it waits, as GET does (reads join this transaction). */
+    cJSON *o = cl_job_json(cs, &slim, strcmp(j->state, "QUEUED") == 0);
     cJSON_DeleteItemFromObjectCaseSensitive(o, "payload");
     if (o) cJSON_AddStringToObject(o, "job_type", j->job_type); /* payload.type, for matching */
     if (ev->jobs && o)
@@ -90,6 +91,7 @@ static int make_receipt(client_state *cs, cl_job *j, const char *miner_pk) {
     aitbc_json_add_str(r, "unit_type", j->unit_type[0] ? j->unit_type : NULL);
     aitbc_json_add_money(r, "unit_price", j->unit_price > 0 ? j->unit_price : 0, JC_AIT_DECIMALS);
     aitbc_json_add_money(r, "price", j->price > 0 ? j->price : 0, JC_AIT_DECIMALS);
+    if (j->trade_id[0]) aitbc_json_add_str(r, "trade_id", j->trade_id); /* paid by that trade */
     aitbc_json_add_str(r, "payload_sha256", psha);
     aitbc_json_add_str(r, "result_sha256", rsha);
     aitbc_time_format(j->assigned_ms, ts);

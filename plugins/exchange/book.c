@@ -42,6 +42,67 @@ int ex_books_rebuild(ex_state *es) {
     return rc;
 }
 
+/* A client that holds a snapshot drops diffs whose sequence is not newer, so the sequence must
+ * never go back, also across a restart. Writing it on every change would cost a write per order;
+ * instead a ceiling is stored a block ahead, and a restarted node starts at it (a jump forward,
+ * which clients see as a gap and answer with a fresh snapshot). */
+#define EX_SEQ_BLOCK 1000000
+
+static int seq_read(ex_state *es, const ex_market *m, uint64_t *out) {
+    const aitbc_host_api *api = es->api;
+    char key[64];
+    snprintf(key, sizeof key, "sequence:%s", m->symbol);
+    aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
+    if (!t) return AITBC_EBUSY;
+    aitbc_stmt *s = api->stmt(t, "SELECT value FROM exchange_meta WHERE key = ?1");
+    int rc = s ? 0 : AITBC_EIO;
+    *out = 0;
+    if (s) {
+        api->bind_text(s, 1, key);
+        if (api->step(s) == AITBC_ROW) *out = strtoull(api->col_text(s, 0), NULL, 10);
+        api->stmt_done(s);
+    }
+    api->txn_commit(t);
+    return rc;
+}
+
+static int seq_reserve(ex_state *es, ex_market *m, uint64_t from) {
+    const aitbc_host_api *api = es->api;
+    char key[64], value[32];
+    snprintf(key, sizeof key, "sequence:%s", m->symbol);
+    snprintf(value, sizeof value, "%llu", (unsigned long long)(from + EX_SEQ_BLOCK));
+    aitbc_txn *t = api->txn_begin(AITBC_TXN_WRITE);
+    if (!t) return AITBC_EBUSY;
+    aitbc_stmt *s = api->stmt(t, "INSERT INTO exchange_meta(key, value) VALUES(?1, ?2) "
+                                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+    int rc = s ? 0 : AITBC_EIO;
+    if (s) {
+        api->bind_text(s, 1, key);
+        api->bind_text(s, 2, value);
+        rc = api->step(s) < 0 ? AITBC_EIO : 0;
+        api->stmt_done(s);
+    }
+    if (rc == 0) {
+        rc = api->txn_commit(t);
+    } else {
+        api->txn_rollback(t);
+    }
+    if (rc == 0) m->reserved = from + EX_SEQ_BLOCK;
+    return rc;
+}
+
+int ex_sequences_load(ex_state *es) {
+    for (size_t i = 0; i < es->nmarkets; i++) {
+        ex_market *m = &es->markets[i];
+        uint64_t start = 0;
+        int rc = seq_read(es, m, &start);
+        if (rc == 0) rc = seq_reserve(es, m, start);
+        if (rc != 0) return rc;
+        m->sequence = start;
+    }
+    return 0;
+}
+
 static cJSON *level(const ex_market *m, int64_t price, int64_t qty) {
     char ps[AITBC_MONEY_MAX], qs[AITBC_MONEY_MAX];
     aitbc_money_format(price, m->p.quote_dec, ps);
@@ -72,6 +133,9 @@ void ex_publish_levels(ex_state *es, ex_market *m, const int *sides, const int64
     }
     aitbc_json_add_i64(ev, "first_sequence", (int64_t)m->sequence + 1);
     m->sequence += changed;
+    if (m->sequence >= m->reserved && seq_reserve(es, m, m->sequence) != 0)
+        es->api->log(es->ctx, AITBC_LOG_WARN, "%s: storing the sequence ceiling failed; a "
+                     "restart now could repeat sequence numbers", m->symbol);
     aitbc_json_add_i64(ev, "last_sequence", (int64_t)m->sequence);
     cJSON_AddItemToObject(ev, "bids", arr[EX_BUY]);
     cJSON_AddItemToObject(ev, "asks", arr[EX_SELL]);

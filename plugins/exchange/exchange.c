@@ -54,7 +54,9 @@ static int ex_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **stat
         return AITBC_EINVAL;
     }
     if (tre) snprintf(es->treasury, sizeof es->treasury, "%s", tre);
-    return api->migrate(ctx, k_migrations, sizeof k_migrations / sizeof k_migrations[0]);
+    ex_service_init(es);
+    int rc = api->migrate(ctx, k_migrations, sizeof k_migrations / sizeof k_migrations[0]);
+    return rc == 0 ? api->service_register(ctx, AITBC_EXCHANGE_SERVICE, &es->service) : rc;
 }
 
 /* The configured treasury, or the node account stored at first start (made now if absent). */
@@ -135,7 +137,8 @@ static int register_routes(ex_state *es) {
          .body = AITBC_BODY_JSON,
          .handler = ex_h_place,
          .user = es,
-         .idempotent = 1},
+         .idempotent = 1,
+         .write = 1},
         {.method = "GET",
          .path = "/v1/exchange/orders",
          .roles = AITBC_ROLE_CLIENT,
@@ -150,7 +153,8 @@ static int register_routes(ex_state *es) {
          .path = "/v1/exchange/orders/{order_id}",
          .roles = AITBC_ROLE_CLIENT,
          .handler = ex_h_order_cancel,
-         .user = es},
+         .user = es,
+         .write = 1},
         {.method = "GET",
          .path = "/v1/exchange/balances",
          .roles = AITBC_ROLE_CLIENT,
@@ -166,7 +170,7 @@ static int register_routes(ex_state *es) {
 
 static int ex_start(void *state) {
     ex_state *es = state;
-    es->ledger = es->api->service_lookup(AITBC_LEDGER_SERVICE);
+    es->ledger = aitbc_ledger_for(es->api->service_lookup(AITBC_LEDGER_SERVICE), "exchange");
     if (!es->ledger || es->ledger->size < sizeof(aitbc_ledger_v1)) {
         es->api->log(es->ctx, AITBC_LOG_ERROR, "needs %s (the chain plugin)", AITBC_LEDGER_SERVICE);
         return AITBC_EUNAVAIL;
@@ -176,6 +180,8 @@ static int ex_start(void *state) {
         es->api->log(es->ctx, AITBC_LOG_ERROR, "treasury account setup failed (%d)", rc);
     if (rc == 0 && (rc = ex_books_rebuild(es)) != 0)
         es->api->log(es->ctx, AITBC_LOG_ERROR, "rebuilding the order books failed (%d)", rc);
+    if (rc == 0 && (rc = ex_sequences_load(es)) != 0)
+        es->api->log(es->ctx, AITBC_LOG_ERROR, "loading the book sequences failed (%d)", rc);
     if (rc == 0) rc = declare_topics(es);
     if (rc == 0) rc = register_routes(es);
     return rc;
@@ -196,13 +202,14 @@ static void ex_destroy(void *state) {
 }
 
 static const char *const k_requires[] = {AITBC_LEDGER_SERVICE, NULL};
+static const char *const k_provides[] = {AITBC_EXCHANGE_SERVICE, NULL};
 
 static const aitbc_plugin_desc k_desc = {
     AITBC_PLUGIN_HEADER,
     .name = "exchange",
     .version = "0.1.0",
     .description = "Token exchange: order book, matching, settlement through the ledger",
-    .provides = NULL,
+    .provides = k_provides,
     .requires = k_requires,
     .config_schema = k_schema,
     .init = ex_init,

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <aitbc/aitbc.h>
+#include <aitbc/exchange.h>
 #include <aitbc/ledger.h>
 #include "engine.h"
 
@@ -21,6 +22,7 @@ typedef struct ex_market {
     pthread_mutex_t lock;
     ex_book book;
     uint64_t sequence;
+    uint64_t reserved; /* sequence ceiling stored in exchange_meta: never reused after a restart */
 } ex_market;
 
 typedef struct ex_state {
@@ -30,7 +32,12 @@ typedef struct ex_state {
     ex_market *markets;
     size_t nmarkets;
     char treasury[AITBC_ADDRESS_MAX];
+    aitbc_exchange_v1 service; /* exchange@1 */
 } ex_state;
+
+/* service.c */
+/** @brief Fill es->service (exchange@1). */
+void ex_service_init(ex_state *es);
 
 /* config.c */
 /** @brief Parse `markets` (or the default AIT-BTC) with decimals from the ledger; logs and fails on
@@ -45,6 +52,9 @@ int ex_books_rebuild(ex_state *es);
  * topics). Caller holds m->lock. sides/prices are parallel arrays of n changed levels. */
 void ex_publish_levels(ex_state *es, ex_market *m, const int *sides, const int64_t *prices,
                        size_t n);
+/** @brief Start every market's sequence at the ceiling stored by the previous run, and store a
+ *  new one, so the sequence never goes back across a restart. */
+int ex_sequences_load(ex_state *es);
 /** @brief GET /v1/exchange/orderbook. */
 void ex_h_orderbook(aitbc_request *req, void *user);
 

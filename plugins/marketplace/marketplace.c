@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
 #include "marketplace.h"
 
 static const aitbc_cfg_key k_schema[] = {
@@ -76,7 +77,8 @@ static int routes_register(mk_state *ms) {
          .body = AITBC_BODY_JSON,
          .handler = mk_h_offer_create,
          .user = ms,
-         .idempotent = 1},
+         .idempotent = 1,
+         .write = 1},
         {.method = "GET",
          .path = "/v1/marketplace/offers/{offer_id}",
          .roles = AITBC_ROLE_ANY,
@@ -86,14 +88,16 @@ static int routes_register(mk_state *ms) {
          .path = "/v1/marketplace/offers/{offer_id}",
          .roles = AITBC_ROLE_MINER,
          .handler = mk_h_offer_cancel,
-         .user = ms},
+         .user = ms,
+         .write = 1},
         {.method = "POST",
          .path = "/v1/marketplace/trades",
          .roles = AITBC_ROLE_CLIENT,
          .body = AITBC_BODY_JSON,
          .handler = mk_h_trade_create,
          .user = ms,
-         .idempotent = 1},
+         .idempotent = 1,
+         .write = 1},
         {.method = "GET",
          .path = "/v1/marketplace/trades",
          .roles = AITBC_ROLE_ANY,
@@ -117,7 +121,8 @@ static int mk_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **stat
     if (!ms) return AITBC_ENOMEM;
     ms->ctx = ctx;
     ms->api = api;
-    ms->service = (aitbc_marketplace_v1){sizeof(aitbc_marketplace_v1), ms, mk_trade_active};
+    ms->service = (aitbc_marketplace_v1){sizeof(aitbc_marketplace_v1), ms, mk_trade_active,
+                                         mk_trade_use};
     int rc = cfg_int(ms, "hour_ms", 3600000, 10, 86400000, &ms->hour_ms);
     if (rc == 0) rc = cfg_int(ms, "tick_ms", 1000, 5, 3600000, &ms->tick_ms);
     if (rc == 0) rc = api->migrate(ctx, mk_migrations, mk_migrations_n);
@@ -135,9 +140,14 @@ static int mk_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **stat
 
 static int mk_start(void *state) {
     mk_state *ms = state;
-    ms->ledger = ms->api->service_lookup(AITBC_LEDGER_SERVICE);
+    ms->ledger = aitbc_ledger_for(ms->api->service_lookup(AITBC_LEDGER_SERVICE), "marketplace");
     if (!ms->ledger) return AITBC_EUNAVAIL;
     ms->miners = ms->api->service_lookup(AITBC_MINERS_SERVICE);
+    if (ms->miners && ms->miners->size < offsetof(aitbc_miners_v1, status) + sizeof(void *)) {
+        ms->api->log(ms->ctx, AITBC_LOG_ERROR,
+                     "the loaded miners@1 has no status(address): update the miner plugin");
+        return AITBC_EUNAVAIL;
+    }
     int rc = routes_register(ms);
     if (rc != 0) return rc;
     ms->timer = ms->api->timer_add(ms->ctx, ms->tick_ms, mk_tick, ms);

@@ -28,7 +28,7 @@ typedef struct mk_state {
 /** Columns of marketplace_trades, in mk_trade_json's order. */
 #define MK_TRADE_COLS                                                                              \
     "seq, trade_id, offer_id, buyer, seller, hours, price, total, status, created_ms, ends_ms, "   \
-    "released, refunded, hours_released"
+    "released, refunded, hours_released, paused_ms"
 
 /* schema.c */
 extern const aitbc_migration mk_migrations[];
@@ -61,13 +61,24 @@ int mk_trades_terminate(mk_state *ms, aitbc_txn *t, const char *trade_id, const 
 int mk_trades_release_due(mk_state *ms, aitbc_txn *t, int64_t now_ms);
 /** @brief The marketplace@1 trade_active call. */
 int mk_trade_active(void *self, const char *trade_id, const char *buyer, char seller_out[48]);
+/** @brief The marketplace@1 trade_use call. */
+int mk_trade_use(void *self, const char *trade_id, const char *buyer, char seller_out[48],
+                 int64_t *capacity);
+/** @brief Inside t: pause the running ACTIVE trades of seller at now_ms (it cannot take work).
+ *  Returns trades paused or <0. */
+int mk_trades_pause(mk_state *ms, aitbc_txn *t, const char *seller, int64_t now_ms);
+/** @brief Inside t: end the pauses of seller's ACTIVE trades at now_ms, refunding the paused
+ *  time pro rata to their buyers. Returns trades resumed or <0. */
+int mk_trades_resume(mk_state *ms, aitbc_txn *t, const char *seller, int64_t now_ms);
 
 /* sellers.c */
 /** @brief Registry status of a miner via miners@1: "ONLINE", "DRAINING", "OFFLINE", or NULL when
  *  it is not registered. Without miners@1, "ONLINE" (anyone with a miner key may sell).
- *  Static strings. err set to a negative code when the registry could not be read. */
-const char *mk_seller_status(mk_state *ms, const char *address, int *err);
-/** @brief Timer step: end the ACTIVE trades of sellers that are OFFLINE or gone. */
+ *  Static strings. caps (may be NULL) receives a copy of the registered capabilities (NULL
+ *  without miners@1). err set to a negative code when the registry could not be read. */
+const char *mk_seller_status(mk_state *ms, const char *address, cJSON **caps, int *err);
+/** @brief Timer step: pause the trades of sellers that are DRAINING or OFFLINE, resume (and
+ *  refund the paused time of) those back ONLINE, end those of deregistered sellers. */
 void mk_sellers_check(mk_state *ms, int64_t now_ms);
 
 /* timer.c */

@@ -3,7 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <aitbc/errors.h>
+#include <aitbc/json.h>
 #include <aitbc/money.h>
 #include "mkmath.h"
 
@@ -106,4 +108,47 @@ int mk_offer_cursor(const mk_offer_query *q, int64_t price, int64_t seq,
     char tie[24];
     snprintf(tie, sizeof tie, "%lld", (long long)seq);
     return aitbc_cursor_encode(q->tag, price, tie, out);
+}
+
+static int name_has(const char *hay, const char *needle) {
+    size_t n = strlen(needle);
+    for (; hay && *hay; hay++)
+        if (strncasecmp(hay, needle, n) == 0) return 1;
+    return 0;
+}
+
+static int has_string(const cJSON *arr, const char *s) {
+    const cJSON *it;
+    cJSON_ArrayForEach(it, arr) if (cJSON_IsString(it) && strcmp(it->valuestring, s) == 0) return 1;
+    return 0;
+}
+
+const char *mk_offer_misfit(const cJSON *caps, const char *gpu_model, int64_t memory_gb,
+                            int64_t gpu_count, const char *region, const char *models) {
+    int64_t named = 0, big = 0;
+    const cJSON *g;
+    cJSON_ArrayForEach(g, cJSON_GetObjectItemCaseSensitive(caps, "gpus")) {
+        int64_t mb = 0;
+        if (!name_has(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(g, "name")),
+                      gpu_model))
+            continue;
+        named++;
+        if (aitbc_json_int(cJSON_GetObjectItemCaseSensitive(g, "memory_mb"), &mb) == 0 &&
+            mb >= memory_gb * 1000)
+            big++;
+    }
+    if (named == 0) return "gpu_model";
+    if (big == 0) return "gpu_memory_gb";
+    if (big < gpu_count) return "gpu_count";
+    const char *have = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(caps, "region"));
+    if (!have || strcmp(have, region) != 0) return "region";
+    cJSON *want = models ? cJSON_Parse(models) : NULL;
+    const cJSON *m;
+    const char *bad = NULL;
+    cJSON_ArrayForEach(m, want) if (!bad && (!cJSON_IsString(m) ||
+                                             !has_string(cJSON_GetObjectItemCaseSensitive(caps,
+                                                                                          "models"),
+                                                         m->valuestring))) bad = "models";
+    cJSON_Delete(want);
+    return bad;
 }

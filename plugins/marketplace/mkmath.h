@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 #include <aitbc/paging.h>
+#include <cjson/cJSON.h>
 
 #define MK_ASSET "AIT"
 #define MK_DECIMALS 6
@@ -27,6 +28,12 @@ int64_t mk_prorata(int64_t total, int64_t duration_ms, int64_t elapsed_ms);
 void mk_terminate_split(int64_t total, int64_t released, int64_t duration_ms, int64_t elapsed_ms,
                         int64_t *pay, int64_t *refund);
 
+/** @brief Does a miner's registered capabilities ({gpus:[{name,memory_mb}], models, region})
+ *  cover an offer? At least gpu_count GPUs whose name contains gpu_model (case-insensitive) with
+ *  memory_gb × 1000 MB each, the same region, and every offered model. NULL when they do, else
+ *  the offer field that asks for more than was registered. models is a JSON array text. */
+const char *mk_offer_misfit(const cJSON *caps, const char *gpu_model, int64_t memory_gb,
+                            int64_t gpu_count, const char *region, const char *models);
 /** @brief 1 if s is 1..max printable ASCII characters without leading/trailing space. */
 int mk_text_ok(const char *s, size_t max);
 

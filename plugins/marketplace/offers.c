@@ -190,7 +190,13 @@ void mk_h_offer_create(aitbc_request *req, void *user) {
         return;
     }
     int err = 0;
-    const char *st = mk_seller_status(ms, me, &err);
+    cJSON *caps = NULL;
+    const char *st = mk_seller_status(ms, me, &caps, &err);
+    const char *misfit =
+        st && ms->miners ? mk_offer_misfit(caps, in.gpu_model, in.memory_gb, in.gpu_count,
+                                           in.region, in.models)
+                         : NULL;
+    cJSON_Delete(caps);
     if (err || !st || strcmp(st, "OFFLINE") == 0) {
         free(in.models);
         if (err)
@@ -200,6 +206,12 @@ void mk_h_offer_create(aitbc_request *req, void *user) {
                                "only a registered miner can offer capacity");
         else
             api->respond_error(req, 409, "conflict", NULL, "the miner is OFFLINE");
+        return;
+    }
+    if (misfit) {
+        free(in.models);
+        api->respond_error(req, 400, "invalid_argument", misfit,
+                           "the offer asks for more than this miner registered (%s)", misfit);
         return;
     }
     char id[AITBC_ID_MAX];

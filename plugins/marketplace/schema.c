@@ -26,6 +26,8 @@ const aitbc_migration mk_migrations[] = {
         " WHERE status = 'ACTIVE';"
         "CREATE INDEX marketplace_trades_offer ON marketplace_trades(offer_id)"
         " WHERE status = 'ACTIVE';"},
+    /* a trade is paused (from paused_ms) while its seller cannot take work */
+    {2, "ALTER TABLE marketplace_trades ADD COLUMN paused_ms INTEGER;"},
 };
 
 const size_t mk_migrations_n = sizeof mk_migrations / sizeof mk_migrations[0];

@@ -1,5 +1,6 @@
 /* The settlement timer: expires offers past expires_at, releases completed hours of active
- * trades to their sellers, and ends the trades of sellers that went offline. Each step checks
+ * trades to their sellers, and pauses, resumes or ends the trades of sellers by their registry
+ * status. Each step checks
  * with a read first, so an idle marketplace takes no write lock. */
 #include <stdio.h>
 #include <string.h>
@@ -62,7 +63,7 @@ static void release_due(mk_state *ms, int64_t now_ms) {
     const aitbc_host_api *api = ms->api;
     if (!any(ms,
              "SELECT 1 FROM marketplace_trades WHERE status = 'ACTIVE' AND next_ms <= ?1 "
-             "LIMIT 1",
+             "AND (paused_ms IS NULL OR ends_ms <= ?1) LIMIT 1",
              now_ms))
         return;
     aitbc_txn *t = api->txn_begin(AITBC_TXN_WRITE);

@@ -25,6 +25,12 @@ cJSON *mk_trade_json(const aitbc_host_api *api, aitbc_stmt *s) {
     aitbc_json_add_money(o, "released", api->col_int64(s, 11), MK_DECIMALS);
     aitbc_json_add_money(o, "refunded", api->col_int64(s, 12), MK_DECIMALS);
     aitbc_json_add_i64(o, "hours_released", api->col_int64(s, 13));
+    if (api->col_is_null(s, 14)) {
+        cJSON_AddNullToObject(o, "paused_since");
+    } else {
+        aitbc_time_format(api->col_int64(s, 14), ts);
+        aitbc_json_add_str(o, "paused_since", ts);
+    }
     return o;
 }
 
@@ -153,7 +159,7 @@ static int seller_ok(mk_state *ms, aitbc_request *req, const char *offer_id) {
         return 0;
     }
     int err = 0;
-    const char *st = rc == 0 ? mk_seller_status(ms, o.provider, &err) : NULL;
+    const char *st = rc == 0 ? mk_seller_status(ms, o.provider, NULL, &err) : NULL;
     if (rc == 0 && err) rc = err;
     if (rc != 0) {
         mk_respond_rc(ms, req, rc, NULL);

@@ -160,6 +160,7 @@ static const aitbc_plugin_desc desc = {
     .stop = agent_stop,
     .destroy = agent_destroy,
     .health = agent_health,
+    .uses = k_uses,
 };
 
 const aitbc_plugin_desc *aitbc_plugin_describe(void) {

@@ -168,6 +168,16 @@ static int store_reg(miner_state *ms, const mn_reg *r, const char *address, char
     return rc < 0 ? rc : !known;
 }
 
+/* The auth backend cannot issue keys (auth-static reads them from the config): registration
+ * cannot work on this node, which is the operator's to fix, not the miner's. */
+static void not_supported(miner_state *ms, aitbc_request *req) {
+    ms->api->log(ms->ctx, AITBC_LOG_WARN,
+                 "miner registration refused: the auth backend cannot create keys (auth-static "
+                 "keys come from the config); load auth-apikey to let miners register");
+    ms->api->respond_error(req, 501, "not_supported", NULL,
+                           "This node's auth backend cannot issue miner keys.");
+}
+
 void mn_h_register(aitbc_request *req, void *user) {
     miner_state *ms = user;
     const aitbc_host_api *api = ms->api;
@@ -210,6 +220,8 @@ void mn_h_register(aitbc_request *req, void *user) {
                                "a registration at least this recent was already used");
         else if (rc == AITBC_EBUSY)
             api->respond_error(req, 503, "unavailable", NULL, "The database is busy; retry.");
+        else if (rc == AITBC_EUNAVAIL)
+            not_supported(ms, req);
         else
             api->respond_error(req, 500, "internal", NULL, "Internal error.");
         return;

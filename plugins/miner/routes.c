@@ -338,16 +338,16 @@ int mn_routes_register(miner_state *ms) {
     const unsigned self_admin = AITBC_ROLE_MINER | AITBC_ROLE_ADMIN;
     const aitbc_route routes[] = {
         {"POST", "/v1/miners/register", AITBC_ROLE_PUBLIC, AITBC_BODY_JSON, 0, mn_h_register, ms,
-         0},
+         0, 1},
         {"POST", "/v1/miners/{address}/heartbeat", AITBC_ROLE_MINER, AITBC_BODY_JSON, 0,
-         h_heartbeat, ms, 0},
-        {"POST", "/v1/miners/{address}/poll", AITBC_ROLE_MINER, AITBC_BODY_JSON, 0, h_poll, ms, 0},
+         h_heartbeat, ms, 0, 1},
+        {"POST", "/v1/miners/{address}/poll", AITBC_ROLE_MINER, AITBC_BODY_JSON, 0, h_poll, ms, 0, 1},
         {"POST", "/v1/jobs/{job_id}/complete", AITBC_ROLE_MINER, AITBC_BODY_JSON, 16u << 20,
-         h_complete, ms, 1},
+         h_complete, ms, 1, 1},
         {"POST", "/v1/jobs/{job_id}/progress", AITBC_ROLE_MINER, AITBC_BODY_JSON, 0, h_progress,
-         ms, 0},
-        {"GET", "/v1/miners/{address}", self_admin, AITBC_BODY_NONE, 0, h_get, ms, 0},
-        {"DELETE", "/v1/miners/{address}", self_admin, AITBC_BODY_NONE, 0, h_delete, ms, 0},
+         ms, 0, 1},
+        {"GET", "/v1/miners/{address}", self_admin, AITBC_BODY_NONE, 0, h_get, ms, 0, 0},
+        {"DELETE", "/v1/miners/{address}", self_admin, AITBC_BODY_NONE, 0, h_delete, ms, 0, 1},
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         int rc = ms->api->route(ms->ctx, &routes[i]);

@@ -109,6 +109,21 @@ static int l_counts(void *self, int64_t *total, int64_t *online, int64_t *offlin
     return s ? 0 : AITBC_EIO;
 }
 
+static const char *l_status(void *self, const char *address, cJSON **capabilities, int *err) {
+    miner_state *ms = self;
+    mn_row r;
+    if (capabilities) *capabilities = NULL;
+    int rc = address ? mn_load(ms, NULL, address, &r) : 0;
+    if (err) *err = rc < 0 ? rc : 0;
+    if (rc != 1) return NULL;
+    const char *st = strcmp(r.status, "ONLINE") == 0     ? "ONLINE"
+                     : strcmp(r.status, "DRAINING") == 0 ? "DRAINING"
+                                                         : "OFFLINE";
+    if (capabilities) *capabilities = cJSON_Duplicate(r.capabilities, 1);
+    mn_row_free(&r);
+    return st;
+}
+
 void mn_service_init(miner_state *ms) {
     aitbc_miners_v1 *m = &ms->service;
     memset(m, 0, sizeof *m);
@@ -117,4 +132,5 @@ void mn_service_init(miner_state *ms) {
     m->pending_reason = l_pending_reason;
     m->list = l_list;
     m->counts = l_counts;
+    m->status = l_status;
 }

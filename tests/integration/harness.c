@@ -300,6 +300,41 @@ int th_restart(th_host *h, int same_port) {
     return ok ? 0 : -1;
 }
 
+/* Runs the host to completion in h->dir (config and output files already named in h). */
+static int run_to_end(th_host *h, const char *plugins_yaml, const char *extra_yaml,
+                      const char *const *args, char **output) {
+    const char *argv[32] = {"aitbc-host", "-c", h->cfg};
+    size_t n = 3;
+    for (size_t i = 0; args && args[i] && n < 31; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    int status = -1;
+    if (output)
+        *output = NULL;
+    unlink(h->err); /* this run's output only */
+    if (write_config(h, plugins_yaml, extra_yaml) == 0) {
+        fflush(NULL);
+        pid_t pid = fork();
+        if (pid == 0) {
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
+            int fd = open(h->err, O_WRONLY | O_CREAT | O_APPEND, 0644);
+            if (fd >= 0) {
+                dup2(fd, STDERR_FILENO);
+                dup2(fd, STDOUT_FILENO);
+                close(fd);
+            }
+            execv(AITBC_HOST_BIN, (char *const *)argv);
+            _exit(127);
+        }
+        h->pid = pid;
+        if (pid > 0 && reap(h, 1))
+            status = h->status;
+        if (output)
+            *output = th_stderr(h);
+    }
+    return status;
+}
+
 int th_run_once(const char *plugins_yaml, const char *extra_yaml, const char *const *args,
                 char **output) {
     th_host h = {0};
@@ -311,34 +346,22 @@ int th_run_once(const char *plugins_yaml, const char *extra_yaml, const char *co
         return -1;
     snprintf(h.cfg, sizeof h.cfg, "%s/config.yaml", h.dir);
     snprintf(h.err, sizeof h.err, "%s/host.stderr", h.dir);
-    const char *argv[32] = {"aitbc-host", "-c", h.cfg};
-    size_t n = 3;
-    for (size_t i = 0; args && args[i] && n < 31; i++)
-        argv[n++] = args[i];
-    argv[n] = NULL;
-    int status = -1;
-    if (write_config(&h, plugins_yaml, extra_yaml) == 0) {
-        fflush(NULL);
-        pid_t pid = fork();
-        if (pid == 0) {
-            prctl(PR_SET_PDEATHSIG, SIGKILL);
-            int fd = open(h.err, O_WRONLY | O_CREAT | O_APPEND, 0644);
-            if (fd >= 0) {
-                dup2(fd, STDERR_FILENO);
-                dup2(fd, STDOUT_FILENO);
-                close(fd);
-            }
-            execv(AITBC_HOST_BIN, (char *const *)argv);
-            _exit(127);
-        }
-        h.pid = pid;
-        if (pid > 0 && reap(&h, 1))
-            status = h.status;
-        if (output)
-            *output = th_stderr(&h);
-    }
+    int status = run_to_end(&h, plugins_yaml, extra_yaml, args, output);
     nftw(h.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     return status;
+}
+
+int th_run_once_in(const char *data_dir, const char *plugins_yaml, const char *extra_yaml,
+                   const char *const *args, char **output) {
+    th_host h = {0};
+    if (output)
+        *output = NULL;
+    if (!data_dir || strlen(data_dir) >= sizeof h.dir)
+        return -1;
+    snprintf(h.dir, sizeof h.dir, "%s", data_dir);
+    snprintf(h.cfg, sizeof h.cfg, "%s/once.yaml", h.dir);
+    snprintf(h.err, sizeof h.err, "%s/once.stderr", h.dir);
+    return run_to_end(&h, plugins_yaml, extra_yaml, args, output);
 }
 
 int th_stop(th_host *h) {
@@ -359,16 +382,6 @@ int th_stop(th_host *h) {
             break;
         }
         nap_ms(10);
-    }
-    return h->status;
-}
-
-int th_kill(th_host *h) {
-    if (!h)
-        return -1;
-    if (h->pid) {
-        kill(h->pid, SIGKILL);
-        reap(h, 1);
     }
     return h->status;
 }

@@ -35,15 +35,15 @@ int th_restart(th_host *h, int same_port);
  *  everything it printed, malloc'd. */
 int th_run_once(const char *plugins_yaml, const char *extra_yaml, const char *const *args,
                 char **output);
+/** Same in an existing data dir (a command on a node's database); the dir stays. */
+int th_run_once_in(const char *data_dir, const char *plugins_yaml, const char *extra_yaml,
+                   const char *const *args, char **output);
 /** SIGTERM, wait, and return the exit status (0 = clean). Does not delete the data dir. */
 int th_stop(th_host *h);
-/** SIGKILL (a crash: nothing is flushed or closed), wait, and return the exit status
- *  (128 + SIGKILL). Does not delete the data dir. */
-int th_kill(th_host *h);
-/** th_stop + free, keeping the data dir (for a restart with th_start_in). */
-void th_forget(th_host *h);
 /** th_stop + remove the temp dir + free. */
 void th_free(th_host *h);
+/** th_stop + free, keeping the data dir (a restart in it follows). */
+void th_forget(th_host *h);
 
 int th_http_port(const th_host *h);
 int th_ws_port(const th_host *h);        /* 0 if no websocket section */

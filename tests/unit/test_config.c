@@ -419,6 +419,10 @@ static void test_shipped_configs(void **state)
             fail_msg("%s", g_err);
         assert_string_equal(s.http_host, "127.0.0.1");
         assert_int_equal(s.http_port, ports[i]);
+        /* The product's public base URL is …/api: the seed's URLs work out of the box (the
+         * routes also answer without the prefix, see test_router). */
+        if (strcmp(names[i], "miner.yaml") != 0) /* a miner node serves only /healthz, /metrics */
+            assert_string_equal(s.path_prefix, "/api");
         assert_true(cJSON_GetArraySize(cJSON_GetObjectItem(config_root(cfg), "plugins")) >= 2);
         config_free(cfg);
     }

@@ -288,7 +288,7 @@ static void test_restart_continues(void **st)
     th_host *old = H;
     H = th_start_in(g_dir, k_plugins, NULL);
     assert_non_null(H);
-    free(old); /* stopped already; its directory now belongs to the new host */
+    th_forget(old); /* stopped already; its directory now belongs to the new host */
     int64_t h0 = height();
     assert_true(h0 >= 1);
     th_resp r;

@@ -148,6 +148,25 @@ static void test_events_reach_only_who_may_see_them(void **st) {
     assert_true(jt_conserved(H));
 }
 
+/* job_updates carry the real pending_reason, not a placeholder. */
+static void test_queued_event_says_why(void **st) {
+    (void)st;
+    jt_client c;
+    jt_client_new(H, "10", &c);
+    wsc *w = connect_as(c.key);
+    assert_int_equal(subscribe(w, "[\"job_updates\"]"), 0);
+    char id[64];
+    assert_int_equal(
+        jt_submit(H, &c, "{\"payload\":{\"type\":\"nobody-runs-this\"},\"max_price\":\"1\"}", id),
+        201);
+    cJSON *d = next_event(w, "job_updates", 5000);
+    assert_non_null(d);
+    assert_string_equal(jt_str(d, "job_id"), id);
+    assert_string_equal(jt_str(d, "state"), "QUEUED");
+    assert_string_equal(jt_str(d, "pending_reason"), "no_matching_miner");
+    cJSON_Delete(d);
+}
+
 int main(void) {
     H = jt_start_ex("heartbeat_interval_s: 30, lease_s: 60, max_attempts: 3",
                     "websocket: { listen: \"127.0.0.1:0\" }\n");
@@ -155,6 +174,7 @@ int main(void) {
     if (!L) return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_events_reach_only_who_may_see_them),
+        cmocka_unit_test(test_queued_event_says_why),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     wsc_loop_free(L);

@@ -39,6 +39,11 @@ th_host *jt_start_ex(const char *miner_cfg, const char *extra_yaml) {
 }
 
 th_host *jt_start_client(const char *miner_cfg, const char *client_extra, const char *extra_yaml) {
+    return jt_start_full(miner_cfg, client_extra, NULL, extra_yaml);
+}
+
+th_host *jt_start_full(const char *miner_cfg, const char *client_extra, const char *more_plugins,
+                       const char *extra_yaml) {
     if (sodium_init() < 0) return NULL;
     char plugins[2048];
     snprintf(plugins, sizeof plugins,
@@ -48,8 +53,8 @@ th_host *jt_start_client(const char *miner_cfg, const char *client_extra, const 
              "  explorer: {}\n"
              "  client: { fee_bps: 250, treasury: \"" JT_TREASURY "\", ttl_sweep_ms: 50%s }\n"
              "  miner: { %s }\n"
-             "  admin: {}\n",
-             client_extra ? client_extra : "", miner_cfg);
+             "  admin: {}\n%s",
+             client_extra ? client_extra : "", miner_cfg, more_plugins ? more_plugins : "");
     th_host *h = th_start(plugins, extra_yaml);
     if (!h) return NULL;
     char path[1024];

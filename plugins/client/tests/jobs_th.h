@@ -28,6 +28,9 @@ th_host *jt_start(const char *miner_cfg);
 th_host *jt_start_ex(const char *miner_cfg, const char *extra_yaml);
 /** Same with extra client plugin settings (", progress_interval_ms: 200"; may be NULL). */
 th_host *jt_start_client(const char *miner_cfg, const char *client_extra, const char *extra_yaml);
+/** Same with more plugin sections ("  marketplace: {...}\n") after the job plugins. */
+th_host *jt_start_full(const char *miner_cfg, const char *client_extra, const char *more_plugins,
+                       const char *extra_yaml);
 /** The bootstrap admin key (read from <data_dir>/admin.key). */
 const char *jt_admin(th_host *h);
 /** A new client key with a custodial account holding `mint` AIT ("0" = nothing). */

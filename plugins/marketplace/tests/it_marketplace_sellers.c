@@ -1,8 +1,10 @@
 /* Integration test of the marketplace with the real job plugins (auth-apikey, client, miner):
  * a miner registered with its own Ed25519 key sells hours, a client buys them, the `offers`
- * topic reaches a WebSocket subscriber, and when the miner falls silent (OFFLINE per miners@1)
- * the timer ends the trade with a pro-rata refund; an OFFLINE seller can neither sell nor be
- * bought from until it heartbeats again. Ends with conservation and --verify-chain. */
+ * topic reaches a WebSocket subscriber; while the miner drains or falls silent (DRAINING or
+ * OFFLINE per miners@1) the timer pauses the trade and, once it is back, refunds the paused time
+ * pro rata; an OFFLINE seller can neither sell nor be bought from until it heartbeats again; an
+ * offer of hardware the miner never registered is refused naming the field. Ends with
+ * conservation and --verify-chain. */
 #include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,13 +26,18 @@ static char g_admin[200], g_client_key[200], g_client[48], g_miner_key[200], g_m
 static unsigned char g_sk[64];
 static char g_pk_hex[65];
 
-static long beat(void) {
-    char path[160];
+static long beat_as(const char *status) {
+    char path[160], body[64];
     snprintf(path, sizeof path, "/v1/miners/%s/heartbeat", g_miner);
+    snprintf(body, sizeof body, "{\"status\":\"%s\"}", status);
     th_resp r;
-    long st = mk_req("POST", path, g_miner_key, "{\"status\":\"ONLINE\"}", &r);
+    long st = mk_req("POST", path, g_miner_key, body, &r);
     th_resp_free(&r);
     return st;
+}
+
+static long beat(void) {
+    return beat_as("ONLINE");
 }
 
 static int register_miner(void) {
@@ -115,6 +122,24 @@ static int trade_is(void *arg) {
     return yes;
 }
 
+/* Is the watched trade paused (1) or running (0), as w->status says ("paused"/"running")? */
+static int trade_paused_is(void *arg) {
+    watch *w = arg;
+    th_resp r;
+    int paused = mk_req("GET", w->path, g_client_key, NULL, &r) == 200 &&
+                 jstr(r.json, "paused_since") != NULL;
+    th_resp_free(&r);
+    return paused == (strcmp(w->status, "paused") == 0);
+}
+
+static int64_t trade_money(const char *path, const char *key) {
+    th_resp r;
+    assert_int_equal(mk_req("GET", path, g_client_key, NULL, &r), 200);
+    int64_t v = mk_units(jstr(r.json, key));
+    th_resp_free(&r);
+    return v;
+}
+
 /* Next `offers` event about offer_id, skipping others. NULL on timeout. Caller frees. */
 static cJSON *offer_event(wsc *c, const char *offer_id) {
     for (int i = 0; i < 20; i++) {
@@ -170,21 +195,22 @@ static void test_offline_seller_refund(void **st) {
     assert_int_equal(jint(ev, "hours_remaining"), 20);
     cJSON_Delete(ev);
 
-    /* No more heartbeats: 3 missed intervals make the miner OFFLINE, and the trade ends. */
-    assert_true(th_wait_until(trade_is, &w, 20000));
-    assert_int_equal(mk_req("GET", w.path, g_client_key, NULL, &r), 200);
-    int64_t released = mk_units(jstr(r.json, "released"));
-    int64_t refunded = mk_units(jstr(r.json, "refunded"));
-    th_resp_free(&r);
-    assert_int_equal(released + refunded, U(100));
-    assert_true(refunded > U(50)); /* about 3 s of 50 s were used */
-    int64_t av, lk;
-    mk_balance(g_client, &av, &lk);
-    assert_int_equal(av, U(150) - U(100) + refunded);
-    assert_int_equal(lk, 0);
-    mk_balance(g_miner, &av, &lk);
-    assert_int_equal(av, released);
+    /* DRAINING: the trade pauses; back ONLINE, the paused time goes back to the buyer. */
+    watch p = w;
+    p.status = "paused";
+    assert_int_equal(beat_as("DRAINING"), 200);
+    assert_true(th_wait_until(trade_paused_is, &p, 5000));
+    assert_int_equal(trade_money(w.path, "refunded"), 0);
+    assert_int_equal(beat(), 200);
+    p.status = "running";
+    assert_true(th_wait_until(trade_paused_is, &p, 5000));
+    int64_t drained_refund = trade_money(w.path, "refunded");
+    assert_true(drained_refund > 0);
 
+    /* No more heartbeats: 3 missed intervals make the miner OFFLINE, and the trade pauses. */
+    p.status = "paused";
+    assert_true(th_wait_until(trade_paused_is, &p, 20000));
+    int64_t av, lk;
     /* OFFLINE: no new offer, no purchase from it. */
     snprintf(body, sizeof body, "{\"offer_id\":\"%s\",\"hours\":1}", offer_id);
     mk_expect_error("POST", TRADES, g_client_key, body, 409, "conflict", "offer_id");
@@ -192,11 +218,47 @@ static void test_offline_seller_refund(void **st) {
                     "{\"gpu_model\":\"X\",\"gpu_memory_gb\":1,\"gpu_count\":1,\"models\":[],"
                     "\"region\":\"eu\",\"price_per_hour\":\"1\",\"hours_available\":1}",
                     409, "conflict", NULL);
-    mk_balance(g_client, &av, &lk);
-    assert_int_equal(lk, 0);
-    /* Back online: selling works again. */
+    /* Back online: the time it was OFFLINE is refunded, and selling works again. */
     assert_int_equal(beat(), 200);
+    p.status = "running";
+    assert_true(th_wait_until(trade_paused_is, &p, 5000));
+    assert_true(trade_money(w.path, "refunded") > drained_refund);
     cJSON_Delete(mk_offer(g_miner_key, "RTX 4090", 24, "eu", "1", 1));
+    /* Only hardware it registered: one RTX 4090 with 24 GB in eu, serving llama3. */
+    static const char *const misfits[][2] = {
+        {"\"gpu_model\":\"H100\",\"gpu_memory_gb\":24,\"gpu_count\":1,\"models\":[],"
+         "\"region\":\"eu\"", "gpu_model"},
+        {"\"gpu_model\":\"RTX 4090\",\"gpu_memory_gb\":48,\"gpu_count\":1,\"models\":[],"
+         "\"region\":\"eu\"", "gpu_memory_gb"},
+        {"\"gpu_model\":\"rtx 4090\",\"gpu_memory_gb\":24,\"gpu_count\":2,\"models\":[],"
+         "\"region\":\"eu\"", "gpu_count"},
+        {"\"gpu_model\":\"RTX 4090\",\"gpu_memory_gb\":24,\"gpu_count\":1,\"models\":[],"
+         "\"region\":\"us\"", "region"},
+        {"\"gpu_model\":\"RTX 4090\",\"gpu_memory_gb\":24,\"gpu_count\":1,"
+         "\"models\":[\"llama3\",\"sdxl\"],\"region\":\"eu\"", "models"},
+    };
+    for (size_t i = 0; i < sizeof misfits / sizeof misfits[0]; i++) {
+        char offer[400];
+        snprintf(offer, sizeof offer, "{%s,\"price_per_hour\":\"1\",\"hours_available\":1}",
+                 misfits[i][0]);
+        mk_expect_error("POST", OFFERS, g_miner_key, offer, 400, "invalid_argument",
+                        misfits[i][1]);
+    }
+
+    /* The owner ends the offer: the seller keeps its share of the time it could work. */
+    char del[200];
+    snprintf(del, sizeof del, OFFERS "/%s", offer_id);
+    assert_int_equal(mk_req("DELETE", del, g_miner_key, NULL, &r), 200);
+    th_resp_free(&r);
+    assert_true(th_wait_until(trade_is, &w, 5000));
+    int64_t released = trade_money(w.path, "released");
+    int64_t refunded = trade_money(w.path, "refunded");
+    assert_int_equal(released + refunded, U(100));
+    mk_balance(g_client, &av, &lk);
+    assert_int_equal(av, U(150) - U(100) + refunded);
+    assert_int_equal(lk, 0);
+    mk_balance(g_miner, &av, &lk);
+    assert_int_equal(av, released);
 
     int64_t total = 0;
     const char *who[] = {g_client, g_miner};

@@ -189,6 +189,67 @@ static void test_early_end_prorata(void **st) {
     assert_int_equal(sav - sav0, 17);
 }
 
+static void seller_step(int (*fn)(mk_state *, aitbc_txn *, const char *, int64_t), int64_t now,
+                        int want) {
+    aitbc_txn *t = api->txn_begin(AITBC_TXN_WRITE);
+    assert_int_equal(fn(&g_ms, t, SELLER, now), want);
+    assert_int_equal(api->txn_commit(t), 0);
+}
+
+static void expect_trade(const char *id, int64_t released, int64_t refunded, int64_t hours,
+                         const char *status) {
+    int64_t rel, ref, hrs;
+    char st[16];
+    trade_state(id, &rel, &ref, &hrs, st);
+    assert_int_equal(rel, released);
+    assert_int_equal(ref, refunded);
+    assert_int_equal(hrs, hours);
+    assert_string_equal(st, status);
+}
+
+/* While the seller cannot take work the trade is paused: no hour is paid, and the paused time
+ * goes back to the buyer pro rata, on resume, at the end, or when the trade is ended. */
+static void test_pause_refunds_paused_time(void **st) {
+    (void)st;
+    int64_t sav0, slk, bav0, blk, sav, bav;
+    balance(SELLER, &sav0, &slk);
+    balance(BUYER, &bav0, &blk);
+    /* 10 hours of 1000 ms at 100: paused from 1.5 h to 3.5 h → 200 back, 8 hours paid. */
+    const int64_t c = 20000000;
+    add_trade("trd_pause", BUYER, 10, 100, c, 1000);
+    release_at(c + 1000);
+    expect_trade("trd_pause", 100, 0, 1, "ACTIVE");
+    seller_step(mk_trades_pause, c + 1500, 1);
+    seller_step(mk_trades_pause, c + 1600, 0); /* already paused */
+    release_at(c + 3000);
+    expect_trade("trd_pause", 100, 0, 1, "ACTIVE");
+    seller_step(mk_trades_resume, c + 3500, 1);
+    expect_trade("trd_pause", 100, 200, 1, "ACTIVE");
+    release_at(c + 3500);
+    expect_trade("trd_pause", 300, 200, 3, "ACTIVE");
+    release_at(c + 10000);
+    expect_trade("trd_pause", 800, 200, 10, "COMPLETED");
+
+    /* 2 hours at 100, paused from 0.5 h to the end: 150 back, 50 paid. */
+    const int64_t c2 = 30000000;
+    add_trade("trd_pause2", BUYER, 2, 100, c2, 1000);
+    seller_step(mk_trades_pause, c2 + 500, 1);
+    release_at(c2 + 2000);
+    expect_trade("trd_pause2", 50, 150, 2, "COMPLETED");
+
+    /* 4 hours at 100, paused from 1 h, ended at 3 h: the seller keeps its 1 hour of work. */
+    const int64_t c3 = 40000000;
+    add_trade("trd_pause3", BUYER, 4, 100, c3, 1000);
+    seller_step(mk_trades_pause, c3 + 1000, 1);
+    assert_int_equal(terminate_at("trd_pause3", c3 + 3000), 1);
+    expect_trade("trd_pause3", 100, 300, 0, "CANCELED");
+
+    balance(SELLER, &sav, &slk);
+    balance(BUYER, &bav, &blk);
+    assert_int_equal(sav - sav0, 800 + 50 + 100);
+    assert_int_equal(bav0 - bav, 800 + 50 + 100);
+}
+
 static void test_end_before_first_hour_and_by_seller(void **st) {
     (void)st;
     const int64_t c = 9000000;
@@ -252,6 +313,7 @@ int main(void) {
         cmocka_unit_test(test_early_end_prorata),
         cmocka_unit_test(test_end_before_first_hour_and_by_seller),
         cmocka_unit_test(test_trade_active),
+        cmocka_unit_test(test_pause_refunds_paused_time),
         cmocka_unit_test(test_conservation),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -214,16 +214,16 @@ static int hc_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **stat
 static int hc_start(void *state) {
     (void)state;
     const aitbc_route routes[] = {
-        {"POST", "/v1/miners/register", AITBC_ROLE_PUBLIC, AITBC_BODY_JSON, 0, h_register, NULL, 0},
+        {"POST", "/v1/miners/register", AITBC_ROLE_PUBLIC, AITBC_BODY_JSON, 0, h_register, NULL, 0, 0},
         {"POST", "/v1/miners/{address}/heartbeat", AITBC_ROLE_PUBLIC, AITBC_BODY_JSON, 0, h_beat,
-         NULL, 0},
+         NULL, 0, 0},
         {"POST", "/v1/miners/{address}/poll", AITBC_ROLE_PUBLIC, AITBC_BODY_JSON, 0, h_beat, NULL,
-         0},
+         0, 0},
         {"POST", "/v1/jobs/{job_id}/complete", AITBC_ROLE_PUBLIC, AITBC_BODY_JSON, 0, h_complete,
-         NULL, 0},
+         NULL, 0, 0},
         {"POST", "/v1/jobs/{job_id}/progress", AITBC_ROLE_PUBLIC, AITBC_BODY_JSON, 0, h_not_found,
-         NULL, 0},
-        {"GET", "/v1/hostile/stats", AITBC_ROLE_PUBLIC, AITBC_BODY_NONE, 0, h_stats, NULL, 0},
+         NULL, 0, 0},
+        {"GET", "/v1/hostile/stats", AITBC_ROLE_PUBLIC, AITBC_BODY_NONE, 0, h_stats, NULL, 0, 0},
     };
     for (size_t i = 0; i < sizeof routes / sizeof *routes; i++)
         if (g_h.api->route(g_ctx, &routes[i]) != 0) return AITBC_EINVAL;

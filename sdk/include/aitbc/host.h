@@ -24,6 +24,9 @@ extern "C" {
     ((api)->size >= offsetof(aitbc_host_api, entry) + sizeof((api)->entry))
 
 typedef void (*aitbc_task_fn)(void *arg);
+/** After a txn_submit'ed function: rc 0 = its writes committed; AITBC_EIO = the shared
+ *  transaction failed (its writes are gone); AITBC_EUNAVAIL = shutting down, fn never ran. */
+typedef void (*aitbc_write_done_fn)(void *arg, int rc);
 typedef struct aitbc_timer aitbc_timer;
 
 /**
@@ -157,6 +160,14 @@ struct aitbc_host_api {
      *  every "compute:" backend. Up to max names go to out (borrowed for the host's life).
      *  Returns how many match, which may exceed max. Call from start or later. */
     size_t (*service_names)(const char *prefix, const char **out, size_t max);
+
+    /* ---- storage (appended) ---- */
+    /** @since 1.1. Run fn(arg) on the host's writer, inside a transaction shared with other
+     *  writes (group commit; see aitbc_route.write): fn uses txn_begin/commit as usual and a
+     *  rollback undoes only its own work; its bus_publish/wake calls are held until the commit.
+     *  Then done(arg, rc) runs on the writer (it must not block). For timers and other threads
+     *  that write often. 0, or AITBC_EUNAVAIL (not running: nothing runs, done is not called). */
+    int (*txn_submit)(aitbc_task_fn fn, void *arg, aitbc_write_done_fn done);
 };
 
 #ifdef __cplusplus

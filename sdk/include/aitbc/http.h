@@ -60,6 +60,15 @@ typedef struct aitbc_route {
      *  409 idempotency_mismatch; first still running → 409 in_progress. Keyed per account,
      *  method and concrete path. */
     int idempotent;
+    /** @since 1.1. Nonzero: the handler writes (the usual case for POST/DELETE). The host runs it
+     *  on its writer, inside a transaction shared with other requests (group commit): the
+     *  handler's own txn_begin/commit nest into it as usual and a rollback undoes only this
+     *  request's work. The response, bus_publish events and wake() calls the handler makes (and
+     *  the Idempotency-Key record) are held back until that shared transaction has committed;
+     *  if the commit fails the request is answered 503 and its events are dropped. A deferred
+     *  request's retry runs on an HTTP thread as before (its writes in their own transaction).
+     *  Handlers must not block on other requests. */
+    int write;
 } aitbc_route;
 
 #ifdef __cplusplus

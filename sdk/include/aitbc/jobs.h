@@ -103,6 +103,12 @@ typedef struct aitbc_miners_v1 {
                 aitbc_jobs_error *err);
     /** Registry counts. */
     int (*counts)(void *self, int64_t *total, int64_t *online, int64_t *offline);
+    /** One miner's registry status: "ONLINE", "DRAINING" or "OFFLINE" (static strings), NULL
+     *  when it is not registered. capabilities (may be NULL) receives a copy of what it
+     *  registered (caller frees; NULL when unregistered). *err (may be NULL) gets 0 or a
+     *  negative AITBC_E* when the registry could not be read. One indexed read: no paging.
+     *  Check size before calling: providers older than this member lack it. */
+    const char *(*status)(void *self, const char *address, cJSON **capabilities, int *err);
 } aitbc_miners_v1;
 
 #ifdef __cplusplus

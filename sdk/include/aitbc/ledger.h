@@ -62,7 +62,21 @@ typedef struct aitbc_ledger_v1 {
                   char hash_out[AITBC_TX_HASH_MAX]);
     /** Chain height and total transactions (for stats). */
     int (*chain_info)(void *self, int64_t *height, int64_t *tx_count);
+    /** The same ledger, with every lock, unlock and settle out of locked funds recorded as
+     *  owned by `module` (the plugin's name), so a node can tell whose escrow is left when a
+     *  module is switched off (see aitbc_ledger_for). The table lives as long as the ledger. */
+    const struct aitbc_ledger_v1 *(*for_module)(void *self, const char *module);
 } aitbc_ledger_v1;
+
+/** The ledger view a plugin that locks funds should keep: l->for_module(module) when the
+ *  provider has it, else l itself. */
+static inline const aitbc_ledger_v1 *aitbc_ledger_for(const aitbc_ledger_v1 *l, const char *module)
+{
+    if (!l || l->size < sizeof *l || !l->for_module)
+        return l;
+    const aitbc_ledger_v1 *v = l->for_module(l->self, module);
+    return v ? v : l;
+}
 
 #ifdef __cplusplus
 }

@@ -21,7 +21,21 @@ typedef struct aitbc_marketplace_v1 {
      *  @return 1 yes, 0 no (unknown id, other buyer, not ACTIVE, outside its window), or a
      *  negative AITBC_E* code. Reads only; joins a transaction open on the calling thread. */
     int (*trade_active)(void *self, const char *trade_id, const char *buyer, char seller_out[48]);
+    /** @brief Can a job of `buyer` run on trade_id now? One of AITBC_TRADE_* or a negative
+     *  AITBC_E* code. For ACTIVE and PAUSED, seller_out gets the seller's address and *capacity
+     *  (may be NULL) how many of the trade's jobs may run at once (the offer's gpu_count).
+     *  Check size before calling: providers older than this member lack it. */
+    int (*trade_use)(void *self, const char *trade_id, const char *buyer, char seller_out[48],
+                     int64_t *capacity);
 } aitbc_marketplace_v1;
+
+/** trade_use answers. */
+enum {
+    AITBC_TRADE_UNKNOWN = 0, /**< no such trade, or not this buyer's */
+    AITBC_TRADE_ACTIVE = 1,  /**< running, and the seller can take work */
+    AITBC_TRADE_PAUSED = 2,  /**< running, but the seller is DRAINING or OFFLINE: hours paused */
+    AITBC_TRADE_ENDED = 3,   /**< COMPLETED or CANCELED, or past its end */
+};
 
 #ifdef __cplusplus
 }
