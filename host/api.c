@@ -11,35 +11,30 @@
 static host_settings g_settings;
 static int64_t g_started_ms;
 
-static int64_t wall_ms(void)
-{
+static int64_t wall_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static const char *plugin_name(const aitbc_plugin_ctx *ctx)
-{
+static const char *plugin_name(const aitbc_plugin_ctx *ctx) {
     return ctx && ctx->desc && ctx->desc->name ? ctx->desc->name : "plugin";
 }
 
 static void api_log(aitbc_plugin_ctx *ctx, aitbc_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-static void api_log(aitbc_plugin_ctx *ctx, aitbc_log_level level, const char *fmt, ...)
-{
+static void api_log(aitbc_plugin_ctx *ctx, aitbc_log_level level, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     hlogv(plugin_name(ctx), level, fmt, ap);
     va_end(ap);
 }
 
-static const cJSON *api_config(aitbc_plugin_ctx *ctx)
-{
+static const cJSON *api_config(aitbc_plugin_ctx *ctx) {
     return ctx ? ctx->config : NULL;
 }
 
-static const char *api_data_dir(aitbc_plugin_ctx *ctx)
-{
+static const char *api_data_dir(aitbc_plugin_ctx *ctx) {
     return g_settings.data_dir;
 }
 
@@ -47,8 +42,7 @@ static void api_respond_error(aitbc_request *req, unsigned status, const char *c
                               const char *field, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 static void api_respond_error(aitbc_request *req, unsigned status, const char *code,
-                              const char *field, const char *fmt, ...)
-{
+                              const char *field, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     http_respond_errorv(req, status, code, field, fmt, ap);
@@ -56,40 +50,32 @@ static void api_respond_error(aitbc_request *req, unsigned status, const char *c
 }
 
 static void api_wake(const char *key) {
-    if (!writer_capture_wake(key))
-        http_wake(key);
+    if (!writer_capture_wake(key)) http_wake(key);
 }
 
 /* A struct a plugin passes in is read only as far as the plugin's build knows it: the
  * descriptor's abi_minor says which version of the SDK headers it was compiled against, and each
  * struct's extent per minor is fixed here (fields are only ever appended within a major). */
-static int plugin_minor(const aitbc_plugin_ctx *ctx)
-{
+static int plugin_minor(const aitbc_plugin_ctx *ctx) {
     return ctx && ctx->desc ? (int)ctx->desc->abi_minor : (int)AITBC_ABI_MINOR;
 }
 
-static int api_route(aitbc_plugin_ctx *ctx, const aitbc_route *route)
-{
-    if (!route)
-        return AITBC_EINVAL;
+static int api_route(aitbc_plugin_ctx *ctx, const aitbc_route *route) {
+    if (!route) return AITBC_EINVAL;
     aitbc_route r = {0};
     /* 1.0 routes end before `idempotent` (@since 1.1). */
-    memcpy(&r, route,
-           plugin_minor(ctx) >= 1 ? sizeof r : offsetof(aitbc_route, idempotent));
+    memcpy(&r, route, plugin_minor(ctx) >= 1 ? sizeof r : offsetof(aitbc_route, idempotent));
     return http_add_route(ctx, &r);
 }
 
 /* Lookups from a plugin's init/start must be declared (provides, requires or uses). */
-static const void *api_service_lookup(const char *name_at_version)
-{
+static const void *api_service_lookup(const char *name_at_version) {
     return loader_lookup_allowed(name_at_version) ? services_lookup(name_at_version) : NULL;
 }
 
-static int api_bus_publish(aitbc_plugin_ctx *ctx, const char *topic, const cJSON *data)
-{
+static int api_bus_publish(aitbc_plugin_ctx *ctx, const char *topic, const cJSON *data) {
     int rc = bus_check_owner(ctx, topic);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     /* On the writer, or inside a request's write scope, the event leaves only once the work it
      * reports committed. */
     if (strcmp(topic, "*") != 0 &&
@@ -99,23 +85,18 @@ static int api_bus_publish(aitbc_plugin_ctx *ctx, const char *topic, const cJSON
 }
 
 static int api_bus_subscribe(aitbc_plugin_ctx *ctx, const char *topic, aitbc_event_fn fn,
-                             void *user)
-{
+                             void *user) {
     return bus_subscribe_owned(ctx, topic, fn, user);
 }
 
-static int api_migrate(aitbc_plugin_ctx *ctx, const aitbc_migration *steps, size_t n)
-{
-    if (!ctx || !ctx->desc)
-        return AITBC_EINVAL;
+static int api_migrate(aitbc_plugin_ctx *ctx, const aitbc_migration *steps, size_t n) {
+    if (!ctx || !ctx->desc) return AITBC_EINVAL;
     return store_migrate(ctx->desc->name, steps, n);
 }
 
-static int api_plugin_info(size_t i, const char **name, const char **version)
-{
+static int api_plugin_info(size_t i, const char **name, const char **version) {
     aitbc_plugin_ctx *p = i < loader_count() ? loader_at(i) : NULL;
-    if (!p || !p->desc)
-        return AITBC_ENOTFOUND;
+    if (!p || !p->desc) return AITBC_ENOTFOUND;
     *name = p->desc->name;
     *version = p->desc->version;
     return 0;
@@ -180,26 +161,22 @@ _Static_assert(sizeof(aitbc_host_api) == offsetof(aitbc_host_api, txn_submit) + 
                "aitbc_host_api grew: wire the new fields in g_api and move this check");
 
 /** @brief The API table handed to every plugin's init (static, lives for the process). */
-const aitbc_host_api *host_api(void)
-{
+const aitbc_host_api *host_api(void) {
     return &g_api;
 }
 
 /** @brief Record the validated settings (copied) and the start time. */
-void host_settings_set(const host_settings *set)
-{
+void host_settings_set(const host_settings *set) {
     g_settings = *set;
     g_started_ms = wall_ms();
 }
 
 /** @brief The settings main recorded with host_settings_set (defaults are all zero before). */
-const host_settings *host_settings_get(void)
-{
+const host_settings *host_settings_get(void) {
     return &g_settings;
 }
 
 /** @brief Wall-clock ms when the host recorded its settings (uptime = now - this). */
-int64_t host_started_ms(void)
-{
+int64_t host_started_ms(void) {
     return g_started_ms;
 }

@@ -239,7 +239,8 @@ int bus_check_owner(aitbc_plugin_ctx *ctx, const char *topic) {
         if (warn)
             hlog(ctx && ctx->desc ? ctx->desc->name : NULL, AITBC_LOG_ERROR,
                  "publish on topic %s refused: a plugin publishes only on topics it declared "
-                 "(bus_topic from init or start)", topic);
+                 "(bus_topic from init or start)",
+                 topic);
         return AITBC_EFORBIDDEN;
     }
     return 0;
@@ -253,8 +254,7 @@ int bus_publish_from(aitbc_plugin_ctx *ctx, const char *topic, const cJSON *data
 
 /** @brief Subscribe fn to topic ("*" = all topics); may be called at any time from any thread.
  *  owner: the plugin whose subscription it is (dropped by bus_drop_plugin), NULL for the host. */
-int bus_subscribe_owned(aitbc_plugin_ctx *owner, const char *topic, aitbc_event_fn fn,
-                        void *user) {
+int bus_subscribe_owned(aitbc_plugin_ctx *owner, const char *topic, aitbc_event_fn fn, void *user) {
     if (!topic || !topic[0] || !fn) return AITBC_EINVAL;
     char *name = strdup(topic);
     if (!name) return AITBC_ENOMEM;

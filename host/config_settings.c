@@ -20,8 +20,7 @@
 static int failf(const host_config *cfg, const cJSON *node, char *err, size_t errlen,
                  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 static int failf(const host_config *cfg, const cJSON *node, char *err, size_t errlen,
-                 const char *fmt, ...)
-{
+                 const char *fmt, ...) {
     int line = config_line(cfg, node);
     int n = line > 0 ? snprintf(err, errlen, "%s:%d: ", config_path(cfg), line)
                      : snprintf(err, errlen, "%s: ", config_path(cfg));
@@ -34,35 +33,36 @@ static int failf(const host_config *cfg, const cJSON *node, char *err, size_t er
     return AITBC_EINVAL;
 }
 
-static int name_in(const char *const *names, const char *name)
-{
+static int name_in(const char *const *names, const char *name) {
     for (; *names; names++)
-        if (!strcmp(*names, name))
-            return 1;
+        if (!strcmp(*names, name)) return 1;
     return 0;
 }
 
-static int is_integer(const cJSON *v)
-{
-    return cJSON_IsNumber(v) && isfinite(v->valuedouble) && floor(v->valuedouble) == v->valuedouble &&
-           fabs(v->valuedouble) <= 9007199254740992.0;
+static int is_integer(const cJSON *v) {
+    return cJSON_IsNumber(v) && isfinite(v->valuedouble) &&
+           floor(v->valuedouble) == v->valuedouble && fabs(v->valuedouble) <= 9007199254740992.0;
 }
 
-static const char *type_name(aitbc_cfg_type t)
-{
+static const char *type_name(aitbc_cfg_type t) {
     switch (t) {
-    case AITBC_CFG_STRING: return "a string";
-    case AITBC_CFG_INT: return "an integer";
-    case AITBC_CFG_BOOL: return "true or false";
-    case AITBC_CFG_NUMBER: return "a number";
-    case AITBC_CFG_OBJECT: return "a mapping";
-    case AITBC_CFG_ARRAY: return "a list";
+    case AITBC_CFG_STRING:
+        return "a string";
+    case AITBC_CFG_INT:
+        return "an integer";
+    case AITBC_CFG_BOOL:
+        return "true or false";
+    case AITBC_CFG_NUMBER:
+        return "a number";
+    case AITBC_CFG_OBJECT:
+        return "a mapping";
+    case AITBC_CFG_ARRAY:
+        return "a list";
     }
     return "?";
 }
 
-static const char *value_name(const cJSON *v)
-{
+static const char *value_name(const cJSON *v) {
     if (cJSON_IsNull(v)) return "null";
     if (cJSON_IsBool(v)) return "a boolean";
     if (is_integer(v)) return "an integer";
@@ -72,15 +72,20 @@ static const char *value_name(const cJSON *v)
     return "a mapping";
 }
 
-static int type_matches(aitbc_cfg_type t, const cJSON *v)
-{
+static int type_matches(aitbc_cfg_type t, const cJSON *v) {
     switch (t) {
-    case AITBC_CFG_STRING: return cJSON_IsString(v);
-    case AITBC_CFG_INT: return is_integer(v);
-    case AITBC_CFG_BOOL: return cJSON_IsBool(v);
-    case AITBC_CFG_NUMBER: return cJSON_IsNumber(v);
-    case AITBC_CFG_OBJECT: return cJSON_IsObject(v);
-    case AITBC_CFG_ARRAY: return cJSON_IsArray(v);
+    case AITBC_CFG_STRING:
+        return cJSON_IsString(v);
+    case AITBC_CFG_INT:
+        return is_integer(v);
+    case AITBC_CFG_BOOL:
+        return cJSON_IsBool(v);
+    case AITBC_CFG_NUMBER:
+        return cJSON_IsNumber(v);
+    case AITBC_CFG_OBJECT:
+        return cJSON_IsObject(v);
+    case AITBC_CFG_ARRAY:
+        return cJSON_IsArray(v);
     }
     return 0;
 }
@@ -88,14 +93,12 @@ static int type_matches(aitbc_cfg_type t, const cJSON *v)
 /* Checks section (an object, or NULL/null for "empty") against schema. `where` names the
  * section in messages ("plugin 'chain'", "section 'http'"). */
 static int check_keys(const host_config *cfg, const cJSON *section, const aitbc_cfg_key *schema,
-                      const char *where, char *err, size_t errlen)
-{
+                      const char *where, char *err, size_t errlen) {
     if (section && !cJSON_IsNull(section) && !cJSON_IsObject(section))
         return failf(cfg, section, err, errlen, "%s: expected a mapping, got %s", where,
                      value_name(section));
     const cJSON *item, *members = cJSON_IsObject(section) ? section : NULL;
-    cJSON_ArrayForEach(item, members)
-    {
+    cJSON_ArrayForEach(item, members) {
         const aitbc_cfg_key *k = schema;
         while (k && k->key && strcmp(k->key, item->string) != 0)
             k++;
@@ -124,8 +127,7 @@ static int check_keys(const host_config *cfg, const cJSON *section, const aitbc_
 /** @brief Check a plugin's config section against its schema (NULL schema: no keys allowed).
  *  @return 0, or AITBC_EINVAL with "file:line: plugin 'name': reason" in err. */
 int config_check_schema(const host_config *cfg, const cJSON *section, const aitbc_cfg_key *schema,
-                        const char *plugin, char *err, size_t errlen)
-{
+                        const char *plugin, char *err, size_t errlen) {
     char where[128];
     snprintf(where, sizeof where, "plugin '%s'", plugin ? plugin : "?");
     return check_keys(cfg, section, schema, where, err, errlen);
@@ -176,11 +178,9 @@ typedef struct ctx {
 } ctx;
 
 /* Copies a string value into a fixed buffer; a value that does not fit is an error. */
-static int take_str(ctx *c, const cJSON *sec, const char *key, char *dst, size_t cap)
-{
+static int take_str(ctx *c, const cJSON *sec, const char *key, char *dst, size_t cap) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(sec, key);
-    if (!v)
-        return 0;
+    if (!v) return 0;
     if (strlen(v->valuestring) >= cap)
         return failf(c->cfg, v, c->err, c->errlen, "'%s' is longer than %zu characters", key,
                      cap - 1);
@@ -188,11 +188,10 @@ static int take_str(ctx *c, const cJSON *sec, const char *key, char *dst, size_t
     return 0;
 }
 
-static int take_int(ctx *c, const cJSON *sec, const char *key, long long lo, long long hi, int *dst)
-{
+static int take_int(ctx *c, const cJSON *sec, const char *key, long long lo, long long hi,
+                    int *dst) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(sec, key);
-    if (!v)
-        return 0;
+    if (!v) return 0;
     if (v->valuedouble < (double)lo || v->valuedouble > (double)hi)
         return failf(c->cfg, v, c->err, c->errlen, "'%s' must be between %lld and %lld", key, lo,
                      hi);
@@ -201,11 +200,9 @@ static int take_int(ctx *c, const cJSON *sec, const char *key, long long lo, lon
 }
 
 static int take_enum(ctx *c, const cJSON *sec, const char *key, const char *const *allowed,
-                     char *dst, size_t cap)
-{
+                     char *dst, size_t cap) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(sec, key);
-    if (!v)
-        return 0;
+    if (!v) return 0;
     char list[128] = "";
     size_t n = 0;
     for (const char *const *a = allowed; *a; a++) {
@@ -221,20 +218,17 @@ static int take_enum(ctx *c, const cJSON *sec, const char *key, const char *cons
 }
 
 /** @brief Parse "host:port" (or "[v6]:port"); port 0..65535. 0 or AITBC_EINVAL. */
-static int parse_listen(const char *text, char *host, size_t hostcap, int *port)
-{
+static int parse_listen(const char *text, char *host, size_t hostcap, int *port) {
     const char *colon = strrchr(text, ':');
-    if (!colon || colon == text || !colon[1] || strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
-        strlen(colon + 1) > 5)
+    if (!colon || colon == text || !colon[1] ||
+        strspn(colon + 1, "0123456789") != strlen(colon + 1) || strlen(colon + 1) > 5)
         return AITBC_EINVAL;
     long p = strtol(colon + 1, NULL, 10);
-    if (p > 65535)
-        return AITBC_EINVAL;
+    if (p > 65535) return AITBC_EINVAL;
     const char *h = text;
     size_t hlen = (size_t)(colon - text);
     if (h[0] == '[') {
-        if (hlen < 3 || h[hlen - 1] != ']')
-            return AITBC_EINVAL;
+        if (hlen < 3 || h[hlen - 1] != ']') return AITBC_EINVAL;
         h++, hlen -= 2;
     } else if (memchr(h, ':', hlen)) {
         return AITBC_EINVAL; /* bare IPv6 needs brackets */
@@ -248,8 +242,7 @@ static int parse_listen(const char *text, char *host, size_t hostcap, int *port)
     return 0;
 }
 
-static int take_listen(ctx *c, const cJSON *sec, char *host, size_t cap, int *port)
-{
+static int take_listen(ctx *c, const cJSON *sec, char *host, size_t cap, int *port) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(sec, "listen");
     if (v && parse_listen(v->valuestring, host, cap, port) != 0)
         return failf(c->cfg, v, c->err, c->errlen,
@@ -257,13 +250,11 @@ static int take_listen(ctx *c, const cJSON *sec, char *host, size_t cap, int *po
     return 0;
 }
 
-static int path_ok(const char *p)
-{
+static int path_ok(const char *p) {
     return p[0] == '/' && !strpbrk(p, " ?#\t");
 }
 
-static int read_node(ctx *c, const cJSON *sec, host_settings *s)
-{
+static int read_node(ctx *c, const cJSON *sec, host_settings *s) {
     int rc = 0;
     static const char *const levels[] = {"error", "warn", "info", "debug", NULL};
     rc |= take_str(c, sec, "data_dir", s->data_dir, sizeof s->data_dir);
@@ -277,10 +268,8 @@ static int read_node(ctx *c, const cJSON *sec, host_settings *s)
         else
             rc = take_enum(c, sec, "log_level", levels, s->log_level, sizeof s->log_level);
     }
-    if (!rc)
-        rc = take_int(c, sec, "workers", 1, 256, &s->workers);
-    if (rc)
-        return rc;
+    if (!rc) rc = take_int(c, sec, "workers", 1, 256, &s->workers);
+    if (rc) return rc;
     /* AITBC_PLUGIN_PATH comes first so a developer can shadow installed plugins. */
     const cJSON *pp = cJSON_GetObjectItemCaseSensitive(sec, "plugin_path");
     const char *configured = pp ? pp->valuestring : AITBC_DEFAULT_PLUGIN_DIR;
@@ -292,17 +281,13 @@ static int read_node(ctx *c, const cJSON *sec, host_settings *s)
     return 0;
 }
 
-static int read_http(ctx *c, const cJSON *sec, host_settings *s)
-{
+static int read_http(ctx *c, const cJSON *sec, host_settings *s) {
     int bytes = (int)s->max_body_bytes;
     int rc = take_listen(c, sec, s->http_host, sizeof s->http_host, &s->http_port);
-    if (!rc)
-        rc = take_int(c, sec, "threads", 1, 1024, &s->http_threads);
-    if (!rc)
-        rc = take_int(c, sec, "max_body_bytes", 1, INT_MAX, &bytes);
+    if (!rc) rc = take_int(c, sec, "threads", 1, 1024, &s->http_threads);
+    if (!rc) rc = take_int(c, sec, "max_body_bytes", 1, INT_MAX, &bytes);
     s->max_body_bytes = (size_t)bytes;
-    if (!rc)
-        rc = take_str(c, sec, "path_prefix", s->path_prefix, sizeof s->path_prefix);
+    if (!rc) rc = take_str(c, sec, "path_prefix", s->path_prefix, sizeof s->path_prefix);
     if (!rc && s->path_prefix[0] &&
         (!path_ok(s->path_prefix) || s->path_prefix[strlen(s->path_prefix) - 1] == '/'))
         rc = failf(c->cfg, cJSON_GetObjectItem(sec, "path_prefix"), c->err, c->errlen,
@@ -310,41 +295,29 @@ static int read_http(ctx *c, const cJSON *sec, host_settings *s)
     if (!rc)
         rc = take_int(c, sec, "max_connections_per_address", 0, 1000000,
                       &s->http_max_conns_per_address);
-    if (!rc)
-        rc = take_int(c, sec, "header_timeout_s", 0, 3600, &s->http_header_timeout_s);
+    if (!rc) rc = take_int(c, sec, "header_timeout_s", 0, 3600, &s->http_header_timeout_s);
     const cJSON *al = cJSON_GetObjectItemCaseSensitive(sec, "access_log");
-    if (!rc && al)
-        s->http_access_log = cJSON_IsTrue(al);
+    if (!rc && al) s->http_access_log = cJSON_IsTrue(al);
     return rc;
 }
 
-static int read_ws(ctx *c, const cJSON *sec, host_settings *s)
-{
+static int read_ws(ctx *c, const cJSON *sec, host_settings *s) {
     int rc = take_listen(c, sec, s->ws_host, sizeof s->ws_host, &s->ws_port);
-    if (!rc)
-        rc = take_str(c, sec, "path", s->ws_path, sizeof s->ws_path);
+    if (!rc) rc = take_str(c, sec, "path", s->ws_path, sizeof s->ws_path);
     if (!rc && !path_ok(s->ws_path))
         rc = failf(c->cfg, cJSON_GetObjectItem(sec, "path"), c->err, c->errlen,
                    "'path' must start with '/' (e.g. /ws)");
-    if (!rc)
-        rc = take_int(c, sec, "max_clients", 1, 1000000, &s->ws_max_clients);
-    if (!rc)
-        rc = take_int(c, sec, "queue_max", 1, 1000000, &s->ws_queue_max);
+    if (!rc) rc = take_int(c, sec, "max_clients", 1, 1000000, &s->ws_max_clients);
+    if (!rc) rc = take_int(c, sec, "queue_max", 1, 1000000, &s->ws_queue_max);
     int qbytes = (int)s->ws_queue_max_bytes;
-    if (!rc)
-        rc = take_int(c, sec, "queue_max_bytes", 4096, INT_MAX, &qbytes);
+    if (!rc) rc = take_int(c, sec, "queue_max_bytes", 4096, INT_MAX, &qbytes);
     s->ws_queue_max_bytes = qbytes;
-    if (!rc)
-        rc = take_int(c, sec, "max_clients_per_key", 0, 1000000, &s->ws_max_per_key);
-    if (!rc)
-        rc = take_int(c, sec, "max_clients_per_account", 0, 1000000, &s->ws_max_per_account);
-    if (!rc)
-        rc = take_int(c, sec, "ping_interval_s", 0, 86400, &s->ws_ping_s);
-    if (rc)
-        return rc;
+    if (!rc) rc = take_int(c, sec, "max_clients_per_key", 0, 1000000, &s->ws_max_per_key);
+    if (!rc) rc = take_int(c, sec, "max_clients_per_account", 0, 1000000, &s->ws_max_per_account);
+    if (!rc) rc = take_int(c, sec, "ping_interval_s", 0, 86400, &s->ws_ping_s);
+    if (rc) return rc;
     const cJSON *ao = cJSON_GetObjectItemCaseSensitive(sec, "allowed_origins"), *o;
-    cJSON_ArrayForEach(o, ao)
-    {
+    cJSON_ArrayForEach(o, ao) {
         if (!cJSON_IsString(o))
             return failf(c->cfg, o, c->err, c->errlen, "'allowed_origins' must list strings");
     }
@@ -352,23 +325,19 @@ static int read_ws(ctx *c, const cJSON *sec, host_settings *s)
     return rc;
 }
 
-static int read_storage(ctx *c, const cJSON *sec, host_settings *s)
-{
+static int read_storage(ctx *c, const cJSON *sec, host_settings *s) {
     static const char *const drivers[] = {"sqlite", NULL};
     static const char *const syncs[] = {"off", "normal", "full", NULL};
     char driver[16];
     int rc = take_enum(c, sec, "driver", drivers, driver, sizeof driver);
-    if (!rc)
-        rc = take_str(c, sec, "path", s->db_path, sizeof s->db_path);
+    if (!rc) rc = take_str(c, sec, "path", s->db_path, sizeof s->db_path);
     if (!rc)
         rc = take_enum(c, sec, "synchronous", syncs, s->db_synchronous, sizeof s->db_synchronous);
-    if (!rc)
-        rc = take_int(c, sec, "busy_timeout_ms", 0, 600000, &s->db_busy_timeout_ms);
+    if (!rc) rc = take_int(c, sec, "busy_timeout_ms", 0, 600000, &s->db_busy_timeout_ms);
     return rc;
 }
 
-static void defaults(host_settings *s)
-{
+static void defaults(host_settings *s) {
     memset(s, 0, sizeof *s);
     snprintf(s->data_dir, sizeof s->data_dir, "./data");
     snprintf(s->log_level, sizeof s->log_level, "info");
@@ -394,11 +363,9 @@ static void defaults(host_settings *s)
 }
 
 /* Every plugin entry must be a mapping or empty; the loader checks the contents. */
-static int check_plugins(ctx *c, const cJSON *plugins)
-{
+static int check_plugins(ctx *c, const cJSON *plugins) {
     const cJSON *p;
-    cJSON_ArrayForEach(p, plugins)
-    {
+    cJSON_ArrayForEach(p, plugins) {
         if (!cJSON_IsObject(p) && !cJSON_IsNull(p))
             return failf(c->cfg, p, c->err, c->errlen,
                          "plugin '%s': its section must be a mapping (or {}), got %s", p->string,
@@ -408,12 +375,10 @@ static int check_plugins(ctx *c, const cJSON *plugins)
 }
 
 /* The top level holds only the known sections, each a mapping or empty (= defaults). */
-static int check_sections(ctx *c, const cJSON *root)
-{
+static int check_sections(ctx *c, const cJSON *root) {
     static const char *const known[] = {"node", "http", "websocket", "storage", "plugins", NULL};
     const cJSON *sec;
-    cJSON_ArrayForEach(sec, root)
-    {
+    cJSON_ArrayForEach(sec, root) {
         if (!name_in(known, sec->string))
             return failf(c->cfg, sec, c->err, c->errlen,
                          "unknown section '%s' (known: node, http, websocket, storage, plugins)",
@@ -427,8 +392,7 @@ static int check_sections(ctx *c, const cJSON *root)
 
 /** @brief Validate the host's sections and fill *out with defaults applied.
  *  @return 0, or AITBC_EINVAL with "file:line: reason" in err. */
-int config_settings(const host_config *cfg, host_settings *out, char *err, size_t errlen)
-{
+int config_settings(const host_config *cfg, host_settings *out, char *err, size_t errlen) {
     ctx c = {cfg, err, errlen};
     const cJSON *root = config_root(cfg);
     defaults(out);
@@ -446,12 +410,10 @@ int config_settings(const host_config *cfg, host_settings *out, char *err, size_
         char where[64];
         snprintf(where, sizeof where, "section '%s'", sections[i].name);
         rc = check_keys(cfg, sec, sections[i].keys, where, err, errlen);
-        if (!rc)
-            rc = sections[i].read(&c, cJSON_IsObject(sec) ? sec : NULL, out);
+        if (!rc) rc = sections[i].read(&c, cJSON_IsObject(sec) ? sec : NULL, out);
     }
     out->ws_enabled = cJSON_GetObjectItemCaseSensitive(root, "websocket") != NULL;
-    if (!rc)
-        rc = check_plugins(&c, cJSON_GetObjectItemCaseSensitive(root, "plugins"));
+    if (!rc) rc = check_plugins(&c, cJSON_GetObjectItemCaseSensitive(root, "plugins"));
     if (!rc && !out->db_path[0]) {
         int n = snprintf(out->db_path, sizeof out->db_path, "%s/aitbc.db", out->data_dir);
         if (n < 0 || (size_t)n >= sizeof out->db_path)

@@ -40,8 +40,7 @@ typedef struct loader {
 } loader;
 
 static int fail(loader *ld, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(loader *ld, int line, const char *fmt, ...)
-{
+static int fail(loader *ld, int line, const char *fmt, ...) {
     int n = snprintf(ld->err, ld->errlen, "%s:%d: ", ld->cfg->path, line);
     if (n >= 0 && (size_t)n < ld->errlen) {
         va_list ap;
@@ -52,13 +51,11 @@ static int fail(loader *ld, int line, const char *fmt, ...)
     return AITBC_EINVAL;
 }
 
-static int remember(host_config *cfg, const cJSON *node, int line)
-{
+static int remember(host_config *cfg, const cJSON *node, int line) {
     if (cfg->nlines == cfg->cap) {
         size_t cap = cfg->cap ? cfg->cap * 2 : 64;
         line_ent *grown = realloc(cfg->lines, cap * sizeof *grown);
-        if (!grown)
-            return AITBC_ENOMEM;
+        if (!grown) return AITBC_ENOMEM;
         cfg->lines = grown;
         cfg->cap = cap;
     }
@@ -69,15 +66,13 @@ static int remember(host_config *cfg, const cJSON *node, int line)
 /* ---- ${ENV} substitution ---- */
 
 /* Appends to a growing buffer; 0 or AITBC_ENOMEM. */
-static int buf_add(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
-{
+static int buf_add(char **buf, size_t *len, size_t *cap, const char *s, size_t n) {
     if (*len + n + 1 > *cap) {
         size_t c = (*cap ? *cap : 64);
         while (c < *len + n + 1)
             c *= 2;
         char *g = realloc(*buf, c);
-        if (!g)
-            return AITBC_ENOMEM;
+        if (!g) return AITBC_ENOMEM;
         *buf = g;
         *cap = c;
     }
@@ -89,22 +84,18 @@ static int buf_add(char **buf, size_t *len, size_t *cap, const char *s, size_t n
 
 /* Replaces ${NAME} by the environment variable NAME; "$${" stands for a literal "${".
  * Returns a malloc'd string or NULL with the error written. */
-static char *substitute_env(loader *ld, const char *in, int line)
-{
+static char *substitute_env(loader *ld, const char *in, int line) {
     char *out = NULL;
     size_t len = 0, cap = 0;
-    if (buf_add(&out, &len, &cap, "", 0) != 0)
-        goto oom;
+    if (buf_add(&out, &len, &cap, "", 0) != 0) goto oom;
     for (const char *p = in; *p;) {
         if (p[0] == '$' && p[1] == '$' && p[2] == '{') {
-            if (buf_add(&out, &len, &cap, "${", 2) != 0)
-                goto oom;
+            if (buf_add(&out, &len, &cap, "${", 2) != 0) goto oom;
             p += 3;
             continue;
         }
         if (p[0] != '$' || p[1] != '{') {
-            if (buf_add(&out, &len, &cap, p, 1) != 0)
-                goto oom;
+            if (buf_add(&out, &len, &cap, p, 1) != 0) goto oom;
             p++;
             continue;
         }
@@ -118,8 +109,8 @@ static char *substitute_env(loader *ld, const char *in, int line)
         for (size_t i = 0; ok && i < nlen; i++)
             ok = isalnum((unsigned char)name[i]) || name[i] == '_';
         if (!ok) {
-            fail(ld, line, "invalid environment variable name in ${%.*s}", (int)(nlen > 64 ? 64 : nlen),
-                 name);
+            fail(ld, line, "invalid environment variable name in ${%.*s}",
+                 (int)(nlen > 64 ? 64 : nlen), name);
             goto bad;
         }
         char var[256];
@@ -130,8 +121,7 @@ static char *substitute_env(loader *ld, const char *in, int line)
             fail(ld, line, "environment variable %s is not set", var);
             goto bad;
         }
-        if (buf_add(&out, &len, &cap, val, strlen(val)) != 0)
-            goto oom;
+        if (buf_add(&out, &len, &cap, val, strlen(val)) != 0) goto oom;
         p = end + 1;
     }
     return out;
@@ -144,58 +134,45 @@ bad:
 
 /* ---- scalar typing (YAML 1.2 core schema) ---- */
 
-static int is_null_word(const char *s)
-{
+static int is_null_word(const char *s) {
     return !*s || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") || !strcmp(s, "NULL");
 }
 
-static int bool_word(const char *s)
-{
-    if (!strcmp(s, "true") || !strcmp(s, "True") || !strcmp(s, "TRUE"))
-        return 1;
-    if (!strcmp(s, "false") || !strcmp(s, "False") || !strcmp(s, "FALSE"))
-        return 0;
+static int bool_word(const char *s) {
+    if (!strcmp(s, "true") || !strcmp(s, "True") || !strcmp(s, "TRUE")) return 1;
+    if (!strcmp(s, "false") || !strcmp(s, "False") || !strcmp(s, "FALSE")) return 0;
     return -1;
 }
 
-static int all_chars(const char *s, const char *set)
-{
+static int all_chars(const char *s, const char *set) {
     return *s && strspn(s, set) == strlen(s);
 }
 
 /* 1 and *out for a core-schema integer (decimal, 0o octal, 0x hex). */
-static int parse_int_word(const char *s, double *out, int *range_err)
-{
+static int parse_int_word(const char *s, double *out, int *range_err) {
     const char *digits = s;
     int base = 10;
     if (s[0] == '0' && s[1] == 'x') {
         digits = s + 2, base = 16;
-        if (!all_chars(digits, "0123456789abcdefABCDEF"))
-            return 0;
+        if (!all_chars(digits, "0123456789abcdefABCDEF")) return 0;
     } else if (s[0] == '0' && s[1] == 'o') {
         digits = s + 2, base = 8;
-        if (!all_chars(digits, "01234567"))
-            return 0;
+        if (!all_chars(digits, "01234567")) return 0;
     } else {
-        if (*digits == '-' || *digits == '+')
-            digits++;
-        if (!all_chars(digits, "0123456789"))
-            return 0;
+        if (*digits == '-' || *digits == '+') digits++;
+        if (!all_chars(digits, "0123456789")) return 0;
     }
     errno = 0;
     long long v = strtoll(base == 10 ? s : digits, NULL, base);
-    if (errno == ERANGE || (double)v > MAX_SAFE_INT || (double)v < -MAX_SAFE_INT)
-        *range_err = 1;
+    if (errno == ERANGE || (double)v > MAX_SAFE_INT || (double)v < -MAX_SAFE_INT) *range_err = 1;
     *out = (double)v;
     return 1;
 }
 
 /* 1 and *out for a core-schema float: [-+]?(.d+|d+(.d*)?)([eE][-+]?d+)? */
-static int parse_float_word(const char *s, double *out)
-{
+static int parse_float_word(const char *s, double *out) {
     const char *p = s;
-    if (*p == '-' || *p == '+')
-        p++;
+    if (*p == '-' || *p == '+') p++;
     size_t intd = strspn(p, "0123456789");
     p += intd;
     size_t fracd = 0;
@@ -204,36 +181,29 @@ static int parse_float_word(const char *s, double *out)
         fracd = strspn(p, "0123456789");
         p += fracd;
     }
-    if (intd + fracd == 0)
-        return 0;
+    if (intd + fracd == 0) return 0;
     if (*p == 'e' || *p == 'E') {
         p++;
-        if (*p == '-' || *p == '+')
-            p++;
+        if (*p == '-' || *p == '+') p++;
         size_t expd = strspn(p, "0123456789");
-        if (expd == 0)
-            return 0;
+        if (expd == 0) return 0;
         p += expd;
     }
-    if (*p)
-        return 0;
+    if (*p) return 0;
     double v = strtod(s, NULL);
-    if (!isfinite(v))
-        return 0;
+    if (!isfinite(v)) return 0;
     *out = v;
     return 1;
 }
 
-static cJSON *make_scalar(loader *ld, yaml_node_t *node, int line)
-{
+static cJSON *make_scalar(loader *ld, yaml_node_t *node, int line) {
     const char *raw = (const char *)node->data.scalar.value;
     if (strlen(raw) != node->data.scalar.length) {
         fail(ld, line, "NUL byte in value");
         return NULL;
     }
     char *text = substitute_env(ld, raw, line);
-    if (!text)
-        return NULL;
+    if (!text) return NULL;
     cJSON *item = NULL;
     if (node->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) {
         item = cJSON_CreateString(text);
@@ -258,8 +228,7 @@ static cJSON *make_scalar(loader *ld, yaml_node_t *node, int line)
         }
     }
     free(text);
-    if (!item)
-        fail(ld, line, "out of memory");
+    if (!item) fail(ld, line, "out of memory");
     return item;
 }
 
@@ -267,15 +236,13 @@ static cJSON *make_scalar(loader *ld, yaml_node_t *node, int line)
 
 static cJSON *convert(loader *ld, yaml_node_t *node, int line, int depth);
 
-static int tag_ok(const yaml_node_t *node)
-{
+static int tag_ok(const yaml_node_t *node) {
     const char *tag = (const char *)node->tag;
     return !tag || !strcmp(tag, YAML_STR_TAG) || !strcmp(tag, YAML_SEQ_TAG) ||
            !strcmp(tag, YAML_MAP_TAG);
 }
 
-static cJSON *convert_mapping(loader *ld, yaml_node_t *node, int depth)
-{
+static cJSON *convert_mapping(loader *ld, yaml_node_t *node, int depth) {
     cJSON *obj = cJSON_CreateObject();
     if (!obj) {
         fail(ld, (int)node->start_mark.line + 1, "out of memory");
@@ -301,8 +268,7 @@ static cJSON *convert_mapping(loader *ld, yaml_node_t *node, int depth)
         }
         /* The member's line is its key's line: that is where a reader looks for it. */
         cJSON *child = convert(ld, v, kline, depth + 1);
-        if (!child)
-            goto bad;
+        if (!child) goto bad;
         cJSON_AddItemToObject(obj, key, child);
     }
     return obj;
@@ -311,15 +277,14 @@ bad:
     return NULL;
 }
 
-static cJSON *convert_sequence(loader *ld, yaml_node_t *node, int depth)
-{
+static cJSON *convert_sequence(loader *ld, yaml_node_t *node, int depth) {
     cJSON *arr = cJSON_CreateArray();
     if (!arr) {
         fail(ld, (int)node->start_mark.line + 1, "out of memory");
         return NULL;
     }
-    for (yaml_node_item_t *it = node->data.sequence.items.start;
-         it < node->data.sequence.items.top; it++) {
+    for (yaml_node_item_t *it = node->data.sequence.items.start; it < node->data.sequence.items.top;
+         it++) {
         yaml_node_t *v = yaml_document_get_node(ld->doc, *it);
         cJSON *child = convert(ld, v, (int)v->start_mark.line + 1, depth + 1);
         if (!child) {
@@ -331,8 +296,7 @@ static cJSON *convert_sequence(loader *ld, yaml_node_t *node, int depth)
     return arr;
 }
 
-static cJSON *convert(loader *ld, yaml_node_t *node, int line, int depth)
-{
+static cJSON *convert(loader *ld, yaml_node_t *node, int line, int depth) {
     if (depth > MAX_DEPTH) {
         fail(ld, line, "nesting deeper than %d levels", MAX_DEPTH);
         return NULL;
@@ -368,14 +332,12 @@ static cJSON *convert(loader *ld, yaml_node_t *node, int line, int depth)
     return item;
 }
 
-static int cmp_line(const void *a, const void *b)
-{
+static int cmp_line(const void *a, const void *b) {
     uintptr_t x = ((const line_ent *)a)->node, y = ((const line_ent *)b)->node;
     return x < y ? -1 : x > y;
 }
 
-static void parse_error(loader *ld, yaml_parser_t *parser)
-{
+static void parse_error(loader *ld, yaml_parser_t *parser) {
     int line = (int)parser->problem_mark.line + 1;
     if (parser->context)
         fail(ld, line, "YAML syntax error: %s (%s at line %d)",
@@ -386,13 +348,11 @@ static void parse_error(loader *ld, yaml_parser_t *parser)
 }
 
 /* Parses the single document of the file into cfg->root. */
-static int load_document(loader *ld, FILE *f)
-{
+static int load_document(loader *ld, FILE *f) {
     yaml_parser_t parser;
     yaml_document_t doc, extra;
     int rc = AITBC_EINVAL;
-    if (!yaml_parser_initialize(&parser))
-        return fail(ld, 0, "out of memory");
+    if (!yaml_parser_initialize(&parser)) return fail(ld, 0, "out of memory");
     yaml_parser_set_input_file(&parser, f);
     if (!yaml_parser_load(&parser, &doc)) {
         parse_error(ld, &parser);
@@ -430,8 +390,7 @@ static int load_document(loader *ld, FILE *f)
 
 /** @brief Load a YAML config file into a cJSON tree with line numbers and ${ENV} substitution.
  *  @return the config (config_free) or NULL with "file:line: reason" in err. */
-host_config *config_load(const char *path, char *err, size_t errlen)
-{
+host_config *config_load(const char *path, char *err, size_t errlen) {
     host_config *cfg = calloc(1, sizeof *cfg);
     if (!cfg || !(cfg->path = strdup(path))) {
         snprintf(err, errlen, "%s: out of memory", path);
@@ -456,10 +415,8 @@ host_config *config_load(const char *path, char *err, size_t errlen)
 }
 
 /** @brief Free a config and its tree (every node borrowed from it becomes invalid). */
-void config_free(host_config *cfg)
-{
-    if (!cfg)
-        return;
+void config_free(host_config *cfg) {
+    if (!cfg) return;
     cJSON_Delete(cfg->root);
     free(cfg->lines);
     free(cfg->path);
@@ -467,22 +424,18 @@ void config_free(host_config *cfg)
 }
 
 /** @brief The parsed tree (always an object). */
-const cJSON *config_root(const host_config *cfg)
-{
+const cJSON *config_root(const host_config *cfg) {
     return cfg ? cfg->root : NULL;
 }
 
 /** @brief The file the config came from, as given to config_load. */
-const char *config_path(const host_config *cfg)
-{
+const char *config_path(const host_config *cfg) {
     return cfg ? cfg->path : "";
 }
 
 /** @brief 1-based source line of a node of this config (its key's line for members), or 0. */
-int config_line(const host_config *cfg, const cJSON *node)
-{
-    if (!cfg || !node || !cfg->lines)
-        return 0;
+int config_line(const host_config *cfg, const cJSON *node) {
+    if (!cfg || !node || !cfg->lines) return 0;
     line_ent key = {(uintptr_t)node, 0};
     const line_ent *e = bsearch(&key, cfg->lines, cfg->nlines, sizeof key, cmp_line);
     return e ? e->line : 0;

@@ -75,26 +75,24 @@ static void purge_idempotency(void *arg) {
 }
 
 int http_start(const host_settings *set) {
-    if (g_daemon)
-        return AITBC_EEXIST;
+    if (g_daemon) return AITBC_EEXIST;
     g_set = *set;
-    if (g_set.max_body_bytes == 0)
-        g_set.max_body_bytes = 1024 * 1024;
+    if (g_set.max_body_bytes == 0) g_set.max_body_bytes = 1024 * 1024;
     http_set_closing(0);
     int rc = http_ops_routes();
-    if (rc != 0)
-        return rc;
+    if (rc != 0) return rc;
     /* The Idempotency-Key table; its migration is recorded, so a second call is a no-op. */
     if ((rc = idem_init()) != 0) {
         hlog("http", AITBC_LOG_ERROR, "cannot create the Idempotency-Key table");
         return rc;
     }
-    if (!g_purge)
-        g_purge = work_timer_add(NULL, IDEM_PURGE_EVERY_MS, purge_idempotency, NULL);
+    if (!g_purge) g_purge = work_timer_add(NULL, IDEM_PURGE_EVERY_MS, purge_idempotency, NULL);
     if (!g_log_flush && g_set.http_access_log)
         g_log_flush = work_timer_add(NULL, LOG_FLUSH_EVERY_MS, flush_log, NULL);
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE}, *ai = NULL;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE},
+                    *ai = NULL;
     const char *host = g_set.http_host[0] ? g_set.http_host : "127.0.0.1";
     if (getaddrinfo(host, NULL, &hints, &ai) != 0 || !ai) {
         hlog("http", AITBC_LOG_ERROR, "cannot resolve http.listen host %s", host);
@@ -113,20 +111,19 @@ int http_start(const host_settings *set) {
     }
     flags |= MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES ? MHD_USE_EPOLL : MHD_USE_POLL;
     unsigned threads = g_set.http_threads > 0 ? (unsigned)g_set.http_threads : 4;
-    if ((rc = defer_start()) != 0)
-        return rc;
+    if ((rc = defer_start()) != 0) return rc;
     if ((rc = guard_start(g_set.http_header_timeout_s)) != 0) {
         defer_stop();
         return rc;
     }
     g_daemon = MHD_start_daemon(
         flags, (uint16_t)g_set.http_port, NULL, NULL, http_on_access, NULL, MHD_OPTION_SOCK_ADDR,
-        (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, threads,
-        MHD_OPTION_CONNECTION_LIMIT, connection_limit(), MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)CONN_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONN_POOL_BYTES,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_URI_LOG_CALLBACK, http_on_uri, NULL,
-        MHD_OPTION_NOTIFY_COMPLETED, http_on_completed, NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
-        NULL, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)g_set.http_max_conns_per_address,
+        (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
+        connection_limit(), MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT_S,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONN_POOL_BYTES, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+        MHD_OPTION_URI_LOG_CALLBACK, http_on_uri, NULL, MHD_OPTION_NOTIFY_COMPLETED,
+        http_on_completed, NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)g_set.http_max_conns_per_address,
         MHD_OPTION_NOTIFY_CONNECTION, guard_notify, NULL, MHD_OPTION_END);
     if (!g_daemon) {
         hlog("http", AITBC_LOG_ERROR, "cannot listen on %s:%d", host, g_set.http_port);
@@ -142,8 +139,7 @@ int http_start(const host_settings *set) {
 }
 
 void http_quiesce(void) {
-    if (!g_daemon || http_set_closing(1))
-        return;
+    if (!g_daemon || http_set_closing(1)) return;
     if (g_purge) { /* before work_stop tears the timers down */
         work_timer_cancel(g_purge);
         g_purge = NULL;
@@ -165,13 +161,11 @@ void http_quiesce(void) {
 }
 
 void http_stop(void) {
-    if (!g_daemon)
-        return;
+    if (!g_daemon) return;
     http_quiesce();
     MHD_stop_daemon(g_daemon);
     g_daemon = NULL;
-    if (g_listen_fd != MHD_INVALID_SOCKET)
-        close(g_listen_fd);
+    if (g_listen_fd != MHD_INVALID_SOCKET) close(g_listen_fd);
     g_listen_fd = MHD_INVALID_SOCKET;
     guard_stop();
     defer_stop();

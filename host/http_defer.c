@@ -29,8 +29,7 @@ static void unlink_locked(aitbc_request *req) {
         req->pprev->pnext = req->pnext;
     else
         g_head = req->pnext;
-    if (req->pnext)
-        req->pnext->pprev = req->pprev;
+    if (req->pnext) req->pnext->pprev = req->pprev;
     req->pnext = req->pprev = NULL;
     g_count--;
 }
@@ -74,8 +73,7 @@ void http_defer(aitbc_request *req, const char *key, int64_t deadline_ms, aitbc_
     req->park_state = 1;
     req->pprev = NULL;
     req->pnext = g_head;
-    if (g_head)
-        g_head->pprev = req;
+    if (g_head) g_head->pprev = req;
     g_head = req;
     g_count++;
     pthread_cond_signal(&g_cond); /* a new, maybe earlier deadline */
@@ -84,8 +82,7 @@ void http_defer(aitbc_request *req, const char *key, int64_t deadline_ms, aitbc_
 
 void defer_cancel(aitbc_request *req) {
     pthread_mutex_lock(&g_lock);
-    if (req->park_state == 1)
-        unlink_locked(req);
+    if (req->park_state == 1) unlink_locked(req);
     req->park_state = 0;
     req->deferred = 0;
     req->retry = NULL;
@@ -106,8 +103,7 @@ void defer_park(aitbc_request *req) {
         req->phase = PH_PARKED;
     }
     pthread_mutex_unlock(&g_lock);
-    if (resume_now)
-        MHD_resume_connection(req->conn);
+    if (resume_now) MHD_resume_connection(req->conn);
 }
 
 /* Resume outside the lock: MHD takes its own locks in resume. Collected requests are out of the
@@ -139,8 +135,7 @@ static void release_matching(const char *key, int all, int64_t now_ms, int timed
                     n = 0;
                 } else {
                     memcpy(grown, list, n * sizeof *list);
-                    if (list != stack_list)
-                        free(list);
+                    if (list != stack_list) free(list);
                     list = grown;
                     cap = ncap;
                 }
@@ -151,20 +146,17 @@ static void release_matching(const char *key, int all, int64_t now_ms, int timed
     }
     pthread_mutex_unlock(&g_lock);
     resume_all(list, n);
-    if (list != stack_list)
-        free(list);
+    if (list != stack_list) free(list);
 }
 
 void http_wake(const char *key) {
-    if (key && !scope_hold_wake(key))
-        release_matching(key, 0, 0, 0);
+    if (key && !scope_hold_wake(key)) release_matching(key, 0, 0, 0);
 }
 
 static int64_t earliest_deadline_locked(void) {
     int64_t best = INT64_MAX;
     for (aitbc_request *r = g_head; r; r = r->pnext)
-        if (r->deadline_ms < best)
-            best = r->deadline_ms;
+        if (r->deadline_ms < best) best = r->deadline_ms;
     return best;
 }
 
@@ -228,6 +220,5 @@ void defer_stop(void) {
     g_thread_run = 0;
     pthread_cond_signal(&g_cond);
     pthread_mutex_unlock(&g_lock);
-    if (running)
-        pthread_join(g_thread, NULL);
+    if (running) pthread_join(g_thread, NULL);
 }

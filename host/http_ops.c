@@ -14,8 +14,7 @@ static pthread_rwlock_t g_routes_lock = PTHREAD_RWLOCK_INITIALIZER;
 static router *g_routes;
 
 static int add_locked(aitbc_plugin_ctx *ctx, const aitbc_route *route) {
-    if (!g_routes && !(g_routes = router_new()))
-        return AITBC_ENOMEM;
+    if (!g_routes && !(g_routes = router_new())) return AITBC_ENOMEM;
     return router_add(g_routes, route, ctx);
 }
 
@@ -25,8 +24,8 @@ int http_add_route(aitbc_plugin_ctx *ctx, const aitbc_route *route) {
     pthread_rwlock_unlock(&g_routes_lock);
     const char *who = ctx && ctx->desc && ctx->desc->name ? ctx->desc->name : "host";
     if (rc == AITBC_EEXIST)
-        hlog("http", AITBC_LOG_ERROR, "%s: route %s %s is already registered", who,
-             route->method, route->path);
+        hlog("http", AITBC_LOG_ERROR, "%s: route %s %s is already registered", who, route->method,
+             route->path);
     else if (rc != 0)
         hlog("http", AITBC_LOG_ERROR, "%s: route %s %s refused (bad pattern or method)", who,
              route && route->method ? route->method : "?",
@@ -63,11 +62,9 @@ static void healthz(aitbc_request *req, void *user) {
     size_t n = loader_count();
     for (size_t i = 0; i < n; i++) {
         aitbc_plugin_ctx *ctx = loader_at(i);
-        if (!ctx || !ctx->desc)
-            continue;
+        if (!ctx || !ctx->desc) continue;
         int healthy = 1;
-        if (ctx->desc->health)
-            healthy = ctx->desc->health(ctx->state) == 0;
+        if (ctx->desc->health) healthy = ctx->desc->health(ctx->state) == 0;
         healthy_all &= healthy;
         cJSON *p = cJSON_CreateObject();
         cJSON_AddStringToObject(p, "name", ctx->desc->name ? ctx->desc->name : "");
@@ -75,8 +72,7 @@ static void healthz(aitbc_request *req, void *user) {
         cJSON_AddBoolToObject(p, "healthy", healthy);
         cJSON_AddItemToArray(plugins, p);
     }
-    if (!healthy_all && status)
-        cJSON_SetValuestring(status, "degraded");
+    if (!healthy_all && status) cJSON_SetValuestring(status, "degraded");
     http_respond_json(req, healthy_all ? 200 : 503, root);
 }
 
@@ -99,13 +95,14 @@ int http_ops_routes(void) {
     static const aitbc_route routes[] = {
         {.method = "GET", .path = "/healthz", .roles = AITBC_ROLE_PUBLIC, .handler = healthz},
         {.method = "GET", .path = "/metrics", .roles = AITBC_ROLE_ADMIN, .handler = metrics},
-        {.method = "GET", .path = "/v1/openapi.json", .roles = AITBC_ROLE_PUBLIC,
+        {.method = "GET",
+         .path = "/v1/openapi.json",
+         .roles = AITBC_ROLE_PUBLIC,
          .handler = openapi_handler},
     };
     for (size_t i = 0; i < sizeof routes / sizeof *routes; i++) {
         int rc = http_add_route(NULL, &routes[i]);
-        if (rc != 0)
-            return rc;
+        if (rc != 0) return rc;
     }
     return 0;
 }

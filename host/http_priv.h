@@ -43,38 +43,38 @@ typedef struct http_qarg {
 } http_qarg;
 
 enum req_phase {
-    PH_NEW,      /* headers arrived, nothing checked yet */
-    PH_BODY,     /* checks passed, body being read */
-    PH_PARKED,   /* deferred: connection suspended */
-    PH_RESUMED,  /* woken or timed out: retry on the next access-handler call */
-    PH_WRITING,  /* a write route's handler/retry is queued on or running on the writer */
-    PH_WRITTEN,  /* its batch ended: finish on the next access-handler call */
-    PH_DONE,     /* a response is queued */
+    PH_NEW,     /* headers arrived, nothing checked yet */
+    PH_BODY,    /* checks passed, body being read */
+    PH_PARKED,  /* deferred: connection suspended */
+    PH_RESUMED, /* woken or timed out: retry on the next access-handler call */
+    PH_WRITING, /* a write route's handler/retry is queued on or running on the writer */
+    PH_WRITTEN, /* its batch ended: finish on the next access-handler call */
+    PH_DONE,    /* a response is queued */
 };
 
 struct aitbc_request {
     struct MHD_Connection *conn;
-    char *uri;                  /* raw request target as received, query included */
+    char *uri; /* raw request target as received, query included */
     char method[16];
     char id[AITBC_ID_MAX];
     char remote[64];
-    int64_t start_us;           /* monotonic */
+    int64_t start_us; /* monotonic */
     enum req_phase phase;
     route_match m;
-    int matched;                /* router_match found a route */
-    int host_route;             /* /healthz, /metrics */
-    size_t limit;               /* body limit for this request */
+    int matched;    /* router_match found a route */
+    int host_route; /* /healthz, /metrics */
+    size_t limit;   /* body limit for this request */
     char *body;
     size_t body_len, body_cap;
     int too_large;
-    size_t discarded;           /* body bytes dropped after the limit */
+    size_t discarded; /* body bytes dropped after the limit */
     cJSON *json;
     aitbc_principal principal;
     int has_principal;
     http_qarg *q;
     size_t nq;
     int q_parsed;
-    idem_record *idem;          /* Idempotency-Key claim to settle with the answer */
+    idem_record *idem; /* Idempotency-Key claim to settle with the answer */
     /* staged response */
     int responded;
     unsigned status;
@@ -89,9 +89,9 @@ struct aitbc_request {
     aitbc_retry_fn retry;
     void *retry_user;
     int timed_out;
-    int closing_retries;        /* retries run while shutting down */
-    int park_state;             /* 0 none, 1 registered, 2 suspended, 3 woken before suspended */
-    writer_item witem;          /* write routes: the handler's turn on the writer (group commit) */
+    int closing_retries; /* retries run while shutting down */
+    int park_state;      /* 0 none, 1 registered, 2 suspended, 3 woken before suspended */
+    writer_item witem;   /* write routes: the handler's turn on the writer (group commit) */
     struct aitbc_request *pnext, *pprev;
 };
 

@@ -18,11 +18,9 @@ const char *http_req_method(aitbc_request *req) {
 }
 
 const char *http_req_param(aitbc_request *req, const char *name) {
-    if (!req || !name)
-        return NULL;
+    if (!req || !name) return NULL;
     for (size_t i = 0; i < req->m.nparams; i++)
-        if (req->m.names[i] && strcmp(req->m.names[i], name) == 0)
-            return req->m.values[i];
+        if (req->m.names[i] && strcmp(req->m.names[i], name) == 0) return req->m.values[i];
     return NULL;
 }
 
@@ -30,22 +28,19 @@ const char *http_req_param(aitbc_request *req, const char *name) {
 static void parse_query(aitbc_request *req) {
     req->q_parsed = 1;
     const char *qs = req->uri ? strchr(req->uri, '?') : NULL;
-    if (!qs || !qs[1])
-        return;
+    if (!qs || !qs[1]) return;
     qs++;
     size_t n = 1;
     for (const char *p = qs; *p; p++)
         n += *p == '&';
     req->q = calloc(n, sizeof *req->q);
-    if (!req->q)
-        return;
+    if (!req->q) return;
     const char *s = qs;
     while (*s) {
         const char *amp = strchr(s, '&');
         size_t len = amp ? (size_t)(amp - s) : strlen(s);
         const char *fragment = memchr(s, '#', len);
-        if (fragment)
-            len = (size_t)(fragment - s);
+        if (fragment) len = (size_t)(fragment - s);
         const char *eq = memchr(s, '=', len);
         size_t nlen = eq ? (size_t)(eq - s) : len;
         size_t vlen = eq ? len - nlen - 1 : 0;
@@ -61,26 +56,21 @@ static void parse_query(aitbc_request *req) {
                 free(value);
             }
         }
-        if (fragment || !amp)
-            break;
+        if (fragment || !amp) break;
         s = amp + 1;
     }
 }
 
 const char *http_req_query(aitbc_request *req, const char *name) {
-    if (!req || !name)
-        return NULL;
-    if (!req->q_parsed)
-        parse_query(req);
+    if (!req || !name) return NULL;
+    if (!req->q_parsed) parse_query(req);
     for (size_t i = 0; i < req->nq; i++)
-        if (strcmp(req->q[i].name, name) == 0)
-            return req->q[i].value;
+        if (strcmp(req->q[i].name, name) == 0) return req->q[i].value;
     return NULL;
 }
 
 const char *http_req_header(aitbc_request *req, const char *name) {
-    if (!req || !req->conn || !name)
-        return NULL;
+    if (!req || !req->conn || !name) return NULL;
     return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
@@ -89,8 +79,7 @@ const cJSON *http_req_json(aitbc_request *req) {
 }
 
 const char *http_req_body(aitbc_request *req, size_t *len) {
-    if (len)
-        *len = req && req->body ? req->body_len : 0;
+    if (len) *len = req && req->body ? req->body_len : 0;
     return req && req->body ? req->body : "";
 }
 
@@ -109,8 +98,7 @@ const char *http_req_id(aitbc_request *req) {
 /* Header names and values must not smuggle line breaks into the response. */
 static int header_safe(const char *s) {
     for (; *s; s++)
-        if (*s == '\r' || *s == '\n')
-            return 0;
+        if (*s == '\r' || *s == '\n') return 0;
     return 1;
 }
 
@@ -121,8 +109,7 @@ void http_resp_header(aitbc_request *req, const char *name, const char *value) {
     }
     http_header *h = calloc(1, sizeof *h);
     if (!h || !(h->name = strdup(name)) || !(h->value = strdup(value))) {
-        if (h)
-            free(h->name);
+        if (h) free(h->name);
         free(h);
         return;
     }
@@ -134,8 +121,7 @@ void http_resp_header(aitbc_request *req, const char *name, const char *value) {
 
 /* A second response is a plugin bug: keep the first, log the second. */
 static int stage_allowed(aitbc_request *req, unsigned status) {
-    if (!req)
-        return 0;
+    if (!req) return 0;
     if (req->responded || req->phase == PH_DONE) {
         hlog("http", AITBC_LOG_ERROR, "request %s: second response (%u) ignored", req->id, status);
         return 0;
@@ -179,31 +165,27 @@ void http_respond_json(aitbc_request *req, unsigned status, cJSON *body) {
 
 void http_respond_raw(aitbc_request *req, unsigned status, const char *ctype, const char *data,
                       size_t len) {
-    if (!stage_allowed(req, status))
-        return;
+    if (!stage_allowed(req, status)) return;
     char *copy = malloc(len + 1);
     if (!copy) {
         stage(req, 500, "text/plain", NULL, 0);
         return;
     }
-    if (len)
-        memcpy(copy, data, len);
+    if (len) memcpy(copy, data, len);
     copy[len] = '\0';
     stage(req, status, ctype, copy, len);
 }
 
 void http_respond_errorv(aitbc_request *req, unsigned status, const char *code, const char *field,
                          const char *fmt, va_list ap) {
-    if (!stage_allowed(req, status))
-        return;
+    if (!stage_allowed(req, status)) return;
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt ? fmt : "", ap);
     cJSON *root = cJSON_CreateObject();
     cJSON *err = cJSON_AddObjectToObject(root, "error");
     cJSON_AddStringToObject(err, "code", code ? code : "internal");
     cJSON_AddStringToObject(err, "message", msg);
-    if (field)
-        cJSON_AddStringToObject(err, "field", field);
+    if (field) cJSON_AddStringToObject(err, "field", field);
     http_respond_json(req, status, root);
 }
 
@@ -221,24 +203,20 @@ void http_restage_error(aitbc_request *req, unsigned status, const char *code, c
 }
 
 int http_queue(aitbc_request *req, int closing) {
-    if (!req->responded)
-        return -1;
+    if (!req->responded) return -1;
     /* The request owns the body until on_completed, which MHD calls after the last byte went
      * out, so MHD may borrow it; a refused queue loses nothing. */
     struct MHD_Response *resp = MHD_create_response_from_buffer(
         req->resp_len, req->resp_body ? req->resp_body : (void *)"", MHD_RESPMEM_PERSISTENT);
-    if (!resp)
-        return -1;
+    if (!resp) return -1;
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, req->ctype);
     MHD_add_response_header(resp, "Request-Id", req->id);
     for (http_header *h = req->hdrs; h; h = h->next)
         MHD_add_response_header(resp, h->name, h->value);
-    if (closing)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    if (closing) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result ok = MHD_queue_response(req->conn, req->status, resp);
     MHD_destroy_response(resp);
-    if (ok != MHD_YES)
-        return -1;
+    if (ok != MHD_YES) return -1;
     req->phase = PH_DONE;
     return 0;
 }
@@ -260,8 +238,7 @@ void http_unstage(aitbc_request *req) {
 }
 
 void http_req_free(aitbc_request *req) {
-    if (!req)
-        return;
+    if (!req) return;
     route_match_free(&req->m);
     free(req->uri);
     free(req->body);

@@ -57,8 +57,7 @@ static void next_request_id(char out[AITBC_ID_MAX]) {
 void *http_on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
     (void)cls;
     aitbc_request *req = calloc(1, sizeof *req);
-    if (!req)
-        return NULL;
+    if (!req) return NULL;
     req->uri = strdup(uri ? uri : "");
     if (!req->uri) {
         free(req);
@@ -75,8 +74,7 @@ static void fill_remote(aitbc_request *req) {
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     snprintf(req->remote, sizeof req->remote, "unknown");
-    if (!ci || !ci->client_addr)
-        return;
+    if (!ci || !ci->client_addr) return;
     const struct sockaddr *sa = ci->client_addr;
     if (sa->sa_family == AF_INET)
         inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, req->remote,
@@ -93,13 +91,11 @@ static int is_loopback(const char *ip) {
 
 /* "application/json", any case, optionally followed by parameters ("; charset=utf-8"). */
 static int is_json_type(const char *ct) {
-    if (!ct)
-        return 0;
+    if (!ct) return 0;
     while (*ct == ' ' || *ct == '\t')
         ct++;
     static const char want[] = "application/json";
-    if (strncasecmp(ct, want, sizeof want - 1) != 0)
-        return 0;
+    if (strncasecmp(ct, want, sizeof want - 1) != 0) return 0;
     ct += sizeof want - 1;
     while (*ct == ' ' || *ct == '\t')
         ct++;
@@ -109,12 +105,10 @@ static int is_json_type(const char *ct) {
 /* -1: no Content-Length (or unparsable; MHD rejects those itself). */
 static long long content_length(aitbc_request *req) {
     const char *cl = http_req_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (!cl)
-        return -1;
+    if (!cl) return -1;
     char *end = NULL;
     unsigned long long v = strtoull(cl, &end, 10);
-    if (end == cl)
-        return -1;
+    if (end == cl) return -1;
     return v > (unsigned long long)INT64_MAX ? INT64_MAX : (long long)v;
 }
 
@@ -178,8 +172,8 @@ static int header_checks(aitbc_request *req) {
     free(path);
     req->matched = rr == ROUTE_FOUND;
     const aitbc_route *route = req->matched ? req->m.route : NULL;
-    req->limit = route && route->max_body_bytes ? route->max_body_bytes
-                                                      : http_settings()->max_body_bytes;
+    req->limit =
+        route && route->max_body_bytes ? route->max_body_bytes : http_settings()->max_body_bytes;
     long long cl = content_length(req);
     if (cl > 0 && (unsigned long long)cl > req->limit) {
         http_error(req, 413, "payload_too_large", NULL, "The body is larger than %zu bytes.",
@@ -199,8 +193,7 @@ static int header_checks(aitbc_request *req) {
     req->host_route = req->m.owner == NULL;
     int open_metrics = http_ops_is_metrics(route) && is_loopback(req->remote);
     if (route->roles != AITBC_ROLE_PUBLIC && !open_metrics) {
-        if (authenticate(req) != 0)
-            return -1;
+        if (authenticate(req) != 0) return -1;
         if (!(req->principal.role & route->roles)) {
             http_error(req, 403, "forbidden", NULL, "This key may not use this endpoint.");
             return -1;
@@ -238,8 +231,7 @@ static int take_body(aitbc_request *req, const char *data, size_t len) {
         while (cap < req->body_len + len + 1)
             cap *= 2;
         char *grown = realloc(req->body, cap);
-        if (!grown)
-            return -1;
+        if (!grown) return -1;
         req->body = grown;
         req->body_cap = cap;
     }
@@ -251,8 +243,7 @@ static int take_body(aitbc_request *req, const char *data, size_t len) {
 
 static void idempotency_begin(aitbc_request *req) {
     const char *key = http_req_header(req, "Idempotency-Key");
-    if (!key || !req->has_principal)
-        return;
+    if (!key || !req->has_principal) return;
     const char *account =
         req->principal.owner_address[0] ? req->principal.owner_address : req->principal.key_id;
     /* Keys are scoped to the concrete path: one key space per job's /complete, say, not one shared
@@ -322,8 +313,7 @@ static void run_handler(aitbc_request *req) {
     const aitbc_route *route = req->m.route;
     if (route->idempotent) {
         idempotency_begin(req);
-        if (req->responded)
-            return;
+        if (req->responded) return;
     }
     route->handler(req, route->user);
 }
@@ -378,8 +368,7 @@ static enum MHD_Result finish(aitbc_request *req) {
 static void write_run(void *arg) {
     aitbc_request *req = arg;
     run_handler(req);
-    if (req->deferred)
-        return;
+    if (req->deferred) return;
     if (!req->responded) {
         hlog("http", AITBC_LOG_ERROR, "request %s: handler for %s %s returned without a response",
              req->id, req->method, req->m.pattern ? req->m.pattern : "?");
@@ -393,8 +382,7 @@ static void write_run(void *arg) {
 static void write_settle(void *arg, int outcome) {
     aitbc_request *req = arg;
     if (outcome != WRITER_COMMITTED) {
-        if (req->deferred)
-            defer_cancel(req);
+        if (req->deferred) defer_cancel(req);
         if (req->idem) /* claimed in an earlier batch: let the client retry with the key */
             idem_finish(req->idem, 503, NULL, 0);
         req->idem = NULL;
@@ -413,8 +401,7 @@ static enum MHD_Result to_writer(aitbc_request *req) {
     req->witem.arg = req;
     req->phase = PH_WRITING;
     MHD_suspend_connection(req->conn); /* before submitting: the writer may resume at once */
-    if (writer_submit(&req->witem) == 0)
-        return MHD_YES;
+    if (writer_submit(&req->witem) == 0) return MHD_YES;
     /* No writer (stopping, or a host without one): run here, one transaction per request. */
     write_run(req);
     req->phase = PH_WRITTEN;
@@ -423,14 +410,13 @@ static enum MHD_Result to_writer(aitbc_request *req) {
 }
 
 enum MHD_Result http_on_access(void *cls, struct MHD_Connection *conn, const char *url,
-                                 const char *method, const char *version, const char *upload_data,
-                                 size_t *upload_size, void **req_cls) {
+                               const char *method, const char *version, const char *upload_data,
+                               size_t *upload_size, void **req_cls) {
     (void)cls;
     (void)url;
     (void)version;
     aitbc_request *req = *req_cls;
-    if (!req)
-        return MHD_NO; /* out of memory when the request began */
+    if (!req) return MHD_NO; /* out of memory when the request began */
     switch (req->phase) {
     case PH_NEW:
         guard_head_done(conn);
@@ -438,8 +424,7 @@ enum MHD_Result http_on_access(void *cls, struct MHD_Connection *conn, const cha
         snprintf(req->method, sizeof req->method, "%s", method);
         fill_remote(req);
         req->phase = PH_BODY;
-        if (header_checks(req) != 0)
-            return finish(req);
+        if (header_checks(req) != 0) return finish(req);
         return MHD_YES;
     case PH_BODY:
         if (*upload_size) {
@@ -450,10 +435,8 @@ enum MHD_Result http_on_access(void *cls, struct MHD_Connection *conn, const cha
                      req->id);
             return keep ? MHD_YES : MHD_NO;
         }
-        if (body_checks(req) != 0)
-            return finish(req);
-        if (req->m.route->write)
-            return to_writer(req);
+        if (body_checks(req) != 0) return finish(req);
+        if (req->m.route->write) return to_writer(req);
         run_handler(req);
         return finish(req);
     case PH_RESUMED:
@@ -475,14 +458,12 @@ enum MHD_Result http_on_access(void *cls, struct MHD_Connection *conn, const cha
 }
 
 void http_on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
-                         enum MHD_RequestTerminationCode toe) {
+                       enum MHD_RequestTerminationCode toe) {
     (void)cls;
     aitbc_request *req = *req_cls;
-    if (!req)
-        return;
+    if (!req) return;
     *req_cls = NULL;
-    if (conn)
-        guard_next_head(conn);
+    if (conn) guard_next_head(conn);
     int64_t micros = http_now_us() - req->start_us;
     if (req->idem) /* never answered (client gone): forget the claim so a retry can run */
         idem_finish(req->idem, 499, NULL, 0);
@@ -492,9 +473,9 @@ void http_on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     if (http_settings()->http_access_log) {
         int plen = (int)strcspn(req->uri, "?#");
         hlog_buffered("http", AITBC_LOG_INFO, "%s %.*s %u %zu %lldus %s %s%s", req->method, plen,
-                      req->uri,
-             status, status ? req->resp_len : (size_t)0, (long long)micros, req->id, req->remote,
-             toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (aborted)");
+                      req->uri, status, status ? req->resp_len : (size_t)0, (long long)micros,
+                      req->id, req->remote,
+                      toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (aborted)");
     }
     http_req_free(req);
     atomic_fetch_sub(&g_inflight, 1);

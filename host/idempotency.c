@@ -33,8 +33,7 @@ int idem_init(void) {
 }
 
 static void record_free(idem_record *rec) {
-    if (!rec)
-        return;
+    if (!rec) return;
     free(rec->account);
     free(rec->route);
     free(rec->key);
@@ -43,8 +42,7 @@ static void record_free(idem_record *rec) {
 
 static idem_record *record_new(const char *account, const char *route, const char *key) {
     idem_record *rec = calloc(1, sizeof *rec);
-    if (!rec)
-        return NULL;
+    if (!rec) return NULL;
     rec->account = strdup(account);
     rec->route = strdup(route);
     rec->key = strdup(key);
@@ -55,13 +53,12 @@ static idem_record *record_new(const char *account, const char *route, const cha
     return rec;
 }
 
-/* Hash of the body in canonical form, so key order and whitespace do not make a "different" body. */
+/* Hash of the body in canonical form, so key order and whitespace do not make a "different" body.
+ */
 static int body_digest(const cJSON *body, char out[65]) {
-    if (body)
-        return aitbc_json_sha256_hex(body, out);
+    if (body) return aitbc_json_sha256_hex(body, out);
     cJSON *empty = cJSON_CreateObject();
-    if (!empty)
-        return AITBC_ENOMEM;
+    if (!empty) return AITBC_ENOMEM;
     int rc = aitbc_json_sha256_hex(empty, out);
     cJSON_Delete(empty);
     return rc;
@@ -70,8 +67,7 @@ static int body_digest(const cJSON *body, char out[65]) {
 static aitbc_stmt *keyed_stmt(aitbc_txn *txn, const char *sql, const char *account,
                               const char *route, const char *key) {
     aitbc_stmt *s = store_stmt(txn, sql);
-    if (!s)
-        return NULL;
+    if (!s) return NULL;
     store_bind_text(s, 1, account);
     store_bind_text(s, 2, route);
     store_bind_text(s, 3, key);
@@ -85,8 +81,7 @@ static idem_result claim(aitbc_txn *txn, const char *account, const char *route,
                                "SELECT body_sha256, state, status, response, created_ms "
                                "FROM host_idempotency WHERE account=? AND route=? AND idem_key=?",
                                account, route, key);
-    if (!s)
-        return IDEM_ERROR;
+    if (!s) return IDEM_ERROR;
     int rc = store_step(s);
     if (rc < 0) {
         store_stmt_done(s);
@@ -107,8 +102,7 @@ static idem_result claim(aitbc_txn *txn, const char *account, const char *route,
             if (!*body_out) {
                 res = IDEM_ERROR;
             } else {
-                if (len)
-                    memcpy(*body_out, blob, len);
+                if (len) memcpy(*body_out, blob, len);
                 (*body_out)[len] = '\0';
                 *status = (unsigned)store_col_int64(s, 2);
                 res = IDEM_REPLAY;
@@ -117,17 +111,15 @@ static idem_result claim(aitbc_txn *txn, const char *account, const char *route,
             res = IDEM_BUSY;
         }
         store_stmt_done(s);
-        if (res != IDEM_PROCEED)
-            return res;
+        if (res != IDEM_PROCEED) return res;
         /* A stale claim: the first request died; this one takes over. */
-        s = keyed_stmt(txn, "DELETE FROM host_idempotency WHERE account=? AND route=? AND idem_key=?",
+        s = keyed_stmt(txn,
+                       "DELETE FROM host_idempotency WHERE account=? AND route=? AND idem_key=?",
                        account, route, key);
-        if (!s)
-            return IDEM_ERROR;
+        if (!s) return IDEM_ERROR;
         rc = store_step(s);
         store_stmt_done(s);
-        if (rc < 0)
-            return IDEM_ERROR;
+        if (rc < 0) return IDEM_ERROR;
     } else {
         store_stmt_done(s);
     }
@@ -135,8 +127,7 @@ static idem_result claim(aitbc_txn *txn, const char *account, const char *route,
                    "INSERT INTO host_idempotency (account, route, idem_key, body_sha256, state, "
                    "created_ms) VALUES (?, ?, ?, ?, 0, ?)",
                    account, route, key);
-    if (!s)
-        return IDEM_ERROR;
+    if (!s) return IDEM_ERROR;
     store_bind_text(s, 4, digest);
     store_bind_int64(s, 5, aitbc_now_ms());
     rc = store_step(s);
@@ -149,14 +140,11 @@ idem_result idem_begin(const char *account, const char *route, const char *key, 
     *rec = NULL;
     *body_out = NULL;
     size_t key_len = strlen(key);
-    if (key_len == 0 || key_len > IDEM_KEY_MAX)
-        return IDEM_BAD_KEY;
+    if (key_len == 0 || key_len > IDEM_KEY_MAX) return IDEM_BAD_KEY;
     char digest[65];
-    if (body_digest(body, digest) != 0)
-        return IDEM_ERROR;
+    if (body_digest(body, digest) != 0) return IDEM_ERROR;
     aitbc_txn *txn = store_txn_begin(AITBC_TXN_WRITE);
-    if (!txn)
-        return IDEM_ERROR;
+    if (!txn) return IDEM_ERROR;
     idem_result res = claim(txn, account, route, key, digest, status, body_out);
     if (res == IDEM_ERROR) {
         store_txn_rollback(txn);
@@ -169,15 +157,13 @@ idem_result idem_begin(const char *account, const char *route, const char *key, 
     }
     if (res == IDEM_PROCEED) {
         *rec = record_new(account, route, key);
-        if (!*rec)
-            return IDEM_ERROR;
+        if (!*rec) return IDEM_ERROR;
     }
     return res;
 }
 
 void idem_finish(idem_record *rec, unsigned status, const char *body, size_t len) {
-    if (!rec)
-        return;
+    if (!rec) return;
     aitbc_txn *txn = store_txn_begin(AITBC_TXN_WRITE);
     if (txn) {
         /* 4xx (the request was refused) and 503 (nothing was done: retry) leave no record, so
@@ -195,16 +181,14 @@ void idem_finish(idem_record *rec, unsigned status, const char *body, size_t len
                 store_bind_text(s, 5, rec->key);
             }
         } else {
-            s = keyed_stmt(txn,
-                           "DELETE FROM host_idempotency WHERE account=? AND route=? AND idem_key=?",
-                           rec->account, rec->route, rec->key);
+            s = keyed_stmt(
+                txn, "DELETE FROM host_idempotency WHERE account=? AND route=? AND idem_key=?",
+                rec->account, rec->route, rec->key);
         }
         int rc = s ? store_step(s) : AITBC_EIO;
-        if (s)
-            store_stmt_done(s);
+        if (s) store_stmt_done(s);
         if (rc < 0 || store_txn_commit(txn) != 0) {
-            if (rc < 0)
-                store_txn_rollback(txn);
+            if (rc < 0) store_txn_rollback(txn);
             hlog(NULL, AITBC_LOG_ERROR, "idempotency: could not record the answer for key %s",
                  rec->key);
         }
@@ -214,8 +198,7 @@ void idem_finish(idem_record *rec, unsigned status, const char *body, size_t len
 
 void idem_purge(int64_t max_age_ms) {
     aitbc_txn *txn = store_txn_begin(AITBC_TXN_WRITE);
-    if (!txn)
-        return;
+    if (!txn) return;
     aitbc_stmt *s = store_stmt(txn, "DELETE FROM host_idempotency WHERE created_ms < ?");
     int rc = AITBC_EIO;
     if (s) {

@@ -18,32 +18,33 @@ typedef struct host_config host_config; /* parsed YAML as cJSON + line numbers o
 
 /** The host's own sections of the config, with defaults applied. */
 typedef struct host_settings {
-    char data_dir[PATH_MAX];         /* node.data_dir (default ./data), created at start */
-    char log_level[16];              /* node.log_level: error|warn|info|debug (default info) */
-    char http_host[64];              /* http.listen host part (default 127.0.0.1) */
-    int http_port;                   /* http.listen port (default 18000; 0 = ephemeral) */
-    int http_threads;                /* http.threads (default 4) */
-    size_t max_body_bytes;           /* http.max_body_bytes (default 1 MiB) */
-    char path_prefix[64];            /* http.path_prefix (default "") */
-    int http_access_log;             /* http.access_log (default true) */
-    int http_max_conns_per_address;  /* http.max_connections_per_address (default 256, 0 = no cap) */
-    int http_header_timeout_s;       /* http.header_timeout_s (default 10, 0 = none) */
-    int ws_enabled;                  /* a websocket: section is present */
-    char ws_host[64];                /* websocket.listen (default 127.0.0.1:18001) */
+    char data_dir[PATH_MAX];        /* node.data_dir (default ./data), created at start */
+    char log_level[16];             /* node.log_level: error|warn|info|debug (default info) */
+    char http_host[64];             /* http.listen host part (default 127.0.0.1) */
+    int http_port;                  /* http.listen port (default 18000; 0 = ephemeral) */
+    int http_threads;               /* http.threads (default 4) */
+    size_t max_body_bytes;          /* http.max_body_bytes (default 1 MiB) */
+    char path_prefix[64];           /* http.path_prefix (default "") */
+    int http_access_log;            /* http.access_log (default true) */
+    int http_max_conns_per_address; /* http.max_connections_per_address (default 256, 0 = no cap) */
+    int http_header_timeout_s;      /* http.header_timeout_s (default 10, 0 = none) */
+    int ws_enabled;                 /* a websocket: section is present */
+    char ws_host[64];               /* websocket.listen (default 127.0.0.1:18001) */
     int ws_port;
-    char ws_path[64];                /* websocket.path (default /ws) */
-    int ws_max_clients;              /* websocket.max_clients (default 1024) */
-    int ws_queue_max;                /* websocket.queue_max messages per client (default 256) */
-    long long ws_queue_max_bytes;    /* websocket.queue_max_bytes per client (default 8 MiB) */
-    int ws_max_per_key;              /* websocket.max_clients_per_key (default 64, 0 = no cap) */
-    int ws_max_per_account;          /* websocket.max_clients_per_account (default 128, 0 = none) */
-    int ws_ping_s;                   /* websocket.ping_interval_s (default 30) */
-    cJSON *ws_allowed_origins;       /* websocket.allowed_origins (array of strings) or NULL */
-    char db_path[PATH_MAX];          /* storage.path (default <data_dir>/aitbc.db) */
-    char db_synchronous[16];         /* storage.synchronous: off|normal|full (default normal) */
-    int db_busy_timeout_ms;          /* storage.busy_timeout_ms (default 5000) */
-    int workers;                     /* node.workers (default 2) */
-    char plugin_path[4 * PATH_MAX];  /* node.plugin_path: ':'-separated dirs searched for <name>.so */
+    char ws_path[64];             /* websocket.path (default /ws) */
+    int ws_max_clients;           /* websocket.max_clients (default 1024) */
+    int ws_queue_max;             /* websocket.queue_max messages per client (default 256) */
+    long long ws_queue_max_bytes; /* websocket.queue_max_bytes per client (default 8 MiB) */
+    int ws_max_per_key;           /* websocket.max_clients_per_key (default 64, 0 = no cap) */
+    int ws_max_per_account;       /* websocket.max_clients_per_account (default 128, 0 = none) */
+    int ws_ping_s;                /* websocket.ping_interval_s (default 30) */
+    cJSON *ws_allowed_origins;    /* websocket.allowed_origins (array of strings) or NULL */
+    char db_path[PATH_MAX];       /* storage.path (default <data_dir>/aitbc.db) */
+    char db_synchronous[16];      /* storage.synchronous: off|normal|full (default normal) */
+    int db_busy_timeout_ms;       /* storage.busy_timeout_ms (default 5000) */
+    int workers;                  /* node.workers (default 2) */
+    char
+        plugin_path[4 * PATH_MAX]; /* node.plugin_path: ':'-separated dirs searched for <name>.so */
 } host_settings;
 
 /** Load YAML (libyaml document API) into cJSON with ${ENV} substitution.
@@ -78,7 +79,7 @@ void hlog_flush(void);
 /* ---------------- plugins (loader.c) ---------------- */
 struct aitbc_plugin_ctx {
     const aitbc_plugin_desc *desc;
-    void *dl;            /* dlopen handle */
+    void *dl; /* dlopen handle */
     char path[PATH_MAX];
     const cJSON *config; /* its validated section (borrowed from the host_config) */
     void *state;
@@ -90,10 +91,10 @@ int loader_load_all(const host_config *cfg, const host_settings *set);
 /** Plugins in dependency order (providers before consumers). */
 size_t loader_count(void);
 aitbc_plugin_ctx *loader_at(size_t i);
-int loader_init_all(void);   /* init in order */
-int loader_start_all(void);  /* start in order */
-void loader_stop_all(void);  /* stop in reverse */
-void loader_unload_all(void);/* destroy in reverse, dlclose */
+int loader_init_all(void);    /* init in order */
+int loader_start_all(void);   /* start in order */
+void loader_stop_all(void);   /* stop in reverse */
+void loader_unload_all(void); /* destroy in reverse, dlclose */
 /** Tests only: behave as a host of an older ABI minor. */
 void loader_pretend_abi_minor(unsigned minor);
 /** The service graph in start order (--check-config). */
@@ -118,24 +119,25 @@ typedef struct router router;
 typedef enum { ROUTE_FOUND, ROUTE_NOT_FOUND, ROUTE_METHOD_NOT_ALLOWED } route_result;
 #define ROUTER_MAX_PARAMS 8
 typedef struct route_match {
-    const aitbc_route *route;      /* borrowed from the router */
+    const aitbc_route *route; /* borrowed from the router */
     aitbc_plugin_ctx *owner;
-    const char *pattern;           /* the route's path pattern, for metrics */
+    const char *pattern; /* the route's path pattern, for metrics */
     size_t nparams;
     char *names[ROUTER_MAX_PARAMS];  /* borrowed from the router */
     char *values[ROUTER_MAX_PARAMS]; /* malloc'd, URL-decoded; route_match_free */
-    char allow[64];                /* for 405: "GET, POST" */
+    char allow[64];                  /* for 405: "GET, POST" */
 } route_match;
 router *router_new(void);
 void router_free(router *r);
-/** Add a route (copied). AITBC_EEXIST for a duplicate method+pattern, AITBC_EINVAL for a bad pattern. */
+/** Add a route (copied). AITBC_EEXIST for a duplicate method+pattern, AITBC_EINVAL for a bad
+ * pattern. */
 int router_add(router *r, const aitbc_route *route, aitbc_plugin_ctx *owner);
 route_result router_match(const router *r, const char *method, const char *path, route_match *m);
 void route_match_free(route_match *m);
 
-int http_start(const host_settings *set);   /* listen; port 0 = ephemeral */
-int http_port(void);                        /* the bound port */
-void http_quiesce(void);                    /* stop accepting, finish in-flight requests */
+int http_start(const host_settings *set); /* listen; port 0 = ephemeral */
+int http_port(void);                      /* the bound port */
+void http_quiesce(void);                  /* stop accepting, finish in-flight requests */
 void http_stop(void);
 int http_add_route(aitbc_plugin_ctx *ctx, const aitbc_route *route);
 /* Request accessors and responses used by the API table (http.c). */
@@ -223,7 +225,8 @@ int store_batch_end(int commit);
 /* ---------------- workers and timers (work.c) ---------------- */
 int work_start(int workers);
 int work_submit(aitbc_task_fn fn, void *arg);
-aitbc_timer *work_timer_add(aitbc_plugin_ctx *ctx, int64_t interval_ms, aitbc_task_fn fn, void *arg);
+aitbc_timer *work_timer_add(aitbc_plugin_ctx *ctx, int64_t interval_ms, aitbc_task_fn fn,
+                            void *arg);
 void work_timer_cancel(aitbc_timer *t);
 /** Before ctx's stop: its timers stop firing, none is running, the task queue has drained. */
 void work_quiesce_plugin(aitbc_plugin_ctx *ctx);
@@ -256,7 +259,7 @@ int writer_capture_publish(const char *topic, const cJSON *data);
 int writer_in_batch(void);
 int writer_capture_wake(const char *key);
 typedef struct writer_stats {
-    size_t queued;                  /* waiting right now */
+    size_t queued;                   /* waiting right now */
     uint64_t batches, items, failed; /* since start */
 } writer_stats;
 void writer_get_stats(writer_stats *out);

@@ -1,7 +1,8 @@
 /* The plugin loader: finds every plugin listed under `plugins:` in the plugin path, dlopen()s it,
  * checks its descriptor against the ABI rules and its config section against its schema, orders
- * the plugins so providers come before consumers (requires[], then uses[]), and runs their lifecycle (init, start in order;
- * stop, destroy in reverse). Every refusal is one log line "plugin <file>: refused: <reason>". */
+ * the plugins so providers come before consumers (requires[], then uses[]), and runs their
+ * lifecycle (init, start in order; stop, destroy in reverse). Every refusal is one log line "plugin
+ * <file>: refused: <reason>". */
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +22,7 @@ typedef struct plugin_rec {
     aitbc_plugin_ctx ctx; /* first: the host hands &rec->ctx to the plugin */
     char key[NAME_MAX_LEN + 1];
     int inited;
-    int uses_cycle; /* started before a provider it uses (a cycle through uses[]) */
+    int uses_cycle;      /* started before a provider it uses (a cycle through uses[]) */
     cJSON *empty_config; /* owned: stands in for an empty (null) section */
 } plugin_rec;
 
@@ -29,8 +30,7 @@ static plugin_rec **g_plugins; /* in dependency order after loader_load_all */
 static size_t g_count;
 
 static int refuse(const char *file, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int refuse(const char *file, const char *fmt, ...)
-{
+static int refuse(const char *file, const char *fmt, ...) {
     char reason[1024];
     va_list ap;
     va_start(ap, fmt);
@@ -40,23 +40,20 @@ static int refuse(const char *file, const char *fmt, ...)
     return AITBC_EINVAL;
 }
 
-static int name_valid(const char *name)
-{
+static int name_valid(const char *name) {
     size_t n = name ? strlen(name) : 0;
     return n > 0 && n <= NAME_MAX_LEN && strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789-") == n;
 }
 
 /* Searches the ':'-separated path for <dir>/<name>.so; 0 and out filled if a file exists. */
-static int find_file(const char *path, const char *name, char *out, size_t cap)
-{
+static int find_file(const char *path, const char *name, char *out, size_t cap) {
     for (const char *dir = path; dir && *dir;) {
         const char *end = strchr(dir, ':');
         size_t len = end ? (size_t)(end - dir) : strlen(dir);
         if (len > 0) {
             struct stat st;
             int n = snprintf(out, cap, "%.*s/%s.so", (int)len, dir, name);
-            if (n > 0 && (size_t)n < cap && stat(out, &st) == 0 && S_ISREG(st.st_mode))
-                return 0;
+            if (n > 0 && (size_t)n < cap && stat(out, &st) == 0 && S_ISREG(st.st_mode)) return 0;
         }
         dir = end ? end + 1 : NULL;
     }
@@ -67,35 +64,36 @@ static int find_file(const char *path, const char *name, char *out, size_t cap)
 static unsigned g_host_minor = AITBC_ABI_MINOR;
 
 /** @brief Make the loader behave as a host of an older ABI minor (tests only). */
-void loader_pretend_abi_minor(unsigned minor)
-{
+void loader_pretend_abi_minor(unsigned minor) {
     g_host_minor = minor;
 }
 
 /* The descriptor checks, in the order the ABI rules list them. */
-static int check_desc(const plugin_rec *r, const aitbc_plugin_desc *d)
-{
+static int check_desc(const plugin_rec *r, const aitbc_plugin_desc *d) {
     const char *f = r->ctx.path;
-    if (!d)
-        return refuse(f, "%s() returned NULL", AITBC_PLUGIN_SYMBOL);
+    if (!d) return refuse(f, "%s() returned NULL", AITBC_PLUGIN_SYMBOL);
     if (d->abi_major != AITBC_ABI_MAJOR)
         return refuse(f, "ABI major version %u, this host speaks %u (rebuild it against this SDK)",
                       d->abi_major, AITBC_ABI_MAJOR);
     if (d->abi_minor > g_host_minor)
-        return refuse(f, "ABI minor version %u.%u is newer than this host's %u.%u (upgrade the host)",
+        return refuse(f,
+                      "ABI minor version %u.%u is newer than this host's %u.%u (upgrade the host)",
                       d->abi_major, d->abi_minor, AITBC_ABI_MAJOR, g_host_minor);
     if (d->struct_size < DESC_V1_0_SIZE)
         return refuse(f, "descriptor struct_size %u is smaller than the v1.0 descriptor (%zu)",
                       d->struct_size, (size_t)DESC_V1_0_SIZE);
     if (d->build_signature != AITBC_BUILD_SIGNATURE)
-        return refuse(f, "build signature %#llx differs from the host's %#llx (rebuild it against "
-                         "this SDK and cJSON)",
+        return refuse(f,
+                      "build signature %#llx differs from the host's %#llx (rebuild it against "
+                      "this SDK and cJSON)",
                       (unsigned long long)d->build_signature,
                       (unsigned long long)AITBC_BUILD_SIGNATURE);
-    const char *missing = !d->init ? "init" : !d->start ? "start" : !d->stop ? "stop"
-                        : !d->destroy ? "destroy" : NULL;
-    if (missing)
-        return refuse(f, "required callback %s is NULL", missing);
+    const char *missing = !d->init      ? "init"
+                          : !d->start   ? "start"
+                          : !d->stop    ? "stop"
+                          : !d->destroy ? "destroy"
+                                        : NULL;
+    if (missing) return refuse(f, "required callback %s is NULL", missing);
     if (!name_valid(d->name))
         return refuse(f, "invalid plugin name '%.64s' (want [a-z0-9-]+, at most %d chars)",
                       d->name ? d->name : "(null)", NAME_MAX_LEN);
@@ -111,11 +109,9 @@ static int check_desc(const plugin_rec *r, const aitbc_plugin_desc *d)
 }
 
 /* Loads one plugin; on success it is appended to g_plugins. */
-static int load_one(const host_config *cfg, const host_settings *set, const cJSON *section)
-{
+static int load_one(const host_config *cfg, const host_settings *set, const cJSON *section) {
     plugin_rec *r = calloc(1, sizeof *r);
-    if (!r)
-        return AITBC_ENOMEM;
+    if (!r) return AITBC_ENOMEM;
     int rc = AITBC_EINVAL;
     if (!name_valid(section->string)) {
         refuse(section->string, "invalid plugin name (want [a-z0-9-]+, at most %d chars) at %s:%d",
@@ -126,8 +122,8 @@ static int load_one(const host_config *cfg, const host_settings *set, const cJSO
     if (find_file(set->plugin_path, r->key, r->ctx.path, sizeof r->ctx.path) != 0) {
         char file[NAME_MAX_LEN + 4];
         snprintf(file, sizeof file, "%s.so", r->key);
-        refuse(file, "file not found in plugin path %s (%s:%d)", set->plugin_path,
-               config_path(cfg), config_line(cfg, section));
+        refuse(file, "file not found in plugin path %s (%s:%d)", set->plugin_path, config_path(cfg),
+               config_line(cfg, section));
         goto bad;
     }
     r->ctx.dl = dlopen(r->ctx.path, RTLD_NOW | RTLD_LOCAL);
@@ -143,8 +139,7 @@ static int load_one(const host_config *cfg, const host_settings *set, const cJSO
         goto bad;
     }
     const aitbc_plugin_desc *d = describe();
-    if ((rc = check_desc(r, d)) != 0)
-        goto bad;
+    if ((rc = check_desc(r, d)) != 0) goto bad;
     char err[1024];
     if (config_check_schema(cfg, section, d->config_schema, d->name, err, sizeof err) != 0) {
         rc = refuse(r->ctx.path, "%s", err);
@@ -162,65 +157,55 @@ static int load_one(const host_config *cfg, const host_settings *set, const cJSO
     g_plugins[g_count++] = r;
     return 0;
 bad:
-    if (r->ctx.dl)
-        dlclose(r->ctx.dl);
+    if (r->ctx.dl) dlclose(r->ctx.dl);
     free(r);
     return rc ? rc : AITBC_EINVAL;
 }
 
 /* Whether the plugin's descriptor, as it was built, covers `field`: the host reads an appended
  * field only then (a 1.0 plugin's descriptor ends at reserved[]). */
-#define DESC_HAS(d, field) ((d)->struct_size >= offsetof(aitbc_plugin_desc, field) + sizeof((d)->field))
+#define DESC_HAS(d, field)                                                                         \
+    ((d)->struct_size >= offsetof(aitbc_plugin_desc, field) + sizeof((d)->field))
 
-static const char *const *desc_uses(const aitbc_plugin_desc *d)
-{
+static const char *const *desc_uses(const aitbc_plugin_desc *d) {
     return DESC_HAS(d, uses) ? d->uses : NULL;
 }
 
-static int in_list(const char *const *list, const char *service)
-{
+static int in_list(const char *const *list, const char *service) {
     for (const char *const *p = list; p && *p; p++)
-        if (services_match(*p, service))
-            return 1;
+        if (services_match(*p, service)) return 1;
     return 0;
 }
 
-static int provides(const aitbc_plugin_desc *d, const char *service)
-{
+static int provides(const aitbc_plugin_desc *d, const char *service) {
     return in_list(d->provides, service);
 }
 
 /* 1 if a provides something on list (a pattern list: requires[] or uses[]). */
-static int provides_any(const plugin_rec *a, const char *const *list)
-{
+static int provides_any(const plugin_rec *a, const char *const *list) {
     for (const char *const *q = list; q && *q; q++)
         for (const char *const *p = a->ctx.desc->provides; p && *p; p++)
-            if (services_match(*q, *p))
-                return 1;
+            if (services_match(*q, *p)) return 1;
     return 0;
 }
 
 /* 1 if plugin a must come before plugin b: b requires (or, unless hard_only, uses) something a
  * provides. */
-static int needed_by(const plugin_rec *a, const plugin_rec *b, int hard_only)
-{
-    if (a == b)
-        return 0;
+static int needed_by(const plugin_rec *a, const plugin_rec *b, int hard_only) {
+    if (a == b) return 0;
     return provides_any(a, b->ctx.desc->requires) ||
            (!hard_only && provides_any(a, desc_uses(b->ctx.desc)));
 }
 
-static int list_valid(const plugin_rec *r, const char *const *list, const char *what)
-{
+static int list_valid(const plugin_rec *r, const char *const *list, const char *what) {
     for (const char *const *q = list; q && *q; q++)
         if (!services_pattern_valid(*q))
-            return refuse(r->ctx.path, "%s entry '%.96s' is not a service name like 'name@1'",
-                          what, *q);
+            return refuse(r->ctx.path, "%s entry '%.96s' is not a service name like 'name@1'", what,
+                          *q);
     return 0;
 }
 
-static int check_requires(void)
-{
+static int check_requires(void) {
     for (size_t i = 0; i < g_count; i++) {
         const plugin_rec *r = g_plugins[i];
         const aitbc_plugin_desc *d = r->ctx.desc;
@@ -231,8 +216,8 @@ static int check_requires(void)
             while (j < g_count && !provides(g_plugins[j]->ctx.desc, *q))
                 j++;
             if (j == g_count)
-                return refuse(r->ctx.path,
-                              "requires service '%s' but no listed plugin provides it", *q);
+                return refuse(r->ctx.path, "requires service '%s' but no listed plugin provides it",
+                              *q);
         }
     }
     return 0;
@@ -240,16 +225,13 @@ static int check_requires(void)
 
 /* Index of the first unplaced plugin (config order) whose providers are all placed; with
  * hard_only, only requires[] counts. g_count if none. */
-static size_t next_ready(int hard_only)
-{
+static size_t next_ready(int hard_only) {
     for (size_t i = 0; i < g_count; i++) {
-        if (!g_plugins[i])
-            continue;
+        if (!g_plugins[i]) continue;
         size_t j = 0;
         while (j < g_count && !(g_plugins[j] && needed_by(g_plugins[j], g_plugins[i], hard_only)))
             j++;
-        if (j == g_count)
-            return i;
+        if (j == g_count) return i;
     }
     return g_count;
 }
@@ -258,18 +240,14 @@ static size_t next_ready(int hard_only)
  * are all placed. A cycle through uses[] is broken there (the plugin starts before a provider it
  * may use; its lookups still find it, as every service is registered before any start); a cycle
  * of requires[] alone is refused. */
-static int order_plugins(void)
-{
+static int order_plugins(void) {
     plugin_rec **sorted = calloc(g_count ? g_count : 1, sizeof *sorted);
-    if (!sorted)
-        return AITBC_ENOMEM;
+    if (!sorted) return AITBC_ENOMEM;
     size_t placed = 0;
     while (placed < g_count) {
         size_t pick = next_ready(0);
-        if (pick == g_count && (pick = next_ready(1)) < g_count)
-            g_plugins[pick]->uses_cycle = 1;
-        if (pick == g_count)
-            break;
+        if (pick == g_count && (pick = next_ready(1)) < g_count) g_plugins[pick]->uses_cycle = 1;
+        if (pick == g_count) break;
         sorted[placed++] = g_plugins[pick];
         g_plugins[pick] = NULL;
     }
@@ -279,18 +257,18 @@ static int order_plugins(void)
         size_t n = 0;
         const char *first = NULL;
         for (size_t i = 0; i < g_count; i++) {
-            if (!g_plugins[i])
-                continue;
+            if (!g_plugins[i]) continue;
             first = first ? first : g_plugins[i]->ctx.path;
             int w = snprintf(names + n, sizeof names - n, "%s%s", n ? ", " : "",
                              g_plugins[i]->ctx.desc->name);
             n = w > 0 && (size_t)w < sizeof names - n ? n + (size_t)w : n;
         }
-        rc = refuse(first, "dependency cycle between plugins %s (each requires a service "
-                           "another of them provides)", names);
+        rc = refuse(first,
+                    "dependency cycle between plugins %s (each requires a service "
+                    "another of them provides)",
+                    names);
         for (size_t i = 0; i < g_count; i++) /* keep every record for unloading */
-            if (g_plugins[i])
-                sorted[placed++] = g_plugins[i];
+            if (g_plugins[i]) sorted[placed++] = g_plugins[i];
     }
     free(g_plugins);
     g_plugins = sorted;
@@ -298,17 +276,14 @@ static int order_plugins(void)
 }
 
 /* The listed plugin that provides service (a name or pattern), or NULL. */
-static const char *provider_of(const char *service)
-{
+static const char *provider_of(const char *service) {
     for (size_t i = 0; i < g_count; i++)
         for (const char *const *p = g_plugins[i]->ctx.desc->provides; p && *p; p++)
-            if (services_match(service, *p))
-                return g_plugins[i]->ctx.desc->name;
+            if (services_match(service, *p)) return g_plugins[i]->ctx.desc->name;
     return NULL;
 }
 
-static void print_list(FILE *out, const char *what, const char *const *list, int with_provider)
-{
+static void print_list(FILE *out, const char *what, const char *const *list, int with_provider) {
     for (const char *const *q = list; q && *q; q++) {
         fprintf(out, "    %-9s %s", what, *q);
         if (with_provider) {
@@ -321,8 +296,7 @@ static void print_list(FILE *out, const char *what, const char *const *list, int
 
 /** @brief The service graph in start order (for --check-config): what each plugin provides,
  *  requires and uses, and which plugin provides each. */
-void loader_print_graph(FILE *out)
-{
+void loader_print_graph(FILE *out) {
     fprintf(out, "start order (services: provides, requires <- provider, uses <- provider):\n");
     for (size_t i = 0; i < g_count; i++) {
         const aitbc_plugin_desc *d = g_plugins[i]->ctx.desc;
@@ -342,39 +316,34 @@ static _Thread_local const plugin_rec *t_calling;
 
 /** @brief 1 unless a plugin's init/start is running on this thread and name is not among its
  *  provides[], requires[] or uses[] (then the refusal is logged). */
-int loader_lookup_allowed(const char *name)
-{
+int loader_lookup_allowed(const char *name) {
     const plugin_rec *r = t_calling;
-    if (!r || !name)
-        return 1;
+    if (!r || !name) return 1;
     const aitbc_plugin_desc *d = r->ctx.desc;
     if (in_list(d->provides, name) || in_list(d->requires, name) || in_list(desc_uses(d), name))
         return 1;
-    hlog(d->name, AITBC_LOG_ERROR, "looked up service %s without declaring it: add it to the "
-         "descriptor's uses[] (optional) or requires[] (must exist)", name);
+    hlog(d->name, AITBC_LOG_ERROR,
+         "looked up service %s without declaring it: add it to the "
+         "descriptor's uses[] (optional) or requires[] (must exist)",
+         name);
     return 0;
 }
 
 /** @brief Load, check and order every plugin listed under `plugins:` (no callbacks run).
  *  @return 0, or an error after logging the refusal; loaded plugins stay until
  *  loader_unload_all(). */
-int loader_load_all(const host_config *cfg, const host_settings *set)
-{
+int loader_load_all(const host_config *cfg, const host_settings *set) {
     const cJSON *plugins = cJSON_GetObjectItemCaseSensitive(config_root(cfg), "plugins");
     size_t n = (size_t)cJSON_GetArraySize(plugins);
     g_plugins = calloc(n ? n : 1, sizeof *g_plugins);
-    if (!g_plugins)
-        return AITBC_ENOMEM;
+    if (!g_plugins) return AITBC_ENOMEM;
     const cJSON *section, *entries = cJSON_IsObject(plugins) ? plugins : NULL;
-    cJSON_ArrayForEach(section, entries)
-    {
+    cJSON_ArrayForEach(section, entries) {
         int rc = load_one(cfg, set, section);
-        if (rc != 0)
-            return rc;
+        if (rc != 0) return rc;
     }
     int rc = check_requires();
-    if (rc == 0)
-        rc = order_plugins();
+    if (rc == 0) rc = order_plugins();
     for (size_t i = 0; rc == 0 && i < g_count; i++)
         hlog(NULL, AITBC_LOG_DEBUG, "plugin %s %s loaded from %s", g_plugins[i]->ctx.desc->name,
              g_plugins[i]->ctx.desc->version ? g_plugins[i]->ctx.desc->version : "?",
@@ -383,20 +352,17 @@ int loader_load_all(const host_config *cfg, const host_settings *set)
 }
 
 /** @brief Number of loaded plugins. */
-size_t loader_count(void)
-{
+size_t loader_count(void) {
     return g_count;
 }
 
 /** @brief The i-th plugin in dependency order, or NULL. */
-aitbc_plugin_ctx *loader_at(size_t i)
-{
+aitbc_plugin_ctx *loader_at(size_t i) {
     return i < g_count ? &g_plugins[i]->ctx : NULL;
 }
 
 /** @brief init every plugin in dependency order; stops at the first failure. */
-int loader_init_all(void)
-{
+int loader_init_all(void) {
     for (size_t i = 0; i < g_count; i++) {
         plugin_rec *r = g_plugins[i];
         t_calling = r;
@@ -417,8 +383,7 @@ int loader_init_all(void)
 }
 
 /** @brief start every plugin in dependency order; stops at the first failure. */
-int loader_start_all(void)
-{
+int loader_start_all(void) {
     for (size_t i = 0; i < g_count; i++) {
         plugin_rec *r = g_plugins[i];
         r->ctx.started = 1; /* from here its stop() must run even if start() fails half-way */
@@ -434,8 +399,7 @@ int loader_start_all(void)
 }
 
 /** @brief stop every started plugin, in reverse order. */
-void loader_stop_all(void)
-{
+void loader_stop_all(void) {
     for (size_t i = g_count; i-- > 0;) {
         plugin_rec *r = g_plugins[i];
         if (r->ctx.started) {
@@ -450,12 +414,10 @@ void loader_stop_all(void)
 }
 
 /** @brief destroy every initialised plugin in reverse order, then dlclose them all. */
-void loader_unload_all(void)
-{
+void loader_unload_all(void) {
     for (size_t i = g_count; i-- > 0;) {
         plugin_rec *r = g_plugins[i];
-        if (r->inited)
-            r->ctx.desc->destroy(r->ctx.state);
+        if (r->inited) r->ctx.desc->destroy(r->ctx.state);
         r->inited = 0;
         work_forget_plugin(&r->ctx);
     }

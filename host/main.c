@@ -34,46 +34,40 @@ typedef struct options {
 /* How far start-up got; teardown undoes exactly that much, in reverse. */
 enum stage { ST_NONE, ST_STORE, ST_WORK, ST_BUS, ST_LOADED, ST_STARTED, ST_HTTP, ST_WS };
 
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "usage: aitbc-host -c FILE [options]\n"
-            "  -c, --config FILE        YAML config (required)\n"
-            "      --check-config       validate the config and the plugins it lists, print the\n"
-            "                           service graph, then exit\n"
-            "      --ready-file PATH    write {\"http_port\",\"ws_port\",\"pid\"} once serving\n"
-            "      --NAME [ARGS...]     run the offline command a loaded plugin provides as the\n"
-            "                           service command:NAME@1, then exit (e.g. --verify-chain)\n"
-            "      --verify-receipt F   verify a job receipt offline and exit (no config needed):\n"
-            "        --public-key FILE|URL  the coordinator key: a file holding it, or a node's URL\n"
-            "        --payload FILE, --result FILE  also check the payload/result hashes\n"
-            "      --version            print the version\n"
-            "  -h, --help               this text\n");
+static void usage(FILE *out) {
+    fprintf(
+        out,
+        "usage: aitbc-host -c FILE [options]\n"
+        "  -c, --config FILE        YAML config (required)\n"
+        "      --check-config       validate the config and the plugins it lists, print the\n"
+        "                           service graph, then exit\n"
+        "      --ready-file PATH    write {\"http_port\",\"ws_port\",\"pid\"} once serving\n"
+        "      --NAME [ARGS...]     run the offline command a loaded plugin provides as the\n"
+        "                           service command:NAME@1, then exit (e.g. --verify-chain)\n"
+        "      --verify-receipt F   verify a job receipt offline and exit (no config needed):\n"
+        "        --public-key FILE|URL  the coordinator key: a file holding it, or a node's URL\n"
+        "        --payload FILE, --result FILE  also check the payload/result hashes\n"
+        "      --version            print the version\n"
+        "  -h, --help               this text\n");
 }
 
 /* "--name" or "--name=value" of a host option: the value (or "" without '='), else NULL. */
-static const char *long_opt(const char *arg, const char *name)
-{
+static const char *long_opt(const char *arg, const char *name) {
     size_t n = strlen(name);
-    if (strncmp(arg, "--", 2) != 0 || strncmp(arg + 2, name, n) != 0)
-        return NULL;
+    if (strncmp(arg, "--", 2) != 0 || strncmp(arg + 2, name, n) != 0) return NULL;
     return arg[2 + n] == '=' ? arg + 3 + n : arg[2 + n] == '\0' ? "" : NULL;
 }
 
 /* An offline command's name after "--": [a-z0-9-]+. */
-static int command_name_valid(const char *s)
-{
+static int command_name_valid(const char *s) {
     size_t n = strlen(s);
     return n > 0 && n < 64 && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-") == n;
 }
 
 /* Value of an option that needs one: "--x=v", or the next argument. NULL (reported) if missing. */
-static const char *opt_value(const char *inline_value, int argc, char **argv, int *i)
-{
-    if (inline_value && inline_value[0])
-        return inline_value;
-    if (*i + 1 < argc)
-        return argv[++*i];
+static const char *opt_value(const char *inline_value, int argc, char **argv, int *i) {
+    if (inline_value && inline_value[0]) return inline_value;
+    if (*i + 1 < argc) return argv[++*i];
     fprintf(stderr, "aitbc-host: %s needs a value\n", argv[*i]);
     return NULL;
 }
@@ -81,28 +75,21 @@ static const char *opt_value(const char *inline_value, int argc, char **argv, in
 /* 0 to run, or the exit code to return at once (help, version, usage error). The host's own
  * options are fixed; any other --NAME names an offline command, and the plain arguments after it
  * are the command's. */
-static int parse_args(int argc, char **argv, options *o, int *exit_code)
-{
+static int parse_args(int argc, char **argv, options *o, int *exit_code) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         if (strcmp(a, "-c") == 0 || (v = long_opt(a, "config")) != NULL) {
-            if (!(o->config = opt_value(strcmp(a, "-c") == 0 ? NULL : v, argc, argv, &i)))
-                goto bad;
+            if (!(o->config = opt_value(strcmp(a, "-c") == 0 ? NULL : v, argc, argv, &i))) goto bad;
         } else if ((v = long_opt(a, "ready-file")) != NULL) {
-            if (!(o->ready_file = opt_value(v, argc, argv, &i)))
-                goto bad;
+            if (!(o->ready_file = opt_value(v, argc, argv, &i))) goto bad;
         } else if ((v = long_opt(a, "verify-receipt")) != NULL) {
-            if (!(o->receipt = opt_value(v, argc, argv, &i)))
-                goto bad;
+            if (!(o->receipt = opt_value(v, argc, argv, &i))) goto bad;
         } else if ((v = long_opt(a, "public-key")) != NULL) {
-            if (!(o->check.key_source = opt_value(v, argc, argv, &i)))
-                goto bad;
+            if (!(o->check.key_source = opt_value(v, argc, argv, &i))) goto bad;
         } else if ((v = long_opt(a, "payload")) != NULL) {
-            if (!(o->check.payload_path = opt_value(v, argc, argv, &i)))
-                goto bad;
+            if (!(o->check.payload_path = opt_value(v, argc, argv, &i))) goto bad;
         } else if ((v = long_opt(a, "result")) != NULL) {
-            if (!(o->check.result_path = opt_value(v, argc, argv, &i)))
-                goto bad;
+            if (!(o->check.result_path = opt_value(v, argc, argv, &i))) goto bad;
         } else if (long_opt(a, "check-config")) {
             o->check_config = 1;
         } else if (long_opt(a, "version")) {
@@ -116,8 +103,8 @@ static int parse_args(int argc, char **argv, options *o, int *exit_code)
             return 1;
         } else if (strncmp(a, "--", 2) == 0 && command_name_valid(a + 2)) {
             if (o->command) {
-                fprintf(stderr, "aitbc-host: one offline command at a time (%s, %s)\n",
-                        o->command, a);
+                fprintf(stderr, "aitbc-host: one offline command at a time (%s, %s)\n", o->command,
+                        a);
                 goto bad;
             }
             o->command = a + 2;
@@ -148,8 +135,10 @@ static int parse_args(int argc, char **argv, options *o, int *exit_code)
         goto bad;
     }
     if (o->check_config && o->command) {
-        fprintf(stderr, "aitbc-host: --check-config and an offline command (--%s) exclude each "
-                        "other\n", o->command);
+        fprintf(stderr,
+                "aitbc-host: --check-config and an offline command (--%s) exclude each "
+                "other\n",
+                o->command);
         goto bad;
     }
     return 0;
@@ -160,38 +149,30 @@ bad:
 }
 
 /* mkdir -p with mode 0700 for every directory it creates. */
-static int make_dirs(const char *path)
-{
+static int make_dirs(const char *path) {
     char buf[PATH_MAX];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
-        return -1;
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) return -1;
     for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
+        if (*p != '/') continue;
         *p = '\0';
-        if (mkdir(buf, 0700) != 0 && errno != EEXIST)
-            return -1;
+        if (mkdir(buf, 0700) != 0 && errno != EEXIST) return -1;
         *p = '/';
     }
-    if (mkdir(buf, 0700) != 0 && errno != EEXIST)
-        return -1;
+    if (mkdir(buf, 0700) != 0 && errno != EEXIST) return -1;
     struct stat st;
     return stat(buf, &st) == 0 && S_ISDIR(st.st_mode) ? 0 : -1;
 }
 
 /* Atomically (temp file + rename) writes the ready file the test harness and scripts wait on. */
-static int write_ready_file(const char *path)
-{
+static int write_ready_file(const char *path) {
     char tmp[PATH_MAX], body[128];
     int n = snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    int len = snprintf(body, sizeof body, "{\"http_port\":%d,\"ws_port\":%d,\"pid\":%ld}\n",
-                       http_port(), host_settings_get()->ws_enabled ? ws_port() : 0,
-                       (long)getpid());
-    if (n < 0 || n >= (int)sizeof tmp)
-        return -1;
+    int len =
+        snprintf(body, sizeof body, "{\"http_port\":%d,\"ws_port\":%d,\"pid\":%ld}\n", http_port(),
+                 host_settings_get()->ws_enabled ? ws_port() : 0, (long)getpid());
+    if (n < 0 || n >= (int)sizeof tmp) return -1;
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return -1;
+    if (fd < 0) return -1;
     int ok = write(fd, body, (size_t)len) == len;
     ok = close(fd) == 0 && ok;
     if (!ok || rename(tmp, path) != 0) {
@@ -201,31 +182,22 @@ static int write_ready_file(const char *path)
     return 0;
 }
 
-static void teardown(enum stage st)
-{
-    if (st >= ST_HTTP)
-        http_quiesce();
-    if (st >= ST_WS)
-        ws_stop();
-    if (st >= ST_STARTED)
-        loader_stop_all();
+static void teardown(enum stage st) {
+    if (st >= ST_HTTP) http_quiesce();
+    if (st >= ST_WS) ws_stop();
+    if (st >= ST_STARTED) loader_stop_all();
     if (st >= ST_BUS) {
         writer_stop(); /* after the plugins stopped: their last writes commit, events go out */
         bus_stop();
     }
-    if (st >= ST_WORK)
-        work_stop();
-    if (st >= ST_HTTP)
-        http_stop();
-    if (st >= ST_LOADED)
-        loader_unload_all();
-    if (st >= ST_STORE)
-        store_close();
+    if (st >= ST_WORK) work_stop();
+    if (st >= ST_HTTP) http_stop();
+    if (st >= ST_LOADED) loader_unload_all();
+    if (st >= ST_STORE) store_close();
 }
 
 /* Runs the offline command --NAME: the service "command:NAME@1" some loaded plugin registered. */
-static int run_command(const options *o)
-{
+static int run_command(const options *o) {
     char service[96];
     snprintf(service, sizeof service, "command:%s@1", o->command);
     const aitbc_command_v1 *cmd = services_lookup(service);
@@ -238,9 +210,10 @@ static int run_command(const options *o)
             int w = snprintf(list + len, sizeof list - len, "%s%s", i ? ", " : "", names[i]);
             len = w > 0 && (size_t)w < sizeof list - len ? len + (size_t)w : len;
         }
-        hlog(NULL, AITBC_LOG_ERROR, "unknown option --%s: no loaded plugin provides %s "
-             "(offline commands of the listed plugins: %s)", o->command, service,
-             n ? list : "none");
+        hlog(NULL, AITBC_LOG_ERROR,
+             "unknown option --%s: no loaded plugin provides %s "
+             "(offline commands of the listed plugins: %s)",
+             o->command, service, n ? list : "none");
         return 1;
     }
     /* Let Ctrl-C end a long offline run the ordinary way: no sockets or files to tidy. */
@@ -252,8 +225,7 @@ static int run_command(const options *o)
     return cmd->run(cmd->self, o->command_argc, (char **)o->command_argv);
 }
 
-static int serve_until_signal(const options *o, const sigset_t *sigs)
-{
+static int serve_until_signal(const options *o, const sigset_t *sigs) {
     const host_settings *set = host_settings_get();
     if (o->ready_file && write_ready_file(o->ready_file) != 0) {
         hlog(NULL, AITBC_LOG_ERROR, "cannot write the ready file %s: %s", o->ready_file,
@@ -266,14 +238,12 @@ static int serve_until_signal(const options *o, const sigset_t *sigs)
     while (sigwait(sigs, &sig) != 0)
         ;
     hlog(NULL, AITBC_LOG_INFO, "%s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
-    if (o->ready_file)
-        unlink(o->ready_file); /* no longer serving */
+    if (o->ready_file) unlink(o->ready_file); /* no longer serving */
     return 0;
 }
 
 /* One line naming what runs, in start order: the first thing to check in a bug report. */
-static void log_plugins(void)
-{
+static void log_plugins(void) {
     char list[1024] = "";
     size_t n = 0;
     for (size_t i = 0; i < loader_count(); i++) {
@@ -287,19 +257,22 @@ static void log_plugins(void)
 }
 
 /* Everything after the config is valid. Returns the process exit code. */
-static int run(const options *o, const host_config *cfg, const sigset_t *sigs)
-{
+static int run(const options *o, const host_config *cfg, const sigset_t *sigs) {
     const host_settings *set = host_settings_get();
     enum stage st = ST_NONE;
     int code = 1;
     if (make_dirs(set->data_dir) != 0) {
-        hlog(NULL, AITBC_LOG_ERROR, "cannot create node.data_dir %s: %s (fix the path or its "
-             "permissions)", set->data_dir, strerror(errno));
+        hlog(NULL, AITBC_LOG_ERROR,
+             "cannot create node.data_dir %s: %s (fix the path or its "
+             "permissions)",
+             set->data_dir, strerror(errno));
         return 1;
     }
     if (store_open(set) != 0) {
-        hlog(NULL, AITBC_LOG_ERROR, "cannot open the database %s: check storage.path, its "
-             "permissions, and that no other host uses it", set->db_path);
+        hlog(NULL, AITBC_LOG_ERROR,
+             "cannot open the database %s: check storage.path, its "
+             "permissions, and that no other host uses it",
+             set->db_path);
         goto out;
     }
     st = ST_STORE;
@@ -314,8 +287,7 @@ static int run(const options *o, const host_config *cfg, const sigset_t *sigs)
         goto out;
     }
     st = ST_BUS;
-    if (writer_start() != 0)
-        goto out;
+    if (writer_start() != 0) goto out;
     st = ST_LOADED; /* loader_unload_all also cleans up a half-done load */
     if (loader_load_all(cfg, set) != 0) {
         hlog(NULL, AITBC_LOG_ERROR, "not starting: fix or remove the refused plugin");
@@ -343,8 +315,10 @@ static int run(const options *o, const host_config *cfg, const sigset_t *sigs)
     st = ST_HTTP;
     if (set->ws_enabled) {
         if (ws_start(set) != 0) {
-            hlog(NULL, AITBC_LOG_ERROR, "cannot listen on %s:%d for websockets (port in use? "
-                 "change websocket.listen)", set->ws_host, set->ws_port);
+            hlog(NULL, AITBC_LOG_ERROR,
+                 "cannot listen on %s:%d for websockets (port in use? "
+                 "change websocket.listen)",
+                 set->ws_host, set->ws_port);
             goto out;
         }
         st = ST_WS;
@@ -352,14 +326,12 @@ static int run(const options *o, const host_config *cfg, const sigset_t *sigs)
     code = serve_until_signal(o, sigs);
 out:
     teardown(st);
-    if (code == 0)
-        hlog(NULL, AITBC_LOG_INFO, "stopped");
+    if (code == 0) hlog(NULL, AITBC_LOG_INFO, "stopped");
     return code;
 }
 
 /* --check-config: everything up to the plugins' schemas, nothing started. */
-static int check_config(const host_config *cfg)
-{
+static int check_config(const host_config *cfg) {
     int rc = loader_load_all(cfg, host_settings_get());
     if (rc == 0) {
         printf("config ok: %zu plugins\n", loader_count());
@@ -371,11 +343,9 @@ static int check_config(const host_config *cfg)
 
 /* Every HTTP and WebSocket client is a descriptor; distributions start processes with a soft
  * limit of 1024, far below what a busy node holds, while the hard limit is usually much higher. */
-static void raise_fd_limit(void)
-{
+static void raise_fd_limit(void) {
     struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max)
-        return;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max) return;
     rlim_t before = rl.rlim_cur;
     rl.rlim_cur = rl.rlim_max;
     if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
@@ -385,8 +355,7 @@ static void raise_fd_limit(void)
 
 /* --verify-receipt: before any config, database or key is touched, so it works for a receipt
  * of any node from any directory and leaves nothing behind. */
-static int verify_receipt(options *o)
-{
+static int verify_receipt(options *o) {
     o->check.receipt_path = o->receipt;
     at_verdict v;
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -396,14 +365,11 @@ static int verify_receipt(options *o)
     return code;
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     options o = {0};
     int code = 0;
-    if (parse_args(argc, argv, &o, &code))
-        return code;
-    if (o.receipt)
-        return verify_receipt(&o);
+    if (parse_args(argc, argv, &o, &code)) return code;
+    if (o.receipt) return verify_receipt(&o);
 
     /* Signals are taken by sigwait() in the main thread; every thread created later inherits
      * this mask, so none of them is interrupted. Writes to closed sockets must not kill us. */

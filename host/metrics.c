@@ -13,9 +13,9 @@
 #define TABLE_SIZE 4096 /* power of two; routes × methods stays far below */
 #define STATUS_SLOTS 24
 
-static const int64_t g_bounds_us[] = {500,    1000,   2500,    5000,    10000,   25000,
-                                      50000,  100000, 250000,  500000,  1000000, 2500000,
-                                      5000000, 10000000, 30000000};
+static const int64_t g_bounds_us[] = {500,     1000,    2500,    5000,     10000,
+                                      25000,   50000,   100000,  250000,   500000,
+                                      1000000, 2500000, 5000000, 10000000, 30000000};
 #define NBUCKETS (sizeof g_bounds_us / sizeof *g_bounds_us)
 
 typedef struct series {
@@ -24,7 +24,7 @@ typedef struct series {
     atomic_uint_fast64_t buckets[NBUCKETS + 1]; /* last = +Inf; not cumulative */
     atomic_uint_fast64_t count;
     atomic_uint_fast64_t sum_us;
-    atomic_uint status_key[STATUS_SLOTS];       /* 0 = free slot */
+    atomic_uint status_key[STATUS_SLOTS]; /* 0 = free slot */
     atomic_uint_fast64_t status_count[STATUS_SLOTS];
     atomic_uint_fast64_t status_other;
 } series;
@@ -46,8 +46,7 @@ static uint64_t hash2(const char *a, const char *b) {
 static const char *norm_method(const char *m) {
     static const char *known[] = {"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"};
     for (size_t i = 0; i < sizeof known / sizeof *known; i++)
-        if (strcmp(m, known[i]) == 0)
-            return known[i];
+        if (strcmp(m, known[i]) == 0) return known[i];
     return "OTHER";
 }
 
@@ -68,8 +67,7 @@ static series *lookup(const char *route, const char *method) {
                 }
             }
             pthread_mutex_unlock(&g_create);
-            if (!s)
-                return NULL;
+            if (!s) return NULL;
         }
         if (strcmp(s->method, method) == 0 && strncmp(s->route, route, sizeof s->route - 1) == 0)
             return s;
@@ -79,10 +77,8 @@ static series *lookup(const char *route, const char *method) {
 
 void metrics_observe(const char *method, const char *pattern, unsigned status, int64_t micros) {
     series *s = lookup(pattern ? pattern : "unmatched", norm_method(method ? method : ""));
-    if (!s)
-        return;
-    if (micros < 0)
-        micros = 0;
+    if (!s) return;
+    if (micros < 0) micros = 0;
     size_t b = 0;
     while (b < NBUCKETS && micros > g_bounds_us[b])
         b++;
@@ -123,8 +119,7 @@ typedef struct sbuf {
 
 static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void sb_printf(sbuf *b, const char *fmt, ...) {
-    if (b->failed)
-        return;
+    if (b->failed) return;
     for (;;) {
         va_list ap;
         va_start(ap, fmt);
@@ -182,14 +177,18 @@ static void render_requests(sbuf *b, series **all, size_t n) {
         for (size_t k = 0; k < STATUS_SLOTS; k++) {
             unsigned st = atomic_load(&s->status_key[k]);
             if (st)
-                sb_printf(b, "aitbc_http_requests_total{route=\"%s\",method=\"%s\",status=\"%u\"} "
-                             "%llu\n", route, s->method, st,
+                sb_printf(b,
+                          "aitbc_http_requests_total{route=\"%s\",method=\"%s\",status=\"%u\"} "
+                          "%llu\n",
+                          route, s->method, st,
                           (unsigned long long)atomic_load(&s->status_count[k]));
         }
         uint64_t other = atomic_load(&s->status_other);
         if (other)
-            sb_printf(b, "aitbc_http_requests_total{route=\"%s\",method=\"%s\",status=\"other\"} "
-                         "%llu\n", route, s->method, (unsigned long long)other);
+            sb_printf(b,
+                      "aitbc_http_requests_total{route=\"%s\",method=\"%s\",status=\"other\"} "
+                      "%llu\n",
+                      route, s->method, (unsigned long long)other);
     }
 }
 
@@ -208,8 +207,10 @@ static void render_durations(sbuf *b, series **all, size_t n) {
                 snprintf(le, sizeof le, "%g", (double)g_bounds_us[k] / 1e6);
             else
                 snprintf(le, sizeof le, "+Inf");
-            sb_printf(b, "aitbc_http_request_duration_seconds_bucket{route=\"%s\",method=\"%s\","
-                         "le=\"%s\"} %llu\n", route, s->method, le, (unsigned long long)cum);
+            sb_printf(b,
+                      "aitbc_http_request_duration_seconds_bucket{route=\"%s\",method=\"%s\","
+                      "le=\"%s\"} %llu\n",
+                      route, s->method, le, (unsigned long long)cum);
         }
         sb_printf(b, "aitbc_http_request_duration_seconds_sum{route=\"%s\",method=\"%s\"} %.6f\n",
                   route, s->method, (double)atomic_load(&s->sum_us) / 1e6);
@@ -223,8 +224,7 @@ static void render_process(sbuf *b) {
     size_t n = loader_count();
     for (size_t i = 0; i < n; i++) {
         aitbc_plugin_ctx *ctx = loader_at(i);
-        if (!ctx || !ctx->desc)
-            continue;
+        if (!ctx || !ctx->desc) continue;
         char name[160], version[96];
         esc(ctx->desc->name ? ctx->desc->name : "", name, sizeof name);
         esc(ctx->desc->version ? ctx->desc->version : "", version, sizeof version);
@@ -232,35 +232,43 @@ static void render_process(sbuf *b) {
     }
     int64_t started = host_started_ms();
     int64_t now = aitbc_now_ms();
-    sb_printf(b, "# HELP aitbc_process_start_time_seconds Unix time the host started.\n"
-                 "# TYPE aitbc_process_start_time_seconds gauge\n"
-                 "aitbc_process_start_time_seconds %.3f\n", (double)started / 1e3);
-    sb_printf(b, "# HELP aitbc_process_uptime_seconds Seconds since the host started.\n"
-                 "# TYPE aitbc_process_uptime_seconds gauge\n"
-                 "aitbc_process_uptime_seconds %.3f\n",
+    sb_printf(b,
+              "# HELP aitbc_process_start_time_seconds Unix time the host started.\n"
+              "# TYPE aitbc_process_start_time_seconds gauge\n"
+              "aitbc_process_start_time_seconds %.3f\n",
+              (double)started / 1e3);
+    sb_printf(b,
+              "# HELP aitbc_process_uptime_seconds Seconds since the host started.\n"
+              "# TYPE aitbc_process_uptime_seconds gauge\n"
+              "aitbc_process_uptime_seconds %.3f\n",
               started > 0 && now > started ? (double)(now - started) / 1e3 : 0.0);
-    sb_printf(b, "# HELP aitbc_http_parked_requests Long-poll requests waiting right now.\n"
-                 "# TYPE aitbc_http_parked_requests gauge\n"
-                 "aitbc_http_parked_requests %zu\n", defer_parked());
-    sb_printf(b, "# HELP aitbc_http_requests_in_flight Requests received and not yet completed "
-                 "(this one included).\n"
-                 "# TYPE aitbc_http_requests_in_flight gauge\n"
-                 "aitbc_http_requests_in_flight %d\n", http_inflight());
+    sb_printf(b,
+              "# HELP aitbc_http_parked_requests Long-poll requests waiting right now.\n"
+              "# TYPE aitbc_http_parked_requests gauge\n"
+              "aitbc_http_parked_requests %zu\n",
+              defer_parked());
+    sb_printf(b,
+              "# HELP aitbc_http_requests_in_flight Requests received and not yet completed "
+              "(this one included).\n"
+              "# TYPE aitbc_http_requests_in_flight gauge\n"
+              "aitbc_http_requests_in_flight %d\n",
+              http_inflight());
     writer_stats ws;
     writer_get_stats(&ws);
-    sb_printf(b, "# HELP aitbc_write_queue Write requests waiting for the writer right now.\n"
-                 "# TYPE aitbc_write_queue gauge\n"
-                 "aitbc_write_queue %zu\n"
-                 "# HELP aitbc_write_batches_total Write transactions the writer ended (group "
-                 "commit).\n"
-                 "# TYPE aitbc_write_batches_total counter\n"
-                 "aitbc_write_batches_total %llu\n"
-                 "# HELP aitbc_write_batch_items_total Writes run inside those transactions.\n"
-                 "# TYPE aitbc_write_batch_items_total counter\n"
-                 "aitbc_write_batch_items_total %llu\n"
-                 "# HELP aitbc_write_batches_failed_total Write transactions that did not commit.\n"
-                 "# TYPE aitbc_write_batches_failed_total counter\n"
-                 "aitbc_write_batches_failed_total %llu\n",
+    sb_printf(b,
+              "# HELP aitbc_write_queue Write requests waiting for the writer right now.\n"
+              "# TYPE aitbc_write_queue gauge\n"
+              "aitbc_write_queue %zu\n"
+              "# HELP aitbc_write_batches_total Write transactions the writer ended (group "
+              "commit).\n"
+              "# TYPE aitbc_write_batches_total counter\n"
+              "aitbc_write_batches_total %llu\n"
+              "# HELP aitbc_write_batch_items_total Writes run inside those transactions.\n"
+              "# TYPE aitbc_write_batch_items_total counter\n"
+              "aitbc_write_batch_items_total %llu\n"
+              "# HELP aitbc_write_batches_failed_total Write transactions that did not commit.\n"
+              "# TYPE aitbc_write_batches_failed_total counter\n"
+              "aitbc_write_batches_failed_total %llu\n",
               ws.queued, (unsigned long long)ws.batches, (unsigned long long)ws.items,
               (unsigned long long)ws.failed);
 }
@@ -278,8 +286,7 @@ char *metrics_render(void) {
     size_t n = 0;
     for (size_t i = 0; i < TABLE_SIZE; i++) {
         series *s = atomic_load_explicit(&g_table[i], memory_order_acquire);
-        if (s)
-            all[n++] = s;
+        if (s) all[n++] = s;
     }
     qsort(all, n, sizeof *all, cmp_series);
     render_requests(&b, all, n);

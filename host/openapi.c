@@ -45,16 +45,14 @@ static void collect(const aitbc_route *route, aitbc_plugin_ctx *owner, void *use
 static int method_rank(const char *m) {
     static const char *const order[] = {"GET", "POST", "PUT", "PATCH", "DELETE"};
     for (int i = 0; i < 5; i++)
-        if (strcmp(m, order[i]) == 0)
-            return i;
+        if (strcmp(m, order[i]) == 0) return i;
     return 5;
 }
 
 static int cmp_op(const void *a, const void *b) {
     const op_ref *x = a, *y = b;
     int c = strcmp(x->route->path, y->route->path);
-    if (c)
-        return c;
+    if (c) return c;
     c = method_rank(x->route->method) - method_rank(y->route->method);
     return c ? c : strcmp(x->route->method, y->route->method);
 }
@@ -72,43 +70,37 @@ static int has_param(const cJSON *params, const char *name, const char *in) {
         const char *r = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "$ref"));
         if (r) {
             const char *slash = strrchr(r, '/');
-            if (slash && strcmp(slash + 1, name) == 0)
-                return 1;
+            if (slash && strcmp(slash + 1, name) == 0) return 1;
             continue;
         }
         const char *n = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "name"));
         const char *i = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "in"));
-        if (n && i && strcmp(n, name) == 0 && strcmp(i, in) == 0)
-            return 1;
+        if (n && i && strcmp(n, name) == 0 && strcmp(i, in) == 0) return 1;
     }
     return 0;
 }
 
 static void add_path_params(cJSON *op, const char *path) {
     cJSON *params = cJSON_GetObjectItemCaseSensitive(op, "parameters");
-    if (!params)
-        params = cJSON_AddArrayToObject(op, "parameters");
+    if (!params) params = cJSON_AddArrayToObject(op, "parameters");
     for (const char *s = strchr(path, '{'); s; s = strchr(s + 1, '{')) {
         const char *e = strchr(s, '}');
-        if (!e)
-            break;
+        if (!e) break;
         char name[40];
         size_t len = (size_t)(e - s - 1);
-        if (len >= sizeof name)
-            continue;
+        if (len >= sizeof name) continue;
         memcpy(name, s + 1, len);
         name[len] = '\0';
-        if (has_param(params, name, "path"))
-            continue;
+        if (has_param(params, name, "path")) continue;
         cJSON *p = cJSON_CreateObject();
         cJSON_AddStringToObject(p, "name", name);
         cJSON_AddStringToObject(p, "in", "path");
         cJSON_AddBoolToObject(p, "required", 1);
-        cJSON_AddItemToObject(cJSON_AddObjectToObject(p, "schema"), "type", cJSON_CreateString("string"));
+        cJSON_AddItemToObject(cJSON_AddObjectToObject(p, "schema"), "type",
+                              cJSON_CreateString("string"));
         cJSON_AddItemToArray(params, p);
     }
-    if (cJSON_GetArraySize(params) == 0)
-        cJSON_DeleteItemFromObjectCaseSensitive(op, "parameters");
+    if (cJSON_GetArraySize(params) == 0) cJSON_DeleteItemFromObjectCaseSensitive(op, "parameters");
 }
 
 static void add_roles(cJSON *op, unsigned roles) {
@@ -126,10 +118,10 @@ static void add_roles(cJSON *op, unsigned roles) {
     static const struct {
         unsigned bit;
         const char *name;
-    } k_roles[] = {{AITBC_ROLE_CLIENT, "client"}, {AITBC_ROLE_MINER, "miner"}, {AITBC_ROLE_ADMIN, "admin"}};
+    } k_roles[] = {
+        {AITBC_ROLE_CLIENT, "client"}, {AITBC_ROLE_MINER, "miner"}, {AITBC_ROLE_ADMIN, "admin"}};
     for (size_t i = 0; i < 3; i++)
-        if (roles & k_roles[i].bit)
-            cJSON_AddItemToArray(xr, cJSON_CreateString(k_roles[i].name));
+        if (roles & k_roles[i].bit) cJSON_AddItemToArray(xr, cJSON_CreateString(k_roles[i].name));
 }
 
 /* Fill what the route table knows into op (from the shipped file, or a fresh object). */
@@ -143,19 +135,19 @@ static void complete_op(cJSON *op, const op_ref *r) {
     add_path_params(op, rt->path);
     if (rt->idempotent) {
         cJSON *params = cJSON_GetObjectItemCaseSensitive(op, "parameters");
-        if (!params)
-            params = cJSON_AddArrayToObject(op, "parameters");
+        if (!params) params = cJSON_AddArrayToObject(op, "parameters");
         if (!has_param(params, "IdempotencyKey", "header"))
             cJSON_AddItemToArray(params, ref("#/components/parameters/IdempotencyKey"));
     }
     if (rt->body == AITBC_BODY_JSON && !cJSON_GetObjectItemCaseSensitive(op, "requestBody")) {
         cJSON *rb = cJSON_AddObjectToObject(op, "requestBody");
-        cJSON *mt = cJSON_AddObjectToObject(cJSON_AddObjectToObject(rb, "content"), "application/json");
-        cJSON_AddItemToObject(cJSON_AddObjectToObject(mt, "schema"), "type", cJSON_CreateString("object"));
+        cJSON *mt =
+            cJSON_AddObjectToObject(cJSON_AddObjectToObject(rb, "content"), "application/json");
+        cJSON_AddItemToObject(cJSON_AddObjectToObject(mt, "schema"), "type",
+                              cJSON_CreateString("object"));
     }
     cJSON *resp = cJSON_GetObjectItemCaseSensitive(op, "responses");
-    if (!resp)
-        resp = cJSON_AddObjectToObject(op, "responses");
+    if (!resp) resp = cJSON_AddObjectToObject(op, "responses");
     if (!cJSON_GetObjectItemCaseSensitive(resp, "default"))
         cJSON_AddItemToObject(resp, "default", ref("#/components/responses/Error"));
 }
@@ -169,8 +161,7 @@ static void lower(const char *in, char *out, size_t cap) {
 
 static cJSON *build(const op_list *l) {
     cJSON *doc = cJSON_Parse((const char *)aitbc_openapi_data[0]);
-    if (!doc)
-        return NULL;
+    if (!doc) return NULL;
     cJSON *shipped = cJSON_DetachItemFromObjectCaseSensitive(doc, "paths");
     cJSON *paths = cJSON_AddObjectToObject(doc, "paths");
     for (size_t i = 0; i < l->n; i++) {
@@ -178,8 +169,7 @@ static cJSON *build(const op_list *l) {
         char m[16];
         lower(r->route->method, m, sizeof m);
         cJSON *item = cJSON_GetObjectItemCaseSensitive(paths, r->route->path);
-        if (!item)
-            item = cJSON_AddObjectToObject(paths, r->route->path);
+        if (!item) item = cJSON_AddObjectToObject(paths, r->route->path);
         cJSON *from = cJSON_GetObjectItemCaseSensitive(
             cJSON_GetObjectItemCaseSensitive(shipped, r->route->path), m);
         cJSON *op = from ? cJSON_Duplicate(from, 1) : cJSON_CreateObject();

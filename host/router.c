@@ -32,11 +32,11 @@ typedef struct rentry {
 } rentry;
 
 typedef struct rnode {
-    char *seg;            /* literal text; NULL for the parameter child */
-    struct rnode **lits;  /* literal children sorted by seg (binary search) */
+    char *seg;           /* literal text; NULL for the parameter child */
+    struct rnode **lits; /* literal children sorted by seg (binary search) */
     size_t nlits, caplits;
-    struct rnode *param;  /* the {name} child; names live in the entries */
-    rentry *entries;      /* routes ending at this node, one per method */
+    struct rnode *param; /* the {name} child; names live in the entries */
+    rentry *entries;     /* routes ending at this node, one per method */
 } rnode;
 
 struct router {
@@ -72,8 +72,7 @@ static void node_clear(rnode *n) {
 }
 
 void router_free(router *r) {
-    if (!r)
-        return;
+    if (!r) return;
     node_clear(&r->root);
     free(r);
 }
@@ -85,30 +84,25 @@ static rnode *find_lit(const rnode *n, const char *seg, size_t len, size_t *pos)
         size_t mid = lo + (hi - lo) / 2;
         const char *s = n->lits[mid]->seg;
         int c = strncmp(s, seg, len);
-        if (c == 0 && s[len] != '\0')
-            c = 1;
-        if (c == 0)
-            return n->lits[mid];
+        if (c == 0 && s[len] != '\0') c = 1;
+        if (c == 0) return n->lits[mid];
         if (c < 0)
             lo = mid + 1;
         else
             hi = mid;
     }
-    if (pos)
-        *pos = lo;
+    if (pos) *pos = lo;
     return NULL;
 }
 
 static rnode *add_lit(rnode *n, const char *seg, size_t len) {
     size_t pos = 0;
     rnode *c = find_lit(n, seg, len, &pos);
-    if (c)
-        return c;
+    if (c) return c;
     if (n->nlits == n->caplits) {
         size_t cap = n->caplits ? n->caplits * 2 : 4;
         rnode **grown = realloc(n->lits, cap * sizeof *grown);
-        if (!grown)
-            return NULL;
+        if (!grown) return NULL;
         n->lits = grown;
         n->caplits = cap;
     }
@@ -125,17 +119,14 @@ static rnode *add_lit(rnode *n, const char *seg, size_t len) {
 
 static int valid_method(const char *m) {
     size_t len = m ? strlen(m) : 0;
-    if (len == 0 || len >= MAX_METHOD)
-        return 0;
+    if (len == 0 || len >= MAX_METHOD) return 0;
     for (size_t i = 0; i < len; i++)
-        if (m[i] < 'A' || m[i] > 'Z')
-            return 0;
+        if (m[i] < 'A' || m[i] > 'Z') return 0;
     return 1;
 }
 
 static int valid_name(const char *s, size_t len) {
-    if (len == 0 || len > 32)
-        return 0;
+    if (len == 0 || len > 32) return 0;
     for (size_t i = 0; i < len; i++) {
         char ch = s[i];
         if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
@@ -165,11 +156,9 @@ int router_add(router *r, const aitbc_route *route, aitbc_plugin_ctx *owner) {
     if (!r || !route || !route->path || !route->handler || !valid_method(route->method))
         return AITBC_EINVAL;
     const char *p = route->path;
-    if (p[0] != '/')
-        return AITBC_EINVAL;
+    if (p[0] != '/') return AITBC_EINVAL;
     rentry *e = calloc(1, sizeof *e);
-    if (!e)
-        return AITBC_ENOMEM;
+    if (!e) return AITBC_ENOMEM;
     rnode *n = &r->root;
     int rc = AITBC_EINVAL;
     size_t depth = 0;
@@ -198,15 +187,13 @@ int router_add(router *r, const aitbc_route *route, aitbc_plugin_ctx *owner) {
                 }
                 n = n->param;
             } else {
-                if (!valid_literal(s, len))
-                    goto fail;
+                if (!valid_literal(s, len)) goto fail;
                 if (!(n = add_lit(n, s, len))) {
                     rc = AITBC_ENOMEM;
                     goto fail;
                 }
             }
-            if (!end)
-                break;
+            if (!end) break;
             s = end + 1;
         }
     }
@@ -240,22 +227,17 @@ static void each_node(const rnode *n, router_each_fn fn, void *user) {
         fn(&e->route, e->owner, user);
     for (size_t i = 0; i < n->nlits; i++)
         each_node(n->lits[i], fn, user);
-    if (n->param)
-        each_node(n->param, fn, user);
+    if (n->param) each_node(n->param, fn, user);
 }
 
 void router_each(const router *r, router_each_fn fn, void *user) {
-    if (r)
-        each_node(&r->root, fn, user);
+    if (r) each_node(&r->root, fn, user);
 }
 
 static int hexval(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
     return -1;
 }
 
@@ -264,14 +246,11 @@ long router_url_decode(const char *in, size_t len, char *out, int plus_is_space)
     for (size_t i = 0; i < len; i++) {
         char c = in[i];
         if (c == '%') {
-            if (i + 2 >= len)
-                return -1;
+            if (i + 2 >= len) return -1;
             int hi = hexval(in[i + 1]), lo = hexval(in[i + 2]);
-            if (hi < 0 || lo < 0)
-                return -1;
+            if (hi < 0 || lo < 0) return -1;
             c = (char)(hi << 4 | lo);
-            if (c == '\0')
-                return -1;
+            if (c == '\0') return -1;
             i += 2;
         } else if (c == '+' && plus_is_space) {
             c = ' ';
@@ -315,8 +294,7 @@ static void note_allow(walk_ctx *w, const rnode *n) {
 /* Depth-first: literal child before parameter child. Returns 1 once a route is found. */
 static int walk(const rnode *n, size_t depth, walk_ctx *w) {
     if (depth == w->nsegs) {
-        if (!n->entries)
-            return 0;
+        if (!n->entries) return 0;
         for (const rentry *e = n->entries; e; e = e->next)
             if (strcmp(e->method, w->method) == 0) {
                 w->found = e;
@@ -329,14 +307,12 @@ static int walk(const rnode *n, size_t depth, walk_ctx *w) {
     }
     const char *text = w->segs[depth].text;
     const rnode *lit = find_lit(n, text, strlen(text), NULL);
-    if (lit && walk(lit, depth + 1, w))
-        return 1;
+    if (lit && walk(lit, depth + 1, w)) return 1;
     if (n->param && text[0] != '\0' && w->nstack < ROUTER_MAX_PARAMS) {
         w->stack[w->nstack++] = depth;
         int hit = walk(n->param, depth + 1, w);
         w->nstack--;
-        if (hit)
-            return 1;
+        if (hit) return 1;
     }
     return 0;
 }
@@ -348,27 +324,20 @@ static int cmp_str(const void *a, const void *b) {
 /* Split and decode; 0 on success, -1 if the path can match nothing. */
 static int split_path(const char *path, seg *segs, size_t *nsegs, char *buf, size_t bufcap) {
     *nsegs = 0;
-    if (!path || path[0] != '/')
-        return -1;
+    if (!path || path[0] != '/') return -1;
     size_t plen = strlen(path);
-    if (plen >= bufcap)
-        return -1;
-    if (plen > 1 && path[plen - 1] == '/')
-        plen--; /* one trailing slash is ignored */
-    if (plen <= 1)
-        return 0;
+    if (plen >= bufcap) return -1;
+    if (plen > 1 && path[plen - 1] == '/') plen--; /* one trailing slash is ignored */
+    if (plen <= 1) return 0;
     size_t off = 0;
     const char *s = path + 1, *stop = path + plen;
     while (s <= stop) {
         const char *end = memchr(s, '/', (size_t)(stop - s));
-        if (!end)
-            end = stop;
+        if (!end) end = stop;
         size_t len = (size_t)(end - s);
-        if (len == 0 || *nsegs == MAX_DEPTH)
-            return -1;
+        if (len == 0 || *nsegs == MAX_DEPTH) return -1;
         long dl = router_url_decode(s, len, buf + off, 0);
-        if (dl < 0)
-            return -1;
+        if (dl < 0) return -1;
         segs[(*nsegs)++].text = buf + off;
         off += (size_t)dl + 1;
         s = end + 1;
@@ -378,18 +347,15 @@ static int split_path(const char *path, seg *segs, size_t *nsegs, char *buf, siz
 
 route_result router_match(const router *r, const char *method, const char *path, route_match *m) {
     memset(m, 0, sizeof *m);
-    if (!r || !method || !path)
-        return ROUTE_NOT_FOUND;
+    if (!r || !method || !path) return ROUTE_NOT_FOUND;
     char stackbuf[1024];
     size_t need = strlen(path) + 1;
     char *buf = need <= sizeof stackbuf ? stackbuf : malloc(need);
-    if (!buf)
-        return ROUTE_NOT_FOUND;
+    if (!buf) return ROUTE_NOT_FOUND;
     seg segs[MAX_DEPTH];
     walk_ctx w = {.method = method, .segs = segs};
     route_result res = ROUTE_NOT_FOUND;
-    if (split_path(path, segs, &w.nsegs, buf, need) != 0)
-        goto out;
+    if (split_path(path, segs, &w.nsegs, buf, need) != 0) goto out;
     if (walk(&r->root, 0, &w)) {
         const rentry *e = w.found;
         m->route = &e->route;
@@ -410,8 +376,7 @@ route_result router_match(const router *r, const char *method, const char *path,
         size_t o = 0;
         for (size_t i = 0; i < w.nallow; i++) {
             size_t len = strlen(w.allow[i]);
-            if (o + len + 3 > sizeof m->allow)
-                break;
+            if (o + len + 3 > sizeof m->allow) break;
             if (i) {
                 memcpy(m->allow + o, ", ", 2);
                 o += 2;
@@ -423,14 +388,12 @@ route_result router_match(const router *r, const char *method, const char *path,
         res = ROUTE_METHOD_NOT_ALLOWED;
     }
 out:
-    if (buf != stackbuf)
-        free(buf);
+    if (buf != stackbuf) free(buf);
     return res;
 }
 
 void route_match_free(route_match *m) {
-    if (!m)
-        return;
+    if (!m) return;
     for (size_t i = 0; i < ROUTER_MAX_PARAMS; i++) {
         free(m->values[i]);
         m->values[i] = NULL;
@@ -443,18 +406,14 @@ size_t router_count(const router *r) {
 }
 
 const char *router_route_path(const char *prefix, const char *path) {
-    if (!path)
-        return NULL;
-    if (!prefix || !prefix[0] || strcmp(prefix, "/") == 0)
-        return path;
+    if (!path) return NULL;
+    if (!prefix || !prefix[0] || strcmp(prefix, "/") == 0) return path;
     size_t plen = strlen(prefix);
     while (plen > 1 && prefix[plen - 1] == '/')
         plen--; /* "/api/" is "/api" */
     if (strncmp(path, prefix, plen) == 0) {
-        if (path[plen] == '/')
-            return path + plen;
-        if (path[plen] == '\0')
-            return "/";
+        if (path[plen] == '/') return path + plen;
+        if (path[plen] == '\0') return "/";
     }
     return path;
 }

@@ -24,22 +24,18 @@ static service *g_services;
 static size_t g_count, g_cap;
 
 /* "name@major": name of [a-z0-9:_.-], a '@', then digits. */
-static int name_valid(const char *s)
-{
+static int name_valid(const char *s) {
     const char *at = s ? strrchr(s, '@') : NULL;
-    if (!at || at == s || !at[1] || strlen(s) >= SERVICE_NAME_MAX)
-        return 0;
+    if (!at || at == s || !at[1] || strlen(s) >= SERVICE_NAME_MAX) return 0;
     for (const char *p = s; p < at; p++) {
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || strchr(":_.-", *p)))
-            return 0;
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || strchr(":_.-", *p))) return 0;
     }
     return strspn(at + 1, "0123456789") == strlen(at + 1);
 }
 
 /** @brief A requires[]/uses[] entry: "name@major" where '*' may stand for any run of the name's
  *  characters ("compute:*@1"). */
-int services_pattern_valid(const char *pattern)
-{
+int services_pattern_valid(const char *pattern) {
     char plain[SERVICE_NAME_MAX];
     size_t n = 0;
     for (const char *p = pattern; p && *p && n + 1 < sizeof plain; p++)
@@ -49,8 +45,7 @@ int services_pattern_valid(const char *pattern)
 }
 
 /** @brief 1 if name matches pattern, where '*' in pattern stands for any run of characters. */
-int services_match(const char *pattern, const char *name)
-{
+int services_match(const char *pattern, const char *name) {
     const char *star = NULL, *resume = NULL;
     while (*name) {
         if (*pattern == '*') {
@@ -76,10 +71,8 @@ int services_match(const char *pattern, const char *name)
  *  @param table borrowed until the owner is destroyed.
  *  @return 0, AITBC_EEXIST if the name is taken, AITBC_EINVAL for a bad name, NULL table or a
  *  registration after the owner started. */
-int services_register(aitbc_plugin_ctx *owner, const char *name_at_version, const void *table)
-{
-    if (!name_valid(name_at_version) || !table)
-        return AITBC_EINVAL;
+int services_register(aitbc_plugin_ctx *owner, const char *name_at_version, const void *table) {
+    if (!name_valid(name_at_version) || !table) return AITBC_EINVAL;
     if (owner && owner->started) {
         hlog(owner->desc ? owner->desc->name : NULL, AITBC_LOG_ERROR,
              "service %s registered after start: register services from init", name_at_version);
@@ -119,55 +112,44 @@ int services_register(aitbc_plugin_ctx *owner, const char *name_at_version, cons
 }
 
 /** @brief The table registered under name_at_version, or NULL. */
-const void *services_lookup(const char *name_at_version)
-{
+const void *services_lookup(const char *name_at_version) {
     const void *table = NULL;
-    if (!name_at_version)
-        return NULL;
+    if (!name_at_version) return NULL;
     int frozen = atomic_load_explicit(&g_frozen, memory_order_acquire);
-    if (!frozen)
-        pthread_mutex_lock(&g_lock);
+    if (!frozen) pthread_mutex_lock(&g_lock);
     for (size_t i = 0; i < g_count; i++) {
         if (strcmp(g_services[i].name, name_at_version) == 0) {
             table = g_services[i].table;
             break;
         }
     }
-    if (!frozen)
-        pthread_mutex_unlock(&g_lock);
+    if (!frozen) pthread_mutex_unlock(&g_lock);
     return table;
 }
 
 /** @brief Names of the services whose name starts with prefix ("compute:"), in registration
  *  order. Writes up to max names (borrowed until the host stops) into out.
  *  @return how many match (may exceed max). */
-size_t services_names(const char *prefix, const char **out, size_t max)
-{
+size_t services_names(const char *prefix, const char **out, size_t max) {
     size_t n = 0, plen = prefix ? strlen(prefix) : 0;
     int frozen = atomic_load_explicit(&g_frozen, memory_order_acquire);
-    if (!frozen)
-        pthread_mutex_lock(&g_lock);
+    if (!frozen) pthread_mutex_lock(&g_lock);
     for (size_t i = 0; i < g_count; i++) {
-        if (plen && strncmp(g_services[i].name, prefix, plen) != 0)
-            continue;
-        if (out && n < max)
-            out[n] = g_services[i].name;
+        if (plen && strncmp(g_services[i].name, prefix, plen) != 0) continue;
+        if (out && n < max) out[n] = g_services[i].name;
         n++;
     }
-    if (!frozen)
-        pthread_mutex_unlock(&g_lock);
+    if (!frozen) pthread_mutex_unlock(&g_lock);
     return n;
 }
 
 /** @brief Every plugin has run init: no more registrations, lock-free lookups. */
-void services_freeze(void)
-{
+void services_freeze(void) {
     atomic_store_explicit(&g_frozen, 1, memory_order_release);
 }
 
 /** @brief Forget every service (before the providers are destroyed; no other thread runs). */
-void services_clear(void)
-{
+void services_clear(void) {
     atomic_store_explicit(&g_frozen, 0, memory_order_release);
     pthread_mutex_lock(&g_lock);
     free(g_services);

@@ -32,8 +32,16 @@ struct aitbc_txn {
 
 /* Transaction control statements, prepared once per connection (BEGIN/COMMIT run on every
  * request: parsing them each time was measurable). */
-enum { CTL_BEGIN_READ, CTL_BEGIN_WRITE, CTL_COMMIT, CTL_ROLLBACK, CTL_SAVEPOINT, CTL_RELEASE,
-       CTL_ROLLBACK_TO, CTL_COUNT };
+enum {
+    CTL_BEGIN_READ,
+    CTL_BEGIN_WRITE,
+    CTL_COMMIT,
+    CTL_ROLLBACK,
+    CTL_SAVEPOINT,
+    CTL_RELEASE,
+    CTL_ROLLBACK_TO,
+    CTL_COUNT
+};
 
 struct store_conn {
     sqlite3 *db;

@@ -83,16 +83,20 @@ int store_exec(store_conn *c, const char *sql) {
 }
 
 static const char *const ctl_sql[CTL_COUNT] = {
-    [CTL_BEGIN_READ] = "BEGIN DEFERRED",     [CTL_BEGIN_WRITE] = "BEGIN IMMEDIATE",
-    [CTL_COMMIT] = "COMMIT",                 [CTL_ROLLBACK] = "ROLLBACK",
-    [CTL_SAVEPOINT] = "SAVEPOINT aitbc_sp",  [CTL_RELEASE] = "RELEASE aitbc_sp",
+    [CTL_BEGIN_READ] = "BEGIN DEFERRED",
+    [CTL_BEGIN_WRITE] = "BEGIN IMMEDIATE",
+    [CTL_COMMIT] = "COMMIT",
+    [CTL_ROLLBACK] = "ROLLBACK",
+    [CTL_SAVEPOINT] = "SAVEPOINT aitbc_sp",
+    [CTL_RELEASE] = "RELEASE aitbc_sp",
     [CTL_ROLLBACK_TO] = "ROLLBACK TO aitbc_sp",
 };
 
 int store_ctl(store_conn *c, int which) {
     sqlite3_stmt **st = &c->ctl[which];
-    int rc = *st ? SQLITE_OK
-                 : sqlite3_prepare_v3(c->db, ctl_sql[which], -1, SQLITE_PREPARE_PERSISTENT, st, NULL);
+    int rc =
+        *st ? SQLITE_OK
+            : sqlite3_prepare_v3(c->db, ctl_sql[which], -1, SQLITE_PREPARE_PERSISTENT, st, NULL);
     if (rc == SQLITE_OK) {
         rc = sqlite3_step(*st);
         sqlite3_reset(*st);
@@ -133,8 +137,7 @@ static int conn_unregister(store_conn *c) {
 /* A thread leaving with its write transaction open (a bug, logged by the caller) must still let
  * the other writers go; closing the connection rolls the transaction back. */
 static void conn_release_writer(store_conn *c) {
-    if (c->txn.depth > 0 && c->txn.mode == AITBC_TXN_WRITE)
-        pthread_mutex_unlock(&g_writer);
+    if (c->txn.depth > 0 && c->txn.mode == AITBC_TXN_WRITE) pthread_mutex_unlock(&g_writer);
 }
 
 /* pthread key destructor: a thread exited without store_thread_done(). */
@@ -322,8 +325,7 @@ int store_writer_lock(void) {
         until.tv_sec++;
         until.tv_nsec -= 1000000000L;
     }
-    if (pthread_mutex_timedlock(&g_writer, &until) == 0)
-        return 0;
+    if (pthread_mutex_timedlock(&g_writer, &until) == 0) return 0;
     hlog("store", AITBC_LOG_ERROR, "no write turn within busy_timeout (%d ms)", g_busy_ms);
     return AITBC_EBUSY;
 }
@@ -335,8 +337,7 @@ aitbc_txn *store_txn_begin(int mode) {
     aitbc_txn *t = &c->txn;
     if (t->depth > 0) {
         if (t->scoped && t->depth == 1) {
-            if (store_exec(c, "SAVEPOINT aitbc_scope") != 0)
-                return NULL;
+            if (store_exec(c, "SAVEPOINT aitbc_scope") != 0) return NULL;
             t->depth = 2;
             return t;
         }
@@ -348,19 +349,16 @@ aitbc_txn *store_txn_begin(int mode) {
         }
         if (t->batch && t->depth == 1) {
             /* Inside the writer's batch a caller's outermost level is a savepoint of its own. */
-            if (store_ctl(c, CTL_SAVEPOINT) != 0)
-                return NULL;
+            if (store_ctl(c, CTL_SAVEPOINT) != 0) return NULL;
             t->failed = 0;
         }
         t->depth++;
         return t;
     }
     int write = mode == AITBC_TXN_WRITE;
-    if (write && store_writer_lock() != 0)
-        return NULL;
+    if (write && store_writer_lock() != 0) return NULL;
     if (store_ctl(c, write ? CTL_BEGIN_WRITE : CTL_BEGIN_READ) != 0) {
-        if (write)
-            pthread_mutex_unlock(&g_writer);
+        if (write) pthread_mutex_unlock(&g_writer);
         return NULL;
     }
     t->depth = 1;
@@ -394,8 +392,7 @@ static int scope_unit_end(aitbc_txn *t, int keep) {
     }
     int rc = failed ? store_exec(t->conn, "ROLLBACK TO aitbc_scope; RELEASE aitbc_scope")
                     : store_exec(t->conn, "RELEASE aitbc_scope");
-    if (rc != 0)
-        t->failed = 1;
+    if (rc != 0) t->failed = 1;
     return failed ? AITBC_EIO : rc;
 }
 
@@ -406,8 +403,7 @@ static int txn_valid(aitbc_txn *t) {
 
 /* The outermost level has ended (committed or rolled back): the next writer may go. */
 static void txn_ended(aitbc_txn *t) {
-    if (t->mode == AITBC_TXN_WRITE)
-        pthread_mutex_unlock(&g_writer);
+    if (t->mode == AITBC_TXN_WRITE) pthread_mutex_unlock(&g_writer);
 }
 
 /* Ends the SQL transaction with ROLLBACK unless SQLite already ended it (some errors do). */
@@ -448,8 +444,7 @@ int store_txn_commit(aitbc_txn *t) {
         return AITBC_EINVAL;
     }
     if (--t->depth > 0) {
-        if (t->batch && t->depth == 1)
-            return savepoint_end(t);
+        if (t->batch && t->depth == 1) return savepoint_end(t);
         return t->failed ? AITBC_EIO : 0;
     }
     t->scoped = 0;
@@ -468,8 +463,7 @@ int store_txn_commit(aitbc_txn *t) {
         txn_abort(t);
         return rc;
     }
-    if (t->mode == AITBC_TXN_WRITE)
-        store_ckpt_note_commit();
+    if (t->mode == AITBC_TXN_WRITE) store_ckpt_note_commit();
     txn_ended(t);
     return 0;
 }
@@ -502,15 +496,13 @@ void store_txn_rollback(aitbc_txn *t) {
  *  none open. Until store_batch_end every outermost txn_begin on this thread is a savepoint. */
 int store_batch_begin(void) {
     store_conn *c = store_conn_get();
-    if (!c)
-        return AITBC_EIO;
+    if (!c) return AITBC_EIO;
     aitbc_txn *t = &c->txn;
     if (t->depth > 0) {
         hlog("store", AITBC_LOG_ERROR, "batch begun inside an open transaction");
         return AITBC_EINVAL;
     }
-    if (store_writer_lock() != 0)
-        return AITBC_EBUSY;
+    if (store_writer_lock() != 0) return AITBC_EBUSY;
     int rc = store_ctl(c, CTL_BEGIN_WRITE);
     if (rc != 0) {
         store_writer_unlock();
@@ -528,8 +520,7 @@ int store_batch_begin(void) {
  *  transaction itself (I/O error, full disk): then only store_batch_end may follow. */
 int store_batch_check(void) {
     store_conn *c = store_conn_get();
-    if (!c || !c->txn.batch)
-        return AITBC_EINVAL;
+    if (!c || !c->txn.batch) return AITBC_EINVAL;
     aitbc_txn *t = &c->txn;
     if (t->depth > 1) {
         hlog("store", AITBC_LOG_ERROR, "a write left %d transaction level(s) open: rolled back",
@@ -545,19 +536,15 @@ int store_batch_check(void) {
  *  AITBC_EIO/AITBC_EBUSY when nothing of the batch is kept. The write turn is given back. */
 int store_batch_end(int commit) {
     store_conn *c = store_conn_get();
-    if (!c || !c->txn.batch)
-        return AITBC_EINVAL;
+    if (!c || !c->txn.batch) return AITBC_EINVAL;
     aitbc_txn *t = &c->txn;
     int rc = AITBC_EIO;
-    if (commit && !sqlite3_get_autocommit(c->db))
-        rc = store_ctl(c, CTL_COMMIT);
-    if (rc != 0 && !sqlite3_get_autocommit(c->db))
-        store_ctl(c, CTL_ROLLBACK);
+    if (commit && !sqlite3_get_autocommit(c->db)) rc = store_ctl(c, CTL_COMMIT);
+    if (rc != 0 && !sqlite3_get_autocommit(c->db)) store_ctl(c, CTL_ROLLBACK);
     t->depth = 0;
     t->batch = 0;
     t->failed = 0;
     store_writer_unlock();
-    if (rc == 0)
-        store_ckpt_note_commit();
+    if (rc == 0) store_ckpt_note_commit();
     return rc;
 }

@@ -36,7 +36,7 @@ struct aitbc_timer {
 static pthread_mutex_t g_plock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t g_pcond = PTHREAD_COND_INITIALIZER;
 static pthread_cond_t g_pidle = PTHREAD_COND_INITIALIZER; /* a task finished */
-static int g_active; /* tasks running now */
+static int g_active;                                      /* tasks running now */
 static task *g_head, *g_tail;
 static int g_accepting;
 static pthread_t *g_workers;

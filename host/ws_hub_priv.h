@@ -35,7 +35,7 @@ struct ws_conn {
     size_t nsubs, nactive;
     ws_msg *q; /* ring */
     size_t qcap, qhead, qlen;
-    size_t qbytes; /* frame bytes queued (a shared event counts whole for each holder) */
+    size_t qbytes;   /* frame bytes queued (a shared event counts whole for each holder) */
     int close_code;  /* nonzero: close decided */
     int close_drain; /* send what is queued before the close */
     int close_seen;  /* the service fn was told */

@@ -9,43 +9,43 @@ typedef struct echo_state {
     const aitbc_host_api *api;
 } echo_state;
 
-static void h_echo(aitbc_request *req, void *user)
-{
+static void h_echo(aitbc_request *req, void *user) {
     echo_state *st = user;
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "echo", "ok");
     st->api->respond_json(req, 200, o);
 }
 
-static int echo_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **state)
-{
+static int echo_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **state) {
     echo_state *st = calloc(1, sizeof *st);
-    if (!st)
-        return AITBC_ENOMEM;
+    if (!st) return AITBC_ENOMEM;
     st->ctx = ctx;
     st->api = api;
     *state = st;
     return 0;
 }
 
-static int echo_start(void *state)
-{
+static int echo_start(void *state) {
     echo_state *st = state;
-    aitbc_route pub = {.method = "GET", .path = "/v1/bench/public", .roles = AITBC_ROLE_PUBLIC,
-                       .handler = h_echo, .user = st};
-    aitbc_route auth = {.method = "GET", .path = "/v1/bench/auth", .roles = AITBC_ROLE_ANY,
-                        .handler = h_echo, .user = st};
+    aitbc_route pub = {.method = "GET",
+                       .path = "/v1/bench/public",
+                       .roles = AITBC_ROLE_PUBLIC,
+                       .handler = h_echo,
+                       .user = st};
+    aitbc_route auth = {.method = "GET",
+                        .path = "/v1/bench/auth",
+                        .roles = AITBC_ROLE_ANY,
+                        .handler = h_echo,
+                        .user = st};
     int rc = st->api->route(st->ctx, &pub);
     return rc ? rc : st->api->route(st->ctx, &auth);
 }
 
-static void echo_stop(void *state)
-{
+static void echo_stop(void *state) {
     (void)state;
 }
 
-static void echo_destroy(void *state)
-{
+static void echo_destroy(void *state) {
     free(state);
 }
 
@@ -63,7 +63,6 @@ static const aitbc_plugin_desc k_desc = {
     .destroy = echo_destroy,
 };
 
-const aitbc_plugin_desc *aitbc_plugin_describe(void)
-{
+const aitbc_plugin_desc *aitbc_plugin_describe(void) {
     return &k_desc;
 }

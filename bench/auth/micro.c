@@ -11,17 +11,14 @@
 #include "keyfmt.h"
 #include "ratelimit.h"
 
-static double now_s(void)
-{
+static double now_s(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-int main(void)
-{
-    if (sodium_init() < 0)
-        return 1;
+int main(void) {
+    if (sodium_init() < 0) return 1;
     unsigned char pk[KEYFMT_PEPPER_BYTES], secret[KEYFMT_SECRET_BYTES], hash[KEYFMT_HASH_BYTES];
     keyfmt_pepper_key("bench-pepper-0123456789", 23, pk);
     randombytes_buf(secret, sizeof secret);
@@ -58,7 +55,8 @@ int main(void)
         ok += kc_check(c, k.key_id, k.role, h, 1000 + i, &p, &retry) == KC_OK;
     }
     double dt = now_s() - t0;
-    printf("authenticate hot path (cache hit): %.0f ns per call, %.2f M calls/s on one thread (%d ok)\n",
+    printf("authenticate hot path (cache hit): %.0f ns per call, %.2f M calls/s on one thread (%d "
+           "ok)\n",
            dt / n * 1e9, n / dt / 1e6, ok);
     kc_free(c);
     rl_addr_free(fails);

@@ -12,27 +12,24 @@
 #include "internal.h"
 #include "../../plugins/chain/chain.h"
 
-static double now_s(void)
-{
+static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     int n = argc > 1 ? atoi(argv[1]) : 20000;
-    if (n < 1000)
-        n = 1000;
+    if (n < 1000) n = 1000;
     char dir[] = "/tmp/aitbc-bench-chain-XXXXXX", path[256], err[256];
-    if (!mkdtemp(dir))
-        return 1;
+    if (!mkdtemp(dir)) return 1;
     snprintf(path, sizeof path, "%s/config.yaml", dir);
     FILE *f = fopen(path, "w");
-    if (!f)
-        return 1;
-    fprintf(f, "node: { data_dir: \"%s\", log_level: warn }\nstorage: { path: \"%s/aitbc.db\" }\n"
-               "plugins:\n  chain: { max_empty_interval_s: 0 }\n", dir, dir);
+    if (!f) return 1;
+    fprintf(f,
+            "node: { data_dir: \"%s\", log_level: warn }\nstorage: { path: \"%s/aitbc.db\" }\n"
+            "plugins:\n  chain: { max_empty_interval_s: 0 }\n",
+            dir, dir);
     fclose(f);
     hlog_set_level(AITBC_LOG_WARN);
     host_config *cfg = config_load(path, err, sizeof err);
@@ -40,15 +37,13 @@ int main(int argc, char **argv)
     if (!cfg || config_settings(cfg, &set, err, sizeof err) != 0)
         return fprintf(stderr, "config: %s\n", err), 1;
     host_settings_set(&set);
-    if (store_open(&set) != 0 || bus_start() != 0)
-        return 1;
+    if (store_open(&set) != 0 || bus_start() != 0) return 1;
     aitbc_plugin_ctx ctx = {0};
     ctx.desc = aitbc_plugin_describe();
     ctx.config = cJSON_GetObjectItemCaseSensitive(
         cJSON_GetObjectItemCaseSensitive(config_root(cfg), "plugins"), "chain");
     void *state = NULL;
-    if (ctx.desc->init(&ctx, host_api(), &state) != 0)
-        return 1;
+    if (ctx.desc->init(&ctx, host_api(), &state) != 0) return 1;
     chain_state *cs = state;
     const aitbc_ledger_v1 *L = &cs->ledger;
     const aitbc_host_api *api = host_api();
@@ -84,7 +79,7 @@ int main(int argc, char **argv)
     chain_seal(cs, 0, NULL);
 
     /* 10k pending transactions among 1000 accounts, then one seal. */
-    char (*acc)[AITBC_ADDRESS_MAX] = calloc(1000, AITBC_ADDRESS_MAX);
+    char(*acc)[AITBC_ADDRESS_MAX] = calloc(1000, AITBC_ADDRESS_MAX);
     aitbc_txn *t = api->txn_begin(AITBC_TXN_WRITE);
     for (int i = 0; i < 1000; i++) {
         snprintf(acc[i], AITBC_ADDRESS_MAX, "ait1%040x", i + 1);
@@ -115,7 +110,6 @@ int main(int argc, char **argv)
     store_close();
     config_free(cfg);
     snprintf(path, sizeof path, "rm -rf '%s'", dir);
-    if (system(path) != 0)
-        return 1;
+    if (system(path) != 0) return 1;
     return bad;
 }

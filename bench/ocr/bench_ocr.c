@@ -81,8 +81,7 @@ static pid_t spawn_cli(void) {
     fflush(NULL); /* or the child's freopen writes our buffered output again */
     pid_t pid = fork();
     if (pid == 0) {
-        if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr))
-            _exit(126);
+        if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr)) _exit(126);
         execlp("tesseract", "tesseract", g_path, "-", (char *)NULL);
         _exit(127);
     }

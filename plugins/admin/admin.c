@@ -153,9 +153,9 @@ static const char *const k_uses[] = {AITBC_LEDGER_SERVICE, AITBC_EXCHANGE_SERVIC
 static const aitbc_plugin_desc k_desc = {
     AITBC_PLUGIN_HEADER,      .name = "admin",
     .version = ADMIN_VERSION, .description = "Admin API: miners, jobs and statistics",
-    .requires = k_requires, .uses = k_uses,   .init = admin_init,
-    .start = admin_start,     .stop = admin_stop,
-    .destroy = admin_destroy,
+    .requires = k_requires,   .uses = k_uses,
+    .init = admin_init,       .start = admin_start,
+    .stop = admin_stop,       .destroy = admin_destroy,
 };
 
 AITBC_EXPORT const aitbc_plugin_desc *aitbc_plugin_describe(void) {

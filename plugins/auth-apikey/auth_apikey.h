@@ -18,11 +18,11 @@
 /** Self-service sign-up (signup.c): off unless configured. */
 typedef struct auth_signup {
     int enabled;
-    int per_hour;          /* sign-ups per remote address per hour */
-    char grant_asset[16];  /* "" = no starting grant */
-    char grant_text[32];   /* the configured amount, as written */
-    int64_t grant;         /* base units, resolved in start */
-    char faucet[48];       /* account the grant is transferred from */
+    int per_hour;         /* sign-ups per remote address per hour */
+    char grant_asset[16]; /* "" = no starting grant */
+    char grant_text[32];  /* the configured amount, as written */
+    int64_t grant;        /* base units, resolved in start */
+    char faucet[48];      /* account the grant is transferred from */
     rl_addr_table *limit;
 } auth_signup;
 
@@ -52,8 +52,8 @@ int auth_pepper_load(auth_state *st);
 int store_migrate_keys(auth_state *st);
 /** @brief Insert a new key row. Joins txn. */
 int store_insert_key(auth_state *st, aitbc_txn *txn, const char *key_id, unsigned role,
-                     const char *owner, const char *label, const unsigned char hash[KEYFMT_HASH_BYTES],
-                     int64_t created_ms);
+                     const char *owner, const char *label,
+                     const unsigned char hash[KEYFMT_HASH_BYTES], int64_t created_ms);
 /** @brief Load a row for the cache: 0, AITBC_ENOTFOUND, or an I/O error. */
 int store_load_key(auth_state *st, const char *key_id, kc_row *row);
 /** @brief Set revoked_at on key_id (kept if already revoked); owner_out gets its owner.

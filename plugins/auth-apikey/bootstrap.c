@@ -15,8 +15,7 @@
 #define ADMIN_KEY_FILE "admin.key"
 
 /* Write via a temp file + rename so a reader never sees half a key; 0600 from creation on. */
-static int write_key_file(auth_state *st, const char *path, const char *key)
-{
+static int write_key_file(auth_state *st, const char *path, const char *key) {
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     unlink(tmp);
@@ -26,8 +25,8 @@ static int write_key_file(auth_state *st, const char *path, const char *key)
         return AITBC_EIO;
     }
     size_t len = strlen(key);
-    int ok = fchmod(fd, 0600) == 0 && write(fd, key, len) == (ssize_t)len && write(fd, "\n", 1) == 1 &&
-             fsync(fd) == 0;
+    int ok = fchmod(fd, 0600) == 0 && write(fd, key, len) == (ssize_t)len &&
+             write(fd, "\n", 1) == 1 && fsync(fd) == 0;
     ok = close(fd) == 0 && ok;
     if (!ok || rename(tmp, path) != 0) {
         st->api->log(st->ctx, AITBC_LOG_ERROR, "cannot write %s: %s", path, strerror(errno));
@@ -37,17 +36,15 @@ static int write_key_file(auth_state *st, const char *path, const char *key)
     return 0;
 }
 
-int bootstrap_admin(auth_state *st)
-{
-    if (st->n_config_hashes > 0)
-        return 0;
+int bootstrap_admin(auth_state *st) {
+    if (st->n_config_hashes > 0) return 0;
     int64_t n = 0;
     int rc = store_count_admins(st, &n);
-    if (rc != 0 || n > 0)
-        return rc;
+    if (rc != 0 || n > 0) return rc;
 
     char key[AITBC_API_KEY_MAX], key_id[48], address[48];
-    rc = service_create_key(st, NULL, AITBC_ROLE_ADMIN, "bootstrap admin", NULL, key, key_id, address);
+    rc = service_create_key(st, NULL, AITBC_ROLE_ADMIN, "bootstrap admin", NULL, key, key_id,
+                            address);
     if (rc != 0) {
         st->api->log(st->ctx, AITBC_LOG_ERROR, "cannot create the first admin key (%d)", rc);
         return rc;
@@ -59,10 +56,9 @@ int bootstrap_admin(auth_state *st)
         /* A key nobody can read is a key nobody should hold: take it back. */
         service_revoke_key(st, NULL, key_id);
     } else {
-        st->api->log(st->ctx, AITBC_LOG_WARN, "created the first admin key %s; it is in %s (mode 0600)",
-                     key_id, path);
-        if (isatty(STDERR_FILENO))
-            fprintf(stderr, "\n  Admin API key (shown once): %s\n\n", key);
+        st->api->log(st->ctx, AITBC_LOG_WARN,
+                     "created the first admin key %s; it is in %s (mode 0600)", key_id, path);
+        if (isatty(STDERR_FILENO)) fprintf(stderr, "\n  Admin API key (shown once): %s\n\n", key);
     }
     sodium_memzero(key, sizeof key);
     return rc;

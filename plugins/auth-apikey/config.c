@@ -19,8 +19,7 @@ static const char *const k_roles[3] = {"client", "miner", "admin"};
 /* Defaults per role: generous for people, enough for a miner's heartbeats and polls. */
 static const rl_limit k_default_limits[3] = {{20, 40}, {20, 60}, {50, 100}};
 
-static int load_limit(const cJSON *obj, const char *role, rl_limit *lim, char *err, size_t errlen)
-{
+static int load_limit(const cJSON *obj, const char *role, rl_limit *lim, char *err, size_t errlen) {
     static const char *const allowed[] = {"rps", "burst", NULL};
     if (!cJSON_IsObject(obj)) {
         snprintf(err, errlen, "rate_limits.%s: must be an object {rps, burst}", role);
@@ -35,7 +34,8 @@ static int load_limit(const cJSON *obj, const char *role, rl_limit *lim, char *e
     const cJSON *burst = cJSON_GetObjectItemCaseSensitive(obj, "burst");
     if (rps) {
         if (!cJSON_IsNumber(rps) || rps->valuedouble < 0 || rps->valuedouble > 1e9) {
-            snprintf(err, errlen, "rate_limits.%s.rps: must be a number >= 0 (0 = unlimited)", role);
+            snprintf(err, errlen, "rate_limits.%s.rps: must be a number >= 0 (0 = unlimited)",
+                     role);
             return AITBC_EINVAL;
         }
         lim->rate = rps->valuedouble;
@@ -52,17 +52,16 @@ static int load_limit(const cJSON *obj, const char *role, rl_limit *lim, char *e
     return 0;
 }
 
-static int load_limits(auth_state *st, const cJSON *rl, char *err, size_t errlen)
-{
+static int load_limits(auth_state *st, const cJSON *rl, char *err, size_t errlen) {
     for (int i = 0; i < 3; i++)
         st->limits.by_role[i] = k_default_limits[i];
-    if (!rl)
-        return 0;
+    if (!rl) return 0;
     if (!cJSON_IsObject(rl)) {
         snprintf(err, errlen, "rate_limits: must be an object {client, miner, admin}");
         return AITBC_EINVAL;
     }
-    const char *bad = aitbc_json_unknown_key(rl, (const char *const[]){"client", "miner", "admin", NULL});
+    const char *bad =
+        aitbc_json_unknown_key(rl, (const char *const[]){"client", "miner", "admin", NULL});
     if (bad) {
         snprintf(err, errlen, "rate_limits.%s: unknown role", bad);
         return AITBC_EINVAL;
@@ -75,12 +74,11 @@ static int load_limits(auth_state *st, const cJSON *rl, char *err, size_t errlen
     return 0;
 }
 
-static int load_failed(auth_state *st, const cJSON *fa, char *err, size_t errlen)
-{
+static int load_failed(auth_state *st, const cJSON *fa, char *err, size_t errlen) {
     st->failed_per_minute = 30;
-    if (!fa)
-        return 0;
-    if (!cJSON_IsObject(fa) || aitbc_json_unknown_key(fa, (const char *const[]){"per_minute", NULL})) {
+    if (!fa) return 0;
+    if (!cJSON_IsObject(fa) ||
+        aitbc_json_unknown_key(fa, (const char *const[]){"per_minute", NULL})) {
         snprintf(err, errlen, "failed_auth: must be an object {per_minute}");
         return AITBC_EINVAL;
     }
@@ -90,25 +88,20 @@ static int load_failed(auth_state *st, const cJSON *fa, char *err, size_t errlen
         snprintf(err, errlen, "failed_auth.per_minute: must be an integer 0..1000000 (0 = off)");
         return AITBC_EINVAL;
     }
-    if (pm)
-        st->failed_per_minute = (int)v;
+    if (pm) st->failed_per_minute = (int)v;
     return 0;
 }
 
-static int load_hashes(auth_state *st, const cJSON *arr, char *err, size_t errlen)
-{
-    if (!arr)
-        return 0;
+static int load_hashes(auth_state *st, const cJSON *arr, char *err, size_t errlen) {
+    if (!arr) return 0;
     int n = cJSON_IsArray(arr) ? cJSON_GetArraySize(arr) : -1;
     if (n < 0) {
         snprintf(err, errlen, "admin_key_hashes: must be an array of 64-hex-digit hashes");
         return AITBC_EINVAL;
     }
-    if (n == 0)
-        return 0;
+    if (n == 0) return 0;
     st->config_hashes = calloc((size_t)n, sizeof *st->config_hashes);
-    if (!st->config_hashes)
-        return AITBC_ENOMEM;
+    if (!st->config_hashes) return AITBC_ENOMEM;
     for (int i = 0; i < n; i++) {
         const cJSON *h = cJSON_GetArrayItem(arr, i);
         if (!cJSON_IsString(h) || strlen(h->valuestring) != 2 * KEYFMT_HASH_BYTES ||
@@ -121,20 +114,20 @@ static int load_hashes(auth_state *st, const cJSON *arr, char *err, size_t errle
     return 0;
 }
 
-int auth_config_load(auth_state *st, char *err, size_t errlen)
-{
+int auth_config_load(auth_state *st, char *err, size_t errlen) {
     const cJSON *cfg = st->api->config(st->ctx);
     int rc = load_limits(st, cJSON_GetObjectItemCaseSensitive(cfg, "rate_limits"), err, errlen);
     if (rc == 0)
         rc = load_failed(st, cJSON_GetObjectItemCaseSensitive(cfg, "failed_auth"), err, errlen);
     if (rc == 0)
-        rc = load_hashes(st, cJSON_GetObjectItemCaseSensitive(cfg, "admin_key_hashes"), err, errlen);
+        rc =
+            load_hashes(st, cJSON_GetObjectItemCaseSensitive(cfg, "admin_key_hashes"), err, errlen);
     return rc;
 }
 
-/* Read the pepper file, or create it (0600, exclusive, so two starts cannot race to two peppers). */
-static int pepper_file(auth_state *st, char *out, size_t cap, size_t *len)
-{
+/* Read the pepper file, or create it (0600, exclusive, so two starts cannot race to two peppers).
+ */
+static int pepper_file(auth_state *st, char *out, size_t cap, size_t *len) {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", st->api->data_dir(st->ctx), PEPPER_FILE);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -154,8 +147,8 @@ static int pepper_file(auth_state *st, char *out, size_t cap, size_t *len)
                 st->api->log(st->ctx, AITBC_LOG_ERROR, "cannot write %s", path);
                 return AITBC_EIO;
             }
-            st->api->log(st->ctx, AITBC_LOG_INFO, "created pepper file %s (keep it with the database)",
-                         path);
+            st->api->log(st->ctx, AITBC_LOG_INFO,
+                         "created pepper file %s (keep it with the database)", path);
         }
         sodium_memzero(hex, sizeof hex);
         fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -180,13 +173,12 @@ static int pepper_file(auth_state *st, char *out, size_t cap, size_t *len)
     return 0;
 }
 
-int auth_pepper_load(auth_state *st)
-{
+int auth_pepper_load(auth_state *st) {
     const cJSON *p = cJSON_GetObjectItemCaseSensitive(st->api->config(st->ctx), "pepper");
     if (p) {
         if (!cJSON_IsString(p) || strlen(p->valuestring) < PEPPER_MIN) {
-            st->api->log(st->ctx, AITBC_LOG_ERROR, "pepper: must be a string of at least %d characters",
-                         PEPPER_MIN);
+            st->api->log(st->ctx, AITBC_LOG_ERROR,
+                         "pepper: must be a string of at least %d characters", PEPPER_MIN);
             return AITBC_EINVAL;
         }
         keyfmt_pepper_key(p->valuestring, strlen(p->valuestring), st->pepper_key);
@@ -195,8 +187,7 @@ int auth_pepper_load(auth_state *st)
     char buf[1024];
     size_t len = 0;
     int rc = pepper_file(st, buf, sizeof buf, &len);
-    if (rc == 0)
-        keyfmt_pepper_key(buf, len, st->pepper_key);
+    if (rc == 0) keyfmt_pepper_key(buf, len, st->pepper_key);
     sodium_memzero(buf, sizeof buf);
     return rc;
 }

@@ -16,7 +16,7 @@ typedef struct kc_node {
     int64_t revoked_ms;   /* when the tombstone was set (0: revoked in the row itself) */
     int64_t last_used_ms; /* in memory; flushed to the database by a timer */
     int64_t flushed_ms;
-    int64_t touched_ms;   /* last check or insert, for idle sweeping */
+    int64_t touched_ms; /* last check or insert, for idle sweeping */
     rl_bucket bucket;
 } kc_node;
 
@@ -29,13 +29,11 @@ struct keycache {
 /* Compared against when there is no real hash, so every path does the same comparison. */
 static const unsigned char k_dummy_hash[KEYFMT_HASH_BYTES] = {0};
 
-int kc_role_index(unsigned role)
-{
+int kc_role_index(unsigned role) {
     return role == AITBC_ROLE_MINER ? 1 : role == AITBC_ROLE_ADMIN ? 2 : 0;
 }
 
-static size_t slot_of(const char *s)
-{
+static size_t slot_of(const char *s) {
     /* Key ids are random base32, so a simple hash spreads them evenly. */
     uint32_t h = 2166136261u;
     for (; *s; s++)
@@ -43,26 +41,21 @@ static size_t slot_of(const char *s)
     return h % KC_SLOTS;
 }
 
-static pthread_mutex_t *lock_of(keycache *c, size_t slot)
-{
+static pthread_mutex_t *lock_of(keycache *c, size_t slot) {
     return &c->stripes[slot % KC_STRIPES];
 }
 
-keycache *kc_new(const kc_limits *limits)
-{
+keycache *kc_new(const kc_limits *limits) {
     keycache *c = calloc(1, sizeof *c);
-    if (!c)
-        return NULL;
+    if (!c) return NULL;
     c->limits = *limits;
     for (int i = 0; i < KC_STRIPES; i++)
         pthread_mutex_init(&c->stripes[i], NULL);
     return c;
 }
 
-void kc_free(keycache *c)
-{
-    if (!c)
-        return;
+void kc_free(keycache *c) {
+    if (!c) return;
     for (size_t i = 0; i < KC_SLOTS; i++) {
         for (kc_node *n = c->slots[i], *next; n; n = next) {
             next = n->next;
@@ -74,19 +67,16 @@ void kc_free(keycache *c)
     free(c);
 }
 
-static kc_node *find(keycache *c, size_t slot, const char *key_id)
-{
+static kc_node *find(keycache *c, size_t slot, const char *key_id) {
     for (kc_node *n = c->slots[slot]; n; n = n->next) {
-        if (strcmp(n->key_id, key_id) == 0)
-            return n;
+        if (strcmp(n->key_id, key_id) == 0) return n;
     }
     return NULL;
 }
 
 kc_result kc_check(keycache *c, const char *key_id, unsigned role,
-                   const unsigned char hash[KEYFMT_HASH_BYTES], int64_t now_ms, aitbc_principal *out,
-                   int *retry_after_s)
-{
+                   const unsigned char hash[KEYFMT_HASH_BYTES], int64_t now_ms,
+                   aitbc_principal *out, int *retry_after_s) {
     size_t slot = slot_of(key_id);
     pthread_mutex_t *lk = lock_of(c, slot);
     pthread_mutex_lock(lk);
@@ -118,8 +108,7 @@ kc_result kc_check(keycache *c, const char *key_id, unsigned role,
     return res;
 }
 
-static kc_node *node_new(const char *key_id, int64_t now_ms)
-{
+static kc_node *node_new(const char *key_id, int64_t now_ms) {
     kc_node *n = calloc(1, sizeof *n);
     if (n) {
         strncpy(n->key_id, key_id, KEYFMT_KEY_ID_MAX);
@@ -128,8 +117,7 @@ static kc_node *node_new(const char *key_id, int64_t now_ms)
     return n;
 }
 
-void kc_insert(keycache *c, const char *key_id, const kc_row *row)
-{
+void kc_insert(keycache *c, const char *key_id, const kc_row *row) {
     size_t slot = slot_of(key_id);
     pthread_mutex_t *lk = lock_of(c, slot);
     pthread_mutex_lock(lk);
@@ -145,8 +133,7 @@ void kc_insert(keycache *c, const char *key_id, const kc_row *row)
     pthread_mutex_unlock(lk);
 }
 
-void kc_revoke(keycache *c, const char *key_id, int64_t now_ms)
-{
+void kc_revoke(keycache *c, const char *key_id, int64_t now_ms) {
     size_t slot = slot_of(key_id);
     pthread_mutex_t *lk = lock_of(c, slot);
     pthread_mutex_lock(lk);
@@ -162,8 +149,7 @@ void kc_revoke(keycache *c, const char *key_id, int64_t now_ms)
     pthread_mutex_unlock(lk);
 }
 
-int64_t kc_last_used(keycache *c, const char *key_id)
-{
+int64_t kc_last_used(keycache *c, const char *key_id) {
     size_t slot = slot_of(key_id);
     pthread_mutex_t *lk = lock_of(c, slot);
     pthread_mutex_lock(lk);
@@ -173,21 +159,18 @@ int64_t kc_last_used(keycache *c, const char *key_id)
     return v;
 }
 
-kc_used *kc_collect_used(keycache *c, size_t *count)
-{
+kc_used *kc_collect_used(keycache *c, size_t *count) {
     size_t n = 0, cap = 0;
     kc_used *out = NULL;
     for (size_t s = 0; s < KC_SLOTS; s++) {
         pthread_mutex_t *lk = lock_of(c, s);
         pthread_mutex_lock(lk);
         for (kc_node *e = c->slots[s]; e; e = e->next) {
-            if (e->row.from_config || e->last_used_ms <= e->flushed_ms)
-                continue;
+            if (e->row.from_config || e->last_used_ms <= e->flushed_ms) continue;
             if (n == cap) {
                 size_t ncap = cap ? cap * 2 : 64;
                 kc_used *grown = realloc(out, ncap * sizeof *grown);
-                if (!grown)
-                    break; /* the rest are flushed next time */
+                if (!grown) break; /* the rest are flushed next time */
                 out = grown;
                 cap = ncap;
             }
@@ -202,8 +185,7 @@ kc_used *kc_collect_used(keycache *c, size_t *count)
     return out;
 }
 
-void kc_sweep(keycache *c, int64_t now_ms, int64_t keep_ms, int64_t idle_ms)
-{
+void kc_sweep(keycache *c, int64_t now_ms, int64_t keep_ms, int64_t idle_ms) {
     for (size_t s = 0; s < KC_SLOTS; s++) {
         pthread_mutex_t *lk = lock_of(c, s);
         pthread_mutex_lock(lk);
@@ -227,8 +209,7 @@ void kc_sweep(keycache *c, int64_t now_ms, int64_t keep_ms, int64_t idle_ms)
     }
 }
 
-size_t kc_count(keycache *c)
-{
+size_t kc_count(keycache *c) {
     size_t n = 0;
     for (size_t s = 0; s < KC_SLOTS; s++) {
         pthread_mutex_t *lk = lock_of(c, s);

@@ -48,8 +48,8 @@ void kc_free(keycache *c);
 /** @brief Check a presented key against the cache. Compares hashes in constant time, also for
  *  tombstones (against a dummy), so revoked and wrong keys cost the same. */
 kc_result kc_check(keycache *c, const char *key_id, unsigned role,
-                   const unsigned char hash[KEYFMT_HASH_BYTES], int64_t now_ms, aitbc_principal *out,
-                   int *retry_after_s);
+                   const unsigned char hash[KEYFMT_HASH_BYTES], int64_t now_ms,
+                   aitbc_principal *out, int *retry_after_s);
 /** @brief Insert a loaded row unless the id is already cached (a tombstone must win). */
 void kc_insert(keycache *c, const char *key_id, const kc_row *row);
 /** @brief Mark key_id revoked now, inserting a tombstone if it is not cached. */

@@ -36,8 +36,8 @@ int keyfmt_key_id_valid(const char *text);
  *  @return 0, or AITBC_EINVAL for anything malformed (too long, bad role, id, or secret). */
 int keyfmt_parse(const char *text, keyfmt_parsed *out);
 /** @brief Build the key text from its parts. @return 0 or AITBC_EINVAL (bad part / too long). */
-int keyfmt_format(unsigned role, const char *key_id, const unsigned char secret[KEYFMT_SECRET_BYTES],
-                  char out[AITBC_API_KEY_MAX]);
+int keyfmt_format(unsigned role, const char *key_id,
+                  const unsigned char secret[KEYFMT_SECRET_BYTES], char out[AITBC_API_KEY_MAX]);
 /** @brief Derive the BLAKE2b key from the deployment pepper (any length ≥ 1). */
 void keyfmt_pepper_key(const void *pepper, size_t len, unsigned char out[KEYFMT_PEPPER_BYTES]);
 /** @brief hash = BLAKE2b-256 keyed with the pepper key over the whole key text, so a stored hash
@@ -45,6 +45,7 @@ void keyfmt_pepper_key(const void *pepper, size_t len, unsigned char out[KEYFMT_
 void keyfmt_hash(const unsigned char pepper_key[KEYFMT_PEPPER_BYTES], const char *text,
                  unsigned char out[KEYFMT_HASH_BYTES]);
 /** @brief Constant-time equality of two hashes: 1 equal, 0 not. */
-int keyfmt_hash_equal(const unsigned char a[KEYFMT_HASH_BYTES], const unsigned char b[KEYFMT_HASH_BYTES]);
+int keyfmt_hash_equal(const unsigned char a[KEYFMT_HASH_BYTES],
+                      const unsigned char b[KEYFMT_HASH_BYTES]);
 
 #endif

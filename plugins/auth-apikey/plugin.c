@@ -22,22 +22,22 @@ static const aitbc_cfg_key k_schema[] = {
      "pre-configured admin keys as 64-hex BLAKE2b hashes (see plugins/auth-apikey/README.md); "
      "when set, no admin key is generated on first start"},
     {"rate_limits", AITBC_CFG_OBJECT, 0,
-     "per-role token buckets {client:{rps,burst}, miner:{...}, admin:{...}}; defaults client 20/40, "
+     "per-role token buckets {client:{rps,burst}, miner:{...}, admin:{...}}; defaults client "
+     "20/40, "
      "miner 20/60, admin 50/100; rps 0 = unlimited"},
     {"failed_auth", AITBC_CFG_OBJECT, 0,
      "{per_minute}: failed key checks allowed per remote address (default 30, 0 = off); past it "
      "every key from that address gets 429"},
     {"signup", AITBC_CFG_OBJECT, 0,
      "{enabled (default false), per_hour (sign-ups per remote address, default 5), grant: {asset, "
-     "amount} (optional starting grant), faucet_address (default: an account made at first start)}: "
+     "amount} (optional starting grant), faucet_address (default: an account made at first "
+     "start)}: "
      "public POST /v1/signup; the grant is a TRANSFER from the faucet, which is funded by MINT"},
     {0},
 };
 
-static void state_free(auth_state *st)
-{
-    if (!st)
-        return;
+static void state_free(auth_state *st) {
+    if (!st) return;
     kc_free(st->cache);
     rl_addr_free(st->fails);
     rl_addr_free(st->signup.limit);
@@ -46,28 +46,21 @@ static void state_free(auth_state *st)
     free(st);
 }
 
-static int auth_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **state)
-{
-    if (sodium_init() < 0)
-        return AITBC_EIO;
+static int auth_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **state) {
+    if (sodium_init() < 0) return AITBC_EIO;
     auth_state *st = calloc(1, sizeof *st);
-    if (!st)
-        return AITBC_ENOMEM;
+    if (!st) return AITBC_ENOMEM;
     st->ctx = ctx;
     st->api = api;
     char err[256] = "";
     int rc = auth_config_load(st, err, sizeof err);
-    if (rc == 0)
-        rc = signup_config_load(st, err, sizeof err);
-    if (rc != 0)
-        api->log(ctx, AITBC_LOG_ERROR, "config: %s", err[0] ? err : "out of memory");
-    if (rc == 0)
-        rc = auth_pepper_load(st);
+    if (rc == 0) rc = signup_config_load(st, err, sizeof err);
+    if (rc != 0) api->log(ctx, AITBC_LOG_ERROR, "config: %s", err[0] ? err : "out of memory");
+    if (rc == 0) rc = auth_pepper_load(st);
     if (rc == 0) {
         st->cache = kc_new(&st->limits);
         st->fails = rl_addr_new(st->failed_per_minute, 100000);
-        if (!st->cache || !st->fails)
-            rc = AITBC_ENOMEM;
+        if (!st->cache || !st->fails) rc = AITBC_ENOMEM;
     }
     if (rc == 0 && (rc = store_migrate_keys(st)) != 0)
         api->log(ctx, AITBC_LOG_ERROR, "migration of auth_keys failed (%d)", rc);
@@ -88,29 +81,23 @@ static int auth_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **st
     return 0;
 }
 
-static int auth_start(void *state)
-{
+static int auth_start(void *state) {
     auth_state *st = state;
     st->ledger = st->api->service_lookup(AITBC_LEDGER_SERVICE);
     if (st->ledger && st->ledger->size < sizeof(aitbc_ledger_v1))
         st->ledger = NULL; /* an older table than we know: work without balances */
     int rc = bootstrap_admin(st);
-    if (rc == 0)
-        rc = signup_start(st);
-    if (rc == 0)
-        rc = routes_register(st);
-    if (rc == 0)
-        rc = signup_routes(st);
+    if (rc == 0) rc = signup_start(st);
+    if (rc == 0) rc = routes_register(st);
+    if (rc == 0) rc = signup_routes(st);
     if (rc == 0) {
         st->timer = st->api->timer_add(st->ctx, TICK_MS, service_tick, st);
-        if (!st->timer)
-            rc = AITBC_ENOMEM;
+        if (!st->timer) rc = AITBC_ENOMEM;
     }
     return rc;
 }
 
-static void auth_stop(void *state)
-{
+static void auth_stop(void *state) {
     auth_state *st = state;
     if (st->timer) {
         st->api->timer_cancel(st->timer);
@@ -119,8 +106,7 @@ static void auth_stop(void *state)
     service_tick(st); /* last-use times survive a clean shutdown */
 }
 
-static void auth_destroy(void *state)
-{
+static void auth_destroy(void *state) {
     state_free(state);
 }
 
@@ -139,7 +125,6 @@ static const aitbc_plugin_desc k_desc = {
     .destroy = auth_destroy,
 };
 
-const aitbc_plugin_desc *aitbc_plugin_describe(void)
-{
+const aitbc_plugin_desc *aitbc_plugin_describe(void) {
     return &k_desc;
 }

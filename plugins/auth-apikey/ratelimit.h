@@ -28,7 +28,8 @@ int rl_full(const rl_bucket *b, const rl_limit *lim, int64_t now_ms);
 
 /** Failed-authentication limiter keyed by remote address; thread-safe, bounded memory. */
 typedef struct rl_addr_table rl_addr_table;
-/** @brief per_minute failures allowed (burst = per_minute); 0 disables. max_entries bounds memory. */
+/** @brief per_minute failures allowed (burst = per_minute); 0 disables. max_entries bounds memory.
+ */
 rl_addr_table *rl_addr_new(int per_minute, size_t max_entries);
 /** @brief n events per window_ms per address (burst = n); n <= 0 disables. */
 rl_addr_table *rl_addr_new_window(int n, int64_t window_ms, size_t max_entries);

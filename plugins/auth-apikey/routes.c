@@ -10,21 +10,17 @@
 #include "auth_apikey.h"
 
 /* At most AUTH_LABEL_MAX characters (UTF-8 code points, not bytes), no control characters. */
-int auth_label_ok(const char *s)
-{
+int auth_label_ok(const char *s) {
     size_t chars = 0, bytes = 0;
     for (; *s; s++, bytes++) {
         unsigned char c = (unsigned char)*s;
-        if (c < 0x20 || c == 0x7f)
-            return 0;
-        if ((c & 0xC0) != 0x80)
-            chars++;
+        if (c < 0x20 || c == 0x7f) return 0;
+        if ((c & 0xC0) != 0x80) chars++;
     }
     return chars <= AUTH_LABEL_MAX && bytes <= 4 * AUTH_LABEL_MAX;
 }
 
-static void h_create(aitbc_request *req, void *user)
-{
+static void h_create(aitbc_request *req, void *user) {
     auth_state *st = user;
     const aitbc_host_api *api = st->api;
     static const char *const allowed[] = {"role", "label", "address", NULL};
@@ -48,13 +44,15 @@ static void h_create(aitbc_request *req, void *user)
         return;
     }
     if (r != AITBC_ROLE_CLIENT && r != AITBC_ROLE_ADMIN) {
-        api->respond_error(req, 400, "invalid_argument", "role", "role must be \"client\" or \"admin\"");
+        api->respond_error(req, 400, "invalid_argument", "role",
+                           "role must be \"client\" or \"admin\"");
         return;
     }
     if (!cJSON_IsString(label) || !label->valuestring[0] || !auth_label_ok(label->valuestring)) {
-        api->respond_error(req, 400, "invalid_argument", "label",
-                           "label must be a string of 1 to %d characters without control characters",
-                           AUTH_LABEL_MAX);
+        api->respond_error(
+            req, 400, "invalid_argument", "label",
+            "label must be a string of 1 to %d characters without control characters",
+            AUTH_LABEL_MAX);
         return;
     }
     const char *addr = NULL;
@@ -88,14 +86,12 @@ static void h_create(aitbc_request *req, void *user)
 }
 
 /* The key list's cursors are bound to its two filters; the position is (created_ms, key_id). */
-static void cursor_tag(const char *role, const char *addr, char tag[AITBC_CURSOR_TAG_LEN + 1])
-{
+static void cursor_tag(const char *role, const char *addr, char tag[AITBC_CURSOR_TAG_LEN + 1]) {
     const char *filters[] = {role, addr};
     aitbc_cursor_tag("admin_keys", filters, 2, tag);
 }
 
-static void h_list(aitbc_request *req, void *user)
-{
+static void h_list(aitbc_request *req, void *user) {
     auth_state *st = user;
     const aitbc_host_api *api = st->api;
     int limit;
@@ -107,12 +103,14 @@ static void h_list(aitbc_request *req, void *user)
     const char *role = api->req_query(req, "role");
     unsigned r = 0;
     if (role && !(r = keyfmt_role_from_name(role))) {
-        api->respond_error(req, 400, "invalid_argument", "role", "role must be client, miner or admin");
+        api->respond_error(req, 400, "invalid_argument", "role",
+                           "role must be client, miner or admin");
         return;
     }
     const char *addr = api->req_query(req, "address");
     if (addr && !aitbc_address_valid(addr)) {
-        api->respond_error(req, 400, "invalid_argument", "address", "address is not a valid address");
+        api->respond_error(req, 400, "invalid_argument", "address",
+                           "address is not a valid address");
         return;
     }
     const char *cursor = api->req_query(req, "cursor");
@@ -141,7 +139,8 @@ static void h_list(aitbc_request *req, void *user)
         cJSON_DeleteItemFromArray(items, limit);
         const cJSON *last = cJSON_GetArrayItem(items, limit - 1);
         id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(last, "key_id"));
-        const char *created = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(last, "created_at"));
+        const char *created =
+            cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(last, "created_at"));
         more = id && created && aitbc_time_parse(created, &ms) == 0;
     }
     cJSON_AddItemToObject(out, "items", items);
@@ -149,8 +148,7 @@ static void h_list(aitbc_request *req, void *user)
     api->respond_json(req, 200, out);
 }
 
-static void h_revoke(aitbc_request *req, void *user)
-{
+static void h_revoke(aitbc_request *req, void *user) {
     auth_state *st = user;
     const aitbc_host_api *api = st->api;
     const char *key_id = api->req_param(req, "key_id");
@@ -170,23 +168,22 @@ static void h_revoke(aitbc_request *req, void *user)
 }
 
 /* balances/locked for the assets the ledger knows among those we can name. */
-static void add_balances(auth_state *st, cJSON *o, const char *address)
-{
+static void add_balances(auth_state *st, cJSON *o, const char *address) {
     static const char *const assets[] = {"AIT", "BTC"};
     cJSON *bal = cJSON_AddObjectToObject(o, "balances");
     cJSON *locked = cJSON_AddObjectToObject(o, "locked");
     for (size_t i = 0; i < sizeof assets / sizeof assets[0]; i++) {
         int d = st->ledger->asset_decimals(st->ledger->self, assets[i]);
         int64_t avail = 0, lk = 0;
-        if (d < 0 || st->ledger->balance(st->ledger->self, NULL, address, assets[i], &avail, &lk) != 0)
+        if (d < 0 ||
+            st->ledger->balance(st->ledger->self, NULL, address, assets[i], &avail, &lk) != 0)
             continue;
         aitbc_json_add_money(bal, assets[i], avail, d);
         aitbc_json_add_money(locked, assets[i], lk, d);
     }
 }
 
-static void h_account(aitbc_request *req, void *user)
-{
+static void h_account(aitbc_request *req, void *user) {
     auth_state *st = user;
     const aitbc_host_api *api = st->api;
     const aitbc_principal *p = api->req_principal(req);
@@ -204,8 +201,7 @@ static void h_account(aitbc_request *req, void *user)
         static const char *const moved[] = {"label", "created_at", "last_used_at"};
         for (size_t i = 0; i < sizeof moved / sizeof moved[0]; i++) {
             cJSON *f = cJSON_DetachItemFromObjectCaseSensitive(info, moved[i]);
-            if (f)
-                cJSON_AddItemToObject(o, moved[i], f);
+            if (f) cJSON_AddItemToObject(o, moved[i], f);
         }
         cJSON_Delete(info);
     } else if (rc == AITBC_ENOTFOUND) {
@@ -215,21 +211,35 @@ static void h_account(aitbc_request *req, void *user)
         api->respond_error(req, 500, "internal", NULL, "the account could not be read");
         return;
     }
-    if (st->ledger && p->owner_address[0])
-        add_balances(st, o, p->owner_address);
+    if (st->ledger && p->owner_address[0]) add_balances(st, o, p->owner_address);
     api->respond_json(req, 200, o);
 }
 
-int routes_register(auth_state *st)
-{
+int routes_register(auth_state *st) {
     const aitbc_route routes[] = {
-        {.method = "POST", .path = "/v1/admin/keys", .roles = AITBC_ROLE_ADMIN, .body = AITBC_BODY_JSON,
-         .max_body_bytes = 4096, .handler = h_create, .user = st, .write = 1},
-        {.method = "GET", .path = "/v1/admin/keys", .roles = AITBC_ROLE_ADMIN, .handler = h_list,
+        {.method = "POST",
+         .path = "/v1/admin/keys",
+         .roles = AITBC_ROLE_ADMIN,
+         .body = AITBC_BODY_JSON,
+         .max_body_bytes = 4096,
+         .handler = h_create,
+         .user = st,
+         .write = 1},
+        {.method = "GET",
+         .path = "/v1/admin/keys",
+         .roles = AITBC_ROLE_ADMIN,
+         .handler = h_list,
          .user = st},
-        {.method = "DELETE", .path = "/v1/admin/keys/{key_id}", .roles = AITBC_ROLE_ADMIN,
-         .handler = h_revoke, .user = st, .write = 1},
-        {.method = "GET", .path = "/v1/account", .roles = AITBC_ROLE_ANY, .handler = h_account,
+        {.method = "DELETE",
+         .path = "/v1/admin/keys/{key_id}",
+         .roles = AITBC_ROLE_ADMIN,
+         .handler = h_revoke,
+         .user = st,
+         .write = 1},
+        {.method = "GET",
+         .path = "/v1/account",
+         .roles = AITBC_ROLE_ANY,
+         .handler = h_account,
          .user = st},
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {

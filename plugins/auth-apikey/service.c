@@ -11,8 +11,7 @@
 /* Compared against when nothing real matches: keeps unknown ids as costly as known ones. */
 static const unsigned char k_dummy_hash[KEYFMT_HASH_BYTES] = {0x5a};
 
-void service_init(auth_state *st)
-{
+void service_init(auth_state *st) {
     st->service.size = (uint32_t)sizeof st->service;
     st->service.self = st;
     st->service.authenticate = service_authenticate;
@@ -22,8 +21,7 @@ void service_init(auth_state *st)
 }
 
 /* A configured admin hash: checks every entry (and the dummy) so the time does not say which. */
-static int match_config(auth_state *st, const unsigned char hash[KEYFMT_HASH_BYTES])
-{
+static int match_config(auth_state *st, const unsigned char hash[KEYFMT_HASH_BYTES]) {
     int match = 0;
     for (size_t i = 0; i < st->n_config_hashes; i++)
         match |= keyfmt_hash_equal(hash, st->config_hashes[i]);
@@ -33,29 +31,24 @@ static int match_config(auth_state *st, const unsigned char hash[KEYFMT_HASH_BYT
     return match;
 }
 
-static int fail(auth_state *st, const char *remote, int rc)
-{
+static int fail(auth_state *st, const char *remote, int rc) {
     rl_addr_fail(st->fails, remote, st->api->now_ms());
     return rc;
 }
 
 int service_authenticate(void *self, const char *api_key, const char *remote_addr,
-                         aitbc_principal *out, int *retry_after_s)
-{
+                         aitbc_principal *out, int *retry_after_s) {
     auth_state *st = self;
     int64_t now = st->api->now_ms();
     int retry = 1;
-    if (!api_key || !*api_key)
-        return AITBC_EAUTH; /* nothing guessed, nothing counted */
+    if (!api_key || !*api_key) return AITBC_EAUTH; /* nothing guessed, nothing counted */
     /* An address that failed too often gets no verdict on any key until it cools down. */
     if (rl_addr_blocked(st->fails, remote_addr, now, &retry)) {
-        if (retry_after_s)
-            *retry_after_s = retry;
+        if (retry_after_s) *retry_after_s = retry;
         return AITBC_ERATE;
     }
     keyfmt_parsed k;
-    if (keyfmt_parse(api_key, &k) != 0)
-        return fail(st, remote_addr, AITBC_EAUTH);
+    if (keyfmt_parse(api_key, &k) != 0) return fail(st, remote_addr, AITBC_EAUTH);
 
     unsigned char hash[KEYFMT_HASH_BYTES];
     keyfmt_hash(st->pepper_key, api_key, hash);
@@ -70,8 +63,7 @@ int service_authenticate(void *self, const char *api_key, const char *remote_add
             kc_insert(st->cache, k.key_id, &row);
         } else if (rc == AITBC_ENOTFOUND) {
             int ok = match_config(st, hash) & (k.role == AITBC_ROLE_ADMIN);
-            if (!ok)
-                return fail(st, remote_addr, AITBC_EAUTH);
+            if (!ok) return fail(st, remote_addr, AITBC_EAUTH);
             memset(&row, 0, sizeof row);
             memcpy(row.hash, hash, sizeof row.hash);
             row.role = AITBC_ROLE_ADMIN;
@@ -88,8 +80,7 @@ int service_authenticate(void *self, const char *api_key, const char *remote_add
         *out = p;
         return 0;
     case KC_RATE:
-        if (retry_after_s)
-            *retry_after_s = retry;
+        if (retry_after_s) *retry_after_s = retry;
         return AITBC_ERATE;
     default:
         return fail(st, remote_addr, AITBC_EAUTH);
@@ -98,13 +89,10 @@ int service_authenticate(void *self, const char *api_key, const char *remote_add
 
 /* An address for a key without one: a ledger account if the chain is loaded, else the address of a
  * fresh Ed25519 key (the private half is not needed without a ledger, so it is wiped). */
-static int new_address(auth_state *st, aitbc_txn *txn, char out[48])
-{
-    if (st->ledger)
-        return st->ledger->create_account(st->ledger->self, txn, out);
+static int new_address(auth_state *st, aitbc_txn *txn, char out[48]) {
+    if (st->ledger) return st->ledger->create_account(st->ledger->self, txn, out);
     unsigned char pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
-    if (crypto_sign_keypair(pk, sk) != 0)
-        return AITBC_EIO;
+    if (crypto_sign_keypair(pk, sk) != 0) return AITBC_EIO;
     sodium_memzero(sk, sizeof sk);
     aitbc_address_from_pubkey(pk, out);
     return 0;
@@ -112,22 +100,17 @@ static int new_address(auth_state *st, aitbc_txn *txn, char out[48])
 
 int service_create_key(void *self, aitbc_txn *txn, unsigned role, const char *label,
                        const char *owner_address, char api_key_out[AITBC_API_KEY_MAX],
-                       char key_id_out[48], char address_out[48])
-{
+                       char key_id_out[48], char address_out[48]) {
     auth_state *st = self;
-    if (!keyfmt_role_name(role) || !api_key_out || !key_id_out || !address_out)
-        return AITBC_EINVAL;
-    if (!label)
-        label = "";
+    if (!keyfmt_role_name(role) || !api_key_out || !key_id_out || !address_out) return AITBC_EINVAL;
+    if (!label) label = "";
     if (strlen(label) > 4 * AUTH_LABEL_MAX) /* bytes; routes check characters */
         return AITBC_EINVAL;
-    if (owner_address && !aitbc_address_valid(owner_address))
-        return AITBC_EINVAL;
+    if (owner_address && !aitbc_address_valid(owner_address)) return AITBC_EINVAL;
 
     const aitbc_host_api *api = st->api;
     aitbc_txn *t = txn ? txn : api->txn_begin(AITBC_TXN_WRITE);
-    if (!t)
-        return AITBC_EIO;
+    if (!t) return AITBC_EIO;
     char address[48] = {0};
     int rc = 0;
     if (owner_address)
@@ -164,42 +147,35 @@ int service_create_key(void *self, aitbc_txn *txn, unsigned role, const char *la
     return rc;
 }
 
-static void publish_revoked(auth_state *st, const char *key_id, const char *owner)
-{
+static void publish_revoked(auth_state *st, const char *key_id, const char *owner) {
     cJSON *ev = cJSON_CreateObject();
-    if (!ev)
-        return;
+    if (!ev) return;
     aitbc_json_add_str(ev, "key_id", key_id);
     aitbc_json_add_str(ev, "owner_address", owner);
     st->api->bus_publish(st->ctx, AUTH_TOPIC_KEY_REVOKED, ev);
     cJSON_Delete(ev);
 }
 
-int service_revoke_key(void *self, aitbc_txn *txn, const char *key_id)
-{
+int service_revoke_key(void *self, aitbc_txn *txn, const char *key_id) {
     auth_state *st = self;
-    if (!keyfmt_key_id_valid(key_id))
-        return AITBC_ENOTFOUND;
+    if (!keyfmt_key_id_valid(key_id)) return AITBC_ENOTFOUND;
     char owner[48];
     int rc = store_revoke_key(st, txn, key_id, st->api->now_ms(), owner);
-    if (rc != 0)
-        return rc;
+    if (rc != 0) return rc;
     /* Before returning: the next request with this key fails. Inside a caller's transaction that
-     * later rolls back the tombstone still denies the key until the cache forgets it (fail closed). */
+     * later rolls back the tombstone still denies the key until the cache forgets it (fail closed).
+     */
     kc_revoke(st->cache, key_id, st->api->now_ms());
     publish_revoked(st, key_id, owner);
     return 0;
 }
 
-int service_revoke_owner(void *self, aitbc_txn *txn, const char *owner_address, unsigned role)
-{
+int service_revoke_owner(void *self, aitbc_txn *txn, const char *owner_address, unsigned role) {
     auth_state *st = self;
-    if (!owner_address || !keyfmt_role_name(role))
-        return AITBC_EINVAL;
+    if (!owner_address || !keyfmt_role_name(role)) return AITBC_EINVAL;
     const aitbc_host_api *api = st->api;
     aitbc_txn *t = txn ? txn : api->txn_begin(AITBC_TXN_WRITE);
-    if (!t)
-        return AITBC_EIO;
+    if (!t) return AITBC_EIO;
     char(*ids)[48] = NULL;
     size_t n = 0;
     int rc = store_owner_keys(st, t, owner_address, role, &ids, &n);
@@ -222,8 +198,7 @@ int service_revoke_owner(void *self, aitbc_txn *txn, const char *owner_address, 
     return rc;
 }
 
-void service_tick(void *arg)
-{
+void service_tick(void *arg) {
     auth_state *st = arg;
     int64_t now = st->api->now_ms();
     size_t n = 0;

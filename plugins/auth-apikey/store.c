@@ -20,40 +20,34 @@ static const aitbc_migration k_steps[] = {
     {2, "CREATE TABLE auth_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"},
 };
 
-int store_migrate_keys(auth_state *st)
-{
+int store_migrate_keys(auth_state *st) {
     return st->api->migrate(st->ctx, k_steps, sizeof k_steps / sizeof k_steps[0]);
 }
 
 /* Use the caller's transaction, or open one we then own. */
-static aitbc_txn *txn_open(auth_state *st, aitbc_txn *given, int mode, int *owned)
-{
+static aitbc_txn *txn_open(auth_state *st, aitbc_txn *given, int mode, int *owned) {
     *owned = given == NULL;
     return given ? given : st->api->txn_begin(mode);
 }
 
-static int txn_close(auth_state *st, aitbc_txn *txn, int owned, int rc)
-{
-    if (!owned)
-        return rc;
-    if (rc == 0)
-        return st->api->txn_commit(txn);
+static int txn_close(auth_state *st, aitbc_txn *txn, int owned, int rc) {
+    if (!owned) return rc;
+    if (rc == 0) return st->api->txn_commit(txn);
     st->api->txn_rollback(txn);
     return rc;
 }
 
 int store_insert_key(auth_state *st, aitbc_txn *txn, const char *key_id, unsigned role,
-                     const char *owner, const char *label, const unsigned char hash[KEYFMT_HASH_BYTES],
-                     int64_t created_ms)
-{
+                     const char *owner, const char *label,
+                     const unsigned char hash[KEYFMT_HASH_BYTES], int64_t created_ms) {
     const aitbc_host_api *api = st->api;
     int owned;
     aitbc_txn *t = txn_open(st, txn, AITBC_TXN_WRITE, &owned);
-    if (!t)
-        return AITBC_EIO;
+    if (!t) return AITBC_EIO;
     int rc = AITBC_EIO;
-    aitbc_stmt *s = api->stmt(t, "INSERT INTO auth_keys (key_id, role, owner_address, label, key_hash,"
-                                 " created_at) VALUES (?, ?, ?, ?, ?, ?)");
+    aitbc_stmt *s =
+        api->stmt(t, "INSERT INTO auth_keys (key_id, role, owner_address, label, key_hash,"
+                     " created_at) VALUES (?, ?, ?, ?, ?, ?)");
     if (s) {
         api->bind_text(s, 1, key_id);
         api->bind_text(s, 2, keyfmt_role_name(role));
@@ -67,12 +61,10 @@ int store_insert_key(auth_state *st, aitbc_txn *txn, const char *key_id, unsigne
     return txn_close(st, t, owned, rc);
 }
 
-int store_load_key(auth_state *st, const char *key_id, kc_row *row)
-{
+int store_load_key(auth_state *st, const char *key_id, kc_row *row) {
     const aitbc_host_api *api = st->api;
     aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
-    if (!t)
-        return AITBC_EIO;
+    if (!t) return AITBC_EIO;
     int rc = AITBC_EIO;
     aitbc_stmt *s = api->stmt(t, "SELECT role, owner_address, key_hash, revoked_at IS NOT NULL"
                                  " FROM auth_keys WHERE key_id = ?");
@@ -85,8 +77,7 @@ int store_load_key(auth_state *st, const char *key_id, kc_row *row)
             const char *owner = api->col_text(s, 1);
             memset(row, 0, sizeof *row);
             row->role = keyfmt_role_from_name(api->col_text(s, 0));
-            if (owner)
-                strncpy(row->owner, owner, sizeof row->owner - 1);
+            if (owner) strncpy(row->owner, owner, sizeof row->owner - 1);
             if (h && len == KEYFMT_HASH_BYTES)
                 memcpy(row->hash, h, KEYFMT_HASH_BYTES);
             else
@@ -103,13 +94,11 @@ int store_load_key(auth_state *st, const char *key_id, kc_row *row)
 }
 
 int store_revoke_key(auth_state *st, aitbc_txn *txn, const char *key_id, int64_t now_ms,
-                     char owner_out[48])
-{
+                     char owner_out[48]) {
     const aitbc_host_api *api = st->api;
     int owned;
     aitbc_txn *t = txn_open(st, txn, AITBC_TXN_WRITE, &owned);
-    if (!t)
-        return AITBC_EIO;
+    if (!t) return AITBC_EIO;
     int rc = AITBC_EIO;
     aitbc_stmt *s = api->stmt(t, "SELECT owner_address FROM auth_keys WHERE key_id = ?");
     if (s) {
@@ -118,8 +107,7 @@ int store_revoke_key(auth_state *st, aitbc_txn *txn, const char *key_id, int64_t
         if (r == AITBC_ROW) {
             const char *o = api->col_text(s, 0);
             memset(owner_out, 0, 48);
-            if (o)
-                strncpy(owner_out, o, 47);
+            if (o) strncpy(owner_out, o, 47);
             rc = 0;
         } else if (r == AITBC_DONE) {
             rc = AITBC_ENOTFOUND;
@@ -127,7 +115,8 @@ int store_revoke_key(auth_state *st, aitbc_txn *txn, const char *key_id, int64_t
         api->stmt_done(s);
     }
     if (rc == 0) {
-        s = api->stmt(t, "UPDATE auth_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL");
+        s = api->stmt(
+            t, "UPDATE auth_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL");
         rc = AITBC_EIO;
         if (s) {
             api->bind_int64(s, 1, now_ms);
@@ -144,15 +133,13 @@ int store_revoke_key(auth_state *st, aitbc_txn *txn, const char *key_id, int64_t
 }
 
 int store_owner_keys(auth_state *st, aitbc_txn *txn, const char *owner, unsigned role,
-                     char (**ids)[48], size_t *n)
-{
+                     char (**ids)[48], size_t *n) {
     const aitbc_host_api *api = st->api;
     int owned;
     *ids = NULL;
     *n = 0;
     aitbc_txn *t = txn_open(st, txn, AITBC_TXN_READ, &owned);
-    if (!t)
-        return AITBC_EIO;
+    if (!t) return AITBC_EIO;
     int rc = AITBC_EIO;
     aitbc_stmt *s = api->stmt(t, "SELECT key_id FROM auth_keys WHERE owner_address = ? AND role = ?"
                                  " AND revoked_at IS NULL");
@@ -174,12 +161,10 @@ int store_owner_keys(auth_state *st, aitbc_txn *txn, const char *owner, unsigned
             }
             const char *id = api->col_text(s, 0);
             memset((*ids)[*n], 0, 48);
-            if (id)
-                strncpy((*ids)[*n], id, 47);
+            if (id) strncpy((*ids)[*n], id, 47);
             (*n)++;
         }
-        if (rc == 0 && r != AITBC_DONE)
-            rc = AITBC_EIO;
+        if (rc == 0 && r != AITBC_DONE) rc = AITBC_EIO;
         api->stmt_done(s);
     }
     if (rc != 0) {
@@ -191,12 +176,10 @@ int store_owner_keys(auth_state *st, aitbc_txn *txn, const char *owner, unsigned
     return txn_close(st, t, owned, 0) ? AITBC_EIO : rc;
 }
 
-int store_count_admins(auth_state *st, int64_t *n)
-{
+int store_count_admins(auth_state *st, int64_t *n) {
     const aitbc_host_api *api = st->api;
     aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
-    if (!t)
-        return AITBC_EIO;
+    if (!t) return AITBC_EIO;
     int rc = AITBC_EIO;
     aitbc_stmt *s = api->stmt(t, "SELECT count(*) FROM auth_keys WHERE role = 'admin'"
                                  " AND revoked_at IS NULL");
@@ -211,38 +194,33 @@ int store_count_admins(auth_state *st, int64_t *n)
     return rc;
 }
 
-void store_flush_used(auth_state *st, const kc_used *used, size_t n)
-{
-    if (n == 0)
-        return;
+void store_flush_used(auth_state *st, const kc_used *used, size_t n) {
+    if (n == 0) return;
     const aitbc_host_api *api = st->api;
     aitbc_txn *t = api->txn_begin(AITBC_TXN_WRITE);
-    if (!t)
-        return;
+    if (!t) return;
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
-        aitbc_stmt *s = api->stmt(t, "UPDATE auth_keys SET last_used_at = max(coalesce(last_used_at, 0), ?)"
-                                     " WHERE key_id = ?");
+        aitbc_stmt *s =
+            api->stmt(t, "UPDATE auth_keys SET last_used_at = max(coalesce(last_used_at, 0), ?)"
+                         " WHERE key_id = ?");
         if (!s) {
             rc = AITBC_EIO;
             break;
         }
         api->bind_int64(s, 1, used[i].last_used_ms);
         api->bind_text(s, 2, used[i].key_id);
-        if (api->step(s) != AITBC_DONE)
-            rc = AITBC_EIO;
+        if (api->step(s) != AITBC_DONE) rc = AITBC_EIO;
         api->stmt_done(s);
     }
     if (rc == 0)
         rc = api->txn_commit(t);
     else
         api->txn_rollback(t);
-    if (rc != 0)
-        api->log(st->ctx, AITBC_LOG_WARN, "could not record last use of %zu keys", n);
+    if (rc != 0) api->log(st->ctx, AITBC_LOG_WARN, "could not record last use of %zu keys", n);
 }
 
-static void add_time(cJSON *obj, const char *name, int64_t ms)
-{
+static void add_time(cJSON *obj, const char *name, int64_t ms) {
     if (ms <= 0) {
         cJSON_AddNullToObject(obj, name);
         return;
@@ -253,12 +231,10 @@ static void add_time(cJSON *obj, const char *name, int64_t ms)
 }
 
 /* Columns: key_id, role, label, owner_address, created_at, last_used_at, revoked_at. */
-static cJSON *row_json(auth_state *st, aitbc_stmt *s)
-{
+static cJSON *row_json(auth_state *st, aitbc_stmt *s) {
     const aitbc_host_api *api = st->api;
     cJSON *o = cJSON_CreateObject();
-    if (!o)
-        return NULL;
+    if (!o) return NULL;
     const char *key_id = api->col_text(s, 0);
     aitbc_json_add_str(o, "key_id", key_id);
     aitbc_json_add_str(o, "role", api->col_text(s, 1));
@@ -271,21 +247,19 @@ static cJSON *row_json(auth_state *st, aitbc_stmt *s)
     add_time(o, "last_used_at", mem > used ? mem : used);
     int revoked = !api->col_is_null(s, 6);
     cJSON_AddBoolToObject(o, "revoked", revoked);
-    if (revoked)
-        add_time(o, "revoked_at", api->col_int64(s, 6));
+    if (revoked) add_time(o, "revoked_at", api->col_int64(s, 6));
     return o;
 }
 
-cJSON *store_key_json(auth_state *st, const char *key_id, int *rc)
-{
+cJSON *store_key_json(auth_state *st, const char *key_id, int *rc) {
     const aitbc_host_api *api = st->api;
     cJSON *out = NULL;
     *rc = AITBC_EIO;
     aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
-    if (!t)
-        return NULL;
-    aitbc_stmt *s = api->stmt(t, "SELECT key_id, role, label, owner_address, created_at, last_used_at,"
-                                 " revoked_at FROM auth_keys WHERE key_id = ?");
+    if (!t) return NULL;
+    aitbc_stmt *s =
+        api->stmt(t, "SELECT key_id, role, label, owner_address, created_at, last_used_at,"
+                     " revoked_at FROM auth_keys WHERE key_id = ?");
     if (s) {
         api->bind_text(s, 1, key_id);
         int r = api->step(s);
@@ -302,12 +276,10 @@ cJSON *store_key_json(auth_state *st, const char *key_id, int *rc)
 }
 
 int store_list_keys(auth_state *st, unsigned role, const char *owner, int64_t after_ms,
-                    const char *after_id, int limit, cJSON *items)
-{
+                    const char *after_id, int limit, cJSON *items) {
     const aitbc_host_api *api = st->api;
     aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
-    if (!t)
-        return AITBC_EIO;
+    if (!t) return AITBC_EIO;
     int rc = AITBC_EIO;
     aitbc_stmt *s = api->stmt(
         t, "SELECT key_id, role, label, owner_address, created_at, last_used_at, revoked_at"
@@ -341,8 +313,7 @@ int store_list_keys(auth_state *st, unsigned role, const char *owner, int64_t af
             }
             cJSON_AddItemToArray(items, o);
         }
-        if (rc == 0 && r != AITBC_DONE)
-            rc = AITBC_EIO;
+        if (rc == 0 && r != AITBC_DONE) rc = AITBC_EIO;
         api->stmt_done(s);
     }
     api->txn_commit(t);

@@ -10,14 +10,12 @@
 static const char k_zero_hash[] =
     "0000000000000000000000000000000000000000000000000000000000000000";
 
-int chain_state_root_db(chain_state *cs, aitbc_txn *t, char out[65])
-{
+int chain_state_root_db(chain_state *cs, aitbc_txn *t, char out[65]) {
     const aitbc_host_api *api = cs->api;
     /* A full ordered pass over the balance table: O(accounts × assets) per block. */
     aitbc_stmt *s = api->stmt(t, "SELECT address, asset, available, locked FROM chain_balances "
                                  "WHERE available != 0 OR locked != 0 ORDER BY address, asset");
-    if (!s)
-        return AITBC_EIO;
+    if (!s) return AITBC_EIO;
     chain_sr sr;
     chain_sr_init(&sr);
     int rc;
@@ -32,13 +30,11 @@ int chain_state_root_db(chain_state *cs, aitbc_txn *t, char out[65])
 }
 
 /* Latest block header fields needed to chain the next one. 1 if there is one, 0 if none. */
-static int last_block(chain_state *cs, aitbc_txn *t, chain_block *last)
-{
+static int last_block(chain_state *cs, aitbc_txn *t, chain_block *last) {
     const aitbc_host_api *api = cs->api;
     aitbc_stmt *s =
         api->stmt(t, "SELECT height, hash, ts_ms FROM chain_blocks ORDER BY height DESC LIMIT 1");
-    if (!s)
-        return AITBC_EIO;
+    if (!s) return AITBC_EIO;
     int rc = api->step(s);
     if (rc == AITBC_ROW) {
         const char *h = api->col_text(s, 1);
@@ -56,23 +52,19 @@ typedef struct pending {
     size_t n, cap;
 } pending;
 
-static int pending_load(chain_state *cs, aitbc_txn *t, pending *p)
-{
+static int pending_load(chain_state *cs, aitbc_txn *t, pending *p) {
     const aitbc_host_api *api = cs->api;
     aitbc_stmt *s = api->stmt(t, "SELECT seq, hash FROM chain_txs WHERE block_height IS NULL "
                                  "ORDER BY seq");
-    if (!s)
-        return AITBC_EIO;
+    if (!s) return AITBC_EIO;
     int rc;
     while ((rc = api->step(s)) == AITBC_ROW) {
         if (p->n == p->cap) {
             size_t ncap = p->cap ? p->cap * 2 : 256;
             int64_t *ns = realloc(p->seq, ncap * sizeof *ns);
-            if (ns)
-                p->seq = ns;
+            if (ns) p->seq = ns;
             unsigned char(*nl)[32] = realloc(p->leaf, ncap * sizeof *nl);
-            if (nl)
-                p->leaf = nl;
+            if (nl) p->leaf = nl;
             if (!ns || !nl) {
                 rc = AITBC_ENOMEM;
                 break;
@@ -90,33 +82,28 @@ static int pending_load(chain_state *cs, aitbc_txn *t, pending *p)
     return rc < 0 ? rc : 0;
 }
 
-static int assign_txs(chain_state *cs, aitbc_txn *t, const pending *p, int64_t height)
-{
+static int assign_txs(chain_state *cs, aitbc_txn *t, const pending *p, int64_t height) {
     const aitbc_host_api *api = cs->api;
     for (size_t i = 0; i < p->n; i++) {
         aitbc_stmt *s =
             api->stmt(t, "UPDATE chain_txs SET block_height = ?1, idx = ?2 WHERE seq = ?3");
-        if (!s)
-            return AITBC_EIO;
+        if (!s) return AITBC_EIO;
         api->bind_int64(s, 1, height);
         api->bind_int64(s, 2, (int64_t)i);
         api->bind_int64(s, 3, p->seq[i]);
         int rc = api->step(s);
         api->stmt_done(s);
-        if (rc < 0)
-            return rc;
+        if (rc < 0) return rc;
     }
     return 0;
 }
 
-static int insert_block(chain_state *cs, aitbc_txn *t, const chain_block *b)
-{
+static int insert_block(chain_state *cs, aitbc_txn *t, const chain_block *b) {
     const aitbc_host_api *api = cs->api;
     aitbc_stmt *s = api->stmt(t, "INSERT INTO chain_blocks(height, hash, parent_hash, ts_ms, "
                                  "merkle_root, state_root, proposer, proposer_key, signature, "
                                  "tx_count) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)");
-    if (!s)
-        return AITBC_EIO;
+    if (!s) return AITBC_EIO;
     api->bind_int64(s, 1, b->height);
     api->bind_text(s, 2, b->hash);
     api->bind_text(s, 3, b->parent_hash);
@@ -133,17 +120,14 @@ static int insert_block(chain_state *cs, aitbc_txn *t, const chain_block *b)
 }
 
 int chain_seal_in(chain_state *cs, aitbc_txn *t, int64_t ts_ms, int force, chain_block *blk,
-                  int *sealed)
-{
+                  int *sealed) {
     chain_block last;
     *sealed = 0;
     int have = last_block(cs, t, &last);
-    if (have < 0)
-        return have;
+    if (have < 0) return have;
     pending p = {0};
     int rc = pending_load(cs, t, &p);
-    if (rc != 0)
-        goto out;
+    if (rc != 0) goto out;
     if (p.n == 0 && have && !force) {
         /* No empty blocks, except a heartbeat once max_empty_interval_s has passed. */
         if (cs->max_empty_interval_s <= 0 || ts_ms - last.ts_ms < cs->max_empty_interval_s * 1000)
@@ -156,15 +140,11 @@ int chain_seal_in(chain_state *cs, aitbc_txn *t, int64_t ts_ms, int force, chain
     blk->tx_count = (int64_t)p.n;
     snprintf(blk->proposer, sizeof blk->proposer, "%s", cs->address);
     chain_merkle_root(p.leaf, p.n, blk->merkle_root);
-    if ((rc = assign_txs(cs, t, &p, blk->height)) != 0)
-        goto out;
-    if ((rc = chain_state_root_db(cs, t, blk->state_root)) != 0)
-        goto out;
-    if ((rc = chain_block_hash(blk, blk->hash)) != 0)
-        goto out;
+    if ((rc = assign_txs(cs, t, &p, blk->height)) != 0) goto out;
+    if ((rc = chain_state_root_db(cs, t, blk->state_root)) != 0) goto out;
+    if ((rc = chain_block_hash(blk, blk->hash)) != 0) goto out;
     chain_block_sign(blk, cs->sk);
-    if ((rc = insert_block(cs, t, blk)) != 0)
-        goto out;
+    if ((rc = insert_block(cs, t, blk)) != 0) goto out;
     *sealed = 1;
 out:
     free(p.seq);
@@ -172,26 +152,22 @@ out:
     return rc;
 }
 
-static int decimals_cb(void *user, const char *asset)
-{
+static int decimals_cb(void *user, const char *asset) {
     const chain_asset *a = chain_find_asset(user, asset);
     return a ? a->decimals : -1;
 }
 
 /* After commit: the block, then each of its transactions, in order. */
-static void publish(chain_state *cs, const chain_block *blk)
-{
+static void publish(chain_state *cs, const chain_block *blk) {
     const aitbc_host_api *api = cs->api;
     cJSON *bj = chain_block_to_json(blk);
     if (bj) {
         api->bus_publish(cs->ctx, AITBC_TOPIC_BLOCKS, bj);
         cJSON_Delete(bj);
     }
-    if (blk->tx_count == 0)
-        return;
+    if (blk->tx_count == 0) return;
     aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
-    if (!t)
-        return;
+    if (!t) return;
     aitbc_stmt *s = api->stmt(t, "SELECT " CHAIN_TX_COLS " FROM chain_txs "
                                  "WHERE block_height = ?1 ORDER BY idx");
     if (s) {
@@ -208,13 +184,11 @@ static void publish(chain_state *cs, const chain_block *blk)
     api->txn_commit(t);
 }
 
-int chain_seal(chain_state *cs, int force, int64_t *height_out)
-{
+int chain_seal(chain_state *cs, int force, int64_t *height_out) {
     const aitbc_host_api *api = cs->api;
     chain_block blk;
     int sealed = 0;
-    if (height_out)
-        *height_out = -1;
+    if (height_out) *height_out = -1;
     pthread_mutex_lock(&cs->seal_mu);
     aitbc_txn *t = api->txn_begin(AITBC_TXN_WRITE);
     if (!t) {
@@ -227,16 +201,13 @@ int chain_seal(chain_state *cs, int force, int64_t *height_out)
     else
         api->txn_rollback(t);
     pthread_mutex_unlock(&cs->seal_mu);
-    if (rc != 0 || !sealed)
-        return rc;
-    if (height_out)
-        *height_out = blk.height;
+    if (rc != 0 || !sealed) return rc;
+    if (height_out) *height_out = blk.height;
     publish(cs, &blk);
     return 0;
 }
 
-void chain_seal_tick(void *arg)
-{
+void chain_seal_tick(void *arg) {
     chain_state *cs = arg;
     int rc = chain_seal(cs, 0, NULL);
     if (rc != 0)
@@ -245,20 +216,16 @@ void chain_seal_tick(void *arg)
 }
 
 /* Genesis allocations: MINTs recorded in block 0, refs "genesis:<i>". */
-static int genesis_allocations(chain_state *cs, aitbc_txn *t, const cJSON *g)
-{
+static int genesis_allocations(chain_state *cs, aitbc_txn *t, const cJSON *g) {
     const cJSON *accts = g ? cJSON_GetObjectItemCaseSensitive(g, "accounts") : NULL;
     const cJSON *it;
-    cJSON_ArrayForEach(it, accts)
-    {
+    cJSON_ArrayForEach(it, accts) {
         int rc = cs->ledger.ensure_account(cs, t, cJSON_GetStringValue(it));
-        if (rc != 0)
-            return rc;
+        if (rc != 0) return rc;
     }
     const cJSON *allocs = g ? cJSON_GetObjectItemCaseSensitive(g, "allocations") : NULL;
     int i = 0;
-    cJSON_ArrayForEach(it, allocs)
-    {
+    cJSON_ArrayForEach(it, allocs) {
         const char *addr = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "address"));
         const char *asset = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "asset"));
         const char *amt = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "amount"));
@@ -269,20 +236,16 @@ static int genesis_allocations(chain_state *cs, aitbc_txn *t, const cJSON *g)
             return AITBC_EINVAL;
         snprintf(ref, sizeof ref, "genesis:%d", i++);
         int rc = cs->ledger.ensure_account(cs, t, addr);
-        if (rc == 0)
-            rc = cs->ledger.mint(cs, t, addr, asset, units, ref, NULL);
-        if (rc != 0)
-            return rc;
+        if (rc == 0) rc = cs->ledger.mint(cs, t, addr, asset, units, ref, NULL);
+        if (rc != 0) return rc;
     }
     return 0;
 }
 
-int chain_genesis(chain_state *cs, const cJSON *genesis_cfg)
-{
+int chain_genesis(chain_state *cs, const cJSON *genesis_cfg) {
     const aitbc_host_api *api = cs->api;
     aitbc_txn *t = api->txn_begin(AITBC_TXN_WRITE);
-    if (!t)
-        return AITBC_EBUSY;
+    if (!t) return AITBC_EBUSY;
     chain_block last, blk;
     int sealed = 0;
     int rc = last_block(cs, t, &last);
@@ -297,8 +260,7 @@ int chain_genesis(chain_state *cs, const cJSON *genesis_cfg)
     } else if (rc == 1) {
         rc = 0;
     }
-    if (rc == 0)
-        return api->txn_commit(t);
+    if (rc == 0) return api->txn_commit(t);
     api->txn_rollback(t);
     return rc;
 }

@@ -47,32 +47,25 @@ static const aitbc_cfg_key k_schema[] = {
     {NULL, 0, 0, NULL},
 };
 
-const chain_asset *chain_find_asset(const chain_state *cs, const char *symbol)
-{
+const chain_asset *chain_find_asset(const chain_state *cs, const char *symbol) {
     for (size_t i = 0; i < cs->nassets; i++)
-        if (strcmp(cs->assets[i].symbol, symbol) == 0)
-            return &cs->assets[i];
+        if (strcmp(cs->assets[i].symbol, symbol) == 0) return &cs->assets[i];
     return NULL;
 }
 
-static int symbol_ok(const char *s)
-{
+static int symbol_ok(const char *s) {
     size_t n = s ? strlen(s) : 0;
-    if (n == 0 || n >= CHAIN_SYMBOL_MAX || s[0] < 'A' || s[0] > 'Z')
-        return 0;
+    if (n == 0 || n >= CHAIN_SYMBOL_MAX || s[0] < 'A' || s[0] > 'Z') return 0;
     for (size_t i = 0; i < n; i++)
-        if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9')))
-            return 0;
+        if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9'))) return 0;
     return 1;
 }
 
 static int cfg_int(chain_state *cs, const cJSON *cfg, const char *key, int64_t def, int64_t lo,
-                   int64_t hi, int64_t *out)
-{
+                   int64_t hi, int64_t *out) {
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(cfg, key);
     *out = def;
-    if (!it)
-        return 0;
+    if (!it) return 0;
     if (aitbc_json_int(it, out) != 0 || *out < lo || *out > hi) {
         cs->api->log(cs->ctx, AITBC_LOG_ERROR, "chain.%s must be an integer in %lld..%lld", key,
                      (long long)lo, (long long)hi);
@@ -81,8 +74,7 @@ static int cfg_int(chain_state *cs, const cJSON *cfg, const char *key, int64_t d
     return 0;
 }
 
-static int parse_assets(chain_state *cs, const cJSON *arr)
-{
+static int parse_assets(chain_state *cs, const cJSON *arr) {
     if (!arr) {
         cs->assets[0] = (chain_asset){"AIT", 6};
         cs->assets[1] = (chain_asset){"BTC", 8};
@@ -90,16 +82,17 @@ static int parse_assets(chain_state *cs, const cJSON *arr)
         return 0;
     }
     const cJSON *it;
-    cJSON_ArrayForEach(it, arr)
-    {
+    cJSON_ArrayForEach(it, arr) {
         const char *sym = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "symbol"));
         int64_t dec = -1;
         const cJSON *d = cJSON_GetObjectItemCaseSensitive(it, "decimals");
         if (!symbol_ok(sym) || !d || aitbc_json_int(d, &dec) != 0 || dec < 0 || dec > 18 ||
-            cs->nassets == CHAIN_MAX_ASSETS || chain_find_asset(cs, sym) || cJSON_GetArraySize(it) != 2) {
+            cs->nassets == CHAIN_MAX_ASSETS || chain_find_asset(cs, sym) ||
+            cJSON_GetArraySize(it) != 2) {
             cs->api->log(cs->ctx, AITBC_LOG_ERROR,
                          "chain.assets: each entry is {symbol: [A-Z][A-Z0-9]{0,15}, decimals: "
-                         "0..18}, unique, at most %d", CHAIN_MAX_ASSETS);
+                         "0..18}, unique, at most %d",
+                         CHAIN_MAX_ASSETS);
             return AITBC_EINVAL;
         }
         snprintf(cs->assets[cs->nassets].symbol, CHAIN_SYMBOL_MAX, "%s", sym);
@@ -108,31 +101,28 @@ static int parse_assets(chain_state *cs, const cJSON *arr)
     return cs->nassets ? 0 : AITBC_EINVAL;
 }
 
-static int parse_genesis(chain_state *cs, const cJSON *g)
-{
-    if (!g)
-        return 0;
+static int parse_genesis(chain_state *cs, const cJSON *g) {
+    if (!g) return 0;
     const cJSON *it;
-    cJSON_ArrayForEach(it, g)
-    {
+    cJSON_ArrayForEach(it, g) {
         const char *k = it->string;
         if (strcmp(k, "timestamp") == 0) {
             if (!cJSON_IsString(it) || aitbc_time_parse(it->valuestring, &cs->genesis_ms) != 0)
                 goto bad;
         } else if (strcmp(k, "accounts") == 0) {
             const cJSON *a;
-            if (!cJSON_IsArray(it))
-                goto bad;
+            if (!cJSON_IsArray(it)) goto bad;
             cJSON_ArrayForEach(a, it) if (!aitbc_address_valid(cJSON_GetStringValue(a))) goto bad;
         } else if (strcmp(k, "allocations") == 0) {
             const cJSON *a;
-            if (!cJSON_IsArray(it))
-                goto bad;
-            cJSON_ArrayForEach(a, it)
-            {
-                const char *addr = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "address"));
-                const char *sym = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "asset"));
-                const char *amt = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "amount"));
+            if (!cJSON_IsArray(it)) goto bad;
+            cJSON_ArrayForEach(a, it) {
+                const char *addr =
+                    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "address"));
+                const char *sym =
+                    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "asset"));
+                const char *amt =
+                    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "amount"));
                 const chain_asset *as = sym ? chain_find_asset(cs, sym) : NULL;
                 int64_t units;
                 if (!aitbc_address_valid(addr) || !as || !amt ||
@@ -151,17 +141,13 @@ bad:
     return AITBC_EINVAL;
 }
 
-static int parse_authorities(chain_state *cs, const cJSON *arr)
-{
+static int parse_authorities(chain_state *cs, const cJSON *arr) {
     int n = arr ? cJSON_GetArraySize(arr) : 0;
-    if (n == 0)
-        return 0;
+    if (n == 0) return 0;
     cs->authorities = calloc((size_t)n, 32);
-    if (!cs->authorities)
-        return AITBC_ENOMEM;
+    if (!cs->authorities) return AITBC_ENOMEM;
     const cJSON *it;
-    cJSON_ArrayForEach(it, arr)
-    {
+    cJSON_ArrayForEach(it, arr) {
         if (chain_hex32(cJSON_GetStringValue(it), cs->authorities[cs->nauthorities]) != 0) {
             cs->api->log(cs->ctx, AITBC_LOG_ERROR, "chain.authorities: 64 lowercase hex each");
             return AITBC_EINVAL;
@@ -171,35 +157,28 @@ static int parse_authorities(chain_state *cs, const cJSON *arr)
     return 0;
 }
 
-static int parse_config(chain_state *cs, const cJSON *cfg)
-{
+static int parse_config(chain_state *cs, const cJSON *cfg) {
     int rc = cfg_int(cs, cfg, "block_interval_ms", 2000, 10, 3600000, &cs->block_interval_ms);
     if (rc == 0)
-        rc = cfg_int(cs, cfg, "max_empty_interval_s", 60, 0, 86400 * 365,
-                     &cs->max_empty_interval_s);
-    if (rc == 0)
-        rc = parse_assets(cs, cJSON_GetObjectItemCaseSensitive(cfg, "assets"));
-    if (rc == 0)
-        rc = parse_genesis(cs, cJSON_GetObjectItemCaseSensitive(cfg, "genesis"));
-    if (rc == 0)
-        rc = parse_authorities(cs, cJSON_GetObjectItemCaseSensitive(cfg, "authorities"));
+        rc =
+            cfg_int(cs, cfg, "max_empty_interval_s", 60, 0, 86400 * 365, &cs->max_empty_interval_s);
+    if (rc == 0) rc = parse_assets(cs, cJSON_GetObjectItemCaseSensitive(cfg, "assets"));
+    if (rc == 0) rc = parse_genesis(cs, cJSON_GetObjectItemCaseSensitive(cfg, "genesis"));
+    if (rc == 0) rc = parse_authorities(cs, cJSON_GetObjectItemCaseSensitive(cfg, "authorities"));
     const char *kf = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cfg, "key_file"));
-    int n = kf ? snprintf(cs->key_path, sizeof cs->key_path, "%s", kf)
-               : snprintf(cs->key_path, sizeof cs->key_path, "%s/node.key",
-                          cs->api->data_dir(cs->ctx));
-    if (rc == 0 && (n <= 0 || (size_t)n >= sizeof cs->key_path))
-        rc = AITBC_EINVAL;
+    int n =
+        kf ? snprintf(cs->key_path, sizeof cs->key_path, "%s", kf)
+           : snprintf(cs->key_path, sizeof cs->key_path, "%s/node.key", cs->api->data_dir(cs->ctx));
+    if (rc == 0 && (n <= 0 || (size_t)n >= sizeof cs->key_path)) rc = AITBC_EINVAL;
     return rc;
 }
 
 /* Record asset decimals; refuse to start if the config changed the decimals of a stored asset
  * (every stored amount would silently change value). */
-static int sync_assets(chain_state *cs)
-{
+static int sync_assets(chain_state *cs) {
     const aitbc_host_api *api = cs->api;
     aitbc_txn *t = api->txn_begin(AITBC_TXN_WRITE);
-    if (!t)
-        return AITBC_EBUSY;
+    if (!t) return AITBC_EBUSY;
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < cs->nassets; i++) {
         aitbc_stmt *s = api->stmt(t, "INSERT INTO chain_assets(symbol, decimals) VALUES(?1, ?2) "
@@ -216,26 +195,25 @@ static int sync_assets(chain_state *cs)
         if (s) {
             api->bind_text(s, 1, cs->assets[i].symbol);
             if (api->step(s) != AITBC_ROW || api->col_int64(s, 0) != cs->assets[i].decimals) {
-                api->log(cs->ctx, AITBC_LOG_ERROR, "asset %s: decimals differ from the stored "
-                         "chain's; refusing to reinterpret amounts", cs->assets[i].symbol);
+                api->log(cs->ctx, AITBC_LOG_ERROR,
+                         "asset %s: decimals differ from the stored "
+                         "chain's; refusing to reinterpret amounts",
+                         cs->assets[i].symbol);
                 rc = AITBC_EINVAL;
             }
             api->stmt_done(s);
         }
     }
-    if (rc == 0)
-        return api->txn_commit(t);
+    if (rc == 0) return api->txn_commit(t);
     api->txn_rollback(t);
     return rc;
 }
 
 static void chain_destroy(void *state);
 
-static int chain_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **state)
-{
+static int chain_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **state) {
     chain_state *cs = calloc(1, sizeof *cs);
-    if (!cs)
-        return AITBC_ENOMEM;
+    if (!cs) return AITBC_ENOMEM;
     *state = cs;
     cs->ctx = ctx;
     cs->api = api;
@@ -247,30 +225,19 @@ static int chain_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **s
     cs->release_cmd = (aitbc_command_v1){sizeof(aitbc_command_v1), cs, chain_release_locks_run};
     const cJSON *cfg = api->config(ctx);
     int rc = sodium_init() < 0 ? AITBC_EIO : 0;
-    if (rc == 0)
-        rc = parse_config(cs, cfg);
-    if (rc == 0)
-        rc = api->migrate(ctx, k_migrations, sizeof k_migrations / sizeof k_migrations[0]);
-    if (rc == 0)
-        rc = sync_assets(cs);
-    if (rc == 0)
-        rc = chain_key_load_or_create(cs, cs->key_path);
-    if (rc == 0)
-        rc = chain_genesis(cs, cJSON_GetObjectItemCaseSensitive(cfg, "genesis"));
-    if (rc == 0)
-        rc = api->service_register(ctx, AITBC_LEDGER_SERVICE, &cs->ledger);
-    if (rc == 0)
-        rc = api->service_register(ctx, AITBC_CHAIN_QUERY_SERVICE, &cs->query);
-    if (rc == 0)
-        rc = api->service_register(ctx, "command:verify-chain@1", &cs->verify_cmd);
-    if (rc == 0)
-        rc = api->service_register(ctx, "command:release-locks@1", &cs->release_cmd);
+    if (rc == 0) rc = parse_config(cs, cfg);
+    if (rc == 0) rc = api->migrate(ctx, k_migrations, sizeof k_migrations / sizeof k_migrations[0]);
+    if (rc == 0) rc = sync_assets(cs);
+    if (rc == 0) rc = chain_key_load_or_create(cs, cs->key_path);
+    if (rc == 0) rc = chain_genesis(cs, cJSON_GetObjectItemCaseSensitive(cfg, "genesis"));
+    if (rc == 0) rc = api->service_register(ctx, AITBC_LEDGER_SERVICE, &cs->ledger);
+    if (rc == 0) rc = api->service_register(ctx, AITBC_CHAIN_QUERY_SERVICE, &cs->query);
+    if (rc == 0) rc = api->service_register(ctx, "command:verify-chain@1", &cs->verify_cmd);
+    if (rc == 0) rc = api->service_register(ctx, "command:release-locks@1", &cs->release_cmd);
     aitbc_topic blocks = {AITBC_TOPIC_BLOCKS, AITBC_ROLE_ANY, NULL, NULL};
     aitbc_topic txs = {AITBC_TOPIC_TRANSACTIONS, AITBC_ROLE_ANY, NULL, NULL};
-    if (rc == 0)
-        rc = api->bus_topic(ctx, &blocks);
-    if (rc == 0)
-        rc = api->bus_topic(ctx, &txs);
+    if (rc == 0) rc = api->bus_topic(ctx, &blocks);
+    if (rc == 0) rc = api->bus_topic(ctx, &txs);
     if (rc != 0) {
         api->log(ctx, AITBC_LOG_ERROR, "init failed (%d)", rc);
         chain_destroy(cs);
@@ -279,26 +246,21 @@ static int chain_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **s
     return rc;
 }
 
-static int chain_start(void *state)
-{
+static int chain_start(void *state) {
     chain_state *cs = state;
     /* Funds a switched-off module locked would stay frozen: refuse until that is settled. */
     int rc = chain_lock_owners_check(cs);
-    if (rc != 0)
-        return rc;
+    if (rc != 0) return rc;
     rc = chain_routes_register(cs);
-    if (rc != 0)
-        return rc;
+    if (rc != 0) return rc;
     cs->timer = cs->api->timer_add(cs->ctx, cs->block_interval_ms, chain_seal_tick, cs);
-    if (!cs->timer)
-        return AITBC_EIO;
+    if (!cs->timer) return AITBC_EIO;
     cs->api->log(cs->ctx, AITBC_LOG_INFO, "proposer %s, block every %lld ms", cs->address,
                  (long long)cs->block_interval_ms);
     return 0;
 }
 
-static void chain_stop(void *state)
-{
+static void chain_stop(void *state) {
     chain_state *cs = state;
     if (cs && cs->timer) {
         cs->api->timer_cancel(cs->timer);
@@ -306,11 +268,9 @@ static void chain_stop(void *state)
     }
 }
 
-static void chain_destroy(void *state)
-{
+static void chain_destroy(void *state) {
     chain_state *cs = state;
-    if (!cs)
-        return;
+    if (!cs) return;
     sodium_memzero(cs->sk, sizeof cs->sk);
     sodium_memzero(cs->custody_key, sizeof cs->custody_key);
     pthread_mutex_destroy(&cs->seal_mu);
@@ -321,8 +281,7 @@ static void chain_destroy(void *state)
 }
 
 static const char *const k_provides[] = {AITBC_LEDGER_SERVICE, AITBC_CHAIN_QUERY_SERVICE,
-                                         "command:verify-chain@1", "command:release-locks@1",
-                                         NULL};
+                                         "command:verify-chain@1", "command:release-locks@1", NULL};
 
 static const aitbc_plugin_desc k_desc = {
     AITBC_PLUGIN_HEADER,
@@ -339,4 +298,6 @@ static const aitbc_plugin_desc k_desc = {
     .destroy = chain_destroy,
 };
 
-const aitbc_plugin_desc *aitbc_plugin_describe(void) { return &k_desc; }
+const aitbc_plugin_desc *aitbc_plugin_describe(void) {
+    return &k_desc;
+}

@@ -68,8 +68,8 @@ void chain_query_init(chain_state *cs);
 int chain_key_load_or_create(chain_state *cs, const char *path);
 /** Encrypt a custodial secret key for storage: hex(nonce || secretbox). out needs
  *  2*(24+16+64)+1 bytes. */
-#define CHAIN_SEALED_SK_HEX (2 * (crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + \
-                                  crypto_sign_SECRETKEYBYTES) + 1)
+#define CHAIN_SEALED_SK_HEX                                                                        \
+    (2 * (crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + crypto_sign_SECRETKEYBYTES) + 1)
 void chain_custody_seal(const chain_state *cs, const unsigned char sk[64], char *out_hex);
 /** Decrypt what chain_custody_seal wrote. 0 or AITBC_EINVAL. */
 int chain_custody_open(const chain_state *cs, const char *hex, unsigned char sk_out[64]);

@@ -11,27 +11,21 @@
 #include <aitbc/money.h>
 #include <aitbc/util.h>
 
-static const char *const k_types[] = {"MINT", "TRANSFER", "ESCROW_LOCK", "ESCROW_RELEASE",
-                                      "ESCROW_REFUND", "EXCHANGE_SETTLE", "FEE", NULL};
+static const char *const k_types[] = {
+    "MINT",          "TRANSFER",        "ESCROW_LOCK", "ESCROW_RELEASE",
+    "ESCROW_REFUND", "EXCHANGE_SETTLE", "FEE",         NULL};
 
-int chain_type_known(const char *type)
-{
+int chain_type_known(const char *type) {
     for (size_t i = 0; type && k_types[i]; i++)
-        if (strcmp(type, k_types[i]) == 0)
-            return 1;
+        if (strcmp(type, k_types[i]) == 0) return 1;
     return 0;
 }
 
-int chain_type_allowed(const char *op, const char *type)
-{
-    if (!op || !chain_type_known(type))
-        return 0;
-    if (strcmp(op, CHAIN_OP_MINT) == 0)
-        return strcmp(type, "MINT") == 0;
-    if (strcmp(op, CHAIN_OP_LOCK) == 0)
-        return strcmp(type, "ESCROW_LOCK") == 0;
-    if (strcmp(op, CHAIN_OP_UNLOCK) == 0)
-        return strcmp(type, "ESCROW_REFUND") == 0;
+int chain_type_allowed(const char *op, const char *type) {
+    if (!op || !chain_type_known(type)) return 0;
+    if (strcmp(op, CHAIN_OP_MINT) == 0) return strcmp(type, "MINT") == 0;
+    if (strcmp(op, CHAIN_OP_LOCK) == 0) return strcmp(type, "ESCROW_LOCK") == 0;
+    if (strcmp(op, CHAIN_OP_UNLOCK) == 0) return strcmp(type, "ESCROW_REFUND") == 0;
     if (strcmp(op, CHAIN_OP_TRANSFER) == 0 || strcmp(op, CHAIN_OP_SETTLE) == 0)
         return strcmp(type, "TRANSFER") == 0 || strcmp(type, "FEE") == 0 ||
                strcmp(type, "EXCHANGE_SETTLE") == 0 || strcmp(type, "ESCROW_RELEASE") == 0;
@@ -40,37 +34,30 @@ int chain_type_allowed(const char *op, const char *type)
 
 /* Debit one field, then credit another; the two may be the same account (lock/unlock), so the
  * credit is computed after the debit and the debit is undone if the credit would overflow. */
-static int debit_credit(int64_t amount, int64_t *src, int64_t *dst)
-{
+static int debit_credit(int64_t amount, int64_t *src, int64_t *dst) {
     if (src) {
-        if (*src < amount)
-            return AITBC_EFUNDS;
+        if (*src < amount) return AITBC_EFUNDS;
         *src -= amount;
     }
     int64_t sum;
     if (aitbc_add_i64(*dst, amount, &sum) != 0) {
-        if (src)
-            *src += amount;
+        if (src) *src += amount;
         return AITBC_EOVERFLOW;
     }
     *dst = sum;
     return 0;
 }
 
-int chain_op_apply(const char *op, int64_t amount, chain_bal *from, chain_bal *to)
-{
-    if (!op || amount <= 0)
-        return AITBC_EINVAL;
+int chain_op_apply(const char *op, int64_t amount, chain_bal *from, chain_bal *to) {
+    if (!op || amount <= 0) return AITBC_EINVAL;
     if (strcmp(op, CHAIN_OP_MINT) == 0)
         return to ? debit_credit(amount, NULL, &to->available) : AITBC_EINVAL;
-    if (!from)
-        return AITBC_EINVAL;
+    if (!from) return AITBC_EINVAL;
     if (strcmp(op, CHAIN_OP_LOCK) == 0)
         return debit_credit(amount, &from->available, &from->locked);
     if (strcmp(op, CHAIN_OP_UNLOCK) == 0)
         return debit_credit(amount, &from->locked, &from->available);
-    if (!to)
-        return AITBC_EINVAL;
+    if (!to) return AITBC_EINVAL;
     if (strcmp(op, CHAIN_OP_TRANSFER) == 0)
         return debit_credit(amount, &from->available, &to->available);
     if (strcmp(op, CHAIN_OP_SETTLE) == 0)
@@ -78,38 +65,32 @@ int chain_op_apply(const char *op, int64_t amount, chain_bal *from, chain_bal *t
     return AITBC_EINVAL;
 }
 
-static void add_i64_str(cJSON *o, const char *key, int64_t v)
-{
+static void add_i64_str(cJSON *o, const char *key, int64_t v) {
     char buf[32];
     snprintf(buf, sizeof buf, "%lld", (long long)v);
     cJSON_AddStringToObject(o, key, buf);
 }
 
-int chain_tx_hash(const chain_tx *tx, char out[CHAIN_HASH_HEX])
-{
+int chain_tx_hash(const chain_tx *tx, char out[CHAIN_HASH_HEX]) {
     cJSON *o = cJSON_CreateObject();
-    if (!o)
-        return AITBC_ENOMEM;
+    if (!o) return AITBC_ENOMEM;
     /* Amounts as strings of base units: exact beyond 2^53, independent of asset decimals. */
     add_i64_str(o, "amount", tx->amount);
     cJSON_AddStringToObject(o, "asset", tx->asset);
     add_i64_str(o, "fee", tx->fee);
-    if (tx->from[0])
-        cJSON_AddStringToObject(o, "from", tx->from);
+    if (tx->from[0]) cJSON_AddStringToObject(o, "from", tx->from);
     cJSON_AddStringToObject(o, "op", tx->op);
     cJSON_AddStringToObject(o, "ref", tx->ref);
     cJSON_AddNumberToObject(o, "seq", (double)tx->seq);
     cJSON_AddNumberToObject(o, "timestamp", (double)tx->ts_ms);
-    if (tx->to[0])
-        cJSON_AddStringToObject(o, "to", tx->to);
+    if (tx->to[0]) cJSON_AddStringToObject(o, "to", tx->to);
     cJSON_AddStringToObject(o, "type", tx->type);
     int rc = aitbc_json_sha256_hex(o, out);
     cJSON_Delete(o);
     return rc;
 }
 
-void chain_merkle_root(unsigned char (*leaves)[32], size_t n, char out[CHAIN_HASH_HEX])
-{
+void chain_merkle_root(unsigned char (*leaves)[32], size_t n, char out[CHAIN_HASH_HEX]) {
     unsigned char h[32];
     if (n == 0) {
         crypto_hash_sha256(h, (const unsigned char *)"", 0);
@@ -139,13 +120,11 @@ void chain_merkle_root(unsigned char (*leaves)[32], size_t n, char out[CHAIN_HAS
     aitbc_hex_encode(leaves[0], 32, out);
 }
 
-int chain_block_hash(const chain_block *b, char out[CHAIN_HASH_HEX])
-{
+int chain_block_hash(const chain_block *b, char out[CHAIN_HASH_HEX]) {
     char ts[AITBC_TIME_MAX];
     aitbc_time_format(b->ts_ms, ts);
     cJSON *o = cJSON_CreateObject();
-    if (!o)
-        return AITBC_ENOMEM;
+    if (!o) return AITBC_ENOMEM;
     cJSON_AddNumberToObject(o, "height", (double)b->height);
     cJSON_AddStringToObject(o, "merkle_root", b->merkle_root);
     cJSON_AddStringToObject(o, "parent_hash", b->parent_hash);
@@ -158,13 +137,11 @@ int chain_block_hash(const chain_block *b, char out[CHAIN_HASH_HEX])
     return rc;
 }
 
-static size_t block_msg(const chain_block *b, char msg[96])
-{
+static size_t block_msg(const chain_block *b, char msg[96]) {
     return (size_t)snprintf(msg, 96, "aitbc-block-v1\n%s", b->hash);
 }
 
-void chain_block_sign(chain_block *b, const unsigned char sk[64])
-{
+void chain_block_sign(chain_block *b, const unsigned char sk[64]) {
     char msg[96];
     unsigned char sig[crypto_sign_BYTES];
     size_t len = block_msg(b, msg);
@@ -173,48 +150,42 @@ void chain_block_sign(chain_block *b, const unsigned char sk[64])
     b->signature[n] = '\0';
 }
 
-int chain_block_verify_sig(const chain_block *b, const unsigned char pk[32])
-{
+int chain_block_verify_sig(const chain_block *b, const unsigned char pk[32]) {
     char msg[96];
     unsigned char sig[crypto_sign_BYTES + 4];
     size_t len = block_msg(b, msg);
-    if (strlen(b->signature) != 86)
-        return AITBC_ESIG;
-    if (aitbc_b64url_decode(b->signature, sig, sizeof sig) != crypto_sign_BYTES)
-        return AITBC_ESIG;
+    if (strlen(b->signature) != 86) return AITBC_ESIG;
+    if (aitbc_b64url_decode(b->signature, sig, sizeof sig) != crypto_sign_BYTES) return AITBC_ESIG;
     /* Re-encode and compare: the stored text must be the one canonical encoding of the bytes. */
     char again[CHAIN_SIG_MAX];
     size_t n = aitbc_b64url_encode(sig, crypto_sign_BYTES, again);
     again[n] = '\0';
-    if (strcmp(again, b->signature) != 0)
-        return AITBC_ESIG;
+    if (strcmp(again, b->signature) != 0) return AITBC_ESIG;
     if (crypto_sign_verify_detached(sig, (const unsigned char *)msg, len, pk) != 0)
         return AITBC_ESIG;
     return 0;
 }
 
-void chain_sr_init(chain_sr *sr) { crypto_hash_sha256_init(&sr->st); }
+void chain_sr_init(chain_sr *sr) {
+    crypto_hash_sha256_init(&sr->st);
+}
 
 void chain_sr_add(chain_sr *sr, const char *address, const char *asset, int64_t available,
-                  int64_t locked)
-{
+                  int64_t locked) {
     char line[160];
     int n = snprintf(line, sizeof line, "%s %s %lld %lld\n", address, asset, (long long)available,
                      (long long)locked);
-    if (n > 0)
-        crypto_hash_sha256_update(&sr->st, (const unsigned char *)line, (size_t)n);
+    if (n > 0) crypto_hash_sha256_update(&sr->st, (const unsigned char *)line, (size_t)n);
 }
 
-void chain_sr_final(chain_sr *sr, char out[CHAIN_HASH_HEX])
-{
+void chain_sr_final(chain_sr *sr, char out[CHAIN_HASH_HEX]) {
     unsigned char h[32];
     crypto_hash_sha256_final(&sr->st, h);
     aitbc_hex_encode(h, 32, out);
 }
 
 /* FNV-1a over address and asset: the book is an open-addressing table with linear probing. */
-static uint64_t book_hash(const char *address, const char *asset)
-{
+static uint64_t book_hash(const char *address, const char *asset) {
     uint64_t h = 1469598103934665603ull;
     for (const char *p = address; *p; p++)
         h = (h ^ (unsigned char)*p) * 1099511628211ull;
@@ -224,15 +195,12 @@ static uint64_t book_hash(const char *address, const char *asset)
     return h;
 }
 
-static int book_grow(chain_book *b)
-{
+static int book_grow(chain_book *b) {
     size_t ncap = b->cap ? b->cap * 2 : 64;
     chain_book_entry *ns = calloc(ncap, sizeof *ns);
-    if (!ns)
-        return AITBC_ENOMEM;
+    if (!ns) return AITBC_ENOMEM;
     for (size_t i = 0; i < b->cap; i++) {
-        if (!b->slots[i].used)
-            continue;
+        if (!b->slots[i].used) continue;
         size_t j = (size_t)book_hash(b->slots[i].address, b->slots[i].asset) & (ncap - 1);
         while (ns[j].used)
             j = (j + 1) & (ncap - 1);
@@ -245,22 +213,18 @@ static int book_grow(chain_book *b)
 }
 
 chain_book_entry *chain_book_get(chain_book *b, const char *address, const char *asset,
-                                 int create)
-{
+                                 int create) {
     if (strlen(address) >= sizeof b->slots[0].address || strlen(asset) >= CHAIN_SYMBOL_MAX)
         return NULL;
-    if (create && (b->count + 1) * 2 > b->cap && book_grow(b) != 0)
-        return NULL;
-    if (b->cap == 0)
-        return NULL;
+    if (create && (b->count + 1) * 2 > b->cap && book_grow(b) != 0) return NULL;
+    if (b->cap == 0) return NULL;
     size_t j = (size_t)book_hash(address, asset) & (b->cap - 1);
     while (b->slots[j].used) {
         if (strcmp(b->slots[j].address, address) == 0 && strcmp(b->slots[j].asset, asset) == 0)
             return &b->slots[j];
         j = (j + 1) & (b->cap - 1);
     }
-    if (!create)
-        return NULL;
+    if (!create) return NULL;
     chain_book_entry *e = &b->slots[j];
     memset(e, 0, sizeof *e);
     strcpy(e->address, address);
@@ -270,35 +234,27 @@ chain_book_entry *chain_book_get(chain_book *b, const char *address, const char 
     return e;
 }
 
-int chain_book_apply(chain_book *b, const chain_tx *tx)
-{
+int chain_book_apply(chain_book *b, const chain_tx *tx) {
     int mint = strcmp(tx->op, CHAIN_OP_MINT) == 0;
     int self = strcmp(tx->op, CHAIN_OP_LOCK) == 0 || strcmp(tx->op, CHAIN_OP_UNLOCK) == 0;
     /* Make room for both entries first: a second insert may not move the first. */
-    if ((b->count + 2) * 2 > b->cap && book_grow(b) != 0)
-        return AITBC_ENOMEM;
+    if ((b->count + 2) * 2 > b->cap && book_grow(b) != 0) return AITBC_ENOMEM;
     chain_book_entry *from = NULL, *to = NULL;
-    if (!mint && !(from = chain_book_get(b, tx->from, tx->asset, 1)))
-        return AITBC_EINVAL;
-    if (!self && !(to = chain_book_get(b, tx->to, tx->asset, 1)))
-        return AITBC_EINVAL;
-    return chain_op_apply(tx->op, tx->amount, from ? &from->bal : NULL,
-                          to ? &to->bal : &from->bal);
+    if (!mint && !(from = chain_book_get(b, tx->from, tx->asset, 1))) return AITBC_EINVAL;
+    if (!self && !(to = chain_book_get(b, tx->to, tx->asset, 1))) return AITBC_EINVAL;
+    return chain_op_apply(tx->op, tx->amount, from ? &from->bal : NULL, to ? &to->bal : &from->bal);
 }
 
-static int entry_cmp(const void *a, const void *b)
-{
+static int entry_cmp(const void *a, const void *b) {
     const chain_book_entry *x = *(const chain_book_entry *const *)a;
     const chain_book_entry *y = *(const chain_book_entry *const *)b;
     int c = strcmp(x->address, y->address);
     return c ? c : strcmp(x->asset, y->asset);
 }
 
-int chain_book_state_root(const chain_book *b, char out[CHAIN_HASH_HEX])
-{
+int chain_book_state_root(const chain_book *b, char out[CHAIN_HASH_HEX]) {
     const chain_book_entry **v = malloc((b->count ? b->count : 1) * sizeof *v);
-    if (!v)
-        return AITBC_ENOMEM;
+    if (!v) return AITBC_ENOMEM;
     size_t n = 0;
     for (size_t i = 0; i < b->cap; i++)
         if (b->slots[i].used && (b->slots[i].bal.available || b->slots[i].bal.locked))
@@ -313,18 +269,14 @@ int chain_book_state_root(const chain_book *b, char out[CHAIN_HASH_HEX])
     return 0;
 }
 
-void chain_book_free(chain_book *b)
-{
+void chain_book_free(chain_book *b) {
     free(b->slots);
     memset(b, 0, sizeof *b);
 }
 
-int chain_hex32(const char *hex, unsigned char out[32])
-{
-    if (!hex || strlen(hex) != 64)
-        return AITBC_EINVAL;
+int chain_hex32(const char *hex, unsigned char out[32]) {
+    if (!hex || strlen(hex) != 64) return AITBC_EINVAL;
     for (const char *p = hex; *p; p++)
-        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
-            return AITBC_EINVAL;
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'))) return AITBC_EINVAL;
     return aitbc_hex_decode(hex, out, 32);
 }

@@ -105,8 +105,7 @@ typedef struct chain_book {
 } chain_book;
 
 /** @brief Entry for (address, asset); create makes a zero one. NULL if absent (or no memory). */
-chain_book_entry *chain_book_get(chain_book *b, const char *address, const char *asset,
-                                 int create);
+chain_book_entry *chain_book_get(chain_book *b, const char *address, const char *asset, int create);
 /** @brief Replay one transaction. @return 0 or what chain_op_apply returns (ENOMEM too). */
 int chain_book_apply(chain_book *b, const chain_tx *tx);
 /** @brief State root of the book (same definition as over the balance table). */

@@ -8,10 +8,8 @@
 #include <unistd.h>
 #include "chain.h"
 
-static int derive(chain_state *cs, const unsigned char seed[32])
-{
-    if (crypto_sign_seed_keypair(cs->pk, cs->sk, seed) != 0)
-        return AITBC_EIO;
+static int derive(chain_state *cs, const unsigned char seed[32]) {
+    if (crypto_sign_seed_keypair(cs->pk, cs->sk, seed) != 0) return AITBC_EIO;
     aitbc_hex_encode(cs->pk, sizeof cs->pk, cs->pk_hex);
     aitbc_address_from_pubkey(cs->pk, cs->address);
     /* Custody key = BLAKE2b keyed hash of a fixed label: the node key never encrypts directly. */
@@ -21,8 +19,7 @@ static int derive(chain_state *cs, const unsigned char seed[32])
     return 0;
 }
 
-static int create_key(chain_state *cs, const char *path)
-{
+static int create_key(chain_state *cs, const char *path) {
     unsigned char seed[32];
     char hex[65], tmp[4200];
     randombytes_buf(seed, sizeof seed);
@@ -41,8 +38,7 @@ static int create_key(chain_state *cs, const char *path)
     if (!ok || link(tmp, path) != 0) {
         int e = errno;
         unlink(tmp);
-        if (ok && e == EEXIST)
-            return 1; /* someone else made it: load theirs */
+        if (ok && e == EEXIST) return 1; /* someone else made it: load theirs */
         cs->api->log(cs->ctx, AITBC_LOG_ERROR, "cannot write %s: %s", path, strerror(e));
         return AITBC_EIO;
     }
@@ -56,11 +52,9 @@ static int create_key(chain_state *cs, const char *path)
     return rc;
 }
 
-static int load_key(chain_state *cs, const char *path)
-{
+static int load_key(chain_state *cs, const char *path) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return errno == ENOENT ? AITBC_ENOTFOUND : AITBC_EIO;
+    if (fd < 0) return errno == ENOENT ? AITBC_ENOTFOUND : AITBC_EIO;
     struct stat st;
     char buf[80];
     ssize_t n = -1;
@@ -69,8 +63,7 @@ static int load_key(chain_state *cs, const char *path)
     else
         cs->api->log(cs->ctx, AITBC_LOG_ERROR, "%s must be mode 0600 (chmod 600 it)", path);
     close(fd);
-    if (n < 0)
-        return AITBC_EIO;
+    if (n < 0) return AITBC_EIO;
     buf[n] = '\0';
     while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
         buf[--n] = '\0';
@@ -85,29 +78,25 @@ static int load_key(chain_state *cs, const char *path)
     return rc;
 }
 
-int chain_key_load_or_create(chain_state *cs, const char *path)
-{
+int chain_key_load_or_create(chain_state *cs, const char *path) {
     int rc = load_key(cs, path);
-    if (rc != AITBC_ENOTFOUND)
-        return rc;
+    if (rc != AITBC_ENOTFOUND) return rc;
     rc = create_key(cs, path);
     return rc == 1 ? load_key(cs, path) : rc;
 }
 
-void chain_custody_seal(const chain_state *cs, const unsigned char sk[64], char *out_hex)
-{
-    unsigned char buf[crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES +
-                      crypto_sign_SECRETKEYBYTES];
+void chain_custody_seal(const chain_state *cs, const unsigned char sk[64], char *out_hex) {
+    unsigned char
+        buf[crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + crypto_sign_SECRETKEYBYTES];
     randombytes_buf(buf, crypto_secretbox_NONCEBYTES);
     crypto_secretbox_easy(buf + crypto_secretbox_NONCEBYTES, sk, crypto_sign_SECRETKEYBYTES, buf,
                           cs->custody_key);
     aitbc_hex_encode(buf, sizeof buf, out_hex);
 }
 
-int chain_custody_open(const chain_state *cs, const char *hex, unsigned char sk_out[64])
-{
-    unsigned char buf[crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES +
-                      crypto_sign_SECRETKEYBYTES];
+int chain_custody_open(const chain_state *cs, const char *hex, unsigned char sk_out[64]) {
+    unsigned char
+        buf[crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + crypto_sign_SECRETKEYBYTES];
     if (!hex || strlen(hex) != 2 * sizeof buf || aitbc_hex_decode(hex, buf, sizeof buf) != 0)
         return AITBC_EINVAL;
     if (crypto_secretbox_open_easy(sk_out, buf + crypto_secretbox_NONCEBYTES,

@@ -6,17 +6,14 @@
 #include "chain.h"
 
 /* Begin our own write transaction unless the caller gave one. */
-static aitbc_txn *join(chain_state *cs, aitbc_txn *txn, int mode)
-{
+static aitbc_txn *join(chain_state *cs, aitbc_txn *txn, int mode) {
     return txn ? txn : cs->api->txn_begin(mode);
 }
 
 /* Finish what join() began: commit when nothing was written or all went well, roll back only a
  * half-written failure (a rollback would also poison an enclosing transaction of this thread). */
-static int leave(chain_state *cs, aitbc_txn *txn, aitbc_txn *t, int rc, int dirty)
-{
-    if (txn)
-        return rc;
+static int leave(chain_state *cs, aitbc_txn *txn, aitbc_txn *t, int rc, int dirty) {
+    if (txn) return rc;
     if (rc != 0 && dirty) {
         cs->api->txn_rollback(t);
         return rc;
@@ -25,12 +22,10 @@ static int leave(chain_state *cs, aitbc_txn *txn, aitbc_txn *t, int rc, int dirt
     return rc != 0 ? rc : crc;
 }
 
-static int account_exists_in(chain_state *cs, aitbc_txn *t, const char *address)
-{
+static int account_exists_in(chain_state *cs, aitbc_txn *t, const char *address) {
     const aitbc_host_api *api = cs->api;
     aitbc_stmt *s = api->stmt(t, "SELECT 1 FROM chain_accounts WHERE address = ?1");
-    if (!s)
-        return AITBC_EIO;
+    if (!s) return AITBC_EIO;
     api->bind_text(s, 1, address);
     int rc = api->step(s);
     api->stmt_done(s);
@@ -38,13 +33,11 @@ static int account_exists_in(chain_state *cs, aitbc_txn *t, const char *address)
 }
 
 static int read_balance(chain_state *cs, aitbc_txn *t, const char *address, const char *asset,
-                        chain_bal *out)
-{
+                        chain_bal *out) {
     const aitbc_host_api *api = cs->api;
     aitbc_stmt *s = api->stmt(t, "SELECT available, locked FROM chain_balances "
                                  "WHERE address = ?1 AND asset = ?2");
-    if (!s)
-        return AITBC_EIO;
+    if (!s) return AITBC_EIO;
     api->bind_text(s, 1, address);
     api->bind_text(s, 2, asset);
     int rc = api->step(s);
@@ -58,14 +51,12 @@ static int read_balance(chain_state *cs, aitbc_txn *t, const char *address, cons
 }
 
 static int write_balance(chain_state *cs, aitbc_txn *t, const char *address, const char *asset,
-                         const chain_bal *b)
-{
+                         const chain_bal *b) {
     const aitbc_host_api *api = cs->api;
     aitbc_stmt *s = api->stmt(t, "INSERT INTO chain_balances(address, asset, available, locked) "
                                  "VALUES(?1, ?2, ?3, ?4) ON CONFLICT(address, asset) DO UPDATE "
                                  "SET available = excluded.available, locked = excluded.locked");
-    if (!s)
-        return AITBC_EIO;
+    if (!s) return AITBC_EIO;
     api->bind_text(s, 1, address);
     api->bind_text(s, 2, asset);
     api->bind_int64(s, 3, b->available);
@@ -77,12 +68,10 @@ static int write_balance(chain_state *cs, aitbc_txn *t, const char *address, con
 
 /* The existing transaction for (type, ref): 1 and its hash, 0 if none, or an error. */
 static int find_ref(chain_state *cs, aitbc_txn *t, const char *type, const char *ref,
-                    char hash_out[AITBC_TX_HASH_MAX])
-{
+                    char hash_out[AITBC_TX_HASH_MAX]) {
     const aitbc_host_api *api = cs->api;
     aitbc_stmt *s = api->stmt(t, "SELECT hash FROM chain_txs WHERE type = ?1 AND ref = ?2");
-    if (!s)
-        return AITBC_EIO;
+    if (!s) return AITBC_EIO;
     api->bind_text(s, 1, type);
     api->bind_text(s, 2, ref);
     int rc = api->step(s);
@@ -94,12 +83,10 @@ static int find_ref(chain_state *cs, aitbc_txn *t, const char *type, const char 
     return rc == AITBC_ROW ? 1 : rc == AITBC_DONE ? 0 : rc;
 }
 
-static int read_supply(chain_state *cs, aitbc_txn *t, const char *asset, int64_t *minted)
-{
+static int read_supply(chain_state *cs, aitbc_txn *t, const char *asset, int64_t *minted) {
     const aitbc_host_api *api = cs->api;
     aitbc_stmt *s = api->stmt(t, "SELECT minted FROM chain_supply WHERE asset = ?1");
-    if (!s)
-        return AITBC_EIO;
+    if (!s) return AITBC_EIO;
     api->bind_text(s, 1, asset);
     int rc = api->step(s);
     *minted = rc == AITBC_ROW ? api->col_int64(s, 0) : 0;
@@ -107,13 +94,11 @@ static int read_supply(chain_state *cs, aitbc_txn *t, const char *asset, int64_t
     return rc < 0 ? rc : 0;
 }
 
-static int write_supply(chain_state *cs, aitbc_txn *t, const char *asset, int64_t minted)
-{
+static int write_supply(chain_state *cs, aitbc_txn *t, const char *asset, int64_t minted) {
     const aitbc_host_api *api = cs->api;
     aitbc_stmt *s = api->stmt(t, "INSERT INTO chain_supply(asset, minted) VALUES(?1, ?2) "
                                  "ON CONFLICT(asset) DO UPDATE SET minted = excluded.minted");
-    if (!s)
-        return AITBC_EIO;
+    if (!s) return AITBC_EIO;
     api->bind_text(s, 1, asset);
     api->bind_int64(s, 2, minted);
     int rc = api->step(s);
@@ -121,26 +106,21 @@ static int write_supply(chain_state *cs, aitbc_txn *t, const char *asset, int64_
     return rc < 0 ? rc : 0;
 }
 
-static int insert_tx(chain_state *cs, aitbc_txn *t, chain_tx *tx, char hash[CHAIN_HASH_HEX])
-{
+static int insert_tx(chain_state *cs, aitbc_txn *t, chain_tx *tx, char hash[CHAIN_HASH_HEX]) {
     const aitbc_host_api *api = cs->api;
     /* Writers are serialised by the write transaction, so MAX+1 is a gap-free global sequence
      * that also orders transactions by commit. */
     aitbc_stmt *s = api->stmt(t, "SELECT COALESCE(MAX(seq), 0) FROM chain_txs");
-    if (!s)
-        return AITBC_EIO;
+    if (!s) return AITBC_EIO;
     int rc = api->step(s);
     tx->seq = rc == AITBC_ROW ? api->col_int64(s, 0) + 1 : 0;
     api->stmt_done(s);
-    if (rc != AITBC_ROW)
-        return rc < 0 ? rc : AITBC_EIO;
+    if (rc != AITBC_ROW) return rc < 0 ? rc : AITBC_EIO;
     tx->ts_ms = api->now_ms();
-    if ((rc = chain_tx_hash(tx, hash)) != 0)
-        return rc;
+    if ((rc = chain_tx_hash(tx, hash)) != 0) return rc;
     s = api->stmt(t, "INSERT INTO chain_txs(seq, hash, op, type, from_addr, to_addr, asset, "
                      "amount, fee, ref, ts_ms) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)");
-    if (!s)
-        return AITBC_EIO;
+    if (!s) return AITBC_EIO;
     api->bind_int64(s, 1, tx->seq);
     api->bind_text(s, 2, hash);
     api->bind_text(s, 3, tx->op);
@@ -165,12 +145,10 @@ static int insert_tx(chain_state *cs, aitbc_txn *t, chain_tx *tx, char hash[CHAI
 
 /* Validate everything that needs no database. */
 static int check_args(chain_state *cs, const char *op, const char *type, const char *from,
-                      const char *to, const char *asset, int64_t amount, const char *ref)
-{
+                      const char *to, const char *asset, int64_t amount, const char *ref) {
     if (!chain_type_allowed(op, type) || !asset || !chain_find_asset(cs, asset) || amount <= 0)
         return AITBC_EINVAL;
-    if (!ref || !ref[0] || strlen(ref) >= CHAIN_TXREF_MAX)
-        return AITBC_EINVAL;
+    if (!ref || !ref[0] || strlen(ref) >= CHAIN_TXREF_MAX) return AITBC_EINVAL;
     if (strcmp(op, CHAIN_OP_MINT) != 0 && (!from || !aitbc_address_valid(from)))
         return AITBC_EINVAL;
     if ((strcmp(op, CHAIN_OP_MINT) == 0 || strcmp(op, CHAIN_OP_TRANSFER) == 0 ||
@@ -182,52 +160,39 @@ static int check_args(chain_state *cs, const char *op, const char *type, const c
 
 /* One movement inside t. *dirty is set once anything was written. */
 static int move_in(chain_state *cs, aitbc_txn *t, chain_tx *tx, char hash[CHAIN_HASH_HEX],
-                   int *dirty)
-{
+                   int *dirty) {
     int rc = find_ref(cs, t, tx->type, tx->ref, hash);
-    if (rc != 0)
-        return rc > 0 ? AITBC_EEXIST : rc;
+    if (rc != 0) return rc > 0 ? AITBC_EEXIST : rc;
     int is_mint = strcmp(tx->op, CHAIN_OP_MINT) == 0;
     int self = !tx->to[0] || strcmp(tx->from, tx->to) == 0;
     const char *accts[2] = {tx->from, tx->to};
     for (int i = 0; i < 2; i++) {
-        if (!accts[i][0])
-            continue;
-        if ((rc = account_exists_in(cs, t, accts[i])) <= 0)
-            return rc == 0 ? AITBC_ENOTFOUND : rc;
+        if (!accts[i][0]) continue;
+        if ((rc = account_exists_in(cs, t, accts[i])) <= 0) return rc == 0 ? AITBC_ENOTFOUND : rc;
     }
     chain_bal from = {0, 0}, to = {0, 0};
     int64_t minted = 0;
-    if (!is_mint && (rc = read_balance(cs, t, tx->from, tx->asset, &from)) != 0)
-        return rc;
-    if (!self && (rc = read_balance(cs, t, tx->to, tx->asset, &to)) != 0)
-        return rc;
+    if (!is_mint && (rc = read_balance(cs, t, tx->from, tx->asset, &from)) != 0) return rc;
+    if (!self && (rc = read_balance(cs, t, tx->to, tx->asset, &to)) != 0) return rc;
     if (is_mint) {
         /* Total supply bounds every balance, so checking it here rules out overflow anywhere. */
-        if ((rc = read_supply(cs, t, tx->asset, &minted)) != 0)
-            return rc;
-        if (aitbc_add_i64(minted, tx->amount, &minted) != 0)
-            return AITBC_EOVERFLOW;
+        if ((rc = read_supply(cs, t, tx->asset, &minted)) != 0) return rc;
+        if (aitbc_add_i64(minted, tx->amount, &minted) != 0) return AITBC_EOVERFLOW;
     }
     if ((rc = chain_op_apply(tx->op, tx->amount, is_mint ? NULL : &from, self ? &from : &to)) != 0)
         return rc;
     *dirty = 1;
-    if (!is_mint && (rc = write_balance(cs, t, tx->from, tx->asset, &from)) != 0)
-        return rc;
-    if (!self && (rc = write_balance(cs, t, tx->to, tx->asset, &to)) != 0)
-        return rc;
-    if (is_mint && (rc = write_supply(cs, t, tx->asset, minted)) != 0)
-        return rc;
+    if (!is_mint && (rc = write_balance(cs, t, tx->from, tx->asset, &from)) != 0) return rc;
+    if (!self && (rc = write_balance(cs, t, tx->to, tx->asset, &to)) != 0) return rc;
+    if (is_mint && (rc = write_supply(cs, t, tx->asset, minted)) != 0) return rc;
     return insert_tx(cs, t, tx, hash);
 }
 
-static int move(chain_state *cs, aitbc_txn *txn, const char *op, const char *type,
-                const char *from, const char *to, const char *asset, int64_t amount,
-                const char *ref, char hash_out[AITBC_TX_HASH_MAX])
-{
+static int move(chain_state *cs, aitbc_txn *txn, const char *op, const char *type, const char *from,
+                const char *to, const char *asset, int64_t amount, const char *ref,
+                char hash_out[AITBC_TX_HASH_MAX]) {
     int rc = check_args(cs, op, type, from, to, asset, amount, ref);
-    if (rc != 0)
-        return rc;
+    if (rc != 0) return rc;
     chain_tx tx;
     memset(&tx, 0, sizeof tx);
     snprintf(tx.op, sizeof tx.op, "%s", op);
@@ -238,8 +203,7 @@ static int move(chain_state *cs, aitbc_txn *txn, const char *op, const char *typ
     snprintf(tx.ref, sizeof tx.ref, "%s", ref);
     tx.amount = amount;
     aitbc_txn *t = join(cs, txn, AITBC_TXN_WRITE);
-    if (!t)
-        return AITBC_EBUSY;
+    if (!t) return AITBC_EBUSY;
     char hash[CHAIN_HASH_HEX] = "";
     int dirty = 0;
     rc = move_in(cs, t, &tx, hash, &dirty);
@@ -250,51 +214,44 @@ static int move(chain_state *cs, aitbc_txn *txn, const char *op, const char *typ
 }
 
 static int l_mint(void *self, aitbc_txn *txn, const char *to, const char *asset, int64_t amount,
-                  const char *ref, char hash_out[AITBC_TX_HASH_MAX])
-{
+                  const char *ref, char hash_out[AITBC_TX_HASH_MAX]) {
     return move(self, txn, CHAIN_OP_MINT, AITBC_TX_MINT, NULL, to, asset, amount, ref, hash_out);
 }
 
 static int l_transfer(void *self, aitbc_txn *txn, const char *type, const char *from,
                       const char *to, const char *asset, int64_t amount, const char *ref,
-                      char hash_out[AITBC_TX_HASH_MAX])
-{
+                      char hash_out[AITBC_TX_HASH_MAX]) {
     return move(self, txn, CHAIN_OP_TRANSFER, type ? type : AITBC_TX_TRANSFER, from, to, asset,
                 amount, ref, hash_out);
 }
 
 static int l_lock(void *self, aitbc_txn *txn, const char *owner, const char *asset, int64_t amount,
-                  const char *ref, char hash_out[AITBC_TX_HASH_MAX])
-{
+                  const char *ref, char hash_out[AITBC_TX_HASH_MAX]) {
     return move(self, txn, CHAIN_OP_LOCK, AITBC_TX_ESCROW_LOCK, owner, NULL, asset, amount, ref,
                 hash_out);
 }
 
 static int l_unlock(void *self, aitbc_txn *txn, const char *owner, const char *asset,
-                    int64_t amount, const char *ref, char hash_out[AITBC_TX_HASH_MAX])
-{
+                    int64_t amount, const char *ref, char hash_out[AITBC_TX_HASH_MAX]) {
     return move(self, txn, CHAIN_OP_UNLOCK, AITBC_TX_ESCROW_REFUND, owner, owner, asset, amount,
                 ref, hash_out);
 }
 
-static int l_settle(void *self, aitbc_txn *txn, const char *type, const char *from,
-                    const char *to, const char *asset, int64_t amount, const char *ref,
-                    char hash_out[AITBC_TX_HASH_MAX])
-{
+static int l_settle(void *self, aitbc_txn *txn, const char *type, const char *from, const char *to,
+                    const char *asset, int64_t amount, const char *ref,
+                    char hash_out[AITBC_TX_HASH_MAX]) {
     return move(self, txn, CHAIN_OP_SETTLE, type ? type : AITBC_TX_ESCROW_RELEASE, from, to, asset,
                 amount, ref, hash_out);
 }
 
 static int insert_account(chain_state *cs, aitbc_txn *t, const char *address, const char *pk_hex,
-                          const char *sealed, int ignore)
-{
+                          const char *sealed, int ignore) {
     const aitbc_host_api *api = cs->api;
     aitbc_stmt *s = api->stmt(t, ignore ? "INSERT OR IGNORE INTO chain_accounts(address, pubkey, "
                                           "sealed_sk, created_ms) VALUES(?1, ?2, ?3, ?4)"
                                         : "INSERT INTO chain_accounts(address, pubkey, "
                                           "sealed_sk, created_ms) VALUES(?1, ?2, ?3, ?4)");
-    if (!s)
-        return AITBC_EIO;
+    if (!s) return AITBC_EIO;
     api->bind_text(s, 1, address);
     if (pk_hex)
         api->bind_text(s, 2, pk_hex);
@@ -310,8 +267,7 @@ static int insert_account(chain_state *cs, aitbc_txn *t, const char *address, co
     return rc < 0 ? rc : 0;
 }
 
-static int l_create_account(void *self, aitbc_txn *txn, char address_out[AITBC_ADDRESS_MAX])
-{
+static int l_create_account(void *self, aitbc_txn *txn, char address_out[AITBC_ADDRESS_MAX]) {
     chain_state *cs = self;
     unsigned char pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
     char pk_hex[65], sealed[CHAIN_SEALED_SK_HEX], address[AITBC_ADDRESS_MAX];
@@ -321,94 +277,73 @@ static int l_create_account(void *self, aitbc_txn *txn, char address_out[AITBC_A
     chain_custody_seal(cs, sk, sealed);
     sodium_memzero(sk, sizeof sk);
     aitbc_txn *t = join(cs, txn, AITBC_TXN_WRITE);
-    if (!t)
-        return AITBC_EBUSY;
+    if (!t) return AITBC_EBUSY;
     int rc = insert_account(cs, t, address, pk_hex, sealed, 0);
     rc = leave(cs, txn, t, rc, 1);
-    if (rc == 0)
-        snprintf(address_out, AITBC_ADDRESS_MAX, "%s", address);
+    if (rc == 0) snprintf(address_out, AITBC_ADDRESS_MAX, "%s", address);
     return rc;
 }
 
-static int l_ensure_account(void *self, aitbc_txn *txn, const char *address)
-{
+static int l_ensure_account(void *self, aitbc_txn *txn, const char *address) {
     chain_state *cs = self;
-    if (!address || !aitbc_address_valid(address))
-        return AITBC_EINVAL;
+    if (!address || !aitbc_address_valid(address)) return AITBC_EINVAL;
     aitbc_txn *t = join(cs, txn, AITBC_TXN_WRITE);
-    if (!t)
-        return AITBC_EBUSY;
+    if (!t) return AITBC_EBUSY;
     int rc = insert_account(cs, t, address, NULL, NULL, 1);
     return leave(cs, txn, t, rc, 1);
 }
 
-static int l_account_exists(void *self, aitbc_txn *txn, const char *address)
-{
+static int l_account_exists(void *self, aitbc_txn *txn, const char *address) {
     chain_state *cs = self;
-    if (!address || !aitbc_address_valid(address))
-        return 0;
+    if (!address || !aitbc_address_valid(address)) return 0;
     aitbc_txn *t = join(cs, txn, AITBC_TXN_READ);
-    if (!t)
-        return 0;
+    if (!t) return 0;
     int rc = account_exists_in(cs, t, address);
     leave(cs, txn, t, 0, 0);
     return rc > 0;
 }
 
-static int l_asset_decimals(void *self, const char *asset)
-{
+static int l_asset_decimals(void *self, const char *asset) {
     const chain_asset *a = asset ? chain_find_asset(self, asset) : NULL;
     return a ? a->decimals : AITBC_ENOTFOUND;
 }
 
 static int l_balance(void *self, aitbc_txn *txn, const char *address, const char *asset,
-                     int64_t *available, int64_t *locked)
-{
+                     int64_t *available, int64_t *locked) {
     chain_state *cs = self;
-    if (!asset || !chain_find_asset(cs, asset))
-        return AITBC_ENOTFOUND;
-    if (!address || !aitbc_address_valid(address))
-        return AITBC_EINVAL;
+    if (!asset || !chain_find_asset(cs, asset)) return AITBC_ENOTFOUND;
+    if (!address || !aitbc_address_valid(address)) return AITBC_EINVAL;
     aitbc_txn *t = join(cs, txn, AITBC_TXN_READ);
-    if (!t)
-        return AITBC_EBUSY;
+    if (!t) return AITBC_EBUSY;
     chain_bal b;
     int rc = read_balance(cs, t, address, asset, &b);
     rc = leave(cs, txn, t, rc, 0);
     if (rc == 0) {
-        if (available)
-            *available = b.available;
-        if (locked)
-            *locked = b.locked;
+        if (available) *available = b.available;
+        if (locked) *locked = b.locked;
     }
     return rc;
 }
 
-static int l_chain_info(void *self, int64_t *height, int64_t *tx_count)
-{
+static int l_chain_info(void *self, int64_t *height, int64_t *tx_count) {
     chain_state *cs = self;
     const aitbc_host_api *api = cs->api;
     aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
-    if (!t)
-        return AITBC_EBUSY;
+    if (!t) return AITBC_EBUSY;
     int rc = AITBC_EIO;
     aitbc_stmt *s = api->stmt(t, "SELECT (SELECT COALESCE(MAX(height), -1) FROM chain_blocks), "
                                  "(SELECT COALESCE(MAX(seq), 0) FROM chain_txs)");
     if (s && api->step(s) == AITBC_ROW) {
-        if (height)
-            *height = api->col_int64(s, 0);
-        if (tx_count)
-            *tx_count = api->col_int64(s, 1);
+        if (height) *height = api->col_int64(s, 0);
+        if (tx_count) *tx_count = api->col_int64(s, 1);
         rc = 0;
     }
-    if (s)
-        api->stmt_done(s);
+    if (s) api->stmt_done(s);
     int crc = api->txn_commit(t);
     return rc ? rc : crc;
 }
 
-void chain_ledger_init(chain_state *cs)
-{
+void chain_ledger_init(chain_state *cs) {
     aitbc_ledger_v1 *l = &cs->ledger;
     memset(l, 0, sizeof *l);
     l->size = (uint32_t)sizeof *l;

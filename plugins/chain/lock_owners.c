@@ -14,15 +14,13 @@ typedef struct chain_ledger_view {
     char module[AITBC_MODULE_MAX];
 } chain_ledger_view;
 
-static chain_state *cs_of(void *self)
-{
+static chain_state *cs_of(void *self) {
     return ((chain_ledger_view *)self)->cs;
 }
 
 /* amount > 0 adds to module's lock on (address, asset); < 0 takes away (never below 0). */
 static int owned_add(chain_state *cs, aitbc_txn *t, const char *module, const char *address,
-                     const char *asset, int64_t amount)
-{
+                     const char *asset, int64_t amount) {
     const aitbc_host_api *api = cs->api;
     aitbc_stmt *s = api->stmt(
         t, amount > 0 ? "INSERT INTO chain_lock_owners(module, address, asset, amount) "
@@ -30,20 +28,17 @@ static int owned_add(chain_state *cs, aitbc_txn *t, const char *module, const ch
                         "SET amount = amount + excluded.amount"
                       : "UPDATE chain_lock_owners SET amount = MAX(0, amount + ?4) "
                         "WHERE module = ?1 AND address = ?2 AND asset = ?3");
-    if (!s)
-        return AITBC_EIO;
+    if (!s) return AITBC_EIO;
     api->bind_text(s, 1, module);
     api->bind_text(s, 2, address);
     api->bind_text(s, 3, asset);
     api->bind_int64(s, 4, amount);
     int rc = api->step(s);
     api->stmt_done(s);
-    if (rc < 0 || amount > 0)
-        return rc < 0 ? rc : 0;
+    if (rc < 0 || amount > 0) return rc < 0 ? rc : 0;
     s = api->stmt(t, "DELETE FROM chain_lock_owners WHERE amount = 0 AND module = ?1 AND "
                      "address = ?2 AND asset = ?3");
-    if (!s)
-        return AITBC_EIO;
+    if (!s) return AITBC_EIO;
     api->bind_text(s, 1, module);
     api->bind_text(s, 2, address);
     api->bind_text(s, 3, asset);
@@ -54,22 +49,18 @@ static int owned_add(chain_state *cs, aitbc_txn *t, const char *module, const ch
 
 /* Refusals leave nothing written (ledger.c checks before writing): only an I/O failure may have
  * written half, and only then is our own transaction rolled back. */
-static int refused_cleanly(int rc)
-{
+static int refused_cleanly(int rc) {
     return rc == AITBC_EFUNDS || rc == AITBC_EEXIST || rc == AITBC_EINVAL ||
            rc == AITBC_ENOTFOUND || rc == AITBC_EOVERFLOW;
 }
 
 /* Run the base move, then the ownership change, in one transaction (the caller's, or ours). */
 static int owned_move(chain_ledger_view *v, aitbc_txn *txn, int rc_move, aitbc_txn *t,
-                      const char *address, const char *asset, int64_t delta)
-{
+                      const char *address, const char *asset, int64_t delta) {
     const aitbc_host_api *api = v->cs->api;
     int rc = rc_move;
-    if (rc == 0)
-        rc = owned_add(v->cs, t, v->module, address, asset, delta);
-    if (txn)
-        return rc;
+    if (rc == 0) rc = owned_add(v->cs, t, v->module, address, asset, delta);
+    if (txn) return rc;
     if (rc == 0 || refused_cleanly(rc)) {
         int crc = api->txn_commit(t);
         return rc ? rc : crc;
@@ -78,89 +69,72 @@ static int owned_move(chain_ledger_view *v, aitbc_txn *txn, int rc_move, aitbc_t
     return rc;
 }
 
-static int v_lock(void *self, aitbc_txn *txn, const char *owner, const char *asset,
-                  int64_t amount, const char *ref, char hash_out[AITBC_TX_HASH_MAX])
-{
+static int v_lock(void *self, aitbc_txn *txn, const char *owner, const char *asset, int64_t amount,
+                  const char *ref, char hash_out[AITBC_TX_HASH_MAX]) {
     chain_ledger_view *v = self;
     aitbc_txn *t = txn ? txn : v->cs->api->txn_begin(AITBC_TXN_WRITE);
-    if (!t)
-        return AITBC_EBUSY;
+    if (!t) return AITBC_EBUSY;
     int rc = v->cs->ledger.lock(v->cs, t, owner, asset, amount, ref, hash_out);
     return owned_move(v, txn, rc, t, owner, asset, amount);
 }
 
 static int v_unlock(void *self, aitbc_txn *txn, const char *owner, const char *asset,
-                    int64_t amount, const char *ref, char hash_out[AITBC_TX_HASH_MAX])
-{
+                    int64_t amount, const char *ref, char hash_out[AITBC_TX_HASH_MAX]) {
     chain_ledger_view *v = self;
     aitbc_txn *t = txn ? txn : v->cs->api->txn_begin(AITBC_TXN_WRITE);
-    if (!t)
-        return AITBC_EBUSY;
+    if (!t) return AITBC_EBUSY;
     int rc = v->cs->ledger.unlock(v->cs, t, owner, asset, amount, ref, hash_out);
     return owned_move(v, txn, rc, t, owner, asset, -amount);
 }
 
-static int v_settle(void *self, aitbc_txn *txn, const char *type, const char *from,
-                    const char *to, const char *asset, int64_t amount, const char *ref,
-                    char hash_out[AITBC_TX_HASH_MAX])
-{
+static int v_settle(void *self, aitbc_txn *txn, const char *type, const char *from, const char *to,
+                    const char *asset, int64_t amount, const char *ref,
+                    char hash_out[AITBC_TX_HASH_MAX]) {
     chain_ledger_view *v = self;
     aitbc_txn *t = txn ? txn : v->cs->api->txn_begin(AITBC_TXN_WRITE);
-    if (!t)
-        return AITBC_EBUSY;
+    if (!t) return AITBC_EBUSY;
     int rc = v->cs->ledger.settle(v->cs, t, type, from, to, asset, amount, ref, hash_out);
     return owned_move(v, txn, rc, t, from, asset, -amount);
 }
 
 /* The calls that touch no lock pass straight through. */
-static int v_create_account(void *self, aitbc_txn *txn, char address_out[AITBC_ADDRESS_MAX])
-{
+static int v_create_account(void *self, aitbc_txn *txn, char address_out[AITBC_ADDRESS_MAX]) {
     return cs_of(self)->ledger.create_account(cs_of(self), txn, address_out);
 }
-static int v_ensure_account(void *self, aitbc_txn *txn, const char *address)
-{
+static int v_ensure_account(void *self, aitbc_txn *txn, const char *address) {
     return cs_of(self)->ledger.ensure_account(cs_of(self), txn, address);
 }
-static int v_account_exists(void *self, aitbc_txn *txn, const char *address)
-{
+static int v_account_exists(void *self, aitbc_txn *txn, const char *address) {
     return cs_of(self)->ledger.account_exists(cs_of(self), txn, address);
 }
-static int v_asset_decimals(void *self, const char *asset)
-{
+static int v_asset_decimals(void *self, const char *asset) {
     return cs_of(self)->ledger.asset_decimals(cs_of(self), asset);
 }
 static int v_balance(void *self, aitbc_txn *txn, const char *address, const char *asset,
-                     int64_t *available, int64_t *locked)
-{
+                     int64_t *available, int64_t *locked) {
     return cs_of(self)->ledger.balance(cs_of(self), txn, address, asset, available, locked);
 }
 static int v_mint(void *self, aitbc_txn *txn, const char *to, const char *asset, int64_t amount,
-                  const char *ref, char hash_out[AITBC_TX_HASH_MAX])
-{
+                  const char *ref, char hash_out[AITBC_TX_HASH_MAX]) {
     return cs_of(self)->ledger.mint(cs_of(self), txn, to, asset, amount, ref, hash_out);
 }
 static int v_transfer(void *self, aitbc_txn *txn, const char *type, const char *from,
                       const char *to, const char *asset, int64_t amount, const char *ref,
-                      char hash_out[AITBC_TX_HASH_MAX])
-{
+                      char hash_out[AITBC_TX_HASH_MAX]) {
     return cs_of(self)->ledger.transfer(cs_of(self), txn, type, from, to, asset, amount, ref,
                                         hash_out);
 }
-static int v_chain_info(void *self, int64_t *height, int64_t *tx_count)
-{
+static int v_chain_info(void *self, int64_t *height, int64_t *tx_count) {
     return cs_of(self)->ledger.chain_info(cs_of(self), height, tx_count);
 }
 
-const aitbc_ledger_v1 *chain_ledger_for_module(void *self, const char *module)
-{
+const aitbc_ledger_v1 *chain_ledger_for_module(void *self, const char *module) {
     chain_state *cs = self;
-    if (!module || !module[0] || strlen(module) >= AITBC_MODULE_MAX)
-        return NULL;
+    if (!module || !module[0] || strlen(module) >= AITBC_MODULE_MAX) return NULL;
     pthread_mutex_lock(&cs->views_mu);
     chain_ledger_view *found = NULL;
     for (size_t i = 0; i < cs->nviews && !found; i++)
-        if (strcmp(((chain_ledger_view *)cs->views[i])->module, module) == 0)
-            found = cs->views[i];
+        if (strcmp(((chain_ledger_view *)cs->views[i])->module, module) == 0) found = cs->views[i];
     if (!found && cs->nviews < CHAIN_VIEWS_MAX && (found = calloc(1, sizeof *found))) {
         found->cs = cs;
         snprintf(found->module, sizeof found->module, "%s", module);
@@ -185,15 +159,13 @@ const aitbc_ledger_v1 *chain_ledger_for_module(void *self, const char *module)
     return found ? &found->table : NULL;
 }
 
-void chain_ledger_views_free(chain_state *cs)
-{
+void chain_ledger_views_free(chain_state *cs) {
     for (size_t i = 0; i < cs->nviews; i++)
         free(cs->views[i]);
     cs->nviews = 0;
 }
 
-static int module_loaded(const chain_state *cs, const char *module)
-{
+static int module_loaded(const chain_state *cs, const char *module) {
     for (size_t i = 0; i < cs->api->plugin_count(); i++) {
         const char *name = NULL, *version = NULL;
         if (cs->api->plugin_info(i, &name, &version) == 0 && name && strcmp(name, module) == 0)
@@ -204,8 +176,7 @@ static int module_loaded(const chain_state *cs, const char *module)
 
 /* "12.5 AIT" into out. */
 static void format_amount(chain_state *cs, const char *asset, int64_t units, char *out,
-                          size_t cap)
-{
+                          size_t cap) {
     const chain_asset *a = chain_find_asset(cs, asset);
     char money[AITBC_MONEY_MAX];
     if (!a || aitbc_money_format(units, a->decimals, money) < 0)
@@ -213,20 +184,17 @@ static void format_amount(chain_state *cs, const char *asset, int64_t units, cha
     snprintf(out, cap, "%s %s", money, asset);
 }
 
-int chain_lock_owners_check(chain_state *cs)
-{
+int chain_lock_owners_check(chain_state *cs) {
     const aitbc_host_api *api = cs->api;
     aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
-    if (!t)
-        return AITBC_EBUSY;
+    if (!t) return AITBC_EBUSY;
     aitbc_stmt *s = api->stmt(t, "SELECT module, asset, COUNT(*), SUM(amount) FROM "
                                  "chain_lock_owners WHERE amount > 0 GROUP BY module, asset "
                                  "ORDER BY module, asset");
     int orphaned = 0;
     while (s && api->step(s) == AITBC_ROW) {
         const char *module = api->col_text(s, 0);
-        if (module_loaded(cs, module))
-            continue;
+        if (module_loaded(cs, module)) continue;
         char amount[96];
         format_amount(cs, api->col_text(s, 1), api->col_int64(s, 3), amount, sizeof amount);
         int64_t n = api->col_int64(s, 2);
@@ -237,8 +205,7 @@ int chain_lock_owners_check(chain_state *cs)
                  module, amount, (long long)n, n == 1 ? "" : "s", module, module);
         orphaned++;
     }
-    if (s)
-        api->stmt_done(s);
+    if (s) api->stmt_done(s);
     api->txn_commit(t);
     return s ? (orphaned ? AITBC_EINVAL : 0) : AITBC_EIO;
 }
@@ -250,13 +217,11 @@ typedef struct owned_row {
 
 /* Every (address, asset, amount) module holds, read before anything is moved. */
 static int load_owned(chain_state *cs, aitbc_txn *t, const char *module, owned_row **out,
-                      size_t *n)
-{
+                      size_t *n) {
     const aitbc_host_api *api = cs->api;
     aitbc_stmt *s = api->stmt(t, "SELECT address, asset, amount FROM chain_lock_owners WHERE "
                                  "module = ?1 AND amount > 0 ORDER BY address, asset");
-    if (!s)
-        return AITBC_EIO;
+    if (!s) return AITBC_EIO;
     api->bind_text(s, 1, module);
     size_t cap = 0;
     int rc = 0;
@@ -279,8 +244,7 @@ static int load_owned(chain_state *cs, aitbc_txn *t, const char *module, owned_r
     return rc;
 }
 
-int chain_release_locks_run(void *self, int argc, char **argv)
-{
+int chain_release_locks_run(void *self, int argc, char **argv) {
     chain_state *cs = self;
     const aitbc_host_api *api = cs->api;
     if (argc != 1 || !argv[0] || !argv[0][0] || strlen(argv[0]) >= AITBC_MODULE_MAX) {
@@ -289,8 +253,9 @@ int chain_release_locks_run(void *self, int argc, char **argv)
     }
     const char *module = argv[0];
     if (module_loaded(cs, module)) {
-        fprintf(stderr, "release-locks: '%s' is loaded; end its orders, trades or jobs through "
-                        "it. This command only refunds modules that are switched off.\n",
+        fprintf(stderr,
+                "release-locks: '%s' is loaded; end its orders, trades or jobs through "
+                "it. This command only refunds modules that are switched off.\n",
                 module);
         return 1;
     }
@@ -308,13 +273,12 @@ int chain_release_locks_run(void *self, int argc, char **argv)
         char ref[CHAIN_TXREF_MAX], hash[AITBC_TX_HASH_MAX];
         snprintf(ref, sizeof ref, "release-locks:%s:%s:%s:%lld", module, rows[i].address,
                  rows[i].asset, (long long)now);
-        rc = view->unlock(view->self, t, rows[i].address, rows[i].asset, rows[i].amount, ref,
-                          hash);
+        rc = view->unlock(view->self, t, rows[i].address, rows[i].asset, rows[i].amount, ref, hash);
         if (rc == 0) {
             char amount[96];
             format_amount(cs, rows[i].asset, rows[i].amount, amount, sizeof amount);
-            printf("refunded %s to %s (ESCROW_REFUND %s, ref %s)\n", amount, rows[i].address,
-                   hash, ref);
+            printf("refunded %s to %s (ESCROW_REFUND %s, ref %s)\n", amount, rows[i].address, hash,
+                   ref);
         }
     }
     free(rows);

@@ -16,53 +16,43 @@ typedef struct page {
 
 /* Cursor for a listing and its filter: 0, AITBC_EINVAL (malformed) or AITBC_ECONFLICT. */
 static int page_start(page *p, const char *listing, const char *filter, int limit,
-                      const char *cursor)
-{
+                      const char *cursor) {
     const char *filters[] = {filter, NULL};
     aitbc_cursor_tag(listing, filters, 2, p->tag);
     p->limit = limit < 1 ? 1 : limit > AITBC_LIMIT_MAX ? AITBC_LIMIT_MAX : limit;
     p->before = INT64_MAX;
-    if (!cursor || !cursor[0])
-        return 0;
+    if (!cursor || !cursor[0]) return 0;
     return aitbc_cursor_decode(cursor, p->tag, &p->before, NULL);
 }
 
-static int decimals_cb(void *user, const char *asset)
-{
+static int decimals_cb(void *user, const char *asset) {
     const chain_asset *a = chain_find_asset(user, asset);
     return a ? a->decimals : AITBC_ENOTFOUND;
 }
 
-static cJSON *block_row(aitbc_stmt *s, void *user)
-{
+static cJSON *block_row(aitbc_stmt *s, void *user) {
     return chain_block_json(((chain_state *)user)->api, s);
 }
 
-static cJSON *tx_row(aitbc_stmt *s, void *user)
-{
+static cJSON *tx_row(aitbc_stmt *s, void *user) {
     chain_state *cs = user;
     return chain_tx_json(cs->api, s, decimals_cb, cs);
 }
 
 /* Ends the read transaction; 0 with *out = body, or AITBC_EIO when the body could not be made. */
-static int finish(chain_state *cs, aitbc_txn *t, cJSON *body, cJSON **out)
-{
-    if (t)
-        cs->api->txn_commit(t);
-    if (!body)
-        return AITBC_EIO;
+static int finish(chain_state *cs, aitbc_txn *t, cJSON *body, cJSON **out) {
+    if (t) cs->api->txn_commit(t);
+    if (!body) return AITBC_EIO;
     *out = body;
     return 0;
 }
 
-static int q_blocks(void *self, int limit, const char *cursor, cJSON **out)
-{
+static int q_blocks(void *self, int limit, const char *cursor, cJSON **out) {
     chain_state *cs = self;
     const aitbc_host_api *api = cs->api;
     page p;
     int rc = page_start(&p, "blocks", NULL, limit, cursor);
-    if (rc != 0)
-        return rc;
+    if (rc != 0) return rc;
     aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
     aitbc_stmt *s = t ? api->stmt(t, "SELECT " CHAIN_BLOCK_COLS " FROM chain_blocks "
                                      "WHERE height < ?1 ORDER BY height DESC LIMIT ?2")
@@ -76,12 +66,10 @@ static int q_blocks(void *self, int limit, const char *cursor, cJSON **out)
     return finish(cs, t, body, out);
 }
 
-static cJSON *block_txs(chain_state *cs, aitbc_txn *t, int64_t height)
-{
+static cJSON *block_txs(chain_state *cs, aitbc_txn *t, int64_t height) {
     const aitbc_host_api *api = cs->api;
     aitbc_stmt *s = api->stmt(t, TX_SELECT "WHERE block_height = ?1 ORDER BY idx");
-    if (!s)
-        return NULL;
+    if (!s) return NULL;
     api->bind_int64(s, 1, height);
     cJSON *arr = cJSON_CreateArray();
     while (api->step(s) == AITBC_ROW)
@@ -90,8 +78,7 @@ static cJSON *block_txs(chain_state *cs, aitbc_txn *t, int64_t height)
     return arr;
 }
 
-static int q_block(void *self, int64_t height, const char *hash, cJSON **out)
-{
+static int q_block(void *self, int64_t height, const char *hash, cJSON **out) {
     chain_state *cs = self;
     const aitbc_host_api *api = cs->api;
     aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
@@ -99,8 +86,7 @@ static int q_block(void *self, int64_t height, const char *hash, cJSON **out)
         !t     ? NULL
         : hash ? api->stmt(t, "SELECT " CHAIN_BLOCK_COLS " FROM chain_blocks WHERE hash = ?1")
                : api->stmt(t, "SELECT " CHAIN_BLOCK_COLS " FROM chain_blocks WHERE height = ?1");
-    if (!s)
-        return finish(cs, t, NULL, out);
+    if (!s) return finish(cs, t, NULL, out);
     if (hash)
         api->bind_text(s, 1, hash);
     else
@@ -126,14 +112,12 @@ static int q_block(void *self, int64_t height, const char *hash, cJSON **out)
 }
 
 static int q_transactions(void *self, const char *type, int limit, const char *cursor,
-                          cJSON **out)
-{
+                          cJSON **out) {
     chain_state *cs = self;
     const aitbc_host_api *api = cs->api;
     page p;
     int rc = page_start(&p, "transactions", type, limit, cursor);
-    if (rc != 0)
-        return rc;
+    if (rc != 0) return rc;
     aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
     aitbc_stmt *s =
         !t     ? NULL
@@ -143,21 +127,18 @@ static int q_transactions(void *self, const char *type, int limit, const char *c
     if (s) {
         api->bind_int64(s, 1, p.before);
         api->bind_int64(s, 2, p.limit + 1);
-        if (type)
-            api->bind_text(s, 3, type);
+        if (type) api->bind_text(s, 3, type);
         body = aitbc_page_collect(api, s, p.limit, CHAIN_TX_NCOLS, p.tag, tx_row, cs);
     }
     return finish(cs, t, body, out);
 }
 
-static int q_transaction(void *self, const char *hash, cJSON **out)
-{
+static int q_transaction(void *self, const char *hash, cJSON **out) {
     chain_state *cs = self;
     const aitbc_host_api *api = cs->api;
     aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
     aitbc_stmt *s = t ? api->stmt(t, TX_SELECT "WHERE hash = ?1") : NULL;
-    if (!s)
-        return finish(cs, t, NULL, out);
+    if (!s) return finish(cs, t, NULL, out);
     api->bind_text(s, 1, hash);
     int row = api->step(s);
     cJSON *tx = row == AITBC_ROW ? chain_tx_json(api, s, decimals_cb, cs) : NULL;
@@ -171,8 +152,7 @@ static int q_transaction(void *self, const char *hash, cJSON **out)
 
 /* Newest-first transactions touching address, keyset below `before`; each side uses its index. */
 static aitbc_stmt *address_txs_stmt(chain_state *cs, aitbc_txn *t, const char *address,
-                                    int64_t before, int64_t limit)
-{
+                                    int64_t before, int64_t limit) {
     const aitbc_host_api *api = cs->api;
     aitbc_stmt *s = api->stmt(
         t, TX_SELECT "WHERE seq IN ("
@@ -189,27 +169,23 @@ static aitbc_stmt *address_txs_stmt(chain_state *cs, aitbc_txn *t, const char *a
 }
 
 /* created_ms of the account, -1 if unknown, -2 on a database error. */
-static int64_t account_created(chain_state *cs, aitbc_txn *t, const char *address)
-{
+static int64_t account_created(chain_state *cs, aitbc_txn *t, const char *address) {
     const aitbc_host_api *api = cs->api;
     aitbc_stmt *s = api->stmt(t, "SELECT created_ms FROM chain_accounts WHERE address = ?1");
-    if (!s)
-        return -2;
+    if (!s) return -2;
     api->bind_text(s, 1, address);
     int64_t v = api->step(s) == AITBC_ROW ? api->col_int64(s, 0) : -1;
     api->stmt_done(s);
     return v;
 }
 
-static int add_balances(chain_state *cs, aitbc_txn *t, const char *address, cJSON *out)
-{
+static int add_balances(chain_state *cs, aitbc_txn *t, const char *address, cJSON *out) {
     const aitbc_host_api *api = cs->api;
     aitbc_stmt *s = api->stmt(t, "SELECT a.symbol, a.decimals, COALESCE(b.available, 0), "
                                  "COALESCE(b.locked, 0) FROM chain_assets a LEFT JOIN "
                                  "chain_balances b ON b.asset = a.symbol AND b.address = ?1 "
                                  "ORDER BY a.symbol");
-    if (!s)
-        return -1;
+    if (!s) return -1;
     api->bind_text(s, 1, address);
     cJSON *bal = cJSON_AddObjectToObject(out, "balances");
     cJSON *locked = cJSON_AddObjectToObject(out, "locked");
@@ -224,8 +200,7 @@ static int add_balances(chain_state *cs, aitbc_txn *t, const char *address, cJSO
 }
 
 static int add_activity(chain_state *cs, aitbc_txn *t, const char *address, cJSON *out,
-                        int64_t created)
-{
+                        int64_t created) {
     const aitbc_host_api *api = cs->api;
     /* An unlock has from == to: count it once. */
     aitbc_stmt *s =
@@ -234,11 +209,9 @@ static int add_activity(chain_state *cs, aitbc_txn *t, const char *address, cJSO
                      "(from_addr IS NULL OR from_addr != ?1)), "
                      "MAX((SELECT COALESCE(MAX(ts_ms), -1) FROM chain_txs WHERE from_addr = ?1), "
                      "(SELECT COALESCE(MAX(ts_ms), -1) FROM chain_txs WHERE to_addr = ?1))");
-    if (s)
-        api->bind_text(s, 1, address);
+    if (s) api->bind_text(s, 1, address);
     if (!s || api->step(s) != AITBC_ROW) {
-        if (s)
-            api->stmt_done(s);
+        if (s) api->stmt_done(s);
         return -1;
     }
     int64_t count = api->col_int64(s, 0), last = api->col_int64(s, 1);
@@ -256,8 +229,7 @@ static int add_activity(chain_state *cs, aitbc_txn *t, const char *address, cJSO
     return 0;
 }
 
-static int q_address(void *self, const char *address, int recent, cJSON **out)
-{
+static int q_address(void *self, const char *address, int recent, cJSON **out) {
     chain_state *cs = self;
     const aitbc_host_api *api = cs->api;
     aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
@@ -284,14 +256,12 @@ static int q_address(void *self, const char *address, int recent, cJSON **out)
 }
 
 static int q_address_txs(void *self, const char *address, int limit, const char *cursor,
-                         cJSON **out)
-{
+                         cJSON **out) {
     chain_state *cs = self;
     const aitbc_host_api *api = cs->api;
     page p;
     int rc = page_start(&p, "address_transactions", address, limit, cursor);
-    if (rc != 0)
-        return rc;
+    if (rc != 0) return rc;
     aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
     int64_t created = t ? account_created(cs, t, address) : -2;
     if (created == -1) {
@@ -299,13 +269,11 @@ static int q_address_txs(void *self, const char *address, int limit, const char 
         return AITBC_ENOTFOUND;
     }
     aitbc_stmt *s = created >= 0 ? address_txs_stmt(cs, t, address, p.before, p.limit + 1) : NULL;
-    cJSON *body =
-        s ? aitbc_page_collect(api, s, p.limit, CHAIN_TX_NCOLS, p.tag, tx_row, cs) : NULL;
+    cJSON *body = s ? aitbc_page_collect(api, s, p.limit, CHAIN_TX_NCOLS, p.tag, tx_row, cs) : NULL;
     return finish(cs, t, body, out);
 }
 
-void chain_query_init(chain_state *cs)
-{
+void chain_query_init(chain_state *cs) {
     cs->query = (aitbc_chain_query_v1){
         .size = sizeof(aitbc_chain_query_v1),
         .self = cs,

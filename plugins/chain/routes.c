@@ -1,5 +1,6 @@
 /* HTTP routes of the chain plugin: POST /v1/admin/mint (the on-ramp) and POST /v1/transfers.
- * Both answer 201 with the transaction as the explorer shows it (block_height null until sealed). */
+ * Both answer 201 with the transaction as the explorer shows it (block_height null until sealed).
+ */
 #include <stdio.h>
 #include <string.h>
 #include "chain.h"
@@ -8,28 +9,24 @@
 static const char *const k_fields[] = {"address", "asset", "amount", NULL};
 static const char *const k_xfer_fields[] = {"to", "asset", "amount", NULL};
 
-static int decimals_cb(void *user, const char *asset)
-{
+static int decimals_cb(void *user, const char *asset) {
     const chain_asset *a = chain_find_asset(user, asset);
     return a ? a->decimals : -1;
 }
 
 /* 201 with the stored transaction row. */
-static void respond_tx(chain_state *cs, aitbc_request *req, const char *hash)
-{
+static void respond_tx(chain_state *cs, aitbc_request *req, const char *hash) {
     const aitbc_host_api *api = cs->api;
     cJSON *tx = NULL;
     aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
-    aitbc_stmt *s = t ? api->stmt(t, "SELECT " CHAIN_TX_COLS " FROM chain_txs WHERE hash = ?1")
-                      : NULL;
+    aitbc_stmt *s =
+        t ? api->stmt(t, "SELECT " CHAIN_TX_COLS " FROM chain_txs WHERE hash = ?1") : NULL;
     if (s) {
         api->bind_text(s, 1, hash);
-        if (api->step(s) == AITBC_ROW)
-            tx = chain_tx_json(api, s, decimals_cb, cs);
+        if (api->step(s) == AITBC_ROW) tx = chain_tx_json(api, s, decimals_cb, cs);
         api->stmt_done(s);
     }
-    if (t)
-        api->txn_commit(t);
+    if (t) api->txn_commit(t);
     if (tx)
         api->respond_json(req, 201, tx);
     else
@@ -39,8 +36,7 @@ static void respond_tx(chain_state *cs, aitbc_request *req, const char *hash)
 /* Validate {<addr_field>, asset, amount}; answers 400 itself. 0 when valid. */
 static int parse_body(chain_state *cs, aitbc_request *req, const char *const *allowed,
                       const char *addr_field, const char **addr, const char **asset,
-                      int64_t *units)
-{
+                      int64_t *units) {
     const aitbc_host_api *api = cs->api;
     const cJSON *body = api->req_json(req);
     if (!cJSON_IsObject(body)) {
@@ -77,8 +73,7 @@ static int parse_body(chain_state *cs, aitbc_request *req, const char *const *al
     return 0;
 }
 
-static void respond_ledger_error(chain_state *cs, aitbc_request *req, int rc, const char *who)
-{
+static void respond_ledger_error(chain_state *cs, aitbc_request *req, int rc, const char *who) {
     const aitbc_host_api *api = cs->api;
     switch (rc) {
     case AITBC_ENOTFOUND:
@@ -103,13 +98,11 @@ static void respond_ledger_error(chain_state *cs, aitbc_request *req, int rc, co
     }
 }
 
-static void h_mint(aitbc_request *req, void *user)
-{
+static void h_mint(aitbc_request *req, void *user) {
     chain_state *cs = user;
     const char *addr, *asset;
     int64_t units;
-    if (parse_body(cs, req, k_fields, "address", &addr, &asset, &units) != 0)
-        return;
+    if (parse_body(cs, req, k_fields, "address", &addr, &asset, &units) != 0) return;
     /* Each mint request is its own movement; retries are deduplicated by Idempotency-Key. */
     char ref[AITBC_ID_MAX], hash[AITBC_TX_HASH_MAX];
     aitbc_random_id("mint", ref);
@@ -121,8 +114,7 @@ static void h_mint(aitbc_request *req, void *user)
     respond_tx(cs, req, hash);
 }
 
-static void h_transfer(aitbc_request *req, void *user)
-{
+static void h_transfer(aitbc_request *req, void *user) {
     chain_state *cs = user;
     const aitbc_host_api *api = cs->api;
     const aitbc_principal *who = api->req_principal(req);
@@ -132,8 +124,7 @@ static void h_transfer(aitbc_request *req, void *user)
     }
     const char *to, *asset;
     int64_t units;
-    if (parse_body(cs, req, k_xfer_fields, "to", &to, &asset, &units) != 0)
-        return;
+    if (parse_body(cs, req, k_xfer_fields, "to", &to, &asset, &units) != 0) return;
     if (strcmp(to, who->owner_address) == 0) {
         api->respond_error(req, 400, "invalid_argument", "to", "cannot transfer to yourself");
         return;
@@ -161,20 +152,28 @@ static void h_transfer(aitbc_request *req, void *user)
     respond_tx(cs, req, hash);
 }
 
-int chain_routes_register(chain_state *cs)
-{
+int chain_routes_register(chain_state *cs) {
     const aitbc_route routes[] = {
-        {.method = "POST", .path = "/v1/admin/mint", .roles = AITBC_ROLE_ADMIN,
-         .body = AITBC_BODY_JSON, .handler = h_mint, .user = cs, .idempotent = 1,
+        {.method = "POST",
+         .path = "/v1/admin/mint",
+         .roles = AITBC_ROLE_ADMIN,
+         .body = AITBC_BODY_JSON,
+         .handler = h_mint,
+         .user = cs,
+         .idempotent = 1,
          .write = 1},
-        {.method = "POST", .path = "/v1/transfers", .roles = AITBC_ROLE_ANY,
-         .body = AITBC_BODY_JSON, .handler = h_transfer, .user = cs, .idempotent = 1,
+        {.method = "POST",
+         .path = "/v1/transfers",
+         .roles = AITBC_ROLE_ANY,
+         .body = AITBC_BODY_JSON,
+         .handler = h_transfer,
+         .user = cs,
+         .idempotent = 1,
          .write = 1},
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         int rc = cs->api->route(cs->ctx, &routes[i]);
-        if (rc != 0)
-            return rc;
+        if (rc != 0) return rc;
     }
     return 0;
 }

@@ -3,8 +3,7 @@
 
 #include <stdio.h>
 
-static void add_text_or_null(cJSON *o, const char *key, const char *v)
-{
+static void add_text_or_null(cJSON *o, const char *key, const char *v) {
     if (v)
         cJSON_AddStringToObject(o, key, v);
     else
@@ -12,27 +11,23 @@ static void add_text_or_null(cJSON *o, const char *key, const char *v)
 }
 
 static void add_int_or_null(const aitbc_host_api *api, aitbc_stmt *s, int col, cJSON *o,
-                            const char *key)
-{
+                            const char *key) {
     if (api->col_is_null(s, col))
         cJSON_AddNullToObject(o, key);
     else
         cJSON_AddNumberToObject(o, key, (double)api->col_int64(s, col));
 }
 
-static void add_amount(cJSON *o, const char *key, int64_t units, int decimals)
-{
+static void add_amount(cJSON *o, const char *key, int64_t units, int decimals) {
     char buf[AITBC_MONEY_MAX];
     if (decimals < 0 || aitbc_money_format(units, decimals, buf) < 0)
         snprintf(buf, sizeof buf, "%lld", (long long)units);
     cJSON_AddStringToObject(o, key, buf);
 }
 
-cJSON *chain_tx_json(const aitbc_host_api *api, aitbc_stmt *s, chain_decimals_fn dec, void *user)
-{
+cJSON *chain_tx_json(const aitbc_host_api *api, aitbc_stmt *s, chain_decimals_fn dec, void *user) {
     cJSON *o = cJSON_CreateObject();
-    if (!o)
-        return NULL;
+    if (!o) return NULL;
     const char *asset = api->col_text(s, 6);
     int decimals = asset && dec ? dec(user, asset) : -1;
     char ts[AITBC_TIME_MAX];
@@ -51,11 +46,9 @@ cJSON *chain_tx_json(const aitbc_host_api *api, aitbc_stmt *s, chain_decimals_fn
     return o;
 }
 
-cJSON *chain_block_to_json(const chain_block *b)
-{
+cJSON *chain_block_to_json(const chain_block *b) {
     cJSON *o = cJSON_CreateObject();
-    if (!o)
-        return NULL;
+    if (!o) return NULL;
     char ts[AITBC_TIME_MAX];
     aitbc_time_format(b->ts_ms, ts);
     cJSON_AddNumberToObject(o, "height", (double)b->height);
@@ -70,8 +63,7 @@ cJSON *chain_block_to_json(const chain_block *b)
     return o;
 }
 
-cJSON *chain_block_json(const aitbc_host_api *api, aitbc_stmt *s)
-{
+cJSON *chain_block_json(const aitbc_host_api *api, aitbc_stmt *s) {
     chain_block b;
     const char *text;
     b.height = api->col_int64(s, 0);

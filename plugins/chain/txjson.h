@@ -7,11 +7,11 @@
 #include "chainmath.h"
 
 /** Columns chain_tx_json expects, in order, starting at column 0. */
-#define CHAIN_TX_COLS \
+#define CHAIN_TX_COLS                                                                              \
     "hash, block_height, idx, type, from_addr, to_addr, asset, amount, fee, ref, ts_ms"
 #define CHAIN_TX_NCOLS 11
 /** Columns chain_block_json expects, in order, starting at column 0. */
-#define CHAIN_BLOCK_COLS \
+#define CHAIN_BLOCK_COLS                                                                           \
     "height, hash, parent_hash, ts_ms, merkle_root, state_root, proposer, signature, tx_count"
 
 /** Decimals of an asset (or a negative code: amounts are then printed in base units). */

@@ -21,8 +21,7 @@ typedef struct vctx {
     size_t msglen;
 } vctx;
 
-__attribute__((format(printf, 2, 3))) static int fail(vctx *v, const char *fmt, ...)
-{
+__attribute__((format(printf, 2, 3))) static int fail(vctx *v, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(v->msg, v->msglen, fmt, ap);
@@ -30,26 +29,21 @@ __attribute__((format(printf, 2, 3))) static int fail(vctx *v, const char *fmt, 
     return 1;
 }
 
-static void copy_col(vctx *v, aitbc_stmt *s, int col, char *dst, size_t cap)
-{
+static void copy_col(vctx *v, aitbc_stmt *s, int col, char *dst, size_t cap) {
     const char *text = v->api->col_text(s, col);
     snprintf(dst, cap, "%s", text ? text : "");
 }
 
-static int authority_ok(vctx *v, const unsigned char pk[32])
-{
-    if (sodium_memcmp(pk, v->cs->pk, 32) == 0)
-        return 1;
+static int authority_ok(vctx *v, const unsigned char pk[32]) {
+    if (sodium_memcmp(pk, v->cs->pk, 32) == 0) return 1;
     for (size_t i = 0; i < v->cs->nauthorities; i++)
-        if (sodium_memcmp(pk, v->cs->authorities[i], 32) == 0)
-            return 1;
+        if (sodium_memcmp(pk, v->cs->authorities[i], 32) == 0) return 1;
     return 0;
 }
 
 /* Read the tx row (columns as in TX_SQL), check its hash and sequence, and replay it. */
 #define TX_COLS "seq, hash, op, type, from_addr, to_addr, asset, amount, fee, ref, ts_ms, idx"
-static int check_tx(vctx *v, aitbc_stmt *s, const char *where, unsigned char leaf[32])
-{
+static int check_tx(vctx *v, aitbc_stmt *s, const char *where, unsigned char leaf[32]) {
     chain_tx tx;
     char stored[CHAIN_HASH_HEX + 8], again[CHAIN_HASH_HEX];
     memset(&tx, 0, sizeof tx);
@@ -78,8 +72,9 @@ static int check_tx(vctx *v, aitbc_stmt *s, const char *where, unsigned char lea
     int rc = chain_book_apply(&v->book, &tx);
     if (rc != 0)
         return fail(v, "transaction %s (%s): replay refused (%s)", stored, where,
-                    rc == AITBC_EFUNDS ? "overdraft" : rc == AITBC_EOVERFLOW ? "overflow"
-                                                                             : "invalid");
+                    rc == AITBC_EFUNDS      ? "overdraft"
+                    : rc == AITBC_EOVERFLOW ? "overflow"
+                                            : "invalid");
     if (strcmp(tx.op, CHAIN_OP_MINT) == 0) {
         int64_t *m = &v->minted[a - v->cs->assets];
         if (aitbc_add_i64(*m, tx.amount, m) != 0)
@@ -89,12 +84,10 @@ static int check_tx(vctx *v, aitbc_stmt *s, const char *where, unsigned char lea
     return 0;
 }
 
-static int check_block_txs(vctx *v, const chain_block *b)
-{
+static int check_block_txs(vctx *v, const chain_block *b) {
     aitbc_stmt *s = v->api->stmt(v->t, "SELECT " TX_COLS " FROM chain_txs WHERE block_height = ?1 "
                                        "ORDER BY idx");
-    if (!s)
-        return fail(v, "cannot read transactions of block %lld", (long long)b->height);
+    if (!s) return fail(v, "cannot read transactions of block %lld", (long long)b->height);
     v->api->bind_int64(s, 1, b->height);
     size_t cap = b->tx_count > 0 && b->tx_count < (1 << 24) ? (size_t)b->tx_count : 1;
     unsigned char(*leaves)[32] = malloc(cap * sizeof *leaves);
@@ -127,8 +120,7 @@ static int check_block_txs(vctx *v, const chain_block *b)
     return bad;
 }
 
-static int check_block(vctx *v, aitbc_stmt *s, chain_block *prev)
-{
+static int check_block(vctx *v, aitbc_stmt *s, chain_block *prev) {
     chain_block b;
     char pk_hex[80], again[CHAIN_HASH_HEX];
     unsigned char pk[32];
@@ -158,10 +150,8 @@ static int check_block(vctx *v, aitbc_stmt *s, chain_block *prev)
     aitbc_address_from_pubkey(pk, addr);
     if (strcmp(addr, b.proposer) != 0)
         return fail(v, "block %lld: proposer address does not match its key", h);
-    if (chain_block_verify_sig(&b, pk) != 0)
-        return fail(v, "block %lld: signature invalid", h);
-    if (check_block_txs(v, &b))
-        return 1;
+    if (chain_block_verify_sig(&b, pk) != 0) return fail(v, "block %lld: signature invalid", h);
+    if (check_block_txs(v, &b)) return 1;
     /* A block without transactions cannot change the state: compare with the parent's root
      * (already verified) instead of a full recompute. */
     char root[CHAIN_HASH_HEX];
@@ -176,54 +166,45 @@ static int check_block(vctx *v, aitbc_stmt *s, chain_block *prev)
     return 0;
 }
 
-static int check_blocks(vctx *v)
-{
+static int check_blocks(vctx *v) {
     chain_block prev;
     memset(&prev, 0, sizeof prev);
     memset(prev.hash, '0', 64);
     aitbc_stmt *s = v->api->stmt(v->t, "SELECT height, hash, parent_hash, ts_ms, merkle_root, "
                                        "state_root, proposer, signature, tx_count, proposer_key "
                                        "FROM chain_blocks ORDER BY height");
-    if (!s)
-        return fail(v, "cannot read chain_blocks");
+    if (!s) return fail(v, "cannot read chain_blocks");
     int bad = 0;
     while (!bad && v->api->step(s) == AITBC_ROW)
         bad = check_block(v, s, &prev);
     v->api->stmt_done(s);
-    if (!bad && v->nblocks == 0)
-        bad = fail(v, "no genesis block");
+    if (!bad && v->nblocks == 0) bad = fail(v, "no genesis block");
     return bad;
 }
 
-static int check_pending(vctx *v)
-{
+static int check_pending(vctx *v) {
     aitbc_stmt *s = v->api->stmt(v->t, "SELECT " TX_COLS " FROM chain_txs "
                                        "WHERE block_height IS NULL ORDER BY seq");
-    if (!s)
-        return fail(v, "cannot read pending transactions");
+    if (!s) return fail(v, "cannot read pending transactions");
     unsigned char leaf[32];
     int bad = 0;
     while (!bad && v->api->step(s) == AITBC_ROW)
         bad = check_tx(v, s, "pending", leaf);
     v->api->stmt_done(s);
-    if (bad)
-        return 1;
+    if (bad) return 1;
     s = v->api->stmt(v->t, "SELECT COUNT(*) FROM chain_txs");
     int64_t total = s && v->api->step(s) == AITBC_ROW ? v->api->col_int64(s, 0) : -1;
-    if (s)
-        v->api->stmt_done(s);
+    if (s) v->api->stmt_done(s);
     if (total != v->ntx)
         return fail(v, "chain_txs: %lld rows, but blocks and pending account for %lld",
                     (long long)total, (long long)v->ntx);
     return 0;
 }
 
-static int check_balances(vctx *v)
-{
+static int check_balances(vctx *v) {
     aitbc_stmt *s = v->api->stmt(v->t, "SELECT address, asset, available, locked "
                                        "FROM chain_balances ORDER BY address, asset");
-    if (!s)
-        return fail(v, "cannot read chain_balances");
+    if (!s) return fail(v, "cannot read chain_balances");
     size_t stored_nonzero = 0;
     int bad = 0;
     while (!bad && v->api->step(s) == AITBC_ROW) {
@@ -233,19 +214,20 @@ static int check_balances(vctx *v)
         chain_bal got = {v->api->col_int64(s, 2), v->api->col_int64(s, 3)};
         chain_book_entry *e = chain_book_get(&v->book, addr, asset, 0);
         chain_bal want = e ? e->bal : (chain_bal){0, 0};
-        if (got.available || got.locked)
-            stored_nonzero++;
+        if (got.available || got.locked) stored_nonzero++;
         if (got.available != want.available || got.locked != want.locked)
-            bad = fail(v, "balance %s %s: stored %lld/%lld (available/locked), replay gives "
-                          "%lld/%lld", addr, asset, (long long)got.available,
-                       (long long)got.locked, (long long)want.available, (long long)want.locked);
+            bad = fail(v,
+                       "balance %s %s: stored %lld/%lld (available/locked), replay gives "
+                       "%lld/%lld",
+                       addr, asset, (long long)got.available, (long long)got.locked,
+                       (long long)want.available, (long long)want.locked);
     }
     v->api->stmt_done(s);
-    if (bad)
-        return 1;
+    if (bad) return 1;
     size_t replay_nonzero = 0;
     for (size_t i = 0; i < v->book.cap; i++)
-        if (v->book.slots[i].used && (v->book.slots[i].bal.available || v->book.slots[i].bal.locked))
+        if (v->book.slots[i].used &&
+            (v->book.slots[i].bal.available || v->book.slots[i].bal.locked))
             replay_nonzero++;
     if (replay_nonzero != stored_nonzero)
         return fail(v, "chain_balances: %zu non-zero rows, replay gives %zu (a row is missing)",
@@ -253,13 +235,11 @@ static int check_balances(vctx *v)
     return 0;
 }
 
-static int check_supply(vctx *v)
-{
+static int check_supply(vctx *v) {
     for (size_t i = 0; i < v->cs->nassets; i++) {
         const char *asset = v->cs->assets[i].symbol;
         aitbc_stmt *s = v->api->stmt(v->t, "SELECT minted FROM chain_supply WHERE asset = ?1");
-        if (!s)
-            return fail(v, "cannot read chain_supply");
+        if (!s) return fail(v, "cannot read chain_supply");
         v->api->bind_text(s, 1, asset);
         int64_t stored = v->api->step(s) == AITBC_ROW ? v->api->col_int64(s, 0) : 0;
         v->api->stmt_done(s);
@@ -275,14 +255,13 @@ static int check_supply(vctx *v)
                 return fail(v, "supply %s: balances overflow", asset);
         }
         if (sum != v->minted[i])
-            return fail(v, "supply %s: balances sum to %lld, MINTs to %lld", asset,
-                        (long long)sum, (long long)v->minted[i]);
+            return fail(v, "supply %s: balances sum to %lld, MINTs to %lld", asset, (long long)sum,
+                        (long long)v->minted[i]);
     }
     return 0;
 }
 
-int chain_verify(chain_state *cs, char *msg, size_t msglen)
-{
+int chain_verify(chain_state *cs, char *msg, size_t msglen) {
     vctx v;
     memset(&v, 0, sizeof v);
     v.cs = cs;
@@ -304,8 +283,7 @@ int chain_verify(chain_state *cs, char *msg, size_t msglen)
     return bad;
 }
 
-int chain_verify_run(void *self, int argc, char **argv)
-{
+int chain_verify_run(void *self, int argc, char **argv) {
     char msg[512];
     int bad = chain_verify(self, msg, sizeof msg);
     printf("%s%s\n", bad ? "FAIL: " : "", msg);

@@ -82,8 +82,8 @@ static int parse_config(client_state *cs) {
     }
     cs->progress_interval_ms = 1000;
     it = cJSON_GetObjectItemCaseSensitive(cfg, "progress_interval_ms");
-    if (it && (aitbc_json_int(it, &cs->progress_interval_ms) != 0 ||
-               cs->progress_interval_ms < 0 || cs->progress_interval_ms > 60000)) {
+    if (it && (aitbc_json_int(it, &cs->progress_interval_ms) != 0 || cs->progress_interval_ms < 0 ||
+               cs->progress_interval_ms > 60000)) {
         cs->api->log(cs->ctx, AITBC_LOG_ERROR, "client.progress_interval_ms must be 0..60000");
         return AITBC_EINVAL;
     }

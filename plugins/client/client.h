@@ -15,7 +15,7 @@ typedef struct client_state {
     aitbc_plugin_ctx *ctx;
     const aitbc_host_api *api;
     const aitbc_ledger_v1 *ledger;
-    const aitbc_miners_v1 *_Atomic miners; /* looked up on first use (miner plugin optional) */
+    const aitbc_miners_v1 *_Atomic miners;      /* looked up on first use (miner plugin optional) */
     const aitbc_marketplace_v1 *_Atomic market; /* same, marketplace plugin (trade_id jobs) */
     int64_t fee_bps;
     char treasury[48];
@@ -39,8 +39,8 @@ typedef struct cl_job {
     char *payload, *constraints, *result, *error, *receipt, *miner_sig;
     int64_t max_price, unit_price, price, units; /* -1 = null */
     int64_t attempt, lease_ms, created_ms, assigned_ms, started_ms, completed_ms, expires_ms;
-    int64_t progress_ppm; /* millionths of the work done (-1 = null: never reported) */
-    int64_t progress_ms;  /* when the last progress report was taken (-1 = never) */
+    int64_t progress_ppm;        /* millionths of the work done (-1 = null: never reported) */
+    int64_t progress_ms;         /* when the last progress report was taken (-1 = never) */
     char trade_id[AITBC_ID_MAX]; /* constraints.trade_id, "" for untraded work */
     char seller[48];             /* the trade's seller: the only miner that may run the job */
 } cl_job;
@@ -55,7 +55,7 @@ typedef struct cl_events {
 #define CL_JOB_COLS                                                                                \
     "seq, job_id, client, state, job_type, miner, payment, unit_type, payload, constraints, "      \
     "result, error, receipt, miner_sig, max_price, unit_price, price, units, attempt, lease_ms, "  \
-    "created_ms, assigned_ms, started_ms, completed_ms, expires_ms, progress_ppm, progress_ms, "    \
+    "created_ms, assigned_ms, started_ms, completed_ms, expires_ms, progress_ppm, progress_ms, "   \
     "trade_id, seller"
 void cl_job_free(cl_job *j);
 /** Fill j from a statement selecting CL_JOB_COLS. */

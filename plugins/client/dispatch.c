@@ -63,8 +63,7 @@ static int in_array(const cJSON *arr, const char *id) {
 /* Trade jobs are paid by their trade, so the price rules do not apply to them. */
 static int fits(const cl_job *j, const aitbc_jobs_miner *m) {
     cJSON *c = j->constraints ? cJSON_Parse(j->constraints) : NULL;
-    int ok = jc_match(j->job_type, c, j->trade_id[0] ? INT64_MAX : j->max_price, m) ==
-             JC_MATCH_OK;
+    int ok = jc_match(j->job_type, c, j->trade_id[0] ? INT64_MAX : j->max_price, m) == JC_MATCH_OK;
     cJSON_Delete(c);
     return ok;
 }

@@ -66,7 +66,9 @@ static void h_submit(aitbc_request *req, void *user) {
     }
     if (trade) sub.max_price = 0; /* paid by the trade's hours: no escrow of its own */
     snprintf(j.payment, sizeof j.payment, "%s",
-             trade ? "trade" : sub.max_price > 0 ? "escrowed" : "none");
+             trade               ? "trade"
+             : sub.max_price > 0 ? "escrowed"
+                                 : "none");
     j.payload = aitbc_json_canonical(sub.payload);
     j.constraints = sub.constraints ? aitbc_json_canonical(sub.constraints) : strdup("{}");
     j.max_price = sub.max_price;
@@ -263,7 +265,8 @@ static void h_public_key(aitbc_request *req, void *user) {
 int cl_routes_register(client_state *cs) {
     const unsigned owner = AITBC_ROLE_CLIENT | AITBC_ROLE_ADMIN;
     const aitbc_route routes[] = {
-        {"POST", "/v1/jobs", AITBC_ROLE_CLIENT, AITBC_BODY_JSON, CL_JOBS_MAX_BODY, h_submit, cs, 1, 1},
+        {"POST", "/v1/jobs", AITBC_ROLE_CLIENT, AITBC_BODY_JSON, CL_JOBS_MAX_BODY, h_submit, cs, 1,
+         1},
         {"GET", "/v1/jobs", AITBC_ROLE_CLIENT, AITBC_BODY_NONE, 0, h_list, cs, 0, 0},
         {"GET", "/v1/jobs/{job_id}", owner, AITBC_BODY_NONE, 0, h_get, cs, 0, 0},
         {"GET", "/v1/jobs/{job_id}/receipt", owner, AITBC_BODY_NONE, 0, h_receipt, cs, 0, 0},

@@ -134,8 +134,10 @@ void ex_publish_levels(ex_state *es, ex_market *m, const int *sides, const int64
     aitbc_json_add_i64(ev, "first_sequence", (int64_t)m->sequence + 1);
     m->sequence += changed;
     if (m->sequence >= m->reserved && seq_reserve(es, m, m->sequence) != 0)
-        es->api->log(es->ctx, AITBC_LOG_WARN, "%s: storing the sequence ceiling failed; a "
-                     "restart now could repeat sequence numbers", m->symbol);
+        es->api->log(es->ctx, AITBC_LOG_WARN,
+                     "%s: storing the sequence ceiling failed; a "
+                     "restart now could repeat sequence numbers",
+                     m->symbol);
     aitbc_json_add_i64(ev, "last_sequence", (int64_t)m->sequence);
     cJSON_AddItemToObject(ev, "bids", arr[EX_BUY]);
     cJSON_AddItemToObject(ev, "asks", arr[EX_SELL]);

@@ -3,19 +3,16 @@
 #include <stdlib.h>
 #include "explorer.h"
 
-static int ex_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **state)
-{
+static int ex_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **state) {
     ex_state *es = calloc(1, sizeof *es);
-    if (!es)
-        return AITBC_ENOMEM;
+    if (!es) return AITBC_ENOMEM;
     es->ctx = ctx;
     es->api = api;
     *state = es;
     return 0;
 }
 
-static int ex_start(void *state)
-{
+static int ex_start(void *state) {
     ex_state *es = state;
     es->query = es->api->service_lookup(AITBC_CHAIN_QUERY_SERVICE);
     if (!es->query || es->query->size < sizeof(aitbc_chain_query_v1)) {
@@ -26,9 +23,13 @@ static int ex_start(void *state)
     return ex_routes_register(es);
 }
 
-static void ex_stop(void *state) { (void)state; }
+static void ex_stop(void *state) {
+    (void)state;
+}
 
-static void ex_destroy(void *state) { free(state); }
+static void ex_destroy(void *state) {
+    free(state);
+}
 
 static const char *const k_requires[] = {AITBC_CHAIN_QUERY_SERVICE, NULL};
 
@@ -46,4 +47,6 @@ static const aitbc_plugin_desc k_desc = {
     .destroy = ex_destroy,
 };
 
-const aitbc_plugin_desc *aitbc_plugin_describe(void) { return &k_desc; }
+const aitbc_plugin_desc *aitbc_plugin_describe(void) {
+    return &k_desc;
+}

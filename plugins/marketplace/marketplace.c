@@ -121,8 +121,8 @@ static int mk_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **stat
     if (!ms) return AITBC_ENOMEM;
     ms->ctx = ctx;
     ms->api = api;
-    ms->service = (aitbc_marketplace_v1){sizeof(aitbc_marketplace_v1), ms, mk_trade_active,
-                                         mk_trade_use};
+    ms->service =
+        (aitbc_marketplace_v1){sizeof(aitbc_marketplace_v1), ms, mk_trade_active, mk_trade_use};
     int rc = cfg_int(ms, "hour_ms", 3600000, 10, 86400000, &ms->hour_ms);
     if (rc == 0) rc = cfg_int(ms, "tick_ms", 1000, 5, 3600000, &ms->tick_ms);
     if (rc == 0) rc = api->migrate(ctx, mk_migrations, mk_migrations_n);

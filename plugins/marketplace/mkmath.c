@@ -129,8 +129,7 @@ const char *mk_offer_misfit(const cJSON *caps, const char *gpu_model, int64_t me
     const cJSON *g;
     cJSON_ArrayForEach(g, cJSON_GetObjectItemCaseSensitive(caps, "gpus")) {
         int64_t mb = 0;
-        if (!name_has(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(g, "name")),
-                      gpu_model))
+        if (!name_has(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(g, "name")), gpu_model))
             continue;
         named++;
         if (aitbc_json_int(cJSON_GetObjectItemCaseSensitive(g, "memory_mb"), &mb) == 0 &&
@@ -145,10 +144,10 @@ const char *mk_offer_misfit(const cJSON *caps, const char *gpu_model, int64_t me
     cJSON *want = models ? cJSON_Parse(models) : NULL;
     const cJSON *m;
     const char *bad = NULL;
-    cJSON_ArrayForEach(m, want) if (!bad && (!cJSON_IsString(m) ||
-                                             !has_string(cJSON_GetObjectItemCaseSensitive(caps,
-                                                                                          "models"),
-                                                         m->valuestring))) bad = "models";
+    cJSON_ArrayForEach(m, want) if (!bad &&
+                                    (!cJSON_IsString(m) ||
+                                     !has_string(cJSON_GetObjectItemCaseSensitive(caps, "models"),
+                                                 m->valuestring))) bad = "models";
     cJSON_Delete(want);
     return bad;
 }

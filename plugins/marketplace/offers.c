@@ -192,10 +192,9 @@ void mk_h_offer_create(aitbc_request *req, void *user) {
     int err = 0;
     cJSON *caps = NULL;
     const char *st = mk_seller_status(ms, me, &caps, &err);
-    const char *misfit =
-        st && ms->miners ? mk_offer_misfit(caps, in.gpu_model, in.memory_gb, in.gpu_count,
-                                           in.region, in.models)
-                         : NULL;
+    const char *misfit = st && ms->miners ? mk_offer_misfit(caps, in.gpu_model, in.memory_gb,
+                                                            in.gpu_count, in.region, in.models)
+                                          : NULL;
     cJSON_Delete(caps);
     if (err || !st || strcmp(st, "OFFLINE") == 0) {
         free(in.models);

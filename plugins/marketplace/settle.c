@@ -60,9 +60,10 @@ static int end_pause(mk_state *ms, aitbc_txn *t, trade_row *r, int64_t upto_ms) 
     if (amount > left) amount = left;
     char ref[AITBC_ID_MAX + 32], hash[AITBC_TX_HASH_MAX];
     snprintf(ref, sizeof ref, "%s:p%lld", r->trade_id, (long long)r->paused_ms);
-    int rc = amount > 0 ? moved(ms->ledger->unlock(ms->ledger->self, t, r->buyer, MK_ASSET, amount,
-                                                   ref, hash))
-                        : 0;
+    int rc =
+        amount > 0
+            ? moved(ms->ledger->unlock(ms->ledger->self, t, r->buyer, MK_ASSET, amount, ref, hash))
+            : 0;
     if (rc != 0) return rc;
     aitbc_stmt *s = api->stmt(t, "UPDATE marketplace_trades SET refunded = refunded + ?2, "
                                  "paused_ms = NULL WHERE trade_id = ?1");

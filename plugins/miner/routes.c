@@ -240,9 +240,8 @@ static int caller_miner(miner_state *ms, aitbc_request *req, mn_row *row) {
 
 static void respond_jobs_error(miner_state *ms, aitbc_request *req, const aitbc_jobs_error *err) {
     ms->api->respond_error(req, err->status ? err->status : 500,
-                           err->code[0] ? err->code : "internal",
-                           err->field[0] ? err->field : NULL, "%s",
-                           err->message[0] ? err->message : "Internal error.");
+                           err->code[0] ? err->code : "internal", err->field[0] ? err->field : NULL,
+                           "%s", err->message[0] ? err->message : "Internal error.");
 }
 
 static int job_id_ok(miner_state *ms, aitbc_request *req, const char *job_id) {
@@ -337,15 +336,16 @@ static void h_delete(aitbc_request *req, void *user) {
 int mn_routes_register(miner_state *ms) {
     const unsigned self_admin = AITBC_ROLE_MINER | AITBC_ROLE_ADMIN;
     const aitbc_route routes[] = {
-        {"POST", "/v1/miners/register", AITBC_ROLE_PUBLIC, AITBC_BODY_JSON, 0, mn_h_register, ms,
-         0, 1},
+        {"POST", "/v1/miners/register", AITBC_ROLE_PUBLIC, AITBC_BODY_JSON, 0, mn_h_register, ms, 0,
+         1},
         {"POST", "/v1/miners/{address}/heartbeat", AITBC_ROLE_MINER, AITBC_BODY_JSON, 0,
          h_heartbeat, ms, 0, 1},
-        {"POST", "/v1/miners/{address}/poll", AITBC_ROLE_MINER, AITBC_BODY_JSON, 0, h_poll, ms, 0, 1},
+        {"POST", "/v1/miners/{address}/poll", AITBC_ROLE_MINER, AITBC_BODY_JSON, 0, h_poll, ms, 0,
+         1},
         {"POST", "/v1/jobs/{job_id}/complete", AITBC_ROLE_MINER, AITBC_BODY_JSON, 16u << 20,
          h_complete, ms, 1, 1},
-        {"POST", "/v1/jobs/{job_id}/progress", AITBC_ROLE_MINER, AITBC_BODY_JSON, 0, h_progress,
-         ms, 0, 1},
+        {"POST", "/v1/jobs/{job_id}/progress", AITBC_ROLE_MINER, AITBC_BODY_JSON, 0, h_progress, ms,
+         0, 1},
         {"GET", "/v1/miners/{address}", self_admin, AITBC_BODY_NONE, 0, h_get, ms, 0, 0},
         {"DELETE", "/v1/miners/{address}", self_admin, AITBC_BODY_NONE, 0, h_delete, ms, 0, 1},
     };

@@ -66,5 +66,4 @@ int jc_receipt_sign(cJSON *r, const jc_key *key);
 /** Verify a receipt's signature with a public key (hex). 0 or AITBC_ESIG / AITBC_EINVAL. */
 int jc_receipt_verify(const cJSON *r, const char *pk_hex);
 
-
 #endif

@@ -84,4 +84,3 @@ int jc_receipt_verify(const cJSON *r, const char *pk_hex) {
     free(text);
     return rc == 0 ? 0 : AITBC_ESIG;
 }
-

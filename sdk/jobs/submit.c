@@ -125,4 +125,3 @@ int jc_parse_submit(const cJSON *body, jc_submit *out, aitbc_jobs_error *err) {
     }
     return 0;
 }
-

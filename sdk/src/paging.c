@@ -17,11 +17,9 @@ int aitbc_page_limit(const char *text, int *out) {
         return 0;
     }
     size_t n = strlen(text);
-    if (n == 0 || n > 3 || strspn(text, "0123456789") != n)
-        return AITBC_EINVAL;
+    if (n == 0 || n > 3 || strspn(text, "0123456789") != n) return AITBC_EINVAL;
     int v = atoi(text);
-    if (v < 1 || v > AITBC_LIMIT_MAX)
-        return AITBC_EINVAL;
+    if (v < 1 || v > AITBC_LIMIT_MAX) return AITBC_EINVAL;
     *out = v;
     return 0;
 }
@@ -46,17 +44,14 @@ void aitbc_cursor_tag(const char *listing, const char *const *filters, size_t nf
 }
 
 int aitbc_cursor_encode(const char *tag, int64_t key, const char *tie, char out[AITBC_CURSOR_MAX]) {
-    if (tie && strlen(tie) >= AITBC_CURSOR_TIE_MAX)
-        return AITBC_EINVAL;
+    if (tie && strlen(tie) >= AITBC_CURSOR_TIE_MAX) return AITBC_EINVAL;
     cJSON *o = cJSON_CreateObject();
     aitbc_json_add_str(o, "f", tag);
     aitbc_json_add_i64(o, "k", key);
-    if (tie)
-        aitbc_json_add_str(o, "t", tie);
+    if (tie) aitbc_json_add_str(o, "t", tie);
     char *json = aitbc_json_print(o);
     cJSON_Delete(o);
-    if (!json)
-        return AITBC_ENOMEM;
+    if (!json) return AITBC_ENOMEM;
     size_t n = strlen(json);
     int rc = AITBC_EINVAL;
     if (4 * ((n + 2) / 3) + 1 <= AITBC_CURSOR_MAX) {
@@ -70,11 +65,9 @@ int aitbc_cursor_encode(const char *tag, int64_t key, const char *tie, char out[
 int aitbc_cursor_decode(const char *text, const char *tag, int64_t *key,
                         char tie[AITBC_CURSOR_TIE_MAX]) {
     char json[AITBC_CURSOR_MAX];
-    if (!text || strlen(text) >= AITBC_CURSOR_MAX)
-        return AITBC_EINVAL;
+    if (!text || strlen(text) >= AITBC_CURSOR_MAX) return AITBC_EINVAL;
     long n = aitbc_b64url_decode(text, json, sizeof json - 1);
-    if (n <= 0)
-        return AITBC_EINVAL;
+    if (n <= 0) return AITBC_EINVAL;
     cJSON *o = aitbc_json_parse_strict(json, (size_t)n);
     if (!cJSON_IsObject(o)) {
         cJSON_Delete(o);
@@ -91,8 +84,7 @@ int aitbc_cursor_decode(const char *text, const char *tag, int64_t *key,
         rc = strcmp(f, tag) == 0 ? 0 : AITBC_ECONFLICT;
         if (rc == 0) {
             *key = v;
-            if (tie)
-                strcpy(tie, t ? t->valuestring : "");
+            if (tie) strcpy(tie, t ? t->valuestring : "");
         }
     }
     cJSON_Delete(o);
@@ -118,8 +110,7 @@ cJSON *aitbc_page_collect(const aitbc_host_api *api, aitbc_stmt *s, int limit, i
             break;
         }
         cJSON *item = row(s, user);
-        if (item)
-            cJSON_AddItemToArray(items, item);
+        if (item) cJSON_AddItemToArray(items, item);
         last = api->col_int64(s, key_col);
         n++;
     }

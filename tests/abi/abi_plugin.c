@@ -41,8 +41,7 @@ typedef struct state {
 
 static state g_state;
 
-static void ping(aitbc_request *req, void *user)
-{
+static void ping(aitbc_request *req, void *user) {
     cJSON *body = cJSON_CreateObject();
     cJSON_AddBoolToObject(body, "pong", 1);
     g_state.api->respond_json(req, 200, body);
@@ -50,8 +49,7 @@ static void ping(aitbc_request *req, void *user)
 
 #ifdef COMMAND
 /* An offline command: echoes its arguments and exits with 3, so the test sees it ran. */
-static int command_run(void *self, int argc, char **argv)
-{
+static int command_run(void *self, int argc, char **argv) {
     printf("abi command ran with %d args:", argc);
     for (int i = 0; i < argc; i++)
         printf(" %s", argv[i]);
@@ -62,19 +60,16 @@ static const aitbc_command_v1 command = {sizeof command, NULL, command_run};
 #endif
 
 #ifdef INIT_FAIL
-static void never_tick(void *arg)
-{
+static void never_tick(void *arg) {
     (void)arg;
     abort(); /* the host must drop a failed plugin's timers before they fire */
 }
-static void never_event(const char *topic, uint64_t seq, const cJSON *data, void *user)
-{
+static void never_event(const char *topic, uint64_t seq, const cJSON *data, void *user) {
     abort();
 }
 #endif
 
-static int plugin_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **out)
-{
+static int plugin_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **out) {
 #ifdef INIT_FAIL
     /* The init-failure rule: free what it allocated, return an error; destroy is not called.
      * What it left with the host (a timer, a subscription) is the host's to drop. */
@@ -91,19 +86,16 @@ static int plugin_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **
     api->log(ctx, AITBC_LOG_INFO, "lifecycle init greeting=%s data_dir=%s",
              cJSON_IsString(greeting) ? greeting->valuestring : "-", api->data_dir(ctx));
 #ifdef PROVIDES
-    if (api->service_register(ctx, PROVIDES, &g_state) != 0)
-        return AITBC_EINVAL;
+    if (api->service_register(ctx, PROVIDES, &g_state) != 0) return AITBC_EINVAL;
 #endif
 #ifdef COMMAND
-    if (api->service_register(ctx, "command:verify-chain@1", &command) != 0)
-        return AITBC_EINVAL;
+    if (api->service_register(ctx, "command:verify-chain@1", &command) != 0) return AITBC_EINVAL;
 #endif
     *out = &g_state;
     return 0;
 }
 
-__attribute__((unused)) static int plugin_start(void *st)
-{
+__attribute__((unused)) static int plugin_start(void *st) {
     state *s = st;
     char path[96];
     snprintf(path, sizeof path, "/%s/ping", PLUGIN_NAME);
@@ -121,8 +113,7 @@ __attribute__((unused)) static int plugin_start(void *st)
 #endif
 #ifdef ROUTE_SIZE
     aitbc_route *old = malloc(ROUTE_SIZE);
-    if (!old)
-        return AITBC_ENOMEM;
+    if (!old) return AITBC_ENOMEM;
     memcpy(old, &r, ROUTE_SIZE);
     int rc = s->api->route(s->ctx, old);
     free(old);
@@ -132,14 +123,12 @@ __attribute__((unused)) static int plugin_start(void *st)
 #endif
 }
 
-static void plugin_stop(void *st)
-{
+static void plugin_stop(void *st) {
     state *s = st;
     s->api->log(s->ctx, AITBC_LOG_INFO, "lifecycle stop");
 }
 
-static void plugin_destroy(void *st)
-{
+static void plugin_destroy(void *st) {
 #ifdef INIT_FAIL
     abort(); /* never called after a failed init */
 #endif
@@ -191,20 +180,17 @@ static const aitbc_plugin_desc desc = {
 #ifdef NO_SYMBOL
 /* Exports a describe function under the wrong name. */
 AITBC_EXPORT const aitbc_plugin_desc *aitbc_plugin_describe_v2(void);
-const aitbc_plugin_desc *aitbc_plugin_describe_v2(void)
-{
+const aitbc_plugin_desc *aitbc_plugin_describe_v2(void) {
     return &desc;
 }
 #else
-const aitbc_plugin_desc *aitbc_plugin_describe(void)
-{
+const aitbc_plugin_desc *aitbc_plugin_describe(void) {
 #ifdef NULL_DESC
     (void)&desc;
     return NULL;
 #elif defined(V1_0)
     static aitbc_plugin_desc *copy; /* lives as long as the .so */
-    if (!copy && (copy = malloc(STRUCT_SIZE)))
-        memcpy(copy, &desc, STRUCT_SIZE);
+    if (!copy && (copy = malloc(STRUCT_SIZE))) memcpy(copy, &desc, STRUCT_SIZE);
     return copy;
 #else
     return &desc;

@@ -30,34 +30,29 @@
 static char g_dir[64];
 
 typedef struct run {
-    int status;  /* exit code, or -1 if it did not exit normally */
-    char *out;   /* stdout */
-    char *err;   /* stderr */
+    int status; /* exit code, or -1 if it did not exit normally */
+    char *out;  /* stdout */
+    char *err;  /* stderr */
 } run;
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
     return remove(path);
 }
 
-static int setup(void **state)
-{
+static int setup(void **state) {
     snprintf(g_dir, sizeof g_dir, "/tmp/aitbc-abi-XXXXXX");
     return mkdtemp(g_dir) ? 0 : -1;
 }
 
-static int teardown(void **state)
-{
+static int teardown(void **state) {
     return nftw(g_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-static void path_in(char *out, const char *name)
-{
+static void path_in(char *out, const char *name) {
     snprintf(out, PATH_MAX, "%s/%s", g_dir, name);
 }
 
-static char *slurp(const char *name)
-{
+static char *slurp(const char *name) {
     char p[PATH_MAX];
     path_in(p, name);
     FILE *f = fopen(p, "rb");
@@ -71,8 +66,7 @@ static char *slurp(const char *name)
     return buf;
 }
 
-static void write_config(const char *plugins_yaml)
-{
+static void write_config(const char *plugins_yaml) {
     char p[PATH_MAX];
     path_in(p, "c.yaml");
     FILE *f = fopen(p, "w");
@@ -91,8 +85,7 @@ static void write_config(const char *plugins_yaml)
 }
 
 /* Starts aitbc-host -c <dir>/c.yaml --ready-file <dir>/ready [extra...]; returns its pid. */
-static pid_t spawn(const char *const *extra)
-{
+static pid_t spawn(const char *const *extra) {
     char cfg[PATH_MAX], ready[PATH_MAX], out[PATH_MAX], err[PATH_MAX];
     path_in(cfg, "c.yaml");
     path_in(ready, "ready");
@@ -108,30 +101,26 @@ static pid_t spawn(const char *const *extra)
     if (pid == 0) {
         int fo = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
         int fe = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (fo < 0 || fe < 0 || dup2(fo, 1) < 0 || dup2(fe, 2) < 0)
-            _exit(126);
+        if (fo < 0 || fe < 0 || dup2(fo, 1) < 0 || dup2(fe, 2) < 0) _exit(126);
         execv(AITBC_HOST_BIN, (char *const *)argv);
         _exit(127);
     }
     return pid;
 }
 
-static int64_t mono_ms(void)
-{
+static int64_t mono_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void pause_ms(int ms)
-{
+static void pause_ms(int ms) {
     struct timespec ts = {0, ms * 1000000L};
     nanosleep(&ts, NULL);
 }
 
 /* Waits for the process to exit (killing it after WAIT_MS) and collects its output. */
-static void reap(pid_t pid, run *r)
-{
+static void reap(pid_t pid, run *r) {
     int st = 0;
     int64_t until = mono_ms() + WAIT_MS;
     pid_t w;
@@ -147,37 +136,31 @@ static void reap(pid_t pid, run *r)
     r->err = slurp("stderr");
 }
 
-static void run_host(const char *plugins_yaml, const char *const *extra, run *r)
-{
+static void run_host(const char *plugins_yaml, const char *const *extra, run *r) {
     write_config(plugins_yaml);
     reap(spawn(extra), r);
 }
 
-static void run_free(run *r)
-{
+static void run_free(run *r) {
     free(r->out);
     free(r->err);
 }
 
-static int exists(const char *name)
-{
+static int exists(const char *name) {
     char p[PATH_MAX];
     path_in(p, name);
     return access(p, F_OK) == 0;
 }
 
-static void assert_contains(const char *hay, const char *needle)
-{
-    if (!strstr(hay, needle))
-        fail_msg("expected to find\n  %s\nin\n%s", needle, hay);
+static void assert_contains(const char *hay, const char *needle) {
+    if (!strstr(hay, needle)) fail_msg("expected to find\n  %s\nin\n%s", needle, hay);
 }
 
 /* A plugin file in the ABI plugin dir, as the loader names it. */
 #define PLUG(name) ABI_PLUGIN_DIR "/" name
 
 /* The host refused: non-zero exit, "plugin <file>: refused: …<reason>" logged, never served. */
-static void expect_refusal(const char *plugins_yaml, const char *file, const char *reason)
-{
+static void expect_refusal(const char *plugins_yaml, const char *file, const char *reason) {
     run r;
     run_host(plugins_yaml, NULL, &r);
     char want[PATH_MAX + 64];
@@ -193,91 +176,80 @@ static void expect_refusal(const char *plugins_yaml, const char *file, const cha
     run_free(&r);
 }
 
-static void test_missing_symbol(void **s)
-{
-    expect_refusal("  abi-nosym: {}\n", PLUG("abi-nosym.so"), "missing symbol aitbc_plugin_describe");
+static void test_missing_symbol(void **s) {
+    expect_refusal("  abi-nosym: {}\n", PLUG("abi-nosym.so"),
+                   "missing symbol aitbc_plugin_describe");
 }
 
-static void test_null_descriptor(void **s)
-{
-    expect_refusal("  abi-nulldesc: {}\n", PLUG("abi-nulldesc.so"), "aitbc_plugin_describe() returned NULL");
+static void test_null_descriptor(void **s) {
+    expect_refusal("  abi-nulldesc: {}\n", PLUG("abi-nulldesc.so"),
+                   "aitbc_plugin_describe() returned NULL");
 }
 
-static void test_other_major(void **s)
-{
-    expect_refusal("  abi-major: {}\n", PLUG("abi-major.so"), "ABI major version 2, this host speaks 1");
+static void test_other_major(void **s) {
+    expect_refusal("  abi-major: {}\n", PLUG("abi-major.so"),
+                   "ABI major version 2, this host speaks 1");
 }
 
-static void test_newer_minor(void **s)
-{
+static void test_newer_minor(void **s) {
     expect_refusal("  abi-minor: {}\n", PLUG("abi-minor.so"), "ABI minor version 1.99 is newer");
 }
 
-static void test_short_descriptor(void **s)
-{
+static void test_short_descriptor(void **s) {
     expect_refusal("  abi-small: {}\n", PLUG("abi-small.so"), "struct_size 16 is smaller");
 }
 
-static void test_build_signature(void **s)
-{
+static void test_build_signature(void **s) {
     expect_refusal("  abi-sig: {}\n", PLUG("abi-sig.so"), "build signature");
 }
 
-static void test_null_callback(void **s)
-{
+static void test_null_callback(void **s) {
     expect_refusal("  abi-nullcb: {}\n", PLUG("abi-nullcb.so"), "required callback start is NULL");
 }
 
-static void test_name_mismatch(void **s)
-{
+static void test_name_mismatch(void **s) {
     expect_refusal("  abi-mismatch: {}\n", PLUG("abi-mismatch.so"),
                    "descriptor name 'abi-other' does not match its config key 'abi-mismatch'");
 }
 
-static void test_duplicate_name(void **s)
-{
+static void test_duplicate_name(void **s) {
     expect_refusal("  abi-good: { greeting: hi }\n  abi-dup: {}\n", PLUG("abi-dup.so"),
                    "duplicate plugin name 'abi-good' (already loaded from " ABI_PLUGIN_DIR
                    "/abi-good.so)");
 }
 
-static void test_unmet_requires(void **s)
-{
+static void test_unmet_requires(void **s) {
     expect_refusal("  abi-unmet: {}\n", PLUG("abi-unmet.so"),
                    "requires service 'nobody@1' but no listed plugin provides it");
 }
 
-static void test_dependency_cycle(void **s)
-{
+static void test_dependency_cycle(void **s) {
     expect_refusal("  abi-cycle-a: {}\n  abi-cycle-b: {}\n", PLUG("abi-cycle-a.so"),
                    "dependency cycle between plugins abi-cycle-a, abi-cycle-b");
 }
 
-static void test_unknown_config_key(void **s)
-{
+static void test_unknown_config_key(void **s) {
     expect_refusal("  abi-good:\n    greeting: hi\n    colour: red\n", PLUG("abi-good.so"),
                    "c.yaml:6: plugin 'abi-good': unknown config key 'colour'");
 }
 
-static void test_wrong_config_type(void **s)
-{
-    expect_refusal("  abi-good: { greeting: hi, count: many }\n", PLUG("abi-good.so"),
-                   "c.yaml:4: plugin 'abi-good': config key 'count' must be an integer, got a string");
+static void test_wrong_config_type(void **s) {
+    expect_refusal(
+        "  abi-good: { greeting: hi, count: many }\n", PLUG("abi-good.so"),
+        "c.yaml:4: plugin 'abi-good': config key 'count' must be an integer, got a string");
 }
 
-static void test_missing_required_key(void **s)
-{
+static void test_missing_required_key(void **s) {
     expect_refusal("  abi-good: {}\n", PLUG("abi-good.so"),
                    "missing required config key 'greeting'");
 }
 
-static void test_not_found(void **s)
-{
-    expect_refusal("  abi-absent: {}\n", "abi-absent.so", "file not found in plugin path " ABI_PLUGIN_DIR);
+static void test_not_found(void **s) {
+    expect_refusal("  abi-absent: {}\n", "abi-absent.so",
+                   "file not found in plugin path " ABI_PLUGIN_DIR);
 }
 
-static void test_dlopen_error(void **s)
-{
+static void test_dlopen_error(void **s) {
     char p[PATH_MAX];
     path_in(p, "abi-garbage.so");
     FILE *f = fopen(p, "w");
@@ -287,21 +259,18 @@ static void test_dlopen_error(void **s)
     expect_refusal("  abi-garbage: {}\n", p, "dlopen failed");
 }
 
-static void test_invalid_name(void **s)
-{
+static void test_invalid_name(void **s) {
     expect_refusal("  Bad_Name: {}\n", "Bad_Name", "invalid plugin name");
 }
 
 /* ---- the good side ---- */
 
-static int http_get(int port, const char *path, char *resp, size_t cap)
-{
+static int http_get(int port, const char *path, char *resp, size_t cap) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
     if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        if (fd >= 0)
-            close(fd);
+        if (fd >= 0) close(fd);
         return -1;
     }
     char req[256];
@@ -320,14 +289,12 @@ static int http_get(int port, const char *path, char *resp, size_t cap)
 }
 
 /* Position of needle in hay, failing the test when it is missing. */
-static const char *at(const char *hay, const char *needle)
-{
+static const char *at(const char *hay, const char *needle) {
     assert_contains(hay, needle);
     return strstr(hay, needle);
 }
 
-static void test_good_lifecycle(void **s)
-{
+static void test_good_lifecycle(void **s) {
     /* The consumer is listed first; the loader must init/start its provider before it. */
     write_config("  abi-consumer:\n  abi-good: { greeting: hello, count: 3 }\n");
     pid_t pid = spawn(NULL);
@@ -382,8 +349,7 @@ static void test_good_lifecycle(void **s)
     run_free(&r);
 }
 
-static void test_check_config(void **s)
-{
+static void test_check_config(void **s) {
     const char *const args[] = {"--check-config", NULL};
     run r;
     run_host("  abi-consumer: {}\n  abi-good: { greeting: hi }\n", args, &r);
@@ -407,8 +373,7 @@ static void test_check_config(void **s)
     run_free(&r);
 }
 
-static void test_offline_command(void **s)
-{
+static void test_offline_command(void **s) {
     const char *const chain[] = {"--verify-chain", NULL};
     run r;
     run_host("  abi-command: {}\n", chain, &r);
@@ -428,8 +393,7 @@ static void test_offline_command(void **s)
 
 /* uses[]: optional, orders start, and a lookup of anything undeclared is refused (as is a
  * publish on a topic the plugin did not declare). */
-static void test_uses(void **s)
-{
+static void test_uses(void **s) {
     run r;
     const char *const check[] = {"--check-config", NULL};
     run_host("  abi-user: {}\n  abi-good: { greeting: hi }\n", check, &r);
@@ -454,8 +418,7 @@ static void test_uses(void **s)
                    "uses entry 'no version' is not a service name");
 }
 
-static void test_lookups_declared(void **s)
-{
+static void test_lookups_declared(void **s) {
     const char *const yaml[] = {"  abi-user: {}\n  abi-good: { greeting: hi }\n",
                                 "  abi-sneak: {}\n  abi-good: { greeting: hi }\n"};
     for (int i = 0; i < 2; i++) {
@@ -488,8 +451,7 @@ static void test_lookups_declared(void **s)
 
 /* A plugin built against the 1.0 headers runs on today's host, which reads its descriptor and
  * routes only as far as 1.0 defined them (the plugin's copies end there: ASan would catch more). */
-static void test_plugin_from_1_0(void **s)
-{
+static void test_plugin_from_1_0(void **s) {
     write_config("  abi-v10: {}\n");
     pid_t pid = spawn(NULL);
     int64_t until = mono_ms() + WAIT_MS;
@@ -515,8 +477,7 @@ static void test_plugin_from_1_0(void **s)
 
 /* A failing init: the host stops, never calls destroy, drops what the plugin left (a 1 ms timer
  * and a subscription that would abort), and LeakSanitizer (ASan build) finds nothing. */
-static void test_init_failure(void **s)
-{
+static void test_init_failure(void **s) {
     run r;
     run_host("  abi-good: { greeting: hi }\n  abi-initfail: {}\n", NULL, &r);
     assert_int_equal(r.status, 1);
@@ -529,8 +490,7 @@ static void test_init_failure(void **s)
     const char *const cases[] = {"  miner: { lease_s: 0 }\n", "  client: { fee_bps: -1 }\n"};
     for (int i = 0; i < 2; i++) {
         char yaml[512];
-        snprintf(yaml, sizeof yaml,
-                 "  chain: {}\n  auth-apikey: {}\n  client: {}\n%s", cases[i]);
+        snprintf(yaml, sizeof yaml, "  chain: {}\n  auth-apikey: {}\n  client: {}\n%s", cases[i]);
         if (i == 1)
             snprintf(yaml, sizeof yaml, "  chain: {}\n  auth-apikey: {}\n%s  miner: {}\n",
                      cases[i]);
@@ -544,8 +504,7 @@ static void test_init_failure(void **s)
 #endif
 }
 
-static void test_usage(void **s)
-{
+static void test_usage(void **s) {
     const char *const argv[] = {AITBC_HOST_BIN, "--ready-file", "/dev/null", NULL};
     pid_t pid = fork();
     assert_true(pid >= 0);
@@ -561,18 +520,33 @@ static void test_usage(void **s)
     assert_int_equal(WEXITSTATUS(st), 2);
 }
 
-int main(void)
-{
+int main(void) {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
-        T(test_missing_symbol),     T(test_null_descriptor),   T(test_other_major),
-        T(test_newer_minor),        T(test_short_descriptor),  T(test_build_signature),
-        T(test_null_callback),      T(test_name_mismatch),     T(test_duplicate_name),
-        T(test_unmet_requires),     T(test_dependency_cycle),  T(test_unknown_config_key),
-        T(test_wrong_config_type),  T(test_missing_required_key), T(test_not_found),
-        T(test_dlopen_error),       T(test_invalid_name),      T(test_good_lifecycle),
-        T(test_check_config),       T(test_offline_command),   T(test_usage),
-        T(test_uses),               T(test_lookups_declared),  T(test_plugin_from_1_0),
+        T(test_missing_symbol),
+        T(test_null_descriptor),
+        T(test_other_major),
+        T(test_newer_minor),
+        T(test_short_descriptor),
+        T(test_build_signature),
+        T(test_null_callback),
+        T(test_name_mismatch),
+        T(test_duplicate_name),
+        T(test_unmet_requires),
+        T(test_dependency_cycle),
+        T(test_unknown_config_key),
+        T(test_wrong_config_type),
+        T(test_missing_required_key),
+        T(test_not_found),
+        T(test_dlopen_error),
+        T(test_invalid_name),
+        T(test_good_lifecycle),
+        T(test_check_config),
+        T(test_offline_command),
+        T(test_usage),
+        T(test_uses),
+        T(test_lookups_declared),
+        T(test_plugin_from_1_0),
         T(test_init_failure),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

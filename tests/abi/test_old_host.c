@@ -14,8 +14,7 @@
 
 static char g_dir[64];
 
-static char *slurp(const char *path)
-{
+static char *slurp(const char *path) {
     FILE *f = fopen(path, "r");
     assert_non_null(f);
     static char buf[16384];
@@ -26,14 +25,15 @@ static char *slurp(const char *path)
 }
 
 /* Loads a config listing abi-good with the loader at host_minor; stderr goes to err_path. */
-static int load_with_minor(unsigned host_minor, const char *err_path)
-{
+static int load_with_minor(unsigned host_minor, const char *err_path) {
     char cfg_path[128];
     snprintf(cfg_path, sizeof cfg_path, "%s/c.yaml", g_dir);
     FILE *f = fopen(cfg_path, "w");
     assert_non_null(f);
-    fprintf(f, "node: { data_dir: \"%s/data\", plugin_path: \"%s\" }\n"
-               "plugins:\n  abi-good: { greeting: hi }\n", g_dir, ABI_PLUGIN_DIR);
+    fprintf(f,
+            "node: { data_dir: \"%s/data\", plugin_path: \"%s\" }\n"
+            "plugins:\n  abi-good: { greeting: hi }\n",
+            g_dir, ABI_PLUGIN_DIR);
     fclose(f);
     char err[1024];
     host_config *cfg = config_load(cfg_path, err, sizeof err);
@@ -55,8 +55,7 @@ static int load_with_minor(unsigned host_minor, const char *err_path)
     return rc;
 }
 
-static void test_refused_by_a_1_0_host(void **s)
-{
+static void test_refused_by_a_1_0_host(void **s) {
     char err_path[128];
     snprintf(err_path, sizeof err_path, "%s/err", g_dir);
     assert_int_not_equal(load_with_minor(0, err_path), 0);
@@ -68,16 +67,13 @@ static void test_refused_by_a_1_0_host(void **s)
     assert_int_equal(load_with_minor(AITBC_ABI_MINOR, err_path), 0);
 }
 
-int main(void)
-{
+int main(void) {
     snprintf(g_dir, sizeof g_dir, "/tmp/aitbc-oldhost-XXXXXX");
-    if (!mkdtemp(g_dir))
-        return 1;
+    if (!mkdtemp(g_dir)) return 1;
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_refused_by_a_1_0_host)};
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    if (system(cmd) != 0)
-        rc = rc ? rc : 1;
+    if (system(cmd) != 0) rc = rc ? rc : 1;
     return rc;
 }

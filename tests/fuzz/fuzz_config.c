@@ -18,14 +18,13 @@ static void remove_tmp(void) {
 }
 
 /* A small plugin schema of every type, one key required. */
-static const aitbc_cfg_key schema[] = {
-    {"name", AITBC_CFG_STRING, 1, "required string"},
-    {"interval_s", AITBC_CFG_INT, 0, "integer"},
-    {"enabled", AITBC_CFG_BOOL, 0, "bool"},
-    {"ratio", AITBC_CFG_NUMBER, 0, "any number"},
-    {"limits", AITBC_CFG_OBJECT, 0, "object"},
-    {"keys", AITBC_CFG_ARRAY, 0, "array"},
-    {0}};
+static const aitbc_cfg_key schema[] = {{"name", AITBC_CFG_STRING, 1, "required string"},
+                                       {"interval_s", AITBC_CFG_INT, 0, "integer"},
+                                       {"enabled", AITBC_CFG_BOOL, 0, "bool"},
+                                       {"ratio", AITBC_CFG_NUMBER, 0, "any number"},
+                                       {"limits", AITBC_CFG_OBJECT, 0, "object"},
+                                       {"keys", AITBC_CFG_ARRAY, 0, "array"},
+                                       {0}};
 
 static int write_input(const uint8_t *data, size_t size) {
     if (!tmp_path[0]) {
@@ -35,8 +34,7 @@ static int write_input(const uint8_t *data, size_t size) {
         atexit(remove_tmp);
     }
     FILE *f = fopen(tmp_path, "wb");
-    if (!f)
-        return -1;
+    if (!f) return -1;
     size_t put = size ? fwrite(data, 1, size, f) : 0;
     int rc = fclose(f);
     return put == size && rc == 0 ? 0 : -1;
@@ -44,10 +42,8 @@ static int write_input(const uint8_t *data, size_t size) {
 
 /* Walk the tree asking for line numbers, to touch the sorted node→line table. */
 static void touch_lines(const host_config *cfg, const cJSON *node, int depth) {
-    if (!node || depth > 80)
-        return;
-    if (config_line(cfg, node) < 0)
-        abort();
+    if (!node || depth > 80) return;
+    if (config_line(cfg, node) < 0) abort();
     for (const cJSON *c = node->child; c; c = c->next)
         touch_lines(cfg, c, depth + 1);
 }
@@ -59,27 +55,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     err[0] = '\0';
     host_config *cfg = config_load(tmp_path, err, sizeof err);
     if (!cfg) {
-        if (!err[0])
-            abort(); /* refusals must say why */
+        if (!err[0]) abort(); /* refusals must say why */
         return 0;
     }
     const cJSON *root = config_root(cfg);
-    if (!config_path(cfg))
-        abort();
+    if (!config_path(cfg)) abort();
     touch_lines(cfg, root, 0);
 
     host_settings set;
     memset(&set, 0, sizeof set);
     err[0] = '\0';
-    if (config_settings(cfg, &set, err, sizeof err) != 0 && !err[0])
-        abort();
+    if (config_settings(cfg, &set, err, sizeof err) != 0 && !err[0]) abort();
 
     const cJSON *plugins = cJSON_GetObjectItemCaseSensitive(root, "plugins");
     if (cJSON_IsObject(plugins)) {
         for (const cJSON *sec = plugins->child; sec; sec = sec->next) {
             err[0] = '\0';
-            if (config_check_schema(cfg, sec, schema, sec->string, err, sizeof err) != 0 &&
-                !err[0])
+            if (config_check_schema(cfg, sec, schema, sec->string, err, sizeof err) != 0 && !err[0])
                 abort();
         }
     }

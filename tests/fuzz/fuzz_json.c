@@ -13,26 +13,20 @@
 #include "aitbc/json.h"
 
 static int has_non_finite(const cJSON *j, int depth) {
-    if (depth > 2000)
-        return 0;
-    if (cJSON_IsNumber(j) && !isfinite(j->valuedouble))
-        return 1;
+    if (depth > 2000) return 0;
+    if (cJSON_IsNumber(j) && !isfinite(j->valuedouble)) return 1;
     for (const cJSON *c = j->child; c; c = c->next)
-        if (has_non_finite(c, depth + 1))
-            return 1;
+        if (has_non_finite(c, depth + 1)) return 1;
     return 0;
 }
 
 static void check_numbers(const cJSON *j, int depth) {
-    if (depth > 2000)
-        return;
+    if (depth > 2000) return;
     if (cJSON_IsNumber(j) && isfinite(j->valuedouble)) {
         cJSON *n = cJSON_CreateNumber(j->valuedouble);
-        if (!n)
-            abort();
+        if (!n) abort();
         char *text = aitbc_json_canonical(n);
-        if (!text)
-            abort();
+        if (!text) abort();
         char *end;
         double back = strtod(text, &end);
         if (*end != '\0' || back != j->valuedouble)
@@ -46,15 +40,13 @@ static void check_numbers(const cJSON *j, int depth) {
 
 static int is_lower_hex64(const char *s) {
     for (int i = 0; i < 64; i++)
-        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-            return 0;
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) return 0;
     return s[64] == '\0';
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     cJSON *j = aitbc_json_parse_strict((const char *)data, size);
-    if (!j)
-        return 0;
+    if (!j) return 0;
     int bad_numbers = has_non_finite(j, 0);
     char *canon = aitbc_json_canonical(j);
     char hex[65];
@@ -65,19 +57,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         cJSON_Delete(j);
         return 0;
     }
-    if (!canon || hrc != 0 || !is_lower_hex64(hex))
-        abort();
+    if (!canon || hrc != 0 || !is_lower_hex64(hex)) abort();
     check_numbers(j, 0);
 
     cJSON *again = aitbc_json_parse_strict(canon, strlen(canon));
-    if (!again)
-        abort(); /* canonical output that our own strict parser refuses */
+    if (!again) abort(); /* canonical output that our own strict parser refuses */
     char *canon2 = aitbc_json_canonical(again);
-    if (!canon2 || strcmp(canon, canon2) != 0)
-        abort(); /* canonicalisation is not idempotent */
+    if (!canon2 || strcmp(canon, canon2) != 0) abort(); /* canonicalisation is not idempotent */
     char hex2[65];
-    if (aitbc_json_sha256_hex(again, hex2) != 0 || strcmp(hex, hex2) != 0)
-        abort();
+    if (aitbc_json_sha256_hex(again, hex2) != 0 || strcmp(hex, hex2) != 0) abort();
     free(canon2);
     cJSON_Delete(again);
     free(canon);

@@ -16,60 +16,48 @@
 
 static void check_money(const char *text, int decimals) {
     int64_t units;
-    if (aitbc_money_parse(text, decimals, &units) != 0)
-        return;
-    if (units < 0)
-        abort();
+    if (aitbc_money_parse(text, decimals, &units) != 0) return;
+    if (units < 0) abort();
     char out[AITBC_MONEY_MAX];
     int n = aitbc_money_format(units, decimals, out);
-    if (n <= 0 || n >= AITBC_MONEY_MAX || (size_t)n != strlen(out))
-        abort();
+    if (n <= 0 || n >= AITBC_MONEY_MAX || (size_t)n != strlen(out)) abort();
     int64_t back;
-    if (aitbc_money_parse(out, decimals, &back) != 0 || back != units)
-        abort();
+    if (aitbc_money_parse(out, decimals, &back) != 0 || back != units) abort();
     size_t len = strlen(text);
     int trailing_zero = strchr(text, '.') && text[len - 1] == '0';
-    if (!trailing_zero && strcmp(out, text) != 0)
-        abort();
+    if (!trailing_zero && strcmp(out, text) != 0) abort();
 }
 
 static void check_time(const char *text) {
     int64_t ms;
-    if (aitbc_time_parse(text, &ms) != 0)
-        return;
+    if (aitbc_time_parse(text, &ms) != 0) return;
     char out[AITBC_TIME_MAX];
     aitbc_time_format(ms, out);
     if (strlen(out) != 24 || out[0] < '0' || out[0] > '9' || out[4] != '-')
         return; /* a year outside 0000..9999 after the offset ("-001-12-31T…"): not RFC 3339 */
     int64_t back;
-    if (aitbc_time_parse(out, &back) != 0 || back != ms)
-        abort();
+    if (aitbc_time_parse(out, &back) != 0 || back != ms) abort();
 }
 
 static void check_b64(const char *text, size_t len) {
     size_t cap = len * 3 / 4 + 1;
     /* An exact-size heap buffer: ASan catches a write past out_cap. */
     unsigned char *out = malloc(cap);
-    if (!out)
-        abort();
+    if (!out) abort();
     long n = aitbc_b64url_decode(text, out, cap);
-    if (n < -1 || n > (long)cap)
-        abort();
+    if (n < -1 || n > (long)cap) abort();
     /* A too-small buffer must be refused, not overrun. */
     if (n > 1) {
         unsigned char *small = malloc((size_t)n - 1);
-        if (!small || aitbc_b64url_decode(text, small, (size_t)n - 1) != -1)
-            abort();
+        if (!small || aitbc_b64url_decode(text, small, (size_t)n - 1) != -1) abort();
         free(small);
     }
     if (n > 0) {
         char *enc = malloc(4 * (((size_t)n + 2) / 3) + 1);
         unsigned char *round = malloc((size_t)n);
-        if (!enc || !round)
-            abort();
+        if (!enc || !round) abort();
         size_t elen = aitbc_b64url_encode(out, (size_t)n, enc);
-        if (elen != strlen(enc))
-            abort();
+        if (elen != strlen(enc)) abort();
         if (aitbc_b64url_decode(enc, round, (size_t)n) != n || memcmp(round, out, (size_t)n))
             abort();
         free(enc);
@@ -79,12 +67,10 @@ static void check_b64(const char *text, size_t len) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    if (size == 0)
-        return 0;
+    if (size == 0) return 0;
     int decimals = data[0] % 19;
     char *text = malloc(size);
-    if (!text)
-        abort();
+    if (!text) abort();
     memcpy(text, data + 1, size - 1);
     text[size - 1] = '\0';
     check_money(text, decimals);

@@ -69,11 +69,10 @@ static void teardown(void) {
 
 static void setup(void) {
     the_router = router_new();
-    if (!the_router)
-        abort();
+    if (!the_router) abort();
     for (size_t i = 0; i < NROUTES; i++) {
-        route_defs[i] = (aitbc_route){.method = routes[i].method, .path = routes[i].path,
-                                      .handler = dummy_handler};
+        route_defs[i] = (aitbc_route){
+            .method = routes[i].method, .path = routes[i].path, .handler = dummy_handler};
         if (router_add(the_router, &route_defs[i], NULL) != 0) {
             fprintf(stderr, "fuzz_router: cannot add %s %s\n", routes[i].method, routes[i].path);
             abort();
@@ -99,8 +98,7 @@ static int ref_decode(const char *s, size_t len, char *out) {
             !strchr("0123456789abcdefABCDEF", hex[1]))
             return -1;
         long v = strtol(hex, NULL, 16);
-        if (v == 0)
-            return -1;
+        if (v == 0) return -1;
         out[o++] = (char)v;
         i += 2;
     }
@@ -111,22 +109,17 @@ static int ref_decode(const char *s, size_t len, char *out) {
 /* Reference split; returns the number of segments or -1. segs point into buf. */
 static int ref_split(const char *path, char *buf, char **segs) {
     size_t len = strlen(path);
-    if (path[0] != '/')
-        return -1;
-    if (len > 1 && path[len - 1] == '/')
-        len--;
-    if (len <= 1)
-        return 0;
+    if (path[0] != '/') return -1;
+    if (len > 1 && path[len - 1] == '/') len--;
+    if (len <= 1) return 0;
     int n = 0;
     size_t off = 0, i = 1;
     while (i <= len) {
         size_t j = i;
         while (j < len && path[j] != '/')
             j++;
-        if (j == i || n == MAX_SEGS)
-            return -1;
-        if (ref_decode(path + i, j - i, buf + off) != 0)
-            return -1;
+        if (j == i || n == MAX_SEGS) return -1;
+        if (ref_decode(path + i, j - i, buf + off) != 0) return -1;
         segs[n++] = buf + off;
         off += strlen(buf + off) + 1;
         i = j + 1;
@@ -138,22 +131,19 @@ static int ref_split(const char *path, char *buf, char **segs) {
 static int ref_pattern(const char *pattern, char **segs, int nsegs, const char **vals,
                        size_t *nvals) {
     *nvals = 0;
-    if (!strcmp(pattern, "/"))
-        return nsegs == 0;
+    if (!strcmp(pattern, "/")) return nsegs == 0;
     const char *p = pattern + 1;
     int k = 0;
     for (;;) {
         const char *end = strchr(p, '/');
         size_t len = end ? (size_t)(end - p) : strlen(p);
-        if (k == nsegs)
-            return 0;
+        if (k == nsegs) return 0;
         if (p[0] == '{')
             vals[(*nvals)++] = segs[k];
         else if (strlen(segs[k]) != len || strncmp(segs[k], p, len) != 0)
             return 0;
         k++;
-        if (!end)
-            break;
+        if (!end) break;
         p = end + 1;
     }
     return k == nsegs;
@@ -171,8 +161,7 @@ static void check(const char *method, const char *path) {
     route_result res = router_match(the_router, method, path, &m);
 
     char *buf = malloc(strlen(path) + 2);
-    if (!buf)
-        abort();
+    if (!buf) abort();
     char *segs[MAX_SEGS];
     int nsegs = ref_split(path, buf, segs);
     int method_hit = 0, path_hit = 0;
@@ -182,16 +171,13 @@ static void check(const char *method, const char *path) {
     for (size_t i = 0; nsegs >= 0 && i < NROUTES; i++) {
         const char *vals[ROUTER_MAX_PARAMS];
         size_t nvals;
-        if (!ref_pattern(routes[i].path, segs, nsegs, vals, &nvals))
-            continue;
+        if (!ref_pattern(routes[i].path, segs, nsegs, vals, &nvals)) continue;
         path_hit = 1;
-        if (!strcmp(routes[i].method, method))
-            method_hit = 1;
+        if (!strcmp(routes[i].method, method)) method_hit = 1;
         size_t k = 0;
         while (k < nallow && strcmp(allow[k], routes[i].method))
             k++;
-        if (k == nallow)
-            allow[nallow++] = routes[i].method;
+        if (k == nallow) allow[nallow++] = routes[i].method;
     }
     /* Sorted, ", "-joined, like the router renders it. */
     for (size_t i = 1; i < nallow; i++)
@@ -201,16 +187,13 @@ static void check(const char *method, const char *path) {
             allow[j - 1] = t;
         }
     for (size_t i = 0; i < nallow; i++) {
-        if (i)
-            strcat(expect_allow, ", ");
+        if (i) strcat(expect_allow, ", ");
         strcat(expect_allow, allow[i]);
     }
 
     if (res == ROUTE_FOUND) {
-        if (!method_hit || !m.route || !m.pattern || strcmp(m.route->method, method) != 0)
-            abort();
-        if (m.nparams != count_params(m.pattern) || m.nparams > ROUTER_MAX_PARAMS)
-            abort();
+        if (!method_hit || !m.route || !m.pattern || strcmp(m.route->method, method) != 0) abort();
+        if (m.nparams != count_params(m.pattern) || m.nparams > ROUTER_MAX_PARAMS) abort();
         const char *vals[ROUTER_MAX_PARAMS];
         size_t nvals;
         if (!ref_pattern(m.pattern, segs, nsegs, vals, &nvals) || nvals != m.nparams)
@@ -220,11 +203,9 @@ static void check(const char *method, const char *path) {
                 abort();
         }
     } else if (res == ROUTE_METHOD_NOT_ALLOWED) {
-        if (method_hit || !path_hit || !m.allow[0] || strcmp(m.allow, expect_allow) != 0)
-            abort();
+        if (method_hit || !path_hit || !m.allow[0] || strcmp(m.allow, expect_allow) != 0) abort();
     } else if (res == ROUTE_NOT_FOUND) {
-        if (path_hit)
-            abort();
+        if (path_hit) abort();
     } else {
         abort();
     }
@@ -235,19 +216,16 @@ static void check(const char *method, const char *path) {
     const char *routed = router_route_path("/api", path);
     if (routed && strcmp(routed, "/") != 0) {
         size_t pl = strlen(path), rl = strlen(routed);
-        if (rl > pl || strcmp(path + pl - rl, routed) != 0)
-            abort();
+        if (rl > pl || strcmp(path + pl - rl, routed) != 0) abort();
     }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static const char *const methods[] = {"GET",  "POST",    "DELETE", "PUT",
                                           "HEAD", "OPTIONS", "get",    "PATCH"};
-    if (!the_router)
-        setup();
+    if (!the_router) setup();
     char *text = malloc(size + 1);
-    if (!text)
-        abort();
+    if (!text) abort();
     memcpy(text, data, size);
     text[size] = '\0'; /* an embedded NUL ends the path, as it would in a C string */
     const char *method, *path;
@@ -258,8 +236,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     } else {
         char *sp = strchr(text, ' ');
         size_t mlen = sp ? (size_t)(sp - text) : strlen(text);
-        if (mlen >= sizeof mbuf)
-            mlen = sizeof mbuf - 1;
+        if (mlen >= sizeof mbuf) mlen = sizeof mbuf - 1;
         memcpy(mbuf, text, mlen);
         mbuf[mlen] = '\0';
         method = mbuf;

@@ -52,8 +52,7 @@ static int add_file(corpus *c, const char *path) {
         }
         size_t got = fread(buf + size, 1, cap - size, f);
         size += got;
-        if (got == 0)
-            break;
+        if (got == 0) break;
     }
     fclose(f);
     if (c->n == c->cap) {
@@ -80,21 +79,17 @@ static int add_path(corpus *c, const char *path) {
         fprintf(stderr, "replay: no such file or directory: %s\n", path);
         return -1;
     }
-    if (!S_ISDIR(st.st_mode))
-        return add_file(c, path);
+    if (!S_ISDIR(st.st_mode)) return add_file(c, path);
     DIR *d = opendir(path);
-    if (!d)
-        return -1;
+    if (!d) return -1;
     size_t first = c->n;
     struct dirent *de;
     int rc = 0;
     while (rc == 0 && (de = readdir(d)) != NULL) {
-        if (de->d_name[0] == '.')
-            continue;
+        if (de->d_name[0] == '.') continue;
         char full[4096];
         snprintf(full, sizeof full, "%s/%s", path, de->d_name);
-        if (stat(full, &st) == 0 && S_ISREG(st.st_mode))
-            rc = add_file(c, full);
+        if (stat(full, &st) == 0 && S_ISREG(st.st_mode)) rc = add_file(c, full);
     }
     closedir(d);
     /* readdir order depends on the file system; sort so the mutation stream is reproducible. */
@@ -116,12 +111,57 @@ static size_t below(size_t n) {
 
 /* Bytes and tokens that matter to our parsers: structure, escapes, numbers at the edges. */
 static const char *const tokens[] = {
-    "{",     "}",    "[",     "]",     "\"",    ":",     ",",       "/",        "%",
-    "%2F",   "%00",  "%zz",   "{id}",  "\\u",   "\\ud800", "\\u0000", "null",  "true",
-    "1e999", "-0",   "0.1",   "1.",    ".5",    "9223372036854775807", "18446744073709551616",
-    "${",    "$${",  "}",     "\n",    "\t",    " ",     "&a",      "*a",       "!!str",
-    "- ",    ": ",   "---",   "\xc3\xa9", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xc0\xaf", "Z",
-    "T",     "+01:00", ".999", "==",   "-",     "_",     "0",       "60",       "subscribe",
+    "{",
+    "}",
+    "[",
+    "]",
+    "\"",
+    ":",
+    ",",
+    "/",
+    "%",
+    "%2F",
+    "%00",
+    "%zz",
+    "{id}",
+    "\\u",
+    "\\ud800",
+    "\\u0000",
+    "null",
+    "true",
+    "1e999",
+    "-0",
+    "0.1",
+    "1.",
+    ".5",
+    "9223372036854775807",
+    "18446744073709551616",
+    "${",
+    "$${",
+    "}",
+    "\n",
+    "\t",
+    " ",
+    "&a",
+    "*a",
+    "!!str",
+    "- ",
+    ": ",
+    "---",
+    "\xc3\xa9",
+    "\xed\xa0\x80",
+    "\xf4\x90\x80\x80",
+    "\xc0\xaf",
+    "Z",
+    "T",
+    "+01:00",
+    ".999",
+    "==",
+    "-",
+    "_",
+    "0",
+    "60",
+    "subscribe",
 };
 
 static size_t mutate(uint8_t *buf, size_t size, const corpus *c) {
@@ -129,8 +169,7 @@ static size_t mutate(uint8_t *buf, size_t size, const corpus *c) {
     for (int r = 0; r < rounds; r++) {
         switch (below(7)) {
         case 0: /* flip a bit */
-            if (size)
-                buf[below(size)] ^= (uint8_t)(1u << below(8));
+            if (size) buf[below(size)] ^= (uint8_t)(1u << below(8));
             break;
         case 1: /* set a byte to something interesting */
             if (size) {
@@ -141,8 +180,7 @@ static size_t mutate(uint8_t *buf, size_t size, const corpus *c) {
         case 2: /* delete a run */
             if (size) {
                 size_t at = below(size), len = 1 + below(size - at);
-                if (len > 16)
-                    len = 1 + below(16);
+                if (len > 16) len = 1 + below(16);
                 memmove(buf + at, buf + at + len, size - at - len);
                 size -= len;
             }
@@ -158,8 +196,7 @@ static size_t mutate(uint8_t *buf, size_t size, const corpus *c) {
             break;
         }
         case 4: { /* duplicate a chunk of itself (nesting, repetition) */
-            if (!size)
-                break;
+            if (!size) break;
             size_t from = below(size), len = 1 + below(size - from);
             size_t at = below(size + 1);
             if (size + len <= REPLAY_MAX_INPUT) {
@@ -173,20 +210,17 @@ static size_t mutate(uint8_t *buf, size_t size, const corpus *c) {
         }
         case 5: { /* splice in a piece of another seed */
             const input *o = &c->items[below(c->n)];
-            if (!o->size)
-                break;
+            if (!o->size) break;
             size_t from = below(o->size), len = 1 + below(o->size - from);
             size_t at = below(size + 1);
             if (at + len <= REPLAY_MAX_INPUT) {
                 memcpy(buf + at, o->data + from, len);
-                if (at + len > size)
-                    size = at + len;
+                if (at + len > size) size = at + len;
             }
             break;
         }
         default: /* truncate */
-            if (size)
-                size = below(size + 1);
+            if (size) size = below(size + 1);
             break;
         }
     }
@@ -218,8 +252,7 @@ int main(int argc, char **argv) {
             return 2;
     }
 #ifdef FUZZ_CORPUS_DIR
-    if (!paths && add_path(&c, FUZZ_CORPUS_DIR) != 0)
-        return 2;
+    if (!paths && add_path(&c, FUZZ_CORPUS_DIR) != 0) return 2;
 #endif
     if (c.n == 0) {
         fprintf(stderr, "replay: no inputs\n");
@@ -229,8 +262,7 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < c.n; i++) {
         /* An exact-size heap copy, so ASan sees a read one past the end of the input. */
         uint8_t *copy = malloc(c.items[i].size ? c.items[i].size : 1);
-        if (!copy)
-            return 2;
+        if (!copy) return 2;
         memcpy(copy, c.items[i].data, c.items[i].size);
         LLVMFuzzerTestOneInput(copy, c.items[i].size);
         free(copy);
@@ -239,15 +271,13 @@ int main(int argc, char **argv) {
     static uint8_t buf[REPLAY_MAX_INPUT];
     long done = 0;
     for (; done < mutations; done++) {
-        if ((done & 63) == 0 && now_s() - start > budget)
-            break;
+        if ((done & 63) == 0 && now_s() - start > budget) break;
         const input *in = &c.items[below(c.n)];
         size_t size = in->size < REPLAY_MAX_INPUT ? in->size : REPLAY_MAX_INPUT;
         memcpy(buf, in->data, size);
         size = mutate(buf, size, &c);
         uint8_t *copy = malloc(size ? size : 1);
-        if (!copy)
-            return 2;
+        if (!copy) return 2;
         memcpy(copy, buf, size);
         LLVMFuzzerTestOneInput(copy, size);
         free(copy);

@@ -37,8 +37,8 @@ struct th_host {
     char cfg[PATH_MAX + 32];
     char ready[PATH_MAX + 32];
     char err[PATH_MAX + 32];
-    pid_t pid;    /* 0 once reaped */
-    int status;   /* exit status once reaped */
+    pid_t pid;  /* 0 once reaped */
+    int status; /* exit status once reaped */
     int http_port;
     int ws_port;
     char *plugins_yaml, *extra_yaml; /* as started, for th_restart */
@@ -57,15 +57,13 @@ static void nap_ms(int ms) {
 
 static char *slurp(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
+    if (!f) return NULL;
     size_t cap = 4096, n = 0;
     char *buf = malloc(cap);
     while (buf) {
         size_t got = fread(buf + n, 1, cap - n - 1, f);
         n += got;
-        if (got == 0)
-            break;
+        if (got == 0) break;
         if (cap - n < 2) {
             char *grown = realloc(buf, cap * 2);
             if (!grown) {
@@ -80,36 +78,30 @@ static char *slurp(const char *path, size_t *len) {
     fclose(f);
     if (buf) {
         buf[n] = '\0';
-        if (len)
-            *len = n;
+        if (len) *len = n;
     }
     return buf;
 }
 
 /* A top-level `name:` line in the caller's extra YAML means the caller owns that section. */
 static int has_section(const char *yaml, const char *name) {
-    if (!yaml)
-        return 0;
+    if (!yaml) return 0;
     size_t n = strlen(name);
     for (const char *p = yaml; p; p = strchr(p, '\n')) {
-        if (*p == '\n')
-            p++;
-        if (strncmp(p, name, n) == 0 && p[n] == ':')
-            return 1;
+        if (*p == '\n') p++;
+        if (strncmp(p, name, n) == 0 && p[n] == ':') return 1;
     }
     return 0;
 }
 
 static int write_config(th_host *h, const char *plugins_yaml, const char *extra_yaml) {
     FILE *f = fopen(h->cfg, "w");
-    if (!f)
-        return -1;
+    if (!f) return -1;
     const char *extra_path = getenv("AITBC_TEST_PLUGIN_PATH");
-    fprintf(f, "node:\n  data_dir: \"%s\"\n  log_level: debug\n  plugin_path: \"%s%s%s\"\n",
-            h->dir, AITBC_TEST_PLUGIN_DIR, extra_path && *extra_path ? ":" : "",
+    fprintf(f, "node:\n  data_dir: \"%s\"\n  log_level: debug\n  plugin_path: \"%s%s%s\"\n", h->dir,
+            AITBC_TEST_PLUGIN_DIR, extra_path && *extra_path ? ":" : "",
             extra_path ? extra_path : "");
-    if (!has_section(extra_yaml, "http"))
-        fprintf(f, "http:\n  listen: \"127.0.0.1:0\"\n");
+    if (!has_section(extra_yaml, "http")) fprintf(f, "http:\n  listen: \"127.0.0.1:0\"\n");
     fprintf(f, "storage:\n  path: \"%s/aitbc.db\"\n", h->dir);
     fprintf(f, "plugins:\n%s", plugins_yaml ? plugins_yaml : "");
     if (plugins_yaml && *plugins_yaml && plugins_yaml[strlen(plugins_yaml) - 1] != '\n')
@@ -128,12 +120,10 @@ static void print_stderr(const th_host *h) {
 }
 
 static int reap(th_host *h, int block) {
-    if (!h->pid)
-        return 1;
+    if (!h->pid) return 1;
     int st = 0;
     pid_t r = waitpid(h->pid, &st, block ? 0 : WNOHANG);
-    if (r != h->pid)
-        return 0;
+    if (r != h->pid) return 0;
     h->pid = 0;
     h->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
     return 1;
@@ -141,12 +131,10 @@ static int reap(th_host *h, int block) {
 
 static int read_ready(th_host *h) {
     char *text = slurp(h->ready, NULL);
-    if (!text)
-        return 0;
+    if (!text) return 0;
     cJSON *j = cJSON_Parse(text);
     free(text);
-    if (!j)
-        return 0; /* written atomically, but be safe against a partial read */
+    if (!j) return 0; /* written atomically, but be safe against a partial read */
     const cJSON *hp = cJSON_GetObjectItemCaseSensitive(j, "http_port");
     const cJSON *wp = cJSON_GetObjectItemCaseSensitive(j, "ws_port");
     int ok = cJSON_IsNumber(hp) && hp->valueint > 0;
@@ -188,8 +176,7 @@ static th_host *launch(th_host *h, const char *plugins_yaml, const char *extra_y
     }
     fflush(NULL);
     pid_t pid = fork();
-    if (pid < 0)
-        return NULL;
+    if (pid < 0) return NULL;
     if (pid == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive a crashed test */
         int fd = open(h->err, O_WRONLY | O_CREAT | O_APPEND, 0644);
@@ -205,8 +192,7 @@ static th_host *launch(th_host *h, const char *plugins_yaml, const char *extra_y
     h->pid = pid;
     int64_t until = now_ms() + START_TIMEOUT_MS;
     while (now_ms() < until) {
-        if (read_ready(h))
-            return h;
+        if (read_ready(h)) return h;
         if (reap(h, 0)) {
             fprintf(stderr, "harness: aitbc-host exited with status %d before it was ready\n",
                     h->status);
@@ -232,8 +218,7 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
 
 th_host *th_start(const char *plugins_yaml, const char *extra_yaml) {
     th_host *h = calloc(1, sizeof *h);
-    if (!h)
-        return NULL;
+    if (!h) return NULL;
     const char *tmp = getenv("TMPDIR");
     snprintf(h->dir, sizeof h->dir, "%s/aitbc-test-XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (!mkdtemp(h->dir)) {
@@ -272,26 +257,22 @@ int th_signal(th_host *h, int sig) {
 }
 
 int th_kill(th_host *h) {
-    if (!h)
-        return -1;
-    if (!h->pid)
-        return h->status;
+    if (!h) return -1;
+    if (!h->pid) return h->status;
     kill(h->pid, SIGKILL);
     reap(h, 1);
     return h->status;
 }
 
 int th_restart(th_host *h, int same_port) {
-    if (!h)
-        return -1;
+    if (!h) return -1;
     th_stop(h);
     char *extra = NULL;
     const char *old = h->extra_yaml ? h->extra_yaml : "";
     if (same_port && h->http_port > 0 && !has_section(old, "http")) {
         size_t cap = strlen(old) + 64;
         extra = malloc(cap);
-        if (!extra)
-            return -1;
+        if (!extra) return -1;
         snprintf(extra, cap, "http:\n  listen: \"127.0.0.1:%d\"\n%s", h->http_port, old);
     }
     /* launch keeps a copy of a new extra text (the pinned port stays pinned next time) */
@@ -309,8 +290,7 @@ static int run_to_end(th_host *h, const char *plugins_yaml, const char *extra_ya
         argv[n++] = args[i];
     argv[n] = NULL;
     int status = -1;
-    if (output)
-        *output = NULL;
+    if (output) *output = NULL;
     unlink(h->err); /* this run's output only */
     if (write_config(h, plugins_yaml, extra_yaml) == 0) {
         fflush(NULL);
@@ -327,10 +307,8 @@ static int run_to_end(th_host *h, const char *plugins_yaml, const char *extra_ya
             _exit(127);
         }
         h->pid = pid;
-        if (pid > 0 && reap(h, 1))
-            status = h->status;
-        if (output)
-            *output = th_stderr(h);
+        if (pid > 0 && reap(h, 1)) status = h->status;
+        if (output) *output = th_stderr(h);
     }
     return status;
 }
@@ -340,10 +318,8 @@ int th_run_once(const char *plugins_yaml, const char *extra_yaml, const char *co
     th_host h = {0};
     const char *tmp = getenv("TMPDIR");
     snprintf(h.dir, sizeof h.dir, "%s/aitbc-test-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (output)
-        *output = NULL;
-    if (!mkdtemp(h.dir))
-        return -1;
+    if (output) *output = NULL;
+    if (!mkdtemp(h.dir)) return -1;
     snprintf(h.cfg, sizeof h.cfg, "%s/config.yaml", h.dir);
     snprintf(h.err, sizeof h.err, "%s/host.stderr", h.dir);
     int status = run_to_end(&h, plugins_yaml, extra_yaml, args, output);
@@ -354,10 +330,8 @@ int th_run_once(const char *plugins_yaml, const char *extra_yaml, const char *co
 int th_run_once_in(const char *data_dir, const char *plugins_yaml, const char *extra_yaml,
                    const char *const *args, char **output) {
     th_host h = {0};
-    if (output)
-        *output = NULL;
-    if (!data_dir || strlen(data_dir) >= sizeof h.dir)
-        return -1;
+    if (output) *output = NULL;
+    if (!data_dir || strlen(data_dir) >= sizeof h.dir) return -1;
     snprintf(h.dir, sizeof h.dir, "%s", data_dir);
     snprintf(h.cfg, sizeof h.cfg, "%s/once.yaml", h.dir);
     snprintf(h.err, sizeof h.err, "%s/once.stderr", h.dir);
@@ -365,10 +339,8 @@ int th_run_once_in(const char *data_dir, const char *plugins_yaml, const char *e
 }
 
 int th_stop(th_host *h) {
-    if (!h)
-        return -1;
-    if (!h->pid)
-        return h->status;
+    if (!h) return -1;
+    if (!h->pid) return h->status;
     kill(h->pid, SIGTERM);
     int64_t until = now_ms() + STOP_TIMEOUT_MS;
     while (!reap(h, 0)) {
@@ -387,8 +359,7 @@ int th_stop(th_host *h) {
 }
 
 void th_forget(th_host *h) {
-    if (!h)
-        return;
+    if (!h) return;
     th_stop(h);
     free(h->plugins_yaml);
     free(h->extra_yaml);
@@ -396,8 +367,7 @@ void th_forget(th_host *h) {
 }
 
 void th_free(th_host *h) {
-    if (!h)
-        return;
+    if (!h) return;
     th_stop(h);
     nftw(h->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     free(h->plugins_yaml);
@@ -418,8 +388,7 @@ const char *th_data_dir(const th_host *h) {
 }
 
 char *th_stderr(const th_host *h) {
-    if (!h)
-        return NULL;
+    if (!h) return NULL;
     char *text = slurp(h->err, NULL);
     return text ? text : strdup("");
 }
@@ -433,8 +402,7 @@ typedef struct growbuf {
 
 static int grow_append(growbuf *b, const char *data, size_t n) {
     char *grown = realloc(b->p, b->len + n + 1);
-    if (!grown)
-        return -1;
+    if (!grown) return -1;
     b->p = grown;
     memcpy(b->p + b->len, data, n);
     b->len += n;
@@ -449,8 +417,7 @@ static size_t on_body(char *data, size_t size, size_t n, void *user) {
 static size_t on_header(char *data, size_t size, size_t n, void *user) {
     growbuf *b = user;
     /* A new status line (after 100 Continue) starts the headers over. */
-    if (size * n >= 5 && strncmp(data, "HTTP/", 5) == 0)
-        b->len = 0;
+    if (size * n >= 5 && strncmp(data, "HTTP/", 5) == 0) b->len = 0;
     return grow_append(b, data, size * n) == 0 ? size * n : 0;
 }
 
@@ -462,20 +429,17 @@ static void curl_init_once(void) {
 static int has_header(const char *const *list, const char *name) {
     size_t n = strlen(name);
     for (; list && *list; list++)
-        if (strncasecmp(*list, name, n) == 0 && (*list)[n] == ':')
-            return 1;
+        if (strncasecmp(*list, name, n) == 0 && (*list)[n] == ':') return 1;
     return 0;
 }
 
 int th_req_ex(th_host *h, const char *method, const char *path, const char *api_key,
               const char *body, const char *const *extra_headers, th_resp *out) {
     memset(out, 0, sizeof *out);
-    if (!h || !method || !path)
-        return -1;
+    if (!h || !method || !path) return -1;
     pthread_once(&g_curl_once, curl_init_once);
     CURL *c = curl_easy_init();
-    if (!c)
-        return -1;
+    if (!c) return -1;
     char url[2048], keyhdr[512];
     snprintf(url, sizeof url, "http://127.0.0.1:%d%s", h->http_port, path);
     struct curl_slist *hdrs = NULL;
@@ -508,8 +472,7 @@ int th_req_ex(th_host *h, const char *method, const char *path, const char *api_
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
     }
     CURLcode rc = curl_easy_perform(c);
-    if (rc == CURLE_OK)
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
+    if (rc == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
     curl_easy_cleanup(c);
     curl_slist_free_all(hdrs);
     out->body = rb.p ? rb.p : strdup("");
@@ -519,14 +482,13 @@ int th_req_ex(th_host *h, const char *method, const char *path, const char *api_
     return rc == CURLE_OK ? 0 : -1;
 }
 
-int th_req(th_host *h, const char *method, const char *path, const char *api_key,
-           const char *body, th_resp *out) {
+int th_req(th_host *h, const char *method, const char *path, const char *api_key, const char *body,
+           th_resp *out) {
     return th_req_ex(h, method, path, api_key, body, NULL, out);
 }
 
 void th_resp_free(th_resp *r) {
-    if (!r)
-        return;
+    if (!r) return;
     free(r->body);
     free(r->headers);
     cJSON_Delete(r->json);
@@ -534,8 +496,7 @@ void th_resp_free(th_resp *r) {
 }
 
 const char *th_resp_header(const th_resp *r, const char *name, char *out, size_t cap) {
-    if (!r || !r->headers || !name || !out || cap == 0)
-        return NULL;
+    if (!r || !r->headers || !name || !out || cap == 0) return NULL;
     size_t n = strlen(name);
     for (const char *line = r->headers; line && *line;) {
         const char *eol = strchr(line, '\n');
@@ -548,8 +509,7 @@ const char *th_resp_header(const th_resp *r, const char *name, char *out, size_t
             while (end > v && (end[-1] == '\r' || end[-1] == ' ' || end[-1] == '\t'))
                 end--;
             size_t vlen = (size_t)(end - v);
-            if (vlen >= cap)
-                vlen = cap - 1;
+            if (vlen >= cap) vlen = cap - 1;
             memcpy(out, v, vlen);
             out[vlen] = '\0';
             return out;
@@ -560,8 +520,7 @@ const char *th_resp_header(const th_resp *r, const char *name, char *out, size_t
 }
 
 const char *th_error_code(const th_resp *r) {
-    if (!r || !r->json)
-        return NULL;
+    if (!r || !r->json) return NULL;
     const cJSON *err = cJSON_GetObjectItemCaseSensitive(r->json, "error");
     const cJSON *code = cJSON_GetObjectItemCaseSensitive(err, "code");
     return cJSON_IsString(code) ? code->valuestring : NULL;
@@ -570,10 +529,8 @@ const char *th_error_code(const th_resp *r) {
 int th_wait_until(int (*cond)(void *arg), void *arg, int timeout_ms) {
     int64_t until = now_ms() + timeout_ms;
     for (;;) {
-        if (cond(arg))
-            return 1;
-        if (now_ms() >= until)
-            return 0;
+        if (cond(arg)) return 1;
+        if (now_ms() >= until) return 0;
         nap_ms(5);
     }
 }

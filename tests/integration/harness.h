@@ -46,24 +46,24 @@ void th_free(th_host *h);
 void th_forget(th_host *h);
 
 int th_http_port(const th_host *h);
-int th_ws_port(const th_host *h);        /* 0 if no websocket section */
+int th_ws_port(const th_host *h); /* 0 if no websocket section */
 const char *th_data_dir(const th_host *h);
 /** Everything the host wrote to stderr so far (malloc'd; caller frees). */
 char *th_stderr(const th_host *h);
 
 typedef struct th_resp {
     long status;
-    char *body;      /* NUL-terminated */
+    char *body; /* NUL-terminated */
     size_t body_len;
-    cJSON *json;     /* parsed body or NULL */
-    char *headers;   /* raw response headers */
+    cJSON *json;   /* parsed body or NULL */
+    char *headers; /* raw response headers */
 } th_resp;
 
 /** One HTTP request. api_key may be NULL (no header); body may be NULL (no body). JSON bodies
  *  get Content-Type: application/json. extra_headers: NULL-terminated "Name: value" list or NULL.
  *  Returns 0 when a response arrived. */
-int th_req(th_host *h, const char *method, const char *path, const char *api_key,
-           const char *body, th_resp *out);
+int th_req(th_host *h, const char *method, const char *path, const char *api_key, const char *body,
+           th_resp *out);
 int th_req_ex(th_host *h, const char *method, const char *path, const char *api_key,
               const char *body, const char *const *extra_headers, th_resp *out);
 void th_resp_free(th_resp *r);

@@ -14,15 +14,23 @@
 
 #include "harness.h"
 
-#define ADMIN_ADDR "ait1" "00000000000000000000000000000000000000aa"
-#define CLIENT_ADDR "ait1" "00000000000000000000000000000000000000cc"
-#define MINER_ADDR "ait1" "00000000000000000000000000000000000000dd"
+#define ADMIN_ADDR                                                                                 \
+    "ait1"                                                                                         \
+    "00000000000000000000000000000000000000aa"
+#define CLIENT_ADDR                                                                                \
+    "ait1"                                                                                         \
+    "00000000000000000000000000000000000000cc"
+#define MINER_ADDR                                                                                 \
+    "ait1"                                                                                         \
+    "00000000000000000000000000000000000000dd"
 
 #define PLUGINS                                                                                    \
-    "  auth-static: { keys: [ {key: \"key-admin\", role: admin, address: \"" ADMIN_ADDR "\"},\n"     \
-    "                         {key: \"key-client\", role: client, address: \"" CLIENT_ADDR "\"},\n"   \
-    "                         {key: \"key-miner\", role: miner, address: \"" MINER_ADDR "\"} ] }\n"   \
-    "  hello: {}\n"                                                                                 \
+    "  auth-static: { keys: [ {key: \"key-admin\", role: admin, address: \"" ADMIN_ADDR "\"},\n"   \
+    "                         {key: \"key-client\", role: client, address: \"" CLIENT_ADDR         \
+    "\"},\n"                                                                                       \
+    "                         {key: \"key-miner\", role: miner, address: \"" MINER_ADDR            \
+    "\"} ] }\n"                                                                                    \
+    "  hello: {}\n"                                                                                \
     "  chain: {}\n"
 
 /* http.max_body_bytes here; hello's POST route raises its own limit to HELLO_MAX. */
@@ -57,21 +65,20 @@ static int setup(void **state) {
 static int setup_apikey(void **state) {
     (void)state;
     H = th_start("  auth-apikey: {}\n  hello: {}\n  chain: {}\n", HTTP_SECTION);
-    if (!H)
-        return -1;
+    if (!H) return -1;
     char path[512];
     snprintf(path, sizeof path, "%s/admin.key", th_data_dir(H));
     FILE *f = fopen(path, "r");
     if (!f || !fgets(apikey_admin, sizeof apikey_admin, f)) {
-        if (f)
-            fclose(f);
+        if (f) fclose(f);
         return -1;
     }
     fclose(f);
     apikey_admin[strcspn(apikey_admin, "\r\n")] = '\0';
     th_resp r;
     if (th_req(H, "POST", "/v1/admin/keys", apikey_admin, "{\"role\":\"client\",\"label\":\"t\"}",
-               &r) != 0 || r.status != 201) {
+               &r) != 0 ||
+        r.status != 201) {
         th_resp_free(&r);
         return -1;
     }
@@ -102,8 +109,7 @@ static long req(const char *method, const char *path, const char *key, const cha
 /* Every error: JSON content type, Request-Id, {"error":{"code","message"}} with the code. */
 static void assert_error(const th_resp *r, long status, const char *code) {
     char buf[256];
-    if (r->status != status)
-        fail_msg("want %ld %s, got %ld: %s", status, code, r->status, r->body);
+    if (r->status != status) fail_msg("want %ld %s, got %ld: %s", status, code, r->status, r->body);
     assert_non_null(r->json);
     assert_string_equal(th_error_code(r), code);
     const cJSON *err = cJSON_GetObjectItemCaseSensitive(r->json, "error");
@@ -265,14 +271,20 @@ static void test_unsupported_media_type(void **state) {
 
 static void test_invalid_json(void **state) {
     (void)state;
-    const char *bad[] = {"{", "{\"x\":1} x", "{\"x\":1}{}", "[1,]", "nul", "{'x':1}", "\"a",
+    const char *bad[] = {"{",
+                         "{\"x\":1} x",
+                         "{\"x\":1}{}",
+                         "[1,]",
+                         "nul",
+                         "{'x':1}",
+                         "\"a",
                          "{\"name\":\"\xc0\xaf\"}" /* overlong UTF-8 */,
-                         "{\"name\":\"\xed\xa0\x80\"}" /* UTF-16 surrogate */, NULL};
+                         "{\"name\":\"\xed\xa0\x80\"}" /* UTF-16 surrogate */,
+                         NULL};
     for (size_t i = 0; bad[i]; i++) {
         th_resp r;
         req("POST", HELLO_POST, K_CLIENT, bad[i], &r);
-        if (r.status != 400)
-            fail_msg("body %s: got %ld %s", bad[i], r.status, r.body);
+        if (r.status != 400) fail_msg("body %s: got %ld %s", bad[i], r.status, r.body);
         assert_error(&r, 400, "invalid_json");
         th_resp_free(&r);
     }
@@ -301,8 +313,7 @@ static const cJSON *plugin_entry(const cJSON *plugins, const char *name) {
     const cJSON *p;
     cJSON_ArrayForEach(p, plugins) {
         const cJSON *n = cJSON_GetObjectItemCaseSensitive(p, "name");
-        if (cJSON_IsString(n) && strcmp(n->valuestring, name) == 0)
-            return p;
+        if (cJSON_IsString(n) && strcmp(n->valuestring, name) == 0) return p;
     }
     return NULL;
 }
@@ -329,8 +340,7 @@ static void test_healthz(void **state) {
 static double sample(const char *text, const char *series) {
     size_t n = strlen(series);
     for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
-        if (strncmp(p, series, n) == 0 && p[n] == ' ')
-            return strtod(p + n + 1, NULL);
+        if (strncmp(p, series, n) == 0 && p[n] == ' ') return strtod(p + n + 1, NULL);
     return -1;
 }
 
@@ -350,8 +360,7 @@ static char *metrics_text(void) {
 static char *settled_metrics_text(void) {
     for (int tries = 0; tries < 1000; tries++) {
         char *text = metrics_text();
-        if (sample(text, "aitbc_http_requests_in_flight") == 1)
-            return text;
+        if (sample(text, "aitbc_http_requests_in_flight") == 1) return text;
         free(text);
     }
     fail_msg("requests stayed in flight");
@@ -385,8 +394,8 @@ static void test_metrics(void **state) {
     assert_true(sample(after, hello) == hello0 + 3);
     assert_true(sample(after, hello401) == (u0 < 0 ? 0 : u0) + 1);
     /* The histogram's count equals the +Inf bucket and covers the requests. */
-    const char *cnt = "aitbc_http_request_duration_seconds_count{route=\"" HELLO_GET
-                      "\",method=\"GET\"}";
+    const char *cnt =
+        "aitbc_http_request_duration_seconds_count{route=\"" HELLO_GET "\",method=\"GET\"}";
     const char *inf = "aitbc_http_request_duration_seconds_bucket{route=\"" HELLO_GET
                       "\",method=\"GET\",le=\"+Inf\"}";
     assert_true(sample(after, cnt) >= hello0 + 3);
@@ -416,8 +425,7 @@ static double hello_events(void) {
     double n = -1;
     if (th_req(H, "GET", HELLO_GET, NULL, NULL, &r) == 0 && r.status == 200) {
         const cJSON *c = cJSON_GetObjectItem(r.json, "events_seen");
-        if (cJSON_IsNumber(c))
-            n = c->valuedouble;
+        if (cJSON_IsNumber(c)) n = c->valuedouble;
     }
     th_resp_free(&r);
     return n;
@@ -466,8 +474,7 @@ static void test_path_prefix(void **state) {
     const char *ops[] = {"/healthz", "/api/healthz", "/metrics", "/api/metrics", NULL};
     for (size_t i = 0; ops[i]; i++) {
         assert_int_equal(th_req(p, "GET", ops[i], NULL, NULL, &r), 0);
-        if (r.status != 200)
-            fail_msg("%s: %ld", ops[i], r.status);
+        if (r.status != 200) fail_msg("%s: %ld", ops[i], r.status);
         th_resp_free(&r);
     }
     assert_int_equal(th_stop(p), 0);
@@ -513,9 +520,10 @@ static void test_shutdown_in_flight(void **state) {
     th_resp r;
     assert_int_equal(th_req(h, "POST", "/v1/jobs", K_CLIENT,
                             "{\"payload\":{\"type\":\"inference\",\"model\":\"m\","
-                            "\"prompt\":\"p\"}}", &r), 0);
-    if (r.status != 201)
-        fail_msg("job submit: %ld %s", r.status, r.body);
+                            "\"prompt\":\"p\"}}",
+                            &r),
+                     0);
+    if (r.status != 201) fail_msg("job submit: %ld %s", r.status, r.body);
     char wait_path[160];
     snprintf(wait_path, sizeof wait_path, "/v1/jobs/%s?wait_s=25",
              cJSON_GetObjectItem(r.json, "job_id")->valuestring);

@@ -11,10 +11,18 @@
 
 #include "harness.h"
 
-#define ADMIN "ait1" "00000000000000000000000000000000000000a1"
-#define ADMIN2 "ait1" "00000000000000000000000000000000000000a2"
-#define BOB "ait1" "00000000000000000000000000000000000000b0"
-#define NOBODY "ait1" "00000000000000000000000000000000000000ff"
+#define ADMIN                                                                                      \
+    "ait1"                                                                                         \
+    "00000000000000000000000000000000000000a1"
+#define ADMIN2                                                                                     \
+    "ait1"                                                                                         \
+    "00000000000000000000000000000000000000a2"
+#define BOB                                                                                        \
+    "ait1"                                                                                         \
+    "00000000000000000000000000000000000000b0"
+#define NOBODY                                                                                     \
+    "ait1"                                                                                         \
+    "00000000000000000000000000000000000000ff"
 
 static th_host *H;
 
@@ -33,16 +41,25 @@ static const char *hash_of(const th_resp *r) {
 static void replays_the_first_answer_for_the_same_body(void **state) {
     (void)state;
     th_resp a, b;
-    assert_int_equal(mint("k-admin", "same-1", "{\"address\":\"" BOB "\",\"asset\":\"AIT\","
-                                               "\"amount\":\"5\"}", &a), 201);
+    assert_int_equal(mint("k-admin", "same-1",
+                          "{\"address\":\"" BOB "\",\"asset\":\"AIT\","
+                          "\"amount\":\"5\"}",
+                          &a),
+                     201);
     /* Same members, other order and spacing: the same body canonically. */
-    assert_int_equal(mint("k-admin", "same-1", "{ \"amount\": \"5\", \"asset\": \"AIT\", "
-                                               "\"address\": \"" BOB "\" }", &b), 201);
+    assert_int_equal(mint("k-admin", "same-1",
+                          "{ \"amount\": \"5\", \"asset\": \"AIT\", "
+                          "\"address\": \"" BOB "\" }",
+                          &b),
+                     201);
     assert_string_equal(hash_of(&a), hash_of(&b));
     th_resp_free(&a);
     th_resp_free(&b);
-    assert_int_equal(mint("k-admin", "same-1", "{\"address\":\"" BOB "\",\"asset\":\"AIT\","
-                                               "\"amount\":\"6\"}", &a), 409);
+    assert_int_equal(mint("k-admin", "same-1",
+                          "{\"address\":\"" BOB "\",\"asset\":\"AIT\","
+                          "\"amount\":\"6\"}",
+                          &a),
+                     409);
     assert_string_equal(th_error_code(&a), "idempotency_mismatch");
     th_resp_free(&a);
 }
@@ -50,12 +67,18 @@ static void replays_the_first_answer_for_the_same_body(void **state) {
 static void does_not_store_refusals(void **state) {
     (void)state;
     th_resp r;
-    assert_int_equal(mint("k-admin", "retry-1", "{\"address\":\"" NOBODY "\",\"asset\":\"AIT\","
-                                                "\"amount\":\"1\"}", &r), 404);
+    assert_int_equal(mint("k-admin", "retry-1",
+                          "{\"address\":\"" NOBODY "\",\"asset\":\"AIT\","
+                          "\"amount\":\"1\"}",
+                          &r),
+                     404);
     th_resp_free(&r);
     /* The 404 left no record: the key is free for a corrected request. */
-    assert_int_equal(mint("k-admin", "retry-1", "{\"address\":\"" BOB "\",\"asset\":\"AIT\","
-                                                "\"amount\":\"1\"}", &r), 201);
+    assert_int_equal(mint("k-admin", "retry-1",
+                          "{\"address\":\"" BOB "\",\"asset\":\"AIT\","
+                          "\"amount\":\"1\"}",
+                          &r),
+                     201);
     th_resp_free(&r);
 }
 
@@ -84,19 +107,26 @@ static void bounds_the_key(void **state) {
     memset(key, 'k', 256);
     key[256] = '\0';
     th_resp r;
-    assert_int_equal(mint("k-admin", key, "{\"address\":\"" BOB "\",\"asset\":\"AIT\","
-                                          "\"amount\":\"1\"}", &r), 400);
+    assert_int_equal(mint("k-admin", key,
+                          "{\"address\":\"" BOB "\",\"asset\":\"AIT\","
+                          "\"amount\":\"1\"}",
+                          &r),
+                     400);
     assert_string_equal(th_error_code(&r), "invalid_argument");
     th_resp_free(&r);
     key[255] = '\0'; /* 255 characters are allowed */
-    assert_int_equal(mint("k-admin", key, "{\"address\":\"" BOB "\",\"asset\":\"AIT\","
-                                          "\"amount\":\"1\"}", &r), 201);
+    assert_int_equal(mint("k-admin", key,
+                          "{\"address\":\"" BOB "\",\"asset\":\"AIT\","
+                          "\"amount\":\"1\"}",
+                          &r),
+                     201);
     th_resp_free(&r);
 }
 
 static int setup(void **state) {
     (void)state;
-    H = th_start("  auth-static: { keys: [ {key: \"k-admin\", role: admin, address: \"" ADMIN "\"},\n"
+    H = th_start("  auth-static: { keys: [ {key: \"k-admin\", role: admin, address: \"" ADMIN
+                 "\"},\n"
                  "    {key: \"k-admin2\", role: admin, address: \"" ADMIN2 "\"},\n"
                  "    {key: \"k-bob\", role: client, address: \"" BOB "\"} ] }\n"
                  "  chain: { genesis: { accounts: [\"" ADMIN "\", \"" BOB "\"] } }\n",

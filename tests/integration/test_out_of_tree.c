@@ -88,8 +88,8 @@ static void builds_and_runs_a_compute_backend_out_of_tree(void **state) {
     char plugin_dir[300];
     snprintf(plugin_dir, sizeof plugin_dir, "%s/plugins", prefix);
     setenv("AITBC_PLUGIN_PATH", plugin_dir, 1);
-    th_host *h = th_start("  compute-wordcount: { max_text_bytes: 100 }\n  compute-probe: {}\n",
-                          NULL);
+    th_host *h =
+        th_start("  compute-wordcount: { max_text_bytes: 100 }\n  compute-probe: {}\n", NULL);
     assert_non_null(h);
     assert_loaded_from_prefix(h, "compute-wordcount");
 
@@ -109,9 +109,9 @@ static void builds_and_runs_a_compute_backend_out_of_tree(void **state) {
     assert_string_equal(cJSON_GetObjectItem(r.json, "unit_type")->valuestring, "job");
     th_resp_free(&r);
     /* Its config limit and payload checks work from the out-of-tree build too. */
-    assert_int_equal(th_req(h, "POST", "/v1/compute-probe/run", NULL,
-                            "{\"type\":\"wordcount\",\"text\":7}", &r),
-                     0);
+    assert_int_equal(
+        th_req(h, "POST", "/v1/compute-probe/run", NULL, "{\"type\":\"wordcount\",\"text\":7}", &r),
+        0);
     assert_string_equal(
         cJSON_GetObjectItem(cJSON_GetObjectItem(r.json, "error"), "code")->valuestring,
         "invalid_payload");

@@ -25,9 +25,8 @@ static int connection_count(void) {
 }
 
 static void thousand_connections(void **state) {
-    th_host *h =
-        th_start(WST_PLUGINS, "websocket: { listen: \"127.0.0.1:0\", max_clients: 1100,"
-                              " max_clients_per_key: 0, max_clients_per_account: 0 }\n");
+    th_host *h = th_start(WST_PLUGINS, "websocket: { listen: \"127.0.0.1:0\", max_clients: 1100,"
+                                       " max_clients_per_key: 0, max_clients_per_account: 0 }\n");
     assert_non_null(h);
     const int MANY = connection_count(); /* after th_start, which raised the soft limit */
     int port = th_ws_port(h);

@@ -18,20 +18,17 @@ static char g_dir[] = "/tmp/aitbc-test-config-XXXXXX";
 static char g_file[PATH_MAX];
 static char g_err[1024];
 
-static int setup(void **state)
-{
+static int setup(void **state) {
     return mkdtemp(g_dir) ? 0 : -1;
 }
 
-static int teardown(void **state)
-{
+static int teardown(void **state) {
     unlink(g_file);
     return rmdir(g_dir);
 }
 
 /* Writes text to the temp file and loads it. */
-static host_config *load(const char *text)
-{
+static host_config *load(const char *text) {
     snprintf(g_file, sizeof g_file, "%s/c.yaml", g_dir);
     FILE *f = fopen(g_file, "w");
     assert_non_null(f);
@@ -42,23 +39,20 @@ static host_config *load(const char *text)
 }
 
 /* Asserts the last error starts with "<file>:<line>: " and contains want. */
-static void assert_error_at(int line, const char *want)
-{
+static void assert_error_at(int line, const char *want) {
     char prefix[PATH_MAX + 16];
     snprintf(prefix, sizeof prefix, "%s:%d: ", g_file, line);
     if (strncmp(g_err, prefix, strlen(prefix)) != 0 || !strstr(g_err, want))
         fail_msg("want '%s…%s', got '%s'", prefix, want, g_err);
 }
 
-static void expect_load_error(const char *text, int line, const char *want)
-{
+static void expect_load_error(const char *text, int line, const char *want) {
     host_config *cfg = load(text);
     assert_null(cfg);
     assert_error_at(line, want);
 }
 
-static void expect_settings_error(const char *text, int line, const char *want)
-{
+static void expect_settings_error(const char *text, int line, const char *want) {
     host_config *cfg = load(text);
     assert_non_null(cfg);
     host_settings s;
@@ -88,8 +82,7 @@ static const char good_yaml[] =
     "    label: 'quoted'\n"
     "  empty:\n";
 
-static void test_good_file(void **state)
-{
+static void test_good_file(void **state) {
     unsetenv("AITBC_PLUGIN_PATH");
     host_config *cfg = load(good_yaml);
     assert_non_null(cfg);
@@ -123,8 +116,7 @@ static void test_good_file(void **state)
     config_free(cfg);
 }
 
-static void test_defaults(void **state)
-{
+static void test_defaults(void **state) {
     setenv("AITBC_PLUGIN_PATH", "/dev/first", 1);
     host_config *cfg = load("plugins: { hello: {} }\n");
     assert_non_null(cfg);
@@ -164,8 +156,7 @@ static void test_defaults(void **state)
     config_free(cfg);
 }
 
-static void test_scalar_types(void **state)
-{
+static void test_scalar_types(void **state) {
     host_config *cfg = load("plugins:\n  p:\n"
                             "    t: true\n    f: False\n    qt: \"true\"\n"
                             "    i: 42\n    neg: -7\n    hex: 0x1F\n    oct: 0o17\n"
@@ -193,8 +184,7 @@ static void test_scalar_types(void **state)
     expect_load_error("plugins:\n  p: { big: 123456789012345678901 }\n", 2, "out of range");
 }
 
-static void test_syntax_error_line(void **state)
-{
+static void test_syntax_error_line(void **state) {
     expect_load_error("node:\n  data_dir: ./d\nhttp:\n  listen: [unclosed\n  threads: 2\n", 5,
                       "YAML syntax error");
     expect_load_error("node: {data_dir: ./d}\n  bad indent: 1\n", 2, "YAML syntax error");
@@ -217,9 +207,9 @@ static void test_syntax_error_line(void **state)
     assert_non_null(strstr(g_err, "alias"));
 }
 
-static void test_unknown_key_line(void **state)
-{
-    expect_settings_error("node:\n  data_dir: ./d\n  colour: blue\n", 3, "unknown config key 'colour'");
+static void test_unknown_key_line(void **state) {
+    expect_settings_error("node:\n  data_dir: ./d\n  colour: blue\n", 3,
+                          "unknown config key 'colour'");
     expect_settings_error("node: {}\nhttps: {}\n", 2, "unknown section 'https'");
     expect_settings_error("http:\n  listen: 127.0.0.1:1\n\n  treads: 4\n", 4, "'treads'");
     expect_settings_error("storage: { driver: postgres }\n", 1, "'driver' must be sqlite");
@@ -229,9 +219,9 @@ static void test_unknown_key_line(void **state)
     expect_settings_error("http: { path_prefix: /api/ }\n", 1, "'path_prefix'");
 }
 
-static void test_wrong_type(void **state)
-{
-    expect_settings_error("http:\n  threads: four\n", 2, "'threads' must be an integer, got a string");
+static void test_wrong_type(void **state) {
+    expect_settings_error("http:\n  threads: four\n", 2,
+                          "'threads' must be an integer, got a string");
     expect_settings_error("http:\n  threads: 2.5\n", 2, "must be an integer, got a number");
     expect_settings_error("http:\n  access_log: \"yes\"\n", 2, "true or false");
     expect_settings_error("node: [a]\n", 1, "section 'node' must be a mapping");
@@ -240,8 +230,7 @@ static void test_wrong_type(void **state)
     expect_settings_error("node:\n  data_dir: \"\"\n", 2, "must not be empty");
 }
 
-static void test_env_substitution(void **state)
-{
+static void test_env_substitution(void **state) {
     setenv("AITBC_TEST_DIR", "/srv/x", 1);
     setenv("AITBC_TEST_PORT", "18123", 1);
     setenv("AITBC_TEST_SECRET", "0042", 1);
@@ -261,21 +250,19 @@ static void test_env_substitution(void **state)
     config_free(cfg);
 
     unsetenv("AITBC_TEST_UNSET");
-    expect_load_error("node:\n  data_dir: ./d\nplugins:\n  p: { key: \"${AITBC_TEST_UNSET}\" }\n", 4,
-                      "environment variable AITBC_TEST_UNSET is not set");
+    expect_load_error("node:\n  data_dir: ./d\nplugins:\n  p: { key: \"${AITBC_TEST_UNSET}\" }\n",
+                      4, "environment variable AITBC_TEST_UNSET is not set");
     expect_load_error("node:\n  data_dir: ${AITBC_TEST_DIR\n", 2, "unterminated");
     expect_load_error("node:\n  data_dir: ${1BAD}\n", 2, "invalid environment variable name");
 }
 
-static void test_duplicate_key(void **state)
-{
+static void test_duplicate_key(void **state) {
     expect_load_error("node:\n  data_dir: a\n  workers: 2\n  data_dir: b\n", 4,
                       "duplicate key 'data_dir'");
     expect_load_error("plugins:\n  hello: {}\n  hello: {}\n", 3, "duplicate key 'hello'");
 }
 
-static void test_listen_parsing(void **state)
-{
+static void test_listen_parsing(void **state) {
     static const struct {
         const char *listen;
         const char *host;
@@ -294,9 +281,9 @@ static void test_listen_parsing(void **state)
         assert_int_equal(s.http_port, good[i].port);
         config_free(cfg);
     }
-    static const char *const bad[] = {"127.0.0.1",       "127.0.0.1:",  ":80",     "host:65536",
-                                      "host:-1",         "host:8o",     "::1:80", "h:123456",
-                                      "[::1:80",         "a b:80"};
+    static const char *const bad[] = {"127.0.0.1", "127.0.0.1:", ":80",    "host:65536",
+                                      "host:-1",   "host:8o",    "::1:80", "h:123456",
+                                      "[::1:80",   "a b:80"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char yaml[128];
         snprintf(yaml, sizeof yaml, "node: {}\nhttp: { listen: \"%s\" }\n", bad[i]);
@@ -305,24 +292,21 @@ static void test_listen_parsing(void **state)
     expect_settings_error("websocket:\n  listen: nope\n", 2, "'listen'");
 }
 
-static const aitbc_cfg_key schema[] = {
-    {"interval_ms", AITBC_CFG_INT, 1, "how often, ms"},
-    {"name", AITBC_CFG_STRING, 0, "a label"},
-    {"ratio", AITBC_CFG_NUMBER, 0, "a fraction"},
-    {"on", AITBC_CFG_BOOL, 0, "switch"},
-    {"keys", AITBC_CFG_ARRAY, 0, "list"},
-    {"limits", AITBC_CFG_OBJECT, 0, "mapping"},
-    {0}};
+static const aitbc_cfg_key schema[] = {{"interval_ms", AITBC_CFG_INT, 1, "how often, ms"},
+                                       {"name", AITBC_CFG_STRING, 0, "a label"},
+                                       {"ratio", AITBC_CFG_NUMBER, 0, "a fraction"},
+                                       {"on", AITBC_CFG_BOOL, 0, "switch"},
+                                       {"keys", AITBC_CFG_ARRAY, 0, "list"},
+                                       {"limits", AITBC_CFG_OBJECT, 0, "mapping"},
+                                       {0}};
 
-static int check_plugin(host_config *cfg, const char *name, const aitbc_cfg_key *keys)
-{
+static int check_plugin(host_config *cfg, const char *name, const aitbc_cfg_key *keys) {
     const cJSON *sec = cJSON_GetObjectItem(cJSON_GetObjectItem(config_root(cfg), "plugins"), name);
     g_err[0] = '\0';
     return config_check_schema(cfg, sec, keys, name, g_err, sizeof g_err);
 }
 
-static void test_schema(void **state)
-{
+static void test_schema(void **state) {
     host_config *cfg = load("plugins:\n"
                             "  ok: { interval_ms: 5, name: x, ratio: 0.5, on: true, keys: [1],\n"
                             "        limits: { a: 1 } }\n"
@@ -343,7 +327,8 @@ static void test_schema(void **state)
     assert_non_null(strstr(g_err, "interval_ms, name"));
 
     assert_int_equal(check_plugin(cfg, "wrongtype", schema), AITBC_EINVAL);
-    assert_error_at(9, "plugin 'wrongtype': config key 'interval_ms' must be an integer, got a string");
+    assert_error_at(
+        9, "plugin 'wrongtype': config key 'interval_ms' must be an integer, got a string");
     assert_int_equal(check_plugin(cfg, "fraction", schema), AITBC_EINVAL);
     assert_error_at(10, "must be an integer");
 
@@ -361,8 +346,7 @@ static void test_schema(void **state)
     config_free(cfg);
 }
 
-static void test_missing_file(void **state)
-{
+static void test_missing_file(void **state) {
     g_err[0] = '\0';
     assert_null(config_load("/nonexistent/aitbc.yaml", g_err, sizeof g_err));
     assert_non_null(strstr(g_err, "/nonexistent/aitbc.yaml: cannot open"));
@@ -370,8 +354,7 @@ static void test_missing_file(void **state)
 
 /* Truncated and byte-mutated configs never crash (ASan watches) and always either load or
  * explain themselves as "file:line: reason". Deterministic: a fixed seed. */
-static void test_hostile_inputs(void **state)
-{
+static void test_hostile_inputs(void **state) {
     static const char alphabet[] = "{}[]:,-&*!|>'\"#%@`$~? \n\t\\a0\x01\xff";
     char text[sizeof good_yaml];
     unsigned seed = 12345;
@@ -402,8 +385,7 @@ static void test_hostile_inputs(void **state)
 }
 
 /* The configs shipped in config/ must always pass the host's own checks. */
-static void test_shipped_configs(void **state)
-{
+static void test_shipped_configs(void **state) {
     /* A miner node listens beside a coordinator on the same machine, hence its own port. */
     static const char *const names[] = {"full.yaml", "coordinator.yaml", "miner.yaml",
                                         "minimal.yaml"};
@@ -412,11 +394,9 @@ static void test_shipped_configs(void **state)
         char path[PATH_MAX];
         snprintf(path, sizeof path, "%s/config/%s", AITBC_SOURCE_DIR, names[i]);
         host_config *cfg = config_load(path, g_err, sizeof g_err);
-        if (!cfg)
-            fail_msg("%s", g_err);
+        if (!cfg) fail_msg("%s", g_err);
         host_settings s;
-        if (config_settings(cfg, &s, g_err, sizeof g_err) != 0)
-            fail_msg("%s", g_err);
+        if (config_settings(cfg, &s, g_err, sizeof g_err) != 0) fail_msg("%s", g_err);
         assert_string_equal(s.http_host, "127.0.0.1");
         assert_int_equal(s.http_port, ports[i]);
         /* The product's public base URL is …/api: the seed's URLs work out of the box (the
@@ -428,8 +408,7 @@ static void test_shipped_configs(void **state)
     }
 }
 
-static void test_log_levels(void **state)
-{
+static void test_log_levels(void **state) {
     aitbc_log_level l = AITBC_LOG_ERROR;
     assert_int_equal(hlog_parse_level("DEBUG", &l), 0);
     assert_int_equal(l, AITBC_LOG_DEBUG);
@@ -439,16 +418,15 @@ static void test_log_levels(void **state)
     assert_int_equal(hlog_parse_level(NULL, &l), AITBC_EINVAL);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_good_file),       cmocka_unit_test(test_defaults),
-        cmocka_unit_test(test_scalar_types),    cmocka_unit_test(test_syntax_error_line),
+        cmocka_unit_test(test_good_file),        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_scalar_types),     cmocka_unit_test(test_syntax_error_line),
         cmocka_unit_test(test_unknown_key_line), cmocka_unit_test(test_wrong_type),
         cmocka_unit_test(test_env_substitution), cmocka_unit_test(test_duplicate_key),
-        cmocka_unit_test(test_listen_parsing),  cmocka_unit_test(test_schema),
-        cmocka_unit_test(test_missing_file),    cmocka_unit_test(test_log_levels),
-        cmocka_unit_test(test_shipped_configs), cmocka_unit_test(test_hostile_inputs),
+        cmocka_unit_test(test_listen_parsing),   cmocka_unit_test(test_schema),
+        cmocka_unit_test(test_missing_file),     cmocka_unit_test(test_log_levels),
+        cmocka_unit_test(test_shipped_configs),  cmocka_unit_test(test_hostile_inputs),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

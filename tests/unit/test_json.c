@@ -179,17 +179,23 @@ static void builds_money_fields(void **state) {
 
 static void strict_parse_refuses_garbage_and_bad_utf8(void **state) {
     (void)state;
-    static const char *const good[] = {"{}", " {\"a\":[1,2]}\n", "\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"",
-                                       "3", "null"};
+    static const char *const good[] = {"{}", " {\"a\":[1,2]}\n",
+                                       "\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"", "3", "null"};
     for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
         cJSON *j = aitbc_json_parse_strict(good[i], strlen(good[i]));
         assert_non_null(j);
         cJSON_Delete(j);
     }
-    static const char *const bad[] = {
-        "",   "{}x", "{} {}", "{", "\"\xc0\xaf\"" /* overlong '/' */,
-        "\"\xed\xa0\x80\"" /* surrogate */, "\"\xf4\x90\x80\x80\"" /* > U+10FFFF */,
-        "\"\xff\"", "\"\xe2\x82\"" /* truncated */, "\"\x80\"" /* stray continuation */};
+    static const char *const bad[] = {"",
+                                      "{}x",
+                                      "{} {}",
+                                      "{",
+                                      "\"\xc0\xaf\"" /* overlong '/' */,
+                                      "\"\xed\xa0\x80\"" /* surrogate */,
+                                      "\"\xf4\x90\x80\x80\"" /* > U+10FFFF */,
+                                      "\"\xff\"",
+                                      "\"\xe2\x82\"" /* truncated */,
+                                      "\"\x80\"" /* stray continuation */};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
         assert_null(aitbc_json_parse_strict(bad[i], strlen(bad[i])));
     /* length bounds the parse: a NUL-free prefix of a longer buffer */
@@ -201,14 +207,18 @@ static void strict_parse_refuses_garbage_and_bad_utf8(void **state) {
 /* Values that would silently change (a cut string, a lost duplicate, infinity) are refused. */
 static void strict_parse_refuses_nul_duplicates_and_infinity(void **state) {
     (void)state;
-    static const char *const bad[] = {
-        "{\"amount\":\"1\\u00000\"}", "[\"\\u0000\"]", "{\"a\\u0000b\":1}",
-        "{\"a\":1,\"a\":2}", "{\"x\":{\"k\":1,\"j\":2,\"k\":3}}", "1e999", "[-1e400]",
-        "{\"n\":{\"v\":1E+999}}"};
+    static const char *const bad[] = {"{\"amount\":\"1\\u00000\"}",
+                                      "[\"\\u0000\"]",
+                                      "{\"a\\u0000b\":1}",
+                                      "{\"a\":1,\"a\":2}",
+                                      "{\"x\":{\"k\":1,\"j\":2,\"k\":3}}",
+                                      "1e999",
+                                      "[-1e400]",
+                                      "{\"n\":{\"v\":1E+999}}"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
-        if (aitbc_json_parse_strict(bad[i], strlen(bad[i])))
-            fail_msg("accepted %s", bad[i]);
-    /* An escaped backslash before "u0000" is text, and equal names in different objects are fine. */
+        if (aitbc_json_parse_strict(bad[i], strlen(bad[i]))) fail_msg("accepted %s", bad[i]);
+    /* An escaped backslash before "u0000" is text, and equal names in different objects are fine.
+     */
     static const char *const good[] = {"[\"\\\\u0000\"]", "{\"a\":{\"a\":1},\"b\":{\"a\":2}}",
                                        "1.7976931348623157e308", "\"\\u0001\""};
     for (size_t i = 0; i < sizeof good / sizeof *good; i++) {

@@ -10,7 +10,8 @@
 #include "aitbc/paging.h"
 #include "aitbc/util.h"
 
-static void tag(const char *listing, const char *a, const char *b, char out[AITBC_CURSOR_TAG_LEN + 1]) {
+static void tag(const char *listing, const char *a, const char *b,
+                char out[AITBC_CURSOR_TAG_LEN + 1]) {
     const char *filters[] = {a, b};
     aitbc_cursor_tag(listing, filters, 2, out);
 }
@@ -48,13 +49,14 @@ static void refuses_malformed_cursors(void **st) {
     char t[AITBC_CURSOR_TAG_LEN + 1], cur[AITBC_CURSOR_MAX];
     int64_t k;
     tag("blocks", NULL, NULL, t);
-    const char *bad[] = {"", "!!!!", "eyJmIjoxfQ" /* {"f":1} */, "bnVsbA" /* null */,
-                         "W10" /* [] */, "e30" /* {} */};
+    const char *bad[] = {
+        "",   "!!!!", "eyJmIjoxfQ" /* {"f":1} */, "bnVsbA" /* null */, "W10" /* [] */,
+        "e30" /* {} */};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
         assert_int_equal(aitbc_cursor_decode(bad[i], t, &k, NULL), AITBC_EINVAL);
     char json[160];
-    const char *forms[] = {"{\"f\":\"%s\",\"k\":-1}", "{\"f\":\"%s\",\"k\":1.5}",
-                           "{\"f\":\"%s\",\"k\":\"1\"}", "{\"f\":\"%s\",\"k\":1,\"x\":2}",
+    const char *forms[] = {"{\"f\":\"%s\",\"k\":-1}",        "{\"f\":\"%s\",\"k\":1.5}",
+                           "{\"f\":\"%s\",\"k\":\"1\"}",     "{\"f\":\"%s\",\"k\":1,\"x\":2}",
                            "{\"f\":\"%s\",\"k\":1,\"t\":5}", "{\"f\":\"%s\",\"k\":1} x"};
     for (size_t i = 0; i < sizeof forms / sizeof *forms; i++) {
         snprintf(json, sizeof json, forms[i], t);
@@ -94,8 +96,8 @@ static void sets_next_cursor_only_when_more(void **st) {
     aitbc_page_set_next(more, 1, t, 5, "key_x");
     assert_true(cJSON_IsNull(cJSON_GetObjectItem(done, "next_cursor")));
     int64_t k;
-    assert_int_equal(aitbc_cursor_decode(cJSON_GetObjectItem(more, "next_cursor")->valuestring, t,
-                                         &k, tie), 0);
+    assert_int_equal(
+        aitbc_cursor_decode(cJSON_GetObjectItem(more, "next_cursor")->valuestring, t, &k, tie), 0);
     assert_int_equal(k, 5);
     assert_string_equal(tie, "key_x");
     cJSON_Delete(done);

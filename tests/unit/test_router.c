@@ -24,8 +24,7 @@ static int add(router *r, const char *method, const char *path) {
 
 static const char *param(const route_match *m, const char *name) {
     for (size_t i = 0; i < m->nparams; i++)
-        if (strcmp(m->names[i], name) == 0)
-            return m->values[i];
+        if (strcmp(m->names[i], name) == 0) return m->values[i];
     return NULL;
 }
 
@@ -155,12 +154,16 @@ static void test_duplicates_and_bad_patterns(void **state) {
     /* Other parameter name, same shape: still the same route. */
     assert_int_equal(add(r, "GET", "/v1/jobs/{job}"), AITBC_EEXIST);
     assert_int_equal(add(r, "POST", "/v1/jobs/{job}"), 0);
-    const char *bad[] = {"", "v1/jobs", "/v1//jobs", "/v1/jobs/", "/v1/{", "/v1/{}", "/v1/{a-b}",
-                         "/v1/x{id}", "/v1/{id}x", "/v1/{id}/{id}", "/v1/a b", "/v1/%41",
-                         "/v1/a?b", "/{a}/{b}/{c}/{d}/{e}/{f}/{g}/{h}/{i}", NULL};
+    const char *bad[] = {"",          "v1/jobs",
+                         "/v1//jobs", "/v1/jobs/",
+                         "/v1/{",     "/v1/{}",
+                         "/v1/{a-b}", "/v1/x{id}",
+                         "/v1/{id}x", "/v1/{id}/{id}",
+                         "/v1/a b",   "/v1/%41",
+                         "/v1/a?b",   "/{a}/{b}/{c}/{d}/{e}/{f}/{g}/{h}/{i}",
+                         NULL};
     for (size_t i = 0; bad[i]; i++) {
-        if (add(r, "GET", bad[i]) != AITBC_EINVAL)
-            fail_msg("pattern '%s' accepted", bad[i]);
+        if (add(r, "GET", bad[i]) != AITBC_EINVAL) fail_msg("pattern '%s' accepted", bad[i]);
     }
     assert_int_equal(add(r, "get", "/x"), AITBC_EINVAL);
     assert_int_equal(add(r, "", "/x"), AITBC_EINVAL);
@@ -179,8 +182,13 @@ static void test_route_copied(void **state) {
     router *r = router_new();
     char method[8] = "GET", path[32] = "/v1/things/{id}";
     int tag = 7;
-    aitbc_route rt = {.method = method, .path = path, .roles = AITBC_ROLE_ADMIN,
-                      .body = AITBC_BODY_JSON, .max_body_bytes = 99, .handler = h1, .user = &tag};
+    aitbc_route rt = {.method = method,
+                      .path = path,
+                      .roles = AITBC_ROLE_ADMIN,
+                      .body = AITBC_BODY_JSON,
+                      .max_body_bytes = 99,
+                      .handler = h1,
+                      .user = &tag};
     aitbc_plugin_ctx *owner = (aitbc_plugin_ctx *)&tag;
     assert_int_equal(router_add(r, &rt, owner), 0);
     memset(method, 'X', sizeof method - 1);

@@ -26,11 +26,9 @@ typedef struct fixture {
 
 /* ---- small helpers ---- */
 
-static char *read_file(const char *path, size_t *len)
-{
+static char *read_file(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
+    if (!f) return NULL;
     fseek(f, 0, SEEK_END);
     long n = ftell(f);
     fseek(f, 0, SEEK_SET);
@@ -42,14 +40,12 @@ static char *read_file(const char *path, size_t *len)
     fclose(f);
     if (buf) {
         buf[n] = '\0';
-        if (len)
-            *len = (size_t)n;
+        if (len) *len = (size_t)n;
     }
     return buf;
 }
 
-static void read_admin_key(th_host *h, char out[AITBC_API_KEY_MAX])
-{
+static void read_admin_key(th_host *h, char out[AITBC_API_KEY_MAX]) {
     char path[1024];
     snprintf(path, sizeof path, "%s/admin.key", th_data_dir(h));
     char *text = read_file(path, NULL);
@@ -61,48 +57,41 @@ static void read_admin_key(th_host *h, char out[AITBC_API_KEY_MAX])
 }
 
 static long req(th_host *h, const char *method, const char *path, const char *key, const char *body,
-                th_resp *r)
-{
+                th_resp *r) {
     memset(r, 0, sizeof *r);
     assert_int_equal(th_req(h, method, path, key, body, r), 0);
     return r->status;
 }
 
 static long status_of(th_host *h, const char *method, const char *path, const char *key,
-                      const char *body)
-{
+                      const char *body) {
     th_resp r;
     long s = req(h, method, path, key, body, &r);
     th_resp_free(&r);
     return s;
 }
 
-static const char *jstr(const cJSON *o, const char *name)
-{
+static const char *jstr(const cJSON *o, const char *name) {
     return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, name));
 }
 
 /* Create a key through the admin API; returns the key text (and id/address if asked). */
 static void create_key(fixture *f, const char *role, const char *label, char key[AITBC_API_KEY_MAX],
-                       char key_id[48], char address[48])
-{
+                       char key_id[48], char address[48]) {
     char body[512];
     snprintf(body, sizeof body, "{\"role\":\"%s\",\"label\":\"%s\"}", role, label);
     th_resp r;
     assert_int_equal(req(f->h, "POST", "/v1/admin/keys", f->admin, body, &r), 201);
     assert_non_null(r.json);
     strcpy(key, jstr(r.json, "api_key"));
-    if (key_id)
-        strcpy(key_id, jstr(r.json, "key_id"));
-    if (address)
-        strcpy(address, jstr(r.json, "address"));
+    if (key_id) strcpy(key_id, jstr(r.json, "key_id"));
+    if (address) strcpy(address, jstr(r.json, "address"));
     th_resp_free(&r);
 }
 
 /* A miner key, as the miner plugin would make it through create_key: written straight into the
  * database with the deployment's pepper (the admin API refuses role miner by design). */
-static void insert_miner_key(th_host *h, char key[AITBC_API_KEY_MAX])
-{
+static void insert_miner_key(th_host *h, char key[AITBC_API_KEY_MAX]) {
     char path[1024];
     snprintf(path, sizeof path, "%s/auth.pepper", th_data_dir(h));
     size_t plen = 0;
@@ -122,11 +111,12 @@ static void insert_miner_key(th_host *h, char key[AITBC_API_KEY_MAX])
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     sqlite3_busy_timeout(db, 5000);
     sqlite3_stmt *s;
-    assert_int_equal(sqlite3_prepare_v2(db,
-                                        "INSERT INTO auth_keys (key_id, role, owner_address, label,"
-                                        " key_hash, created_at) VALUES (?, 'miner', ?, 'rig', ?, 1)",
-                                        -1, &s, NULL),
-                     SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(db,
+                           "INSERT INTO auth_keys (key_id, role, owner_address, label,"
+                           " key_hash, created_at) VALUES (?, 'miner', ?, 'rig', ?, 1)",
+                           -1, &s, NULL),
+        SQLITE_OK);
     sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, "ait1bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", -1, SQLITE_STATIC);
     sqlite3_bind_blob(s, 3, hash, sizeof hash, SQLITE_STATIC);
@@ -135,8 +125,7 @@ static void insert_miner_key(th_host *h, char key[AITBC_API_KEY_MAX])
     sqlite3_close(db);
 }
 
-static int setup(void **state)
-{
+static int setup(void **state) {
     fixture *f = calloc(1, sizeof *f);
     f->h = th_start(PLUGINS_BASE "  hello: {}\n", NULL);
     if (!f->h) {
@@ -148,8 +137,7 @@ static int setup(void **state)
     return 0;
 }
 
-static int teardown(void **state)
-{
+static int teardown(void **state) {
     fixture *f = *state;
     int rc = 0;
     if (f) {
@@ -167,8 +155,7 @@ static int teardown(void **state)
 
 /* ---- tests ---- */
 
-static void test_bootstrap_file(void **state)
-{
+static void test_bootstrap_file(void **state) {
     fixture *f = *state;
     char path[1024];
     snprintf(path, sizeof path, "%s/admin.key", th_data_dir(f->h));
@@ -188,8 +175,7 @@ static void test_bootstrap_file(void **state)
     free(err);
 }
 
-static void test_unauthenticated(void **state)
-{
+static void test_unauthenticated(void **state) {
     fixture *f = *state;
     th_resp r;
     assert_int_equal(req(f->h, "GET", "/v1/account", NULL, NULL, &r), 401);
@@ -199,7 +185,8 @@ static void test_unauthenticated(void **state)
     char unknown[AITBC_API_KEY_MAX];
     unsigned char secret[KEYFMT_SECRET_BYTES];
     randombytes_buf(secret, sizeof secret);
-    assert_int_equal(keyfmt_format(AITBC_ROLE_CLIENT, "key_unknownunknownunknownunkn", secret, unknown), 0);
+    assert_int_equal(
+        keyfmt_format(AITBC_ROLE_CLIENT, "key_unknownunknownunknownunkn", secret, unknown), 0);
     assert_int_equal(req(f->h, "GET", "/v1/account", unknown, NULL, &r), 401);
     assert_string_equal(th_error_code(&r), "unauthenticated");
     th_resp_free(&r);
@@ -220,8 +207,7 @@ static void test_unauthenticated(void **state)
     assert_int_equal(status_of(f->h, "GET", "/healthz", NULL, NULL), 200);
 }
 
-static void test_account_and_roles(void **state)
-{
+static void test_account_and_roles(void **state) {
     fixture *f = *state;
     char key[AITBC_API_KEY_MAX], key_id[48], address[48];
     create_key(f, "client", "alice", key, key_id, address);
@@ -262,8 +248,7 @@ static void test_account_and_roles(void **state)
     assert_int_equal(status_of(f->h, "GET", "/v1/admin/keys", admin2, NULL), 200);
 }
 
-static void test_shown_once(void **state)
-{
+static void test_shown_once(void **state) {
     fixture *f = *state;
     char key[AITBC_API_KEY_MAX], key_id[48];
     create_key(f, "client", "once", key, key_id, NULL);
@@ -288,8 +273,7 @@ static void test_shown_once(void **state)
     th_resp_free(&r);
 }
 
-static void test_revoke(void **state)
-{
+static void test_revoke(void **state) {
     fixture *f = *state;
     char key[AITBC_API_KEY_MAX], key_id[48], path[128];
     create_key(f, "client", "short-lived", key, key_id, NULL);
@@ -306,9 +290,9 @@ static void test_revoke(void **state)
     th_resp_free(&r);
     /* Revoking again is harmless; unknown and malformed ids are 404. */
     assert_int_equal(status_of(f->h, "DELETE", path, f->admin, NULL), 200);
-    assert_int_equal(status_of(f->h, "DELETE", "/v1/admin/keys/key_nosuchkeyaaaaaaaaaaaaaaaaa", f->admin,
-                               NULL),
-                     404);
+    assert_int_equal(
+        status_of(f->h, "DELETE", "/v1/admin/keys/key_nosuchkeyaaaaaaaaaaaaaaaaa", f->admin, NULL),
+        404);
     assert_int_equal(status_of(f->h, "DELETE", "/v1/admin/keys/..%2F..", f->admin, NULL), 404);
     /* The list shows it revoked. */
     char list_path[256];
@@ -326,8 +310,7 @@ static void test_revoke(void **state)
     th_resp_free(&r);
 }
 
-static void expect_400(fixture *f, const char *body, const char *field)
-{
+static void expect_400(fixture *f, const char *body, const char *field) {
     th_resp r;
     assert_int_equal(req(f->h, "POST", "/v1/admin/keys", f->admin, body, &r), 400);
     assert_non_null(th_error_code(&r));
@@ -340,8 +323,7 @@ static void expect_400(fixture *f, const char *body, const char *field)
     th_resp_free(&r);
 }
 
-static void test_create_validation(void **state)
-{
+static void test_create_validation(void **state) {
     fixture *f = *state;
     expect_400(f, "{\"role\":\"client\",\"label\":\"a\",\"extra\":1}", "extra");
     expect_400(f, "{\"role\":\"miner\",\"label\":\"a\"}", "role");
@@ -380,7 +362,8 @@ static void test_create_validation(void **state)
     /* Rotation: a further key for an existing address. */
     char key[AITBC_API_KEY_MAX], address[48];
     create_key(f, "client", "first", key, NULL, address);
-    snprintf(body, sizeof body, "{\"role\":\"client\",\"label\":\"second\",\"address\":\"%s\"}", address);
+    snprintf(body, sizeof body, "{\"role\":\"client\",\"label\":\"second\",\"address\":\"%s\"}",
+             address);
     th_resp r;
     assert_int_equal(req(f->h, "POST", "/v1/admin/keys", f->admin, body, &r), 201);
     assert_string_equal(jstr(r.json, "address"), address);
@@ -392,8 +375,7 @@ static void test_create_validation(void **state)
     th_resp_free(&r);
 }
 
-static void test_list_pagination(void **state)
-{
+static void test_list_pagination(void **state) {
     fixture *f = *state;
     char key[AITBC_API_KEY_MAX];
     for (int i = 0; i < 5; i++)
@@ -439,13 +421,15 @@ static void test_list_pagination(void **state)
     th_resp_free(&r);
     snprintf(path, sizeof path, "/v1/admin/keys?limit=1&role=client&cursor=%s", cursor);
     assert_int_equal(status_of(f->h, "GET", path, f->admin, NULL), 400);
-    const char *bad[] = {"/v1/admin/keys?limit=0", "/v1/admin/keys?limit=501", "/v1/admin/keys?limit=-1",
-                         "/v1/admin/keys?limit=abc", "/v1/admin/keys?cursor=zzz",
-                         "/v1/admin/keys?role=root", "/v1/admin/keys?address=nope"};
+    const char *bad[] = {"/v1/admin/keys?limit=0",     "/v1/admin/keys?limit=501",
+                         "/v1/admin/keys?limit=-1",    "/v1/admin/keys?limit=abc",
+                         "/v1/admin/keys?cursor=zzz",  "/v1/admin/keys?role=root",
+                         "/v1/admin/keys?address=nope"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_int_equal(status_of(f->h, "GET", bad[i], f->admin, NULL), 400);
     /* Filter by role. */
-    assert_int_equal(req(f->h, "GET", "/v1/admin/keys?role=admin&limit=500", f->admin, NULL, &r), 200);
+    assert_int_equal(req(f->h, "GET", "/v1/admin/keys?role=admin&limit=500", f->admin, NULL, &r),
+                     200);
     const cJSON *it;
     cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(r.json, "items"))
         assert_string_equal(jstr(it, "role"), "admin");
@@ -453,8 +437,7 @@ static void test_list_pagination(void **state)
 }
 
 /* After a clean stop the database file holds hashes only: no secret in any form. */
-static void test_hash_only_storage_and_restart(void **state)
-{
+static void test_hash_only_storage_and_restart(void **state) {
     fixture *f = *state;
     char keys[3][AITBC_API_KEY_MAX];
     for (int i = 0; i < 3; i++)
@@ -478,7 +461,8 @@ static void test_hash_only_storage_and_restart(void **state)
         for (int i = 0; i < 3; i++) {
             const char *secret = strrchr(keys[i], '_') + 1;
             unsigned char raw[KEYFMT_SECRET_BYTES];
-            assert_int_equal(sodium_hex2bin(raw, sizeof raw, secret, strlen(secret), NULL, NULL, NULL), 0);
+            assert_int_equal(
+                sodium_hex2bin(raw, sizeof raw, secret, strlen(secret), NULL, NULL, NULL), 0);
             assert_null(memmem(bytes, len, secret, strlen(secret)));
             assert_null(memmem(bytes, len, secret, 16)); /* not even a prefix */
             assert_null(memmem(bytes, len, raw, sizeof raw));
@@ -513,14 +497,12 @@ static void test_hash_only_storage_and_restart(void **state)
 
 static th_host *g_rl_host;
 static const char *g_rl_key;
-static int recovered(void *arg)
-{
+static int recovered(void *arg) {
     (void)arg;
     return status_of(g_rl_host, "GET", "/v1/account", g_rl_key, NULL) == 200;
 }
 
-static void test_rate_limits(void **state)
-{
+static void test_rate_limits(void **state) {
     (void)state;
     th_host *h = th_start("  auth-apikey: { rate_limits: { client: { rps: 2, burst: 3 } },"
                           " failed_auth: { per_minute: 5 } }\n",
@@ -568,21 +550,21 @@ static void test_rate_limits(void **state)
 
 /* ---- admin_key_hashes and a configured pepper ---- */
 
-static void test_configured_admin(void **state)
-{
+static void test_configured_admin(void **state) {
     (void)state;
     const char *pepper = "integration-test-pepper-0123456789";
     unsigned char pk[KEYFMT_PEPPER_BYTES], secret[KEYFMT_SECRET_BYTES], hash[KEYFMT_HASH_BYTES];
     keyfmt_pepper_key(pepper, strlen(pepper), pk);
     randombytes_buf(secret, sizeof secret);
     char key[AITBC_API_KEY_MAX];
-    assert_int_equal(keyfmt_format(AITBC_ROLE_ADMIN, "key_configuredadminaaaaaaaaaa", secret, key), 0);
+    assert_int_equal(keyfmt_format(AITBC_ROLE_ADMIN, "key_configuredadminaaaaaaaaaa", secret, key),
+                     0);
     keyfmt_hash(pk, key, hash);
     char hex[2 * KEYFMT_HASH_BYTES + 1];
     sodium_bin2hex(hex, sizeof hex, hash, sizeof hash);
     char yaml[512];
-    snprintf(yaml, sizeof yaml, "  auth-apikey: { pepper: \"%s\", admin_key_hashes: [\"%s\"] }\n", pepper,
-             hex);
+    snprintf(yaml, sizeof yaml, "  auth-apikey: { pepper: \"%s\", admin_key_hashes: [\"%s\"] }\n",
+             pepper, hex);
     th_host *h = th_start(yaml, NULL);
     assert_non_null(h);
     char path[1024];
@@ -596,8 +578,8 @@ static void test_configured_admin(void **state)
     assert_int_equal(status_of(h, "GET", "/v1/admin/keys", key, NULL), 200);
     /* As a client key the same text is refused (role is part of the hash). */
     char as_client[AITBC_API_KEY_MAX];
-    assert_int_equal(keyfmt_format(AITBC_ROLE_CLIENT, "key_configuredadminaaaaaaaaaa", secret, as_client),
-                     0);
+    assert_int_equal(
+        keyfmt_format(AITBC_ROLE_CLIENT, "key_configuredadminaaaaaaaaaa", secret, as_client), 0);
     assert_int_equal(status_of(h, "GET", "/v1/account", as_client, NULL), 401);
     assert_int_equal(th_stop(h), 0);
     th_free(h);
@@ -610,11 +592,9 @@ static void test_configured_admin(void **state)
     assert_null(th_start("  auth-apikey: { failed_auth: { per_minute: \"x\" } }\n", NULL));
 }
 
-
 /* ---- with the chain plugin: accounts come from ledger@1, balances join GET /v1/account ---- */
 
-static void test_with_ledger(void **state)
-{
+static void test_with_ledger(void **state) {
     (void)state;
 #ifndef AUTH_TEST_WITH_CHAIN
     skip(); /* built without the chain plugin */
@@ -635,7 +615,8 @@ static void test_with_ledger(void **state)
     th_resp_free(&r);
     /* The account is the ledger's: a mint to it shows up. */
     char body[256];
-    snprintf(body, sizeof body, "{\"address\":\"%s\",\"asset\":\"AIT\",\"amount\":\"12.5\"}", address);
+    snprintf(body, sizeof body, "{\"address\":\"%s\",\"asset\":\"AIT\",\"amount\":\"12.5\"}",
+             address);
     long s = req(h, "POST", "/v1/admin/mint", f.admin, body, &r);
     th_resp_free(&r);
     assert_true(s == 200 || s == 201);
@@ -643,7 +624,8 @@ static void test_with_ledger(void **state)
     assert_string_equal(jstr(cJSON_GetObjectItemCaseSensitive(r.json, "balances"), "AIT"), "12.5");
     th_resp_free(&r);
     /* A further key needs an address the ledger knows. */
-    snprintf(body, sizeof body, "{\"role\":\"client\",\"label\":\"x\",\"address\":\"%s\"}", address);
+    snprintf(body, sizeof body, "{\"role\":\"client\",\"label\":\"x\",\"address\":\"%s\"}",
+             address);
     assert_int_equal(status_of(h, "POST", "/v1/admin/keys", f.admin, body), 201);
     assert_int_equal(req(h, "POST", "/v1/admin/keys", f.admin,
                          "{\"role\":\"client\",\"label\":\"x\",\"address\":"
@@ -656,10 +638,8 @@ static void test_with_ledger(void **state)
     th_free(h);
 }
 
-int main(void)
-{
-    if (sodium_init() < 0)
-        return 1;
+int main(void) {
+    if (sodium_init() < 0) return 1;
     const struct CMUnitTest shared[] = {
         cmocka_unit_test(test_bootstrap_file),
         cmocka_unit_test(test_unauthenticated),

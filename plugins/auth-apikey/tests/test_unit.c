@@ -20,8 +20,7 @@
 static const char *k_id = "key_abcdefghijklmnopqrstuvwxyz";
 static const char *k_hex = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
 
-static void test_parse_good(void **state)
-{
+static void test_parse_good(void **state) {
     (void)state;
     char text[256];
     snprintf(text, sizeof text, "aitbc_client_%s_%s", k_id, k_hex);
@@ -38,8 +37,7 @@ static void test_parse_good(void **state)
     assert_int_equal(p.role, AITBC_ROLE_MINER);
 }
 
-static void test_parse_bad(void **state)
-{
+static void test_parse_bad(void **state) {
     (void)state;
     char text[512];
     keyfmt_parsed p;
@@ -49,16 +47,18 @@ static void test_parse_bad(void **state)
         "aitbd_client_%s_%s",  /* prefix */
         "aitbc_client_%s_%sa", /* secret one char too long */
         "aitbc_client_%s__%s", /* empty part */
-        "aitbc__client_%s_%s",
-        " aitbc_client_%s_%s",
-        "aitbc_client_%s_%s ",
+        "aitbc__client_%s_%s", " aitbc_client_%s_%s", "aitbc_client_%s_%s ",
     };
     for (size_t i = 0; i < sizeof bad_fmt / sizeof bad_fmt[0]; i++) {
         snprintf(text, sizeof text, bad_fmt[i], k_id, k_hex);
         assert_int_equal(keyfmt_parse(text, &p), AITBC_EINVAL);
     }
     const char *bad[] = {
-        "", "aitbc_", "aitbc_client", "aitbc_client_", "aitbc_client__",
+        "",
+        "aitbc_",
+        "aitbc_client",
+        "aitbc_client_",
+        "aitbc_client__",
         "aitbc_client_key_abc_0011", /* short secret */
         "aitbc_client_key_abc_00112233445566778899AABBCCDDEEFF00112233445566778899aabbccddeeff",
         "aitbc_client_key_ABC_00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
@@ -78,8 +78,7 @@ static void test_parse_bad(void **state)
     assert_int_equal(keyfmt_parse(text, &p), AITBC_EINVAL);
 }
 
-static void test_format_roundtrip(void **state)
-{
+static void test_format_roundtrip(void **state) {
     (void)state;
     unsigned char secret[KEYFMT_SECRET_BYTES];
     randombytes_buf(secret, sizeof secret);
@@ -90,7 +89,8 @@ static void test_format_roundtrip(void **state)
     assert_int_equal(p.role, AITBC_ROLE_MINER);
     assert_string_equal(p.key_id, k_id);
     unsigned char back[KEYFMT_SECRET_BYTES];
-    assert_int_equal(sodium_hex2bin(back, sizeof back, p.secret, strlen(p.secret), NULL, NULL, NULL), 0);
+    assert_int_equal(
+        sodium_hex2bin(back, sizeof back, p.secret, strlen(p.secret), NULL, NULL, NULL), 0);
     assert_memory_equal(back, secret, sizeof secret);
     /* The secret part never holds the separator, whatever the bytes. */
     assert_null(strchr(strrchr(text, '_') + 1, '_'));
@@ -98,8 +98,7 @@ static void test_format_roundtrip(void **state)
     assert_int_equal(keyfmt_format(AITBC_ROLE_CLIENT, "job_abc", secret, text), AITBC_EINVAL);
 }
 
-static void test_hash(void **state)
-{
+static void test_hash(void **state) {
     (void)state;
     unsigned char pk1[KEYFMT_PEPPER_BYTES], pk2[KEYFMT_PEPPER_BYTES];
     keyfmt_pepper_key("pepper-one-0123456789", 21, pk1);
@@ -117,8 +116,7 @@ static void test_hash(void **state)
 /* The comparison is over fixed-size hashes of the whole key, so "how many characters of the
  * secret match" cannot reach it: hashes of keys differing in the first or the last character are
  * as different as unrelated ones. Structural check, then a generous timing sanity check. */
-static void test_constant_time_design(void **state)
-{
+static void test_constant_time_design(void **state) {
     (void)state;
     unsigned char pk[KEYFMT_PEPPER_BYTES];
     keyfmt_pepper_key("pepper-0123456789abcdef", 23, pk);
@@ -171,8 +169,7 @@ static void test_constant_time_design(void **state)
     assert_true(t0 * 3 > t31 && t31 * 3 > t0);
 }
 
-static void test_bucket(void **state)
-{
+static void test_bucket(void **state) {
     (void)state;
     rl_limit lim = {.rate = 2, .burst = 3};
     rl_bucket b = {0};
@@ -206,8 +203,7 @@ static void test_bucket(void **state)
         assert_true(rl_take(&o, &off, t, &retry));
 }
 
-static void test_addr_table(void **state)
-{
+static void test_addr_table(void **state) {
     (void)state;
     rl_addr_table *t = rl_addr_new(3, 2); /* 3 failures per minute, at most 2 addresses */
     int retry = 0;
@@ -216,7 +212,7 @@ static void test_addr_table(void **state)
     for (int i = 0; i < 3; i++)
         rl_addr_fail(t, "10.0.0.1", now);
     assert_true(rl_addr_blocked(t, "10.0.0.1", now, &retry));
-    assert_int_equal(retry, 20); /* one failure back every 20 s */
+    assert_int_equal(retry, 20);                               /* one failure back every 20 s */
     assert_false(rl_addr_blocked(t, "10.0.0.2", now, &retry)); /* others unaffected */
     assert_false(rl_addr_blocked(t, "10.0.0.1", now + 20000, &retry));
     rl_addr_fail(t, "10.0.0.2", now);
@@ -234,16 +230,14 @@ static void test_addr_table(void **state)
     rl_addr_free(off);
 }
 
-static void fill_row(kc_row *row, unsigned role, const unsigned char hash[32])
-{
+static void fill_row(kc_row *row, unsigned role, const unsigned char hash[32]) {
     memset(row, 0, sizeof *row);
     memcpy(row->hash, hash, 32);
     row->role = role;
     strcpy(row->owner, "ait1aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
 }
 
-static void test_cache(void **state)
-{
+static void test_cache(void **state) {
     (void)state;
     kc_limits lim = {.by_role = {{1, 2}, {0, 0}, {0, 0}}};
     keycache *c = kc_new(&lim);
@@ -285,7 +279,7 @@ static void test_cache(void **state)
     assert_int_equal(kc_check(c, "key_a", AITBC_ROLE_CLIENT, h, now + 3000, &p, &retry), KC_BAD);
     kc_revoke(c, "key_b", now + 2000); /* not cached yet */
     fill_row(&row, AITBC_ROLE_CLIENT, h);
-    kc_insert(c, "key_b", &row);        /* a reload that read the row before the revoke */
+    kc_insert(c, "key_b", &row); /* a reload that read the row before the revoke */
     assert_int_equal(kc_check(c, "key_b", AITBC_ROLE_CLIENT, h, now + 3000, &p, &retry), KC_BAD);
     /* Tombstones go after keep_ms; the database then speaks again. */
     kc_sweep(c, now + 2000 + 61000, 60000, 600000);
@@ -294,19 +288,13 @@ static void test_cache(void **state)
     kc_free(c);
 }
 
-int main(void)
-{
-    if (sodium_init() < 0)
-        return 1;
+int main(void) {
+    if (sodium_init() < 0) return 1;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_good),
-        cmocka_unit_test(test_parse_bad),
-        cmocka_unit_test(test_format_roundtrip),
-        cmocka_unit_test(test_hash),
-        cmocka_unit_test(test_constant_time_design),
-        cmocka_unit_test(test_bucket),
-        cmocka_unit_test(test_addr_table),
-        cmocka_unit_test(test_cache),
+        cmocka_unit_test(test_parse_good),           cmocka_unit_test(test_parse_bad),
+        cmocka_unit_test(test_format_roundtrip),     cmocka_unit_test(test_hash),
+        cmocka_unit_test(test_constant_time_design), cmocka_unit_test(test_bucket),
+        cmocka_unit_test(test_addr_table),           cmocka_unit_test(test_cache),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -30,20 +30,17 @@ static th_host *H;
 static char g_dir[512];
 
 static long req(const char *method, const char *path, const char *key, const char *body,
-                th_resp *r)
-{
+                th_resp *r) {
     memset(r, 0, sizeof *r);
     assert_int_equal(th_req(H, method, path, key, body, r), 0);
     return r->status;
 }
 
-static const char *jstr(const cJSON *o, const char *k)
-{
+static const char *jstr(const cJSON *o, const char *k) {
     return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, k));
 }
 
-static char *balance(const char *addr, const char *asset)
-{
+static char *balance(const char *addr, const char *asset) {
     th_resp r;
     char path[128];
     snprintf(path, sizeof path, "/v1/explorer/address/%s", addr);
@@ -54,8 +51,7 @@ static char *balance(const char *addr, const char *asset)
 }
 
 static void expect_error(const char *method, const char *path, const char *key, const char *body,
-                         long status, const char *code, const char *field)
-{
+                         long status, const char *code, const char *field) {
     th_resp r;
     long got = req(method, path, key, body, &r);
     if (got != status || !th_error_code(&r) || strcmp(th_error_code(&r), code) != 0)
@@ -71,8 +67,7 @@ static void expect_error(const char *method, const char *path, const char *key, 
 }
 
 /* Runs aitbc-host --verify-chain on the test's config; returns exit status, output in out. */
-static int verify_chain(char *out, size_t cap)
-{
+static int verify_chain(char *out, size_t cap) {
     char cmd[1200];
     snprintf(cmd, sizeof cmd, "'%s' -c '%s/config.yaml' --verify-chain 2>/dev/null", AITBC_HOST_BIN,
              g_dir);
@@ -84,25 +79,21 @@ static int verify_chain(char *out, size_t cap)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-static int group_setup(void **st)
-{
+static int group_setup(void **st) {
     (void)st;
     H = th_start(k_plugins, NULL);
-    if (!H)
-        return -1;
+    if (!H) return -1;
     snprintf(g_dir, sizeof g_dir, "%s", th_data_dir(H));
     return 0;
 }
 
-static int group_teardown(void **st)
-{
+static int group_teardown(void **st) {
     (void)st;
     th_free(H);
     return 0;
 }
 
-static void test_mint(void **st)
-{
+static void test_mint(void **st) {
     (void)st;
     th_resp r;
     assert_int_equal(req("POST", "/v1/admin/mint", "k-admin",
@@ -116,7 +107,8 @@ static void test_mint(void **st)
     assert_int_equal(strlen(jstr(r.json, "hash")), 64);
     th_resp_free(&r);
     assert_int_equal(req("POST", "/v1/admin/mint", "k-admin",
-                         "{\"address\":\"" BOB "\",\"asset\":\"BTC\",\"amount\":\"0.00000001\"}", &r),
+                         "{\"address\":\"" BOB "\",\"asset\":\"BTC\",\"amount\":\"0.00000001\"}",
+                         &r),
                      201);
     assert_string_equal(jstr(r.json, "amount"), "0.00000001");
     th_resp_free(&r);
@@ -125,21 +117,25 @@ static void test_mint(void **st)
     free(b);
 }
 
-static void test_mint_refusals(void **st)
-{
+static void test_mint_refusals(void **st) {
     (void)st;
     const char *m = "/v1/admin/mint";
-    expect_error("POST", m, "k-alice", "{\"address\":\"" ALICE "\",\"asset\":\"AIT\",\"amount\":\"1\"}",
-                 403, "forbidden", NULL);
+    expect_error("POST", m, "k-alice",
+                 "{\"address\":\"" ALICE "\",\"asset\":\"AIT\",\"amount\":\"1\"}", 403, "forbidden",
+                 NULL);
     expect_error("POST", m, NULL, "{}", 401, "unauthenticated", NULL);
-    expect_error("POST", m, "k-admin", "{\"address\":\"" NOBODY "\",\"asset\":\"AIT\",\"amount\":\"1\"}",
-                 404, "not_found", NULL);
-    expect_error("POST", m, "k-admin", "{\"address\":\"ait1XYZ\",\"asset\":\"AIT\",\"amount\":\"1\"}",
-                 400, "invalid_argument", "address");
-    expect_error("POST", m, "k-admin", "{\"address\":\"" ALICE "\",\"asset\":\"DOGE\",\"amount\":\"1\"}",
-                 400, "invalid_argument", "asset");
-    const char *bad_amounts[] = {"\"1.1234567\"", "\"-1\"", "\"1e3\"", "\" 1\"", "\"0\"", "1",
-                                 "\"01\"", "\"99999999999999999999\"", "\"\"", "null"};
+    expect_error("POST", m, "k-admin",
+                 "{\"address\":\"" NOBODY "\",\"asset\":\"AIT\",\"amount\":\"1\"}", 404,
+                 "not_found", NULL);
+    expect_error("POST", m, "k-admin",
+                 "{\"address\":\"ait1XYZ\",\"asset\":\"AIT\",\"amount\":\"1\"}", 400,
+                 "invalid_argument", "address");
+    expect_error("POST", m, "k-admin",
+                 "{\"address\":\"" ALICE "\",\"asset\":\"DOGE\",\"amount\":\"1\"}", 400,
+                 "invalid_argument", "asset");
+    const char *bad_amounts[] = {"\"1.1234567\"", "\"-1\"", "\"1e3\"", "\" 1\"",
+                                 "\"0\"",         "1",      "\"01\"",  "\"99999999999999999999\"",
+                                 "\"\"",          "null"};
     for (size_t i = 0; i < sizeof bad_amounts / sizeof *bad_amounts; i++) {
         char body[200];
         snprintf(body, sizeof body, "{\"address\":\"" ALICE "\",\"asset\":\"AIT\",\"amount\":%s}",
@@ -152,15 +148,15 @@ static void test_mint_refusals(void **st)
     expect_error("POST", m, "k-admin", "[]", 400, "invalid_argument", NULL);
     expect_error("POST", m, "k-admin", "{\"address\":", 400, "invalid_json", NULL);
     /* Supply overflow: 9223372036854.775807 AIT is INT64_MAX base units. */
-    const char *huge = "{\"address\":\"" BOB "\",\"asset\":\"AIT\",\"amount\":\"9223372036854.775807\"}";
+    const char *huge =
+        "{\"address\":\"" BOB "\",\"asset\":\"AIT\",\"amount\":\"9223372036854.775807\"}";
     expect_error("POST", m, "k-admin", huge, 400, "invalid_argument", "amount");
     char *b = balance(BOB, "AIT");
     assert_string_equal(b, "0");
     free(b);
 }
 
-static void test_mint_idempotency_key(void **st)
-{
+static void test_mint_idempotency_key(void **st) {
     (void)st;
     const char *body = "{\"address\":\"" BOB "\",\"asset\":\"AIT\",\"amount\":\"7\"}";
     const char *hdr[] = {"Idempotency-Key: mint-once-1", NULL};
@@ -175,7 +171,8 @@ static void test_mint_idempotency_key(void **st)
     assert_string_equal(jstr(a.json, "hash"), jstr(b.json, "hash"));
     assert_int_equal(th_req_ex(H, "POST", "/v1/admin/mint", "k-admin",
                                "{\"address\":\"" BOB "\",\"asset\":\"AIT\",\"amount\":\"8\"}", hdr,
-                               &c), 0);
+                               &c),
+                     0);
     assert_int_equal(c.status, 409);
     assert_string_equal(th_error_code(&c), "idempotency_mismatch");
     th_resp_free(&a);
@@ -186,27 +183,29 @@ static void test_mint_idempotency_key(void **st)
     free(bal);
 }
 
-static void test_transfers(void **st)
-{
+static void test_transfers(void **st) {
     (void)st;
     th_resp r;
     assert_int_equal(req("POST", "/v1/transfers", "k-alice",
-                         "{\"to\":\"" BOB "\",\"asset\":\"AIT\",\"amount\":\"40.25\"}", &r), 201);
+                         "{\"to\":\"" BOB "\",\"asset\":\"AIT\",\"amount\":\"40.25\"}", &r),
+                     201);
     assert_string_equal(jstr(r.json, "type"), "TRANSFER");
     assert_string_equal(jstr(r.json, "from"), ALICE);
     assert_string_equal(jstr(r.json, "to"), BOB);
     assert_string_equal(jstr(r.json, "amount"), "40.25");
     th_resp_free(&r);
     const char *t = "/v1/transfers";
-    expect_error("POST", t, "k-alice", "{\"to\":\"" BOB "\",\"asset\":\"AIT\",\"amount\":\"60.250001\"}",
-                 402, "insufficient_funds", NULL);
+    expect_error("POST", t, "k-alice",
+                 "{\"to\":\"" BOB "\",\"asset\":\"AIT\",\"amount\":\"60.250001\"}", 402,
+                 "insufficient_funds", NULL);
     expect_error("POST", t, "k-alice", "{\"to\":\"" ALICE "\",\"asset\":\"AIT\",\"amount\":\"1\"}",
                  400, "invalid_argument", "to");
     expect_error("POST", t, "k-alice", "{\"to\":\"" NOBODY "\",\"asset\":\"AIT\",\"amount\":\"1\"}",
                  404, "not_found", NULL);
     expect_error("POST", t, "k-alice", "{\"to\":\"" BOB "\",\"asset\":\"AIT\"}", 400,
                  "invalid_argument", "amount");
-    expect_error("POST", t, "k-alice", "{\"to\":\"" BOB "\",\"asset\":\"AIT\",\"amount\":\"1\",\"from\":\"" BOB "\"}",
+    expect_error("POST", t, "k-alice",
+                 "{\"to\":\"" BOB "\",\"asset\":\"AIT\",\"amount\":\"1\",\"from\":\"" BOB "\"}",
                  400, "invalid_argument", "from");
     /* The admin's address never received anything: an empty account, so 402. */
     expect_error("POST", t, "k-admin", "{\"to\":\"" BOB "\",\"asset\":\"AIT\",\"amount\":\"1\"}",
@@ -218,13 +217,11 @@ static void test_transfers(void **st)
     free(b);
 }
 
-static int all_sealed(void *arg)
-{
+static int all_sealed(void *arg) {
     (void)arg;
     th_resp r;
     memset(&r, 0, sizeof r);
-    if (th_req(H, "GET", "/v1/explorer/transactions?limit=1", "k-admin", NULL, &r) != 0)
-        return 0;
+    if (th_req(H, "GET", "/v1/explorer/transactions?limit=1", "k-admin", NULL, &r) != 0) return 0;
     const cJSON *items = cJSON_GetObjectItemCaseSensitive(r.json, "items");
     const cJSON *first = cJSON_GetArrayItem(items, 0);
     int ok = first && cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(first, "block_height"));
@@ -232,8 +229,7 @@ static int all_sealed(void *arg)
     return ok;
 }
 
-static int64_t height(void)
-{
+static int64_t height(void) {
     th_resp r;
     assert_int_equal(req("GET", "/v1/explorer/blocks?limit=1", "k-admin", NULL, &r), 200);
     const cJSON *b = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(r.json, "items"), 0);
@@ -243,8 +239,7 @@ static int64_t height(void)
 }
 
 /* Stop the host, verify the files, tamper with one value at a time, verify again. */
-static void test_verify_and_tamper(void **st)
-{
+static void test_verify_and_tamper(void **st) {
     (void)st;
     assert_true(th_wait_until(all_sealed, NULL, 10000));
     assert_int_equal(th_stop(H), 0);
@@ -261,8 +256,10 @@ static void test_verify_and_tamper(void **st)
          "UPDATE chain_txs SET amount = amount - 1 WHERE type = 'TRANSFER'", "transaction "},
         {"UPDATE chain_blocks SET ts_ms = ts_ms + 1 WHERE height = 1",
          "UPDATE chain_blocks SET ts_ms = ts_ms - 1 WHERE height = 1", "block 1"},
-        {"UPDATE chain_balances SET available = available - 1 WHERE address = '" BOB "' AND asset = 'AIT'",
-         "UPDATE chain_balances SET available = available + 1 WHERE address = '" BOB "' AND asset = 'AIT'",
+        {"UPDATE chain_balances SET available = available - 1 WHERE address = '" BOB
+         "' AND asset = 'AIT'",
+         "UPDATE chain_balances SET available = available + 1 WHERE address = '" BOB
+         "' AND asset = 'AIT'",
          "balance " BOB},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
@@ -282,8 +279,7 @@ static void test_verify_and_tamper(void **st)
 }
 
 /* Start again on the same files: the height is kept and the next block links to the old tip. */
-static void test_restart_continues(void **st)
-{
+static void test_restart_continues(void **st) {
     (void)st;
     th_host *old = H;
     H = th_start_in(g_dir, k_plugins, NULL);
@@ -293,7 +289,8 @@ static void test_restart_continues(void **st)
     assert_true(h0 >= 1);
     th_resp r;
     assert_int_equal(req("POST", "/v1/admin/mint", "k-admin",
-                         "{\"address\":\"" ALICE "\",\"asset\":\"AIT\",\"amount\":\"1\"}", &r), 201);
+                         "{\"address\":\"" ALICE "\",\"asset\":\"AIT\",\"amount\":\"1\"}", &r),
+                     201);
     th_resp_free(&r);
     assert_true(th_wait_until(all_sealed, NULL, 10000));
     assert_int_equal(height(), h0 + 1);
@@ -312,8 +309,7 @@ static void test_restart_continues(void **st)
     assert_int_equal(verify_chain(out, sizeof out), 0);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mint),
         cmocka_unit_test(test_mint_refusals),

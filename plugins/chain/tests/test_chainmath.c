@@ -10,8 +10,7 @@
 #include <aitbc/aitbc.h>
 #include "../chainmath.h"
 
-static void test_op_rules(void **st)
-{
+static void test_op_rules(void **st) {
     (void)st;
     chain_bal a = {100, 0}, b = {0, 0};
     assert_int_equal(chain_op_apply(CHAIN_OP_TRANSFER, 30, &a, &b), 0);
@@ -39,8 +38,7 @@ static void test_op_rules(void **st)
     assert_int_equal(c.available, 10);
 }
 
-static void test_types(void **st)
-{
+static void test_types(void **st) {
     (void)st;
     assert_true(chain_type_allowed(CHAIN_OP_MINT, "MINT"));
     assert_false(chain_type_allowed(CHAIN_OP_MINT, "TRANSFER"));
@@ -54,8 +52,7 @@ static void test_types(void **st)
 }
 
 /* Independent Merkle computation for 3 leaves: root = H(1 || H(1||L0||L1) || L2). */
-static void test_merkle(void **st)
-{
+static void test_merkle(void **st) {
     (void)st;
     unsigned char leaves[3][32], copy[3][32], lh[3][32], buf[65], n01[32], root[32];
     char hex[65], want[65];
@@ -93,11 +90,12 @@ static void test_merkle(void **st)
     assert_string_not_equal(hex, want);
 }
 
-static void addr(int i, char out[48]) { snprintf(out, 48, "ait1%040x", i); }
+static void addr(int i, char out[48]) {
+    snprintf(out, 48, "ait1%040x", i);
+}
 
 static void fill_tx(chain_tx *tx, const char *op, const char *type, const char *from,
-                    const char *to, int64_t amount, int64_t seq)
-{
+                    const char *to, int64_t amount, int64_t seq) {
     memset(tx, 0, sizeof *tx);
     snprintf(tx->op, sizeof tx->op, "%s", op);
     snprintf(tx->type, sizeof tx->type, "%s", type);
@@ -111,8 +109,7 @@ static void fill_tx(chain_tx *tx, const char *op, const char *type, const char *
 }
 
 /* Random movements on the replay book: refused ones change nothing; sums stay = mints. */
-static void test_book_conservation(void **st)
-{
+static void test_book_conservation(void **st) {
     (void)st;
     chain_book b = {0};
     char a[8][48];
@@ -129,11 +126,13 @@ static void test_book_conservation(void **st)
                              CHAIN_OP_SETTLE};
         const char *types[] = {"MINT", "TRANSFER", "ESCROW_LOCK", "ESCROW_REFUND",
                                "ESCROW_RELEASE"};
-        fill_tx(&tx, ops[k], types[k], k == 0 ? NULL : a[x], k == 2 ? NULL : k == 3 ? a[x] : a[y],
+        fill_tx(&tx, ops[k], types[k], k == 0 ? NULL : a[x],
+                k == 2   ? NULL
+                : k == 3 ? a[x]
+                         : a[y],
                 amt, i + 1);
         int rc = chain_book_apply(&b, &tx);
-        if (rc == 0 && k == 0)
-            minted += amt;
+        if (rc == 0 && k == 0) minted += amt;
         if (rc != 0) {
             assert_int_equal(rc, AITBC_EFUNDS);
             refused++;
@@ -151,8 +150,7 @@ static void test_book_conservation(void **st)
 }
 
 /* The state root depends on the balances, not on insertion order; zero rows do not count. */
-static void test_state_root(void **st)
-{
+static void test_state_root(void **st) {
     (void)st;
     chain_book x = {0}, y = {0};
     char a1[48], a2[48], r1[65], r2[65], r3[65];
@@ -191,8 +189,7 @@ static void test_state_root(void **st)
 }
 
 /* Every field of a transaction is covered by its hash. */
-static void test_tx_hash(void **st)
-{
+static void test_tx_hash(void **st) {
     (void)st;
     char a1[48], a2[48], h0[65], h[65];
     addr(1, a1);
@@ -224,8 +221,7 @@ static void test_tx_hash(void **st)
 #undef CHANGED
 }
 
-static void test_block_sign(void **st)
-{
+static void test_block_sign(void **st) {
     (void)st;
     unsigned char pk[32], sk[64], pk2[32], sk2[64];
     crypto_sign_keypair(pk, sk);
@@ -258,14 +254,12 @@ static void test_block_sign(void **st)
     assert_string_not_equal(h, b.hash);
 }
 
-int main(void)
-{
-    if (sodium_init() < 0)
-        return 1;
+int main(void) {
+    if (sodium_init() < 0) return 1;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_op_rules),         cmocka_unit_test(test_types),
-        cmocka_unit_test(test_merkle),           cmocka_unit_test(test_book_conservation),
-        cmocka_unit_test(test_state_root),       cmocka_unit_test(test_tx_hash),
+        cmocka_unit_test(test_op_rules),   cmocka_unit_test(test_types),
+        cmocka_unit_test(test_merkle),     cmocka_unit_test(test_book_conservation),
+        cmocka_unit_test(test_state_root), cmocka_unit_test(test_tx_hash),
         cmocka_unit_test(test_block_sign),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

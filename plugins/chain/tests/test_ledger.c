@@ -21,8 +21,7 @@ static const aitbc_ledger_v1 *L;
 static const aitbc_host_api *api;
 static char A[6][AITBC_ADDRESS_MAX];
 
-static int start_chain(void)
-{
+static int start_chain(void) {
     char path[512], err[512];
     snprintf(path, sizeof path, "%s/config.yaml", g_dir);
     g_cfg = config_load(path, err, sizeof err);
@@ -32,23 +31,20 @@ static int start_chain(void)
         return -1;
     }
     host_settings_set(&set);
-    if (store_open(&set) != 0 || bus_start() != 0)
-        return -1;
+    if (store_open(&set) != 0 || bus_start() != 0) return -1;
     memset(&g_ctx, 0, sizeof g_ctx);
     g_ctx.desc = aitbc_plugin_describe();
     const cJSON *plugins = cJSON_GetObjectItemCaseSensitive(config_root(g_cfg), "plugins");
     g_ctx.config = cJSON_GetObjectItemCaseSensitive(plugins, "chain");
     void *state = NULL;
-    if (g_ctx.desc->init(&g_ctx, host_api(), &state) != 0)
-        return -1;
+    if (g_ctx.desc->init(&g_ctx, host_api(), &state) != 0) return -1;
     g_cs = state;
     api = host_api();
     L = api->service_lookup(AITBC_LEDGER_SERVICE);
     return L ? 0 : -1;
 }
 
-static void stop_chain(void)
-{
+static void stop_chain(void) {
     g_ctx.desc->stop(g_cs);
     g_ctx.desc->destroy(g_cs);
     g_cs = NULL;
@@ -59,39 +55,33 @@ static void stop_chain(void)
     g_cfg = NULL;
 }
 
-static int group_setup(void **st)
-{
+static int group_setup(void **st) {
     (void)st;
     hlog_set_level(AITBC_LOG_WARN);
     snprintf(g_dir, sizeof g_dir, "/tmp/aitbc-chain-test-XXXXXX");
-    if (!mkdtemp(g_dir))
-        return -1;
+    if (!mkdtemp(g_dir)) return -1;
     char path[512];
     snprintf(path, sizeof path, "%s/config.yaml", g_dir);
     FILE *f = fopen(path, "w");
-    if (!f)
-        return -1;
-    fprintf(f, "node: { data_dir: \"%s\" }\nstorage: { path: \"%s/aitbc.db\" }\n"
-               "plugins:\n  chain: { block_interval_ms: 1000, max_empty_interval_s: 0,\n"
-               "    genesis: { timestamp: \"2026-01-01T00:00:00.000Z\",\n"
-               "      allocations: [ { address: \"ait1%040d\", asset: AIT, amount: \"5.5\" } ] } }\n",
+    if (!f) return -1;
+    fprintf(f,
+            "node: { data_dir: \"%s\" }\nstorage: { path: \"%s/aitbc.db\" }\n"
+            "plugins:\n  chain: { block_interval_ms: 1000, max_empty_interval_s: 0,\n"
+            "    genesis: { timestamp: \"2026-01-01T00:00:00.000Z\",\n"
+            "      allocations: [ { address: \"ait1%040d\", asset: AIT, amount: \"5.5\" } ] } }\n",
             g_dir, g_dir, 7);
     fclose(f);
-    if (start_chain() != 0)
-        return -1;
+    if (start_chain() != 0) return -1;
     for (int i = 0; i < 3; i++)
-        if (L->create_account(L->self, NULL, A[i]) != 0)
-            return -1;
+        if (L->create_account(L->self, NULL, A[i]) != 0) return -1;
     for (int i = 3; i < 6; i++) {
         snprintf(A[i], sizeof A[i], "ait1%040x", 0xabc0 + i);
-        if (L->ensure_account(L->self, NULL, A[i]) != 0)
-            return -1;
+        if (L->ensure_account(L->self, NULL, A[i]) != 0) return -1;
     }
     return 0;
 }
 
-static int group_teardown(void **st)
-{
+static int group_teardown(void **st) {
     (void)st;
     stop_chain();
     char cmd[300];
@@ -100,12 +90,12 @@ static int group_teardown(void **st)
 }
 
 /* Sum of balances and of MINT amounts for an asset, from the tables. */
-static void sums(const char *asset, int64_t *balances, int64_t *mints)
-{
+static void sums(const char *asset, int64_t *balances, int64_t *mints) {
     aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
-    aitbc_stmt *s = api->stmt(t, "SELECT (SELECT COALESCE(SUM(available + locked), 0) FROM "
-                                 "chain_balances WHERE asset = ?1), (SELECT COALESCE(SUM(amount), 0) "
-                                 "FROM chain_txs WHERE asset = ?1 AND type = 'MINT')");
+    aitbc_stmt *s =
+        api->stmt(t, "SELECT (SELECT COALESCE(SUM(available + locked), 0) FROM "
+                     "chain_balances WHERE asset = ?1), (SELECT COALESCE(SUM(amount), 0) "
+                     "FROM chain_txs WHERE asset = ?1 AND type = 'MINT')");
     api->bind_text(s, 1, asset);
     assert_int_equal(api->step(s), AITBC_ROW);
     *balances = api->col_int64(s, 0);
@@ -114,8 +104,7 @@ static void sums(const char *asset, int64_t *balances, int64_t *mints)
     api->txn_commit(t);
 }
 
-static void assert_conserved(void)
-{
+static void assert_conserved(void) {
     const char *assets[] = {"AIT", "BTC"};
     for (int i = 0; i < 2; i++) {
         int64_t b, m;
@@ -124,17 +113,14 @@ static void assert_conserved(void)
     }
 }
 
-static int verify_ok(void)
-{
+static int verify_ok(void) {
     char msg[512];
     int bad = chain_verify(g_cs, msg, sizeof msg);
-    if (bad)
-        fprintf(stderr, "verify: %s\n", msg);
+    if (bad) fprintf(stderr, "verify: %s\n", msg);
     return !bad;
 }
 
-static void test_genesis(void **st)
-{
+static void test_genesis(void **st) {
     (void)st;
     int64_t h, n, av, lk;
     assert_int_equal(L->chain_info(L->self, &h, &n), 0);
@@ -150,8 +136,7 @@ static void test_genesis(void **st)
 
 /* Randomized movements mirrored in a model book: every result and balance must agree, refused
  * overdrafts move nothing, and balances always sum to the mints. */
-static void test_conservation_random(void **st)
-{
+static void test_conservation_random(void **st) {
     (void)st;
     chain_book model = {0};
     char ref[64];
@@ -196,8 +181,8 @@ static void test_conservation_random(void **st)
             snprintf(tx.to, sizeof tx.to, "%s", A[x]);
             break;
         default:
-            rc = L->settle(L->self, NULL, k == 4 ? "ESCROW_RELEASE" : "EXCHANGE_SETTLE", A[x],
-                           A[y], asset, amt, ref, NULL);
+            rc = L->settle(L->self, NULL, k == 4 ? "ESCROW_RELEASE" : "EXCHANGE_SETTLE", A[x], A[y],
+                           asset, amt, ref, NULL);
             snprintf(tx.op, sizeof tx.op, CHAIN_OP_SETTLE);
             snprintf(tx.from, sizeof tx.from, "%s", A[x]);
             snprintf(tx.to, sizeof tx.to, "%s", A[y]);
@@ -233,14 +218,12 @@ static void test_conservation_random(void **st)
 }
 
 /* A refusal inside a caller's transaction leaves it usable; a rollback undoes joined calls. */
-static void test_caller_txn(void **st)
-{
+static void test_caller_txn(void **st) {
     (void)st;
     int64_t before, after, lk;
     L->balance(L->self, NULL, A[0], "AIT", &before, &lk);
     aitbc_txn *t = api->txn_begin(AITBC_TXN_WRITE);
-    assert_int_equal(L->transfer(L->self, t, NULL, A[0], A[1], "AIT", INT64_MAX / 2, "txn-1",
-                                 NULL),
+    assert_int_equal(L->transfer(L->self, t, NULL, A[0], A[1], "AIT", INT64_MAX / 2, "txn-1", NULL),
                      AITBC_EFUNDS);
     assert_int_equal(L->mint(L->self, t, A[0], "AIT", 777, "txn-2", NULL), 0);
     assert_int_equal(api->txn_commit(t), 0);
@@ -256,8 +239,7 @@ static void test_caller_txn(void **st)
     assert_conserved();
 }
 
-static void test_idempotent_refs(void **st)
-{
+static void test_idempotent_refs(void **st) {
     (void)st;
     char h1[AITBC_TX_HASH_MAX], h2[AITBC_TX_HASH_MAX];
     int64_t a0, a1, lk;
@@ -274,15 +256,15 @@ static void test_idempotent_refs(void **st)
     assert_int_equal(L->unlock(L->self, NULL, A[1], "BTC", 10, "idem-1", NULL), 0);
     assert_int_equal(L->unlock(L->self, NULL, A[1], "BTC", 10, "idem-1", NULL), AITBC_EEXIST);
     /* A repeat is reported even when the original could not be done again. */
-    assert_int_equal(L->transfer(L->self, NULL, "TRANSFER", A[1], A[2], "BTC", a1 - 10,
-                                 "idem-2", NULL), 0);
-    assert_int_equal(L->transfer(L->self, NULL, "TRANSFER", A[1], A[2], "BTC", a1 - 10,
-                                 "idem-2", NULL), AITBC_EEXIST);
+    assert_int_equal(
+        L->transfer(L->self, NULL, "TRANSFER", A[1], A[2], "BTC", a1 - 10, "idem-2", NULL), 0);
+    assert_int_equal(
+        L->transfer(L->self, NULL, "TRANSFER", A[1], A[2], "BTC", a1 - 10, "idem-2", NULL),
+        AITBC_EEXIST);
     assert_conserved();
 }
 
-static void test_refusals(void **st)
-{
+static void test_refusals(void **st) {
     (void)st;
     char nobody[48];
     snprintf(nobody, sizeof nobody, "ait1%040x", 0xdead);
@@ -315,8 +297,7 @@ static void test_refusals(void **st)
     assert_true(verify_ok());
 }
 
-static void test_custody_key(void **st)
-{
+static void test_custody_key(void **st) {
     (void)st;
     aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
     aitbc_stmt *s = api->stmt(t, "SELECT pubkey, sealed_sk FROM chain_accounts WHERE address = ?1");
@@ -333,8 +314,7 @@ static void test_custody_key(void **st)
     assert_memory_equal(sk + 32, pk, 32); /* libsodium's sk embeds the public key */
 }
 
-static void test_blocks(void **st)
-{
+static void test_blocks(void **st) {
     (void)st;
     int64_t h0, h1, h2, n;
     assert_int_equal(chain_seal(g_cs, 0, NULL), 0);
@@ -374,11 +354,11 @@ static void test_blocks(void **st)
 }
 
 /* SQL expression: the text with its first character replaced by a different one. */
-#define FLIP(col) "(CASE WHEN substr(" col ", 1, 1) = '0' THEN '1' ELSE '0' END || substr(" col ", 2))"
+#define FLIP(col)                                                                                  \
+    "(CASE WHEN substr(" col ", 1, 1) = '0' THEN '1' ELSE '0' END || substr(" col ", 2))"
 
 /* Each change to one stored value must make verification fail and name what was changed. */
-static void test_tamper(void **st)
-{
+static void test_tamper(void **st) {
     (void)st;
     /* A block with transactions, and a pending transaction after it. */
     assert_int_equal(L->transfer(L->self, NULL, NULL, A[2], A[3], "AIT", 2, "tamper-1", NULL), 0);
@@ -399,28 +379,39 @@ static void test_tamper(void **st)
         {"UPDATE chain_blocks SET state_root = " FLIP("state_root") " WHERE height = ?1", NULL},
         {"UPDATE chain_blocks SET signature = " FLIP("signature") " WHERE height = ?1", NULL},
         {"UPDATE chain_blocks SET tx_count = tx_count + 1 WHERE height = ?1", NULL},
-        {"UPDATE chain_blocks SET proposer = 'ait1' || " FLIP("substr(proposer, 5)") " WHERE height = ?1", NULL},
+        {"UPDATE chain_blocks SET proposer = 'ait1' || " FLIP(
+             "substr(proposer, 5)") " WHERE height = ?1",
+         NULL},
         {"UPDATE chain_blocks SET proposer_key = " FLIP("proposer_key") " WHERE height = ?1", NULL},
         {"DELETE FROM chain_blocks WHERE height = ?1 - 1", "block"},
-        {"UPDATE chain_txs SET amount = amount + 1 WHERE ref = 'tamper-1' AND ?1 > 0", "transaction"},
+        {"UPDATE chain_txs SET amount = amount + 1 WHERE ref = 'tamper-1' AND ?1 > 0",
+         "transaction"},
         {"UPDATE chain_txs SET fee = 1 WHERE ref = 'tamper-1' AND ?1 > 0", "transaction"},
         {"UPDATE chain_txs SET ref = 'tamper-x' WHERE ref = 'tamper-1' AND ?1 > 0", "transaction"},
-        {"UPDATE chain_txs SET to_addr = from_addr WHERE ref = 'tamper-1' AND ?1 > 0", "transaction"},
+        {"UPDATE chain_txs SET to_addr = from_addr WHERE ref = 'tamper-1' AND ?1 > 0",
+         "transaction"},
         {"UPDATE chain_txs SET ts_ms = ts_ms - 1 WHERE ref = 'tamper-1' AND ?1 > 0", "transaction"},
         {"UPDATE chain_txs SET type = 'FEE' WHERE ref = 'tamper-1' AND ?1 > 0", "transaction"},
-        {"UPDATE chain_txs SET hash = " FLIP("hash") " WHERE ref = 'tamper-1' AND ?1 > 0", "transaction"},
+        {"UPDATE chain_txs SET hash = " FLIP("hash") " WHERE ref = 'tamper-1' AND ?1 > 0",
+         "transaction"},
         {"UPDATE chain_txs SET idx = 5 WHERE ref = 'tamper-1' AND ?1 > 0", NULL},
         {"UPDATE chain_txs SET block_height = NULL WHERE ref = 'tamper-1' AND ?1 > 0", NULL},
-        {"UPDATE chain_txs SET block_height = 999999 WHERE ref = 'tamper-2' AND ?1 > 0", "chain_txs"},
-        {"UPDATE chain_txs SET amount = amount + 1 WHERE ref = 'tamper-2' AND ?1 > 0", "transaction"},
+        {"UPDATE chain_txs SET block_height = 999999 WHERE ref = 'tamper-2' AND ?1 > 0",
+         "chain_txs"},
+        {"UPDATE chain_txs SET amount = amount + 1 WHERE ref = 'tamper-2' AND ?1 > 0",
+         "transaction"},
         {"DELETE FROM chain_txs WHERE ref = 'tamper-2' AND ?1 > 0", "balance"},
         {"UPDATE chain_balances SET available = available + 1 WHERE address = (SELECT to_addr "
-         "FROM chain_txs WHERE ref = 'tamper-1') AND asset = 'AIT' AND ?1 > 0", "balance"},
+         "FROM chain_txs WHERE ref = 'tamper-1') AND asset = 'AIT' AND ?1 > 0",
+         "balance"},
         {"UPDATE chain_balances SET locked = locked + 1 WHERE address = (SELECT to_addr "
-         "FROM chain_txs WHERE ref = 'tamper-1') AND asset = 'AIT' AND ?1 > 0", "balance"},
+         "FROM chain_txs WHERE ref = 'tamper-1') AND asset = 'AIT' AND ?1 > 0",
+         "balance"},
         {"DELETE FROM chain_balances WHERE address = (SELECT to_addr FROM chain_txs WHERE ref = "
-         "'tamper-1') AND asset = 'AIT' AND ?1 > 0", "chain_balances"},
-        {"INSERT INTO chain_balances VALUES('ait1' || printf('%040d', ?1 + 100000), 'AIT', 1, 0)", "balance"},
+         "'tamper-1') AND asset = 'AIT' AND ?1 > 0",
+         "chain_balances"},
+        {"INSERT INTO chain_balances VALUES('ait1' || printf('%040d', ?1 + 100000), 'AIT', 1, 0)",
+         "balance"},
         {"UPDATE chain_supply SET minted = minted + 1 WHERE asset = 'AIT' AND ?1 > 0", "supply"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -441,8 +432,7 @@ static void test_tamper(void **st)
 }
 
 /* Stop and start again on the same files: same height, the chain continues and verifies. */
-static void test_restart(void **st)
-{
+static void test_restart(void **st) {
     (void)st;
     int64_t h0, n0, h1, n1, hn;
     assert_int_equal(chain_seal(g_cs, 0, NULL), 0);
@@ -462,13 +452,12 @@ static void test_restart(void **st)
     assert_conserved();
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_genesis),        cmocka_unit_test(test_conservation_random),
-        cmocka_unit_test(test_caller_txn),     cmocka_unit_test(test_idempotent_refs),
-        cmocka_unit_test(test_refusals),       cmocka_unit_test(test_custody_key),
-        cmocka_unit_test(test_blocks),         cmocka_unit_test(test_tamper),
+        cmocka_unit_test(test_genesis),    cmocka_unit_test(test_conservation_random),
+        cmocka_unit_test(test_caller_txn), cmocka_unit_test(test_idempotent_refs),
+        cmocka_unit_test(test_refusals),   cmocka_unit_test(test_custody_key),
+        cmocka_unit_test(test_blocks),     cmocka_unit_test(test_tamper),
         cmocka_unit_test(test_restart),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -24,7 +24,8 @@ static wsc_loop *L;
 static const char k_payload[] = "{\"type\":\"exact\",\"sum\":0.30000000000000004,\"big\":1e21,"
                                 "\"tiny\":5e-324,\"max\":1.7976931348623157e308,\"neg0\":-0,"
                                 "\"ulp\":1.0000000000000002,\"long\":" LONG_TENTH "}";
-static const char k_result[] = "{\"sum\":0.30000000000000004,\"tiny\":5e-324,\"ulp\":1.0000000000000002}";
+static const char k_result[] =
+    "{\"sum\":0.30000000000000004,\"tiny\":5e-324,\"ulp\":1.0000000000000002}";
 
 typedef struct expected {
     const char *key;
@@ -32,8 +33,9 @@ typedef struct expected {
 } expected;
 
 static expected k_payload_numbers[] = {
-    {"sum", 0.1 + 0.2}, {"big", 1e21},  {"tiny", 4.9406564584124654e-324}, {"max", DBL_MAX},
-    {"neg0", 0.0},      {"ulp", 1.0 + DBL_EPSILON}, {"long", 0.1},          {NULL, 0}};
+    {"sum", 0.1 + 0.2}, {"big", 1e21}, {"tiny", 4.9406564584124654e-324},
+    {"max", DBL_MAX},   {"neg0", 0.0}, {"ulp", 1.0 + DBL_EPSILON},
+    {"long", 0.1},      {NULL, 0}};
 static expected k_result_numbers[] = {
     {"sum", 0.1 + 0.2}, {"tiny", 4.9406564584124654e-324}, {"ulp", 1.0 + DBL_EPSILON}, {NULL, 0}};
 
@@ -41,8 +43,7 @@ static void expect_numbers(const cJSON *o, const expected *want, const char *whe
     for (const expected *e = want; e->key; e++) {
         const cJSON *n = cJSON_GetObjectItemCaseSensitive(o, e->key);
         if (!cJSON_IsNumber(n) || n->valuedouble != e->v)
-            fail_msg("%s: %s is %.17g, want %.17g", where, e->key, n ? n->valuedouble : -1.0,
-                     e->v);
+            fail_msg("%s: %s is %.17g, want %.17g", where, e->key, n ? n->valuedouble : -1.0, e->v);
     }
 }
 
@@ -58,8 +59,8 @@ static void test_edge_doubles_survive_every_path(void **st) {
     assert_int_equal(jt_miner_register(H, &m, "{\"job_types\":[\"exact\"]}", 1, "1"), 201);
     wsc *w = wsc_connect(L, th_ws_port(H), c.key, 5000);
     assert_true(wsc_is_open(w));
-    assert_int_equal(wsc_send(w, "{\"method\":\"subscribe\",\"id\":1,\"params\":[\"job_updates\"]}"),
-                     0);
+    assert_int_equal(
+        wsc_send(w, "{\"method\":\"subscribe\",\"id\":1,\"params\":[\"job_updates\"]}"), 0);
     cJSON *ack = wsc_recv_json(w, 5000);
     assert_non_null(ack);
     cJSON_Delete(ack);
@@ -96,8 +97,8 @@ static void test_edge_doubles_survive_every_path(void **st) {
     for (int done = 0; !done;) {
         cJSON *msg = wsc_recv_json(w, 5000);
         if (!msg) fail_msg("no COMPLETED job_updates event for %s", id);
-        const cJSON *d =
-            cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(msg, "params"), "data");
+        const cJSON *d = cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(msg, "params"), "data");
         if (jt_str(d, "job_id") && strcmp(jt_str(d, "job_id"), id) == 0) {
             const cJSON *p = cJSON_GetObjectItemCaseSensitive(d, "payload");
             if (p) expect_numbers(p, k_payload_numbers, "event payload");

@@ -6,7 +6,7 @@
 #include "it_jobs_common.h"
 
 #define CAPS                                                                                       \
-    "{\"gpus\":[{\"name\":\"NVIDIA RTX 4090\",\"memory_mb\":24000}],\"models\":[\"llama3\"],"    \
+    "{\"gpus\":[{\"name\":\"NVIDIA RTX 4090\",\"memory_mb\":24000}],\"models\":[\"llama3\"],"      \
     "\"job_types\":[\"infer\"],\"region\":\"eu\"}"
 
 static void expect_field(th_resp *r, long status, const char *code, const char *field,

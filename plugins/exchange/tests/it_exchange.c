@@ -389,7 +389,8 @@ static int64_t book_sequence(void) {
     th_resp r;
     if (req("GET", "/v1/exchange/orderbook?market=AIT-BTC", "k-alice", NULL, &r) != 200)
         fail_msg("orderbook: %ld %s", r.status, r.body);
-    int64_t seq = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(r.json, "sequence"));
+    int64_t seq =
+        (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(r.json, "sequence"));
     th_resp_free(&r);
     return seq;
 }

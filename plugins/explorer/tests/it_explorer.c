@@ -17,20 +17,17 @@
 
 static th_host *H;
 
-static long get(const char *path, th_resp *r)
-{
+static long get(const char *path, th_resp *r) {
     memset(r, 0, sizeof *r);
     assert_int_equal(th_req(H, "GET", path, "k-bob", NULL, r), 0);
     return r->status;
 }
 
-static const char *jstr(const cJSON *o, const char *k)
-{
+static const char *jstr(const cJSON *o, const char *k) {
     return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, k));
 }
 
-static void mint(const char *to, const char *amount)
-{
+static void mint(const char *to, const char *amount) {
     char body[160];
     th_resp r;
     memset(&r, 0, sizeof r);
@@ -41,8 +38,7 @@ static void mint(const char *to, const char *amount)
     th_resp_free(&r);
 }
 
-static void transfer(const char *key, const char *to, const char *amount)
-{
+static void transfer(const char *key, const char *to, const char *amount) {
     char body[160];
     th_resp r;
     memset(&r, 0, sizeof r);
@@ -52,41 +48,38 @@ static void transfer(const char *key, const char *to, const char *amount)
     th_resp_free(&r);
 }
 
-static void expect_error(const char *path, long status, const char *field)
-{
+static void expect_error(const char *path, long status, const char *field) {
     th_resp r;
     long got = get(path, &r);
     const char *code = th_error_code(&r);
-    if (got != status || !code)
-        fail_msg("GET %s: got %ld %s, want %ld", path, got, r.body, status);
+    if (got != status || !code) fail_msg("GET %s: got %ld %s, want %ld", path, got, r.body, status);
     assert_string_equal(code, status == 404 ? "not_found" : "invalid_argument");
     if (field)
-        assert_string_equal(jstr(cJSON_GetObjectItemCaseSensitive(r.json, "error"), "field"), field);
+        assert_string_equal(jstr(cJSON_GetObjectItemCaseSensitive(r.json, "error"), "field"),
+                            field);
     th_resp_free(&r);
 }
 
-static int pending_count(void)
-{
+static int pending_count(void) {
     th_resp r;
     assert_int_equal(get("/v1/explorer/transactions?limit=500", &r), 200);
     int n = 0;
     const cJSON *it;
-    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(r.json, "items"))
-        n += cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(it, "block_height"));
+    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(r.json, "items")) n +=
+        cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(it, "block_height"));
     th_resp_free(&r);
     return n;
 }
 
-static int none_pending(void *arg)
-{
+static int none_pending(void *arg) {
     (void)arg;
     return pending_count() == 0;
 }
 
-static int group_setup(void **st)
-{
+static int group_setup(void **st) {
     (void)st;
-    H = th_start("  auth-static: { keys: [ {key: \"k-admin\", role: admin, address: \"" ADMIN "\"},\n"
+    H = th_start("  auth-static: { keys: [ {key: \"k-admin\", role: admin, address: \"" ADMIN
+                 "\"},\n"
                  "    {key: \"k-alice\", role: client, address: \"" ALICE "\"},\n"
                  "    {key: \"k-bob\", role: client, address: \"" BOB "\"} ] }\n"
                  "  chain: { block_interval_ms: 40, max_empty_interval_s: 0,\n"
@@ -96,15 +89,13 @@ static int group_setup(void **st)
     return H ? 0 : -1;
 }
 
-static int group_teardown(void **st)
-{
+static int group_teardown(void **st) {
     (void)st;
     th_free(H);
     return 0;
 }
 
-static void test_shapes(void **st)
-{
+static void test_shapes(void **st) {
     (void)st;
     mint(ALICE, "10");
     transfer("k-alice", BOB, "2.5");
@@ -115,8 +106,8 @@ static void test_shapes(void **st)
     assert_true(cJSON_GetArraySize(items) >= 2);
     assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(r.json, "next_cursor")));
     const cJSON *tip = cJSON_GetArrayItem(items, 0);
-    const char *keys[] = {"height", "hash", "parent_hash", "timestamp", "tx_count", "merkle_root",
-                          "state_root", "proposer", "signature"};
+    const char *keys[] = {"height",      "hash",       "parent_hash", "timestamp", "tx_count",
+                          "merkle_root", "state_root", "proposer",    "signature"};
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
         assert_non_null(cJSON_GetObjectItemCaseSensitive(tip, keys[i]));
     int64_t h = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(tip, "height"));
@@ -127,10 +118,12 @@ static void test_shapes(void **st)
     /* By height and by hash: the same block, with its transactions. */
     snprintf(path, sizeof path, "/v1/explorer/blocks/%s", hash);
     assert_int_equal(get(path, &r), 200);
-    assert_int_equal((int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(r.json, "height")), h);
+    assert_int_equal(
+        (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(r.json, "height")), h);
     const cJSON *txs = cJSON_GetObjectItemCaseSensitive(r.json, "transactions");
-    assert_int_equal(cJSON_GetArraySize(txs),
-                     (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(r.json, "tx_count")));
+    assert_int_equal(
+        cJSON_GetArraySize(txs),
+        (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(r.json, "tx_count")));
     th_resp_free(&r);
     snprintf(path, sizeof path, "/v1/explorer/blocks/%lld", (long long)h);
     assert_int_equal(get(path, &r), 200);
@@ -163,8 +156,10 @@ static void test_shapes(void **st)
     assert_string_equal(jstr(cJSON_GetObjectItemCaseSensitive(r.json, "balances"), "AIT"), "2.5");
     assert_string_equal(jstr(cJSON_GetObjectItemCaseSensitive(r.json, "balances"), "BTC"), "0");
     assert_string_equal(jstr(cJSON_GetObjectItemCaseSensitive(r.json, "locked"), "AIT"), "0");
-    assert_int_equal((int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(r.json, "tx_count")), 1);
-    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r.json, "recent_transactions")), 1);
+    assert_int_equal(
+        (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(r.json, "tx_count")), 1);
+    assert_int_equal(
+        cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r.json, "recent_transactions")), 1);
     assert_non_null(jstr(r.json, "first_seen"));
     assert_non_null(jstr(r.json, "last_active"));
     th_resp_free(&r);
@@ -175,15 +170,14 @@ static void test_shapes(void **st)
 
 /* Page through with a small limit while new transactions keep arriving: no item is repeated or
  * skipped among those that existed when paging started, and the order is newest first. */
-static void test_pagination_stable(void **st)
-{
+static void test_pagination_stable(void **st) {
     (void)st;
     for (int i = 0; i < 25; i++)
         mint(ALICE, "1");
     th_resp r;
     assert_int_equal(get("/v1/explorer/transactions?limit=500", &r), 200);
     int total = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r.json, "items"));
-    char (*before)[65] = calloc((size_t)total, 65);
+    char(*before)[65] = calloc((size_t)total, 65);
     int i = 0;
     const cJSON *it;
     cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(r.json, "items"))
@@ -199,8 +193,7 @@ static void test_pagination_stable(void **st)
         else
             snprintf(path, sizeof path, "/v1/explorer/transactions?limit=4");
         assert_int_equal(get(path, &r), 200);
-        cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(r.json, "items"))
-        {
+        cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(r.json, "items")) {
             assert_true(seen < total);
             assert_string_equal(jstr(it, "hash"), before[seen]);
             seen++;
@@ -228,11 +221,10 @@ static void test_pagination_stable(void **st)
         else
             snprintf(path, sizeof path, "/v1/explorer/blocks?limit=2");
         assert_int_equal(get(path, &r), 200);
-        cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(r.json, "items"))
-        {
-            int64_t h = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(it, "height"));
-            if (expect >= 0)
-                assert_int_equal(h, expect);
+        cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(r.json, "items")) {
+            int64_t h =
+                (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(it, "height"));
+            if (expect >= 0) assert_int_equal(h, expect);
             expect = h - 1;
         }
         const char *next = jstr(r.json, "next_cursor");
@@ -247,8 +239,7 @@ static void test_pagination_stable(void **st)
     assert_int_equal(expect, -1); /* reached genesis */
 }
 
-static void test_bad_input(void **st)
-{
+static void test_bad_input(void **st) {
     (void)st;
     expect_error("/v1/explorer/blocks?limit=0", 400, "limit");
     expect_error("/v1/explorer/blocks?limit=501", 400, "limit");
@@ -261,17 +252,21 @@ static void test_bad_input(void **st)
     expect_error("/v1/explorer/blocks/01", 400, "height_or_hash");
     expect_error("/v1/explorer/blocks/99999999", 404, NULL);
     expect_error("/v1/explorer/blocks/"
-                 "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff", 404, NULL);
+                 "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+                 404, NULL);
     expect_error("/v1/explorer/transactions/xyz", 400, "hash");
     expect_error("/v1/explorer/transactions/"
-                 "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF", 400, "hash");
+                 "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF",
+                 400, "hash");
     expect_error("/v1/explorer/transactions/"
-                 "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff", 404, NULL);
+                 "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+                 404, NULL);
     expect_error("/v1/explorer/transactions?type=STEAL", 400, "type");
     expect_error("/v1/explorer/address/bogus", 400, "address");
     expect_error("/v1/explorer/address/" NOBODY, 404, NULL);
     expect_error("/v1/explorer/address/" NOBODY "/transactions", 404, NULL);
-    expect_error("/v1/explorer/address/AIT1A11CE00000000000000000000000000000000000", 400, "address");
+    expect_error("/v1/explorer/address/AIT1A11CE00000000000000000000000000000000000", 400,
+                 "address");
 
     /* A cursor made for one filter is refused for another listing or filter. */
     th_resp r;
@@ -302,8 +297,7 @@ static void test_bad_input(void **st)
     th_resp_free(&r);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shapes),
         cmocka_unit_test(test_pagination_stable),

@@ -227,22 +227,26 @@ static void test_offline_seller_refund(void **st) {
     /* Only hardware it registered: one RTX 4090 with 24 GB in eu, serving llama3. */
     static const char *const misfits[][2] = {
         {"\"gpu_model\":\"H100\",\"gpu_memory_gb\":24,\"gpu_count\":1,\"models\":[],"
-         "\"region\":\"eu\"", "gpu_model"},
+         "\"region\":\"eu\"",
+         "gpu_model"},
         {"\"gpu_model\":\"RTX 4090\",\"gpu_memory_gb\":48,\"gpu_count\":1,\"models\":[],"
-         "\"region\":\"eu\"", "gpu_memory_gb"},
+         "\"region\":\"eu\"",
+         "gpu_memory_gb"},
         {"\"gpu_model\":\"rtx 4090\",\"gpu_memory_gb\":24,\"gpu_count\":2,\"models\":[],"
-         "\"region\":\"eu\"", "gpu_count"},
+         "\"region\":\"eu\"",
+         "gpu_count"},
         {"\"gpu_model\":\"RTX 4090\",\"gpu_memory_gb\":24,\"gpu_count\":1,\"models\":[],"
-         "\"region\":\"us\"", "region"},
+         "\"region\":\"us\"",
+         "region"},
         {"\"gpu_model\":\"RTX 4090\",\"gpu_memory_gb\":24,\"gpu_count\":1,"
-         "\"models\":[\"llama3\",\"sdxl\"],\"region\":\"eu\"", "models"},
+         "\"models\":[\"llama3\",\"sdxl\"],\"region\":\"eu\"",
+         "models"},
     };
     for (size_t i = 0; i < sizeof misfits / sizeof misfits[0]; i++) {
         char offer[400];
         snprintf(offer, sizeof offer, "{%s,\"price_per_hour\":\"1\",\"hours_available\":1}",
                  misfits[i][0]);
-        mk_expect_error("POST", OFFERS, g_miner_key, offer, 400, "invalid_argument",
-                        misfits[i][1]);
+        mk_expect_error("POST", OFFERS, g_miner_key, offer, 400, "invalid_argument", misfits[i][1]);
     }
 
     /* The owner ends the offer: the seller keeps its share of the time it could work. */

@@ -214,7 +214,8 @@ static int hc_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **stat
 static int hc_start(void *state) {
     (void)state;
     const aitbc_route routes[] = {
-        {"POST", "/v1/miners/register", AITBC_ROLE_PUBLIC, AITBC_BODY_JSON, 0, h_register, NULL, 0, 0},
+        {"POST", "/v1/miners/register", AITBC_ROLE_PUBLIC, AITBC_BODY_JSON, 0, h_register, NULL, 0,
+         0},
         {"POST", "/v1/miners/{address}/heartbeat", AITBC_ROLE_PUBLIC, AITBC_BODY_JSON, 0, h_beat,
          NULL, 0, 0},
         {"POST", "/v1/miners/{address}/poll", AITBC_ROLE_PUBLIC, AITBC_BODY_JSON, 0, h_beat, NULL,

@@ -20,8 +20,8 @@ typedef void (*aitbc_event_fn)(const char *topic, uint64_t seq, const cJSON *dat
 
 /** Declaration of a topic. Copied by the host. */
 typedef struct aitbc_topic {
-    const char *name;        /**< "job_updates", "orderbook:AIT-BTC" */
-    unsigned roles;          /**< roles that may subscribe at all; AITBC_ROLE_ANY for public */
+    const char *name;         /**< "job_updates", "orderbook:AIT-BTC" */
+    unsigned roles;           /**< roles that may subscribe at all; AITBC_ROLE_ANY for public */
     aitbc_visible_fn visible; /**< per-event filter, or NULL = every event to every allowed role */
     void *user;
 } aitbc_topic;

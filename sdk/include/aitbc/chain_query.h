@@ -34,7 +34,8 @@ typedef struct aitbc_chain_query_v1 {
     int (*transaction)(void *self, const char *hash, cJSON **out);
     /** Page of transactions, only of `type` (an AITBC_TX_* name) when type is non-NULL. */
     int (*transactions)(void *self, const char *type, int limit, const char *cursor, cJSON **out);
-    /** {address, balances, locked, tx_count, first_seen, last_active, recent_transactions[recent]}. */
+    /** {address, balances, locked, tx_count, first_seen, last_active, recent_transactions[recent]}.
+     */
     int (*address)(void *self, const char *address, int recent, cJSON **out);
     /** Page of the transactions that touch address. */
     int (*address_transactions)(void *self, const char *address, int limit, const char *cursor,

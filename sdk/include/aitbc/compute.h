@@ -24,7 +24,8 @@ typedef struct aitbc_compute_ctl {
     uint32_t size; /**< sizeof(aitbc_compute_ctl) as the agent was built */
     void *user;    /**< pass back to the callbacks */
     /** Report progress in [0, 1]. Cheap; call as often as convenient (the agent rate-limits what it
-     *  forwards). Returns nonzero when the job must stop (canceled, lease lost, drain grace over). */
+     *  forwards). Returns nonzero when the job must stop (canceled, lease lost, drain grace over).
+     */
     int (*progress)(void *user, double fraction);
     /** Nonzero when the job must stop. Cheap; poll it in long loops. */
     int (*should_stop)(void *user);
@@ -52,7 +53,8 @@ typedef struct aitbc_compute_v1 {
      *  Thread: any. Must not block. */
     const char *const *(*job_types)(void *self);
     /** Models this backend serves now, as a JSON array of strings (maybe empty), or NULL.
-     *  Caller frees. Thread: the agent's own thread; may block briefly (e.g. ask a local server). */
+     *  Caller frees. Thread: the agent's own thread; may block briefly (e.g. ask a local server).
+     */
     cJSON *(*models)(void *self);
     /** Run one job. payload is borrowed (payload.type is one of job_types()). Thread: one of the
      *  agent's job threads, never an HTTP, bus or worker-pool thread; may block for the whole job,

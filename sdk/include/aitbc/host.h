@@ -31,8 +31,8 @@ typedef struct aitbc_timer aitbc_timer;
 
 /**
  * Ownership: pointers passed in are borrowed until the call returns and copied if kept, unless
- * the line says TAKES. Pointers returned are borrowed (valid as stated) unless it says "caller frees".
- * Every function is thread-safe unless it says otherwise.
+ * the line says TAKES. Pointers returned are borrowed (valid as stated) unless it says "caller
+ * frees". Every function is thread-safe unless it says otherwise.
  */
 struct aitbc_host_api {
     uint32_t size;    /**< sizeof(aitbc_host_api) of the host */
@@ -42,7 +42,8 @@ struct aitbc_host_api {
     /** printf-style log line, prefixed with the plugin's name. */
     void (*log)(aitbc_plugin_ctx *ctx, aitbc_log_level level, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
-    /** The plugin's validated config section (an object, maybe empty). Borrowed for the plugin's life. */
+    /** The plugin's validated config section (an object, maybe empty). Borrowed for the plugin's
+     * life. */
     const cJSON *(*config)(aitbc_plugin_ctx *ctx);
     /** node.data_dir, created by the host. Borrowed for the plugin's life. */
     const char *(*data_dir)(aitbc_plugin_ctx *ctx);
@@ -93,7 +94,8 @@ struct aitbc_host_api {
     /** Declare a topic (from init or start). Copied. */
     int (*bus_topic)(aitbc_plugin_ctx *ctx, const aitbc_topic *topic);
     /** Publish: data is deep-copied, delivery is asynchronous on the dispatcher thread. Only on a
-     *  topic this plugin declared (else AITBC_EFORBIDDEN). Any thread; never blocks on subscribers. */
+     *  topic this plugin declared (else AITBC_EFORBIDDEN). Any thread; never blocks on subscribers.
+     */
     int (*bus_publish)(aitbc_plugin_ctx *ctx, const char *topic, const cJSON *data);
     /** Subscribe to a topic ("*" = all). fn runs on the dispatcher thread. */
     int (*bus_subscribe)(aitbc_plugin_ctx *ctx, const char *topic, aitbc_event_fn fn, void *user);
@@ -102,7 +104,8 @@ struct aitbc_host_api {
     /** Run the plugin's migrations (from init). Steps already applied are skipped. */
     int (*migrate)(aitbc_plugin_ctx *ctx, const aitbc_migration *steps, size_t n);
     /** Begin a transaction on this thread's connection (WRITE = BEGIN IMMEDIATE). If this thread
-     *  already has one open, returns it nested: only the outermost commit commits. NULL on error. */
+     *  already has one open, returns it nested: only the outermost commit commits. NULL on error.
+     */
     aitbc_txn *(*txn_begin)(int mode);
     /** Commit (outermost) or just close a nesting level. 0 or AITBC_EIO/AITBC_EBUSY. */
     int (*txn_commit)(aitbc_txn *txn);
@@ -128,7 +131,8 @@ struct aitbc_host_api {
     void (*stmt_done)(aitbc_stmt *s);
 
     /* ---- service registry ---- */
-    /** Provide a service table "name@major" (from init). table is borrowed for the plugin's life. */
+    /** Provide a service table "name@major" (from init). table is borrowed for the plugin's life.
+     */
     int (*service_register)(aitbc_plugin_ctx *ctx, const char *name_at_version, const void *table);
     /** Look a service up (from start or later); NULL if nobody provides it. */
     const void *(*service_lookup)(const char *name_at_version);
@@ -137,8 +141,10 @@ struct aitbc_host_api {
     /** Run fn(arg) on the worker pool. */
     int (*submit)(aitbc_task_fn fn, void *arg);
     /** Call fn(arg) every interval_ms on the timer thread (first call after interval_ms).
-     *  Callbacks of one timer never overlap. Cancel with timer_cancel (blocks until not running). */
-    aitbc_timer *(*timer_add)(aitbc_plugin_ctx *ctx, int64_t interval_ms, aitbc_task_fn fn, void *arg);
+     *  Callbacks of one timer never overlap. Cancel with timer_cancel (blocks until not running).
+     */
+    aitbc_timer *(*timer_add)(aitbc_plugin_ctx *ctx, int64_t interval_ms, aitbc_task_fn fn,
+                              void *arg);
     void (*timer_cancel)(aitbc_timer *t);
 
     /* ---- appended in 1.1: check `size` covers an entry before calling it ---- */
@@ -149,8 +155,8 @@ struct aitbc_host_api {
     /* ---- the node (appended) ---- */
     /** @since 1.1. Number of loaded plugins. */
     size_t (*plugin_count)(void);
-    /** @since 1.1. Name and version of the i-th plugin in start order (borrowed for the host's life).
-     *  0, or AITBC_ENOTFOUND past the end. */
+    /** @since 1.1. Name and version of the i-th plugin in start order (borrowed for the host's
+     * life). 0, or AITBC_ENOTFOUND past the end. */
     int (*plugin_info)(size_t i, const char **name, const char **version);
     /** @since 1.1. Wall-clock ms when the host started (uptime = now_ms() - started_ms()). */
     int64_t (*started_ms)(void);

@@ -11,7 +11,8 @@ extern "C" {
 
 typedef struct aitbc_request aitbc_request; /* opaque: one HTTP exchange, owned by the host */
 
-/** Roles, as a bitmask in route declarations. A route with roles == AITBC_ROLE_PUBLIC skips auth. */
+/** Roles, as a bitmask in route declarations. A route with roles == AITBC_ROLE_PUBLIC skips auth.
+ */
 enum {
     AITBC_ROLE_PUBLIC = 0,
     AITBC_ROLE_CLIENT = 1u << 0,
@@ -52,7 +53,7 @@ typedef struct aitbc_route {
     int body;              /**< AITBC_BODY_* */
     size_t max_body_bytes; /**< 0 = host default (http.max_body_bytes) */
     aitbc_handler_fn handler;
-    void *user;            /**< handed back to the handler, borrowed */
+    void *user; /**< handed back to the handler, borrowed */
     /** @since 1.1 (a plugin built against 1.0 never sets it: the host reads the struct only as
      *  far as the plugin's abi_minor knows it).
      *  Nonzero: the host honours the Idempotency-Key header for this route (API.md): same key +

@@ -22,9 +22,10 @@ extern "C" {
 /** Wake key the jobs service wakes after a job becomes QUEUED (miner long-polls park on it). */
 #define AITBC_JOBS_WAKE_QUEUED "jobs:queued"
 /** dispatch flags */
-#define AITBC_JOBS_CLAIM 1u    /**< assign queued jobs to free slots */
-#define AITBC_JOBS_NO_RENEW 2u /**< leave leases alone (a long-poll retry: the poll renewed them)  \
-                                */
+#define AITBC_JOBS_CLAIM 1u /**< assign queued jobs to free slots */
+#define AITBC_JOBS_NO_RENEW                                                                        \
+    2u /**< leave leases alone (a long-poll retry: the poll renewed them)                          \
+        */
 
 /** A miner as dispatch sees it. Strings borrowed for the call. */
 typedef struct aitbc_jobs_miner {
@@ -85,8 +86,8 @@ typedef struct aitbc_jobs_v1 {
      *  from counters. */
     int (*stats)(void *self, cJSON **out);
     /** Progress report by miner for its running attempt (body {"attempt","progress":0..1}).
-     *  0 and *answer ({"job_id","attempt","progress"}, caller frees), or an error in *err; a 429 sets
-     *  *retry_after_s. Check size before calling: providers older than this member lack it. */
+     *  0 and *answer ({"job_id","attempt","progress"}, caller frees), or an error in *err; a 429
+     * sets *retry_after_s. Check size before calling: providers older than this member lack it. */
     int (*progress)(void *self, const char *job_id, const char *miner, const cJSON *body,
                     cJSON **answer, int64_t *retry_after_s, aitbc_jobs_error *err);
 } aitbc_jobs_v1;

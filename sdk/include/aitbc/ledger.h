@@ -46,7 +46,8 @@ typedef struct aitbc_ledger_v1 {
     /** MINT: credit `to`. */
     int (*mint)(void *self, aitbc_txn *txn, const char *to, const char *asset, int64_t amount,
                 const char *ref, char hash_out[AITBC_TX_HASH_MAX]);
-    /** TRANSFER (or another type, e.g. FEE): available(from) → available(to). AITBC_EFUNDS if short. */
+    /** TRANSFER (or another type, e.g. FEE): available(from) → available(to). AITBC_EFUNDS if
+     * short. */
     int (*transfer)(void *self, aitbc_txn *txn, const char *type, const char *from, const char *to,
                     const char *asset, int64_t amount, const char *ref,
                     char hash_out[AITBC_TX_HASH_MAX]);
@@ -70,10 +71,9 @@ typedef struct aitbc_ledger_v1 {
 
 /** The ledger view a plugin that locks funds should keep: l->for_module(module) when the
  *  provider has it, else l itself. */
-static inline const aitbc_ledger_v1 *aitbc_ledger_for(const aitbc_ledger_v1 *l, const char *module)
-{
-    if (!l || l->size < sizeof *l || !l->for_module)
-        return l;
+static inline const aitbc_ledger_v1 *aitbc_ledger_for(const aitbc_ledger_v1 *l,
+                                                      const char *module) {
+    if (!l || l->size < sizeof *l || !l->for_module) return l;
     const aitbc_ledger_v1 *v = l->for_module(l->self, module);
     return v ? v : l;
 }

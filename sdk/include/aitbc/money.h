@@ -13,7 +13,8 @@ extern "C" {
 #define AITBC_MONEY_MAX 48
 
 /** Parse `^(0|[1-9][0-9]*)(\.[0-9]{1,decimals})?$` into base units (value × 10^decimals).
- *  @return 0, AITBC_EINVAL (syntax, sign, exponent, spaces, too many decimals) or AITBC_EOVERFLOW. */
+ *  @return 0, AITBC_EINVAL (syntax, sign, exponent, spaces, too many decimals) or AITBC_EOVERFLOW.
+ */
 int aitbc_money_parse(const char *text, int decimals, int64_t *out);
 /** Shortest exact form ("12.5", "0"). units must be >= 0. @return chars written or AITBC_EINVAL. */
 int aitbc_money_format(int64_t units, int decimals, char out[AITBC_MONEY_MAX]);

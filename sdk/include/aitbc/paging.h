@@ -13,11 +13,12 @@ extern "C" {
 
 #define AITBC_LIMIT_DEFAULT 50
 #define AITBC_LIMIT_MAX 500
-#define AITBC_CURSOR_TAG_LEN 16  /* hex chars */
-#define AITBC_CURSOR_TIE_MAX 64  /* tie-break text, NUL included */
+#define AITBC_CURSOR_TAG_LEN 16 /* hex chars */
+#define AITBC_CURSOR_TIE_MAX 64 /* tie-break text, NUL included */
 #define AITBC_CURSOR_MAX 192
 
-/** ?limit=: NULL → AITBC_LIMIT_DEFAULT; decimal 1..AITBC_LIMIT_MAX → 0 and *out; else AITBC_EINVAL. */
+/** ?limit=: NULL → AITBC_LIMIT_DEFAULT; decimal 1..AITBC_LIMIT_MAX → 0 and *out; else AITBC_EINVAL.
+ */
 int aitbc_page_limit(const char *text, int *out);
 /** Tag for a listing and its filter values (each may be NULL; NULL and "" differ from each other
  *  only by position, so ("a", NULL) and (NULL, "a") give different tags). out gets 16 hex + NUL. */

@@ -23,8 +23,8 @@ extern "C" {
 /* Sizes of the types the ABI passes around, plus the cJSON major/minor, packed into one number.
  * Host and plugin must agree on it or the plugin is refused (like nginx's module signature). */
 #define AITBC_BUILD_SIGNATURE                                                                      \
-    ((uint64_t)sizeof(void *) | (uint64_t)sizeof(long) << 8 | (uint64_t)sizeof(size_t) << 16 |    \
-     (uint64_t)sizeof(int64_t) << 24 | (uint64_t)sizeof(cJSON) << 32 |                              \
+    ((uint64_t)sizeof(void *) | (uint64_t)sizeof(long) << 8 | (uint64_t)sizeof(size_t) << 16 |     \
+     (uint64_t)sizeof(int64_t) << 24 | (uint64_t)sizeof(cJSON) << 32 |                             \
      (uint64_t)CJSON_VERSION_MAJOR << 48 | (uint64_t)CJSON_VERSION_MINOR << 56)
 
 /** Name of the one symbol a plugin exports. */
@@ -36,7 +36,7 @@ typedef struct aitbc_plugin_ctx aitbc_plugin_ctx; /* opaque: the host's record o
 /** Types a config key may have. */
 typedef enum {
     AITBC_CFG_STRING = 1,
-    AITBC_CFG_INT,    /**< integer number */
+    AITBC_CFG_INT, /**< integer number */
     AITBC_CFG_BOOL,
     AITBC_CFG_NUMBER, /**< any number */
     AITBC_CFG_OBJECT,
@@ -56,16 +56,16 @@ typedef struct aitbc_cfg_key {
  * Fields are only ever appended; struct_size tells the host how much of it the plugin knows.
  */
 typedef struct aitbc_plugin_desc {
-    uint32_t abi_major;     /**< AITBC_ABI_MAJOR: other major → refused */
-    uint32_t abi_minor;     /**< AITBC_ABI_MINOR: newer than the host → refused */
-    uint32_t struct_size;   /**< sizeof(aitbc_plugin_desc) as the plugin was built */
+    uint32_t abi_major;   /**< AITBC_ABI_MAJOR: other major → refused */
+    uint32_t abi_minor;   /**< AITBC_ABI_MINOR: newer than the host → refused */
+    uint32_t struct_size; /**< sizeof(aitbc_plugin_desc) as the plugin was built */
     uint32_t reserved0;
     uint64_t build_signature; /**< AITBC_BUILD_SIGNATURE */
     const char *name;         /**< unique, [a-z0-9-]+, the key under `plugins:` in the config */
     const char *version;      /**< semver of the plugin */
     const char *description;
-    const char *const *provides; /**< NULL-terminated service names "ledger@1", or NULL */
-    const char *const *requires; /**< NULL-terminated service names it needs, or NULL */
+    const char *const *provides;        /**< NULL-terminated service names "ledger@1", or NULL */
+    const char *const *requires;        /**< NULL-terminated service names it needs, or NULL */
     const aitbc_cfg_key *config_schema; /**< keys allowed in its config section, or NULL = none */
     /* Threads: init, start, stop and destroy run on the host's main thread, one plugin at a time,
      * in dependency order (stop and destroy in reverse); they may block (files, the database). */

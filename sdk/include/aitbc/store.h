@@ -11,7 +11,8 @@ extern "C" {
 
 /** An open transaction on the calling thread's connection. Not shareable across threads. */
 typedef struct aitbc_txn aitbc_txn;
-/** A prepared statement, cached per connection and SQL text; valid until aitbc_host_api.stmt_done. */
+/** A prepared statement, cached per connection and SQL text; valid until aitbc_host_api.stmt_done.
+ */
 typedef struct aitbc_stmt aitbc_stmt;
 
 enum { AITBC_TXN_READ = 0, AITBC_TXN_WRITE = 1 };

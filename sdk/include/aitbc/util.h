@@ -11,7 +11,8 @@ extern "C" {
 
 /** base64url without padding. out needs 4*ceil(len/3)+1 bytes. @return chars written (no NUL). */
 size_t aitbc_b64url_encode(const void *data, size_t len, char *out);
-/** Decode base64url (no padding; padding tolerated). @return bytes written or -1 on bad input/too long. */
+/** Decode base64url (no padding; padding tolerated). @return bytes written or -1 on bad input/too
+ * long. */
 long aitbc_b64url_decode(const char *text, void *out, size_t out_cap);
 /** Lowercase hex. out needs 2*len+1. */
 void aitbc_hex_encode(const void *data, size_t len, char *out);
@@ -35,7 +36,8 @@ int64_t aitbc_now_ms(void);
 void aitbc_address_from_pubkey(const unsigned char pubkey[32], char out[48]);
 /** 1 if text looks like an address (ait1 + 40 lowercase hex). */
 int aitbc_address_valid(const char *text);
-/** Verify an Ed25519 signature given as base64url over msg with a hex public key. 0 or AITBC_ESIG. */
+/** Verify an Ed25519 signature given as base64url over msg with a hex public key. 0 or AITBC_ESIG.
+ */
 int aitbc_ed25519_verify_b64(const char *pubkey_hex, const char *sig_b64url, const void *msg,
                              size_t msg_len);
 

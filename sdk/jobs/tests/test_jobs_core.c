@@ -213,7 +213,6 @@ static void test_receipt_sign_verify(void **st) {
     cJSON_Delete(r);
 }
 
-
 int main(void) {
     if (sodium_init() < 0) return 1;
     const struct CMUnitTest tests[] = {

@@ -159,14 +159,10 @@ static void probe_destroy(void *state) {
 static const char *const k_uses[] = {AITBC_COMPUTE_ANY, NULL};
 
 static const aitbc_plugin_desc k_desc = {
-    AITBC_PLUGIN_HEADER,
-    .name = "compute-probe",
-    .version = "1.0.0",
-    .description = "test only: runs compute@1 backends over HTTP",
-    .uses = k_uses,
-    .init = probe_init,
-    .start = probe_start,
-    .stop = probe_stop,
+    AITBC_PLUGIN_HEADER,      .name = "compute-probe",
+    .version = "1.0.0",       .description = "test only: runs compute@1 backends over HTTP",
+    .uses = k_uses,           .init = probe_init,
+    .start = probe_start,     .stop = probe_stop,
     .destroy = probe_destroy,
 };
 
