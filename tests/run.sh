@@ -19,4 +19,12 @@ cmake --build build-asan -j"$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir build-asan --output-on-failure -j"$jobs"
-echo "all tests passed (plain and ASan+UBSan)"
+# Builds with plugins switched off: a miner-only node (its tests, and config/miner.yaml checks
+# with only its plugins), and one plugin off, which must configure and build without it.
+cmake -S . -B build-minimal -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAITBC_MINIMAL=ON -DAITBC_WERROR=ON >/dev/null
+cmake --build build-minimal -j"$jobs"
+ctest --test-dir build-minimal --output-on-failure -j"$jobs"
+AITBC_PLUGIN_PATH=build-minimal/plugins build-minimal/host/aitbc-host -c config/miner.yaml --check-config >/dev/null
+cmake -S . -B build-chain-off -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAITBC_PLUGIN_CHAIN=OFF -DAITBC_WERROR=ON >/dev/null
+cmake --build build-chain-off -j"$jobs"
+echo "all tests passed (plain, ASan+UBSan, minimal; chain off builds)"
