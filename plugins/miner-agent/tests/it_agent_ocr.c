@@ -1,10 +1,11 @@
 /* Real OCR end to end, in two processes on loopback: a coordinator (the plugins of
  * config/coordinator.yaml, plus explorer for balances) and a miner node (miner-agent +
  * compute-ocr, as config/miner.yaml). A client's OCR job on a shipped PNG comes back with the
- * right text, a receipt that verifies with `aitbc-host --verify-receipt` and with Node's own
- * Ed25519, and the miner is paid. Corrupt, oversized and unknown-language images end as FAILED
- * jobs with a clear error. The shipped configs pass --check-config. */
+ * right text, a receipt that verifies with `aitbc-host --verify-receipt`, `aitbc receipt verify`
+ * and with Node's own Ed25519, and the miner is paid. Corrupt, oversized and unknown-language
+ * images end as FAILED jobs with a clear error. The shipped configs pass --check-config. */
 #include "agent_th.h"
+#include <aitbc/json.h>
 #include <setjmp.h>
 #include <sodium.h>
 #include <stdarg.h>
@@ -40,6 +41,29 @@ static char *hello_png_body(const char *members) {
     return ocr_body(buf, n, members);
 }
 
+#ifdef AITBC_CLI_BIN
+/* What a client does with the receipt it got: `aitbc receipt verify FILE --public-key URL`.
+ * Exit status of the command (0 = verified). */
+static int cli_receipt_verify(const cJSON *receipt) {
+    char file[1024], cmd[2048];
+    snprintf(file, sizeof file, "%s/cli-receipt.json", th_data_dir(C));
+    FILE *f = fopen(file, "w");
+    char *text = aitbc_json_print(receipt);
+    if (!f || !text || fputs(text, f) < 0) {
+        if (f) fclose(f);
+        free(text);
+        return -1;
+    }
+    free(text);
+    if (fclose(f) != 0) return -1;
+    snprintf(cmd, sizeof cmd,
+             "'%s' receipt verify '%s' --public-key http://127.0.0.1:%d >/dev/null 2>&1",
+             AITBC_CLI_BIN, file, th_http_port(C));
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+#endif
+
 static void test_ocr_job_end_to_end(void **st) {
     (void)st;
     jt_client c;
@@ -66,6 +90,9 @@ static void test_ocr_job_end_to_end(void **st) {
     assert_string_equal(jt_str(r.json, "miner"), ADDR);
     assert_int_equal(jt_cli_verify(C, r.json), 0);
     assert_true(jt_node_verify(C, r.json));
+#ifdef AITBC_CLI_BIN
+    assert_int_equal(cli_receipt_verify(r.json), 0);
+#endif
     th_resp_free(&r);
 
     jt_balance(C, ADDR, &after, &locked);
