@@ -105,14 +105,7 @@ static void *guard_main(void *arg) {
         }
         /* A quarter of the timeout between scans: a late head is cut within 1.25 × the limit. */
         int64_t step = g_timeout_ms / 4 > 0 ? g_timeout_ms / 4 : 1;
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += step / 1000;
-        until.tv_nsec += (long)(step % 1000) * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
+        struct timespec until = aitbc_timespec_in(CLOCK_REALTIME, step);
         pthread_cond_timedwait(&g_cond, &g_lock, &until);
     }
     pthread_mutex_unlock(&g_lock);

@@ -317,14 +317,7 @@ void store_writer_unlock(void) {
 }
 
 int store_writer_lock(void) {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += g_busy_ms / 1000;
-    until.tv_nsec += (long)(g_busy_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    struct timespec until = aitbc_timespec_in(CLOCK_REALTIME, g_busy_ms);
     if (pthread_mutex_timedlock(&g_writer, &until) == 0) return 0;
     hlog("store", AITBC_LOG_ERROR, "no write turn within busy_timeout (%d ms)", g_busy_ms);
     return AITBC_EBUSY;

@@ -35,14 +35,7 @@ void ma_poller_interrupt(ma_agent *a) {
 }
 
 void ma_nap(ma_agent *a, int64_t ms) {
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    struct timespec until = aitbc_timespec_in(CLOCK_MONOTONIC, ms);
     pthread_mutex_lock(&a->mu);
     uint64_t seq = a->wake_seq;
     while (!atomic_load(&a->quit) && a->wake_seq == seq &&

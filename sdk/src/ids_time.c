@@ -30,6 +30,18 @@ int64_t aitbc_now_ms(void) {
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+struct timespec aitbc_timespec_in(clockid_t clock, int64_t ms) {
+    struct timespec t;
+    clock_gettime(clock, &t);
+    t.tv_sec += (time_t)(ms / 1000);
+    t.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (t.tv_nsec >= 1000000000L) {
+        t.tv_sec++;
+        t.tv_nsec -= 1000000000L;
+    }
+    return t;
+}
+
 void aitbc_time_format(int64_t unix_ms, char out[AITBC_TIME_MAX]) {
     time_t secs = (time_t)(unix_ms / 1000);
     int ms = (int)(unix_ms % 1000);

@@ -4,6 +4,7 @@
 
 #include <stdint.h>
 #include <stddef.h>
+#include <time.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -31,6 +32,9 @@ void aitbc_time_format(int64_t unix_ms, char out[AITBC_TIME_MAX]);
 int aitbc_time_parse(const char *text, int64_t *unix_ms);
 /** Wall clock in ms. */
 int64_t aitbc_now_ms(void);
+/** The absolute time ms from now on clock (CLOCK_REALTIME for pthread_cond_timedwait's default,
+ *  pthread_mutex_timedlock), for the timed waits that take a deadline, not a duration. */
+struct timespec aitbc_timespec_in(clockid_t clock, int64_t ms);
 
 /** "ait1" + 40 hex of the first 20 bytes of BLAKE2b-256(pubkey). out needs 45 bytes. */
 void aitbc_address_from_pubkey(const unsigned char pubkey[32], char out[48]);
