@@ -30,9 +30,9 @@ int64_t aitbc_now_ms(void) {
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-struct timespec aitbc_timespec_in(clockid_t clock, int64_t ms) {
+struct timespec aitbc_timespec_in(int clock_id, int64_t ms) {
     struct timespec t;
-    clock_gettime(clock, &t);
+    clock_gettime((clockid_t)clock_id, &t);
     t.tv_sec += (time_t)(ms / 1000);
     t.tv_nsec += (long)(ms % 1000) * 1000000L;
     if (t.tv_nsec >= 1000000000L) {

@@ -34,7 +34,8 @@ int aitbc_time_parse(const char *text, int64_t *unix_ms);
 int64_t aitbc_now_ms(void);
 /** The absolute time ms from now on clock (CLOCK_REALTIME for pthread_cond_timedwait's default,
  *  pthread_mutex_timedlock), for the timed waits that take a deadline, not a duration. */
-struct timespec aitbc_timespec_in(clockid_t clock, int64_t ms);
+struct timespec aitbc_timespec_in(int clock_id,
+                                  int64_t ms); /* a clockid_t: plain C11 lacks the type */
 
 /** "ait1" + 40 hex of the first 20 bytes of BLAKE2b-256(pubkey). out needs 45 bytes. */
 void aitbc_address_from_pubkey(const unsigned char pubkey[32], char out[48]);
