@@ -84,6 +84,7 @@ struct aitbc_plugin_ctx {
     const cJSON *config; /* its validated section (borrowed from the host_config) */
     void *state;
     int started;
+    int timers_live; /* work.c, under its timer lock: its timers may fire (set just before start) */
 };
 /** Load, check and order every plugin listed under `plugins:`. On any refusal logs
  *  "plugin <file>: refused: <reason>" and returns an error. */
@@ -230,6 +231,9 @@ aitbc_timer *work_timer_add(aitbc_plugin_ctx *ctx, int64_t interval_ms, aitbc_ta
 void work_timer_cancel(aitbc_timer *t);
 /** Before ctx's stop: its timers stop firing, none is running, the task queue has drained. */
 void work_quiesce_plugin(aitbc_plugin_ctx *ctx);
+/** Just before a plugin's start: its timers may fire from now on (one added earlier, against the
+ *  rules, during init, waits until here and then runs a full interval later). */
+void work_release_plugin(aitbc_plugin_ctx *ctx);
 /** After ctx's destroy: free the timers it left. */
 void work_forget_plugin(aitbc_plugin_ctx *ctx);
 /** Stop timers, finish queued tasks, join threads. */

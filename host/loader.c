@@ -387,6 +387,7 @@ int loader_start_all(void) {
     for (size_t i = 0; i < g_count; i++) {
         plugin_rec *r = g_plugins[i];
         r->ctx.started = 1; /* from here its stop() must run even if start() fails half-way */
+        work_release_plugin(&r->ctx);
         t_calling = r;
         int rc = r->ctx.desc->start(r->ctx.state);
         t_calling = NULL;

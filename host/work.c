@@ -27,6 +27,7 @@ struct aitbc_timer {
     void *arg;
     int64_t interval_ms;
     int64_t due;   /* CLOCK_MONOTONIC ms */
+    int held;      /* added before its plugin started: not due until work_release_plugin */
     int dead;      /* stopped by work_stop: never fires again, waits for its cancel */
     int cancelled; /* cancelled from inside its own callback: freed when the callback returns */
     aitbc_timer *next;
@@ -93,7 +94,7 @@ static void *worker_main(void *arg) {
 static aitbc_timer *next_due(void) {
     aitbc_timer *best = NULL;
     for (aitbc_timer *t = g_timers; t; t = t->next)
-        if (!t->dead && (!best || t->due < best->due)) best = t;
+        if (!t->dead && !t->held && (!best || t->due < best->due)) best = t;
     return best;
 }
 
@@ -233,6 +234,7 @@ aitbc_timer *work_timer_add(aitbc_plugin_ctx *ctx, int64_t interval_ms, aitbc_ta
     pthread_mutex_lock(&g_tlock);
     int on = g_timers_on;
     if (on) {
+        t->held = ctx && !ctx->timers_live;
         t->next = g_timers;
         g_timers = t;
         pthread_cond_signal(&g_tcond);
@@ -286,6 +288,20 @@ void work_quiesce_plugin(aitbc_plugin_ctx *ctx) {
     while (g_head || g_active)
         pthread_cond_wait(&g_pidle, &g_plock);
     pthread_mutex_unlock(&g_plock);
+}
+
+void work_release_plugin(aitbc_plugin_ctx *ctx) {
+    pthread_mutex_lock(&g_tlock);
+    ctx->timers_live = 1;
+    int64_t now = mono_ms();
+    for (aitbc_timer *t = g_timers; t; t = t->next) {
+        if (t->ctx == ctx && t->held) {
+            t->held = 0;
+            t->due = now + t->interval_ms;
+        }
+    }
+    pthread_cond_signal(&g_tcond);
+    pthread_mutex_unlock(&g_tlock);
 }
 
 /** @brief After a plugin is destroyed: free the timers it never cancelled. */

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "aitbc/aitbc.h"
 
@@ -77,6 +78,9 @@ static int plugin_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **
     api->timer_add(ctx, 1, never_tick, scratch);
     api->bus_subscribe(ctx, "*", never_event, scratch);
     free(scratch);
+    /* Long past the timer's first due time: it must still not fire (held until a start). */
+    struct timespec pause = {0, 30 * 1000000L};
+    nanosleep(&pause, NULL);
     api->log(ctx, AITBC_LOG_INFO, "lifecycle init failing");
     return AITBC_EINVAL;
 #endif

@@ -131,7 +131,7 @@ static void reap(pid_t pid, run *r) {
         waitpid(pid, &st, 0);
         fail_msg("aitbc-host did not exit within %d ms", WAIT_MS);
     }
-    r->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st); /* as a shell says it */
     r->out = slurp("stdout");
     r->err = slurp("stderr");
 }
@@ -482,6 +482,7 @@ static void test_plugin_from_1_0(void **s) {
 static void test_init_failure(void **s) {
     run r;
     run_host("  abi-good: { greeting: hi }\n  abi-initfail: {}\n", NULL, &r);
+    if (r.status != 1) fprintf(stderr, "%s", r.err);
     assert_int_equal(r.status, 1);
     assert_contains(r.err, "[abi-initfail] init failed");
     assert_contains(r.err, "[abi-good] lifecycle destroy");
