@@ -16,7 +16,8 @@ const v = new TrafficValidator(doc, testPlugins);
 const json = 'application/json';
 const health = { status: 'ok', plugins: [{ name: 'chain', version: '0.1.0', healthy: true }] };
 const notFound = { error: { code: 'not_found', message: 'No such resource.' } };
-const call = (over) => ({ method: 'GET', path: '/healthz', status: 200, resp_type: json, resp_body: health, ...over });
+// A recorded line (a key set to undefined is left out, as in JSON).
+const call = (over) => JSON.parse(JSON.stringify({ method: 'GET', path: '/healthz', status: 200, resp_type: json, resp_body: health, ...over }));
 
 let checks = 0;
 function agrees(what, rec) {
@@ -51,6 +52,8 @@ drifts('an accepted request with an undocumented field', {
   method: 'POST', path: '/v1/signup', req_type: json, req_body: { label: 'a', color: 'red' }, status: 201,
   resp_type: json, resp_body: {},
 }, /request body \(accepted with 201\): .*additional properties \('color'\)/);
+drifts('an accepted undocumented query parameter', call({ path: '/v1/jobs?colour=red', resp_body: { items: [], next_cursor: null } }), /undocumented query parameter 'colour'/);
+agrees('documented query parameters', call({ path: '/v1/explorer/blocks?limit=2', resp_body: undefined }));
 drifts('a documented path with a method it lacks that answers 200', call({ method: 'DELETE' }), /documents no DELETE/);
 
 const served = structuredClone(doc);

@@ -206,7 +206,16 @@ export class TrafficValidator {
     }
     const opPointer = `/paths/${escapePointer(route.template)}/${method}`;
     this.used.add(`${method.toUpperCase()} ${route.template}`);
-    // The request, when the node took it.
+    // The request, when the node took it: its query parameters and body.
+    if (rec.status >= 200 && rec.status < 300) {
+      const declared = new Set((op.parameters || []).map((p) => this.resolve(p))
+        .filter((p) => p && p.in === 'query').map((p) => p.name));
+      const query = String(rec.path || '').split('?')[1] || '';
+      for (const pair of query.split('&').filter(Boolean)) {
+        const name = decodeURIComponent(pair.split('=')[0].replace(/\+/g, ' '));
+        if (!declared.has(name)) problems.push(`the node accepted the undocumented query parameter '${name}'`);
+      }
+    }
     if (rec.status >= 200 && rec.status < 300 && ('req_body' in rec || 'req_body_skipped' in rec)) {
       const body = this.resolve(op.requestBody);
       const content = body && body.content;
