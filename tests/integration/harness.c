@@ -497,7 +497,7 @@ int th_req_ex(th_host *h, const char *method, const char *path, const char *api_
     out->body_len = rb.len;
     out->headers = hb.p ? hb.p : strdup("");
     out->json = out->body_len ? cJSON_ParseWithLength(out->body, out->body_len) : NULL;
-    if (rc == CURLE_OK) {
+    if (rc == CURLE_OK && th_recording()) {
         char prefix[256];
         path_prefix_of(h, prefix, sizeof prefix);
         const char *type = find_header(extra_headers, "Content-Type");

@@ -73,10 +73,14 @@ static void append_line(const char *line) {
     close(fd);
 }
 
+int th_recording(void) {
+    pthread_once(&g_once, read_env);
+    return g_dir != NULL;
+}
+
 void th_record(const char *prefix, const char *method, const char *path, const char *req_type,
                const char *req_body, const th_resp *resp) {
-    pthread_once(&g_once, read_env);
-    if (!g_dir || !resp) return;
+    if (!th_recording() || !resp) return;
     cJSON *rec = cJSON_CreateObject();
     cJSON *req_parsed = NULL, *resp_parsed = NULL;
     char resp_type[200];
