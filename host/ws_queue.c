@@ -4,7 +4,7 @@
 #include "aitbc/errors.h"
 #include "ws_hub_priv.h"
 #include "aitbc/json.h"
-#include <inttypes.h>
+#include "aitbc/money.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,8 +170,10 @@ static size_t render_text(const ws_msg *m, char *p) {
         if (p) memcpy(p, m->text, len);
         return len;
     }
-    char digits[24];
-    size_t dl = (size_t)snprintf(digits, sizeof(digits), "%" PRIu64, m->seq);
+    /* seq as decimal: an integer is money with 0 decimals (snprintf cost a tenth of the host's
+     * CPU at a million deliveries a second); a seq never nears 2^63. */
+    char digits[AITBC_MONEY_MAX];
+    size_t dl = (size_t)aitbc_money_format((int64_t)m->seq, 0, digits);
     if (p) {
         memcpy(p, m->ev->head, m->ev->head_len);
         memcpy(p + m->ev->head_len, digits, dl);
