@@ -53,6 +53,8 @@ drifts('an accepted request with an undocumented field', {
   resp_type: json, resp_body: {},
 }, /request body \(accepted with 201\): .*additional properties \('color'\)/);
 drifts('an accepted undocumented query parameter', call({ path: '/v1/jobs?colour=red', resp_body: { items: [], next_cursor: null } }), /undocumented query parameter 'colour'/);
+drifts('an accepted query value the description forbids', call({ path: '/v1/jobs?limit=x1', resp_body: { items: [], next_cursor: null } }), /query parameter limit="x1": limit must match pattern/);
+drifts('an accepted call without a required query parameter', call({ path: '/v1/exchange/klines?market=AIT-BTC', resp_body: [] }), /required query parameter 'interval'/);
 agrees('documented query parameters', call({ path: '/v1/explorer/blocks?limit=2', resp_body: undefined }));
 drifts('a documented path with a method it lacks that answers 200', call({ method: 'DELETE' }), /documents no DELETE/);
 

@@ -6,8 +6,9 @@
 //    the host's path_prefix also without it); a literal segment beats a {parameter};
 //  - the response must be documented for its status (exact code, then NXX, then default) with its
 //    Content-Type, and a JSON body must validate against that schema;
-//  - a request body is validated only when the node accepted it (2xx): the tests send invalid
-//    bodies on purpose, and a node that accepts what the description forbids is the drift;
+//  - a request (body and query parameters) is validated only when the node accepted it (2xx): the
+//    tests send invalid ones on purpose, and a node that accepts what the description forbids is
+//    the drift;
 //  - objects are closed: a field the node sends or accepts must be in the description (objects
 //    that are maps say so with their own additionalProperties);
 //  - a path no template matches must be answered 404, and a documented path with a method it
@@ -178,6 +179,45 @@ export class TrafficValidator {
     return this.match(rawPath.slice(rec.prefix.length) || '/');
   }
 
+  // An accepted request's query: every parameter documented, its value valid (query values are
+  // strings: the description says so), the required ones present. The first of a repeated name
+  // counts (docs/api.md).
+  checkQuery(rec, op, opPointer) {
+    const problems = [];
+    const declared = new Map();
+    (op.parameters || []).forEach((p, i) => {
+      const param = this.resolve(p);
+      if (param && param.in === 'query')
+        declared.set(param.name, { param, pointer: `${p.$ref ? p.$ref.slice(1) : `${opPointer}/parameters/${i}`}/schema` });
+    });
+    const values = new Map();
+    const query = String(rec.path || '').split('?')[1] || '';
+    for (const pair of query.split('&').filter(Boolean)) {
+      const [rawName, ...rest] = pair.split('=');
+      const decode = (t) => {
+        try {
+          return decodeURIComponent(t.replace(/\+/g, ' '));
+        } catch {
+          return t;
+        }
+      };
+      const name = decode(rawName);
+      if (!values.has(name)) values.set(name, decode(rest.join('=')));
+    }
+    for (const [name, value] of values) {
+      const d = declared.get(name);
+      if (!d) {
+        problems.push(`the node accepted the undocumented query parameter '${name}'`);
+        continue;
+      }
+      const err = d.param.schema ? this.schemaErrors(d.pointer, value) : null;
+      if (err) problems.push(`the node accepted query parameter ${name}=${JSON.stringify(value)}: ${err.replace(/^body/, name)}`);
+    }
+    for (const [name, d] of declared)
+      if (d.param.required && !values.has(name)) problems.push(`the node accepted a call without the required query parameter '${name}'`);
+    return problems;
+  }
+
   // Every problem one recorded call shows (empty when it agrees with the description).
   check(rec) {
     const route = this.routeOf(rec);
@@ -207,15 +247,7 @@ export class TrafficValidator {
     const opPointer = `/paths/${escapePointer(route.template)}/${method}`;
     this.used.add(`${method.toUpperCase()} ${route.template}`);
     // The request, when the node took it: its query parameters and body.
-    if (rec.status >= 200 && rec.status < 300) {
-      const declared = new Set((op.parameters || []).map((p) => this.resolve(p))
-        .filter((p) => p && p.in === 'query').map((p) => p.name));
-      const query = String(rec.path || '').split('?')[1] || '';
-      for (const pair of query.split('&').filter(Boolean)) {
-        const name = decodeURIComponent(pair.split('=')[0].replace(/\+/g, ' '));
-        if (!declared.has(name)) problems.push(`the node accepted the undocumented query parameter '${name}'`);
-      }
-    }
+    if (rec.status >= 200 && rec.status < 300) problems.push(...this.checkQuery(rec, op, opPointer));
     if (rec.status >= 200 && rec.status < 300 && ('req_body' in rec || 'req_body_skipped' in rec)) {
       const body = this.resolve(op.requestBody);
       const content = body && body.content;
