@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Checks the HTTP traffic the integration tests recorded (tests/integration/recorder.c, one JSON
-// line per call in <dir>/<test>.<pid>.jsonl) against docs/openapi.json. The rules (docs/api.md,
-// "The OpenAPI description"):
+// line per call in <dir>/<test>.<pid>.jsonl) against docs/openapi.json. The rules, in short
+// (tests/openapi/README.md has them in full):
 //  - each call is matched to an operation by method and path template (HEAD as GET; a path under
 //    the host's path_prefix also without it); a literal segment beats a {parameter};
 //  - the response must be documented for its status (exact code, then NXX, then default) with its
@@ -11,7 +11,7 @@
 //    the drift;
 //  - objects are closed: a field the node sends or accepts must be in the description (objects
 //    that are maps say so with their own additionalProperties);
-//  - a path no template matches must be answered 404, and a documented path with a method it
+//  - a path no template matches must be answered 404 (or 413), and a documented path with a method it
 //    lacks 404 or 405, each with the Error body: tests probe unrouted paths on purpose;
 //  - a recorded GET of /v1/openapi.json (the served description) must describe every operation's
 //    requestBody and responses exactly as docs/openapi.json does, so checking against the file
