@@ -11,11 +11,11 @@
 #include "http_priv.h"
 
 typedef struct head_scan {
-    const char *cl;       /* first Content-Length value */
-    int cl_conflict;      /* a second Content-Length with another value */
-    int te_count;         /* Transfer-Encoding headers */
-    const char *te;       /* the first one's value */
-    char nul_in[64];      /* the first header whose name or value holds a NUL byte */
+    const char *cl;  /* first Content-Length value */
+    int cl_conflict; /* a second Content-Length with another value */
+    int te_count;    /* Transfer-Encoding headers */
+    const char *te;  /* the first one's value */
+    char nul_in[64]; /* the first header whose name or value holds a NUL byte */
 } head_scan;
 
 static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const char *key,
