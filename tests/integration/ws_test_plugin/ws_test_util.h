@@ -127,6 +127,41 @@ static inline long wst_read(int fd, char *buf, size_t cap, int timeout_ms, int m
     return th_raw_read(fd, buf, cap, timeout_ms, mode);
 }
 
+/** Build one frame of n payload bytes (n < 65536) into out (n + 8 bytes), masked as RFC 6455
+ *  requires of clients unless masked is 0. Returns its length. */
+static inline size_t wst_frame(unsigned char *out, unsigned opcode, const void *data, size_t n,
+                               int masked) {
+    static const unsigned char mask[4] = {0x12, 0x34, 0x56, 0x78};
+    const unsigned char *p = data;
+    size_t h = 0;
+    out[h++] = (unsigned char)(0x80 | opcode);
+    unsigned char m = masked ? 0x80 : 0;
+    if (n < 126) {
+        out[h++] = (unsigned char)(m | n);
+    } else {
+        out[h++] = (unsigned char)(m | 126);
+        out[h++] = (unsigned char)(n >> 8);
+        out[h++] = (unsigned char)(n & 0xff);
+    }
+    if (masked) {
+        memcpy(out + h, mask, 4);
+        h += 4;
+    }
+    for (size_t i = 0; i < n; i++)
+        out[h + i] = masked ? p[i] ^ mask[i % 4] : p[i];
+    return h + n;
+}
+
+/** Send one masked frame of n < 65536 bytes. 0 on success. */
+static inline int wst_send_frame(int fd, unsigned opcode, const void *data, size_t n) {
+    unsigned char *frame = malloc(n + 8);
+    if (!frame) return -1;
+    size_t len = wst_frame(frame, opcode, data, n, 1);
+    int rc = th_send_all(fd, frame, len);
+    free(frame);
+    return rc;
+}
+
 /** Send a WebSocket upgrade by hand; extra_headers are "Name: value\r\n" lines or "". */
 static inline int wst_raw_upgrade(int fd, const char *path, const char *extra_headers) {
     char req[2048];
