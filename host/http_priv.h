@@ -75,7 +75,7 @@ struct aitbc_request {
     http_qarg *q;
     size_t nq;
     int q_parsed;
-    char *bad_query; /* the first query parameter that did not decode (bad escape, %00) */
+    char *bad_query;   /* the first query parameter that did not decode (bad escape, %00) */
     idem_record *idem; /* Idempotency-Key claim to settle with the answer */
     /* staged response */
     int responded;

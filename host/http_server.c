@@ -227,7 +227,6 @@ static int header_checks(aitbc_request *req) {
     return 0;
 }
 
-
 /* 0 to go on, -1 to close the connection. */
 static int take_body(aitbc_request *req, const char *data, size_t len) {
     if (req->too_large) {
