@@ -492,14 +492,28 @@ void http_on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     if (req->idem) /* never answered (client gone): forget the claim so a retry can run */
         idem_finish(req->idem, 499, NULL, 0);
     unsigned status = req->phase == PH_DONE ? req->status : 0;
+    int library_answer = 0;
+    if (!status && conn) {
+        /* An answer libmicrohttpd wrote itself (431, a malformed chunk or Content-Length…):
+         * logged and counted like ours, though its body is the library's. */
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_HTTP_STATUS);
+        if (ci && ci->http_status) {
+            status = ci->http_status;
+            library_answer = 1;
+            if (!req->remote[0]) fill_remote(req);
+        }
+    }
     metrics_observe(req->method[0] ? req->method : "OTHER", req->matched ? req->m.pattern : NULL,
                     status, micros);
     if (http_settings()->http_access_log) {
         int plen = (int)strcspn(req->uri, "?#");
-        hlog_buffered("http", AITBC_LOG_INFO, "%s %.*s %u %zu %lldus %s %s%s", req->method, plen,
-                      req->uri, status, status ? req->resp_len : (size_t)0, (long long)micros,
-                      req->id, req->remote,
-                      toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (aborted)");
+        hlog_buffered("http", AITBC_LOG_INFO, "%s %.*s %u %zu %lldus %s %s%s",
+                      req->method[0] ? req->method : "-", plen, req->uri, status,
+                      status ? req->resp_len : (size_t)0, (long long)micros, req->id, req->remote,
+                      library_answer                               ? " (libmicrohttpd's answer)"
+                      : toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? ""
+                                                                   : " (aborted)");
     }
     http_req_free(req);
     atomic_fetch_sub(&g_inflight, 1);

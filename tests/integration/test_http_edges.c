@@ -3,7 +3,7 @@
  * than plain chunked) and undecodable query parameters get a JSON 400 at once; a number that is
  * not a finite double or a repeated member name is a 400 naming the field; a too-large body sent
  * without Expect: 100-continue gets a 413 the client can read; and the answers libmicrohttpd
- * still writes itself (docs/api.md lists them) keep the host serving. */
+ * still writes itself (docs/api.md lists them) keep the host serving and are counted. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -194,6 +194,17 @@ static void too_large_without_expect_is_readable(void **state) {
     assert_raw_error(buf, 413, "payload_too_large", NULL);
 }
 
+static int library_answers_counted(void *arg) {
+    (void)arg;
+    th_resp r;
+    if (th_req(H, "GET", "/metrics", NULL, NULL, &r) != 0) return 0;
+    int ok = r.status == 200 && r.body &&
+             strstr(r.body, "route=\"unmatched\",method=\"OTHER\",status=\"431\"} 1") &&
+             strstr(r.body, "route=\"unmatched\",method=\"OTHER\",status=\"413\"} 1");
+    th_resp_free(&r);
+    return ok;
+}
+
 /* Answers libmicrohttpd 0.9.75 writes itself, before any callback of ours runs and with its own
  * compiled-in HTML text (docs/api.md, "Answers the HTTP library gives itself"): the statuses
  * stay as documented and the host goes on serving. */
@@ -224,6 +235,8 @@ static void library_answers_keep_the_host_serving(void **state) {
     }
     free(long_uri);
     free(long_header);
+    /* Those that came after a request line are in /metrics (and the access log) like ours. */
+    assert_true(th_wait_until(library_answers_counted, NULL, 5000));
 }
 
 int main(void) {
