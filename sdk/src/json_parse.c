@@ -46,12 +46,26 @@ static int is_blank(char c) {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
-/* 1 if the text has the escape \u0000 (an escaped backslash before "u0000" does not count). */
-static int has_escaped_nul(const char *text, size_t len) {
-    for (size_t i = 0; i + 6 <= len; i++) {
-        if (text[i] != '\\') continue;
-        if (text[i + 1] == 'u' && memcmp(text + i + 2, "0000", 4) == 0) return 1;
-        i++; /* skip the escaped character, so "\\u0000" is a backslash and text */
+/* 1 if the text has a NUL or another control character that JSON does not allow where it stands:
+ * a raw byte below 0x20 inside a string (RFC 8259 wants those escaped; cJSON takes them, and a raw
+ * NUL cuts the string) or outside one other than whitespace, or the escape \u0000 (an escaped
+ * backslash before "u0000" is text and does not count). */
+static int has_nul_or_control(const char *text, size_t len) {
+    int in_string = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if (c < 0x20 && (in_string || !is_blank((char)c))) return 1;
+        if (!in_string) {
+            in_string = c == '"';
+            continue;
+        }
+        if (c == '"') {
+            in_string = 0;
+        } else if (c == '\\' && i + 1 < len) {
+            if (text[i + 1] == 'u' && i + 6 <= len && memcmp(text + i + 2, "0000", 4) == 0)
+                return 1;
+            i++; /* the escaped character: an escaped backslash then "u0000" is text */
+        }
     }
     return 0;
 }
@@ -118,7 +132,7 @@ static int tree_ok(const cJSON *item, char *where, size_t cap) {
 
 cJSON *aitbc_json_parse_strict_at(const char *text, size_t len, char *where, size_t cap) {
     if (cap) where[0] = '\0';
-    if (!text || !aitbc_utf8_valid(text, len) || has_escaped_nul(text, len)) return NULL;
+    if (!text || !aitbc_utf8_valid(text, len) || has_nul_or_control(text, len)) return NULL;
     const char *end = NULL;
     cJSON *j = cJSON_ParseWithLengthOpts(text, len, &end, 0);
     if (!j) return NULL;

@@ -149,6 +149,7 @@ static void sweep_body(const char *method, const char *path, const char *key, co
         {"{\"zz_unknown_field\":1}", "unknown field"},
         {"{\"a\":\"x\\u0000y\"}", "NUL"},
         {"{\"a\":\"\xff\xfe\"}", "bad UTF-8"},
+        {"{\"a\":\"x\x01y\"}", "raw control character"},
         {"{\"a\":1,\"a\":2}", "repeated member"},
         {"{\"a\":1e999}", "1e999"},
         {"{\"a\":-1e999}", "-1e999"},
