@@ -588,3 +588,10 @@ long th_raw_read(int fd, char *buf, size_t cap, int timeout_ms, int mode) {
     buf[got] = '\0';
     return got ? (long)got : -1;
 }
+
+int th_end(th_host **h) {
+    int rc = th_stop(*h);
+    th_free(*h);
+    *h = NULL;
+    return rc == 0 ? 0 : -1;
+}

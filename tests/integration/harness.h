@@ -42,6 +42,9 @@ int th_run_once_in(const char *data_dir, const char *plugins_yaml, const char *e
 int th_stop(th_host *h);
 /** th_stop + remove the temp dir + free. */
 void th_free(th_host *h);
+/** th_stop + th_free, and *h = NULL: a test group's teardown. 0 when the host stopped cleanly
+ *  (exit 0), -1 otherwise. */
+int th_end(th_host **h);
 /** th_stop + free, keeping the data dir (a restart in it follows). */
 void th_forget(th_host *h);
 

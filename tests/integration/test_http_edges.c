@@ -22,7 +22,6 @@
     "00000000000000000000000000000000000000cc\"} ] }\n"                                            \
     "  hello: {}\n"
 #define HTTP_SECTION "http:\n  listen: \"127.0.0.1:0\"\n  max_body_bytes: 2048\n"
-#define HELLO_MAX 4096 /* hello's POST route limit */
 #define POST_HEAD                                                                                  \
     "POST /v1/hello HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Api-Key: key-client\r\n"                      \
     "Content-Type: application/json\r\n"
@@ -37,10 +36,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
     (void)state;
-    int rc = th_stop(H);
-    th_free(H);
-    H = NULL;
-    return rc == 0 ? 0 : -1;
+    return th_end(&H);
 }
 
 /* One raw request on a fresh connection; the answer (NUL-terminated) in buf. */

@@ -27,10 +27,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
     (void)state;
-    int rc = th_stop(H);
-    th_free(H);
-    H = NULL;
-    return rc == 0 ? 0 : -1;
+    return th_end(&H);
 }
 
 /* A raw connection past its 101. */
