@@ -186,6 +186,23 @@ static void sweep_body(const char *method, const char *path, const char *key, co
         snprintf(body, sizeof body, "{\"%s\":1e999}", prop->string);
         snprintf(label, sizeof label, "%s = 1e999", prop->string);
         send_one(method, path, key, body, NULL, 1, label);
+        /* Extremes of the right type may be legal somewhere; they must never be a 5xx. */
+        static const char *const extremes[] = {
+            "1e300", "-1e300", "9007199254740993", "-0.0", "\"-1\"", "\"1e999\"", "\"\""};
+        for (size_t i = 0; i < sizeof extremes / sizeof *extremes; i++) {
+            snprintf(body, sizeof body, "{\"%s\":%s}", prop->string, extremes[i]);
+            snprintf(label, sizeof label, "%s = %s", prop->string, extremes[i]);
+            send_one(method, path, key, body, NULL, 0, label);
+        }
+        size_t n = 200 * 1024;
+        char *long_text = malloc(n + 64);
+        assert_non_null(long_text);
+        int at = snprintf(long_text, 64, "{\"%s\":\"", prop->string);
+        memset(long_text + at, 'x', n);
+        snprintf(long_text + at + n, 8, "\"}");
+        snprintf(label, sizeof label, "%s = 200 KiB string", prop->string);
+        send_one(method, path, key, long_text, NULL, 0, label);
+        free(long_text);
     }
 }
 
