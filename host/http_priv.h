@@ -115,9 +115,9 @@ int http_queue(aitbc_request *req, int closing);
 const char *http_req_bad_query(aitbc_request *req);
 
 /* ---- http_strict.c ---- */
-/** @brief Framing and header checks MHD does not make (conflicting Content-Length, a
- *  Transfer-Encoding other than plain chunked, NUL in a header, an undecodable query parameter):
- *  0, or -1 with a 400 staged. */
+/** @brief Framing checks MHD does not make (conflicting Content-Length, a Transfer-Encoding
+ *  other than plain chunked or with Content-Length, an undecodable query parameter): 0, or -1
+ *  with a 400 staged. */
 int strict_head_check(aitbc_request *req);
 
 /* ---- http_defer.c ---- */
