@@ -194,6 +194,8 @@ void bus_stop(void);
 /* ---------------- storage (store_sqlite.c) ---------------- */
 int store_open(const host_settings *set);
 void store_close(void);
+/** Database pages written to the WAL by committed write transactions since start. */
+uint64_t store_wal_pages_total(void);
 int store_migrate(const char *plugin, const aitbc_migration *steps, size_t n);
 /** Called by a thread before it exits, to close its connection. */
 void store_thread_done(void);
