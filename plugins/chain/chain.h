@@ -74,6 +74,10 @@ void chain_custody_seal(const chain_state *cs, const unsigned char sk[64], char 
 /** Decrypt what chain_custody_seal wrote. 0 or AITBC_EINVAL. */
 int chain_custody_open(const chain_state *cs, const char *hex, unsigned char sk_out[64]);
 
+/** Schema steps (chain.c); exposed for the upgrade test. */
+extern const aitbc_migration chain_migrations[];
+extern const size_t chain_migrations_n;
+
 /* blocks.c */
 /** Seal every committed pending transaction into a new block (its own write transaction), or a
  *  heartbeat block when due (or when force). Publishes events after commit.

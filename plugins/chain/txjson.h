@@ -6,9 +6,17 @@
 #include <aitbc/aitbc.h>
 #include "chainmath.h"
 
-/** Columns chain_tx_json expects, in order, starting at column 0. */
+/** The block holding the chain_txs row in the query (the last block starting at or before its
+ *  seq, if the row lies inside it) as `what` (b = that block), NULL while pending. */
+#define CHAIN_TX_IN_BLOCK(what)                                                                    \
+    "(SELECT CASE WHEN chain_txs.seq < b.first_seq + b.tx_count THEN " what " END FROM "           \
+    "chain_blocks b WHERE b.first_seq <= chain_txs.seq ORDER BY b.first_seq DESC, b.height DESC "  \
+    "LIMIT 1)"
+/** Columns chain_tx_json expects, in order, starting at column 0 (FROM chain_txs, unaliased). */
 #define CHAIN_TX_COLS                                                                              \
-    "hash, block_height, idx, type, from_addr, to_addr, asset, amount, fee, ref, ts_ms"
+    "hash, " CHAIN_TX_IN_BLOCK("b.height") ", " CHAIN_TX_IN_BLOCK(                                 \
+        "chain_txs.seq - b.first_seq") ", type, from_addr, to_addr, asset, amount, fee, ref, "     \
+                                       "ts_ms"
 #define CHAIN_TX_NCOLS 11
 /** Columns chain_block_json expects, in order, starting at column 0. */
 #define CHAIN_BLOCK_COLS                                                                           \

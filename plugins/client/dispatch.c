@@ -210,8 +210,9 @@ static int dispatch_in(client_state *cs, aitbc_txn *t, const aitbc_jobs_miner *m
     int64_t now = api->now_ms();
     int rc = 0;
     if (!(flags & AITBC_JOBS_NO_RENEW)) {
-        aitbc_stmt *s = api->stmt(t, "UPDATE client_jobs SET lease_ms = ?2 "
-                                     "WHERE miner = ?1 AND state = 'RUNNING'");
+        aitbc_stmt *s =
+            api->stmt(t, "UPDATE client_jobs INDEXED BY client_jobs_running SET lease_ms = ?2 "
+                         "WHERE miner = ?1 AND state = 'RUNNING'");
         if (!s) return AITBC_EIO;
         api->bind_text(s, 1, m->address);
         api->bind_int64(s, 2, now + lease_ms);
@@ -221,7 +222,8 @@ static int dispatch_in(client_state *cs, aitbc_txn *t, const aitbc_jobs_miner *m
     }
     cl_rows mine = {0};
     rc = load_rows(cs, t,
-                   "SELECT " CL_JOB_COLS " FROM client_jobs WHERE miner = ?1 AND "
+                   "SELECT " CL_JOB_COLS
+                   " FROM client_jobs INDEXED BY client_jobs_running WHERE miner = ?1 AND "
                    "state = 'RUNNING' AND ?2 = ?2",
                    m->address, 0, 100000, NULL, NULL, &mine);
     for (size_t i = 0; rc == 0 && running && i < mine.n; i++)
@@ -255,8 +257,9 @@ static int claim_possible(client_state *cs, const aitbc_jobs_miner *m) {
     aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
     if (!t) return AITBC_EBUSY;
     int64_t running = 0;
-    aitbc_stmt *s = api->stmt(t, "SELECT COUNT(*) FROM client_jobs WHERE miner = ?1 AND "
-                                 "state = 'RUNNING'");
+    aitbc_stmt *s = api->stmt(
+        t, "SELECT COUNT(*) FROM client_jobs INDEXED BY client_jobs_running WHERE miner = ?1 AND "
+           "state = 'RUNNING'");
     int rc = AITBC_EIO;
     if (s) {
         api->bind_text(s, 1, m->address);
@@ -385,7 +388,8 @@ int cl_release_miner(void *self, const char *miner, int max_attempts, int64_t be
     int total = 0, n;
     do {
         n = sweep(self,
-                  "SELECT " CL_JOB_COLS " FROM client_jobs WHERE miner = ?1 AND "
+                  "SELECT " CL_JOB_COLS
+                  " FROM client_jobs INDEXED BY client_jobs_running WHERE miner = ?1 AND "
                   "state = 'RUNNING' AND assigned_ms < ?2",
                   miner, before_ms, requeue_gone, max_attempts);
         total += n > 0 ? n : 0;
@@ -393,11 +397,14 @@ int cl_release_miner(void *self, const char *miner, int max_attempts, int64_t be
     return n < 0 ? n : total;
 }
 
+/* The sweeps name their partial index: without statistics the planner prefers
+ * client_jobs_state and sorts, which reads every QUEUED (or RUNNING) job on each tick. */
 int cl_sweep_leases(void *self, int max_attempts) {
     client_state *cs = self;
     return sweep(cs,
-                 "SELECT " CL_JOB_COLS " FROM client_jobs WHERE state = 'RUNNING' AND "
-                 "lease_ms < ?2 AND (?1 IS NULL OR 1) ORDER BY lease_ms",
+                 "SELECT " CL_JOB_COLS " FROM client_jobs INDEXED BY client_jobs_lease "
+                 "WHERE state = 'RUNNING' AND lease_ms < ?2 AND (?1 IS NULL OR 1) "
+                 "ORDER BY lease_ms",
                  NULL, cs->api->now_ms(), requeue_lease, max_attempts);
 }
 
@@ -406,8 +413,9 @@ void cl_sweep_ttl(void *arg) {
     int n;
     do {
         n = sweep(cs,
-                  "SELECT " CL_JOB_COLS " FROM client_jobs WHERE state IN ('QUEUED', "
-                  "'RUNNING') AND expires_ms <= ?2 AND (?1 IS NULL OR 1) ORDER BY expires_ms",
+                  "SELECT " CL_JOB_COLS " FROM client_jobs INDEXED BY client_jobs_ttl "
+                  "WHERE state IN ('QUEUED', 'RUNNING') AND expires_ms <= ?2 "
+                  "AND (?1 IS NULL OR 1) ORDER BY expires_ms",
                   NULL, cs->api->now_ms(), expire, 0);
     } while (n == CL_SWEEP_MAX);
     if (n < 0) cs->api->log(cs->ctx, AITBC_LOG_WARN, "ttl sweep failed: %d (retried next tick)", n);
