@@ -201,12 +201,39 @@ int chain_seal(chain_state *cs, int force, int64_t *height_out) {
     return 0;
 }
 
-void chain_seal_tick(void *arg) {
-    chain_state *cs = arg;
+static void seal_logged(chain_state *cs) {
     int rc = chain_seal(cs, 0, NULL);
     if (rc != 0)
         cs->api->log(cs->ctx, rc == AITBC_EBUSY ? AITBC_LOG_DEBUG : AITBC_LOG_ERROR,
                      "sealing a block failed (%d); retrying next interval", rc);
+}
+
+static void seal_on_writer(void *arg) {
+    seal_logged(arg);
+}
+
+static void seal_done(void *arg, int rc) {
+    chain_state *cs = arg;
+    if (rc == AITBC_EIO)
+        cs->api->log(cs->ctx, AITBC_LOG_ERROR,
+                     "the write batch holding a block did not commit; sealing again next interval");
+    atomic_store(&cs->seal_queued, 0);
+}
+
+/* The seal runs on the host's writer, in a batch with the requests' writes: it never waits for
+ * the write turn behind a batch (nor holds one up), and its events leave after that commit.
+ * Without a writer (an older host, unit tests) it takes a write transaction of its own. A seal
+ * still queued when the plugin stops runs before the host destroys it: the host stops its writer
+ * (which finishes what is queued) after stopping the plugins and before unloading them. */
+void chain_seal_tick(void *arg) {
+    chain_state *cs = arg;
+    const aitbc_host_api *api = cs->api;
+    if (AITBC_HOST_HAS(api, txn_submit)) {
+        if (atomic_exchange(&cs->seal_queued, 1)) return; /* the previous one has not run yet */
+        if (api->txn_submit(seal_on_writer, cs, seal_done) == 0) return;
+        atomic_store(&cs->seal_queued, 0);
+    }
+    seal_logged(cs);
 }
 
 /* Genesis allocations: MINTs recorded in block 0, refs "genesis:<i>". */

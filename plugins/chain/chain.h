@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 #include <sodium.h>
+#include <stdatomic.h>
 #include <aitbc/aitbc.h>
 #include <aitbc/ledger.h>
 #include <aitbc/chain_query.h>
@@ -41,6 +42,7 @@ typedef struct chain_state {
     pthread_mutex_t views_mu;
     aitbc_timer *timer;
     pthread_mutex_t seal_mu; /* one seal at a time (timer vs. tests/bench calling it) */
+    atomic_int seal_queued;  /* the timer's seal waits for the writer: do not queue another */
 } chain_state;
 
 /* chain.c */
