@@ -76,6 +76,12 @@ void chain_custody_seal(const chain_state *cs, const unsigned char sk[64], char 
 /** Decrypt what chain_custody_seal wrote. 0 or AITBC_EINVAL. */
 int chain_custody_open(const chain_state *cs, const char *hex, unsigned char sk_out[64]);
 
+/** One ledger movement (ledger.c; what every ledger@1 call does), also handing back the stored
+ *  transaction in *tx_out when it was recorded (rc 0), so an answer needs no re-read. */
+int chain_move(chain_state *cs, aitbc_txn *txn, const char *op, const char *type, const char *from,
+               const char *to, const char *asset, int64_t amount, const char *ref,
+               char hash_out[AITBC_TX_HASH_MAX], chain_tx *tx_out);
+
 /** Schema steps (chain.c); exposed for the upgrade test. */
 extern const aitbc_migration chain_migrations[];
 extern const size_t chain_migrations_n;

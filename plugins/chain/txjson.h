@@ -28,6 +28,8 @@ typedef int (*chain_decimals_fn)(void *user, const char *asset);
 /** @brief Transaction JSON {hash, block_height, index, type, from, to, asset, amount, fee, ref,
  *  timestamp} from the current row. Caller owns the result. */
 cJSON *chain_tx_json(const aitbc_host_api *api, aitbc_stmt *s, chain_decimals_fn dec, void *user);
+/** @brief The same for a transaction just recorded (pending: block_height and index null). */
+cJSON *chain_tx_to_json(const chain_tx *tx, const char *hash, int decimals);
 /** @brief Block JSON {height, hash, parent_hash, timestamp, tx_count, merkle_root, state_root,
  *  proposer, signature} from the current row. */
 cJSON *chain_block_json(const aitbc_host_api *api, aitbc_stmt *s);
