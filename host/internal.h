@@ -271,6 +271,8 @@ typedef struct writer_stats {
 void writer_get_stats(writer_stats *out);
 /** The API's txn_submit. */
 int writer_txn_submit(aitbc_task_fn fn, void *arg, aitbc_write_done_fn done);
+/** txn_after for plugins: done(arg, rc) once the open batch has ended (writer.c). */
+int writer_txn_after(aitbc_write_done_fn done, void *arg);
 
 /* ---------------- Idempotency-Key (idempotency.c) ---------------- */
 typedef struct idem_record idem_record;
