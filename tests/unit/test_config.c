@@ -292,13 +292,14 @@ static void test_listen_parsing(void **state) {
     expect_settings_error("websocket:\n  listen: nope\n", 2, "'listen'");
 }
 
-static const aitbc_cfg_key schema[] = {{"interval_ms", AITBC_CFG_INT, 1, "how often, ms"},
-                                       {"name", AITBC_CFG_STRING, 0, "a label"},
-                                       {"ratio", AITBC_CFG_NUMBER, 0, "a fraction"},
-                                       {"on", AITBC_CFG_BOOL, 0, "switch"},
-                                       {"keys", AITBC_CFG_ARRAY, 0, "list"},
-                                       {"limits", AITBC_CFG_OBJECT, 0, "mapping"},
-                                       {0}};
+static const aitbc_cfg_key schema[] = {
+    {"interval_ms", AITBC_CFG_INT, 1, "how often, ms", .def = NULL},
+    {"name", AITBC_CFG_STRING, 0, "a label", .def = NULL},
+    {"ratio", AITBC_CFG_NUMBER, 0, "a fraction", .def = NULL},
+    {"on", AITBC_CFG_BOOL, 0, "switch", .def = NULL},
+    {"keys", AITBC_CFG_ARRAY, 0, "list", .def = NULL},
+    {"limits", AITBC_CFG_OBJECT, 0, "mapping", .def = NULL},
+    {0}};
 
 static int check_plugin(host_config *cfg, const char *name, const aitbc_cfg_key *keys) {
     const cJSON *sec = cJSON_GetObjectItem(cJSON_GetObjectItem(config_root(cfg), "plugins"), name);
