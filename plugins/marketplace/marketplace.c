@@ -15,33 +15,6 @@ static const aitbc_cfg_key k_schema[] = {
     {0},
 };
 
-void mk_respond_rc(mk_state *ms, aitbc_request *req, int rc, const char *field) {
-    const aitbc_host_api *api = ms->api;
-    switch (rc) {
-    case AITBC_ENOTFOUND:
-        api->respond_error(req, 404, "not_found", field, "not found");
-        break;
-    case AITBC_EFUNDS:
-        api->respond_error(req, 402, "insufficient_funds", NULL, "available balance too low");
-        break;
-    case AITBC_ECONFLICT:
-        api->respond_error(req, 409, "conflict", field, "state changed; not possible now");
-        break;
-    case AITBC_EOVERFLOW:
-        api->respond_error(req, 400, "invalid_argument", field, "amount too large");
-        break;
-    case AITBC_EBUSY:
-        api->respond_error(req, 503, "unavailable", NULL, "database busy, retry");
-        break;
-    case AITBC_EUNAVAIL:
-        api->respond_error(req, 503, "unavailable", NULL, "a required service is unavailable");
-        break;
-    default:
-        api->log(ms->ctx, AITBC_LOG_ERROR, "request failed (%d)", rc);
-        api->respond_error(req, 500, "internal", NULL, "internal error");
-    }
-}
-
 const char *mk_caller(mk_state *ms, aitbc_request *req) {
     const aitbc_principal *who = ms->api->req_principal(req);
     if (!who || !aitbc_address_valid(who->owner_address)) {
