@@ -97,6 +97,9 @@ int loader_load_all(const host_config *cfg, const host_settings *set);
 /** Plugins in dependency order (providers before consumers). */
 size_t loader_count(void);
 aitbc_plugin_ctx *loader_at(size_t i);
+/** Take these descriptors (NULL-terminated, or NULL) instead of <name>.so for the plugins they
+ *  name: the in-process test host (testhost.c). */
+void loader_set_linked(const aitbc_plugin_desc *const *descs);
 /** --check-config: each plugin's effective config (values, defaults, ranges). */
 void loader_print_config(FILE *out);
 int loader_init_all(void);    /* init in order */

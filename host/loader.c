@@ -138,6 +138,42 @@ static int copy_schema(plugin_rec *r, const aitbc_plugin_desc *d) {
     return 0;
 }
 
+/* Descriptors linked into the process (the in-process test host), found by name before the
+ * plugin path is searched; NULL-terminated, or NULL. */
+static const aitbc_plugin_desc *const *g_linked;
+
+/** @brief Take these descriptors instead of <name>.so for the plugins they name (tests). */
+void loader_set_linked(const aitbc_plugin_desc *const *descs) {
+    g_linked = descs;
+}
+
+static const aitbc_plugin_desc *linked_desc(const char *name) {
+    for (const aitbc_plugin_desc *const *d = g_linked; d && *d; d++)
+        if ((*d)->name && strcmp((*d)->name, name) == 0) return *d;
+    return NULL;
+}
+
+/* Finds <key>.so in the plugin path, dlopen()s it and asks it for its descriptor. */
+static int open_file(const host_config *cfg, const host_settings *set, const cJSON *section,
+                     plugin_rec *r, const aitbc_plugin_desc **d) {
+    if (find_file(set->plugin_path, r->key, r->ctx.path, sizeof r->ctx.path) != 0) {
+        char file[NAME_MAX_LEN + 4];
+        snprintf(file, sizeof file, "%s.so", r->key);
+        return refuse(file, "file not found in plugin path %s (%s:%d)", set->plugin_path,
+                      config_path(cfg), config_line(cfg, section));
+    }
+    r->ctx.dl = dlopen(r->ctx.path, RTLD_NOW | RTLD_LOCAL);
+    if (!r->ctx.dl) {
+        const char *e = dlerror();
+        return refuse(r->ctx.path, "dlopen failed: %s", e ? e : "unknown error");
+    }
+    const aitbc_plugin_desc *(*describe)(void);
+    *(void **)&describe = dlsym(r->ctx.dl, AITBC_PLUGIN_SYMBOL);
+    if (!describe) return refuse(r->ctx.path, "missing symbol %s", AITBC_PLUGIN_SYMBOL);
+    *d = describe();
+    return 0;
+}
+
 /* Loads one plugin; on success it is appended to g_plugins. */
 static int load_one(const host_config *cfg, const host_settings *set, const cJSON *section) {
     plugin_rec *r = calloc(1, sizeof *r);
@@ -149,26 +185,12 @@ static int load_one(const host_config *cfg, const host_settings *set, const cJSO
         goto bad;
     }
     strcpy(r->key, section->string);
-    if (find_file(set->plugin_path, r->key, r->ctx.path, sizeof r->ctx.path) != 0) {
-        char file[NAME_MAX_LEN + 4];
-        snprintf(file, sizeof file, "%s.so", r->key);
-        refuse(file, "file not found in plugin path %s (%s:%d)", set->plugin_path, config_path(cfg),
-               config_line(cfg, section));
+    const aitbc_plugin_desc *d = linked_desc(r->key);
+    if (d) {
+        snprintf(r->ctx.path, sizeof r->ctx.path, "(linked in) %s", r->key);
+    } else if ((rc = open_file(cfg, set, section, r, &d)) != 0) {
         goto bad;
     }
-    r->ctx.dl = dlopen(r->ctx.path, RTLD_NOW | RTLD_LOCAL);
-    if (!r->ctx.dl) {
-        const char *e = dlerror();
-        refuse(r->ctx.path, "dlopen failed: %s", e ? e : "unknown error");
-        goto bad;
-    }
-    const aitbc_plugin_desc *(*describe)(void);
-    *(void **)&describe = dlsym(r->ctx.dl, AITBC_PLUGIN_SYMBOL);
-    if (!describe) {
-        refuse(r->ctx.path, "missing symbol %s", AITBC_PLUGIN_SYMBOL);
-        goto bad;
-    }
-    const aitbc_plugin_desc *d = describe();
     if ((rc = check_desc(r, d)) != 0 || (rc = copy_schema(r, d)) != 0) goto bad;
     char err[1024];
     if (config_check_schema(cfg, section, r->schema, d->name, err, sizeof err) != 0) {
@@ -469,7 +491,7 @@ void loader_unload_all(void) {
     }
     services_clear(); /* the tables live in the plugins about to be unmapped */
     for (size_t i = g_count; i-- > 0;) {
-        dlclose(g_plugins[i]->ctx.dl);
+        if (g_plugins[i]->ctx.dl) dlclose(g_plugins[i]->ctx.dl);
         cJSON_Delete(g_plugins[i]->config);
         free(g_plugins[i]->schema);
         free(g_plugins[i]);
