@@ -107,6 +107,9 @@ cJSON *ws_hub_subscribe(ws_hub *h, ws_conn *c, const cJSON *topics, ws_lookup_fn
 cJSON *ws_hub_unsubscribe(ws_hub *h, ws_conn *c, const cJSON *topics);
 /** @brief Queue a reply (TAKES text, malloc'd). A full queue marks c for the 1008 close. */
 void ws_hub_reply(ws_hub *h, ws_conn *c, char *text);
+/** 1 when c's queue is at least half full (messages or bytes): stop reading its requests until
+ *  it drains, so a client that sends many at once is slowed, not closed as a slow consumer. */
+int ws_hub_backlogged(ws_hub *h, ws_conn *c);
 /** @brief Queue a close (after what is already queued) with code and reason. */
 void ws_hub_close(ws_hub *h, ws_conn *c, int code, const char *reason);
 
@@ -124,19 +127,27 @@ void ws_hub_close_all(ws_hub *h, int code, const char *reason);
  *  log it and bound how long the peer gets to take it), else 0. */
 void ws_hub_service(ws_hub *h, void (*fn)(ws_conn *c, int new_close, void *arg), void *arg);
 
-typedef enum { WS_OUT_NONE = 0, WS_OUT_FRAME, WS_OUT_CLOSE } ws_out_kind;
+typedef enum { WS_OUT_NONE = 0, WS_OUT_FRAME, WS_OUT_CLOSE, WS_OUT_FRAMES } ws_out_kind;
 /** What to send next on one connection. */
 typedef struct ws_out {
     ws_out_kind kind;
-    char *data; /**< FRAME: text at data (headroom bytes before it are spare); borrowed
-                 *   from the connection until the next ws_hub_next */
+    char *data; /**< FRAME: text at data (headroom bytes before it are spare); FRAMES: whole
+                 *   WebSocket frames, headers included. Borrowed from the connection until
+                 *   the next ws_hub_next / ws_hub_next_frames */
     size_t len;
-    int more;        /**< FRAME: more is queued after this one */
+    int more;        /**< FRAME(S): more is queued after these */
     int close_code;  /**< CLOSE */
     char reason[64]; /**< CLOSE */
 } ws_out;
 /** @brief Next frame or close for c (service thread only). */
 ws_out_kind ws_hub_next(ws_hub *h, ws_conn *c, ws_out *out);
+
+#define WS_FRAMES_MAX 512 /* messages one ws_hub_next_frames takes at most */
+/** @brief The next queued messages for c as complete server frames (FIN, text, unmasked;
+ *  RFC 6455 5.2) back to back, about `budget` bytes (always at least one message), ready for
+ *  one raw write; or the close once nothing is left to send (service thread only). Many frames
+ *  per send() is what lets one service thread feed thousands of subscribers. */
+ws_out_kind ws_hub_next_frames(ws_hub *h, ws_conn *c, size_t budget, ws_out *out);
 
 /** @brief Incoming message assembly (service thread only): append a fragment. AITBC_EOVERFLOW
  *  when the message would exceed WS_MSG_MAX (then the rest of it is refused as well). */
