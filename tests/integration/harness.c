@@ -595,3 +595,17 @@ int th_end(th_host **h) {
     *h = NULL;
     return rc == 0 ? 0 : -1;
 }
+
+double th_metric(th_host *h, const char *name) {
+    th_resp r;
+    if (th_req(h, "GET", "/metrics", NULL, NULL, &r) != 0) {
+        th_resp_free(&r);
+        return -1;
+    }
+    char pat[128];
+    snprintf(pat, sizeof pat, "\n%s ", name);
+    const char *at = r.body ? strstr(r.body, pat) : NULL;
+    double v = at ? strtod(at + strlen(pat), NULL) : -1;
+    th_resp_free(&r);
+    return v;
+}

@@ -93,4 +93,8 @@ long th_raw_read(int fd, char *buf, size_t cap, int timeout_ms, int mode);
 /** Poll cond(arg) every few ms until true or timeout_ms passes. 1 if it became true. */
 int th_wait_until(int (*cond)(void *arg), void *arg, int timeout_ms);
 
+/** The value of an unlabelled series in the host's GET /metrics (public from loopback), or -1
+ *  when the request fails or the series is missing. */
+double th_metric(th_host *h, const char *name);
+
 #endif
