@@ -109,7 +109,8 @@ int service_create_key(void *self, aitbc_txn *txn, unsigned role, const char *la
     if (owner_address && !aitbc_address_valid(owner_address)) return AITBC_EINVAL;
 
     const aitbc_host_api *api = st->api;
-    aitbc_txn *t = txn ? txn : api->txn_begin(AITBC_TXN_WRITE);
+    aitbc_txn_use use;
+    aitbc_txn *t = aitbc_txn_join(api, txn, AITBC_TXN_WRITE, &use);
     if (!t) return AITBC_EIO;
     char address[48] = {0};
     int rc = 0;
@@ -132,12 +133,7 @@ int service_create_key(void *self, aitbc_txn *txn, unsigned role, const char *la
         keyfmt_hash(st->pepper_key, text, hash);
         rc = store_insert_key(st, t, key_id, role, address, label, hash, api->now_ms());
     }
-    if (!txn) {
-        if (rc == 0)
-            rc = api->txn_commit(t);
-        else
-            api->txn_rollback(t);
-    }
+    rc = aitbc_txn_leave(api, &use, rc, 1);
     if (rc == 0) {
         memcpy(api_key_out, text, AITBC_API_KEY_MAX);
         strcpy(key_id_out, key_id);
@@ -174,7 +170,8 @@ int service_revoke_owner(void *self, aitbc_txn *txn, const char *owner_address, 
     auth_state *st = self;
     if (!owner_address || !keyfmt_role_name(role)) return AITBC_EINVAL;
     const aitbc_host_api *api = st->api;
-    aitbc_txn *t = txn ? txn : api->txn_begin(AITBC_TXN_WRITE);
+    aitbc_txn_use use;
+    aitbc_txn *t = aitbc_txn_join(api, txn, AITBC_TXN_WRITE, &use);
     if (!t) return AITBC_EIO;
     char(*ids)[48] = NULL;
     size_t n = 0;
@@ -182,12 +179,7 @@ int service_revoke_owner(void *self, aitbc_txn *txn, const char *owner_address, 
     char owner[48];
     for (size_t i = 0; rc == 0 && i < n; i++)
         rc = store_revoke_key(st, t, ids[i], api->now_ms(), owner);
-    if (!txn) {
-        if (rc == 0)
-            rc = api->txn_commit(t);
-        else
-            api->txn_rollback(t);
-    }
+    rc = aitbc_txn_leave(api, &use, rc, 1);
     if (rc == 0) {
         for (size_t i = 0; i < n; i++) {
             kc_revoke(st->cache, ids[i], api->now_ms());

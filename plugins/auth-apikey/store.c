@@ -24,25 +24,12 @@ int store_migrate_keys(auth_state *st) {
     return st->api->migrate(st->ctx, k_steps, sizeof k_steps / sizeof k_steps[0]);
 }
 
-/* Use the caller's transaction, or open one we then own. */
-static aitbc_txn *txn_open(auth_state *st, aitbc_txn *given, int mode, int *owned) {
-    *owned = given == NULL;
-    return given ? given : st->api->txn_begin(mode);
-}
-
-static int txn_close(auth_state *st, aitbc_txn *txn, int owned, int rc) {
-    if (!owned) return rc;
-    if (rc == 0) return st->api->txn_commit(txn);
-    st->api->txn_rollback(txn);
-    return rc;
-}
-
 int store_insert_key(auth_state *st, aitbc_txn *txn, const char *key_id, unsigned role,
                      const char *owner, const char *label,
                      const unsigned char hash[KEYFMT_HASH_BYTES], int64_t created_ms) {
     const aitbc_host_api *api = st->api;
-    int owned;
-    aitbc_txn *t = txn_open(st, txn, AITBC_TXN_WRITE, &owned);
+    aitbc_txn_use use;
+    aitbc_txn *t = aitbc_txn_join(api, txn, AITBC_TXN_WRITE, &use);
     if (!t) return AITBC_EIO;
     int rc = AITBC_EIO;
     aitbc_stmt *s =
@@ -58,7 +45,7 @@ int store_insert_key(auth_state *st, aitbc_txn *txn, const char *key_id, unsigne
         rc = api->step(s) == AITBC_DONE ? 0 : AITBC_EIO;
         api->stmt_done(s);
     }
-    return txn_close(st, t, owned, rc);
+    return aitbc_txn_leave(api, &use, rc, 1);
 }
 
 int store_load_key(auth_state *st, const char *key_id, kc_row *row) {
@@ -96,10 +83,10 @@ int store_load_key(auth_state *st, const char *key_id, kc_row *row) {
 int store_revoke_key(auth_state *st, aitbc_txn *txn, const char *key_id, int64_t now_ms,
                      char owner_out[48]) {
     const aitbc_host_api *api = st->api;
-    int owned;
-    aitbc_txn *t = txn_open(st, txn, AITBC_TXN_WRITE, &owned);
+    aitbc_txn_use use;
+    aitbc_txn *t = aitbc_txn_join(api, txn, AITBC_TXN_WRITE, &use);
     if (!t) return AITBC_EIO;
-    int rc = AITBC_EIO;
+    int rc = AITBC_EIO, wrote = 0;
     aitbc_stmt *s = api->stmt(t, "SELECT owner_address FROM auth_keys WHERE key_id = ?");
     if (s) {
         api->bind_text(s, 1, key_id);
@@ -118,6 +105,7 @@ int store_revoke_key(auth_state *st, aitbc_txn *txn, const char *key_id, int64_t
         s = api->stmt(
             t, "UPDATE auth_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL");
         rc = AITBC_EIO;
+        wrote = 1;
         if (s) {
             api->bind_int64(s, 1, now_ms);
             api->bind_text(s, 2, key_id);
@@ -125,20 +113,17 @@ int store_revoke_key(auth_state *st, aitbc_txn *txn, const char *key_id, int64_t
             api->stmt_done(s);
         }
     }
-    if (rc == AITBC_ENOTFOUND && owned) {
-        api->txn_commit(t); /* nothing written: not a failure of the transaction */
-        return rc;
-    }
-    return txn_close(st, t, owned, rc);
+    /* An unknown key wrote nothing: not a failure of the transaction. */
+    return aitbc_txn_leave(api, &use, rc, wrote);
 }
 
 int store_owner_keys(auth_state *st, aitbc_txn *txn, const char *owner, unsigned role,
                      char (**ids)[48], size_t *n) {
     const aitbc_host_api *api = st->api;
-    int owned;
+    aitbc_txn_use use;
     *ids = NULL;
     *n = 0;
-    aitbc_txn *t = txn_open(st, txn, AITBC_TXN_READ, &owned);
+    aitbc_txn *t = aitbc_txn_join(api, txn, AITBC_TXN_READ, &use);
     if (!t) return AITBC_EIO;
     int rc = AITBC_EIO;
     aitbc_stmt *s = api->stmt(t, "SELECT key_id FROM auth_keys WHERE owner_address = ? AND role = ?"
@@ -173,7 +158,7 @@ int store_owner_keys(auth_state *st, aitbc_txn *txn, const char *owner, unsigned
         *n = 0;
     }
     /* A read: committing our own never fails the caller's work. */
-    return txn_close(st, t, owned, 0) ? AITBC_EIO : rc;
+    return aitbc_txn_leave(api, &use, 0, 0) ? AITBC_EIO : rc;
 }
 
 int store_count_admins(auth_state *st, int64_t *n) {

@@ -1,26 +1,10 @@
 /* The ledger@1 service: accounts, balances, and every movement of funds as a transaction row.
  * Checks (idempotency, accounts, funds, overflow) all happen before the first write, so a refused
- * call leaves the caller's transaction untouched and usable. */
+ * call leaves the caller's transaction untouched and usable. Every call joins or owns its
+ * transaction through aitbc_txn_join/leave (aitbc/txn.h). */
 #include <stdio.h>
 #include <string.h>
 #include "chain.h"
-
-/* Begin our own write transaction unless the caller gave one. */
-static aitbc_txn *join(chain_state *cs, aitbc_txn *txn, int mode) {
-    return txn ? txn : cs->api->txn_begin(mode);
-}
-
-/* Finish what join() began: commit when nothing was written or all went well, roll back only a
- * half-written failure (a rollback would also poison an enclosing transaction of this thread). */
-static int leave(chain_state *cs, aitbc_txn *txn, aitbc_txn *t, int rc, int dirty) {
-    if (txn) return rc;
-    if (rc != 0 && dirty) {
-        cs->api->txn_rollback(t);
-        return rc;
-    }
-    int crc = cs->api->txn_commit(t);
-    return rc != 0 ? rc : crc;
-}
 
 static int account_exists_in(chain_state *cs, aitbc_txn *t, const char *address) {
     const aitbc_host_api *api = cs->api;
@@ -202,12 +186,13 @@ int chain_move(chain_state *cs, aitbc_txn *txn, const char *op, const char *type
     snprintf(tx.asset, sizeof tx.asset, "%s", asset);
     snprintf(tx.ref, sizeof tx.ref, "%s", ref);
     tx.amount = amount;
-    aitbc_txn *t = join(cs, txn, AITBC_TXN_WRITE);
+    aitbc_txn_use use;
+    aitbc_txn *t = aitbc_txn_join(cs->api, txn, AITBC_TXN_WRITE, &use);
     if (!t) return AITBC_EBUSY;
     char hash[CHAIN_HASH_HEX] = "";
     int dirty = 0;
     rc = move_in(cs, t, &tx, hash, &dirty);
-    rc = leave(cs, txn, t, rc, dirty);
+    rc = aitbc_txn_leave(cs->api, &use, rc, dirty);
     if (hash_out && (rc == 0 || rc == AITBC_EEXIST))
         snprintf(hash_out, AITBC_TX_HASH_MAX, "%s", hash);
     if (tx_out && rc == 0) *tx_out = tx;
@@ -283,10 +268,11 @@ static int l_create_account(void *self, aitbc_txn *txn, char address_out[AITBC_A
     aitbc_address_from_pubkey(pk, address);
     chain_custody_seal(cs, sk, sealed);
     sodium_memzero(sk, sizeof sk);
-    aitbc_txn *t = join(cs, txn, AITBC_TXN_WRITE);
+    aitbc_txn_use use;
+    aitbc_txn *t = aitbc_txn_join(cs->api, txn, AITBC_TXN_WRITE, &use);
     if (!t) return AITBC_EBUSY;
     int rc = insert_account(cs, t, address, pk_hex, sealed, 0);
-    rc = leave(cs, txn, t, rc, 1);
+    rc = aitbc_txn_leave(cs->api, &use, rc, 1);
     if (rc == 0) snprintf(address_out, AITBC_ADDRESS_MAX, "%s", address);
     return rc;
 }
@@ -294,19 +280,21 @@ static int l_create_account(void *self, aitbc_txn *txn, char address_out[AITBC_A
 static int l_ensure_account(void *self, aitbc_txn *txn, const char *address) {
     chain_state *cs = self;
     if (!address || !aitbc_address_valid(address)) return AITBC_EINVAL;
-    aitbc_txn *t = join(cs, txn, AITBC_TXN_WRITE);
+    aitbc_txn_use use;
+    aitbc_txn *t = aitbc_txn_join(cs->api, txn, AITBC_TXN_WRITE, &use);
     if (!t) return AITBC_EBUSY;
     int rc = insert_account(cs, t, address, NULL, NULL, 1);
-    return leave(cs, txn, t, rc, 1);
+    return aitbc_txn_leave(cs->api, &use, rc, 1);
 }
 
 static int l_account_exists(void *self, aitbc_txn *txn, const char *address) {
     chain_state *cs = self;
     if (!address || !aitbc_address_valid(address)) return 0;
-    aitbc_txn *t = join(cs, txn, AITBC_TXN_READ);
+    aitbc_txn_use use;
+    aitbc_txn *t = aitbc_txn_join(cs->api, txn, AITBC_TXN_READ, &use);
     if (!t) return 0;
     int rc = account_exists_in(cs, t, address);
-    leave(cs, txn, t, 0, 0);
+    aitbc_txn_leave(cs->api, &use, 0, 0);
     return rc > 0;
 }
 
@@ -320,11 +308,12 @@ static int l_balance(void *self, aitbc_txn *txn, const char *address, const char
     chain_state *cs = self;
     if (!asset || !chain_find_asset(cs, asset)) return AITBC_ENOTFOUND;
     if (!address || !aitbc_address_valid(address)) return AITBC_EINVAL;
-    aitbc_txn *t = join(cs, txn, AITBC_TXN_READ);
+    aitbc_txn_use use;
+    aitbc_txn *t = aitbc_txn_join(cs->api, txn, AITBC_TXN_READ, &use);
     if (!t) return AITBC_EBUSY;
     chain_bal b;
     int rc = read_balance(cs, t, address, asset, &b);
-    rc = leave(cs, txn, t, rc, 0);
+    rc = aitbc_txn_leave(cs->api, &use, rc, 0);
     if (rc == 0) {
         if (available) *available = b.available;
         if (locked) *locked = b.locked;

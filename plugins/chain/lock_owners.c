@@ -48,53 +48,50 @@ static int owned_add(chain_state *cs, aitbc_txn *t, const char *module, const ch
 }
 
 /* Refusals leave nothing written (ledger.c checks before writing): only an I/O failure may have
- * written half, and only then is our own transaction rolled back. */
+ * written half, and only then does an own transaction roll back. */
 static int refused_cleanly(int rc) {
     return rc == AITBC_EFUNDS || rc == AITBC_EEXIST || rc == AITBC_EINVAL ||
            rc == AITBC_ENOTFOUND || rc == AITBC_EOVERFLOW;
 }
 
-/* Run the base move, then the ownership change, in one transaction (the caller's, or ours). */
-static int owned_move(chain_ledger_view *v, aitbc_txn *txn, int rc_move, aitbc_txn *t,
-                      const char *address, const char *asset, int64_t delta) {
-    const aitbc_host_api *api = v->cs->api;
+/* After the base move ran in use's transaction: the ownership change in the same one, then
+ * leave it (the caller's stays open; ours commits, or rolls back a half-written failure). */
+static int owned_move(chain_ledger_view *v, aitbc_txn_use *use, int rc_move, const char *address,
+                      const char *asset, int64_t delta) {
     int rc = rc_move;
-    if (rc == 0) rc = owned_add(v->cs, t, v->module, address, asset, delta);
-    if (txn) return rc;
-    if (rc == 0 || refused_cleanly(rc)) {
-        int crc = api->txn_commit(t);
-        return rc ? rc : crc;
-    }
-    api->txn_rollback(t);
-    return rc;
+    if (rc == 0) rc = owned_add(v->cs, use->txn, v->module, address, asset, delta);
+    return aitbc_txn_leave(v->cs->api, use, rc, rc_move == 0 || !refused_cleanly(rc_move));
 }
 
 static int v_lock(void *self, aitbc_txn *txn, const char *owner, const char *asset, int64_t amount,
                   const char *ref, char hash_out[AITBC_TX_HASH_MAX]) {
     chain_ledger_view *v = self;
-    aitbc_txn *t = txn ? txn : v->cs->api->txn_begin(AITBC_TXN_WRITE);
+    aitbc_txn_use use;
+    aitbc_txn *t = aitbc_txn_join(v->cs->api, txn, AITBC_TXN_WRITE, &use);
     if (!t) return AITBC_EBUSY;
     int rc = v->cs->ledger.lock(v->cs, t, owner, asset, amount, ref, hash_out);
-    return owned_move(v, txn, rc, t, owner, asset, amount);
+    return owned_move(v, &use, rc, owner, asset, amount);
 }
 
 static int v_unlock(void *self, aitbc_txn *txn, const char *owner, const char *asset,
                     int64_t amount, const char *ref, char hash_out[AITBC_TX_HASH_MAX]) {
     chain_ledger_view *v = self;
-    aitbc_txn *t = txn ? txn : v->cs->api->txn_begin(AITBC_TXN_WRITE);
+    aitbc_txn_use use;
+    aitbc_txn *t = aitbc_txn_join(v->cs->api, txn, AITBC_TXN_WRITE, &use);
     if (!t) return AITBC_EBUSY;
     int rc = v->cs->ledger.unlock(v->cs, t, owner, asset, amount, ref, hash_out);
-    return owned_move(v, txn, rc, t, owner, asset, -amount);
+    return owned_move(v, &use, rc, owner, asset, -amount);
 }
 
 static int v_settle(void *self, aitbc_txn *txn, const char *type, const char *from, const char *to,
                     const char *asset, int64_t amount, const char *ref,
                     char hash_out[AITBC_TX_HASH_MAX]) {
     chain_ledger_view *v = self;
-    aitbc_txn *t = txn ? txn : v->cs->api->txn_begin(AITBC_TXN_WRITE);
+    aitbc_txn_use use;
+    aitbc_txn *t = aitbc_txn_join(v->cs->api, txn, AITBC_TXN_WRITE, &use);
     if (!t) return AITBC_EBUSY;
     int rc = v->cs->ledger.settle(v->cs, t, type, from, to, asset, amount, ref, hash_out);
-    return owned_move(v, txn, rc, t, from, asset, -amount);
+    return owned_move(v, &use, rc, from, asset, -amount);
 }
 
 /* The calls that touch no lock pass straight through. */

@@ -14,5 +14,6 @@
 #include "command.h"
 #include "paging.h"
 #include "answer.h"
+#include "txn.h"
 #include "receipt.h"
 #endif

@@ -24,6 +24,9 @@ extern "C" {
  * must not block for long (a cache in front of the database; never a network call). The key
  * calls run on the caller's thread and may block on the database. Pointers are borrowed for the
  * call; out buffers are the caller's.
+ * txn (see aitbc/txn.h): non-NULL joins the caller's transaction (open on the calling thread);
+ * the call never commits or rolls it back and on an error the caller rolls back. NULL: the call
+ * is a unit of its own (committed on success, nothing of it kept on failure).
  */
 typedef struct aitbc_auth_v1 {
     uint32_t size; /**< sizeof(aitbc_auth_v1) of the provider */

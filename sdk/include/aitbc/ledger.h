@@ -1,6 +1,11 @@
 /* The ledger@1 service (chain plugin): balances, transfers, escrow, mints.
- * Every call joins the caller's transaction when txn is non-NULL, and is idempotent on (type, ref):
- * a repeat with the same type and ref returns AITBC_EEXIST and moves nothing. */
+ * Every call is idempotent on (type, ref): a repeat with the same type and ref returns AITBC_EEXIST
+ * and moves nothing.
+ * txn (see aitbc/txn.h): non-NULL joins the caller's transaction, which must be open on the
+ * calling thread; the call never commits or rolls it back, and a refusal (EEXIST, EFUNDS,
+ * ENOTFOUND, EINVAL, EOVERFLOW) is checked before any write, so it leaves that transaction
+ * usable; after any other error the caller must roll back. NULL: the call is a unit of its own
+ * (committed on success, nothing of it kept on failure). */
 #ifndef AITBC_LEDGER_H
 #define AITBC_LEDGER_H
 
