@@ -1,4 +1,5 @@
-/* The marketplace plugin: descriptor, config, tables, lifecycle and the marketplace@1 service.
+/* The marketplace plugin: descriptor, config, lifecycle and the marketplace@1 table (its calls
+ * live in trades.c; the routes in routes.c, the tables in schema.c).
  * Miners sell GPU hours as offers; clients buy hours as trades paid into ledger escrow and
  * released to the seller hour by hour by a timer (see README.md). */
 #include <stdio.h>
@@ -14,67 +15,6 @@ static const aitbc_cfg_key k_schema[] = {
      .def = "1000", AITBC_CFG_RANGE(5, 3600000)},
     {0},
 };
-
-const char *mk_caller(mk_state *ms, aitbc_request *req) {
-    const aitbc_principal *who = ms->api->req_principal(req);
-    if (!who || !aitbc_address_valid(who->owner_address)) {
-        ms->api->respond_error(req, 403, "forbidden", NULL, "this key has no account");
-        return NULL;
-    }
-    return who->owner_address;
-}
-
-static int routes_register(mk_state *ms) {
-    const aitbc_route routes[] = {
-        {.method = "GET",
-         .path = "/v1/marketplace/offers",
-         .roles = AITBC_ROLE_ANY,
-         .handler = mk_h_offer_list,
-         .user = ms},
-        {.method = "POST",
-         .path = "/v1/marketplace/offers",
-         .roles = AITBC_ROLE_MINER,
-         .body = AITBC_BODY_JSON,
-         .handler = mk_h_offer_create,
-         .user = ms,
-         .idempotent = 1,
-         .write = 1},
-        {.method = "GET",
-         .path = "/v1/marketplace/offers/{offer_id}",
-         .roles = AITBC_ROLE_ANY,
-         .handler = mk_h_offer_get,
-         .user = ms},
-        {.method = "DELETE",
-         .path = "/v1/marketplace/offers/{offer_id}",
-         .roles = AITBC_ROLE_MINER,
-         .handler = mk_h_offer_cancel,
-         .user = ms,
-         .write = 1},
-        {.method = "POST",
-         .path = "/v1/marketplace/trades",
-         .roles = AITBC_ROLE_CLIENT,
-         .body = AITBC_BODY_JSON,
-         .handler = mk_h_trade_create,
-         .user = ms,
-         .idempotent = 1,
-         .write = 1},
-        {.method = "GET",
-         .path = "/v1/marketplace/trades",
-         .roles = AITBC_ROLE_ANY,
-         .handler = mk_h_trade_list,
-         .user = ms},
-        {.method = "GET",
-         .path = "/v1/marketplace/trades/{trade_id}",
-         .roles = AITBC_ROLE_ANY,
-         .handler = mk_h_trade_get,
-         .user = ms},
-    };
-    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        int rc = ms->api->route(ms->ctx, &routes[i]);
-        if (rc != 0) return rc;
-    }
-    return 0;
-}
 
 static int mk_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **state) {
     mk_state *ms = calloc(1, sizeof *ms);
@@ -108,7 +48,7 @@ static int mk_start(void *state) {
                      "the loaded miners@1 has no status(address): update the miner plugin");
         return AITBC_EUNAVAIL;
     }
-    int rc = routes_register(ms);
+    int rc = mk_routes_register(ms);
     if (rc != 0) return rc;
     ms->timer = ms->api->timer_add(ms->ctx, ms->tick_ms, mk_tick, ms);
     if (!ms->timer) return AITBC_EIO;

@@ -84,8 +84,10 @@ void mk_sellers_check(mk_state *ms, int64_t now_ms);
 /* timer.c */
 void mk_tick(void *arg);
 
-/* marketplace.c */
+/* routes.c */
 /** @brief Principal's address or answers 403 and returns NULL. */
 const char *mk_caller(mk_state *ms, aitbc_request *req);
+/** Registers every marketplace route (routes.c; from start). 0 or the host's error. */
+int mk_routes_register(mk_state *ms);
 
 #endif
