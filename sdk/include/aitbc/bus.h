@@ -14,8 +14,12 @@ extern "C" {
  *  @return nonzero if `who` may see `data`. Called on the bus thread; must not block. */
 typedef int (*aitbc_visible_fn)(const aitbc_principal *who, const cJSON *data, void *user);
 
-/** A bus subscriber: runs on the dispatcher thread, in publish order per topic.
- *  @param data borrowed for the call; @param seq per-topic sequence, from 1. */
+/** A bus subscriber: runs on the one dispatcher thread, in publish order per topic, never
+ *  concurrently with another subscriber. Must not block: every subscriber of every plugin waits
+ *  behind it; hand slow work (the database, a network call) to api->submit() with a copy of what
+ *  it needs. Not called once the host has begun stopping the plugin (see stop).
+ *  @param data borrowed for the call (copy what you keep); @param seq per-topic sequence, from 1.
+ */
 typedef void (*aitbc_event_fn)(const char *topic, uint64_t seq, const cJSON *data, void *user);
 
 /** Declaration of a topic. Copied by the host. */

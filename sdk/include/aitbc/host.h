@@ -138,11 +138,13 @@ struct aitbc_host_api {
     const void *(*service_lookup)(const char *name_at_version);
 
     /* ---- work ---- */
-    /** Run fn(arg) on the worker pool. */
+    /** Run fn(arg) on the worker pool (a few threads shared by every plugin; fn may block on the
+     *  database but not for long: other plugins' tasks wait behind it). */
     int (*submit)(aitbc_task_fn fn, void *arg);
     /** Call fn(arg) every interval_ms on the timer thread (first call after interval_ms).
-     *  Callbacks of one timer never overlap. Cancel with timer_cancel (blocks until not running).
-     */
+     *  Callbacks of one timer never overlap. Every timer of every plugin shares that thread, so
+     *  fn must be short: write through txn_submit, hand slow work to submit. Cancel with
+     *  timer_cancel (blocks until not running). */
     aitbc_timer *(*timer_add)(aitbc_plugin_ctx *ctx, int64_t interval_ms, aitbc_task_fn fn,
                               void *arg);
     void (*timer_cancel)(aitbc_timer *t);

@@ -32,11 +32,16 @@ typedef struct aitbc_principal {
 enum { AITBC_HANDLED = 0 };
 
 /** A route handler. Must call one respond_* function or api->defer() before returning.
+ *  Thread: one of the host's HTTP threads, concurrently with other requests (of this route too);
+ *  a route with `write` set runs on the host's one writer thread instead (see aitbc_route.write).
+ *  May block on the database; must not wait for other requests, timers or the network — a wait
+ *  for an event is api->defer(), slow work goes to api->submit().
  *  @param req borrowed until a response is sent. @param user the route's user pointer. */
 typedef void (*aitbc_handler_fn)(aitbc_request *req, void *user);
 
 /** Called again for a deferred request: when woken, or with timed_out = 1 at its deadline.
- *  Must respond or defer again. */
+ *  Must respond or defer again. Thread: an HTTP thread (also for a write route); the same
+ *  blocking rules as a handler, and its writes run in a transaction of their own. */
 typedef void (*aitbc_retry_fn)(aitbc_request *req, void *user, int timed_out);
 
 /** Body handling of a route. */

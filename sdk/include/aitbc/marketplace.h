@@ -13,6 +13,8 @@ extern "C" {
 /** Bus topic the marketplace plugin owns: an offer was created or changed. */
 #define AITBC_TOPIC_OFFERS "offers"
 
+/** Both calls run on the caller's thread (an HTTP handler or the writer), are thread-safe and
+ *  may block on a database read; they never write. Pointers are borrowed for the call. */
 typedef struct aitbc_marketplace_v1 {
     uint32_t size; /**< sizeof(aitbc_marketplace_v1) of the provider */
     void *self;    /**< first argument of every call */
