@@ -102,7 +102,7 @@ typedef struct aitbc_miners_v1 {
     /** Miners newest first. *out (caller frees) = {"items":[…],"next_cursor"}. */
     int (*list)(void *self, const char *status, int64_t limit, const char *cursor, cJSON **out,
                 aitbc_jobs_error *err);
-    /** Registry counts. */
+    /** Registry counts (out-parameters are the caller's). */
     int (*counts)(void *self, int64_t *total, int64_t *online, int64_t *offline);
     /** One miner's registry status: "ONLINE", "DRAINING" or "OFFLINE" (static strings), NULL
      *  when it is not registered. capabilities (may be NULL) receives a copy of what it

@@ -33,12 +33,14 @@ int aitbc_cursor_decode(const char *text, const char *tag, int64_t *key,
 
 typedef struct aitbc_host_api aitbc_host_api;
 typedef struct aitbc_stmt aitbc_stmt;
-/** Builds one list item from the current row, or returns NULL to leave the row out. */
+/** Builds one list item from the current row (a new object: aitbc_page_collect TAKES it), or
+ *  returns NULL to leave the row out. Runs on aitbc_page_collect's thread, inside its loop. */
 typedef cJSON *(*aitbc_page_row_fn)(aitbc_stmt *s, void *user);
 
 /** Steps a keyset page query (bound to return at most limit + 1 rows, newest first) into
  *  {"items":[…], "next_cursor":…}: up to limit rows through row(), and a cursor after the last
- *  row's key_col when one more row exists. Releases s (stmt_done). NULL if a step failed. */
+ *  row's key_col when one more row exists. Releases s (stmt_done). The answer is new (caller
+ *  frees); NULL if a step failed. */
 cJSON *aitbc_page_collect(const aitbc_host_api *api, aitbc_stmt *s, int limit, int key_col,
                           const char *tag, aitbc_page_row_fn row, void *user);
 
