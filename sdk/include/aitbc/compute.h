@@ -19,7 +19,9 @@ extern "C" {
 /** The uses[] entry of a plugin that looks up every compute backend. */
 #define AITBC_COMPUTE_ANY "compute:*@1"
 
-/** How a running job talks back to the agent. Borrowed for the duration of run(). */
+/** How a running job talks back to the agent. Borrowed for the duration of run(). Its callbacks
+ *  are thread-safe and never block: call them from run()'s thread or any thread run() starts
+ *  (and joins before returning), never after run() returned. */
 typedef struct aitbc_compute_ctl {
     uint32_t size; /**< sizeof(aitbc_compute_ctl) as the agent was built */
     void *user;    /**< pass back to the callbacks */
