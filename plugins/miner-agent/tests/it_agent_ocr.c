@@ -3,7 +3,8 @@
  * compute-ocr, as config/miner.yaml). A client's OCR job on a shipped PNG comes back with the
  * right text, a receipt that verifies with `aitbc-host --verify-receipt`, `aitbc receipt verify`
  * and with Node's own Ed25519, and the miner is paid. Corrupt, oversized and unknown-language
- * images end as FAILED jobs with a clear error. The shipped configs pass --check-config. */
+ * images end as FAILED jobs with a clear error. (The shipped configs are
+ * checked by tests/integration/test_shipped_configs.c.) */
 #include "agent_th.h"
 #include <aitbc/json.h>
 #include <setjmp.h>
@@ -13,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #include <cmocka.h>
 
@@ -113,23 +113,6 @@ static void test_bad_images_fail_clearly(void **st) {
     assert_true(jt_conserved(C));
 }
 
-static int check_config(const char *name) {
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "'%s' -c '%s/config/%s' --check-config >/dev/null 2>&1",
-             AITBC_HOST_BIN, AITBC_SOURCE_DIR, name);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static void test_shipped_configs_check(void **st) {
-    (void)st;
-    assert_int_equal(check_config("coordinator.yaml"), 0);
-    assert_int_equal(check_config("miner.yaml"), 0);
-#ifdef AITBC_FULL_YAML_PLUGINS /* a build without one of its plugins cannot load it */
-    assert_int_equal(check_config("full.yaml"), 0);
-#endif
-}
-
 static int setup(void **st) {
     (void)st;
     return at_pair_start(&C, &M, ADDR, "unit_price: \"0.01\", unit_type: megapixel",
@@ -146,7 +129,6 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ocr_job_end_to_end),
         cmocka_unit_test(test_bad_images_fail_clearly),
-        cmocka_unit_test(test_shipped_configs_check),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
