@@ -109,6 +109,8 @@ static int client_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **
     if (rc == 0) {
         cl_service_init(cs);
         rc = api->service_register(ctx, AITBC_JOBS_SERVICE, &cs->service);
+        cl_metrics_init(cs);
+        if (rc == 0) rc = api->service_register(ctx, "metrics:client@1", &cs->metrics);
     }
     if (rc != 0) { /* a failed init frees what it allocated: destroy is not called */
         sodium_memzero(&cs->key, sizeof cs->key);
