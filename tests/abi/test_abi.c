@@ -449,6 +449,49 @@ static void test_lookups_declared(void **s) {
     }
 }
 
+/* A plugin's metrics:*@1 service: its good families follow the host's in /metrics with label
+ * values escaped; names that would break the format or take a host family are refused and their
+ * samples dropped; a table smaller than aitbc_metrics_v1 is never called. */
+static void test_plugin_metrics(void **s) {
+    write_config("  abi-metrics: {}\n");
+    pid_t pid = spawn(NULL);
+    int64_t until = mono_ms() + WAIT_MS;
+    while (!exists("ready") && mono_ms() < until)
+        pause_ms(10);
+    assert_true(exists("ready"));
+    char *text = slurp("ready");
+    cJSON *j = cJSON_Parse(text);
+    free(text);
+    assert_non_null(j);
+    int port = cJSON_GetObjectItem(j, "http_port")->valueint;
+    cJSON_Delete(j);
+    static char resp[256 * 1024];
+    assert_int_equal(http_get(port, "/metrics", resp, sizeof resp), 0);
+    assert_true(strncmp(resp + 9, "200", 3) == 0);
+    assert_contains(resp, "# HELP aitbc_abi_ok A good gauge over two lines.\n"
+                          "# TYPE aitbc_abi_ok gauge\n"
+                          "aitbc_abi_ok{who=\"a \\\"quoted\\\" \\\\ value\\nsecond line\"} 1.5\n");
+    assert_true(at(resp, "aitbc_process_uptime_seconds") < at(resp, "aitbc_abi_ok"));
+    assert_contains(resp, "aitbc_abi_events_total 7\n");
+    assert_contains(resp, "aitbc_abi_refusals 4\n");
+    for (int v = 666; v <= 670; v++) {
+        char line[16];
+        snprintf(line, sizeof line, " %d\n", v);
+        assert_null(strstr(resp, line));
+    }
+    assert_null(strstr(resp, "abi-bad"));
+    assert_null(strstr(resp, "other_series"));
+    kill(pid, SIGTERM);
+    run r;
+    reap(pid, &r);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.err, "metrics: family already reported from metrics:abi-metrics@1 refused: "
+                           "aitbc_http_requests_total");
+    assert_contains(r.err, "metrics: family name or type from metrics:abi-metrics@1 refused: "
+                           "aitbc_abi_count");
+    run_free(&r);
+}
+
 /* A plugin built against the 1.0 headers runs on today's host, which reads its descriptor and
  * routes only as far as 1.0 defined them (the plugin's copies end there: ASan would catch more). */
 static void test_plugin_from_1_0(void **s) {
@@ -546,6 +589,7 @@ int main(void) {
         T(test_good_lifecycle),
         T(test_check_config),
         T(test_offline_command),
+        T(test_plugin_metrics),
         T(test_usage),
         T(test_uses),
         T(test_lookups_declared),
