@@ -20,6 +20,7 @@ typedef struct host_config host_config; /* parsed YAML as cJSON + line numbers o
 typedef struct host_settings {
     char data_dir[PATH_MAX];        /* node.data_dir (default ./data), created at start */
     char log_level[16];             /* node.log_level: error|warn|info|debug (default info) */
+    char log_format[8];             /* node.log_format: text|json (default text) */
     char http_host[64];             /* http.listen host part (default 127.0.0.1) */
     int http_port;                  /* http.listen port (default 18000; 0 = ephemeral) */
     int http_threads;               /* http.threads (default 4) */
@@ -75,6 +76,10 @@ void hlog_buffered(const char *prefix, aitbc_log_level level, const char *fmt, .
     __attribute__((format(printf, 3, 4)));
 /** Write out buffered lines now (a timer calls it; also before exit). */
 void hlog_flush(void);
+/** Lines as JSON objects (node.log_format: json) instead of text. */
+void hlog_set_json(int on);
+/** The request this thread serves right now (borrowed; NULL when done): JSON lines carry it. */
+void hlog_set_request_id(const char *id);
 
 /* ---------------- plugins (loader.c) ---------------- */
 struct aitbc_plugin_ctx {

@@ -43,6 +43,7 @@ typedef struct state {
 static state g_state;
 
 static void ping(aitbc_request *req, void *user) {
+    g_state.api->log(g_state.ctx, AITBC_LOG_DEBUG, "ping");
     cJSON *body = cJSON_CreateObject();
     cJSON_AddBoolToObject(body, "pong", 1);
     g_state.api->respond_json(req, 200, body);

@@ -66,7 +66,8 @@ static char *slurp(const char *name) {
     return buf;
 }
 
-static void write_config(const char *plugins_yaml) {
+/* node_extra: more keys of the node section (", log_format: json"), "" for none. */
+static void write_config_node(const char *node_extra, const char *plugins_yaml) {
     char p[PATH_MAX];
     path_in(p, "c.yaml");
     FILE *f = fopen(p, "w");
@@ -77,11 +78,15 @@ static void write_config(const char *plugins_yaml) {
     const char *real_plugins = "";
 #endif
     fprintf(f,
-            "node: { data_dir: \"%s/data\", plugin_path: \"%s:%s%s\", log_level: debug }\n"
+            "node: { data_dir: \"%s/data\", plugin_path: \"%s:%s%s\", log_level: debug%s }\n"
             "http: { listen: \"127.0.0.1:0\", threads: 2 }\n"
             "plugins:\n%s",
-            g_dir, ABI_PLUGIN_DIR, g_dir, real_plugins, plugins_yaml);
+            g_dir, ABI_PLUGIN_DIR, g_dir, real_plugins, node_extra, plugins_yaml);
     fclose(f);
+}
+
+static void write_config(const char *plugins_yaml) {
+    write_config_node("", plugins_yaml);
 }
 
 /* Starts aitbc-host -c <dir>/c.yaml --ready-file <dir>/ready [extra...]; returns its pid. */
@@ -492,6 +497,58 @@ static void test_plugin_metrics(void **s) {
     run_free(&r);
 }
 
+/* node.log_format: json: every stderr line of a real run is one JSON object; a plugin's lines
+ * carry its name, and lines written while serving a request (the handler's, the access log)
+ * carry the request's id, the one the client got in Request-Id. */
+static void test_json_logs(void **s) {
+    write_config_node(", log_format: json", "  abi-good: { greeting: hi }\n");
+    pid_t pid = spawn(NULL);
+    int64_t until = mono_ms() + WAIT_MS;
+    while (!exists("ready") && mono_ms() < until)
+        pause_ms(10);
+    assert_true(exists("ready"));
+    char *text = slurp("ready");
+    cJSON *j = cJSON_Parse(text);
+    free(text);
+    assert_non_null(j);
+    int port = cJSON_GetObjectItem(j, "http_port")->valueint;
+    cJSON_Delete(j);
+    char resp[4096], rid[64] = "";
+    assert_int_equal(http_get(port, "/abi-good/ping", resp, sizeof resp), 0);
+    const char *h = at(resp, "Request-Id: ") + strlen("Request-Id: ");
+    snprintf(rid, sizeof rid, "%.*s", (int)strcspn(h, "\r\n"), h);
+    assert_true(strlen(rid) > 4);
+    kill(pid, SIGTERM);
+    run r;
+    reap(pid, &r);
+    assert_int_equal(r.status, 0);
+    int lines = 0, lifecycle = 0, handler = 0, access = 0;
+    for (char *line = r.err, *end; *line; line = end + 1) {
+        end = strchr(line, '\n');
+        assert_non_null(end);
+        cJSON *o = cJSON_ParseWithLength(line, (size_t)(end - line));
+        if (!cJSON_IsObject(o)) fail_msg("not a JSON line: %.*s", (int)(end - line), line);
+        const char *plugin = cJSON_GetStringValue(cJSON_GetObjectItem(o, "plugin"));
+        const char *msg = cJSON_GetStringValue(cJSON_GetObjectItem(o, "msg"));
+        const char *id = cJSON_GetStringValue(cJSON_GetObjectItem(o, "request_id"));
+        assert_non_null(cJSON_GetStringValue(cJSON_GetObjectItem(o, "ts")));
+        assert_non_null(cJSON_GetStringValue(cJSON_GetObjectItem(o, "level")));
+        assert_non_null(plugin);
+        assert_non_null(msg);
+        lifecycle += !strcmp(plugin, "abi-good") && !strcmp(msg, "lifecycle start") && !id;
+        handler += !strcmp(plugin, "abi-good") && !strcmp(msg, "ping") && id && !strcmp(id, rid);
+        access += !strcmp(plugin, "http") && strstr(msg, "GET /abi-good/ping 200") && id &&
+                  !strcmp(id, rid);
+        lines++;
+        cJSON_Delete(o);
+    }
+    assert_true(lines > 5);
+    assert_int_equal(lifecycle, 1);
+    assert_int_equal(handler, 1);
+    assert_int_equal(access, 1);
+    run_free(&r);
+}
+
 /* A plugin built against the 1.0 headers runs on today's host, which reads its descriptor and
  * routes only as far as 1.0 defined them (the plugin's copies end there: ASan would catch more). */
 static void test_plugin_from_1_0(void **s) {
@@ -590,6 +647,7 @@ int main(void) {
         T(test_check_config),
         T(test_offline_command),
         T(test_plugin_metrics),
+        T(test_json_logs),
         T(test_usage),
         T(test_uses),
         T(test_lookups_declared),
