@@ -282,8 +282,9 @@ static void chain_destroy(void *state) {
     free(cs);
 }
 
-static const char *const k_provides[] = {AITBC_LEDGER_SERVICE, AITBC_CHAIN_QUERY_SERVICE,
-                                         "command:verify-chain@1", "command:release-locks@1", NULL};
+static const char *const k_provides[] = {AITBC_LEDGER_SERVICE,     AITBC_CHAIN_QUERY_SERVICE,
+                                         "command:verify-chain@1", "command:release-locks@1",
+                                         "metrics:chain@1",        NULL};
 
 static const aitbc_plugin_desc k_desc = {
     AITBC_PLUGIN_HEADER,

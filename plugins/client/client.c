@@ -54,7 +54,7 @@ static const aitbc_cfg_key k_schema[] = {
     {NULL, 0, 0, NULL},
 };
 
-static const char *const k_provides[] = {AITBC_JOBS_SERVICE, NULL};
+static const char *const k_provides[] = {AITBC_JOBS_SERVICE, "metrics:client@1", NULL};
 static const char *const k_requires[] = {AITBC_LEDGER_SERVICE, NULL};
 /* Miners are looked up at dispatch time (miner requires jobs@1: a cycle through uses[]). */
 static const char *const k_uses[] = {AITBC_MINERS_SERVICE, NULL};

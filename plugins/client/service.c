@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const cl_job_states[] = {"QUEUED", "RUNNING", "COMPLETED", "FAILED",
-                                       "CANCELED", "EXPIRED", NULL};
+const char *const cl_job_states[] = {"QUEUED",   "RUNNING", "COMPLETED", "FAILED",
+                                     "CANCELED", "EXPIRED", NULL};
 
 static int state_known(const char *s) {
     for (size_t i = 0; cl_job_states[i]; i++)

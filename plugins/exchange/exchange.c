@@ -202,7 +202,7 @@ static void ex_destroy(void *state) {
 }
 
 static const char *const k_requires[] = {AITBC_LEDGER_SERVICE, NULL};
-static const char *const k_provides[] = {AITBC_EXCHANGE_SERVICE, NULL};
+static const char *const k_provides[] = {AITBC_EXCHANGE_SERVICE, "metrics:exchange@1", NULL};
 
 static const aitbc_plugin_desc k_desc = {
     AITBC_PLUGIN_HEADER,

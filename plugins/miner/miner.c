@@ -35,7 +35,7 @@ static const aitbc_cfg_key k_schema[] = {
     {NULL, 0, 0, NULL},
 };
 
-static const char *const k_provides[] = {AITBC_MINERS_SERVICE, NULL};
+static const char *const k_provides[] = {AITBC_MINERS_SERVICE, "metrics:miner@1", NULL};
 static const char *const k_requires[] = {AITBC_JOBS_SERVICE, AITBC_AUTH_SERVICE,
                                          AITBC_LEDGER_SERVICE, NULL};
 
