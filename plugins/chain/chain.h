@@ -36,7 +36,7 @@ typedef struct chain_state {
     aitbc_chain_query_v1 query;
     aitbc_command_v1 verify_cmd;
     aitbc_command_v1 release_cmd;
-    aitbc_metrics_v1 metrics; /* metrics.c */
+    aitbc_metrics_v1 metrics;     /* metrics.c */
     void *views[CHAIN_VIEWS_MAX]; /* ledger views per module (lock_owners.c) */
     size_t nviews;
     pthread_mutex_t views_mu;

@@ -454,11 +454,8 @@ static void test_lookups_declared(void **s) {
     }
 }
 
-/* A plugin's metrics:*@1 service: its good families follow the host's in /metrics with label
- * values escaped; names that would break the format or take a host family are refused and their
- * samples dropped; a table smaller than aitbc_metrics_v1 is never called. */
-static void test_plugin_metrics(void **s) {
-    write_config("  abi-metrics: {}\n");
+/* spawn() with the config written, then wait until it serves; *port = its HTTP port. */
+static pid_t spawn_serving(int *port) {
     pid_t pid = spawn(NULL);
     int64_t until = mono_ms() + WAIT_MS;
     while (!exists("ready") && mono_ms() < until)
@@ -468,8 +465,18 @@ static void test_plugin_metrics(void **s) {
     cJSON *j = cJSON_Parse(text);
     free(text);
     assert_non_null(j);
-    int port = cJSON_GetObjectItem(j, "http_port")->valueint;
+    *port = cJSON_GetObjectItem(j, "http_port")->valueint;
     cJSON_Delete(j);
+    return pid;
+}
+
+/* A plugin's metrics:*@1 service: its good families follow the host's in /metrics with label
+ * values escaped; names that would break the format or take a host family are refused and their
+ * samples dropped; a table smaller than aitbc_metrics_v1 is never called. */
+static void test_plugin_metrics(void **s) {
+    write_config("  abi-metrics: {}\n");
+    int port;
+    pid_t pid = spawn_serving(&port);
     static char resp[256 * 1024];
     assert_int_equal(http_get(port, "/metrics", resp, sizeof resp), 0);
     assert_true(strncmp(resp + 9, "200", 3) == 0);
@@ -502,17 +509,8 @@ static void test_plugin_metrics(void **s) {
  * carry the request's id, the one the client got in Request-Id. */
 static void test_json_logs(void **s) {
     write_config_node(", log_format: json", "  abi-good: { greeting: hi }\n");
-    pid_t pid = spawn(NULL);
-    int64_t until = mono_ms() + WAIT_MS;
-    while (!exists("ready") && mono_ms() < until)
-        pause_ms(10);
-    assert_true(exists("ready"));
-    char *text = slurp("ready");
-    cJSON *j = cJSON_Parse(text);
-    free(text);
-    assert_non_null(j);
-    int port = cJSON_GetObjectItem(j, "http_port")->valueint;
-    cJSON_Delete(j);
+    int port;
+    pid_t pid = spawn_serving(&port);
     char resp[4096], rid[64] = "";
     assert_int_equal(http_get(port, "/abi-good/ping", resp, sizeof resp), 0);
     const char *h = at(resp, "Request-Id: ") + strlen("Request-Id: ");
@@ -553,17 +551,8 @@ static void test_json_logs(void **s) {
  * routes only as far as 1.0 defined them (the plugin's copies end there: ASan would catch more). */
 static void test_plugin_from_1_0(void **s) {
     write_config("  abi-v10: {}\n");
-    pid_t pid = spawn(NULL);
-    int64_t until = mono_ms() + WAIT_MS;
-    while (!exists("ready") && mono_ms() < until)
-        pause_ms(10);
-    assert_true(exists("ready"));
-    char *text = slurp("ready");
-    cJSON *j = cJSON_Parse(text);
-    free(text);
-    assert_non_null(j);
-    int port = cJSON_GetObjectItem(j, "http_port")->valueint;
-    cJSON_Delete(j);
+    int port;
+    pid_t pid = spawn_serving(&port);
     char resp[4096];
     assert_int_equal(http_get(port, "/abi-v10/ping", resp, sizeof resp), 0);
     assert_true(strncmp(resp + 9, "200", 3) == 0);

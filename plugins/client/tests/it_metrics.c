@@ -130,37 +130,17 @@ static void test_lease_lost(void **st) {
     assert_true(reaches(&w) || reaches(&w2));
 }
 
-static void order(const jt_client *c, const char *side) {
-    char body[200];
-    snprintf(body, sizeof body,
-             "{\"market\":\"AIT-BTC\",\"side\":\"%s\",\"type\":\"limit\",\"price\":\"0.001\","
-             "\"quantity\":\"1\"}",
-             side);
-    th_resp r;
-    assert_int_equal(th_req(H, "POST", "/v1/exchange/orders", c->key, body, &r), 0);
-    expect_status(r.status, 201, &r, "order");
-    th_resp_free(&r);
-}
-
 static void test_exchange(void **st) {
     (void)st;
     jt_client seller, buyer;
-    jt_client_new(H, "10", &seller);
-    jt_client_new(H, "0", &buyer);
-    char body[200];
-    snprintf(body, sizeof body, "{\"address\":\"%s\",\"asset\":\"BTC\",\"amount\":\"1\"}",
-             buyer.address);
-    th_resp r;
-    assert_int_equal(th_req(H, "POST", "/v1/admin/mint", jt_admin(H), body, &r), 0);
-    expect_status(r.status, 201, &r, "mint BTC");
-    th_resp_free(&r);
-    order(&seller, "sell");
-    order(&seller, "sell");
+    jt_exchange_pair(H, &seller, &buyer);
+    assert_int_equal(jt_exchange_order(H, &seller, "sell"), 201);
+    assert_int_equal(jt_exchange_order(H, &seller, "sell"), 201);
     char *text = scrape();
     check_value(text, "aitbc_exchange_open_orders{market=\"AIT-BTC\",side=\"sell\"}", 2);
     check_value(text, "aitbc_ledger_locked{module=\"exchange\",asset=\"AIT\"}", 2000000);
     free(text);
-    order(&buyer, "buy");
+    assert_int_equal(jt_exchange_order(H, &buyer, "buy"), 201);
     text = scrape();
     check_value(text, "aitbc_exchange_orders_total", 3);
     check_value(text, "aitbc_exchange_trades_total", 1);

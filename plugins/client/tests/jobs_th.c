@@ -263,6 +263,32 @@ long jt_submit(th_host *h, const jt_client *c, const char *body, char job_id[64]
     return st;
 }
 
+void jt_exchange_pair(th_host *h, jt_client *seller, jt_client *buyer) {
+    jt_client_new(h, "10", seller);
+    jt_client_new(h, "0", buyer);
+    char body[200];
+    snprintf(body, sizeof body, "{\"address\":\"%s\",\"asset\":\"BTC\",\"amount\":\"1\"}",
+             buyer->address);
+    th_resp r;
+    if (th_req(h, "POST", "/v1/admin/mint", jt_admin(h), body, &r) != 0 || r.status != 201)
+        die("mint BTC", &r);
+    th_resp_free(&r);
+}
+
+long jt_exchange_order(th_host *h, const jt_client *c, const char *side) {
+    char body[200];
+    snprintf(body, sizeof body,
+             "{\"market\":\"AIT-BTC\",\"side\":\"%s\",\"type\":\"limit\",\"price\":\"0.001\","
+             "\"quantity\":\"1\"}",
+             side);
+    th_resp r;
+    if (th_req(h, "POST", "/v1/exchange/orders", c->key, body, &r) != 0) die("order", &r);
+    long st = r.status;
+    if (st != 201) fprintf(stderr, "order: %ld %s\n", st, r.body ? r.body : "");
+    th_resp_free(&r);
+    return st;
+}
+
 cJSON *jt_job(th_host *h, const char *job_id, int wait_s) {
     char path[160];
     th_resp r;

@@ -49,6 +49,11 @@ long jt_complete(th_host *h, const jt_miner *m, const char *job_id, int64_t atte
                  const char *result, int64_t units, th_resp *r);
 /** Submit a job; body text. Returns status; *job_id filled on 201. */
 long jt_submit(th_host *h, const jt_client *c, const char *body, char job_id[64]);
+/** Two exchange traders: seller holds 10 AIT, buyer 1 BTC (minted by the admin). */
+void jt_exchange_pair(th_host *h, jt_client *seller, jt_client *buyer);
+/** A limit order of 1 AIT at 0.001 BTC on AIT-BTC (exchange plugin); side "buy" or "sell".
+ *  Returns the HTTP status (the body goes to stderr unless 201). */
+long jt_exchange_order(th_host *h, const jt_client *c, const char *side);
 /** Job JSON (caller frees) through GET as admin, waiting up to wait_s. */
 cJSON *jt_job(th_host *h, const char *job_id, int wait_s);
 /** Available and locked AIT of an address in base units (explorer). */
