@@ -8,32 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static char *scrape(void) {
-    th_resp r;
-    assert_int_equal(th_req(H, "GET", "/metrics", NULL, NULL, &r), 0);
-    expect_status(r.status, 200, &r, "metrics");
-    char *text = strdup(r.body);
-    th_resp_free(&r);
-    return text;
-}
-
-/* The value of the sample written exactly as `series` ("name{labels}"), NAN when absent. */
-static double value_of(const char *text, const char *series) {
-    size_t n = strlen(series);
-    for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
-        if (strncmp(p, series, n) == 0 && p[n] == ' ') return strtod(p + n + 1, NULL);
-    return NAN;
-}
-
-static double now_value(const char *series) {
-    char *text = scrape();
-    double v = value_of(text, series);
-    free(text);
-    return v;
-}
-
 static void check_value(const char *text, const char *series, double want) {
-    double got = value_of(text, series);
+    double got = jt_metric_in(text, series);
     if (got != want) fail_msg("%s: got %g, want %g", series, got, want);
 }
 
@@ -44,12 +20,12 @@ typedef struct wait_value {
 
 static int reaches(void *p) {
     const wait_value *w = p;
-    return now_value(w->series) >= w->want;
+    return jt_metric(H, w->series) >= w->want;
 }
 
 static void test_idle_node(void **st) {
     (void)st;
-    char *text = scrape();
+    char *text = jt_scrape(H);
     /* Zeros are series too: "no miner online" must be something an alert can see. */
     check_value(text, "aitbc_miners{status=\"ONLINE\"}", 0);
     check_value(text, "aitbc_jobs{state=\"QUEUED\"}", 0);
@@ -59,8 +35,8 @@ static void test_idle_node(void **st) {
     check_value(text, "aitbc_exchange_open_orders{market=\"AIT-BTC\",side=\"buy\"}", 0);
     check_value(text, "aitbc_exchange_trades_total", 0);
     check_value(text, "aitbc_ws_connections", 0);
-    assert_true(value_of(text, "aitbc_chain_height") >= 0);
-    assert_true(value_of(text, "aitbc_chain_last_block_age_seconds") >= 0);
+    assert_true(jt_metric_in(text, "aitbc_chain_height") >= 0);
+    assert_true(jt_metric_in(text, "aitbc_chain_last_block_age_seconds") >= 0);
     free(text);
 }
 
@@ -77,7 +53,7 @@ static void test_job_lifecycle(void **st) {
     assert_int_equal(
         jt_submit(H, &c, "{\"payload\":{\"type\":\"metric-run\"},\"max_price\":\"2\"}", run_id),
         201);
-    char *text = scrape();
+    char *text = jt_scrape(H);
     check_value(text, "aitbc_miners{status=\"ONLINE\"}", 1);
     check_value(text, "aitbc_jobs{state=\"QUEUED\"}", 2);
     check_value(text, "aitbc_jobs_active{state=\"QUEUED\",type=\"metric-wait\"}", 1);
@@ -90,21 +66,22 @@ static void test_job_lifecycle(void **st) {
     const cJSON *job = only_job(&r, run_id);
     int64_t attempt = jt_int(job, "attempt");
     th_resp_free(&r);
-    text = scrape();
+    text = jt_scrape(H);
     check_value(text, "aitbc_jobs_assigned_total", 1);
     check_value(text, "aitbc_jobs{state=\"RUNNING\"}", 1);
     check_value(text, "aitbc_jobs_active{state=\"RUNNING\",type=\"metric-run\"}", 1);
-    assert_true(isnan(value_of(text, "aitbc_jobs_active{state=\"QUEUED\",type=\"metric-run\"}")));
+    assert_true(
+        isnan(jt_metric_in(text, "aitbc_jobs_active{state=\"QUEUED\",type=\"metric-run\"}")));
     free(text);
 
     expect_status(jt_complete(H, &m, run_id, attempt, "{\"ok\":true}", 1, &r), 200, &r, "complete");
     th_resp_free(&r);
-    text = scrape();
+    text = jt_scrape(H);
     check_value(text, "aitbc_jobs_completed_total", 1);
     check_value(text, "aitbc_jobs{state=\"COMPLETED\"}", 1);
     check_value(text, "aitbc_jobs{state=\"QUEUED\"}", 1);
     /* The waiting job is the oldest queued one; it was submitted before this scrape. */
-    assert_true(value_of(text, "aitbc_jobs_oldest_queued_age_seconds") > 0);
+    assert_true(jt_metric_in(text, "aitbc_jobs_oldest_queued_age_seconds") > 0);
     check_value(text, "aitbc_ledger_locked{module=\"client\",asset=\"AIT\"}", 1000000);
     free(text);
 }
@@ -136,12 +113,12 @@ static void test_exchange(void **st) {
     jt_exchange_pair(H, &seller, &buyer);
     assert_int_equal(jt_exchange_order(H, &seller, "sell"), 201);
     assert_int_equal(jt_exchange_order(H, &seller, "sell"), 201);
-    char *text = scrape();
+    char *text = jt_scrape(H);
     check_value(text, "aitbc_exchange_open_orders{market=\"AIT-BTC\",side=\"sell\"}", 2);
     check_value(text, "aitbc_ledger_locked{module=\"exchange\",asset=\"AIT\"}", 2000000);
     free(text);
     assert_int_equal(jt_exchange_order(H, &buyer, "buy"), 201);
-    text = scrape();
+    text = jt_scrape(H);
     check_value(text, "aitbc_exchange_orders_total", 3);
     check_value(text, "aitbc_exchange_trades_total", 1);
     check_value(text, "aitbc_exchange_open_orders{market=\"AIT-BTC\",side=\"sell\"}", 1);
@@ -182,15 +159,15 @@ static void names_exported(const char *text, const char *rel) {
  * output for a person to read. */
 static void test_promtool(void **st) {
     (void)st;
-    char *text = scrape();
+    char *text = jt_scrape(H);
     /* The work above went through the writer: every batch is in the size histogram, and every
      * batch that began has its COMMIT timed. */
-    double batches = value_of(text, "aitbc_write_batches_total");
+    double batches = jt_metric_in(text, "aitbc_write_batches_total");
     assert_true(batches > 0);
     check_value(text, "aitbc_write_batch_size_count", batches);
     check_value(text, "aitbc_write_batch_size_bucket{le=\"+Inf\"}", batches);
     check_value(text, "aitbc_write_batch_size_sum",
-                value_of(text, "aitbc_write_batch_items_total"));
+                jt_metric_in(text, "aitbc_write_batch_items_total"));
     check_value(text, "aitbc_write_commit_seconds_count", batches);
     names_exported(text, "contrib/grafana/aitbc.json");
     names_exported(text, "contrib/prometheus/alerts.yml");

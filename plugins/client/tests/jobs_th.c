@@ -6,6 +6,7 @@
 #include <aitbc/money.h>
 #include <aitbc/util.h>
 #include <inttypes.h>
+#include <math.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -261,6 +262,29 @@ long jt_submit(th_host *h, const jt_client *c, const char *body, char job_id[64]
     if (st == 201 && job_id) snprintf(job_id, 64, "%s", jt_str(r.json, "job_id"));
     th_resp_free(&r);
     return st;
+}
+
+char *jt_scrape(th_host *h) {
+    th_resp r;
+    if (th_req(h, "GET", "/metrics", NULL, NULL, &r) != 0 || r.status != 200) die("metrics", &r);
+    char *text = strdup(r.body);
+    th_resp_free(&r);
+    if (!text) die("metrics copy", NULL);
+    return text;
+}
+
+double jt_metric_in(const char *text, const char *series) {
+    size_t n = strlen(series);
+    for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+        if (strncmp(p, series, n) == 0 && p[n] == ' ') return strtod(p + n + 1, NULL);
+    return NAN;
+}
+
+double jt_metric(th_host *h, const char *series) {
+    char *text = jt_scrape(h);
+    double v = jt_metric_in(text, series);
+    free(text);
+    return v;
 }
 
 void jt_exchange_pair(th_host *h, jt_client *seller, jt_client *buyer) {

@@ -49,6 +49,12 @@ long jt_complete(th_host *h, const jt_miner *m, const char *job_id, int64_t atte
                  const char *result, int64_t units, th_resp *r);
 /** Submit a job; body text. Returns status; *job_id filled on 201. */
 long jt_submit(th_host *h, const jt_client *c, const char *body, char job_id[64]);
+/** GET /metrics (from loopback: no key) as text; caller frees. */
+char *jt_scrape(th_host *h);
+/** The value of the sample written exactly as series ("name{labels}") in text; NAN if absent. */
+double jt_metric_in(const char *text, const char *series);
+/** jt_metric_in on a fresh scrape. */
+double jt_metric(th_host *h, const char *series);
 /** Two exchange traders: seller holds 10 AIT, buyer 1 BTC (minted by the admin). */
 void jt_exchange_pair(th_host *h, jt_client *seller, jt_client *buyer);
 /** A limit order of 1 AIT at 0.001 BTC on AIT-BTC (exchange plugin); side "buy" or "sell".

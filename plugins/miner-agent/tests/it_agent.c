@@ -142,6 +142,19 @@ static void test_job_runs_verifies_and_pays(void **st) {
     rec = at_miner_record(C, addr);
     assert_true(jt_int(cJSON_GetObjectItem(rec, "metrics"), "cpu_cores") >= 1);
     cJSON_Delete(rec);
+
+    /* the miner node's own /metrics: both attempts reported, nothing left in the spool */
+    char *text = jt_scrape(m);
+    assert_true(jt_metric_in(text, "aitbc_miner_agent_slots") == 2);
+    assert_true(jt_metric_in(text, "aitbc_miner_agent_jobs_running") == 0);
+    assert_true(jt_metric_in(text, "aitbc_miner_agent_jobs_finished_total{outcome=\"ok\"}") == 1);
+    assert_true(jt_metric_in(text, "aitbc_miner_agent_jobs_finished_total{outcome=\"failed\"}") ==
+                1);
+    assert_true(jt_metric_in(text, "aitbc_miner_agent_spooled_results") == 0);
+    assert_true(jt_metric_in(text, "aitbc_miner_agent_registered") == 1);
+    assert_true(jt_metric_in(text, "aitbc_miner_agent_coordinator_up") == 1);
+    assert_true(jt_metric_in(text, "aitbc_miner_agent_draining") == 0);
+    free(text);
     assert_int_equal(th_stop(m), 0);
 }
 
