@@ -287,6 +287,34 @@ double jt_metric(th_host *h, const char *series) {
     return v;
 }
 
+int jt_unexported(const char *text, const char *path, const char *prefix, int with_prefix) {
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "cannot read %s\n", path);
+        return -1;
+    }
+    static char buf[256 * 1024];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    int missing = 0, checked = 0;
+    for (const char *p = strstr(buf, "aitbc_"); p; p = strstr(p, "aitbc_")) {
+        size_t k = strspn(p, "abcdefghijklmnopqrstuvwxyz0123456789_");
+        char name[128], line[140];
+        snprintf(name, sizeof name, "%.*s", (int)k, p);
+        p += k;
+        if ((strncmp(name, prefix, strlen(prefix)) == 0) != with_prefix) continue;
+        checked++;
+        snprintf(line, sizeof line, "\n%s{", name);
+        if (strstr(text, line)) continue;
+        snprintf(line, sizeof line, "\n%s ", name);
+        if (strstr(text, line)) continue;
+        fprintf(stderr, "%s queries %s, which the node does not export\n", path, name);
+        missing++;
+    }
+    return checked ? missing : -1; /* nothing to check is a broken test */
+}
+
 void jt_exchange_pair(th_host *h, jt_client *seller, jt_client *buyer) {
     jt_client_new(h, "10", seller);
     jt_client_new(h, "0", buyer);

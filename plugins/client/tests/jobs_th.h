@@ -55,6 +55,10 @@ char *jt_scrape(th_host *h);
 double jt_metric_in(const char *text, const char *series);
 /** jt_metric_in on a fresh scrape. */
 double jt_metric(th_host *h, const char *series);
+/** Series named in the file at path (words aitbc_...) that the scrape text lacks, each printed;
+ *  only names starting with prefix (with_prefix 1) or only the others (0). -1 if the file is
+ *  unreadable or names none. */
+int jt_unexported(const char *text, const char *path, const char *prefix, int with_prefix);
 /** Two exchange traders: seller holds 10 AIT, buyer 1 BTC (minted by the admin). */
 void jt_exchange_pair(th_host *h, jt_client *seller, jt_client *buyer);
 /** A limit order of 1 AIT at 0.001 BTC on AIT-BTC (exchange plugin); side "buy" or "sell".
