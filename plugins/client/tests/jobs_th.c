@@ -315,6 +315,19 @@ int jt_unexported(const char *text, const char *path, const char *prefix, int wi
     return checked ? missing : -1; /* nothing to check is a broken test */
 }
 
+int jt_promtool_check(const char *text, const char *path) {
+    FILE *f = fopen(path, "w");
+    if (!f || fputs(text, f) < 0 || fclose(f) != 0) die("write the scrape", NULL);
+    if (system("command -v promtool >/dev/null 2>&1") != 0) {
+        fprintf(stderr, "promtool not installed (Debian package prometheus): lint skipped\n");
+        return 77;
+    }
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "promtool check metrics < '%s'", path);
+    int rc = system(cmd);
+    return rc == 0 ? 0 : 1;
+}
+
 void jt_exchange_pair(th_host *h, jt_client *seller, jt_client *buyer) {
     jt_client_new(h, "10", seller);
     jt_client_new(h, "0", buyer);

@@ -59,6 +59,9 @@ double jt_metric(th_host *h, const char *series);
  *  only names starting with prefix (with_prefix 1) or only the others (0). -1 if the file is
  *  unreadable or names none. */
 int jt_unexported(const char *text, const char *path, const char *prefix, int with_prefix);
+/** Write a scrape to path (kept for a person to read) and lint it with `promtool check metrics`:
+ *  0 clean, 1 not, 77 promtool is not installed (said on stderr). */
+int jt_promtool_check(const char *text, const char *path);
 /** Two exchange traders: seller holds 10 AIT, buyer 1 BTC (minted by the admin). */
 void jt_exchange_pair(th_host *h, jt_client *seller, jt_client *buyer);
 /** A limit order of 1 AIT at 0.001 BTC on AIT-BTC (exchange plugin); side "buy" or "sell".

@@ -166,6 +166,8 @@ static void test_job_runs_verifies_and_pays(void **st) {
     assert_int_equal(jt_unexported(text, AITBC_SOURCE_DIR "/contrib/prometheus/alerts.yml",
                                    "aitbc_miner_agent_", 1),
                      0);
+    int lint = jt_promtool_check(text, "it_agent_miner.prom");
+    assert_true(lint == 0 || lint == 77);
     free(text);
     assert_int_equal(th_stop(m), 0);
 }
