@@ -57,10 +57,10 @@ char *jt_scrape(th_host *h);
 double jt_metric_in(const char *text, const char *series);
 /** jt_metric_in on a fresh scrape. */
 double jt_metric(th_host *h, const char *series);
-/** Series named in the file at path (words aitbc_...) that the scrape text lacks, each printed;
- *  only names starting with prefix (with_prefix 1) or only the others (0). -1 if the file is
- *  unreadable or names none. */
-int jt_unexported(const char *text, const char *path, const char *prefix, int with_prefix);
+/** Series the shipped Grafana dashboard and alert rules (contrib/) name (words aitbc_...) that
+ *  the scrape text lacks, each printed; only names starting with prefix (with_prefix 1) or only
+ *  the others (0). -1 if a file is unreadable or names none. */
+int jt_unexported(const char *text, const char *prefix, int with_prefix);
 /** Write a scrape to path (kept for a person to read) and lint it with `promtool check metrics`:
  *  0 clean, 1 not, 77 promtool is not installed (said on stderr). */
 int jt_promtool_check(const char *text, const char *path);
