@@ -23,6 +23,12 @@ static void render_writer(mbuf *b) {
               "aitbc_write_batches_failed_total %llu\n",
               ws.queued, (unsigned long long)ws.batches, (unsigned long long)ws.items,
               (unsigned long long)ws.failed);
+    mb_printf(b,
+              "# HELP aitbc_store_wal_pages_total Database pages written to the WAL by "
+              "committed write transactions.\n"
+              "# TYPE aitbc_store_wal_pages_total counter\n"
+              "aitbc_store_wal_pages_total %llu\n",
+              (unsigned long long)store_wal_pages_total());
     static const double size_bounds[] = WRITER_SIZE_BOUNDS;
     static const int64_t commit_bounds_us[] = WRITER_COMMIT_BOUNDS_US;
     double commit_bounds[WRITER_COMMIT_NB];
