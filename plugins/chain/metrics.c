@@ -1,19 +1,22 @@
-/* "metrics:chain@1": the chain series of GET /metrics. Cost per scrape: the top block (primary
- * key), pending transactions (the partial index chain_txs_pending, bounded by one block's worth),
- * and locked funds summed over chain_lock_owners, which holds only live locks (rows are deleted
- * when they reach 0): proportional to open escrows and orders, never to history. */
+/* "metrics:chain@1": the chain series of GET /metrics. Cost per scrape: the top block and the
+ * newest transaction (primary keys: blocks hold gap-free ranges of transaction sequence numbers,
+ * so whatever lies past the top block's range is pending), and locked funds summed over
+ * chain_lock_owners, which holds only live locks (rows are deleted when they reach 0):
+ * proportional to open escrows and orders, never to history. */
 #include <stdio.h>
 #include "chain.h"
 
+/* The newest block's series; *next_seq = the first transaction no block holds yet. */
 static void top_block(chain_state *cs, aitbc_txn *t, const aitbc_metrics_writer_v1 *w,
-                      aitbc_metrics_out *out) {
+                      aitbc_metrics_out *out, int64_t *next_seq) {
     const aitbc_host_api *api = cs->api;
-    aitbc_stmt *s =
-        api->stmt(t, "SELECT height, ts_ms FROM chain_blocks ORDER BY height DESC LIMIT 1");
+    aitbc_stmt *s = api->stmt(t, "SELECT height, ts_ms, first_seq + tx_count FROM chain_blocks "
+                                 "ORDER BY height DESC LIMIT 1");
     int64_t height = -1, ts = 0;
     if (s && api->step(s) == AITBC_ROW) {
         height = api->col_int64(s, 0);
         ts = api->col_int64(s, 1);
+        if (!api->col_is_null(s, 2)) *next_seq = api->col_int64(s, 2);
     }
     if (s) api->stmt_done(s);
     if (height < 0) return; /* no genesis yet: no height to report */
@@ -27,14 +30,17 @@ static void top_block(chain_state *cs, aitbc_txn *t, const aitbc_metrics_writer_
                      now > ts ? (double)(now - ts) / 1e3 : 0.0);
 }
 
-static void pending(chain_state *cs, aitbc_txn *t, const aitbc_metrics_writer_v1 *w,
-                    aitbc_metrics_out *out) {
+static void pending(chain_state *cs, aitbc_txn *t, int64_t next_seq,
+                    const aitbc_metrics_writer_v1 *w, aitbc_metrics_out *out) {
     const aitbc_host_api *api = cs->api;
-    aitbc_stmt *s = api->stmt(t, "SELECT COUNT(*) FROM chain_txs WHERE block_height IS NULL");
+    aitbc_stmt *s = api->stmt(t, "SELECT MAX(seq) FROM chain_txs");
     if (!s) return;
-    if (api->step(s) == AITBC_ROW)
+    if (api->step(s) == AITBC_ROW) {
+        int64_t last = api->col_is_null(s, 0) ? 0 : api->col_int64(s, 0);
         aitbc_metric_one(w, out, "aitbc_chain_pending_transactions", AITBC_METRIC_GAUGE,
-                         "Transactions waiting for the next block.", (double)api->col_int64(s, 0));
+                         "Transactions waiting for the next block.",
+                         (double)(last >= next_seq ? last - next_seq + 1 : 0));
+    }
     api->stmt_done(s);
 }
 
@@ -58,8 +64,9 @@ static void collect(void *self, const aitbc_metrics_writer_v1 *w, aitbc_metrics_
     chain_state *cs = self;
     aitbc_txn *t = cs->api->txn_begin(AITBC_TXN_READ);
     if (!t) return;
-    top_block(cs, t, w, out);
-    pending(cs, t, w, out);
+    int64_t next_seq = 1; /* seq counts from 1 */
+    top_block(cs, t, w, out, &next_seq);
+    pending(cs, t, next_seq, w, out);
     locked(cs, t, w, out);
     cs->api->txn_commit(t);
 }

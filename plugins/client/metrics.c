@@ -1,7 +1,7 @@
 /* "metrics:client@1": the jobs series of GET /metrics. Cost per scrape: one read of the few
  * client_counters rows (kept by every state change), the QUEUED and RUNNING jobs counted per type
- * (the partial queue index, and the state index over running jobs: bounded by miner slots) and the
- * oldest queued job (first entry of the state index). No scan of finished jobs. */
+ * (their partial indexes: the queue, and the running jobs bounded by miner slots) and the oldest
+ * queued job (first entry of the state index). No scan of finished jobs. */
 #include "client.h"
 #include <stdio.h>
 #include <string.h>
@@ -35,13 +35,15 @@ static int read_counters(client_state *cs, aitbc_txn *t, counters *c) {
 static void active_by_type(client_state *cs, aitbc_txn *t, const char *state,
                            const aitbc_metrics_writer_v1 *w, aitbc_metrics_out *out) {
     const aitbc_host_api *api = cs->api;
-    /* The state is a literal so SQLite may count QUEUED from the partial index client_jobs_queue
-     * (job_type, seq) alone; RUNNING walks client_jobs_state over the running rows. */
+    /* Named partial indexes (the planner would take client_jobs_state): the queue walks
+     * client_jobs_queue, the running jobs client_jobs_running; both hold only live jobs. */
     aitbc_stmt *s = api->stmt(t, strcmp(state, "QUEUED") == 0
-                                     ? "SELECT job_type, COUNT(*) FROM client_jobs WHERE state = "
-                                       "'QUEUED' GROUP BY job_type ORDER BY 2 DESC"
-                                     : "SELECT job_type, COUNT(*) FROM client_jobs WHERE state = "
-                                       "'RUNNING' GROUP BY job_type ORDER BY 2 DESC");
+                                     ? "SELECT job_type, COUNT(*) FROM client_jobs INDEXED BY "
+                                       "client_jobs_queue WHERE state = 'QUEUED' GROUP BY job_type "
+                                       "ORDER BY 2 DESC"
+                                     : "SELECT job_type, COUNT(*) FROM client_jobs INDEXED BY "
+                                       "client_jobs_running WHERE state = 'RUNNING' GROUP BY "
+                                       "job_type ORDER BY 2 DESC");
     if (!s) return;
     int64_t other = 0;
     int n = 0;
