@@ -1,9 +1,10 @@
 /* GET /metrics as an operator scrapes it, from the real host with the job, chain and exchange
  * plugins: every series the plugins and the host add moves with real work (a job queued, run and
- * completed, a lease lost, a trade), and the whole text passes `promtool check metrics` when
- * promtool is installed. */
+ * completed, a lease lost, a trade, a WebSocket client), and the whole text passes `promtool check
+ * metrics` when promtool is installed. */
 #define IT_JOBS_MINER_CFG "heartbeat_interval_s: 1, lease_s: 1, max_attempts: 3, sweep_ms: 50"
 #include "it_jobs_common.h"
+#include "ws_client.h"
 #include <math.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -21,6 +22,28 @@ typedef struct wait_value {
 static int reaches(void *p) {
     const wait_value *w = p;
     return jt_metric(H, w->series) >= w->want;
+}
+
+static int equals(void *p) {
+    const wait_value *w = p;
+    return jt_metric(H, w->series) == w->want;
+}
+
+/* A WebSocket client is counted while it is connected, and no longer once it has gone. */
+static void test_websocket(void **st) {
+    (void)st;
+    jt_client c;
+    jt_client_new(H, "0", &c);
+    wsc_loop *l = wsc_loop_new();
+    assert_non_null(l);
+    wsc *w = wsc_connect(l, th_ws_port(H), c.key, 5000);
+    assert_true(wsc_is_open(w));
+    wait_value one = {"aitbc_ws_connections", 1}, none = {"aitbc_ws_connections", 0};
+    assert_true(th_wait_until(equals, &one, 5000));
+    assert_true(jt_metric(H, "aitbc_ws_queued_bytes") >= 0);
+    wsc_free(w);
+    assert_true(th_wait_until(equals, &none, 5000));
+    wsc_loop_free(l);
 }
 
 static void test_idle_node(void **st) {
@@ -150,12 +173,13 @@ static void test_whole_scrape(void **st) {
 }
 
 int main(void) {
-    H = jt_start_full(IT_JOBS_MINER_CFG, NULL, "  exchange: {}\n", NULL);
+    H = jt_start_full(IT_JOBS_MINER_CFG, NULL, "  exchange: {}\n",
+                      "websocket: { listen: \"127.0.0.1:0\" }\n");
     if (!H) return 1;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_idle_node),    cmocka_unit_test(test_job_lifecycle),
-        cmocka_unit_test(test_lease_lost),   cmocka_unit_test(test_exchange),
-        cmocka_unit_test(test_whole_scrape),
+        cmocka_unit_test(test_idle_node),  cmocka_unit_test(test_job_lifecycle),
+        cmocka_unit_test(test_lease_lost), cmocka_unit_test(test_exchange),
+        cmocka_unit_test(test_websocket),  cmocka_unit_test(test_whole_scrape),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     int stc = th_stop(H);
