@@ -14,5 +14,6 @@
 #include "command.h"
 #include "metrics.h"
 #include "paging.h"
+#include "answer.h"
 #include "receipt.h"
 #endif
