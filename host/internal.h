@@ -83,7 +83,7 @@ void hlog_buffered(const char *prefix, aitbc_log_level level, const char *fmt, .
 void hlog_flush(void);
 /** Lines as JSON objects (node.log_format: json) instead of text. */
 void hlog_set_json(int on);
-/** The request this thread serves right now (borrowed; NULL when done): JSON lines carry it. */
+/** The request this thread serves right now (copied; NULL when done): JSON lines carry it. */
 void hlog_set_request_id(const char *id);
 
 /* ---------------- plugins (loader.c) ---------------- */

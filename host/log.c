@@ -17,8 +17,8 @@
 #include "internal.h"
 
 static atomic_int g_level = AITBC_LOG_INFO;
-static atomic_int g_json; /* node.log_format: json */
-static _Thread_local const char *tl_request_id;
+static atomic_int g_json;                    /* node.log_format: json */
+static _Thread_local char tl_request_id[64]; /* "" = not serving a request */
 static pthread_mutex_t g_write_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static const char *const level_names[] = {"ERROR", "WARN", "INFO", "DEBUG"};
@@ -190,7 +190,7 @@ static void emit(const char *prefix, aitbc_log_level level, int buffered, const 
     int json = atomic_load(&g_json);
     const char *rid = tl_request_id;
     /* Worst case: every byte of the message, prefix and request id escaped to 6. */
-    size_t cap = 160 + 6 * (mlen + strlen(prefix) + (rid ? strlen(rid) : 0));
+    size_t cap = 160 + 6 * (mlen + strlen(prefix) + strlen(rid));
     char stack_line[2048];
     char *line = cap <= sizeof stack_line ? stack_line : malloc(cap);
     size_t len = 0;
@@ -215,10 +215,10 @@ void hlog_set_json(int on) {
     atomic_store(&g_json, on ? 1 : 0);
 }
 
-/** @brief The request this thread is serving (id borrowed until cleared with NULL): JSON lines
- *  carry it as request_id. */
+/** @brief The request this thread is serving (copied; NULL when done): JSON lines carry it as
+ *  request_id. */
 void hlog_set_request_id(const char *id) {
-    tl_request_id = id;
+    snprintf(tl_request_id, sizeof tl_request_id, "%s", id ? id : "");
 }
 
 /** @brief va_list form of hlog(). */
