@@ -28,7 +28,8 @@ int cl_trade_bind(client_state *cs, const char *trade_id, const char *client, cl
 
 int64_t cl_trade_running(client_state *cs, aitbc_txn *txn, const char *trade_id) {
     const aitbc_host_api *api = cs->api;
-    aitbc_txn *t = txn ? txn : api->txn_begin(AITBC_TXN_READ);
+    aitbc_txn_use use;
+    aitbc_txn *t = aitbc_txn_join(api, txn, AITBC_TXN_READ, &use);
     if (!t) return AITBC_EBUSY;
     aitbc_stmt *s = api->stmt(t, "SELECT COUNT(*) FROM client_jobs WHERE trade_id = ?1 AND "
                                  "state = 'RUNNING'");
@@ -38,7 +39,7 @@ int64_t cl_trade_running(client_state *cs, aitbc_txn *txn, const char *trade_id)
         n = api->step(s) == AITBC_ROW ? api->col_int64(s, 0) : AITBC_EIO;
         api->stmt_done(s);
     }
-    if (!txn) api->txn_commit(t);
+    aitbc_txn_leave(api, &use, 0, 0); /* a read: ending it never fails the answer */
     return n;
 }
 

@@ -43,7 +43,8 @@ void mn_row_read(miner_state *ms, aitbc_stmt *s, mn_row *r) {
 
 int mn_load(miner_state *ms, aitbc_txn *txn, const char *address, mn_row *r) {
     const aitbc_host_api *api = ms->api;
-    aitbc_txn *t = txn ? txn : api->txn_begin(AITBC_TXN_READ);
+    aitbc_txn_use use;
+    aitbc_txn *t = aitbc_txn_join(api, txn, AITBC_TXN_READ, &use);
     if (!t) return AITBC_EBUSY;
     aitbc_stmt *s = api->stmt(t, "SELECT " MN_ROW_COLS " FROM miner_miners WHERE address = ?1");
     int rc = AITBC_EIO;
@@ -53,7 +54,7 @@ int mn_load(miner_state *ms, aitbc_txn *txn, const char *address, mn_row *r) {
         if (rc == AITBC_ROW) mn_row_read(ms, s, r);
         api->stmt_done(s);
     }
-    if (!txn) api->txn_commit(t);
+    aitbc_txn_leave(api, &use, 0, 0); /* a read: ending it never fails the answer */
     return rc == AITBC_ROW ? 1 : rc == AITBC_DONE ? 0 : rc;
 }
 
