@@ -33,8 +33,9 @@ typedef struct aitbc_txn_use {
 
 /** The transaction for a service call: the caller's `given` when non-NULL (joined; it must be
  *  open on the calling thread), else api->txn_begin(mode) (owned). Returns use->txn, or NULL
- *  when an own transaction could not begin (return AITBC_EBUSY; do not call leave). Thread:
- *  the caller's; may block on the database's write turn. */
+ *  when an own transaction could not begin: the call fails (usually AITBC_EBUSY, the write turn
+ *  did not come), and leave on that use ends nothing and returns its rc. Thread: the caller's;
+ *  may block on the database's write turn. */
 aitbc_txn *aitbc_txn_join(const aitbc_host_api *api, aitbc_txn *given, int mode,
                           aitbc_txn_use *use);
 
