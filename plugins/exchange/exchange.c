@@ -1,36 +1,11 @@
-/* The exchange plugin: descriptor and lifecycle. init migrates the tables; start resolves the
- * markets against the ledger's assets, finds (or makes) the treasury account, rebuilds every
- * book from the open orders in the database, declares the bus topics and registers the routes. */
+/* The exchange plugin: descriptor and lifecycle. init migrates the tables (store.c); start
+ * resolves the markets against the ledger's assets, finds (or makes) the treasury account,
+ * rebuilds every book from the open orders in the database, declares the bus topics and registers
+ * the routes (routes.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "exchange.h"
-
-static const aitbc_migration k_migrations[] = {
-    {1, "CREATE TABLE exchange_orders("
-        " seq INTEGER PRIMARY KEY AUTOINCREMENT, order_id TEXT NOT NULL UNIQUE,"
-        " owner TEXT NOT NULL, market TEXT NOT NULL, side INTEGER NOT NULL, type INTEGER NOT NULL,"
-        " tif INTEGER NOT NULL, post_only INTEGER NOT NULL, price INTEGER, quantity INTEGER,"
-        " quote_quantity INTEGER, client_order_id TEXT, status INTEGER NOT NULL,"
-        " is_open INTEGER NOT NULL, filled INTEGER NOT NULL, filled_quote INTEGER NOT NULL,"
-        " fees INTEGER NOT NULL, remaining INTEGER NOT NULL, locked INTEGER NOT NULL,"
-        " created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL);"
-        "CREATE UNIQUE INDEX exchange_orders_coid ON exchange_orders(owner, client_order_id)"
-        " WHERE is_open = 1 AND client_order_id IS NOT NULL;"
-        "CREATE INDEX exchange_orders_owner ON exchange_orders(owner, seq);"
-        "CREATE INDEX exchange_orders_open ON exchange_orders(market, seq) WHERE is_open = 1;"
-        "CREATE TABLE exchange_trades("
-        " seq INTEGER PRIMARY KEY AUTOINCREMENT, trade_id TEXT NOT NULL UNIQUE,"
-        " market TEXT NOT NULL, price INTEGER NOT NULL, quantity INTEGER NOT NULL,"
-        " notional INTEGER NOT NULL, taker_side INTEGER NOT NULL, taker_order TEXT NOT NULL,"
-        " maker_order TEXT NOT NULL, taker_fee INTEGER NOT NULL, maker_fee INTEGER NOT NULL,"
-        " ts_ms INTEGER NOT NULL);"
-        "CREATE INDEX exchange_trades_market ON exchange_trades(market, seq);"
-        "CREATE INDEX exchange_trades_time ON exchange_trades(market, ts_ms);"
-        "CREATE INDEX exchange_trades_taker ON exchange_trades(taker_order);"
-        "CREATE INDEX exchange_trades_maker ON exchange_trades(maker_order);"
-        "CREATE TABLE exchange_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"},
-};
 
 static const aitbc_cfg_key k_schema[] = {
     {"markets", AITBC_CFG_ARRAY, 0,
@@ -56,7 +31,7 @@ static int ex_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **stat
     }
     if (tre) snprintf(es->treasury, sizeof es->treasury, "%s", tre);
     ex_service_init(es);
-    int rc = api->migrate(ctx, k_migrations, sizeof k_migrations / sizeof k_migrations[0]);
+    int rc = ex_store_migrate(es);
     if (rc == 0) rc = api->service_register(ctx, AITBC_EXCHANGE_SERVICE, &es->service);
     ex_metrics_init(es);
     return rc == 0 ? api->service_register(ctx, "metrics:exchange@1", &es->metrics) : rc;
@@ -107,70 +82,6 @@ static int declare_topics(ex_state *es) {
     return rc;
 }
 
-static int register_routes(ex_state *es) {
-    const aitbc_route routes[] = {
-        {.method = "GET",
-         .path = "/v1/exchange/markets",
-         .roles = AITBC_ROLE_ANY,
-         .handler = ex_h_markets,
-         .user = es},
-        {.method = "GET",
-         .path = "/v1/exchange/ticker",
-         .roles = AITBC_ROLE_ANY,
-         .handler = ex_h_ticker,
-         .user = es},
-        {.method = "GET",
-         .path = "/v1/exchange/orderbook",
-         .roles = AITBC_ROLE_ANY,
-         .handler = ex_h_orderbook,
-         .user = es},
-        {.method = "GET",
-         .path = "/v1/exchange/trades",
-         .roles = AITBC_ROLE_ANY,
-         .handler = ex_h_trades,
-         .user = es},
-        {.method = "GET",
-         .path = "/v1/exchange/klines",
-         .roles = AITBC_ROLE_ANY,
-         .handler = ex_h_klines,
-         .user = es},
-        {.method = "POST",
-         .path = "/v1/exchange/orders",
-         .roles = AITBC_ROLE_CLIENT,
-         .body = AITBC_BODY_JSON,
-         .handler = ex_h_place,
-         .user = es,
-         .idempotent = 1,
-         .write = 1}, /* a failed batch reloads the book (ex_market_batch_join) */
-        {.method = "GET",
-         .path = "/v1/exchange/orders",
-         .roles = AITBC_ROLE_CLIENT,
-         .handler = ex_h_orders_list,
-         .user = es},
-        {.method = "GET",
-         .path = "/v1/exchange/orders/{order_id}",
-         .roles = AITBC_ROLE_CLIENT,
-         .handler = ex_h_order_get,
-         .user = es},
-        {.method = "DELETE",
-         .path = "/v1/exchange/orders/{order_id}",
-         .roles = AITBC_ROLE_CLIENT,
-         .handler = ex_h_order_cancel,
-         .user = es,
-         .write = 1},
-        {.method = "GET",
-         .path = "/v1/exchange/balances",
-         .roles = AITBC_ROLE_CLIENT,
-         .handler = ex_h_balances,
-         .user = es},
-    };
-    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        int rc = es->api->route(es->ctx, &routes[i]);
-        if (rc != 0) return rc;
-    }
-    return 0;
-}
-
 static int ex_start(void *state) {
     ex_state *es = state;
     es->ledger = aitbc_ledger_for(es->api->service_lookup(AITBC_LEDGER_SERVICE), "exchange");
@@ -186,7 +97,7 @@ static int ex_start(void *state) {
     if (rc == 0 && (rc = ex_sequences_load(es)) != 0)
         es->api->log(es->ctx, AITBC_LOG_ERROR, "loading the book sequences failed (%d)", rc);
     if (rc == 0) rc = declare_topics(es);
-    if (rc == 0) rc = register_routes(es);
+    if (rc == 0) rc = ex_routes_register(es);
     return rc;
 }
 

@@ -46,6 +46,14 @@ typedef struct ex_state {
 /** @brief Fill es->metrics. Markets are read at each scrape, so after start. */
 void ex_metrics_init(ex_state *es);
 
+/* store.c */
+/** Runs the exchange's migrations (from init). 0 or the host's error. */
+int ex_store_migrate(ex_state *es);
+
+/* routes.c */
+/** Registers every exchange route (from start). 0 or the host's error. */
+int ex_routes_register(ex_state *es);
+
 /* service.c */
 /** @brief Fill es->service (exchange@1). */
 void ex_service_init(ex_state *es);
