@@ -86,7 +86,7 @@ int chain_move(chain_state *cs, aitbc_txn *txn, const char *op, const char *type
                const char *to, const char *asset, int64_t amount, const char *ref,
                char hash_out[AITBC_TX_HASH_MAX], chain_tx *tx_out);
 
-/** Schema steps (chain.c); exposed for the upgrade test. */
+/** Schema steps (store.c); exposed for the upgrade test. */
 extern const aitbc_migration chain_migrations[];
 extern const size_t chain_migrations_n;
 
