@@ -1,7 +1,7 @@
 /* Miner routes: heartbeat and long-poll (assignment rides on the answer), completion, and the
  * miner's own record (GET/DELETE). A poll with nothing to hand out parks on the host (no thread
- * held) until a job is queued or wait_s passes; the queued generation closes the gap between
- * "found nothing" and "parked". */
+ * held) under its miner's wake key until a queued job picks it (wake.c) or wait_s passes; the
+ * queued generation closes the gap between "found nothing" and "parked". */
 #include "miner.h"
 #include <stddef.h>
 #include <stdint.h>
@@ -93,6 +93,7 @@ static int record_beat(miner_state *ms, const char *address, const mn_beat *b, m
             row->metrics = aitbc_json_print(b->metrics);
         }
         int w = mn_upsert(ms, t, row);
+        if (w == 0) w = mn_live_put(ms, row);
         if (w != 0) {
             mn_row_free(row);
             rc = w;
@@ -105,10 +106,12 @@ static int record_beat(miner_state *ms, const char *address, const mn_beat *b, m
     return rc;
 }
 
+/* The heartbeat event; the count of running jobs it carries is also the registry's load. */
 static void publish_beat(miner_state *ms, const mn_row *row) {
     int64_t running = 0;
     char ts[AITBC_TIME_MAX];
-    ms->jobs->miner_stats(ms->jobs->self, row->address, &running, NULL, NULL, NULL);
+    if (ms->jobs->miner_stats(ms->jobs->self, row->address, &running, NULL, NULL, NULL) == 0)
+        mn_live_load_set(ms, row->address, running, 0);
     aitbc_time_format(row->last_heartbeat_ms, ts);
     cJSON *ev = cJSON_CreateObject();
     cJSON_AddStringToObject(ev, "address", row->address);
@@ -142,19 +145,24 @@ static void poll_retry(aitbc_request *req, void *user, int timed_out) {
     int64_t deadline = (int64_t)(intptr_t)user;
     const char *address = ms->api->req_param(req, "address");
     uint64_t gen = ms->jobs->queued_gen(ms->jobs->self);
+    mn_live_unpark(ms, address);
     mn_row row;
-    int rc = mn_load(ms, NULL, address, &row);
-    if (rc <= 0) {
-        if (rc == 0)
-            ms->api->respond_error(req, 404, "not_found", NULL, "No such miner.");
-        else
-            respond_rc(ms, req, rc);
+    /* An OFFLINE miner is not in the registry: the table decides (it may be gone). */
+    int found = mn_live_row(ms, address, &row);
+    if (found == 0) found = mn_load(ms, NULL, address, &row);
+    cJSON *ans = NULL;
+    int assigned = 0, rc = found;
+    if (found > 0) {
+        rc = answer_for(ms, &row, NULL, AITBC_JOBS_NO_RENEW, &ans, &assigned);
+        mn_row_free(&row);
+    }
+    if (assigned > 0) mn_live_load_set(ms, address, -1, assigned);
+    /* A wake this poll did not turn into its job goes to the next miner that fits. */
+    mn_wake_settle(ms, address, ans);
+    if (found == 0) {
+        ms->api->respond_error(req, 404, "not_found", NULL, "No such miner.");
         return;
     }
-    cJSON *ans = NULL;
-    int assigned = 0;
-    rc = answer_for(ms, &row, NULL, AITBC_JOBS_NO_RENEW, &ans, &assigned);
-    mn_row_free(&row);
     if (rc != 0) {
         respond_rc(ms, req, rc);
         return;
@@ -168,9 +176,14 @@ static void poll_retry(aitbc_request *req, void *user, int timed_out) {
 }
 
 static void park(miner_state *ms, aitbc_request *req, int64_t deadline, uint64_t gen) {
-    ms->api->defer(req, AITBC_JOBS_WAKE_QUEUED, deadline, poll_retry, (void *)(intptr_t)deadline);
-    /* A job queued after our dispatch looked but before we parked: wake ourselves. */
-    if (ms->jobs->queued_gen(ms->jobs->self) != gen) ms->api->wake(AITBC_JOBS_WAKE_QUEUED);
+    const char *address = ms->api->req_param(req, "address");
+    char key[MN_WAKE_KEY_MAX];
+    mn_wake_key(address, key);
+    ms->api->defer(req, key, deadline, poll_retry, (void *)(intptr_t)deadline);
+    /* Parked in the registry before the generation is read: a job queued after our dispatch
+     * looked either sees us parked (and may wake us) or raised the generation already. */
+    mn_live_park(ms, address, ms->api->now_ms());
+    if (ms->jobs->queued_gen(ms->jobs->self) != gen) ms->api->wake(key);
 }
 
 static void beat(miner_state *ms, aitbc_request *req, int64_t wait_s) {
@@ -259,9 +272,10 @@ static void h_complete(aitbc_request *req, void *user) {
     aitbc_jobs_error err = {0};
     if (job_id_ok(ms, req, job_id)) {
         if (ms->jobs->complete(ms->jobs->self, job_id, row.address, row.public_key,
-                               ms->api->req_json(req), (int)ms->max_attempts, &ans, &err) == 0)
+                               ms->api->req_json(req), (int)ms->max_attempts, &ans, &err) == 0) {
+            mn_live_load_set(ms, row.address, -1, -1); /* a slot is free again */
             ms->api->respond_json(req, 200, ans);
-        else
+        } else
             respond_jobs_error(ms, req, &err);
     }
     mn_row_free(&row);
