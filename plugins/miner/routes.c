@@ -179,10 +179,10 @@ static void park(miner_state *ms, aitbc_request *req, int64_t deadline, uint64_t
     const char *address = ms->api->req_param(req, "address");
     char key[MN_WAKE_KEY_MAX];
     mn_wake_key(address, key);
-    ms->api->defer(req, key, deadline, poll_retry, (void *)(intptr_t)deadline);
     /* Parked in the registry before the generation is read: a job queued after our dispatch
-     * looked either sees us parked (and may wake us) or raised the generation already. */
+     * looked either sees us parked (and wakes us) or raised the generation already. */
     mn_live_park(ms, address, ms->api->now_ms());
+    ms->api->defer(req, key, deadline, poll_retry, (void *)(intptr_t)deadline);
     if (ms->jobs->queued_gen(ms->jobs->self) != gen) ms->api->wake(key);
 }
 
