@@ -20,11 +20,10 @@ typedef enum { GO_ON = 0, STOPPED, TIMED_OUT, FEED_FAILED } why_ended;
 typedef struct transfer {
     CURL *curl;
     ollama_stream stream;
-    ollama_feed feed; /* last result of feeding the stream */
-    long status;      /* HTTP status once known */
-    char *error_body; /* body of a non-200 answer */
-    size_t error_len, error_cap;
-    int64_t received; /* body bytes */
+    ollama_feed feed;       /* last result of feeding the stream */
+    long status;            /* HTTP status once known */
+    aitbc_bytes error_body; /* of a non-200 answer, its first ERROR_BODY_MAX bytes */
+    int64_t received;       /* body bytes */
     int64_t max_tokens;
     int64_t deadline;
     const aitbc_compute_ctl *ctl;
@@ -38,17 +37,9 @@ static size_t on_body(char *data, size_t size, size_t n, void *user) {
     if (!t->status) curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &t->status);
     t->received += (int64_t)len;
     if (t->status != 200) {
-        size_t take = t->error_len + len > ERROR_BODY_MAX ? ERROR_BODY_MAX - t->error_len : len;
-        if (t->error_len + take + 1 > t->error_cap) {
-            char *grown = realloc(t->error_body, t->error_len + take + 1);
-            if (!grown) return 0;
-            t->error_body = grown;
-            t->error_cap = t->error_len + take + 1;
-        }
-        memcpy(t->error_body + t->error_len, data, take);
-        t->error_len += take;
-        t->error_body[t->error_len] = '\0';
-        return len;
+        size_t room = ERROR_BODY_MAX - t->error_body.len;
+        int rc = aitbc_bytes_append(&t->error_body, data, len < room ? len : room, ERROR_BODY_MAX);
+        return rc == 0 ? len : 0;
     }
     t->feed = ollama_stream_feed(&t->stream, data, len);
     if (t->feed != OLLAMA_MORE && t->feed != OLLAMA_DONE) {
@@ -96,7 +87,8 @@ static CURL *new_handle(const ollama_config *cfg, const char *path, char *url, s
 
 /* The server answered with a non-200 status and (usually) {"error":"..."}. */
 static int status_failure(const transfer *t, aitbc_compute_out *out) {
-    cJSON *o = t->error_body ? aitbc_json_parse_strict(t->error_body, t->error_len) : NULL;
+    cJSON *o =
+        t->error_body.len ? aitbc_json_parse_strict(t->error_body.data, t->error_body.len) : NULL;
     const char *msg = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "error"));
     char text[256];
     snprintf(text, sizeof text, "%.200s", msg ? msg : "no error message");
@@ -196,34 +188,21 @@ done:
     curl_slist_free_all(headers);
     if (t.curl) curl_easy_cleanup(t.curl);
     ollama_stream_free(&t.stream);
-    free(t.error_body);
+    aitbc_bytes_free(&t.error_body);
     free(body);
     return rc;
 }
 
-typedef struct buf {
-    char *p;
-    size_t len;
-} buf;
-
 static size_t collect(char *data, size_t size, size_t n, void *user) {
-    buf *b = user;
-    size_t len = size * n;
-    if (b->len + len > ERROR_BODY_MAX * 16) return 0; /* a model list is a few KiB */
-    char *grown = realloc(b->p, b->len + len + 1);
-    if (!grown) return 0;
-    b->p = grown;
-    memcpy(b->p + b->len, data, len);
-    b->len += len;
-    b->p[b->len] = '\0';
-    return len;
+    /* a model list is a few KiB */
+    return aitbc_bytes_append(user, data, size * n, ERROR_BODY_MAX * 16) == 0 ? size * n : 0;
 }
 
 cJSON *ollama_models(const ollama_config *cfg) {
     char url[2048];
     CURL *c = new_handle(cfg, "/api/tags", url, sizeof url);
     if (!c) return NULL;
-    buf b = {0};
+    aitbc_bytes b = {0};
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)TAGS_TIMEOUT_MS);
@@ -232,8 +211,8 @@ cJSON *ollama_models(const ollama_config *cfg) {
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_cleanup(c);
     cJSON *tags =
-        code == CURLE_OK && status == 200 && b.p ? aitbc_json_parse_strict(b.p, b.len) : NULL;
-    free(b.p);
+        code == CURLE_OK && status == 200 && b.len ? aitbc_json_parse_strict(b.data, b.len) : NULL;
+    aitbc_bytes_free(&b);
     const cJSON *list = cJSON_GetObjectItemCaseSensitive(tags, "models");
     if (!cJSON_IsArray(list)) {
         cJSON_Delete(tags);

@@ -21,8 +21,7 @@ struct ma_http {
     size_t max_body;
     int64_t cap_ms; /* 0 = none */
     /* per call */
-    char *body;
-    size_t len;
+    aitbc_bytes body; /* kept between calls: the connection's answers are similar in size */
     int too_large;
     int64_t retry_after_s;
 };
@@ -45,7 +44,7 @@ void ma_http_free(ma_http *h) {
     if (!h) return;
     if (h->easy) curl_easy_cleanup(h->easy);
     if (h->multi) curl_multi_cleanup(h->multi);
-    free(h->body);
+    aitbc_bytes_free(&h->body);
     free(h);
 }
 
@@ -59,18 +58,9 @@ void ma_http_wake(ma_http *h) {
 
 static size_t on_body(char *data, size_t size, size_t n, void *user) {
     ma_http *h = user;
-    size_t add = size * n;
-    if (h->len + add > h->max_body) {
-        h->too_large = 1;
-        return 0; /* ends the transfer */
-    }
-    char *grown = realloc(h->body, h->len + add + 1);
-    if (!grown) return 0;
-    h->body = grown;
-    memcpy(h->body + h->len, data, add);
-    h->len += add;
-    h->body[h->len] = '\0';
-    return add;
+    int rc = aitbc_bytes_append(&h->body, data, size * n, h->max_body);
+    h->too_large = rc == AITBC_EOVERFLOW;
+    return rc == 0 ? size * n : 0; /* 0 ends the transfer */
 }
 
 static size_t on_header(char *data, size_t size, size_t n, void *user) {
@@ -130,9 +120,7 @@ int ma_http_post(ma_http *h, const char *path, const char *api_key, const char *
         snprintf(keyhdr, sizeof keyhdr, "X-Api-Key: %s", api_key);
         hdrs = curl_slist_append(hdrs, keyhdr);
     }
-    free(h->body);
-    h->body = NULL;
-    h->len = 0;
+    h->body.len = 0;
     h->too_large = 0;
     h->retry_after_s = 0;
     CURL *c = h->easy;
@@ -160,7 +148,7 @@ int ma_http_post(ma_http *h, const char *path, const char *api_key, const char *
     }
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
     out->retry_after_s = h->retry_after_s;
-    if (h->len) out->json = aitbc_json_parse_strict(h->body, h->len);
+    if (h->body.len) out->json = aitbc_json_parse_strict(h->body.data, h->body.len);
     return 0;
 }
 

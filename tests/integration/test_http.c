@@ -544,6 +544,14 @@ static void test_shutdown_in_flight(void **state) {
     assert_int_equal(th_stop(h), 0);
     for (int i = 0; i < N; i++) {
         pthread_join(t[i], NULL);
+        /* A quick request whose thread only connected as the host stopped listening was never
+         * answered (not a byte back): allowed. A started answer must be whole, and the parked
+         * long-polls, certainly in flight, must each get theirs. */
+        int never_answered = f[i].rc != 0 && f[i].r.headers && !f[i].r.headers[0];
+        if (i >= WAITERS && never_answered) {
+            th_resp_free(&f[i].r);
+            continue;
+        }
         if (f[i].rc != 0 || f[i].r.status != 200)
             fail_msg("request %d (%s): rc %d status %ld body %s", i, f[i].path, f[i].rc,
                      f[i].r.status, f[i].r.body ? f[i].r.body : "");

@@ -2,6 +2,9 @@
  * the two answer headers the tools show (Request-Id for bug reports, Retry-After for 429). */
 #include "http.h"
 
+#include <aitbc/errors.h>
+#include <aitbc/util.h>
+
 #include <ctype.h>
 #include <curl/curl.h>
 #include <stdio.h>
@@ -10,31 +13,15 @@
 #include <strings.h>
 
 typedef struct sink {
-    at_resp *r;
-    size_t cap;
+    aitbc_bytes body;
     int too_big;
 } sink;
 
 static size_t on_body(char *data, size_t size, size_t n, void *user) {
     sink *s = user;
-    size_t len = size * n;
-    if (s->r->len + len > AT_HTTP_MAX_BODY) {
-        s->too_big = 1;
-        return 0; /* aborts the transfer */
-    }
-    if (s->r->len + len + 1 > s->cap) {
-        size_t cap = s->cap ? s->cap : 4096;
-        while (cap < s->r->len + len + 1)
-            cap *= 2;
-        char *b = realloc(s->r->body, cap);
-        if (!b) return 0;
-        s->r->body = b;
-        s->cap = cap;
-    }
-    memcpy(s->r->body + s->r->len, data, len);
-    s->r->len += len;
-    s->r->body[s->r->len] = 0;
-    return len;
+    int rc = aitbc_bytes_append(&s->body, data, size * n, AT_HTTP_MAX_BODY);
+    s->too_big = rc == AITBC_EOVERFLOW;
+    return rc == 0 ? size * n : 0; /* 0 aborts the transfer */
 }
 
 /* Copies the value of header `name` from one header line into out. */
@@ -84,7 +71,7 @@ int at_http(const at_req *rq, at_resp *out, char *err, size_t cap) {
     if (rq->body) h = curl_slist_append(h, "Content-Type: application/json");
     h = curl_slist_append(h, "Accept: application/json");
     h = curl_slist_append(h, "Expect:"); /* no 100-continue round trip for big job payloads */
-    sink s = {out, 0, 0};
+    sink s = {0};
     char curl_err[CURL_ERROR_SIZE] = "";
     curl_easy_setopt(c, CURLOPT_URL, rq->url);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -111,6 +98,8 @@ int at_http(const at_req *rq, at_resp *out, char *err, size_t cap) {
     if (rc == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
     curl_slist_free_all(h);
     curl_easy_cleanup(c);
+    out->body = s.body.data;
+    out->len = s.body.len;
     if (rc != CURLE_OK) {
         if (s.too_big)
             snprintf(err, cap, "the answer from %s is larger than %u MiB", rq->url,

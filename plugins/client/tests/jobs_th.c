@@ -167,14 +167,17 @@ int jt_node_verify(th_host *h, const cJSON *receipt) {
     return st == 0;
 }
 
-int jt_cli_verify(th_host *h, const cJSON *receipt) {
+int jt_verify_with(th_host *h, const cJSON *receipt, const char *command) {
     char path[1024], cmd[4096];
     if (write_receipt(h, receipt, path, sizeof path) != 0) return -1;
-    snprintf(cmd, sizeof cmd,
-             "'%s' --verify-receipt '%s' --public-key http://127.0.0.1:%d 2>/dev/null >&2",
-             AITBC_HOST_BIN, path, th_http_port(h));
+    snprintf(cmd, sizeof cmd, "%s '%s' --public-key http://127.0.0.1:%d 2>/dev/null >&2", command,
+             path, th_http_port(h));
     int st = system(cmd);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+int jt_cli_verify(th_host *h, const cJSON *receipt) {
+    return jt_verify_with(h, receipt, "'" AITBC_HOST_BIN "' --verify-receipt");
 }
 
 static void sign_b64(const jt_miner *m, const char *text, char out[96]) {

@@ -69,6 +69,9 @@ int64_t jt_locked_total(th_host *h);
 int jt_node_verify(th_host *h, const cJSON *receipt);
 /** Run `aitbc-host --verify-receipt` on a receipt: the exit status. */
 int jt_cli_verify(th_host *h, const cJSON *receipt);
+/** Run `<command> RECEIPT_FILE --public-key <h's URL>` (command: quoted shell words, e.g. the
+ *  aitbc client's "'…/aitbc' receipt verify"): the exit status. */
+int jt_verify_with(th_host *h, const cJSON *receipt, const char *command);
 
 /** What a program run by jt_run printed, and how it ended. */
 typedef struct jt_proc {

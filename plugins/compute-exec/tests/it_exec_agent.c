@@ -85,30 +85,15 @@ static void unknown_type_is_not_dispatched(void **state) {
 
 static int setup(void **state) {
     (void)state;
-    C = jt_start("heartbeat_interval_s: 2, lease_s: 10, max_attempts: 2, sweep_ms: 100");
-    if (!C) return -1;
-    char plugins[1024];
-    snprintf(plugins, sizeof plugins,
-             "  miner-agent: { coordinator_url: \"http://127.0.0.1:%d\", unit_price: \"0.01\", "
-             "concurrency: 2 }\n"
-             "  compute-exec:\n    commands:\n"
-             "      - { type: echo, argv: [/bin/cat] }\n"
-             "      - { type: hang, argv: [/bin/sleep, \"60\"], timeout_s: 1 }\n",
-             th_http_port(C));
-    M = th_start(plugins, NULL);
-    if (!M) return -1;
-    at_address(M, ADDR);
-    jt_track(ADDR);
-    return at_wait_miner(C, ADDR, "ONLINE", 20000) ? 0 : -1;
+    return at_pair_start(&C, &M, ADDR, "unit_price: \"0.01\", concurrency: 2",
+                         "  compute-exec:\n    commands:\n"
+                         "      - { type: echo, argv: [/bin/cat] }\n"
+                         "      - { type: hang, argv: [/bin/sleep, \"60\"], timeout_s: 1 }\n");
 }
 
 static int teardown(void **state) {
     (void)state;
-    int rc = th_stop(M);
-    th_free(M);
-    rc |= th_stop(C);
-    th_free(C);
-    return rc == 0 ? 0 : -1;
+    return at_pair_stop(C, M);
 }
 
 int main(void) {

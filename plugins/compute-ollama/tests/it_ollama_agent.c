@@ -79,29 +79,17 @@ static int setup(void **state) {
     (void)state;
     S = ollama_standin_start();
     if (!S) return -1;
-    C = jt_start("heartbeat_interval_s: 2, lease_s: 10, max_attempts: 2, sweep_ms: 100");
-    if (!C) return -1;
-    char plugins[1024];
-    snprintf(plugins, sizeof plugins,
-             "  miner-agent: { coordinator_url: \"http://127.0.0.1:%d\", unit_price: \"0.01\", "
-             "unit_type: token }\n"
-             "  compute-ollama: { url: \"http://127.0.0.1:%d\" }\n",
-             th_http_port(C), ollama_standin_port(S));
-    M = th_start(plugins, NULL);
-    if (!M) return -1;
-    at_address(M, ADDR);
-    jt_track(ADDR);
-    return at_wait_miner(C, ADDR, "ONLINE", 20000) ? 0 : -1;
+    char backend[256];
+    snprintf(backend, sizeof backend, "  compute-ollama: { url: \"http://127.0.0.1:%d\" }\n",
+             ollama_standin_port(S));
+    return at_pair_start(&C, &M, ADDR, "unit_price: \"0.01\", unit_type: token", backend);
 }
 
 static int teardown(void **state) {
     (void)state;
-    int rc = th_stop(M);
-    th_free(M);
-    rc |= th_stop(C);
-    th_free(C);
+    int rc = at_pair_stop(C, M);
     ollama_standin_stop(S);
-    return rc == 0 ? 0 : -1;
+    return rc;
 }
 
 int main(void) {

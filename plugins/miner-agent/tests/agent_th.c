@@ -8,14 +8,38 @@
 #include <stdlib.h>
 #include <string.h>
 
-th_host *at_miner(th_host *coord, const char *agent_extra) {
+th_host *at_miner_with(th_host *coord, const char *agent_extra, const char *backend_yaml) {
     char plugins[2048];
     snprintf(plugins, sizeof plugins,
-             "  miner-agent: { coordinator_url: \"http://127.0.0.1:%d\"%s%s }\n"
-             "  compute-test: { models: [\"tiny\"] }\n",
+             "  miner-agent: { coordinator_url: \"http://127.0.0.1:%d\"%s%s }\n%s",
              th_http_port(coord), agent_extra && *agent_extra ? ", " : "",
-             agent_extra ? agent_extra : "");
+             agent_extra ? agent_extra : "", backend_yaml);
     return th_start(plugins, NULL);
+}
+
+th_host *at_miner(th_host *coord, const char *agent_extra) {
+    return at_miner_with(coord, agent_extra, "  compute-test: { models: [\"tiny\"] }\n");
+}
+
+int at_pair_start(th_host **coord, th_host **miner, char address[48], const char *agent_extra,
+                  const char *backend_yaml) {
+    *miner = NULL;
+    *coord = jt_start("heartbeat_interval_s: 2, lease_s: 10, max_attempts: 2, sweep_ms: 100");
+    if (!*coord) return -1;
+    *miner = at_miner_with(*coord, agent_extra, backend_yaml);
+    if (!*miner) return -1;
+    at_address(*miner, address);
+    jt_track(address);
+    return at_wait_miner(*coord, address, "ONLINE", 20000) ? 0 : -1;
+}
+
+int at_pair_stop(th_host *coord, th_host *miner) {
+    int rc = 0;
+    if (miner) rc |= th_stop(miner);
+    th_free(miner);
+    if (coord) rc |= th_stop(coord);
+    th_free(coord);
+    return rc == 0 ? 0 : -1;
 }
 
 void at_address(th_host *miner, char out[48]) {

@@ -11,6 +11,16 @@
  *  members in agent_extra (YAML flow-map text, e.g. "concurrency: 2, unit_price: \"0.5\"",
  *  may be NULL), and compute-test advertising model "tiny". */
 th_host *at_miner(th_host *coord, const char *agent_extra);
+/** As at_miner, with backend_yaml (plugin sections, each line "  name: ...\n") in place of
+ *  compute-test. */
+th_host *at_miner_with(th_host *coord, const char *agent_extra, const char *backend_yaml);
+/** The two processes the backend end-to-end tests share: a coordinator with short leases and two
+ *  attempts per job, and a miner node for it (at_miner_with), tracked for jt_conserved. Waits until
+ *  the coordinator shows the miner ONLINE. 0, or -1 (whatever started is left for at_pair_stop). */
+int at_pair_start(th_host **coord, th_host **miner, char address[48], const char *agent_extra,
+                  const char *backend_yaml);
+/** Stops and removes both; 0 if both exited cleanly. NULLs are skipped. */
+int at_pair_stop(th_host *coord, th_host *miner);
 /** The miner node's address, derived from its <data_dir>/miner.key. */
 void at_address(th_host *miner, char out[48]);
 /** Number of results waiting in the miner node's spool (<data_dir>/miner-spool/ *.json). */

@@ -41,29 +41,6 @@ static char *hello_png_body(const char *members) {
     return ocr_body(buf, n, members);
 }
 
-#ifdef AITBC_CLI_BIN
-/* What a client does with the receipt it got: `aitbc receipt verify FILE --public-key URL`.
- * Exit status of the command (0 = verified). */
-static int cli_receipt_verify(const cJSON *receipt) {
-    char file[1024], cmd[2048];
-    snprintf(file, sizeof file, "%s/cli-receipt.json", th_data_dir(C));
-    FILE *f = fopen(file, "w");
-    char *text = aitbc_json_print(receipt);
-    if (!f || !text || fputs(text, f) < 0) {
-        if (f) fclose(f);
-        free(text);
-        return -1;
-    }
-    free(text);
-    if (fclose(f) != 0) return -1;
-    snprintf(cmd, sizeof cmd,
-             "'%s' receipt verify '%s' --public-key http://127.0.0.1:%d >/dev/null 2>&1",
-             AITBC_CLI_BIN, file, th_http_port(C));
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-#endif
-
 static void test_ocr_job_end_to_end(void **st) {
     (void)st;
     jt_client c;
@@ -91,7 +68,8 @@ static void test_ocr_job_end_to_end(void **st) {
     assert_int_equal(jt_cli_verify(C, r.json), 0);
     assert_true(jt_node_verify(C, r.json));
 #ifdef AITBC_CLI_BIN
-    assert_int_equal(cli_receipt_verify(r.json), 0);
+    /* What a client does with the receipt it got. */
+    assert_int_equal(jt_verify_with(C, r.json, "'" AITBC_CLI_BIN "' receipt verify"), 0);
 #endif
     th_resp_free(&r);
 
@@ -152,28 +130,13 @@ static void test_shipped_configs_check(void **st) {
 
 static int setup(void **st) {
     (void)st;
-    C = jt_start("heartbeat_interval_s: 2, lease_s: 10, max_attempts: 2, sweep_ms: 100");
-    if (!C) return -1;
-    char plugins[512];
-    snprintf(plugins, sizeof plugins,
-             "  miner-agent: { coordinator_url: \"http://127.0.0.1:%d\", unit_price: \"0.01\", "
-             "unit_type: megapixel }\n"
-             "  compute-ocr: { pool_size: 1, max_input_bytes: 8192 }\n",
-             th_http_port(C));
-    M = th_start(plugins, NULL);
-    if (!M) return -1;
-    at_address(M, ADDR);
-    jt_track(ADDR);
-    return at_wait_miner(C, ADDR, "ONLINE", 20000) ? 0 : -1;
+    return at_pair_start(&C, &M, ADDR, "unit_price: \"0.01\", unit_type: megapixel",
+                         "  compute-ocr: { pool_size: 1, max_input_bytes: 8192 }\n");
 }
 
 static int teardown(void **st) {
     (void)st;
-    int rc = th_stop(M);
-    th_free(M);
-    rc |= th_stop(C);
-    th_free(C);
-    return rc == 0 ? 0 : -1;
+    return at_pair_stop(C, M);
 }
 
 int main(void) {

@@ -32,10 +32,23 @@ void aitbc_time_format(int64_t unix_ms, char out[AITBC_TIME_MAX]);
 int aitbc_time_parse(const char *text, int64_t *unix_ms);
 /** Wall clock in ms. */
 int64_t aitbc_now_ms(void);
-/** The absolute time ms from now on clock (CLOCK_REALTIME for pthread_cond_timedwait's default,
- *  pthread_mutex_timedlock), for the timed waits that take a deadline, not a duration. */
-struct timespec aitbc_timespec_in(int clock_id,
-                                  int64_t ms); /* a clockid_t: plain C11 lacks the type */
+/** The absolute time ms from now on clock_id (CLOCK_REALTIME for pthread_cond_timedwait's default,
+ *  pthread_mutex_timedlock), for the timed waits that take a deadline, not a duration. clock_id is
+ *  a clockid_t passed as int: plain C11 lacks the type. */
+struct timespec aitbc_timespec_in(int clock_id, int64_t ms);
+
+/** A growable byte buffer, always NUL-terminated once anything was appended (data may be NULL
+ *  before): for collecting an answer or a stream piece by piece. Zero-initialise it. */
+typedef struct aitbc_bytes {
+    char *data;
+    size_t len; /**< bytes held, not counting the NUL */
+    size_t cap; /**< bytes allocated */
+} aitbc_bytes;
+/** Append n bytes unless len would pass max (then nothing is appended). 0, AITBC_EOVERFLOW (past
+ *  max) or AITBC_ENOMEM. */
+int aitbc_bytes_append(aitbc_bytes *b, const void *p, size_t n, size_t max);
+/** Free the buffer and zero it. */
+void aitbc_bytes_free(aitbc_bytes *b);
 
 /** "ait1" + 40 hex of the first 20 bytes of BLAKE2b-256(pubkey). out needs 45 bytes. */
 void aitbc_address_from_pubkey(const unsigned char pubkey[32], char out[48]);
