@@ -151,7 +151,7 @@ static void miner_destroy(void *state) {
     miner_state *ms = state;
     if (!ms) return;
     if (g_miner == ms) g_miner = NULL;
-    mn_wake_free(ms);
+    mn_offers_free(ms);
     mn_live_free(ms);
     pthread_mutex_destroy(&ms->live_mu);
     pthread_mutex_destroy(&ms->rate_mu);

@@ -70,8 +70,12 @@ struct mn_live {
     int64_t parked_since_ms; /**< when the oldest of them parked */
 };
 
-/* registry.c */
+/* row.c */
 void mn_row_free(mn_row *r);
+/** Fill a dispatch profile borrowing from r. */
+void mn_profile(const mn_row *r, aitbc_jobs_miner *m);
+
+/* registry.c */
 void mn_row_read(miner_state *ms, aitbc_stmt *s, mn_row *r);
 /** 1 found, 0 not, <0 error. t may be NULL (own read transaction). */
 int mn_load(miner_state *ms, aitbc_txn *t, const char *address, mn_row *r);
@@ -80,8 +84,6 @@ int mn_upsert(miner_state *ms, aitbc_txn *t, const mn_row *r);
 int mn_deregister(miner_state *ms, const char *address);
 /** Admin/GET view of a miner (with counters from jobs@1). */
 cJSON *mn_row_json(miner_state *ms, const mn_row *r, int with_earnings);
-/** Fill a dispatch profile borrowing from r. */
-void mn_profile(const mn_row *r, aitbc_jobs_miner *m);
 /** Timer: silent miners go OFFLINE (jobs requeued), lapsed leases requeue, stale never-seen
  *  miners are pruned. */
 void mn_tick(void *arg);
@@ -107,18 +109,38 @@ void mn_live_unpark(miner_state *ms, const char *address);
 const char *mn_live_reason(miner_state *ms, const char *job_type, const cJSON *constraints,
                            int64_t max_price);
 
-/* wake.c: which parked poll a queued job wakes */
+/* offers.c: the open wakes of queued jobs. Pure bookkeeping over the registry: every mn_offer_*
+ * call needs live_mu held and makes no host call; the caller wakes the keys they return. */
 /** The wake key the long-polls of address park on. */
 void mn_wake_key(const char *address, char out[MN_WAKE_KEY_MAX]);
+/** The ONLINE miner with a free slot that fits (type, constraints, max_price), least loaded
+ *  first, ties to the one parked longest: among parked miners o (may be NULL) has not tried
+ *  (parked_only), or among all (the job_assigned hint). NULL when none. */
+mn_live *mn_offer_choose(miner_state *ms, const char *type, const cJSON *constraints,
+                         int64_t max_price, const mn_offer *o, int parked_only);
+/** A job just became QUEUED: promise it to the best parked miner. 1 and the key to wake, or 0
+ *  (nobody fits with a free slot, or the job already has an offer). */
+int mn_offer_open(miner_state *ms, const char *job_id, const char *type, const cJSON *constraints,
+                  int64_t max_price, int64_t now_ms, char key[MN_WAKE_KEY_MAX]);
+mn_offer *mn_offer_find(miner_state *ms, const char *job_id);
+/** The job left QUEUED: its promise ends and the offer goes. */
+void mn_offer_close(miner_state *ms, mn_offer *o);
+/** A woken poll of address dispatched (answer as dispatch gave it, NULL when it failed): offers
+ *  it took close; the others move to the next fitting parked miner, whose keys go to keys (room
+ *  for one per open offer). Returns how many keys. */
+size_t mn_offer_settle(miner_state *ms, const char *address, const cJSON *answer,
+                       char (*keys)[MN_WAKE_KEY_MAX]);
+/** Forget offers older than a minute (their poll vanished). */
+void mn_offer_expire(miner_state *ms, int64_t now_ms);
+void mn_offers_free(miner_state *ms);
+
+/* wake.c: the job_updates subscriber and the locked calls around offers.c */
 /** Bus subscriber on job_updates: a QUEUED job wakes one fitting parked poll (and names the
  *  least-loaded fitting miner on job_assigned); any other state settles the job's wake. */
 void mn_on_job_update(const char *topic, uint64_t seq, const cJSON *data, void *user);
-/** After a woken poll of address dispatched (answer as dispatch gave it): a wake it did not
- *  turn into its job moves on to the next fitting parked miner. */
+/** After a woken poll of address dispatched: mn_offer_settle, then wake who it names. */
 void mn_wake_settle(miner_state *ms, const char *address, const cJSON *answer);
-/** Forget wakes older than a minute (their poll vanished). */
 void mn_wake_expire(miner_state *ms, int64_t now_ms);
-void mn_wake_free(miner_state *ms);
 
 /* register.c */
 void mn_h_register(aitbc_request *req, void *user);

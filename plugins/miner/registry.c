@@ -9,12 +9,6 @@
 
 #define MN_PRUNE_MS (24 * 3600 * 1000LL)
 
-void mn_row_free(mn_row *r) {
-    cJSON_Delete(r->capabilities);
-    free(r->metrics);
-    memset(r, 0, sizeof *r);
-}
-
 static void copy_col(miner_state *ms, aitbc_stmt *s, int col, char *out, size_t cap) {
     const char *t = ms->api->col_text(s, col);
     snprintf(out, cap, "%s", t ? t : "");
@@ -153,16 +147,6 @@ cJSON *mn_row_json(miner_state *ms, const mn_row *r, int with_earnings) {
         cJSON_AddItemToObject(o, "metrics", m ? m : cJSON_CreateObject());
     }
     return o;
-}
-
-void mn_profile(const mn_row *r, aitbc_jobs_miner *m) {
-    memset(m, 0, sizeof *m);
-    m->address = r->address;
-    m->draining = strcmp(r->status, "ONLINE") != 0;
-    m->capabilities = r->capabilities;
-    m->unit_price = r->unit_price;
-    m->unit_type = r->unit_type;
-    m->concurrency = r->concurrency;
 }
 
 /* Addresses selected by sql (?1 = a time bound), at most 64 per tick. */

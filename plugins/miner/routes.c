@@ -273,7 +273,11 @@ static void h_complete(aitbc_request *req, void *user) {
     if (job_id_ok(ms, req, job_id)) {
         if (ms->jobs->complete(ms->jobs->self, job_id, row.address, row.public_key,
                                ms->api->req_json(req), (int)ms->max_attempts, &ans, &err) == 0) {
-            mn_live_load_set(ms, row.address, -1, -1); /* a slot is free again */
+            /* A slot is free again; counted, not decremented: a repeated completion answers
+             * 200 again without freeing anything. */
+            int64_t running = 0;
+            if (ms->jobs->miner_stats(ms->jobs->self, row.address, &running, NULL, NULL, NULL) == 0)
+                mn_live_load_set(ms, row.address, running, 0);
             ms->api->respond_json(req, 200, ans);
         } else
             respond_jobs_error(ms, req, &err);
