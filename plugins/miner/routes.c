@@ -78,31 +78,73 @@ static int parse_beat(miner_state *ms, aitbc_request *req, mn_beat *b) {
     return 0;
 }
 
-/* Record the heartbeat. 1 and *row (caller frees), 0 after answering 404, <0 error. */
+/* An online miner's heartbeat: one UPDATE, its profile from the registry. 1, 0 when the row is
+ * gone, <0 error. */
+static int beat_online(miner_state *ms, aitbc_txn *t, const mn_beat *b, int64_t now, mn_row *row) {
+    const aitbc_host_api *api = ms->api;
+    char *metrics = b->metrics ? aitbc_json_print(b->metrics) : NULL;
+    if (b->metrics && !metrics) return AITBC_ENOMEM;
+    aitbc_stmt *s = api->stmt(t, "UPDATE miner_miners SET status = ?2, last_heartbeat_ms = ?3, "
+                                 "heartbeats = heartbeats + 1, metrics = COALESCE(?4, metrics) "
+                                 "WHERE address = ?1");
+    int rc = AITBC_EIO;
+    if (s) {
+        api->bind_text(s, 1, row->address);
+        api->bind_text(s, 2, b->status);
+        api->bind_int64(s, 3, now);
+        if (metrics)
+            api->bind_text(s, 4, metrics);
+        else
+            api->bind_null(s, 4);
+        rc = api->step(s);
+        rc = rc < 0 ? rc : api->changes(s) == 1;
+        api->stmt_done(s);
+    }
+    free(metrics);
+    if (rc == 1) {
+        snprintf(row->status, sizeof row->status, "%s", b->status);
+        row->last_heartbeat_ms = now;
+        rc = mn_live_put(ms, row);
+        rc = rc == 0 ? 1 : rc;
+    } else if (rc == 0) {
+        mn_live_drop(ms, row->address, INT64_MAX); /* deleted under us */
+    }
+    return rc;
+}
+
+/* A heartbeat of a miner the registry does not hold (OFFLINE, coming back): the row decides. */
+static int beat_offline(miner_state *ms, aitbc_txn *t, const char *address, const mn_beat *b,
+                        int64_t now, mn_row *row) {
+    int rc = mn_load(ms, t, address, row);
+    if (rc != 1) return rc;
+    snprintf(row->status, sizeof row->status, "%s", b->status);
+    row->last_heartbeat_ms = now;
+    row->heartbeats++;
+    if (b->metrics) {
+        free(row->metrics);
+        row->metrics = aitbc_json_print(b->metrics);
+    }
+    int w = mn_upsert(ms, t, row);
+    if (w == 0) w = mn_live_put(ms, row);
+    return w == 0 ? 1 : w;
+}
+
+/* Record the heartbeat. 1 and *row (caller frees), 0 when there is no such miner, <0 error. */
 static int record_beat(miner_state *ms, const char *address, const mn_beat *b, mn_row *row) {
     const aitbc_host_api *api = ms->api;
     aitbc_txn *t = api->txn_begin(AITBC_TXN_WRITE);
     if (!t) return AITBC_EBUSY;
-    int rc = mn_load(ms, t, address, row);
-    if (rc == 1) {
-        snprintf(row->status, sizeof row->status, "%s", b->status);
-        row->last_heartbeat_ms = api->now_ms();
-        row->heartbeats++;
-        if (b->metrics) {
-            free(row->metrics);
-            row->metrics = aitbc_json_print(b->metrics);
-        }
-        int w = mn_upsert(ms, t, row);
-        if (w == 0) w = mn_live_put(ms, row);
-        if (w != 0) {
-            mn_row_free(row);
-            rc = w;
-        }
-    }
+    int64_t now = api->now_ms();
+    int rc = mn_live_row(ms, address, row);
+    if (rc == 1)
+        rc = beat_online(ms, t, b, now, row);
+    else if (rc == 0)
+        rc = beat_offline(ms, t, address, b, now, row);
     if (rc >= 0)
         rc = api->txn_commit(t) == 0 ? rc : AITBC_EIO;
     else
         api->txn_rollback(t);
+    if (rc != 1) mn_row_free(row);
     return rc;
 }
 
