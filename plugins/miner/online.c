@@ -74,14 +74,12 @@ int mn_live_load(miner_state *ms) {
     aitbc_stmt *s = api->stmt(t, "SELECT " MN_ROW_COLS " FROM miner_miners "
                                  "WHERE status IN ('ONLINE', 'DRAINING')");
     int rc = s ? 0 : AITBC_EIO, st = AITBC_DONE;
-    pthread_mutex_lock(&ms->live_mu);
     while (rc == 0 && (st = api->step(s)) == AITBC_ROW) {
         mn_row r;
         mn_row_read(ms, s, &r);
-        rc = put_locked(ms, &r);
+        rc = mn_live_put(ms, &r); /* the lock per row: none held across a database call */
         mn_row_free(&r);
     }
-    pthread_mutex_unlock(&ms->live_mu);
     if (rc == 0 && st < 0) rc = st;
     if (s) api->stmt_done(s);
     api->txn_commit(t);
