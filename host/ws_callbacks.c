@@ -179,19 +179,23 @@ static int on_receive(struct lws *wsi, const void *in, size_t len) {
     return 0;
 }
 
-/* Up to WS_WRITES_PER_CALL frames per writeable callback, each only while the socket takes
- * more (lws_send_pipe_choked): a fast reader is served in bursts, a slow one never makes lws
- * buffer more than one partial frame, and one busy connection cannot starve the others. */
-#define WS_WRITES_PER_CALL 32
+/* Queued frames go out in batches of about WS_BATCH_BYTES, one raw write (one send()) each,
+ * up to WS_BATCHES_PER_CALL batches per writeable callback and only while the socket takes more
+ * (lws_send_pipe_choked): a fast reader gets many frames per system call, a slow one never makes
+ * lws buffer more than one partial batch, and one busy connection cannot starve the others.
+ * The batches hold whole frames built by the hub (no extensions are negotiated, so nothing
+ * else frames our data); lws's own control frames (pong, close) go between batches. */
+#define WS_BATCH_BYTES 16384
+#define WS_BATCHES_PER_CALL 4
 
 static int on_writeable(struct lws *wsi) {
     ws_conn *c = lws_get_opaque_user_data(wsi);
     ws_out o;
     if (!c) return -1;
-    for (int i = 0; i < WS_WRITES_PER_CALL; i++) {
-        switch (ws_hub_next(g_ws.hub, c, &o)) {
-        case WS_OUT_FRAME:
-            if (lws_write(wsi, (unsigned char *)o.data, o.len, LWS_WRITE_TEXT) < (int)o.len)
+    for (int i = 0; i < WS_BATCHES_PER_CALL; i++) {
+        switch (ws_hub_next_frames(g_ws.hub, c, WS_BATCH_BYTES, &o)) {
+        case WS_OUT_FRAMES:
+            if (lws_write(wsi, (unsigned char *)o.data, o.len, LWS_WRITE_RAW) < (int)o.len)
                 return -1;
             if (!o.more) return 0;
             if (lws_send_pipe_choked(wsi)) {

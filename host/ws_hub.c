@@ -7,8 +7,11 @@
  * queue_max is dropped and its connection marked for a 1008 close: a slow consumer costs the
  * others nothing, and it never sees a silent gap (what it got before the close is complete).
  *
- * An event is rendered once and shared (refcounted) by every queue holding it; the frame text
- * is head + seq + tail, assembled per connection when it is written. */
+ * An event is rendered once and shared (refcounted) by every queue holding it, whoever may see
+ * it: `visible` only decides which queues get it, never what the frame says. The frame text is
+ * head + seq + tail (seq counts per connection and topic, so it is the one per-subscriber
+ * part), assembled when it is written; the service thread writes a connection's queued frames
+ * in batches, many per send(). */
 #include "aitbc/errors.h"
 #include "ws_hub_priv.h"
 #include <stdio.h>
@@ -266,10 +269,12 @@ size_t ws_hub_publish(ws_hub *h, const char *topic, const cJSON *data, const ait
             continue;
         }
         s->seq++;
-        atomic_fetch_add(&ev->refs, 1);
         delivered++;
         w |= wsq_mark_wake(h, c);
     }
+    /* One reference per queue holding ev, taken in one step: no queue can release its
+     * reference before the lock is given up, and our own keeps ev alive until then. */
+    if (delivered) atomic_fetch_add(&ev->refs, delivered);
     pthread_mutex_unlock(&h->lock);
     wsq_event_release(ev);
     wsq_wake(h, w);

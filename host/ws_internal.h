@@ -124,19 +124,27 @@ void ws_hub_close_all(ws_hub *h, int code, const char *reason);
  *  log it and bound how long the peer gets to take it), else 0. */
 void ws_hub_service(ws_hub *h, void (*fn)(ws_conn *c, int new_close, void *arg), void *arg);
 
-typedef enum { WS_OUT_NONE = 0, WS_OUT_FRAME, WS_OUT_CLOSE } ws_out_kind;
+typedef enum { WS_OUT_NONE = 0, WS_OUT_FRAME, WS_OUT_CLOSE, WS_OUT_FRAMES } ws_out_kind;
 /** What to send next on one connection. */
 typedef struct ws_out {
     ws_out_kind kind;
-    char *data; /**< FRAME: text at data (headroom bytes before it are spare); borrowed
-                 *   from the connection until the next ws_hub_next */
+    char *data; /**< FRAME: text at data (headroom bytes before it are spare); FRAMES: whole
+                 *   WebSocket frames, headers included. Borrowed from the connection until
+                 *   the next ws_hub_next / ws_hub_next_frames */
     size_t len;
-    int more;        /**< FRAME: more is queued after this one */
+    int more;        /**< FRAME(S): more is queued after these */
     int close_code;  /**< CLOSE */
     char reason[64]; /**< CLOSE */
 } ws_out;
 /** @brief Next frame or close for c (service thread only). */
 ws_out_kind ws_hub_next(ws_hub *h, ws_conn *c, ws_out *out);
+
+#define WS_FRAMES_MAX 512 /* messages one ws_hub_next_frames takes at most */
+/** @brief The next queued messages for c as complete server frames (FIN, text, unmasked;
+ *  RFC 6455 5.2) back to back, about `budget` bytes (always at least one message), ready for
+ *  one raw write; or the close once nothing is left to send (service thread only). Many frames
+ *  per send() is what lets one service thread feed thousands of subscribers. */
+ws_out_kind ws_hub_next_frames(ws_hub *h, ws_conn *c, size_t budget, ws_out *out);
 
 /** @brief Incoming message assembly (service thread only): append a fragment. AITBC_EOVERFLOW
  *  when the message would exceed WS_MSG_MAX (then the rest of it is refused as well). */

@@ -18,7 +18,13 @@ ws_server g_ws = {.life = PTHREAD_RWLOCK_INITIALIZER};
 #define REVOKED_TOPIC "key_revoked"
 
 static const struct lws_protocols protocols[] = {
-    {.name = "aitbc", .callback = ws_callback, .per_session_data_size = 0, .rx_buffer_size = 0},
+    /* tx_packet_size: one send() may carry a whole batch of frames (ws_callbacks.c); lws
+     * would otherwise cut every write at 4 KiB and copy the rest aside. */
+    {.name = "aitbc",
+     .callback = ws_callback,
+     .per_session_data_size = 0,
+     .rx_buffer_size = 0,
+     .tx_packet_size = 65536},
     {0},
 };
 

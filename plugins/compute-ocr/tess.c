@@ -61,17 +61,26 @@ void ocr_pool_free(ocr_pool *p) {
     free(p);
 }
 
+/* Tesseract's own diagnostics ("Estimating resolution as …", a missing traineddata file) go to
+ * stderr from every instance; our error object says what went wrong instead. debug_file is one
+ * process-wide parameter, not per instance: set once, before any instance runs, or concurrent
+ * loads race on it (ThreadSanitizer saw it). */
+static void quiet_tesseract(void) {
+    TessBaseAPI *api = TessBaseAPICreate();
+    if (!api) return;
+    TessBaseAPISetVariable(api, "debug_file", "/dev/null");
+    TessBaseAPIDelete(api);
+}
+
 static TessBaseAPI *load(ocr_pool *p, const char *lang) {
+    static pthread_once_t quiet_once = PTHREAD_ONCE_INIT;
+    pthread_once(&quiet_once, quiet_tesseract);
     TessBaseAPI *api = TessBaseAPICreate();
     if (!api) return NULL;
-    /* Tesseract's own diagnostics ("Estimating resolution as …", a missing traineddata file) go
-     * to stderr from every instance; our error object says what went wrong instead. */
-    TessBaseAPISetVariable(api, "debug_file", "/dev/null");
     if (TessBaseAPIInit3(api, p->tessdata_dir, lang) != 0) {
         TessBaseAPIDelete(api);
         return NULL;
     }
-    TessBaseAPISetVariable(api, "debug_file", "/dev/null");
     pthread_mutex_lock(&p->lock);
     if (!p->languages) {
         p->languages = TessBaseAPIGetAvailableLanguagesAsVector(api);

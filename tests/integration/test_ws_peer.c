@@ -14,21 +14,8 @@
 #define LARGE_EVENT_BYTES (512 * 1024)
 #define LARGE_EVENTS 24
 
-/* A client frame (masked, as RFC 6455 requires of clients), payload under 126 bytes. */
-static int send_frame(int fd, unsigned opcode, const char *text, size_t n) {
-    unsigned char frame[256];
-    if (n >= 126) return -1;
-    const unsigned char mask[4] = {0x12, 0x34, 0x56, 0x78};
-    frame[0] = (unsigned char)(0x80 | opcode);
-    frame[1] = (unsigned char)(0x80 | n);
-    memcpy(frame + 2, mask, 4);
-    for (size_t i = 0; i < n; i++)
-        frame[6 + i] = (unsigned char)text[i] ^ mask[i % 4];
-    return send(fd, frame, 6 + n, MSG_NOSIGNAL) == (ssize_t)(6 + n) ? 0 : -1;
-}
-
 static int send_masked(int fd, const char *text) {
-    return send_frame(fd, 0x1, text, strlen(text));
+    return wst_send_frame(fd, 0x1, text, strlen(text));
 }
 
 /* A raw subscriber whose socket takes little at a time. */
@@ -77,7 +64,7 @@ static void peer_leaves_mid_stream(enum peer_exit how) {
         close(fd);
         fd = -1;
     } else {
-        assert_int_equal(send_frame(fd, 0x8, "\x03\xe9", 2), 0);
+        assert_int_equal(wst_send_frame(fd, 0x8, "\x03\xe9", 2), 0);
         shutdown(fd, SHUT_WR);
     }
 

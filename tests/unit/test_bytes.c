@@ -30,7 +30,7 @@ static void refuses_past_max(void **st) {
     aitbc_bytes b = {0};
     assert_int_equal(aitbc_bytes_append(&b, "hello", 5, 8), 0);
     assert_int_equal(aitbc_bytes_append(&b, "world", 5, 8), AITBC_EOVERFLOW);
-    assert_string_equal(b.data, "hello"); /* unchanged */
+    assert_string_equal(b.data, "hello");                     /* unchanged */
     assert_int_equal(aitbc_bytes_append(&b, "abc", 3, 8), 0); /* exactly max */
     assert_string_equal(b.data, "helloabc");
     assert_int_equal(aitbc_bytes_append(&b, "x", SIZE_MAX, SIZE_MAX), AITBC_EOVERFLOW);

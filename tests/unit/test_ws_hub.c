@@ -308,6 +308,83 @@ static void rx_assembly_bounded(void **state) {
     ws_hub_free(h);
 }
 
+/* Split a ws_hub_next_frames batch into its frames' payloads (parsed; caller frees each),
+ * checking every header is FIN + text, unmasked, with the length RFC 6455 5.2 prescribes. */
+static size_t split_frames(const ws_out *o, cJSON **msgs, size_t max) {
+    const unsigned char *p = (const unsigned char *)o->data, *end = p + o->len;
+    size_t n = 0;
+    while (p < end) {
+        assert_true(end - p >= 2);
+        assert_int_equal(p[0], 0x81);
+        uint64_t len = p[1];
+        size_t hl = 2;
+        assert_int_equal(len & 0x80, 0);
+        if (len == 126) {
+            len = (uint64_t)p[2] << 8 | p[3];
+            assert_true(len >= 126); /* the shortest form is required */
+            hl = 4;
+        } else if (len == 127) {
+            len = 0;
+            for (int i = 0; i < 8; i++)
+                len = len << 8 | p[2 + i];
+            assert_true(len > 0xffff);
+            hl = 10;
+        }
+        assert_true((uint64_t)(end - p) >= hl + len);
+        assert_true(n < max);
+        msgs[n] = cJSON_ParseWithLength((const char *)p + hl, (size_t)len);
+        assert_non_null(msgs[n]);
+        n++;
+        p += hl + len;
+    }
+    return n;
+}
+
+static void frames_batched_whole(void **state) {
+    ws_hub *h = ws_hub_new(64, HEADROOM, count_wake, NULL);
+    ws_conn *a = ws_conn_new(&alice, NULL);
+    ws_hub_add(h, a);
+    subscribe(h, a, "[\"blocks\"]", "{\"subscribed\":[\"blocks\"],\"denied\":[]}");
+    char big[400];
+    snprintf(big, sizeof(big), "{\"n\":2,\"pad\":\"%0300d\"}", 0); /* a 4-byte header */
+    publish(h, &t_public, "{\"n\":1}");
+    publish(h, &t_public, big);
+    ws_hub_reply(h, a, strdup("{\"id\":7,\"result\":{\"pong\":true}}"));
+    publish(h, &t_public, "{\"n\":3}");
+    ws_out o;
+    cJSON *m[8];
+    assert_int_equal(ws_hub_next_frames(h, a, 1 << 20, &o), WS_OUT_FRAMES);
+    assert_int_equal(o.more, 0);
+    assert_int_equal(split_frames(&o, m, 8), 4);
+    for (int i = 0, n = 1; i < 4; i++) {
+        cJSON *p = cJSON_GetObjectItem(m[i], "params");
+        if (i == 2) {
+            assert_int_equal(cJSON_GetObjectItem(m[i], "id")->valueint, 7);
+        } else {
+            assert_int_equal(cJSON_GetObjectItem(p, "seq")->valueint, n);
+            assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(p, "data"), "n")->valueint, n);
+            n++;
+        }
+        cJSON_Delete(m[i]);
+    }
+    /* A small budget still takes one message per batch; then the decided close follows. */
+    publish(h, &t_public, "{\"n\":4}");
+    publish(h, &t_public, "{\"n\":5}");
+    ws_hub_close(h, a, WS_CLOSE_GOING_AWAY, "bye");
+    assert_int_equal(ws_hub_next_frames(h, a, 1, &o), WS_OUT_FRAMES);
+    assert_int_equal(o.more, 1);
+    assert_int_equal(split_frames(&o, m, 8), 1);
+    cJSON_Delete(m[0]);
+    assert_int_equal(ws_hub_next_frames(h, a, 1, &o), WS_OUT_FRAMES);
+    assert_int_equal(o.more, 1); /* the close */
+    assert_int_equal(split_frames(&o, m, 8), 1);
+    cJSON_Delete(m[0]);
+    assert_int_equal(ws_hub_next_frames(h, a, 1, &o), WS_OUT_CLOSE);
+    assert_int_equal(o.close_code, WS_CLOSE_GOING_AWAY);
+    assert_string_equal(o.reason, "bye");
+    ws_hub_free(h);
+}
+
 /* A publisher thread races a consumer on another: every event arrives once, in order. */
 typedef struct race {
     ws_hub *h;
@@ -325,15 +402,36 @@ static void *publisher(void *arg) {
     return NULL;
 }
 
+/* Takes frames from b in batches until `count` arrived in order; returns how many. */
+static int take_batches(ws_hub *h, ws_conn *b, int got, int count) {
+    ws_out o;
+    cJSON *m[WS_FRAMES_MAX];
+    if (got >= count || ws_hub_next_frames(h, b, 4096, &o) != WS_OUT_FRAMES) return got;
+    size_t n = split_frames(&o, m, WS_FRAMES_MAX);
+    for (size_t i = 0; i < n; i++) {
+        cJSON *p = cJSON_GetObjectItem(m[i], "params");
+        got++;
+        assert_int_equal(cJSON_GetObjectItem(p, "seq")->valuedouble, got);
+        cJSON_Delete(m[i]);
+    }
+    return got;
+}
+
+/* Both consumers hold references to the same events: one frees its share one by one, the
+ * other in batches, while the publisher adds more (ASan/TSan runs see any refcount race). */
 static void concurrent_publish_and_consume(void **state) {
     race r = {.h = ws_hub_new(100000, HEADROOM, count_wake, NULL), .count = 20000};
-    ws_conn *a = ws_conn_new(&alice, NULL);
+    ws_conn *a = ws_conn_new(&alice, NULL), *b = ws_conn_new(&bob, NULL);
     ws_hub_add(r.h, a);
+    ws_hub_add(r.h, b);
     subscribe(r.h, a, "[\"blocks\"]", "{\"subscribed\":[\"blocks\"],\"denied\":[]}");
+    subscribe(r.h, b, "[\"blocks\"]", "{\"subscribed\":[\"blocks\"],\"denied\":[]}");
     pthread_t t;
     pthread_create(&t, NULL, publisher, &r);
-    int got = 0, close;
-    while (got < r.count) {
+    int got = 0, got_b = 0, close;
+    while (got < r.count || got_b < r.count) {
+        got_b = take_batches(r.h, b, got_b, r.count);
+        if (got >= r.count) continue;
         cJSON *m = next(r.h, a, &close);
         assert_int_equal(close, 0);
         if (!m) continue;
@@ -357,6 +455,7 @@ int main(void) {
         cmocka_unit_test(revocation_and_shutdown),
         cmocka_unit_test(service_reports_close_once),
         cmocka_unit_test(rx_assembly_bounded),
+        cmocka_unit_test(frames_batched_whole),
         cmocka_unit_test(concurrent_publish_and_consume),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -31,6 +31,8 @@ th_host *jt_start_client(const char *miner_cfg, const char *client_extra, const 
 /** Same with more plugin sections ("  marketplace: {...}\n") after the job plugins. */
 th_host *jt_start_full(const char *miner_cfg, const char *client_extra, const char *more_plugins,
                        const char *extra_yaml);
+/** The plugins section the last jt_start* wrote (for th_run_once_in on its data dir). */
+const char *jt_plugins_yaml(void);
 /** The bootstrap admin key (read from <data_dir>/admin.key). */
 const char *jt_admin(th_host *h);
 /** A new client key with a custodial account holding `mint` AIT ("0" = nothing). */
@@ -53,6 +55,9 @@ long jt_submit(th_host *h, const jt_client *c, const char *body, char job_id[64]
 cJSON *jt_job(th_host *h, const char *job_id, int wait_s);
 /** Available and locked AIT of an address in base units (explorer). */
 void jt_balance(th_host *h, const char *address, int64_t *available, int64_t *locked);
+/** Same for any asset with `decimals` decimals (-1 for an amount that does not parse). */
+void jt_balance_of(th_host *h, const char *address, const char *asset, int decimals,
+                   int64_t *available, int64_t *locked);
 /** Base units of a money string. */
 int64_t jt_units(const char *money);
 const char *jt_str(const cJSON *o, const char *key);

@@ -168,4 +168,17 @@ static inline int wst_raw_upgrade(int fd, const char *path, const char *extra_he
     return send(fd, req, (size_t)n, MSG_NOSIGNAL) == n ? 0 : -1;
 }
 
+/** A client frame (masked, as RFC 6455 requires of clients) with a payload under 126 bytes. */
+static inline int wst_send_frame(int fd, unsigned opcode, const char *text, size_t n) {
+    unsigned char frame[256];
+    if (n >= 126) return -1;
+    const unsigned char mask[4] = {0x12, 0x34, 0x56, 0x78};
+    frame[0] = (unsigned char)(0x80 | opcode);
+    frame[1] = (unsigned char)(0x80 | n);
+    memcpy(frame + 2, mask, 4);
+    for (size_t i = 0; i < n; i++)
+        frame[6 + i] = (unsigned char)text[i] ^ mask[i % 4];
+    return send(fd, frame, 6 + n, MSG_NOSIGNAL) == (ssize_t)(6 + n) ? 0 : -1;
+}
+
 #endif
