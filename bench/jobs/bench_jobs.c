@@ -50,7 +50,9 @@ static double submit_rate(int total, const char *type, int *ok) {
     sub_arg a[SUBMITTERS];
     int64_t t0 = now_us();
     for (int i = 0; i < SUBMITTERS; i++) {
-        a[i] = (sub_arg){total / SUBMITTERS, type, 0};
+        /* the first thread takes the remainder: exactly total jobs, or the lifecycle waits on
+         * jobs that were never submitted */
+        a[i] = (sub_arg){total / SUBMITTERS + (i == 0 ? total % SUBMITTERS : 0), type, 0};
         pthread_create(&t[i], NULL, submitter, &a[i]);
     }
     *ok = 0;
@@ -168,7 +170,10 @@ int main(int argc, char **argv) {
     int samples = argc > 2 ? atoi(argv[2]) : 300;
     int life_jobs = argc > 3 ? atoi(argv[3]) : 2000;
     int miners = argc > 4 ? atoi(argv[4]) : 8;
-    H = jt_start_ex("heartbeat_interval_s: 30, lease_s: 120, max_attempts: 3",
+    /* Every simulated miner registers from 127.0.0.1: lift the per-address limit (30/min), or
+     * the miners past it get 429 and the lifecycle waits on them forever. */
+    H = jt_start_ex("heartbeat_interval_s: 30, lease_s: 120, max_attempts: 3, "
+                    "register_rate_per_min: 100000",
                     "http: { listen: \"127.0.0.1:0\", access_log: false, threads: 4 }\n");
     if (!H) {
         fprintf(stderr, "host did not start\n");
