@@ -5,7 +5,7 @@
 #include <string.h>
 #include "chain.h"
 
-static const aitbc_migration k_migrations[] = {
+const aitbc_migration chain_migrations[] = {
     {1, "CREATE TABLE chain_assets(symbol TEXT PRIMARY KEY, decimals INTEGER NOT NULL);"
         "CREATE TABLE chain_accounts(address TEXT PRIMARY KEY, pubkey TEXT, sealed_sk TEXT,"
         " created_ms INTEGER NOT NULL);"
@@ -31,20 +31,41 @@ static const aitbc_migration k_migrations[] = {
     {2, "CREATE TABLE chain_lock_owners(module TEXT NOT NULL, address TEXT NOT NULL,"
         " asset TEXT NOT NULL, amount INTEGER NOT NULL CHECK(amount >= 0),"
         " PRIMARY KEY(module, address, asset)) WITHOUT ROWID;"},
+    /* A block holds the transactions first_seq .. first_seq + tx_count - 1 (sequence numbers are
+     * gap-free and sealed in order), so sealing no longer rewrites every transaction row and two
+     * of its indexes; chain_txs_pending was never used by the planner either. Empty blocks start
+     * where the previous non-empty one ended. */
+    {3, "ALTER TABLE chain_blocks ADD COLUMN first_seq INTEGER;"
+        "UPDATE chain_blocks SET first_seq = (SELECT MIN(seq) FROM chain_txs"
+        " WHERE block_height = chain_blocks.height) WHERE tx_count > 0;"
+        "UPDATE chain_blocks SET first_seq = COALESCE((SELECT b.first_seq + b.tx_count"
+        " FROM chain_blocks b WHERE b.height < chain_blocks.height AND b.tx_count > 0"
+        " ORDER BY b.height DESC LIMIT 1), 1) WHERE tx_count = 0;"
+        "DROP INDEX chain_txs_pending;"
+        "DROP INDEX chain_txs_block;"
+        "ALTER TABLE chain_txs DROP COLUMN block_height;"
+        "ALTER TABLE chain_txs DROP COLUMN idx;"
+        "CREATE INDEX chain_blocks_first_seq ON chain_blocks(first_seq, height);"},
 };
+const size_t chain_migrations_n = sizeof chain_migrations / sizeof chain_migrations[0];
 
 static const aitbc_cfg_key k_schema[] = {
-    {"block_interval_ms", AITBC_CFG_INT, 0, "block producer period in ms (default 2000)"},
+    {"block_interval_ms", AITBC_CFG_INT, 0, "block producer period in ms", .def = "2000",
+     AITBC_CFG_RANGE(10, 3600000)},
     {"max_empty_interval_s", AITBC_CFG_INT, 0,
-     "seconds without transactions before a heartbeat block (default 60; 0 = never)"},
+     "seconds without transactions before a heartbeat block (0 = never)", .def = "60",
+     AITBC_CFG_RANGE(0, 86400 * 365)},
     {"assets", AITBC_CFG_ARRAY, 0,
-     "[{symbol, decimals}] (default AIT 6 decimals, BTC 8); decimals never change once used"},
+     "[{symbol, decimals}] (default AIT 6 decimals, BTC 8); decimals never change once used",
+     .def = NULL},
     {"genesis", AITBC_CFG_OBJECT, 0,
-     "{timestamp (RFC 3339), accounts: [address], allocations: [{address, asset, amount}]}"},
-    {"key_file", AITBC_CFG_STRING, 0, "node key path (default <data_dir>/node.key, mode 0600)"},
+     "{timestamp (RFC 3339), accounts: [address], allocations: [{address, asset, amount}]}",
+     .def = NULL},
+    {"key_file", AITBC_CFG_STRING, 0, "node key path (default <data_dir>/node.key, mode 0600)",
+     .def = NULL},
     {"authorities", AITBC_CFG_ARRAY, 0,
-     "extra proposer public keys (hex) --verify-chain accepts besides the node key"},
-    {NULL, 0, 0, NULL},
+     "extra proposer public keys (hex) --verify-chain accepts besides the node key", .def = NULL},
+    {0},
 };
 
 const chain_asset *chain_find_asset(const chain_state *cs, const char *symbol) {
@@ -59,19 +80,6 @@ static int symbol_ok(const char *s) {
     for (size_t i = 0; i < n; i++)
         if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9'))) return 0;
     return 1;
-}
-
-static int cfg_int(chain_state *cs, const cJSON *cfg, const char *key, int64_t def, int64_t lo,
-                   int64_t hi, int64_t *out) {
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(cfg, key);
-    *out = def;
-    if (!it) return 0;
-    if (aitbc_json_int(it, out) != 0 || *out < lo || *out > hi) {
-        cs->api->log(cs->ctx, AITBC_LOG_ERROR, "chain.%s must be an integer in %lld..%lld", key,
-                     (long long)lo, (long long)hi);
-        return AITBC_EINVAL;
-    }
-    return 0;
 }
 
 static int parse_assets(chain_state *cs, const cJSON *arr) {
@@ -158,11 +166,9 @@ static int parse_authorities(chain_state *cs, const cJSON *arr) {
 }
 
 static int parse_config(chain_state *cs, const cJSON *cfg) {
-    int rc = cfg_int(cs, cfg, "block_interval_ms", 2000, 10, 3600000, &cs->block_interval_ms);
-    if (rc == 0)
-        rc =
-            cfg_int(cs, cfg, "max_empty_interval_s", 60, 0, 86400 * 365, &cs->max_empty_interval_s);
-    if (rc == 0) rc = parse_assets(cs, cJSON_GetObjectItemCaseSensitive(cfg, "assets"));
+    cs->block_interval_ms = aitbc_cfg_i64(cfg, "block_interval_ms");
+    cs->max_empty_interval_s = aitbc_cfg_i64(cfg, "max_empty_interval_s");
+    int rc = parse_assets(cs, cJSON_GetObjectItemCaseSensitive(cfg, "assets"));
     if (rc == 0) rc = parse_genesis(cs, cJSON_GetObjectItemCaseSensitive(cfg, "genesis"));
     if (rc == 0) rc = parse_authorities(cs, cJSON_GetObjectItemCaseSensitive(cfg, "authorities"));
     const char *kf = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cfg, "key_file"));
@@ -226,7 +232,7 @@ static int chain_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **s
     const cJSON *cfg = api->config(ctx);
     int rc = sodium_init() < 0 ? AITBC_EIO : 0;
     if (rc == 0) rc = parse_config(cs, cfg);
-    if (rc == 0) rc = api->migrate(ctx, k_migrations, sizeof k_migrations / sizeof k_migrations[0]);
+    if (rc == 0) rc = api->migrate(ctx, chain_migrations, chain_migrations_n);
     if (rc == 0) rc = sync_assets(cs);
     if (rc == 0) rc = chain_key_load_or_create(cs, cs->key_path);
     if (rc == 0) rc = chain_genesis(cs, cJSON_GetObjectItemCaseSensitive(cfg, "genesis"));

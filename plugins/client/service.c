@@ -15,6 +15,20 @@ static int state_known(const char *s) {
     return 0;
 }
 
+/* The rows of one page, read inside the list's transaction and turned into JSON after it. */
+typedef struct list_rows {
+    client_state *cs;
+    cl_job *rows; /* limit of them */
+    int n;
+} list_rows;
+
+/* For aitbc_page_collect (seq is column 0 of CL_JOB_COLS): keeps the row, adds no item yet. */
+static cJSON *keep_row(aitbc_stmt *s, void *user) {
+    list_rows *l = user;
+    cl_job_read(l->cs, s, &l->rows[l->n++]);
+    return NULL;
+}
+
 int cl_list(void *self, const char *state, const char *client, const char *miner, int64_t limit,
             const char *cursor, cJSON **out, aitbc_jobs_error *err) {
     client_state *cs = self;
@@ -45,8 +59,11 @@ int cl_list(void *self, const char *state, const char *client, const char *miner
     aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
     if (!t) return jc_fail(err, 503, "unavailable", NULL, "database busy");
     aitbc_stmt *s = api->stmt(t, sql);
-    if (!s) {
+    list_rows l = {cs, calloc((size_t)limit, sizeof(cl_job)), 0};
+    if (!s || !l.rows) {
+        if (s) api->stmt_done(s);
         api->txn_commit(t);
+        free(l.rows);
         return jc_fail(err, 500, "internal", NULL, "internal error");
     }
     if (state) api->bind_text(s, 1, state);
@@ -54,27 +71,17 @@ int cl_list(void *self, const char *state, const char *client, const char *miner
     if (miner) api->bind_text(s, 3, miner);
     api->bind_int64(s, 4, before);
     api->bind_int64(s, 5, limit + 1);
-    cJSON *res = cJSON_CreateObject(), *items = cJSON_AddArrayToObject(res, "items");
-    int n = 0, rc;
-    int64_t last = 0, more = 0;
-    cl_job *rows = calloc((size_t)limit, sizeof *rows);
-    while (rows && (rc = api->step(s)) == AITBC_ROW) {
-        if (n == limit) {
-            more = 1;
-            break;
-        }
-        cl_job_read(cs, s, &rows[n]);
-        last = rows[n++].seq;
-    }
-    api->stmt_done(s);
+    /* A failed step is an error answer, never a short page with 200. */
+    cJSON *res = aitbc_page_collect(api, s, (int)limit, 0, tag, keep_row, &l);
     api->txn_commit(t);
     /* Job JSON may ask miners@1 (its own transaction) for pending reasons: after ours closed. */
-    for (int i = 0; i < n; i++) {
-        cJSON_AddItemToArray(items, cl_job_json(cs, &rows[i], 1));
-        cl_job_free(&rows[i]);
+    cJSON *items = cJSON_GetObjectItemCaseSensitive(res, "items");
+    for (int i = 0; i < l.n; i++) {
+        if (items) cJSON_AddItemToArray(items, cl_job_json(cs, &l.rows[i], 1));
+        cl_job_free(&l.rows[i]);
     }
-    free(rows);
-    aitbc_page_set_next(res, (int)more, tag, last, NULL);
+    free(l.rows);
+    if (!res) return jc_fail(err, 503, "unavailable", NULL, "database busy");
     *out = res;
     return 0;
 }
@@ -99,8 +106,8 @@ static int l_stats(void *self, cJSON **out) {
         if (name && strcmp(name, "dur_n") == 0) dur_n = v;
     }
     if (s) api->stmt_done(s);
-    s = api->stmt(t, "SELECT COUNT(*) FROM client_jobs WHERE completed_ms >= ?1 AND "
-                     "state = 'COMPLETED'");
+    s = api->stmt(t, "SELECT COUNT(*) FROM client_jobs INDEXED BY client_jobs_completed "
+                     "WHERE completed_ms >= ?1 AND state = 'COMPLETED'");
     if (s) {
         api->bind_int64(s, 1, api->now_ms() - 60000);
         if (api->step(s) == AITBC_ROW) per_min = api->col_int64(s, 0);
@@ -126,8 +133,9 @@ static int l_miner_stats(void *self, const char *miner, int64_t *running, int64_
     if (!t) return AITBC_EBUSY;
     int64_t v[4] = {0, 0, 0, 0};
     int rc = AITBC_EIO;
-    aitbc_stmt *s = api->stmt(t, "SELECT COUNT(*) FROM client_jobs WHERE miner = ?1 AND "
-                                 "state = 'RUNNING'");
+    aitbc_stmt *s = api->stmt(
+        t, "SELECT COUNT(*) FROM client_jobs INDEXED BY client_jobs_running WHERE miner = ?1 AND "
+           "state = 'RUNNING'");
     if (s) {
         api->bind_text(s, 1, miner);
         if (api->step(s) == AITBC_ROW) {

@@ -35,10 +35,11 @@ static const aitbc_migration k_migrations[] = {
 static const aitbc_cfg_key k_schema[] = {
     {"markets", AITBC_CFG_ARRAY, 0,
      "list of {symbol, base, quote, tick_size, step_size, min_notional, maker_fee_bps, "
-     "taker_fee_bps}; default one AIT-BTC market"},
+     "taker_fee_bps}; default one AIT-BTC market",
+     .def = NULL},
     {"treasury_address", AITBC_CFG_STRING, 0,
-     "address that receives trading fees; default a node account made at first start"},
-    {NULL, 0, 0, NULL},
+     "address that receives trading fees; default a node account made at first start", .def = NULL},
+    {0},
 };
 
 static int ex_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **state) {
@@ -137,7 +138,8 @@ static int register_routes(ex_state *es) {
          .body = AITBC_BODY_JSON,
          .handler = ex_h_place,
          .user = es,
-         .idempotent = 1}, /* not a write route yet: a failed batch cannot restore the book */
+         .idempotent = 1,
+         .write = 1}, /* a failed batch reloads the book (ex_market_batch_join) */
         {.method = "GET",
          .path = "/v1/exchange/orders",
          .roles = AITBC_ROLE_CLIENT,
@@ -152,7 +154,8 @@ static int register_routes(ex_state *es) {
          .path = "/v1/exchange/orders/{order_id}",
          .roles = AITBC_ROLE_CLIENT,
          .handler = ex_h_order_cancel,
-         .user = es},
+         .user = es,
+         .write = 1},
         {.method = "GET",
          .path = "/v1/exchange/balances",
          .roles = AITBC_ROLE_CLIENT,
