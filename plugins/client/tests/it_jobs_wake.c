@@ -74,6 +74,13 @@ static void woken_with(const poll_arg *a, const char *job_id, const char *who) {
                  (long long)(a->done_ms - a->start_ms));
 }
 
+/* m completes job_id (attempt 1). */
+static void complete_ok(const jt_miner *m, const char *job_id) {
+    th_resp r;
+    expect_status(jt_complete(H, m, job_id, 1, "{\"ok\":1}", 1, &r), 200, &r, "complete");
+    th_resp_free(&r);
+}
+
 static void submit(jt_client *c, const char *body, char id[64]) {
     assert_int_equal(jt_submit(H, c, body, id), 201);
 }
@@ -101,9 +108,7 @@ static void test_one_job_wakes_one_fitting_poll(void **st) {
     th_resp_free(&pa.r);
     th_resp_free(&pb.r);
     th_resp_free(&po.r);
-    th_resp r;
-    expect_status(jt_complete(H, &a, id, 1, "{\"ok\":1}", 1, &r), 200, &r, "complete");
-    th_resp_free(&r);
+    complete_ok(&a, id);
     assert_true(jt_conserved(H));
 }
 
@@ -138,10 +143,8 @@ static void test_least_loaded_fitting_miner_first(void **st) {
     stayed_parked(&pbusy, "the busier miner");
     th_resp_free(&pidle.r);
     th_resp_free(&pbusy.r);
-    expect_status(jt_complete(H, &busy, first, 1, "{\"ok\":1}", 1, &r), 200, &r, "complete 1");
-    th_resp_free(&r);
-    expect_status(jt_complete(H, &idle, id, 1, "{\"ok\":1}", 1, &r), 200, &r, "complete 2");
-    th_resp_free(&r);
+    complete_ok(&busy, first);
+    complete_ok(&idle, id);
     assert_true(jt_conserved(H));
 }
 
@@ -169,9 +172,7 @@ static void test_jobs_wake_as_many_polls_as_take_them(void **st) {
     for (int i = 0; i < 2; i++) {
         const char *got = jt_str(
             cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(p[i].r.json, "jobs"), 0), "job_id");
-        th_resp r;
-        expect_status(jt_complete(H, &m[i], got, 1, "{\"ok\":1}", 1, &r), 200, &r, "complete");
-        th_resp_free(&r);
+        complete_ok(&m[i], got);
     }
     for (int i = 0; i < 3; i++)
         th_resp_free(&p[i].r);
@@ -210,8 +211,7 @@ static void test_registry_survives_restart_and_follows_draining(void **st) {
     expect_status(jt_beat(H, &m, 1, "[]", &r), 200, &r, "online poll");
     only_job(&r, id);
     th_resp_free(&r);
-    expect_status(jt_complete(H, &m, id, 1, "{\"ok\":1}", 1, &r), 200, &r, "complete");
-    th_resp_free(&r);
+    complete_ok(&m, id);
     assert_true(jt_conserved(H));
 }
 
