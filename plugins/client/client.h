@@ -54,6 +54,8 @@ typedef struct cl_events {
 } cl_events;
 
 /* store.c */
+/** Runs the client's migrations (from init). 0 or the host's error. */
+int cl_store_migrate(client_state *cs);
 #define CL_JOB_COLS                                                                                \
     "seq, job_id, client, state, job_type, miner, payment, unit_type, payload, constraints, "      \
     "result, error, receipt, miner_sig, max_price, unit_price, price, units, attempt, lease_ms, "  \

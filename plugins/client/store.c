@@ -1,10 +1,54 @@
-/* The client_jobs table: reading and writing one job row, its API.md JSON forms (Job and
- * AssignedJob), and the counters that keep /v1/admin/stats free of table scans. */
+/* The client_jobs table: its migrations, reading and writing one job row, its API.md JSON forms
+ * (Job and AssignedJob), and the counters that keep /v1/admin/stats free of table scans. */
 #include "client.h"
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+static const aitbc_migration k_migrations[] = {
+    {1, "CREATE TABLE client_jobs(seq INTEGER PRIMARY KEY, job_id TEXT NOT NULL UNIQUE,"
+        " client TEXT NOT NULL, state TEXT NOT NULL, job_type TEXT NOT NULL, miner TEXT,"
+        " payment TEXT NOT NULL, unit_type TEXT, payload TEXT NOT NULL, constraints TEXT NOT NULL,"
+        " result TEXT, error TEXT, receipt TEXT, miner_sig TEXT, max_price INTEGER NOT NULL,"
+        " unit_price INTEGER, price INTEGER, units INTEGER, attempt INTEGER NOT NULL,"
+        " lease_ms INTEGER, created_ms INTEGER NOT NULL, assigned_ms INTEGER, started_ms INTEGER,"
+        " completed_ms INTEGER, expires_ms INTEGER NOT NULL);"
+        "CREATE INDEX client_jobs_state ON client_jobs(state, seq);"
+        "CREATE INDEX client_jobs_client ON client_jobs(client, seq);"
+        "CREATE INDEX client_jobs_miner ON client_jobs(miner, seq);"
+        "CREATE INDEX client_jobs_running ON client_jobs(miner) WHERE state = 'RUNNING';"
+        "CREATE INDEX client_jobs_lease ON client_jobs(lease_ms) WHERE state = 'RUNNING';"
+        "CREATE INDEX client_jobs_ttl ON client_jobs(expires_ms)"
+        " WHERE state IN ('QUEUED', 'RUNNING');"
+        "CREATE INDEX client_jobs_done ON client_jobs(completed_ms);"
+        "CREATE TABLE client_attempts(job_id TEXT NOT NULL, attempt INTEGER NOT NULL,"
+        " miner TEXT NOT NULL, PRIMARY KEY(job_id, attempt)) WITHOUT ROWID;"
+        "CREATE TABLE client_counters(name TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;"
+        "CREATE TABLE client_miner_stats(miner TEXT PRIMARY KEY, completed INTEGER NOT NULL,"
+        " failed INTEGER NOT NULL, earned INTEGER NOT NULL) WITHOUT ROWID;"},
+    /* dispatch scans the queue per job type: other types' backlog never hides a miner's work */
+    {2, "CREATE INDEX client_jobs_queue ON client_jobs(job_type, seq) WHERE state = 'QUEUED';"},
+    /* progress in millionths (the storage SDK has integers, and 6 decimals are plenty) */
+    {3, "ALTER TABLE client_jobs ADD COLUMN progress_ppm INTEGER;"
+        "ALTER TABLE client_jobs ADD COLUMN progress_ms INTEGER;"},
+    /* jobs that run on a marketplace trade: only on its seller, ahead of that seller's queue */
+    {4, "ALTER TABLE client_jobs ADD COLUMN trade_id TEXT;"
+        "ALTER TABLE client_jobs ADD COLUMN seller TEXT;"
+        "CREATE INDEX client_jobs_seller_queue ON client_jobs(seller, seq)"
+        " WHERE state = 'QUEUED' AND seller IS NOT NULL;"
+        "CREATE INDEX client_jobs_trade_running ON client_jobs(trade_id)"
+        " WHERE state = 'RUNNING' AND trade_id IS NOT NULL;"},
+    /* Less write amplification: only the per-minute stats read the completion index, and only
+     * for COMPLETED jobs; submits, assignments and requeues no longer touch it. */
+    {5, "DROP INDEX client_jobs_done;"
+        "CREATE INDEX client_jobs_completed ON client_jobs(completed_ms)"
+        " WHERE state = 'COMPLETED';"},
+};
+
+int cl_store_migrate(client_state *cs) {
+    return cs->api->migrate(cs->ctx, k_migrations, sizeof k_migrations / sizeof k_migrations[0]);
+}
 
 void cl_job_free(cl_job *j) {
     free(j->payload);

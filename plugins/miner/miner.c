@@ -1,5 +1,5 @@
-/* The miner plugin: descriptor, config, migrations and lifecycle. Owns the miner registry,
- * provides miners@1, runs the liveness/lease timer and declares the miner topics. */
+/* The miner plugin: descriptor, config and lifecycle (migrations in registry.c). Owns the miner
+ * registry, provides miners@1, runs the liveness/lease timer and declares the miner topics. */
 #include "miner.h"
 #include <sodium.h>
 #include <stdio.h>
@@ -7,17 +7,6 @@
 #include <string.h>
 
 miner_state *g_miner;
-
-static const aitbc_migration k_migrations[] = {
-    {1, "CREATE TABLE miner_miners(seq INTEGER PRIMARY KEY, address TEXT NOT NULL UNIQUE,"
-        " public_key TEXT NOT NULL, status TEXT NOT NULL, unit_type TEXT NOT NULL,"
-        " capabilities TEXT NOT NULL, metrics TEXT, concurrency INTEGER NOT NULL,"
-        " unit_price INTEGER NOT NULL, last_heartbeat_ms INTEGER, registered_ms INTEGER NOT NULL,"
-        " last_register_ts INTEGER NOT NULL, heartbeats INTEGER NOT NULL DEFAULT 0);"
-        "CREATE INDEX miner_miners_status ON miner_miners(status, seq);"
-        "CREATE INDEX miner_miners_live ON miner_miners(last_heartbeat_ms)"
-        " WHERE status IN ('ONLINE', 'DRAINING');"},
-};
 
 static const aitbc_cfg_key k_schema[] = {
     {"heartbeat_interval_s", AITBC_CFG_INT, 0,
@@ -74,7 +63,7 @@ static int miner_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **s
     pthread_mutex_init(&ms->live_mu, NULL);
     *state = ms;
     int rc = parse_config(ms);
-    if (rc == 0) rc = api->migrate(ctx, k_migrations, sizeof k_migrations / sizeof k_migrations[0]);
+    if (rc == 0) rc = mn_store_migrate(ms);
     if (rc == 0) {
         mn_service_init(ms);
         rc = api->service_register(ctx, AITBC_MINERS_SERVICE, &ms->service);

@@ -77,6 +77,8 @@ void mn_row_free(mn_row *r);
 void mn_profile(const mn_row *r, aitbc_jobs_miner *m);
 
 /* registry.c */
+/** Runs the miner registry's migrations (from init). 0 or the host's error. */
+int mn_store_migrate(miner_state *ms);
 void mn_row_read(miner_state *ms, aitbc_stmt *s, mn_row *r);
 /** 1 found, 0 not, <0 error. t may be NULL (own read transaction). */
 int mn_load(miner_state *ms, aitbc_txn *t, const char *address, mn_row *r);

@@ -1,11 +1,26 @@
-/* The miner registry table: reading and writing rows, the JSON view, deregistration, and the
- * timer that turns silent miners OFFLINE (their jobs requeue), sweeps lapsed leases and prunes
- * miners that registered but never heartbeated for a day. */
+/* The miner registry table: its migrations, reading and writing rows, the JSON view,
+ * deregistration, and the timer that turns silent miners OFFLINE (their jobs requeue), sweeps
+ * lapsed leases and prunes miners that registered but never heartbeated for a day. */
 #include "miner.h"
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+static const aitbc_migration k_migrations[] = {
+    {1, "CREATE TABLE miner_miners(seq INTEGER PRIMARY KEY, address TEXT NOT NULL UNIQUE,"
+        " public_key TEXT NOT NULL, status TEXT NOT NULL, unit_type TEXT NOT NULL,"
+        " capabilities TEXT NOT NULL, metrics TEXT, concurrency INTEGER NOT NULL,"
+        " unit_price INTEGER NOT NULL, last_heartbeat_ms INTEGER, registered_ms INTEGER NOT NULL,"
+        " last_register_ts INTEGER NOT NULL, heartbeats INTEGER NOT NULL DEFAULT 0);"
+        "CREATE INDEX miner_miners_status ON miner_miners(status, seq);"
+        "CREATE INDEX miner_miners_live ON miner_miners(last_heartbeat_ms)"
+        " WHERE status IN ('ONLINE', 'DRAINING');"},
+};
+
+int mn_store_migrate(miner_state *ms) {
+    return ms->api->migrate(ms->ctx, k_migrations, sizeof k_migrations / sizeof k_migrations[0]);
+}
 
 #define MN_PRUNE_MS (24 * 3600 * 1000LL)
 
