@@ -1,5 +1,5 @@
 /* The marketplace plugin: descriptor, config, lifecycle and the marketplace@1 table (its calls
- * live in trades.c; the routes in routes.c, the tables in schema.c).
+ * live in trades.c; the routes in routes.c, the tables in store.c).
  * Miners sell GPU hours as offers; clients buy hours as trades paid into ledger escrow and
  * released to the seller hour by hour by a timer (see README.md). */
 #include <stdio.h>

@@ -30,7 +30,7 @@ typedef struct mk_state {
     "seq, trade_id, offer_id, buyer, seller, hours, price, total, status, created_ms, ends_ms, "   \
     "released, refunded, hours_released, paused_ms"
 
-/* schema.c */
+/* store.c */
 extern const aitbc_migration mk_migrations[];
 extern const size_t mk_migrations_n;
 
