@@ -41,6 +41,17 @@ static const aitbc_migration k_migrations[] = {
         " WHERE state = 'QUEUED' AND seller IS NOT NULL;"
         "CREATE INDEX client_jobs_trade_running ON client_jobs(trade_id)"
         " WHERE state = 'RUNNING' AND trade_id IS NOT NULL;"},
+    /* Payloads (up to 16 MiB) out of the job rows: a column after a big one is read by walking
+     * its overflow pages, so every sweep and dispatch scan paid for whole payloads. They move to
+     * client_payloads, keyed by the job's seq (the rowid: no index of its own); payload_bytes
+     * stays for the per-account limit, counted over QUEUED rows by client_jobs_client_queued. */
+    {5, "CREATE TABLE client_payloads(seq INTEGER PRIMARY KEY, payload TEXT NOT NULL);"
+        "INSERT INTO client_payloads(seq, payload) SELECT seq, payload FROM client_jobs;"
+        "ALTER TABLE client_jobs ADD COLUMN payload_bytes INTEGER NOT NULL DEFAULT 0;"
+        "UPDATE client_jobs SET payload_bytes = length(CAST(payload AS BLOB));"
+        "ALTER TABLE client_jobs DROP COLUMN payload;"
+        "CREATE INDEX client_jobs_client_queued ON client_jobs(client, payload_bytes)"
+        " WHERE state = 'QUEUED';"},
 };
 
 static const aitbc_cfg_key k_schema[] = {
@@ -51,6 +62,10 @@ static const aitbc_cfg_key k_schema[] = {
     {"ttl_sweep_ms", AITBC_CFG_INT, 0, "how often expired jobs are swept, ms (default 250)"},
     {"progress_interval_ms", AITBC_CFG_INT, 0,
      "least time between two accepted progress reports of one job, ms (default 1000; 0 = any)"},
+    {"max_queued_jobs", AITBC_CFG_INT, 0,
+     "QUEUED jobs one account may have; a submit past it answers 429 (default 1000)"},
+    {"max_queued_bytes", AITBC_CFG_INT, 0,
+     "payload bytes one account's QUEUED jobs may hold; past it 429 (default 256 MiB)"},
     {NULL, 0, 0, NULL},
 };
 
@@ -85,6 +100,21 @@ static int parse_config(client_state *cs) {
     if (it && (aitbc_json_int(it, &cs->progress_interval_ms) != 0 || cs->progress_interval_ms < 0 ||
                cs->progress_interval_ms > 60000)) {
         cs->api->log(cs->ctx, AITBC_LOG_ERROR, "client.progress_interval_ms must be 0..60000");
+        return AITBC_EINVAL;
+    }
+    cs->max_queued_jobs = 1000;
+    it = cJSON_GetObjectItemCaseSensitive(cfg, "max_queued_jobs");
+    if (it && (aitbc_json_int(it, &cs->max_queued_jobs) != 0 || cs->max_queued_jobs < 1 ||
+               cs->max_queued_jobs > 10000000)) {
+        cs->api->log(cs->ctx, AITBC_LOG_ERROR, "client.max_queued_jobs must be 1..10000000");
+        return AITBC_EINVAL;
+    }
+    cs->max_queued_bytes = (int64_t)256 << 20;
+    it = cJSON_GetObjectItemCaseSensitive(cfg, "max_queued_bytes");
+    if (it && (aitbc_json_int(it, &cs->max_queued_bytes) != 0 || cs->max_queued_bytes < 1 ||
+               cs->max_queued_bytes > ((int64_t)1 << 40))) {
+        cs->api->log(cs->ctx, AITBC_LOG_ERROR,
+                     "client.max_queued_bytes must be 1..1099511627776 (1 TiB)");
         return AITBC_EINVAL;
     }
     const char *kf =

@@ -195,8 +195,10 @@ static int assign(client_state *cs, aitbc_txn *t, const aitbc_jobs_miner *m, cl_
         if (j->started_ms < 0) j->started_ms = now;
         rc = cl_set_state(cs, t, j, "RUNNING", ev);
         if (rc == 0) rc = record_attempt(cs, t, j);
-        if (rc == 0) {
-            cJSON_AddItemToArray(jobs, cl_assigned_json(j));
+        cJSON *a = rc == 0 ? cl_assigned_json(cs, t, j) : NULL;
+        if (rc == 0 && !a) rc = AITBC_EIO;
+        if (a) {
+            cJSON_AddItemToArray(jobs, a);
             ++*assigned;
         }
     }
@@ -224,9 +226,14 @@ static int dispatch_in(client_state *cs, aitbc_txn *t, const aitbc_jobs_miner *m
                    "SELECT " CL_JOB_COLS " FROM client_jobs WHERE miner = ?1 AND "
                    "state = 'RUNNING' AND ?2 = ?2",
                    m->address, 0, 100000, NULL, NULL, &mine);
-    for (size_t i = 0; rc == 0 && running && i < mine.n; i++)
-        if (!in_array(running, mine.v[i].job_id))
-            cJSON_AddItemToArray(jobs, cl_assigned_json(&mine.v[i]));
+    for (size_t i = 0; rc == 0 && running && i < mine.n; i++) {
+        if (in_array(running, mine.v[i].job_id)) continue;
+        cJSON *a = cl_assigned_json(cs, t, &mine.v[i]); /* it lost one: send it again */
+        if (a)
+            cJSON_AddItemToArray(jobs, a);
+        else
+            rc = AITBC_EIO;
+    }
     const cJSON *it;
     cJSON_ArrayForEach(it, running) {
         int ok = 0;
@@ -327,7 +334,9 @@ int cl_dispatch(void *self, const aitbc_jobs_miner *m, const cJSON *running, int
     return 0;
 }
 
-/* Apply fn to each row of sql in one write transaction; returns rows changed or an error. */
+/* Apply fn to each row of sql in one write transaction; returns rows changed or an error.
+ * The timers' sql names its index: without statistics SQLite prefers (state, seq) and then reads
+ * every live row to test its time, several times a second. */
 static int sweep(client_state *cs, const char *sql, const char *p1, int64_t p2,
                  int (*fn)(client_state *, aitbc_txn *, cl_job *, int, cl_events *), int arg) {
     /* Timers run often and usually find nothing: look first without the write lock. */
@@ -396,8 +405,9 @@ int cl_release_miner(void *self, const char *miner, int max_attempts, int64_t be
 int cl_sweep_leases(void *self, int max_attempts) {
     client_state *cs = self;
     return sweep(cs,
-                 "SELECT " CL_JOB_COLS " FROM client_jobs WHERE state = 'RUNNING' AND "
-                 "lease_ms < ?2 AND (?1 IS NULL OR 1) ORDER BY lease_ms",
+                 "SELECT " CL_JOB_COLS " FROM client_jobs INDEXED BY client_jobs_lease "
+                 "WHERE state = 'RUNNING' AND lease_ms < ?2 AND (?1 IS NULL OR 1) "
+                 "ORDER BY lease_ms",
                  NULL, cs->api->now_ms(), requeue_lease, max_attempts);
 }
 
@@ -406,8 +416,9 @@ void cl_sweep_ttl(void *arg) {
     int n;
     do {
         n = sweep(cs,
-                  "SELECT " CL_JOB_COLS " FROM client_jobs WHERE state IN ('QUEUED', "
-                  "'RUNNING') AND expires_ms <= ?2 AND (?1 IS NULL OR 1) ORDER BY expires_ms",
+                  "SELECT " CL_JOB_COLS " FROM client_jobs INDEXED BY client_jobs_ttl "
+                  "WHERE state IN ('QUEUED', 'RUNNING') AND expires_ms <= ?2 AND "
+                  "(?1 IS NULL OR 1) ORDER BY expires_ms",
                   NULL, cs->api->now_ms(), expire, 0);
     } while (n == CL_SWEEP_MAX);
     if (n < 0) cs->api->log(cs->ctx, AITBC_LOG_WARN, "ttl sweep failed: %d (retried next tick)", n);

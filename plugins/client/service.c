@@ -36,9 +36,11 @@ int cl_list(void *self, const char *state, const char *client, const char *miner
     if (cursor && aitbc_cursor_decode(cursor, tag, &before, NULL) != 0)
         return jc_fail(err, 400, "invalid_argument", "cursor",
                        "not a cursor of this list with these filters");
-    char sql[512];
+    /* The payload (Job has it) only for the rows of the page: filters never read payloads. */
+    char sql[768];
     snprintf(sql, sizeof sql,
-             "SELECT " CL_JOB_COLS " FROM client_jobs WHERE seq < ?4%s%s%s "
+             "SELECT " CL_JOB_COLS ", (SELECT payload FROM client_payloads p WHERE "
+             "p.seq = client_jobs.seq) FROM client_jobs WHERE seq < ?4%s%s%s "
              "ORDER BY seq DESC LIMIT ?5",
              state ? " AND state = ?1" : "", client ? " AND client = ?2" : "",
              miner ? " AND miner = ?3" : "");
@@ -64,6 +66,8 @@ int cl_list(void *self, const char *state, const char *client, const char *miner
             break;
         }
         cl_job_read(cs, s, &rows[n]);
+        const char *payload = api->col_text(s, CL_JOB_NCOLS);
+        rows[n].payload = strdup(payload ? payload : "{}");
         last = rows[n++].seq;
     }
     api->stmt_done(s);
