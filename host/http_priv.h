@@ -67,6 +67,7 @@ struct aitbc_request {
     char *body;
     size_t body_len, body_cap;
     int too_large;
+    int drain_all;    /* Content-Length over the limit: read and drop the body, then 413 */
     size_t discarded; /* body bytes dropped after the limit */
     cJSON *json;
     aitbc_principal principal;
@@ -74,6 +75,7 @@ struct aitbc_request {
     http_qarg *q;
     size_t nq;
     int q_parsed;
+    char *bad_query;   /* the first query parameter that did not decode (bad escape, %00) */
     idem_record *idem; /* Idempotency-Key claim to settle with the answer */
     /* staged response */
     int responded;
@@ -107,6 +109,16 @@ void http_unstage(aitbc_request *req);
 void http_restage_error(aitbc_request *req, unsigned status, const char *code, const char *msg);
 /** @brief Hand the staged response to MHD. 0 on success. */
 int http_queue(aitbc_request *req, int closing);
+
+/** @brief Name of the first query parameter whose name or value does not decode (a bad percent
+ *  escape or %00), or NULL. Borrowed from req. */
+const char *http_req_bad_query(aitbc_request *req);
+
+/* ---- http_strict.c ---- */
+/** @brief Framing checks MHD does not make (conflicting Content-Length, a Transfer-Encoding
+ *  other than plain chunked or with Content-Length, an undecodable query parameter): 0, or -1
+ *  with a 400 staged. */
+int strict_head_check(aitbc_request *req);
 
 /* ---- http_defer.c ---- */
 /** @brief Start the deadline thread. */

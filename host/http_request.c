@@ -52,6 +52,7 @@ static void parse_query(aitbc_request *req) {
                 req->q[req->nq].value = value;
                 req->nq++;
             } else {
+                if (!req->bad_query) req->bad_query = strndup(s, nlen > 64 ? 64 : nlen);
                 free(name);
                 free(value);
             }
@@ -59,6 +60,11 @@ static void parse_query(aitbc_request *req) {
         if (fragment || !amp) break;
         s = amp + 1;
     }
+}
+
+const char *http_req_bad_query(aitbc_request *req) {
+    if (!req->q_parsed) parse_query(req);
+    return req->bad_query;
 }
 
 const char *http_req_query(aitbc_request *req, const char *name) {
@@ -248,6 +254,7 @@ void http_req_free(aitbc_request *req) {
         free(req->q[i].value);
     }
     free(req->q);
+    free(req->bad_query);
     http_unstage(req);
     free(req->wake_key);
     free(req);

@@ -146,6 +146,17 @@ static int authenticate(aitbc_request *req) {
     return -1;
 }
 
+/* MHD 0.9.75 cannot answer in the middle of a body, so an over-limit chunked body is read and
+ * dropped up to this much more, then the connection is closed without an answer. */
+#define DISCARD_MAX ((size_t)16 * 1024 * 1024)
+
+/* "Expect: 100-continue": the client waits for a go-ahead before it sends the body, so an early
+ * answer reaches it without a body in flight. */
+static int expects_continue(aitbc_request *req) {
+    const char *e = http_req_header(req, MHD_HTTP_HEADER_EXPECT);
+    return e && strcasecmp(e, "100-continue") == 0;
+}
+
 /* Everything decided from the request line and headers. 0: go on and read the body. */
 static int header_checks(aitbc_request *req) {
     char *path = raw_path(req->uri);
@@ -171,11 +182,20 @@ static int header_checks(aitbc_request *req) {
     }
     free(path);
     req->matched = rr == ROUTE_FOUND;
+    if (strict_head_check(req) != 0) return -1;
     const aitbc_route *route = req->matched ? req->m.route : NULL;
     req->limit =
         route && route->max_body_bytes ? route->max_body_bytes : http_settings()->max_body_bytes;
     long long cl = content_length(req);
     if (cl > 0 && (unsigned long long)cl > req->limit) {
+        if (!expects_continue(req) && (unsigned long long)cl - req->limit <= DISCARD_MAX) {
+            /* Answering now would close the socket under a client still sending: the kernel
+             * resets the connection and most clients report a broken pipe, never the 413. So
+             * the body is read and dropped, and the 413 goes out once it is in. */
+            req->too_large = 1;
+            req->drain_all = 1;
+            return 0;
+        }
         http_error(req, 413, "payload_too_large", NULL, "The body is larger than %zu bytes.",
                    req->limit);
         return -1;
@@ -207,15 +227,12 @@ static int header_checks(aitbc_request *req) {
     return 0;
 }
 
-/* MHD 0.9.75 cannot answer in the middle of a body, so an over-limit chunked body is read and
- * dropped up to this much more, then the connection is closed without an answer. */
-#define DISCARD_MAX ((size_t)16 * 1024 * 1024)
-
 /* 0 to go on, -1 to close the connection. */
 static int take_body(aitbc_request *req, const char *data, size_t len) {
     if (req->too_large) {
         req->discarded += len;
-        return req->discarded > DISCARD_MAX ? -1 : 0;
+        /* A drained Content-Length body was bounded before it was read. */
+        return !req->drain_all && req->discarded > DISCARD_MAX ? -1 : 0;
     }
     if (len > req->limit - req->body_len) {
         /* Chunked (or lying) bodies are cut off at the limit. */
@@ -299,7 +316,14 @@ static int body_checks(aitbc_request *req) {
                        "The body must be application/json.");
             return -1;
         }
-        req->json = aitbc_json_parse_strict(req->body, req->body_len);
+        char where[128];
+        req->json = aitbc_json_parse_strict_at(req->body, req->body_len, where, sizeof where);
+        if (!req->json && where[0]) {
+            http_error(req, 400, "invalid_json", where,
+                       "A number that is not a finite double (1e999), or a member name given "
+                       "twice in one object.");
+            return -1;
+        }
         if (!req->json) {
             http_error(req, 400, "invalid_json", NULL, "The body is not valid JSON.");
             return -1;
@@ -468,14 +492,28 @@ void http_on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     if (req->idem) /* never answered (client gone): forget the claim so a retry can run */
         idem_finish(req->idem, 499, NULL, 0);
     unsigned status = req->phase == PH_DONE ? req->status : 0;
+    int library_answer = 0;
+    if (!status && conn) {
+        /* An answer libmicrohttpd wrote itself (431, a malformed chunk or Content-Length…):
+         * logged and counted like ours, though its body is the library's. */
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_HTTP_STATUS);
+        if (ci && ci->http_status) {
+            status = ci->http_status;
+            library_answer = 1;
+            if (!req->remote[0]) fill_remote(req);
+        }
+    }
     metrics_observe(req->method[0] ? req->method : "OTHER", req->matched ? req->m.pattern : NULL,
                     status, micros);
     if (http_settings()->http_access_log) {
         int plen = (int)strcspn(req->uri, "?#");
-        hlog_buffered("http", AITBC_LOG_INFO, "%s %.*s %u %zu %lldus %s %s%s", req->method, plen,
-                      req->uri, status, status ? req->resp_len : (size_t)0, (long long)micros,
-                      req->id, req->remote,
-                      toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (aborted)");
+        hlog_buffered("http", AITBC_LOG_INFO, "%s %.*s %u %zu %lldus %s %s%s",
+                      req->method[0] ? req->method : "-", plen, req->uri, status,
+                      status ? req->resp_len : (size_t)0, (long long)micros, req->id, req->remote,
+                      library_answer                               ? " (libmicrohttpd's answer)"
+                      : toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? ""
+                                                                   : " (aborted)");
     }
     http_req_free(req);
     atomic_fetch_sub(&g_inflight, 1);

@@ -194,6 +194,8 @@ void bus_stop(void);
 /* ---------------- storage (store_sqlite.c) ---------------- */
 int store_open(const host_settings *set);
 void store_close(void);
+/** Database pages written to the WAL by committed write transactions since start. */
+uint64_t store_wal_pages_total(void);
 int store_migrate(const char *plugin, const aitbc_migration *steps, size_t n);
 /** Called by a thread before it exits, to close its connection. */
 void store_thread_done(void);
@@ -269,6 +271,8 @@ typedef struct writer_stats {
 void writer_get_stats(writer_stats *out);
 /** The API's txn_submit. */
 int writer_txn_submit(aitbc_task_fn fn, void *arg, aitbc_write_done_fn done);
+/** txn_after for plugins: done(arg, rc) once the open batch has ended (writer.c). */
+int writer_txn_after(aitbc_write_done_fn done, void *arg);
 
 /* ---------------- Idempotency-Key (idempotency.c) ---------------- */
 typedef struct idem_record idem_record;

@@ -271,6 +271,12 @@ static void render_process(sbuf *b) {
               "aitbc_write_batches_failed_total %llu\n",
               ws.queued, (unsigned long long)ws.batches, (unsigned long long)ws.items,
               (unsigned long long)ws.failed);
+    sb_printf(b,
+              "# HELP aitbc_store_wal_pages_total Database pages written to the WAL by "
+              "committed write transactions.\n"
+              "# TYPE aitbc_store_wal_pages_total counter\n"
+              "aitbc_store_wal_pages_total %llu\n",
+              (unsigned long long)store_wal_pages_total());
 }
 
 char *metrics_render(void) {

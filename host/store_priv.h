@@ -71,8 +71,9 @@ void store_writer_unlock(void);
 int store_busy_ms(void);
 
 /* ---- store_checkpoint.c: WAL checkpoints off the commit path ---- */
-/** @brief Count a commit (cheap): the checkpointer looks only after commits. */
-void store_ckpt_note_commit(void);
+/** @brief Count a commit (cheap): the checkpointer looks only after commits. Also adds the
+ *  pages the commit wrote to the WAL to store_wal_pages_total(). */
+void store_ckpt_note_commit(store_conn *c);
 /** @brief Start the checkpointer thread (store_open). 0 or AITBC_EIO. */
 int store_ckpt_start(void);
 /** @brief Stop and join it (store_close, before the connections close). */

@@ -456,7 +456,7 @@ int store_txn_commit(aitbc_txn *t) {
         txn_abort(t);
         return rc;
     }
-    if (t->mode == AITBC_TXN_WRITE) store_ckpt_note_commit();
+    if (t->mode == AITBC_TXN_WRITE) store_ckpt_note_commit(t->conn);
     txn_ended(t);
     return 0;
 }
@@ -538,6 +538,6 @@ int store_batch_end(int commit) {
     t->batch = 0;
     t->failed = 0;
     store_writer_unlock();
-    if (rc == 0) store_ckpt_note_commit();
+    if (rc == 0) store_ckpt_note_commit(c);
     return rc;
 }

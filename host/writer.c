@@ -20,9 +20,11 @@
 #define BATCH_MAX 256
 
 typedef struct effect {
-    char *topic; /* NULL for a wake-up */
-    char *key;   /* wake key, or NULL for an event */
+    char *topic; /* NULL for a wake-up or a callback */
+    char *key;   /* wake key, or NULL for an event or a callback */
     cJSON *data;
+    aitbc_write_done_fn done; /* txn_after's callback, or NULL */
+    void *done_arg;
     struct effect *next;
 } effect;
 
@@ -75,7 +77,18 @@ int writer_capture_wake(const char *key) {
     return 1;
 }
 
-/* Publish (committed) or drop every captured effect, in capture order. */
+int writer_txn_after(aitbc_write_done_fn done, void *arg) {
+    if (!tl_in_batch || !done) return AITBC_EINVAL;
+    effect *e = calloc(1, sizeof *e);
+    if (!e) return AITBC_ENOMEM;
+    e->done = done;
+    e->done_arg = arg;
+    fx_append(e);
+    return 0;
+}
+
+/* Publish (committed) or drop every captured effect, in capture order; txn_after callbacks run
+ * either way, told which. */
 static void fx_release(int committed) {
     effect *e = tl_fx_head;
     tl_fx_head = tl_fx_tail = NULL;
@@ -85,6 +98,8 @@ static void fx_release(int committed) {
             bus_publish(e->topic, e->data); /* its owner was checked when it was captured */
         else if (committed && e->key)
             http_wake(e->key);
+        else if (e->done)
+            e->done(e->done_arg, committed ? 0 : AITBC_EIO);
         free(e->topic);
         free(e->key);
         cJSON_Delete(e->data);

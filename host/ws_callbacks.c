@@ -175,6 +175,9 @@ static int on_receive(struct lws *wsi, const void *in, size_t len) {
     else if (text)
         handle_text(c, text, n);
     ws_conn_rx_reset(c);
+    /* Answers pile up faster than the client takes them: read no more requests until they
+     * drain (on_writeable reopens), instead of letting the queue overflow into a 1008. */
+    if (ws_hub_backlogged(g_ws.hub, c)) lws_rx_flow_control(wsi, 0);
     lws_callback_on_writable(wsi);
     return 0;
 }
@@ -197,7 +200,11 @@ static int on_writeable(struct lws *wsi) {
         case WS_OUT_FRAMES:
             if (lws_write(wsi, (unsigned char *)o.data, o.len, LWS_WRITE_RAW) < (int)o.len)
                 return -1;
-            if (!o.more) return 0;
+            if (!o.more) {
+                /* Queue empty: read requests again if on_receive paused them (cheap when not). */
+                lws_rx_flow_control(wsi, 1);
+                return 0;
+            }
             if (lws_send_pipe_choked(wsi)) {
                 lws_callback_on_writable(wsi);
                 return 0;

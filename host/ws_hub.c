@@ -240,6 +240,14 @@ void ws_hub_reply(ws_hub *h, ws_conn *c, char *text) {
     wsq_wake(h, w);
 }
 
+int ws_hub_backlogged(ws_hub *h, ws_conn *c) {
+    pthread_mutex_lock(&h->lock);
+    int full =
+        c->qlen * 2 >= h->queue_max || (h->queue_max_bytes && c->qbytes * 2 >= h->queue_max_bytes);
+    pthread_mutex_unlock(&h->lock);
+    return full;
+}
+
 void ws_hub_close(ws_hub *h, ws_conn *c, int code, const char *reason) {
     pthread_mutex_lock(&h->lock);
     int w = wsq_decide_close(h, c, code, reason, 1);

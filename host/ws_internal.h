@@ -107,6 +107,9 @@ cJSON *ws_hub_subscribe(ws_hub *h, ws_conn *c, const cJSON *topics, ws_lookup_fn
 cJSON *ws_hub_unsubscribe(ws_hub *h, ws_conn *c, const cJSON *topics);
 /** @brief Queue a reply (TAKES text, malloc'd). A full queue marks c for the 1008 close. */
 void ws_hub_reply(ws_hub *h, ws_conn *c, char *text);
+/** 1 when c's queue is at least half full (messages or bytes): stop reading its requests until
+ *  it drains, so a client that sends many at once is slowed, not closed as a slow consumer. */
+int ws_hub_backlogged(ws_hub *h, ws_conn *c);
 /** @brief Queue a close (after what is already queued) with code and reason. */
 void ws_hub_close(ws_hub *h, ws_conn *c, int code, const char *reason);
 

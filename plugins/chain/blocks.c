@@ -32,8 +32,8 @@ int chain_state_root_db(chain_state *cs, aitbc_txn *t, char out[65]) {
 /* Latest block header fields needed to chain the next one. 1 if there is one, 0 if none. */
 static int last_block(chain_state *cs, aitbc_txn *t, chain_block *last) {
     const aitbc_host_api *api = cs->api;
-    aitbc_stmt *s =
-        api->stmt(t, "SELECT height, hash, ts_ms FROM chain_blocks ORDER BY height DESC LIMIT 1");
+    aitbc_stmt *s = api->stmt(t, "SELECT height, hash, ts_ms, first_seq, tx_count "
+                                 "FROM chain_blocks ORDER BY height DESC LIMIT 1");
     if (!s) return AITBC_EIO;
     int rc = api->step(s);
     if (rc == AITBC_ROW) {
@@ -41,6 +41,8 @@ static int last_block(chain_state *cs, aitbc_txn *t, chain_block *last) {
         last->height = api->col_int64(s, 0);
         snprintf(last->hash, sizeof last->hash, "%s", h ? h : "");
         last->ts_ms = api->col_int64(s, 2);
+        last->first_seq = api->col_int64(s, 3);
+        last->tx_count = api->col_int64(s, 4);
     }
     api->stmt_done(s);
     return rc == AITBC_ROW ? 1 : rc == AITBC_DONE ? 0 : rc;
@@ -52,11 +54,12 @@ typedef struct pending {
     size_t n, cap;
 } pending;
 
-static int pending_load(chain_state *cs, aitbc_txn *t, pending *p) {
+/* Pending = every transaction after the last block's range (from_seq on). */
+static int pending_load(chain_state *cs, aitbc_txn *t, int64_t from_seq, pending *p) {
     const aitbc_host_api *api = cs->api;
-    aitbc_stmt *s = api->stmt(t, "SELECT seq, hash FROM chain_txs WHERE block_height IS NULL "
-                                 "ORDER BY seq");
+    aitbc_stmt *s = api->stmt(t, "SELECT seq, hash FROM chain_txs WHERE seq >= ?1 ORDER BY seq");
     if (!s) return AITBC_EIO;
+    api->bind_int64(s, 1, from_seq);
     int rc;
     while ((rc = api->step(s)) == AITBC_ROW) {
         if (p->n == p->cap) {
@@ -82,27 +85,11 @@ static int pending_load(chain_state *cs, aitbc_txn *t, pending *p) {
     return rc < 0 ? rc : 0;
 }
 
-static int assign_txs(chain_state *cs, aitbc_txn *t, const pending *p, int64_t height) {
-    const aitbc_host_api *api = cs->api;
-    for (size_t i = 0; i < p->n; i++) {
-        aitbc_stmt *s =
-            api->stmt(t, "UPDATE chain_txs SET block_height = ?1, idx = ?2 WHERE seq = ?3");
-        if (!s) return AITBC_EIO;
-        api->bind_int64(s, 1, height);
-        api->bind_int64(s, 2, (int64_t)i);
-        api->bind_int64(s, 3, p->seq[i]);
-        int rc = api->step(s);
-        api->stmt_done(s);
-        if (rc < 0) return rc;
-    }
-    return 0;
-}
-
 static int insert_block(chain_state *cs, aitbc_txn *t, const chain_block *b) {
     const aitbc_host_api *api = cs->api;
     aitbc_stmt *s = api->stmt(t, "INSERT INTO chain_blocks(height, hash, parent_hash, ts_ms, "
                                  "merkle_root, state_root, proposer, proposer_key, signature, "
-                                 "tx_count) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)");
+                                 "tx_count, first_seq) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)");
     if (!s) return AITBC_EIO;
     api->bind_int64(s, 1, b->height);
     api->bind_text(s, 2, b->hash);
@@ -114,6 +101,7 @@ static int insert_block(chain_state *cs, aitbc_txn *t, const chain_block *b) {
     api->bind_text(s, 8, cs->pk_hex);
     api->bind_text(s, 9, b->signature);
     api->bind_int64(s, 10, b->tx_count);
+    api->bind_int64(s, 11, b->first_seq);
     int rc = api->step(s);
     api->stmt_done(s);
     return rc < 0 ? rc : 0;
@@ -126,7 +114,8 @@ int chain_seal_in(chain_state *cs, aitbc_txn *t, int64_t ts_ms, int force, chain
     int have = last_block(cs, t, &last);
     if (have < 0) return have;
     pending p = {0};
-    int rc = pending_load(cs, t, &p);
+    int64_t from_seq = have ? last.first_seq + last.tx_count : 1; /* seq counts from 1 */
+    int rc = pending_load(cs, t, from_seq, &p);
     if (rc != 0) goto out;
     if (p.n == 0 && have && !force) {
         /* No empty blocks, except a heartbeat once max_empty_interval_s has passed. */
@@ -138,9 +127,13 @@ int chain_seal_in(chain_state *cs, aitbc_txn *t, int64_t ts_ms, int force, chain
     snprintf(blk->parent_hash, sizeof blk->parent_hash, "%s", have ? last.hash : k_zero_hash);
     blk->ts_ms = have && ts_ms < last.ts_ms ? last.ts_ms : ts_ms; /* never before the parent */
     blk->tx_count = (int64_t)p.n;
+    blk->first_seq = from_seq;
+    if (p.n > 0 && p.seq[0] != from_seq) {
+        rc = AITBC_EIO; /* a gap after the last block: refuse to seal over it */
+        goto out;
+    }
     snprintf(blk->proposer, sizeof blk->proposer, "%s", cs->address);
     chain_merkle_root(p.leaf, p.n, blk->merkle_root);
-    if ((rc = assign_txs(cs, t, &p, blk->height)) != 0) goto out;
     if ((rc = chain_state_root_db(cs, t, blk->state_root)) != 0) goto out;
     if ((rc = chain_block_hash(blk, blk->hash)) != 0) goto out;
     chain_block_sign(blk, cs->sk);
@@ -169,9 +162,10 @@ static void publish(chain_state *cs, const chain_block *blk) {
     aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
     if (!t) return;
     aitbc_stmt *s = api->stmt(t, "SELECT " CHAIN_TX_COLS " FROM chain_txs "
-                                 "WHERE block_height = ?1 ORDER BY idx");
+                                 "WHERE seq >= ?1 AND seq < ?2 ORDER BY seq");
     if (s) {
-        api->bind_int64(s, 1, blk->height);
+        api->bind_int64(s, 1, blk->first_seq);
+        api->bind_int64(s, 2, blk->first_seq + blk->tx_count);
         while (api->step(s) == AITBC_ROW) {
             cJSON *tj = chain_tx_json(api, s, decimals_cb, cs);
             if (tj) {
@@ -207,12 +201,39 @@ int chain_seal(chain_state *cs, int force, int64_t *height_out) {
     return 0;
 }
 
-void chain_seal_tick(void *arg) {
-    chain_state *cs = arg;
+static void seal_logged(chain_state *cs) {
     int rc = chain_seal(cs, 0, NULL);
     if (rc != 0)
         cs->api->log(cs->ctx, rc == AITBC_EBUSY ? AITBC_LOG_DEBUG : AITBC_LOG_ERROR,
                      "sealing a block failed (%d); retrying next interval", rc);
+}
+
+static void seal_on_writer(void *arg) {
+    seal_logged(arg);
+}
+
+static void seal_done(void *arg, int rc) {
+    chain_state *cs = arg;
+    if (rc == AITBC_EIO)
+        cs->api->log(cs->ctx, AITBC_LOG_ERROR,
+                     "the write batch holding a block did not commit; sealing again next interval");
+    atomic_store(&cs->seal_queued, 0);
+}
+
+/* The seal runs on the host's writer, in a batch with the requests' writes: it never waits for
+ * the write turn behind a batch (nor holds one up), and its events leave after that commit.
+ * Without a writer (an older host, unit tests) it takes a write transaction of its own. A seal
+ * still queued when the plugin stops runs before the host destroys it: the host stops its writer
+ * (which finishes what is queued) after stopping the plugins and before unloading them. */
+void chain_seal_tick(void *arg) {
+    chain_state *cs = arg;
+    const aitbc_host_api *api = cs->api;
+    if (AITBC_HOST_HAS(api, txn_submit)) {
+        if (atomic_exchange(&cs->seal_queued, 1)) return; /* the previous one has not run yet */
+        if (api->txn_submit(seal_on_writer, cs, seal_done) == 0) return;
+        atomic_store(&cs->seal_queued, 0);
+    }
+    seal_logged(cs);
 }
 
 /* Genesis allocations: MINTs recorded in block 0, refs "genesis:<i>". */

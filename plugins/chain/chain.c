@@ -5,7 +5,7 @@
 #include <string.h>
 #include "chain.h"
 
-static const aitbc_migration k_migrations[] = {
+const aitbc_migration chain_migrations[] = {
     {1, "CREATE TABLE chain_assets(symbol TEXT PRIMARY KEY, decimals INTEGER NOT NULL);"
         "CREATE TABLE chain_accounts(address TEXT PRIMARY KEY, pubkey TEXT, sealed_sk TEXT,"
         " created_ms INTEGER NOT NULL);"
@@ -31,7 +31,23 @@ static const aitbc_migration k_migrations[] = {
     {2, "CREATE TABLE chain_lock_owners(module TEXT NOT NULL, address TEXT NOT NULL,"
         " asset TEXT NOT NULL, amount INTEGER NOT NULL CHECK(amount >= 0),"
         " PRIMARY KEY(module, address, asset)) WITHOUT ROWID;"},
+    /* A block holds the transactions first_seq .. first_seq + tx_count - 1 (sequence numbers are
+     * gap-free and sealed in order), so sealing no longer rewrites every transaction row and two
+     * of its indexes; chain_txs_pending was never used by the planner either. Empty blocks start
+     * where the previous non-empty one ended. */
+    {3, "ALTER TABLE chain_blocks ADD COLUMN first_seq INTEGER;"
+        "UPDATE chain_blocks SET first_seq = (SELECT MIN(seq) FROM chain_txs"
+        " WHERE block_height = chain_blocks.height) WHERE tx_count > 0;"
+        "UPDATE chain_blocks SET first_seq = COALESCE((SELECT b.first_seq + b.tx_count"
+        " FROM chain_blocks b WHERE b.height < chain_blocks.height AND b.tx_count > 0"
+        " ORDER BY b.height DESC LIMIT 1), 1) WHERE tx_count = 0;"
+        "DROP INDEX chain_txs_pending;"
+        "DROP INDEX chain_txs_block;"
+        "ALTER TABLE chain_txs DROP COLUMN block_height;"
+        "ALTER TABLE chain_txs DROP COLUMN idx;"
+        "CREATE INDEX chain_blocks_first_seq ON chain_blocks(first_seq, height);"},
 };
+const size_t chain_migrations_n = sizeof chain_migrations / sizeof chain_migrations[0];
 
 static const aitbc_cfg_key k_schema[] = {
     {"block_interval_ms", AITBC_CFG_INT, 0, "block producer period in ms (default 2000)"},
@@ -226,7 +242,7 @@ static int chain_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **s
     const cJSON *cfg = api->config(ctx);
     int rc = sodium_init() < 0 ? AITBC_EIO : 0;
     if (rc == 0) rc = parse_config(cs, cfg);
-    if (rc == 0) rc = api->migrate(ctx, k_migrations, sizeof k_migrations / sizeof k_migrations[0]);
+    if (rc == 0) rc = api->migrate(ctx, chain_migrations, chain_migrations_n);
     if (rc == 0) rc = sync_assets(cs);
     if (rc == 0) rc = chain_key_load_or_create(cs, cs->key_path);
     if (rc == 0) rc = chain_genesis(cs, cJSON_GetObjectItemCaseSensitive(cfg, "genesis"));

@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 #include <sodium.h>
+#include <stdatomic.h>
 #include <aitbc/aitbc.h>
 #include <aitbc/ledger.h>
 #include <aitbc/chain_query.h>
@@ -41,6 +42,7 @@ typedef struct chain_state {
     pthread_mutex_t views_mu;
     aitbc_timer *timer;
     pthread_mutex_t seal_mu; /* one seal at a time (timer vs. tests/bench calling it) */
+    atomic_int seal_queued;  /* the timer's seal waits for the writer: do not queue another */
 } chain_state;
 
 /* chain.c */
@@ -73,6 +75,16 @@ int chain_key_load_or_create(chain_state *cs, const char *path);
 void chain_custody_seal(const chain_state *cs, const unsigned char sk[64], char *out_hex);
 /** Decrypt what chain_custody_seal wrote. 0 or AITBC_EINVAL. */
 int chain_custody_open(const chain_state *cs, const char *hex, unsigned char sk_out[64]);
+
+/** One ledger movement (ledger.c; what every ledger@1 call does), also handing back the stored
+ *  transaction in *tx_out when it was recorded (rc 0), so an answer needs no re-read. */
+int chain_move(chain_state *cs, aitbc_txn *txn, const char *op, const char *type, const char *from,
+               const char *to, const char *asset, int64_t amount, const char *ref,
+               char hash_out[AITBC_TX_HASH_MAX], chain_tx *tx_out);
+
+/** Schema steps (chain.c); exposed for the upgrade test. */
+extern const aitbc_migration chain_migrations[];
+extern const size_t chain_migrations_n;
 
 /* blocks.c */
 /** Seal every committed pending transaction into a new block (its own write transaction), or a

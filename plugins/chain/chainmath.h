@@ -49,6 +49,9 @@ typedef struct chain_block {
     char proposer[48];
     char signature[CHAIN_SIG_MAX];
     int64_t tx_count;
+    /* seq of its first transaction; its transactions are first_seq .. first_seq + tx_count - 1.
+     * Not hashed: the merkle root already commits to exactly those transactions. */
+    int64_t first_seq;
 } chain_block;
 
 /** One account's balance of one asset. */

@@ -188,9 +188,9 @@ static int move_in(chain_state *cs, aitbc_txn *t, chain_tx *tx, char hash[CHAIN_
     return insert_tx(cs, t, tx, hash);
 }
 
-static int move(chain_state *cs, aitbc_txn *txn, const char *op, const char *type, const char *from,
-                const char *to, const char *asset, int64_t amount, const char *ref,
-                char hash_out[AITBC_TX_HASH_MAX]) {
+int chain_move(chain_state *cs, aitbc_txn *txn, const char *op, const char *type, const char *from,
+               const char *to, const char *asset, int64_t amount, const char *ref,
+               char hash_out[AITBC_TX_HASH_MAX], chain_tx *tx_out) {
     int rc = check_args(cs, op, type, from, to, asset, amount, ref);
     if (rc != 0) return rc;
     chain_tx tx;
@@ -210,7 +210,14 @@ static int move(chain_state *cs, aitbc_txn *txn, const char *op, const char *typ
     rc = leave(cs, txn, t, rc, dirty);
     if (hash_out && (rc == 0 || rc == AITBC_EEXIST))
         snprintf(hash_out, AITBC_TX_HASH_MAX, "%s", hash);
+    if (tx_out && rc == 0) *tx_out = tx;
     return rc;
+}
+
+static int move(chain_state *cs, aitbc_txn *txn, const char *op, const char *type, const char *from,
+                const char *to, const char *asset, int64_t amount, const char *ref,
+                char hash_out[AITBC_TX_HASH_MAX]) {
+    return chain_move(cs, txn, op, type, from, to, asset, amount, ref, hash_out, NULL);
 }
 
 static int l_mint(void *self, aitbc_txn *txn, const char *to, const char *asset, int64_t amount,

@@ -68,7 +68,10 @@ static int q_blocks(void *self, int limit, const char *cursor, cJSON **out) {
 
 static cJSON *block_txs(chain_state *cs, aitbc_txn *t, int64_t height) {
     const aitbc_host_api *api = cs->api;
-    aitbc_stmt *s = api->stmt(t, TX_SELECT "WHERE block_height = ?1 ORDER BY idx");
+    aitbc_stmt *s = api->stmt(
+        t, TX_SELECT "WHERE seq >= (SELECT first_seq FROM chain_blocks WHERE height = ?1) AND "
+                     "seq < (SELECT first_seq + tx_count FROM chain_blocks WHERE height = ?1) "
+                     "ORDER BY seq");
     if (!s) return NULL;
     api->bind_int64(s, 1, height);
     cJSON *arr = cJSON_CreateArray();

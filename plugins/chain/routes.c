@@ -1,5 +1,6 @@
 /* HTTP routes of the chain plugin: POST /v1/admin/mint (the on-ramp) and POST /v1/transfers.
- * Both answer 201 with the transaction as the explorer shows it (block_height null until sealed).
+ * Both answer 201 with the transaction as the explorer shows it (block_height null until sealed),
+ * built from what was written.
  */
 #include <stdio.h>
 #include <string.h>
@@ -9,28 +10,14 @@
 static const char *const k_fields[] = {"address", "asset", "amount", NULL};
 static const char *const k_xfer_fields[] = {"to", "asset", "amount", NULL};
 
-static int decimals_cb(void *user, const char *asset) {
-    const chain_asset *a = chain_find_asset(user, asset);
-    return a ? a->decimals : -1;
-}
-
-/* 201 with the stored transaction row. */
-static void respond_tx(chain_state *cs, aitbc_request *req, const char *hash) {
-    const aitbc_host_api *api = cs->api;
-    cJSON *tx = NULL;
-    aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
-    aitbc_stmt *s =
-        t ? api->stmt(t, "SELECT " CHAIN_TX_COLS " FROM chain_txs WHERE hash = ?1") : NULL;
-    if (s) {
-        api->bind_text(s, 1, hash);
-        if (api->step(s) == AITBC_ROW) tx = chain_tx_json(api, s, decimals_cb, cs);
-        api->stmt_done(s);
-    }
-    if (t) api->txn_commit(t);
-    if (tx)
-        api->respond_json(req, 201, tx);
+/* 201 with the transaction as written (the answer needs no re-read). */
+static void respond_tx(chain_state *cs, aitbc_request *req, const chain_tx *tx, const char *hash) {
+    const chain_asset *a = chain_find_asset(cs, tx->asset);
+    cJSON *o = chain_tx_to_json(tx, hash, a ? a->decimals : -1);
+    if (o)
+        cs->api->respond_json(req, 201, o);
     else
-        api->respond_error(req, 500, "internal", NULL, "transaction recorded but not readable");
+        cs->api->respond_error(req, 500, "internal", NULL, "out of memory");
 }
 
 /* Validate {<addr_field>, asset, amount}; answers 400 itself. 0 when valid. */
@@ -106,12 +93,14 @@ static void h_mint(aitbc_request *req, void *user) {
     /* Each mint request is its own movement; retries are deduplicated by Idempotency-Key. */
     char ref[AITBC_ID_MAX], hash[AITBC_TX_HASH_MAX];
     aitbc_random_id("mint", ref);
-    int rc = cs->ledger.mint(cs, NULL, addr, asset, units, ref, hash);
+    chain_tx tx;
+    int rc = chain_move(cs, NULL, CHAIN_OP_MINT, AITBC_TX_MINT, NULL, addr, asset, units, ref, hash,
+                        &tx);
     if (rc != 0) {
         respond_ledger_error(cs, req, rc, "address");
         return;
     }
-    respond_tx(cs, req, hash);
+    respond_tx(cs, req, &tx, hash);
 }
 
 static void h_transfer(aitbc_request *req, void *user) {
@@ -130,6 +119,7 @@ static void h_transfer(aitbc_request *req, void *user) {
         return;
     }
     char ref[AITBC_ID_MAX], hash[AITBC_TX_HASH_MAX];
+    chain_tx tx;
     aitbc_random_id("xfr", ref);
     aitbc_txn *t = api->txn_begin(AITBC_TXN_WRITE);
     if (!t) {
@@ -139,8 +129,8 @@ static void h_transfer(aitbc_request *req, void *user) {
     /* An authenticated owner address is an account even if nothing was ever paid to it. */
     int rc = cs->ledger.ensure_account(cs, t, who->owner_address);
     if (rc == 0)
-        rc = cs->ledger.transfer(cs, t, AITBC_TX_TRANSFER, who->owner_address, to, asset, units,
-                                 ref, hash);
+        rc = chain_move(cs, t, CHAIN_OP_TRANSFER, AITBC_TX_TRANSFER, who->owner_address, to, asset,
+                        units, ref, hash, &tx);
     if (rc == 0)
         rc = api->txn_commit(t);
     else
@@ -149,7 +139,7 @@ static void h_transfer(aitbc_request *req, void *user) {
         respond_ledger_error(cs, req, rc, "to");
         return;
     }
-    respond_tx(cs, req, hash);
+    respond_tx(cs, req, &tx, hash);
 }
 
 int chain_routes_register(chain_state *cs) {

@@ -10,12 +10,11 @@ static void add_text_or_null(cJSON *o, const char *key, const char *v) {
         cJSON_AddNullToObject(o, key);
 }
 
-static void add_int_or_null(const aitbc_host_api *api, aitbc_stmt *s, int col, cJSON *o,
-                            const char *key) {
-    if (api->col_is_null(s, col))
+static void add_int_or_null(cJSON *o, const char *key, int64_t v) {
+    if (v < 0)
         cJSON_AddNullToObject(o, key);
     else
-        cJSON_AddNumberToObject(o, key, (double)api->col_int64(s, col));
+        cJSON_AddNumberToObject(o, key, (double)v);
 }
 
 static void add_amount(cJSON *o, const char *key, int64_t units, int decimals) {
@@ -25,25 +24,63 @@ static void add_amount(cJSON *o, const char *key, int64_t units, int decimals) {
     cJSON_AddStringToObject(o, key, buf);
 }
 
-cJSON *chain_tx_json(const aitbc_host_api *api, aitbc_stmt *s, chain_decimals_fn dec, void *user) {
+/* The transaction object; text fields may be NULL (JSON null), block_height/index < 0 = null. */
+typedef struct tx_fields {
+    const char *hash, *type, *from, *to, *asset, *ref;
+    int64_t block_height, index, amount, fee, ts_ms;
+} tx_fields;
+
+static cJSON *tx_object(const tx_fields *f, int decimals) {
     cJSON *o = cJSON_CreateObject();
     if (!o) return NULL;
-    const char *asset = api->col_text(s, 6);
-    int decimals = asset && dec ? dec(user, asset) : -1;
     char ts[AITBC_TIME_MAX];
-    aitbc_time_format(api->col_int64(s, 10), ts);
-    add_text_or_null(o, "hash", api->col_text(s, 0));
-    add_int_or_null(api, s, 1, o, "block_height");
-    add_int_or_null(api, s, 2, o, "index");
-    add_text_or_null(o, "type", api->col_text(s, 3));
-    add_text_or_null(o, "from", api->col_text(s, 4));
-    add_text_or_null(o, "to", api->col_text(s, 5));
-    add_text_or_null(o, "asset", asset);
-    add_amount(o, "amount", api->col_int64(s, 7), decimals);
-    add_amount(o, "fee", api->col_int64(s, 8), decimals);
-    add_text_or_null(o, "ref", api->col_text(s, 9));
+    aitbc_time_format(f->ts_ms, ts);
+    add_text_or_null(o, "hash", f->hash);
+    add_int_or_null(o, "block_height", f->block_height);
+    add_int_or_null(o, "index", f->index);
+    add_text_or_null(o, "type", f->type);
+    add_text_or_null(o, "from", f->from);
+    add_text_or_null(o, "to", f->to);
+    add_text_or_null(o, "asset", f->asset);
+    add_amount(o, "amount", f->amount, decimals);
+    add_amount(o, "fee", f->fee, decimals);
+    add_text_or_null(o, "ref", f->ref);
     cJSON_AddStringToObject(o, "timestamp", ts);
     return o;
+}
+
+static int64_t col_or_minus1(const aitbc_host_api *api, aitbc_stmt *s, int col) {
+    return api->col_is_null(s, col) ? -1 : api->col_int64(s, col);
+}
+
+cJSON *chain_tx_json(const aitbc_host_api *api, aitbc_stmt *s, chain_decimals_fn dec, void *user) {
+    tx_fields f = {.hash = api->col_text(s, 0),
+                   .block_height = col_or_minus1(api, s, 1),
+                   .index = col_or_minus1(api, s, 2),
+                   .type = api->col_text(s, 3),
+                   .from = api->col_text(s, 4),
+                   .to = api->col_text(s, 5),
+                   .asset = api->col_text(s, 6),
+                   .amount = api->col_int64(s, 7),
+                   .fee = api->col_int64(s, 8),
+                   .ref = api->col_text(s, 9),
+                   .ts_ms = api->col_int64(s, 10)};
+    return tx_object(&f, f.asset && dec ? dec(user, f.asset) : -1);
+}
+
+cJSON *chain_tx_to_json(const chain_tx *tx, const char *hash, int decimals) {
+    tx_fields f = {.hash = hash,
+                   .block_height = -1,
+                   .index = -1,
+                   .type = tx->type,
+                   .from = tx->from[0] ? tx->from : NULL,
+                   .to = tx->to[0] ? tx->to : NULL,
+                   .asset = tx->asset,
+                   .amount = tx->amount,
+                   .fee = tx->fee,
+                   .ref = tx->ref,
+                   .ts_ms = tx->ts_ms};
+    return tx_object(&f, decimals);
 }
 
 cJSON *chain_block_to_json(const chain_block *b) {

@@ -15,6 +15,7 @@ typedef struct vctx {
     chain_book book;
     int64_t minted[CHAIN_MAX_ASSETS];
     int64_t last_seq;
+    int64_t next_seq; /* where the next block's range must start */
     int64_t ntx;
     int64_t nblocks;
     char *msg;
@@ -42,7 +43,7 @@ static int authority_ok(vctx *v, const unsigned char pk[32]) {
 }
 
 /* Read the tx row (columns as in TX_SQL), check its hash and sequence, and replay it. */
-#define TX_COLS "seq, hash, op, type, from_addr, to_addr, asset, amount, fee, ref, ts_ms, idx"
+#define TX_COLS "seq, hash, op, type, from_addr, to_addr, asset, amount, fee, ref, ts_ms"
 static int check_tx(vctx *v, aitbc_stmt *s, const char *where, unsigned char leaf[32]) {
     chain_tx tx;
     char stored[CHAIN_HASH_HEX + 8], again[CHAIN_HASH_HEX];
@@ -85,10 +86,14 @@ static int check_tx(vctx *v, aitbc_stmt *s, const char *where, unsigned char lea
 }
 
 static int check_block_txs(vctx *v, const chain_block *b) {
-    aitbc_stmt *s = v->api->stmt(v->t, "SELECT " TX_COLS " FROM chain_txs WHERE block_height = ?1 "
-                                       "ORDER BY idx");
+    if (b->first_seq != v->next_seq || b->tx_count < 0)
+        return fail(v, "block %lld: its transactions start at seq %lld, expected %lld",
+                    (long long)b->height, (long long)b->first_seq, (long long)v->next_seq);
+    aitbc_stmt *s = v->api->stmt(v->t, "SELECT " TX_COLS " FROM chain_txs WHERE seq >= ?1 AND "
+                                       "seq < ?2 ORDER BY seq");
     if (!s) return fail(v, "cannot read transactions of block %lld", (long long)b->height);
-    v->api->bind_int64(s, 1, b->height);
+    v->api->bind_int64(s, 1, b->first_seq);
+    v->api->bind_int64(s, 2, b->first_seq + b->tx_count);
     size_t cap = b->tx_count > 0 && b->tx_count < (1 << 24) ? (size_t)b->tx_count : 1;
     unsigned char(*leaves)[32] = malloc(cap * sizeof *leaves);
     int64_t n = 0;
@@ -96,8 +101,8 @@ static int check_block_txs(vctx *v, const chain_block *b) {
     char where[48];
     snprintf(where, sizeof where, "block %lld", (long long)b->height);
     while (!bad && v->api->step(s) == AITBC_ROW) {
-        if (v->api->col_int64(s, 11) != n)
-            bad = fail(v, "block %lld: transaction index %lld out of place", (long long)b->height,
+        if (v->api->col_int64(s, 0) != b->first_seq + n)
+            bad = fail(v, "block %lld: transaction index %lld missing", (long long)b->height,
                        (long long)n);
         else if ((size_t)n >= cap)
             bad = fail(v, "block %lld: more transactions than its tx_count %lld",
@@ -110,6 +115,7 @@ static int check_block_txs(vctx *v, const chain_block *b) {
     if (!bad && n != b->tx_count)
         bad = fail(v, "block %lld: has %lld transactions, header says %lld", (long long)b->height,
                    (long long)n, (long long)b->tx_count);
+    v->next_seq = b->first_seq + b->tx_count;
     char root[CHAIN_HASH_HEX];
     if (!bad) {
         chain_merkle_root(leaves, (size_t)n, root);
@@ -134,6 +140,7 @@ static int check_block(vctx *v, aitbc_stmt *s, chain_block *prev) {
     copy_col(v, s, 7, b.signature, sizeof b.signature);
     b.tx_count = v->api->col_int64(s, 8);
     copy_col(v, s, 9, pk_hex, sizeof pk_hex);
+    b.first_seq = v->api->col_int64(s, 10);
     long long h = (long long)b.height;
     if (b.height != v->nblocks)
         return fail(v, "block %lld: expected height %lld (gap or reorder)", h,
@@ -171,8 +178,8 @@ static int check_blocks(vctx *v) {
     memset(&prev, 0, sizeof prev);
     memset(prev.hash, '0', 64);
     aitbc_stmt *s = v->api->stmt(v->t, "SELECT height, hash, parent_hash, ts_ms, merkle_root, "
-                                       "state_root, proposer, signature, tx_count, proposer_key "
-                                       "FROM chain_blocks ORDER BY height");
+                                       "state_root, proposer, signature, tx_count, proposer_key, "
+                                       "first_seq FROM chain_blocks ORDER BY height");
     if (!s) return fail(v, "cannot read chain_blocks");
     int bad = 0;
     while (!bad && v->api->step(s) == AITBC_ROW)
@@ -184,8 +191,9 @@ static int check_blocks(vctx *v) {
 
 static int check_pending(vctx *v) {
     aitbc_stmt *s = v->api->stmt(v->t, "SELECT " TX_COLS " FROM chain_txs "
-                                       "WHERE block_height IS NULL ORDER BY seq");
+                                       "WHERE seq >= ?1 ORDER BY seq");
     if (!s) return fail(v, "cannot read pending transactions");
+    v->api->bind_int64(s, 1, v->next_seq);
     unsigned char leaf[32];
     int bad = 0;
     while (!bad && v->api->step(s) == AITBC_ROW)
@@ -268,6 +276,7 @@ int chain_verify(chain_state *cs, char *msg, size_t msglen) {
     v.api = cs->api;
     v.msg = msg;
     v.msglen = msglen;
+    v.next_seq = 1; /* sequence numbers start at 1 */
     /* One read transaction: a consistent snapshot even if the node is running. */
     v.t = cs->api->txn_begin(AITBC_TXN_READ);
     if (!v.t) {

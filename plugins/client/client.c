@@ -41,12 +41,17 @@ static const aitbc_migration k_migrations[] = {
         " WHERE state = 'QUEUED' AND seller IS NOT NULL;"
         "CREATE INDEX client_jobs_trade_running ON client_jobs(trade_id)"
         " WHERE state = 'RUNNING' AND trade_id IS NOT NULL;"},
+    /* Less write amplification: only the per-minute stats read the completion index, and only
+     * for COMPLETED jobs; submits, assignments and requeues no longer touch it. */
+    {5, "DROP INDEX client_jobs_done;"
+        "CREATE INDEX client_jobs_completed ON client_jobs(completed_ms)"
+        " WHERE state = 'COMPLETED';"},
     /* Payloads (up to 16 MiB) out of the job rows: a column after a big one is read by walking
      * its overflow pages, so every sweep and dispatch scan paid for whole payloads. They move to
      * client_payloads, keyed by the job's seq (the rowid: no index of its own); payload_bytes
      * stays for the per-account limit, counted over QUEUED rows by client_jobs_client_queued
      * (state in it too: SQLite 3.40 reads the row for a partial index's own WHERE otherwise). */
-    {5, "CREATE TABLE client_payloads(seq INTEGER PRIMARY KEY, payload TEXT NOT NULL);"
+    {6, "CREATE TABLE client_payloads(seq INTEGER PRIMARY KEY, payload TEXT NOT NULL);"
         "INSERT INTO client_payloads(seq, payload) SELECT seq, payload FROM client_jobs;"
         "ALTER TABLE client_jobs ADD COLUMN payload_bytes INTEGER NOT NULL DEFAULT 0;"
         "UPDATE client_jobs SET payload_bytes = length(CAST(payload AS BLOB));"

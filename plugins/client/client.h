@@ -24,6 +24,7 @@ typedef struct client_state {
     char key_path[4096];
     aitbc_jobs_v1 service;
     aitbc_timer *timer;
+    atomic_int ttl_queued; /* the TTL sweep waits for the writer: do not queue another */
     _Atomic uint64_t queued_gen;
     int64_t progress_interval_ms; /* least time between two accepted progress reports of a job */
     int64_t max_queued_jobs;      /* per account: QUEUED jobs at most (submit answers 429 past) */

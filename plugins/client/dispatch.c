@@ -212,8 +212,9 @@ static int dispatch_in(client_state *cs, aitbc_txn *t, const aitbc_jobs_miner *m
     int64_t now = api->now_ms();
     int rc = 0;
     if (!(flags & AITBC_JOBS_NO_RENEW)) {
-        aitbc_stmt *s = api->stmt(t, "UPDATE client_jobs SET lease_ms = ?2 "
-                                     "WHERE miner = ?1 AND state = 'RUNNING'");
+        aitbc_stmt *s =
+            api->stmt(t, "UPDATE client_jobs INDEXED BY client_jobs_running SET lease_ms = ?2 "
+                         "WHERE miner = ?1 AND state = 'RUNNING'");
         if (!s) return AITBC_EIO;
         api->bind_text(s, 1, m->address);
         api->bind_int64(s, 2, now + lease_ms);
@@ -223,7 +224,8 @@ static int dispatch_in(client_state *cs, aitbc_txn *t, const aitbc_jobs_miner *m
     }
     cl_rows mine = {0};
     rc = load_rows(cs, t,
-                   "SELECT " CL_JOB_COLS " FROM client_jobs WHERE miner = ?1 AND "
+                   "SELECT " CL_JOB_COLS
+                   " FROM client_jobs INDEXED BY client_jobs_running WHERE miner = ?1 AND "
                    "state = 'RUNNING' AND ?2 = ?2",
                    m->address, 0, 100000, NULL, NULL, &mine);
     for (size_t i = 0; rc == 0 && running && i < mine.n; i++) {
@@ -262,8 +264,9 @@ static int claim_possible(client_state *cs, const aitbc_jobs_miner *m) {
     aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
     if (!t) return AITBC_EBUSY;
     int64_t running = 0;
-    aitbc_stmt *s = api->stmt(t, "SELECT COUNT(*) FROM client_jobs WHERE miner = ?1 AND "
-                                 "state = 'RUNNING'");
+    aitbc_stmt *s = api->stmt(
+        t, "SELECT COUNT(*) FROM client_jobs INDEXED BY client_jobs_running WHERE miner = ?1 AND "
+           "state = 'RUNNING'");
     int rc = AITBC_EIO;
     if (s) {
         api->bind_text(s, 1, m->address);
@@ -334,24 +337,30 @@ int cl_dispatch(void *self, const aitbc_jobs_miner *m, const cJSON *running, int
     return 0;
 }
 
-/* Apply fn to each row of sql in one write transaction; returns rows changed or an error.
- * The timers' sql names its index: without statistics SQLite prefers (state, seq) and then reads
- * every live row to test its time, several times a second. */
-static int sweep(client_state *cs, const char *sql, const char *p1, int64_t p2,
-                 int (*fn)(client_state *, aitbc_txn *, cl_job *, int, cl_events *), int arg) {
-    /* Timers run often and usually find nothing: look first without the write lock. */
+typedef int (*sweep_fn)(client_state *, aitbc_txn *, cl_job *, int, cl_events *);
+
+/* Does sql find a row? 1, 0 or an error. A read transaction: timers run often and usually find
+ * nothing, so they look before they ask for the write lock. */
+static int sweep_due(client_state *cs, const char *sql, const char *p1, int64_t p2) {
     aitbc_txn *t = cs->api->txn_begin(AITBC_TXN_READ);
     if (!t) return AITBC_EBUSY;
     cl_rows rows = {0};
     int rc = load_rows(cs, t, sql, p1, p2, 1, NULL, NULL, &rows);
-    size_t due = rows.n;
+    int due = rows.n > 0;
     rows_free(&rows);
     cs->api->txn_commit(t);
-    if (rc != 0 || due == 0) return rc;
-    t = cs->api->txn_begin(AITBC_TXN_WRITE);
+    return rc != 0 ? rc : due;
+}
+
+/* Apply fn to each row of sql (at most CL_SWEEP_MAX) in one write transaction; returns rows
+ * changed or an error. */
+static int sweep_write(client_state *cs, const char *sql, const char *p1, int64_t p2, sweep_fn fn,
+                       int arg) {
+    aitbc_txn *t = cs->api->txn_begin(AITBC_TXN_WRITE);
     if (!t) return AITBC_EBUSY;
+    cl_rows rows = {0};
     cl_events ev = {0};
-    rc = load_rows(cs, t, sql, p1, p2, CL_SWEEP_MAX, NULL, NULL, &rows);
+    int rc = load_rows(cs, t, sql, p1, p2, CL_SWEEP_MAX, NULL, NULL, &rows);
     for (size_t i = 0; rc == 0 && i < rows.n; i++)
         rc = fn(cs, t, &rows.v[i], arg, &ev);
     int n = (int)rows.n;
@@ -370,6 +379,12 @@ static int sweep(client_state *cs, const char *sql, const char *p1, int64_t p2,
     }
     cl_events_flush(cs, &ev);
     return n;
+}
+
+static int sweep(client_state *cs, const char *sql, const char *p1, int64_t p2, sweep_fn fn,
+                 int arg) {
+    int due = sweep_due(cs, sql, p1, p2);
+    return due <= 0 ? due : sweep_write(cs, sql, p1, p2, fn, arg);
 }
 
 static int requeue_lease(client_state *cs, aitbc_txn *t, cl_job *j, int max, cl_events *ev) {
@@ -394,7 +409,8 @@ int cl_release_miner(void *self, const char *miner, int max_attempts, int64_t be
     int total = 0, n;
     do {
         n = sweep(self,
-                  "SELECT " CL_JOB_COLS " FROM client_jobs WHERE miner = ?1 AND "
+                  "SELECT " CL_JOB_COLS
+                  " FROM client_jobs INDEXED BY client_jobs_running WHERE miner = ?1 AND "
                   "state = 'RUNNING' AND assigned_ms < ?2",
                   miner, before_ms, requeue_gone, max_attempts);
         total += n > 0 ? n : 0;
@@ -402,6 +418,8 @@ int cl_release_miner(void *self, const char *miner, int max_attempts, int64_t be
     return n < 0 ? n : total;
 }
 
+/* The sweeps name their partial index: without statistics the planner prefers
+ * client_jobs_state and sorts, which reads every QUEUED (or RUNNING) job on each tick. */
 int cl_sweep_leases(void *self, int max_attempts) {
     client_state *cs = self;
     return sweep(cs,
@@ -411,15 +429,44 @@ int cl_sweep_leases(void *self, int max_attempts) {
                  NULL, cs->api->now_ms(), requeue_lease, max_attempts);
 }
 
-void cl_sweep_ttl(void *arg) {
-    client_state *cs = arg;
+#define TTL_DUE_SQL                                                                                \
+    "SELECT " CL_JOB_COLS " FROM client_jobs INDEXED BY client_jobs_ttl "                          \
+    "WHERE state IN ('QUEUED', 'RUNNING') AND expires_ms <= ?2 AND (?1 IS NULL OR 1) "             \
+    "ORDER BY expires_ms"
+
+static void ttl_expire_all(client_state *cs) {
     int n;
     do {
-        n = sweep(cs,
-                  "SELECT " CL_JOB_COLS " FROM client_jobs INDEXED BY client_jobs_ttl "
-                  "WHERE state IN ('QUEUED', 'RUNNING') AND expires_ms <= ?2 AND "
-                  "(?1 IS NULL OR 1) ORDER BY expires_ms",
-                  NULL, cs->api->now_ms(), expire, 0);
+        n = sweep_write(cs, TTL_DUE_SQL, NULL, cs->api->now_ms(), expire, 0);
     } while (n == CL_SWEEP_MAX);
     if (n < 0) cs->api->log(cs->ctx, AITBC_LOG_WARN, "ttl sweep failed: %d (retried next tick)", n);
+}
+
+static void ttl_on_writer(void *arg) {
+    ttl_expire_all(arg);
+}
+
+static void ttl_done(void *arg, int rc) {
+    client_state *cs = arg;
+    if (rc == AITBC_EIO)
+        cs->api->log(cs->ctx, AITBC_LOG_WARN, "ttl sweep batch did not commit (retried next tick)");
+    atomic_store(&cs->ttl_queued, 0);
+}
+
+/* The timer looks (read transaction); what is due expires on the host's writer, in a batch with
+ * the requests' writes (without a writer — older host, unit tests — in its own transaction). A
+ * sweep still queued when the plugin stops runs before the host destroys it: the host stops its
+ * writer, which finishes its queue, after stopping the plugins and before unloading them. */
+void cl_sweep_ttl(void *arg) {
+    client_state *cs = arg;
+    const aitbc_host_api *api = cs->api;
+    if (atomic_load(&cs->ttl_queued)) return; /* the previous one has not run yet */
+    int due = sweep_due(cs, TTL_DUE_SQL, NULL, api->now_ms());
+    if (due < 0) api->log(cs->ctx, AITBC_LOG_WARN, "ttl sweep failed: %d (retried next tick)", due);
+    if (due <= 0) return;
+    if (AITBC_HOST_HAS(api, txn_submit) && !atomic_exchange(&cs->ttl_queued, 1)) {
+        if (api->txn_submit(ttl_on_writer, cs, ttl_done) == 0) return;
+        atomic_store(&cs->ttl_queued, 0);
+    }
+    ttl_expire_all(cs);
 }

@@ -103,8 +103,8 @@ static int l_stats(void *self, cJSON **out) {
         if (name && strcmp(name, "dur_n") == 0) dur_n = v;
     }
     if (s) api->stmt_done(s);
-    s = api->stmt(t, "SELECT COUNT(*) FROM client_jobs WHERE completed_ms >= ?1 AND "
-                     "state = 'COMPLETED'");
+    s = api->stmt(t, "SELECT COUNT(*) FROM client_jobs INDEXED BY client_jobs_completed "
+                     "WHERE completed_ms >= ?1 AND state = 'COMPLETED'");
     if (s) {
         api->bind_int64(s, 1, api->now_ms() - 60000);
         if (api->step(s) == AITBC_ROW) per_min = api->col_int64(s, 0);
@@ -130,8 +130,9 @@ static int l_miner_stats(void *self, const char *miner, int64_t *running, int64_
     if (!t) return AITBC_EBUSY;
     int64_t v[4] = {0, 0, 0, 0};
     int rc = AITBC_EIO;
-    aitbc_stmt *s = api->stmt(t, "SELECT COUNT(*) FROM client_jobs WHERE miner = ?1 AND "
-                                 "state = 'RUNNING'");
+    aitbc_stmt *s = api->stmt(
+        t, "SELECT COUNT(*) FROM client_jobs INDEXED BY client_jobs_running WHERE miner = ?1 AND "
+           "state = 'RUNNING'");
     if (s) {
         api->bind_text(s, 1, miner);
         if (api->step(s) == AITBC_ROW) {

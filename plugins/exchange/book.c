@@ -6,14 +6,18 @@
 #include <string.h>
 #include "exchange.h"
 
-int ex_books_rebuild(ex_state *es) {
+/* Open orders from the database into the books: every market's (only == NULL; each under its
+ * lock) or only's into *into (the caller's, no lock). Returns 0 or an error; *n = orders. */
+static int load_open(ex_state *es, const ex_market *only, ex_book *into, size_t *n) {
     const aitbc_host_api *api = es->api;
     aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
     if (!t) return AITBC_EBUSY;
     aitbc_stmt *s = api->stmt(t, "SELECT order_id, owner, market, side, price, remaining, seq "
-                                 "FROM exchange_orders WHERE is_open = 1 ORDER BY seq");
+                                 "FROM exchange_orders WHERE is_open = 1 AND "
+                                 "(?1 IS NULL OR market = ?1) ORDER BY seq");
     int rc = s ? 0 : AITBC_EIO;
-    size_t n = 0;
+    if (s && only) api->bind_text(s, 1, only->symbol);
+    *n = 0;
     while (rc == 0 && (rc = api->step(s)) == AITBC_ROW) {
         rc = 0;
         ex_market *m = ex_find_market(es, api->col_text(s, 2));
@@ -30,16 +34,67 @@ int ex_books_rebuild(ex_state *es) {
         r.remaining = api->col_int64(s, 5);
         r.seq = api->col_int64(s, 6);
         int side = api->col_int64(s, 3) == EX_BUY ? EX_BUY : EX_SELL;
-        pthread_mutex_lock(&m->lock);
-        rc = ex_book_insert(&m->book, side, &r);
-        pthread_mutex_unlock(&m->lock);
-        n++;
+        if (only) {
+            rc = ex_book_insert(into, side, &r);
+        } else {
+            pthread_mutex_lock(&m->lock);
+            rc = ex_book_insert(&m->book, side, &r);
+            pthread_mutex_unlock(&m->lock);
+        }
+        ++*n;
     }
     if (s) api->stmt_done(s);
     api->txn_commit(t);
-    if (rc == AITBC_DONE) rc = 0;
-    if (rc == 0) api->log(es->ctx, AITBC_LOG_INFO, "order books rebuilt from %zu open orders", n);
+    return rc == AITBC_DONE ? 0 : rc;
+}
+
+int ex_books_rebuild(ex_state *es) {
+    size_t n = 0;
+    int rc = load_open(es, NULL, NULL, &n);
+    if (rc == 0)
+        es->api->log(es->ctx, AITBC_LOG_INFO, "order books rebuilt from %zu open orders", n);
     return rc;
+}
+
+/* After the writer's batch: if it failed, what it changed in the book never happened. */
+static void batch_end(void *arg, int rc) {
+    ex_market *m = arg;
+    ex_state *es = m->es;
+    ex_book fresh;
+    memset(&fresh, 0, sizeof fresh);
+    size_t n = 0;
+    int lrc = rc != 0 ? load_open(es, m, &fresh, &n) : 0;
+    pthread_mutex_lock(&m->lock);
+    if (rc != 0 && lrc == 0) {
+        ex_book_free(&m->book);
+        m->book = fresh;
+        m->sequence = m->batch_sequence;
+        m->reserved = m->batch_reserved;
+    }
+    m->in_batch = 0;
+    pthread_mutex_unlock(&m->lock);
+    if (rc != 0 && lrc != 0) {
+        ex_book_free(&fresh);
+        es->api->log(es->ctx, AITBC_LOG_ERROR,
+                     "%s: a write batch failed and the book could not be reloaded (%d): it may "
+                     "show orders that do not exist until a restart",
+                     m->symbol, lrc);
+    } else if (rc != 0) {
+        es->api->log(es->ctx, AITBC_LOG_WARN, "%s: a write batch failed; book reloaded (%zu open)",
+                     m->symbol, n);
+    }
+}
+
+int ex_market_batch_join(ex_market *m) {
+    const aitbc_host_api *api = m->es->api;
+    if (m->in_batch || !AITBC_HOST_HAS(api, txn_after)) return 0;
+    int rc = api->txn_after(batch_end, m);
+    if (rc == AITBC_EINVAL) return 0; /* not on the writer: the caller's commit is final */
+    if (rc != 0) return rc;
+    m->in_batch = 1;
+    m->batch_sequence = m->sequence;
+    m->batch_reserved = m->reserved;
+    return 0;
 }
 
 /* A client that holds a snapshot drops diffs whose sequence is not newer, so the sequence must

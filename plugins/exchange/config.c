@@ -99,6 +99,7 @@ int ex_config_markets(ex_state *es) {
         if (rc != 0) return rc;
         if (ex_find_market(es, m->symbol)) return fail(es, i, "duplicate symbol");
         pthread_mutex_init(&m->lock, NULL);
+        m->es = es;
         es->nmarkets++;
     }
     return 0;

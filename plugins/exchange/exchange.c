@@ -137,7 +137,8 @@ static int register_routes(ex_state *es) {
          .body = AITBC_BODY_JSON,
          .handler = ex_h_place,
          .user = es,
-         .idempotent = 1}, /* not a write route yet: a failed batch cannot restore the book */
+         .idempotent = 1,
+         .write = 1}, /* a failed batch reloads the book (ex_market_batch_join) */
         {.method = "GET",
          .path = "/v1/exchange/orders",
          .roles = AITBC_ROLE_CLIENT,
@@ -152,7 +153,8 @@ static int register_routes(ex_state *es) {
          .path = "/v1/exchange/orders/{order_id}",
          .roles = AITBC_ROLE_CLIENT,
          .handler = ex_h_order_cancel,
-         .user = es},
+         .user = es,
+         .write = 1},
         {.method = "GET",
          .path = "/v1/exchange/balances",
          .roles = AITBC_ROLE_CLIENT,

@@ -23,6 +23,12 @@ typedef struct ex_market {
     ex_book book;
     uint64_t sequence;
     uint64_t reserved; /* sequence ceiling stored in exchange_meta: never reused after a restart */
+    /* Place and cancel run on the host's writer, so the book changes before the shared COMMIT.
+     * While a batch has changed it, in_batch is set and the sequence from before that batch kept:
+     * a batch that fails gets both back (ex_market_batch_join). Under `lock`, like the book. */
+    int in_batch;
+    uint64_t batch_sequence, batch_reserved;
+    struct ex_state *es;
 } ex_market;
 
 typedef struct ex_state {
@@ -48,6 +54,10 @@ ex_market *ex_find_market(ex_state *es, const char *symbol);
 /* book.c */
 /** @brief Rebuild every market's book from the open orders in the database. */
 int ex_books_rebuild(ex_state *es);
+/** @brief With m->lock held, before a write changes m's book: when on the host's writer, arrange
+ *  that a failed batch reloads the book from the database and puts the sequence back. 0, or an
+ *  error (then the book must not change). */
+int ex_market_batch_join(ex_market *m);
 /** @brief Publish the current aggregate of the given price levels as one `orderbook` event (both
  * topics). Caller holds m->lock. sides/prices are parallel arrays of n changed levels. */
 void ex_publish_levels(ex_state *es, ex_market *m, const int *sides, const int64_t *prices,

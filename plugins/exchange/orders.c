@@ -236,8 +236,9 @@ void ex_h_order_cancel(aitbc_request *req, void *user) {
     if (t) api->txn_commit(t);
     if (rc == 0) {
         pthread_mutex_lock(&m->lock);
-        t = api->txn_begin(AITBC_TXN_WRITE);
-        rc = t ? find_open(es, t, id, owner, &m, &side, &price, &locked) : AITBC_EBUSY;
+        rc = ex_market_batch_join(m);
+        t = rc == 0 ? api->txn_begin(AITBC_TXN_WRITE) : NULL;
+        if (rc == 0) rc = t ? find_open(es, t, id, owner, &m, &side, &price, &locked) : AITBC_EBUSY;
         if (rc == 0) rc = cancel_in(es, t, id, owner, m, side, locked);
         if (rc == 0)
             rc = api->txn_commit(t);

@@ -367,7 +367,9 @@ void ex_h_place(aitbc_request *req, void *user) {
     ex_market *m = in.m;
     pthread_mutex_lock(&m->lock);
     ex_plan plan;
-    int rc = ex_match(&m->book, &m->p, &in.t, &plan);
+    memset(&plan, 0, sizeof plan);
+    int rc = ex_market_batch_join(m);
+    if (rc == 0) rc = ex_match(&m->book, &m->p, &in.t, &plan);
     char(*trade_ids)[AITBC_ID_MAX] = rc == 0 ? calloc(plan.nfills + 1, sizeof *trade_ids) : NULL;
     if (rc == 0 && !trade_ids) rc = AITBC_ENOMEM;
     int64_t now = api->now_ms(), seq = 0;

@@ -14,7 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -537,4 +541,75 @@ int th_wait_until(int (*cond)(void *arg), void *arg, int timeout_ms) {
         if (now_ms() >= until) return 0;
         nap_ms(5);
     }
+}
+
+int th_tcp(int port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+        if (fd >= 0) close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int th_send_all(int fd, const void *data, size_t len) {
+    const char *p = data;
+    while (len > 0) {
+        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int th_http_complete(const char *buf, size_t got) {
+    const char *end = strstr(buf, "\r\n\r\n");
+    if (!end) return 0;
+    const char *cl = strcasestr(buf, "\ncontent-length:");
+    size_t want = cl && cl < end ? (size_t)strtoul(cl + 16, NULL, 10) : 0;
+    return got >= (size_t)(end + 4 - buf) + want;
+}
+
+long th_raw_read(int fd, char *buf, size_t cap, int timeout_ms, int mode) {
+    size_t got = 0;
+    int64_t end = now_ms() + timeout_ms;
+    while (got + 1 < cap) {
+        int left = (int)(end - now_ms());
+        if (left <= 0) break;
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, left) <= 0) break;
+        ssize_t n = recv(fd, buf + got, cap - 1 - got, 0);
+        if (n <= 0) break;
+        got += (size_t)n;
+        buf[got] = '\0';
+        if (mode == TH_FIRST_DATA || (mode == TH_HTTP_RESPONSE && th_http_complete(buf, got)))
+            break;
+    }
+    buf[got] = '\0';
+    return got ? (long)got : -1;
+}
+
+int th_end(th_host **h) {
+    int rc = th_stop(*h);
+    th_free(*h);
+    *h = NULL;
+    return rc == 0 ? 0 : -1;
+}
+
+double th_metric(th_host *h, const char *name) {
+    th_resp r;
+    if (th_req(h, "GET", "/metrics", NULL, NULL, &r) != 0) {
+        th_resp_free(&r);
+        return -1;
+    }
+    char pat[128];
+    snprintf(pat, sizeof pat, "\n%s ", name);
+    const char *at = r.body ? strstr(r.body, pat) : NULL;
+    double v = at ? strtod(at + strlen(pat), NULL) : -1;
+    th_resp_free(&r);
+    return v;
 }

@@ -42,6 +42,9 @@ int th_run_once_in(const char *data_dir, const char *plugins_yaml, const char *e
 int th_stop(th_host *h);
 /** th_stop + remove the temp dir + free. */
 void th_free(th_host *h);
+/** th_stop + th_free, and *h = NULL: a test group's teardown. 0 when the host stopped cleanly
+ *  (exit 0), -1 otherwise. */
+int th_end(th_host **h);
 /** th_stop + free, keeping the data dir (a restart in it follows). */
 void th_forget(th_host *h);
 
@@ -75,7 +78,26 @@ const char *th_resp_header(const th_resp *r, const char *name, char *out, size_t
 /** The "error.code" of an error body, or NULL. Borrowed from r->json. */
 const char *th_error_code(const th_resp *r);
 
+/* ---- raw TCP, for what libcurl hides or refuses to send (status lines of malformed requests,
+ * pipelined or half-sent requests, WebSocket frames by hand) ---- */
+
+/** A TCP socket connected to 127.0.0.1:port, or -1. */
+int th_tcp(int port);
+/** Send all len bytes (no SIGPIPE). 0, or -1 when the peer closed or reset first. */
+int th_send_all(int fd, const void *data, size_t len);
+/** th_raw_read modes */
+enum { TH_UNTIL_EOF = 0, TH_HTTP_RESPONSE = 1, TH_FIRST_DATA = 2 };
+/** 1 once buf holds a whole HTTP response head plus the body its Content-Length announces. */
+int th_http_complete(const char *buf, size_t got);
+/** Read into buf (NUL-terminated) until timeout_ms, EOF or full; TH_HTTP_RESPONSE stops after
+ *  one whole HTTP response, TH_FIRST_DATA after the first bytes. Returns bytes read, -1 if none. */
+long th_raw_read(int fd, char *buf, size_t cap, int timeout_ms, int mode);
+
 /** Poll cond(arg) every few ms until true or timeout_ms passes. 1 if it became true. */
 int th_wait_until(int (*cond)(void *arg), void *arg, int timeout_ms);
+
+/** The value of an unlabelled series in the host's GET /metrics (public from loopback), or -1
+ *  when the request fails or the series is missing. */
+double th_metric(th_host *h, const char *name);
 
 #endif

@@ -83,16 +83,8 @@ static double state_of(const char *field) {
     return v;
 }
 
-/* A sample of the host's /metrics (public from loopback). */
 static double metric(const char *name) {
-    th_resp r;
-    assert_int_equal(th_req(H, "GET", "/metrics", NULL, NULL, &r), 0);
-    char pat[96];
-    snprintf(pat, sizeof pat, "\n%s ", name);
-    const char *at = r.body ? strstr(r.body, pat) : NULL;
-    double v = at ? strtod(at + strlen(pat), NULL) : -1;
-    th_resp_free(&r);
-    return v;
+    return th_metric(H, name);
 }
 
 static int held(void *arg) {

@@ -94,10 +94,7 @@ static int setup_apikey(void **state) {
 
 static int teardown(void **state) {
     (void)state;
-    int rc = th_stop(H);
-    th_free(H);
-    H = NULL;
-    return rc == 0 ? 0 : -1;
+    return th_end(&H);
 }
 
 static long req(const char *method, const char *path, const char *key, const char *body,

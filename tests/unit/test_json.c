@@ -226,6 +226,17 @@ static void strict_parse_refuses_nul_duplicates_and_infinity(void **state) {
         if (!j) fail_msg("refused %s", good[i]);
         cJSON_Delete(j);
     }
+    /* Raw control characters: none inside a string (a raw NUL would cut it), only whitespace
+     * outside. */
+    static const char raw_nul[] = "{\"name\":\"a\0b\"}";
+    assert_null(aitbc_json_parse_strict(raw_nul, sizeof raw_nul - 1));
+    static const char *const raw_bad[] = {"[\"a\x01\"]", "[\"a\tb\"]", "[\"a\nb\"]", "[1,\x0b2]"};
+    for (size_t i = 0; i < sizeof raw_bad / sizeof *raw_bad; i++)
+        if (aitbc_json_parse_strict(raw_bad[i], strlen(raw_bad[i])))
+            fail_msg("accepted raw control in %s", raw_bad[i]);
+    cJSON *spaced = aitbc_json_parse_strict("{\n\t\"a\" :\r\n[\"\\\"\\t\"]}", 19);
+    assert_non_null(spaced);
+    cJSON_Delete(spaced);
     /* A large object: duplicates found by sorting, distinct names accepted. */
     char big[40000];
     size_t n = 0;

@@ -330,7 +330,8 @@ static void test_blocks(void **st) {
     assert_int_equal(h2, h0 + 2);
     aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
     aitbc_stmt *s = api->stmt(t, "SELECT b.tx_count, (SELECT COUNT(*) FROM chain_txs x WHERE "
-                                 "x.block_height = b.height), b.parent_hash = p.hash, b.state_root "
+                                 "x.seq >= b.first_seq AND x.seq < b.first_seq + b.tx_count), "
+                                 "b.parent_hash = p.hash, b.state_root "
                                  "= p.state_root FROM chain_blocks b JOIN chain_blocks p ON "
                                  "p.height = b.height - 1 WHERE b.height = ?1");
     api->bind_int64(s, 1, h1);
@@ -394,10 +395,10 @@ static void test_tamper(void **st) {
         {"UPDATE chain_txs SET type = 'FEE' WHERE ref = 'tamper-1' AND ?1 > 0", "transaction"},
         {"UPDATE chain_txs SET hash = " FLIP("hash") " WHERE ref = 'tamper-1' AND ?1 > 0",
          "transaction"},
-        {"UPDATE chain_txs SET idx = 5 WHERE ref = 'tamper-1' AND ?1 > 0", NULL},
-        {"UPDATE chain_txs SET block_height = NULL WHERE ref = 'tamper-1' AND ?1 > 0", NULL},
-        {"UPDATE chain_txs SET block_height = 999999 WHERE ref = 'tamper-2' AND ?1 > 0",
-         "chain_txs"},
+        {"UPDATE chain_blocks SET first_seq = first_seq + 1 WHERE height = ?1", NULL},
+        {"UPDATE chain_blocks SET first_seq = first_seq - 1 WHERE height = ?1", NULL},
+        {"UPDATE chain_txs SET seq = seq + 1000000 WHERE ref = 'tamper-1' AND ?1 > 0", NULL},
+        {"UPDATE chain_txs SET seq = -seq WHERE ref = 'tamper-2' AND ?1 > 0", "chain_txs"},
         {"UPDATE chain_txs SET amount = amount + 1 WHERE ref = 'tamper-2' AND ?1 > 0",
          "transaction"},
         {"DELETE FROM chain_txs WHERE ref = 'tamper-2' AND ?1 > 0", "balance"},
@@ -452,13 +453,72 @@ static void test_restart(void **st) {
     assert_conserved();
 }
 
+/* The block-range migration (chain step 3) upgrades a database written by the step-2 schema.
+ * The current chain is turned back into that schema (transactions carry block_height and idx,
+ * blocks have no first_seq, step 3 not recorded); restarting runs step 3 on it. */
+static void test_upgrade_from_v2(void **st) {
+    (void)st;
+    assert_int_equal(L->mint(L->self, NULL, A[1], "AIT", 5, "upgrade-sealed", NULL), 0);
+    int64_t h, h0, n0;
+    assert_int_equal(chain_seal(g_cs, 0, &h), 0);
+    assert_true(h > 0);
+    assert_int_equal(chain_seal(g_cs, 1, NULL), 0); /* an empty block after it */
+    assert_int_equal(L->mint(L->self, NULL, A[1], "AIT", 6, "upgrade-pending", NULL), 0);
+    L->chain_info(L->self, &h0, &n0);
+    static const char *const k_back_to_v2[] = {
+        "ALTER TABLE chain_txs ADD COLUMN block_height INTEGER",
+        "ALTER TABLE chain_txs ADD COLUMN idx INTEGER",
+        "UPDATE chain_txs SET block_height = (SELECT b.height FROM chain_blocks b WHERE "
+        "chain_txs.seq >= b.first_seq AND chain_txs.seq < b.first_seq + b.tx_count), idx = seq - "
+        "(SELECT b.first_seq FROM chain_blocks b WHERE chain_txs.seq >= b.first_seq AND "
+        "chain_txs.seq < b.first_seq + b.tx_count)",
+        "CREATE INDEX chain_txs_pending ON chain_txs(seq) WHERE block_height IS NULL",
+        "CREATE INDEX chain_txs_block ON chain_txs(block_height, idx)",
+        "DROP INDEX chain_blocks_first_seq",
+        "ALTER TABLE chain_blocks DROP COLUMN first_seq",
+        "DELETE FROM host_schema WHERE plugin = 'chain' AND version = 3",
+    };
+    aitbc_txn *t = api->txn_begin(AITBC_TXN_WRITE);
+    for (size_t i = 0; i < sizeof k_back_to_v2 / sizeof k_back_to_v2[0]; i++) {
+        aitbc_stmt *s = api->stmt(t, k_back_to_v2[i]);
+        if (!s) fail_msg("cannot prepare %s", k_back_to_v2[i]);
+        assert_true(api->step(s) >= 0);
+        api->stmt_done(s);
+    }
+    assert_int_equal(api->txn_commit(t), 0);
+    stop_chain();
+    assert_int_equal(start_chain(), 0);
+    assert_true(verify_ok());
+    int64_t h1, n1;
+    L->chain_info(L->self, &h1, &n1);
+    assert_int_equal(h1, h0);
+    assert_int_equal(n1, n0);
+    /* Membership survived: the sealed mint is in block h, the other one still pending. */
+    const aitbc_chain_query_v1 *q = api->service_lookup(AITBC_CHAIN_QUERY_SERVICE);
+    assert_non_null(q);
+    cJSON *blk = NULL;
+    assert_int_equal(q->block(q->self, h, NULL, &blk), 0);
+    const cJSON *txs = cJSON_GetObjectItemCaseSensitive(blk, "transactions");
+    const cJSON *last = cJSON_GetArrayItem(txs, cJSON_GetArraySize(txs) - 1);
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(last, "ref")),
+                        "upgrade-sealed");
+    assert_int_equal(cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(last, "block_height")),
+                     h);
+    cJSON_Delete(blk);
+    /* The chain goes on from there: the pending mint goes into the next block. */
+    int64_t hn;
+    assert_int_equal(chain_seal(g_cs, 0, &hn), 0);
+    assert_int_equal(hn, h0 + 1);
+    assert_true(verify_ok());
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_genesis),    cmocka_unit_test(test_conservation_random),
         cmocka_unit_test(test_caller_txn), cmocka_unit_test(test_idempotent_refs),
         cmocka_unit_test(test_refusals),   cmocka_unit_test(test_custody_key),
         cmocka_unit_test(test_blocks),     cmocka_unit_test(test_tamper),
-        cmocka_unit_test(test_restart),
+        cmocka_unit_test(test_restart),    cmocka_unit_test(test_upgrade_from_v2),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -1,17 +1,17 @@
-/* A database from before client migration 5 (payloads inside client_jobs) upgrades in place:
+/* A database from before client migration 6 (payloads inside client_jobs) upgrades in place:
  * the host writes jobs (completed, queued with escrow, queued free), stops, and the test rewrites
- * the client tables to exactly the layout migrations 1-4 made (the fixture below: those steps'
- * DDL, payload in the middle of the row) and forgets step 5. The restarted host applies it;
+ * the client tables to exactly the layout migrations 1-5 made (the fixture below: those steps'
+ * DDL, payload in the middle of the row) and forgets step 6. The restarted host applies it;
  * every job reads back with its payload, the receipt of the finished one is unchanged, the
  * queued one runs to completion with the right payload_sha256, and money is conserved. */
 #define IT_JOBS_MINER_CFG "heartbeat_interval_s: 30, lease_s: 60, max_attempts: 2, sweep_ms: 50"
 #include "it_jobs_common.h"
 #include <sqlite3.h>
 
-/* client_jobs as migrations 1..4 left it, its indexes, and step 5 forgotten. */
-static const char k_to_v4[] =
+/* client_jobs as migrations 1..5 left it, its indexes, and step 6 forgotten. */
+static const char k_to_v5[] =
     "BEGIN IMMEDIATE;"
-    "CREATE TABLE client_jobs_v4(seq INTEGER PRIMARY KEY, job_id TEXT NOT NULL UNIQUE,"
+    "CREATE TABLE client_jobs_v5(seq INTEGER PRIMARY KEY, job_id TEXT NOT NULL UNIQUE,"
     " client TEXT NOT NULL, state TEXT NOT NULL, job_type TEXT NOT NULL, miner TEXT,"
     " payment TEXT NOT NULL, unit_type TEXT, payload TEXT NOT NULL, constraints TEXT NOT NULL,"
     " result TEXT, error TEXT, receipt TEXT, miner_sig TEXT, max_price INTEGER NOT NULL,"
@@ -19,27 +19,27 @@ static const char k_to_v4[] =
     " lease_ms INTEGER, created_ms INTEGER NOT NULL, assigned_ms INTEGER, started_ms INTEGER,"
     " completed_ms INTEGER, expires_ms INTEGER NOT NULL, progress_ppm INTEGER, progress_ms INTEGER,"
     " trade_id TEXT, seller TEXT);"
-    "INSERT INTO client_jobs_v4 SELECT j.seq, j.job_id, j.client, j.state, j.job_type, j.miner,"
+    "INSERT INTO client_jobs_v5 SELECT j.seq, j.job_id, j.client, j.state, j.job_type, j.miner,"
     " j.payment, j.unit_type, p.payload, j.constraints, j.result, j.error, j.receipt, j.miner_sig,"
     " j.max_price, j.unit_price, j.price, j.units, j.attempt, j.lease_ms, j.created_ms,"
     " j.assigned_ms, j.started_ms, j.completed_ms, j.expires_ms, j.progress_ppm, j.progress_ms,"
     " j.trade_id, j.seller FROM client_jobs j JOIN client_payloads p ON p.seq = j.seq;"
     "DROP TABLE client_jobs;"
     "DROP TABLE client_payloads;"
-    "ALTER TABLE client_jobs_v4 RENAME TO client_jobs;"
+    "ALTER TABLE client_jobs_v5 RENAME TO client_jobs;"
     "CREATE INDEX client_jobs_state ON client_jobs(state, seq);"
     "CREATE INDEX client_jobs_client ON client_jobs(client, seq);"
     "CREATE INDEX client_jobs_miner ON client_jobs(miner, seq);"
     "CREATE INDEX client_jobs_running ON client_jobs(miner) WHERE state = 'RUNNING';"
     "CREATE INDEX client_jobs_lease ON client_jobs(lease_ms) WHERE state = 'RUNNING';"
     "CREATE INDEX client_jobs_ttl ON client_jobs(expires_ms) WHERE state IN ('QUEUED', 'RUNNING');"
-    "CREATE INDEX client_jobs_done ON client_jobs(completed_ms);"
     "CREATE INDEX client_jobs_queue ON client_jobs(job_type, seq) WHERE state = 'QUEUED';"
     "CREATE INDEX client_jobs_seller_queue ON client_jobs(seller, seq)"
     " WHERE state = 'QUEUED' AND seller IS NOT NULL;"
     "CREATE INDEX client_jobs_trade_running ON client_jobs(trade_id)"
     " WHERE state = 'RUNNING' AND trade_id IS NOT NULL;"
-    "DELETE FROM host_schema WHERE plugin = 'client' AND version >= 5;"
+    "CREATE INDEX client_jobs_completed ON client_jobs(completed_ms) WHERE state = 'COMPLETED';"
+    "DELETE FROM host_schema WHERE plugin = 'client' AND version >= 6;"
     "COMMIT;";
 
 static sqlite3 *open_db(void) {
@@ -100,7 +100,7 @@ static char *receipt_text(const jt_client *c, const char *id) {
     return t;
 }
 
-static void test_upgrade_from_v4(void **st) {
+static void test_upgrade_from_v5(void **st) {
     (void)st;
     jt_client c;
     jt_miner m;
@@ -129,16 +129,16 @@ static void test_upgrade_from_v4(void **st) {
 
     sqlite3 *db = open_db();
     char *err = NULL;
-    if (sqlite3_exec(db, k_to_v4, NULL, NULL, &err) != SQLITE_OK) fail_msg("to v4: %s", err);
+    if (sqlite3_exec(db, k_to_v5, NULL, NULL, &err) != SQLITE_OK) fail_msg("to v5: %s", err);
     assert_int_equal(one_int(db, "SELECT COUNT(*) FROM client_jobs WHERE length(payload) > 50000"),
                      3);
     assert_false(prepares(db, "SELECT 1 FROM client_payloads"));
     sqlite3_close(db);
 
     assert_int_equal(th_restart(H, 0), 0);
-    char *log = th_stderr(H); /* both runs: step 5 applied at the first start and again now */
+    char *log = th_stderr(H); /* both runs: step 6 applied at the first start and again now */
     int applied = 0;
-    for (const char *p = log; (p = strstr(p, "client: applying migration 5")); p++)
+    for (const char *p = log; (p = strstr(p, "client: applying migration 6")); p++)
         applied++;
     free(log);
     assert_int_equal(applied, 2);
@@ -195,6 +195,6 @@ static int setup_host(void **st) {
 }
 
 int main(void) {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_upgrade_from_v4)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_upgrade_from_v5)};
     return cmocka_run_group_tests(tests, setup_host, teardown);
 }

@@ -174,6 +174,13 @@ struct aitbc_host_api {
      *  Then done(arg, rc) runs on the writer (it must not block). For timers and other threads
      *  that write often. 0, or AITBC_EUNAVAIL (not running: nothing runs, done is not called). */
     int (*txn_submit)(aitbc_task_fn fn, void *arg, aitbc_write_done_fn done);
+    /** @since 1.1. On the writer (a write route's handler or a txn_submit'ed function): run
+     *  done(arg, rc) on the writer once the shared transaction has ended — rc 0 = committed,
+     *  AITBC_EIO = it failed and every write in it is gone — before any request in it is
+     *  answered. For state kept in memory beside the database (undo it when rc != 0); it must
+     *  not block. 0; AITBC_EINVAL when not on the writer (the caller's commit was final);
+     *  AITBC_ENOMEM (nothing registered: do not change such state). */
+    int (*txn_after)(aitbc_write_done_fn done, void *arg);
 };
 
 #ifdef __cplusplus

@@ -27,6 +27,11 @@ char *aitbc_json_print(const cJSON *item);
  *  is not finite as a double (1e999). NULL if not.
  *  Caller frees with cJSON_Delete. */
 cJSON *aitbc_json_parse_strict(const char *text, size_t len);
+/** aitbc_json_parse_strict that also says where a well-formed text broke a rule: on NULL,
+ *  where (cap bytes, cap may be 0) holds the path of the first number that is not finite
+ *  ("payload.n", "items[2]") or of a member whose name repeats in its object ("labels.a"), and
+ *  is empty when the text is not well-formed JSON at all (syntax, UTF-8, \u0000). */
+cJSON *aitbc_json_parse_strict_at(const char *text, size_t len, char *where, size_t cap);
 /** 1 if text[0..len) is well-formed UTF-8. */
 int aitbc_utf8_valid(const char *text, size_t len);
 /** SHA-256 of the canonical JSON as 64 lowercase hex chars + NUL. 0 or an error. */

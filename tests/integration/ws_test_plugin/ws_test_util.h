@@ -113,48 +113,53 @@ static inline const cJSON *wst_ev_data(const cJSON *m, const char *field) {
 /* ---- raw TCP, for what the WebSocket client hides ---- */
 
 static inline int wst_tcp(int port) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
-        if (fd >= 0) close(fd);
-        return -1;
-    }
-    return fd;
+    return th_tcp(port);
 }
 
-/* wst_read modes */
-enum { WST_UNTIL_EOF = 0, WST_HTTP_RESPONSE = 1, WST_FIRST_DATA = 2 };
+/* wst_read modes: th_raw_read's */
+enum {
+    WST_UNTIL_EOF = TH_UNTIL_EOF,
+    WST_HTTP_RESPONSE = TH_HTTP_RESPONSE,
+    WST_FIRST_DATA = TH_FIRST_DATA
+};
 
-/* 1 once buf holds a whole HTTP response head plus the body its Content-Length announces. */
-static inline int wst_http_complete(const char *buf, size_t got) {
-    const char *end = strstr(buf, "\r\n\r\n");
-    if (!end) return 0;
-    const char *cl = strcasestr(buf, "\ncontent-length:");
-    size_t want = cl && cl < end ? (size_t)strtoul(cl + 16, NULL, 10) : 0;
-    return got >= (size_t)(end + 4 - buf) + want;
-}
-
-/** Read into buf (NUL-terminated) until timeout_ms, EOF or full; WST_HTTP_RESPONSE stops after
- *  one whole HTTP response, WST_FIRST_DATA after the first bytes. Returns bytes read, -1 if none.
- */
 static inline long wst_read(int fd, char *buf, size_t cap, int timeout_ms, int mode) {
-    size_t got = 0;
-    int64_t end = wsc_now_us() + (int64_t)timeout_ms * 1000;
-    while (got + 1 < cap) {
-        int left = (int)((end - wsc_now_us()) / 1000);
-        if (left <= 0) break;
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (poll(&p, 1, left) <= 0) break;
-        ssize_t n = recv(fd, buf + got, cap - 1 - got, 0);
-        if (n <= 0) break;
-        got += (size_t)n;
-        buf[got] = '\0';
-        if (mode == WST_FIRST_DATA || (mode == WST_HTTP_RESPONSE && wst_http_complete(buf, got)))
-            break;
+    return th_raw_read(fd, buf, cap, timeout_ms, mode);
+}
+
+/** Build one frame of n payload bytes (n < 65536) into out (n + 8 bytes), masked as RFC 6455
+ *  requires of clients unless masked is 0. Returns its length. */
+static inline size_t wst_frame(unsigned char *out, unsigned opcode, const void *data, size_t n,
+                               int masked) {
+    static const unsigned char mask[4] = {0x12, 0x34, 0x56, 0x78};
+    const unsigned char *p = data;
+    size_t h = 0;
+    out[h++] = (unsigned char)(0x80 | opcode);
+    unsigned char m = masked ? 0x80 : 0;
+    if (n < 126) {
+        out[h++] = (unsigned char)(m | n);
+    } else {
+        out[h++] = (unsigned char)(m | 126);
+        out[h++] = (unsigned char)(n >> 8);
+        out[h++] = (unsigned char)(n & 0xff);
     }
-    buf[got] = '\0';
-    return got ? (long)got : -1;
+    if (masked) {
+        memcpy(out + h, mask, 4);
+        h += 4;
+    }
+    for (size_t i = 0; i < n; i++)
+        out[h + i] = masked ? p[i] ^ mask[i % 4] : p[i];
+    return h + n;
+}
+
+/** Send one masked frame of n < 65536 bytes. 0 on success. */
+static inline int wst_send_frame(int fd, unsigned opcode, const void *data, size_t n) {
+    unsigned char *frame = malloc(n + 8);
+    if (!frame) return -1;
+    size_t len = wst_frame(frame, opcode, data, n, 1);
+    int rc = th_send_all(fd, frame, len);
+    free(frame);
+    return rc;
 }
 
 /** Send a WebSocket upgrade by hand; extra_headers are "Name: value\r\n" lines or "". */
@@ -166,19 +171,6 @@ static inline int wst_raw_upgrade(int fd, const char *path, const char *extra_he
                      "Sec-WebSocket-Version: 13\r\n%s\r\n",
                      path, extra_headers);
     return send(fd, req, (size_t)n, MSG_NOSIGNAL) == n ? 0 : -1;
-}
-
-/** A client frame (masked, as RFC 6455 requires of clients) with a payload under 126 bytes. */
-static inline int wst_send_frame(int fd, unsigned opcode, const char *text, size_t n) {
-    unsigned char frame[256];
-    if (n >= 126) return -1;
-    const unsigned char mask[4] = {0x12, 0x34, 0x56, 0x78};
-    frame[0] = (unsigned char)(0x80 | opcode);
-    frame[1] = (unsigned char)(0x80 | n);
-    memcpy(frame + 2, mask, 4);
-    for (size_t i = 0; i < n; i++)
-        frame[6 + i] = (unsigned char)text[i] ^ mask[i % 4];
-    return send(fd, frame, 6 + n, MSG_NOSIGNAL) == (ssize_t)(6 + n) ? 0 : -1;
 }
 
 #endif
