@@ -82,11 +82,25 @@ static const char *const k_uses[] = {AITBC_MINERS_SERVICE, NULL};
 
 static int parse_config(client_state *cs) {
     const cJSON *cfg = cs->api->config(cs->ctx);
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(cfg, "fee_bps");
-    if (it && (aitbc_json_int(it, &cs->fee_bps) != 0 || cs->fee_bps < 0 || cs->fee_bps > 10000)) {
-        cs->api->log(cs->ctx, AITBC_LOG_ERROR, "client.fee_bps must be an integer 0..10000");
+    static const aitbc_cfg_int_spec ints[] = {
+        {"fee_bps", 0, 0, 10000},
+        {"ttl_sweep_ms", 250, 10, 60000},
+        {"progress_interval_ms", 1000, 0, 60000},
+        {"max_queued_jobs", 1000, 1, 10000000},
+        {"max_queued_bytes", (int64_t)256 << 20, 1, (int64_t)1 << 40},
+    };
+    int64_t v[sizeof ints / sizeof ints[0]];
+    int bad = aitbc_cfg_ints(cfg, ints, sizeof ints / sizeof ints[0], v);
+    if (bad >= 0) {
+        cs->api->log(cs->ctx, AITBC_LOG_ERROR, "client.%s must be an integer in %lld..%lld",
+                     ints[bad].key, (long long)ints[bad].lo, (long long)ints[bad].hi);
         return AITBC_EINVAL;
     }
+    cs->fee_bps = v[0];
+    cs->sweep_ms = v[1];
+    cs->progress_interval_ms = v[2];
+    cs->max_queued_jobs = v[3];
+    cs->max_queued_bytes = v[4];
     const char *tr = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cfg, "treasury"));
     if ((tr && !aitbc_address_valid(tr)) || (cs->fee_bps > 0 && !tr)) {
         cs->api->log(cs->ctx, AITBC_LOG_ERROR,
@@ -94,35 +108,6 @@ static int parse_config(client_state *cs) {
         return AITBC_EINVAL;
     }
     snprintf(cs->treasury, sizeof cs->treasury, "%s", tr ? tr : "");
-    cs->sweep_ms = 250;
-    it = cJSON_GetObjectItemCaseSensitive(cfg, "ttl_sweep_ms");
-    if (it &&
-        (aitbc_json_int(it, &cs->sweep_ms) != 0 || cs->sweep_ms < 10 || cs->sweep_ms > 60000)) {
-        cs->api->log(cs->ctx, AITBC_LOG_ERROR, "client.ttl_sweep_ms must be 10..60000");
-        return AITBC_EINVAL;
-    }
-    cs->progress_interval_ms = 1000;
-    it = cJSON_GetObjectItemCaseSensitive(cfg, "progress_interval_ms");
-    if (it && (aitbc_json_int(it, &cs->progress_interval_ms) != 0 || cs->progress_interval_ms < 0 ||
-               cs->progress_interval_ms > 60000)) {
-        cs->api->log(cs->ctx, AITBC_LOG_ERROR, "client.progress_interval_ms must be 0..60000");
-        return AITBC_EINVAL;
-    }
-    cs->max_queued_jobs = 1000;
-    it = cJSON_GetObjectItemCaseSensitive(cfg, "max_queued_jobs");
-    if (it && (aitbc_json_int(it, &cs->max_queued_jobs) != 0 || cs->max_queued_jobs < 1 ||
-               cs->max_queued_jobs > 10000000)) {
-        cs->api->log(cs->ctx, AITBC_LOG_ERROR, "client.max_queued_jobs must be 1..10000000");
-        return AITBC_EINVAL;
-    }
-    cs->max_queued_bytes = (int64_t)256 << 20;
-    it = cJSON_GetObjectItemCaseSensitive(cfg, "max_queued_bytes");
-    if (it && (aitbc_json_int(it, &cs->max_queued_bytes) != 0 || cs->max_queued_bytes < 1 ||
-               cs->max_queued_bytes > ((int64_t)1 << 40))) {
-        cs->api->log(cs->ctx, AITBC_LOG_ERROR,
-                     "client.max_queued_bytes must be 1..1099511627776 (1 TiB)");
-        return AITBC_EINVAL;
-    }
     const char *kf =
         cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cfg, "receipt_key_file"));
     int n = kf ? snprintf(cs->key_path, sizeof cs->key_path, "%s", kf)

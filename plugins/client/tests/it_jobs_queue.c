@@ -10,14 +10,11 @@
 #define LIMIT_JOBS 3
 #define LIMIT_BYTES 300000
 
-/* A job body whose payload is {"type": type, "blob": <n x 'b'>}, and that payload's text. */
-static char *job_body(const char *type, size_t n, const char *max_price) {
-    size_t cap = n + 256;
-    char *b = malloc(cap);
-    int off = snprintf(b, cap, "{\"payload\":{\"type\":\"%s\",\"blob\":\"", type);
-    memset(b + off, 'b', n);
-    snprintf(b + off + n, cap - (size_t)off - n, "\"},\"max_price\":\"%s\"}", max_price);
-    return b;
+/* A free job of type qbytes whose payload carries n bytes of blob (caller frees). */
+static char *bytes_job(size_t n) {
+    char *body;
+    cJSON_Delete(blob_job("\"type\":\"qbytes\"", n, ",\"max_price\":\"0\"", &body));
+    return body;
 }
 
 static void expect_queue_limit(long status, const th_resp *r, const char *field,
@@ -104,7 +101,7 @@ static void test_bytes_limit(void **st) {
     (void)st;
     jt_client c;
     jt_client_new(H, "0", &c);
-    char *big = job_body("qbytes", 200000, "0"), *small = job_body("qbytes", 1000, "0");
+    char *big = bytes_job(200000), *small = bytes_job(1000);
     char id[64];
     assert_int_equal(jt_submit(H, &c, big, id), 201);
     th_resp r;
@@ -120,7 +117,7 @@ static void test_bytes_limit(void **st) {
     free(big);
     free(small);
     /* one payload larger than the whole allowance never fits */
-    char *huge = job_body("qbytes", LIMIT_BYTES + 10, "0");
+    char *huge = bytes_job(LIMIT_BYTES + 10);
     jt_client d;
     jt_client_new(H, "0", &d);
     expect_queue_limit(submit(&d, huge, &r), &r, "payload", "bytes");
@@ -128,27 +125,11 @@ static void test_bytes_limit(void **st) {
     free(huge);
 }
 
-/* A payload with escapes, unicode and numbers, ~100 KB: what was sent, parsed. */
-static cJSON *rich_payload(char **body_out) {
-    size_t n = 100000, cap = n + 512;
-    char *b = malloc(cap);
-    int off = snprintf(b, cap,
-                       "{\"payload\":{\"type\":\"qpay\",\"n\":[1,2.5,-3e2,true,null],"
-                       "\"s\":\"tab\\there \\u00e9\\u4e2d \\\"q\\\" \\\\\",\"z\":{\"b\":1,\"a\":2},"
-                       "\"blob\":\"");
-    for (size_t i = 0; i < n; i++)
-        b[off + (int)i] = (char)('a' + (int)(i % 26));
-    snprintf(b + off + n, cap - (size_t)off - n, "\"},\"max_price\":\"3\",\"ttl_seconds\":600}");
-    cJSON *whole = cJSON_Parse(b);
-    cJSON *p = cJSON_DetachItemFromObjectCaseSensitive(whole, "payload");
-    cJSON_Delete(whole);
-    *body_out = b;
-    return p;
-}
-
-static void same_payload(const cJSON *want, const cJSON *obj, const char *what) {
-    const cJSON *got = cJSON_GetObjectItemCaseSensitive(obj, "payload");
-    if (!got || !cJSON_Compare(want, got, 1)) fail_msg("%s: payload differs", what);
+/* A payload with escapes, unicode and numbers, ~100 KB, as a submit body and parsed. */
+static cJSON *rich_payload(char **body) {
+    return blob_job("\"type\":\"qpay\",\"n\":[1,2.5,-3e2,true,null],"
+                    "\"s\":\"tab\\there \\u00e9\\u4e2d \\\"q\\\" \\\\\",\"z\":{\"b\":1,\"a\":2}",
+                    100000, ",\"max_price\":\"3\",\"ttl_seconds\":600", body);
 }
 
 static void test_payload_round_trip(void **st) {

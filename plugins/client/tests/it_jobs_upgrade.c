@@ -68,25 +68,13 @@ static int prepares(sqlite3 *db, const char *sql) {
     return ok;
 }
 
-/* {"type": type, "tag": tag, "blob": 50 000 characters}, as a submit body and parsed. */
-static cJSON *payload(const char *type, const char *tag, const char *max_price, char **body) {
-    size_t n = 50000, cap = n + 256;
-    char *b = malloc(cap);
-    int off = snprintf(b, cap, "{\"payload\":{\"type\":\"%s\",\"tag\":\"%s \\u00e9\",\"blob\":\"",
-                       type, tag);
-    for (size_t i = 0; i < n; i++)
-        b[(size_t)off + i] = (char)('0' + (int)(i % 10));
-    snprintf(b + (size_t)off + n, cap - (size_t)off - n, "\"},\"max_price\":\"%s\"}", max_price);
-    cJSON *whole = cJSON_Parse(b);
-    cJSON *p = cJSON_DetachItemFromObjectCaseSensitive(whole, "payload");
-    cJSON_Delete(whole);
-    *body = b;
-    return p;
-}
-
-static void same_payload(const cJSON *want, const cJSON *obj, const char *what) {
-    const cJSON *got = cJSON_GetObjectItemCaseSensitive(obj, "payload");
-    if (!got || !cJSON_Compare(want, got, 1)) fail_msg("%s: payload differs", what);
+/* {"type": "upg", "tag": "<tag> é", "blob": 50 000 letters} with max_price, as a submit body
+ * and parsed. */
+static cJSON *payload(const char *tag, const char *max_price, char **body) {
+    char members[128], rest[64];
+    snprintf(members, sizeof members, "\"type\":\"upg\",\"tag\":\"%s \\u00e9\"", tag);
+    snprintf(rest, sizeof rest, ",\"max_price\":\"%s\"", max_price);
+    return blob_job(members, 50000, rest, body);
 }
 
 static char *receipt_text(const jt_client *c, const char *id) {
@@ -109,7 +97,7 @@ static void test_upgrade_from_v5(void **st) {
     char *body, done_id[64], queued_id[64], free_id[64];
     th_resp r;
     /* one job run to the end before the upgrade */
-    cJSON *done = payload("upg", "done", "2", &body);
+    cJSON *done = payload("done", "2", &body);
     assert_int_equal(jt_submit(H, &c, body, done_id), 201);
     free(body);
     jt_beat(H, &m, 5, "[]", &r);
@@ -119,10 +107,10 @@ static void test_upgrade_from_v5(void **st) {
     th_resp_free(&r);
     char *done_receipt = receipt_text(&c, done_id);
     /* one waiting with its escrow, one free one no miner takes (too cheap) */
-    cJSON *queued = payload("upg", "queued", "3", &body);
+    cJSON *queued = payload("queued", "3", &body);
     assert_int_equal(jt_submit(H, &c, body, queued_id), 201);
     free(body);
-    cJSON *freejob = payload("upg", "free", "0", &body);
+    cJSON *freejob = payload("free", "0", &body);
     assert_int_equal(jt_submit(H, &c, body, free_id), 201);
     free(body);
     assert_int_equal(th_stop(H), 0);
