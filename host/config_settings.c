@@ -90,6 +90,56 @@ static int type_matches(aitbc_cfg_type t, const cJSON *v) {
     return 0;
 }
 
+/* 1 unless k bounds its numbers and v (of k's type) lies outside them. */
+static int in_bounds(const aitbc_cfg_key *k, const cJSON *v) {
+    if (k->type != AITBC_CFG_INT && k->type != AITBC_CFG_NUMBER) return 1;
+    if ((k->bounds & AITBC_CFG_MIN) && !(v->valuedouble >= k->min)) return 0;
+    if ((k->bounds & AITBC_CFG_MAX) && !(v->valuedouble <= k->max)) return 0;
+    return 1;
+}
+
+/* "allowed 1..86400", "allowed >= 0", "allowed <= 10": the bounds as a message part. */
+static const char *range_text(const aitbc_cfg_key *k, char *out, size_t cap) {
+    unsigned b = k->bounds & (AITBC_CFG_MIN | AITBC_CFG_MAX);
+    if (b == (AITBC_CFG_MIN | AITBC_CFG_MAX))
+        snprintf(out, cap, "allowed %.17g..%.17g", k->min, k->max);
+    else if (b == AITBC_CFG_MIN)
+        snprintf(out, cap, "allowed >= %.17g", k->min);
+    else if (b == AITBC_CFG_MAX)
+        snprintf(out, cap, "allowed <= %.17g", k->max);
+    else
+        snprintf(out, cap, "any");
+    return out;
+}
+
+/** @brief k's default as a value of k's type (caller frees), or NULL when it has none or the text
+ *  does not read as that type (config_check_schema refuses such a schema). */
+cJSON *config_default_value(const aitbc_cfg_key *k) {
+    if (!k->def) return NULL;
+    cJSON *v = k->type == AITBC_CFG_STRING ? cJSON_CreateString(k->def) : cJSON_Parse(k->def);
+    if (v && (!type_matches(k->type, v) || !in_bounds(k, v))) {
+        cJSON_Delete(v);
+        v = NULL;
+    }
+    return v;
+}
+
+/* The schema itself: every default reads as its key's type and lies within its bounds. */
+static int check_defaults(const aitbc_cfg_key *schema, const char *where, char *err,
+                          size_t errlen) {
+    for (const aitbc_cfg_key *k = schema; k && k->key; k++) {
+        cJSON *v = config_default_value(k);
+        if (k->def && !v) {
+            char range[96];
+            snprintf(err, errlen, "%s: the default '%s' of config key '%s' must be %s (%s)", where,
+                     k->def, k->key, type_name(k->type), range_text(k, range, sizeof range));
+            return AITBC_EINVAL;
+        }
+        cJSON_Delete(v);
+    }
+    return 0;
+}
+
 /* Checks section (an object, or NULL/null for "empty") against schema. `where` names the
  * section in messages ("plugin 'chain'", "section 'http'"). */
 static int check_keys(const host_config *cfg, const cJSON *section, const aitbc_cfg_key *schema,
@@ -115,6 +165,12 @@ static int check_keys(const host_config *cfg, const cJSON *section, const aitbc_
         if (!type_matches(k->type, item))
             return failf(cfg, item, err, errlen, "%s: config key '%s' must be %s, got %s", where,
                          item->string, type_name(k->type), value_name(item));
+        if (!in_bounds(k, item)) {
+            char range[96];
+            return failf(cfg, item, err, errlen, "%s: config key '%s' = %.17g is out of range (%s)",
+                         where, item->string, item->valuedouble,
+                         range_text(k, range, sizeof range));
+        }
     }
     for (const aitbc_cfg_key *k = schema; k && k->key; k++) {
         if (k->required && !cJSON_GetObjectItemCaseSensitive(section, k->key))
@@ -130,45 +186,68 @@ int config_check_schema(const host_config *cfg, const cJSON *section, const aitb
                         const char *plugin, char *err, size_t errlen) {
     char where[128];
     snprintf(where, sizeof where, "plugin '%s'", plugin ? plugin : "?");
-    return check_keys(cfg, section, schema, where, err, errlen);
+    int rc = check_defaults(schema, where, err, errlen);
+    return rc ? rc : check_keys(cfg, section, schema, where, err, errlen);
+}
+
+/** @brief The section a plugin sees: a copy of its (checked) section with every absent key that
+ *  has a default filled in. NULL only when out of memory; the caller frees. */
+cJSON *config_effective(const cJSON *section, const aitbc_cfg_key *schema) {
+    cJSON *out = cJSON_IsObject(section) ? cJSON_Duplicate(section, 1) : cJSON_CreateObject();
+    for (const aitbc_cfg_key *k = schema; out && k && k->key; k++) {
+        if (cJSON_GetObjectItemCaseSensitive(out, k->key)) continue;
+        cJSON *v = config_default_value(k);
+        if (v && !cJSON_AddItemToObject(out, k->key, v)) {
+            cJSON_Delete(v);
+            cJSON_Delete(out);
+            out = NULL;
+        }
+    }
+    return out;
 }
 
 /* ---- the host's sections ---- */
 
 static const aitbc_cfg_key node_keys[] = {
-    {"data_dir", AITBC_CFG_STRING, 0, "directory for the database and keys (default ./data)"},
-    {"log_level", AITBC_CFG_STRING, 0, "error|warn|info|debug (default info)"},
-    {"workers", AITBC_CFG_INT, 0, "worker threads for plugin tasks (default 2)"},
-    {"plugin_path", AITBC_CFG_STRING, 0, "':'-separated directories searched for <name>.so"},
+    {"data_dir", AITBC_CFG_STRING, 0, "directory for the database and keys (default ./data)",
+     .def = NULL},
+    {"log_level", AITBC_CFG_STRING, 0, "error|warn|info|debug (default info)", .def = NULL},
+    {"workers", AITBC_CFG_INT, 0, "worker threads for plugin tasks (default 2)", .def = NULL},
+    {"plugin_path", AITBC_CFG_STRING, 0, "':'-separated directories searched for <name>.so",
+     .def = NULL},
     {0}};
 static const aitbc_cfg_key http_keys[] = {
-    {"listen", AITBC_CFG_STRING, 0, "host:port (default 127.0.0.1:18000; port 0 = any)"},
-    {"threads", AITBC_CFG_INT, 0, "HTTP worker threads (default 4)"},
-    {"max_body_bytes", AITBC_CFG_INT, 0, "largest request body (default 1048576)"},
-    {"path_prefix", AITBC_CFG_STRING, 0, "serve routes under this prefix too (default none)"},
-    {"access_log", AITBC_CFG_BOOL, 0, "one log line per request (default true)"},
+    {"listen", AITBC_CFG_STRING, 0, "host:port (default 127.0.0.1:18000; port 0 = any)",
+     .def = NULL},
+    {"threads", AITBC_CFG_INT, 0, "HTTP worker threads (default 4)", .def = NULL},
+    {"max_body_bytes", AITBC_CFG_INT, 0, "largest request body (default 1048576)", .def = NULL},
+    {"path_prefix", AITBC_CFG_STRING, 0, "serve routes under this prefix too (default none)",
+     .def = NULL},
+    {"access_log", AITBC_CFG_BOOL, 0, "one log line per request (default true)", .def = NULL},
     {"max_connections_per_address", AITBC_CFG_INT, 0,
-     "connections one client address may hold (default 256, 0 = no cap)"},
+     "connections one client address may hold (default 256, 0 = no cap)", .def = NULL},
     {"header_timeout_s", AITBC_CFG_INT, 0,
-     "seconds a connection has to send a request head (default 10, 0 = no limit)"},
+     "seconds a connection has to send a request head (default 10, 0 = no limit)", .def = NULL},
     {0}};
 static const aitbc_cfg_key ws_keys[] = {
-    {"listen", AITBC_CFG_STRING, 0, "host:port (default 127.0.0.1:18001)"},
-    {"path", AITBC_CFG_STRING, 0, "upgrade path (default /ws)"},
-    {"max_clients", AITBC_CFG_INT, 0, "connections at once (default 1024)"},
-    {"queue_max", AITBC_CFG_INT, 0, "queued messages per client (default 256)"},
-    {"queue_max_bytes", AITBC_CFG_INT, 0, "queued bytes per client (default 8388608)"},
-    {"max_clients_per_key", AITBC_CFG_INT, 0, "connections one API key may hold (default 64)"},
+    {"listen", AITBC_CFG_STRING, 0, "host:port (default 127.0.0.1:18001)", .def = NULL},
+    {"path", AITBC_CFG_STRING, 0, "upgrade path (default /ws)", .def = NULL},
+    {"max_clients", AITBC_CFG_INT, 0, "connections at once (default 1024)", .def = NULL},
+    {"queue_max", AITBC_CFG_INT, 0, "queued messages per client (default 256)", .def = NULL},
+    {"queue_max_bytes", AITBC_CFG_INT, 0, "queued bytes per client (default 8388608)", .def = NULL},
+    {"max_clients_per_key", AITBC_CFG_INT, 0, "connections one API key may hold (default 64)",
+     .def = NULL},
     {"max_clients_per_account", AITBC_CFG_INT, 0,
-     "connections the keys of one account may hold together (default 128)"},
-    {"ping_interval_s", AITBC_CFG_INT, 0, "seconds between pings (default 30, 0 = never)"},
-    {"allowed_origins", AITBC_CFG_ARRAY, 0, "Origin values accepted (default any)"},
+     "connections the keys of one account may hold together (default 128)", .def = NULL},
+    {"ping_interval_s", AITBC_CFG_INT, 0, "seconds between pings (default 30, 0 = never)",
+     .def = NULL},
+    {"allowed_origins", AITBC_CFG_ARRAY, 0, "Origin values accepted (default any)", .def = NULL},
     {0}};
 static const aitbc_cfg_key storage_keys[] = {
-    {"driver", AITBC_CFG_STRING, 0, "sqlite"},
-    {"path", AITBC_CFG_STRING, 0, "database file (default <data_dir>/aitbc.db)"},
-    {"synchronous", AITBC_CFG_STRING, 0, "off|normal|full (default normal)"},
-    {"busy_timeout_ms", AITBC_CFG_INT, 0, "wait for a locked database (default 5000)"},
+    {"driver", AITBC_CFG_STRING, 0, "sqlite", .def = NULL},
+    {"path", AITBC_CFG_STRING, 0, "database file (default <data_dir>/aitbc.db)", .def = NULL},
+    {"synchronous", AITBC_CFG_STRING, 0, "off|normal|full (default normal)", .def = NULL},
+    {"busy_timeout_ms", AITBC_CFG_INT, 0, "wait for a locked database (default 5000)", .def = NULL},
     {0}};
 
 typedef struct ctx {

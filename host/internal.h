@@ -57,9 +57,14 @@ const char *config_path(const host_config *cfg);
 int config_line(const host_config *cfg, const cJSON *node);
 /** Validate and fill the host's sections (node, http, websocket, storage); unknown keys → error. */
 int config_settings(const host_config *cfg, host_settings *out, char *err, size_t errlen);
-/** Check one plugin section against its schema: unknown key, wrong type, missing required. */
+/** Check one plugin section against its schema: unknown key, wrong type, missing required,
+ *  value outside min..max; and the schema's own defaults (type and bounds). */
 int config_check_schema(const host_config *cfg, const cJSON *section, const aitbc_cfg_key *schema,
                         const char *plugin, char *err, size_t errlen);
+/** A key's default as a value (caller frees), or NULL (none, or unreadable as its type). */
+cJSON *config_default_value(const aitbc_cfg_key *k);
+/** Copy of a checked section with the schema's defaults filled in (caller frees; NULL = ENOMEM). */
+cJSON *config_effective(const cJSON *section, const aitbc_cfg_key *schema);
 
 /* ---------------- logging (log.c) ---------------- */
 void hlog_set_level(aitbc_log_level level);
@@ -81,7 +86,7 @@ struct aitbc_plugin_ctx {
     const aitbc_plugin_desc *desc;
     void *dl; /* dlopen handle */
     char path[PATH_MAX];
-    const cJSON *config; /* its validated section (borrowed from the host_config) */
+    const cJSON *config; /* its validated section with defaults filled (owned by the loader) */
     void *state;
     int started;
     int timers_live; /* work.c, under its timer lock: its timers may fire (set just before start) */
@@ -92,6 +97,11 @@ int loader_load_all(const host_config *cfg, const host_settings *set);
 /** Plugins in dependency order (providers before consumers). */
 size_t loader_count(void);
 aitbc_plugin_ctx *loader_at(size_t i);
+/** Take these descriptors (NULL-terminated, or NULL) instead of <name>.so for the plugins they
+ *  name: the in-process test host (testhost.c). */
+void loader_set_linked(const aitbc_plugin_desc *const *descs);
+/** --check-config: each plugin's effective config (values, defaults, ranges). */
+void loader_print_config(FILE *out);
 int loader_init_all(void);    /* init in order */
 int loader_start_all(void);   /* start in order */
 void loader_stop_all(void);   /* stop in reverse */

@@ -22,8 +22,9 @@ typedef struct plugin_rec {
     aitbc_plugin_ctx ctx; /* first: the host hands &rec->ctx to the plugin */
     char key[NAME_MAX_LEN + 1];
     int inited;
-    int uses_cycle;      /* started before a provider it uses (a cycle through uses[]) */
-    cJSON *empty_config; /* owned: stands in for an empty (null) section */
+    int uses_cycle;        /* started before a provider it uses (a cycle through uses[]) */
+    aitbc_cfg_key *schema; /* owned: the descriptor's schema in today's layout, or NULL */
+    cJSON *config;         /* owned: its section with defaults filled (ctx.config) */
 } plugin_rec;
 
 static plugin_rec **g_plugins; /* in dependency order after loader_load_all */
@@ -108,6 +109,71 @@ static int check_desc(const plugin_rec *r, const aitbc_plugin_desc *d) {
     return 0;
 }
 
+/* Whether the plugin's descriptor, as it was built, covers `field`: the host reads an appended
+ * field only then (a 1.0 plugin's descriptor ends at reserved[]). */
+#define DESC_HAS(d, field)                                                                         \
+    ((d)->struct_size >= offsetof(aitbc_plugin_desc, field) + sizeof((d)->field))
+
+/* The 1.0 config key: key, type, required, doc. */
+#define CFG_KEY_V1_0_SIZE offsetof(aitbc_cfg_key, def)
+
+/* Copies the descriptor's config schema into today's layout, reading each entry only as far as
+ * the plugin's headers defined it (the stride is its cfg_key_size; before 1.2 the 1.0 key), so
+ * the rest of the host sees one layout with absent fields zero. */
+static int copy_schema(plugin_rec *r, const aitbc_plugin_desc *d) {
+    size_t stride =
+        DESC_HAS(d, cfg_key_size) && d->cfg_key_size ? d->cfg_key_size : CFG_KEY_V1_0_SIZE;
+    if (stride < CFG_KEY_V1_0_SIZE)
+        return refuse(r->ctx.path, "cfg_key_size %zu is smaller than the v1.0 config key (%zu)",
+                      stride, (size_t)CFG_KEY_V1_0_SIZE);
+    if (!d->config_schema) return 0;
+    const char *base = (const char *)d->config_schema;
+    size_t n = 0;
+    while (((const aitbc_cfg_key *)(const void *)(base + n * stride))->key)
+        n++;
+    if (!(r->schema = calloc(n + 1, sizeof *r->schema))) return AITBC_ENOMEM;
+    size_t take = stride < sizeof *r->schema ? stride : sizeof *r->schema;
+    for (size_t i = 0; i < n; i++)
+        memcpy(&r->schema[i], base + i * stride, take);
+    return 0;
+}
+
+/* Descriptors linked into the process (the in-process test host), found by name before the
+ * plugin path is searched; NULL-terminated, or NULL. */
+static const aitbc_plugin_desc *const *g_linked;
+
+/** @brief Take these descriptors instead of <name>.so for the plugins they name (tests). */
+void loader_set_linked(const aitbc_plugin_desc *const *descs) {
+    g_linked = descs;
+}
+
+static const aitbc_plugin_desc *linked_desc(const char *name) {
+    for (const aitbc_plugin_desc *const *d = g_linked; d && *d; d++)
+        if ((*d)->name && strcmp((*d)->name, name) == 0) return *d;
+    return NULL;
+}
+
+/* Finds <key>.so in the plugin path, dlopen()s it and asks it for its descriptor. */
+static int open_file(const host_config *cfg, const host_settings *set, const cJSON *section,
+                     plugin_rec *r, const aitbc_plugin_desc **d) {
+    if (find_file(set->plugin_path, r->key, r->ctx.path, sizeof r->ctx.path) != 0) {
+        char file[NAME_MAX_LEN + 4];
+        snprintf(file, sizeof file, "%s.so", r->key);
+        return refuse(file, "file not found in plugin path %s (%s:%d)", set->plugin_path,
+                      config_path(cfg), config_line(cfg, section));
+    }
+    r->ctx.dl = dlopen(r->ctx.path, RTLD_NOW | RTLD_LOCAL);
+    if (!r->ctx.dl) {
+        const char *e = dlerror();
+        return refuse(r->ctx.path, "dlopen failed: %s", e ? e : "unknown error");
+    }
+    const aitbc_plugin_desc *(*describe)(void);
+    *(void **)&describe = dlsym(r->ctx.dl, AITBC_PLUGIN_SYMBOL);
+    if (!describe) return refuse(r->ctx.path, "missing symbol %s", AITBC_PLUGIN_SYMBOL);
+    *d = describe();
+    return 0;
+}
+
 /* Loads one plugin; on success it is appended to g_plugins. */
 static int load_one(const host_config *cfg, const host_settings *set, const cJSON *section) {
     plugin_rec *r = calloc(1, sizeof *r);
@@ -119,53 +185,32 @@ static int load_one(const host_config *cfg, const host_settings *set, const cJSO
         goto bad;
     }
     strcpy(r->key, section->string);
-    if (find_file(set->plugin_path, r->key, r->ctx.path, sizeof r->ctx.path) != 0) {
-        char file[NAME_MAX_LEN + 4];
-        snprintf(file, sizeof file, "%s.so", r->key);
-        refuse(file, "file not found in plugin path %s (%s:%d)", set->plugin_path, config_path(cfg),
-               config_line(cfg, section));
+    const aitbc_plugin_desc *d = linked_desc(r->key);
+    if (d) {
+        snprintf(r->ctx.path, sizeof r->ctx.path, "(linked in) %s", r->key);
+    } else if ((rc = open_file(cfg, set, section, r, &d)) != 0) {
         goto bad;
     }
-    r->ctx.dl = dlopen(r->ctx.path, RTLD_NOW | RTLD_LOCAL);
-    if (!r->ctx.dl) {
-        const char *e = dlerror();
-        refuse(r->ctx.path, "dlopen failed: %s", e ? e : "unknown error");
-        goto bad;
-    }
-    const aitbc_plugin_desc *(*describe)(void);
-    *(void **)&describe = dlsym(r->ctx.dl, AITBC_PLUGIN_SYMBOL);
-    if (!describe) {
-        refuse(r->ctx.path, "missing symbol %s", AITBC_PLUGIN_SYMBOL);
-        goto bad;
-    }
-    const aitbc_plugin_desc *d = describe();
-    if ((rc = check_desc(r, d)) != 0) goto bad;
+    if ((rc = check_desc(r, d)) != 0 || (rc = copy_schema(r, d)) != 0) goto bad;
     char err[1024];
-    if (config_check_schema(cfg, section, d->config_schema, d->name, err, sizeof err) != 0) {
+    if (config_check_schema(cfg, section, r->schema, d->name, err, sizeof err) != 0) {
         rc = refuse(r->ctx.path, "%s", err);
         goto bad;
     }
-    if (cJSON_IsObject(section)) {
-        r->ctx.config = section;
-    } else if (!(r->empty_config = cJSON_CreateObject())) {
+    if (!(r->config = config_effective(section, r->schema))) {
         rc = AITBC_ENOMEM;
         goto bad;
-    } else {
-        r->ctx.config = r->empty_config;
     }
+    r->ctx.config = r->config;
     r->ctx.desc = d;
     g_plugins[g_count++] = r;
     return 0;
 bad:
     if (r->ctx.dl) dlclose(r->ctx.dl);
+    free(r->schema);
     free(r);
     return rc ? rc : AITBC_EINVAL;
 }
-
-/* Whether the plugin's descriptor, as it was built, covers `field`: the host reads an appended
- * field only then (a 1.0 plugin's descriptor ends at reserved[]). */
-#define DESC_HAS(d, field)                                                                         \
-    ((d)->struct_size >= offsetof(aitbc_plugin_desc, field) + sizeof((d)->field))
 
 static const char *const *desc_uses(const aitbc_plugin_desc *d) {
     return DESC_HAS(d, uses) ? d->uses : NULL;
@@ -310,6 +355,28 @@ void loader_print_graph(FILE *out) {
     }
 }
 
+/** @brief Every plugin's effective config (for --check-config): each schema key with the value
+ *  the plugin sees, marked when it is the default, with its range. */
+void loader_print_config(FILE *out) {
+    fprintf(out, "effective plugin config:\n");
+    for (size_t i = 0; i < g_count; i++) {
+        const plugin_rec *r = g_plugins[i];
+        fprintf(out, "  %s:%s\n", r->ctx.desc->name, r->schema && r->schema->key ? "" : " {}");
+        for (const aitbc_cfg_key *k = r->schema; k && k->key; k++) {
+            const cJSON *v = cJSON_GetObjectItemCaseSensitive(r->config, k->key);
+            char *text = v ? cJSON_PrintUnformatted(v) : NULL;
+            fprintf(out, "    %s: %s", k->key, text ? text : "(unset)");
+            cJSON *def = config_default_value(k);
+            if (def && v && cJSON_Compare(def, v, 1)) fprintf(out, "  (default)");
+            cJSON_Delete(def);
+            if (k->bounds & AITBC_CFG_MIN) fprintf(out, "  min %.17g", k->min);
+            if (k->bounds & AITBC_CFG_MAX) fprintf(out, "  max %.17g", k->max);
+            fputc('\n', out);
+            free(text);
+        }
+    }
+}
+
 /* The plugin whose init/start/stop/destroy runs on this thread (the loader calls them all from
  * the main thread), for checking its service lookups against its declarations. */
 static _Thread_local const plugin_rec *t_calling;
@@ -424,8 +491,9 @@ void loader_unload_all(void) {
     }
     services_clear(); /* the tables live in the plugins about to be unmapped */
     for (size_t i = g_count; i-- > 0;) {
-        dlclose(g_plugins[i]->ctx.dl);
-        cJSON_Delete(g_plugins[i]->empty_config);
+        if (g_plugins[i]->ctx.dl) dlclose(g_plugins[i]->ctx.dl);
+        cJSON_Delete(g_plugins[i]->config);
+        free(g_plugins[i]->schema);
         free(g_plugins[i]);
     }
     free(g_plugins);

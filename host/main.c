@@ -336,6 +336,7 @@ static int check_config(const host_config *cfg) {
     if (rc == 0) {
         printf("config ok: %zu plugins\n", loader_count());
         loader_print_graph(stdout);
+        loader_print_config(stdout);
     }
     loader_unload_all();
     return rc == 0 ? 0 : 1;

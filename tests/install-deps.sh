@@ -17,3 +17,5 @@ $SUDO apt-get install -y -qq --no-install-recommends \
 # system chromium above and never downloads a browser of its own; axe-core checks accessibility.
 command -v npm >/dev/null 2>&1 || $SUDO apt-get install -y -qq --no-install-recommends npm >/dev/null
 (cd "$(dirname "$0")/browser" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+# The OpenAPI traffic check's validator (tests/openapi/package-lock.json): ajv, JSON Schema 2020-12.
+(cd "$(dirname "$0")/openapi" && npm ci --no-audit --no-fund --loglevel=error)

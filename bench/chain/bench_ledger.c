@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include "internal.h"
+#include "testhost.h"
 #include "../../plugins/chain/chain.h"
 
 static double now_s(void) {
@@ -21,7 +21,7 @@ static double now_s(void) {
 int main(int argc, char **argv) {
     int n = argc > 1 ? atoi(argv[1]) : 20000;
     if (n < 1000) n = 1000;
-    char dir[] = "/tmp/aitbc-bench-chain-XXXXXX", path[256], err[256];
+    char dir[] = "/tmp/aitbc-bench-chain-XXXXXX", path[256];
     if (!mkdtemp(dir)) return 1;
     snprintf(path, sizeof path, "%s/config.yaml", dir);
     FILE *f = fopen(path, "w");
@@ -31,22 +31,13 @@ int main(int argc, char **argv) {
             "plugins:\n  chain: { max_empty_interval_s: 0 }\n",
             dir, dir);
     fclose(f);
-    hlog_set_level(AITBC_LOG_WARN);
-    host_config *cfg = config_load(path, err, sizeof err);
-    host_settings set;
-    if (!cfg || config_settings(cfg, &set, err, sizeof err) != 0)
-        return fprintf(stderr, "config: %s\n", err), 1;
-    host_settings_set(&set);
-    if (store_open(&set) != 0 || bus_start() != 0) return 1;
-    aitbc_plugin_ctx ctx = {0};
-    ctx.desc = aitbc_plugin_describe();
-    ctx.config = cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(config_root(cfg), "plugins"), "chain");
-    void *state = NULL;
-    if (ctx.desc->init(&ctx, host_api(), &state) != 0) return 1;
-    chain_state *cs = state;
+    /* Blocks are sealed here (chain_seal), so chain is initialised, not started. */
+    const aitbc_plugin_desc *const linked[] = {aitbc_plugin_describe(), NULL};
+    aitbc_testhost *host = aitbc_testhost_start(path, linked, AITBC_TESTHOST_INIT_ONLY);
+    chain_state *cs = aitbc_testhost_state(host, "chain");
+    if (!cs) return 1;
     const aitbc_ledger_v1 *L = &cs->ledger;
-    const aitbc_host_api *api = host_api();
+    const aitbc_host_api *api = aitbc_testhost_api(host);
     char a[2][AITBC_ADDRESS_MAX], ref[64];
     L->create_account(cs, NULL, a[0]);
     L->create_account(cs, NULL, a[1]);
@@ -104,11 +95,7 @@ int main(int argc, char **argv) {
     printf("verify-chain: %s in %.1f ms\n", msg, (t1 - t0) * 1000);
 
     free(acc);
-    ctx.desc->destroy(cs);
-    services_clear();
-    bus_stop();
-    store_close();
-    config_free(cfg);
+    aitbc_testhost_stop(host);
     snprintf(path, sizeof path, "rm -rf '%s'", dir);
     if (system(path) != 0) return 1;
     return bad;

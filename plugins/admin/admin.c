@@ -29,12 +29,9 @@ static void respond_err(admin_state *as, aitbc_request *req, const aitbc_jobs_er
 
 static int limit_of(admin_state *as, aitbc_request *req, int64_t *limit) {
     int v;
-    if (aitbc_page_limit(as->api->req_query(req, "limit"), &v) == 0) {
-        *limit = v;
-        return 0;
-    }
-    as->api->respond_error(req, 400, "invalid_argument", "limit", "limit must be 1..500");
-    return -1;
+    if (aitbc_req_limit(as->api, req, &v) != 0) return -1;
+    *limit = v;
+    return 0;
 }
 
 static void h_miners(aitbc_request *req, void *user) {

@@ -17,22 +17,27 @@ static const char *const k_uses[] = {AITBC_LEDGER_SERVICE, NULL}; /* owner accou
 static const aitbc_cfg_key k_schema[] = {
     {"pepper", AITBC_CFG_STRING, 0,
      "secret (>= 16 chars) mixed into every key hash; use ${ENV}. Default: generated into "
-     "<data_dir>/auth.pepper (0600). Changing it invalidates every key"},
+     "<data_dir>/auth.pepper (0600). Changing it invalidates every key",
+     .def = NULL},
     {"admin_key_hashes", AITBC_CFG_ARRAY, 0,
      "pre-configured admin keys as 64-hex BLAKE2b hashes (see plugins/auth-apikey/README.md); "
-     "when set, no admin key is generated on first start"},
+     "when set, no admin key is generated on first start",
+     .def = NULL},
     {"rate_limits", AITBC_CFG_OBJECT, 0,
      "per-role token buckets {client:{rps,burst}, miner:{...}, admin:{...}}; defaults client "
      "20/40, "
-     "miner 20/60, admin 50/100; rps 0 = unlimited"},
+     "miner 20/60, admin 50/100; rps 0 = unlimited",
+     .def = NULL},
     {"failed_auth", AITBC_CFG_OBJECT, 0,
      "{per_minute}: failed key checks allowed per remote address (default 30, 0 = off); past it "
-     "every key from that address gets 429"},
+     "every key from that address gets 429",
+     .def = NULL},
     {"signup", AITBC_CFG_OBJECT, 0,
      "{enabled (default false), per_hour (sign-ups per remote address, default 5), grant: {asset, "
      "amount} (optional starting grant), faucet_address (default: an account made at first "
      "start)}: "
-     "public POST /v1/signup; the grant is a TRANSFER from the faucet, which is funded by MINT"},
+     "public POST /v1/signup; the grant is a TRANSFER from the faucet, which is funded by MINT",
+     .def = NULL},
     {0},
 };
 

@@ -24,16 +24,8 @@ static void h_create(aitbc_request *req, void *user) {
     auth_state *st = user;
     const aitbc_host_api *api = st->api;
     static const char *const allowed[] = {"role", "label", "address", NULL};
-    const cJSON *body = api->req_json(req);
-    if (!cJSON_IsObject(body)) {
-        api->respond_error(req, 400, "invalid_argument", NULL, "the body must be a JSON object");
-        return;
-    }
-    const char *bad = aitbc_json_unknown_key(body, allowed);
-    if (bad) {
-        api->respond_error(req, 400, "invalid_argument", bad, "unknown field '%s'", bad);
-        return;
-    }
+    const cJSON *body = aitbc_req_object(api, req, allowed);
+    if (!body) return;
     const cJSON *role = cJSON_GetObjectItemCaseSensitive(body, "role");
     const cJSON *label = cJSON_GetObjectItemCaseSensitive(body, "label");
     const cJSON *address = cJSON_GetObjectItemCaseSensitive(body, "address");
@@ -95,11 +87,7 @@ static void h_list(aitbc_request *req, void *user) {
     auth_state *st = user;
     const aitbc_host_api *api = st->api;
     int limit;
-    if (aitbc_page_limit(api->req_query(req, "limit"), &limit) != 0) {
-        api->respond_error(req, 400, "invalid_argument", "limit", "limit must be an integer 1..%d",
-                           AITBC_LIMIT_MAX);
-        return;
-    }
+    if (aitbc_req_limit(api, req, &limit) != 0) return;
     const char *role = api->req_query(req, "role");
     unsigned r = 0;
     if (role && !(r = keyfmt_role_from_name(role))) {
@@ -113,15 +101,14 @@ static void h_list(aitbc_request *req, void *user) {
                            "address is not a valid address");
         return;
     }
-    const char *cursor = api->req_query(req, "cursor");
     char tag[AITBC_CURSOR_TAG_LEN + 1];
     cursor_tag(role, addr, tag);
     int64_t after_ms = 0;
     char after_id[AITBC_CURSOR_TIE_MAX] = {0};
-    if (cursor && (aitbc_cursor_decode(cursor, tag, &after_ms, after_id) != 0 ||
-                   !keyfmt_key_id_valid(after_id))) {
-        api->respond_error(req, 400, "invalid_argument", "cursor",
-                           "cursor is malformed or was made with other filters");
+    int cursor = aitbc_req_cursor(api, req, tag, &after_ms, after_id);
+    if (cursor < 0) return;
+    if (cursor && !keyfmt_key_id_valid(after_id)) {
+        api->respond_error(req, 400, "invalid_argument", "cursor", "malformed cursor");
         return;
     }
     cJSON *items = cJSON_CreateArray();

@@ -145,16 +145,7 @@ static void h_signup(aitbc_request *req, void *user) {
     const cJSON *body = api->req_json(req);
     const cJSON *label = NULL;
     if (body) {
-        if (!cJSON_IsObject(body)) {
-            api->respond_error(req, 400, "invalid_argument", NULL,
-                               "the body must be a JSON object");
-            return;
-        }
-        const char *bad = aitbc_json_unknown_key(body, (const char *const[]){"label", NULL});
-        if (bad) {
-            api->respond_error(req, 400, "invalid_argument", bad, "unknown field '%s'", bad);
-            return;
-        }
+        if (!aitbc_req_object(api, req, (const char *const[]){"label", NULL})) return;
         label = cJSON_GetObjectItemCaseSensitive(body, "label");
         if (label && !cJSON_IsNull(label) &&
             (!cJSON_IsString(label) || !auth_label_ok(label->valuestring))) {

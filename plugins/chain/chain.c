@@ -50,17 +50,22 @@ const aitbc_migration chain_migrations[] = {
 const size_t chain_migrations_n = sizeof chain_migrations / sizeof chain_migrations[0];
 
 static const aitbc_cfg_key k_schema[] = {
-    {"block_interval_ms", AITBC_CFG_INT, 0, "block producer period in ms (default 2000)"},
+    {"block_interval_ms", AITBC_CFG_INT, 0, "block producer period in ms", .def = "2000",
+     AITBC_CFG_RANGE(10, 3600000)},
     {"max_empty_interval_s", AITBC_CFG_INT, 0,
-     "seconds without transactions before a heartbeat block (default 60; 0 = never)"},
+     "seconds without transactions before a heartbeat block (0 = never)", .def = "60",
+     AITBC_CFG_RANGE(0, 86400 * 365)},
     {"assets", AITBC_CFG_ARRAY, 0,
-     "[{symbol, decimals}] (default AIT 6 decimals, BTC 8); decimals never change once used"},
+     "[{symbol, decimals}] (default AIT 6 decimals, BTC 8); decimals never change once used",
+     .def = NULL},
     {"genesis", AITBC_CFG_OBJECT, 0,
-     "{timestamp (RFC 3339), accounts: [address], allocations: [{address, asset, amount}]}"},
-    {"key_file", AITBC_CFG_STRING, 0, "node key path (default <data_dir>/node.key, mode 0600)"},
+     "{timestamp (RFC 3339), accounts: [address], allocations: [{address, asset, amount}]}",
+     .def = NULL},
+    {"key_file", AITBC_CFG_STRING, 0, "node key path (default <data_dir>/node.key, mode 0600)",
+     .def = NULL},
     {"authorities", AITBC_CFG_ARRAY, 0,
-     "extra proposer public keys (hex) --verify-chain accepts besides the node key"},
-    {NULL, 0, 0, NULL},
+     "extra proposer public keys (hex) --verify-chain accepts besides the node key", .def = NULL},
+    {0},
 };
 
 const chain_asset *chain_find_asset(const chain_state *cs, const char *symbol) {
@@ -75,19 +80,6 @@ static int symbol_ok(const char *s) {
     for (size_t i = 0; i < n; i++)
         if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9'))) return 0;
     return 1;
-}
-
-static int cfg_int(chain_state *cs, const cJSON *cfg, const char *key, int64_t def, int64_t lo,
-                   int64_t hi, int64_t *out) {
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(cfg, key);
-    *out = def;
-    if (!it) return 0;
-    if (aitbc_json_int(it, out) != 0 || *out < lo || *out > hi) {
-        cs->api->log(cs->ctx, AITBC_LOG_ERROR, "chain.%s must be an integer in %lld..%lld", key,
-                     (long long)lo, (long long)hi);
-        return AITBC_EINVAL;
-    }
-    return 0;
 }
 
 static int parse_assets(chain_state *cs, const cJSON *arr) {
@@ -174,11 +166,9 @@ static int parse_authorities(chain_state *cs, const cJSON *arr) {
 }
 
 static int parse_config(chain_state *cs, const cJSON *cfg) {
-    int rc = cfg_int(cs, cfg, "block_interval_ms", 2000, 10, 3600000, &cs->block_interval_ms);
-    if (rc == 0)
-        rc =
-            cfg_int(cs, cfg, "max_empty_interval_s", 60, 0, 86400 * 365, &cs->max_empty_interval_s);
-    if (rc == 0) rc = parse_assets(cs, cJSON_GetObjectItemCaseSensitive(cfg, "assets"));
+    cs->block_interval_ms = aitbc_cfg_i64(cfg, "block_interval_ms");
+    cs->max_empty_interval_s = aitbc_cfg_i64(cfg, "max_empty_interval_s");
+    int rc = parse_assets(cs, cJSON_GetObjectItemCaseSensitive(cfg, "assets"));
     if (rc == 0) rc = parse_genesis(cs, cJSON_GetObjectItemCaseSensitive(cfg, "genesis"));
     if (rc == 0) rc = parse_authorities(cs, cJSON_GetObjectItemCaseSensitive(cfg, "authorities"));
     const char *kf = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cfg, "key_file"));

@@ -25,16 +25,8 @@ static int parse_body(chain_state *cs, aitbc_request *req, const char *const *al
                       const char *addr_field, const char **addr, const char **asset,
                       int64_t *units) {
     const aitbc_host_api *api = cs->api;
-    const cJSON *body = api->req_json(req);
-    if (!cJSON_IsObject(body)) {
-        api->respond_error(req, 400, "invalid_argument", NULL, "body must be a JSON object");
-        return -1;
-    }
-    const char *unknown = aitbc_json_unknown_key(body, allowed);
-    if (unknown) {
-        api->respond_error(req, 400, "invalid_argument", unknown, "unknown field");
-        return -1;
-    }
+    const cJSON *body = aitbc_req_object(api, req, allowed);
+    if (!body) return -1;
     *addr = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(body, addr_field));
     if (!*addr || !aitbc_address_valid(*addr)) {
         api->respond_error(req, 400, "invalid_argument", addr_field,
@@ -61,28 +53,13 @@ static int parse_body(chain_state *cs, aitbc_request *req, const char *const *al
 }
 
 static void respond_ledger_error(chain_state *cs, aitbc_request *req, int rc, const char *who) {
-    const aitbc_host_api *api = cs->api;
-    switch (rc) {
-    case AITBC_ENOTFOUND:
-        api->respond_error(req, 404, "not_found", who, "unknown address");
-        break;
-    case AITBC_EFUNDS:
-        api->respond_error(req, 402, "insufficient_funds", "amount", "available balance too low");
-        break;
-    case AITBC_EOVERFLOW:
-        api->respond_error(req, 400, "invalid_argument", "amount",
-                           "amount would overflow a balance or the total supply");
-        break;
-    case AITBC_EINVAL:
-        api->respond_error(req, 400, "invalid_argument", NULL, "invalid transaction");
-        break;
-    case AITBC_EBUSY:
-        api->respond_error(req, 503, "unavailable", NULL, "database busy, retry");
-        break;
-    default:
-        api->log(cs->ctx, AITBC_LOG_ERROR, "ledger call failed (%d)", rc);
-        api->respond_error(req, 500, "internal", NULL, "internal error");
-    }
+    const aitbc_rc_text own[] = {
+        {AITBC_ENOTFOUND, who, "unknown address"},
+        {AITBC_EFUNDS, "amount", "available balance too low"},
+        {AITBC_EOVERFLOW, "amount", "amount would overflow a balance or the total supply"},
+        {AITBC_EINVAL, NULL, "invalid transaction"},
+        {0}};
+    aitbc_respond_rc(cs->api, cs->ctx, req, rc, own);
 }
 
 static void h_mint(aitbc_request *req, void *user) {

@@ -61,18 +61,24 @@ static const aitbc_migration k_migrations[] = {
 };
 
 static const aitbc_cfg_key k_schema[] = {
-    {"fee_bps", AITBC_CFG_INT, 0, "platform fee on job payments in basis points (default 0)"},
-    {"treasury", AITBC_CFG_STRING, 0, "address that receives the fee (required when fee_bps > 0)"},
+    {"fee_bps", AITBC_CFG_INT, 0, "platform fee on job payments in basis points", .def = "0",
+     AITBC_CFG_RANGE(0, 10000)},
+    {"treasury", AITBC_CFG_STRING, 0, "address that receives the fee (required when fee_bps > 0)",
+     .def = NULL},
     {"receipt_key_file", AITBC_CFG_STRING, 0,
-     "coordinator receipt signing key (default <data_dir>/receipt.key, 0600)"},
-    {"ttl_sweep_ms", AITBC_CFG_INT, 0, "how often expired jobs are swept, ms (default 250)"},
+     "coordinator receipt signing key (default <data_dir>/receipt.key, 0600)", .def = NULL},
+    {"ttl_sweep_ms", AITBC_CFG_INT, 0, "how often expired jobs are swept, ms", .def = "250",
+     AITBC_CFG_RANGE(10, 60000)},
     {"progress_interval_ms", AITBC_CFG_INT, 0,
-     "least time between two accepted progress reports of one job, ms (default 1000; 0 = any)"},
+     "least time between two accepted progress reports of one job, ms (0 = any)", .def = "1000",
+     AITBC_CFG_RANGE(0, 60000)},
     {"max_queued_jobs", AITBC_CFG_INT, 0,
-     "QUEUED jobs one account may have; a submit past it answers 429 (default 1000)"},
+     "QUEUED jobs one account may have; a submit past it answers 429 queue_limit", .def = "1000",
+     AITBC_CFG_RANGE(1, 10000000)},
     {"max_queued_bytes", AITBC_CFG_INT, 0,
-     "payload bytes one account's QUEUED jobs may hold; past it 429 (default 256 MiB)"},
-    {NULL, 0, 0, NULL},
+     "payload bytes (canonical JSON) one account's QUEUED jobs may hold; past it 429 queue_limit",
+     .def = "268435456", AITBC_CFG_RANGE(1, 1099511627776.0)},
+    {0},
 };
 
 static const char *const k_provides[] = {AITBC_JOBS_SERVICE, NULL};
@@ -82,25 +88,8 @@ static const char *const k_uses[] = {AITBC_MINERS_SERVICE, NULL};
 
 static int parse_config(client_state *cs) {
     const cJSON *cfg = cs->api->config(cs->ctx);
-    static const aitbc_cfg_int_spec ints[] = {
-        {"fee_bps", 0, 0, 10000},
-        {"ttl_sweep_ms", 250, 10, 60000},
-        {"progress_interval_ms", 1000, 0, 60000},
-        {"max_queued_jobs", 1000, 1, 10000000},
-        {"max_queued_bytes", (int64_t)256 << 20, 1, (int64_t)1 << 40},
-    };
-    int64_t v[sizeof ints / sizeof ints[0]];
-    int bad = aitbc_cfg_ints(cfg, ints, sizeof ints / sizeof ints[0], v);
-    if (bad >= 0) {
-        cs->api->log(cs->ctx, AITBC_LOG_ERROR, "client.%s must be an integer in %lld..%lld",
-                     ints[bad].key, (long long)ints[bad].lo, (long long)ints[bad].hi);
-        return AITBC_EINVAL;
-    }
-    cs->fee_bps = v[0];
-    cs->sweep_ms = v[1];
-    cs->progress_interval_ms = v[2];
-    cs->max_queued_jobs = v[3];
-    cs->max_queued_bytes = v[4];
+    /* Types, bounds and defaults are the host's (k_schema); the rules across keys are here. */
+    cs->fee_bps = aitbc_cfg_i64(cfg, "fee_bps");
     const char *tr = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cfg, "treasury"));
     if ((tr && !aitbc_address_valid(tr)) || (cs->fee_bps > 0 && !tr)) {
         cs->api->log(cs->ctx, AITBC_LOG_ERROR,
@@ -108,6 +97,10 @@ static int parse_config(client_state *cs) {
         return AITBC_EINVAL;
     }
     snprintf(cs->treasury, sizeof cs->treasury, "%s", tr ? tr : "");
+    cs->sweep_ms = aitbc_cfg_i64(cfg, "ttl_sweep_ms");
+    cs->progress_interval_ms = aitbc_cfg_i64(cfg, "progress_interval_ms");
+    cs->max_queued_jobs = aitbc_cfg_i64(cfg, "max_queued_jobs");
+    cs->max_queued_bytes = aitbc_cfg_i64(cfg, "max_queued_bytes");
     const char *kf =
         cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cfg, "receipt_key_file"));
     int n = kf ? snprintf(cs->key_path, sizeof cs->key_path, "%s", kf)

@@ -15,13 +15,6 @@ void cl_respond_err(client_state *cs, aitbc_request *req, const aitbc_jobs_error
                            e->message[0] ? e->message : "Internal error.");
 }
 
-static void respond_rc(client_state *cs, aitbc_request *req, int rc) {
-    if (rc == AITBC_EBUSY)
-        cs->api->respond_error(req, 503, "unavailable", NULL, "The database is busy; retry.");
-    else
-        cs->api->respond_error(req, 500, "internal", NULL, "Internal error.");
-}
-
 /* Load a job the caller may see (with its payload when with_payload): 1 and *j, or 0 after
  * answering 404/5xx. */
 static int load_visible(client_state *cs, aitbc_request *req, const char *job_id, cl_job *j,
@@ -29,7 +22,7 @@ static int load_visible(client_state *cs, aitbc_request *req, const char *job_id
     const aitbc_principal *p = cs->api->req_principal(req);
     aitbc_txn *t = cs->api->txn_begin(AITBC_TXN_READ);
     if (!t) {
-        respond_rc(cs, req, AITBC_EBUSY);
+        aitbc_respond_rc(cs->api, cs->ctx, req, AITBC_EBUSY, NULL);
         return 0;
     }
     int rc = job_id && strlen(job_id) < AITBC_ID_MAX ? cl_job_load(cs, t, job_id, j) : 0;
@@ -39,7 +32,7 @@ static int load_visible(client_state *cs, aitbc_request *req, const char *job_id
     cs->api->txn_commit(t);
     if (rc < 0) {
         if (mine) cl_job_free(j);
-        respond_rc(cs, req, rc);
+        aitbc_respond_rc(cs->api, cs->ctx, req, rc, NULL);
         return 0;
     }
     if (mine) return 1;
@@ -121,13 +114,13 @@ static void h_submit(aitbc_request *req, void *user) {
     j.expires_ms = j.created_ms + sub.ttl_s * 1000;
     if (!j.payload || !j.constraints) {
         cl_job_free(&j);
-        respond_rc(cs, req, AITBC_ENOMEM);
+        aitbc_respond_rc(cs->api, cs->ctx, req, AITBC_ENOMEM, NULL);
         return;
     }
     aitbc_txn *t = api->txn_begin(AITBC_TXN_WRITE);
     if (!t) {
         cl_job_free(&j);
-        respond_rc(cs, req, AITBC_EBUSY);
+        aitbc_respond_rc(cs->api, cs->ctx, req, AITBC_EBUSY, NULL);
         return;
     }
     cl_events ev = {0};
@@ -154,7 +147,7 @@ static void h_submit(aitbc_request *req, void *user) {
             api->respond_error(req, 402, "insufficient_funds", "max_price",
                                "Available AIT balance is below max_price.");
         else
-            respond_rc(cs, req, rc);
+            aitbc_respond_rc(cs->api, cs->ctx, req, rc, NULL);
         return;
     }
     cl_events_flush(cs, &ev);
@@ -237,10 +230,7 @@ static void h_list(aitbc_request *req, void *user) {
     const aitbc_host_api *api = cs->api;
     const aitbc_principal *p = api->req_principal(req);
     int limit;
-    if (aitbc_page_limit(api->req_query(req, "limit"), &limit) != 0) {
-        api->respond_error(req, 400, "invalid_argument", "limit", "limit must be 1..500");
-        return;
-    }
+    if (aitbc_req_limit(api, req, &limit) != 0) return;
     cJSON *out = NULL;
     aitbc_jobs_error err = {0};
     if (cl_list(cs, api->req_query(req, "state"), p->owner_address, NULL, limit,
@@ -259,7 +249,7 @@ static void h_cancel(aitbc_request *req, void *user) {
     cl_job_free(&j);
     aitbc_txn *t = api->txn_begin(AITBC_TXN_WRITE);
     if (!t) {
-        respond_rc(cs, req, AITBC_EBUSY);
+        aitbc_respond_rc(cs->api, cs->ctx, req, AITBC_EBUSY, NULL);
         return;
     }
     cl_events ev = {0};
@@ -287,7 +277,7 @@ static void h_cancel(aitbc_request *req, void *user) {
         if (rc == AITBC_ENOTFOUND)
             api->respond_error(req, 404, "not_found", NULL, "No such job.");
         else
-            respond_rc(cs, req, rc);
+            aitbc_respond_rc(cs->api, cs->ctx, req, rc, NULL);
         return;
     }
     if (conflict) {

@@ -15,6 +15,24 @@ static int state_known(const char *s) {
     return 0;
 }
 
+/* The rows of one page, read inside the list's transaction and turned into JSON after it. */
+typedef struct list_rows {
+    client_state *cs;
+    cl_job *rows; /* limit of them */
+    int n;
+} list_rows;
+
+/* For aitbc_page_collect (seq is column 0 of CL_JOB_COLS, the payload follows them): keeps the
+ * row, adds no item yet. */
+static cJSON *keep_row(aitbc_stmt *s, void *user) {
+    list_rows *l = user;
+    cl_job *j = &l->rows[l->n++];
+    cl_job_read(l->cs, s, j);
+    const char *payload = l->cs->api->col_text(s, CL_JOB_NCOLS);
+    j->payload = strdup(payload ? payload : "{}");
+    return NULL;
+}
+
 int cl_list(void *self, const char *state, const char *client, const char *miner, int64_t limit,
             const char *cursor, cJSON **out, aitbc_jobs_error *err) {
     client_state *cs = self;
@@ -47,8 +65,11 @@ int cl_list(void *self, const char *state, const char *client, const char *miner
     aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
     if (!t) return jc_fail(err, 503, "unavailable", NULL, "database busy");
     aitbc_stmt *s = api->stmt(t, sql);
-    if (!s) {
+    list_rows l = {cs, calloc((size_t)limit, sizeof(cl_job)), 0};
+    if (!s || !l.rows) {
+        if (s) api->stmt_done(s);
         api->txn_commit(t);
+        free(l.rows);
         return jc_fail(err, 500, "internal", NULL, "internal error");
     }
     if (state) api->bind_text(s, 1, state);
@@ -56,29 +77,17 @@ int cl_list(void *self, const char *state, const char *client, const char *miner
     if (miner) api->bind_text(s, 3, miner);
     api->bind_int64(s, 4, before);
     api->bind_int64(s, 5, limit + 1);
-    cJSON *res = cJSON_CreateObject(), *items = cJSON_AddArrayToObject(res, "items");
-    int n = 0, rc;
-    int64_t last = 0, more = 0;
-    cl_job *rows = calloc((size_t)limit, sizeof *rows);
-    while (rows && (rc = api->step(s)) == AITBC_ROW) {
-        if (n == limit) {
-            more = 1;
-            break;
-        }
-        cl_job_read(cs, s, &rows[n]);
-        const char *payload = api->col_text(s, CL_JOB_NCOLS);
-        rows[n].payload = strdup(payload ? payload : "{}");
-        last = rows[n++].seq;
-    }
-    api->stmt_done(s);
+    /* A failed step is an error answer, never a short page with 200. */
+    cJSON *res = aitbc_page_collect(api, s, (int)limit, 0, tag, keep_row, &l);
     api->txn_commit(t);
     /* Job JSON may ask miners@1 (its own transaction) for pending reasons: after ours closed. */
-    for (int i = 0; i < n; i++) {
-        cJSON_AddItemToArray(items, cl_job_json(cs, &rows[i], 1));
-        cl_job_free(&rows[i]);
+    cJSON *items = cJSON_GetObjectItemCaseSensitive(res, "items");
+    for (int i = 0; i < l.n; i++) {
+        if (items) cJSON_AddItemToArray(items, cl_job_json(cs, &l.rows[i], 1));
+        cl_job_free(&l.rows[i]);
     }
-    free(rows);
-    aitbc_page_set_next(res, (int)more, tag, last, NULL);
+    free(l.rows);
+    if (!res) return jc_fail(err, 503, "unavailable", NULL, "database busy");
     *out = res;
     return 0;
 }

@@ -17,8 +17,9 @@ typedef struct exec_plugin {
 static const aitbc_cfg_key k_schema[] = {
     {"commands", AITBC_CFG_ARRAY, 1,
      "list of {type, argv, timeout_s (60), max_output_bytes (1048576), memory_mb (1024, 0 = no "
-     "limit), env ({}), cwd (\"/\"), unit_type (job | second)}: payload.type → command"},
-    {NULL, 0, 0, NULL},
+     "limit), env ({}), cwd (\"/\"), unit_type (job | second)}: payload.type → command",
+     .def = NULL},
+    {0},
 };
 
 static const char *const *exec_types(void *self) {

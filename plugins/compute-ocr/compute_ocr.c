@@ -16,15 +16,21 @@ typedef struct ocr_plugin {
 
 static const aitbc_cfg_key k_schema[] = {
     {"tessdata_dir", AITBC_CFG_STRING, 0,
-     "directory holding <lang>.traineddata (default: Tesseract's own, or $TESSDATA_PREFIX)"},
-    {"default_lang", AITBC_CFG_STRING, 0, "language when a job names none (default \"eng\")"},
-    {"max_input_bytes", AITBC_CFG_INT, 0, "largest image file accepted, bytes (default 10485760)"},
+     "directory holding <lang>.traineddata (default: Tesseract's own, or $TESSDATA_PREFIX)",
+     .def = NULL},
+    {"default_lang", AITBC_CFG_STRING, 0, "language when a job names none (default \"eng\")",
+     .def = NULL},
+    {"max_input_bytes", AITBC_CFG_INT, 0, "largest image file accepted, bytes", .def = "10485760",
+     AITBC_CFG_RANGE(1024, 1073741824)},
     {"max_pixels", AITBC_CFG_INT, 0,
-     "largest width × height accepted, read from the header before decoding (default 25000000)"},
-    {"max_seconds", AITBC_CFG_INT, 0, "wall-clock limit of one job, seconds (default 60)"},
+     "largest width × height accepted, read from the header before decoding", .def = "25000000",
+     AITBC_CFG_RANGE(1, 1073741824)},
+    {"max_seconds", AITBC_CFG_INT, 0, "wall-clock limit of one job, seconds", .def = "60",
+     AITBC_CFG_RANGE(1, 86400)},
     {"pool_size", AITBC_CFG_INT, 0,
-     "loaded Tesseract instances kept idle for the next job (default 2; 0 = load per job)"},
-    {NULL, 0, 0, NULL},
+     "loaded Tesseract instances kept idle for the next job (0 = load per job)", .def = "2",
+     AITBC_CFG_RANGE(0, 64)},
+    {0},
 };
 
 static const char *const *ocr_types(void *self) {
@@ -42,27 +48,15 @@ static int ocr_run(void *self, const cJSON *payload, const aitbc_compute_ctl *ct
     return ocr_engine_run(((ocr_plugin *)self)->engine, payload, ctl, out);
 }
 
+/* Types, ranges and defaults are the host's (k_schema). */
 static int read_config(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, ocr_config *c) {
     const cJSON *cfg = api->config(ctx);
-    static const aitbc_cfg_int_spec ints[] = {
-        {"max_input_bytes", 10485760, 1024, 1073741824},
-        {"max_pixels", 25000000, 1, 1073741824},
-        {"max_seconds", 60, 1, 86400},
-        {"pool_size", 2, 0, 64},
-    };
-    int64_t v[4];
-    int bad = aitbc_cfg_ints(cfg, ints, 4, v);
-    if (bad >= 0) {
-        api->log(ctx, AITBC_LOG_ERROR, "compute-ocr.%s must be an integer in %lld..%lld",
-                 ints[bad].key, (long long)ints[bad].lo, (long long)ints[bad].hi);
-        return AITBC_EINVAL;
-    }
     c->tessdata_dir = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cfg, "tessdata_dir"));
     c->default_lang = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cfg, "default_lang"));
-    c->max_input_bytes = (size_t)v[0];
-    c->max_pixels = v[1];
-    c->max_run_ms = v[2] * 1000;
-    c->pool_size = (int)v[3];
+    c->max_input_bytes = (size_t)aitbc_cfg_i64(cfg, "max_input_bytes");
+    c->max_pixels = aitbc_cfg_i64(cfg, "max_pixels");
+    c->max_run_ms = aitbc_cfg_i64(cfg, "max_seconds") * 1000;
+    c->pool_size = (int)aitbc_cfg_i64(cfg, "pool_size");
     return 0;
 }
 

@@ -20,20 +20,27 @@ typedef struct ollama_plugin {
 } ollama_plugin;
 
 static const aitbc_cfg_key k_schema[] = {
-    {"url", AITBC_CFG_STRING, 0,
-     "base URL of the Ollama-compatible server (default "
-     "\"http://127.0.0.1:11434\")"},
+    {"url", AITBC_CFG_STRING, 0, "base URL of the Ollama-compatible server",
+     .def = "http://127.0.0.1:11434"},
     {"models", AITBC_CFG_ARRAY, 0,
-     "model names this miner serves (default: every model the server's /api/tags lists)"},
-    {"connect_timeout_ms", AITBC_CFG_INT, 0, "time to reach the server, ms (default 3000)"},
+     "model names this miner serves (default: every model the server's /api/tags lists)",
+     .def = NULL},
+    {"connect_timeout_ms", AITBC_CFG_INT, 0, "time to reach the server, ms", .def = "3000",
+     AITBC_CFG_RANGE(1, 600000)},
     {"idle_timeout_s", AITBC_CFG_INT, 0,
-     "longest silence inside a stream before it counts as dropped, s (default 120)"},
-    {"max_seconds", AITBC_CFG_INT, 0, "wall-clock limit of one job, s (default 600)"},
-    {"max_tokens_default", AITBC_CFG_INT, 0, "tokens when a job names no max_tokens (default 256)"},
-    {"max_tokens_limit", AITBC_CFG_INT, 0, "largest max_tokens a job may ask for (default 4096)"},
-    {"max_prompt_bytes", AITBC_CFG_INT, 0, "largest prompt + system text, bytes (default 1048576)"},
-    {"max_output_bytes", AITBC_CFG_INT, 0, "largest generated text, bytes (default 1048576)"},
-    {NULL, 0, 0, NULL},
+     "longest silence inside a stream before it counts as dropped, s", .def = "120",
+     AITBC_CFG_RANGE(1, 86400)},
+    {"max_seconds", AITBC_CFG_INT, 0, "wall-clock limit of one job, s", .def = "600",
+     AITBC_CFG_RANGE(1, 86400)},
+    {"max_tokens_default", AITBC_CFG_INT, 0, "tokens when a job names no max_tokens", .def = "256",
+     AITBC_CFG_RANGE(1, 1000000)},
+    {"max_tokens_limit", AITBC_CFG_INT, 0, "largest max_tokens a job may ask for", .def = "4096",
+     AITBC_CFG_RANGE(1, 1000000)},
+    {"max_prompt_bytes", AITBC_CFG_INT, 0, "largest prompt + system text, bytes", .def = "1048576",
+     AITBC_CFG_RANGE(1, 268435456)},
+    {"max_output_bytes", AITBC_CFG_INT, 0, "largest generated text, bytes", .def = "1048576",
+     AITBC_CFG_RANGE(1, 268435456)},
+    {0},
 };
 
 static const char *const *ollama_types(void *self) {
@@ -58,24 +65,14 @@ static int ollama_job(void *self, const cJSON *payload, const aitbc_compute_ctl 
 
 static int read_config(ollama_plugin *p) {
     const cJSON *cfg = p->api->config(p->ctx);
-    static const aitbc_cfg_int_spec ints[] = {
-        {"connect_timeout_ms", 3000, 1, 600000},
-        {"idle_timeout_s", 120, 1, 86400},
-        {"max_seconds", 600, 1, 86400},
-        {"max_tokens_default", 256, 1, 1000000},
-        {"max_tokens_limit", 4096, 1, 1000000},
-        {"max_prompt_bytes", 1048576, 1, 268435456},
-        {"max_output_bytes", 1048576, 1, 268435456},
-    };
+    /* Types, ranges and defaults are the host's (k_schema); the rules across keys are here. */
+    static const char *const ints[] = {"connect_timeout_ms", "idle_timeout_s",   "max_seconds",
+                                       "max_tokens_default", "max_tokens_limit", "max_prompt_bytes",
+                                       "max_output_bytes"};
     int64_t v[7];
-    int bad = aitbc_cfg_ints(cfg, ints, 7, v);
-    if (bad >= 0) {
-        p->api->log(p->ctx, AITBC_LOG_ERROR, "compute-ollama.%s must be an integer in %lld..%lld",
-                    ints[bad].key, (long long)ints[bad].lo, (long long)ints[bad].hi);
-        return AITBC_EINVAL;
-    }
+    for (size_t i = 0; i < 7; i++)
+        v[i] = aitbc_cfg_i64(cfg, ints[i]);
     const char *url = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cfg, "url"));
-    if (!url) url = "http://127.0.0.1:11434";
     if ((strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) ||
         strlen(url) > 1024) {
         p->api->log(p->ctx, AITBC_LOG_ERROR,

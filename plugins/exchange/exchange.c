@@ -35,10 +35,11 @@ static const aitbc_migration k_migrations[] = {
 static const aitbc_cfg_key k_schema[] = {
     {"markets", AITBC_CFG_ARRAY, 0,
      "list of {symbol, base, quote, tick_size, step_size, min_notional, maker_fee_bps, "
-     "taker_fee_bps}; default one AIT-BTC market"},
+     "taker_fee_bps}; default one AIT-BTC market",
+     .def = NULL},
     {"treasury_address", AITBC_CFG_STRING, 0,
-     "address that receives trading fees; default a node account made at first start"},
-    {NULL, 0, 0, NULL},
+     "address that receives trading fees; default a node account made at first start", .def = NULL},
+    {0},
 };
 
 static int ex_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **state) {

@@ -10,21 +10,9 @@
 
 int ex_page(ex_state *es, aitbc_request *req, const char *tag, int *limit, int64_t *before) {
     const aitbc_host_api *api = es->api;
-    if (aitbc_page_limit(api->req_query(req, "limit"), limit) != 0) {
-        api->respond_error(req, 400, "invalid_argument", "limit", "limit must be 1..500");
-        return -1;
-    }
     *before = INT64_MAX;
-    const char *c = api->req_query(req, "cursor");
-    if (!c || !c[0]) return 0;
-    int rc = aitbc_cursor_decode(c, tag, before, NULL);
-    if (rc != 0) {
-        api->respond_error(req, 400, "invalid_argument", "cursor",
-                           rc == AITBC_ECONFLICT ? "cursor was made for other filters"
-                                                 : "malformed cursor");
-        return -1;
-    }
-    return 0;
+    if (aitbc_req_limit(api, req, limit) != 0) return -1;
+    return aitbc_req_cursor(api, req, tag, before, NULL) < 0 ? -1 : 0;
 }
 
 void ex_h_markets(aitbc_request *req, void *user) {

@@ -12,29 +12,14 @@
     " created_ms, updated_ms, seq"
 
 void ex_respond_rc(ex_state *es, aitbc_request *req, int rc) {
-    const aitbc_host_api *api = es->api;
-    switch (rc) {
-    case AITBC_EFUNDS:
-        api->respond_error(req, 402, "insufficient_funds", NULL,
-                           "available balance too low to lock this order's funds");
-        break;
-    case AITBC_ECONFLICT:
-        api->respond_error(req, 409, "conflict", "client_order_id",
-                           "client_order_id is already used by one of your open orders");
-        break;
-    case AITBC_EEXIST:
-        api->respond_error(req, 409, "conflict", NULL, "duplicate");
-        break;
-    case AITBC_EBUSY:
-        api->respond_error(req, 503, "unavailable", NULL, "database busy, retry");
-        break;
-    case AITBC_EOVERFLOW:
-        api->respond_error(req, 400, "invalid_argument", NULL, "amount would overflow a balance");
-        break;
-    default:
-        api->log(es->ctx, AITBC_LOG_ERROR, "order processing failed (%d)", rc);
-        api->respond_error(req, 500, "internal", NULL, "internal error");
-    }
+    static const aitbc_rc_text own[] = {
+        {AITBC_EFUNDS, NULL, "available balance too low to lock this order's funds"},
+        {AITBC_ECONFLICT, "client_order_id",
+         "client_order_id is already used by one of your open orders"},
+        {AITBC_EEXIST, NULL, "duplicate"},
+        {AITBC_EOVERFLOW, NULL, "amount would overflow a balance"},
+        {0}};
+    aitbc_respond_rc(es->api, es->ctx, req, rc, own);
 }
 
 static cJSON *fills_json(ex_state *es, aitbc_txn *t, const ex_market *m, const char *order_id,

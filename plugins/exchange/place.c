@@ -50,10 +50,8 @@ static int parse(ex_state *es, aitbc_request *req, order_in *in) {
     static const char *const sides[] = {"buy", "sell", NULL};
     static const char *const types[] = {"limit", "market", NULL};
     static const char *const tifs[] = {"GTC", "IOC", "FOK", NULL};
-    const cJSON *body = es->api->req_json(req);
-    if (!cJSON_IsObject(body)) return bad(es, req, NULL, "body must be a JSON object");
-    const char *unknown = aitbc_json_unknown_key(body, k_fields);
-    if (unknown) return bad(es, req, unknown, "unknown field");
+    const cJSON *body = aitbc_req_object(es->api, req, k_fields);
+    if (!body) return -1;
     in->m =
         ex_find_market(es, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(body, "market")));
     if (!in->m) return bad(es, req, "market", "unknown market");

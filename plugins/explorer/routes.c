@@ -27,11 +27,7 @@ static void answer(ex_state *es, aitbc_request *req, int rc, cJSON *body, const 
 /* ?limit= and ?cursor=; answers 400 itself when the limit is invalid. */
 static int page_params(ex_state *es, aitbc_request *req, int *limit, const char **cursor) {
     const aitbc_host_api *api = es->api;
-    if (aitbc_page_limit(api->req_query(req, "limit"), limit) != 0) {
-        api->respond_error(req, 400, "invalid_argument", "limit", "limit must be 1..%d",
-                           AITBC_LIMIT_MAX);
-        return -1;
-    }
+    if (aitbc_req_limit(api, req, limit) != 0) return -1;
     *cursor = api->req_query(req, "cursor");
     return 0;
 }

@@ -8,52 +8,12 @@
 #include "marketplace.h"
 
 static const aitbc_cfg_key k_schema[] = {
-    {"hour_ms", AITBC_CFG_INT, 0,
-     "length of one sold hour in ms (default 3600000; tests shrink it, min 10)"},
-    {"tick_ms", AITBC_CFG_INT, 0,
-     "settlement timer period in ms: releases, expiry, seller checks (default 1000, min 5)"},
-    {NULL, 0, 0, NULL},
+    {"hour_ms", AITBC_CFG_INT, 0, "length of one sold hour in ms (tests shrink it)",
+     .def = "3600000", AITBC_CFG_RANGE(10, 86400000)},
+    {"tick_ms", AITBC_CFG_INT, 0, "settlement timer period in ms: releases, expiry, seller checks",
+     .def = "1000", AITBC_CFG_RANGE(5, 3600000)},
+    {0},
 };
-
-static int cfg_int(mk_state *ms, const char *key, int64_t def, int64_t lo, int64_t hi,
-                   int64_t *out) {
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(ms->api->config(ms->ctx), key);
-    *out = def;
-    if (!it) return 0;
-    if (aitbc_json_int(it, out) != 0 || *out < lo || *out > hi) {
-        ms->api->log(ms->ctx, AITBC_LOG_ERROR, "marketplace.%s must be an integer in %lld..%lld",
-                     key, (long long)lo, (long long)hi);
-        return AITBC_EINVAL;
-    }
-    return 0;
-}
-
-void mk_respond_rc(mk_state *ms, aitbc_request *req, int rc, const char *field) {
-    const aitbc_host_api *api = ms->api;
-    switch (rc) {
-    case AITBC_ENOTFOUND:
-        api->respond_error(req, 404, "not_found", field, "not found");
-        break;
-    case AITBC_EFUNDS:
-        api->respond_error(req, 402, "insufficient_funds", NULL, "available balance too low");
-        break;
-    case AITBC_ECONFLICT:
-        api->respond_error(req, 409, "conflict", field, "state changed; not possible now");
-        break;
-    case AITBC_EOVERFLOW:
-        api->respond_error(req, 400, "invalid_argument", field, "amount too large");
-        break;
-    case AITBC_EBUSY:
-        api->respond_error(req, 503, "unavailable", NULL, "database busy, retry");
-        break;
-    case AITBC_EUNAVAIL:
-        api->respond_error(req, 503, "unavailable", NULL, "a required service is unavailable");
-        break;
-    default:
-        api->log(ms->ctx, AITBC_LOG_ERROR, "request failed (%d)", rc);
-        api->respond_error(req, 500, "internal", NULL, "internal error");
-    }
-}
 
 const char *mk_caller(mk_state *ms, aitbc_request *req) {
     const aitbc_principal *who = ms->api->req_principal(req);
@@ -123,9 +83,9 @@ static int mk_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **stat
     ms->api = api;
     ms->service =
         (aitbc_marketplace_v1){sizeof(aitbc_marketplace_v1), ms, mk_trade_active, mk_trade_use};
-    int rc = cfg_int(ms, "hour_ms", 3600000, 10, 86400000, &ms->hour_ms);
-    if (rc == 0) rc = cfg_int(ms, "tick_ms", 1000, 5, 3600000, &ms->tick_ms);
-    if (rc == 0) rc = api->migrate(ctx, mk_migrations, mk_migrations_n);
+    ms->hour_ms = aitbc_cfg_i64(api->config(ctx), "hour_ms");
+    ms->tick_ms = aitbc_cfg_i64(api->config(ctx), "tick_ms");
+    int rc = api->migrate(ctx, mk_migrations, mk_migrations_n);
     if (rc == 0) rc = api->service_register(ctx, AITBC_MARKETPLACE_SERVICE, &ms->service);
     aitbc_topic offers = {AITBC_TOPIC_OFFERS, AITBC_ROLE_ANY, NULL, NULL};
     if (rc == 0) rc = api->bus_topic(ctx, &offers);

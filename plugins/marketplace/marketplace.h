@@ -85,8 +85,6 @@ void mk_sellers_check(mk_state *ms, int64_t now_ms);
 void mk_tick(void *arg);
 
 /* marketplace.c */
-/** @brief Map an AITBC_E* code from storage/ledger to an HTTP error answer. */
-void mk_respond_rc(mk_state *ms, aitbc_request *req, int rc, const char *field);
 /** @brief Principal's address or answers 403 and returns NULL. */
 const char *mk_caller(mk_state *ms, aitbc_request *req);
 

@@ -106,16 +106,8 @@ static int parse_offer(mk_state *ms, aitbc_request *req, offer_in *in) {
     static const char *const allowed[] = {"gpu_model",       "gpu_memory_gb", "gpu_count",
                                           "models",          "region",        "price_per_hour",
                                           "hours_available", "expires_at",    NULL};
-    const cJSON *body = api->req_json(req);
-    if (!cJSON_IsObject(body)) {
-        api->respond_error(req, 400, "invalid_argument", NULL, "body must be a JSON object");
-        return -1;
-    }
-    const char *unknown = aitbc_json_unknown_key(body, allowed);
-    if (unknown) {
-        api->respond_error(req, 400, "invalid_argument", unknown, "unknown field");
-        return -1;
-    }
+    const cJSON *body = aitbc_req_object(api, req, allowed);
+    if (!body) return -1;
     if (!(in->gpu_model = body_text(ms, req, body, "gpu_model")) ||
         body_int(ms, req, body, "gpu_memory_gb", 1, MK_MAX_MEMORY_GB, &in->memory_gb) != 0 ||
         body_int(ms, req, body, "gpu_count", 1, MK_MAX_GPU_COUNT, &in->gpu_count) != 0 ||
@@ -199,7 +191,7 @@ void mk_h_offer_create(aitbc_request *req, void *user) {
     if (err || !st || strcmp(st, "OFFLINE") == 0) {
         free(in.models);
         if (err)
-            mk_respond_rc(ms, req, err, NULL);
+            aitbc_respond_rc(ms->api, ms->ctx, req, err, NULL);
         else if (!st)
             api->respond_error(req, 403, "forbidden", NULL,
                                "only a registered miner can offer capacity");
@@ -229,7 +221,7 @@ void mk_h_offer_create(aitbc_request *req, void *user) {
     free(in.models);
     if (rc != 0) {
         cJSON_Delete(o);
-        mk_respond_rc(ms, req, rc, NULL);
+        aitbc_respond_rc(ms->api, ms->ctx, req, rc, NULL);
         return;
     }
     api->bus_publish(ms->ctx, AITBC_TOPIC_OFFERS, o);
@@ -276,7 +268,7 @@ void mk_h_offer_list(aitbc_request *req, void *user) {
                            " AND seq < ?7 AND ?8 = ?8 ORDER BY seq DESC LIMIT ?9");
     if (!s) {
         if (t) api->txn_commit(t);
-        mk_respond_rc(ms, req, t ? AITBC_EIO : AITBC_EBUSY, NULL);
+        aitbc_respond_rc(ms->api, ms->ctx, req, t ? AITBC_EIO : AITBC_EBUSY, NULL);
         return;
     }
     api->bind_text(s, 1, q.status);
@@ -307,7 +299,7 @@ void mk_h_offer_list(aitbc_request *req, void *user) {
     api->txn_commit(t);
     if (rc < 0) {
         cJSON_Delete(out);
-        mk_respond_rc(ms, req, rc, NULL);
+        aitbc_respond_rc(ms->api, ms->ctx, req, rc, NULL);
         return;
     }
     char cur[AITBC_CURSOR_MAX];
@@ -323,7 +315,7 @@ void mk_h_offer_get(aitbc_request *req, void *user) {
     const aitbc_host_api *api = ms->api;
     aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
     if (!t) {
-        mk_respond_rc(ms, req, AITBC_EBUSY, NULL);
+        aitbc_respond_rc(ms->api, ms->ctx, req, AITBC_EBUSY, NULL);
         return;
     }
     cJSON *o = mk_offer_load(ms, t, api->req_param(req, "offer_id"));
@@ -391,7 +383,7 @@ void mk_h_offer_cancel(aitbc_request *req, void *user) {
         if (rc == AITBC_ENOTFOUND)
             api->respond_error(req, 404, "not_found", NULL, "no such offer");
         else
-            mk_respond_rc(ms, req, rc, NULL);
+            aitbc_respond_rc(ms->api, ms->ctx, req, rc, NULL);
         return;
     }
     if (changed) api->bus_publish(ms->ctx, AITBC_TOPIC_OFFERS, o);

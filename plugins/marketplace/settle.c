@@ -59,7 +59,9 @@ static int end_pause(mk_state *ms, aitbc_txn *t, trade_row *r, int64_t upto_ms) 
     int64_t left = r->total - r->released - r->refunded;
     if (amount > left) amount = left;
     char ref[AITBC_ID_MAX + 32], hash[AITBC_TX_HASH_MAX];
-    snprintf(ref, sizeof ref, "%s:p%lld", r->trade_id, (long long)r->paused_ms);
+    /* the precision bounds what GCC -O3 otherwise reads as the whole rows array */
+    snprintf(ref, sizeof ref, "%.*s:p%lld", (int)sizeof r->trade_id, r->trade_id,
+             (long long)r->paused_ms);
     int rc =
         amount > 0
             ? moved(ms->ledger->unlock(ms->ledger->self, t, r->buyer, MK_ASSET, amount, ref, hash))

@@ -162,7 +162,7 @@ static int seller_ok(mk_state *ms, aitbc_request *req, const char *offer_id) {
     const char *st = rc == 0 ? mk_seller_status(ms, o.provider, NULL, &err) : NULL;
     if (rc == 0 && err) rc = err;
     if (rc != 0) {
-        mk_respond_rc(ms, req, rc, NULL);
+        aitbc_respond_rc(ms->api, ms->ctx, req, rc, NULL);
         return 0;
     }
     if (!st || strcmp(st, "OFFLINE") == 0) {
@@ -178,13 +178,8 @@ void mk_h_trade_create(aitbc_request *req, void *user) {
     buy_ctx b = {0};
     if (!(b.buyer = mk_caller(ms, req))) return;
     static const char *const allowed[] = {"offer_id", "hours", NULL};
-    const cJSON *body = api->req_json(req);
-    const char *unknown = cJSON_IsObject(body) ? aitbc_json_unknown_key(body, allowed) : NULL;
-    if (!cJSON_IsObject(body) || unknown) {
-        api->respond_error(req, 400, "invalid_argument", unknown,
-                           unknown ? "unknown field" : "body must be a JSON object");
-        return;
-    }
+    const cJSON *body = aitbc_req_object(api, req, allowed);
+    if (!body) return;
     b.offer_id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(body, "offer_id"));
     if (!mk_text_ok(b.offer_id, MK_TEXT_MAX) || strncmp(b.offer_id, "ofr_", 4) != 0) {
         api->respond_error(req, 400, "invalid_argument", "offer_id", "must be an offer id");
@@ -215,7 +210,7 @@ void mk_h_trade_create(aitbc_request *req, void *user) {
         else if (rc == AITBC_EOVERFLOW)
             api->respond_error(req, 400, "invalid_argument", "hours", "total too large");
         else
-            mk_respond_rc(ms, req, rc, NULL);
+            aitbc_respond_rc(ms->api, ms->ctx, req, rc, NULL);
         return;
     }
     mk_offer_publish(ms, b.offer_id);
@@ -229,7 +224,7 @@ void mk_h_trade_get(aitbc_request *req, void *user) {
     if (!me) return;
     aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
     if (!t) {
-        mk_respond_rc(ms, req, AITBC_EBUSY, NULL);
+        aitbc_respond_rc(ms->api, ms->ctx, req, AITBC_EBUSY, NULL);
         return;
     }
     cJSON *o = trade_load(ms, t, api->req_param(req, "trade_id"));
@@ -261,21 +256,12 @@ void mk_h_trade_list(aitbc_request *req, void *user) {
                            "status is ACTIVE, COMPLETED or CANCELED");
         return;
     }
-    if (aitbc_page_limit(api->req_query(req, "limit"), &limit) != 0) {
-        api->respond_error(req, 400, "invalid_argument", "limit", "limit must be 1..%d",
-                           AITBC_LIMIT_MAX);
-        return;
-    }
+    if (aitbc_req_limit(api, req, &limit) != 0) return;
     char tag[AITBC_CURSOR_TAG_LEN + 1];
     const char *filters[] = {me, status};
     aitbc_cursor_tag("marketplace.trades", filters, 2, tag);
     int64_t before = INT64_MAX;
-    const char *cur = api->req_query(req, "cursor");
-    if (cur && cur[0] && aitbc_cursor_decode(cur, tag, &before, NULL) != 0) {
-        api->respond_error(req, 400, "invalid_argument", "cursor",
-                           "not a cursor of this list with these filters");
-        return;
-    }
+    if (aitbc_req_cursor(api, req, tag, &before, NULL) < 0) return;
     aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
     aitbc_stmt *s = t ? api->stmt(t, "SELECT " MK_TRADE_COLS " FROM marketplace_trades "
                                      "WHERE (buyer = ?1 OR seller = ?1) AND seq < ?2 AND "
@@ -283,7 +269,7 @@ void mk_h_trade_list(aitbc_request *req, void *user) {
                       : NULL;
     if (!s) {
         if (t) api->txn_commit(t);
-        mk_respond_rc(ms, req, t ? AITBC_EIO : AITBC_EBUSY, NULL);
+        aitbc_respond_rc(ms->api, ms->ctx, req, t ? AITBC_EIO : AITBC_EBUSY, NULL);
         return;
     }
     api->bind_text(s, 1, me);
@@ -296,7 +282,7 @@ void mk_h_trade_list(aitbc_request *req, void *user) {
     cJSON *out = aitbc_page_collect(api, s, limit, 0, tag, trade_row, ms);
     api->txn_commit(t);
     if (!out) {
-        mk_respond_rc(ms, req, AITBC_EIO, NULL);
+        aitbc_respond_rc(ms->api, ms->ctx, req, AITBC_EIO, NULL);
         return;
     }
     api->respond_json(req, 200, out);

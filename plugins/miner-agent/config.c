@@ -1,5 +1,6 @@
-/* The miner agent's config section: types are checked by the host against the schema in
- * miner_agent.c; ranges, URL shape, money and the hardware override are checked here. */
+/* The miner agent's config section: types, numeric ranges and defaults are the host's (the
+ * schema in miner_agent.c); URL shape, string lengths, money and the hardware override are
+ * checked here. */
 #include "miner_agent.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,19 +9,6 @@
 static int fail(ma_agent *a, const char *key, const char *why) {
     a->api->log(a->ctx, AITBC_LOG_ERROR, "config: %s %s", key, why);
     return AITBC_EINVAL;
-}
-
-/* Integer key within [lo, hi], or the default when absent. */
-static int get_int(ma_agent *a, const cJSON *s, const char *key, int def, int lo, int hi,
-                   int *out) {
-    int64_t v;
-    if (aitbc_cfg_int(s, key, def, lo, hi, &v) != 0) {
-        char why[64];
-        snprintf(why, sizeof why, "must be an integer %d..%d", lo, hi);
-        return fail(a, key, why);
-    }
-    *out = (int)v;
-    return 0;
 }
 
 /* String key of 1..cap-1 bytes, or the default when absent. */
@@ -57,15 +45,15 @@ int ma_config_load(ma_agent *a, const cJSON *s) {
         c->coordinator_url[--n] = '\0';
     if (!url_ok(c->coordinator_url))
         return fail(a, "coordinator_url", "must be http://host[:port][/prefix] or https://…");
-    if (get_int(a, s, "concurrency", 1, 1, 256, &c->concurrency) ||
-        get_str(a, s, "unit_price", "0", c->unit_price, sizeof c->unit_price) ||
-        get_str(a, s, "unit_type", "job", c->unit_type, sizeof c->unit_type) ||
-        get_int(a, s, "drain_grace_s", 30, 0, 3600, &c->drain_grace_s) ||
-        get_int(a, s, "poll_wait_s", 25, 0, 30, &c->poll_wait_s) ||
-        get_int(a, s, "job_timeout_s", 3600, 0, 7 * 86400, &c->job_timeout_s) ||
-        get_int(a, s, "request_timeout_s", 30, 1, 600, &c->request_timeout_s) ||
-        get_int(a, s, "progress_interval_ms", 1000, 100, 60000, &c->progress_interval_ms) ||
-        get_int(a, s, "backoff_max_ms", 30000, 100, 600000, &c->backoff_max_ms))
+    c->concurrency = (int)aitbc_cfg_i64(s, "concurrency");
+    c->drain_grace_s = (int)aitbc_cfg_i64(s, "drain_grace_s");
+    c->poll_wait_s = (int)aitbc_cfg_i64(s, "poll_wait_s");
+    c->job_timeout_s = (int)aitbc_cfg_i64(s, "job_timeout_s");
+    c->request_timeout_s = (int)aitbc_cfg_i64(s, "request_timeout_s");
+    c->progress_interval_ms = (int)aitbc_cfg_i64(s, "progress_interval_ms");
+    c->backoff_max_ms = (int)aitbc_cfg_i64(s, "backoff_max_ms");
+    if (get_str(a, s, "unit_price", NULL, c->unit_price, sizeof c->unit_price) ||
+        get_str(a, s, "unit_type", NULL, c->unit_type, sizeof c->unit_type))
         return AITBC_EINVAL;
     if (aitbc_money_parse(c->unit_price, JC_AIT_DECIMALS, &price) != 0)
         return fail(a, "unit_price", "must be an AIT amount like \"0.01\" (at most 6 decimals)");

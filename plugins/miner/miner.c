@@ -21,45 +21,36 @@ static const aitbc_migration k_migrations[] = {
 
 static const aitbc_cfg_key k_schema[] = {
     {"heartbeat_interval_s", AITBC_CFG_INT, 0,
-     "seconds between miner heartbeats; 3 missed = OFFLINE (default 15)"},
-    {"lease_s", AITBC_CFG_INT, 0, "job lease, renewed by each heartbeat/poll (default 60)"},
-    {"max_attempts", AITBC_CFG_INT, 0, "assignments per job before it FAILs (default 3)"},
+     "seconds between miner heartbeats; 3 missed = OFFLINE", .def = "15", AITBC_CFG_RANGE(1, 3600)},
+    {"lease_s", AITBC_CFG_INT, 0, "job lease in seconds, renewed by each heartbeat/poll",
+     .def = "60", AITBC_CFG_RANGE(1, 86400)},
+    {"max_attempts", AITBC_CFG_INT, 0, "assignments per job before it FAILs", .def = "3",
+     AITBC_CFG_RANGE(1, 100)},
     {"open_registration", AITBC_CFG_BOOL, 0,
-     "miners may register without a key (default true; rate-limited per address)"},
+     "miners may register without a key (rate-limited per address)", .def = "true"},
     {"enrolment_token", AITBC_CFG_STRING, 0,
-     "token miners send in X-Api-Key to register when open_registration is false"},
-    {"register_rate_per_min", AITBC_CFG_INT, 0,
-     "registrations per remote address per minute "
-     "(default 30)"},
-    {"sweep_ms", AITBC_CFG_INT, 0, "liveness and lease check period in ms (default 250)"},
-    {NULL, 0, 0, NULL},
+     "token miners send in X-Api-Key to register when open_registration is false", .def = NULL},
+    {"register_rate_per_min", AITBC_CFG_INT, 0, "registrations per remote address per minute",
+     .def = "30", AITBC_CFG_RANGE(1, 1000000)},
+    {"sweep_ms", AITBC_CFG_INT, 0, "liveness and lease check period in ms", .def = "250",
+     AITBC_CFG_RANGE(10, 60000)},
+    {0},
 };
 
 static const char *const k_provides[] = {AITBC_MINERS_SERVICE, NULL};
 static const char *const k_requires[] = {AITBC_JOBS_SERVICE, AITBC_AUTH_SERVICE,
                                          AITBC_LEDGER_SERVICE, NULL};
 
-static int cfg_int(miner_state *ms, const char *key, int64_t def, int64_t lo, int64_t hi,
-                   int64_t *out) {
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(ms->api->config(ms->ctx), key);
-    *out = def;
-    if (it && (aitbc_json_int(it, out) != 0 || *out < lo || *out > hi)) {
-        ms->api->log(ms->ctx, AITBC_LOG_ERROR, "miner.%s must be an integer %lld..%lld", key,
-                     (long long)lo, (long long)hi);
-        return AITBC_EINVAL;
-    }
-    return 0;
-}
-
+/* Types, bounds and defaults are the host's (k_schema); what is left is the rule across keys. */
 static int parse_config(miner_state *ms) {
-    int rc = cfg_int(ms, "heartbeat_interval_s", 15, 1, 3600, &ms->heartbeat_s);
-    if (rc == 0) rc = cfg_int(ms, "lease_s", 60, 1, 86400, &ms->lease_s);
-    if (rc == 0) rc = cfg_int(ms, "max_attempts", 3, 1, 100, &ms->max_attempts);
-    if (rc == 0) rc = cfg_int(ms, "register_rate_per_min", 30, 1, 1000000, &ms->rate_per_min);
-    if (rc == 0) rc = cfg_int(ms, "sweep_ms", 250, 10, 60000, &ms->sweep_ms);
+    int rc = 0;
     const cJSON *cfg = ms->api->config(ms->ctx);
-    const cJSON *open = cJSON_GetObjectItemCaseSensitive(cfg, "open_registration");
-    ms->open_registration = !open || cJSON_IsTrue(open);
+    ms->heartbeat_s = aitbc_cfg_i64(cfg, "heartbeat_interval_s");
+    ms->lease_s = aitbc_cfg_i64(cfg, "lease_s");
+    ms->max_attempts = aitbc_cfg_i64(cfg, "max_attempts");
+    ms->rate_per_min = aitbc_cfg_i64(cfg, "register_rate_per_min");
+    ms->sweep_ms = aitbc_cfg_i64(cfg, "sweep_ms");
+    ms->open_registration = aitbc_cfg_bool(cfg, "open_registration");
     const char *tok =
         cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cfg, "enrolment_token"));
     if (rc == 0 && !ms->open_registration &&

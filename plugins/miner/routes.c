@@ -12,13 +12,6 @@
 #define MN_RUNNING_MAX 1024
 #define MN_METRICS_MAX 16384
 
-static void respond_rc(miner_state *ms, aitbc_request *req, int rc) {
-    if (rc == AITBC_EBUSY)
-        ms->api->respond_error(req, 503, "unavailable", NULL, "The database is busy; retry.");
-    else
-        ms->api->respond_error(req, 500, "internal", NULL, "Internal error.");
-}
-
 /* The caller is the miner at {address} (or, when allowed, an admin). Answers 403 otherwise. */
 static int is_self(miner_state *ms, aitbc_request *req, const char *address, int admin_ok) {
     const aitbc_principal *p = ms->api->req_principal(req);
@@ -36,16 +29,11 @@ typedef struct mn_beat {
 
 static int parse_beat(miner_state *ms, aitbc_request *req, mn_beat *b) {
     static const char *const allowed[] = {"status", "running", "metrics", NULL};
-    const cJSON *body = ms->api->req_json(req);
     memset(b, 0, sizeof *b);
     b->status = "ONLINE";
-    if (!body) return 0;
-    const char *u = cJSON_IsObject(body) ? aitbc_json_unknown_key(body, allowed) : NULL;
-    if (!cJSON_IsObject(body) || u) {
-        ms->api->respond_error(req, 400, "invalid_argument", u,
-                               u ? "unknown field" : "body must be a JSON object");
-        return -1;
-    }
+    if (!ms->api->req_json(req)) return 0;
+    const cJSON *body = aitbc_req_object(ms->api, req, allowed);
+    if (!body) return -1;
     const cJSON *st = cJSON_GetObjectItemCaseSensitive(body, "status");
     if (st && (!cJSON_IsString(st) || (strcmp(st->valuestring, "ONLINE") != 0 &&
                                        strcmp(st->valuestring, "DRAINING") != 0))) {
@@ -148,7 +136,7 @@ static void poll_retry(aitbc_request *req, void *user, int timed_out) {
         if (rc == 0)
             ms->api->respond_error(req, 404, "not_found", NULL, "No such miner.");
         else
-            respond_rc(ms, req, rc);
+            aitbc_respond_rc(ms->api, ms->ctx, req, rc, NULL);
         return;
     }
     cJSON *ans = NULL;
@@ -156,7 +144,7 @@ static void poll_retry(aitbc_request *req, void *user, int timed_out) {
     rc = answer_for(ms, &row, NULL, AITBC_JOBS_NO_RENEW, &ans, &assigned);
     mn_row_free(&row);
     if (rc != 0) {
-        respond_rc(ms, req, rc);
+        aitbc_respond_rc(ms->api, ms->ctx, req, rc, NULL);
         return;
     }
     if (assigned > 0 || timed_out || ms->api->now_ms() >= deadline || !empty_answer(ans)) {
@@ -186,7 +174,7 @@ static void beat(miner_state *ms, aitbc_request *req, int64_t wait_s) {
         if (rc == 0)
             api->respond_error(req, 404, "not_found", NULL, "No such miner.");
         else
-            respond_rc(ms, req, rc);
+            aitbc_respond_rc(ms->api, ms->ctx, req, rc, NULL);
         return;
     }
     cJSON *ans = NULL;
@@ -195,7 +183,7 @@ static void beat(miner_state *ms, aitbc_request *req, int64_t wait_s) {
     publish_beat(ms, &row);
     mn_row_free(&row);
     if (rc != 0) {
-        respond_rc(ms, req, rc);
+        aitbc_respond_rc(ms->api, ms->ctx, req, rc, NULL);
         return;
     }
     if (wait_s > 0 && assigned == 0 && empty_answer(ans)) {
@@ -234,7 +222,7 @@ static int caller_miner(miner_state *ms, aitbc_request *req, mn_row *row) {
     if (rc == 0)
         ms->api->respond_error(req, 403, "forbidden", NULL, "This key belongs to no miner.");
     else if (rc < 0)
-        respond_rc(ms, req, rc);
+        aitbc_respond_rc(ms->api, ms->ctx, req, rc, NULL);
     return rc > 0;
 }
 
@@ -307,7 +295,7 @@ static void h_get(aitbc_request *req, void *user) {
         if (rc == 0)
             ms->api->respond_error(req, 404, "not_found", NULL, "No such miner.");
         else
-            respond_rc(ms, req, rc);
+            aitbc_respond_rc(ms->api, ms->ctx, req, rc, NULL);
         return;
     }
     ms->api->respond_json(req, 200, mn_row_json(ms, &row, 1));
@@ -320,7 +308,7 @@ static void h_delete(aitbc_request *req, void *user) {
     if (!is_self(ms, req, address, 1)) return;
     int rc = mn_deregister(ms, address);
     if (rc < 0) {
-        respond_rc(ms, req, rc);
+        aitbc_respond_rc(ms->api, ms->ctx, req, rc, NULL);
         return;
     }
     if (rc == 0) {

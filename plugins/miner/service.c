@@ -32,6 +32,16 @@ static const char *l_pending_reason(void *self, const char *job_type, const cJSO
                                     : "no_matching_miner";
 }
 
+/* One listed miner, for aitbc_page_collect (seq is column 0 of MN_ROW_COLS). */
+static cJSON *list_row(aitbc_stmt *s, void *user) {
+    miner_state *ms = user;
+    mn_row r;
+    mn_row_read(ms, s, &r);
+    cJSON *item = mn_row_json(ms, &r, 0);
+    mn_row_free(&r);
+    return item;
+}
+
 static int l_list(void *self, const char *status, int64_t limit, const char *cursor, cJSON **out,
                   aitbc_jobs_error *err) {
     miner_state *ms = self;
@@ -62,27 +72,10 @@ static int l_list(void *self, const char *status, int64_t limit, const char *cur
     api->bind_int64(s, 1, before);
     api->bind_int64(s, 2, limit + 1);
     if (status) api->bind_text(s, 3, status);
-    cJSON *res = cJSON_CreateObject(), *items = cJSON_AddArrayToObject(res, "items");
-    int64_t n = 0, last = 0, more = 0;
-    mn_row *rows = calloc((size_t)limit, sizeof *rows);
-    while (rows && api->step(s) == AITBC_ROW) {
-        if (n == limit) {
-            more = 1;
-            break;
-        }
-        mn_row_read(ms, s, &rows[n]);
-        last = rows[n++].seq;
-    }
-    api->stmt_done(s);
+    /* A failed step is an error answer, never a short page with 200. */
+    *out = aitbc_page_collect(api, s, (int)limit, 0, tag, list_row, ms);
     api->txn_commit(t);
-    for (int64_t i = 0; i < n; i++) {
-        cJSON_AddItemToArray(items, mn_row_json(ms, &rows[i], 0));
-        mn_row_free(&rows[i]);
-    }
-    free(rows);
-    aitbc_page_set_next(res, (int)more, tag, last, NULL);
-    *out = res;
-    return 0;
+    return *out ? 0 : jc_fail(err, 503, "unavailable", NULL, "database busy");
 }
 
 static int l_counts(void *self, int64_t *total, int64_t *online, int64_t *offline) {

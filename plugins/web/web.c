@@ -12,7 +12,8 @@
 static const aitbc_cfg_key k_schema[] = {
     {"websocket_url", AITBC_CFG_STRING, 0,
      "ws:// or wss:// URL of the WebSocket listener as browsers reach it (default: the page's host "
-     "name, port 18001, path /ws)"},
+     "name, port 18001, path /ws)",
+     .def = NULL},
     {0},
 };
 

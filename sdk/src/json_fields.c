@@ -17,6 +17,15 @@ int aitbc_json_int(const cJSON *item, int64_t *out) {
     return 0;
 }
 
+int64_t aitbc_cfg_i64(const cJSON *cfg, const char *key) {
+    int64_t v = 0;
+    return aitbc_json_int(cJSON_GetObjectItemCaseSensitive(cfg, key), &v) == 0 ? v : 0;
+}
+
+int aitbc_cfg_bool(const cJSON *cfg, const char *key) {
+    return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cfg, key));
+}
+
 int aitbc_cfg_int(const cJSON *cfg, const char *key, int64_t def, int64_t lo, int64_t hi,
                   int64_t *out) {
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(cfg, key);

@@ -87,8 +87,10 @@ static int plugin_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **
     g_state.ctx = ctx;
     g_state.api = api;
     const cJSON *greeting = cJSON_GetObjectItem(api->config(ctx), "greeting");
-    api->log(ctx, AITBC_LOG_INFO, "lifecycle init greeting=%s data_dir=%s",
-             cJSON_IsString(greeting) ? greeting->valuestring : "-", api->data_dir(ctx));
+    const cJSON *count = cJSON_GetObjectItem(api->config(ctx), "count");
+    api->log(ctx, AITBC_LOG_INFO, "lifecycle init greeting=%s count=%d data_dir=%s",
+             cJSON_IsString(greeting) ? greeting->valuestring : "-",
+             cJSON_IsNumber(count) ? count->valueint : -1, api->data_dir(ctx));
 #ifdef PROVIDES
     if (api->service_register(ctx, PROVIDES, &g_state) != 0) return AITBC_EINVAL;
 #endif
@@ -140,10 +142,30 @@ static void plugin_destroy(void *st) {
     s->api->log(s->ctx, AITBC_LOG_INFO, "lifecycle destroy");
 }
 
-static const aitbc_cfg_key schema[] = {
+#ifndef COUNT_DEFAULT
+#define COUNT_DEFAULT "7"
+#endif
+#ifdef V1_0
+/* The 1.0 config key (no default, no bounds): the host must step through the array by this size. */
+typedef struct cfg_key_v1_0 {
+    const char *key;
+    aitbc_cfg_type type;
+    int required;
+    const char *doc;
+} cfg_key_v1_0;
+static const cfg_key_v1_0 schema_v1_0[] = {
     {"greeting", AITBC_CFG_STRING, GREETING_REQUIRED, "a word to log at init"},
     {"count", AITBC_CFG_INT, 0, "any integer"},
     {0}};
+#define SCHEMA ((const aitbc_cfg_key *)(const void *)schema_v1_0)
+#else
+static const aitbc_cfg_key schema[] = {
+    {"greeting", AITBC_CFG_STRING, GREETING_REQUIRED, "a word to log at init", .def = NULL},
+    {"count", AITBC_CFG_INT, 0, "a small number logged at init", .def = COUNT_DEFAULT,
+     AITBC_CFG_RANGE(0, 100)},
+    {0}};
+#define SCHEMA schema
+#endif
 
 #ifdef PROVIDES
 static const char *const provides[] = {PROVIDES, NULL};
@@ -172,7 +194,10 @@ static const aitbc_plugin_desc desc = {
 #ifdef USES
     .uses = uses,
 #endif
-    .config_schema = schema,
+    .config_schema = SCHEMA,
+#ifndef V1_0
+    .cfg_key_size = sizeof(aitbc_cfg_key),
+#endif
     .init = plugin_init,
 #ifndef NULL_START
     .start = plugin_start,

@@ -337,7 +337,8 @@ static void test_good_lifecycle(void **s) {
     assert_int_equal(r.status, 0);
     assert_false(exists("ready")); /* removed once it stops serving */
     const char *e = r.err;
-    assert_contains(e, "[abi-good] lifecycle init greeting=hello");
+    assert_contains(e, "[abi-good] lifecycle init greeting=hello count=3");
+    assert_contains(e, "[abi-consumer] lifecycle init greeting=- count=7"); /* the default */
     assert_true(at(e, "[abi-good] lifecycle init") < at(e, "[abi-consumer] lifecycle init"));
     assert_true(at(e, "[abi-consumer] lifecycle init") < at(e, "[abi-good] lifecycle start"));
     assert_true(at(e, "[abi-good] lifecycle start") < at(e, "[abi-consumer] lifecycle start"));
@@ -370,6 +371,30 @@ static void test_check_config(void **s) {
     reap(spawn(args), &r);
     assert_int_equal(r.status, 1);
     assert_contains(r.err, "c.yaml:5: 'synchronous' must be off|normal|full");
+    run_free(&r);
+}
+
+/* The schema's default and bounds (1.2): the host refuses a value outside them naming plugin,
+ * key, value and range, fills the default of an absent key, prints both with --check-config, and
+ * refuses a plugin whose own default breaks its bounds. */
+static void test_config_bounds(void **s) {
+    expect_refusal("  abi-good: { greeting: hi, count: 101 }\n", PLUG("abi-good.so"),
+                   "c.yaml:4: plugin 'abi-good': config key 'count' = 101 is out of range "
+                   "(allowed 0..100)");
+    expect_refusal("  abi-good: { greeting: hi, count: -1 }\n", PLUG("abi-good.so"),
+                   "config key 'count' = -1 is out of range (allowed 0..100)");
+    expect_refusal("  abi-baddef: {}\n", PLUG("abi-baddef.so"),
+                   "plugin 'abi-baddef': the default '500' of config key 'count' must be an "
+                   "integer (allowed 0..100)");
+
+    const char *const args[] = {"--check-config", NULL};
+    run r;
+    run_host("  abi-good: { greeting: hi }\n  abi-consumer: { count: 100 }\n", args, &r);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.out, "  abi-good:\n    greeting: \"hi\"\n    count: 7  (default)  min 0  max "
+                           "100\n");
+    assert_contains(r.out,
+                    "  abi-consumer:\n    greeting: (unset)\n    count: 100  min 0  max 100\n");
     run_free(&r);
 }
 
@@ -471,10 +496,13 @@ static void test_plugin_from_1_0(void **s) {
     run r;
     reap(pid, &r);
     int status = r.status, sanitizer = strstr(r.err, "Sanitizer") != NULL;
-    if (status != 0 || sanitizer) fprintf(stderr, "%s", r.err);
+    /* Its schema was read in the 1.0 layout: no defaults to fill. */
+    int no_default = strstr(r.err, "[abi-v10] lifecycle init greeting=- count=-1") != NULL;
+    if (status != 0 || sanitizer || !no_default) fprintf(stderr, "%s", r.err);
     run_free(&r);
     assert_int_equal(status, 0);
     assert_false(sanitizer);
+    assert_true(no_default);
 }
 
 /* A failing init: the host stops, never calls destroy, drops what the plugin left (a 1 ms timer
@@ -489,18 +517,31 @@ static void test_init_failure(void **s) {
     assert_null(strstr(r.err, "Sanitizer"));
     run_free(&r);
 #ifdef AITBC_PLUGIN_DIR
-    /* The job plugins follow the rule too: bad values fail their init without leaking. */
-    const char *const cases[] = {"  miner: { lease_s: 0 }\n", "  client: { fee_bps: -1 }\n"};
-    for (int i = 0; i < 2; i++) {
+    /* The job plugins follow the rule too: a rule across keys fails their init without leaking;
+     * a value outside a key's bounds is the host's to refuse, naming plugin, key, value, range. */
+    const char *const cases[] = {"  miner: { open_registration: false }\n",
+                                 "  client: { fee_bps: 5 }\n", "  miner: { lease_s: 0 }\n",
+                                 "  client: { fee_bps: -1 }\n"};
+    const char *const want[] = {"[miner] miner.enrolment_token (16..255 characters) is required",
+                                "[client] client.treasury must be an address",
+                                "plugin 'miner': config key 'lease_s' = 0 is out of range "
+                                "(allowed 1..86400)",
+                                "plugin 'client': config key 'fee_bps' = -1 is out of range "
+                                "(allowed 0..10000)"};
+    for (int i = 0; i < 4; i++) {
         char yaml[512];
-        snprintf(yaml, sizeof yaml, "  chain: {}\n  auth-apikey: {}\n  client: {}\n%s", cases[i]);
-        if (i == 1)
+        if (i % 2 == 0)
+            snprintf(yaml, sizeof yaml, "  chain: {}\n  auth-apikey: {}\n  client: {}\n%s",
+                     cases[i]);
+        else
             snprintf(yaml, sizeof yaml, "  chain: {}\n  auth-apikey: {}\n%s  miner: {}\n",
                      cases[i]);
         write_config(yaml);
         reap(spawn(NULL), &r);
         assert_int_equal(r.status, 1);
-        assert_contains(r.err, "init failed");
+        assert_contains(r.err, want[i]);
+        assert_contains(r.err, i < 2 ? "init failed" : "refused");
+        if (i >= 2) assert_null(strstr(r.err, "lifecycle")); /* before any init */
         assert_null(strstr(r.err, "Sanitizer"));
         run_free(&r);
     }
@@ -551,6 +592,7 @@ int main(void) {
         T(test_lookups_declared),
         T(test_plugin_from_1_0),
         T(test_init_failure),
+        T(test_config_bounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

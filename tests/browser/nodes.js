@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
 import { generateKeyPairSync, sign, randomUUID } from 'node:crypto';
+import { recordCall } from '../openapi/record.js';
 
 export const HOST_BIN = process.env.AITBC_HOST_BIN;
 export const PLUGIN_DIR = process.env.AITBC_PLUGIN_DIR;
@@ -79,8 +80,14 @@ export async function http(base, method, path, key, body, headers = {}) {
   const h = { ...headers };
   if (key) h['X-Api-Key'] = key;
   if (body !== undefined) h['Content-Type'] = 'application/json';
-  const res = await fetch(base + path, { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body) });
+  const sent = body === undefined ? undefined : JSON.stringify(body);
+  const res = await fetch(base + path, { method, headers: h, body: sent });
   const text = await res.text();
+  recordCall('browser_ui', {
+    method, url: base + path, prefix: new URL(base).pathname.replace(/\/$/, ''),
+    reqType: h['Content-Type'], reqBody: sent, status: res.status,
+    respType: res.headers.get('content-type'), respBody: text,
+  });
   let json = null;
   try {
     json = JSON.parse(text);

@@ -18,6 +18,7 @@ import { request } from 'node:http';
 import { chromium } from 'playwright-core';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { startNode, freePort, waitFor, http, call, registerMiner } from './nodes.js';
+import { recordCall, recording } from '../openapi/record.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const OUT = process.argv[2] || join(here, 'out');
@@ -93,6 +94,23 @@ async function main() {
     if (m.type() === 'error') problems.push(`console: ${m.text()}`);
   });
   page.on('pageerror', e => problems.push(`page error: ${e.message}`));
+  // What the web interface itself asks the node is checked against docs/openapi.json too.
+  if (recording) {
+    page.on('response', async res => {
+      const req = res.request();
+      if (!req.url().startsWith(`${api}/`) && req.url() !== api) return;
+      let text;
+      try {
+        text = await res.text();
+      } catch {
+        text = undefined; /* no body (304) or the page went on */
+      }
+      recordCall('browser_ui', {
+        method: req.method(), url: req.url(), prefix: '/api', reqType: req.headers()['content-type'],
+        reqBody: req.postData() ?? undefined, status: res.status(), respType: res.headers()['content-type'], respBody: text,
+      });
+    });
+  }
   const go = async hash => {
     await page.evaluate(h => {
       location.hash = h;

@@ -18,13 +18,14 @@ static void remove_tmp(void) {
 }
 
 /* A small plugin schema of every type, one key required. */
-static const aitbc_cfg_key schema[] = {{"name", AITBC_CFG_STRING, 1, "required string"},
-                                       {"interval_s", AITBC_CFG_INT, 0, "integer"},
-                                       {"enabled", AITBC_CFG_BOOL, 0, "bool"},
-                                       {"ratio", AITBC_CFG_NUMBER, 0, "any number"},
-                                       {"limits", AITBC_CFG_OBJECT, 0, "object"},
-                                       {"keys", AITBC_CFG_ARRAY, 0, "array"},
-                                       {0}};
+static const aitbc_cfg_key schema[] = {
+    {"name", AITBC_CFG_STRING, 1, "required string", .def = NULL},
+    {"interval_s", AITBC_CFG_INT, 0, "integer", .def = NULL},
+    {"enabled", AITBC_CFG_BOOL, 0, "bool", .def = NULL},
+    {"ratio", AITBC_CFG_NUMBER, 0, "any number", .def = NULL},
+    {"limits", AITBC_CFG_OBJECT, 0, "object", .def = NULL},
+    {"keys", AITBC_CFG_ARRAY, 0, "array", .def = NULL},
+    {0}};
 
 static int write_input(const uint8_t *data, size_t size) {
     if (!tmp_path[0]) {

@@ -2,6 +2,7 @@
  * temp data dir on 127.0.0.1:0, waits for its ready file, and speaks HTTP to it with libcurl.
  * Everything the host prints goes to <dir>/host.stderr so a failing test can show it. */
 #include "harness.h"
+#include "recorder.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -434,11 +435,28 @@ static void curl_init_once(void) {
     curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-static int has_header(const char *const *list, const char *name) {
+/* The value of header name in a "Name: value" list, or NULL. */
+static const char *find_header(const char *const *list, const char *name) {
     size_t n = strlen(name);
     for (; list && *list; list++)
-        if (strncasecmp(*list, name, n) == 0 && (*list)[n] == ':') return 1;
-    return 0;
+        if (strncasecmp(*list, name, n) == 0 && (*list)[n] == ':')
+            return *list + n + 1 + strspn(*list + n + 1, " \t");
+    return NULL;
+}
+
+static int has_header(const char *const *list, const char *name) {
+    return find_header(list, name) != NULL;
+}
+
+/* http.path_prefix from the caller's extra YAML ("" if none), for the traffic recorder. */
+static void path_prefix_of(const th_host *h, char *out, size_t cap) {
+    out[0] = '\0';
+    const char *p = h->extra_yaml ? strstr(h->extra_yaml, "path_prefix:") : NULL;
+    if (!p) return;
+    p += strlen("path_prefix:");
+    p += strspn(p, " \t\"'");
+    size_t n = strcspn(p, " \t\"'\r\n,}");
+    snprintf(out, cap, "%.*s", (int)n, p);
 }
 
 int th_req_ex(th_host *h, const char *method, const char *path, const char *api_key,
@@ -487,6 +505,13 @@ int th_req_ex(th_host *h, const char *method, const char *path, const char *api_
     out->body_len = rb.len;
     out->headers = hb.p ? hb.p : strdup("");
     out->json = out->body_len ? cJSON_ParseWithLength(out->body, out->body_len) : NULL;
+    if (rc == CURLE_OK && th_recording()) {
+        char prefix[256];
+        path_prefix_of(h, prefix, sizeof prefix);
+        const char *type = find_header(extra_headers, "Content-Type");
+        th_record(prefix, method, path, body ? (type ? type : "application/json") : NULL, body,
+                  out);
+    }
     return rc == CURLE_OK ? 0 : -1;
 }
 

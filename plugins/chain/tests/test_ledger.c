@@ -1,5 +1,5 @@
 /* Ledger and block tests against the real storage layer: the chain plugin's code is linked in and
- * initialised through the host's own API table on a temp SQLite file (no HTTP). Covers
+ * initialised by the in-process test host (testhost.h) on a temp SQLite file (no HTTP). Covers
  * conservation under randomized movements, idempotent refs, refusals, sealing, verification,
  * tamper detection of every stored field, custody keys and restart. */
 #include <setjmp.h>
@@ -10,54 +10,36 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
-#include "internal.h"
+#include "testhost.h"
 #include "../chain.h"
 
 static char g_dir[256];
-static host_config *g_cfg;
-static aitbc_plugin_ctx g_ctx;
+static aitbc_testhost *g_host;
 static chain_state *g_cs;
 static const aitbc_ledger_v1 *L;
 static const aitbc_host_api *api;
 static char A[6][AITBC_ADDRESS_MAX];
 
+/* Blocks are sealed by the tests (chain_seal), so the plugin is initialised, not started. */
 static int start_chain(void) {
-    char path[512], err[512];
+    char path[512];
     snprintf(path, sizeof path, "%s/config.yaml", g_dir);
-    g_cfg = config_load(path, err, sizeof err);
-    host_settings set;
-    if (!g_cfg || config_settings(g_cfg, &set, err, sizeof err) != 0) {
-        fprintf(stderr, "config: %s\n", err);
-        return -1;
-    }
-    host_settings_set(&set);
-    if (store_open(&set) != 0 || bus_start() != 0) return -1;
-    memset(&g_ctx, 0, sizeof g_ctx);
-    g_ctx.desc = aitbc_plugin_describe();
-    const cJSON *plugins = cJSON_GetObjectItemCaseSensitive(config_root(g_cfg), "plugins");
-    g_ctx.config = cJSON_GetObjectItemCaseSensitive(plugins, "chain");
-    void *state = NULL;
-    if (g_ctx.desc->init(&g_ctx, host_api(), &state) != 0) return -1;
-    g_cs = state;
-    api = host_api();
-    L = api->service_lookup(AITBC_LEDGER_SERVICE);
-    return L ? 0 : -1;
+    const aitbc_plugin_desc *const linked[] = {aitbc_plugin_describe(), NULL};
+    if (!(g_host = aitbc_testhost_start(path, linked, AITBC_TESTHOST_INIT_ONLY))) return -1;
+    g_cs = aitbc_testhost_state(g_host, "chain");
+    api = aitbc_testhost_api(g_host);
+    L = aitbc_testhost_service(g_host, AITBC_LEDGER_SERVICE);
+    return g_cs && L ? 0 : -1;
 }
 
 static void stop_chain(void) {
-    g_ctx.desc->stop(g_cs);
-    g_ctx.desc->destroy(g_cs);
+    aitbc_testhost_stop(g_host);
+    g_host = NULL;
     g_cs = NULL;
-    services_clear();
-    bus_stop();
-    store_close();
-    config_free(g_cfg);
-    g_cfg = NULL;
 }
 
 static int group_setup(void **st) {
     (void)st;
-    hlog_set_level(AITBC_LOG_WARN);
     snprintf(g_dir, sizeof g_dir, "/tmp/aitbc-chain-test-XXXXXX");
     if (!mkdtemp(g_dir)) return -1;
     char path[512];
@@ -65,7 +47,7 @@ static int group_setup(void **st) {
     FILE *f = fopen(path, "w");
     if (!f) return -1;
     fprintf(f,
-            "node: { data_dir: \"%s\" }\nstorage: { path: \"%s/aitbc.db\" }\n"
+            "node: { data_dir: \"%s\", log_level: warn }\nstorage: { path: \"%s/aitbc.db\" }\n"
             "plugins:\n  chain: { block_interval_ms: 1000, max_empty_interval_s: 0,\n"
             "    genesis: { timestamp: \"2026-01-01T00:00:00.000Z\",\n"
             "      allocations: [ { address: \"ait1%040d\", asset: AIT, amount: \"5.5\" } ] } }\n",

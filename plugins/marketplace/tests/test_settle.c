@@ -1,5 +1,5 @@
 /* Settlement tests against the real storage layer and the real ledger: the chain plugin and the
- * marketplace's settlement code are linked in and driven through the host's API table on a temp
+ * marketplace's settlement code are driven through the in-process test host (testhost.h) on a temp
  * SQLite file, with chosen clock values, so every release and every pro-rata split is checked to
  * the base unit. Also the marketplace@1 trade_active answer. */
 #include <setjmp.h>
@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
-#include "internal.h"
+#include "testhost.h"
 #include "../marketplace.h"
 
 #define BUYER "ait1b00000000000000000000000000000000000000b"
@@ -19,54 +19,43 @@
 #define FUNDS 100000000 /* 100 AIT */
 
 static char g_dir[256];
-static host_config *g_cfg;
-static aitbc_plugin_ctx g_chain_ctx, g_mk_ctx;
-static void *g_chain;
+static aitbc_testhost *g_host;
 static const aitbc_host_api *api;
 static const aitbc_ledger_v1 *L;
-static mk_state g_ms;
-static const aitbc_plugin_desc g_mk_desc = {AITBC_PLUGIN_HEADER, .name = "marketplace"};
+static mk_state *g_ms;
 
+/* The marketplace's code is linked in and initialised (not started: the tests run settlement
+ * with chosen clock values instead of its timer); chain comes from chain.so. */
 static int group_setup(void **st) {
     (void)st;
-    hlog_set_level(AITBC_LOG_WARN);
     snprintf(g_dir, sizeof g_dir, "/tmp/aitbc-mk-test-XXXXXX");
     if (!mkdtemp(g_dir)) return -1;
-    char path[512], err[512];
+    char path[512];
     snprintf(path, sizeof path, "%s/config.yaml", g_dir);
     FILE *f = fopen(path, "w");
     if (!f) return -1;
     fprintf(f,
-            "node: { data_dir: \"%s\" }\nstorage: { path: \"%s/aitbc.db\" }\n"
+            "node: { data_dir: \"%s\", plugin_path: \"" AITBC_PLUGIN_DIR "\", log_level: warn }\n"
+            "storage: { path: \"%s/aitbc.db\" }\n"
             "plugins:\n  chain: { block_interval_ms: 1000, max_empty_interval_s: 0,\n"
             "    genesis: { accounts: [\"" SELLER "\", \"" OTHER "\"],\n"
-            "      allocations: [ { address: \"" BUYER "\", asset: AIT, amount: \"100\" } ] } }\n",
+            "      allocations: [ { address: \"" BUYER "\", asset: AIT, amount: \"100\" } ] } }\n"
+            "  marketplace: { hour_ms: 1000 }\n",
             g_dir, g_dir);
     fclose(f);
-    g_cfg = config_load(path, err, sizeof err);
-    host_settings set;
-    if (!g_cfg || config_settings(g_cfg, &set, err, sizeof err) != 0) return -1;
-    host_settings_set(&set);
-    if (store_open(&set) != 0 || bus_start() != 0) return -1;
-    g_chain_ctx.desc = aitbc_plugin_describe();
-    g_chain_ctx.config = cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(config_root(g_cfg), "plugins"), "chain");
-    if (g_chain_ctx.desc->init(&g_chain_ctx, host_api(), &g_chain) != 0) return -1;
-    api = host_api();
-    L = api->service_lookup(AITBC_LEDGER_SERVICE);
-    g_mk_ctx.desc = &g_mk_desc;
-    g_ms = (mk_state){.ctx = &g_mk_ctx, .api = api, .ledger = L, .hour_ms = 1000};
-    return L && api->migrate(&g_mk_ctx, mk_migrations, mk_migrations_n) == 0 ? 0 : -1;
+    const aitbc_plugin_desc *const linked[] = {aitbc_plugin_describe(), NULL};
+    if (!(g_host = aitbc_testhost_start(path, linked, AITBC_TESTHOST_INIT_ONLY))) return -1;
+    api = aitbc_testhost_api(g_host);
+    L = aitbc_testhost_service(g_host, AITBC_LEDGER_SERVICE);
+    g_ms = aitbc_testhost_state(g_host, "marketplace");
+    if (!L || !g_ms) return -1;
+    g_ms->ledger = L; /* what start would look up */
+    return 0;
 }
 
 static int group_teardown(void **st) {
     (void)st;
-    g_chain_ctx.desc->stop(g_chain);
-    g_chain_ctx.desc->destroy(g_chain);
-    services_clear();
-    bus_stop();
-    store_close();
-    config_free(g_cfg);
+    aitbc_testhost_stop(g_host);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
     return system(cmd) == 0 ? 0 : -1;
@@ -103,7 +92,7 @@ static void add_trade(const char *id, const char *buyer, int64_t hours, int64_t 
 
 static int release_at(int64_t now) {
     aitbc_txn *t = api->txn_begin(AITBC_TXN_WRITE);
-    int n = mk_trades_release_due(&g_ms, t, now);
+    int n = mk_trades_release_due(g_ms, t, now);
     assert_true(n >= 0);
     assert_int_equal(api->txn_commit(t), 0);
     return n;
@@ -111,7 +100,7 @@ static int release_at(int64_t now) {
 
 static int terminate_at(const char *trade_id, int64_t now) {
     aitbc_txn *t = api->txn_begin(AITBC_TXN_WRITE);
-    int n = mk_trades_terminate(&g_ms, t, trade_id, NULL, NULL, now);
+    int n = mk_trades_terminate(g_ms, t, trade_id, NULL, NULL, now);
     assert_true(n >= 0);
     assert_int_equal(api->txn_commit(t), 0);
     return n;
@@ -192,7 +181,7 @@ static void test_early_end_prorata(void **st) {
 static void seller_step(int (*fn)(mk_state *, aitbc_txn *, const char *, int64_t), int64_t now,
                         int want) {
     aitbc_txn *t = api->txn_begin(AITBC_TXN_WRITE);
-    assert_int_equal(fn(&g_ms, t, SELLER, now), want);
+    assert_int_equal(fn(g_ms, t, SELLER, now), want);
     assert_int_equal(api->txn_commit(t), 0);
 }
 
@@ -261,7 +250,7 @@ static void test_end_before_first_hour_and_by_seller(void **st) {
     add_trade("trd_s2", BUYER, 1, 3, c, 1000);
     /* All ACTIVE trades of the seller end together (the OFFLINE path). */
     aitbc_txn *t = api->txn_begin(AITBC_TXN_WRITE);
-    assert_int_equal(mk_trades_terminate(&g_ms, t, NULL, NULL, SELLER, c + 333), 2);
+    assert_int_equal(mk_trades_terminate(g_ms, t, NULL, NULL, SELLER, c + 333), 2);
     assert_int_equal(api->txn_commit(t), 0);
     trade_state("trd_s1", &rel, &ref, &hrs, status);
     assert_int_equal(rel, (4000004LL * 333) / 4000); /* floor, no hourly release yet */
@@ -282,16 +271,16 @@ static void test_trade_active(void **st) {
     char seller[48] = "";
     add_trade("trd_live", BUYER, 2, 5, now - 1000, 60000);
     add_trade("trd_later", BUYER, 2, 5, now + 60000, 60000);
-    assert_int_equal(mk_trade_active(&g_ms, "trd_live", BUYER, seller), 1);
+    assert_int_equal(mk_trade_active(g_ms, "trd_live", BUYER, seller), 1);
     assert_string_equal(seller, SELLER);
-    assert_int_equal(mk_trade_active(&g_ms, "trd_live", OTHER, seller), 0);
-    assert_int_equal(mk_trade_active(&g_ms, "trd_nope", BUYER, seller), 0);
-    assert_int_equal(mk_trade_active(&g_ms, "trd_later", BUYER, seller), 0);  /* not started */
-    assert_int_equal(mk_trade_active(&g_ms, "trd_early", BUYER, seller), 0);  /* CANCELED */
-    assert_int_equal(mk_trade_active(&g_ms, "trd_hourly", BUYER, seller), 0); /* COMPLETED */
-    assert_int_equal(mk_trade_active(&g_ms, NULL, BUYER, seller), 0);
+    assert_int_equal(mk_trade_active(g_ms, "trd_live", OTHER, seller), 0);
+    assert_int_equal(mk_trade_active(g_ms, "trd_nope", BUYER, seller), 0);
+    assert_int_equal(mk_trade_active(g_ms, "trd_later", BUYER, seller), 0);  /* not started */
+    assert_int_equal(mk_trade_active(g_ms, "trd_early", BUYER, seller), 0);  /* CANCELED */
+    assert_int_equal(mk_trade_active(g_ms, "trd_hourly", BUYER, seller), 0); /* COMPLETED */
+    assert_int_equal(mk_trade_active(g_ms, NULL, BUYER, seller), 0);
     assert_int_equal(terminate_at("trd_live", now), 1);
-    assert_int_equal(mk_trade_active(&g_ms, "trd_live", BUYER, seller), 0);
+    assert_int_equal(mk_trade_active(g_ms, "trd_live", BUYER, seller), 0);
     assert_int_equal(terminate_at("trd_later", now), 1); /* before its start: all refunded */
 }
 

@@ -103,7 +103,7 @@ static void ct_destroy(void *state) {
 }
 
 static const aitbc_cfg_key ct_schema[] = {
-    {"models", AITBC_CFG_ARRAY, 0, "model names to advertise (default none)"}, {0}};
+    {"models", AITBC_CFG_ARRAY, 0, "model names to advertise (default none)", .def = NULL}, {0}};
 static const char *const ct_provides[] = {"compute:compute-test@1", NULL};
 
 static const aitbc_plugin_desc ct_desc = {

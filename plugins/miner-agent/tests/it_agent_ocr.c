@@ -125,7 +125,9 @@ static void test_shipped_configs_check(void **st) {
     (void)st;
     assert_int_equal(check_config("coordinator.yaml"), 0);
     assert_int_equal(check_config("miner.yaml"), 0);
+#ifdef AITBC_FULL_YAML_PLUGINS /* a build without one of its plugins cannot load it */
     assert_int_equal(check_config("full.yaml"), 0);
+#endif
 }
 
 static int setup(void **st) {

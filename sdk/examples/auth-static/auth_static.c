@@ -162,7 +162,7 @@ static void auth_static_destroy(void *state) {
 }
 
 static const aitbc_cfg_key auth_static_schema[] = {
-    {"keys", AITBC_CFG_ARRAY, 0, "list of {key, role: client|miner|admin, address?}"},
+    {"keys", AITBC_CFG_ARRAY, 0, "list of {key, role: client|miner|admin, address?}", .def = NULL},
     {0},
 };
 

@@ -18,7 +18,8 @@ typedef struct wordcount {
 } wordcount;
 
 static const aitbc_cfg_key schema[] = {
-    {"max_text_bytes", AITBC_CFG_INT, 0, "longest text accepted, bytes (default 1048576)"},
+    {"max_text_bytes", AITBC_CFG_INT, 0, "longest text accepted, bytes", .def = "1048576",
+     AITBC_CFG_RANGE(1, 1 << 30)},
     {0},
 };
 
@@ -84,12 +85,8 @@ static int wc_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **stat
     if (api->size < sizeof(aitbc_host_api)) return AITBC_EINVAL; /* an older host */
     wordcount *wc = calloc(1, sizeof *wc);
     if (!wc) return AITBC_ENOMEM;
-    if (aitbc_cfg_int(api->config(ctx), "max_text_bytes", 1048576, 1, 1 << 30,
-                      &wc->max_text_bytes) != 0) {
-        api->log(ctx, AITBC_LOG_ERROR, "compute-wordcount.max_text_bytes must be 1..%d", 1 << 30);
-        free(wc);
-        return AITBC_EINVAL;
-    }
+    /* The host checked the range and filled the default (the schema above). */
+    wc->max_text_bytes = aitbc_cfg_i64(api->config(ctx), "max_text_bytes");
     wc->table = (aitbc_compute_v1){sizeof wc->table, wc, wc_job_types, wc_models, wc_run};
     int rc = api->service_register(ctx, SERVICE, &wc->table);
     if (rc != 0) {

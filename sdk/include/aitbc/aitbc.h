@@ -13,5 +13,6 @@
 #include "util.h"
 #include "command.h"
 #include "paging.h"
+#include "answer.h"
 #include "receipt.h"
 #endif

@@ -47,8 +47,16 @@ cJSON *aitbc_json_add_str(cJSON *obj, const char *key, const char *text);
 cJSON *aitbc_json_add_i64(cJSON *obj, const char *key, int64_t v);
 /** Adds a money string formatted from base units. */
 cJSON *aitbc_json_add_money(cJSON *obj, const char *key, int64_t units, int decimals);
-/** Optional integer member of a config section: *out = def when key is absent; 0, or
- *  AITBC_EINVAL when it is not an integer in lo..hi (log "<plugin>.<key> must be …" yourself). */
+/** A number of the plugin's config section (api->config()): the host has checked its type and
+ *  bounds and filled the schema's default, so this only reads it (0 when absent: no default). */
+int64_t aitbc_cfg_i64(const cJSON *cfg, const char *key);
+/** A boolean of the config section (see aitbc_cfg_i64): 1 true, 0 false or absent. */
+int aitbc_cfg_bool(const cJSON *cfg, const char *key);
+
+/** Optional integer member of an object nested in the config (a list entry the host's schema
+ *  cannot see; top-level keys take default and bounds from the schema): *out = def when key is
+ *  absent; 0, or AITBC_EINVAL when it is not an integer in lo..hi (log "<plugin>.<key> must be
+ *  …" yourself). */
 int aitbc_cfg_int(const cJSON *cfg, const char *key, int64_t def, int64_t lo, int64_t hi,
                   int64_t *out);
 

@@ -12,13 +12,13 @@ extern "C" {
 #endif
 
 #define AITBC_ABI_MAJOR 1u
-#define AITBC_ABI_MINOR 1u
+#define AITBC_ABI_MINOR 2u
 /** The SDK these headers are: ABI major.minor plus a patch level for header-only fixes.
  *  #if AITBC_SDK_VERSION_NUM >= 10100 guards code that needs 1.1. */
 #define AITBC_SDK_VERSION_PATCH 0u
 #define AITBC_SDK_VERSION_NUM                                                                      \
     (AITBC_ABI_MAJOR * 10000u + AITBC_ABI_MINOR * 100u + AITBC_SDK_VERSION_PATCH)
-#define AITBC_SDK_VERSION "1.1.0"
+#define AITBC_SDK_VERSION "1.2.0"
 
 /* Sizes of the types the ABI passes around, plus the cJSON major/minor, packed into one number.
  * Host and plugin must agree on it or the plugin is refused (like nginx's module signature). */
@@ -43,12 +43,32 @@ typedef enum {
     AITBC_CFG_ARRAY,
 } aitbc_cfg_type;
 
-/** One key of a plugin's config section. Arrays of these end with a zeroed entry (key == NULL). */
+/** Which of aitbc_cfg_key.min / .max apply (bits of aitbc_cfg_key.bounds). */
+#define AITBC_CFG_MIN 1u
+#define AITBC_CFG_MAX 2u
+/** Designated-initializer shorthands for aitbc_cfg_key's bounds: {..., AITBC_CFG_RANGE(1, 60)}. */
+#define AITBC_CFG_RANGE(lo, hi) .bounds = AITBC_CFG_MIN | AITBC_CFG_MAX, .min = (lo), .max = (hi)
+#define AITBC_CFG_AT_LEAST(lo) .bounds = AITBC_CFG_MIN, .min = (lo)
+
+/** One key of a plugin's config section. Arrays of these end with a zeroed entry (key == NULL).
+ *  The host checks the section against it before init: unknown keys, wrong types, missing
+ *  required keys and (since 1.2) values outside min..max refuse the plugin; absent keys with a
+ *  default are filled in, so api->config() shows every defaulted key with its value. */
 typedef struct aitbc_cfg_key {
     const char *key;
     aitbc_cfg_type type;
     int required;
-    const char *doc; /**< one line: meaning, unit and default */
+    const char *doc; /**< one line: meaning and unit (the default and range are printed apart) */
+    /* ---- appended in 1.2: the host reads these only when the descriptor's cfg_key_size covers
+     * them (plugins built against 1.0/1.1 headers pass the four fields above only) ---- */
+    /** @since 1.2. Default as text, or NULL: "60" (INT/NUMBER), "true" (BOOL), "/tmp" (STRING,
+     *  taken verbatim), "[1, 2]" / "{}" (ARRAY/OBJECT, JSON). A default the type cannot read
+     *  refuses the plugin. */
+    const char *def;
+    /** @since 1.2. AITBC_CFG_MIN | AITBC_CFG_MAX: which bounds apply (0 = none). */
+    unsigned bounds;
+    /** @since 1.2. Inclusive bounds of an INT or NUMBER value (ignored for other types). */
+    double min, max;
 } aitbc_cfg_key;
 
 /**
@@ -95,12 +115,17 @@ typedef struct aitbc_plugin_desc {
      *  Orders start like requires[]; lookups from init/start of anything not declared in
      *  provides[], requires[] or uses[] are refused. */
     const char *const *uses;
+    /** @since 1.2. sizeof(aitbc_cfg_key) as the plugin was built: the stride of config_schema.
+     *  0 (or a descriptor that does not reach here) means the 1.0 key (key, type, required, doc).
+     */
+    uint32_t cfg_key_size;
 } aitbc_plugin_desc;
 
 /** Fills the ABI header fields of a descriptor. */
 #define AITBC_PLUGIN_HEADER                                                                        \
     .abi_major = AITBC_ABI_MAJOR, .abi_minor = AITBC_ABI_MINOR,                                    \
-    .struct_size = (uint32_t)sizeof(aitbc_plugin_desc), .build_signature = AITBC_BUILD_SIGNATURE
+    .struct_size = (uint32_t)sizeof(aitbc_plugin_desc), .build_signature = AITBC_BUILD_SIGNATURE,  \
+    .cfg_key_size = (uint32_t)sizeof(aitbc_cfg_key)
 
 #if defined(__GNUC__)
 #define AITBC_EXPORT __attribute__((visibility("default")))
