@@ -20,6 +20,12 @@ static const aitbc_cfg_key k_schema[] = {
     {"progress_interval_ms", AITBC_CFG_INT, 0,
      "least time between two accepted progress reports of one job, ms (0 = any)", .def = "1000",
      AITBC_CFG_RANGE(0, 60000)},
+    {"max_queued_jobs", AITBC_CFG_INT, 0,
+     "QUEUED jobs one account may have; a submit past it answers 429 queue_limit", .def = "1000",
+     AITBC_CFG_RANGE(1, 10000000)},
+    {"max_queued_bytes", AITBC_CFG_INT, 0,
+     "payload bytes (canonical JSON) one account's QUEUED jobs may hold; past it 429 queue_limit",
+     .def = "268435456", AITBC_CFG_RANGE(1, 1099511627776.0)},
     {0},
 };
 
@@ -41,6 +47,8 @@ static int parse_config(client_state *cs) {
     snprintf(cs->treasury, sizeof cs->treasury, "%s", tr ? tr : "");
     cs->sweep_ms = aitbc_cfg_i64(cfg, "ttl_sweep_ms");
     cs->progress_interval_ms = aitbc_cfg_i64(cfg, "progress_interval_ms");
+    cs->max_queued_jobs = aitbc_cfg_i64(cfg, "max_queued_jobs");
+    cs->max_queued_bytes = aitbc_cfg_i64(cfg, "max_queued_bytes");
     const char *kf =
         cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cfg, "receipt_key_file"));
     int n = kf ? snprintf(cs->key_path, sizeof cs->key_path, "%s", kf)
