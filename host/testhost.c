@@ -1,9 +1,11 @@
 /* Library mode: the host's start and teardown sequence (main.c's run) without the network, for
  * tests and benches that drive plugins in process. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "testhost.h"
@@ -75,4 +77,32 @@ void aitbc_testhost_stop(aitbc_testhost *h) {
     if (h->store) store_close();
     config_free(h->cfg);
     free(h);
+}
+
+int aitbc_testhost_temp_config(char dir[AITBC_TESTHOST_PATH_MAX],
+                               char path[AITBC_TESTHOST_PATH_MAX], const char *node_extra,
+                               const char *sections) {
+    snprintf(dir, AITBC_TESTHOST_PATH_MAX, "/tmp/aitbc-test-XXXXXX");
+    if (!mkdtemp(dir)) return -1;
+    snprintf(path, AITBC_TESTHOST_PATH_MAX, "%s/config.yaml", dir);
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        rmdir(dir);
+        return -1;
+    }
+    fprintf(f, "node: { data_dir: \"%s\"%s%s }\nstorage: { path: \"%s/aitbc.db\" }\n%s", dir,
+            node_extra ? ", " : "", node_extra ? node_extra : "", dir,
+            sections ? sections : "plugins: {}\n");
+    if (fclose(f) != 0) {
+        aitbc_testhost_temp_remove(dir);
+        return -1;
+    }
+    return 0;
+}
+
+int aitbc_testhost_temp_remove(const char *dir) {
+    char cmd[AITBC_TESTHOST_PATH_MAX + 16];
+    if (!dir || strncmp(dir, "/tmp/aitbc-test-", 16) != 0 || strchr(dir, '\'')) return -1;
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : -1;
 }

@@ -35,6 +35,19 @@ const void *aitbc_testhost_service(const aitbc_testhost *h, const char *name);
 /** Stops the plugins and the host in the real host's order and frees h. NULL is a no-op. */
 void aitbc_testhost_stop(aitbc_testhost *h);
 
+/** Longest path aitbc_testhost_temp_config writes, NUL included. */
+#define AITBC_TESTHOST_PATH_MAX 512
+
+/** A config for a test in a fresh directory under /tmp: makes dir (mkdtemp) and writes
+ *  dir/config.yaml, its path to path, with node.data_dir = dir, storage.path = dir/aitbc.db, then
+ *  node_extra inside node: (more keys, e.g. "log_level: warn"; NULL = none) and sections as the
+ *  rest of the file ("plugins:\n  chain: {}\n"; NULL = no plugins). 0, or -1 (nothing left). */
+int aitbc_testhost_temp_config(char dir[AITBC_TESTHOST_PATH_MAX],
+                               char path[AITBC_TESTHOST_PATH_MAX], const char *node_extra,
+                               const char *sections);
+/** Removes a directory aitbc_testhost_temp_config made, with everything in it. 0 or -1. */
+int aitbc_testhost_temp_remove(const char *dir);
+
 #ifdef __cplusplus
 }
 #endif

@@ -13,7 +13,7 @@
 #include <cmocka.h>
 #include "testhost.h"
 
-static char g_dir[256];
+static char g_dir[AITBC_TESTHOST_PATH_MAX];
 static aitbc_testhost *g_host;
 static const aitbc_host_api *api;
 
@@ -136,17 +136,8 @@ static void owned_begin_failure(void **st) {
 
 static int group_setup(void **st) {
     (void)st;
-    snprintf(g_dir, sizeof g_dir, "/tmp/aitbc-txn-test-XXXXXX");
-    if (!mkdtemp(g_dir)) return -1;
-    char path[512];
-    snprintf(path, sizeof path, "%s/config.yaml", g_dir);
-    FILE *f = fopen(path, "w");
-    if (!f) return -1;
-    fprintf(f,
-            "node: { data_dir: \"%s\", log_level: error }\nstorage: { path: \"%s/aitbc.db\" }\n"
-            "plugins: {}\n",
-            g_dir, g_dir);
-    fclose(f);
+    char path[AITBC_TESTHOST_PATH_MAX];
+    if (aitbc_testhost_temp_config(g_dir, path, "log_level: error", NULL) != 0) return -1;
     if (!(g_host = aitbc_testhost_start(path, NULL, 0))) return -1;
     api = aitbc_testhost_api(g_host);
     aitbc_txn *t = api->txn_begin(AITBC_TXN_WRITE);
@@ -157,9 +148,7 @@ static int group_setup(void **st) {
 static int group_teardown(void **st) {
     (void)st;
     aitbc_testhost_stop(g_host);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return aitbc_testhost_temp_remove(g_dir);
 }
 
 int main(void) {

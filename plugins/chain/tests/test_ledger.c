@@ -13,7 +13,7 @@
 #include "testhost.h"
 #include "../chain.h"
 
-static char g_dir[256];
+static char g_dir[AITBC_TESTHOST_PATH_MAX], g_path[AITBC_TESTHOST_PATH_MAX];
 static aitbc_testhost *g_host;
 static chain_state *g_cs;
 static const aitbc_ledger_v1 *L;
@@ -22,10 +22,8 @@ static char A[6][AITBC_ADDRESS_MAX];
 
 /* Blocks are sealed by the tests (chain_seal), so the plugin is initialised, not started. */
 static int start_chain(void) {
-    char path[512];
-    snprintf(path, sizeof path, "%s/config.yaml", g_dir);
     const aitbc_plugin_desc *const linked[] = {aitbc_plugin_describe(), NULL};
-    if (!(g_host = aitbc_testhost_start(path, linked, AITBC_TESTHOST_INIT_ONLY))) return -1;
+    if (!(g_host = aitbc_testhost_start(g_path, linked, AITBC_TESTHOST_INIT_ONLY))) return -1;
     g_cs = aitbc_testhost_state(g_host, "chain");
     api = aitbc_testhost_api(g_host);
     L = aitbc_testhost_service(g_host, AITBC_LEDGER_SERVICE);
@@ -40,19 +38,13 @@ static void stop_chain(void) {
 
 static int group_setup(void **st) {
     (void)st;
-    snprintf(g_dir, sizeof g_dir, "/tmp/aitbc-chain-test-XXXXXX");
-    if (!mkdtemp(g_dir)) return -1;
-    char path[512];
-    snprintf(path, sizeof path, "%s/config.yaml", g_dir);
-    FILE *f = fopen(path, "w");
-    if (!f) return -1;
-    fprintf(f,
-            "node: { data_dir: \"%s\", log_level: warn }\nstorage: { path: \"%s/aitbc.db\" }\n"
+    if (aitbc_testhost_temp_config(
+            g_dir, g_path, "log_level: warn",
             "plugins:\n  chain: { block_interval_ms: 1000, max_empty_interval_s: 0,\n"
             "    genesis: { timestamp: \"2026-01-01T00:00:00.000Z\",\n"
-            "      allocations: [ { address: \"ait1%040d\", asset: AIT, amount: \"5.5\" } ] } }\n",
-            g_dir, g_dir, 7);
-    fclose(f);
+            "      allocations: [ { address: \"ait10000000000000000000000000000000000000007\", "
+            "asset: AIT, amount: \"5.5\" } ] } }\n") != 0)
+        return -1;
     if (start_chain() != 0) return -1;
     for (int i = 0; i < 3; i++)
         if (L->create_account(L->self, NULL, A[i]) != 0) return -1;
@@ -66,9 +58,7 @@ static int group_setup(void **st) {
 static int group_teardown(void **st) {
     (void)st;
     stop_chain();
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return aitbc_testhost_temp_remove(g_dir);
 }
 
 /* Sum of balances and of MINT amounts for an asset, from the tables. */

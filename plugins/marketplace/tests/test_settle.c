@@ -18,7 +18,7 @@
 #define SELLER "ait1e00000000000000000000000000000000000000e"
 #define FUNDS 100000000 /* 100 AIT */
 
-static char g_dir[256];
+static char g_dir[AITBC_TESTHOST_PATH_MAX];
 static aitbc_testhost *g_host;
 static const aitbc_host_api *api;
 static const aitbc_ledger_v1 *L;
@@ -28,21 +28,14 @@ static mk_state *g_ms;
  * with chosen clock values instead of its timer); chain comes from chain.so. */
 static int group_setup(void **st) {
     (void)st;
-    snprintf(g_dir, sizeof g_dir, "/tmp/aitbc-mk-test-XXXXXX");
-    if (!mkdtemp(g_dir)) return -1;
-    char path[512];
-    snprintf(path, sizeof path, "%s/config.yaml", g_dir);
-    FILE *f = fopen(path, "w");
-    if (!f) return -1;
-    fprintf(f,
-            "node: { data_dir: \"%s\", plugin_path: \"" AITBC_PLUGIN_DIR "\", log_level: warn }\n"
-            "storage: { path: \"%s/aitbc.db\" }\n"
+    char path[AITBC_TESTHOST_PATH_MAX];
+    if (aitbc_testhost_temp_config(
+            g_dir, path, "plugin_path: \"" AITBC_PLUGIN_DIR "\", log_level: warn",
             "plugins:\n  chain: { block_interval_ms: 1000, max_empty_interval_s: 0,\n"
             "    genesis: { accounts: [\"" SELLER "\", \"" OTHER "\"],\n"
             "      allocations: [ { address: \"" BUYER "\", asset: AIT, amount: \"100\" } ] } }\n"
-            "  marketplace: { hour_ms: 1000 }\n",
-            g_dir, g_dir);
-    fclose(f);
+            "  marketplace: { hour_ms: 1000 }\n") != 0)
+        return -1;
     const aitbc_plugin_desc *const linked[] = {aitbc_plugin_describe(), NULL};
     if (!(g_host = aitbc_testhost_start(path, linked, AITBC_TESTHOST_INIT_ONLY))) return -1;
     api = aitbc_testhost_api(g_host);
@@ -56,9 +49,7 @@ static int group_setup(void **st) {
 static int group_teardown(void **st) {
     (void)st;
     aitbc_testhost_stop(g_host);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return aitbc_testhost_temp_remove(g_dir);
 }
 
 static void balance(const char *addr, int64_t *av, int64_t *lk) {
