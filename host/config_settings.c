@@ -212,6 +212,8 @@ static const aitbc_cfg_key node_keys[] = {
     {"data_dir", AITBC_CFG_STRING, 0, "directory for the database and keys (default ./data)",
      .def = NULL},
     {"log_level", AITBC_CFG_STRING, 0, "error|warn|info|debug (default info)", .def = NULL},
+    {"log_format", AITBC_CFG_STRING, 0, "text|json: JSON = one object per line (default text)",
+     .def = NULL},
     {"workers", AITBC_CFG_INT, 0, "worker threads for plugin tasks (default 2)", .def = NULL},
     {"plugin_path", AITBC_CFG_STRING, 0, "':'-separated directories searched for <name>.so",
      .def = NULL},
@@ -347,6 +349,8 @@ static int read_node(ctx *c, const cJSON *sec, host_settings *s) {
         else
             rc = take_enum(c, sec, "log_level", levels, s->log_level, sizeof s->log_level);
     }
+    static const char *const formats[] = {"text", "json", NULL};
+    if (!rc) rc = take_enum(c, sec, "log_format", formats, s->log_format, sizeof s->log_format);
     if (!rc) rc = take_int(c, sec, "workers", 1, 256, &s->workers);
     if (rc) return rc;
     /* AITBC_PLUGIN_PATH comes first so a developer can shadow installed plugins. */
@@ -420,6 +424,7 @@ static void defaults(host_settings *s) {
     memset(s, 0, sizeof *s);
     snprintf(s->data_dir, sizeof s->data_dir, "./data");
     snprintf(s->log_level, sizeof s->log_level, "info");
+    snprintf(s->log_format, sizeof s->log_format, "text");
     snprintf(s->http_host, sizeof s->http_host, "127.0.0.1");
     s->http_port = 18000;
     s->http_threads = 4;

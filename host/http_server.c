@@ -339,7 +339,9 @@ static void run_handler(aitbc_request *req) {
         idempotency_begin(req);
         if (req->responded) return;
     }
+    hlog_set_request_id(req->id); /* the plugin's log lines name the request (JSON logs) */
     route->handler(req, route->user);
+    hlog_set_request_id(NULL);
 }
 
 static void run_retry(aitbc_request *req) {
@@ -352,7 +354,9 @@ static void run_retry(aitbc_request *req) {
         http_error(req, 503, "unavailable", NULL, "The server is shutting down.");
         return;
     }
+    hlog_set_request_id(req->id);
     retry(req, user, timed_out);
+    hlog_set_request_id(NULL);
 }
 
 static void settle_idempotency(aitbc_request *req) {
@@ -508,12 +512,14 @@ void http_on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                     status, micros);
     if (http_settings()->http_access_log) {
         int plen = (int)strcspn(req->uri, "?#");
+        hlog_set_request_id(req->id);
         hlog_buffered("http", AITBC_LOG_INFO, "%s %.*s %u %zu %lldus %s %s%s",
                       req->method[0] ? req->method : "-", plen, req->uri, status,
                       status ? req->resp_len : (size_t)0, (long long)micros, req->id, req->remote,
                       library_answer                               ? " (libmicrohttpd's answer)"
                       : toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? ""
                                                                    : " (aborted)");
+        hlog_set_request_id(NULL);
     }
     http_req_free(req);
     atomic_fetch_sub(&g_inflight, 1);

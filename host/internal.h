@@ -20,6 +20,7 @@ typedef struct host_config host_config; /* parsed YAML as cJSON + line numbers o
 typedef struct host_settings {
     char data_dir[PATH_MAX];        /* node.data_dir (default ./data), created at start */
     char log_level[16];             /* node.log_level: error|warn|info|debug (default info) */
+    char log_format[8];             /* node.log_format: text|json (default text) */
     char http_host[64];             /* http.listen host part (default 127.0.0.1) */
     int http_port;                  /* http.listen port (default 18000; 0 = ephemeral) */
     int http_threads;               /* http.threads (default 4) */
@@ -80,6 +81,10 @@ void hlog_buffered(const char *prefix, aitbc_log_level level, const char *fmt, .
     __attribute__((format(printf, 3, 4)));
 /** Write out buffered lines now (a timer calls it; also before exit). */
 void hlog_flush(void);
+/** Lines as JSON objects (node.log_format: json) instead of text. */
+void hlog_set_json(int on);
+/** The request this thread serves right now (copied; NULL when done): JSON lines carry it. */
+void hlog_set_request_id(const char *id);
 
 /* ---------------- plugins (loader.c) ---------------- */
 struct aitbc_plugin_ctx {
@@ -182,6 +187,8 @@ char *metrics_render(void);
 int ws_start(const host_settings *set);
 int ws_port(void);
 void ws_stop(void);
+/** @brief WebSocket connections in the hub and what is queued to them (zeros when not running). */
+void ws_stats(size_t *conns, size_t *queued_msgs, size_t *queued_bytes);
 
 /* ---------------- bus (bus.c) ---------------- */
 int bus_start(void);
@@ -276,9 +283,22 @@ int writer_capture_publish(const char *topic, const cJSON *data);
 /** Nonzero on the writer thread while a batch is open. */
 int writer_in_batch(void);
 int writer_capture_wake(const char *key);
+/* Histogram bounds of the writer's batch sizes (writes) and commit times (µs): up to BATCH_MAX. */
+#define WRITER_SIZE_BOUNDS                                                                         \
+    { 1, 2, 4, 8, 16, 32, 64, 128, 256 }
+#define WRITER_SIZE_NB 9
+#define WRITER_COMMIT_BOUNDS_US                                                                    \
+    {                                                                                              \
+        100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000,     \
+            2500000                                                                                \
+    }
+#define WRITER_COMMIT_NB 14
 typedef struct writer_stats {
-    size_t queued;                   /* waiting right now */
-    uint64_t batches, items, failed; /* since start */
+    size_t queued;                          /* waiting right now */
+    uint64_t batches, items, failed;        /* since start */
+    uint64_t size_hist[WRITER_SIZE_NB + 1]; /* batches by size (last = larger); not cumulative */
+    uint64_t commit_hist[WRITER_COMMIT_NB + 1]; /* COMMITs by duration; not cumulative */
+    uint64_t commit_us_sum;
 } writer_stats;
 void writer_get_stats(writer_stats *out);
 /** The API's txn_submit. */

@@ -392,6 +392,7 @@ int main(int argc, char **argv) {
     aitbc_log_level level = AITBC_LOG_INFO;
     hlog_parse_level(set.log_level, &level);
     hlog_set_level(level);
+    hlog_set_json(strcmp(set.log_format, "json") == 0);
     host_settings_set(&set);
     raise_fd_limit();
 

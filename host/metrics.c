@@ -1,14 +1,16 @@
-/* Request metrics in Prometheus text format: requests by route/method/status, a latency
- * histogram per route and method, plugin info, uptime. Observing is lock-free once a series
- * exists (a fixed open-addressing table of atomic pointers; a mutex only to create a series). */
+/* GET /metrics in Prometheus text format: requests by route/method/status, a latency
+ * histogram per route and method, plugin info, uptime; then the writer and WebSocket series
+ * (metrics_host.c) and what plugins report (metrics_plugins.c). Observing is lock-free once a
+ * series exists (a fixed open-addressing table of atomic pointers; a mutex only to create a
+ * series). */
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "http_priv.h"
+#include "metrics_priv.h"
 
 #define TABLE_SIZE 4096 /* power of two; routes × methods stays far below */
 #define STATUS_SLOTS 24
@@ -111,73 +113,23 @@ void metrics_reset(void) {
     pthread_mutex_unlock(&g_create);
 }
 
-typedef struct sbuf {
-    char *p;
-    size_t len, cap;
-    int failed;
-} sbuf;
-
-static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(sbuf *b, const char *fmt, ...) {
-    if (b->failed) return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            b->failed = 1;
-            return;
-        }
-        if ((size_t)n < b->cap - b->len) {
-            b->len += (size_t)n;
-            return;
-        }
-        size_t cap = b->cap * 2 + (size_t)n;
-        char *grown = realloc(b->p, cap);
-        if (!grown) {
-            b->failed = 1;
-            return;
-        }
-        b->p = grown;
-        b->cap = cap;
-    }
-}
-
-/* Label values escape backslash, quote and newline (Prometheus text format). */
-static void esc(const char *in, char *out, size_t cap) {
-    size_t o = 0;
-    for (; *in && o + 3 < cap; in++) {
-        if (*in == '\\' || *in == '"') {
-            out[o++] = '\\';
-            out[o++] = *in;
-        } else if (*in == '\n') {
-            out[o++] = '\\';
-            out[o++] = 'n';
-        } else {
-            out[o++] = *in;
-        }
-    }
-    out[o] = '\0';
-}
-
 static int cmp_series(const void *a, const void *b) {
     const series *x = *(const series *const *)a, *y = *(const series *const *)b;
     int c = strcmp(x->route, y->route);
     return c ? c : strcmp(x->method, y->method);
 }
 
-static void render_requests(sbuf *b, series **all, size_t n) {
-    sb_printf(b, "# HELP aitbc_http_requests_total HTTP requests by route pattern, method and "
+static void render_requests(mbuf *b, series **all, size_t n) {
+    mb_printf(b, "# HELP aitbc_http_requests_total HTTP requests by route pattern, method and "
                  "status.\n# TYPE aitbc_http_requests_total counter\n");
     char route[300];
     for (size_t i = 0; i < n; i++) {
         series *s = all[i];
-        esc(s->route, route, sizeof route);
+        mb_escape(s->route, route, sizeof route);
         for (size_t k = 0; k < STATUS_SLOTS; k++) {
             unsigned st = atomic_load(&s->status_key[k]);
             if (st)
-                sb_printf(b,
+                mb_printf(b,
                           "aitbc_http_requests_total{route=\"%s\",method=\"%s\",status=\"%u\"} "
                           "%llu\n",
                           route, s->method, st,
@@ -185,20 +137,20 @@ static void render_requests(sbuf *b, series **all, size_t n) {
         }
         uint64_t other = atomic_load(&s->status_other);
         if (other)
-            sb_printf(b,
+            mb_printf(b,
                       "aitbc_http_requests_total{route=\"%s\",method=\"%s\",status=\"other\"} "
                       "%llu\n",
                       route, s->method, (unsigned long long)other);
     }
 }
 
-static void render_durations(sbuf *b, series **all, size_t n) {
-    sb_printf(b, "# HELP aitbc_http_request_duration_seconds Time from request line to the end "
+static void render_durations(mbuf *b, series **all, size_t n) {
+    mb_printf(b, "# HELP aitbc_http_request_duration_seconds Time from request line to the end "
                  "of the response.\n# TYPE aitbc_http_request_duration_seconds histogram\n");
     char route[300];
     for (size_t i = 0; i < n; i++) {
         series *s = all[i];
-        esc(s->route, route, sizeof route);
+        mb_escape(s->route, route, sizeof route);
         uint64_t cum = 0;
         for (size_t k = 0; k <= NBUCKETS; k++) {
             cum += atomic_load(&s->buckets[k]);
@@ -207,80 +159,56 @@ static void render_durations(sbuf *b, series **all, size_t n) {
                 snprintf(le, sizeof le, "%g", (double)g_bounds_us[k] / 1e6);
             else
                 snprintf(le, sizeof le, "+Inf");
-            sb_printf(b,
+            mb_printf(b,
                       "aitbc_http_request_duration_seconds_bucket{route=\"%s\",method=\"%s\","
                       "le=\"%s\"} %llu\n",
                       route, s->method, le, (unsigned long long)cum);
         }
-        sb_printf(b, "aitbc_http_request_duration_seconds_sum{route=\"%s\",method=\"%s\"} %.6f\n",
+        mb_printf(b, "aitbc_http_request_duration_seconds_sum{route=\"%s\",method=\"%s\"} %.6f\n",
                   route, s->method, (double)atomic_load(&s->sum_us) / 1e6);
-        sb_printf(b, "aitbc_http_request_duration_seconds_count{route=\"%s\",method=\"%s\"} %llu\n",
+        mb_printf(b, "aitbc_http_request_duration_seconds_count{route=\"%s\",method=\"%s\"} %llu\n",
                   route, s->method, (unsigned long long)cum);
     }
 }
 
-static void render_process(sbuf *b) {
-    sb_printf(b, "# HELP aitbc_plugins_info Loaded plugins.\n# TYPE aitbc_plugins_info gauge\n");
+static void render_process(mbuf *b) {
+    mb_printf(b, "# HELP aitbc_plugins_info Loaded plugins.\n# TYPE aitbc_plugins_info gauge\n");
     size_t n = loader_count();
     for (size_t i = 0; i < n; i++) {
         aitbc_plugin_ctx *ctx = loader_at(i);
         if (!ctx || !ctx->desc) continue;
         char name[160], version[96];
-        esc(ctx->desc->name ? ctx->desc->name : "", name, sizeof name);
-        esc(ctx->desc->version ? ctx->desc->version : "", version, sizeof version);
-        sb_printf(b, "aitbc_plugins_info{name=\"%s\",version=\"%s\"} 1\n", name, version);
+        mb_escape(ctx->desc->name ? ctx->desc->name : "", name, sizeof name);
+        mb_escape(ctx->desc->version ? ctx->desc->version : "", version, sizeof version);
+        mb_printf(b, "aitbc_plugins_info{name=\"%s\",version=\"%s\"} 1\n", name, version);
     }
     int64_t started = host_started_ms();
     int64_t now = aitbc_now_ms();
-    sb_printf(b,
+    mb_printf(b,
               "# HELP aitbc_process_start_time_seconds Unix time the host started.\n"
               "# TYPE aitbc_process_start_time_seconds gauge\n"
               "aitbc_process_start_time_seconds %.3f\n",
               (double)started / 1e3);
-    sb_printf(b,
+    mb_printf(b,
               "# HELP aitbc_process_uptime_seconds Seconds since the host started.\n"
               "# TYPE aitbc_process_uptime_seconds gauge\n"
               "aitbc_process_uptime_seconds %.3f\n",
               started > 0 && now > started ? (double)(now - started) / 1e3 : 0.0);
-    sb_printf(b,
+    mb_printf(b,
               "# HELP aitbc_http_parked_requests Long-poll requests waiting right now.\n"
               "# TYPE aitbc_http_parked_requests gauge\n"
               "aitbc_http_parked_requests %zu\n",
               defer_parked());
-    sb_printf(b,
+    mb_printf(b,
               "# HELP aitbc_http_requests_in_flight Requests received and not yet completed "
               "(this one included).\n"
               "# TYPE aitbc_http_requests_in_flight gauge\n"
               "aitbc_http_requests_in_flight %d\n",
               http_inflight());
-    writer_stats ws;
-    writer_get_stats(&ws);
-    sb_printf(b,
-              "# HELP aitbc_write_queue Write requests waiting for the writer right now.\n"
-              "# TYPE aitbc_write_queue gauge\n"
-              "aitbc_write_queue %zu\n"
-              "# HELP aitbc_write_batches_total Write transactions the writer ended (group "
-              "commit).\n"
-              "# TYPE aitbc_write_batches_total counter\n"
-              "aitbc_write_batches_total %llu\n"
-              "# HELP aitbc_write_batch_items_total Writes run inside those transactions.\n"
-              "# TYPE aitbc_write_batch_items_total counter\n"
-              "aitbc_write_batch_items_total %llu\n"
-              "# HELP aitbc_write_batches_failed_total Write transactions that did not commit.\n"
-              "# TYPE aitbc_write_batches_failed_total counter\n"
-              "aitbc_write_batches_failed_total %llu\n",
-              ws.queued, (unsigned long long)ws.batches, (unsigned long long)ws.items,
-              (unsigned long long)ws.failed);
-    sb_printf(b,
-              "# HELP aitbc_store_wal_pages_total Database pages written to the WAL by "
-              "committed write transactions.\n"
-              "# TYPE aitbc_store_wal_pages_total counter\n"
-              "aitbc_store_wal_pages_total %llu\n",
-              (unsigned long long)store_wal_pages_total());
 }
 
 char *metrics_render(void) {
-    sbuf b = {.cap = 8192};
+    mbuf b = {.cap = 8192};
     b.p = malloc(b.cap);
     series **all = calloc(TABLE_SIZE, sizeof *all);
     if (!b.p || !all) {
@@ -299,6 +227,8 @@ char *metrics_render(void) {
     render_durations(&b, all, n);
     render_process(&b);
     free(all);
+    metrics_render_host(&b);
+    metrics_render_plugins(&b);
     if (b.failed) {
         free(b.p);
         return NULL;

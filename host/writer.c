@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "internal.h"
 
@@ -36,6 +37,9 @@ static int g_started; /* the thread exists */
 static pthread_t g_thread;
 static size_t g_queued;
 static uint64_t g_batches, g_items, g_failed; /* guarded by g_lock */
+/* Batch size and commit time histograms for /metrics, guarded by g_lock. */
+static uint64_t g_size_hist[WRITER_SIZE_NB + 1], g_commit_hist[WRITER_COMMIT_NB + 1];
+static uint64_t g_commit_us_sum;
 
 /* The writer thread's open batch: its captured effects, in order. */
 static _Thread_local int tl_in_batch;
@@ -144,6 +148,28 @@ static writer_item *take(int wait) {
     return it;
 }
 
+static int64_t mono_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* g_lock held: count a batch of n writes whose COMMIT took commit_us (-1: none was tried). */
+static void note_batch(size_t n, int64_t commit_us) {
+    static const size_t size_bounds[] = WRITER_SIZE_BOUNDS;
+    static const int64_t commit_bounds[] = WRITER_COMMIT_BOUNDS_US;
+    size_t b = 0;
+    while (b < WRITER_SIZE_NB && n > size_bounds[b])
+        b++;
+    g_size_hist[b]++;
+    if (commit_us < 0) return;
+    b = 0;
+    while (b < WRITER_COMMIT_NB && commit_us > commit_bounds[b])
+        b++;
+    g_commit_hist[b]++;
+    g_commit_us_sum += (uint64_t)commit_us;
+}
+
 /* Runs one batch starting with first. */
 static void run_batch(writer_item *first) {
     writer_item *done_head = NULL, **done_tail = &done_head;
@@ -165,13 +191,16 @@ static void run_batch(writer_item *first) {
         it = take(0);
     }
     tl_in_batch = 0;
+    int64_t t0 = mono_us();
     int committed = begun && store_batch_end(alive) == 0;
+    int64_t commit_us = mono_us() - t0;
     if (begun && !committed)
         hlog("store", AITBC_LOG_ERROR, "a write batch of %zu failed to commit: answered 503", n);
     pthread_mutex_lock(&g_lock);
     g_batches++;
     g_items += n;
     g_failed += !committed;
+    note_batch(n, begun ? commit_us : -1);
     pthread_mutex_unlock(&g_lock);
     fx_release(committed);
     for (it = done_head; it;) {
@@ -233,6 +262,9 @@ void writer_get_stats(writer_stats *out) {
     out->batches = g_batches;
     out->items = g_items;
     out->failed = g_failed;
+    memcpy(out->size_hist, g_size_hist, sizeof g_size_hist);
+    memcpy(out->commit_hist, g_commit_hist, sizeof g_commit_hist);
+    out->commit_us_sum = g_commit_us_sum;
     pthread_mutex_unlock(&g_lock);
 }
 

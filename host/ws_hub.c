@@ -108,6 +108,19 @@ size_t ws_hub_count(ws_hub *h) {
     return n;
 }
 
+void ws_hub_totals(ws_hub *h, size_t *conns, size_t *msgs, size_t *bytes) {
+    size_t m = 0, b = 0;
+    pthread_mutex_lock(&h->lock);
+    for (ws_conn *c = h->head; c; c = c->next) {
+        m += c->qlen;
+        b += c->qbytes;
+    }
+    *conns = h->count;
+    pthread_mutex_unlock(&h->lock);
+    *msgs = m;
+    *bytes = b;
+}
+
 void ws_hub_count_of(ws_hub *h, const char *key_id, const char *account, size_t *by_key,
                      size_t *by_account) {
     size_t k = 0, a = 0;

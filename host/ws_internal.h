@@ -93,6 +93,9 @@ void ws_hub_add(ws_hub *h, ws_conn *c);
 void ws_hub_remove(ws_hub *h, ws_conn *c);
 /** @brief Connections in the hub. */
 size_t ws_hub_count(ws_hub *h);
+/** @brief Connections, and messages and frame bytes queued over all of them (/metrics; one pass
+ *  over the connections under the hub lock). */
+void ws_hub_totals(ws_hub *h, size_t *conns, size_t *msgs, size_t *bytes);
 /** @brief Connections in the hub authenticated with key_id (*by_key) and with the account
  *  address (*by_account; 0 for an empty address). */
 void ws_hub_count_of(ws_hub *h, const char *key_id, const char *account, size_t *by_key,

@@ -221,3 +221,10 @@ void ws_stop(void) {
     g_ws.port = 0;
     release_all();
 }
+
+void ws_stats(size_t *conns, size_t *queued_msgs, size_t *queued_bytes) {
+    *conns = *queued_msgs = *queued_bytes = 0;
+    pthread_rwlock_rdlock(&g_ws.life);
+    if (g_ws.running) ws_hub_totals(g_ws.hub, conns, queued_msgs, queued_bytes);
+    pthread_rwlock_unlock(&g_ws.life);
+}

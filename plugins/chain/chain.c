@@ -240,6 +240,8 @@ static int chain_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **s
     if (rc == 0) rc = api->service_register(ctx, AITBC_CHAIN_QUERY_SERVICE, &cs->query);
     if (rc == 0) rc = api->service_register(ctx, "command:verify-chain@1", &cs->verify_cmd);
     if (rc == 0) rc = api->service_register(ctx, "command:release-locks@1", &cs->release_cmd);
+    chain_metrics_init(cs);
+    if (rc == 0) rc = api->service_register(ctx, "metrics:chain@1", &cs->metrics);
     aitbc_topic blocks = {AITBC_TOPIC_BLOCKS, AITBC_ROLE_ANY, NULL, NULL};
     aitbc_topic txs = {AITBC_TOPIC_TRANSACTIONS, AITBC_ROLE_ANY, NULL, NULL};
     if (rc == 0) rc = api->bus_topic(ctx, &blocks);
@@ -286,8 +288,9 @@ static void chain_destroy(void *state) {
     free(cs);
 }
 
-static const char *const k_provides[] = {AITBC_LEDGER_SERVICE, AITBC_CHAIN_QUERY_SERVICE,
-                                         "command:verify-chain@1", "command:release-locks@1", NULL};
+static const char *const k_provides[] = {AITBC_LEDGER_SERVICE,     AITBC_CHAIN_QUERY_SERVICE,
+                                         "command:verify-chain@1", "command:release-locks@1",
+                                         "metrics:chain@1",        NULL};
 
 static const aitbc_plugin_desc k_desc = {
     AITBC_PLUGIN_HEADER,

@@ -37,6 +37,7 @@ typedef struct chain_state {
     aitbc_chain_query_v1 query;
     aitbc_command_v1 verify_cmd;
     aitbc_command_v1 release_cmd;
+    aitbc_metrics_v1 metrics;     /* metrics.c */
     void *views[CHAIN_VIEWS_MAX]; /* ledger views per module (lock_owners.c) */
     size_t nviews;
     pthread_mutex_t views_mu;
@@ -44,6 +45,9 @@ typedef struct chain_state {
     pthread_mutex_t seal_mu; /* one seal at a time (timer vs. tests/bench calling it) */
     atomic_int seal_queued;  /* the timer's seal waits for the writer: do not queue another */
 } chain_state;
+
+/* metrics.c: fills cs->metrics, the "metrics:chain@1" table */
+void chain_metrics_init(chain_state *cs);
 
 /* chain.c */
 const chain_asset *chain_find_asset(const chain_state *cs, const char *symbol);

@@ -63,7 +63,7 @@ static const aitbc_cfg_key k_schema[] = {
     {0},
 };
 
-static const char *const k_provides[] = {AITBC_JOBS_SERVICE, NULL};
+static const char *const k_provides[] = {AITBC_JOBS_SERVICE, "metrics:client@1", NULL};
 static const char *const k_requires[] = {AITBC_LEDGER_SERVICE, NULL};
 /* Miners are looked up at dispatch time (miner requires jobs@1: a cycle through uses[]). */
 static const char *const k_uses[] = {AITBC_MINERS_SERVICE, NULL};
@@ -103,6 +103,8 @@ static int client_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **
     if (rc == 0) {
         cl_service_init(cs);
         rc = api->service_register(ctx, AITBC_JOBS_SERVICE, &cs->service);
+        cl_metrics_init(cs);
+        if (rc == 0) rc = api->service_register(ctx, "metrics:client@1", &cs->metrics);
     }
     if (rc != 0) { /* a failed init frees what it allocated: destroy is not called */
         sodium_memzero(&cs->key, sizeof cs->key);

@@ -23,6 +23,7 @@ typedef struct client_state {
     jc_key key;
     char key_path[4096];
     aitbc_jobs_v1 service;
+    aitbc_metrics_v1 metrics;
     aitbc_timer *timer;
     atomic_int ttl_queued; /* the TTL sweep waits for the writer: do not queue another */
     _Atomic uint64_t queued_gen;
@@ -117,6 +118,12 @@ void cl_sweep_ttl(void *arg);
 
 /* service.c */
 void cl_service_init(client_state *cs);
+/** Every job state, NULL-terminated. */
+extern const char *const cl_job_states[];
+
+/* metrics.c: the "metrics:client@1" service (jobs by state and type, queue age, assignments,
+ * completions, lost leases) */
+void cl_metrics_init(client_state *cs);
 int cl_list(void *self, const char *state, const char *client, const char *miner, int64_t limit,
             const char *cursor, cJSON **out, aitbc_jobs_error *err);
 

@@ -195,6 +195,7 @@ static int assign(client_state *cs, aitbc_txn *t, const aitbc_jobs_miner *m, cl_
         if (j->started_ms < 0) j->started_ms = now;
         rc = cl_set_state(cs, t, j, "RUNNING", ev);
         if (rc == 0) rc = record_attempt(cs, t, j);
+        if (rc == 0) rc = cl_counter_add(cs, t, "assigned", 1);
         if (rc == 0) {
             cJSON_AddItemToArray(jobs, cl_assigned_json(j));
             ++*assigned;
@@ -380,12 +381,15 @@ static int sweep(client_state *cs, const char *sql, const char *p1, int64_t p2, 
     return due <= 0 ? due : sweep_write(cs, sql, p1, p2, fn, arg);
 }
 
+/* Lost leases are counted by reason for /metrics (client_counters "lost:<reason>"). */
 static int requeue_lease(client_state *cs, aitbc_txn *t, cl_job *j, int max, cl_events *ev) {
-    return cl_requeue_or_fail(cs, t, j, max, "lease_expired", ev);
+    int rc = cl_counter_add(cs, t, "lost:lease_expired", 1);
+    return rc ? rc : cl_requeue_or_fail(cs, t, j, max, "lease_expired", ev);
 }
 
 static int requeue_gone(client_state *cs, aitbc_txn *t, cl_job *j, int max, cl_events *ev) {
-    return cl_requeue_or_fail(cs, t, j, max, "miner_offline", ev);
+    int rc = cl_counter_add(cs, t, "lost:miner_offline", 1);
+    return rc ? rc : cl_requeue_or_fail(cs, t, j, max, "miner_offline", ev);
 }
 
 static int expire(client_state *cs, aitbc_txn *t, cl_job *j, int unused, cl_events *ev) {

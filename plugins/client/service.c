@@ -6,12 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const k_states[] = {"QUEUED",   "RUNNING", "COMPLETED", "FAILED",
-                                       "CANCELED", "EXPIRED", NULL};
+const char *const cl_job_states[] = {"QUEUED",   "RUNNING", "COMPLETED", "FAILED",
+                                     "CANCELED", "EXPIRED", NULL};
 
 static int state_known(const char *s) {
-    for (size_t i = 0; k_states[i]; i++)
-        if (strcmp(k_states[i], s) == 0) return 1;
+    for (size_t i = 0; cl_job_states[i]; i++)
+        if (strcmp(cl_job_states[i], s) == 0) return 1;
     return 0;
 }
 
@@ -97,8 +97,8 @@ static int l_stats(void *self, cJSON **out) {
     while (s && api->step(s) == AITBC_ROW) {
         const char *name = api->col_text(s, 0);
         int64_t v = api->col_int64(s, 1);
-        for (size_t i = 0; name && k_states[i]; i++)
-            if (strcmp(name, k_states[i]) == 0) {
+        for (size_t i = 0; name && cl_job_states[i]; i++)
+            if (strcmp(name, cl_job_states[i]) == 0) {
                 counts[i] = v;
                 total += v;
             }
@@ -117,8 +117,8 @@ static int l_stats(void *self, cJSON **out) {
     if (rc != 0) return rc;
     cJSON *o = cJSON_CreateObject(), *jobs = cJSON_AddObjectToObject(o, "jobs");
     aitbc_json_add_i64(jobs, "total", total);
-    for (size_t i = 0; k_states[i]; i++)
-        aitbc_json_add_i64(jobs, k_states[i], counts[i]);
+    for (size_t i = 0; cl_job_states[i]; i++)
+        aitbc_json_add_i64(jobs, cl_job_states[i], counts[i]);
     aitbc_json_add_i64(o, "avg_job_duration_ms", dur_n ? dur_sum / dur_n : 0);
     aitbc_json_add_i64(o, "jobs_per_minute", per_min);
     *out = o;

@@ -57,7 +57,9 @@ static int ex_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **stat
     if (tre) snprintf(es->treasury, sizeof es->treasury, "%s", tre);
     ex_service_init(es);
     int rc = api->migrate(ctx, k_migrations, sizeof k_migrations / sizeof k_migrations[0]);
-    return rc == 0 ? api->service_register(ctx, AITBC_EXCHANGE_SERVICE, &es->service) : rc;
+    if (rc == 0) rc = api->service_register(ctx, AITBC_EXCHANGE_SERVICE, &es->service);
+    ex_metrics_init(es);
+    return rc == 0 ? api->service_register(ctx, "metrics:exchange@1", &es->metrics) : rc;
 }
 
 /* The configured treasury, or the node account stored at first start (made now if absent). */
@@ -203,7 +205,7 @@ static void ex_destroy(void *state) {
 }
 
 static const char *const k_requires[] = {AITBC_LEDGER_SERVICE, NULL};
-static const char *const k_provides[] = {AITBC_EXCHANGE_SERVICE, NULL};
+static const char *const k_provides[] = {AITBC_EXCHANGE_SERVICE, "metrics:exchange@1", NULL};
 
 static const aitbc_plugin_desc k_desc = {
     AITBC_PLUGIN_HEADER,

@@ -39,7 +39,12 @@ typedef struct ex_state {
     size_t nmarkets;
     char treasury[AITBC_ADDRESS_MAX];
     aitbc_exchange_v1 service; /* exchange@1 */
+    aitbc_metrics_v1 metrics;  /* metrics:exchange@1 (metrics.c) */
 } ex_state;
+
+/* metrics.c */
+/** @brief Fill es->metrics. Markets are read at each scrape, so after start. */
+void ex_metrics_init(ex_state *es);
 
 /* service.c */
 /** @brief Fill es->service (exchange@1). */

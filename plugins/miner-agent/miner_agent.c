@@ -70,6 +70,10 @@ static int agent_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **s
     int rc = ma_config_load(a, api->config(ctx));
     if (rc == 0) rc = ma_identity_load(a);
     if (rc == 0) rc = ma_spool_init(a);
+    if (rc == 0) {
+        ma_metrics_init(a);
+        rc = api->service_register(ctx, "metrics:miner-agent@1", &a->metrics);
+    }
     if (rc != 0) {
         agent_destroy(a);
         return rc;
@@ -90,21 +94,13 @@ static int agent_start(void *state) {
     return rc;
 }
 
-/* Running jobs (not finished), under mu. */
-static int running_locked(const ma_agent *a) {
-    int n = 0;
-    for (int i = 0; a->jobs && i < a->cfg.concurrency; i++)
-        n += a->jobs[i].used && !a->jobs[i].finished;
-    return n;
-}
-
 /* Wait until the DRAINING heartbeat went out and no job runs, or the grace is over. */
 static void wait_drained(ma_agent *a) {
     struct timespec until;
     clock_gettime(CLOCK_MONOTONIC, &until);
     until.tv_sec += a->cfg.drain_grace_s;
     pthread_mutex_lock(&a->mu);
-    while ((running_locked(a) > 0 || !a->drain_announced) &&
+    while ((ma_jobs_running_locked(a) > 0 || !a->drain_announced) &&
            pthread_cond_timedwait(&a->cv, &a->mu, &until) == 0)
         ;
     pthread_mutex_unlock(&a->mu);
@@ -114,7 +110,7 @@ static void agent_stop(void *state) {
     ma_agent *a = state;
     if (a->poller_live) {
         pthread_mutex_lock(&a->mu);
-        int running = running_locked(a);
+        int running = ma_jobs_running_locked(a);
         pthread_mutex_unlock(&a->mu);
         a->api->log(a->ctx, AITBC_LOG_INFO, "draining: %d job(s) running, grace %d s", running,
                     a->cfg.drain_grace_s);
@@ -155,6 +151,7 @@ static int agent_health(void *state) {
 
 /* Every compute backend, whichever plugins provide them; none at all refuses the start. */
 static const char *const k_uses[] = {AITBC_COMPUTE_ANY, NULL};
+static const char *const k_provides[] = {"metrics:miner-agent@1", NULL};
 
 static const aitbc_plugin_desc desc = {
     AITBC_PLUGIN_HEADER,
@@ -168,6 +165,7 @@ static const aitbc_plugin_desc desc = {
     .destroy = agent_destroy,
     .health = agent_health,
     .uses = k_uses,
+    .provides = k_provides,
 };
 
 const aitbc_plugin_desc *aitbc_plugin_describe(void) {

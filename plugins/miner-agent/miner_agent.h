@@ -99,7 +99,13 @@ struct ma_agent {
     ma_http *poll_http;   /* the poller's client, so stop can interrupt a long-poll */
     pthread_t poller, progress_thread;
     int poller_live, progress_live;
+    atomic_uint_fast64_t jobs_ok, jobs_failed; /* finished attempts reported (metrics) */
+    aitbc_metrics_v1 metrics;                  /* metrics:miner-agent@1 (metrics.c) */
 };
+
+/* metrics.c */
+/** Fill a->metrics. */
+void ma_metrics_init(ma_agent *a);
 
 /* config.c */
 /** Validate and copy the config section. 0 or AITBC_EINVAL (logged). */
@@ -197,6 +203,8 @@ void ma_spool_remove(ma_agent *a, const char *job_id, int64_t attempt);
 int ma_spool_has(ma_agent *a, const char *job_id, int64_t attempt);
 /** Append the job ids of spooled results to arr. */
 void ma_spool_ids(ma_agent *a, cJSON *arr);
+/** Results in the spool now (one directory read). */
+int ma_spool_count(ma_agent *a);
 /** What a delivery attempt came to. */
 enum { MA_SENT = 0, MA_RETRY = 1 };
 /** POST one completion; on 200 or 409 lease_lost the spool file goes. MA_SENT or MA_RETRY. */
@@ -221,6 +229,8 @@ int ma_jobs_init(ma_agent *a);
 void ma_jobs_free(ma_agent *a);
 /** Start job j on a free slot (takes j->payload). 0, or AITBC_EBUSY when no slot is free. */
 int ma_jobs_start(ma_agent *a, ma_assigned *j);
+/** Jobs running (not finished); call with mu held. */
+int ma_jobs_running_locked(const ma_agent *a);
 /** 1 if a slot holds this job (attempt 0 = any attempt) and its thread is not joined yet. */
 int ma_jobs_holds(ma_agent *a, const char *job_id, int64_t attempt);
 void ma_jobs_cancel(ma_agent *a, const char *job_id);

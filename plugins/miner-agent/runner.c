@@ -110,6 +110,7 @@ static void *job_main(void *arg) {
                     j->job_id, j->attempt, rc == 0 ? "ok" : "failed",
                     (long long)(a->api->now_ms() - j->started_ms));
         deliver(a, j->http, j->job_id, j->attempt, body);
+        atomic_fetch_add(rc == 0 ? &a->jobs_ok : &a->jobs_failed, 1);
     }
     free(body);
     pthread_mutex_lock(&a->mu);
@@ -118,6 +119,13 @@ static void *job_main(void *arg) {
     pthread_mutex_unlock(&a->mu);
     ma_poller_wake(a);
     return NULL;
+}
+
+int ma_jobs_running_locked(const ma_agent *a) {
+    int n = 0;
+    for (int i = 0; a->jobs && i < a->cfg.concurrency; i++)
+        n += a->jobs[i].used && !a->jobs[i].finished;
+    return n;
 }
 
 int ma_jobs_start(ma_agent *a, ma_assigned *as) {

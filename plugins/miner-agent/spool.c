@@ -182,6 +182,20 @@ void ma_spool_ids(ma_agent *a, cJSON *arr) {
     each(a, add_id, arr);
 }
 
+static int count_one(ma_agent *a, const char *job_id, int64_t attempt, void *arg) {
+    (void)a;
+    (void)job_id;
+    (void)attempt;
+    ++*(int *)arg;
+    return 0;
+}
+
+int ma_spool_count(ma_agent *a) {
+    int n = 0;
+    each(a, count_one, &n);
+    return n;
+}
+
 typedef struct flush_arg {
     ma_http *h;
     atomic_int *abort;

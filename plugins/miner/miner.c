@@ -37,7 +37,7 @@ static const aitbc_cfg_key k_schema[] = {
     {0},
 };
 
-static const char *const k_provides[] = {AITBC_MINERS_SERVICE, NULL};
+static const char *const k_provides[] = {AITBC_MINERS_SERVICE, "metrics:miner@1", NULL};
 static const char *const k_requires[] = {AITBC_JOBS_SERVICE, AITBC_AUTH_SERVICE,
                                          AITBC_LEDGER_SERVICE, NULL};
 
@@ -77,6 +77,8 @@ static int miner_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **s
     if (rc == 0) {
         mn_service_init(ms);
         rc = api->service_register(ctx, AITBC_MINERS_SERVICE, &ms->service);
+        mn_metrics_init(ms);
+        if (rc == 0) rc = api->service_register(ctx, "metrics:miner@1", &ms->metrics);
     }
     if (rc != 0) { /* a failed init frees what it allocated: destroy is not called */
         pthread_mutex_destroy(&ms->rate_mu);

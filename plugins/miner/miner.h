@@ -28,6 +28,7 @@ typedef struct miner_state {
     int open_registration;
     char enrolment_token[256];
     aitbc_miners_v1 service;
+    aitbc_metrics_v1 metrics; /* metrics:miner@1 (metrics.c) */
     aitbc_timer *timer;
     pthread_mutex_t rate_mu;
     mn_rate rates[MN_RATE_SLOTS];
@@ -76,5 +77,7 @@ int mn_routes_register(miner_state *ms);
 
 /* service.c */
 void mn_service_init(miner_state *ms);
+/* metrics.c */
+void mn_metrics_init(miner_state *ms);
 
 #endif

@@ -43,6 +43,7 @@ typedef struct state {
 static state g_state;
 
 static void ping(aitbc_request *req, void *user) {
+    g_state.api->log(g_state.ctx, AITBC_LOG_DEBUG, "ping");
     cJSON *body = cJSON_CreateObject();
     cJSON_AddBoolToObject(body, "pong", 1);
     g_state.api->respond_json(req, 200, body);
@@ -58,6 +59,40 @@ static int command_run(void *self, int argc, char **argv) {
     return 3;
 }
 static const aitbc_command_v1 command = {sizeof command, NULL, command_run};
+#endif
+
+#ifdef METRICS
+/* Series for /metrics: one good family with a label value that needs escaping, then each way a
+ * plugin can get a family wrong (the host refuses those and drops their samples). */
+static void collect(void *self, const aitbc_metrics_writer_v1 *w, aitbc_metrics_out *out) {
+    (void)self;
+    aitbc_metric_label l = {"who", "a \"quoted\" \\ value\nsecond line"};
+    if (w->family(out, "aitbc_abi_ok", AITBC_METRIC_GAUGE, "A good gauge\nover two lines.") == 0)
+        w->sample(out, &l, 1, 1.5);
+    int taken = w->family(out, "aitbc_http_requests_total", AITBC_METRIC_COUNTER, "the host's");
+    w->sample(out, NULL, 0, 666);
+    int bad = w->family(out, "aitbc_abi-bad", AITBC_METRIC_GAUGE, "not a name");
+    w->sample(out, NULL, 0, 667);
+    int untotal = w->family(out, "aitbc_abi_count", AITBC_METRIC_COUNTER, "counter sans _total");
+    w->sample(out, NULL, 0, 668);
+    int foreign = w->family(out, "other_series", AITBC_METRIC_GAUGE, "outside aitbc_");
+    w->sample(out, NULL, 0, 669);
+    if (w->family(out, "aitbc_abi_events_total", AITBC_METRIC_COUNTER, "Events.") == 0) {
+        aitbc_metric_label reserved = {"__name__", "x"};
+        w->sample(out, &reserved, 1, 670);
+        w->sample(out, NULL, 0, 7);
+    }
+    aitbc_metric_one(w, out, "aitbc_abi_refusals", AITBC_METRIC_GAUGE, "Families refused.",
+                     (double)((taken != 0) + (bad != 0) + (untotal != 0) + (foreign != 0)));
+}
+static void never_collect(void *self, const aitbc_metrics_writer_v1 *w, aitbc_metrics_out *out) {
+    (void)self;
+    (void)w;
+    (void)out;
+    abort(); /* its table is too small: the host must not call it */
+}
+static const aitbc_metrics_v1 metrics = {sizeof metrics, NULL, collect};
+static const aitbc_metrics_v1 small_metrics = {4, NULL, never_collect};
 #endif
 
 #ifdef INIT_FAIL
@@ -96,6 +131,11 @@ static int plugin_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **
 #endif
 #ifdef COMMAND
     if (api->service_register(ctx, "command:verify-chain@1", &command) != 0) return AITBC_EINVAL;
+#endif
+#ifdef METRICS
+    if (api->service_register(ctx, "metrics:abi-metrics@1", &metrics) != 0 ||
+        api->service_register(ctx, "metrics:abi-metrics-small@1", &small_metrics) != 0)
+        return AITBC_EINVAL;
 #endif
     *out = &g_state;
     return 0;

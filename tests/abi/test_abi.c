@@ -66,7 +66,8 @@ static char *slurp(const char *name) {
     return buf;
 }
 
-static void write_config(const char *plugins_yaml) {
+/* node_extra: more keys of the node section (", log_format: json"), "" for none. */
+static void write_config_node(const char *node_extra, const char *plugins_yaml) {
     char p[PATH_MAX];
     path_in(p, "c.yaml");
     FILE *f = fopen(p, "w");
@@ -77,11 +78,15 @@ static void write_config(const char *plugins_yaml) {
     const char *real_plugins = "";
 #endif
     fprintf(f,
-            "node: { data_dir: \"%s/data\", plugin_path: \"%s:%s%s\", log_level: debug }\n"
+            "node: { data_dir: \"%s/data\", plugin_path: \"%s:%s%s\", log_level: debug%s }\n"
             "http: { listen: \"127.0.0.1:0\", threads: 2 }\n"
             "plugins:\n%s",
-            g_dir, ABI_PLUGIN_DIR, g_dir, real_plugins, plugins_yaml);
+            g_dir, ABI_PLUGIN_DIR, g_dir, real_plugins, node_extra, plugins_yaml);
     fclose(f);
+}
+
+static void write_config(const char *plugins_yaml) {
+    write_config_node("", plugins_yaml);
 }
 
 /* Starts aitbc-host -c <dir>/c.yaml --ready-file <dir>/ready [extra...]; returns its pid. */
@@ -474,10 +479,8 @@ static void test_lookups_declared(void **s) {
     }
 }
 
-/* A plugin built against the 1.0 headers runs on today's host, which reads its descriptor and
- * routes only as far as 1.0 defined them (the plugin's copies end there: ASan would catch more). */
-static void test_plugin_from_1_0(void **s) {
-    write_config("  abi-v10: {}\n");
+/* spawn() with the config written, then wait until it serves; *port = its HTTP port. */
+static pid_t spawn_serving(int *port) {
     pid_t pid = spawn(NULL);
     int64_t until = mono_ms() + WAIT_MS;
     while (!exists("ready") && mono_ms() < until)
@@ -487,8 +490,94 @@ static void test_plugin_from_1_0(void **s) {
     cJSON *j = cJSON_Parse(text);
     free(text);
     assert_non_null(j);
-    int port = cJSON_GetObjectItem(j, "http_port")->valueint;
+    *port = cJSON_GetObjectItem(j, "http_port")->valueint;
     cJSON_Delete(j);
+    return pid;
+}
+
+/* A plugin's metrics:*@1 service: its good families follow the host's in /metrics with label
+ * values escaped; names that would break the format or take a host family are refused and their
+ * samples dropped; a table smaller than aitbc_metrics_v1 is never called. */
+static void test_plugin_metrics(void **s) {
+    write_config("  abi-metrics: {}\n");
+    int port;
+    pid_t pid = spawn_serving(&port);
+    static char resp[256 * 1024];
+    assert_int_equal(http_get(port, "/metrics", resp, sizeof resp), 0);
+    assert_true(strncmp(resp + 9, "200", 3) == 0);
+    assert_contains(resp, "# HELP aitbc_abi_ok A good gauge over two lines.\n"
+                          "# TYPE aitbc_abi_ok gauge\n"
+                          "aitbc_abi_ok{who=\"a \\\"quoted\\\" \\\\ value\\nsecond line\"} 1.5\n");
+    assert_true(at(resp, "aitbc_process_uptime_seconds") < at(resp, "aitbc_abi_ok"));
+    assert_contains(resp, "aitbc_abi_events_total 7\n");
+    assert_contains(resp, "aitbc_abi_refusals 4\n");
+    for (int v = 666; v <= 670; v++) {
+        char line[16];
+        snprintf(line, sizeof line, " %d\n", v);
+        assert_null(strstr(resp, line));
+    }
+    assert_null(strstr(resp, "abi-bad"));
+    assert_null(strstr(resp, "other_series"));
+    kill(pid, SIGTERM);
+    run r;
+    reap(pid, &r);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.err, "metrics: family already reported from metrics:abi-metrics@1 refused: "
+                           "aitbc_http_requests_total");
+    assert_contains(r.err, "metrics: family name or type from metrics:abi-metrics@1 refused: "
+                           "aitbc_abi_count");
+    run_free(&r);
+}
+
+/* node.log_format: json: every stderr line of a real run is one JSON object; a plugin's lines
+ * carry its name, and lines written while serving a request (the handler's, the access log)
+ * carry the request's id, the one the client got in Request-Id. */
+static void test_json_logs(void **s) {
+    write_config_node(", log_format: json", "  abi-good: { greeting: hi }\n");
+    int port;
+    pid_t pid = spawn_serving(&port);
+    char resp[4096], rid[64] = "";
+    assert_int_equal(http_get(port, "/abi-good/ping", resp, sizeof resp), 0);
+    const char *h = at(resp, "Request-Id: ") + strlen("Request-Id: ");
+    snprintf(rid, sizeof rid, "%.*s", (int)strcspn(h, "\r\n"), h);
+    assert_true(strlen(rid) > 4);
+    kill(pid, SIGTERM);
+    run r;
+    reap(pid, &r);
+    assert_int_equal(r.status, 0);
+    int lines = 0, lifecycle = 0, handler = 0, access = 0;
+    for (char *line = r.err, *end; *line; line = end + 1) {
+        end = strchr(line, '\n');
+        assert_non_null(end);
+        cJSON *o = cJSON_ParseWithLength(line, (size_t)(end - line));
+        if (!cJSON_IsObject(o)) fail_msg("not a JSON line: %.*s", (int)(end - line), line);
+        const char *plugin = cJSON_GetStringValue(cJSON_GetObjectItem(o, "plugin"));
+        const char *msg = cJSON_GetStringValue(cJSON_GetObjectItem(o, "msg"));
+        const char *id = cJSON_GetStringValue(cJSON_GetObjectItem(o, "request_id"));
+        assert_non_null(cJSON_GetStringValue(cJSON_GetObjectItem(o, "ts")));
+        assert_non_null(cJSON_GetStringValue(cJSON_GetObjectItem(o, "level")));
+        assert_non_null(plugin);
+        assert_non_null(msg);
+        lifecycle += !strcmp(plugin, "abi-good") && !strcmp(msg, "lifecycle start") && !id;
+        handler += !strcmp(plugin, "abi-good") && !strcmp(msg, "ping") && id && !strcmp(id, rid);
+        access += !strcmp(plugin, "http") && strstr(msg, "GET /abi-good/ping 200") && id &&
+                  !strcmp(id, rid);
+        lines++;
+        cJSON_Delete(o);
+    }
+    assert_true(lines > 5);
+    assert_int_equal(lifecycle, 1);
+    assert_int_equal(handler, 1);
+    assert_int_equal(access, 1);
+    run_free(&r);
+}
+
+/* A plugin built against the 1.0 headers runs on today's host, which reads its descriptor and
+ * routes only as far as 1.0 defined them (the plugin's copies end there: ASan would catch more). */
+static void test_plugin_from_1_0(void **s) {
+    write_config("  abi-v10: {}\n");
+    int port;
+    pid_t pid = spawn_serving(&port);
     char resp[4096];
     assert_int_equal(http_get(port, "/abi-v10/ping", resp, sizeof resp), 0);
     assert_true(strncmp(resp + 9, "200", 3) == 0);
@@ -587,6 +676,8 @@ int main(void) {
         T(test_good_lifecycle),
         T(test_check_config),
         T(test_offline_command),
+        T(test_plugin_metrics),
+        T(test_json_logs),
         T(test_usage),
         T(test_uses),
         T(test_lookups_declared),

@@ -66,6 +66,7 @@ static const char good_yaml[] =
     "node:\n"
     "  data_dir: /var/lib/aitbc\n"
     "  log_level: debug\n"
+    "  log_format: json\n"
     "  workers: 3\n"
     "  plugin_path: /opt/a:/opt/b\n"
     "http: { listen: \"0.0.0.0:8080\", threads: 8, max_body_bytes: 2048, path_prefix: /api,\n"
@@ -90,6 +91,7 @@ static void test_good_file(void **state) {
     assert_int_equal(config_settings(cfg, &s, g_err, sizeof g_err), 0);
     assert_string_equal(s.data_dir, "/var/lib/aitbc");
     assert_string_equal(s.log_level, "debug");
+    assert_string_equal(s.log_format, "json");
     assert_int_equal(s.workers, 3);
     assert_string_equal(s.plugin_path, "/opt/a:/opt/b");
     assert_string_equal(s.http_host, "0.0.0.0");
@@ -108,9 +110,9 @@ static void test_good_file(void **state) {
 
     const cJSON *plugins = cJSON_GetObjectItem(config_root(cfg), "plugins");
     const cJSON *chain = cJSON_GetObjectItem(plugins, "chain");
-    assert_int_equal(config_line(cfg, plugins), 14);
-    assert_int_equal(config_line(cfg, chain), 16);
-    assert_int_equal(config_line(cfg, cJSON_GetObjectItem(chain, "label")), 18);
+    assert_int_equal(config_line(cfg, plugins), 15);
+    assert_int_equal(config_line(cfg, chain), 17);
+    assert_int_equal(config_line(cfg, cJSON_GetObjectItem(chain, "label")), 19);
     assert_true(cJSON_IsNull(cJSON_GetObjectItem(plugins, "empty")));
     assert_int_equal(config_line(cfg, NULL), 0);
     config_free(cfg);
@@ -124,6 +126,7 @@ static void test_defaults(void **state) {
     assert_int_equal(config_settings(cfg, &s, g_err, sizeof g_err), 0);
     assert_string_equal(s.data_dir, "./data");
     assert_string_equal(s.log_level, "info");
+    assert_string_equal(s.log_format, "text");
     assert_string_equal(s.http_host, "127.0.0.1");
     assert_int_equal(s.http_port, 18000);
     assert_int_equal(s.http_threads, 4);
@@ -214,6 +217,7 @@ static void test_unknown_key_line(void **state) {
     expect_settings_error("http:\n  listen: 127.0.0.1:1\n\n  treads: 4\n", 4, "'treads'");
     expect_settings_error("storage: { driver: postgres }\n", 1, "'driver' must be sqlite");
     expect_settings_error("node:\n  log_level: loud\n", 2, "'log_level' must be");
+    expect_settings_error("node:\n  log_format: xml\n", 2, "'log_format' must be text|json");
     expect_settings_error("plugins:\n  hello: 3\n", 2, "plugin 'hello'");
     expect_settings_error("websocket: { path: ws }\n", 1, "'path' must start with '/'");
     expect_settings_error("http: { path_prefix: /api/ }\n", 1, "'path_prefix'");

@@ -13,18 +13,6 @@ static void stats_exchange(int64_t *markets, int64_t *trades) {
     th_resp_free(&r);
 }
 
-static void order(const jt_client *c, const char *side) {
-    char body[200];
-    snprintf(body, sizeof body,
-             "{\"market\":\"AIT-BTC\",\"side\":\"%s\",\"type\":\"limit\",\"price\":\"0.001\","
-             "\"quantity\":\"1\"}",
-             side);
-    th_resp r;
-    assert_int_equal(th_req(H, "POST", "/v1/exchange/orders", c->key, body, &r), 0);
-    expect_status(r.status, 201, &r, "order");
-    th_resp_free(&r);
-}
-
 static void test_stats_count_exchange(void **st) {
     (void)st;
     int64_t markets = -1, trades = -1;
@@ -32,17 +20,9 @@ static void test_stats_count_exchange(void **st) {
     assert_int_equal(markets, 1);
     assert_int_equal(trades, 0);
     jt_client seller, buyer;
-    jt_client_new(H, "10", &seller);
-    jt_client_new(H, "0", &buyer);
-    char body[200];
-    snprintf(body, sizeof body, "{\"address\":\"%s\",\"asset\":\"BTC\",\"amount\":\"1\"}",
-             buyer.address);
-    th_resp r;
-    assert_int_equal(th_req(H, "POST", "/v1/admin/mint", jt_admin(H), body, &r), 0);
-    expect_status(r.status, 201, &r, "mint BTC");
-    th_resp_free(&r);
-    order(&seller, "sell");
-    order(&buyer, "buy");
+    jt_exchange_pair(H, &seller, &buyer);
+    assert_int_equal(jt_exchange_order(H, &seller, "sell"), 201);
+    assert_int_equal(jt_exchange_order(H, &buyer, "buy"), 201);
     stats_exchange(&markets, &trades);
     assert_int_equal(markets, 1);
     assert_int_equal(trades, 1);

@@ -6,6 +6,7 @@
 #include <aitbc/money.h>
 #include <aitbc/util.h>
 #include <inttypes.h>
+#include <math.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -266,6 +267,110 @@ long jt_submit(th_host *h, const jt_client *c, const char *body, char job_id[64]
     if (th_req(h, "POST", "/v1/jobs", c->key, body, &r) != 0) die("submit", &r);
     long st = r.status;
     if (st == 201 && job_id) snprintf(job_id, 64, "%s", jt_str(r.json, "job_id"));
+    th_resp_free(&r);
+    return st;
+}
+
+char *jt_scrape(th_host *h) {
+    th_resp r;
+    if (th_req(h, "GET", "/metrics", NULL, NULL, &r) != 0 || r.status != 200) die("metrics", &r);
+    char *text = strdup(r.body);
+    th_resp_free(&r);
+    if (!text) die("metrics copy", NULL);
+    return text;
+}
+
+double jt_metric_in(const char *text, const char *series) {
+    size_t n = strlen(series);
+    for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+        if (strncmp(p, series, n) == 0 && p[n] == ' ') return strtod(p + n + 1, NULL);
+    return NAN;
+}
+
+double jt_metric(th_host *h, const char *series) {
+    char *text = jt_scrape(h);
+    double v = jt_metric_in(text, series);
+    free(text);
+    return v;
+}
+
+static int unexported_in(const char *text, const char *path, const char *prefix, int with_prefix) {
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "cannot read %s\n", path);
+        return -1;
+    }
+    static char buf[256 * 1024];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    int missing = 0, checked = 0;
+    for (const char *p = strstr(buf, "aitbc_"); p; p = strstr(p, "aitbc_")) {
+        size_t k = strspn(p, "abcdefghijklmnopqrstuvwxyz0123456789_");
+        char name[128], line[140];
+        snprintf(name, sizeof name, "%.*s", (int)k, p);
+        p += k;
+        if ((strncmp(name, prefix, strlen(prefix)) == 0) != with_prefix) continue;
+        checked++;
+        snprintf(line, sizeof line, "\n%s{", name);
+        if (strstr(text, line)) continue;
+        snprintf(line, sizeof line, "\n%s ", name);
+        if (strstr(text, line)) continue;
+        fprintf(stderr, "%s queries %s, which the node does not export\n", path, name);
+        missing++;
+    }
+    return checked ? missing : -1; /* nothing to check is a broken test */
+}
+
+int jt_unexported(const char *text, const char *prefix, int with_prefix) {
+    static const char *const shipped[] = {"contrib/grafana/aitbc.json",
+                                          "contrib/prometheus/alerts.yml"};
+    int missing = 0;
+    for (size_t i = 0; i < sizeof shipped / sizeof *shipped; i++) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s", JT_SOURCE_DIR, shipped[i]);
+        int n = unexported_in(text, path, prefix, with_prefix);
+        if (n < 0) return -1;
+        missing += n;
+    }
+    return missing;
+}
+
+int jt_promtool_check(const char *text, const char *path) {
+    FILE *f = fopen(path, "w");
+    if (!f || fputs(text, f) < 0 || fclose(f) != 0) die("write the scrape", NULL);
+    if (system("command -v promtool >/dev/null 2>&1") != 0) {
+        fprintf(stderr, "promtool not installed (Debian package prometheus): lint skipped\n");
+        return 77;
+    }
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "promtool check metrics < '%s'", path);
+    int rc = system(cmd);
+    return rc == 0 ? 0 : 1;
+}
+
+void jt_exchange_pair(th_host *h, jt_client *seller, jt_client *buyer) {
+    jt_client_new(h, "10", seller);
+    jt_client_new(h, "0", buyer);
+    char body[200];
+    snprintf(body, sizeof body, "{\"address\":\"%s\",\"asset\":\"BTC\",\"amount\":\"1\"}",
+             buyer->address);
+    th_resp r;
+    if (th_req(h, "POST", "/v1/admin/mint", jt_admin(h), body, &r) != 0 || r.status != 201)
+        die("mint BTC", &r);
+    th_resp_free(&r);
+}
+
+long jt_exchange_order(th_host *h, const jt_client *c, const char *side) {
+    char body[200];
+    snprintf(body, sizeof body,
+             "{\"market\":\"AIT-BTC\",\"side\":\"%s\",\"type\":\"limit\",\"price\":\"0.001\","
+             "\"quantity\":\"1\"}",
+             side);
+    th_resp r;
+    if (th_req(h, "POST", "/v1/exchange/orders", c->key, body, &r) != 0) die("order", &r);
+    long st = r.status;
+    if (st != 201) fprintf(stderr, "order: %ld %s\n", st, r.body ? r.body : "");
     th_resp_free(&r);
     return st;
 }

@@ -51,6 +51,24 @@ long jt_complete(th_host *h, const jt_miner *m, const char *job_id, int64_t atte
                  const char *result, int64_t units, th_resp *r);
 /** Submit a job; body text. Returns status; *job_id filled on 201. */
 long jt_submit(th_host *h, const jt_client *c, const char *body, char job_id[64]);
+/** GET /metrics (from loopback: no key) as text; caller frees. */
+char *jt_scrape(th_host *h);
+/** The value of the sample written exactly as series ("name{labels}") in text; NAN if absent. */
+double jt_metric_in(const char *text, const char *series);
+/** jt_metric_in on a fresh scrape. */
+double jt_metric(th_host *h, const char *series);
+/** Series the shipped Grafana dashboard and alert rules (contrib/) name (words aitbc_...) that
+ *  the scrape text lacks, each printed; only names starting with prefix (with_prefix 1) or only
+ *  the others (0). -1 if a file is unreadable or names none. */
+int jt_unexported(const char *text, const char *prefix, int with_prefix);
+/** Write a scrape to path (kept for a person to read) and lint it with `promtool check metrics`:
+ *  0 clean, 1 not, 77 promtool is not installed (said on stderr). */
+int jt_promtool_check(const char *text, const char *path);
+/** Two exchange traders: seller holds 10 AIT, buyer 1 BTC (minted by the admin). */
+void jt_exchange_pair(th_host *h, jt_client *seller, jt_client *buyer);
+/** A limit order of 1 AIT at 0.001 BTC on AIT-BTC (exchange plugin); side "buy" or "sell".
+ *  Returns the HTTP status (the body goes to stderr unless 201). */
+long jt_exchange_order(th_host *h, const jt_client *c, const char *side);
 /** Job JSON (caller frees) through GET as admin, waiting up to wait_s. */
 cJSON *jt_job(th_host *h, const char *job_id, int wait_s);
 /** Available and locked AIT of an address in base units (explorer). */

@@ -69,6 +69,10 @@ static void read_file(th_host *h, const char *name, char *out, size_t cap) {
     out[strcspn(out, "\r\n")] = '\0';
 }
 
+static int no_job_running(void *m) {
+    return jt_metric(m, "aitbc_miner_agent_jobs_running") == 0;
+}
+
 static void test_job_runs_verifies_and_pays(void **st) {
     (void)st;
     char addr[48], id[64];
@@ -142,6 +146,24 @@ static void test_job_runs_verifies_and_pays(void **st) {
     rec = at_miner_record(C, addr);
     assert_true(jt_int(cJSON_GetObjectItem(rec, "metrics"), "cpu_cores") >= 1);
     cJSON_Delete(rec);
+
+    /* the miner node's own /metrics: both attempts reported, nothing left in the spool (a job
+     * thread counts its attempt after delivering it, then leaves its slot) */
+    assert_true(th_wait_until(no_job_running, m, 10000));
+    char *text = jt_scrape(m);
+    assert_true(jt_metric_in(text, "aitbc_miner_agent_slots") == 2);
+    assert_true(jt_metric_in(text, "aitbc_miner_agent_jobs_running") == 0);
+    assert_true(jt_metric_in(text, "aitbc_miner_agent_jobs_finished_total{outcome=\"ok\"}") == 1);
+    assert_true(jt_metric_in(text, "aitbc_miner_agent_jobs_finished_total{outcome=\"failed\"}") ==
+                1);
+    assert_true(jt_metric_in(text, "aitbc_miner_agent_spooled_results") == 0);
+    assert_true(jt_metric_in(text, "aitbc_miner_agent_registered") == 1);
+    assert_true(jt_metric_in(text, "aitbc_miner_agent_coordinator_up") == 1);
+    assert_true(jt_metric_in(text, "aitbc_miner_agent_draining") == 0);
+    assert_int_equal(jt_unexported(text, "aitbc_miner_agent_", 1), 0);
+    int lint = jt_promtool_check(text, "it_agent_miner.prom");
+    assert_true(lint == 0 || lint == 77);
+    free(text);
     assert_int_equal(th_stop(m), 0);
 }
 

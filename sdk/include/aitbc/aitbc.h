@@ -12,6 +12,7 @@
 #include "json.h"
 #include "util.h"
 #include "command.h"
+#include "metrics.h"
 #include "paging.h"
 #include "answer.h"
 #include "receipt.h"

@@ -1,0 +1,88 @@
+/* The Prometheus text format's small pieces: a growing buffer, sample values, label escaping and
+ * cumulative histogram lines. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "metrics_priv.h"
+
+void mb_printf(mbuf *b, const char *fmt, ...) {
+    if (b->failed) return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            b->failed = 1;
+            return;
+        }
+        if ((size_t)n < b->cap - b->len) {
+            b->len += (size_t)n;
+            return;
+        }
+        size_t cap = b->cap * 2 + (size_t)n;
+        char *grown = realloc(b->p, cap);
+        if (!grown) {
+            b->failed = 1;
+            return;
+        }
+        b->p = grown;
+        b->cap = cap;
+    }
+}
+
+void mb_value(mbuf *b, double v) {
+    if (isnan(v))
+        mb_printf(b, "NaN");
+    else if (isinf(v))
+        mb_printf(b, v > 0 ? "+Inf" : "-Inf");
+    else if (v == floor(v) && fabs(v) < 1e18)
+        mb_printf(b, "%.0f", v);
+    else
+        mb_printf(b, "%.15g", v); /* shortest for most decimal inputs */
+}
+
+void mb_escape(const char *in, char *out, size_t cap) {
+    size_t o = 0;
+    for (; in && *in && o + 3 < cap; in++) {
+        if (*in == '\\' || *in == '"') {
+            out[o++] = '\\';
+            out[o++] = *in;
+        } else if (*in == '\n') {
+            out[o++] = '\\';
+            out[o++] = 'n';
+        } else {
+            out[o++] = *in;
+        }
+    }
+    out[o] = '\0';
+}
+
+int mb_has_family(const mbuf *b, const char *name) {
+    size_t n = strlen(name);
+    const char *p = b->p, *end = b->p + b->len;
+    while (p && p < end) {
+        if (strncmp(p, "# TYPE ", 7) == 0 && (size_t)(end - p) > 7 + n &&
+            strncmp(p + 7, name, n) == 0 && p[7 + n] == ' ')
+            return 1;
+        p = memchr(p, '\n', (size_t)(end - p));
+        if (p) p++;
+    }
+    return 0;
+}
+
+void mb_histogram(mbuf *b, const char *name, const double *bounds, size_t nb,
+                  const uint64_t *counts, double sum) {
+    uint64_t cum = 0;
+    for (size_t k = 0; k <= nb; k++) {
+        cum += counts[k];
+        if (k < nb)
+            mb_printf(b, "%s_bucket{le=\"%g\"} %llu\n", name, bounds[k], (unsigned long long)cum);
+        else
+            mb_printf(b, "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long)cum);
+    }
+    mb_printf(b, "%s_sum %.6f\n%s_count %llu\n", name, sum, name, (unsigned long long)cum);
+}
