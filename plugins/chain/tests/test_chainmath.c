@@ -218,7 +218,8 @@ static void tx_hash_direct_equals_general(void **state) {
     for (size_t r = 0; r < sizeof refs / sizeof *refs; r++)
         for (size_t n = 0; n < sizeof nums / sizeof *nums; n++) {
             fill_tx(&t, n % 2 ? CHAIN_OP_MINT : CHAIN_OP_TRANSFER, "TRANSFER", n % 2 ? "" : a1,
-                    n % 3 ? a2 : "", nums[n], nums[(n + 3) % 10]);
+                    n % 3 ? a2 : "", nums[n], (int64_t)n);
+            t.seq = nums[(n + 3) % 10];
             snprintf(t.ref, sizeof t.ref, "%s", refs[r]);
             t.fee = nums[(n + 5) % 10];
             t.ts_ms = nums[(n + 7) % 10];
