@@ -82,7 +82,7 @@ void http_defer(aitbc_request *req, const char *key, int64_t deadline_ms, aitbc_
 
 void defer_cancel(aitbc_request *req) {
     pthread_mutex_lock(&g_lock);
-    if (req->park_state == 1) unlink_locked(req);
+    if (req->park_state == 1 || req->park_state == 2) unlink_locked(req); /* still registered */
     req->park_state = 0;
     req->deferred = 0;
     req->retry = NULL;

@@ -495,6 +495,9 @@ void http_on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     int64_t micros = http_now_us() - req->start_us;
     if (req->idem) /* never answered (client gone): forget the claim so a retry can run */
         idem_finish(req->idem, 499, NULL, 0);
+    /* A long-poll parked by its handler on the writer: the client hung up before the resumed
+     * connection came back to park it, so it is still in the registry. */
+    if (req->deferred) defer_cancel(req);
     unsigned status = req->phase == PH_DONE ? req->status : 0;
     int library_answer = 0;
     if (!status && conn) {

@@ -1,9 +1,7 @@
 #!/bin/sh
 # Installs everything AITBC needs to build, run and test on Debian 12 (bookworm). Tesseract is the
 # OCR compute backend's engine. nodejs (with its npm) and chromium are for the tests only: an
-# independent Ed25519 + RFC 8785 check of receipts, and the browser tests. prometheus is for its
-# promtool: the tests lint /metrics and the alert rules with it (installing it starts no service
-# in a container; on a machine with systemd, `systemctl disable --now prometheus` if unwanted).
+# independent Ed25519 + RFC 8785 check of receipts, and the browser tests.
 set -eu
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
@@ -14,7 +12,16 @@ $SUDO apt-get install -y -qq --no-install-recommends \
     libmicrohttpd-dev libwebsockets-dev libcjson-dev libyaml-dev libsqlite3-dev \
     libsodium-dev libcurl4-openssl-dev libcmocka-dev \
     libtesseract-dev libleptonica-dev tesseract-ocr tesseract-ocr-eng \
-    nodejs chromium prometheus >/dev/null
+    nodejs chromium >/dev/null
+# promtool, which lints /metrics and the alert rules in the tests, taken out of Debian's prometheus
+# package: installing the package itself would also start a Prometheus server on a systemd machine.
+if ! command -v promtool >/dev/null 2>&1; then
+    tmp=$(mktemp -d) && chmod 755 "$tmp" # apt downloads as its _apt user
+    (cd "$tmp" && apt-get download -qq prometheus >/dev/null &&
+        dpkg-deb --fsys-tarfile prometheus_*.deb | tar -x ./usr/bin/promtool)
+    $SUDO install -m 0755 "$tmp/usr/bin/promtool" /usr/local/bin/promtool
+    rm -rf "$tmp"
+fi
 # The browser tests' npm packages (tests/browser/package-lock.json): playwright-core drives the
 # system chromium above and never downloads a browser of its own; axe-core checks accessibility.
 command -v npm >/dev/null 2>&1 || $SUDO apt-get install -y -qq --no-install-recommends npm >/dev/null

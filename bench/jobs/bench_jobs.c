@@ -2,7 +2,8 @@
  * admin): (1) submits per second with escrow, (2) submit→assign latency with one long-polling
  * miner (p50/p99), (3) full lifecycle jobs per second with N simulated miners. Every request
  * opens a new TCP connection (libcurl easy handle per call), as the test harness does.
- * usage: bench_jobs [submits] [latency_samples] [lifecycle_jobs] [miners] */
+ * (4, with parked > 0) host CPU per job when one job at a time meets that many parked polls.
+ * usage: bench_jobs [submits] [latency_samples] [lifecycle_jobs] [miners] [parked] */
 #include "jobs_th.h"
 #include <pthread.h>
 #include <stdint.h>
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define SUBMITTERS 4
 #define CAPS "{\"gpus\":[{\"name\":\"L4\",\"memory_mb\":24000}],\"job_types\":[\"%s\"]}"
@@ -50,7 +52,9 @@ static double submit_rate(int total, const char *type, int *ok) {
     sub_arg a[SUBMITTERS];
     int64_t t0 = now_us();
     for (int i = 0; i < SUBMITTERS; i++) {
-        a[i] = (sub_arg){total / SUBMITTERS, type, 0};
+        /* the first thread takes the remainder: exactly total jobs, or the lifecycle waits on
+         * jobs that were never submitted */
+        a[i] = (sub_arg){total / SUBMITTERS + (i == 0 ? total % SUBMITTERS : 0), type, 0};
         pthread_create(&t[i], NULL, submitter, &a[i]);
     }
     *ok = 0;
@@ -163,12 +167,93 @@ static double lifecycle(int jobs, int miners) {
     return rate;
 }
 
+/* ---- 4: one job among many parked polls ---- */
+static volatile int g_fan_done, g_fan_stop;
+
+static void *fan_miner(void *p) {
+    jt_miner *m = p;
+    while (!__atomic_load_n(&g_fan_stop, __ATOMIC_SEQ_CST)) {
+        th_resp r;
+        jt_beat(H, m, 5, "[]", &r);
+        const cJSON *j;
+        cJSON_ArrayForEach(j, cJSON_GetObjectItemCaseSensitive(r.json, "jobs")) {
+            th_resp c;
+            jt_complete(H, m, jt_str(j, "job_id"), jt_int(j, "attempt"), "{\"t\":1}", 1, &c);
+            th_resp_free(&c);
+            __atomic_add_fetch(&g_fan_done, 1, __ATOMIC_SEQ_CST);
+        }
+        th_resp_free(&r);
+    }
+    return NULL;
+}
+
+/* The host's CPU time so far (user + system) in ms, from /proc (pid from its ready file). */
+static double host_cpu_ms(void) {
+    char path[512], buf[1024];
+    snprintf(path, sizeof path, "%s/ready.json", th_data_dir(H));
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    if (f) fclose(f);
+    buf[n] = 0;
+    cJSON *ready = cJSON_Parse(buf);
+    int pid = (int)jt_int(ready, "pid");
+    cJSON_Delete(ready);
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    f = fopen(path, "r");
+    n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    if (f) fclose(f);
+    buf[n] = 0;
+    const char *p = strrchr(buf, ')'); /* fields after the command name; utime, stime: 14, 15 */
+    unsigned long long ut = 0, st = 0;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+        return 0;
+    return (double)(ut + st) * 1000.0 / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* jobs submitted one at a time while `parked` miners wait in long-polls: host CPU per job. */
+static double parked_fan_out(int jobs, int parked, double *p50) {
+    jt_miner *m = calloc((size_t)parked, sizeof *m);
+    pthread_t *t = calloc((size_t)parked, sizeof *t);
+    int64_t *lat = calloc((size_t)jobs, sizeof *lat);
+    for (int i = 0; i < parked; i++) {
+        jt_miner_register(H, &m[i], caps("fan"), 1, "0.001");
+        pthread_create(&t[i], NULL, fan_miner, &m[i]);
+    }
+    struct timespec settle = {0, 500000000}, pause = {0, 20000000};
+    nanosleep(&settle, NULL);
+    double cpu0 = host_cpu_ms();
+    char id[64];
+    for (int i = 0; i < jobs; i++) {
+        nanosleep(&pause, NULL); /* the poll that took the last job parks again */
+        int64_t t0 = now_us();
+        jt_submit(H, &C, "{\"payload\":{\"type\":\"fan\"},\"max_price\":\"0.01\"}", id);
+        while (__atomic_load_n(&g_fan_done, __ATOMIC_SEQ_CST) <= i)
+            ;
+        lat[i] = now_us() - t0;
+    }
+    /* the pauses are idle time: the CPU spent in them is the parked polls' own */
+    double cpu = (host_cpu_ms() - cpu0) / jobs;
+    __atomic_store_n(&g_fan_stop, 1, __ATOMIC_SEQ_CST);
+    for (int i = 0; i < parked; i++)
+        pthread_join(t[i], NULL);
+    qsort(lat, (size_t)jobs, sizeof *lat, cmp64);
+    *p50 = lat[jobs / 2] / 1000.0;
+    free(m);
+    free(t);
+    free(lat);
+    return cpu;
+}
+
 int main(int argc, char **argv) {
     int submits = argc > 1 ? atoi(argv[1]) : 4000;
     int samples = argc > 2 ? atoi(argv[2]) : 300;
     int life_jobs = argc > 3 ? atoi(argv[3]) : 2000;
     int miners = argc > 4 ? atoi(argv[4]) : 8;
-    H = jt_start_ex("heartbeat_interval_s: 30, lease_s: 120, max_attempts: 3",
+    int parked = argc > 5 ? atoi(argv[5]) : 0;
+    /* Every simulated miner registers from 127.0.0.1: lift the per-address limit (30/min), or
+     * the miners past it get 429 and the lifecycle waits on them forever. */
+    H = jt_start_ex("heartbeat_interval_s: 30, lease_s: 120, max_attempts: 3, "
+                    "register_rate_per_min: 100000",
                     "http: { listen: \"127.0.0.1:0\", access_log: false, threads: 4 }\n");
     if (!H) {
         fprintf(stderr, "host did not start\n");
@@ -188,6 +273,12 @@ int main(int argc, char **argv) {
            life_jobs, miners, lr);
     double lr1 = lifecycle(life_jobs / 2, 1);
     printf("full lifecycle: %d jobs, 1 miner: %.0f jobs/s\n", life_jobs / 2, lr1);
+    if (parked > 0) {
+        double fan_p50, cpu = parked_fan_out(200, parked, &fan_p50);
+        printf("one job at a time, %d miners parked in long-polls: host CPU %.2f ms per job, "
+               "submit->done p50 %.2f ms\n",
+               parked, cpu, fan_p50);
+    }
     printf("ledger conserved: %s\n", jt_conserved(H) ? "yes" : "NO");
     int st = th_stop(H);
     th_free(H);

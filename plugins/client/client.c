@@ -46,6 +46,18 @@ static const aitbc_migration k_migrations[] = {
     {5, "DROP INDEX client_jobs_done;"
         "CREATE INDEX client_jobs_completed ON client_jobs(completed_ms)"
         " WHERE state = 'COMPLETED';"},
+    /* Payloads (up to 16 MiB) out of the job rows: a column after a big one is read by walking
+     * its overflow pages, so every sweep and dispatch scan paid for whole payloads. They move to
+     * client_payloads, keyed by the job's seq (the rowid: no index of its own); payload_bytes
+     * stays for the per-account limit, counted over QUEUED rows by client_jobs_client_queued
+     * (state in it too: SQLite 3.40 reads the row for a partial index's own WHERE otherwise). */
+    {6, "CREATE TABLE client_payloads(seq INTEGER PRIMARY KEY, payload TEXT NOT NULL);"
+        "INSERT INTO client_payloads(seq, payload) SELECT seq, payload FROM client_jobs;"
+        "ALTER TABLE client_jobs ADD COLUMN payload_bytes INTEGER NOT NULL DEFAULT 0;"
+        "UPDATE client_jobs SET payload_bytes = length(CAST(payload AS BLOB));"
+        "ALTER TABLE client_jobs DROP COLUMN payload;"
+        "CREATE INDEX client_jobs_client_queued ON client_jobs(client, state, payload_bytes)"
+        " WHERE state = 'QUEUED';"},
 };
 
 static const aitbc_cfg_key k_schema[] = {
@@ -60,6 +72,12 @@ static const aitbc_cfg_key k_schema[] = {
     {"progress_interval_ms", AITBC_CFG_INT, 0,
      "least time between two accepted progress reports of one job, ms (0 = any)", .def = "1000",
      AITBC_CFG_RANGE(0, 60000)},
+    {"max_queued_jobs", AITBC_CFG_INT, 0,
+     "QUEUED jobs one account may have; a submit past it answers 429 queue_limit", .def = "1000",
+     AITBC_CFG_RANGE(1, 10000000)},
+    {"max_queued_bytes", AITBC_CFG_INT, 0,
+     "payload bytes (canonical JSON) one account's QUEUED jobs may hold; past it 429 queue_limit",
+     .def = "268435456", AITBC_CFG_RANGE(1, 1099511627776.0)},
     {0},
 };
 
@@ -81,6 +99,8 @@ static int parse_config(client_state *cs) {
     snprintf(cs->treasury, sizeof cs->treasury, "%s", tr ? tr : "");
     cs->sweep_ms = aitbc_cfg_i64(cfg, "ttl_sweep_ms");
     cs->progress_interval_ms = aitbc_cfg_i64(cfg, "progress_interval_ms");
+    cs->max_queued_jobs = aitbc_cfg_i64(cfg, "max_queued_jobs");
+    cs->max_queued_bytes = aitbc_cfg_i64(cfg, "max_queued_bytes");
     const char *kf =
         cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cfg, "receipt_key_file"));
     int n = kf ? snprintf(cs->key_path, sizeof cs->key_path, "%s", kf)

@@ -28,17 +28,22 @@ typedef struct client_state {
     atomic_int ttl_queued; /* the TTL sweep waits for the writer: do not queue another */
     _Atomic uint64_t queued_gen;
     int64_t progress_interval_ms; /* least time between two accepted progress reports of a job */
+    int64_t max_queued_jobs;      /* per account: QUEUED jobs at most (submit answers 429 past) */
+    int64_t max_queued_bytes;     /* per account: payload bytes of its QUEUED jobs at most */
 } client_state;
 
 /** The one instance (retry callbacks of long-polls get only an integer user value). */
 extern client_state *g_client;
 
-/** One row of client_jobs. Text members are malloc'd (NULL = SQL NULL); cl_job_free. */
+/** One row of client_jobs. Text members are malloc'd (NULL = SQL NULL); cl_job_free.
+ *  The payload lives in client_payloads (up to 16 MiB: every scan of live jobs would read it
+ *  otherwise): NULL after cl_job_read / cl_job_load until cl_job_payload fetches it. */
 typedef struct cl_job {
     int64_t seq;
     char job_id[AITBC_ID_MAX], client[48], state[16], job_type[JC_TYPE_MAX], miner[48];
     char payment[16], unit_type[32];
     char *payload, *constraints, *result, *error, *receipt, *miner_sig;
+    int64_t payload_bytes; /* strlen of the canonical payload, for the per-account limit */
     int64_t max_price, unit_price, price, units; /* -1 = null */
     int64_t attempt, lease_ms, created_ms, assigned_ms, started_ms, completed_ms, expires_ms;
     int64_t progress_ppm;        /* millionths of the work done (-1 = null: never reported) */
@@ -54,23 +59,28 @@ typedef struct cl_events {
 } cl_events;
 
 /* store.c */
+/* Every column of client_jobs, without the payload (client_payloads); CL_JOB_NCOLS of them. */
 #define CL_JOB_COLS                                                                                \
-    "seq, job_id, client, state, job_type, miner, payment, unit_type, payload, constraints, "      \
+    "seq, job_id, client, state, job_type, miner, payment, unit_type, constraints, "               \
     "result, error, receipt, miner_sig, max_price, unit_price, price, units, attempt, lease_ms, "  \
     "created_ms, assigned_ms, started_ms, completed_ms, expires_ms, progress_ppm, progress_ms, "   \
-    "trade_id, seller"
+    "trade_id, seller, payload_bytes"
+#define CL_JOB_NCOLS 29
 void cl_job_free(cl_job *j);
-/** Fill j from a statement selecting CL_JOB_COLS. */
+/** Fill j from a statement selecting CL_JOB_COLS (payload stays NULL). */
 void cl_job_read(client_state *cs, aitbc_stmt *s, cl_job *j);
-/** 1 found, 0 not found, <0 error. */
+/** 1 found, 0 not found, <0 error. Without the payload. */
 int cl_job_load(client_state *cs, aitbc_txn *t, const char *job_id, cl_job *j);
+/** Fetch j's payload into j->payload (no-op when it is there already). 0 or <0. */
+int cl_job_payload(client_state *cs, aitbc_txn *t, cl_job *j);
+/** Insert the row and its payload (j->payload, required). */
 int cl_job_insert(client_state *cs, aitbc_txn *t, const cl_job *j);
 /** Write every mutable column of j back. */
 int cl_job_save(client_state *cs, aitbc_txn *t, const cl_job *j);
 /** Job as API.md shows it; pending_reason asked of miners@1 when with_reason. */
 cJSON *cl_job_json(client_state *cs, const cl_job *j, int with_reason);
-/** AssignedJob for a miner. */
-cJSON *cl_assigned_json(const cl_job *j);
+/** AssignedJob for a miner (fetches the payload inside t first). NULL on error. */
+cJSON *cl_assigned_json(client_state *cs, aitbc_txn *t, cl_job *j);
 int cl_counter_add(client_state *cs, aitbc_txn *t, const char *name, int64_t delta);
 int cl_miner_stat_add(client_state *cs, aitbc_txn *t, const char *miner, int64_t completed,
                       int64_t failed, int64_t earned);

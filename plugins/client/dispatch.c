@@ -196,8 +196,10 @@ static int assign(client_state *cs, aitbc_txn *t, const aitbc_jobs_miner *m, cl_
         rc = cl_set_state(cs, t, j, "RUNNING", ev);
         if (rc == 0) rc = record_attempt(cs, t, j);
         if (rc == 0) rc = cl_counter_add(cs, t, "assigned", 1);
-        if (rc == 0) {
-            cJSON_AddItemToArray(jobs, cl_assigned_json(j));
+        cJSON *a = rc == 0 ? cl_assigned_json(cs, t, j) : NULL;
+        if (rc == 0 && !a) rc = AITBC_EIO;
+        if (a) {
+            cJSON_AddItemToArray(jobs, a);
             ++*assigned;
         }
     }
@@ -227,9 +229,14 @@ static int dispatch_in(client_state *cs, aitbc_txn *t, const aitbc_jobs_miner *m
                    " FROM client_jobs INDEXED BY client_jobs_running WHERE miner = ?1 AND "
                    "state = 'RUNNING' AND ?2 = ?2",
                    m->address, 0, 100000, NULL, NULL, &mine);
-    for (size_t i = 0; rc == 0 && running && i < mine.n; i++)
-        if (!in_array(running, mine.v[i].job_id))
-            cJSON_AddItemToArray(jobs, cl_assigned_json(&mine.v[i]));
+    for (size_t i = 0; rc == 0 && running && i < mine.n; i++) {
+        if (in_array(running, mine.v[i].job_id)) continue;
+        cJSON *a = cl_assigned_json(cs, t, &mine.v[i]); /* it lost one: send it again */
+        if (a)
+            cJSON_AddItemToArray(jobs, a);
+        else
+            rc = AITBC_EIO;
+    }
     const cJSON *it;
     cJSON_ArrayForEach(it, running) {
         int ok = 0;

@@ -15,8 +15,10 @@ void cl_respond_err(client_state *cs, aitbc_request *req, const aitbc_jobs_error
                            e->message[0] ? e->message : "Internal error.");
 }
 
-/* Load a job the caller may see: 1 and *j, or 0 after answering 404/5xx. */
-static int load_visible(client_state *cs, aitbc_request *req, const char *job_id, cl_job *j) {
+/* Load a job the caller may see (with its payload when with_payload): 1 and *j, or 0 after
+ * answering 404/5xx. */
+static int load_visible(client_state *cs, aitbc_request *req, const char *job_id, cl_job *j,
+                        int with_payload) {
     const aitbc_principal *p = cs->api->req_principal(req);
     aitbc_txn *t = cs->api->txn_begin(AITBC_TXN_READ);
     if (!t) {
@@ -24,15 +26,55 @@ static int load_visible(client_state *cs, aitbc_request *req, const char *job_id
         return 0;
     }
     int rc = job_id && strlen(job_id) < AITBC_ID_MAX ? cl_job_load(cs, t, job_id, j) : 0;
+    int mine =
+        rc == 1 && p && (p->role == AITBC_ROLE_ADMIN || strcmp(j->client, p->owner_address) == 0);
+    if (mine && with_payload) rc = cl_job_payload(cs, t, j);
     cs->api->txn_commit(t);
     if (rc < 0) {
+        if (mine) cl_job_free(j);
         aitbc_respond_rc(cs->api, cs->ctx, req, rc, NULL);
         return 0;
     }
-    if (rc == 1 && p && (p->role == AITBC_ROLE_ADMIN || strcmp(j->client, p->owner_address) == 0))
-        return 1;
+    if (mine) return 1;
     if (rc == 1) cl_job_free(j);
     cs->api->respond_error(req, 404, "not_found", NULL, "No such job.");
+    return 0;
+}
+
+/* The per-account queue limits, inside the submit's write transaction (so two submits cannot
+ * both take the last place). Counted over the partial index of QUEUED rows: a scan of this
+ * account's queued entries only, never of payloads. 0 = room, 1 after answering 429, <0 error. */
+static int queue_full(client_state *cs, aitbc_txn *t, aitbc_request *req, const cl_job *j) {
+    const aitbc_host_api *api = cs->api;
+    aitbc_stmt *s =
+        api->stmt(t, "SELECT COUNT(*), COALESCE(SUM(payload_bytes), 0) FROM client_jobs "
+                     "INDEXED BY client_jobs_client_queued "
+                     "WHERE client = ?1 AND state = 'QUEUED'");
+    if (!s) return AITBC_EIO;
+    api->bind_text(s, 1, j->client);
+    int rc = api->step(s);
+    int64_t jobs = rc == AITBC_ROW ? api->col_int64(s, 0) : 0;
+    int64_t bytes = rc == AITBC_ROW ? api->col_int64(s, 1) : 0;
+    api->stmt_done(s);
+    if (rc != AITBC_ROW) return rc < 0 ? rc : AITBC_EIO;
+    int64_t mine = (int64_t)strlen(j->payload);
+    if (jobs >= cs->max_queued_jobs) {
+        api->respond_error(req, 429, "queue_limit", NULL,
+                           "This account already has %lld QUEUED jobs, the most this node allows "
+                           "per account: wait until some have started, or cancel some, then "
+                           "submit again.",
+                           (long long)jobs);
+        return 1;
+    }
+    if (bytes + mine > cs->max_queued_bytes) {
+        api->respond_error(req, 429, "queue_limit", "payload",
+                           "This account's QUEUED jobs hold %lld bytes of payload; with this one "
+                           "(%lld bytes) they would pass the %lld bytes this node allows per "
+                           "account: wait until some have started, or cancel some, then submit "
+                           "again.",
+                           (long long)bytes, (long long)mine, (long long)cs->max_queued_bytes);
+        return 1;
+    }
     return 0;
 }
 
@@ -82,9 +124,14 @@ static void h_submit(aitbc_request *req, void *user) {
         return;
     }
     cl_events ev = {0};
-    int rc = 0;
+    int rc = queue_full(cs, t, req, &j);
+    if (rc == 1) { /* answered 429 */
+        api->txn_rollback(t);
+        cl_job_free(&j);
+        return;
+    }
     char hash[AITBC_TX_HASH_MAX];
-    if (j.max_price > 0)
+    if (rc == 0 && j.max_price > 0)
         rc = cs->ledger->lock(cs->ledger->self, t, j.client, "AIT", j.max_price, j.job_id, hash);
     if (rc == 0) rc = cl_job_insert(cs, t, &j);
     if (rc == 0) rc = cl_counter_add(cs, t, "QUEUED", 1);
@@ -113,7 +160,7 @@ static void get_retry(aitbc_request *req, void *user, int timed_out) {
     client_state *cs = g_client;
     int64_t deadline = (int64_t)(intptr_t)user;
     cl_job j;
-    if (!load_visible(cs, req, cs->api->req_param(req, "job_id"), &j)) return;
+    if (!load_visible(cs, req, cs->api->req_param(req, "job_id"), &j, 1)) return;
     if (!timed_out && !cl_terminal(j.state) && cs->api->now_ms() < deadline) {
         char key[96];
         snprintf(key, sizeof key, "job:%s", j.job_id);
@@ -143,7 +190,7 @@ static void h_get(aitbc_request *req, void *user) {
         return;
     }
     cl_job j;
-    if (!load_visible(cs, req, cs->api->req_param(req, "job_id"), &j)) return;
+    if (!load_visible(cs, req, cs->api->req_param(req, "job_id"), &j, 1)) return;
     if (wait_s > 0 && !cl_terminal(j.state)) {
         char key[96];
         int64_t deadline = cs->api->now_ms() + wait_s * 1000;
@@ -166,7 +213,7 @@ static void h_get(aitbc_request *req, void *user) {
 static void h_receipt(aitbc_request *req, void *user) {
     client_state *cs = user;
     cl_job j;
-    if (!load_visible(cs, req, cs->api->req_param(req, "job_id"), &j)) return;
+    if (!load_visible(cs, req, cs->api->req_param(req, "job_id"), &j, 0)) return;
     cJSON *r = j.receipt ? cJSON_Parse(j.receipt) : NULL;
     if (r)
         cs->api->respond_json(req, 200, r);
@@ -198,7 +245,7 @@ static void h_cancel(aitbc_request *req, void *user) {
     client_state *cs = user;
     const aitbc_host_api *api = cs->api;
     cl_job j;
-    if (!load_visible(cs, req, api->req_param(req, "job_id"), &j)) return;
+    if (!load_visible(cs, req, api->req_param(req, "job_id"), &j, 0)) return;
     cl_job_free(&j);
     aitbc_txn *t = api->txn_begin(AITBC_TXN_WRITE);
     if (!t) {
@@ -214,6 +261,7 @@ static void h_cancel(aitbc_request *req, void *user) {
         cJSON_AddStringToObject(e, "message", "canceled by the client");
         rc = cl_end_refund(cs, t, &j, "CANCELED", e, &ev);
         cJSON_Delete(e);
+        if (rc == 0) rc = cl_job_payload(cs, t, &j); /* the answer is the whole Job */
     } else if (rc == 0) {
         rc = AITBC_ENOTFOUND;
     } else if (rc == 1) {
@@ -225,6 +273,7 @@ static void h_cancel(aitbc_request *req, void *user) {
         api->txn_rollback(t);
     if (rc != 0) {
         cl_events_drop(&ev);
+        cl_job_free(&j);
         if (rc == AITBC_ENOTFOUND)
             api->respond_error(req, 404, "not_found", NULL, "No such job.");
         else

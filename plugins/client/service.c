@@ -22,10 +22,14 @@ typedef struct list_rows {
     int n;
 } list_rows;
 
-/* For aitbc_page_collect (seq is column 0 of CL_JOB_COLS): keeps the row, adds no item yet. */
+/* For aitbc_page_collect (seq is column 0 of CL_JOB_COLS, the payload follows them): keeps the
+ * row, adds no item yet. */
 static cJSON *keep_row(aitbc_stmt *s, void *user) {
     list_rows *l = user;
-    cl_job_read(l->cs, s, &l->rows[l->n++]);
+    cl_job *j = &l->rows[l->n++];
+    cl_job_read(l->cs, s, j);
+    const char *payload = l->cs->api->col_text(s, CL_JOB_NCOLS);
+    j->payload = strdup(payload ? payload : "{}");
     return NULL;
 }
 
@@ -50,9 +54,11 @@ int cl_list(void *self, const char *state, const char *client, const char *miner
     if (cursor && aitbc_cursor_decode(cursor, tag, &before, NULL) != 0)
         return jc_fail(err, 400, "invalid_argument", "cursor",
                        "not a cursor of this list with these filters");
-    char sql[512];
+    /* The payload (Job has it) only for the rows of the page: filters never read payloads. */
+    char sql[768];
     snprintf(sql, sizeof sql,
-             "SELECT " CL_JOB_COLS " FROM client_jobs WHERE seq < ?4%s%s%s "
+             "SELECT " CL_JOB_COLS ", (SELECT payload FROM client_payloads p WHERE "
+             "p.seq = client_jobs.seq) FROM client_jobs WHERE seq < ?4%s%s%s "
              "ORDER BY seq DESC LIMIT ?5",
              state ? " AND state = ?1" : "", client ? " AND client = ?2" : "",
              miner ? " AND miner = ?3" : "");

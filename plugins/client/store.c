@@ -1,5 +1,6 @@
-/* The client_jobs table: reading and writing one job row, its API.md JSON forms (Job and
- * AssignedJob), and the counters that keep /v1/admin/stats free of table scans. */
+/* The client_jobs table: reading and writing one job row (its payload in client_payloads), its
+ * API.md JSON forms (Job and AssignedJob), and the counters that keep /v1/admin/stats free of
+ * table scans. */
 #include "client.h"
 #include <stddef.h>
 #include <stdio.h>
@@ -40,27 +41,27 @@ void cl_job_read(client_state *cs, aitbc_stmt *s, cl_job *j) {
     copy_col(cs, s, 5, j->miner, sizeof j->miner);
     copy_col(cs, s, 6, j->payment, sizeof j->payment);
     copy_col(cs, s, 7, j->unit_type, sizeof j->unit_type);
-    j->payload = dup_col(cs, s, 8);
-    j->constraints = dup_col(cs, s, 9);
-    j->result = dup_col(cs, s, 10);
-    j->error = dup_col(cs, s, 11);
-    j->receipt = dup_col(cs, s, 12);
-    j->miner_sig = dup_col(cs, s, 13);
-    j->max_price = int_col(cs, s, 14);
-    j->unit_price = int_col(cs, s, 15);
-    j->price = int_col(cs, s, 16);
-    j->units = int_col(cs, s, 17);
-    j->attempt = int_col(cs, s, 18);
-    j->lease_ms = int_col(cs, s, 19);
-    j->created_ms = int_col(cs, s, 20);
-    j->assigned_ms = int_col(cs, s, 21);
-    j->started_ms = int_col(cs, s, 22);
-    j->completed_ms = int_col(cs, s, 23);
-    j->expires_ms = int_col(cs, s, 24);
-    j->progress_ppm = int_col(cs, s, 25);
-    j->progress_ms = int_col(cs, s, 26);
-    copy_col(cs, s, 27, j->trade_id, sizeof j->trade_id);
-    copy_col(cs, s, 28, j->seller, sizeof j->seller);
+    j->constraints = dup_col(cs, s, 8);
+    j->result = dup_col(cs, s, 9);
+    j->error = dup_col(cs, s, 10);
+    j->receipt = dup_col(cs, s, 11);
+    j->miner_sig = dup_col(cs, s, 12);
+    j->max_price = int_col(cs, s, 13);
+    j->unit_price = int_col(cs, s, 14);
+    j->price = int_col(cs, s, 15);
+    j->units = int_col(cs, s, 16);
+    j->attempt = int_col(cs, s, 17);
+    j->lease_ms = int_col(cs, s, 18);
+    j->created_ms = int_col(cs, s, 19);
+    j->assigned_ms = int_col(cs, s, 20);
+    j->started_ms = int_col(cs, s, 21);
+    j->completed_ms = int_col(cs, s, 22);
+    j->expires_ms = int_col(cs, s, 23);
+    j->progress_ppm = int_col(cs, s, 24);
+    j->progress_ms = int_col(cs, s, 25);
+    copy_col(cs, s, 26, j->trade_id, sizeof j->trade_id);
+    copy_col(cs, s, 27, j->seller, sizeof j->seller);
+    j->payload_bytes = int_col(cs, s, 28);
 }
 
 int cl_job_load(client_state *cs, aitbc_txn *t, const char *job_id, cl_job *j) {
@@ -72,6 +73,20 @@ int cl_job_load(client_state *cs, aitbc_txn *t, const char *job_id, cl_job *j) {
     if (rc == AITBC_ROW) cl_job_read(cs, s, j);
     api->stmt_done(s);
     return rc == AITBC_ROW ? 1 : rc == AITBC_DONE ? 0 : rc;
+}
+
+int cl_job_payload(client_state *cs, aitbc_txn *t, cl_job *j) {
+    if (j->payload) return 0;
+    const aitbc_host_api *api = cs->api;
+    aitbc_stmt *s = api->stmt(t, "SELECT payload FROM client_payloads WHERE seq = ?1");
+    if (!s) return AITBC_EIO;
+    api->bind_int64(s, 1, j->seq);
+    int rc = api->step(s);
+    if (rc == AITBC_ROW) j->payload = dup_col(cs, s, 0);
+    api->stmt_done(s);
+    /* every job has its payload row: a missing one is a damaged database */
+    if (rc == AITBC_ROW) return j->payload ? 0 : AITBC_ENOMEM;
+    return rc < 0 ? rc : AITBC_EIO;
 }
 
 static void bind_opt_text(client_state *cs, aitbc_stmt *s, int idx, const char *v) {
@@ -88,7 +103,7 @@ static void bind_opt_int(client_state *cs, aitbc_stmt *s, int idx, int64_t v) {
         cs->api->bind_null(s, idx);
 }
 
-/* Binds ?1..?28 in CL_JOB_COLS order without seq. */
+/* Binds ?1..?27 in CL_JOB_COLS order without seq and payload_bytes (which never change). */
 static void bind_all(client_state *cs, aitbc_stmt *s, const cl_job *j) {
     const aitbc_host_api *api = cs->api;
     api->bind_text(s, 1, j->job_id);
@@ -98,52 +113,63 @@ static void bind_all(client_state *cs, aitbc_stmt *s, const cl_job *j) {
     bind_opt_text(cs, s, 5, j->miner);
     api->bind_text(s, 6, j->payment);
     bind_opt_text(cs, s, 7, j->unit_type);
-    api->bind_text(s, 8, j->payload);
-    api->bind_text(s, 9, j->constraints ? j->constraints : "{}");
-    bind_opt_text(cs, s, 10, j->result);
-    bind_opt_text(cs, s, 11, j->error);
-    bind_opt_text(cs, s, 12, j->receipt);
-    bind_opt_text(cs, s, 13, j->miner_sig);
-    api->bind_int64(s, 14, j->max_price);
-    bind_opt_int(cs, s, 15, j->unit_price);
-    bind_opt_int(cs, s, 16, j->price);
-    bind_opt_int(cs, s, 17, j->units);
-    api->bind_int64(s, 18, j->attempt);
-    bind_opt_int(cs, s, 19, j->lease_ms);
-    api->bind_int64(s, 20, j->created_ms);
-    bind_opt_int(cs, s, 21, j->assigned_ms);
-    bind_opt_int(cs, s, 22, j->started_ms);
-    bind_opt_int(cs, s, 23, j->completed_ms);
-    api->bind_int64(s, 24, j->expires_ms);
-    bind_opt_int(cs, s, 25, j->progress_ppm);
-    bind_opt_int(cs, s, 26, j->progress_ms);
-    bind_opt_text(cs, s, 27, j->trade_id);
-    bind_opt_text(cs, s, 28, j->seller);
+    api->bind_text(s, 8, j->constraints ? j->constraints : "{}");
+    bind_opt_text(cs, s, 9, j->result);
+    bind_opt_text(cs, s, 10, j->error);
+    bind_opt_text(cs, s, 11, j->receipt);
+    bind_opt_text(cs, s, 12, j->miner_sig);
+    api->bind_int64(s, 13, j->max_price);
+    bind_opt_int(cs, s, 14, j->unit_price);
+    bind_opt_int(cs, s, 15, j->price);
+    bind_opt_int(cs, s, 16, j->units);
+    api->bind_int64(s, 17, j->attempt);
+    bind_opt_int(cs, s, 18, j->lease_ms);
+    api->bind_int64(s, 19, j->created_ms);
+    bind_opt_int(cs, s, 20, j->assigned_ms);
+    bind_opt_int(cs, s, 21, j->started_ms);
+    bind_opt_int(cs, s, 22, j->completed_ms);
+    api->bind_int64(s, 23, j->expires_ms);
+    bind_opt_int(cs, s, 24, j->progress_ppm);
+    bind_opt_int(cs, s, 25, j->progress_ms);
+    bind_opt_text(cs, s, 26, j->trade_id);
+    bind_opt_text(cs, s, 27, j->seller);
 }
 
 int cl_job_insert(client_state *cs, aitbc_txn *t, const cl_job *j) {
-    aitbc_stmt *s = cs->api->stmt(
+    const aitbc_host_api *api = cs->api;
+    if (!j->payload) return AITBC_EINVAL;
+    aitbc_stmt *s = api->stmt(
         t, "INSERT INTO client_jobs(job_id, client, state, job_type, miner, payment, unit_type, "
-           "payload, constraints, result, error, receipt, miner_sig, max_price, unit_price, price, "
-           "units, attempt, lease_ms, created_ms, assigned_ms, started_ms, completed_ms, "
-           "expires_ms, progress_ppm, progress_ms, trade_id, seller) VALUES(?1,?2,?3,?4,?5,?6,"
-           "?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25,?26,?27,"
+           "constraints, result, error, receipt, miner_sig, max_price, unit_price, price, units, "
+           "attempt, lease_ms, created_ms, assigned_ms, started_ms, completed_ms, expires_ms, "
+           "progress_ppm, progress_ms, trade_id, seller, payload_bytes) VALUES(?1,?2,?3,?4,?5,"
+           "?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25,?26,?27,"
            "?28)");
     if (!s) return AITBC_EIO;
     bind_all(cs, s, j);
-    int rc = cs->api->step(s);
-    cs->api->stmt_done(s);
-    return rc < 0 ? rc : 0;
+    api->bind_int64(s, 28, (int64_t)strlen(j->payload));
+    int rc = api->step(s);
+    api->stmt_done(s);
+    if (rc < 0) return rc;
+    /* Same transaction, keyed by the row's seq (its rowid: no index of its own to write). */
+    s = api->stmt(t, "INSERT INTO client_payloads(seq, payload) "
+                     "SELECT seq, ?2 FROM client_jobs WHERE job_id = ?1");
+    if (!s) return AITBC_EIO;
+    api->bind_text(s, 1, j->job_id);
+    api->bind_text(s, 2, j->payload);
+    rc = api->step(s);
+    int64_t n = rc >= 0 ? api->changes(s) : 0;
+    api->stmt_done(s);
+    return rc < 0 ? rc : n == 1 ? 0 : AITBC_EIO;
 }
 
 int cl_job_save(client_state *cs, aitbc_txn *t, const cl_job *j) {
     aitbc_stmt *s = cs->api->stmt(
         t, "UPDATE client_jobs SET client=?2, state=?3, job_type=?4, miner=?5, payment=?6, "
-           "unit_type=?7, payload=?8, constraints=?9, result=?10, error=?11, receipt=?12, "
-           "miner_sig=?13, max_price=?14, unit_price=?15, price=?16, units=?17, attempt=?18, "
-           "lease_ms=?19, created_ms=?20, assigned_ms=?21, started_ms=?22, completed_ms=?23, "
-           "expires_ms=?24, progress_ppm=?25, progress_ms=?26, trade_id=?27, seller=?28 "
-           "WHERE job_id=?1");
+           "unit_type=?7, constraints=?8, result=?9, error=?10, receipt=?11, miner_sig=?12, "
+           "max_price=?13, unit_price=?14, price=?15, units=?16, attempt=?17, lease_ms=?18, "
+           "created_ms=?19, assigned_ms=?20, started_ms=?21, completed_ms=?22, expires_ms=?23, "
+           "progress_ppm=?24, progress_ms=?25, trade_id=?26, seller=?27 WHERE job_id=?1");
     if (!s) return AITBC_EIO;
     bind_all(cs, s, j);
     int rc = cs->api->step(s);
@@ -219,7 +245,8 @@ cJSON *cl_job_json(client_state *cs, const cl_job *j, int with_reason) {
     return o;
 }
 
-cJSON *cl_assigned_json(const cl_job *j) {
+cJSON *cl_assigned_json(client_state *cs, aitbc_txn *t, cl_job *j) {
+    if (cl_job_payload(cs, t, j) != 0) return NULL;
     cJSON *o = cJSON_CreateObject();
     if (!o) return NULL;
     cJSON_AddStringToObject(o, "job_id", j->job_id);

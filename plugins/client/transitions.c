@@ -72,10 +72,16 @@ static int sha_of_text(const char *text, char out[65]) {
 
 /* A signed receipt for a job that ran: COMPLETED (with the key miner_pk that signed the result),
  * or FAILED after an assignment (miner_pk NULL). */
-static int make_receipt(client_state *cs, cl_job *j, const char *miner_pk) {
+static int make_receipt(client_state *cs, aitbc_txn *t, cl_job *j, const char *miner_pk) {
     char rid[AITBC_ID_MAX], psha[65], rsha[65], ts[AITBC_TIME_MAX];
     aitbc_random_id("rcpt", rid);
-    int rc = sha_of_text(j->payload, psha);
+    int fetched = !j->payload;
+    int rc = cl_job_payload(cs, t, j);
+    if (rc == 0) rc = sha_of_text(j->payload, psha);
+    if (fetched) { /* a sweep fails up to 200 jobs in one go: hold one payload at a time */
+        free(j->payload);
+        j->payload = NULL;
+    }
     if (rc == 0) rc = sha_of_text(strcmp(j->state, "COMPLETED") == 0 ? j->result : j->error, rsha);
     if (rc != 0) return rc;
     cJSON *r = cJSON_CreateObject();
@@ -131,7 +137,7 @@ int cl_end_refund(client_state *cs, aitbc_txn *t, cl_job *j, const char *state,
         snprintf(prev, sizeof prev, "%s", j->state);
         snprintf(j->state, sizeof j->state, "FAILED");
         if (!j->error) j->error = strdup("{\"code\":\"failed\",\"message\":\"job failed\"}");
-        rc = make_receipt(cs, j, NULL);
+        rc = make_receipt(cs, t, j, NULL);
         snprintf(j->state, sizeof j->state, "%s", prev);
         if (rc == 0) rc = cl_miner_stat_add(cs, t, j->miner, 0, 1, 0);
         if (rc != 0) return rc;
@@ -183,7 +189,7 @@ int cl_end_completed(client_state *cs, aitbc_txn *t, cl_job *j, const char *mine
     j->lease_ms = -1;
     j->progress_ppm = 1000000;
     snprintf(j->state, sizeof j->state, "COMPLETED");
-    rc = make_receipt(cs, j, miner_pk);
+    rc = make_receipt(cs, t, j, miner_pk);
     snprintf(j->state, sizeof j->state, "RUNNING");
     if (rc == 0) rc = cl_miner_stat_add(cs, t, j->miner, 1, 0, m.payout);
     if (rc == 0) rc = cl_counter_add(cs, t, "dur_sum_ms", j->completed_ms - j->assigned_ms);

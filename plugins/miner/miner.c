@@ -71,6 +71,7 @@ static int miner_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **s
     ms->ctx = ctx;
     ms->api = api;
     pthread_mutex_init(&ms->rate_mu, NULL);
+    pthread_mutex_init(&ms->live_mu, NULL);
     *state = ms;
     int rc = parse_config(ms);
     if (rc == 0) rc = api->migrate(ctx, k_migrations, sizeof k_migrations / sizeof k_migrations[0]);
@@ -82,6 +83,7 @@ static int miner_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **s
     }
     if (rc != 0) { /* a failed init frees what it allocated: destroy is not called */
         pthread_mutex_destroy(&ms->rate_mu);
+        pthread_mutex_destroy(&ms->live_mu);
         free(ms);
         *state = NULL;
         return rc;
@@ -113,13 +115,15 @@ static int miner_start(void *state) {
     ms->auth = api->service_lookup(AITBC_AUTH_SERVICE);
     ms->ledger = api->service_lookup(AITBC_LEDGER_SERVICE);
     if (!ms->jobs || !ms->auth || !ms->ledger) return AITBC_EUNAVAIL;
+    int rc = mn_live_load(ms); /* the online miners as the table left them */
+    if (rc != 0) return rc;
     aitbc_topic beats = {.name = AITBC_TOPIC_MINER_HEARTBEATS,
                          .roles = AITBC_ROLE_MINER | AITBC_ROLE_ADMIN,
                          .visible = beat_visible};
     aitbc_topic assigned = {.name = AITBC_TOPIC_JOB_ASSIGNED,
                             .roles = AITBC_ROLE_MINER | AITBC_ROLE_ADMIN,
                             .visible = assigned_visible};
-    int rc = api->bus_topic(ms->ctx, &beats);
+    rc = api->bus_topic(ms->ctx, &beats);
     if (rc == 0) rc = api->bus_topic(ms->ctx, &assigned);
     if (rc == 0) rc = api->bus_subscribe(ms->ctx, AITBC_TOPIC_JOB_UPDATES, mn_on_job_update, ms);
     if (rc == 0) rc = mn_routes_register(ms);
@@ -140,6 +144,9 @@ static void miner_destroy(void *state) {
     miner_state *ms = state;
     if (!ms) return;
     if (g_miner == ms) g_miner = NULL;
+    mn_offers_free(ms);
+    mn_live_free(ms);
+    pthread_mutex_destroy(&ms->live_mu);
     pthread_mutex_destroy(&ms->rate_mu);
     free(ms);
 }

@@ -11,12 +11,16 @@
 #include <pthread.h>
 
 #define MN_RATE_SLOTS 256
+#define MN_WAKE_KEY_MAX 64 /* "miner:" + an address */
 
 typedef struct mn_rate {
     char ip[64];
     int64_t window_start_ms;
     int64_t count;
 } mn_rate;
+
+typedef struct mn_live mn_live;
+typedef struct mn_offer mn_offer;
 
 typedef struct miner_state {
     aitbc_plugin_ctx *ctx;
@@ -32,6 +36,12 @@ typedef struct miner_state {
     aitbc_timer *timer;
     pthread_mutex_t rate_mu;
     mn_rate rates[MN_RATE_SLOTS];
+    /* The online-miner registry (online.c) and the open wakes (wake.c), under live_mu. */
+    pthread_mutex_t live_mu;
+    mn_live *live;
+    size_t n_live, cap_live;
+    mn_offer *offers;
+    size_t n_offers, cap_offers;
 } miner_state;
 
 /** The one instance (long-poll retries get only an integer user value). */
@@ -51,8 +61,22 @@ typedef struct mn_row {
     "seq, address, public_key, status, unit_type, capabilities, metrics, concurrency, "            \
     "unit_price, last_heartbeat_ms, registered_ms, last_register_ts, heartbeats"
 
-/* registry.c */
+/** An ONLINE or DRAINING miner in memory (online.c): its row without metrics, plus what the
+ *  table does not hold. */
+struct mn_live {
+    mn_row row;
+    int64_t running;         /**< RUNNING jobs as of its last heartbeat, poll or completion */
+    int64_t promised;        /**< wakes sent to it for jobs still QUEUED */
+    int parked;              /**< its long-polls parked now */
+    int64_t parked_since_ms; /**< when the oldest of them parked */
+};
+
+/* row.c */
 void mn_row_free(mn_row *r);
+/** Fill a dispatch profile borrowing from r. */
+void mn_profile(const mn_row *r, aitbc_jobs_miner *m);
+
+/* registry.c */
 void mn_row_read(miner_state *ms, aitbc_stmt *s, mn_row *r);
 /** 1 found, 0 not, <0 error. t may be NULL (own read transaction). */
 int mn_load(miner_state *ms, aitbc_txn *t, const char *address, mn_row *r);
@@ -61,13 +85,63 @@ int mn_upsert(miner_state *ms, aitbc_txn *t, const mn_row *r);
 int mn_deregister(miner_state *ms, const char *address);
 /** Admin/GET view of a miner (with counters from jobs@1). */
 cJSON *mn_row_json(miner_state *ms, const mn_row *r, int with_earnings);
-/** Fill a dispatch profile borrowing from r. */
-void mn_profile(const mn_row *r, aitbc_jobs_miner *m);
 /** Timer: silent miners go OFFLINE (jobs requeued), lapsed leases requeue, stale never-seen
  *  miners are pruned. */
 void mn_tick(void *arg);
-/** Bus subscriber on job_updates: tell the least-loaded fitting miner to poll (job_assigned). */
+
+/* online.c: the online-miner registry (thread-safe) */
+/** Rebuild from the table (start). */
+int mn_live_load(miner_state *ms);
+void mn_live_free(miner_state *ms);
+/** After writing row r: add or update it (an OFFLINE row leaves). */
+int mn_live_put(miner_state *ms, const mn_row *r);
+/** Remove address if its last heartbeat is before silent_before (INT64_MAX: always). */
+void mn_live_drop(miner_state *ms, const char *address, int64_t silent_before);
+/** Remove every miner silent since before silent_before. */
+void mn_live_expire(miner_state *ms, int64_t silent_before);
+/** A copy of address's row (no metrics): 1, 0 when not online, <0 error. mn_row_free it. */
+int mn_live_row(miner_state *ms, const char *address, mn_row *out);
+/** Its RUNNING count: set to running (>= 0), or moved by delta (running < 0). */
+void mn_live_load_set(miner_state *ms, const char *address, int64_t running, int64_t delta);
+/** A long-poll of address parks / comes back. */
+void mn_live_park(miner_state *ms, const char *address, int64_t now_ms);
+void mn_live_unpark(miner_state *ms, const char *address);
+/** miners@1 pending_reason over the ONLINE miners. */
+const char *mn_live_reason(miner_state *ms, const char *job_type, const cJSON *constraints,
+                           int64_t max_price);
+
+/* offers.c: the open wakes of queued jobs. Pure bookkeeping over the registry: every mn_offer_*
+ * call needs live_mu held and makes no host call; the caller wakes the keys they return. */
+/** The wake key the long-polls of address park on. */
+void mn_wake_key(const char *address, char out[MN_WAKE_KEY_MAX]);
+/** The ONLINE miner with a free slot that fits (type, constraints, max_price), least loaded
+ *  first, ties to the one parked longest: among parked miners o (may be NULL) has not tried
+ *  (parked_only), or among all (the job_assigned hint). NULL when none. */
+mn_live *mn_offer_choose(miner_state *ms, const char *type, const cJSON *constraints,
+                         int64_t max_price, const mn_offer *o, int parked_only);
+/** A job just became QUEUED: promise it to the best parked miner. 1 and the key to wake, or 0
+ *  (nobody fits with a free slot, or the job already has an offer). */
+int mn_offer_open(miner_state *ms, const char *job_id, const char *type, const cJSON *constraints,
+                  int64_t max_price, int64_t now_ms, char key[MN_WAKE_KEY_MAX]);
+mn_offer *mn_offer_find(miner_state *ms, const char *job_id);
+/** The job left QUEUED: its promise ends and the offer goes. */
+void mn_offer_close(miner_state *ms, mn_offer *o);
+/** A woken poll of address dispatched (answer as dispatch gave it, NULL when it failed): offers
+ *  it took close; the others move to the next fitting parked miner, whose keys go to keys (room
+ *  for one per open offer). Returns how many keys. */
+size_t mn_offer_settle(miner_state *ms, const char *address, const cJSON *answer,
+                       char (*keys)[MN_WAKE_KEY_MAX]);
+/** Forget offers older than a minute (their poll vanished). */
+void mn_offer_expire(miner_state *ms, int64_t now_ms);
+void mn_offers_free(miner_state *ms);
+
+/* wake.c: the job_updates subscriber and the locked calls around offers.c */
+/** Bus subscriber on job_updates: a QUEUED job wakes one fitting parked poll (and names the
+ *  least-loaded fitting miner on job_assigned); any other state settles the job's wake. */
 void mn_on_job_update(const char *topic, uint64_t seq, const cJSON *data, void *user);
+/** After a woken poll of address dispatched: mn_offer_settle, then wake who it names. */
+void mn_wake_settle(miner_state *ms, const char *address, const cJSON *answer);
+void mn_wake_expire(miner_state *ms, int64_t now_ms);
 
 /* register.c */
 void mn_h_register(aitbc_request *req, void *user);

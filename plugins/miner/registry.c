@@ -9,12 +9,6 @@
 
 #define MN_PRUNE_MS (24 * 3600 * 1000LL)
 
-void mn_row_free(mn_row *r) {
-    cJSON_Delete(r->capabilities);
-    free(r->metrics);
-    memset(r, 0, sizeof *r);
-}
-
 static void copy_col(miner_state *ms, aitbc_stmt *s, int col, char *out, size_t cap) {
     const char *t = ms->api->col_text(s, col);
     snprintf(out, cap, "%s", t ? t : "");
@@ -116,6 +110,7 @@ int mn_deregister(miner_state *ms, const char *address) {
     else
         api->txn_rollback(t);
     if (rc != 0) return rc;
+    if (n == 1) mn_live_drop(ms, address, INT64_MAX);
     if (n == 1) ms->jobs->release_miner(ms->jobs->self, address, (int)ms->max_attempts, INT64_MAX);
     return n == 1;
 }
@@ -152,16 +147,6 @@ cJSON *mn_row_json(miner_state *ms, const mn_row *r, int with_earnings) {
         cJSON_AddItemToObject(o, "metrics", m ? m : cJSON_CreateObject());
     }
     return o;
-}
-
-void mn_profile(const mn_row *r, aitbc_jobs_miner *m) {
-    memset(m, 0, sizeof *m);
-    m->address = r->address;
-    m->draining = strcmp(r->status, "ONLINE") != 0;
-    m->capabilities = r->capabilities;
-    m->unit_price = r->unit_price;
-    m->unit_type = r->unit_type;
-    m->concurrency = r->concurrency;
 }
 
 /* Addresses selected by sql (?1 = a time bound), at most 64 per tick. */
@@ -225,52 +210,14 @@ void mn_tick(void *arg) {
     for (int i = 0; i < ns; i++) {
         if (!marked[i]) /* it spoke up in time */
             continue;
+        mn_live_drop(ms, silent[i], cutoff);
         api->log(ms->ctx, AITBC_LOG_INFO, "miner %s silent for 3 heartbeats: OFFLINE", silent[i]);
         ms->jobs->release_miner(ms->jobs->self, silent[i], (int)ms->max_attempts, cutoff);
     }
     for (int i = 0; i < np; i++)
         mn_deregister(ms, stale[i]);
+    /* Entries whose write never committed fall silent too (see online.c). */
+    mn_live_expire(ms, cutoff);
+    mn_wake_expire(ms, now);
     ms->jobs->sweep_leases(ms->jobs->self, (int)ms->max_attempts);
-}
-
-void mn_on_job_update(const char *topic, uint64_t seq, const cJSON *data, void *user) {
-    miner_state *ms = user;
-    const char *state = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(data, "state"));
-    const char *job_id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(data, "job_id"));
-    if (!state || !job_id || strcmp(state, "QUEUED") != 0) return;
-    const cJSON *c = cJSON_GetObjectItemCaseSensitive(data, "constraints");
-    const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(data, "job_type"));
-    const char *mp = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(data, "max_price"));
-    int64_t max_price = 0;
-    if (!type || !mp || aitbc_money_parse(mp, JC_AIT_DECIMALS, &max_price) != 0) return;
-    aitbc_txn *t = ms->api->txn_begin(AITBC_TXN_READ);
-    if (!t) return;
-    aitbc_stmt *s = ms->api->stmt(t, "SELECT " MN_ROW_COLS " FROM miner_miners "
-                                     "WHERE status = 'ONLINE' ORDER BY seq LIMIT 1000");
-    char best[48] = "";
-    int64_t best_load = INT64_MAX;
-    mn_row r;
-    while (s && ms->api->step(s) == AITBC_ROW) {
-        mn_row_read(ms, s, &r);
-        aitbc_jobs_miner m;
-        mn_profile(&r, &m);
-        if (jc_match(type, c, max_price, &m) == JC_MATCH_OK) {
-            int64_t running = 0;
-            ms->jobs->miner_stats(ms->jobs->self, r.address, &running, NULL, NULL, NULL);
-            if (running < r.concurrency && running < best_load) {
-                best_load = running;
-                snprintf(best, sizeof best, "%s", r.address);
-            }
-        }
-        mn_row_free(&r);
-    }
-    if (s) ms->api->stmt_done(s);
-    ms->api->txn_commit(t);
-    if (best[0]) {
-        cJSON *ev = cJSON_CreateObject();
-        cJSON_AddStringToObject(ev, "job_id", job_id);
-        cJSON_AddStringToObject(ev, "miner", best);
-        ms->api->bus_publish(ms->ctx, AITBC_TOPIC_JOB_ASSIGNED, ev);
-        cJSON_Delete(ev);
-    }
 }

@@ -1,7 +1,7 @@
 /* Miner routes: heartbeat and long-poll (assignment rides on the answer), completion, and the
  * miner's own record (GET/DELETE). A poll with nothing to hand out parks on the host (no thread
- * held) until a job is queued or wait_s passes; the queued generation closes the gap between
- * "found nothing" and "parked". */
+ * held) under its miner's wake key until a queued job picks it (wake.c) or wait_s passes; the
+ * queued generation closes the gap between "found nothing" and "parked". */
 #include "miner.h"
 #include <stddef.h>
 #include <stdint.h>
@@ -66,37 +66,82 @@ static int parse_beat(miner_state *ms, aitbc_request *req, mn_beat *b) {
     return 0;
 }
 
-/* Record the heartbeat. 1 and *row (caller frees), 0 after answering 404, <0 error. */
+/* An online miner's heartbeat: one UPDATE, its profile from the registry. 1, 0 when the row is
+ * gone, <0 error. */
+static int beat_online(miner_state *ms, aitbc_txn *t, const mn_beat *b, int64_t now, mn_row *row) {
+    const aitbc_host_api *api = ms->api;
+    char *metrics = b->metrics ? aitbc_json_print(b->metrics) : NULL;
+    if (b->metrics && !metrics) return AITBC_ENOMEM;
+    aitbc_stmt *s = api->stmt(t, "UPDATE miner_miners SET status = ?2, last_heartbeat_ms = ?3, "
+                                 "heartbeats = heartbeats + 1, metrics = COALESCE(?4, metrics) "
+                                 "WHERE address = ?1");
+    int rc = AITBC_EIO;
+    if (s) {
+        api->bind_text(s, 1, row->address);
+        api->bind_text(s, 2, b->status);
+        api->bind_int64(s, 3, now);
+        if (metrics)
+            api->bind_text(s, 4, metrics);
+        else
+            api->bind_null(s, 4);
+        rc = api->step(s);
+        rc = rc < 0 ? rc : api->changes(s) == 1;
+        api->stmt_done(s);
+    }
+    free(metrics);
+    if (rc == 1) {
+        snprintf(row->status, sizeof row->status, "%s", b->status);
+        row->last_heartbeat_ms = now;
+        rc = mn_live_put(ms, row);
+        rc = rc == 0 ? 1 : rc;
+    } else if (rc == 0) {
+        mn_live_drop(ms, row->address, INT64_MAX); /* deleted under us */
+    }
+    return rc;
+}
+
+/* A heartbeat of a miner the registry does not hold (OFFLINE, coming back): the row decides. */
+static int beat_offline(miner_state *ms, aitbc_txn *t, const char *address, const mn_beat *b,
+                        int64_t now, mn_row *row) {
+    int rc = mn_load(ms, t, address, row);
+    if (rc != 1) return rc;
+    snprintf(row->status, sizeof row->status, "%s", b->status);
+    row->last_heartbeat_ms = now;
+    row->heartbeats++;
+    if (b->metrics) {
+        free(row->metrics);
+        row->metrics = aitbc_json_print(b->metrics);
+    }
+    int w = mn_upsert(ms, t, row);
+    if (w == 0) w = mn_live_put(ms, row);
+    return w == 0 ? 1 : w;
+}
+
+/* Record the heartbeat. 1 and *row (caller frees), 0 when there is no such miner, <0 error. */
 static int record_beat(miner_state *ms, const char *address, const mn_beat *b, mn_row *row) {
     const aitbc_host_api *api = ms->api;
     aitbc_txn *t = api->txn_begin(AITBC_TXN_WRITE);
     if (!t) return AITBC_EBUSY;
-    int rc = mn_load(ms, t, address, row);
-    if (rc == 1) {
-        snprintf(row->status, sizeof row->status, "%s", b->status);
-        row->last_heartbeat_ms = api->now_ms();
-        row->heartbeats++;
-        if (b->metrics) {
-            free(row->metrics);
-            row->metrics = aitbc_json_print(b->metrics);
-        }
-        int w = mn_upsert(ms, t, row);
-        if (w != 0) {
-            mn_row_free(row);
-            rc = w;
-        }
-    }
+    int64_t now = api->now_ms();
+    int rc = mn_live_row(ms, address, row);
+    if (rc == 1)
+        rc = beat_online(ms, t, b, now, row);
+    else if (rc == 0)
+        rc = beat_offline(ms, t, address, b, now, row);
     if (rc >= 0)
         rc = api->txn_commit(t) == 0 ? rc : AITBC_EIO;
     else
         api->txn_rollback(t);
+    if (rc != 1) mn_row_free(row);
     return rc;
 }
 
+/* The heartbeat event; the count of running jobs it carries is also the registry's load. */
 static void publish_beat(miner_state *ms, const mn_row *row) {
     int64_t running = 0;
     char ts[AITBC_TIME_MAX];
-    ms->jobs->miner_stats(ms->jobs->self, row->address, &running, NULL, NULL, NULL);
+    if (ms->jobs->miner_stats(ms->jobs->self, row->address, &running, NULL, NULL, NULL) == 0)
+        mn_live_load_set(ms, row->address, running, 0);
     aitbc_time_format(row->last_heartbeat_ms, ts);
     cJSON *ev = cJSON_CreateObject();
     cJSON_AddStringToObject(ev, "address", row->address);
@@ -130,19 +175,24 @@ static void poll_retry(aitbc_request *req, void *user, int timed_out) {
     int64_t deadline = (int64_t)(intptr_t)user;
     const char *address = ms->api->req_param(req, "address");
     uint64_t gen = ms->jobs->queued_gen(ms->jobs->self);
+    mn_live_unpark(ms, address);
     mn_row row;
-    int rc = mn_load(ms, NULL, address, &row);
-    if (rc <= 0) {
-        if (rc == 0)
-            ms->api->respond_error(req, 404, "not_found", NULL, "No such miner.");
-        else
-            aitbc_respond_rc(ms->api, ms->ctx, req, rc, NULL);
+    /* An OFFLINE miner is not in the registry: the table decides (it may be gone). */
+    int found = mn_live_row(ms, address, &row);
+    if (found == 0) found = mn_load(ms, NULL, address, &row);
+    cJSON *ans = NULL;
+    int assigned = 0, rc = found;
+    if (found > 0) {
+        rc = answer_for(ms, &row, NULL, AITBC_JOBS_NO_RENEW, &ans, &assigned);
+        mn_row_free(&row);
+    }
+    if (assigned > 0) mn_live_load_set(ms, address, -1, assigned);
+    /* A wake this poll did not turn into its job goes to the next miner that fits. */
+    mn_wake_settle(ms, address, ans);
+    if (found == 0) {
+        ms->api->respond_error(req, 404, "not_found", NULL, "No such miner.");
         return;
     }
-    cJSON *ans = NULL;
-    int assigned = 0;
-    rc = answer_for(ms, &row, NULL, AITBC_JOBS_NO_RENEW, &ans, &assigned);
-    mn_row_free(&row);
     if (rc != 0) {
         aitbc_respond_rc(ms->api, ms->ctx, req, rc, NULL);
         return;
@@ -156,9 +206,14 @@ static void poll_retry(aitbc_request *req, void *user, int timed_out) {
 }
 
 static void park(miner_state *ms, aitbc_request *req, int64_t deadline, uint64_t gen) {
-    ms->api->defer(req, AITBC_JOBS_WAKE_QUEUED, deadline, poll_retry, (void *)(intptr_t)deadline);
-    /* A job queued after our dispatch looked but before we parked: wake ourselves. */
-    if (ms->jobs->queued_gen(ms->jobs->self) != gen) ms->api->wake(AITBC_JOBS_WAKE_QUEUED);
+    const char *address = ms->api->req_param(req, "address");
+    char key[MN_WAKE_KEY_MAX];
+    mn_wake_key(address, key);
+    /* Parked in the registry before the generation is read: a job queued after our dispatch
+     * looked either sees us parked (and wakes us) or raised the generation already. */
+    mn_live_park(ms, address, ms->api->now_ms());
+    ms->api->defer(req, key, deadline, poll_retry, (void *)(intptr_t)deadline);
+    if (ms->jobs->queued_gen(ms->jobs->self) != gen) ms->api->wake(key);
 }
 
 static void beat(miner_state *ms, aitbc_request *req, int64_t wait_s) {
@@ -247,9 +302,14 @@ static void h_complete(aitbc_request *req, void *user) {
     aitbc_jobs_error err = {0};
     if (job_id_ok(ms, req, job_id)) {
         if (ms->jobs->complete(ms->jobs->self, job_id, row.address, row.public_key,
-                               ms->api->req_json(req), (int)ms->max_attempts, &ans, &err) == 0)
+                               ms->api->req_json(req), (int)ms->max_attempts, &ans, &err) == 0) {
+            /* A slot is free again; counted, not decremented: a repeated completion answers
+             * 200 again without freeing anything. */
+            int64_t running = 0;
+            if (ms->jobs->miner_stats(ms->jobs->self, row.address, &running, NULL, NULL, NULL) == 0)
+                mn_live_load_set(ms, row.address, running, 0);
             ms->api->respond_json(req, 200, ans);
-        else
+        } else
             respond_jobs_error(ms, req, &err);
     }
     mn_row_free(&row);

@@ -1,4 +1,4 @@
-/* The miners@1 service: why a queued job waits (matching against ONLINE miners), the admin
+/* The miners@1 service: why a queued job waits (matching against the online registry), the admin
  * miners list with keyset cursors, and registry counts from the status index. */
 #include "miner.h"
 #include <stdio.h>
@@ -7,29 +7,7 @@
 
 static const char *l_pending_reason(void *self, const char *job_type, const cJSON *constraints,
                                     int64_t max_price) {
-    miner_state *ms = self;
-    const aitbc_host_api *api = ms->api;
-    aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
-    if (!t) return "queued";
-    aitbc_stmt *s = api->stmt(t, "SELECT " MN_ROW_COLS " FROM miner_miners "
-                                 "WHERE status = 'ONLINE' ORDER BY seq LIMIT 1000");
-    int online = 0, best = JC_MATCH_NO;
-    while (s && api->step(s) == AITBC_ROW && best != JC_MATCH_OK) {
-        mn_row r;
-        aitbc_jobs_miner m;
-        mn_row_read(ms, s, &r);
-        mn_profile(&r, &m);
-        online++;
-        int v = jc_match(job_type, constraints, max_price, &m);
-        if (v == JC_MATCH_OK || (v == JC_MATCH_PRICE && best == JC_MATCH_NO)) best = v;
-        mn_row_free(&r);
-    }
-    if (s) api->stmt_done(s);
-    api->txn_commit(t);
-    if (!online) return "no_miner_online";
-    return best == JC_MATCH_OK      ? "queued"
-           : best == JC_MATCH_PRICE ? "price_too_low"
-                                    : "no_matching_miner";
+    return mn_live_reason(self, job_type, constraints, max_price);
 }
 
 /* One listed miner, for aitbc_page_collect (seq is column 0 of MN_ROW_COLS). */

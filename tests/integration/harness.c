@@ -392,6 +392,10 @@ const char *th_data_dir(const th_host *h) {
     return h ? h->dir : NULL;
 }
 
+int th_pid(const th_host *h) {
+    return h ? (int)h->pid : 0;
+}
+
 char *th_stderr(const th_host *h) {
     if (!h) return NULL;
     char *text = slurp(h->err, NULL);

@@ -51,6 +51,9 @@ void th_forget(th_host *h);
 int th_http_port(const th_host *h);
 int th_ws_port(const th_host *h); /* 0 if no websocket section */
 const char *th_data_dir(const th_host *h);
+/** The host's process id while it runs (0 after it was reaped): for benches that read its
+ *  /proc/<pid>/stat. */
+int th_pid(const th_host *h);
 /** Everything the host wrote to stderr so far (malloc'd; caller frees). */
 char *th_stderr(const th_host *h);
 

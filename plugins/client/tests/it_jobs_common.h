@@ -78,6 +78,30 @@ static inline void running_on_first(jt_client *c, jt_miner *first, jt_miner *sec
     th_resp_free(&r);
 }
 
+/* A submit body {"payload":{<members>,"blob":"<n letters>"}<rest>} into *body (caller frees),
+ * and its payload parsed: what every answer that carries the payload must give back. */
+static inline cJSON *blob_job(const char *members, size_t n, const char *rest, char **body) {
+    size_t cap = strlen(members) + strlen(rest) + n + 64;
+    char *b = malloc(cap);
+    if (!b) fail_msg("out of memory");
+    int off = snprintf(b, cap, "{\"payload\":{%s,\"blob\":\"", members);
+    for (size_t i = 0; i < n; i++)
+        b[(size_t)off + i] = (char)('a' + (int)(i % 26));
+    snprintf(b + (size_t)off + n, cap - (size_t)off - n, "\"}%s}", rest);
+    cJSON *whole = cJSON_Parse(b);
+    cJSON *p = cJSON_DetachItemFromObjectCaseSensitive(whole, "payload");
+    cJSON_Delete(whole);
+    if (!p) fail_msg("blob_job built a body that does not parse");
+    *body = b;
+    return p;
+}
+
+/* obj (a Job or an AssignedJob) carries exactly the payload want. */
+static inline void same_payload(const cJSON *want, const cJSON *obj, const char *what) {
+    const cJSON *got = cJSON_GetObjectItemCaseSensitive(obj, "payload");
+    if (!got || !cJSON_Compare(want, got, 1)) fail_msg("%s: payload differs", what);
+}
+
 static inline int in_list(const th_resp *r, const char *list, const char *id) {
     const cJSON *it;
     cJSON_ArrayForEach(

@@ -48,15 +48,18 @@ th_host *jt_start_full(const char *miner_cfg, const char *client_extra, const ch
                        const char *extra_yaml) {
     if (sodium_init() < 0) return NULL;
     static char plugins[2048];
+    /* Tests sweep often so expiry shows quickly; a caller that sets its own sweep keeps it. */
+    const char *sweep =
+        client_extra && strstr(client_extra, "ttl_sweep_ms") ? "" : ", ttl_sweep_ms: 50";
     snprintf(plugins, sizeof plugins,
              "  auth-apikey: { rate_limits: { client: {rps: 0, burst: 1}, miner: {rps: 0, burst: "
              "1}, admin: {rps: 0, burst: 1} }, failed_auth: { per_minute: 0 } }\n"
              "  chain: { block_interval_ms: 100, max_empty_interval_s: 0 }\n"
              "  explorer: {}\n"
-             "  client: { fee_bps: 250, treasury: \"" JT_TREASURY "\", ttl_sweep_ms: 50%s }\n"
+             "  client: { fee_bps: 250, treasury: \"" JT_TREASURY "\"%s%s }\n"
              "  miner: { %s }\n"
              "  admin: {}\n%s",
-             client_extra ? client_extra : "", miner_cfg, more_plugins ? more_plugins : "");
+             sweep, client_extra ? client_extra : "", miner_cfg, more_plugins ? more_plugins : "");
     g_plugins = plugins;
     th_host *h = th_start(plugins, extra_yaml);
     if (!h) return NULL;

@@ -19,7 +19,8 @@ extern "C" {
 #define AITBC_TOPIC_JOB_UPDATES "job_updates"
 #define AITBC_TOPIC_JOB_ASSIGNED "job_assigned"
 #define AITBC_TOPIC_MINER_HEARTBEATS "miner_heartbeats"
-/** Wake key the jobs service wakes after a job becomes QUEUED (miner long-polls park on it). */
+/** Wake key the jobs service wakes after a job becomes QUEUED. The miner plugin's long-polls park
+ *  on per-miner keys instead and are woken one per queued job (plugins/miner/wake.c). */
 #define AITBC_JOBS_WAKE_QUEUED "jobs:queued"
 /** dispatch flags */
 #define AITBC_JOBS_CLAIM 1u /**< assign queued jobs to free slots */

@@ -1,0 +1,182 @@
+/* Unit tests of the wake bookkeeping (offers.c) over a hand-built registry: a queued job is
+ * promised to one fitting parked miner, least loaded first; promises count as load; a woken poll
+ * that did not take its job passes the offer on to the next fitting parked miner, never twice to
+ * the same one; taking the job or its leaving QUEUED ends the promise. */
+#include "miner.h"
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h> /* after setjmp.h, stdarg.h, stddef.h */
+
+static miner_state MS;
+
+static mn_live *add(const char *address, const char *types, int64_t slots, int64_t running,
+                    int parked, int64_t parked_since) {
+    miner_state *ms = &MS;
+    ms->live = realloc(ms->live, (ms->n_live + 1) * sizeof *ms->live);
+    assert_non_null(ms->live);
+    mn_live *e = &ms->live[ms->n_live++];
+    memset(e, 0, sizeof *e);
+    char caps[256];
+    snprintf(caps, sizeof caps, "{\"job_types\":%s}", types);
+    snprintf(e->row.address, sizeof e->row.address, "%s", address);
+    snprintf(e->row.status, sizeof e->row.status, "ONLINE");
+    snprintf(e->row.unit_type, sizeof e->row.unit_type, "job");
+    e->row.capabilities = cJSON_Parse(caps);
+    e->row.concurrency = slots;
+    e->row.unit_price = 1;
+    e->running = running;
+    e->parked = parked;
+    e->parked_since_ms = parked_since;
+    return e;
+}
+
+static mn_live *live(const char *address) {
+    for (size_t i = 0; i < MS.n_live; i++)
+        if (strcmp(MS.live[i].row.address, address) == 0) return &MS.live[i];
+    fail_msg("no miner %s", address);
+    return NULL;
+}
+
+static int teardown(void **st) {
+    (void)st;
+    mn_offers_free(&MS);
+    for (size_t i = 0; i < MS.n_live; i++)
+        mn_row_free(&MS.live[i].row);
+    free(MS.live);
+    memset(&MS, 0, sizeof MS);
+    return 0;
+}
+
+static void expect_key(const char *key, const char *address) {
+    char want[MN_WAKE_KEY_MAX];
+    mn_wake_key(address, want);
+    assert_string_equal(key, want);
+}
+
+/* An answer that hands out job_id (or nothing when NULL). */
+static cJSON *answer(const char *job_id) {
+    cJSON *a = cJSON_CreateObject(), *jobs = cJSON_AddArrayToObject(a, "jobs");
+    if (job_id) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "job_id", job_id);
+        cJSON_AddItemToArray(jobs, j);
+    }
+    cJSON_AddArrayToObject(a, "cancel");
+    return a;
+}
+
+static size_t settle(const char *address, const char *took, char keys[][MN_WAKE_KEY_MAX]) {
+    cJSON *a = answer(took);
+    size_t n = mn_offer_settle(&MS, address, a, keys);
+    cJSON_Delete(a);
+    return n;
+}
+
+static void test_one_fitting_parked_miner_least_loaded(void **st) {
+    (void)st;
+    add("busy", "[\"t\"]", 2, 1, 1, 1);      /* 1/2 loaded, parked longest */
+    add("idle", "[\"t\"]", 2, 0, 1, 5);      /* the one */
+    add("asleep", "[\"t\"]", 4, 0, 0, 0);    /* not parked */
+    add("other", "[\"other\"]", 4, 0, 1, 0); /* does not fit */
+    char key[MN_WAKE_KEY_MAX];
+    assert_int_equal(mn_offer_open(&MS, "job_1", "t", NULL, 10, 0, key), 1);
+    expect_key(key, "idle");
+    assert_int_equal(live("idle")->promised, 1);
+    /* the same job queued again while its wake is open: no second wake */
+    assert_int_equal(mn_offer_open(&MS, "job_1", "t", NULL, 10, 0, key), 0);
+    /* it took it: the promise ends */
+    char keys[4][MN_WAKE_KEY_MAX];
+    assert_int_equal(settle("idle", "job_1", keys), 0);
+    assert_int_equal(live("idle")->promised, 0);
+    assert_null(mn_offer_find(&MS, "job_1"));
+}
+
+static void test_promises_count_as_load(void **st) {
+    (void)st;
+    add("a", "[\"t\"]", 1, 0, 1, 1);
+    add("b", "[\"t\"]", 1, 0, 1, 2);
+    char k1[MN_WAKE_KEY_MAX], k2[MN_WAKE_KEY_MAX], k3[MN_WAKE_KEY_MAX];
+    assert_int_equal(mn_offer_open(&MS, "job_1", "t", NULL, 10, 0, k1), 1);
+    assert_int_equal(mn_offer_open(&MS, "job_2", "t", NULL, 10, 0, k2), 1);
+    expect_key(k1, "a");
+    expect_key(k2, "b");
+    /* both slots promised: a third job wakes nobody (it waits for the next poll) */
+    assert_int_equal(mn_offer_open(&MS, "job_3", "t", NULL, 10, 0, k3), 0);
+    assert_null(mn_offer_find(&MS, "job_3"));
+    /* job_1 left QUEUED (taken by someone's heartbeat): a's promise ends */
+    mn_offer_close(&MS, mn_offer_find(&MS, "job_1"));
+    assert_int_equal(live("a")->promised, 0);
+    assert_int_equal(live("b")->promised, 1);
+}
+
+static void test_lost_wake_moves_on_once_per_miner(void **st) {
+    (void)st;
+    add("a", "[\"t\"]", 1, 0, 1, 1);
+    add("b", "[\"t\"]", 1, 0, 1, 2);
+    add("c", "[\"t\"]", 1, 0, 1, 3);
+    char key[MN_WAKE_KEY_MAX], keys[4][MN_WAKE_KEY_MAX];
+    assert_int_equal(mn_offer_open(&MS, "job_1", "t", NULL, 10, 0, key), 1);
+    expect_key(key, "a");
+    /* a's retry came back empty (it re-parks): b is woken, not a again */
+    assert_int_equal(settle("a", NULL, keys), 1);
+    expect_key(keys[0], "b");
+    assert_int_equal(live("a")->promised, 0);
+    assert_int_equal(live("b")->promised, 1);
+    /* b's dispatch failed (no answer): on to c */
+    assert_int_equal(mn_offer_settle(&MS, "b", NULL, keys), 1);
+    expect_key(keys[0], "c");
+    /* a poll settling an offer that is not its own changes nothing */
+    assert_int_equal(settle("a", NULL, keys), 0);
+    assert_int_equal(live("c")->promised, 1);
+    /* c took another job, not this one: nobody is left untried; the offer ends */
+    assert_int_equal(settle("c", "job_9", keys), 0);
+    assert_null(mn_offer_find(&MS, "job_1"));
+    for (size_t i = 0; i < MS.n_live; i++)
+        assert_int_equal(MS.live[i].promised, 0);
+}
+
+static void test_draining_full_and_priced_out_are_skipped(void **st) {
+    (void)st;
+    mn_live *d = add("draining", "[\"t\"]", 4, 0, 1, 1);
+    snprintf(d->row.status, sizeof d->row.status, "DRAINING");
+    add("full", "[\"t\"]", 2, 2, 1, 2);
+    mn_live *dear = add("dear", "[\"t\"]", 4, 0, 1, 3);
+    dear->row.unit_price = 100;
+    char key[MN_WAKE_KEY_MAX];
+    assert_int_equal(mn_offer_open(&MS, "job_1", "t", NULL, 10, 0, key), 0);
+    add("fits", "[\"t\"]", 1, 0, 1, 4);
+    /* pinned to another miner: only that one fits */
+    cJSON *pin = cJSON_Parse("{\"miner\":\"fits\"}");
+    assert_int_equal(mn_offer_open(&MS, "job_2", "t", pin, 10, 0, key), 1);
+    cJSON_Delete(pin);
+    expect_key(key, "fits");
+}
+
+static void test_unsettled_offers_expire(void **st) {
+    (void)st;
+    add("a", "[\"t\"]", 1, 0, 1, 1);
+    char key[MN_WAKE_KEY_MAX];
+    assert_int_equal(mn_offer_open(&MS, "job_1", "t", NULL, 10, 1000, key), 1);
+    mn_offer_expire(&MS, 2000);
+    assert_non_null(mn_offer_find(&MS, "job_1"));
+    mn_offer_expire(&MS, 1000 + 61000);
+    assert_null(mn_offer_find(&MS, "job_1"));
+    assert_int_equal(live("a")->promised, 0);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_one_fitting_parked_miner_least_loaded, teardown),
+        cmocka_unit_test_teardown(test_promises_count_as_load, teardown),
+        cmocka_unit_test_teardown(test_lost_wake_moves_on_once_per_miner, teardown),
+        cmocka_unit_test_teardown(test_draining_full_and_priced_out_are_skipped, teardown),
+        cmocka_unit_test_teardown(test_unsettled_offers_expire, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
