@@ -56,20 +56,20 @@ static void ids_are_prefixed_and_distinct(void **state) {
         assert_non_null(strchr("abcdefghijklmnopqrstuvwxyz234567", *p));
 }
 
-/* What aitbc_time_format must print: the C library's broken-down UTC time. */
+/* What aitbc_time_format must print: the C library's broken-down UTC time, at most 31 chars
+ * (the test's values stay far from INT64_MIN, so the floor division below cannot overflow). */
 static void reference_format(int64_t unix_ms, char out[AITBC_TIME_MAX]) {
-    time_t secs = (time_t)(unix_ms / 1000);
-    int ms = (int)(unix_ms % 1000);
-    if (ms < 0) {
-        ms += 1000;
-        secs -= 1;
-    }
+    int64_t floor_s = unix_ms >= 0 ? unix_ms / 1000 : -((-unix_ms + 999) / 1000);
+    time_t t = (time_t)floor_s;
     struct tm tm;
-    gmtime_r(&secs, &tm);
-    char text[96];
-    snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
-    snprintf(out, AITBC_TIME_MAX, "%.*s", AITBC_TIME_MAX - 1, text);
+    gmtime_r(&t, &tm);
+    char full[128];
+    int n = snprintf(full, sizeof full, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                     (int)(unix_ms - floor_s * 1000));
+    size_t keep = n < AITBC_TIME_MAX ? (size_t)n : AITBC_TIME_MAX - 1;
+    memcpy(out, full, keep);
+    out[keep] = '\0';
 }
 
 static void time_format_matches_gmtime(void **state) {
