@@ -183,11 +183,23 @@ const aitbc_topic *bus_find_topic(const char *name) {
  *  (queue full: dropped), AITBC_EINVAL or AITBC_ENOMEM. */
 int bus_publish(const char *topic, const cJSON *data) {
     if (!topic || !topic[0] || !data || !strcmp(topic, "*")) return AITBC_EINVAL;
+    cJSON *copy = cJSON_Duplicate(data, 1);
+    return copy ? bus_publish_owned(topic, copy) : AITBC_ENOMEM;
+}
+
+/** @brief bus_publish of data the caller hands over (a copy it already made, e.g. an event held
+ *  until a commit): queued as it is, or freed here whatever the outcome. */
+int bus_publish_owned(const char *topic, cJSON *data) {
+    if (!topic || !topic[0] || !data || !strcmp(topic, "*")) {
+        cJSON_Delete(data);
+        return AITBC_EINVAL;
+    }
     event *e = calloc(1, sizeof *e);
-    if (!e || !(e->data = cJSON_Duplicate(data, 1))) {
-        free(e);
+    if (!e) {
+        cJSON_Delete(data);
         return AITBC_ENOMEM;
     }
+    e->data = data;
     int rc = 0, warn_undeclared = 0;
     uint64_t dropped = 0;
     pthread_mutex_lock(&g_lock);

@@ -82,8 +82,10 @@ int scope_end(int commit) {
         next = h->next;
         if (rc == 0 && h->key)
             http_wake(h->key);
-        else if (rc == 0)
-            bus_publish(h->topic, h->data);
+        else if (rc == 0) {
+            bus_publish_owned(h->topic, h->data); /* the held copy is queued as is */
+            h->data = NULL;
+        }
         free(h->key);
         free(h->topic);
         cJSON_Delete(h->data);

@@ -196,6 +196,8 @@ int bus_declare(aitbc_plugin_ctx *ctx, const aitbc_topic *topic);
 /** The declared topic or NULL (for the WebSocket bridge's permission checks). */
 const aitbc_topic *bus_find_topic(const char *name);
 int bus_publish(const char *topic, const cJSON *data);
+/** bus_publish of a copy the caller made and hands over (freed whatever the outcome). */
+int bus_publish_owned(const char *topic, cJSON *data);
 /** 0 if ctx declared topic, else AITBC_EFORBIDDEN (logged once per topic). */
 int bus_check_owner(aitbc_plugin_ctx *ctx, const char *topic);
 /** A plugin's publish: refused (AITBC_EFORBIDDEN) unless ctx declared the topic. */

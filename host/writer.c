@@ -98,9 +98,11 @@ static void fx_release(int committed) {
     tl_fx_head = tl_fx_tail = NULL;
     while (e) {
         effect *next = e->next;
-        if (committed && e->topic)
-            bus_publish(e->topic, e->data); /* its owner was checked when it was captured */
-        else if (committed && e->key)
+        if (committed && e->topic) {
+            /* Its owner was checked when it was captured; the captured copy is queued as is. */
+            bus_publish_owned(e->topic, e->data);
+            e->data = NULL;
+        } else if (committed && e->key)
             http_wake(e->key);
         else if (e->done)
             e->done(e->done_arg, committed ? 0 : AITBC_EIO);

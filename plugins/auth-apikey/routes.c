@@ -155,7 +155,7 @@ static void h_revoke(aitbc_request *req, void *user) {
 }
 
 /* balances/locked for the assets the ledger knows among those we can name. */
-static void add_balances(auth_state *st, cJSON *o, const char *address) {
+static void add_balances(auth_state *st, aitbc_txn *txn, cJSON *o, const char *address) {
     static const char *const assets[] = {"AIT", "BTC"};
     cJSON *bal = cJSON_AddObjectToObject(o, "balances");
     cJSON *locked = cJSON_AddObjectToObject(o, "locked");
@@ -163,7 +163,7 @@ static void add_balances(auth_state *st, cJSON *o, const char *address) {
         int d = st->ledger->asset_decimals(st->ledger->self, assets[i]);
         int64_t avail = 0, lk = 0;
         if (d < 0 ||
-            st->ledger->balance(st->ledger->self, NULL, address, assets[i], &avail, &lk) != 0)
+            st->ledger->balance(st->ledger->self, txn, address, assets[i], &avail, &lk) != 0)
             continue;
         aitbc_json_add_money(bal, assets[i], avail, d);
         aitbc_json_add_money(locked, assets[i], lk, d);
@@ -178,6 +178,9 @@ static void h_account(aitbc_request *req, void *user) {
         api->respond_error(req, 401, "unauthenticated", NULL, "an API key is required");
         return;
     }
+    /* One snapshot for the key row and every balance: one BEGIN/COMMIT instead of one per read
+     * (store_key_json's own begin nests into it). NULL (busy): each read opens its own. */
+    aitbc_txn *txn = api->txn_begin(AITBC_TXN_READ);
     int rc = 0;
     cJSON *info = store_key_json(st, p->key_id, &rc);
     cJSON *o = cJSON_CreateObject();
@@ -194,11 +197,13 @@ static void h_account(aitbc_request *req, void *user) {
     } else if (rc == AITBC_ENOTFOUND) {
         aitbc_json_add_str(o, "label", "configured admin key"); /* admin_key_hashes: no row */
     } else {
+        if (txn) api->txn_commit(txn);
         cJSON_Delete(o);
         api->respond_error(req, 500, "internal", NULL, "the account could not be read");
         return;
     }
-    if (st->ledger && p->owner_address[0]) add_balances(st, o, p->owner_address);
+    if (st->ledger && p->owner_address[0]) add_balances(st, txn, o, p->owner_address);
+    if (txn) api->txn_commit(txn);
     api->respond_json(req, 200, o);
 }
 

@@ -71,6 +71,9 @@ int chain_op_apply(const char *op, int64_t amount, chain_bal *from, chain_bal *t
 
 /** @brief SHA-256 hex of the canonical JSON of the transaction's fields. 0 or an error. */
 int chain_tx_hash(const chain_tx *tx, char out[CHAIN_HASH_HEX]);
+/** @brief chain_tx_hash through the general canonical JSON writer (what the direct path of
+ *  chain_tx_hash must equal; it falls back to this for strings that need escapes). */
+int chain_tx_hash_general(const chain_tx *tx, char out[CHAIN_HASH_HEX]);
 
 /** @brief Merkle root over 32-byte leaves (RFC 6962 shape: leaf = H(0x00||x), node =
  *  H(0x01||l||r), an unpaired node is promoted). Empty → H(""). leaves is used as scratch. */

@@ -92,6 +92,12 @@ static int utf16_cmp(const char *a, const char *b) {
 static void put_string(buf *b, const char *s) {
     buf_put(b, "\"", 1);
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        /* Bytes that need no escape go out as one run (every JSON text passes through here). */
+        const unsigned char *run = p;
+        while (*p >= 0x20 && *p != '"' && *p != '\\')
+            p++;
+        if (p > run) buf_put(b, (const char *)run, (size_t)(p - run));
+        if (!*p) break;
         char esc[8];
         switch (*p) {
         case '"':

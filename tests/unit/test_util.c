@@ -3,7 +3,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <cmocka.h>
 #include <sodium.h>
 
@@ -52,6 +54,60 @@ static void ids_are_prefixed_and_distinct(void **state) {
     assert_string_not_equal(a, b);
     for (const char *p = a + 4; *p; p++)
         assert_non_null(strchr("abcdefghijklmnopqrstuvwxyz234567", *p));
+}
+
+/* What aitbc_time_format must print: the C library's broken-down UTC time, at most 31 chars
+ * (the test's values stay far from INT64_MIN, so the floor division below cannot overflow). */
+static void reference_format(int64_t unix_ms, char out[AITBC_TIME_MAX]) {
+    int64_t floor_s = unix_ms >= 0 ? unix_ms / 1000 : -((-unix_ms + 999) / 1000);
+    time_t t = (time_t)floor_s;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    char full[128];
+    int n = snprintf(full, sizeof full, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                     (int)(unix_ms - floor_s * 1000));
+    size_t keep = n < AITBC_TIME_MAX ? (size_t)n : AITBC_TIME_MAX - 1;
+    memcpy(out, full, keep);
+    out[keep] = '\0';
+}
+
+static void time_format_matches_gmtime(void **state) {
+    (void)state;
+    /* The edges of the four-digit years, the epoch, leap days, and a spread over every era. */
+    static const int64_t fixed[] = {-62167219200001LL,
+                                    -62167219200000LL,
+                                    -62167219199999LL,
+                                    -1,
+                                    0,
+                                    1,
+                                    951782400000LL,
+                                    951868799999LL,
+                                    4107542399999LL,
+                                    4107542400000LL,
+                                    253402300799999LL,
+                                    253402300800000LL,
+                                    -2203891200000LL,
+                                    68169600000LL,
+                                    1795921200123LL};
+    char got[AITBC_TIME_MAX], want[AITBC_TIME_MAX];
+    for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++) {
+        aitbc_time_format(fixed[i], got);
+        reference_format(fixed[i], want);
+        assert_string_equal(got, want);
+    }
+    uint64_t x = 0x9e3779b97f4a7c15ULL; /* a fixed xorshift sequence: the same cases every run */
+    for (int i = 0; i < 200000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        /* Over [-70 000, 70 000) years around the epoch: both the fast and the fallback path. */
+        int64_t ms = (int64_t)(x % 4417920000000000ULL) - 2208960000000000LL;
+        if (i % 2) ms = (int64_t)(x % 10000000000ULL) * 1000 / 997; /* 1970..2286, odd ms */
+        aitbc_time_format(ms, got);
+        reference_format(ms, want);
+        if (strcmp(got, want) != 0) fail_msg("%lld: %s, expected %s", (long long)ms, got, want);
+    }
 }
 
 static void time_formats_and_parses(void **state) {
@@ -120,6 +176,7 @@ int main(void) {
         cmocka_unit_test(hex_round_trip),
         cmocka_unit_test(ids_are_prefixed_and_distinct),
         cmocka_unit_test(time_formats_and_parses),
+        cmocka_unit_test(time_format_matches_gmtime),
         cmocka_unit_test(addresses_follow_api_md),
         cmocka_unit_test(verifies_ed25519_signatures),
     };

@@ -189,6 +189,55 @@ static void test_state_root(void **st) {
 }
 
 /* Every field of a transaction is covered by its hash. */
+/* The direct path of chain_tx_hash (every real transaction) hashes exactly the text the general
+ * canonical writer makes; strings with escapes take the general path. */
+static void tx_hash_direct_equals_general(void **state) {
+    (void)state;
+    char a1[48], a2[48], h[CHAIN_HASH_HEX], g[CHAIN_HASH_HEX];
+    addr(1, a1);
+    addr(2, a2);
+    static const char *const refs[] = {"job_abc:lock",
+                                       "",
+                                       "quote\"d",
+                                       "back\\slash",
+                                       "tab\there",
+                                       "\x01ctl",
+                                       "caf\xc3\xa9 \xf0\x9f\x98\x80",
+                                       "a/b<c>&'"};
+    static const int64_t nums[] = {0,
+                                   1,
+                                   -1,
+                                   7,
+                                   9007199254740991LL,
+                                   -9007199254740991LL,
+                                   9007199254740992LL,
+                                   INT64_MAX,
+                                   INT64_MIN,
+                                   1795921200123LL};
+    chain_tx t;
+    for (size_t r = 0; r < sizeof refs / sizeof *refs; r++)
+        for (size_t n = 0; n < sizeof nums / sizeof *nums; n++) {
+            fill_tx(&t, n % 2 ? CHAIN_OP_MINT : CHAIN_OP_TRANSFER, "TRANSFER", n % 2 ? "" : a1,
+                    n % 3 ? a2 : "", nums[n], (int64_t)n);
+            t.seq = nums[(n + 3) % 10];
+            snprintf(t.ref, sizeof t.ref, "%s", refs[r]);
+            t.fee = nums[(n + 5) % 10];
+            t.ts_ms = nums[(n + 7) % 10];
+            assert_int_equal(chain_tx_hash(&t, h), 0);
+            assert_int_equal(chain_tx_hash_general(&t, g), 0);
+            assert_string_equal(h, g);
+        }
+    memset(t.ref, 'r', sizeof t.ref - 1); /* every field at its longest */
+    t.ref[sizeof t.ref - 1] = '\0';
+    memset(t.type, 't', sizeof t.type - 1);
+    t.type[sizeof t.type - 1] = '\0';
+    t.amount = t.fee = INT64_MIN;
+    t.seq = t.ts_ms = -9007199254740991LL;
+    assert_int_equal(chain_tx_hash(&t, h), 0);
+    assert_int_equal(chain_tx_hash_general(&t, g), 0);
+    assert_string_equal(h, g);
+}
+
 static void test_tx_hash(void **st) {
     (void)st;
     char a1[48], a2[48], h0[65], h[65];
@@ -257,9 +306,13 @@ static void test_block_sign(void **st) {
 int main(void) {
     if (sodium_init() < 0) return 1;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_op_rules),   cmocka_unit_test(test_types),
-        cmocka_unit_test(test_merkle),     cmocka_unit_test(test_book_conservation),
-        cmocka_unit_test(test_state_root), cmocka_unit_test(test_tx_hash),
+        cmocka_unit_test(test_op_rules),
+        cmocka_unit_test(test_types),
+        cmocka_unit_test(test_merkle),
+        cmocka_unit_test(test_book_conservation),
+        cmocka_unit_test(test_state_root),
+        cmocka_unit_test(test_tx_hash),
+        cmocka_unit_test(tx_hash_direct_equals_general),
         cmocka_unit_test(test_block_sign),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
