@@ -84,6 +84,12 @@ cJSON *cl_job_json(client_state *cs, const cl_job *j, int with_reason);
 /** AssignedJob for a miner (fetches the payload inside t first). NULL on error. */
 cJSON *cl_assigned_json(client_state *cs, aitbc_txn *t, cl_job *j);
 int cl_counter_add(client_state *cs, aitbc_txn *t, const char *name, int64_t delta);
+/** The per-account QUEUED totals (jobs, payload bytes) behind the submit limit: add a move into
+ *  (+) or out of (-) QUEUED, in the transaction that makes it. */
+int cl_queued_add(client_state *cs, aitbc_txn *t, const char *client, int64_t jobs, int64_t bytes);
+/** Read them (0, 0 for an account with none). */
+int cl_queued_get(client_state *cs, aitbc_txn *t, const char *client, int64_t *jobs,
+                  int64_t *bytes);
 int cl_miner_stat_add(client_state *cs, aitbc_txn *t, const char *miner, int64_t completed,
                       int64_t failed, int64_t earned);
 const aitbc_miners_v1 *cl_miners(client_state *cs);

@@ -46,17 +46,9 @@ static int load_visible(client_state *cs, aitbc_request *req, const char *job_id
  * account's queued entries only, never of payloads. 0 = room, 1 after answering 429, <0 error. */
 static int queue_full(client_state *cs, aitbc_txn *t, aitbc_request *req, const cl_job *j) {
     const aitbc_host_api *api = cs->api;
-    aitbc_stmt *s =
-        api->stmt(t, "SELECT COUNT(*), COALESCE(SUM(payload_bytes), 0) FROM client_jobs "
-                     "INDEXED BY client_jobs_client_queued "
-                     "WHERE client = ?1 AND state = 'QUEUED'");
-    if (!s) return AITBC_EIO;
-    api->bind_text(s, 1, j->client);
-    int rc = api->step(s);
-    int64_t jobs = rc == AITBC_ROW ? api->col_int64(s, 0) : 0;
-    int64_t bytes = rc == AITBC_ROW ? api->col_int64(s, 1) : 0;
-    api->stmt_done(s);
-    if (rc != AITBC_ROW) return rc < 0 ? rc : AITBC_EIO;
+    int64_t jobs, bytes;
+    int rc = cl_queued_get(cs, t, j->client, &jobs, &bytes);
+    if (rc != 0) return rc;
     int64_t mine = (int64_t)strlen(j->payload);
     if (jobs >= cs->max_queued_jobs) {
         api->respond_error(req, 429, "queue_limit", NULL,
@@ -135,6 +127,7 @@ static void h_submit(aitbc_request *req, void *user) {
         rc = cs->ledger->lock(cs->ledger->self, t, j.client, "AIT", j.max_price, j.job_id, hash);
     if (rc == 0) rc = cl_job_insert(cs, t, &j);
     if (rc == 0) rc = cl_counter_add(cs, t, "QUEUED", 1);
+    if (rc == 0) rc = cl_queued_add(cs, t, j.client, 1, (int64_t)strlen(j.payload));
     if (rc == 0) cl_events_note(cs, &ev, &j);
     if (rc == 0)
         rc = api->txn_commit(t);

@@ -57,6 +57,14 @@ static const aitbc_migration k_migrations[] = {
         "ALTER TABLE client_jobs DROP COLUMN payload;"
         "CREATE INDEX client_jobs_client_queued ON client_jobs(client, state, payload_bytes)"
         " WHERE state = 'QUEUED';"},
+    /* The per-account limit read by one key instead of counting the account's QUEUED rows (which
+     * made a submit cost grow with the queue): totals kept by every move in or out of QUEUED,
+     * in the same transaction as the move. */
+    {7, "CREATE TABLE client_queued(client TEXT PRIMARY KEY, jobs INTEGER NOT NULL,"
+        " bytes INTEGER NOT NULL) WITHOUT ROWID;"
+        "INSERT INTO client_queued(client, jobs, bytes) SELECT client, COUNT(*), SUM(payload_bytes)"
+        " FROM client_jobs WHERE state = 'QUEUED' GROUP BY client;"
+        "DROP INDEX client_jobs_client_queued;"},
 };
 
 int cl_store_migrate(client_state *cs) {
@@ -322,6 +330,32 @@ int cl_counter_add(client_state *cs, aitbc_txn *t, const char *name, int64_t del
     cs->api->bind_text(s, 1, name);
     cs->api->bind_int64(s, 2, delta);
     int rc = cs->api->step(s);
+    cs->api->stmt_done(s);
+    return rc < 0 ? rc : 0;
+}
+
+int cl_queued_add(client_state *cs, aitbc_txn *t, const char *client, int64_t jobs, int64_t bytes) {
+    aitbc_stmt *s =
+        cs->api->stmt(t, "INSERT INTO client_queued(client, jobs, bytes) VALUES(?1, ?2, ?3) "
+                         "ON CONFLICT(client) DO UPDATE SET jobs = jobs + excluded.jobs, "
+                         "bytes = bytes + excluded.bytes");
+    if (!s) return AITBC_EIO;
+    cs->api->bind_text(s, 1, client);
+    cs->api->bind_int64(s, 2, jobs);
+    cs->api->bind_int64(s, 3, bytes);
+    int rc = cs->api->step(s);
+    cs->api->stmt_done(s);
+    return rc < 0 ? rc : 0;
+}
+
+int cl_queued_get(client_state *cs, aitbc_txn *t, const char *client, int64_t *jobs,
+                  int64_t *bytes) {
+    aitbc_stmt *s = cs->api->stmt(t, "SELECT jobs, bytes FROM client_queued WHERE client = ?1");
+    if (!s) return AITBC_EIO;
+    cs->api->bind_text(s, 1, client);
+    int rc = cs->api->step(s);
+    *jobs = rc == AITBC_ROW ? cs->api->col_int64(s, 0) : 0;
+    *bytes = rc == AITBC_ROW ? cs->api->col_int64(s, 1) : 0;
     cs->api->stmt_done(s);
     return rc < 0 ? rc : 0;
 }

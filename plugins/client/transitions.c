@@ -54,8 +54,12 @@ void cl_events_drop(cl_events *ev) {
 int cl_set_state(client_state *cs, aitbc_txn *t, cl_job *j, const char *state, cl_events *ev) {
     int rc = 0;
     if (strcmp(j->state, state) != 0) {
+        int was_queued = strcmp(j->state, "QUEUED") == 0, queued = strcmp(state, "QUEUED") == 0;
         rc = cl_counter_add(cs, t, j->state, -1);
         if (rc == 0) rc = cl_counter_add(cs, t, state, 1);
+        if (rc == 0 && was_queued != queued) /* the per-account limit's totals */
+            rc = cl_queued_add(cs, t, j->client, queued ? 1 : -1,
+                               queued ? j->payload_bytes : -j->payload_bytes);
         snprintf(j->state, sizeof j->state, "%s", state);
     }
     if (rc == 0) rc = cl_job_save(cs, t, j);

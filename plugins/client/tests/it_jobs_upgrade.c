@@ -39,6 +39,7 @@ static const char k_to_v5[] =
     "CREATE INDEX client_jobs_trade_running ON client_jobs(trade_id)"
     " WHERE state = 'RUNNING' AND trade_id IS NOT NULL;"
     "CREATE INDEX client_jobs_completed ON client_jobs(completed_ms) WHERE state = 'COMPLETED';"
+    "DROP TABLE client_queued;" /* from step 7 */
     "DELETE FROM host_schema WHERE plugin = 'client' AND version >= 6;"
     "COMMIT;";
 
@@ -137,6 +138,11 @@ static void test_upgrade_from_v5(void **st) {
                                  "p.seq = j.seq WHERE j.payload_bytes = length(CAST(p.payload "
                                  "AS BLOB)) AND j.payload_bytes > 50000"),
                      3);
+    /* step 7 counted the two QUEUED jobs (one account) for the submit limit */
+    assert_int_equal(one_int(db, "SELECT SUM(jobs) FROM client_queued"), 2);
+    assert_int_equal(one_int(db, "SELECT SUM(bytes) FROM client_queued"),
+                     one_int(db, "SELECT SUM(payload_bytes) FROM client_jobs WHERE state = "
+                                 "'QUEUED'"));
     sqlite3_close(db);
 
     cJSON *j = jt_job(H, done_id, 0);
