@@ -17,16 +17,18 @@ static const aitbc_cfg_key k_schema[] = {
     {0},
 };
 
+static void ex_destroy(void *state);
+
 static int ex_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **state) {
     ex_state *es = calloc(1, sizeof *es);
     if (!es) return AITBC_ENOMEM;
     es->ctx = ctx;
     es->api = api;
-    *state = es;
     const char *tre = cJSON_GetStringValue(
         cJSON_GetObjectItemCaseSensitive(api->config(ctx), "treasury_address"));
     if (tre && !aitbc_address_valid(tre)) {
         api->log(ctx, AITBC_LOG_ERROR, "treasury_address: not an address (ait1 + 40 hex)");
+        free(es); /* the init-failure rule: destroy is not called */
         return AITBC_EINVAL;
     }
     if (tre) snprintf(es->treasury, sizeof es->treasury, "%s", tre);
@@ -34,7 +36,13 @@ static int ex_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **stat
     int rc = ex_store_migrate(es);
     if (rc == 0) rc = api->service_register(ctx, AITBC_EXCHANGE_SERVICE, &es->service);
     ex_metrics_init(es);
-    return rc == 0 ? api->service_register(ctx, "metrics:exchange@1", &es->metrics) : rc;
+    if (rc == 0) rc = api->service_register(ctx, "metrics:exchange@1", &es->metrics);
+    if (rc != 0) {
+        ex_destroy(es); /* the init-failure rule: destroy is not called */
+        return rc;
+    }
+    *state = es;
+    return 0;
 }
 
 /* The configured treasury, or the node account stored at first start (made now if absent). */
