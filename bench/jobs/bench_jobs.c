@@ -111,7 +111,11 @@ static void latency(int samples, double *p50, double *p99) {
         struct timespec pause = {0, 2000000}; /* let the poll park (not part of the measure) */
         nanosleep(&pause, NULL);
         sent[i] = now_us();
-        jt_submit(H, &C, "{\"payload\":{\"type\":\"lat\"},\"max_price\":\"0.01\"}", id);
+        if (jt_submit(H, &C, "{\"payload\":{\"type\":\"lat\"},\"max_price\":\"0.01\"}", id) !=
+            201) {
+            fprintf(stderr, "submit->assign: a submit was refused; stopping\n");
+            exit(1); /* the miner thread would wait for it forever */
+        }
     }
     pthread_join(t, NULL);
     for (int i = 0; i < samples; i++)
@@ -252,9 +256,12 @@ int main(int argc, char **argv) {
     int parked = argc > 5 ? atoi(argv[5]) : 0;
     /* Every simulated miner registers from 127.0.0.1: lift the per-address limit (30/min), or
      * the miners past it get 429 and the lifecycle waits on them forever. */
-    H = jt_start_ex("heartbeat_interval_s: 30, lease_s: 120, max_attempts: 3, "
-                    "register_rate_per_min: 100000",
-                    "http: { listen: \"127.0.0.1:0\", access_log: false, threads: 4 }\n");
+    /* One client submits them all, and phase 1's jobs stay QUEUED (no miner takes their type):
+     * lift the per-account queue limit too, or later submits get 429 forever. */
+    H = jt_start_client("heartbeat_interval_s: 30, lease_s: 120, max_attempts: 3, "
+                        "register_rate_per_min: 100000",
+                        ", max_queued_jobs: 10000000",
+                        "http: { listen: \"127.0.0.1:0\", access_log: false, threads: 4 }\n");
     if (!H) {
         fprintf(stderr, "host did not start\n");
         return 1;
