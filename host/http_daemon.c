@@ -33,12 +33,6 @@ static MHD_socket g_listen_fd = MHD_INVALID_SOCKET;
 static host_settings g_set;
 static int g_port;
 
-int64_t http_now_us(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 const host_settings *http_settings(void) {
     return &g_set;
 }
@@ -150,9 +144,9 @@ void http_quiesce(void) {
     }
     g_listen_fd = MHD_quiesce_daemon(g_daemon);
     defer_shutdown();
-    int64_t until = http_now_us() + (int64_t)QUIESCE_WAIT_MS * 1000;
+    int64_t until = aitbc_mono_us() + (int64_t)QUIESCE_WAIT_MS * 1000;
     struct timespec nap = {0, 5 * 1000000L};
-    while (http_inflight() > 0 && http_now_us() < until)
+    while (http_inflight() > 0 && aitbc_mono_us() < until)
         nanosleep(&nap, NULL);
     int left = http_inflight();
     if (left > 0)

@@ -29,10 +29,6 @@ static int g_run;
 static pthread_t g_thread;
 static unsigned long g_cut; /* connections shut down for a late head */
 
-static int64_t mono_ms(void) {
-    return http_now_us() / 1000;
-}
-
 void guard_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
                   enum MHD_ConnectionNotificationCode code) {
     (void)cls;
@@ -44,7 +40,7 @@ void guard_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
         guard_conn *g = ci ? calloc(1, sizeof *g) : NULL;
         if (!g) return;
         g->fd = ci->connect_fd;
-        g->deadline_ms = mono_ms() + g_timeout_ms;
+        g->deadline_ms = aitbc_mono_ms() + g_timeout_ms;
         pthread_mutex_lock(&g_lock);
         g->next = g_head;
         if (g_head) g_head->prev = g;
@@ -84,7 +80,7 @@ void guard_next_head(struct MHD_Connection *conn) {
     guard_conn *g = of(conn);
     if (!g) return;
     pthread_mutex_lock(&g_lock);
-    g->deadline_ms = mono_ms() + g_timeout_ms;
+    g->deadline_ms = aitbc_mono_ms() + g_timeout_ms;
     pthread_mutex_unlock(&g_lock);
 }
 
@@ -92,7 +88,7 @@ static void *guard_main(void *arg) {
     (void)arg;
     pthread_mutex_lock(&g_lock);
     while (g_run) {
-        int64_t now = mono_ms();
+        int64_t now = aitbc_mono_ms();
         for (guard_conn *g = g_head; g; g = g->next) {
             if (g->deadline_ms && g->deadline_ms <= now) {
                 g->deadline_ms = 0;

@@ -183,8 +183,6 @@ int http_inflight(void);
 int http_set_closing(int on);
 
 /* ---- http_daemon.c ---- */
-/** @brief Monotonic microseconds. */
-int64_t http_now_us(void);
 /** @brief The settings the server started with (zeroed before http_start). */
 const host_settings *http_settings(void);
 

@@ -64,7 +64,7 @@ void *http_on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
         return NULL;
     }
     req->conn = conn;
-    req->start_us = http_now_us();
+    req->start_us = aitbc_mono_us();
     next_request_id(req->id);
     atomic_fetch_add(&g_inflight, 1);
     return req;
@@ -492,7 +492,7 @@ void http_on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     if (!req) return;
     *req_cls = NULL;
     if (conn) guard_next_head(conn);
-    int64_t micros = http_now_us() - req->start_us;
+    int64_t micros = aitbc_mono_us() - req->start_us;
     if (req->idem) /* never answered (client gone): forget the claim so a retry can run */
         idem_finish(req->idem, 499, NULL, 0);
     /* A long-poll parked by its handler on the writer: the client hung up before the resumed

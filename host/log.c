@@ -68,12 +68,6 @@ static char g_buf[BUF_MAX];
 static size_t g_buf_len;
 static int64_t g_buf_since_ms; /* when the oldest buffered line arrived */
 
-static int64_t mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void write_locked(const char *buf, size_t len) {
     while (len > 0) {
         ssize_t w = write(STDERR_FILENO, buf, len);
@@ -95,7 +89,7 @@ static void write_all(const char *buf, size_t len, int buffered) {
         flush_locked();
         write_locked(buf, len);
     } else {
-        int64_t now = mono_ms();
+        int64_t now = aitbc_mono_ms();
         if (g_buf_len + len > BUF_MAX) flush_locked();
         if (g_buf_len == 0) g_buf_since_ms = now;
         memcpy(g_buf + g_buf_len, buf, len);

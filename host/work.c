@@ -53,12 +53,6 @@ static aitbc_timer *g_current; /* whose callback is running */
 static int g_timers_on;
 static pthread_t g_timer_thread;
 
-static int64_t mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void tcond_init(void) {
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
@@ -108,7 +102,7 @@ static void *timer_main(void *arg) {
     pthread_mutex_lock(&g_tlock);
     while (g_timers_on) {
         aitbc_timer *t = next_due();
-        int64_t now = mono_ms();
+        int64_t now = aitbc_mono_ms();
         if (!t) {
             pthread_cond_wait(&g_tcond, &g_tlock);
             continue;
@@ -125,7 +119,7 @@ static void *timer_main(void *arg) {
         if (t->cancelled) {
             free(t); /* already unlinked by its own cancel */
         } else {
-            now = mono_ms();
+            now = aitbc_mono_ms();
             t->due += t->interval_ms;
             if (t->due <= now) t->due = now + t->interval_ms;
         }
@@ -230,7 +224,7 @@ aitbc_timer *work_timer_add(aitbc_plugin_ctx *ctx, int64_t interval_ms, aitbc_ta
                        .fn = fn,
                        .arg = arg,
                        .interval_ms = interval_ms,
-                       .due = mono_ms() + interval_ms};
+                       .due = aitbc_mono_ms() + interval_ms};
     pthread_mutex_lock(&g_tlock);
     int on = g_timers_on;
     if (on) {
@@ -293,7 +287,7 @@ void work_quiesce_plugin(aitbc_plugin_ctx *ctx) {
 void work_release_plugin(aitbc_plugin_ctx *ctx) {
     pthread_mutex_lock(&g_tlock);
     ctx->timers_live = 1;
-    int64_t now = mono_ms();
+    int64_t now = aitbc_mono_ms();
     for (aitbc_timer *t = g_timers; t; t = t->next) {
         if (t->ctx == ctx && t->held) {
             t->held = 0;

@@ -148,12 +148,6 @@ static writer_item *take(int wait) {
     return it;
 }
 
-static int64_t mono_us(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* g_lock held: count a batch of n writes whose COMMIT took commit_us (-1: none was tried). */
 static void note_batch(size_t n, int64_t commit_us) {
     static const size_t size_bounds[] = WRITER_SIZE_BOUNDS;
@@ -191,9 +185,9 @@ static void run_batch(writer_item *first) {
         it = take(0);
     }
     tl_in_batch = 0;
-    int64_t t0 = mono_us();
+    int64_t t0 = aitbc_mono_us();
     int committed = begun && store_batch_end(alive) == 0;
-    int64_t commit_us = mono_us() - t0;
+    int64_t commit_us = aitbc_mono_us() - t0;
     if (begun && !committed)
         hlog("store", AITBC_LOG_ERROR, "a write batch of %zu failed to commit: answered 503", n);
     pthread_mutex_lock(&g_lock);

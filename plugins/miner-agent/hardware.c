@@ -90,12 +90,6 @@ static char *read_small(const char *path) {
     return buf;
 }
 
-static int64_t mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Output of nvidia-smi, or NULL when it is absent, fails or hangs. No shell involved. */
 static char *run_nvidia_smi(void) {
     char *argv[] = {"nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader,nounits",
@@ -116,10 +110,10 @@ static char *run_nvidia_smi(void) {
     }
     char *out = malloc(NVSMI_OUT_MAX + 1);
     size_t n = 0;
-    int64_t until = mono_ms() + NVSMI_TIMEOUT_MS;
+    int64_t until = aitbc_mono_ms() + NVSMI_TIMEOUT_MS;
     while (out && n < NVSMI_OUT_MAX) {
         struct pollfd p = {fds[0], POLLIN, 0};
-        int64_t left = until - mono_ms();
+        int64_t left = until - aitbc_mono_ms();
         if (left <= 0 || poll(&p, 1, (int)left) <= 0) break;
         ssize_t got = read(fds[0], out + n, NVSMI_OUT_MAX - n);
         if (got <= 0) break;

@@ -83,15 +83,9 @@ static size_t on_header(char *data, size_t size, size_t n, void *user) {
     return len;
 }
 
-static int64_t mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Drive the transfer until done, the deadline, or *abort. The CURLcode of the transfer. */
 static CURLcode drive(ma_http *h, int64_t timeout_ms, atomic_int *abort) {
-    int64_t until = mono_ms() + timeout_ms;
+    int64_t until = aitbc_mono_ms() + timeout_ms;
     for (;;) {
         int running = 0, left = 0;
         if (curl_multi_perform(h->multi, &running) != CURLM_OK) return CURLE_FAILED_INIT;
@@ -100,7 +94,7 @@ static CURLcode drive(ma_http *h, int64_t timeout_ms, atomic_int *abort) {
             if (m->msg == CURLMSG_DONE) return m->data.result;
         if (!running) return CURLE_GOT_NOTHING;
         if (abort && atomic_load(abort)) return CURLE_ABORTED_BY_CALLBACK;
-        int64_t now = mono_ms();
+        int64_t now = aitbc_mono_ms();
         if (now >= until) return CURLE_OPERATION_TIMEDOUT;
         int wait = until - now > 1000 ? 1000 : (int)(until - now);
         curl_multi_poll(h->multi, NULL, 0, wait, NULL);

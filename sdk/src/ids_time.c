@@ -30,6 +30,16 @@ int64_t aitbc_now_ms(void) {
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t aitbc_mono_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t aitbc_mono_ms(void) {
+    return aitbc_mono_us() / 1000;
+}
+
 struct timespec aitbc_timespec_in(int clock_id, int64_t ms) {
     struct timespec t;
     clock_gettime((clockid_t)clock_id, &t);

@@ -32,6 +32,10 @@ void aitbc_time_format(int64_t unix_ms, char out[AITBC_TIME_MAX]);
 int aitbc_time_parse(const char *text, int64_t *unix_ms);
 /** Wall clock in ms. */
 int64_t aitbc_now_ms(void);
+/** Monotonic clock (immune to wall-clock jumps) in µs, for durations and deadlines. */
+int64_t aitbc_mono_us(void);
+/** The same in ms. */
+int64_t aitbc_mono_ms(void);
 /** The absolute time ms from now on clock_id (CLOCK_REALTIME for pthread_cond_timedwait's default,
  *  pthread_mutex_timedlock), for the timed waits that take a deadline, not a duration. clock_id is
  *  a clockid_t passed as int: plain C11 lacks the type. */
