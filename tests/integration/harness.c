@@ -4,6 +4,8 @@
 #include "harness.h"
 #include "recorder.h"
 
+#include <aitbc/util.h>
+
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -404,30 +406,18 @@ char *th_stderr(const th_host *h) {
 
 /* ---------------- HTTP ---------------- */
 
-typedef struct growbuf {
-    char *p;
-    size_t len;
-} growbuf;
-
-static int grow_append(growbuf *b, const char *data, size_t n) {
-    char *grown = realloc(b->p, b->len + n + 1);
-    if (!grown) return -1;
-    b->p = grown;
-    memcpy(b->p + b->len, data, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-    return 0;
-}
+/* Answers in tests are at most a few MiB; the cap only stops a runaway stream. */
+#define TH_ANSWER_MAX ((size_t)256 << 20)
 
 static size_t on_body(char *data, size_t size, size_t n, void *user) {
-    return grow_append(user, data, size * n) == 0 ? size * n : 0;
+    return aitbc_bytes_append(user, data, size * n, TH_ANSWER_MAX) == 0 ? size * n : 0;
 }
 
 static size_t on_header(char *data, size_t size, size_t n, void *user) {
-    growbuf *b = user;
+    aitbc_bytes *b = user;
     /* A new status line (after 100 Continue) starts the headers over. */
     if (size * n >= 5 && strncmp(data, "HTTP/", 5) == 0) b->len = 0;
-    return grow_append(b, data, size * n) == 0 ? size * n : 0;
+    return aitbc_bytes_append(b, data, size * n, TH_ANSWER_MAX) == 0 ? size * n : 0;
 }
 
 static pthread_once_t g_curl_once = PTHREAD_ONCE_INIT;
@@ -479,7 +469,7 @@ int th_req_ex(th_host *h, const char *method, const char *path, const char *api_
         hdrs = curl_slist_append(hdrs, "Expect:"); /* no 100-continue round trip */
     for (const char *const *e = extra_headers; e && *e; e++)
         hdrs = curl_slist_append(hdrs, *e);
-    growbuf rb = {0}, hb = {0};
+    aitbc_bytes rb = {0}, hb = {0};
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
@@ -501,9 +491,9 @@ int th_req_ex(th_host *h, const char *method, const char *path, const char *api_
     if (rc == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
     curl_easy_cleanup(c);
     curl_slist_free_all(hdrs);
-    out->body = rb.p ? rb.p : strdup("");
+    out->body = rb.data ? rb.data : strdup("");
     out->body_len = rb.len;
-    out->headers = hb.p ? hb.p : strdup("");
+    out->headers = hb.data ? hb.data : strdup("");
     out->json = out->body_len ? cJSON_ParseWithLength(out->body, out->body_len) : NULL;
     if (rc == CURLE_OK && th_recording()) {
         char prefix[256];
