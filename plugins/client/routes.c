@@ -42,8 +42,8 @@ static int load_visible(client_state *cs, aitbc_request *req, const char *job_id
 }
 
 /* The per-account queue limits, inside the submit's write transaction (so two submits cannot
- * both take the last place). Counted over the partial index of QUEUED rows: a scan of this
- * account's queued entries only, never of payloads. 0 = room, 1 after answering 429, <0 error. */
+ * both take the last place). Read from the account's row of totals in client_queued (kept by
+ * every move in or out of QUEUED): one lookup by key. 0 = room, 1 after answering 429, <0 error. */
 static int queue_full(client_state *cs, aitbc_txn *t, aitbc_request *req, const cl_job *j) {
     const aitbc_host_api *api = cs->api;
     int64_t jobs, bytes;
