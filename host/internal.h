@@ -83,6 +83,10 @@ void hlog_buffered(const char *prefix, aitbc_log_level level, const char *fmt, .
 void hlog_flush(void);
 /** Lines as JSON objects (node.log_format: json) instead of text. */
 void hlog_set_json(int on);
+/** Level and line format from node.log_level / node.log_format. */
+void hlog_apply_settings(const host_settings *set);
+/** mkdir -p, mode 0700 for every directory it creates; 0 if path is a directory after. */
+int host_make_dirs(const char *path);
 /** The request this thread serves right now (copied; NULL when done): JSON lines carry it. */
 void hlog_set_request_id(const char *id);
 

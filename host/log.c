@@ -50,16 +50,6 @@ int hlog_parse_level(const char *text, aitbc_log_level *out) {
     return AITBC_EINVAL;
 }
 
-static size_t format_time(char *buf, size_t cap) {
-    struct timespec ts;
-    struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    size_t n = strftime(buf, cap, "%Y-%m-%dT%H:%M:%S", &tm);
-    int m = snprintf(buf + n, cap - n, ".%03ldZ", ts.tv_nsec / 1000000L);
-    return n + (m > 0 ? (size_t)m : 0);
-}
-
 #define BUF_MAX (32 * 1024)
 #define BUF_AGE_MS 200
 
@@ -167,8 +157,8 @@ static void emit(const char *prefix, aitbc_log_level level, int buffered, const 
     if (level < AITBC_LOG_ERROR || level > AITBC_LOG_DEBUG) level = AITBC_LOG_ERROR;
     if (!prefix) prefix = "host";
 
-    char ts[64];
-    format_time(ts, sizeof ts);
+    char ts[AITBC_TIME_MAX];
+    aitbc_time_format(aitbc_now_ms(), ts);
     char stack_msg[1024];
     va_list copy;
     va_copy(copy, ap);
@@ -183,8 +173,9 @@ static void emit(const char *prefix, aitbc_log_level level, int buffered, const 
 
     int json = atomic_load(&g_json);
     const char *rid = tl_request_id;
-    /* Worst case: every byte of the message, prefix and request id escaped to 6. */
-    size_t cap = 160 + 6 * (mlen + strlen(prefix) + strlen(rid));
+    /* JSON's worst case: every byte of the message, prefix and request id escaped to 6; a text
+     * line is the head plus the message. */
+    size_t cap = json ? 160 + 6 * (mlen + strlen(prefix) + strlen(rid)) : 160 + mlen + 2;
     char stack_line[2048];
     char *line = cap <= sizeof stack_line ? stack_line : malloc(cap);
     size_t len = 0;
@@ -207,6 +198,13 @@ static void emit(const char *prefix, aitbc_log_level level, int buffered, const 
 /** @brief Text or JSON lines (node.log_format). */
 void hlog_set_json(int on) {
     atomic_store(&g_json, on ? 1 : 0);
+}
+
+void hlog_apply_settings(const host_settings *set) {
+    aitbc_log_level level = AITBC_LOG_INFO;
+    hlog_parse_level(set->log_level, &level);
+    hlog_set_level(level);
+    hlog_set_json(strcmp(set->log_format, "json") == 0);
 }
 
 /** @brief The request this thread is serving (copied; NULL when done): JSON lines carry it as

@@ -148,21 +148,6 @@ bad:
     return 1;
 }
 
-/* mkdir -p with mode 0700 for every directory it creates. */
-static int make_dirs(const char *path) {
-    char buf[PATH_MAX];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) return -1;
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(buf, 0700) != 0 && errno != EEXIST) return -1;
-        *p = '/';
-    }
-    if (mkdir(buf, 0700) != 0 && errno != EEXIST) return -1;
-    struct stat st;
-    return stat(buf, &st) == 0 && S_ISDIR(st.st_mode) ? 0 : -1;
-}
-
 /* Atomically (temp file + rename) writes the ready file the test harness and scripts wait on. */
 static int write_ready_file(const char *path) {
     char tmp[PATH_MAX], body[128];
@@ -261,7 +246,7 @@ static int run(const options *o, const host_config *cfg, const sigset_t *sigs) {
     const host_settings *set = host_settings_get();
     enum stage st = ST_NONE;
     int code = 1;
-    if (make_dirs(set->data_dir) != 0) {
+    if (host_make_dirs(set->data_dir) != 0) {
         hlog(NULL, AITBC_LOG_ERROR,
              "cannot create node.data_dir %s: %s (fix the path or its "
              "permissions)",
@@ -389,10 +374,7 @@ int main(int argc, char **argv) {
         config_free(cfg);
         return 1;
     }
-    aitbc_log_level level = AITBC_LOG_INFO;
-    hlog_parse_level(set.log_level, &level);
-    hlog_set_level(level);
-    hlog_set_json(strcmp(set.log_format, "json") == 0);
+    hlog_apply_settings(&set);
     host_settings_set(&set);
     raise_fd_limit();
 

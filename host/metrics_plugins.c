@@ -27,12 +27,12 @@ static void warn(const aitbc_metrics_out *o, const char *what, const char *name)
              name ? name : "(null)");
 }
 
-static int ident_ok(const char *s, int colon) {
+static int ident_ok(const char *s) {
     if (!s || !*s || (*s >= '0' && *s <= '9')) return 0;
     for (; *s; s++) {
         char c = *s;
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || (colon && c == ':')))
+              c == '_'))
             return 0;
     }
     return 1;
@@ -46,7 +46,7 @@ static int ends_with(const char *s, const char *tail) {
 static int w_family(aitbc_metrics_out *o, const char *name, aitbc_metric_type type,
                     const char *help) {
     o->family[0] = '\0';
-    if (!ident_ok(name, 0) || strncmp(name, "aitbc_", 6) != 0 || strlen(name) >= sizeof o->family ||
+    if (!ident_ok(name) || strncmp(name, "aitbc_", 6) != 0 || strlen(name) >= sizeof o->family ||
         (type != AITBC_METRIC_GAUGE && type != AITBC_METRIC_COUNTER) ||
         (type == AITBC_METRIC_COUNTER) != ends_with(name, "_total")) {
         warn(o, "family name or type", name);
@@ -78,7 +78,7 @@ static void w_sample(aitbc_metrics_out *o, const aitbc_metric_label *labels, siz
         return;
     }
     for (size_t i = 0; i < n; i++)
-        if (!ident_ok(labels[i].name, 0) || strncmp(labels[i].name, "__", 2) == 0 ||
+        if (!ident_ok(labels[i].name) || strncmp(labels[i].name, "__", 2) == 0 ||
             strcmp(labels[i].name, "le") == 0 || !labels[i].value) {
             warn(o, "label", labels[i].name);
             return;

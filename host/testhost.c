@@ -26,11 +26,9 @@ aitbc_testhost *aitbc_testhost_start(const char *config_path,
         hlog(NULL, AITBC_LOG_ERROR, "config error: %s", err);
         goto fail;
     }
-    aitbc_log_level level = AITBC_LOG_INFO;
-    hlog_parse_level(set.log_level, &level);
-    hlog_set_level(level);
+    hlog_apply_settings(&set);
     host_settings_set(&set);
-    if (mkdir(set.data_dir, 0700) != 0 && errno != EEXIST) {
+    if (host_make_dirs(set.data_dir) != 0) {
         hlog(NULL, AITBC_LOG_ERROR, "cannot create node.data_dir %s", set.data_dir);
         goto fail;
     }
