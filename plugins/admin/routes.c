@@ -6,12 +6,6 @@
 #include <string.h>
 #include "admin.h"
 
-static void respond_err(admin_state *as, aitbc_request *req, const aitbc_jobs_error *e) {
-    as->api->respond_error(req, e->status ? e->status : 500, e->code[0] ? e->code : "internal",
-                           e->field[0] ? e->field : NULL, "%s",
-                           e->message[0] ? e->message : "Internal error.");
-}
-
 static int limit_of(admin_state *as, aitbc_request *req, int64_t *limit) {
     int v;
     if (aitbc_req_limit(as->api, req, &v) != 0) return -1;
@@ -27,7 +21,7 @@ static void h_miners(aitbc_request *req, void *user) {
     aitbc_jobs_error err = {0};
     if (as->miners->list(as->miners->self, as->api->req_query(req, "status"), limit,
                          as->api->req_query(req, "cursor"), &out, &err) != 0)
-        respond_err(as, req, &err);
+        aitbc_respond_jobs_error(as->api, req, &err);
     else
         as->api->respond_json(req, 200, out);
 }
@@ -42,7 +36,7 @@ static void h_jobs(aitbc_request *req, void *user) {
     if (as->jobs->list(as->jobs->self, api->req_query(req, "state"), api->req_query(req, "client"),
                        api->req_query(req, "miner"), limit, api->req_query(req, "cursor"), &out,
                        &err) != 0)
-        respond_err(as, req, &err);
+        aitbc_respond_jobs_error(as->api, req, &err);
     else
         api->respond_json(req, 200, out);
 }

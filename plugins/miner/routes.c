@@ -24,7 +24,8 @@ static int is_self(miner_state *ms, aitbc_request *req, const char *address, int
 
 typedef struct mn_beat {
     const char *status;
-    const cJSON *running, *metrics;
+    const cJSON *running;
+    char *metrics; /* the body's metrics as stored (printed once), or NULL; owned */
 } mn_beat;
 
 static int parse_beat(miner_state *ms, aitbc_request *req, mn_beat *b) {
@@ -54,11 +55,11 @@ static int parse_beat(miner_state *ms, aitbc_request *req, mn_beat *b) {
             return -1;
         }
     }
-    b->metrics = cJSON_GetObjectItemCaseSensitive(body, "metrics");
-    char *m = b->metrics ? aitbc_json_print(b->metrics) : NULL;
-    int bad = b->metrics && (!cJSON_IsObject(b->metrics) || !m || strlen(m) > MN_METRICS_MAX);
-    free(m);
-    if (bad) {
+    const cJSON *metrics = cJSON_GetObjectItemCaseSensitive(body, "metrics");
+    b->metrics = cJSON_IsObject(metrics) ? aitbc_json_print(metrics) : NULL;
+    if (metrics && (!b->metrics || strlen(b->metrics) > MN_METRICS_MAX)) {
+        free(b->metrics);
+        b->metrics = NULL;
         ms->api->respond_error(req, 400, "invalid_argument", "metrics",
                                "metrics is an object of at most 16 KiB");
         return -1;
@@ -70,8 +71,6 @@ static int parse_beat(miner_state *ms, aitbc_request *req, mn_beat *b) {
  * gone, <0 error. */
 static int beat_online(miner_state *ms, aitbc_txn *t, const mn_beat *b, int64_t now, mn_row *row) {
     const aitbc_host_api *api = ms->api;
-    char *metrics = b->metrics ? aitbc_json_print(b->metrics) : NULL;
-    if (b->metrics && !metrics) return AITBC_ENOMEM;
     aitbc_stmt *s = api->stmt(t, "UPDATE miner_miners SET status = ?2, last_heartbeat_ms = ?3, "
                                  "heartbeats = heartbeats + 1, metrics = COALESCE(?4, metrics) "
                                  "WHERE address = ?1");
@@ -80,15 +79,14 @@ static int beat_online(miner_state *ms, aitbc_txn *t, const mn_beat *b, int64_t 
         api->bind_text(s, 1, row->address);
         api->bind_text(s, 2, b->status);
         api->bind_int64(s, 3, now);
-        if (metrics)
-            api->bind_text(s, 4, metrics);
+        if (b->metrics)
+            api->bind_text(s, 4, b->metrics);
         else
             api->bind_null(s, 4);
         rc = api->step(s);
         rc = rc < 0 ? rc : api->changes(s) == 1;
         api->stmt_done(s);
     }
-    free(metrics);
     if (rc == 1) {
         snprintf(row->status, sizeof row->status, "%s", b->status);
         row->last_heartbeat_ms = now;
@@ -110,7 +108,8 @@ static int beat_offline(miner_state *ms, aitbc_txn *t, const char *address, cons
     row->heartbeats++;
     if (b->metrics) {
         free(row->metrics);
-        row->metrics = aitbc_json_print(b->metrics);
+        row->metrics = strdup(b->metrics);
+        if (!row->metrics) return AITBC_ENOMEM;
     }
     int w = mn_upsert(ms, t, row);
     if (w == 0) w = mn_live_put(ms, row);
@@ -225,6 +224,7 @@ static void beat(miner_state *ms, aitbc_request *req, int64_t wait_s) {
     uint64_t gen = ms->jobs->queued_gen(ms->jobs->self);
     mn_row row;
     int rc = record_beat(ms, address, &b, &row);
+    free(b.metrics);
     if (rc <= 0) {
         if (rc == 0)
             api->respond_error(req, 404, "not_found", NULL, "No such miner.");
@@ -281,12 +281,6 @@ static int caller_miner(miner_state *ms, aitbc_request *req, mn_row *row) {
     return rc > 0;
 }
 
-static void respond_jobs_error(miner_state *ms, aitbc_request *req, const aitbc_jobs_error *err) {
-    ms->api->respond_error(req, err->status ? err->status : 500,
-                           err->code[0] ? err->code : "internal", err->field[0] ? err->field : NULL,
-                           "%s", err->message[0] ? err->message : "Internal error.");
-}
-
 static int job_id_ok(miner_state *ms, aitbc_request *req, const char *job_id) {
     if (job_id && strlen(job_id) < AITBC_ID_MAX) return 1;
     ms->api->respond_error(req, 404, "not_found", NULL, "No such job.");
@@ -310,7 +304,7 @@ static void h_complete(aitbc_request *req, void *user) {
                 mn_live_load_set(ms, row.address, running, 0);
             ms->api->respond_json(req, 200, ans);
         } else
-            respond_jobs_error(ms, req, &err);
+            aitbc_respond_jobs_error(ms->api, req, &err);
     }
     mn_row_free(&row);
 }
@@ -339,7 +333,7 @@ static void h_progress(aitbc_request *req, void *user) {
                 snprintf(ra, sizeof ra, "%lld", (long long)(retry_s > 0 ? retry_s : 1));
                 ms->api->resp_header(req, "Retry-After", ra);
             }
-            respond_jobs_error(ms, req, &err);
+            aitbc_respond_jobs_error(ms->api, req, &err);
         }
     }
     mn_row_free(&row);

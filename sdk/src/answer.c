@@ -47,6 +47,13 @@ void aitbc_respond_rc(const aitbc_host_api *api, aitbc_plugin_ctx *ctx, aitbc_re
                        t ? t->message : a->message);
 }
 
+void aitbc_respond_jobs_error(const aitbc_host_api *api, aitbc_request *req,
+                              const aitbc_jobs_error *e) {
+    api->respond_error(req, e->status ? e->status : 500, e->code[0] ? e->code : "internal",
+                       e->field[0] ? e->field : NULL, "%s",
+                       e->message[0] ? e->message : "Internal error.");
+}
+
 const cJSON *aitbc_req_object(const aitbc_host_api *api, aitbc_request *req,
                               const char *const *allowed) {
     const cJSON *body = api->req_json(req);

@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 #include <cjson/cJSON.h>
+#include "jobs.h"
 #include "paging.h"
 
 #ifdef __cplusplus
@@ -31,6 +32,11 @@ typedef struct aitbc_rc_text {
  *  the plugin's way; the status and error code stay the table's. */
 void aitbc_respond_rc(const aitbc_host_api *api, aitbc_plugin_ctx *ctx, aitbc_request *req, int rc,
                       const aitbc_rc_text *own);
+
+/** Answers req with a job service's error (aitbc_jobs_error): its status, code, field and message;
+ *  500 internal for an empty one. */
+void aitbc_respond_jobs_error(const aitbc_host_api *api, aitbc_request *req,
+                              const aitbc_jobs_error *e);
 
 /** The request's JSON body when it is an object with no member outside allowed
  *  (NULL-terminated); else NULL after answering 400 invalid_argument ("body must be a JSON
