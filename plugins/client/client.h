@@ -156,6 +156,5 @@ int cl_progress(void *self, const char *job_id, const char *miner, const cJSON *
 
 /* routes.c */
 int cl_routes_register(client_state *cs);
-void cl_respond_err(client_state *cs, aitbc_request *req, const aitbc_jobs_error *e);
 
 #endif

@@ -9,16 +9,9 @@
 
 #define CL_JOBS_MAX_BODY (16u << 20)
 
-void cl_respond_err(client_state *cs, aitbc_request *req, const aitbc_jobs_error *e) {
-    cs->api->respond_error(req, e->status ? e->status : 500, e->code[0] ? e->code : "internal",
-                           e->field[0] ? e->field : NULL, "%s",
-                           e->message[0] ? e->message : "Internal error.");
-}
-
-/* Load a job the caller may see (with its payload when with_payload): 1 and *j, or 0 after
- * answering 404/5xx. */
-static int load_visible(client_state *cs, aitbc_request *req, const char *job_id, cl_job *j,
-                        int with_payload) {
+/* Load a job the caller may see, without its payload: 1 and *j, or 0 after answering
+ * 404/5xx. */
+static int load_visible(client_state *cs, aitbc_request *req, const char *job_id, cl_job *j) {
     const aitbc_principal *p = cs->api->req_principal(req);
     aitbc_txn *t = cs->api->txn_begin(AITBC_TXN_READ);
     if (!t) {
@@ -28,7 +21,6 @@ static int load_visible(client_state *cs, aitbc_request *req, const char *job_id
     int rc = job_id && strlen(job_id) < AITBC_ID_MAX ? cl_job_load(cs, t, job_id, j) : 0;
     int mine =
         rc == 1 && p && (p->role == AITBC_ROLE_ADMIN || strcmp(j->client, p->owner_address) == 0);
-    if (mine && with_payload) rc = cl_job_payload(cs, t, j);
     cs->api->txn_commit(t);
     if (rc < 0) {
         if (mine) cl_job_free(j);
@@ -49,7 +41,7 @@ static int queue_full(client_state *cs, aitbc_txn *t, aitbc_request *req, const 
     int64_t jobs, bytes;
     int rc = cl_queued_get(cs, t, j->client, &jobs, &bytes);
     if (rc != 0) return rc;
-    int64_t mine = (int64_t)strlen(j->payload);
+    int64_t mine = j->payload_bytes;
     if (jobs >= cs->max_queued_jobs) {
         api->respond_error(req, 429, "queue_limit", NULL,
                            "This account already has %lld QUEUED jobs, the most this node allows "
@@ -77,7 +69,7 @@ static void h_submit(aitbc_request *req, void *user) {
     jc_submit sub;
     aitbc_jobs_error err = {0};
     if (jc_parse_submit(api->req_json(req), &sub, &err) != 0) {
-        cl_respond_err(cs, req, &err);
+        aitbc_respond_jobs_error(cs->api, req, &err);
         return;
     }
     cl_job j = {0};
@@ -88,7 +80,7 @@ static void h_submit(aitbc_request *req, void *user) {
     const char *trade =
         cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(sub.constraints, "trade_id"));
     if (trade && cl_trade_bind(cs, trade, j.client, &j, &err) != 0) {
-        cl_respond_err(cs, req, &err);
+        aitbc_respond_jobs_error(cs->api, req, &err);
         return;
     }
     if (trade) sub.max_price = 0; /* paid by the trade's hours: no escrow of its own */
@@ -97,6 +89,7 @@ static void h_submit(aitbc_request *req, void *user) {
              : sub.max_price > 0 ? "escrowed"
                                  : "none");
     j.payload = aitbc_json_canonical(sub.payload);
+    j.payload_bytes = j.payload ? (int64_t)strlen(j.payload) : 0;
     j.constraints = sub.constraints ? aitbc_json_canonical(sub.constraints) : strdup("{}");
     j.max_price = sub.max_price;
     j.unit_price = j.price = j.units = j.lease_ms = -1;
@@ -127,7 +120,7 @@ static void h_submit(aitbc_request *req, void *user) {
         rc = cs->ledger->lock(cs->ledger->self, t, j.client, "AIT", j.max_price, j.job_id, hash);
     if (rc == 0) rc = cl_job_insert(cs, t, &j);
     if (rc == 0) rc = cl_counter_add(cs, t, "QUEUED", 1);
-    if (rc == 0) rc = cl_queued_add(cs, t, j.client, 1, (int64_t)strlen(j.payload));
+    if (rc == 0) rc = cl_queued_add(cs, t, j.client, 1, j.payload_bytes);
     if (rc == 0) cl_events_note(cs, &ev, &j);
     if (rc == 0)
         rc = api->txn_commit(t);
@@ -148,18 +141,30 @@ static void h_submit(aitbc_request *req, void *user) {
     cl_job_free(&j);
 }
 
+/* Answer 200 with the whole job. Its payload (up to 16 MiB) is read only here, not by a
+ * long-poll that parks again on every progress wake. */
+static void answer_job(client_state *cs, aitbc_request *req, cl_job *j) {
+    aitbc_txn *t = cs->api->txn_begin(AITBC_TXN_READ);
+    int rc = t ? cl_job_payload(cs, t, j) : AITBC_EBUSY;
+    if (t) cs->api->txn_commit(t);
+    if (rc != 0)
+        aitbc_respond_rc(cs->api, cs->ctx, req, rc, NULL);
+    else
+        cs->api->respond_json(req, 200, cl_job_json(cs, j, 1));
+}
+
 /* Long-poll retry: user carries the absolute deadline (no allocation to leak at shutdown). */
 static void get_retry(aitbc_request *req, void *user, int timed_out) {
     client_state *cs = g_client;
     int64_t deadline = (int64_t)(intptr_t)user;
     cl_job j;
-    if (!load_visible(cs, req, cs->api->req_param(req, "job_id"), &j, 1)) return;
+    if (!load_visible(cs, req, cs->api->req_param(req, "job_id"), &j)) return;
     if (!timed_out && !cl_terminal(j.state) && cs->api->now_ms() < deadline) {
         char key[96];
         snprintf(key, sizeof key, "job:%s", j.job_id);
         cs->api->defer(req, key, deadline, get_retry, user);
     } else {
-        cs->api->respond_json(req, 200, cl_job_json(cs, &j, 1));
+        answer_job(cs, req, &j);
     }
     cl_job_free(&j);
 }
@@ -183,7 +188,7 @@ static void h_get(aitbc_request *req, void *user) {
         return;
     }
     cl_job j;
-    if (!load_visible(cs, req, cs->api->req_param(req, "job_id"), &j, 1)) return;
+    if (!load_visible(cs, req, cs->api->req_param(req, "job_id"), &j)) return;
     if (wait_s > 0 && !cl_terminal(j.state)) {
         char key[96];
         int64_t deadline = cs->api->now_ms() + wait_s * 1000;
@@ -198,7 +203,7 @@ static void h_get(aitbc_request *req, void *user) {
         }
         if (t) cs->api->txn_commit(t);
     } else {
-        cs->api->respond_json(req, 200, cl_job_json(cs, &j, 1));
+        answer_job(cs, req, &j);
     }
     cl_job_free(&j);
 }
@@ -206,7 +211,7 @@ static void h_get(aitbc_request *req, void *user) {
 static void h_receipt(aitbc_request *req, void *user) {
     client_state *cs = user;
     cl_job j;
-    if (!load_visible(cs, req, cs->api->req_param(req, "job_id"), &j, 0)) return;
+    if (!load_visible(cs, req, cs->api->req_param(req, "job_id"), &j)) return;
     cJSON *r = j.receipt ? cJSON_Parse(j.receipt) : NULL;
     if (r)
         cs->api->respond_json(req, 200, r);
@@ -228,7 +233,7 @@ static void h_list(aitbc_request *req, void *user) {
     aitbc_jobs_error err = {0};
     if (cl_list(cs, api->req_query(req, "state"), p->owner_address, NULL, limit,
                 api->req_query(req, "cursor"), &out, &err) != 0) {
-        cl_respond_err(cs, req, &err);
+        aitbc_respond_jobs_error(cs->api, req, &err);
         return;
     }
     api->respond_json(req, 200, out);
@@ -238,7 +243,7 @@ static void h_cancel(aitbc_request *req, void *user) {
     client_state *cs = user;
     const aitbc_host_api *api = cs->api;
     cl_job j;
-    if (!load_visible(cs, req, api->req_param(req, "job_id"), &j, 0)) return;
+    if (!load_visible(cs, req, api->req_param(req, "job_id"), &j)) return;
     cl_job_free(&j);
     aitbc_txn *t = api->txn_begin(AITBC_TXN_WRITE);
     if (!t) {

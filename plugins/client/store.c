@@ -211,7 +211,7 @@ int cl_job_insert(client_state *cs, aitbc_txn *t, const cl_job *j) {
            "?28)");
     if (!s) return AITBC_EIO;
     bind_all(cs, s, j);
-    api->bind_int64(s, 28, (int64_t)strlen(j->payload));
+    api->bind_int64(s, 28, j->payload_bytes);
     int rc = api->step(s);
     api->stmt_done(s);
     if (rc < 0) return rc;
