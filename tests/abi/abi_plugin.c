@@ -235,7 +235,9 @@ static const aitbc_plugin_desc desc = {
     .uses = uses,
 #endif
     .config_schema = SCHEMA,
-#ifndef V1_0
+#if defined(CFG_KEY_SIZE)
+    .cfg_key_size = CFG_KEY_SIZE,
+#elif !defined(V1_0)
     .cfg_key_size = sizeof(aitbc_cfg_key),
 #endif
     .init = plugin_init,

@@ -204,6 +204,11 @@ static void test_short_descriptor(void **s) {
     expect_refusal("  abi-small: {}\n", PLUG("abi-small.so"), "struct_size 16 is smaller");
 }
 
+/* A schema entry smaller than the 1.0 config key: the host would read past each entry. */
+static void test_short_config_key(void **s) {
+    expect_refusal("  abi-smallkey: {}\n", PLUG("abi-smallkey.so"), "cfg_key_size 8 is smaller");
+}
+
 static void test_build_signature(void **s) {
     expect_refusal("  abi-sig: {}\n", PLUG("abi-sig.so"), "build signature");
 }
@@ -661,6 +666,7 @@ int main(void) {
         T(test_other_major),
         T(test_newer_minor),
         T(test_short_descriptor),
+        T(test_short_config_key),
         T(test_build_signature),
         T(test_null_callback),
         T(test_name_mismatch),
