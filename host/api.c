@@ -155,10 +155,11 @@ static const aitbc_host_api g_api = {
     .service_names = services_names,
     .txn_submit = writer_txn_submit,
     .txn_after = writer_txn_after,
+    .storage_driver = store_driver_name,
 };
 
 /* A field appended to aitbc_host_api must be wired above: this fails until the last one is. */
-_Static_assert(sizeof(aitbc_host_api) == offsetof(aitbc_host_api, txn_after) + sizeof(void *),
+_Static_assert(sizeof(aitbc_host_api) == offsetof(aitbc_host_api, storage_driver) + sizeof(void *),
                "aitbc_host_api grew: wire the new fields in g_api and move this check");
 
 /** @brief The API table handed to every plugin's init (static, lives for the process). */

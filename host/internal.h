@@ -216,6 +216,8 @@ void bus_stop(void);
 
 /* ---------------- storage (store_sqlite.c) ---------------- */
 int store_open(const host_settings *set);
+/** @brief "sqlite" or "postgres": the driver of the open store (static string). */
+const char *store_driver_name(void);
 void store_close(void);
 /** Database pages written to the WAL by committed write transactions since start. */
 uint64_t store_wal_pages_total(void);

@@ -308,6 +308,10 @@ void store_thread_done(void) {
 
 /* Waits for the writer turn as long as SQLite would wait for its lock (busy_timeout), so a stuck
  * writer shows up as a busy error, never as a silent deadlock. */
+const char *store_driver_name(void) {
+    return "sqlite";
+}
+
 int store_busy_ms(void) {
     return g_busy_ms;
 }

@@ -1,4 +1,4 @@
-/* A plugin built against today's SDK (ABI 1.2) in a host that speaks only 1.0: refused, with the
+/* A plugin built against today's SDK (ABI 1.3) in a host that speaks only 1.0: refused, with the
  * file and the reason, before any of its code runs. The real loader and config code, with the
  * loader's minor lowered. */
 #include <setjmp.h>
@@ -60,7 +60,7 @@ static void test_refused_by_a_1_0_host(void **s) {
     snprintf(err_path, sizeof err_path, "%s/err", g_dir);
     assert_int_not_equal(load_with_minor(0, err_path), 0);
     const char *e = slurp(err_path);
-    if (!strstr(e, "abi-good.so: refused: ABI minor version 1.2 is newer than this host's 1.0 "
+    if (!strstr(e, "abi-good.so: refused: ABI minor version 1.3 is newer than this host's 1.0 "
                    "(upgrade the host)"))
         fail_msg("unexpected log:\n%s", e);
     /* The same plugin loads in a host of its own minor. */

@@ -183,6 +183,12 @@ struct aitbc_host_api {
      *  not block. 0; AITBC_EINVAL when not on the writer (the caller's commit was final);
      *  AITBC_ENOMEM (nothing registered: do not change such state). */
     int (*txn_after)(aitbc_write_done_fn done, void *arg);
+
+    /* ---- appended in 1.3 ---- */
+    /** @since 1.3. The storage driver in use: "sqlite" or "postgres" (borrowed, static). For the
+     *  few statements that must differ between the two; write portable SQL everywhere else
+     *  (docs/plugins.md, "Portable SQL"). */
+    const char *(*storage_driver)(void);
 };
 
 #ifdef __cplusplus

@@ -12,7 +12,7 @@ extern "C" {
 #endif
 
 #define AITBC_ABI_MAJOR 1u
-#define AITBC_ABI_MINOR 2u
+#define AITBC_ABI_MINOR 3u
 /** The SDK these headers are: ABI major.minor plus a patch level for header-only fixes.
  *  #if AITBC_SDK_VERSION_NUM >= 10100 guards code that needs 1.1. */
 #define AITBC_SDK_VERSION_PATCH 0u
