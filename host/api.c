@@ -156,10 +156,11 @@ static const aitbc_host_api g_api = {
     .txn_submit = writer_txn_submit,
     .txn_after = writer_txn_after,
     .storage_driver = store_driver_name,
+    .leader = cluster_leader,
 };
 
 /* A field appended to aitbc_host_api must be wired above: this fails until the last one is. */
-_Static_assert(sizeof(aitbc_host_api) == offsetof(aitbc_host_api, storage_driver) + sizeof(void *),
+_Static_assert(sizeof(aitbc_host_api) == offsetof(aitbc_host_api, leader) + sizeof(void *),
                "aitbc_host_api grew: wire the new fields in g_api and move this check");
 
 /** @brief The API table handed to every plugin's init (static, lives for the process). */

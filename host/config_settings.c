@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "cluster_priv.h"
 #include "internal.h"
 
 #ifndef AITBC_DEFAULT_PLUGIN_DIR
@@ -252,6 +253,18 @@ static const aitbc_cfg_key storage_keys[] = {
     {"busy_timeout_ms", AITBC_CFG_INT, 0, "wait for a locked database (default 5000)", .def = NULL},
     {0}};
 
+static const aitbc_cfg_key cluster_keys[] = {
+    {"node_id", AITBC_CFG_STRING, 0,
+     "this host's id among hosts sharing one PostgreSQL, unique, [A-Za-z0-9._:-]{1,63} "
+     "(default <hostname>-<random>)",
+     .def = NULL},
+    {"poll_ms", AITBC_CFG_INT, 0,
+     "ms between catch-ups without a notification and between leader attempts (default 1000)",
+     .def = NULL},
+    {"retention_s", AITBC_CFG_INT, 0,
+     "seconds cross-host events are kept for hosts that reconnect (default 3600)", .def = NULL},
+    {0}};
+
 typedef struct ctx {
     const host_config *cfg;
     char *err;
@@ -420,6 +433,17 @@ static int read_storage(ctx *c, const cJSON *sec, host_settings *s) {
     return rc;
 }
 
+/* Used with storage.driver postgres only; on SQLite the section is checked and has no effect. */
+static int read_cluster(ctx *c, const cJSON *sec, host_settings *s) {
+    int rc = take_str(c, sec, "node_id", s->cluster_node_id, sizeof s->cluster_node_id);
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(sec, "node_id");
+    if (!rc && id && !cluster_node_id_valid(s->cluster_node_id))
+        rc = failf(c->cfg, id, c->err, c->errlen, "'node_id' must be 1-63 of A-Z a-z 0-9 . _ : -");
+    if (!rc) rc = take_int(c, sec, "poll_ms", 50, 60000, &s->cluster_poll_ms);
+    if (!rc) rc = take_int(c, sec, "retention_s", 60, 86400 * 30, &s->cluster_retention_s);
+    return rc;
+}
+
 static void defaults(host_settings *s) {
     memset(s, 0, sizeof *s);
     snprintf(s->data_dir, sizeof s->data_dir, "./data");
@@ -444,6 +468,8 @@ static void defaults(host_settings *s) {
     snprintf(s->db_synchronous, sizeof s->db_synchronous, "normal");
     s->db_busy_timeout_ms = 5000;
     s->workers = 2;
+    s->cluster_poll_ms = 1000;
+    s->cluster_retention_s = 3600;
 }
 
 /* Every plugin entry must be a mapping or empty; the loader checks the contents. */
@@ -460,12 +486,14 @@ static int check_plugins(ctx *c, const cJSON *plugins) {
 
 /* The top level holds only the known sections, each a mapping or empty (= defaults). */
 static int check_sections(ctx *c, const cJSON *root) {
-    static const char *const known[] = {"node", "http", "websocket", "storage", "plugins", NULL};
+    static const char *const known[] = {"node",    "http",    "websocket", "storage",
+                                        "cluster", "plugins", NULL};
     const cJSON *sec;
     cJSON_ArrayForEach(sec, root) {
         if (!name_in(known, sec->string))
             return failf(c->cfg, sec, c->err, c->errlen,
-                         "unknown section '%s' (known: node, http, websocket, storage, plugins)",
+                         "unknown section '%s' (known: node, http, websocket, storage, cluster, "
+                         "plugins)",
                          sec->string);
         if (!cJSON_IsObject(sec) && !cJSON_IsNull(sec))
             return failf(c->cfg, sec, c->err, c->errlen, "section '%s' must be a mapping, got %s",
@@ -488,7 +516,8 @@ int config_settings(const host_config *cfg, host_settings *out, char *err, size_
     } sections[] = {{"node", node_keys, read_node},
                     {"http", http_keys, read_http},
                     {"websocket", ws_keys, read_ws},
-                    {"storage", storage_keys, read_storage}};
+                    {"storage", storage_keys, read_storage},
+                    {"cluster", cluster_keys, read_cluster}};
     for (size_t i = 0; !rc && i < sizeof sections / sizeof sections[0]; i++) {
         const cJSON *sec = cJSON_GetObjectItemCaseSensitive(root, sections[i].name);
         char where[64];

@@ -67,12 +67,26 @@ int scope_hold_event(const char *topic, const cJSON *data) {
     return hold(h);
 }
 
+/* Several hosts: what the scope announces goes into the outbox in its own transaction, as the
+ * writer's batches do (cluster_events.c). */
+static int outbox(const scope *s) {
+    int rc = 0, any = 0;
+    for (const held *h = s->head; h && rc == 0 && cluster_active(); h = h->next) {
+        rc = h->key ? cluster_outbox_wake(h->key) : cluster_outbox_event(h->topic, h->data);
+        any = 1;
+    }
+    return rc == 0 && any ? cluster_outbox_notify() : rc;
+}
+
 int scope_end(int commit) {
     scope *s = t_scope;
     if (!s) return 0;
     t_scope = NULL;
     int rc = 0;
-    if (commit) {
+    if (commit && outbox(s) != 0) {
+        store_txn_rollback(s->txn); /* the other hosts would never hear of it: undo it */
+        rc = AITBC_EIO;
+    } else if (commit) {
         rc = store_txn_commit(s->txn);
     } else {
         store_txn_rollback(s->txn);

@@ -44,6 +44,9 @@ typedef struct host_settings {
     char db_synchronous[16];      /* storage.synchronous: off|normal|full (default normal) */
     int db_busy_timeout_ms;       /* storage.busy_timeout_ms (default 5000) */
     int workers;                  /* node.workers (default 2) */
+    char cluster_node_id[64];     /* cluster.node_id: unique per host (default hostname-random) */
+    int cluster_poll_ms;          /* cluster.poll_ms: catch-up and leader retry (default 1000) */
+    int cluster_retention_s;      /* cluster.retention_s: host_events kept (default 3600) */
     char
         plugin_path[4 * PATH_MAX]; /* node.plugin_path: ':'-separated dirs searched for <name>.so */
 } host_settings;
@@ -249,6 +252,26 @@ void store_stmt_done(aitbc_stmt *s);
 int store_batch_begin(void);
 int store_batch_check(void);
 int store_batch_end(int commit);
+
+/* ---------------- several hosts on one PostgreSQL (cluster*.c) ---------------- */
+/** Start the cluster thread on its own connection to dsn (postgres only): the outbox and leader
+ *  tables, LISTEN, catch-up. 0, or AITBC_EIO when the database cannot be reached. */
+int cluster_start(const char *dsn, const char *node_id, int poll_ms, int retention_s);
+/** Stop the thread and close its connection (every role is released with it). */
+void cluster_stop(void);
+/** Nonzero between cluster_start and cluster_stop. */
+int cluster_active(void);
+/** Make the cluster thread look now (a new role to take). */
+void cluster_poke(void);
+/** The API's leader(): 1 when this host holds role (always 1 without a cluster). On the writer
+ *  inside a batch the answer is fenced: checked in the database, in that transaction. */
+int cluster_leader(aitbc_plugin_ctx *ctx, const char *role);
+/** In the calling thread's open write transaction: append an event / a wake-up to the outbox
+ *  (no-op without a cluster). 0 or an error: the transaction must then not commit. */
+int cluster_outbox_event(const char *topic, const cJSON *data);
+int cluster_outbox_wake(const char *key);
+/** After appending: NOTIFY the other hosts (delivered when the transaction commits). */
+int cluster_outbox_notify(void);
 
 /* ---------------- workers and timers (work.c) ---------------- */
 int work_start(int workers);

@@ -91,6 +91,26 @@ int writer_txn_after(aitbc_write_done_fn done, void *arg) {
     return 0;
 }
 
+/* Several hosts (cluster_events.c): before the batch commits, every captured event and wake-up
+ * goes into the outbox in this same transaction, so the other hosts learn of exactly what
+ * committed. 0, or an error: then the batch must not commit. */
+static int fx_to_outbox(void) {
+    if (!cluster_active()) return 0;
+    int rc = 0, any = 0;
+    for (effect *e = tl_fx_head; e && rc == 0; e = e->next) {
+        if (e->topic)
+            rc = cluster_outbox_event(e->topic, e->data);
+        else if (e->key)
+            rc = cluster_outbox_wake(e->key);
+        any |= e->topic || e->key;
+    }
+    if (rc == 0 && any) rc = cluster_outbox_notify();
+    if (rc != 0)
+        hlog("store", AITBC_LOG_ERROR, "cannot record a batch's events for the other hosts (%d)",
+             rc);
+    return rc;
+}
+
 /* Publish (committed) or drop every captured effect, in capture order; txn_after callbacks run
  * either way, told which. */
 static void fx_release(int committed) {
@@ -184,6 +204,7 @@ static void run_batch(writer_item *first) {
         }
         it = take(0);
     }
+    if (alive && fx_to_outbox() != 0) alive = 0;
     tl_in_batch = 0;
     int64_t t0 = aitbc_mono_us();
     int committed = begun && store_batch_end(alive) == 0;

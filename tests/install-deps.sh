@@ -9,7 +9,7 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
     build-essential cmake pkg-config ca-certificates clang-format \
-    libmicrohttpd-dev libwebsockets-dev libcjson-dev libyaml-dev libsqlite3-dev \
+    libmicrohttpd-dev libwebsockets-dev libcjson-dev libyaml-dev libsqlite3-dev libpq-dev \
     libsodium-dev libcurl4-openssl-dev libcmocka-dev \
     libtesseract-dev libleptonica-dev tesseract-ocr tesseract-ocr-eng \
     nodejs chromium >/dev/null

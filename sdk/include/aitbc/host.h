@@ -189,7 +189,23 @@ struct aitbc_host_api {
      *  few statements that must differ between the two; write portable SQL everywhere else
      *  (docs/plugins.md, "Portable SQL"). */
     const char *(*storage_driver)(void);
+
+    /* ---- several hosts on one database ---- */
+    /** @since 1.3. 1 when this host holds the leader role `role` ([A-Za-z0-9._:-]{1,63}, e.g.
+     *  "chain.producer"): the one host that may do a job there must be one of. The first call
+     *  asks for the role; with several hosts on one PostgreSQL, one of them gets it within about a
+     *  second and keeps it until it stops or dies (then another takes over within a few seconds).
+     *  Called on the writer (a write route's handler or a txn_submit'ed function) the answer is
+     *  fenced: it is checked in the database inside that transaction, so a write made after a
+     *  1 commits before any write of a later leader. Elsewhere it is a hint (e.g. whether to
+     *  queue the work at all). Always 1 on SQLite (one host). Use aitbc_leader() below. */
+    int (*leader)(aitbc_plugin_ctx *ctx, const char *role);
 };
+
+/** 1 when this host holds `role` (see `leader`); 1 on a host older than 1.3 (one host). */
+static inline int aitbc_leader(const aitbc_host_api *api, aitbc_plugin_ctx *ctx, const char *role) {
+    return AITBC_HOST_HAS(api, leader) ? api->leader(ctx, role) : 1;
+}
 
 #ifdef __cplusplus
 }

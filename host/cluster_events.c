@@ -1,0 +1,137 @@
+/* Cross-host events and wake-ups through the host_events outbox.
+ *
+ * Writing: what a write transaction announces (bus events, long-poll wake-ups) is held until it
+ * commits (writer.c for the writer's batches, http_scope.c for an idempotent request's scope).
+ * On PostgreSQL the holder also appends each one here, inside that same transaction, and
+ * NOTIFYs the schema's channel with the newest seq only (NOTIFY is delivered at commit and a
+ * seq is a few bytes, far under the 8000-byte payload limit). So a row exists exactly when the
+ * work it reports committed.
+ *
+ * Ordering: every write transaction first takes the driver's database-wide advisory write lock
+ * and holds it to its commit, so write transactions — and with them the seq values they draw
+ * from the identity — commit one at a time in seq order. A reader that has seen seq N has seen
+ * every committed row below N: "seq > last" never skips a row that commits later (rolled-back
+ * transactions leave gaps, which is harmless).
+ *
+ * Reading (the cluster thread): rows after the last seen seq, in order; another host's are
+ * published on the local bus and woken locally — through bus_publish / http_wake directly, not
+ * the plugin API, so they are never captured and relayed again; this host's own rows only move
+ * the cursor (it released them itself at its commit). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cluster_priv.h"
+#include "internal.h"
+
+#define CATCH_UP_PAGE 500
+
+/* One statement on the calling thread's open transaction (its own nesting level). */
+static int outbox_insert(char kind, const char *name, const char *data) {
+    aitbc_txn *t = store_txn_begin(AITBC_TXN_WRITE);
+    if (!t) return AITBC_EBUSY;
+    aitbc_stmt *s =
+        store_stmt(t, "INSERT INTO host_events(origin, kind, name, data, at_ms) "
+                      "VALUES(?, ?, ?, ?, ?)");
+    int rc = s ? 0 : AITBC_EIO;
+    if (s) {
+        char k[2] = {kind, '\0'};
+        store_bind_text(s, 1, cluster_node_id());
+        store_bind_text(s, 2, k);
+        store_bind_text(s, 3, name);
+        if (data)
+            store_bind_text(s, 4, data);
+        else
+            store_bind_null(s, 4);
+        store_bind_int64(s, 5, aitbc_now_ms());
+        rc = store_step(s) == AITBC_DONE ? 0 : AITBC_EIO;
+        store_stmt_done(s);
+    }
+    if (rc == 0) return store_txn_commit(t);
+    store_txn_rollback(t);
+    return rc;
+}
+
+int cluster_outbox_event(const char *topic, const cJSON *data) {
+    if (!cluster_active()) return 0;
+    char *text = cJSON_PrintUnformatted(data);
+    if (!text) return AITBC_ENOMEM;
+    int rc = outbox_insert('e', topic, text);
+    free(text);
+    return rc;
+}
+
+int cluster_outbox_wake(const char *key) {
+    return cluster_active() ? outbox_insert('w', key, NULL) : 0;
+}
+
+int cluster_outbox_notify(void) {
+    if (!cluster_active()) return 0;
+    aitbc_txn *t = store_txn_begin(AITBC_TXN_WRITE);
+    if (!t) return AITBC_EBUSY;
+    aitbc_stmt *s = store_stmt(t, "SELECT pg_notify(?, CAST(lastval() AS TEXT))");
+    int rc = s ? 0 : AITBC_EIO;
+    if (s) {
+        store_bind_text(s, 1, cluster_channel());
+        rc = store_step(s) == AITBC_ROW ? 0 : AITBC_EIO;
+        store_stmt_done(s);
+    }
+    if (rc == 0) return store_txn_commit(t);
+    store_txn_rollback(t);
+    return rc;
+}
+
+int events_start_seq(PGconn *c, int64_t *out) {
+    PGresult *r =
+        cluster_exec(c, "SELECT COALESCE(MAX(seq), 0) FROM host_events", 0, NULL, PGRES_TUPLES_OK);
+    if (!r) return -1;
+    *out = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    return 0;
+}
+
+static void deliver(const char *kind, const char *name, const char *data) {
+    if (kind[0] == 'w') {
+        http_wake(name);
+        return;
+    }
+    cJSON *j = data ? cJSON_Parse(data) : NULL;
+    if (!j) {
+        hlog("cluster", AITBC_LOG_WARN, "event on %s: unreadable data, skipped", name);
+        return;
+    }
+    bus_publish_owned(name, j); /* taken whatever the outcome */
+}
+
+int events_catch_up(PGconn *c, int64_t *last) {
+    int delivered = 0;
+    for (;;) {
+        char after[24];
+        snprintf(after, sizeof after, "%lld", (long long)*last);
+        const char *p[2] = {after, cluster_node_id()};
+        /* Own rows come back without their data: they only move the cursor. */
+        PGresult *r = cluster_exec(c,
+                                   "SELECT seq, origin = $2, kind, name, "
+                                   "CASE WHEN origin = $2 THEN NULL ELSE data END "
+                                   "FROM host_events WHERE seq > $1 ORDER BY seq LIMIT 500",
+                                   2, p, PGRES_TUPLES_OK);
+        if (!r) return -1;
+        int n = PQntuples(r);
+        for (int i = 0; i < n; i++) {
+            *last = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+            if (PQgetvalue(r, i, 1)[0] == 't') continue;
+            deliver(PQgetvalue(r, i, 2), PQgetvalue(r, i, 3),
+                    PQgetisnull(r, i, 4) ? NULL : PQgetvalue(r, i, 4));
+            delivered++;
+        }
+        PQclear(r);
+        if (n < CATCH_UP_PAGE) return delivered;
+    }
+}
+
+void events_trim(PGconn *c, int64_t retention_ms) {
+    char before[24];
+    snprintf(before, sizeof before, "%lld", (long long)(aitbc_now_ms() - retention_ms));
+    const char *p[1] = {before};
+    PQclear(cluster_exec(c, "DELETE FROM host_events WHERE at_ms < $1", 1, p, PGRES_COMMAND_OK));
+}
