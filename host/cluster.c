@@ -38,8 +38,8 @@ static struct {
     uint32_t schema_hash;
     int poll_ms;
     int64_t retention_ms;
-    int ready;       /* the first connection set up the tables and the starting seq */
-    PGconn *first;   /* cluster_start's connection, handed to the thread */
+    int ready;     /* the first connection set up the tables and the starting seq */
+    PGconn *first; /* cluster_start's connection, handed to the thread */
     int64_t first_last;
 } g = {.mu = PTHREAD_MUTEX_INITIALIZER, .wake_fd = {-1, -1}};
 

@@ -30,9 +30,8 @@
 static int outbox_insert(char kind, const char *name, const char *data) {
     aitbc_txn *t = store_txn_begin(AITBC_TXN_WRITE);
     if (!t) return AITBC_EBUSY;
-    aitbc_stmt *s =
-        store_stmt(t, "INSERT INTO host_events(origin, kind, name, data, at_ms) "
-                      "VALUES(?, ?, ?, ?, ?)");
+    aitbc_stmt *s = store_stmt(t, "INSERT INTO host_events(origin, kind, name, data, at_ms) "
+                                  "VALUES(?, ?, ?, ?, ?)");
     int rc = s ? 0 : AITBC_EIO;
     if (s) {
         char k[2] = {kind, '\0'};

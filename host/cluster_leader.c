@@ -81,8 +81,8 @@ int cluster_leader(aitbc_plugin_ctx *ctx, const char *name) {
     int held = r && r->held, pid = r ? r->pid : 0, added = g_n != before;
     pthread_mutex_unlock(&g_mu);
     if (!r) {
-        hlog("cluster", AITBC_LOG_ERROR, "more than %d leader roles: %s is never taken",
-             MAX_ROLES, name);
+        hlog("cluster", AITBC_LOG_ERROR, "more than %d leader roles: %s is never taken", MAX_ROLES,
+             name);
         return 0;
     }
     if (added) cluster_poke(); /* try it now rather than at the next poll */

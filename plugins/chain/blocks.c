@@ -189,6 +189,15 @@ int chain_seal(chain_state *cs, int force, int64_t *height_out) {
         pthread_mutex_unlock(&cs->seal_mu);
         return AITBC_EBUSY;
     }
+    /* Several hosts on one database: only the producer seals, and the check is made inside the
+     * transaction that writes the block (fenced: see aitbc_leader). Heights are the blocks'
+     * primary key and the next one is read in this same transaction under the database-wide
+     * write lock, so even two sealers could not fork the chain: one would fail on the height. */
+    if (!aitbc_leader(api, cs->ctx, CHAIN_PRODUCER_ROLE)) {
+        api->txn_commit(t);
+        pthread_mutex_unlock(&cs->seal_mu);
+        return 0;
+    }
     int rc = chain_seal_in(cs, t, api->now_ms(), force, &blk, &sealed);
     if (rc == 0)
         rc = api->txn_commit(t);
@@ -228,6 +237,7 @@ static void seal_done(void *arg, int rc) {
 void chain_seal_tick(void *arg) {
     chain_state *cs = arg;
     const aitbc_host_api *api = cs->api;
+    if (!aitbc_leader(api, cs->ctx, CHAIN_PRODUCER_ROLE)) return; /* another host produces */
     if (AITBC_HOST_HAS(api, txn_submit)) {
         if (atomic_exchange(&cs->seal_queued, 1)) return; /* the previous one has not run yet */
         if (api->txn_submit(seal_on_writer, cs, seal_done) == 0) return;

@@ -11,6 +11,8 @@
 #include "chainmath.h"
 
 #define CHAIN_MAX_ASSETS 16
+/* The leader role of the one host that seals blocks when several share a database. */
+#define CHAIN_PRODUCER_ROLE "chain.producer"
 
 #define AITBC_MODULE_MAX 64 /* a plugin name owning locks */
 #define CHAIN_VIEWS_MAX 64  /* modules with a ledger view */

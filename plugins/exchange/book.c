@@ -85,6 +85,77 @@ static void batch_end(void *arg, int rc) {
     }
 }
 
+/* Several hosts on one database each keep a book in memory; the database is the truth. Every
+ * book change bumps its market's row in exchange_books in the transaction that makes it, and a
+ * host about to match (or to answer a snapshot) compares that row with its own sequence. Place
+ * and cancel run on the writer, whose transaction holds the database-wide write lock from before
+ * the check to after the commit: at most one host matches at a time, against a current book, so
+ * no maker is filled twice. On one host the row always equals the sequence and nothing reloads. */
+static int stored_sequence(ex_state *es, aitbc_txn *t, const ex_market *m, int64_t *out) {
+    const aitbc_host_api *api = es->api;
+    aitbc_stmt *s = api->stmt(t, "SELECT sequence FROM exchange_books WHERE market = ?1");
+    if (!s) return AITBC_EIO;
+    api->bind_text(s, 1, m->symbol);
+    int rc = api->step(s);
+    *out = rc == AITBC_ROW ? api->col_int64(s, 0) : -1;
+    api->stmt_done(s);
+    return rc < 0 ? rc : 0;
+}
+
+int ex_book_sync(ex_market *m, int mode) {
+    ex_state *es = m->es;
+    const aitbc_host_api *api = es->api;
+    aitbc_txn *t = api->txn_begin(mode);
+    if (!t) return AITBC_EBUSY;
+    int64_t stored = -1;
+    int rc = stored_sequence(es, t, m, &stored);
+    if (rc == 0 && stored >= 0 && (uint64_t)stored != m->sequence) {
+        ex_book fresh;
+        memset(&fresh, 0, sizeof fresh);
+        size_t n = 0;
+        rc = load_open(es, m, &fresh, &n); /* nested: the same snapshot as the row */
+        if (rc == 0) {
+            ex_book_free(&m->book);
+            m->book = fresh;
+            api->log(es->ctx, AITBC_LOG_DEBUG, "%s: book changed elsewhere, reloaded (%zu open)",
+                     m->symbol, n);
+            m->sequence = (uint64_t)stored;
+        } else {
+            ex_book_free(&fresh);
+        }
+    }
+    if (rc == 0) return api->txn_commit(t);
+    api->txn_rollback(t);
+    return rc;
+}
+
+static int store_sequence(ex_state *es, aitbc_txn *t, const ex_market *m, uint64_t sequence) {
+    const aitbc_host_api *api = es->api;
+    aitbc_stmt *s = api->stmt(t, "INSERT INTO exchange_books(market, sequence) VALUES(?1, ?2) "
+                                 "ON CONFLICT(market) DO UPDATE SET sequence = excluded.sequence");
+    if (!s) return AITBC_EIO;
+    api->bind_text(s, 1, m->symbol);
+    api->bind_int64(s, 2, (int64_t)sequence);
+    int rc = api->step(s) < 0 ? AITBC_EIO : 0;
+    api->stmt_done(s);
+    return rc;
+}
+
+int ex_book_bump(ex_market *m, aitbc_txn *t, size_t changed) {
+    return changed ? store_sequence(m->es, t, m, m->sequence + changed) : 0;
+}
+
+size_t ex_levels_distinct(const int *sides, const int64_t *prices, size_t n) {
+    size_t changed = 0;
+    for (size_t i = 0; i < n; i++) {
+        int dup = 0;
+        for (size_t j = 0; j < i && !dup; j++)
+            dup = sides[j] == sides[i] && prices[j] == prices[i];
+        changed += !dup;
+    }
+    return changed;
+}
+
 int ex_market_batch_join(ex_market *m) {
     const aitbc_host_api *api = m->es->api;
     if (m->in_batch || !AITBC_HOST_HAS(api, txn_after)) return 0;
@@ -154,6 +225,14 @@ int ex_sequences_load(ex_state *es) {
         if (rc == 0) rc = seq_reserve(es, m, start);
         if (rc != 0) return rc;
         m->sequence = start;
+        /* Other hosts jump to it too at their next change (ex_book_sync): never backwards. */
+        aitbc_txn *t = es->api->txn_begin(AITBC_TXN_WRITE);
+        rc = t ? store_sequence(es, t, m, start) : AITBC_EBUSY;
+        if (rc == 0)
+            rc = es->api->txn_commit(t);
+        else if (t)
+            es->api->txn_rollback(t);
+        if (rc != 0) return rc;
     }
     return 0;
 }
@@ -240,6 +319,10 @@ void ex_h_orderbook(aitbc_request *req, void *user) {
     cJSON *out = cJSON_CreateObject();
     cJSON_AddStringToObject(out, "market", m->symbol);
     pthread_mutex_lock(&m->lock);
+    /* Another host's orders: catch up first. Not while the writer has changes of its own in an
+     * open batch (then this book is ahead of the database, and current once it commits). A
+     * failed reload leaves the book as it was: a stale snapshot, never a wrong match. */
+    if (!m->in_batch) ex_book_sync(m, AITBC_TXN_READ);
     aitbc_json_add_i64(out, "sequence", (int64_t)m->sequence);
     cJSON_AddItemToObject(out, "bids", side_levels(m, EX_BUY, depth));
     cJSON_AddItemToObject(out, "asks", side_levels(m, EX_SELL, depth));

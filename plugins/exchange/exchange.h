@@ -71,6 +71,17 @@ int ex_books_rebuild(ex_state *es);
  *  that a failed batch reloads the book from the database and puts the sequence back. 0, or an
  *  error (then the book must not change). */
 int ex_market_batch_join(ex_market *m);
+/** @brief With m->lock held: when the market's stored sequence differs from this host's (another
+ *  host changed the book, or a change here failed), reload the book from the open orders and
+ *  take the stored sequence. In a transaction of `mode` (AITBC_TXN_WRITE on the writer, where it
+ *  joins the batch holding the database-wide write lock: no other host can change the book until
+ *  this one commits). 0 or an error (then the book must not be used to match). */
+int ex_book_sync(ex_market *m, int mode);
+/** @brief In t, with m->lock held: the book changes `changed` price levels, so the stored
+ *  sequence moves on by as much (what ex_publish_levels will add to m->sequence after commit). */
+int ex_book_bump(ex_market *m, aitbc_txn *t, size_t changed);
+/** @brief Distinct (side, price) pairs among n: the levels an `orderbook` event reports. */
+size_t ex_levels_distinct(const int *sides, const int64_t *prices, size_t n);
 /** @brief Publish the current aggregate of the given price levels as one `orderbook` event (both
  * topics). Caller holds m->lock. sides/prices are parallel arrays of n changed levels. */
 void ex_publish_levels(ex_state *es, ex_market *m, const int *sides, const int64_t *prices,

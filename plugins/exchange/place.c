@@ -305,19 +305,34 @@ static int execute(ex_state *es, aitbc_txn *txn, const order_in *in, const ex_pl
     return rc;
 }
 
+/* The price levels the plan changes: each fill's on the other side, then the rest's. */
+typedef struct levels {
+    int *sides;
+    int64_t *prices;
+    size_t n;
+} levels;
+
+static int plan_levels(const order_in *in, const ex_plan *plan, levels *lv) {
+    lv->n = 0;
+    lv->sides = calloc(plan->nfills + 1, sizeof *lv->sides);
+    lv->prices = calloc(plan->nfills + 1, sizeof *lv->prices);
+    if (!lv->sides || !lv->prices) return AITBC_ENOMEM;
+    int opp = in->t.side == EX_BUY ? EX_SELL : EX_BUY;
+    for (size_t i = 0; i < plan->nfills; i++, lv->n++) {
+        lv->sides[lv->n] = opp;
+        lv->prices[lv->n] = plan->fills[i].price;
+    }
+    if (plan->rest_qty > 0) {
+        lv->sides[lv->n] = in->t.side;
+        lv->prices[lv->n++] = in->t.price;
+    }
+    return 0;
+}
+
 /* After commit: the book, then the events (trades, and the changed levels). */
 static void apply(ex_state *es, const order_in *in, const ex_plan *plan,
-                  char (*trade_ids)[AITBC_ID_MAX], int64_t now, int64_t seq) {
+                  char (*trade_ids)[AITBC_ID_MAX], int64_t now, int64_t seq, const levels *lv) {
     ex_market *m = in->m;
-    size_t n = plan->nfills + 1;
-    int *sides = calloc(n, sizeof *sides);
-    int64_t *prices = calloc(n, sizeof *prices);
-    size_t k = 0;
-    int opp = in->t.side == EX_BUY ? EX_SELL : EX_BUY;
-    for (size_t i = 0; sides && prices && i < plan->nfills; i++, k++) {
-        sides[k] = opp;
-        prices[k] = plan->fills[i].price;
-    }
     ex_book_apply(&m->book, in->t.side, plan);
     if (plan->rest_qty > 0) {
         ex_rest r = {.price = in->t.price, .remaining = plan->rest_qty, .seq = seq};
@@ -325,10 +340,6 @@ static void apply(ex_state *es, const order_in *in, const ex_plan *plan,
         snprintf(r.owner, sizeof r.owner, "%s", in->owner);
         if (ex_book_insert(&m->book, in->t.side, &r) != 0)
             es->api->log(es->ctx, AITBC_LOG_ERROR, "out of memory adding %s to the book", in->id);
-        if (sides && prices) {
-            sides[k] = in->t.side;
-            prices[k++] = in->t.price;
-        }
     }
     char time[AITBC_TIME_MAX];
     aitbc_time_format(now, time);
@@ -343,9 +354,7 @@ static void apply(ex_state *es, const order_in *in, const ex_plan *plan,
         es->api->bus_publish(es->ctx, "trades", ev);
         cJSON_Delete(ev);
     }
-    if (sides && prices) ex_publish_levels(es, m, sides, prices, k);
-    free(sides);
-    free(prices);
+    ex_publish_levels(es, m, lv->sides, lv->prices, lv->n);
 }
 
 void ex_h_place(aitbc_request *req, void *user) {
@@ -366,22 +375,30 @@ void ex_h_place(aitbc_request *req, void *user) {
     pthread_mutex_lock(&m->lock);
     ex_plan plan;
     memset(&plan, 0, sizeof plan);
+    levels lv = {0};
     int rc = ex_market_batch_join(m);
+    /* Another host may have changed the book since this one last saw it: match against the
+     * database's (ex_book_sync, book.c). */
+    if (rc == 0) rc = ex_book_sync(m, AITBC_TXN_WRITE);
     if (rc == 0) rc = ex_match(&m->book, &m->p, &in.t, &plan);
     char(*trade_ids)[AITBC_ID_MAX] = rc == 0 ? calloc(plan.nfills + 1, sizeof *trade_ids) : NULL;
     if (rc == 0 && !trade_ids) rc = AITBC_ENOMEM;
+    if (rc == 0) rc = plan_levels(&in, &plan, &lv);
     int64_t now = api->now_ms(), seq = 0;
     aitbc_txn *txn = rc == 0 ? api->txn_begin(AITBC_TXN_WRITE) : NULL;
     if (rc == 0 && !txn) rc = AITBC_EBUSY;
     if (rc == 0) rc = execute(es, txn, &in, &plan, trade_ids, now, &seq);
+    if (rc == 0) rc = ex_book_bump(m, txn, ex_levels_distinct(lv.sides, lv.prices, lv.n));
     if (rc == 0)
         rc = api->txn_commit(txn);
     else if (txn)
         api->txn_rollback(txn);
-    if (rc == 0) apply(es, &in, &plan, trade_ids, now, seq);
+    if (rc == 0) apply(es, &in, &plan, trade_ids, now, seq, &lv);
     pthread_mutex_unlock(&m->lock);
     ex_plan_free(&plan);
     free(trade_ids);
+    free(lv.sides);
+    free(lv.prices);
     if (rc != 0) {
         ex_respond_rc(es, req, rc);
         return;

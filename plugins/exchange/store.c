@@ -27,6 +27,9 @@ static const aitbc_migration k_migrations[] = {
         "CREATE INDEX exchange_trades_taker ON exchange_trades(taker_order);"
         "CREATE INDEX exchange_trades_maker ON exchange_trades(maker_order);"
         "CREATE TABLE exchange_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"},
+    /* The sequence of each market's last book change, bumped in the transaction that makes it:
+     * hosts sharing one database see when another changed the book (ex_book_sync). */
+    {2, "CREATE TABLE exchange_books(market TEXT PRIMARY KEY, sequence INTEGER NOT NULL);"},
 };
 
 int ex_store_migrate(ex_state *es) {
