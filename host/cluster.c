@@ -99,6 +99,11 @@ static int make_tables(PGconn *c) {
     return ok ? 0 : -1;
 }
 
+static void quiet(void *arg, const char *message) {
+    (void)arg; /* "relation already exists, skipping" and the like: not news */
+    (void)message;
+}
+
 /* A new connection: its schema (for the channel and the lock keys), LISTEN. */
 static PGconn *connect_once(int64_t *last) {
     PGconn *c = PQconnectdb(g.dsn);
@@ -107,6 +112,7 @@ static PGconn *connect_once(int64_t *last) {
         PQfinish(c);
         return NULL;
     }
+    PQsetNoticeProcessor(c, quiet, NULL);
     PGresult *r = cluster_exec(c, "SELECT current_schema()", 0, NULL, PGRES_TUPLES_OK);
     const char *schema = r && PQntuples(r) == 1 ? PQgetvalue(r, 0, 0) : NULL;
     if (!schema) {
@@ -155,10 +161,12 @@ static void wait_input(PGconn *c, int ms) {
     }
 }
 
-/* Drain notifications; 1 if any came (their payload, the newest seq, is only a hint). */
-static int drain_notifies(PGconn *c) {
+/* Drain notifications; 1 if any came (their payload, the newest seq, is only a hint). consume:
+ * read the socket first; else only take what libpq already read — a query's answer may carry
+ * notifications that then never make the socket readable again. */
+static int drain_notifies(PGconn *c, int consume) {
     int any = 0;
-    if (!PQconsumeInput(c)) return -1;
+    if (consume && !PQconsumeInput(c)) return -1;
     PGnotify *n;
     while ((n = PQnotifies(c))) {
         any = 1;
@@ -184,9 +192,9 @@ static void *cluster_main(void *arg) {
             events_trim(c, g.retention_ms);
             next_trim = now + TRIM_EVERY_MS;
         }
-        if (!failed) {
+        if (!failed && drain_notifies(c, 0) == 0) { /* nothing heard during the catch-up */
             wait_input(c, g.poll_ms);
-            failed = drain_notifies(c) < 0;
+            failed = drain_notifies(c, 1) < 0;
         }
         if (failed || PQstatus(c) != CONNECTION_OK) {
             hlog("cluster", AITBC_LOG_WARN,

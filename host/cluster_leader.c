@@ -55,10 +55,7 @@ static int fenced_check(const char *name, int pid) {
     cluster_role_keys(cluster_schema_hash(), name, &k1, &k2);
     aitbc_txn *t = store_txn_begin(AITBC_TXN_WRITE);
     if (!t) return 0;
-    aitbc_stmt *s = store_stmt(
-        t, "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 2"
-           " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-           " AND CAST(classid AS BIGINT) = ? AND CAST(objid AS BIGINT) = ? AND pid = ?");
+    aitbc_stmt *s = store_stmt(t, CLUSTER_FENCE_SQL);
     int held = 0;
     if (s) {
         store_bind_int64(s, 1, (int64_t)(uint32_t)k1);
@@ -136,6 +133,14 @@ void leader_tick(PGconn *c) {
         pthread_mutex_unlock(&g_mu);
         hlog("cluster", AITBC_LOG_INFO, "leader for %s (epoch %lld)", names[i], (long long)epoch);
     }
+}
+
+int leader_session_pid(const char *name) {
+    pthread_mutex_lock(&g_mu);
+    role *r = find(name, 0);
+    int pid = r && r->held ? r->pid : 0;
+    pthread_mutex_unlock(&g_mu);
+    return pid;
 }
 
 void leader_lost_all(void) {

@@ -48,8 +48,17 @@ int events_catch_up(PGconn *c, int64_t *last);
 void events_trim(PGconn *c, int64_t retention_ms);
 
 /* ---- leadership (cluster_leader.c), on the cluster thread ---- */
+/** In a write transaction: a row when the session with backend pid ?3 holds the advisory lock
+ *  (classid ?1, objid ?2 as unsigned values) in this database. Portable `?` placeholders: the
+ *  store's driver numbers them. */
+#define CLUSTER_FENCE_SQL                                                                          \
+    "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 2"              \
+    " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"             \
+    " AND CAST(classid AS BIGINT) = ? AND CAST(objid AS BIGINT) = ? AND pid = ?"
 /** Try to take every wanted role not held (session advisory locks on c, whose backend is pid). */
 void leader_tick(PGconn *c);
+/** The backend pid of the session holding role, or 0 when this host does not hold it. */
+int leader_session_pid(const char *role);
 /** The connection is gone: so are its locks. */
 void leader_lost_all(void);
 /** Forget every role (cluster_stop). */
