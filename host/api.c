@@ -50,7 +50,9 @@ static void api_respond_error(aitbc_request *req, unsigned status, const char *c
 }
 
 static void api_wake(const char *key) {
-    if (!writer_capture_wake(key)) http_wake(key);
+    if (!key || writer_capture_wake(key) || scope_hold_wake(key)) return;
+    http_wake(key);
+    cluster_relay_wake(key); /* made outside a transaction: the other hosts hear it later */
 }
 
 /* A struct a plugin passes in is read only as far as the plugin's build knows it: the
@@ -81,7 +83,9 @@ static int api_bus_publish(aitbc_plugin_ctx *ctx, const char *topic, const cJSON
     if (strcmp(topic, "*") != 0 &&
         (writer_capture_publish(topic, data) || scope_hold_event(topic, data)))
         return 0;
-    return bus_publish(topic, data);
+    rc = bus_publish(topic, data);
+    if (rc == 0) cluster_relay_event(topic, data);
+    return rc;
 }
 
 static int api_bus_subscribe(aitbc_plugin_ctx *ctx, const char *topic, aitbc_event_fn fn,

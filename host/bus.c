@@ -99,8 +99,16 @@ static void deliver(const event *e, const sub_list *l) {
     }
 }
 
+/* Set on the dispatcher: what subscribers publish is their own reaction to an event. */
+static _Thread_local int tl_dispatcher;
+
+int bus_on_dispatcher(void) {
+    return tl_dispatcher;
+}
+
 static void *dispatcher(void *arg) {
     (void)arg;
+    tl_dispatcher = 1;
     pthread_mutex_lock(&g_lock);
     for (;;) {
         while (!g_head && g_running)

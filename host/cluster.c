@@ -259,4 +259,5 @@ void cluster_stop(void) {
     g.wake_fd[0] = g.wake_fd[1] = -1;
     leader_reset();
     g.started = 0;
+    cluster_relay_drop();
 }

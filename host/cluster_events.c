@@ -17,6 +17,7 @@
  * published on the local bus and woken locally — through bus_publish / http_wake directly, not
  * the plugin API, so they are never captured and relayed again; this host's own rows only move
  * the cursor (it released them itself at its commit). */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +79,116 @@ int cluster_outbox_notify(void) {
     if (rc == 0) return store_txn_commit(t);
     store_txn_rollback(t);
     return rc;
+}
+
+/* ---- relaying what was made outside a write transaction ----
+ * A long-poll's retry, for one, writes in a transaction of its own on an HTTP thread and then
+ * publishes: there is no transaction left to append to. Such events and wake-ups are queued here
+ * and appended by one item on the writer (with whatever batch it joins): they reach the other
+ * hosts a moment after they were delivered here, still only after the work they report
+ * committed. Best effort: when that batch fails they are dropped (and logged) — the database is
+ * failing, and a host that cannot write cannot tell the others anything. */
+#define RELAY_MAX 10000
+
+typedef struct relayed {
+    char kind;
+    char *name, *data;
+    struct relayed *next;
+} relayed;
+
+static pthread_mutex_t g_relay_mu = PTHREAD_MUTEX_INITIALIZER;
+static relayed *g_relay_head, **g_relay_tail = &g_relay_head;
+static size_t g_relay_n;
+static int g_relay_queued; /* an item is on the writer's queue */
+
+static void relayed_free(relayed *r) {
+    while (r) {
+        relayed *next = r->next;
+        free(r->name);
+        free(r->data);
+        free(r);
+        r = next;
+    }
+}
+
+/* On the writer, in a batch: append everything queued so far; arg receives the list. */
+static void relay_run(void *arg) {
+    relayed **taken = arg;
+    pthread_mutex_lock(&g_relay_mu);
+    *taken = g_relay_head;
+    g_relay_head = NULL;
+    g_relay_tail = &g_relay_head;
+    g_relay_n = 0;
+    g_relay_queued = 0;
+    pthread_mutex_unlock(&g_relay_mu);
+    int rc = 0;
+    for (relayed *r = *taken; r && rc == 0; r = r->next)
+        rc = outbox_insert(r->kind, r->name, r->data);
+    if (rc == 0 && *taken) rc = cluster_outbox_notify();
+    if (rc != 0) /* the rows before it go out with the batch; the rest are lost */
+        hlog("cluster", AITBC_LOG_WARN, "relaying events to the other hosts failed (%d)", rc);
+}
+
+static void relay_done(void *arg, int rc) {
+    relayed **taken = arg;
+    if (rc != 0 && *taken)
+        hlog("cluster", AITBC_LOG_WARN,
+             "events made outside a transaction could not be passed to the other hosts (%d)", rc);
+    relayed_free(*taken);
+    free(taken);
+}
+
+static void relay_add(char kind, const char *name, const char *data) {
+    if (!cluster_active() || bus_on_dispatcher() || !name) return;
+    relayed *r = calloc(1, sizeof *r);
+    if (!r || !(r->name = strdup(name)) || (data && !(r->data = strdup(data)))) {
+        relayed_free(r);
+        return;
+    }
+    r->kind = kind;
+    pthread_mutex_lock(&g_relay_mu);
+    int full = g_relay_n >= RELAY_MAX, submit = !full && !g_relay_queued;
+    if (!full) {
+        *g_relay_tail = r;
+        g_relay_tail = &r->next;
+        g_relay_n++;
+        g_relay_queued = 1;
+    }
+    pthread_mutex_unlock(&g_relay_mu);
+    if (full) {
+        relayed_free(r);
+        hlog("cluster", AITBC_LOG_WARN, "relay queue full: %s not passed to the other hosts", name);
+        return;
+    }
+    if (!submit) return;
+    relayed **taken = calloc(1, sizeof *taken);
+    if (taken && writer_txn_submit(relay_run, taken, relay_done) == 0) return;
+    free(taken);
+    pthread_mutex_lock(&g_relay_mu);
+    g_relay_queued = 0; /* the next one tries again */
+    pthread_mutex_unlock(&g_relay_mu);
+}
+
+void cluster_relay_event(const char *topic, const cJSON *data) {
+    if (!cluster_active() || bus_on_dispatcher()) return;
+    char *text = cJSON_PrintUnformatted(data);
+    if (text) relay_add('e', topic, text);
+    free(text);
+}
+
+void cluster_relay_wake(const char *key) {
+    relay_add('w', key, NULL);
+}
+
+/* What cluster_stop leaves queued is not sent. */
+void cluster_relay_drop(void) {
+    pthread_mutex_lock(&g_relay_mu);
+    relayed *r = g_relay_head;
+    g_relay_head = NULL;
+    g_relay_tail = &g_relay_head;
+    g_relay_n = 0;
+    pthread_mutex_unlock(&g_relay_mu);
+    relayed_free(r);
 }
 
 int events_start_seq(PGconn *c, int64_t *out) {

@@ -44,6 +44,8 @@ int events_start_seq(PGconn *c, int64_t *out);
 /** Deliver every other host's row after *last, in seq order, and advance *last past every row
  *  (own ones too). Rows delivered, or -1 when the connection failed. */
 int events_catch_up(PGconn *c, int64_t *last);
+/** Forget what is queued for relaying (cluster_stop). */
+void cluster_relay_drop(void);
 /** Delete rows older than retention_ms. */
 void events_trim(PGconn *c, int64_t retention_ms);
 

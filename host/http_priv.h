@@ -141,8 +141,6 @@ size_t defer_parked(void);
 int scope_begin(void);
 /** @brief Nonzero while the calling thread has a scope open. */
 int scope_active(void);
-/** @brief Hold a long-poll wake-up until the scope commits. 1 = held, 0 = wake now. */
-int scope_hold_wake(const char *key);
 /** @brief Commit (commit != 0) or roll back the scope, then release (committed) or drop what it
  *  held. 0 when committed; AITBC_E* otherwise. No-op 0 without a scope. */
 int scope_end(int commit);

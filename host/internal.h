@@ -185,6 +185,8 @@ void http_wake(const char *key);
 /** While an idempotent request's scope is open on this thread (http_scope.c), hold an event
  *  until the scope commits (dropped if it rolls back). 1 = held, 0 = publish it now. */
 int scope_hold_event(const char *topic, const cJSON *data);
+/** The same for a long-poll wake-up (1 = held until the scope commits). */
+int scope_hold_wake(const char *key);
 
 void metrics_observe(const char *method, const char *pattern, unsigned status, int64_t micros);
 /** Prometheus text; caller frees. */
@@ -214,6 +216,8 @@ int bus_subscribe(const char *topic, aitbc_event_fn fn, void *user);
 int bus_subscribe_owned(aitbc_plugin_ctx *owner, const char *topic, aitbc_event_fn fn, void *user);
 /** Remove owner's subscriptions; on return none of its subscribers runs or will run. */
 void bus_drop_plugin(aitbc_plugin_ctx *owner);
+/** Nonzero on the bus's dispatcher thread (in a subscriber). */
+int bus_on_dispatcher(void);
 /** Deliver everything queued, then stop the dispatcher. */
 void bus_stop(void);
 
@@ -272,6 +276,11 @@ int cluster_outbox_event(const char *topic, const cJSON *data);
 int cluster_outbox_wake(const char *key);
 /** After appending: NOTIFY the other hosts (delivered when the transaction commits). */
 int cluster_outbox_notify(void);
+/** An event / a wake-up made outside any write transaction (already delivered here): queue it for
+ *  the other hosts through the next write batch. Not from a bus subscriber (every host runs its
+ *  own subscribers on the relayed event), not without a cluster. */
+void cluster_relay_event(const char *topic, const cJSON *data);
+void cluster_relay_wake(const char *key);
 
 /* ---------------- workers and timers (work.c) ---------------- */
 int work_start(int workers);
