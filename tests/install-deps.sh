@@ -9,8 +9,8 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
     build-essential cmake pkg-config ca-certificates clang-format \
-    libmicrohttpd-dev libwebsockets-dev libcjson-dev libyaml-dev libsqlite3-dev libpq-dev \
-    libsodium-dev libcurl4-openssl-dev libcmocka-dev \
+    libmicrohttpd-dev libwebsockets-dev libcjson-dev libyaml-dev libsqlite3-dev \
+    libsodium-dev libcurl4-openssl-dev libcmocka-dev libpq-dev postgresql \
     libtesseract-dev libleptonica-dev tesseract-ocr tesseract-ocr-eng \
     nodejs chromium >/dev/null
 # promtool, which lints /metrics and the alert rules in the tests, taken out of Debian's prometheus
