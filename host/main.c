@@ -319,13 +319,13 @@ out:
 static int check_config(const host_config *cfg) {
     int rc = loader_load_all(cfg, host_settings_get());
     if (rc == 0) {
-        const host_settings *set = host_settings_get();
         printf("config ok: %zu plugins\n", loader_count());
+        loader_print_graph(stdout);
+        loader_print_config(stdout);
+        const host_settings *set = host_settings_get();
         printf("cluster (with storage.driver postgres): node_id %s, poll_ms %d, retention_s %d\n",
                set->cluster_node_id[0] ? set->cluster_node_id : "<hostname>-<random>",
                set->cluster_poll_ms, set->cluster_retention_s);
-        loader_print_graph(stdout);
-        loader_print_config(stdout);
     }
     loader_unload_all();
     return rc == 0 ? 0 : 1;
