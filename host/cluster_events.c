@@ -27,55 +27,119 @@
 
 #define CATCH_UP_PAGE 500
 
-/* One statement on the calling thread's open transaction (its own nesting level). */
-static int outbox_insert(char kind, const char *name, const char *data) {
-    aitbc_txn *t = store_txn_begin(AITBC_TXN_WRITE);
-    if (!t) return AITBC_EBUSY;
-    aitbc_stmt *s = store_stmt(t, "INSERT INTO host_events(origin, kind, name, data, at_ms) "
-                                  "VALUES(?, ?, ?, ?, ?)");
-    int rc = s ? 0 : AITBC_EIO;
-    if (s) {
-        char k[2] = {kind, '\0'};
-        store_bind_text(s, 1, cluster_node_id());
-        store_bind_text(s, 2, k);
-        store_bind_text(s, 3, name);
-        if (data)
-            store_bind_text(s, 4, data);
-        else
-            store_bind_null(s, 4);
-        store_bind_int64(s, 5, aitbc_now_ms());
-        rc = store_step(s) == AITBC_DONE ? 0 : AITBC_EIO;
-        store_stmt_done(s);
+/* What the calling thread's transaction announces, as three PostgreSQL array literals (kinds,
+ * names, data) written by ONE statement at its end: a batch of hundreds of events costs one round
+ * trip, not one each. */
+typedef struct strbuf {
+    char *p;
+    size_t len, cap;
+} strbuf;
+
+static _Thread_local struct {
+    strbuf kinds, names, data;
+    size_t n;
+    int oom;
+} tl_out;
+
+static void sb_put(strbuf *b, const char *s, size_t n) {
+    if (tl_out.oom) return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 256;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (!p) {
+            tl_out.oom = 1;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
     }
-    if (rc == 0) return store_txn_commit(t);
-    store_txn_rollback(t);
-    return rc;
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+/* One element of an array literal: quoted, with " and \ escaped; NULL unquoted. */
+static void sb_element(strbuf *b, const char *text) {
+    sb_put(b, b->len ? "," : "{", 1);
+    if (!text) {
+        sb_put(b, "NULL", 4);
+        return;
+    }
+    sb_put(b, "\"", 1);
+    for (const char *s = text; *s; s++) {
+        size_t run = strcspn(s, "\"\\");
+        sb_put(b, s, run);
+        s += run;
+        if (!*s) break;
+        sb_put(b, "\\", 1);
+        sb_put(b, s, 1);
+    }
+    sb_put(b, "\"", 1);
+}
+
+static int out_add(char kind, const char *name, const char *data) {
+    char k[2] = {kind, '\0'};
+    sb_element(&tl_out.kinds, k);
+    sb_element(&tl_out.names, name);
+    sb_element(&tl_out.data, data);
+    tl_out.n++;
+    return tl_out.oom ? AITBC_ENOMEM : 0;
+}
+
+void cluster_outbox_discard(void) {
+    free(tl_out.kinds.p);
+    free(tl_out.names.p);
+    free(tl_out.data.p);
+    memset(&tl_out, 0, sizeof tl_out);
 }
 
 int cluster_outbox_event(const char *topic, const cJSON *data) {
     if (!cluster_active()) return 0;
     char *text = cJSON_PrintUnformatted(data);
-    if (!text) return AITBC_ENOMEM;
-    int rc = outbox_insert('e', topic, text);
+    int rc = text ? out_add('e', topic, text) : AITBC_ENOMEM;
     free(text);
     return rc;
 }
 
 int cluster_outbox_wake(const char *key) {
-    return cluster_active() ? outbox_insert('w', key, NULL) : 0;
+    return cluster_active() ? out_add('w', key, NULL) : 0;
 }
 
-int cluster_outbox_notify(void) {
-    if (!cluster_active()) return 0;
+int cluster_outbox_flush(void) {
+    if (!cluster_active() || tl_out.n == 0 || tl_out.oom) {
+        int rc = tl_out.oom ? AITBC_ENOMEM : 0;
+        cluster_outbox_discard();
+        return rc;
+    }
+    sb_put(&tl_out.kinds, "}", 1);
+    sb_put(&tl_out.names, "}", 1);
+    sb_put(&tl_out.data, "}", 1);
     aitbc_txn *t = store_txn_begin(AITBC_TXN_WRITE);
-    if (!t) return AITBC_EBUSY;
-    aitbc_stmt *s = store_stmt(t, "SELECT pg_notify(?, CAST(lastval() AS TEXT))");
-    int rc = s ? 0 : AITBC_EIO;
+    int rc = t ? 0 : AITBC_EBUSY;
+    /* The rows in the order they were announced (ORDER BY the array position, so the identity
+     * hands out seq in that order); the NOTIFY carries the last seq only. */
+    aitbc_stmt *s = t ? store_stmt(t, "WITH ins AS (INSERT INTO host_events(origin, kind, name, "
+                                      "data, at_ms) SELECT ?, u.k, u.n, u.d, ? FROM "
+                                      "unnest(CAST(? AS TEXT[]), CAST(? AS TEXT[]), "
+                                      "CAST(? AS TEXT[])) WITH ORDINALITY AS u(k, n, d, i) "
+                                      "ORDER BY u.i RETURNING seq) "
+                                      "SELECT pg_notify(?, CAST(MAX(seq) AS TEXT)) FROM ins")
+                      : NULL;
+    if (t && !s) rc = AITBC_EIO;
     if (s) {
-        store_bind_text(s, 1, cluster_channel());
-        rc = store_step(s) == AITBC_ROW ? 0 : AITBC_EIO;
+        store_bind_text(s, 1, cluster_node_id());
+        store_bind_int64(s, 2, aitbc_now_ms());
+        store_bind_text(s, 3, tl_out.kinds.p);
+        store_bind_text(s, 4, tl_out.names.p);
+        store_bind_text(s, 5, tl_out.data.p);
+        store_bind_text(s, 6, cluster_channel());
+        rc = tl_out.oom ? AITBC_ENOMEM : store_step(s) == AITBC_ROW ? 0 : AITBC_EIO;
         store_stmt_done(s);
     }
+    cluster_outbox_discard();
+    if (!t) return rc;
     if (rc == 0) return store_txn_commit(t);
     store_txn_rollback(t);
     return rc;
@@ -123,9 +187,9 @@ static void relay_run(void *arg) {
     pthread_mutex_unlock(&g_relay_mu);
     int rc = 0;
     for (relayed *r = *taken; r && rc == 0; r = r->next)
-        rc = outbox_insert(r->kind, r->name, r->data);
-    if (rc == 0 && *taken) rc = cluster_outbox_notify();
-    if (rc != 0) /* the rows before it go out with the batch; the rest are lost */
+        rc = out_add(r->kind, r->name, r->data);
+    rc = rc == 0 ? cluster_outbox_flush() : (cluster_outbox_discard(), rc);
+    if (rc != 0)
         hlog("cluster", AITBC_LOG_WARN, "relaying events to the other hosts failed (%d)", rc);
 }
 

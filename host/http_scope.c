@@ -70,12 +70,10 @@ int scope_hold_event(const char *topic, const cJSON *data) {
 /* Several hosts: what the scope announces goes into the outbox in its own transaction, as the
  * writer's batches do (cluster_events.c). */
 static int outbox(const scope *s) {
-    int rc = 0, any = 0;
-    for (const held *h = s->head; h && rc == 0 && cluster_active(); h = h->next) {
+    int rc = 0;
+    for (const held *h = s->head; h && rc == 0 && cluster_active(); h = h->next)
         rc = h->key ? cluster_outbox_wake(h->key) : cluster_outbox_event(h->topic, h->data);
-        any = 1;
-    }
-    return rc == 0 && any ? cluster_outbox_notify() : rc;
+    return rc == 0 ? cluster_outbox_flush() : (cluster_outbox_discard(), rc);
 }
 
 int scope_end(int commit) {

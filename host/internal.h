@@ -270,12 +270,15 @@ void cluster_poke(void);
 /** The API's leader(): 1 when this host holds role (always 1 without a cluster). On the writer
  *  inside a batch the answer is fenced: checked in the database, in that transaction. */
 int cluster_leader(aitbc_plugin_ctx *ctx, const char *role);
-/** In the calling thread's open write transaction: append an event / a wake-up to the outbox
- *  (no-op without a cluster). 0 or an error: the transaction must then not commit. */
+/** Note an event / a wake-up the calling thread's write transaction announces, for the outbox
+ *  (no-op without a cluster). 0 or an error (then cluster_outbox_discard, and do not commit). */
 int cluster_outbox_event(const char *topic, const cJSON *data);
 int cluster_outbox_wake(const char *key);
-/** After appending: NOTIFY the other hosts (delivered when the transaction commits). */
-int cluster_outbox_notify(void);
+/** In that open transaction: write what was noted (one statement) and NOTIFY the other hosts
+ *  (delivered when it commits). 0 or an error: the transaction must then not commit. */
+int cluster_outbox_flush(void);
+/** Forget what was noted (an error before the flush). */
+void cluster_outbox_discard(void);
 /** An event / a wake-up made outside any write transaction (already delivered here): queue it for
  *  the other hosts through the next write batch. Not from a bus subscriber (every host runs its
  *  own subscribers on the relayed event), not without a cluster. */

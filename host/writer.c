@@ -96,15 +96,14 @@ int writer_txn_after(aitbc_write_done_fn done, void *arg) {
  * committed. 0, or an error: then the batch must not commit. */
 static int fx_to_outbox(void) {
     if (!cluster_active()) return 0;
-    int rc = 0, any = 0;
+    int rc = 0;
     for (effect *e = tl_fx_head; e && rc == 0; e = e->next) {
         if (e->topic)
             rc = cluster_outbox_event(e->topic, e->data);
         else if (e->key)
             rc = cluster_outbox_wake(e->key);
-        any |= e->topic || e->key;
     }
-    if (rc == 0 && any) rc = cluster_outbox_notify();
+    rc = rc == 0 ? cluster_outbox_flush() : (cluster_outbox_discard(), rc);
     if (rc != 0)
         hlog("store", AITBC_LOG_ERROR, "cannot record a batch's events for the other hosts (%d)",
              rc);

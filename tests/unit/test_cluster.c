@@ -65,7 +65,7 @@ static void test_no_cluster_is_always_leader(void **state) {
     assert_int_equal(cluster_leader(NULL, "chain.producer"), 1);
     assert_int_equal(cluster_leader(NULL, "bad role"), 0);
     assert_int_equal(cluster_outbox_wake("job:x"), 0); /* nothing to write without a cluster */
-    assert_int_equal(cluster_outbox_notify(), 0);
+    assert_int_equal(cluster_outbox_flush(), 0);
 }
 
 /* ---- against a real server ---- */
