@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,9 +30,9 @@
 static struct {
     pthread_mutex_t mu;
     pthread_t thread;
-    int started;
-    int stop;       /* under mu */
-    int wake_fd[2]; /* self-pipe: stop, or a new role to take */
+    atomic_int started; /* read by every thread that writes (cluster_active) */
+    int stop;           /* under mu */
+    int wake_fd[2];     /* self-pipe: stop, or a new role to take */
     char dsn[1024];
     char node_id[CLUSTER_NODE_ID_MAX];
     char channel[CLUSTER_CHANNEL_MAX];
@@ -44,7 +45,7 @@ static struct {
 } g = {.mu = PTHREAD_MUTEX_INITIALIZER, .wake_fd = {-1, -1}};
 
 int cluster_active(void) {
-    return g.started;
+    return atomic_load(&g.started);
 }
 
 const char *cluster_node_id(void) {
@@ -120,10 +121,12 @@ static PGconn *connect_once(int64_t *last) {
         PQfinish(c);
         return NULL;
     }
-    pthread_mutex_lock(&g.mu);
-    g.schema_hash = cluster_hash32(schema);
-    cluster_channel_name(g.schema_hash, g.channel);
-    pthread_mutex_unlock(&g.mu);
+    /* Set by cluster_start's first connection, before any other thread reads them; a
+     * reconnect finds the same schema (the DSN does not change). */
+    if (!g.channel[0]) {
+        g.schema_hash = cluster_hash32(schema);
+        cluster_channel_name(g.schema_hash, g.channel);
+    }
     PQclear(r);
     char listen[64];
     snprintf(listen, sizeof listen, "LISTEN %s", g.channel);
@@ -205,13 +208,13 @@ static void *cluster_main(void *arg) {
             c = NULL;
         }
     }
-    leader_lost_all();
+    leader_reset_held();
     if (c) PQfinish(c); /* closing the session releases its advisory locks at once */
     return NULL;
 }
 
 int cluster_start(const char *dsn, const char *node_id, int poll_ms, int retention_s) {
-    if (g.started) return 0;
+    if (atomic_load(&g.started)) return 0;
     if (!dsn || strlen(dsn) >= sizeof g.dsn || sodium_init() < 0) return AITBC_EINVAL;
     snprintf(g.dsn, sizeof g.dsn, "%s", dsn);
     if (node_id && node_id[0])
@@ -242,13 +245,13 @@ int cluster_start(const char *dsn, const char *node_id, int poll_ms, int retenti
         g.wake_fd[0] = g.wake_fd[1] = -1;
         return AITBC_EIO;
     }
-    g.started = 1;
+    atomic_store(&g.started, 1);
     hlog("cluster", AITBC_LOG_INFO, "node %s on channel %s", g.node_id, g.channel);
     return 0;
 }
 
 void cluster_stop(void) {
-    if (!g.started) return;
+    if (!atomic_load(&g.started)) return;
     pthread_mutex_lock(&g.mu);
     g.stop = 1;
     pthread_mutex_unlock(&g.mu);
@@ -258,6 +261,7 @@ void cluster_stop(void) {
     close(g.wake_fd[1]);
     g.wake_fd[0] = g.wake_fd[1] = -1;
     leader_reset();
-    g.started = 0;
+    atomic_store(&g.started, 0);
+    g.channel[0] = '\0';
     cluster_relay_drop();
 }

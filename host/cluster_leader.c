@@ -154,6 +154,13 @@ void leader_lost_all(void) {
     pthread_mutex_unlock(&g_mu);
 }
 
+void leader_reset_held(void) {
+    pthread_mutex_lock(&g_mu);
+    for (size_t i = 0; i < g_n; i++)
+        g_roles[i].held = 0;
+    pthread_mutex_unlock(&g_mu);
+}
+
 void leader_reset(void) {
     pthread_mutex_lock(&g_mu);
     g_n = 0;

@@ -63,6 +63,8 @@ void leader_tick(PGconn *c);
 int leader_session_pid(const char *role);
 /** The connection is gone: so are its locks. */
 void leader_lost_all(void);
+/** Stopping: this host holds nothing from now on (the roles stay wanted). */
+void leader_reset_held(void);
 /** Forget every role (cluster_stop). */
 void leader_reset(void);
 
