@@ -102,11 +102,9 @@ static int stored_sequence(ex_state *es, aitbc_txn *t, const ex_market *m, int64
     return rc < 0 ? rc : 0;
 }
 
-int ex_book_sync(ex_market *m, int mode) {
+int ex_book_sync(ex_market *m, aitbc_txn *t) {
     ex_state *es = m->es;
     const aitbc_host_api *api = es->api;
-    aitbc_txn *t = api->txn_begin(mode);
-    if (!t) return AITBC_EBUSY;
     int64_t stored = -1;
     int rc = stored_sequence(es, t, m, &stored);
     if (rc == 0 && stored >= 0 && (uint64_t)stored != m->sequence) {
@@ -124,8 +122,6 @@ int ex_book_sync(ex_market *m, int mode) {
             ex_book_free(&fresh);
         }
     }
-    if (rc == 0) return api->txn_commit(t);
-    api->txn_rollback(t);
     return rc;
 }
 
@@ -322,7 +318,11 @@ void ex_h_orderbook(aitbc_request *req, void *user) {
     /* Another host's orders: catch up first. Not while the writer has changes of its own in an
      * open batch (then this book is ahead of the database, and current once it commits). A
      * failed reload leaves the book as it was: a stale snapshot, never a wrong match. */
-    if (!m->in_batch) ex_book_sync(m, AITBC_TXN_READ);
+    aitbc_txn *t = m->in_batch ? NULL : api->txn_begin(AITBC_TXN_READ);
+    if (t) {
+        ex_book_sync(m, t);
+        api->txn_commit(t);
+    }
     aitbc_json_add_i64(out, "sequence", (int64_t)m->sequence);
     cJSON_AddItemToObject(out, "bids", side_levels(m, EX_BUY, depth));
     cJSON_AddItemToObject(out, "asks", side_levels(m, EX_SELL, depth));

@@ -71,12 +71,12 @@ int ex_books_rebuild(ex_state *es);
  *  that a failed batch reloads the book from the database and puts the sequence back. 0, or an
  *  error (then the book must not change). */
 int ex_market_batch_join(ex_market *m);
-/** @brief With m->lock held: when the market's stored sequence differs from this host's (another
- *  host changed the book, or a change here failed), reload the book from the open orders and
- *  take the stored sequence. In a transaction of `mode` (AITBC_TXN_WRITE on the writer, where it
- *  joins the batch holding the database-wide write lock: no other host can change the book until
- *  this one commits). 0 or an error (then the book must not be used to match). */
-int ex_book_sync(ex_market *m, int mode);
+/** @brief With m->lock held, in t: when the market's stored sequence differs from this host's
+ *  (another host changed the book, or a change here failed), reload the book from the open
+ *  orders and take the stored sequence. t is the write transaction that will match (on the
+ *  writer it holds the database-wide write lock: no other host changes the book until it
+ *  commits) or a read transaction for a snapshot. 0 or an error (then do not match). */
+int ex_book_sync(ex_market *m, aitbc_txn *t);
 /** @brief In t, with m->lock held: the book changes `changed` price levels, so the stored
  *  sequence moves on by as much (what ex_publish_levels will add to m->sequence after commit). */
 int ex_book_bump(ex_market *m, aitbc_txn *t, size_t changed);

@@ -377,16 +377,16 @@ void ex_h_place(aitbc_request *req, void *user) {
     memset(&plan, 0, sizeof plan);
     levels lv = {0};
     int rc = ex_market_batch_join(m);
+    aitbc_txn *txn = rc == 0 ? api->txn_begin(AITBC_TXN_WRITE) : NULL;
+    if (rc == 0 && !txn) rc = AITBC_EBUSY;
     /* Another host may have changed the book since this one last saw it: match against the
-     * database's (ex_book_sync, book.c). */
-    if (rc == 0) rc = ex_book_sync(m, AITBC_TXN_WRITE);
+     * database's (ex_book_sync, book.c), inside the transaction that settles the match. */
+    if (rc == 0) rc = ex_book_sync(m, txn);
     if (rc == 0) rc = ex_match(&m->book, &m->p, &in.t, &plan);
     char(*trade_ids)[AITBC_ID_MAX] = rc == 0 ? calloc(plan.nfills + 1, sizeof *trade_ids) : NULL;
     if (rc == 0 && !trade_ids) rc = AITBC_ENOMEM;
     if (rc == 0) rc = plan_levels(&in, &plan, &lv);
     int64_t now = api->now_ms(), seq = 0;
-    aitbc_txn *txn = rc == 0 ? api->txn_begin(AITBC_TXN_WRITE) : NULL;
-    if (rc == 0 && !txn) rc = AITBC_EBUSY;
     if (rc == 0) rc = execute(es, txn, &in, &plan, trade_ids, now, &seq);
     if (rc == 0) rc = ex_book_bump(m, txn, ex_levels_distinct(lv.sides, lv.prices, lv.n));
     if (rc == 0)
