@@ -27,80 +27,34 @@
 
 #define CATCH_UP_PAGE 500
 
-/* What the calling thread's transaction announces, as three PostgreSQL array literals (kinds,
- * names, data) written by ONE statement at its end: a batch of hundreds of events costs one round
- * trip, not one each. */
-typedef struct strbuf {
-    char *p;
-    size_t len, cap;
-} strbuf;
+/* What the calling thread's transaction announces, as one JSON array ([{k, n, d}], d the
+ * event's data) written by ONE statement at its end: a batch of hundreds of events costs one
+ * round trip, not one each. */
+static _Thread_local cJSON *tl_out;
+static _Thread_local int tl_oom;
 
-static _Thread_local struct {
-    strbuf kinds, names, data;
-    size_t n;
-    int oom;
-} tl_out;
-
-static void sb_put(strbuf *b, const char *s, size_t n) {
-    if (tl_out.oom) return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            tl_out.oom = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-/* One element of an array literal: quoted, with " and \ escaped; NULL unquoted. */
-static void sb_element(strbuf *b, const char *text) {
-    sb_put(b, b->len ? "," : "{", 1);
-    if (!text) {
-        sb_put(b, "NULL", 4);
-        return;
-    }
-    sb_put(b, "\"", 1);
-    for (const char *s = text; *s; s++) {
-        size_t run = strcspn(s, "\"\\");
-        sb_put(b, s, run);
-        s += run;
-        if (!*s) break;
-        sb_put(b, "\\", 1);
-        sb_put(b, s, 1);
-    }
-    sb_put(b, "\"", 1);
-}
-
-static int out_add(char kind, const char *name, const char *data) {
+static int out_add(char kind, const char *name, const cJSON *data) {
+    if (!tl_out && !(tl_out = cJSON_CreateArray())) tl_oom = 1;
+    cJSON *row = tl_oom ? NULL : cJSON_CreateObject();
     char k[2] = {kind, '\0'};
-    sb_element(&tl_out.kinds, k);
-    sb_element(&tl_out.names, name);
-    sb_element(&tl_out.data, data);
-    tl_out.n++;
-    return tl_out.oom ? AITBC_ENOMEM : 0;
+    if (!row || !cJSON_AddStringToObject(row, "k", k) || !cJSON_AddStringToObject(row, "n", name) ||
+        (data && !cJSON_AddItemToObject(row, "d", cJSON_Duplicate(data, 1)))) {
+        cJSON_Delete(row);
+        tl_oom = 1;
+        return AITBC_ENOMEM;
+    }
+    cJSON_AddItemToArray(tl_out, row);
+    return 0;
 }
 
 void cluster_outbox_discard(void) {
-    free(tl_out.kinds.p);
-    free(tl_out.names.p);
-    free(tl_out.data.p);
-    memset(&tl_out, 0, sizeof tl_out);
+    cJSON_Delete(tl_out);
+    tl_out = NULL;
+    tl_oom = 0;
 }
 
 int cluster_outbox_event(const char *topic, const cJSON *data) {
-    if (!cluster_active()) return 0;
-    char *text = cJSON_PrintUnformatted(data);
-    int rc = text ? out_add('e', topic, text) : AITBC_ENOMEM;
-    free(text);
-    return rc;
+    return cluster_active() ? out_add('e', topic, data) : 0;
 }
 
 int cluster_outbox_wake(const char *key) {
@@ -108,37 +62,31 @@ int cluster_outbox_wake(const char *key) {
 }
 
 int cluster_outbox_flush(void) {
-    if (!cluster_active() || tl_out.n == 0 || tl_out.oom) {
-        int rc = tl_out.oom ? AITBC_ENOMEM : 0;
-        cluster_outbox_discard();
-        return rc;
-    }
-    sb_put(&tl_out.kinds, "}", 1);
-    sb_put(&tl_out.names, "}", 1);
-    sb_put(&tl_out.data, "}", 1);
+    char *rows = cluster_active() && tl_out && !tl_oom ? cJSON_PrintUnformatted(tl_out) : NULL;
+    int rc = tl_oom || (tl_out && cluster_active() && !rows) ? AITBC_ENOMEM : 0;
+    cluster_outbox_discard();
+    if (!rows) return rc;
     aitbc_txn *t = store_txn_begin(AITBC_TXN_WRITE);
-    int rc = t ? 0 : AITBC_EBUSY;
+    rc = t ? 0 : AITBC_EBUSY;
     /* The rows in the order they were announced (ORDER BY the array position, so the identity
      * hands out seq in that order); the NOTIFY carries the last seq only. */
-    aitbc_stmt *s = t ? store_stmt(t, "WITH ins AS (INSERT INTO host_events(origin, kind, name, "
-                                      "data, at_ms) SELECT ?, u.k, u.n, u.d, ? FROM "
-                                      "unnest(CAST(? AS TEXT[]), CAST(? AS TEXT[]), "
-                                      "CAST(? AS TEXT[])) WITH ORDINALITY AS u(k, n, d, i) "
-                                      "ORDER BY u.i RETURNING seq) "
-                                      "SELECT pg_notify(?, CAST(MAX(seq) AS TEXT)) FROM ins")
-                      : NULL;
+    aitbc_stmt *s =
+        t ? store_stmt(t, "WITH ins AS (INSERT INTO host_events(origin, kind, name, data, at_ms) "
+                          "SELECT ?, e.v->>'k', e.v->>'n', CAST(e.v->'d' AS TEXT), ? FROM "
+                          "json_array_elements(CAST(? AS JSON)) WITH ORDINALITY AS e(v, i) "
+                          "ORDER BY e.i RETURNING seq) "
+                          "SELECT pg_notify(?, CAST(MAX(seq) AS TEXT)) FROM ins")
+          : NULL;
     if (t && !s) rc = AITBC_EIO;
     if (s) {
         store_bind_text(s, 1, cluster_node_id());
         store_bind_int64(s, 2, aitbc_now_ms());
-        store_bind_text(s, 3, tl_out.kinds.p);
-        store_bind_text(s, 4, tl_out.names.p);
-        store_bind_text(s, 5, tl_out.data.p);
-        store_bind_text(s, 6, cluster_channel());
-        rc = tl_out.oom ? AITBC_ENOMEM : store_step(s) == AITBC_ROW ? 0 : AITBC_EIO;
+        store_bind_text(s, 3, rows);
+        store_bind_text(s, 4, cluster_channel());
+        rc = store_step(s) == AITBC_ROW ? 0 : AITBC_EIO;
         store_stmt_done(s);
     }
-    cluster_outbox_discard();
+    free(rows);
     if (!t) return rc;
     if (rc == 0) return store_txn_commit(t);
     store_txn_rollback(t);
@@ -156,7 +104,8 @@ int cluster_outbox_flush(void) {
 
 typedef struct relayed {
     char kind;
-    char *name, *data;
+    char *name;
+    cJSON *data; /* NULL for a wake-up */
     struct relayed *next;
 } relayed;
 
@@ -169,7 +118,7 @@ static void relayed_free(relayed *r) {
     while (r) {
         relayed *next = r->next;
         free(r->name);
-        free(r->data);
+        cJSON_Delete(r->data);
         free(r);
         r = next;
     }
@@ -202,10 +151,10 @@ static void relay_done(void *arg, int rc) {
     free(taken);
 }
 
-static void relay_add(char kind, const char *name, const char *data) {
+static void relay_add(char kind, const char *name, const cJSON *data) {
     if (!cluster_active() || bus_on_dispatcher() || !name) return;
     relayed *r = calloc(1, sizeof *r);
-    if (!r || !(r->name = strdup(name)) || (data && !(r->data = strdup(data)))) {
+    if (!r || !(r->name = strdup(name)) || (data && !(r->data = cJSON_Duplicate(data, 1)))) {
         relayed_free(r);
         return;
     }
@@ -234,10 +183,7 @@ static void relay_add(char kind, const char *name, const char *data) {
 }
 
 void cluster_relay_event(const char *topic, const cJSON *data) {
-    if (!cluster_active() || bus_on_dispatcher()) return;
-    char *text = cJSON_PrintUnformatted(data);
-    if (text) relay_add('e', topic, text);
-    free(text);
+    if (data) relay_add('e', topic, data);
 }
 
 void cluster_relay_wake(const char *key) {
