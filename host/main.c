@@ -186,7 +186,7 @@ static int run_command(const options *o) {
     char service[96];
     snprintf(service, sizeof service, "command:%s@1", o->command);
     const aitbc_command_v1 *cmd = services_lookup(service);
-    if (!cmd || cmd->size < sizeof *cmd || !cmd->run) {
+    if (!cmd || cmd->size < END_OF(aitbc_command_v1, run) || !cmd->run) {
         const char *names[32];
         size_t n = services_names("command:", names, 32);
         char list[512] = "";
