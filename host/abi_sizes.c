@@ -22,8 +22,7 @@ typedef struct abi_struct_info {
  * plugin without that field has the 1.0 key whatever its minor. */
 static const abi_struct_info k_structs[ABI_STRUCT_COUNT] = {
     [ABI_CFG_KEY] = {"cfg_key_size", "config key", offsetof(aitbc_plugin_desc, cfg_key_size),
-                     END_OF(aitbc_cfg_key, doc), END_OF(aitbc_cfg_key, doc),
-                     sizeof(aitbc_cfg_key)},
+                     END_OF(aitbc_cfg_key, doc), END_OF(aitbc_cfg_key, doc), sizeof(aitbc_cfg_key)},
     [ABI_ROUTE] = {"route_size", "route", offsetof(aitbc_plugin_desc, route_size),
                    END_OF(aitbc_route, user), END_OF(aitbc_route, write), sizeof(aitbc_route)},
     [ABI_TOPIC] = {"topic_size", "topic", offsetof(aitbc_plugin_desc, topic_size),

@@ -64,6 +64,12 @@ int config_check_schema(const host_config *cfg, const cJSON *section, const aitb
                         const char *plugin, char *err, size_t errlen);
 /** A key's default as a value (caller frees), or NULL (none, or unreadable as its type). */
 cJSON *config_default_value(const aitbc_cfg_key *k);
+/** What k's type takes ("an integer", "a list") and its bounds ("allowed 1..60", "any"). */
+const char *config_type_text(const aitbc_cfg_key *k);
+const char *config_range_text(const aitbc_cfg_key *k, char *out, size_t cap);
+/** --print-config-example: the `plugins:` section of cfg with every loaded plugin's keys, each
+ *  under a comment from its schema (doc, type, default, range). */
+void config_print_example(FILE *out, const host_config *cfg);
 /** Copy of a checked section with the schema's defaults filled in (caller frees; NULL = ENOMEM). */
 cJSON *config_effective(const cJSON *section, const aitbc_cfg_key *schema);
 
@@ -109,6 +115,8 @@ aitbc_plugin_ctx *loader_at(size_t i);
 /** Take these descriptors (NULL-terminated, or NULL) instead of <name>.so for the plugins they
  *  name: the in-process test host (testhost.c). */
 void loader_set_linked(const aitbc_plugin_desc *const *descs);
+/** The plugin's config schema in the host's layout (owned by the loader), or NULL = no keys. */
+const aitbc_cfg_key *loader_schema(const aitbc_plugin_ctx *ctx);
 /** --check-config: each plugin's effective config (values, defaults, ranges). */
 void loader_print_config(FILE *out);
 int loader_init_all(void);    /* init in order */

@@ -122,8 +122,8 @@ static int check_desc(const plugin_rec *r, const aitbc_plugin_desc *d) {
 static int copy_schema(plugin_rec *r, const aitbc_plugin_desc *d) {
     if (!d->config_schema) return 0;
     size_t stride = abi_size(d, ABI_CFG_KEY), n = 0;
-    while (((const aitbc_cfg_key *)(const void *)((const char *)d->config_schema + n * stride))
-               ->key)
+    while (
+        ((const aitbc_cfg_key *)(const void *)((const char *)d->config_schema + n * stride))->key)
         n++;
     if (!(r->schema = calloc(n + 1, sizeof *r->schema))) return AITBC_ENOMEM;
     for (size_t i = 0; i < n; i++)
@@ -346,6 +346,11 @@ void loader_print_graph(FILE *out) {
         print_list(out, "requires", d->requires, 1);
         print_list(out, "uses", desc_uses(d), 1);
     }
+}
+
+/** @brief The plugin's config schema in the host's layout (the loader's copy), or NULL. */
+const aitbc_cfg_key *loader_schema(const aitbc_plugin_ctx *ctx) {
+    return ctx ? ((const plugin_rec *)(const void *)ctx)->schema : NULL;
 }
 
 /** @brief Every plugin's effective config (for --check-config): each schema key with the value

@@ -17,7 +17,7 @@ struct aitbc_metrics_out {
     mbuf *b;
     const char *service;
     const aitbc_plugin_desc *plugin; /* whose collect runs: its labels' layout */
-    char family[128]; /* "" = the current family was refused: drop its samples */
+    char family[128];                /* "" = the current family was refused: drop its samples */
 };
 
 static atomic_int g_warned;

@@ -50,7 +50,8 @@ enum {
     AITBC_BODY_JSON = 1, /**< body must be application/json and parse (empty body → NULL json) */
 };
 
-/** One route. Copied by the host (as far as the descriptor's route_size). Path segments: literal or {name}; literals win over params. */
+/** One route. Copied by the host (as far as the descriptor's route_size). Path segments: literal or
+ * {name}; literals win over params. */
 typedef struct aitbc_route {
     const char *method;    /**< "GET", "POST", "DELETE", ... */
     const char *path;      /**< "/v1/jobs/{job_id}/receipt" */

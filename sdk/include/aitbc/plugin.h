@@ -142,7 +142,7 @@ typedef struct aitbc_plugin_desc {
 #define AITBC_PLUGIN_HEADER                                                                        \
     .abi_major = AITBC_ABI_MAJOR, .abi_minor = AITBC_ABI_MINOR,                                    \
     .struct_size = (uint32_t)sizeof(aitbc_plugin_desc), .build_signature = AITBC_BUILD_SIGNATURE,  \
-    .cfg_key_size = (uint32_t)sizeof(aitbc_cfg_key), .route_size = (uint32_t)sizeof(aitbc_route), \
+    .cfg_key_size = (uint32_t)sizeof(aitbc_cfg_key), .route_size = (uint32_t)sizeof(aitbc_route),  \
     .topic_size = (uint32_t)sizeof(aitbc_topic),                                                   \
     .migration_size = (uint32_t)sizeof(aitbc_migration),                                           \
     .metric_label_size = (uint32_t)sizeof(aitbc_metric_label)
