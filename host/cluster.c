@@ -30,9 +30,10 @@
 static struct {
     pthread_mutex_t mu;
     pthread_t thread;
-    atomic_int started; /* read by every thread that writes (cluster_active) */
-    int stop;           /* under mu */
-    int wake_fd[2];     /* self-pipe: stop, or a new role to take */
+    atomic_int started;   /* read by every thread that writes (cluster_active) */
+    atomic_int connected; /* the thread's connection is up (metrics) */
+    int stop;             /* under mu */
+    int wake_fd[2];       /* self-pipe: stop, or a new role to take */
     char dsn[1024];
     char node_id[CLUSTER_NODE_ID_MAX];
     char channel[CLUSTER_CHANNEL_MAX];
@@ -188,6 +189,7 @@ static void *cluster_main(void *arg) {
             wait_input(NULL, g.poll_ms);
             continue;
         }
+        atomic_store(&g.connected, 1);
         int failed = events_catch_up(c, &last) < 0;
         if (!failed) leader_tick(c);
         int64_t now = aitbc_mono_us() / 1000;
@@ -206,11 +208,22 @@ static void *cluster_main(void *arg) {
             leader_lost_all();
             PQfinish(c);
             c = NULL;
+            atomic_store(&g.connected, 0);
         }
     }
     leader_reset_held();
+    atomic_store(&g.connected, 0);
     if (c) PQfinish(c); /* closing the session releases its advisory locks at once */
     return NULL;
+}
+
+int cluster_get_stats(cluster_stats *out) {
+    if (!atomic_load(&g.started)) return 0;
+    memset(out, 0, sizeof *out);
+    out->connected = atomic_load(&g.connected);
+    out->received = events_received();
+    leader_roles(out);
+    return 1;
 }
 
 int cluster_start(const char *dsn, const char *node_id, int poll_ms, int retention_s) {

@@ -18,6 +18,7 @@
  * the plugin API, so they are never captured and relayed again; this host's own rows only move
  * the cursor (it released them itself at its commit). */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -210,6 +211,12 @@ int events_start_seq(PGconn *c, int64_t *out) {
     return 0;
 }
 
+static atomic_ullong g_received;
+
+uint64_t events_received(void) {
+    return atomic_load(&g_received);
+}
+
 static void deliver(const char *kind, const char *name, const char *data) {
     if (kind[0] == 'w') {
         http_wake(name);
@@ -243,6 +250,7 @@ int events_catch_up(PGconn *c, int64_t *last) {
             deliver(PQgetvalue(r, i, 2), PQgetvalue(r, i, 3),
                     PQgetisnull(r, i, 4) ? NULL : PQgetvalue(r, i, 4));
             delivered++;
+            atomic_fetch_add(&g_received, 1);
         }
         PQclear(r);
         if (n < CATCH_UP_PAGE) return delivered;

@@ -135,6 +135,15 @@ void leader_tick(PGconn *c) {
     }
 }
 
+void leader_roles(cluster_stats *out) {
+    pthread_mutex_lock(&g_mu);
+    for (size_t i = 0; i < g_n && out->nroles < CLUSTER_STATS_ROLES; i++, out->nroles++) {
+        memcpy(out->roles[out->nroles], g_roles[i].name, sizeof out->roles[0]);
+        out->held[out->nroles] = g_roles[i].held;
+    }
+    pthread_mutex_unlock(&g_mu);
+}
+
 int leader_session_pid(const char *name) {
     pthread_mutex_lock(&g_mu);
     role *r = find(name, 0);

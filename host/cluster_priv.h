@@ -46,6 +46,8 @@ int events_start_seq(PGconn *c, int64_t *out);
 int events_catch_up(PGconn *c, int64_t *last);
 /** Forget what is queued for relaying (cluster_stop). */
 void cluster_relay_drop(void);
+/** Rows of other hosts delivered since start. */
+uint64_t events_received(void);
 /** Delete rows older than retention_ms. */
 void events_trim(PGconn *c, int64_t retention_ms);
 
@@ -59,6 +61,9 @@ void events_trim(PGconn *c, int64_t retention_ms);
     " AND CAST(classid AS BIGINT) = ? AND CAST(objid AS BIGINT) = ? AND pid = ?"
 /** Try to take every wanted role not held (session advisory locks on c, whose backend is pid). */
 void leader_tick(PGconn *c);
+/** Fill out's roles and held flags (metrics). */
+struct cluster_stats;
+void leader_roles(struct cluster_stats *out);
 /** The backend pid of the session holding role, or 0 when this host does not hold it. */
 int leader_session_pid(const char *role);
 /** The connection is gone: so are its locks. */

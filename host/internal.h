@@ -297,6 +297,17 @@ int cluster_start(const char *dsn, const char *node_id, int poll_ms, int retenti
 void cluster_stop(void);
 /** Nonzero between cluster_start and cluster_stop. */
 int cluster_active(void);
+/** For /metrics. Role names are valid ([A-Za-z0-9._:-], safe in a label). */
+#define CLUSTER_STATS_ROLES 32
+typedef struct cluster_stats {
+    int connected;
+    uint64_t received;
+    size_t nroles;
+    char roles[CLUSTER_STATS_ROLES][64];
+    int held[CLUSTER_STATS_ROLES];
+} cluster_stats;
+/** 1 and *out filled while the cluster runs, else 0. */
+int cluster_get_stats(cluster_stats *out);
 /** Make the cluster thread look now (a new role to take). */
 void cluster_poke(void);
 /** The API's leader(): 1 when this host holds role (always 1 without a cluster). On the writer

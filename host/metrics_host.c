@@ -1,5 +1,6 @@
 /* The host's own series beyond HTTP: the group-commit writer (queue, batches, batch sizes, commit
- * times) and the WebSocket server (connections, what is queued to them). Each scrape reads
+ * times), the WebSocket server (connections, what is queued to them) and, with several hosts on
+ * one database, the cluster connection. Each scrape reads
  * counters under one short lock and walks the WebSocket connections once. */
 #include "internal.h"
 #include "metrics_priv.h"
@@ -63,7 +64,29 @@ static void render_ws(mbuf *b) {
               conns, msgs, bytes);
 }
 
+/* Several hosts on one database: only when the cluster runs (PostgreSQL). */
+static void render_cluster(mbuf *b) {
+    cluster_stats st;
+    if (!cluster_get_stats(&st)) return;
+    mb_printf(b,
+              "# HELP aitbc_cluster_connected 1 while the cluster connection (LISTEN, leader "
+              "locks) is up.\n"
+              "# TYPE aitbc_cluster_connected gauge\n"
+              "aitbc_cluster_connected %d\n"
+              "# HELP aitbc_cluster_events_received_total Events and wake-ups other hosts "
+              "committed, delivered here.\n"
+              "# TYPE aitbc_cluster_events_received_total counter\n"
+              "aitbc_cluster_events_received_total %llu\n"
+              "# HELP aitbc_cluster_leader 1 for each leader role this host holds, 0 for one it "
+              "waits for.\n"
+              "# TYPE aitbc_cluster_leader gauge\n",
+              st.connected, (unsigned long long)st.received);
+    for (size_t i = 0; i < st.nroles; i++)
+        mb_printf(b, "aitbc_cluster_leader{role=\"%s\"} %d\n", st.roles[i], st.held[i]);
+}
+
 void metrics_render_host(mbuf *b) {
     render_writer(b);
     render_ws(b);
+    render_cluster(b);
 }

@@ -66,6 +66,8 @@ static void test_no_cluster_is_always_leader(void **state) {
     assert_int_equal(cluster_leader(NULL, "bad role"), 0);
     assert_int_equal(cluster_outbox_wake("job:x"), 0); /* nothing to write without a cluster */
     assert_int_equal(cluster_outbox_flush(), 0);
+    cluster_stats st;
+    assert_int_equal(cluster_get_stats(&st), 0); /* no cluster series on /metrics */
 }
 
 /* ---- against a real server ---- */
@@ -172,6 +174,11 @@ static void test_leader_takeover_after_kill(void **state) {
 
     int pid = leader_session_pid(ROLE);
     assert_true(pid > 0);
+    cluster_stats cs;
+    assert_int_equal(cluster_get_stats(&cs), 1);
+    assert_int_equal(cs.nroles, 1);
+    assert_string_equal(cs.roles[0], ROLE);
+    assert_int_equal(cs.held[0], 1);
     assert_int_equal(fence_sees(c, pid), 1);
     assert_int_equal(fence_sees(c, pid + 100000), 0); /* not any other session */
     cluster_stop(); /* closes the session: the lock goes with it */
@@ -254,6 +261,10 @@ static void test_events_cross_hosts(void **state) {
     assert_int_equal(g_got.values[2], 4);
     assert_int_equal(g_got.values[3], 5);
     pthread_mutex_unlock(&g_got.mu);
+    cluster_stats cs;
+    assert_int_equal(cluster_get_stats(&cs), 1);
+    assert_int_equal(cs.received, 4);
+    assert_int_equal(cs.connected, 1);
     cluster_stop();
     bus_stop();
     PQfinish(c);
