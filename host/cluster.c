@@ -182,7 +182,7 @@ static int drain_notifies(PGconn *c, int consume) {
 static void *cluster_main(void *arg) {
     (void)arg;
     PGconn *c = g.first; /* cluster_start's: the thread goes on from where it began */
-    int64_t last = g.first_last, next_trim = 0;
+    int64_t last = g.first_last, next_trim = 0, next_try = 0;
     g.first = NULL;
     while (!stopping()) {
         if (!c && !(c = connect_once(&last))) {
@@ -191,8 +191,12 @@ static void *cluster_main(void *arg) {
         }
         atomic_store(&g.connected, 1);
         int failed = events_catch_up(c, &last) < 0;
-        if (!failed) leader_tick(c);
         int64_t now = aitbc_mono_us() / 1000;
+        /* Roles once a poll (or at once for a newly asked one), not at every notification. */
+        if (!failed && (now >= next_try || leader_wanted_new())) {
+            leader_tick(c);
+            next_try = now + g.poll_ms;
+        }
         if (!failed && now >= next_trim) {
             events_trim(c, g.retention_ms);
             next_trim = now + TRIM_EVERY_MS;

@@ -37,6 +37,7 @@ typedef struct role {
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 static role g_roles[MAX_ROLES];
 static size_t g_n;
+static int g_new; /* a role was asked for since the last tick */
 
 /* Under g_mu: the role's slot, added when add is set (NULL when full). */
 static role *find(const char *name, int add) {
@@ -76,12 +77,15 @@ int cluster_leader(aitbc_plugin_ctx *ctx, const char *name) {
     size_t before = g_n;
     role *r = find(name, 1);
     int held = r && r->held, pid = r ? r->pid : 0, added = g_n != before;
+    static int warned;
+    int warn = !r && !warned;
+    warned |= warn;
+    g_new |= added;
     pthread_mutex_unlock(&g_mu);
-    if (!r) {
+    if (warn)
         hlog("cluster", AITBC_LOG_ERROR, "more than %d leader roles: %s is never taken", MAX_ROLES,
              name);
-        return 0;
-    }
+    if (!r) return 0;
     if (added) cluster_poke(); /* try it now rather than at the next poll */
     if (held && writer_in_batch()) held = fenced_check(name, pid);
     return held;
@@ -103,10 +107,18 @@ static int64_t record(PGconn *c, const char *name) {
     return epoch;
 }
 
+int leader_wanted_new(void) {
+    pthread_mutex_lock(&g_mu);
+    int n = g_new;
+    pthread_mutex_unlock(&g_mu);
+    return n;
+}
+
 void leader_tick(PGconn *c) {
     char names[MAX_ROLES][CLUSTER_ROLE_MAX];
     size_t n = 0;
     pthread_mutex_lock(&g_mu);
+    g_new = 0;
     for (size_t i = 0; i < g_n; i++)
         if (!g_roles[i].held) memcpy(names[n++], g_roles[i].name, CLUSTER_ROLE_MAX);
     pthread_mutex_unlock(&g_mu);

@@ -59,6 +59,8 @@ void events_trim(PGconn *c, int64_t retention_ms);
     "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 2"              \
     " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"             \
     " AND CAST(classid AS BIGINT) = ? AND CAST(objid AS BIGINT) = ? AND pid = ?"
+/** 1 when a role was asked for since the last leader_tick. */
+int leader_wanted_new(void);
 /** Try to take every wanted role not held (session advisory locks on c, whose backend is pid). */
 void leader_tick(PGconn *c);
 /** Fill out's roles and held flags (metrics). */
