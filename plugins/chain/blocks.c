@@ -190,9 +190,9 @@ int chain_seal(chain_state *cs, int force, int64_t *height_out) {
         return AITBC_EBUSY;
     }
     /* Several hosts on one database: only the producer seals, and the check is made inside the
-     * transaction that writes the block (fenced: see aitbc_leader). Heights are the blocks'
-     * primary key and the next one is read in this same transaction under the database-wide
-     * write lock, so even two sealers could not fork the chain: one would fail on the height. */
+     * transaction that writes the block (fenced: see aitbc_leader). The tip is read in this same
+     * transaction under the database-wide write lock and heights are the blocks' primary key, so
+     * even two sealers could not fork the chain: they would take turns, each on the other's tip. */
     if (!aitbc_leader(api, cs->ctx, CHAIN_PRODUCER_ROLE)) {
         api->txn_commit(t);
         pthread_mutex_unlock(&cs->seal_mu);

@@ -192,7 +192,7 @@ struct aitbc_host_api {
 
     /* ---- several hosts on one database ---- */
     /** @since 1.3. 1 when this host holds the leader role `role` ([A-Za-z0-9._:-]{1,63}, e.g.
-     *  "chain.producer"): the one host that may do a job there must be one of. The first call
+     *  "chain.producer"), for work only one host may do at a time. The first call
      *  asks for the role; with several hosts on one PostgreSQL, one of them gets it within about a
      *  second and keeps it until it stops or dies (then another takes over within a few seconds).
      *  Called on the writer (a write route's handler or a txn_submit'ed function) the answer is
