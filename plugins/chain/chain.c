@@ -217,6 +217,8 @@ static int chain_start(void *state) {
     if (rc != 0) return rc;
     rc = chain_routes_register(cs);
     if (rc != 0) return rc;
+    /* Ask for the producer role now, so that with several hosts one holds it by the first tick. */
+    aitbc_leader(cs->api, cs->ctx, CHAIN_PRODUCER_ROLE);
     cs->timer = cs->api->timer_add(cs->ctx, cs->block_interval_ms, chain_seal_tick, cs);
     if (!cs->timer) return AITBC_EIO;
     cs->api->log(cs->ctx, AITBC_LOG_INFO, "proposer %s, block every %lld ms", cs->address,
