@@ -468,6 +468,30 @@ static void test_shipped_configs(void **state) {
     }
 }
 
+/* cluster: (several hosts on PostgreSQL): defaults, values, and the refusals with their line. */
+static void test_cluster_section(void **state) {
+    (void)state;
+    host_settings s;
+    host_config *cfg = load("plugins: {}\n");
+    assert_non_null(cfg);
+    assert_int_equal(config_settings(cfg, &s, g_err, sizeof g_err), 0);
+    assert_string_equal(s.cluster_node_id, ""); /* <hostname>-<random> at start */
+    assert_int_equal(s.cluster_poll_ms, 1000);
+    assert_int_equal(s.cluster_retention_s, 3600);
+    config_free(cfg);
+    cfg = load("cluster: { node_id: \"coord-1.eu:18000\", poll_ms: 250, retention_s: 600 }\n");
+    assert_non_null(cfg);
+    assert_int_equal(config_settings(cfg, &s, g_err, sizeof g_err), 0);
+    assert_string_equal(s.cluster_node_id, "coord-1.eu:18000");
+    assert_int_equal(s.cluster_poll_ms, 250);
+    assert_int_equal(s.cluster_retention_s, 600);
+    config_free(cfg);
+    expect_settings_error("cluster:\n  node_id: \"has space\"\n", 2, "'node_id' must be");
+    expect_settings_error("cluster:\n  poll_ms: 10\n", 2, "'poll_ms' must be between 50");
+    expect_settings_error("cluster:\n  retention_s: 1\n", 2, "'retention_s' must be between");
+    expect_settings_error("cluster:\n  leader: yes\n", 2, "leader");
+}
+
 static void test_log_levels(void **state) {
     aitbc_log_level l = AITBC_LOG_ERROR;
     assert_int_equal(hlog_parse_level("DEBUG", &l), 0);
@@ -492,6 +516,7 @@ int main(void) {
         cmocka_unit_test(test_schema),
         cmocka_unit_test(test_schema_defaults_and_bounds),
         cmocka_unit_test(test_missing_file),
+        cmocka_unit_test(test_cluster_section),
         cmocka_unit_test(test_log_levels),
         cmocka_unit_test(test_shipped_configs),
         cmocka_unit_test(test_hostile_inputs),
