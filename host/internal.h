@@ -40,6 +40,9 @@ typedef struct host_settings {
     int ws_max_per_account;       /* websocket.max_clients_per_account (default 128, 0 = none) */
     int ws_ping_s;                /* websocket.ping_interval_s (default 30) */
     cJSON *ws_allowed_origins;    /* websocket.allowed_origins (array of strings) or NULL */
+    char db_driver[16];           /* storage.driver: sqlite|postgres (default sqlite) */
+    char db_dsn[1024];            /* storage.dsn: libpq connection string (postgres) */
+    int db_pool;                  /* storage.pool: postgres connections at most (default 32) */
     char db_path[PATH_MAX];       /* storage.path (default <data_dir>/aitbc.db) */
     char db_synchronous[16];      /* storage.synchronous: off|normal|full (default normal) */
     int db_busy_timeout_ms;       /* storage.busy_timeout_ms (default 5000) */

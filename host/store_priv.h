@@ -4,7 +4,7 @@
 #define AITBC_STORE_PRIV_H
 
 #include <sqlite3.h>
-#include "internal.h"
+#include "store_driver.h"
 
 #define STORE_CACHE_BUCKETS 64
 
@@ -60,8 +60,6 @@ int store_exec(store_conn *c, const char *sql);
 int store_map_error(store_conn *c, int rc, const char *sql);
 /** @brief Finalize every cached statement of a connection. */
 void store_cache_clear(store_conn *c);
-/** @brief Create host_schema if missing (store_open). */
-int store_schema_init(store_conn *c);
 /** @brief Run one transaction control statement (cached). 0, AITBC_EBUSY or AITBC_EIO (logged). */
 int store_ctl(store_conn *c, int which);
 /** @brief Take / give back the process's write turn (held by an open write transaction). */
@@ -69,6 +67,21 @@ int store_writer_lock(void);
 void store_writer_unlock(void);
 /** @brief Busy timeout in ms of the open store. */
 int store_busy_ms(void);
+
+/* ---- the driver's entries (store_driver.h), in store_sqlite.c and store_stmt.c ---- */
+aitbc_txn *sq_txn_begin(int mode);
+aitbc_stmt *sq_stmt(aitbc_txn *t, const char *sql);
+int sq_bind_int64(aitbc_stmt *s, int idx, int64_t v);
+int sq_bind_text(aitbc_stmt *s, int idx, const char *text);
+int sq_bind_blob(aitbc_stmt *s, int idx, const void *data, size_t len);
+int sq_bind_null(aitbc_stmt *s, int idx);
+int sq_step(aitbc_stmt *s);
+int64_t sq_col_int64(aitbc_stmt *s, int col);
+const char *sq_col_text(aitbc_stmt *s, int col);
+const void *sq_col_blob(aitbc_stmt *s, int col, size_t *len);
+int sq_col_is_null(aitbc_stmt *s, int col);
+int64_t sq_changes(aitbc_stmt *s);
+void sq_stmt_done(aitbc_stmt *s);
 
 /* ---- store_checkpoint.c: WAL checkpoints off the commit path ---- */
 /** @brief Count a commit (cheap): the checkpointer looks only after commits. Also adds the
@@ -78,8 +91,5 @@ void store_ckpt_note_commit(store_conn *c);
 int store_ckpt_start(void);
 /** @brief Stop and join it (store_close, before the connections close). */
 void store_ckpt_stop(void);
-
-/** @brief Wall clock ms (local: the SDK helper may not be linked into every test). */
-int64_t store_wall_ms(void);
 
 #endif

@@ -1,14 +1,13 @@
 /* Storage driver, SQLite: one database file in WAL mode, one connection per thread, nested
  * transactions on that connection. Statements and their cache live in store_stmt.c, migrations in
- * store_migrate.c. A PostgreSQL driver would implement the same store_* functions of internal.h
- * (a connection per thread from a pool, the same nesting rules, SQLSTATE 23505 → AITBC_EEXIST).
+ * store_migrate.c (shared by both drivers). store.c calls it through store_sqlite_driver.
  *
  * Rules callers can rely on:
- * - A thread's connection is opened on its first use and closed by store_thread_done() (every
+ * - A thread's connection is opened on its first use and closed by sq_thread_done() (every
  *   host thread calls it before exiting; the pthread key destructor catches the others) or by
- *   store_close(), which closes every connection. store_close() must run after every other thread
+ *   sq_close(), which closes every connection. sq_close() must run after every other thread
  *   that used the store has stopped.
- * - store_txn_begin(READ) is BEGIN DEFERRED, WRITE is BEGIN IMMEDIATE (the write lock is taken up
+ * - sq_txn_begin(READ) is BEGIN DEFERRED, WRITE is BEGIN IMMEDIATE (the write lock is taken up
  *   front, so two writers wait on busy_timeout instead of failing on upgrade). A begin on a
  *   thread that already has a transaction open nests (depth+1) and returns the same handle. A
  *   nested WRITE inside an outer READ is refused (NULL, logged): a deferred transaction cannot be
@@ -20,10 +19,10 @@
  *   allows one writer anyway, and a waiter woken by the mutex's hand-off starts at once, where
  *   SQLite's busy handler would sleep 1–100 ms between retries (the p99 of every write path).
  *   busy_timeout still covers other processes (the CLI, --verify-chain) and autocommit writes.
- * - store_txn_begin_scope() opens a WRITE transaction whose level 2 is a SAVEPOINT: a handler's
+ * - sq_txn_begin_scope() opens a WRITE transaction whose level 2 is a SAVEPOINT: a handler's
  *   own transactions inside the scope keep their meaning (a rollback undoes just that unit, a
  *   later begin starts clean), but nothing is durable before the scope's commit.
- * - store_stmt(NULL, sql) is allowed: the statement runs on the thread's connection in autocommit
+ * - sq_stmt(NULL, sql) is allowed: the statement runs on the thread's connection in autocommit
  *   mode (or inside the thread's open transaction, if any), handy for single reads. */
 #include <errno.h>
 #include <pthread.h>
@@ -44,12 +43,6 @@ static char g_path[PATH_MAX];
 static char g_sync[16];
 static int g_busy_ms;
 static pthread_mutex_t g_writer = PTHREAD_MUTEX_INITIALIZER; /* held by the open write txn */
-
-int64_t store_wall_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int store_map_error(store_conn *c, int rc, const char *sql) {
     switch (rc & 0xff) {
@@ -140,7 +133,7 @@ static void conn_release_writer(store_conn *c) {
     if (c->txn.depth > 0 && c->txn.mode == AITBC_TXN_WRITE) pthread_mutex_unlock(&g_writer);
 }
 
-/* pthread key destructor: a thread exited without store_thread_done(). */
+/* pthread key destructor: a thread exited without sq_thread_done(). */
 static void conn_destructor(void *value) {
     store_conn *c = value;
     if (conn_unregister(c)) {
@@ -220,7 +213,9 @@ static void restrict_files(const host_settings *set) {
 
 /** @brief Open the database of the settings (WAL, pragmas, host_schema); the caller's connection
  *  stays open. 0, AITBC_EINVAL for bad settings, AITBC_EIO when the file cannot be used. */
-int store_open(const host_settings *set) {
+static void sq_close(void);
+
+static int sq_open(const host_settings *set) {
     const char *sync = sync_value(set->db_synchronous);
     if (!sync || !set->db_path[0]) {
         hlog("store", AITBC_LOG_ERROR, "bad storage settings (path '%s', synchronous '%s')",
@@ -257,9 +252,9 @@ int store_open(const host_settings *set) {
         wal = mode && !strcmp(mode, "wal");
     }
     sqlite3_finalize(st);
-    if (!wal || store_schema_init(c) != 0 || store_ckpt_start() != 0) {
+    if (!wal || store_exec(c, STORE_HOST_SCHEMA_SQL) != 0 || store_ckpt_start() != 0) {
         if (c && !wal) hlog("store", AITBC_LOG_ERROR, "%s: cannot switch to WAL mode", g_path);
-        store_close();
+        sq_close();
         return AITBC_EIO;
     }
     hlog("store", AITBC_LOG_DEBUG, "opened %s (WAL, synchronous=%s, busy_timeout=%dms)", g_path,
@@ -268,7 +263,7 @@ int store_open(const host_settings *set) {
 }
 
 /** @brief Close every connection (all other users must have stopped) and forget the settings. */
-void store_close(void) {
+static void sq_close(void) {
     store_ckpt_stop(); /* it uses a connection of its own */
     pthread_mutex_lock(&g_lock);
     if (!g_open) {
@@ -293,7 +288,7 @@ void store_close(void) {
 }
 
 /** @brief Close the calling thread's connection, if it has one (call before a thread exits). */
-void store_thread_done(void) {
+static void sq_thread_done(void) {
     pthread_mutex_lock(&g_lock);
     store_conn *c = g_open ? pthread_getspecific(g_key) : NULL;
     if (c) pthread_setspecific(g_key, NULL);
@@ -308,10 +303,6 @@ void store_thread_done(void) {
 
 /* Waits for the writer turn as long as SQLite would wait for its lock (busy_timeout), so a stuck
  * writer shows up as a busy error, never as a silent deadlock. */
-const char *store_driver_name(void) {
-    return "sqlite";
-}
-
 int store_busy_ms(void) {
     return g_busy_ms;
 }
@@ -328,7 +319,7 @@ int store_writer_lock(void) {
 }
 
 /** @brief Begin (or nest into) the calling thread's transaction. NULL on error (logged). */
-aitbc_txn *store_txn_begin(int mode) {
+aitbc_txn *sq_txn_begin(int mode) {
     store_conn *c = store_conn_get();
     if (!c) return NULL;
     aitbc_txn *t = &c->txn;
@@ -365,14 +356,14 @@ aitbc_txn *store_txn_begin(int mode) {
     return t;
 }
 
-aitbc_txn *store_txn_begin_scope(void) {
+static aitbc_txn *sq_txn_begin_scope(void) {
     store_conn *c = store_conn_get();
     if (!c) return NULL;
     if (c->txn.depth > 0) {
         hlog("store", AITBC_LOG_ERROR, "a scope must be the outermost transaction");
         return NULL;
     }
-    aitbc_txn *t = store_txn_begin(AITBC_TXN_WRITE);
+    aitbc_txn *t = sq_txn_begin(AITBC_TXN_WRITE);
     if (t) t->scoped = 1;
     return t;
 }
@@ -430,7 +421,7 @@ static int savepoint_end(aitbc_txn *t) {
 
 /** @brief Close one level; the outermost COMMITs. 0, AITBC_EIO (failed/rolled back) or
  *  AITBC_EBUSY. The level is closed whatever the result. */
-int store_txn_commit(aitbc_txn *t) {
+static int sq_txn_commit(aitbc_txn *t) {
     if (!txn_valid(t)) {
         hlog("store", AITBC_LOG_ERROR, "commit of a transaction that is not open on this thread");
         return AITBC_EINVAL;
@@ -467,7 +458,7 @@ int store_txn_commit(aitbc_txn *t) {
 
 /** @brief Roll back: marks the whole transaction failed; the SQL transaction ends with the
  *  outermost level. */
-void store_txn_rollback(aitbc_txn *t) {
+static void sq_txn_rollback(aitbc_txn *t) {
     if (!txn_valid(t)) {
         hlog("store", AITBC_LOG_ERROR, "rollback of a transaction that is not open on this thread");
         return;
@@ -491,7 +482,7 @@ void store_txn_rollback(aitbc_txn *t) {
 
 /** @brief The writer's shared transaction: BEGIN IMMEDIATE on the calling thread, which must have
  *  none open. Until store_batch_end every outermost txn_begin on this thread is a savepoint. */
-int store_batch_begin(void) {
+static int sq_batch_begin(void) {
     store_conn *c = store_conn_get();
     if (!c) return AITBC_EIO;
     aitbc_txn *t = &c->txn;
@@ -515,7 +506,7 @@ int store_batch_begin(void) {
 /** @brief After one piece of work in the batch: close any level it left open (a bug, logged;
  *  its work is rolled back). 0 while the batch can go on, AITBC_EIO once SQLite has ended the
  *  transaction itself (I/O error, full disk): then only store_batch_end may follow. */
-int store_batch_check(void) {
+static int sq_batch_check(void) {
     store_conn *c = store_conn_get();
     if (!c || !c->txn.batch) return AITBC_EINVAL;
     aitbc_txn *t = &c->txn;
@@ -531,7 +522,7 @@ int store_batch_check(void) {
 
 /** @brief End the batch: COMMIT when commit is nonzero (else ROLLBACK). 0 when committed;
  *  AITBC_EIO/AITBC_EBUSY when nothing of the batch is kept. The write turn is given back. */
-int store_batch_end(int commit) {
+static int sq_batch_end(int commit) {
     store_conn *c = store_conn_get();
     if (!c || !c->txn.batch) return AITBC_EINVAL;
     aitbc_txn *t = &c->txn;
@@ -545,3 +536,34 @@ int store_batch_end(int commit) {
     if (rc == 0) store_ckpt_note_commit(c);
     return rc;
 }
+
+static int sq_txn_exec(aitbc_txn *t, const char *sql) {
+    return store_exec(t->conn, sql);
+}
+
+const store_driver store_sqlite_driver = {
+    .name = "sqlite",
+    .open = sq_open,
+    .close = sq_close,
+    .thread_done = sq_thread_done,
+    .txn_begin = sq_txn_begin,
+    .txn_begin_scope = sq_txn_begin_scope,
+    .txn_commit = sq_txn_commit,
+    .txn_rollback = sq_txn_rollback,
+    .txn_exec = sq_txn_exec,
+    .stmt = sq_stmt,
+    .bind_int64 = sq_bind_int64,
+    .bind_text = sq_bind_text,
+    .bind_blob = sq_bind_blob,
+    .bind_null = sq_bind_null,
+    .step = sq_step,
+    .col_int64 = sq_col_int64,
+    .col_text = sq_col_text,
+    .col_blob = sq_col_blob,
+    .col_is_null = sq_col_is_null,
+    .changes = sq_changes,
+    .stmt_done = sq_stmt_done,
+    .batch_begin = sq_batch_begin,
+    .batch_check = sq_batch_check,
+    .batch_end = sq_batch_end,
+};

@@ -1,0 +1,323 @@
+/* Storage driver, PostgreSQL: connections. Like the SQLite driver, each thread that uses the store
+ * gets its own connection, opened on first use and closed by store_thread_done() (or by
+ * store_close(), which closes them all). storage.pool caps how many are open at once: a thread
+ * that needs one while all are taken waits up to storage.busy_timeout_ms for another thread to
+ * give one back, then fails (logged; a request gets 503). A connection whose server went away
+ * (restart, network) fails its statements with AITBC_EIO; the thread's next use outside a
+ * transaction reopens it — never in the middle of a transaction, whose work is lost.
+ *
+ * Every connection sets lock_timeout to storage.busy_timeout_ms (a writer waiting longer for the
+ * write lock gets AITBC_EBUSY, as SQLite's busy_timeout) and routes server notices to the log. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "store_pg_priv.h"
+
+static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER; /* registry, pool count, opening */
+static pthread_cond_t g_slot = PTHREAD_COND_INITIALIZER;   /* a pool slot came free */
+static atomic_int g_open;
+static pthread_key_t g_key;
+static pg_conn *g_conns;
+static int g_count, g_pool;
+static int g_busy_ms;
+static char *g_dsn;
+
+unsigned pg_hash(const char *s) {
+    unsigned h = 2166136261u; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+int pg_busy_ms(void) {
+    return g_busy_ms;
+}
+
+/* Where the connection points, for messages: host and port, never the password. */
+static void describe(PGconn *db, char *out, size_t cap) {
+    const char *host = db ? PQhost(db) : NULL, *port = db ? PQport(db) : NULL;
+    snprintf(out, cap, "%s port %s", host && host[0] ? host : "(default host)",
+             port && port[0] ? port : "5432");
+}
+
+int pg_map_error(pg_conn *c, const PGresult *r, const char *sql) {
+    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    const char *msg = r ? PQresultErrorMessage(r) : "";
+    if (!msg[0] && c) msg = PQerrorMessage(c->db);
+    if (c && PQstatus(c->db) == CONNECTION_BAD) {
+        char where[300];
+        describe(c->db, where, sizeof where);
+        if (!c->broken)
+            hlog("store", AITBC_LOG_ERROR,
+                 "lost the connection to PostgreSQL (%s): %s; it is reopened on next use", where,
+                 msg);
+        c->broken = 1;
+        return AITBC_EIO;
+    }
+    if (state && !strcmp(state, "23505")) return AITBC_EEXIST;
+    if (state && (!strcmp(state, "40001") || !strcmp(state, "40P01") || !strcmp(state, "55P03") ||
+                  !strcmp(state, "57014"))) {
+        hlog("store", AITBC_LOG_WARN, "database busy (%s): %s", state, sql);
+        return AITBC_EBUSY;
+    }
+    if (state && !strcmp(state, "53200")) return AITBC_ENOMEM;
+    hlog("store", AITBC_LOG_ERROR, "SQL failed (%s: %.*s): %s", state ? state : "-",
+         (int)strcspn(msg, "\n"), msg, sql);
+    return AITBC_EIO;
+}
+
+int pg_exec(pg_conn *c, const char *sql) {
+    PGresult *r = PQexec(c->db, sql);
+    ExecStatusType st = PQresultStatus(r);
+    int rc = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? 0 : pg_map_error(c, r, sql);
+    PQclear(r);
+    return rc;
+}
+
+/* Server notices (e.g. "relation already exists, skipping") are debug lines, not stderr. */
+static void notice(void *arg, const char *message) {
+    (void)arg;
+    hlog("store", AITBC_LOG_DEBUG, "postgres: %.*s", (int)strcspn(message, "\n"), message);
+}
+
+/* Connects (no lock held). NULL on failure, logged with host/port and what to do. */
+static PGconn *connect_db(void) {
+    /* The dsn's own settings win over these defaults (they come later in expansion). */
+    static const char *const keys[] = {"connect_timeout", "fallback_application_name", "dbname",
+                                       NULL};
+    const char *vals[] = {"10", "aitbc-host", g_dsn, NULL};
+    PGconn *db = PQconnectdbParams(keys, vals, 1);
+    if (db && PQstatus(db) == CONNECTION_OK) {
+        char sql[96];
+        snprintf(sql, sizeof sql, "SET lock_timeout = %d", g_busy_ms);
+        PGresult *r = PQexec(db, sql);
+        int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+        PQclear(r);
+        if (ok) {
+            PQsetNoticeProcessor(db, notice, NULL);
+            return db;
+        }
+    }
+    char where[300];
+    describe(db, where, sizeof where);
+    const char *msg = db ? PQerrorMessage(db) : "out of memory";
+    hlog("store", AITBC_LOG_ERROR,
+         "cannot connect to PostgreSQL at %s: %.*s — check that the server runs and accepts this "
+         "host, and storage.dsn (host, port, dbname, user, password or .pgpass)",
+         where, (int)strcspn(msg, "\n"), msg);
+    PQfinish(db);
+    return NULL;
+}
+
+/* Waits for a pool slot (g_lock held). 0, or AITBC_EBUSY after busy_timeout. */
+static int take_slot(void) {
+    struct timespec until = aitbc_timespec_in(CLOCK_REALTIME, g_busy_ms);
+    while (g_count >= g_pool) {
+        if (pthread_cond_timedwait(&g_slot, &g_lock, &until) != 0 && g_count >= g_pool) {
+            hlog("store", AITBC_LOG_ERROR,
+                 "all %d PostgreSQL connections (storage.pool) are held by other threads: raise "
+                 "storage.pool",
+                 g_pool);
+            return AITBC_EBUSY;
+        }
+    }
+    g_count++;
+    return 0;
+}
+
+static void give_slot(void) {
+    pthread_mutex_lock(&g_lock);
+    g_count--;
+    pthread_cond_signal(&g_slot);
+    pthread_mutex_unlock(&g_lock);
+}
+
+static pg_conn *conn_open(void) {
+    pthread_mutex_lock(&g_lock);
+    int rc = take_slot();
+    pthread_mutex_unlock(&g_lock);
+    if (rc != 0) return NULL;
+    pg_conn *c = calloc(1, sizeof *c);
+    if (c) c->db = connect_db();
+    if (!c || !c->db) {
+        free(c);
+        give_slot();
+        return NULL;
+    }
+    c->txn.conn = c;
+    pthread_mutex_lock(&g_lock);
+    c->next = g_conns;
+    g_conns = c;
+    pthread_setspecific(g_key, c);
+    pthread_mutex_unlock(&g_lock);
+    return c;
+}
+
+/* A thread leaving with its write transaction open (a bug, logged by the caller) must still let
+ * the other writers go; closing the connection rolls the transaction back on the server. */
+static void conn_close(pg_conn *c) {
+    if (c->txn.depth > 0 && c->txn.mode == AITBC_TXN_WRITE) pg_writer_unlock();
+    pg_cache_clear(c);
+    PQfinish(c->db);
+    free(c);
+    give_slot();
+}
+
+static int conn_unregister(pg_conn *c) {
+    int found = 0;
+    pthread_mutex_lock(&g_lock);
+    for (pg_conn **p = &g_conns; *p; p = &(*p)->next) {
+        if (*p == c) {
+            *p = c->next;
+            found = 1;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&g_lock);
+    return found;
+}
+
+static void conn_destructor(void *value) {
+    pg_conn *c = value;
+    if (conn_unregister(c)) conn_close(c);
+}
+
+/* The server went away earlier; outside a transaction, a new connection replaces it. */
+static int conn_reopen(pg_conn *c) {
+    PGconn *db = connect_db();
+    if (!db) return AITBC_EIO;
+    PQfinish(c->db);
+    c->db = db;
+    c->broken = 0;
+    pg_preps_forget(c);
+    hlog("store", AITBC_LOG_INFO, "reconnected to PostgreSQL");
+    return 0;
+}
+
+pg_conn *pg_conn_get(void) {
+    if (!atomic_load(&g_open)) {
+        hlog("store", AITBC_LOG_ERROR, "storage used while not open");
+        return NULL;
+    }
+    pg_conn *c = pthread_getspecific(g_key);
+    if (!c) return conn_open();
+    if (c->broken && c->txn.depth == 0 && conn_reopen(c) != 0) return NULL;
+    return c;
+}
+
+int pg_txn_valid(pg_txn *t) {
+    return t && t->depth > 0 && atomic_load(&g_open) && pthread_getspecific(g_key) == t->conn;
+}
+
+int pg_open(const host_settings *set) {
+    pthread_mutex_lock(&g_lock);
+    if (g_open) {
+        pthread_mutex_unlock(&g_lock);
+        hlog("store", AITBC_LOG_ERROR, "store_open: already open");
+        return AITBC_EINVAL;
+    }
+    char *err = NULL;
+    PQconninfoOption *opts = PQconninfoParse(set->db_dsn, &err);
+    if (!opts || !set->db_dsn[0]) {
+        pthread_mutex_unlock(&g_lock);
+        hlog("store", AITBC_LOG_ERROR, "storage.dsn is not a libpq connection string: %.*s",
+             err ? (int)strcspn(err, "\n") : 5, err ? err : "empty");
+        PQfreemem(err);
+        PQconninfoFree(opts);
+        return AITBC_EINVAL;
+    }
+    PQconninfoFree(opts);
+    if (pthread_key_create(&g_key, conn_destructor) != 0 || !(g_dsn = strdup(set->db_dsn))) {
+        pthread_mutex_unlock(&g_lock);
+        return AITBC_EIO;
+    }
+    g_busy_ms = set->db_busy_timeout_ms > 0 ? set->db_busy_timeout_ms : 5000;
+    g_pool = set->db_pool >= 2 ? set->db_pool : 32;
+    g_count = 0;
+    g_open = 1;
+    pthread_mutex_unlock(&g_lock);
+
+    /* host_schema under the write lock: hosts starting together do not race on CREATE. */
+    aitbc_txn *t = pg_txn_begin(AITBC_TXN_WRITE);
+    int rc = t ? pg_txn_exec(t, STORE_HOST_SCHEMA_SQL) : AITBC_EIO;
+    if (t && rc == 0)
+        rc = pg_txn_commit(t);
+    else if (t)
+        pg_txn_rollback(t);
+    if (rc != 0) {
+        pg_close();
+        return AITBC_EIO;
+    }
+    pg_conn *c = pg_conn_get();
+    char where[300];
+    describe(c ? c->db : NULL, where, sizeof where);
+    hlog("store", AITBC_LOG_INFO, "storage: PostgreSQL %d at %s (pool %d, lock_timeout %dms)",
+         c ? PQserverVersion(c->db) : 0, where, g_pool, g_busy_ms);
+    return 0;
+}
+
+void pg_close(void) {
+    pthread_mutex_lock(&g_lock);
+    if (!g_open) {
+        pthread_mutex_unlock(&g_lock);
+        return;
+    }
+    pg_conn *list = g_conns;
+    g_conns = NULL;
+    g_open = 0;
+    pthread_key_delete(g_key);
+    pthread_mutex_unlock(&g_lock);
+    while (list) {
+        pg_conn *next = list->next;
+        if (list->txn.depth > 0)
+            hlog("store", AITBC_LOG_WARN,
+                 "closing a connection with an open transaction (rolled back)");
+        conn_close(list);
+        list = next;
+    }
+    free(g_dsn);
+    g_dsn = NULL;
+}
+
+void pg_thread_done(void) {
+    pthread_mutex_lock(&g_lock);
+    pg_conn *c = g_open ? pthread_getspecific(g_key) : NULL;
+    if (c) pthread_setspecific(g_key, NULL);
+    pthread_mutex_unlock(&g_lock);
+    if (c && conn_unregister(c)) {
+        if (c->txn.depth > 0)
+            hlog("store", AITBC_LOG_WARN, "thread ended inside a transaction (rolled back)");
+        conn_close(c);
+    }
+}
+
+const store_driver store_pg_driver = {
+    .name = "postgres",
+    .open = pg_open,
+    .close = pg_close,
+    .thread_done = pg_thread_done,
+    .txn_begin = pg_txn_begin,
+    .txn_begin_scope = pg_txn_begin_scope,
+    .txn_commit = pg_txn_commit,
+    .txn_rollback = pg_txn_rollback,
+    .txn_exec = pg_txn_exec,
+    .stmt = pg_stmt_get,
+    .bind_int64 = pg_bind_int64,
+    .bind_text = pg_bind_text,
+    .bind_blob = pg_bind_blob,
+    .bind_null = pg_bind_null,
+    .step = pg_step,
+    .col_int64 = pg_col_int64,
+    .col_text = pg_col_text,
+    .col_blob = pg_col_blob,
+    .col_is_null = pg_col_is_null,
+    .changes = pg_changes,
+    .stmt_done = pg_stmt_done,
+    .batch_begin = pg_batch_begin,
+    .batch_check = pg_batch_check,
+    .batch_end = pg_batch_end,
+};
