@@ -53,8 +53,8 @@ int pg_map_error(pg_conn *c, const PGresult *r, const char *sql) {
         describe(c->db, where, sizeof where);
         if (!c->broken)
             hlog("store", AITBC_LOG_ERROR,
-                 "lost the connection to PostgreSQL (%s): %s; it is reopened on next use", where,
-                 msg);
+                 "lost the connection to PostgreSQL (%s): %.*s; it is reopened on next use", where,
+                 (int)strcspn(msg, "\n"), msg);
         c->broken = 1;
         return AITBC_EIO;
     }

@@ -49,6 +49,12 @@ int th_end(th_host **h);
 void th_forget(th_host *h);
 
 int th_http_port(const th_host *h);
+/** 1 when AITBC_TEST_PG_DSN is set: hosts run on PostgreSQL, each data dir in its own schema
+ *  (a test that opens the SQLite file itself skips then). */
+int th_on_postgres(void);
+/** The integer a one-row query returns from h's database, as another process sees it (committed
+ *  rows only); sql may have one `?`, bound to arg as text. -1 on error (printed). */
+int th_db_count(const th_host *h, const char *sql, const char *arg);
 int th_ws_port(const th_host *h); /* 0 if no websocket section */
 const char *th_data_dir(const th_host *h);
 /** The host's process id while it runs (0 after it was reaped): for benches that read its
