@@ -222,6 +222,8 @@ int store_open(const host_settings *set);
 /** @brief "sqlite" or "postgres": the driver of the open store (static string). */
 const char *store_driver_name(void);
 void store_close(void);
+/** @brief dsn with every setting but the password (for printing), "key=value ..." in out. */
+void store_dsn_redacted(const char *dsn, char *out, size_t cap);
 /** Database pages written to the WAL by committed write transactions since start. */
 uint64_t store_wal_pages_total(void);
 int store_migrate(const char *plugin, const aitbc_migration *steps, size_t n);

@@ -315,11 +315,25 @@ out:
     return code;
 }
 
+/* The storage settings in effect; a dsn without its password. */
+static void print_storage(const host_settings *set) {
+    if (strcmp(set->db_driver, "postgres") != 0) {
+        printf("storage: sqlite %s (synchronous %s, busy_timeout_ms %d)\n", set->db_path,
+               set->db_synchronous, set->db_busy_timeout_ms);
+        return;
+    }
+    char dsn[sizeof set->db_dsn];
+    store_dsn_redacted(set->db_dsn, dsn, sizeof dsn);
+    printf("storage: postgres dsn \"%s\" (pool %d, busy_timeout_ms %d)\n", dsn, set->db_pool,
+           set->db_busy_timeout_ms);
+}
+
 /* --check-config: everything up to the plugins' schemas, nothing started. */
 static int check_config(const host_config *cfg) {
     int rc = loader_load_all(cfg, host_settings_get());
     if (rc == 0) {
         printf("config ok: %zu plugins\n", loader_count());
+        print_storage(host_settings_get());
         loader_print_graph(stdout);
         loader_print_config(stdout);
     }
