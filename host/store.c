@@ -1,13 +1,20 @@
 /* The store_* functions every host module calls, sent to the driver chosen by storage.driver
  * when the store opened (store_driver.h). The driver is fixed between store_open and store_close,
  * and both run while no other thread uses the store, so reading it needs no lock. */
+#include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "store_driver.h"
 
 static const store_driver *g_drv = &store_sqlite_driver;
 
 int store_open(const host_settings *set) {
+    /* Keys and the node's identity live in data_dir whatever the driver: owner only, even when
+     * the directory existed before with a looser mode. */
+    if (set->data_dir[0] && chmod(set->data_dir, 0700) != 0 && errno != ENOENT)
+        hlog("store", AITBC_LOG_WARN, "cannot make %s owner-only: %s", set->data_dir,
+             strerror(errno));
     g_drv = !strcmp(set->db_driver, "postgres") ? &store_pg_driver : &store_sqlite_driver;
     return g_drv->open(set);
 }

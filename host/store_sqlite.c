@@ -196,13 +196,10 @@ static const char *sync_value(const char *s) {
     return NULL;
 }
 
-/* Balances, keys and the node's identity live here: owner only, even when the directory or the
- * files existed before with looser modes (SQLite's -wal/-shm copy the database file's mode). */
+/* Balances live here: owner only, even when the files existed before with looser modes
+ * (SQLite's -wal/-shm copy the database file's mode). store.c does the same for data_dir. */
 static void restrict_files(const host_settings *set) {
     static const char *const suffixes[] = {"", "-wal", "-shm"};
-    if (set->data_dir[0] && chmod(set->data_dir, 0700) != 0 && errno != ENOENT)
-        hlog("store", AITBC_LOG_WARN, "cannot make %s owner-only: %s", set->data_dir,
-             strerror(errno));
     for (size_t i = 0; i < sizeof suffixes / sizeof *suffixes; i++) {
         char path[PATH_MAX + 8];
         snprintf(path, sizeof path, "%s%s", set->db_path, suffixes[i]);

@@ -3,6 +3,7 @@
 # unix socket in <dir>, trust authentication, fsync off (nothing here must survive a crash).
 #   tests/pg/cluster.sh start <dir> <port>   prints the DSN of database "aitbc" on stdout
 #   tests/pg/cluster.sh stop <dir> <port>    stops it (immediately) and removes <dir>
+#   tests/pg/cluster.sh sql <dir> <port> SQL runs SQL in database "aitbc" (e.g. CREATE SCHEMA)
 # initdb refuses to run as root, so as root the cluster runs as the unprivileged user aitbc-pg
 # (created if missing). The server binaries are found through PG_BIN,
 # /usr/lib/postgresql/<newest>/bin (Debian) or PATH.
@@ -48,8 +49,11 @@ stop)
     fi
     rm -rf "$dir"
     ;;
+sql)
+    "$PG_BIN/psql" -q -X -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U aitbc -d aitbc -c "${4:?SQL}"
+    ;;
 *)
-    echo "usage: cluster.sh start|stop <dir> <port>" >&2
+    echo "usage: cluster.sh start|stop|sql <dir> <port> [SQL]" >&2
     exit 2
     ;;
 esac

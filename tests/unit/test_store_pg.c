@@ -2,8 +2,9 @@
  * AITBC_TEST_PG_DSN names one (tests/run.sh starts a throwaway cluster with tests/pg/cluster.sh)
  * and skips otherwise. Each test gets a fresh schema. Covered: migrations, nested transactions,
  * a failing statement failing alone (plain transaction and the writer's batch), constraint
- * mapping, blob and int64 round trips, changes(), a READ transaction's snapshot, and a lost
- * connection: AITBC_EIO inside the transaction, then a new connection on the next one. */
+ * mapping, blob and int64 round trips, changes(), a READ transaction's snapshot, a lost
+ * connection (AITBC_EIO inside the transaction, then a new connection on the next one) and the
+ * storage.pool cap. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include <libpq-fe.h>
@@ -41,6 +43,8 @@ static void side_exec(const char *sql) {
     PQfinish(db);
 }
 
+static int g_pool = 4;
+
 static int setup(void **state) {
     (void)state;
     const char *dsn = getenv("AITBC_TEST_PG_DSN");
@@ -65,8 +69,8 @@ static int setup(void **state) {
     memset(&set, 0, sizeof set);
     snprintf(set.db_driver, sizeof set.db_driver, "postgres");
     snprintf(set.db_dsn, sizeof set.db_dsn, "%s", g_dsn);
-    set.db_pool = 4;
-    set.db_busy_timeout_ms = 5000;
+    set.db_pool = g_pool;
+    set.db_busy_timeout_ms = g_pool == 2 ? 300 : 5000;
     if (store_open(&set) != 0) return -1;
     static const aitbc_migration base[] = {
         {1, "CREATE TABLE t_items (id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL, data BLOB,"
@@ -333,6 +337,71 @@ static void test_lost_connection(void **state) {
     assert_int_equal(count_items(), 2);
 }
 
+/* A thread that uses the store (opening a connection) and keeps it until told to finish. */
+typedef struct holder {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int got, release;
+} holder;
+
+static void *hold_conn(void *arg) {
+    holder *h = arg;
+    aitbc_stmt *s = store_stmt(NULL, "SELECT 1");
+    int ok = s && store_step(s) == AITBC_ROW;
+    store_stmt_done(s);
+    pthread_mutex_lock(&h->mu);
+    h->got = ok ? 1 : -1;
+    pthread_cond_broadcast(&h->cv);
+    while (!h->release)
+        pthread_cond_wait(&h->cv, &h->mu);
+    pthread_mutex_unlock(&h->mu);
+    store_thread_done();
+    return NULL;
+}
+
+static void *try_conn(void *arg) {
+    aitbc_stmt *s = store_stmt(NULL, "SELECT 1");
+    *(int *)arg = s && store_step(s) == AITBC_ROW;
+    store_stmt_done(s);
+    store_thread_done();
+    return NULL;
+}
+
+/* storage.pool 2: this thread holds one, a second thread the other; a third waits
+ * busy_timeout_ms (300) and fails; once the second gives its connection back, a fourth gets one. */
+static int setup_pool2(void **state) {
+    g_pool = 2;
+    int rc = setup(state);
+    g_pool = 4;
+    return rc;
+}
+
+static void test_pool_cap(void **state) {
+    (void)state;
+    need_pg();
+    assert_int_equal(count_items(), 0); /* this thread's connection */
+    holder h = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+    pthread_t t1, t2;
+    assert_int_equal(pthread_create(&t1, NULL, hold_conn, &h), 0);
+    pthread_mutex_lock(&h.mu);
+    while (!h.got)
+        pthread_cond_wait(&h.cv, &h.mu);
+    pthread_mutex_unlock(&h.mu);
+    assert_int_equal(h.got, 1);
+    int ok = -1;
+    assert_int_equal(pthread_create(&t2, NULL, try_conn, &ok), 0);
+    pthread_join(t2, NULL);
+    assert_int_equal(ok, 0); /* all taken: refused after the wait */
+    pthread_mutex_lock(&h.mu);
+    h.release = 1;
+    pthread_cond_broadcast(&h.cv);
+    pthread_mutex_unlock(&h.mu);
+    pthread_join(t1, NULL);
+    assert_int_equal(pthread_create(&t2, NULL, try_conn, &ok), 0);
+    pthread_join(t2, NULL);
+    assert_int_equal(ok, 1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_driver_name_and_migrations, setup, teardown),
@@ -342,6 +411,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_values_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_snapshot, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lost_connection, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pool_cap, setup_pool2, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
