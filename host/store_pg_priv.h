@@ -30,6 +30,7 @@ typedef struct pg_prep {
     char *key; /* type signature, '\n', SQL */
     unsigned hash;
     char name[16];
+    int prepared; /* the server has it */
     struct pg_prep *next;
 } pg_prep;
 

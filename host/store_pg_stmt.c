@@ -2,8 +2,10 @@
  * text, like the SQLite driver's; it is prepared on the server lazily, at its first step, with
  * the types of the values bound then (int64 -> int8, blob -> bytea, text and NULL unspecified so
  * the server infers them), and the prepared statement is cached per connection keyed by SQL +
- * type signature. Results come back whole, in text format: col_int64 parses, col_text borrows,
- * col_blob decodes bytea (valid until the next step or stmt_done, as with SQLite).
+ * type signature. A statement the server cannot type that way (a parameter only ever compared
+ * with NULL, as in `?1 IS NULL OR x = ?1`) is prepared again with its unspecified parameters as
+ * text, once per connection. Results come back whole, in text format: col_int64 parses, col_text
+ * borrows, col_blob decodes bytea (valid until the next step or stmt_done, as with SQLite).
  *
  * Inside a transaction a failing statement must fail alone (SQLite keeps the transaction usable,
  * PostgreSQL aborts it), so it runs between SAVEPOINT and RELEASE. To keep that to one round
@@ -18,6 +20,7 @@
 
 #define OID_INT8 20
 #define OID_BYTEA 17
+#define OID_TEXT 25
 
 static pg_stmt *H(aitbc_stmt *s) {
     return (pg_stmt *)s;
@@ -251,19 +254,25 @@ static void note_changes(pg_conn *c, const PGresult *r) {
         c->changes = strtoll(PQcmdTuples((PGresult *)r), NULL, 10);
 }
 
-/* Runs the statement with its bindings: s->res holds the rows. 0 or an AITBC_E* code. */
-static int execute(pg_stmt *s) {
+/* Whether a failed prepare only lacked a parameter's type: `?1 IS NULL OR x = ?1` with NULL
+ * or text bound leaves the server nothing to infer from. */
+static int untyped(const PGresult *r) {
+    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    return state && (!strcmp(state, "42P18") || !strcmp(state, "42P08"));
+}
+
+/* One pipeline: [SAVEPOINT] [prepare] run [RELEASE], sync. as_text: unspecified parameters are
+ * prepared as text. *retry is set (nothing logged) when the prepare failed only for want of a
+ * parameter type and a text retry may work. 0 or an AITBC_E* code. */
+static int run_pipeline(pg_stmt *s, pg_prep *p, int prepare, int as_text, int *retry) {
     pg_conn *c = s->conn;
-    if (c->broken) {
-        hlog("store", AITBC_LOG_ERROR, "no PostgreSQL connection (lost): %s", s->sql);
-        return AITBC_EIO;
-    }
-    int fresh = 0;
-    pg_prep *p = prep_for(s, &fresh);
-    if (!p) return AITBC_ENOMEM;
     Oid types[s->nparams + 1];
-    for (int i = 0; i < s->nparams; i++)
+    int unspecified = 0;
+    for (int i = 0; i < s->nparams; i++) {
         types[i] = s->sig[i] == 'i' ? OID_INT8 : s->sig[i] == 'b' ? OID_BYTEA : 0;
+        if (!types[i]) unspecified = 1;
+        if (!types[i] && as_text) types[i] = OID_TEXT;
+    }
     int guarded = PQtransactionStatus(c->db) == PQTRANS_INTRANS;
     int sent[OP_COUNT] = {0};
     PGresult *res[OP_COUNT] = {0};
@@ -271,7 +280,7 @@ static int execute(pg_stmt *s) {
     if (ok && guarded)
         ok = sent[OP_SAVEPOINT] =
             PQsendQueryParams(c->db, "SAVEPOINT aitbc_st", 0, NULL, NULL, NULL, NULL, 0);
-    if (ok && fresh)
+    if (ok && prepare)
         ok = sent[OP_PREPARE] = PQsendPrepare(c->db, p->name, s->pgsql, s->nparams, types);
     if (ok)
         ok = sent[OP_RUN] = PQsendQueryPrepared(c->db, p->name, s->nparams,
@@ -287,21 +296,16 @@ static int execute(pg_stmt *s) {
     const PGresult *bad = NULL;
     for (int op = 0; op < OP_COUNT && !bad; op++)
         if (sent[op] && res[op] && !ok_status(res[op])) bad = res[op];
+    if (sent[OP_PREPARE] && res[OP_PREPARE] && ok_status(res[OP_PREPARE])) p->prepared = 1;
     if (!ok || bad) {
-        /* The op that failed carries the error; the ones after it were skipped (aborted). */
-        rc = pg_map_error(c, bad && PQresultStatus(bad) != PGRES_PIPELINE_ABORTED ? bad : NULL,
-                          s->sql);
+        if (ok && bad == res[OP_PREPARE] && untyped(bad) && unspecified && !as_text)
+            *retry = 1, rc = AITBC_EIO;
+        else /* the op that failed carries the error; the ones after it were skipped */
+            rc = pg_map_error(c, bad && PQresultStatus(bad) != PGRES_PIPELINE_ABORTED ? bad : NULL,
+                              s->sql);
         if (guarded && !c->broken && res[OP_SAVEPOINT] && ok_status(res[OP_SAVEPOINT]) &&
             PQtransactionStatus(c->db) == PQTRANS_INERROR)
             pg_exec(c, "ROLLBACK TO aitbc_st; RELEASE aitbc_st");
-    }
-    if (fresh) {
-        if (sent[OP_PREPARE] && res[OP_PREPARE] && ok_status(res[OP_PREPARE]))
-            prep_keep(c, p);
-        else {
-            free(p->key);
-            free(p);
-        }
     }
     if (rc == 0) {
         s->res = res[OP_RUN];
@@ -310,6 +314,30 @@ static int execute(pg_stmt *s) {
     }
     for (int op = 0; op < OP_COUNT; op++)
         PQclear(res[op]);
+    return rc;
+}
+
+/* Runs the statement with its bindings: s->res holds the rows. 0 or an AITBC_E* code. */
+static int execute(pg_stmt *s) {
+    pg_conn *c = s->conn;
+    if (c->broken) {
+        hlog("store", AITBC_LOG_ERROR, "no PostgreSQL connection (lost): %s", s->sql);
+        return AITBC_EIO;
+    }
+    int fresh = 0, retry = 0;
+    pg_prep *p = prep_for(s, &fresh);
+    if (!p) return AITBC_ENOMEM;
+    int rc = run_pipeline(s, p, fresh, 0, &retry);
+    /* The retry is cached under the same key: later executions use the text-typed statement. */
+    if (retry) rc = run_pipeline(s, p, 1, 1, &retry);
+    if (fresh) {
+        if (p->prepared)
+            prep_keep(c, p);
+        else {
+            free(p->key);
+            free(p);
+        }
+    }
     return rc;
 }
 

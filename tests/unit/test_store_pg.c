@@ -296,6 +296,22 @@ static void test_values_round_trip(void **state) {
     assert_int_equal(store_step(s), AITBC_ROW);
     assert_int_equal(store_col_int64(s, 0), 0);
     store_stmt_done(s);
+    /* A parameter the server cannot type (only compared with NULL first) works as text, inside a
+     * transaction too, and twice (the text-typed statement is cached). */
+    aitbc_txn *t = store_txn_begin(AITBC_TXN_WRITE);
+    for (int round = 0; round < 2; round++) {
+        s = store_stmt(t, "SELECT count(*) FROM t_items WHERE (?1 IS NULL OR name = ?1)");
+        store_bind_null(s, 1);
+        assert_int_equal(store_step(s), AITBC_ROW);
+        assert_int_equal(store_col_int64(s, 0), 5);
+        store_stmt_done(s);
+        s = store_stmt(t, "SELECT count(*) FROM t_items WHERE (?1 IS NULL OR name = ?1)");
+        store_bind_text(s, 1, "v2");
+        assert_int_equal(store_step(s), AITBC_ROW);
+        assert_int_equal(store_col_int64(s, 0), 1);
+        store_stmt_done(s);
+    }
+    assert_int_equal(store_txn_commit(t), 0);
 }
 
 static void test_read_snapshot(void **state) {
