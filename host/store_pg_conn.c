@@ -149,6 +149,7 @@ static pg_conn *conn_open(void) {
         return NULL;
     }
     c->txn.conn = c;
+    c->txn.ops = &store_pg_txn_ops;
     pthread_mutex_lock(&g_lock);
     c->next = g_conns;
     g_conns = c;
@@ -160,7 +161,7 @@ static pg_conn *conn_open(void) {
 /* A thread leaving with its write transaction open (a bug, logged by the caller) must still let
  * the other writers go; closing the connection rolls the transaction back on the server. */
 static void conn_close(pg_conn *c) {
-    if (c->txn.depth > 0 && c->txn.mode == AITBC_TXN_WRITE) pg_writer_unlock();
+    store_txn_forsake(&c->txn);
     pg_cache_clear(c);
     PQfinish(c->db);
     free(c);
@@ -209,8 +210,8 @@ pg_conn *pg_conn_get(void) {
     return c;
 }
 
-int pg_txn_valid(pg_txn *t) {
-    return t && t->depth > 0 && atomic_load(&g_open) && pthread_getspecific(g_key) == t->conn;
+int pg_txn_owned(const aitbc_txn *t) {
+    return t->depth > 0 && atomic_load(&g_open) && pthread_getspecific(g_key) == t->conn;
 }
 
 int pg_open(const host_settings *set) {
@@ -245,9 +246,9 @@ int pg_open(const host_settings *set) {
     aitbc_txn *t = pg_txn_begin(AITBC_TXN_WRITE);
     int rc = t ? pg_txn_exec(t, STORE_HOST_SCHEMA_SQL) : AITBC_EIO;
     if (t && rc == 0)
-        rc = pg_txn_commit(t);
+        rc = store_txn_commit_on(t);
     else if (t)
-        pg_txn_rollback(t);
+        store_txn_rollback_on(t);
     if (rc != 0) {
         pg_close();
         return AITBC_EIO;
@@ -302,8 +303,8 @@ const store_driver store_pg_driver = {
     .thread_done = pg_thread_done,
     .txn_begin = pg_txn_begin,
     .txn_begin_scope = pg_txn_begin_scope,
-    .txn_commit = pg_txn_commit,
-    .txn_rollback = pg_txn_rollback,
+    .txn_commit = store_txn_commit_on,
+    .txn_rollback = store_txn_rollback_on,
     .txn_exec = pg_txn_exec,
     .stmt = pg_stmt_get,
     .bind_int64 = pg_bind_int64,

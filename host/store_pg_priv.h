@@ -1,12 +1,13 @@
 /* Private to the PostgreSQL storage driver (store_pg_conn.c, store_pg_txn.c, store_pg_stmt.c):
  * the per-thread connection, its prepared statements and its one (possibly nested) transaction.
- * The public handles aitbc_txn / aitbc_stmt of this driver point at pg_txn / pg_stmt. */
+ * This driver's aitbc_stmt handles point at pg_stmt. */
 #ifndef AITBC_STORE_PG_PRIV_H
 #define AITBC_STORE_PG_PRIV_H
 
 #include <libpq-fe.h>
 #include "store_driver.h"
 #include "store_pg_sql.h"
+#include "store_txn.h"
 
 #define PG_CACHE_BUCKETS 64
 /* The advisory lock every write transaction takes right after BEGIN ("AITB"): write
@@ -15,15 +16,6 @@
 
 typedef struct pg_conn pg_conn;
 typedef struct pg_stmt pg_stmt;
-
-typedef struct pg_txn {
-    pg_conn *conn;
-    int depth;  /* 0 = none open; 1 = outermost */
-    int mode;   /* AITBC_TXN_READ or AITBC_TXN_WRITE of the outermost begin */
-    int failed; /* a rollback at some level: the outermost commit rolls back */
-    int batch;  /* the writer's shared transaction: each level-2 begin is a SAVEPOINT */
-    int scoped; /* begun by txn_begin_scope: level 2 is a savepoint (its own unit) */
-} pg_txn;
 
 /* A statement prepared on a connection: keyed by the SQL text and its parameters' types. */
 typedef struct pg_prep {
@@ -59,7 +51,7 @@ struct pg_conn {
     int broken; /* the server went away: reopened at the next use outside a transaction */
     int64_t changes;
     unsigned prep_seq;
-    pg_txn txn;
+    aitbc_txn txn;
     pg_stmt *cache[PG_CACHE_BUCKETS];
     pg_prep *preps[PG_CACHE_BUCKETS];
     pg_conn *next; /* registry */
@@ -70,7 +62,7 @@ struct pg_conn {
  *  reopened here if it was lost and no transaction is open; NULL on failure (logged). */
 pg_conn *pg_conn_get(void);
 /** @brief Whether t is the calling thread's open transaction. */
-int pg_txn_valid(pg_txn *t);
+int pg_txn_owned(const aitbc_txn *t);
 /** @brief Map a failed result (or NULL) to an AITBC_E* code; logs with the SQL, marks the
  *  connection broken when the server is gone. */
 int pg_map_error(pg_conn *c, const PGresult *r, const char *sql);
@@ -82,6 +74,7 @@ int pg_busy_ms(void);
 unsigned pg_hash(const char *s);
 
 /* ---- store_pg_txn.c ---- */
+extern const store_txn_ops store_pg_txn_ops;
 /** @brief The in-process write turn, as the SQLite driver's (held by an open write txn). */
 int pg_writer_lock(void);
 void pg_writer_unlock(void);
@@ -98,8 +91,6 @@ void pg_close(void);
 void pg_thread_done(void);
 aitbc_txn *pg_txn_begin(int mode);
 aitbc_txn *pg_txn_begin_scope(void);
-int pg_txn_commit(aitbc_txn *t);
-void pg_txn_rollback(aitbc_txn *t);
 int pg_txn_exec(aitbc_txn *t, const char *sql);
 int pg_batch_begin(void);
 int pg_batch_check(void);

@@ -113,8 +113,7 @@ static pg_stmt *stmt_new(pg_conn *c, const char *sql, unsigned h) {
     return s;
 }
 
-aitbc_stmt *pg_stmt_get(aitbc_txn *th, const char *sql) {
-    pg_txn *t = (pg_txn *)th;
+aitbc_stmt *pg_stmt_get(aitbc_txn *t, const char *sql) {
     if (!sql) return NULL;
     pg_conn *c = pg_conn_get();
     if (!c) return NULL;

@@ -5,6 +5,7 @@
 
 #include <sqlite3.h>
 #include "store_driver.h"
+#include "store_txn.h"
 
 #define STORE_CACHE_BUCKETS 64
 
@@ -17,17 +18,6 @@ struct aitbc_stmt {
     unsigned hash;
     int in_use;       /* handed out by store_stmt, not yet returned by store_stmt_done */
     aitbc_stmt *next; /* bucket chain */
-};
-
-/* A thread's transaction. Lives inside its connection: a thread has at most one open. */
-struct aitbc_txn {
-    store_conn *conn;
-    int depth;  /* 0 = none open; 1 = outermost */
-    int mode;   /* AITBC_TXN_READ or AITBC_TXN_WRITE of the outermost begin */
-    int failed; /* a rollback at some level: the outermost commit rolls back */
-    int batch;  /* the writer's shared transaction (store_batch_*): depth 1 is the batch and
-                 * each level-2 begin is a SAVEPOINT that commits or rolls back on its own */
-    int scoped; /* begun by store_txn_begin_scope: level 2 is a savepoint (its own unit) */
 };
 
 /* Transaction control statements, prepared once per connection (BEGIN/COMMIT run on every
@@ -67,6 +57,8 @@ int store_writer_lock(void);
 void store_writer_unlock(void);
 /** @brief Busy timeout in ms of the open store. */
 int store_busy_ms(void);
+
+extern const store_txn_ops store_sqlite_txn_ops;
 
 /* ---- the driver's entries (store_driver.h), in store_sqlite.c and store_stmt.c ---- */
 aitbc_txn *sq_txn_begin(int mode);

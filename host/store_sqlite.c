@@ -2,7 +2,8 @@
  * transactions on that connection. Statements and their cache live in store_stmt.c, migrations in
  * store_migrate.c (shared by both drivers). store.c calls it through store_sqlite_driver.
  *
- * Rules callers can rely on:
+ * Rules callers can rely on (the transaction rules are store_txn.c's, shared with the postgres
+ * driver; this file gives them SQLite's BEGIN/COMMIT/SAVEPOINT through store_sqlite_txn_ops):
  * - A thread's connection is opened on its first use and closed by sq_thread_done() (every
  *   host thread calls it before exiting; the pthread key destructor catches the others) or by
  *   sq_close(), which closes every connection. sq_close() must run after every other thread
@@ -127,17 +128,11 @@ static int conn_unregister(store_conn *c) {
     return found;
 }
 
-/* A thread leaving with its write transaction open (a bug, logged by the caller) must still let
- * the other writers go; closing the connection rolls the transaction back. */
-static void conn_release_writer(store_conn *c) {
-    if (c->txn.depth > 0 && c->txn.mode == AITBC_TXN_WRITE) pthread_mutex_unlock(&g_writer);
-}
-
 /* pthread key destructor: a thread exited without sq_thread_done(). */
 static void conn_destructor(void *value) {
     store_conn *c = value;
     if (conn_unregister(c)) {
-        conn_release_writer(c);
+        store_txn_forsake(&c->txn);
         conn_close(c);
     }
 }
@@ -157,6 +152,7 @@ static store_conn *conn_open(void) {
     store_conn *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     c->txn.conn = c;
+    c->txn.ops = &store_sqlite_txn_ops;
     int rc = sqlite3_open_v2(
         g_path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
@@ -293,7 +289,7 @@ static void sq_thread_done(void) {
     if (c && conn_unregister(c)) {
         if (c->txn.depth > 0)
             hlog("store", AITBC_LOG_WARN, "thread ended inside a transaction (rolled back)");
-        conn_release_writer(c);
+        store_txn_forsake(&c->txn);
         conn_close(c);
     }
 }
@@ -315,227 +311,91 @@ int store_writer_lock(void) {
     return AITBC_EBUSY;
 }
 
-/** @brief Begin (or nest into) the calling thread's transaction. NULL on error (logged). */
-aitbc_txn *sq_txn_begin(int mode) {
-    store_conn *c = store_conn_get();
-    if (!c) return NULL;
-    aitbc_txn *t = &c->txn;
-    if (t->depth > 0) {
-        if (t->scoped && t->depth == 1) {
-            if (store_exec(c, "SAVEPOINT aitbc_scope") != 0) return NULL;
-            t->depth = 2;
-            return t;
-        }
-        if (mode == AITBC_TXN_WRITE && t->mode == AITBC_TXN_READ) {
-            hlog("store", AITBC_LOG_ERROR,
-                 "a WRITE transaction cannot nest inside a READ one: "
-                 "begin the outer transaction as WRITE");
-            return NULL;
-        }
-        if (t->batch && t->depth == 1) {
-            /* Inside the writer's batch a caller's outermost level is a savepoint of its own. */
-            if (store_ctl(c, CTL_SAVEPOINT) != 0) return NULL;
-            t->failed = 0;
-        }
-        t->depth++;
-        return t;
-    }
-    int write = mode == AITBC_TXN_WRITE;
-    if (write && store_writer_lock() != 0) return NULL;
-    if (store_ctl(c, write ? CTL_BEGIN_WRITE : CTL_BEGIN_READ) != 0) {
-        if (write) pthread_mutex_unlock(&g_writer);
-        return NULL;
-    }
-    t->depth = 1;
-    t->mode = write ? AITBC_TXN_WRITE : AITBC_TXN_READ;
-    t->failed = 0;
-    t->scoped = 0;
-    return t;
+/* ---- the server side of the shared transaction model (store_txn.c) ---- */
+static int txn_owned(const aitbc_txn *t) {
+    return t->depth > 0 && atomic_load(&g_open) && pthread_getspecific(g_key) == t->conn;
 }
 
-static aitbc_txn *sq_txn_begin_scope(void) {
-    store_conn *c = store_conn_get();
-    if (!c) return NULL;
-    if (c->txn.depth > 0) {
-        hlog("store", AITBC_LOG_ERROR, "a scope must be the outermost transaction");
-        return NULL;
-    }
-    aitbc_txn *t = sq_txn_begin(AITBC_TXN_WRITE);
-    if (t) t->scoped = 1;
-    return t;
+static int txn_begin(void *conn, int write) {
+    return store_ctl(conn, write ? CTL_BEGIN_WRITE : CTL_BEGIN_READ);
 }
 
-/* Level 2 of a scope ends: undo or keep its savepoint. SQLite may have ended the whole
- * transaction after an error; then the scope fails as a whole. */
-static int scope_unit_end(aitbc_txn *t, int keep) {
-    t->depth = 1;
-    int failed = t->failed || !keep;
-    t->failed = 0;
-    if (sqlite3_get_autocommit(t->conn->db)) {
-        t->failed = 1;
-        return AITBC_EIO;
-    }
-    int rc = failed ? store_exec(t->conn, "ROLLBACK TO aitbc_scope; RELEASE aitbc_scope")
-                    : store_exec(t->conn, "RELEASE aitbc_scope");
-    if (rc != 0) t->failed = 1;
-    return failed ? AITBC_EIO : rc;
-}
-
-/* Whether t is the calling thread's open transaction (handles never cross threads). */
-static int txn_valid(aitbc_txn *t) {
-    return t && t->depth > 0 && atomic_load(&g_open) && pthread_getspecific(g_key) == t->conn;
-}
-
-/* The outermost level has ended (committed or rolled back): the next writer may go. */
-static void txn_ended(aitbc_txn *t) {
-    if (t->mode == AITBC_TXN_WRITE) pthread_mutex_unlock(&g_writer);
+static int txn_commit(void *conn) {
+    return store_ctl(conn, CTL_COMMIT);
 }
 
 /* Ends the SQL transaction with ROLLBACK unless SQLite already ended it (some errors do). */
-static void txn_abort(aitbc_txn *t) {
-    if (!sqlite3_get_autocommit(t->conn->db)) store_ctl(t->conn, CTL_ROLLBACK);
-    t->failed = 0;
-    txn_ended(t);
+static void txn_abort(void *conn) {
+    store_conn *c = conn;
+    if (!sqlite3_get_autocommit(c->db)) store_ctl(c, CTL_ROLLBACK);
 }
 
-/* A caller's outermost level inside the batch ended: keep its work (RELEASE) or undo only it
- * (ROLLBACK TO, then RELEASE). 0 or AITBC_EIO. */
-static int savepoint_end(aitbc_txn *t) {
-    int failed = t->failed;
-    t->failed = 0;
-    if (failed) {
-        store_ctl(t->conn, CTL_ROLLBACK_TO);
-        store_ctl(t->conn, CTL_RELEASE);
-        return AITBC_EIO;
-    }
-    if (store_ctl(t->conn, CTL_RELEASE) != 0) {
-        store_ctl(t->conn, CTL_ROLLBACK_TO);
-        store_ctl(t->conn, CTL_RELEASE);
-        return AITBC_EIO;
-    }
-    return 0;
+static int txn_usable(void *conn) {
+    return !sqlite3_get_autocommit(((store_conn *)conn)->db);
 }
 
-/** @brief Close one level; the outermost COMMITs. 0, AITBC_EIO (failed/rolled back) or
- *  AITBC_EBUSY. The level is closed whatever the result. */
-static int sq_txn_commit(aitbc_txn *t) {
-    if (!txn_valid(t)) {
-        hlog("store", AITBC_LOG_ERROR, "commit of a transaction that is not open on this thread");
-        return AITBC_EINVAL;
-    }
-    if (t->scoped && t->depth == 2) return scope_unit_end(t, 1);
-    if (t->batch && t->depth == 1) {
-        hlog("store", AITBC_LOG_ERROR, "commit without a begin inside the writer's batch");
-        return AITBC_EINVAL;
-    }
-    if (--t->depth > 0) {
-        if (t->batch && t->depth == 1) return savepoint_end(t);
-        return t->failed ? AITBC_EIO : 0;
-    }
-    t->scoped = 0;
-    if (t->failed) {
-        txn_abort(t);
-        return AITBC_EIO;
-    }
-    if (sqlite3_get_autocommit(t->conn->db)) {
-        /* SQLite rolled the transaction back itself after an error (e.g. I/O, full disk). */
-        hlog("store", AITBC_LOG_ERROR, "commit: the transaction was already rolled back");
-        txn_ended(t);
-        return AITBC_EIO;
-    }
-    int rc = store_ctl(t->conn, CTL_COMMIT);
-    if (rc != 0) {
-        txn_abort(t);
-        return rc;
-    }
-    if (t->mode == AITBC_TXN_WRITE) store_ckpt_note_commit(t->conn);
-    txn_ended(t);
-    return 0;
-}
-
-/** @brief Roll back: marks the whole transaction failed; the SQL transaction ends with the
- *  outermost level. */
-static void sq_txn_rollback(aitbc_txn *t) {
-    if (!txn_valid(t)) {
-        hlog("store", AITBC_LOG_ERROR, "rollback of a transaction that is not open on this thread");
-        return;
-    }
-    if (t->batch && t->depth == 1) {
-        hlog("store", AITBC_LOG_ERROR, "rollback without a begin inside the writer's batch");
-        return;
-    }
-    if (t->scoped && t->depth == 2) {
-        scope_unit_end(t, 0);
-        return;
-    }
-    t->failed = 1;
-    if (--t->depth == 0) {
-        t->scoped = 0;
-        txn_abort(t);
-    } else if (t->batch && t->depth == 1) {
-        savepoint_end(t);
+static int txn_ctl(void *conn, int which) {
+    switch (which) {
+    case TXN_SP_BEGIN:
+        return store_ctl(conn, CTL_SAVEPOINT);
+    case TXN_SP_RELEASE:
+        return store_ctl(conn, CTL_RELEASE);
+    case TXN_SP_UNDO:
+        store_ctl(conn, CTL_ROLLBACK_TO);
+        return store_ctl(conn, CTL_RELEASE);
+    case TXN_SCOPE_BEGIN:
+        return store_exec(conn, "SAVEPOINT aitbc_scope");
+    case TXN_SCOPE_RELEASE:
+        return store_exec(conn, "RELEASE aitbc_scope");
+    default:
+        return store_exec(conn, "ROLLBACK TO aitbc_scope; RELEASE aitbc_scope");
     }
 }
 
-/** @brief The writer's shared transaction: BEGIN IMMEDIATE on the calling thread, which must have
- *  none open. Until store_batch_end every outermost txn_begin on this thread is a savepoint. */
+static void txn_committed(void *conn, int write) {
+    if (write) store_ckpt_note_commit(conn);
+}
+
+const store_txn_ops store_sqlite_txn_ops = {
+    .owned = txn_owned,
+    .writer_lock = store_writer_lock,
+    .writer_unlock = store_writer_unlock,
+    .begin = txn_begin,
+    .commit = txn_commit,
+    .abort = txn_abort,
+    .usable = txn_usable,
+    .ctl = txn_ctl,
+    .committed = txn_committed,
+};
+
+/* The calling thread's transaction (inside its connection); NULL when the store is unusable. */
+static aitbc_txn *my_txn(void) {
+    store_conn *c = store_conn_get();
+    return c ? &c->txn : NULL;
+}
+
+aitbc_txn *sq_txn_begin(int mode) {
+    return store_txn_begin_on(my_txn(), mode);
+}
+
+static aitbc_txn *sq_txn_begin_scope(void) {
+    return store_txn_begin_scope_on(my_txn());
+}
+
 static int sq_batch_begin(void) {
-    store_conn *c = store_conn_get();
-    if (!c) return AITBC_EIO;
-    aitbc_txn *t = &c->txn;
-    if (t->depth > 0) {
-        hlog("store", AITBC_LOG_ERROR, "batch begun inside an open transaction");
-        return AITBC_EINVAL;
-    }
-    if (store_writer_lock() != 0) return AITBC_EBUSY;
-    int rc = store_ctl(c, CTL_BEGIN_WRITE);
-    if (rc != 0) {
-        store_writer_unlock();
-        return rc;
-    }
-    t->depth = 1;
-    t->mode = AITBC_TXN_WRITE;
-    t->failed = 0;
-    t->batch = 1;
-    return 0;
+    return store_batch_begin_on(my_txn());
 }
 
-/** @brief After one piece of work in the batch: close any level it left open (a bug, logged;
- *  its work is rolled back). 0 while the batch can go on, AITBC_EIO once SQLite has ended the
- *  transaction itself (I/O error, full disk): then only store_batch_end may follow. */
 static int sq_batch_check(void) {
-    store_conn *c = store_conn_get();
-    if (!c || !c->txn.batch) return AITBC_EINVAL;
-    aitbc_txn *t = &c->txn;
-    if (t->depth > 1) {
-        hlog("store", AITBC_LOG_ERROR, "a write left %d transaction level(s) open: rolled back",
-             t->depth - 1);
-        t->depth = 1;
-        t->failed = 1;
-        savepoint_end(t);
-    }
-    return sqlite3_get_autocommit(c->db) ? AITBC_EIO : 0;
+    return store_batch_check_on(my_txn());
 }
 
-/** @brief End the batch: COMMIT when commit is nonzero (else ROLLBACK). 0 when committed;
- *  AITBC_EIO/AITBC_EBUSY when nothing of the batch is kept. The write turn is given back. */
 static int sq_batch_end(int commit) {
-    store_conn *c = store_conn_get();
-    if (!c || !c->txn.batch) return AITBC_EINVAL;
-    aitbc_txn *t = &c->txn;
-    int rc = AITBC_EIO;
-    if (commit && !sqlite3_get_autocommit(c->db)) rc = store_ctl(c, CTL_COMMIT);
-    if (rc != 0 && !sqlite3_get_autocommit(c->db)) store_ctl(c, CTL_ROLLBACK);
-    t->depth = 0;
-    t->batch = 0;
-    t->failed = 0;
-    store_writer_unlock();
-    if (rc == 0) store_ckpt_note_commit(c);
-    return rc;
+    return store_batch_end_on(my_txn(), commit);
 }
 
 static int sq_txn_exec(aitbc_txn *t, const char *sql) {
-    return store_exec(t->conn, sql);
+    return txn_owned(t) ? store_exec(t->conn, sql) : AITBC_EINVAL;
 }
 
 const store_driver store_sqlite_driver = {
@@ -545,8 +405,8 @@ const store_driver store_sqlite_driver = {
     .thread_done = sq_thread_done,
     .txn_begin = sq_txn_begin,
     .txn_begin_scope = sq_txn_begin_scope,
-    .txn_commit = sq_txn_commit,
-    .txn_rollback = sq_txn_rollback,
+    .txn_commit = store_txn_commit_on,
+    .txn_rollback = store_txn_rollback_on,
     .txn_exec = sq_txn_exec,
     .stmt = sq_stmt,
     .bind_int64 = sq_bind_int64,
