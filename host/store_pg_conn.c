@@ -9,7 +9,6 @@
  * Every connection sets lock_timeout to storage.busy_timeout_ms (a writer waiting longer for the
  * write lock gets AITBC_EBUSY, as SQLite's busy_timeout) and routes server notices to the log. */
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,11 +16,10 @@
 
 #include "store_pg_priv.h"
 
-static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER; /* registry, pool count, opening */
+static void conn_close(store_conn_link *l);
+static store_conns g_conns = STORE_CONNS_INIT(conn_close);
+static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER; /* the pool count */
 static pthread_cond_t g_slot = PTHREAD_COND_INITIALIZER;   /* a pool slot came free */
-static atomic_int g_open;
-static pthread_key_t g_key;
-static pg_conn *g_conns;
 static int g_count, g_pool;
 static int g_busy_ms;
 static char *g_dsn;
@@ -150,41 +148,18 @@ static pg_conn *conn_open(void) {
     }
     c->txn.conn = c;
     c->txn.ops = &store_pg_txn_ops;
-    pthread_mutex_lock(&g_lock);
-    c->next = g_conns;
-    g_conns = c;
-    pthread_setspecific(g_key, c);
-    pthread_mutex_unlock(&g_lock);
+    store_conns_add(&g_conns, &c->link, &c->txn);
     return c;
 }
 
-/* A thread leaving with its write transaction open (a bug, logged by the caller) must still let
- * the other writers go; closing the connection rolls the transaction back on the server. */
-static void conn_close(pg_conn *c) {
-    store_txn_forsake(&c->txn);
+/* Closes a connection that is no longer in the registry (an open transaction ends with it on
+ * the server) and gives its pool slot back. */
+static void conn_close(store_conn_link *l) {
+    pg_conn *c = (pg_conn *)l;
     pg_cache_clear(c);
     PQfinish(c->db);
     free(c);
     give_slot();
-}
-
-static int conn_unregister(pg_conn *c) {
-    int found = 0;
-    pthread_mutex_lock(&g_lock);
-    for (pg_conn **p = &g_conns; *p; p = &(*p)->next) {
-        if (*p == c) {
-            *p = c->next;
-            found = 1;
-            break;
-        }
-    }
-    pthread_mutex_unlock(&g_lock);
-    return found;
-}
-
-static void conn_destructor(void *value) {
-    pg_conn *c = value;
-    if (conn_unregister(c)) conn_close(c);
 }
 
 /* The server went away earlier; outside a transaction, a new connection replaces it. */
@@ -200,31 +175,22 @@ static int conn_reopen(pg_conn *c) {
 }
 
 pg_conn *pg_conn_get(void) {
-    if (!atomic_load(&g_open)) {
-        hlog("store", AITBC_LOG_ERROR, "storage used while not open");
-        return NULL;
-    }
-    pg_conn *c = pthread_getspecific(g_key);
+    int closed;
+    pg_conn *c = (pg_conn *)store_conns_mine(&g_conns, &closed);
+    if (closed) return NULL;
     if (!c) return conn_open();
     if (c->broken && c->txn.depth == 0 && conn_reopen(c) != 0) return NULL;
     return c;
 }
 
 int pg_txn_owned(const aitbc_txn *t) {
-    return t->depth > 0 && atomic_load(&g_open) && pthread_getspecific(g_key) == t->conn;
+    return store_conns_owned(&g_conns, t);
 }
 
 int pg_open(const host_settings *set) {
-    pthread_mutex_lock(&g_lock);
-    if (g_open) {
-        pthread_mutex_unlock(&g_lock);
-        hlog("store", AITBC_LOG_ERROR, "store_open: already open");
-        return AITBC_EINVAL;
-    }
     char *err = NULL;
     PQconninfoOption *opts = PQconninfoParse(set->db_dsn, &err);
     if (!opts || !set->db_dsn[0]) {
-        pthread_mutex_unlock(&g_lock);
         hlog("store", AITBC_LOG_ERROR, "storage.dsn is not a libpq connection string: %.*s",
              err ? (int)strcspn(err, "\n") : 5, err ? err : "empty");
         PQfreemem(err);
@@ -232,19 +198,19 @@ int pg_open(const host_settings *set) {
         return AITBC_EINVAL;
     }
     PQconninfoFree(opts);
-    if (pthread_key_create(&g_key, conn_destructor) != 0 || !(g_dsn = strdup(set->db_dsn))) {
-        pthread_mutex_unlock(&g_lock);
-        return AITBC_EIO;
+    int rc = store_conns_start(&g_conns);
+    if (rc != 0) return rc;
+    /* No other thread uses the store before store_open returns: the settings need no lock. */
+    if (!(g_dsn = strdup(set->db_dsn))) {
+        store_conns_stop(&g_conns);
+        return AITBC_ENOMEM;
     }
     g_busy_ms = set->db_busy_timeout_ms > 0 ? set->db_busy_timeout_ms : 5000;
     g_pool = set->db_pool >= 2 ? set->db_pool : 32;
-    g_count = 0;
-    g_open = 1;
-    pthread_mutex_unlock(&g_lock);
 
     /* host_schema under the write lock: hosts starting together do not race on CREATE. */
     aitbc_txn *t = pg_txn_begin(AITBC_TXN_WRITE);
-    int rc = t ? pg_txn_exec(t, STORE_HOST_SCHEMA_SQL) : AITBC_EIO;
+    rc = t ? pg_txn_exec(t, STORE_HOST_SCHEMA_SQL) : AITBC_EIO;
     if (t && rc == 0)
         rc = store_txn_commit_on(t);
     else if (t)
@@ -262,38 +228,13 @@ int pg_open(const host_settings *set) {
 }
 
 void pg_close(void) {
-    pthread_mutex_lock(&g_lock);
-    if (!g_open) {
-        pthread_mutex_unlock(&g_lock);
-        return;
-    }
-    pg_conn *list = g_conns;
-    g_conns = NULL;
-    g_open = 0;
-    pthread_key_delete(g_key);
-    pthread_mutex_unlock(&g_lock);
-    while (list) {
-        pg_conn *next = list->next;
-        if (list->txn.depth > 0)
-            hlog("store", AITBC_LOG_WARN,
-                 "closing a connection with an open transaction (rolled back)");
-        conn_close(list);
-        list = next;
-    }
+    store_conns_stop(&g_conns);
     free(g_dsn);
     g_dsn = NULL;
 }
 
 void pg_thread_done(void) {
-    pthread_mutex_lock(&g_lock);
-    pg_conn *c = g_open ? pthread_getspecific(g_key) : NULL;
-    if (c) pthread_setspecific(g_key, NULL);
-    pthread_mutex_unlock(&g_lock);
-    if (c && conn_unregister(c)) {
-        if (c->txn.depth > 0)
-            hlog("store", AITBC_LOG_WARN, "thread ended inside a transaction (rolled back)");
-        conn_close(c);
-    }
+    store_conns_thread_done(&g_conns);
 }
 
 const store_driver store_pg_driver = {

@@ -7,7 +7,7 @@
 #include <libpq-fe.h>
 #include "store_driver.h"
 #include "store_pg_sql.h"
-#include "store_txn.h"
+#include "store_conns.h"
 
 #define PG_CACHE_BUCKETS 64
 /* The advisory lock every write transaction takes right after BEGIN ("AITB"): write
@@ -47,6 +47,7 @@ struct pg_stmt {
 };
 
 struct pg_conn {
+    store_conn_link link; /* first: the registry's link is the connection (store_conns.h) */
     PGconn *db;
     int broken; /* the server went away: reopened at the next use outside a transaction */
     int64_t changes;
@@ -54,7 +55,6 @@ struct pg_conn {
     aitbc_txn txn;
     pg_stmt *cache[PG_CACHE_BUCKETS];
     pg_prep *preps[PG_CACHE_BUCKETS];
-    pg_conn *next; /* registry */
 };
 
 /* ---- store_pg_conn.c ---- */

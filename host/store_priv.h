@@ -5,7 +5,7 @@
 
 #include <sqlite3.h>
 #include "store_driver.h"
-#include "store_txn.h"
+#include "store_conns.h"
 
 #define STORE_CACHE_BUCKETS 64
 
@@ -34,11 +34,11 @@ enum {
 };
 
 struct store_conn {
+    store_conn_link link; /* first: the registry's link is the connection (store_conns.h) */
     sqlite3 *db;
     sqlite3_stmt *ctl[CTL_COUNT];
     aitbc_stmt *cache[STORE_CACHE_BUCKETS];
-    struct aitbc_txn txn;
-    store_conn *next; /* registry (every open connection, for store_close) */
+    aitbc_txn txn;
 };
 
 /** @brief The calling thread's connection, opened on first use; NULL if the store is closed. */

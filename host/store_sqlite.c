@@ -27,7 +27,6 @@
  *   mode (or inside the thread's open transaction, if any), handy for single reads. */
 #include <errno.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,10 +35,8 @@
 
 #include "store_priv.h"
 
-static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER; /* guards the registry and opening */
-static atomic_int g_open;
-static pthread_key_t g_key;
-static store_conn *g_conns; /* registry of open connections */
+static void conn_close(store_conn_link *l);
+static store_conns g_conns = STORE_CONNS_INIT(conn_close);
 static char g_path[PATH_MAX];
 static char g_sync[16];
 static int g_busy_ms;
@@ -103,7 +100,8 @@ int store_ctl(store_conn *c, int which) {
 }
 
 /* Closes a connection that is no longer in the registry. */
-static void conn_close(store_conn *c) {
+static void conn_close(store_conn_link *l) {
+    store_conn *c = (store_conn *)l;
     for (int i = 0; i < CTL_COUNT; i++)
         sqlite3_finalize(c->ctl[i]);
     store_cache_clear(c);
@@ -111,30 +109,6 @@ static void conn_close(store_conn *c) {
     if (sqlite3_close(c->db) != SQLITE_OK)
         hlog("store", AITBC_LOG_ERROR, "closing a connection failed: %s", sqlite3_errmsg(c->db));
     free(c);
-}
-
-/* Unlinks c from the registry if it is still there (store_close may have taken it). */
-static int conn_unregister(store_conn *c) {
-    int found = 0;
-    pthread_mutex_lock(&g_lock);
-    for (store_conn **p = &g_conns; *p; p = &(*p)->next) {
-        if (*p == c) {
-            *p = c->next;
-            found = 1;
-            break;
-        }
-    }
-    pthread_mutex_unlock(&g_lock);
-    return found;
-}
-
-/* pthread key destructor: a thread exited without sq_thread_done(). */
-static void conn_destructor(void *value) {
-    store_conn *c = value;
-    if (conn_unregister(c)) {
-        store_txn_forsake(&c->txn);
-        conn_close(c);
-    }
 }
 
 static int conn_setup(store_conn *c) {
@@ -147,7 +121,7 @@ static int conn_setup(store_conn *c) {
     return store_exec(c, sql);
 }
 
-/* Opens a connection for the calling thread and registers it. Called with g_lock NOT held. */
+/* Opens a connection for the calling thread and registers it. */
 static store_conn *conn_open(void) {
     store_conn *c = calloc(1, sizeof *c);
     if (!c) return NULL;
@@ -167,22 +141,14 @@ static store_conn *conn_open(void) {
         free(c);
         return NULL;
     }
-    pthread_mutex_lock(&g_lock);
-    c->next = g_conns;
-    g_conns = c;
-    pthread_setspecific(g_key, c);
-    pthread_mutex_unlock(&g_lock);
+    store_conns_add(&g_conns, &c->link, &c->txn);
     return c;
 }
 
 store_conn *store_conn_get(void) {
-    /* Lock-free on the hot path: only store_open/store_close change g_key, with no user running. */
-    if (!atomic_load(&g_open)) {
-        hlog("store", AITBC_LOG_ERROR, "storage used while not open");
-        return NULL;
-    }
-    store_conn *c = pthread_getspecific(g_key);
-    return c ? c : conn_open();
+    int closed;
+    store_conn *c = (store_conn *)store_conns_mine(&g_conns, &closed);
+    return c || closed ? c : conn_open();
 }
 
 static const char *sync_value(const char *s) {
@@ -215,24 +181,15 @@ static int sq_open(const host_settings *set) {
              set->db_path, set->db_synchronous);
         return AITBC_EINVAL;
     }
-    pthread_mutex_lock(&g_lock);
-    if (g_open) {
-        pthread_mutex_unlock(&g_lock);
-        hlog("store", AITBC_LOG_ERROR, "store_open: already open");
-        return AITBC_EINVAL;
-    }
-    if (pthread_key_create(&g_key, conn_destructor) != 0) {
-        pthread_mutex_unlock(&g_lock);
-        return AITBC_EIO;
-    }
-    /* Process-wide memory accounting takes a global mutex on every allocation; we never read
+    int rc = store_conns_start(&g_conns);
+    if (rc != 0) return rc;
+    /* No other thread uses the store before store_open returns: the settings need no lock.
+     * Process-wide memory accounting takes a global mutex on every allocation; we never read
      * it. Refused (harmlessly) once SQLite is initialised, e.g. on a second store_open. */
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     snprintf(g_path, sizeof g_path, "%s", set->db_path);
     snprintf(g_sync, sizeof g_sync, "%s", sync);
     g_busy_ms = set->db_busy_timeout_ms > 0 ? set->db_busy_timeout_ms : 5000;
-    g_open = 1;
-    pthread_mutex_unlock(&g_lock);
 
     store_conn *c = conn_open();
     restrict_files(set);
@@ -258,40 +215,12 @@ static int sq_open(const host_settings *set) {
 /** @brief Close every connection (all other users must have stopped) and forget the settings. */
 static void sq_close(void) {
     store_ckpt_stop(); /* it uses a connection of its own */
-    pthread_mutex_lock(&g_lock);
-    if (!g_open) {
-        pthread_mutex_unlock(&g_lock);
-        return;
-    }
-    store_conn *list = g_conns;
-    g_conns = NULL;
-    g_open = 0;
-    /* Deleting the key means no destructor runs later for a connection freed here. */
-    pthread_key_delete(g_key);
-    pthread_mutex_unlock(&g_lock);
-    while (list) {
-        store_conn *next = list->next;
-        if (list->txn.depth > 0)
-            hlog("store", AITBC_LOG_WARN,
-                 "closing a connection with an open transaction "
-                 "(rolled back)");
-        conn_close(list);
-        list = next;
-    }
+    store_conns_stop(&g_conns);
 }
 
 /** @brief Close the calling thread's connection, if it has one (call before a thread exits). */
 static void sq_thread_done(void) {
-    pthread_mutex_lock(&g_lock);
-    store_conn *c = g_open ? pthread_getspecific(g_key) : NULL;
-    if (c) pthread_setspecific(g_key, NULL);
-    pthread_mutex_unlock(&g_lock);
-    if (c && conn_unregister(c)) {
-        if (c->txn.depth > 0)
-            hlog("store", AITBC_LOG_WARN, "thread ended inside a transaction (rolled back)");
-        store_txn_forsake(&c->txn);
-        conn_close(c);
-    }
+    store_conns_thread_done(&g_conns);
 }
 
 /* Waits for the writer turn as long as SQLite would wait for its lock (busy_timeout), so a stuck
@@ -313,7 +242,7 @@ int store_writer_lock(void) {
 
 /* ---- the server side of the shared transaction model (store_txn.c) ---- */
 static int txn_owned(const aitbc_txn *t) {
-    return t->depth > 0 && atomic_load(&g_open) && pthread_getspecific(g_key) == t->conn;
+    return store_conns_owned(&g_conns, t);
 }
 
 static int txn_begin(void *conn, int write) {
