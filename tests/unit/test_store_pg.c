@@ -94,13 +94,19 @@ static void need_pg(void) {
     if (!g_schema[0]) skip(); /* AITBC_TEST_PG_DSN is not set: no server to test against */
 }
 
-static int64_t count_items(void) {
-    aitbc_stmt *s = store_stmt(NULL, "SELECT count(*) FROM t_items");
+/* The integer in the one row sql returns; with_arg binds arg (text, or NULL) to its `?`. */
+static int64_t one_int(aitbc_txn *t, const char *sql, int with_arg, const char *arg) {
+    aitbc_stmt *s = store_stmt(t, sql);
     assert_non_null(s);
+    if (with_arg) assert_int_equal(store_bind_text(s, 1, arg), 0);
     assert_int_equal(store_step(s), AITBC_ROW);
     int64_t n = store_col_int64(s, 0);
     store_stmt_done(s);
     return n;
+}
+
+static int64_t count_items(void) {
+    return one_int(NULL, "SELECT count(*) FROM t_items", 0, NULL);
 }
 
 static int insert(aitbc_txn *t, const char *name) {
@@ -127,16 +133,13 @@ static void test_driver_name_and_migrations(void **state) {
     };
     assert_int_equal(store_migrate("m", bad, 1), AITBC_EIO);
     /* The failed step left nothing: PostgreSQL's DDL is transactional. */
-    aitbc_stmt *s = store_stmt(NULL, "SELECT count(*) FROM pg_tables WHERE tablename = 't_bad'"
-                                     " AND schemaname = current_schema()");
-    assert_int_equal(store_step(s), AITBC_ROW);
-    assert_int_equal(store_col_int64(s, 0), 0);
-    store_stmt_done(s);
-    s = store_stmt(NULL, "SELECT max(version) FROM host_schema WHERE plugin = ?");
-    store_bind_text(s, 1, "m");
-    assert_int_equal(store_step(s), AITBC_ROW);
-    assert_int_equal(store_col_int64(s, 0), 2);
-    store_stmt_done(s);
+    assert_int_equal(one_int(NULL,
+                             "SELECT count(*) FROM pg_tables WHERE tablename = 't_bad'"
+                             " AND schemaname = current_schema()",
+                             0, NULL),
+                     0);
+    assert_int_equal(one_int(NULL, "SELECT max(version) FROM host_schema WHERE plugin = ?", 1, "m"),
+                     2);
 }
 
 static void test_nested(void **state) {
@@ -286,30 +289,16 @@ static void test_values_round_trip(void **state) {
     assert_int_equal(store_changes(s), 3);
     store_stmt_done(s);
     /* The same SQL with another type bound (a second prepared statement). */
-    s = store_stmt(NULL, "SELECT count(*) FROM t_items WHERE name = ?");
-    store_bind_text(s, 1, "v3");
-    assert_int_equal(store_step(s), AITBC_ROW);
-    assert_int_equal(store_col_int64(s, 0), 1);
-    store_stmt_done(s);
-    s = store_stmt(NULL, "SELECT count(*) FROM t_items WHERE name = ?");
-    store_bind_null(s, 1);
-    assert_int_equal(store_step(s), AITBC_ROW);
-    assert_int_equal(store_col_int64(s, 0), 0);
-    store_stmt_done(s);
+    assert_int_equal(one_int(NULL, "SELECT count(*) FROM t_items WHERE name = ?", 1, "v3"), 1);
+    assert_int_equal(one_int(NULL, "SELECT count(*) FROM t_items WHERE name = ?", 1, NULL), 0);
     /* A parameter the server cannot type (only compared with NULL first) works as text, inside a
      * transaction too, and twice (the text-typed statement is cached). */
     aitbc_txn *t = store_txn_begin(AITBC_TXN_WRITE);
     for (int round = 0; round < 2; round++) {
-        s = store_stmt(t, "SELECT count(*) FROM t_items WHERE (?1 IS NULL OR name = ?1)");
-        store_bind_null(s, 1);
-        assert_int_equal(store_step(s), AITBC_ROW);
-        assert_int_equal(store_col_int64(s, 0), 5);
-        store_stmt_done(s);
-        s = store_stmt(t, "SELECT count(*) FROM t_items WHERE (?1 IS NULL OR name = ?1)");
-        store_bind_text(s, 1, "v2");
-        assert_int_equal(store_step(s), AITBC_ROW);
-        assert_int_equal(store_col_int64(s, 0), 1);
-        store_stmt_done(s);
+        static const char optional[] =
+            "SELECT count(*) FROM t_items WHERE (?1 IS NULL OR name = ?1)";
+        assert_int_equal(one_int(t, optional, 1, NULL), 5);
+        assert_int_equal(one_int(t, optional, 1, "v2"), 1);
     }
     assert_int_equal(store_txn_commit(t), 0);
 }
