@@ -2,7 +2,8 @@
  * AITBC_TEST_PG_DSN names one (tests/run.sh starts a throwaway cluster with tests/pg/cluster.sh)
  * and skips otherwise. Each test gets a fresh schema. Covered: migrations, nested transactions,
  * a failing statement failing alone (plain transaction and the writer's batch), constraint
- * mapping, blob and int64 round trips, changes(), a READ transaction's snapshot, a lost
+ * mapping, blob and int64 round trips, changes(), a READ transaction's snapshot, the write
+ * lock another host would wait for, a lost
  * connection (AITBC_EIO inside the transaction, then a new connection on the next one) and the
  * storage.pool cap. */
 #include <setjmp.h>
@@ -316,6 +317,35 @@ static void test_read_snapshot(void **state) {
     assert_int_equal(count_items(), 1);
 }
 
+/* Whether another session could take the write lock now ("another host"). */
+static int side_can_write(void) {
+    PGconn *db = side();
+    PGresult *r = PQexec(db, "SELECT pg_try_advisory_lock(1095324738)");
+    int got = PQresultStatus(r) == PGRES_TUPLES_OK && !strcmp(PQgetvalue(r, 0, 0), "t");
+    PQclear(r);
+    PQfinish(db); /* a session lock ends with its session */
+    return got;
+}
+
+/* A WRITE transaction holds the database-wide advisory lock ("AITB") from BEGIN to its end, so
+ * writers on other hosts wait; a READ transaction does not take it. */
+static void test_write_lock(void **state) {
+    (void)state;
+    need_pg();
+    assert_true(side_can_write());
+    aitbc_txn *t = store_txn_begin(AITBC_TXN_WRITE);
+    assert_false(side_can_write());
+    assert_int_equal(store_txn_commit(t), 0);
+    assert_true(side_can_write());
+    t = store_txn_begin(AITBC_TXN_READ);
+    assert_true(side_can_write());
+    assert_int_equal(store_txn_commit(t), 0);
+    assert_int_equal(store_batch_begin(), 0);
+    assert_false(side_can_write());
+    assert_int_equal(store_batch_end(1), 0);
+    assert_true(side_can_write());
+}
+
 static void test_lost_connection(void **state) {
     (void)state;
     need_pg();
@@ -415,6 +445,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_constraints, setup, teardown),
         cmocka_unit_test_setup_teardown(test_values_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_snapshot, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_write_lock, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lost_connection, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pool_cap, setup_pool2, teardown),
     };
