@@ -185,7 +185,9 @@ static int write_config(th_host *h, const char *plugins_yaml, const char *extra_
     if (!has_section(extra_yaml, "http")) fprintf(f, "http:\n  listen: \"127.0.0.1:0\"\n");
     char schema[32];
     const char *pg = getenv("AITBC_TEST_PG_DSN");
-    if (pg && *pg) {
+    if (has_section(extra_yaml, "storage")) {
+        /* the test's own storage section (extra_yaml, below) */
+    } else if (pg && *pg) {
         if (pg_schema_for(h->dir, schema, sizeof schema) != 0) {
             fclose(f);
             return -1;

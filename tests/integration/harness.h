@@ -29,7 +29,8 @@ int th_kill(th_host *h);
  *  extra_yaml has its own http section), so peers configured with its URL reach it again.
  *  0, or -1 when it did not come up (its stderr is printed). */
 int th_restart(th_host *h, int same_port);
-/** Run aitbc-host once to completion with a config written as th_start writes it plus the
+/** Run aitbc-host once to completion with a config written as th_start writes it (a storage
+ *  or http section in extra_yaml replaces the harness's own) plus the
  *  extra arguments (NULL-terminated, e.g. {"--check-config", NULL}): for commands that exit by
  *  themselves. Returns the exit status (-1 if it could not run); *output (may be NULL) gets
  *  everything it printed, malloc'd. */
