@@ -254,10 +254,13 @@ static int run(const options *o, const host_config *cfg, const sigset_t *sigs) {
         return 1;
     }
     if (store_open(set) != 0) {
-        hlog(NULL, AITBC_LOG_ERROR,
-             "cannot open the database %s: check storage.path, its "
-             "permissions, and that no other host uses it",
-             set->db_path);
+        if (!strcmp(set->db_driver, "postgres"))
+            hlog(NULL, AITBC_LOG_ERROR, "cannot use the PostgreSQL database (see above)");
+        else
+            hlog(NULL, AITBC_LOG_ERROR,
+                 "cannot open the database %s: check storage.path, its "
+                 "permissions, and that no other host uses it",
+                 set->db_path);
         goto out;
     }
     st = ST_STORE;
