@@ -327,23 +327,33 @@ static int side_can_write(void) {
     return got;
 }
 
+/* Free within a few seconds: the hosts of other tests running on the same database take the
+ * same lock for their own writes now and then. */
+static int side_can_write_soon(void) {
+    for (int i = 0; i < 300; i++) {
+        if (side_can_write()) return 1;
+        usleep(10 * 1000);
+    }
+    return 0;
+}
+
 /* A WRITE transaction holds the database-wide advisory lock ("AITB") from BEGIN to its end, so
  * writers on other hosts wait; a READ transaction does not take it. */
 static void test_write_lock(void **state) {
     (void)state;
     need_pg();
-    assert_true(side_can_write());
+    assert_true(side_can_write_soon());
     aitbc_txn *t = store_txn_begin(AITBC_TXN_WRITE);
     assert_false(side_can_write());
     assert_int_equal(store_txn_commit(t), 0);
-    assert_true(side_can_write());
+    assert_true(side_can_write_soon());
     t = store_txn_begin(AITBC_TXN_READ);
-    assert_true(side_can_write());
+    assert_true(side_can_write_soon());
     assert_int_equal(store_txn_commit(t), 0);
     assert_int_equal(store_batch_begin(), 0);
     assert_false(side_can_write());
     assert_int_equal(store_batch_end(1), 0);
-    assert_true(side_can_write());
+    assert_true(side_can_write_soon());
 }
 
 static void test_lost_connection(void **state) {
