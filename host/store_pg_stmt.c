@@ -289,7 +289,12 @@ static int run_pipeline(pg_stmt *s, pg_prep *p, int prepare, int as_text, int *r
             PQsendQueryParams(c->db, "RELEASE aitbc_st", 0, NULL, NULL, NULL, NULL, 0);
     if (ok) ok = PQpipelineSync(c->db);
     if (ok) ok = collect(c->db, sent, res) == 0;
-    PQexitPipelineMode(c->db);
+    if (!PQexitPipelineMode(c->db) && !c->broken) {
+        /* Results left unread: the connection cannot be trusted with the next statement. */
+        hlog("store", AITBC_LOG_ERROR, "PostgreSQL pipeline out of step (%s): reconnecting",
+             s->sql);
+        c->broken = 1;
+    }
 
     int rc = 0;
     const PGresult *bad = NULL;
