@@ -289,7 +289,7 @@ static int run_pipeline(pg_stmt *s, pg_prep *p, int prepare, int as_text, int *r
             PQsendQueryParams(c->db, "RELEASE aitbc_st", 0, NULL, NULL, NULL, NULL, 0);
     if (ok) ok = PQpipelineSync(c->db);
     if (ok) ok = collect(c->db, sent, res) == 0;
-    if (!PQexitPipelineMode(c->db) && !c->broken) {
+    if (!PQexitPipelineMode(c->db) && !c->broken && PQstatus(c->db) == CONNECTION_OK) {
         /* Results left unread: the connection cannot be trusted with the next statement. */
         hlog("store", AITBC_LOG_ERROR, "PostgreSQL pipeline out of step (%s): reconnecting",
              s->sql);
