@@ -207,6 +207,14 @@ int pg_open(const host_settings *set) {
     }
     g_busy_ms = set->db_busy_timeout_ms > 0 ? set->db_busy_timeout_ms : 5000;
     g_pool = set->db_pool >= 2 ? set->db_pool : 32;
+    /* Every HTTP thread and worker may hold a connection, plus the writer, bus, WebSocket and
+     * timer threads: fewer slots than that and requests queue for one (docs/operations.md). */
+    int threads = set->http_threads + set->workers + 6;
+    if (g_pool < threads)
+        hlog("store", AITBC_LOG_WARN,
+             "storage.pool %d is below the host's %d store threads (http.threads + node.workers + "
+             "6): threads will wait for a connection",
+             g_pool, threads);
 
     /* host_schema under the write lock: hosts starting together do not race on CREATE. */
     aitbc_txn *t = pg_txn_begin(AITBC_TXN_WRITE);
