@@ -162,8 +162,7 @@ static void conn_close(store_conn_link *l) {
     give_slot();
 }
 
-/* The server went away earlier; outside a transaction, a new connection replaces it. */
-static int conn_reopen(pg_conn *c) {
+int pg_conn_reopen(pg_conn *c) {
     PGconn *db = connect_db();
     if (!db) return AITBC_EIO;
     PQfinish(c->db);
@@ -179,7 +178,7 @@ pg_conn *pg_conn_get(void) {
     pg_conn *c = (pg_conn *)store_conns_mine(&g_conns, &closed);
     if (closed) return NULL;
     if (!c) return conn_open();
-    if (c->broken && c->txn.depth == 0 && conn_reopen(c) != 0) return NULL;
+    if (c->broken && c->txn.depth == 0 && pg_conn_reopen(c) != 0) return NULL;
     return c;
 }
 

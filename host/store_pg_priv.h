@@ -61,6 +61,9 @@ struct pg_conn {
 /** @brief The calling thread's connection, opened on first use (waiting for a pool slot) and
  *  reopened here if it was lost and no transaction is open; NULL on failure (logged). */
 pg_conn *pg_conn_get(void);
+/** @brief Replace a lost connection (only outside a transaction: its work would be gone).
+ *  0 or AITBC_EIO (logged). */
+int pg_conn_reopen(pg_conn *c);
 /** @brief Whether t is the calling thread's open transaction. */
 int pg_txn_owned(const aitbc_txn *t);
 /** @brief Map a failed result (or NULL) to an AITBC_E* code; logs with the SQL, marks the

@@ -41,13 +41,21 @@ static void txn_abort(void *conn) {
     if (st == PQTRANS_INTRANS || st == PQTRANS_INERROR) pg_exec(c, "ROLLBACK");
 }
 
-static int txn_begin(void *conn, int write) {
-    pg_conn *c = conn;
+static int server_begin(pg_conn *c, int write) {
     if (!write) return pg_exec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
     char sql[96];
     snprintf(sql, sizeof sql, "BEGIN; SELECT pg_advisory_xact_lock(%lld)", STORE_PG_WRITE_LOCK_KEY);
     int rc = pg_exec(c, sql);
     if (rc != 0) txn_abort(c);
+    return rc;
+}
+
+/* A session found dead at BEGIN (the server restarted while this thread was idle) has lost
+ * nothing yet: a new connection and a second BEGIN make that invisible to the caller. */
+static int txn_begin(void *conn, int write) {
+    pg_conn *c = conn;
+    int rc = server_begin(c, write);
+    if (rc != 0 && c->broken && pg_conn_reopen(c) == 0) rc = server_begin(c, write);
     return rc;
 }
 

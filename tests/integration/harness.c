@@ -111,12 +111,24 @@ int th_on_postgres(void) {
 /* With AITBC_TEST_PG_DSN set, each data dir gets its own schema, named after the dir (so a host
  * restarted on the same dir, or started later with th_start_in, finds its data again), created
  * here if missing. 0 or -1 (printed). */
+/* The server's notices ("schema … already exists, skipping") are no test output. */
+static void pg_quiet(void *arg, const char *message) {
+    (void)arg;
+    (void)message;
+}
+
+static PGconn *pg_connect(const char *dsn) {
+    PGconn *db = PQconnectdb(dsn);
+    if (db) PQsetNoticeProcessor(db, pg_quiet, NULL);
+    return db;
+}
+
 static int pg_schema_for(const char *dir, char *out, size_t cap) {
     uint64_t h = 1469598103934665603ull; /* FNV-1a 64 */
     for (const char *p = dir; *p; p++)
         h = (h ^ (unsigned char)*p) * 1099511628211ull;
     snprintf(out, cap, "t_%016llx", (unsigned long long)h);
-    PGconn *db = PQconnectdb(getenv("AITBC_TEST_PG_DSN"));
+    PGconn *db = pg_connect(getenv("AITBC_TEST_PG_DSN"));
     char sql[96];
     snprintf(sql, sizeof sql, "CREATE SCHEMA IF NOT EXISTS %s", out);
     PGresult *r = PQstatus(db) == CONNECTION_OK ? PQexec(db, sql) : NULL;
@@ -125,6 +137,32 @@ static int pg_schema_for(const char *dir, char *out, size_t cap) {
     PQclear(r);
     PQfinish(db);
     return ok ? 0 : -1;
+}
+
+int th_pg_terminate(const th_host *h) {
+    char schema[32], sql[160];
+    if (!th_on_postgres() || pg_schema_for(h->dir, schema, sizeof schema) != 0) return -1;
+    snprintf(sql, sizeof sql,
+             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+             " WHERE application_name = '%s'",
+             schema);
+    PGconn *db = pg_connect(getenv("AITBC_TEST_PG_DSN"));
+    PGresult *r = PQstatus(db) == CONNECTION_OK ? PQexec(db, sql) : NULL;
+    int n = r && PQresultStatus(r) == PGRES_TUPLES_OK ? atoi(PQgetvalue(r, 0, 0)) : -1;
+    if (n < 0) fprintf(stderr, "harness: %s: %s", sql, PQerrorMessage(db));
+    PQclear(r);
+    /* pg_terminate_backend only signals: wait until the sessions are gone. */
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM pg_stat_activity WHERE application_name = '%s'",
+             schema);
+    for (int i = 0; n > 0 && i < 500; i++) {
+        r = PQexec(db, sql);
+        int left = PQresultStatus(r) == PGRES_TUPLES_OK ? atoi(PQgetvalue(r, 0, 0)) : 0;
+        PQclear(r);
+        if (!left) break;
+        nap_ms(10);
+    }
+    PQfinish(db);
+    return n;
 }
 
 /* SQLite: the database file read-only; PostgreSQL: the host's schema, with `?` as $1. */
@@ -145,7 +183,7 @@ int th_db_count(const th_host *h, const char *sql, const char *arg) {
             }
         }
         pgsql[o] = '\0';
-        PGconn *db = PQconnectdb(dsn);
+        PGconn *db = pg_connect(dsn);
         const char *vals[1] = {arg};
         PGresult *r = PQstatus(db) == CONNECTION_OK
                           ? PQexecParams(db, pgsql, arg ? 1 : 0, NULL, vals, NULL, NULL, 0)
@@ -192,8 +230,11 @@ static int write_config(th_host *h, const char *plugins_yaml, const char *extra_
             fclose(f);
             return -1;
         }
-        fprintf(f, "storage:\n  driver: postgres\n  dsn: \"%s options=-csearch_path=%s\"\n", pg,
-                schema);
+        /* application_name names the host's sessions, so th_pg_terminate finds them. */
+        fprintf(f,
+                "storage:\n  driver: postgres\n  dsn: \"%s options=-csearch_path=%s "
+                "application_name=%s\"\n",
+                pg, schema, schema);
     } else {
         fprintf(f, "storage:\n  path: \"%s/aitbc.db\"\n", h->dir);
     }

@@ -56,6 +56,9 @@ int th_on_postgres(void);
 /** The integer a one-row query returns from h's database, as another process sees it (committed
  *  rows only); sql may have one `?`, bound to arg as text. -1 on error (printed). */
 int th_db_count(const th_host *h, const char *sql, const char *arg);
+/** On PostgreSQL: end every server session of h's host (as a server restart or a network cut
+ *  would); the number ended, or -1 (not on PostgreSQL, or an error, printed). */
+int th_pg_terminate(const th_host *h);
 int th_ws_port(const th_host *h); /* 0 if no websocket section */
 const char *th_data_dir(const th_host *h);
 /** The host's process id while it runs (0 after it was reaped): for benches that read its

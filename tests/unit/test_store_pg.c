@@ -380,6 +380,19 @@ static void test_lost_connection(void **state) {
     assert_int_equal(insert(t, "recovered"), AITBC_DONE);
     assert_int_equal(store_txn_commit(t), 0);
     assert_int_equal(count_items(), 2);
+    /* Lost while idle: noticed at BEGIN, before any work, and replaced there without an error. */
+    s = store_stmt(NULL, "SELECT pg_backend_pid()");
+    assert_int_equal(store_step(s), AITBC_ROW);
+    snprintf(sql, sizeof sql, "SELECT pg_terminate_backend(%lld)",
+             (long long)store_col_int64(s, 0));
+    store_stmt_done(s);
+    side_exec(sql);
+    usleep(100 * 1000);
+    t = store_txn_begin(AITBC_TXN_WRITE);
+    assert_non_null(t);
+    assert_int_equal(insert(t, "idle"), AITBC_DONE);
+    assert_int_equal(store_txn_commit(t), 0);
+    assert_int_equal(count_items(), 3);
 }
 
 /* A thread that uses the store (opening a connection) and keeps it until told to finish. */
