@@ -1,4 +1,5 @@
-/* Private to the PostgreSQL storage driver (store_pg_conn.c, store_pg_txn.c, store_pg_stmt.c):
+/* Private to the PostgreSQL storage driver (store_pg_conn.c, store_pg_txn.c, store_pg_stmt.c,
+ * store_pg_exec.c):
  * the per-thread connection, its prepared statements and its one (possibly nested) transaction.
  * This driver's aitbc_stmt handles point at pg_stmt. */
 #ifndef AITBC_STORE_PG_PRIV_H
@@ -13,6 +14,10 @@
 /* The advisory lock every write transaction takes right after BEGIN ("AITB"): write
  * transactions serialize across every host on the database, as SQLite's one writer does. */
 #define STORE_PG_WRITE_LOCK_KEY 0x41495442LL
+/* Type OIDs the driver binds with (pg_type.oid, fixed in every PostgreSQL). */
+#define OID_BYTEA 17
+#define OID_INT8 20
+#define OID_TEXT 25
 
 typedef struct pg_conn pg_conn;
 typedef struct pg_stmt pg_stmt;
@@ -85,8 +90,13 @@ void pg_writer_unlock(void);
 /* ---- store_pg_stmt.c ---- */
 /** @brief Free every statement handle and forget every prepared statement of c. */
 void pg_cache_clear(pg_conn *c);
+
+/* ---- store_pg_exec.c ---- */
 /** @brief The connection was replaced: its prepared statements are gone (handles stay). */
 void pg_preps_forget(pg_conn *c);
+/** @brief Run s with its bindings (preparing it first if this connection has not): s->res holds
+ *  the rows. 0 or an AITBC_E* code (logged). */
+int pg_execute(pg_stmt *s);
 
 /* the driver's entries */
 int pg_open(const host_settings *set);
