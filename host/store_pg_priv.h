@@ -1,7 +1,6 @@
 /* Private to the PostgreSQL storage driver (store_pg_conn.c, store_pg_txn.c, store_pg_stmt.c,
- * store_pg_exec.c):
- * the per-thread connection, its prepared statements and its one (possibly nested) transaction.
- * This driver's aitbc_stmt handles point at pg_stmt. */
+ * store_pg_exec.c): the per-thread connection, its prepared statements and its one (possibly
+ * nested) transaction. This driver's aitbc_stmt handles point at pg_stmt. */
 #ifndef AITBC_STORE_PG_PRIV_H
 #define AITBC_STORE_PG_PRIV_H
 
