@@ -1,7 +1,9 @@
 #!/bin/sh
 # Installs everything AITBC needs to build, run and test on Debian 12 (bookworm). Tesseract is the
-# OCR compute backend's engine. nodejs (with its npm) and chromium are for the tests only: an
-# independent Ed25519 + RFC 8785 check of receipts, and the browser tests.
+# OCR compute backend's engine; libpq the PostgreSQL storage driver's client. The postgresql
+# server, nodejs (with its npm) and chromium are for the tests only: the second, PostgreSQL pass
+# of the integration tests (tests/pg/cluster.sh), an independent Ed25519 + RFC 8785 check of
+# receipts, and the browser tests.
 set -eu
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
