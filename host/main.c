@@ -177,12 +177,17 @@ static void teardown(enum stage st) {
     if (st >= ST_STARTED) loader_stop_all();
     if (st >= ST_BUS) {
         writer_stop(); /* after the plugins stopped: their last writes commit, events go out */
+        /* before the bus closes: nothing more comes from the other hosts */
+        cluster_stop();
         bus_stop();
     }
     if (st >= ST_WORK) work_stop();
     if (st >= ST_HTTP) http_stop();
     if (st >= ST_LOADED) loader_unload_all();
-    if (st >= ST_STORE) store_close();
+    if (st >= ST_STORE) {
+        cluster_stop(); /* if it started and the bus did not */
+        store_close();
+    }
 }
 
 /* Runs the offline command --NAME: the service "command:NAME@1" some loaded plugin registered. */
@@ -268,6 +273,13 @@ static int run(const options *o, const host_config *cfg, const sigset_t *sigs) {
         goto out;
     }
     st = ST_STORE;
+    /* Several hosts on one PostgreSQL: events and leader roles through a connection of its own. */
+    if (strcmp(store_driver_name(), "postgres") == 0 &&
+        cluster_start(set->db_dsn, set->cluster_node_id, set->cluster_poll_ms,
+                      set->cluster_retention_s) != 0) {
+        hlog(NULL, AITBC_LOG_ERROR, "cannot start the cluster connection (check storage.dsn)");
+        goto out;
+    }
     if (work_start(set->workers) != 0) {
         hlog(NULL, AITBC_LOG_ERROR, "cannot start %d worker threads (lower node.workers?)",
              set->workers);
