@@ -93,6 +93,16 @@ static void test_params_decoded(void **state) {
     route_match_free(&m);
     assert_int_equal(router_match(r, "GET", "/v1/explorer/address/ab%2/tx/1", &m), ROUTE_NOT_FOUND);
     route_match_free(&m);
+    /* So do segments whose bytes are not UTF-8 (a lone continuation byte, an overlong '/'). */
+    assert_int_equal(router_match(r, "GET", "/v1/explorer/address/%ff%fe/tx/1", &m),
+                     ROUTE_NOT_FOUND);
+    route_match_free(&m);
+    assert_int_equal(router_match(r, "GET", "/v1/explorer/address/%c0%af/tx/1", &m),
+                     ROUTE_NOT_FOUND);
+    route_match_free(&m);
+    assert_int_equal(router_match(r, "GET", "/v1/explorer/address/%c3%a9/tx/1", &m), ROUTE_FOUND);
+    assert_string_equal(param(&m, "address"), "\xc3\xa9");
+    route_match_free(&m);
     /* Literal segments compare decoded. */
     assert_int_equal(router_match(r, "GET", "/v1/%65xplorer/address/x/tx/1", &m), ROUTE_FOUND);
     route_match_free(&m);
