@@ -121,6 +121,14 @@ static void bounds_the_key(void **state) {
                           &r),
                      201);
     th_resp_free(&r);
+    /* Bytes that are not UTF-8 are no key (the key is stored as text). */
+    assert_int_equal(mint("k-admin", "key-\xff\xfe",
+                          "{\"address\":\"" BOB "\",\"asset\":\"AIT\","
+                          "\"amount\":\"1\"}",
+                          &r),
+                     400);
+    assert_string_equal(th_error_code(&r), "invalid_argument");
+    th_resp_free(&r);
 }
 
 static int setup(void **state) {
