@@ -53,7 +53,7 @@ int store_load_key(auth_state *st, const char *key_id, kc_row *row) {
     aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
     if (!t) return AITBC_EIO;
     int rc = AITBC_EIO;
-    /* revoked as 0/1: a bare `IS NOT NULL` is a boolean on PostgreSQL ('t'/'f'), not a number. */
+    /* revoked as 0/1: a bare `IS NOT NULL` is a boolean on PostgreSQL, not a number. */
     aitbc_stmt *s = api->stmt(t, "SELECT role, owner_address, key_hash,"
                                  " CASE WHEN revoked_at IS NOT NULL THEN 1 ELSE 0 END"
                                  " FROM auth_keys WHERE key_id = ?");
