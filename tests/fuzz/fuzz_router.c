@@ -7,8 +7,7 @@
  * a slow reference matcher written from the rules in router.c's header comment:
  *  - FOUND iff some pattern matches the decoded path with this method; the route's method is
  *    the request's; nparams equals the pattern's parameter count; every name and value is set,
- *    and each value is the decoded segment at that parameter's position; a segment that does
- *    not decode, or decodes to a NUL or to bytes that are not UTF-8, matches nothing;
+ *    and each value is the decoded segment at that parameter's position;
  *  - 405 iff some pattern matches the path but none for this method; Allow lists exactly the
  *    methods of the matching patterns, sorted;
  *  - 404 otherwise. Any violation abort()s. */
@@ -84,31 +83,8 @@ static void setup(void) {
 
 #define MAX_SEGS 32
 
-/* Reference UTF-8 check, written from the definition: each sequence's length from its first byte,
- * continuation bytes 10xxxxxx, and the decoded code point neither overlong, nor a surrogate, nor
- * past U+10FFFF. */
-static int ref_utf8(const unsigned char *s) {
-    while (*s) {
-        unsigned c = *s, n = c < 0x80       ? 0
-                             : c >> 5 == 6  ? 1
-                             : c >> 4 == 14 ? 2
-                             : c >> 3 == 30 ? 3
-                                            : 9;
-        if (n == 9) return 0;
-        unsigned long cp = n == 0 ? c : n == 1 ? c & 0x1F : n == 2 ? c & 0x0F : c & 0x07;
-        for (unsigned k = 1; k <= n; k++) {
-            if (s[k] >> 6 != 2) return 0;
-            cp = cp << 6 | (s[k] & 0x3F);
-        }
-        static const unsigned long least[4] = {0, 0x80, 0x800, 0x10000};
-        if (cp < least[n] || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) return 0;
-        s += n + 1;
-    }
-    return 1;
-}
-
-/* Reference decode of one segment: %XX only, no NUL, '+' stays, the bytes UTF-8. -1 if it can
- * match nothing. */
+/* Reference decode of one segment: %XX only, no NUL, UTF-8, '+' stays. -1 if it can match
+ * nothing. */
 static int ref_decode(const char *s, size_t len, char *out) {
     size_t o = 0;
     for (size_t i = 0; i < len; i++) {
@@ -128,7 +104,8 @@ static int ref_decode(const char *s, size_t len, char *out) {
         i += 2;
     }
     out[o] = '\0';
-    return ref_utf8((const unsigned char *)out) ? 0 : -1;
+    if (!aitbc_utf8_valid(out, o)) return -1; /* not UTF-8: matches nothing either */
+    return 0;
 }
 
 /* Reference split; returns the number of segments or -1. segs point into buf. */
