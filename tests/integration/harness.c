@@ -41,6 +41,7 @@
 
 struct th_host {
     char dir[PATH_MAX];
+    char db_dir[PATH_MAX]; /* th_start_beside: whose database it shares ("" = its own) */
     char cfg[PATH_MAX + 32];
     char ready[PATH_MAX + 32];
     char err[PATH_MAX + 32];
@@ -101,6 +102,11 @@ static int has_section(const char *yaml, const char *name) {
     return 0;
 }
 
+/* The data dir whose database h uses. */
+static const char *th_db_dir(const th_host *h) {
+    return h->db_dir[0] ? h->db_dir : h->dir;
+}
+
 static int write_config(th_host *h, const char *plugins_yaml, const char *extra_yaml) {
     FILE *f = fopen(h->cfg, "w");
     if (!f) return -1;
@@ -109,7 +115,7 @@ static int write_config(th_host *h, const char *plugins_yaml, const char *extra_
             AITBC_TEST_PLUGIN_DIR, extra_path && *extra_path ? ":" : "",
             extra_path ? extra_path : "");
     if (!has_section(extra_yaml, "http")) fprintf(f, "http:\n  listen: \"127.0.0.1:0\"\n");
-    fprintf(f, "storage:\n  path: \"%s/aitbc.db\"\n", h->dir);
+    fprintf(f, "storage:\n  path: \"%s/aitbc.db\"\n", th_db_dir(h));
     fprintf(f, "plugins:\n%s", plugins_yaml ? plugins_yaml : "");
     if (plugins_yaml && *plugins_yaml && plugins_yaml[strlen(plugins_yaml) - 1] != '\n')
         fputc('\n', f);
@@ -223,7 +229,8 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
     return 0;
 }
 
-th_host *th_start(const char *plugins_yaml, const char *extra_yaml) {
+/* A host record with a fresh temp data dir (its own database), not started. NULL on error. */
+static th_host *temp_host(void) {
     th_host *h = calloc(1, sizeof *h);
     if (!h) return NULL;
     const char *tmp = getenv("TMPDIR");
@@ -233,11 +240,50 @@ th_host *th_start(const char *plugins_yaml, const char *extra_yaml) {
         free(h);
         return NULL;
     }
-    if (!launch(h, plugins_yaml, extra_yaml)) {
-        nftw(h->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-        free(h->plugins_yaml);
-        free(h->extra_yaml);
-        free(h);
+    return h;
+}
+
+/* A temp host that did not start: its dir goes. */
+static void temp_host_drop(th_host *h) {
+    nftw(h->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    free(h->plugins_yaml);
+    free(h->extra_yaml);
+    free(h);
+}
+
+th_host *th_start(const char *plugins_yaml, const char *extra_yaml) {
+    th_host *h = temp_host();
+    if (h && !launch(h, plugins_yaml, extra_yaml)) {
+        temp_host_drop(h);
+        return NULL;
+    }
+    return h;
+}
+
+/* Copy peer_dir/name into dir (mode 0600) when the peer has it. 0, or -1 (printed). */
+static int copy_secret(const char *peer_dir, const char *dir, const char *name) {
+    char from[PATH_MAX + 64], to[PATH_MAX + 64];
+    snprintf(from, sizeof from, "%s/%s", peer_dir, name);
+    snprintf(to, sizeof to, "%s/%s", dir, name);
+    size_t len = 0;
+    char *data = slurp(from, &len);
+    if (!data) return errno == ENOENT ? 0 : -1;
+    int fd = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    int ok = fd >= 0 && write(fd, data, len) == (ssize_t)len;
+    if (fd >= 0) ok = close(fd) == 0 && ok;
+    free(data);
+    if (!ok) fprintf(stderr, "harness: cannot copy %s: %s\n", from, strerror(errno));
+    return ok ? 0 : -1;
+}
+
+th_host *th_start_beside(const th_host *peer, const char *plugins_yaml, const char *extra_yaml) {
+    th_host *h = peer ? temp_host() : NULL;
+    if (!h) return NULL;
+    snprintf(h->db_dir, sizeof h->db_dir, "%s", th_db_dir(peer));
+    /* One node: the same auth pepper (keys made on one host check on the other) and node key. */
+    if (copy_secret(peer->dir, h->dir, "auth.pepper") != 0 ||
+        copy_secret(peer->dir, h->dir, "node.key") != 0 || !launch(h, plugins_yaml, extra_yaml)) {
+        temp_host_drop(h);
         return NULL;
     }
     return h;

@@ -18,6 +18,10 @@ typedef struct th_host th_host;
 th_host *th_start(const char *plugins_yaml, const char *extra_yaml);
 /** Same, reusing an existing data dir (restart tests). dir is copied. */
 th_host *th_start_in(const char *data_dir, const char *plugins_yaml, const char *extra_yaml);
+/** Start a second host of peer's node: its own temp data dir, ports and log, but peer's
+ *  database (peer's schema on PostgreSQL, peer's file on SQLite) and a copy of peer's node
+ *  secrets (auth.pepper, node.key), as hosts behind one load balancer have. NULL as th_start. */
+th_host *th_start_beside(const th_host *peer, const char *plugins_yaml, const char *extra_yaml);
 /** Send sig to the host and return at once (e.g. SIGTERM, then watch it drain). 0, or -1 if it
  *  is not running. th_stop / th_kill wait for it. */
 int th_signal(th_host *h, int sig);
