@@ -64,20 +64,22 @@ static void expect_reason(th_host *h, const char *job_id, const char *want) {
 
 /* First (before other miners exist, whose silence would move the registry generation and hide
  * a wrong drop): m beats only to A for longer than the OFFLINE cutoff (3 heartbeats). B's
- * memory last saw m when m registered; B must not take m for silent. */
+ * memory last saw m when B first asked about it; B must not take m for silent. m asks more than
+ * the job pays, so its heartbeats do not take the job, and B names the price while it knows m. */
 static void test_beating_elsewhere_is_not_silent(void **st) {
     (void)st;
     jt_miner m;
-    assert_int_equal(jt_miner_register(A, &m, "{\"job_types\":[\"t_far\"]}", 1, "0.1"), 201);
+    assert_int_equal(jt_miner_register(A, &m, "{\"job_types\":[\"t_far\"]}", 1, "5"), 201);
+    char job[64];
+    submit_on(B, "t_far", job);
+    expect_reason(B, job, "price_too_low"); /* B holds m now, with this moment's heartbeat */
     th_resp r;
     for (int i = 0; i < 16; i++) { /* 4.8 s of heartbeats every 0.3 s, all to A */
         assert_int_equal(jt_beat(A, &m, -1, NULL, &r), 200);
         th_resp_free(&r);
         nap_ms(300);
     }
-    char job[64];
-    submit_on(B, "t_far", job);
-    expect_reason(B, job, "queued");
+    expect_reason(B, job, "price_too_low");
 }
 
 static void test_registered_elsewhere_is_online(void **st) {
