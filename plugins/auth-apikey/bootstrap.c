@@ -50,8 +50,7 @@ int bootstrap_admin(auth_state *st) {
         return rc;
     }
     char key[AITBC_API_KEY_MAX], key_id[48], address[48];
-    rc = service_create_key(st, t, AITBC_ROLE_ADMIN, "bootstrap admin", NULL, key, key_id,
-                            address);
+    rc = service_create_key(st, t, AITBC_ROLE_ADMIN, "bootstrap admin", NULL, key, key_id, address);
     if (rc == 0)
         rc = api->txn_commit(t);
     else

@@ -55,8 +55,8 @@ int service_authenticate(void *self, const char *api_key, const char *remote_add
     sodium_memzero(&k.secret, sizeof k.secret);
 
     aitbc_principal p;
-    /* Several hosts on one database: a key revoked on another host is revoked in the row, not
-     * in this cache, so every check reads the row (the cache keeps the rate bucket and last use). */
+    /* Several hosts on one database: a key revoked on another host is revoked in its row, not
+     * in this cache, so every check reads the row (the cache keeps the bucket and last use). */
     kc_result r = aitbc_store_shared(st->api)
                       ? KC_MISS
                       : kc_check(st->cache, k.key_id, k.role, hash, now, &p, &retry);

@@ -25,8 +25,8 @@ typedef struct client_state {
     aitbc_jobs_v1 service;
     aitbc_metrics_v1 metrics;
     aitbc_timer *timer;
-    atomic_int ttl_queued; /* the TTL sweep waits for the writer: do not queue another */
-    _Atomic uint64_t queued_gen; /* one host's: moves into QUEUED it made (service.c) */
+    atomic_int ttl_queued;        /* the TTL sweep waits for the writer: do not queue another */
+    _Atomic uint64_t queued_gen;  /* one host's: moves into QUEUED it made (service.c) */
     int64_t progress_interval_ms; /* least time between two accepted progress reports of a job */
     int64_t max_queued_jobs;      /* per account: QUEUED jobs at most (submit answers 429 past) */
     int64_t max_queued_bytes;     /* per account: payload bytes of its QUEUED jobs at most */
