@@ -130,21 +130,18 @@ void ws_hub_close_all(ws_hub *h, int code, const char *reason);
  *  log it and bound how long the peer gets to take it), else 0. */
 void ws_hub_service(ws_hub *h, void (*fn)(ws_conn *c, int new_close, void *arg), void *arg);
 
-typedef enum { WS_OUT_NONE = 0, WS_OUT_FRAME, WS_OUT_CLOSE, WS_OUT_FRAMES } ws_out_kind;
+typedef enum { WS_OUT_NONE = 0, WS_OUT_CLOSE, WS_OUT_FRAMES } ws_out_kind;
 /** What to send next on one connection. */
 typedef struct ws_out {
     ws_out_kind kind;
-    char *data; /**< FRAME: text at data (headroom bytes before it are spare); FRAMES: whole
-                 *   WebSocket frames, headers included. Borrowed from the connection until
-                 *   the next ws_hub_next / ws_hub_next_frames */
+    char *data; /**< FRAMES: whole WebSocket frames, headers included (headroom bytes before
+                 *   it are spare). Borrowed from the connection until the next
+                 *   ws_hub_next_frames */
     size_t len;
-    int more;        /**< FRAME(S): more is queued after these */
+    int more;        /**< FRAMES: more is queued after these */
     int close_code;  /**< CLOSE */
     char reason[64]; /**< CLOSE */
 } ws_out;
-/** @brief Next frame or close for c (service thread only). */
-ws_out_kind ws_hub_next(ws_hub *h, ws_conn *c, ws_out *out);
-
 #define WS_FRAMES_MAX 512 /* messages one ws_hub_next_frames takes at most */
 /** @brief The next queued messages for c as complete server frames (FIN, text, unmasked;
  *  RFC 6455 5.2) back to back, about `budget` bytes (always at least one message), ready for

@@ -163,23 +163,36 @@ static char *wbuf_reserve(ws_hub *h, ws_conn *c, size_t len) {
     return c->wbuf + h->headroom;
 }
 
-/* The text of m (an event: head + seq + tail; a reply: as is) at p; p == NULL: only its length. */
-static size_t render_text(const ws_msg *m, char *p) {
+/* A queued message's text, measured once and then written: an event is head + seq + tail, a
+ * reply is as is. */
+typedef struct msg_text {
+    const ws_msg *m;
+    char digits[AITBC_MONEY_MAX];
+    size_t dl, len;
+} msg_text;
+
+static size_t text_measure(const ws_msg *m, msg_text *t) {
+    t->m = m;
     if (!m->ev) {
-        size_t len = strlen(m->text);
-        if (p) memcpy(p, m->text, len);
-        return len;
+        t->len = strlen(m->text);
+        return t->len;
     }
     /* seq as decimal: an integer is money with 0 decimals (snprintf cost a tenth of the host's
      * CPU at a million deliveries a second); a seq never nears 2^63. */
-    char digits[AITBC_MONEY_MAX];
-    size_t dl = (size_t)aitbc_money_format((int64_t)m->seq, 0, digits);
-    if (p) {
-        memcpy(p, m->ev->head, m->ev->head_len);
-        memcpy(p + m->ev->head_len, digits, dl);
-        memcpy(p + m->ev->head_len + dl, m->ev->tail, m->ev->tail_len);
+    t->dl = (size_t)aitbc_money_format((int64_t)m->seq, 0, t->digits);
+    t->len = m->ev->head_len + t->dl + m->ev->tail_len;
+    return t->len;
+}
+
+static void text_write(const msg_text *t, char *p) {
+    const ws_msg *m = t->m;
+    if (!m->ev) {
+        memcpy(p, m->text, t->len);
+        return;
     }
-    return m->ev->head_len + dl + m->ev->tail_len;
+    memcpy(p, m->ev->head, m->ev->head_len);
+    memcpy(p + m->ev->head_len, t->digits, t->dl);
+    memcpy(p + m->ev->head_len + t->dl, m->ev->tail, m->ev->tail_len);
 }
 
 /* RFC 6455 5.2 server frame header (FIN, text, unmasked) for a payload of len bytes. */
@@ -233,26 +246,6 @@ static ws_msg pop(ws_conn *c) {
     return m;
 }
 
-ws_out_kind ws_hub_next(ws_hub *h, ws_conn *c, ws_out *out) {
-    memset(out, 0, sizeof(*out));
-    pthread_mutex_lock(&h->lock);
-    if (!sendable(c)) return next_close(h, c, out);
-    ws_msg m = pop(c);
-    out->more = c->qlen > 0 || c->close_code;
-    pthread_mutex_unlock(&h->lock);
-    /* Rendering happens outside the lock: the message is ours now. */
-    size_t len = render_text(&m, NULL);
-    char *p = wbuf_reserve(h, c, len);
-    if (p) render_text(&m, p);
-    wsq_msg_release(&m);
-    if (!p) return out_of_memory(out);
-    p[len] = '\0';
-    out->kind = WS_OUT_FRAME;
-    out->data = p;
-    out->len = len;
-    return out->kind;
-}
-
 ws_out_kind ws_hub_next_frames(ws_hub *h, ws_conn *c, size_t budget, ws_out *out) {
     ws_msg taken[WS_FRAMES_MAX];
     size_t n = 0, bound = 0;
@@ -271,9 +264,10 @@ ws_out_kind ws_hub_next_frames(ws_hub *h, ws_conn *c, size_t budget, ws_out *out
     size_t len = 0;
     for (size_t i = 0; i < n; i++) {
         if (p) {
-            size_t tl = render_text(&taken[i], NULL);
-            len += frame_header((unsigned char *)p + len, tl);
-            len += render_text(&taken[i], p + len);
+            msg_text t;
+            len += frame_header((unsigned char *)p + len, text_measure(&taken[i], &t));
+            text_write(&t, p + len);
+            len += t.len;
         }
         wsq_msg_release(&taken[i]);
     }

@@ -64,14 +64,48 @@ static void subscribe(ws_hub *h, ws_conn *c, const char *list, const char *expec
     cJSON_Delete(t);
 }
 
-/* Next frame as parsed JSON (caller frees), NULL if none; closes are reported in *close. */
+/* Split a ws_hub_next_frames batch into its frames' payloads (parsed; caller frees each),
+ * checking every header is FIN + text, unmasked, with the length RFC 6455 5.2 prescribes. */
+static size_t split_frames(const ws_out *o, cJSON **msgs, size_t max) {
+    const unsigned char *p = (const unsigned char *)o->data, *end = p + o->len;
+    size_t n = 0;
+    while (p < end) {
+        assert_true(end - p >= 2);
+        assert_int_equal(p[0], 0x81);
+        uint64_t len = p[1];
+        size_t hl = 2;
+        assert_int_equal(len & 0x80, 0);
+        if (len == 126) {
+            len = (uint64_t)p[2] << 8 | p[3];
+            assert_true(len >= 126); /* the shortest form is required */
+            hl = 4;
+        } else if (len == 127) {
+            len = 0;
+            for (int i = 0; i < 8; i++)
+                len = len << 8 | p[2 + i];
+            assert_true(len > 0xffff);
+            hl = 10;
+        }
+        assert_true((uint64_t)(end - p) >= hl + len);
+        assert_true(n < max);
+        msgs[n] = cJSON_ParseWithLength((const char *)p + hl, (size_t)len);
+        assert_non_null(msgs[n]);
+        n++;
+        p += hl + len;
+    }
+    return n;
+}
+
+/* Next message (a budget of 1 takes exactly one) as parsed JSON (caller frees), NULL if none;
+ * closes are reported in *close. */
 static cJSON *next(ws_hub *h, ws_conn *c, int *close) {
     ws_out o;
+    cJSON *m = NULL;
     *close = 0;
-    switch (ws_hub_next(h, c, &o)) {
-    case WS_OUT_FRAME:
-        assert_int_equal(strlen(o.data), o.len);
-        return cJSON_Parse(o.data);
+    switch (ws_hub_next_frames(h, c, 1, &o)) {
+    case WS_OUT_FRAMES:
+        assert_int_equal(split_frames(&o, &m, 1), 1);
+        return m;
     case WS_OUT_CLOSE:
         *close = o.close_code;
         return NULL;
@@ -121,10 +155,11 @@ static void subscribe_answers_and_seq(void **state) {
     /* The exact wire form of an event. */
     publish(h, &t_public, "{\"n\":5}");
     ws_out o;
-    assert_int_equal(ws_hub_next(h, a, &o), WS_OUT_FRAME);
-    assert_string_equal(
-        o.data,
-        "{\"method\":\"event\",\"params\":{\"topic\":\"blocks\",\"seq\":3,\"data\":{\"n\":5}}}");
+    assert_int_equal(ws_hub_next_frames(h, a, 1, &o), WS_OUT_FRAMES);
+    static const char wire[] = "\x81\x45{\"method\":\"event\",\"params\":{\"topic\":\"blocks\","
+                               "\"seq\":3,\"data\":{\"n\":5}}}";
+    assert_int_equal(o.len, sizeof(wire) - 1);
+    assert_memory_equal(o.data, wire, sizeof(wire) - 1);
     ws_hub_free(h);
 }
 
@@ -306,38 +341,6 @@ static void rx_assembly_bounded(void **state) {
     ws_hub *h = ws_hub_new(1, 0, NULL, NULL);
     ws_hub_remove(h, c); /* never added: just freed */
     ws_hub_free(h);
-}
-
-/* Split a ws_hub_next_frames batch into its frames' payloads (parsed; caller frees each),
- * checking every header is FIN + text, unmasked, with the length RFC 6455 5.2 prescribes. */
-static size_t split_frames(const ws_out *o, cJSON **msgs, size_t max) {
-    const unsigned char *p = (const unsigned char *)o->data, *end = p + o->len;
-    size_t n = 0;
-    while (p < end) {
-        assert_true(end - p >= 2);
-        assert_int_equal(p[0], 0x81);
-        uint64_t len = p[1];
-        size_t hl = 2;
-        assert_int_equal(len & 0x80, 0);
-        if (len == 126) {
-            len = (uint64_t)p[2] << 8 | p[3];
-            assert_true(len >= 126); /* the shortest form is required */
-            hl = 4;
-        } else if (len == 127) {
-            len = 0;
-            for (int i = 0; i < 8; i++)
-                len = len << 8 | p[2 + i];
-            assert_true(len > 0xffff);
-            hl = 10;
-        }
-        assert_true((uint64_t)(end - p) >= hl + len);
-        assert_true(n < max);
-        msgs[n] = cJSON_ParseWithLength((const char *)p + hl, (size_t)len);
-        assert_non_null(msgs[n]);
-        n++;
-        p += hl + len;
-    }
-    return n;
 }
 
 static void frames_batched_whole(void **state) {
