@@ -3,6 +3,7 @@
  * the plugin's ctx; the rest forward straight through. Also keeps the process-wide settings. */
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -53,19 +54,25 @@ static void api_wake(const char *key) {
     if (!writer_capture_wake(key)) http_wake(key);
 }
 
-/* A struct a plugin passes in is read only as far as the plugin's build knows it: the
- * descriptor's abi_minor says which version of the SDK headers it was compiled against, and each
- * struct's extent per minor is fixed here (fields are only ever appended within a major). */
-static int plugin_minor(const aitbc_plugin_ctx *ctx) {
-    return ctx && ctx->desc ? (int)ctx->desc->abi_minor : (int)AITBC_ABI_MINOR;
+/* A struct a plugin passes in is read only as far as the plugin's build knows it (abi_sizes.c):
+ * each is copied into the host's zeroed layout first, so fields appended after the plugin's
+ * build read as zero and nothing past what the plugin gave is touched. */
+static const aitbc_plugin_desc *plugin_desc(const aitbc_plugin_ctx *ctx) {
+    return ctx ? ctx->desc : NULL;
 }
 
 static int api_route(aitbc_plugin_ctx *ctx, const aitbc_route *route) {
     if (!route) return AITBC_EINVAL;
-    aitbc_route r = {0};
-    /* 1.0 routes end before `idempotent` (@since 1.1). */
-    memcpy(&r, route, plugin_minor(ctx) >= 1 ? sizeof r : offsetof(aitbc_route, idempotent));
+    aitbc_route r;
+    abi_read(plugin_desc(ctx), ABI_ROUTE, &r, route, 0);
     return http_add_route(ctx, &r);
+}
+
+static int api_bus_topic(aitbc_plugin_ctx *ctx, const aitbc_topic *topic) {
+    if (!topic) return AITBC_EINVAL;
+    aitbc_topic t;
+    abi_read(plugin_desc(ctx), ABI_TOPIC, &t, topic, 0);
+    return bus_declare(ctx, &t);
 }
 
 /* Lookups from a plugin's init/start must be declared (provides, requires or uses). */
@@ -90,8 +97,14 @@ static int api_bus_subscribe(aitbc_plugin_ctx *ctx, const char *topic, aitbc_eve
 }
 
 static int api_migrate(aitbc_plugin_ctx *ctx, const aitbc_migration *steps, size_t n) {
-    if (!ctx || !ctx->desc) return AITBC_EINVAL;
-    return store_migrate(ctx->desc->name, steps, n);
+    if (!ctx || !ctx->desc || (n && !steps)) return AITBC_EINVAL;
+    aitbc_migration *copy = calloc(n ? n : 1, sizeof *copy);
+    if (!copy) return AITBC_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        abi_read(ctx->desc, ABI_MIGRATION, &copy[i], steps, i);
+    int rc = store_migrate(ctx->desc->name, copy, n);
+    free(copy);
+    return rc;
 }
 
 static int api_plugin_info(size_t i, const char **name, const char **version) {
@@ -124,7 +137,7 @@ static const aitbc_host_api g_api = {
     .respond_error = api_respond_error,
     .defer = http_defer,
     .wake = api_wake,
-    .bus_topic = bus_declare,
+    .bus_topic = api_bus_topic,
     .bus_publish = api_bus_publish,
     .bus_subscribe = api_bus_subscribe,
     .migrate = api_migrate,

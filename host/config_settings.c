@@ -112,6 +112,16 @@ static const char *range_text(const aitbc_cfg_key *k, char *out, size_t cap) {
     return out;
 }
 
+/** @brief What k's type takes, as a message part ("an integer", "a list"). */
+const char *config_type_text(const aitbc_cfg_key *k) {
+    return type_name(k->type);
+}
+
+/** @brief k's bounds as a message part: "allowed 1..86400", "allowed >= 0", "any". */
+const char *config_range_text(const aitbc_cfg_key *k, char *out, size_t cap) {
+    return range_text(k, out, cap);
+}
+
 /** @brief k's default as a value of k's type (caller frees), or NULL when it has none or the text
  *  does not read as that type (config_check_schema refuses such a schema). */
 cJSON *config_default_value(const aitbc_cfg_key *k) {

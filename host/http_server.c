@@ -119,8 +119,8 @@ static char *raw_path(const char *uri) {
 }
 
 static int authenticate(aitbc_request *req) {
-    const aitbc_auth_v1 *auth = services_lookup(AITBC_AUTH_SERVICE);
-    if (!auth || !auth->authenticate) {
+    const aitbc_auth_v1 *auth = services_auth();
+    if (!auth) {
         http_error(req, 503, "unavailable", NULL, "Authentication is not available.");
         return -1;
     }

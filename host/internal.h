@@ -64,6 +64,12 @@ int config_check_schema(const host_config *cfg, const cJSON *section, const aitb
                         const char *plugin, char *err, size_t errlen);
 /** A key's default as a value (caller frees), or NULL (none, or unreadable as its type). */
 cJSON *config_default_value(const aitbc_cfg_key *k);
+/** What k's type takes ("an integer", "a list") and its bounds ("allowed 1..60", "any"). */
+const char *config_type_text(const aitbc_cfg_key *k);
+const char *config_range_text(const aitbc_cfg_key *k, char *out, size_t cap);
+/** --print-config-example: the `plugins:` section of cfg with every loaded plugin's keys, each
+ *  under a comment from its schema (doc, type, default, range). */
+void config_print_example(FILE *out, const host_config *cfg);
 /** Copy of a checked section with the schema's defaults filled in (caller frees; NULL = ENOMEM). */
 cJSON *config_effective(const cJSON *section, const aitbc_cfg_key *schema);
 
@@ -109,6 +115,8 @@ aitbc_plugin_ctx *loader_at(size_t i);
 /** Take these descriptors (NULL-terminated, or NULL) instead of <name>.so for the plugins they
  *  name: the in-process test host (testhost.c). */
 void loader_set_linked(const aitbc_plugin_desc *const *descs);
+/** The plugin's config schema in the host's layout (owned by the loader), or NULL = no keys. */
+const aitbc_cfg_key *loader_schema(const aitbc_plugin_ctx *ctx);
 /** --check-config: each plugin's effective config (values, defaults, ranges). */
 void loader_print_config(FILE *out);
 int loader_init_all(void);    /* init in order */
@@ -122,9 +130,33 @@ void loader_print_graph(FILE *out);
 /** 0 (and logged) when a plugin's init/start on this thread looks up an undeclared service. */
 int loader_lookup_allowed(const char *name);
 
+/* ---------------- struct sizes a plugin was built with (abi_sizes.c) ---------------- */
+/** Bytes of type up to and including member: a table whose `size` is at least this has it. */
+#define END_OF(type, member) (offsetof(type, member) + sizeof(((type *)0)->member))
+/** The structs a plugin hands the host by pointer or array. */
+typedef enum {
+    ABI_CFG_KEY,
+    ABI_ROUTE,
+    ABI_TOPIC,
+    ABI_MIGRATION,
+    ABI_METRIC_LABEL,
+    ABI_STRUCT_COUNT
+} abi_struct;
+/** Bytes of one struct s (an array's stride) as plugin d was built; the host's own if d is NULL. */
+size_t abi_size(const aitbc_plugin_desc *d, abi_struct s);
+/** 0, or AITBC_EINVAL with the reason in why: d declares a size smaller than the 1.0 struct. */
+int abi_check_sizes(const aitbc_plugin_desc *d, char *why, size_t cap);
+/** dst (the host's layout, zeroed first) = element i of src as plugin d laid it out, read no
+ *  further than that element. */
+void abi_read(const aitbc_plugin_desc *d, abi_struct s, void *dst, const void *src, size_t i);
+
 /* ---------------- services (services.c) ---------------- */
 int services_register(aitbc_plugin_ctx *owner, const char *name_at_version, const void *table);
 const void *services_lookup(const char *name_at_version);
+/** The plugin that registered the service, or NULL (none, or the host). */
+aitbc_plugin_ctx *services_owner(const char *name_at_version);
+/** The auth@1 table if one is registered and its size covers authenticate, else NULL. */
+const aitbc_auth_v1 *services_auth(void);
 size_t services_names(const char *prefix, const char **out, size_t max);
 /** A requires[]/uses[] entry: a service name where '*' may stand for any run of characters. */
 int services_pattern_valid(const char *pattern);

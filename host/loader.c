@@ -83,6 +83,8 @@ static int check_desc(const plugin_rec *r, const aitbc_plugin_desc *d) {
     if (d->struct_size < DESC_V1_0_SIZE)
         return refuse(f, "descriptor struct_size %u is smaller than the v1.0 descriptor (%zu)",
                       d->struct_size, (size_t)DESC_V1_0_SIZE);
+    char why[160];
+    if (abi_check_sizes(d, why, sizeof why) != 0) return refuse(f, "%s", why);
     if (d->build_signature != AITBC_BUILD_SIGNATURE)
         return refuse(f,
                       "build signature %#llx differs from the host's %#llx (rebuild it against "
@@ -114,27 +116,18 @@ static int check_desc(const plugin_rec *r, const aitbc_plugin_desc *d) {
 #define DESC_HAS(d, field)                                                                         \
     ((d)->struct_size >= offsetof(aitbc_plugin_desc, field) + sizeof((d)->field))
 
-/* The 1.0 config key: key, type, required, doc. */
-#define CFG_KEY_V1_0_SIZE offsetof(aitbc_cfg_key, def)
-
 /* Copies the descriptor's config schema into today's layout, reading each entry only as far as
  * the plugin's headers defined it (the stride is its cfg_key_size; before 1.2 the 1.0 key), so
  * the rest of the host sees one layout with absent fields zero. */
 static int copy_schema(plugin_rec *r, const aitbc_plugin_desc *d) {
-    size_t stride =
-        DESC_HAS(d, cfg_key_size) && d->cfg_key_size ? d->cfg_key_size : CFG_KEY_V1_0_SIZE;
-    if (stride < CFG_KEY_V1_0_SIZE)
-        return refuse(r->ctx.path, "cfg_key_size %zu is smaller than the v1.0 config key (%zu)",
-                      stride, (size_t)CFG_KEY_V1_0_SIZE);
     if (!d->config_schema) return 0;
-    const char *base = (const char *)d->config_schema;
-    size_t n = 0;
-    while (((const aitbc_cfg_key *)(const void *)(base + n * stride))->key)
+    size_t stride = abi_size(d, ABI_CFG_KEY), n = 0;
+    while (
+        ((const aitbc_cfg_key *)(const void *)((const char *)d->config_schema + n * stride))->key)
         n++;
     if (!(r->schema = calloc(n + 1, sizeof *r->schema))) return AITBC_ENOMEM;
-    size_t take = stride < sizeof *r->schema ? stride : sizeof *r->schema;
     for (size_t i = 0; i < n; i++)
-        memcpy(&r->schema[i], base + i * stride, take);
+        abi_read(d, ABI_CFG_KEY, &r->schema[i], d->config_schema, i);
     return 0;
 }
 
@@ -353,6 +346,11 @@ void loader_print_graph(FILE *out) {
         print_list(out, "requires", d->requires, 1);
         print_list(out, "uses", desc_uses(d), 1);
     }
+}
+
+/** @brief The plugin's config schema in the host's layout (the loader's copy), or NULL. */
+const aitbc_cfg_key *loader_schema(const aitbc_plugin_ctx *ctx) {
+    return ctx ? ((const plugin_rec *)(const void *)ctx)->schema : NULL;
 }
 
 /** @brief Every plugin's effective config (for --check-config): each schema key with the value

@@ -26,6 +26,7 @@ typedef struct options {
     const char *receipt;
     at_check_args check; /* --verify-receipt: key source, optional payload/result */
     int check_config;
+    int print_example;   /* --print-config-example */
     const char *command; /* "--verify-chain" runs the service "command:verify-chain@1" */
     int command_argc;
     char *command_argv[COMMAND_ARGS_MAX + 1];
@@ -41,6 +42,9 @@ static void usage(FILE *out) {
         "  -c, --config FILE        YAML config (required)\n"
         "      --check-config       validate the config and the plugins it lists, print the\n"
         "                           service graph, then exit\n"
+        "      --print-config-example  print the plugins: section of the config with every key\n"
+        "                           of each listed plugin under a comment from its schema\n"
+        "                           (meaning, type, default, range), then exit\n"
         "      --ready-file PATH    write {\"http_port\",\"ws_port\",\"pid\"} once serving\n"
         "      --NAME [ARGS...]     run the offline command a loaded plugin provides as the\n"
         "                           service command:NAME@1, then exit (e.g. --verify-chain)\n"
@@ -92,6 +96,8 @@ static int parse_args(int argc, char **argv, options *o, int *exit_code) {
             if (!(o->check.result_path = opt_value(v, argc, argv, &i))) goto bad;
         } else if (long_opt(a, "check-config")) {
             o->check_config = 1;
+        } else if (long_opt(a, "print-config-example")) {
+            o->check_config = o->print_example = 1;
         } else if (long_opt(a, "version")) {
             printf("aitbc-host %s (plugin ABI %u.%u, host API %u)\n", AITBC_HOST_VERSION,
                    AITBC_ABI_MAJOR, AITBC_ABI_MINOR, AITBC_HOST_API_VERSION);
@@ -135,10 +141,8 @@ static int parse_args(int argc, char **argv, options *o, int *exit_code) {
         goto bad;
     }
     if (o->check_config && o->command) {
-        fprintf(stderr,
-                "aitbc-host: --check-config and an offline command (--%s) exclude each "
-                "other\n",
-                o->command);
+        fprintf(stderr, "aitbc-host: --%s and an offline command (--%s) exclude each other\n",
+                o->print_example ? "print-config-example" : "check-config", o->command);
         goto bad;
     }
     return 0;
@@ -186,7 +190,7 @@ static int run_command(const options *o) {
     char service[96];
     snprintf(service, sizeof service, "command:%s@1", o->command);
     const aitbc_command_v1 *cmd = services_lookup(service);
-    if (!cmd || cmd->size < sizeof *cmd || !cmd->run) {
+    if (!cmd || cmd->size < END_OF(aitbc_command_v1, run) || !cmd->run) {
         const char *names[32];
         size_t n = services_names("command:", names, 32);
         char list[512] = "";
@@ -315,10 +319,13 @@ out:
     return code;
 }
 
-/* --check-config: everything up to the plugins' schemas, nothing started. */
-static int check_config(const host_config *cfg) {
+/* --check-config: everything up to the plugins' schemas, nothing started. With
+ * --print-config-example the plugins' annotated example section instead of the report. */
+static int check_config(const host_config *cfg, int print_example) {
     int rc = loader_load_all(cfg, host_settings_get());
-    if (rc == 0) {
+    if (rc == 0 && print_example) {
+        config_print_example(stdout, cfg);
+    } else if (rc == 0) {
         printf("config ok: %zu plugins\n", loader_count());
         loader_print_graph(stdout);
         loader_print_config(stdout);
@@ -378,7 +385,7 @@ int main(int argc, char **argv) {
     host_settings_set(&set);
     raise_fd_limit();
 
-    code = o.check_config ? check_config(cfg) : run(&o, cfg, &sigs);
+    code = o.check_config ? check_config(cfg, o.print_example) : run(&o, cfg, &sigs);
     config_free(cfg);
     return code;
 }

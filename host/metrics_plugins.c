@@ -16,7 +16,8 @@
 struct aitbc_metrics_out {
     mbuf *b;
     const char *service;
-    char family[128]; /* "" = the current family was refused: drop its samples */
+    const aitbc_plugin_desc *plugin; /* whose collect runs: its labels' layout */
+    char family[128];                /* "" = the current family was refused: drop its samples */
 };
 
 static atomic_int g_warned;
@@ -70,19 +71,22 @@ static int w_family(aitbc_metrics_out *o, const char *name, aitbc_metric_type ty
     return 0;
 }
 
-static void w_sample(aitbc_metrics_out *o, const aitbc_metric_label *labels, size_t n,
+static void w_sample(aitbc_metrics_out *o, const aitbc_metric_label *plugin_labels, size_t n,
                      double value) {
     if (!o->family[0]) return;
-    if (n > MAX_LABELS || (n && !labels)) {
+    if (n > MAX_LABELS || (n && !plugin_labels)) {
         warn(o, "sample with too many labels", o->family);
         return;
     }
-    for (size_t i = 0; i < n; i++)
+    aitbc_metric_label labels[MAX_LABELS]; /* in the host's layout, whatever the plugin's */
+    for (size_t i = 0; i < n; i++) {
+        abi_read(o->plugin, ABI_METRIC_LABEL, &labels[i], plugin_labels, i);
         if (!ident_ok(labels[i].name) || strncmp(labels[i].name, "__", 2) == 0 ||
             strcmp(labels[i].name, "le") == 0 || !labels[i].value) {
             warn(o, "label", labels[i].name);
             return;
         }
+    }
     mb_printf(o->b, "%s", o->family);
     for (size_t i = 0; i < n; i++) {
         char text[512];
@@ -111,8 +115,9 @@ void metrics_render_plugins(mbuf *b) {
     qsort(names, n, sizeof *names, by_name);
     for (size_t i = 0; i < n; i++) {
         const aitbc_metrics_v1 *m = services_lookup(names[i]);
-        if (!m || m->size < sizeof *m || !m->collect) continue;
-        aitbc_metrics_out o = {.b = b, .service = names[i]};
+        if (!m || m->size < END_OF(aitbc_metrics_v1, collect) || !m->collect) continue;
+        const aitbc_plugin_ctx *owner = services_owner(names[i]);
+        aitbc_metrics_out o = {.b = b, .service = names[i], .plugin = owner ? owner->desc : NULL};
         m->collect(m->self, &k_writer, &o);
     }
 }

@@ -111,20 +111,40 @@ int services_register(aitbc_plugin_ctx *owner, const char *name_at_version, cons
     return rc;
 }
 
-/** @brief The table registered under name_at_version, or NULL. */
-const void *services_lookup(const char *name_at_version) {
-    const void *table = NULL;
-    if (!name_at_version) return NULL;
+/* The entry registered under name_at_version, copied into *out; 0 if there is none. */
+static int find(const char *name_at_version, service *out) {
+    int found = 0;
+    if (!name_at_version) return 0;
     int frozen = atomic_load_explicit(&g_frozen, memory_order_acquire);
     if (!frozen) pthread_mutex_lock(&g_lock);
-    for (size_t i = 0; i < g_count; i++) {
+    for (size_t i = 0; i < g_count && !found; i++) {
         if (strcmp(g_services[i].name, name_at_version) == 0) {
-            table = g_services[i].table;
-            break;
+            *out = g_services[i];
+            found = 1;
         }
     }
     if (!frozen) pthread_mutex_unlock(&g_lock);
-    return table;
+    return found;
+}
+
+/** @brief The table registered under name_at_version, or NULL. */
+const void *services_lookup(const char *name_at_version) {
+    service s;
+    return find(name_at_version, &s) ? s.table : NULL;
+}
+
+/** @brief The plugin that registered name_at_version, or NULL (none, or the host itself). */
+aitbc_plugin_ctx *services_owner(const char *name_at_version) {
+    service s;
+    return find(name_at_version, &s) ? s.owner : NULL;
+}
+
+/** @brief The auth@1 table the host calls on every authenticated request, if one is registered
+ *  and its size covers authenticate (a table too small for it is as good as none). */
+const aitbc_auth_v1 *services_auth(void) {
+    const aitbc_auth_v1 *auth = services_lookup(AITBC_AUTH_SERVICE);
+    return auth && auth->size >= END_OF(aitbc_auth_v1, authenticate) && auth->authenticate ? auth
+                                                                                           : NULL;
 }
 
 /** @brief Names of the services whose name starts with prefix ("compute:"), in registration

@@ -67,8 +67,8 @@ static int authenticate(struct lws *wsi, aitbc_principal *who, int *retry) {
         if (kl >= (int)sizeof(key) ||
             lws_hdr_custom_copy(wsi, key, sizeof(key), "x-api-key:", 10) < 0)
             return AITBC_EAUTH;
-        const aitbc_auth_v1 *auth = services_lookup(AITBC_AUTH_SERVICE);
-        if (!auth || !auth->authenticate) return AITBC_EUNAVAIL;
+        const aitbc_auth_v1 *auth = services_auth();
+        if (!auth) return AITBC_EUNAVAIL;
         char peer[64] = "";
         lws_get_peer_simple(wsi, peer, sizeof(peer));
         int rc = auth->authenticate(auth->self, key, peer, who, retry);

@@ -15,12 +15,37 @@
 #define ABI_MAJOR AITBC_ABI_MAJOR
 #endif
 /* V1_0: what a plugin built against the 1.0 headers hands the host: abi_minor 0, a descriptor
- * that ends at reserved[] and routes that end before `idempotent`. Both are heap copies of exactly
- * that size, so a host reading further trips AddressSanitizer. */
+ * that ends at reserved[], routes that end before `idempotent`, and 1.0 topics, migration steps
+ * and metric labels. All are heap copies of exactly that size, so a host reading further trips
+ * AddressSanitizer. */
 #ifdef V1_0
 #define ABI_MINOR 0
 #define STRUCT_SIZE offsetof(aitbc_plugin_desc, uses)
 #define ROUTE_SIZE offsetof(aitbc_route, idempotent)
+#endif
+/* SIZED: a plugin of today's minor whose descriptor declares a 1.0-sized route and strides
+ * larger than the host's own for migration steps and metric labels: the host must read exactly
+ * route_size bytes of the route and step through the arrays by the declared strides. */
+#ifdef SIZED
+#define ROUTE_DECL offsetof(aitbc_route, idempotent)
+#define ROUTE_SIZE ROUTE_DECL
+#define MIGRATION_DECL (sizeof(aitbc_migration) + 8)
+#define LABEL_DECL (sizeof(aitbc_metric_label) + 8)
+#endif
+#if defined(V1_0) || defined(SIZED)
+#define EXACT_STRUCTS 1 /* topic, migrations and labels in heap copies of exactly that size */
+#endif
+#ifndef ROUTE_DECL
+#define ROUTE_DECL sizeof(aitbc_route)
+#endif
+#ifndef TOPIC_DECL
+#define TOPIC_DECL sizeof(aitbc_topic)
+#endif
+#ifndef MIGRATION_DECL
+#define MIGRATION_DECL sizeof(aitbc_migration)
+#endif
+#ifndef LABEL_DECL
+#define LABEL_DECL sizeof(aitbc_metric_label)
 #endif
 #ifndef ABI_MINOR
 #define ABI_MINOR AITBC_ABI_MINOR
@@ -95,6 +120,47 @@ static const aitbc_metrics_v1 metrics = {sizeof metrics, NULL, collect};
 static const aitbc_metrics_v1 small_metrics = {4, NULL, never_collect};
 #endif
 
+#ifdef EXACT_STRUCTS
+/* Heap copies of exactly the bytes the plugin's build defines (a stride of `stride` bytes per
+ * element, the rest of each element 0xA5 junk): ASan sees any read past them, and a host that
+ * steps by its own size instead of the declared stride reads the junk. */
+static void *exact_copy(const void *elems, size_t elem_size, size_t n, size_t stride) {
+    char *p = malloc(n * stride);
+    if (!p) return NULL;
+    memset(p, 0xA5, n * stride);
+    for (size_t i = 0; i < n; i++)
+        memcpy(p + i * stride, (const char *)elems + i * elem_size,
+               elem_size < stride ? elem_size : stride);
+    return p;
+}
+
+static void labels_collect(void *self, const aitbc_metrics_writer_v1 *w, aitbc_metrics_out *out) {
+    (void)self;
+    const aitbc_metric_label l[2] = {{"a", "1"}, {"b", "2"}};
+    void *copy = exact_copy(l, sizeof l[0], 2, LABEL_DECL);
+    if (copy && w->family(out, "aitbc_abi_sized_labels", AITBC_METRIC_GAUGE, "Two labels.") == 0)
+        w->sample(out, copy, 2, 1);
+    free(copy);
+}
+static const aitbc_metrics_v1 labels_metrics = {sizeof labels_metrics, NULL, labels_collect};
+
+/* Declares a topic and runs two migration steps, both from exact copies; 0 or the first error. */
+static int exact_structs_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api) {
+    aitbc_topic topic = {.name = PLUGIN_NAME ".events", .roles = AITBC_ROLE_ANY};
+    const aitbc_migration steps[2] = {{1, "CREATE TABLE abi_exact_a (x INTEGER)"},
+                                      {2, "CREATE TABLE abi_exact_b (y INTEGER)"}};
+    void *t = exact_copy(&topic, sizeof topic, 1, TOPIC_DECL);
+    void *m = exact_copy(steps, sizeof steps[0], 2, MIGRATION_DECL);
+    int rc = !t || !m ? AITBC_ENOMEM : api->bus_topic(ctx, t);
+    if (rc == 0) rc = api->migrate(ctx, m, 2);
+    if (rc == 0) rc = api->service_register(ctx, "metrics:" PLUGIN_NAME "@1", &labels_metrics);
+    free(t);
+    free(m);
+    api->log(ctx, AITBC_LOG_INFO, "exact structs: %d", rc);
+    return rc;
+}
+#endif
+
 #ifdef INIT_FAIL
 static void never_tick(void *arg) {
     (void)arg;
@@ -136,6 +202,9 @@ static int plugin_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **
     if (api->service_register(ctx, "metrics:abi-metrics@1", &metrics) != 0 ||
         api->service_register(ctx, "metrics:abi-metrics-small@1", &small_metrics) != 0)
         return AITBC_EINVAL;
+#endif
+#ifdef EXACT_STRUCTS
+    if (exact_structs_init(ctx, api) != 0) return AITBC_EINVAL;
 #endif
     *out = &g_state;
     return 0;
@@ -239,6 +308,12 @@ static const aitbc_plugin_desc desc = {
     .cfg_key_size = CFG_KEY_SIZE,
 #elif !defined(V1_0)
     .cfg_key_size = sizeof(aitbc_cfg_key),
+#endif
+#ifndef V1_0
+    .route_size = ROUTE_DECL,
+    .topic_size = TOPIC_DECL,
+    .migration_size = MIGRATION_DECL,
+    .metric_label_size = LABEL_DECL,
 #endif
     .init = plugin_init,
 #ifndef NULL_START

@@ -577,26 +577,64 @@ static void test_json_logs(void **s) {
     run_free(&r);
 }
 
-/* A plugin built against the 1.0 headers runs on today's host, which reads its descriptor and
- * routes only as far as 1.0 defined them (the plugin's copies end there: ASan would catch more). */
-static void test_plugin_from_1_0(void **s) {
-    write_config("  abi-v10: {}\n");
+/* Runs a plugin that hands the host exact heap copies of its structs (abi_plugin.c,
+ * EXACT_STRUCTS): it serves its route, its topic and both migration steps are taken, /metrics
+ * shows its two labels (read with its stride), and no sanitizer fires. Returns its stderr. */
+static char *run_exact_plugin(const char *name) {
+    char yaml[128], path[96];
+    snprintf(yaml, sizeof yaml, "  %s: {}\n", name);
+    snprintf(path, sizeof path, "/%s/ping", name);
+    write_config(yaml);
     int port;
     pid_t pid = spawn_serving(&port);
-    char resp[4096];
-    assert_int_equal(http_get(port, "/abi-v10/ping", resp, sizeof resp), 0);
+    static char resp[256 * 1024];
+    assert_int_equal(http_get(port, path, resp, sizeof resp), 0);
     assert_true(strncmp(resp + 9, "200", 3) == 0);
+    assert_int_equal(http_get(port, "/metrics", resp, sizeof resp), 0);
+    int labels = strstr(resp, "aitbc_abi_sized_labels{a=\"1\",b=\"2\"} 1\n") != NULL;
     kill(pid, SIGTERM);
     run r;
     reap(pid, &r);
     int status = r.status, sanitizer = strstr(r.err, "Sanitizer") != NULL;
-    /* Its schema was read in the 1.0 layout: no defaults to fill. */
-    int no_default = strstr(r.err, "[abi-v10] lifecycle init greeting=- count=-1") != NULL;
-    if (status != 0 || sanitizer || !no_default) fprintf(stderr, "%s", r.err);
-    run_free(&r);
+    int taken = strstr(r.err, "exact structs: 0") != NULL;
+    if (status != 0 || sanitizer || !taken || !labels) fprintf(stderr, "%s\n%s", r.err, resp);
+    free(r.out);
     assert_int_equal(status, 0);
     assert_false(sanitizer);
-    assert_true(no_default);
+    assert_true(taken);
+    assert_true(labels);
+    return r.err;
+}
+
+/* A plugin built against the 1.0 headers runs on today's host, which reads its descriptor,
+ * routes, topics, migration steps and metric labels only as far as 1.0 defined them (the plugin's
+ * copies end there: ASan would catch more). */
+static void test_plugin_from_1_0(void **s) {
+    char *err = run_exact_plugin("abi-v10");
+    /* Its schema was read in the 1.0 layout: no defaults to fill. */
+    assert_contains(err, "[abi-v10] lifecycle init greeting=- count=-1");
+    free(err);
+}
+
+/* Today's plugin whose descriptor sizes say what it hands in: a 1.0-sized route (read no
+ * further: ASan), migration steps and metric labels with a stride wider than the host's (read
+ * by that stride, or the second step and label would be junk). */
+static void test_declared_sizes(void **s) {
+    char *err = run_exact_plugin("abi-sized");
+    assert_contains(err, "[abi-sized] lifecycle init greeting=- count=7"); /* defaults filled */
+    free(err);
+}
+
+/* A declared size smaller than the 1.0 struct cannot come from any build: refused, named. */
+static void test_short_struct_sizes(void **s) {
+    expect_refusal("  abi-smallroute: {}\n", PLUG("abi-smallroute.so"),
+                   "route_size 8 is smaller than the v1.0 route (");
+    expect_refusal("  abi-smalltopic: {}\n", PLUG("abi-smalltopic.so"),
+                   "topic_size 8 is smaller than the v1.0 topic (");
+    expect_refusal("  abi-smallmig: {}\n", PLUG("abi-smallmig.so"),
+                   "migration_size 8 is smaller than the v1.0 migration step (");
+    expect_refusal("  abi-smalllabel: {}\n", PLUG("abi-smalllabel.so"),
+                   "metric_label_size 8 is smaller than the v1.0 metric label (");
 }
 
 /* A failing init: the host stops, never calls destroy, drops what the plugin left (a 1 ms timer
@@ -688,6 +726,8 @@ int main(void) {
         T(test_uses),
         T(test_lookups_declared),
         T(test_plugin_from_1_0),
+        T(test_declared_sizes),
+        T(test_short_struct_sizes),
         T(test_init_failure),
         T(test_config_bounds),
     };

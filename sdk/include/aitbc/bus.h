@@ -22,7 +22,7 @@ typedef int (*aitbc_visible_fn)(const aitbc_principal *who, const cJSON *data, v
  */
 typedef void (*aitbc_event_fn)(const char *topic, uint64_t seq, const cJSON *data, void *user);
 
-/** Declaration of a topic. Copied by the host. */
+/** Declaration of a topic. Copied by the host (as far as the descriptor's topic_size). */
 typedef struct aitbc_topic {
     const char *name;         /**< "job_updates", "orderbook:AIT-BTC" */
     unsigned roles;           /**< roles that may subscribe at all; AITBC_ROLE_ANY for public */

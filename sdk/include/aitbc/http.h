@@ -50,7 +50,8 @@ enum {
     AITBC_BODY_JSON = 1, /**< body must be application/json and parse (empty body → NULL json) */
 };
 
-/** One route. Copied by the host. Path segments: literal or {name}; literals win over params. */
+/** One route. Copied by the host (as far as the descriptor's route_size). Path segments: literal or
+ * {name}; literals win over params. */
 typedef struct aitbc_route {
     const char *method;    /**< "GET", "POST", "DELETE", ... */
     const char *path;      /**< "/v1/jobs/{job_id}/receipt" */
@@ -60,7 +61,7 @@ typedef struct aitbc_route {
     aitbc_handler_fn handler;
     void *user; /**< handed back to the handler, borrowed */
     /** @since 1.1 (a plugin built against 1.0 never sets it: the host reads the struct only as
-     *  far as the plugin's abi_minor knows it).
+     *  far as the descriptor's route_size, or before 1.3 the plugin's abi_minor, covers it).
      *  Nonzero: the host honours the Idempotency-Key header for this route (API.md): same key +
      *  same canonical body → the stored first answer (2xx, 500; never 4xx or 503); other body →
      *  409 idempotency_mismatch; first still running → 409 in_progress. Keyed per account,

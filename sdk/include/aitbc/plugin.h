@@ -6,6 +6,10 @@
 #include <stddef.h>
 #include <cjson/cJSON.h>
 #include "errors.h"
+#include "http.h"
+#include "bus.h"
+#include "store.h"
+#include "metrics.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -18,7 +22,7 @@ extern "C" {
 #define AITBC_SDK_VERSION_PATCH 0u
 #define AITBC_SDK_VERSION_NUM                                                                      \
     (AITBC_ABI_MAJOR * 10000u + AITBC_ABI_MINOR * 100u + AITBC_SDK_VERSION_PATCH)
-#define AITBC_SDK_VERSION "1.2.0"
+#define AITBC_SDK_VERSION "1.3.0"
 
 /* Sizes of the types the ABI passes around, plus the cJSON major/minor, packed into one number.
  * Host and plugin must agree on it or the plugin is refused (like nginx's module signature). */
@@ -119,13 +123,29 @@ typedef struct aitbc_plugin_desc {
      *  0 (or a descriptor that does not reach here) means the 1.0 key (key, type, required, doc).
      */
     uint32_t cfg_key_size;
+    /* ---- appended in 1.3: the size of every other struct the plugin hands the host, so the
+     * host reads exactly what the plugin's build defines (AITBC_PLUGIN_HEADER fills them). 0, or
+     * a descriptor that does not reach a field, means the layout of the plugin's abi_minor. A
+     * size smaller than the 1.0 struct refuses the plugin. ---- */
+    /** @since 1.3. sizeof(aitbc_route) as the plugin was built (api->route reads this much). */
+    uint32_t route_size;
+    /** @since 1.3. sizeof(aitbc_topic) as the plugin was built (api->bus_topic). */
+    uint32_t topic_size;
+    /** @since 1.3. sizeof(aitbc_migration): the stride of the steps api->migrate gets. */
+    uint32_t migration_size;
+    /** @since 1.3. sizeof(aitbc_metric_label): the stride of the labels a metrics collect hands
+     *  the writer's sample(). */
+    uint32_t metric_label_size;
 } aitbc_plugin_desc;
 
 /** Fills the ABI header fields of a descriptor. */
 #define AITBC_PLUGIN_HEADER                                                                        \
     .abi_major = AITBC_ABI_MAJOR, .abi_minor = AITBC_ABI_MINOR,                                    \
     .struct_size = (uint32_t)sizeof(aitbc_plugin_desc), .build_signature = AITBC_BUILD_SIGNATURE,  \
-    .cfg_key_size = (uint32_t)sizeof(aitbc_cfg_key)
+    .cfg_key_size = (uint32_t)sizeof(aitbc_cfg_key), .route_size = (uint32_t)sizeof(aitbc_route),  \
+    .topic_size = (uint32_t)sizeof(aitbc_topic),                                                   \
+    .migration_size = (uint32_t)sizeof(aitbc_migration),                                           \
+    .metric_label_size = (uint32_t)sizeof(aitbc_metric_label)
 
 #if defined(__GNUC__)
 #define AITBC_EXPORT __attribute__((visibility("default")))
