@@ -62,6 +62,17 @@ static void expect_reason(th_host *h, const char *job_id, const char *want) {
     cJSON_Delete(j);
 }
 
+/* m registers on A for type at price; a job of type queued on B then waits for the reason want
+ * (as B sees the registry). */
+static void miner_on_a_job_on_b(jt_miner *m, const char *type, const char *price, const char *want,
+                                char job[64]) {
+    char caps[128];
+    snprintf(caps, sizeof caps, "{\"job_types\":[\"%s\"]}", type);
+    assert_int_equal(jt_miner_register(A, m, caps, 1, price), 201);
+    submit_on(B, type, job);
+    expect_reason(B, job, want);
+}
+
 /* First (before other miners exist, whose silence would move the registry generation and hide
  * a wrong drop): m beats only to A for longer than the OFFLINE cutoff (3 heartbeats). B's
  * memory last saw m when B first asked about it; B must not take m for silent. m asks more than
@@ -69,10 +80,9 @@ static void expect_reason(th_host *h, const char *job_id, const char *want) {
 static void test_beating_elsewhere_is_not_silent(void **st) {
     (void)st;
     jt_miner m;
-    assert_int_equal(jt_miner_register(A, &m, "{\"job_types\":[\"t_far\"]}", 1, "5"), 201);
     char job[64];
-    submit_on(B, "t_far", job);
-    expect_reason(B, job, "price_too_low"); /* B holds m now, with this moment's heartbeat */
+    /* B holds m after this, with this moment's heartbeat time */
+    miner_on_a_job_on_b(&m, "t_far", "5", "price_too_low", job);
     th_resp r;
     for (int i = 0; i < 16; i++) { /* 4.8 s of heartbeats every 0.3 s, all to A */
         assert_int_equal(jt_beat(A, &m, -1, NULL, &r), 200);
@@ -85,10 +95,8 @@ static void test_beating_elsewhere_is_not_silent(void **st) {
 static void test_registered_elsewhere_is_online(void **st) {
     (void)st;
     jt_miner m;
-    assert_int_equal(jt_miner_register(A, &m, "{\"job_types\":[\"t_seen\"]}", 1, "0.1"), 201);
     char job[64];
-    submit_on(B, "t_seen", job);
-    expect_reason(B, job, "queued");
+    miner_on_a_job_on_b(&m, "t_seen", "0.1", "queued", job);
 }
 
 /* The job ids in a poll answer's "jobs". */
