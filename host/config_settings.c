@@ -256,8 +256,13 @@ static const aitbc_cfg_key ws_keys[] = {
     {"allowed_origins", AITBC_CFG_ARRAY, 0, "Origin values accepted (default any)", .def = NULL},
     {0}};
 static const aitbc_cfg_key storage_keys[] = {
-    {"driver", AITBC_CFG_STRING, 0, "sqlite", .def = NULL},
+    {"driver", AITBC_CFG_STRING, 0, "sqlite|postgres (default sqlite)", .def = NULL},
     {"path", AITBC_CFG_STRING, 0, "database file (default <data_dir>/aitbc.db)", .def = NULL},
+    {"dsn", AITBC_CFG_STRING, 0,
+     "postgres: libpq connection string, e.g. 'host=db.internal dbname=aitbc user=aitbc'",
+     .def = NULL},
+    {"pool", AITBC_CFG_INT, 0, "postgres: connections this host opens at most (default 32)",
+     .def = NULL},
     {"synchronous", AITBC_CFG_STRING, 0, "off|normal|full (default normal)", .def = NULL},
     {"busy_timeout_ms", AITBC_CFG_INT, 0, "wait for a locked database (default 5000)", .def = NULL},
     {0}};
@@ -419,11 +424,15 @@ static int read_ws(ctx *c, const cJSON *sec, host_settings *s) {
 }
 
 static int read_storage(ctx *c, const cJSON *sec, host_settings *s) {
-    static const char *const drivers[] = {"sqlite", NULL};
+    static const char *const drivers[] = {"sqlite", "postgres", NULL};
     static const char *const syncs[] = {"off", "normal", "full", NULL};
-    char driver[16];
-    int rc = take_enum(c, sec, "driver", drivers, driver, sizeof driver);
+    int rc = take_enum(c, sec, "driver", drivers, s->db_driver, sizeof s->db_driver);
     if (!rc) rc = take_str(c, sec, "path", s->db_path, sizeof s->db_path);
+    if (!rc) rc = take_str(c, sec, "dsn", s->db_dsn, sizeof s->db_dsn);
+    if (!rc) rc = take_int(c, sec, "pool", 2, 1000, &s->db_pool);
+    if (!rc && !strcmp(s->db_driver, "postgres") && !s->db_dsn[0])
+        rc = failf(c->cfg, sec, c->err, c->errlen,
+                   "storage.driver postgres needs storage.dsn (a libpq connection string)");
     if (!rc)
         rc = take_enum(c, sec, "synchronous", syncs, s->db_synchronous, sizeof s->db_synchronous);
     if (!rc) rc = take_int(c, sec, "busy_timeout_ms", 0, 600000, &s->db_busy_timeout_ms);
@@ -451,8 +460,10 @@ static void defaults(host_settings *s) {
     s->ws_max_per_key = 64;
     s->ws_max_per_account = 128;
     s->ws_ping_s = 30;
+    snprintf(s->db_driver, sizeof s->db_driver, "sqlite");
     snprintf(s->db_synchronous, sizeof s->db_synchronous, "normal");
     s->db_busy_timeout_ms = 5000;
+    s->db_pool = 32;
     s->workers = 2;
 }
 

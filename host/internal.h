@@ -40,6 +40,9 @@ typedef struct host_settings {
     int ws_max_per_account;       /* websocket.max_clients_per_account (default 128, 0 = none) */
     int ws_ping_s;                /* websocket.ping_interval_s (default 30) */
     cJSON *ws_allowed_origins;    /* websocket.allowed_origins (array of strings) or NULL */
+    char db_driver[16];           /* storage.driver: sqlite|postgres (default sqlite) */
+    char db_dsn[1024];            /* storage.dsn: libpq connection string (postgres) */
+    int db_pool;                  /* storage.pool: postgres connections at most (default 32) */
     char db_path[PATH_MAX];       /* storage.path (default <data_dir>/aitbc.db) */
     char db_synchronous[16];      /* storage.synchronous: off|normal|full (default normal) */
     int db_busy_timeout_ms;       /* storage.busy_timeout_ms (default 5000) */
@@ -251,6 +254,8 @@ int store_open(const host_settings *set);
 /** @brief "sqlite" or "postgres": the driver of the open store (static string). */
 const char *store_driver_name(void);
 void store_close(void);
+/** @brief dsn with every setting but the password (for printing), "key=value ..." in out. */
+void store_dsn_redacted(const char *dsn, char *out, size_t cap);
 /** Database pages written to the WAL by committed write transactions since start. */
 uint64_t store_wal_pages_total(void);
 int store_migrate(const char *plugin, const aitbc_migration *steps, size_t n);

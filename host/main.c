@@ -258,10 +258,13 @@ static int run(const options *o, const host_config *cfg, const sigset_t *sigs) {
         return 1;
     }
     if (store_open(set) != 0) {
-        hlog(NULL, AITBC_LOG_ERROR,
-             "cannot open the database %s: check storage.path, its "
-             "permissions, and that no other host uses it",
-             set->db_path);
+        if (!strcmp(set->db_driver, "postgres"))
+            hlog(NULL, AITBC_LOG_ERROR, "cannot use the PostgreSQL database (see above)");
+        else
+            hlog(NULL, AITBC_LOG_ERROR,
+                 "cannot open the database %s: check storage.path, its "
+                 "permissions, and that no other host uses it",
+                 set->db_path);
         goto out;
     }
     st = ST_STORE;
@@ -319,6 +322,19 @@ out:
     return code;
 }
 
+/* The storage settings in effect; a dsn without its password. */
+static void print_storage(const host_settings *set) {
+    if (strcmp(set->db_driver, "postgres") != 0) {
+        printf("storage: sqlite %s (synchronous %s, busy_timeout_ms %d)\n", set->db_path,
+               set->db_synchronous, set->db_busy_timeout_ms);
+        return;
+    }
+    char dsn[sizeof set->db_dsn];
+    store_dsn_redacted(set->db_dsn, dsn, sizeof dsn);
+    printf("storage: postgres dsn \"%s\" (pool %d, busy_timeout_ms %d)\n", dsn, set->db_pool,
+           set->db_busy_timeout_ms);
+}
+
 /* --check-config: everything up to the plugins' schemas, nothing started. With
  * --print-config-example the plugins' annotated example section instead of the report. */
 static int check_config(const host_config *cfg, int print_example) {
@@ -327,6 +343,7 @@ static int check_config(const host_config *cfg, int print_example) {
         config_print_example(stdout, cfg);
     } else if (rc == 0) {
         printf("config ok: %zu plugins\n", loader_count());
+        print_storage(host_settings_get());
         loader_print_graph(stdout);
         loader_print_config(stdout);
     }

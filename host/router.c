@@ -7,8 +7,9 @@
  *  - No pattern matches the path → 404. Some pattern matches the path but none for the method →
  *    405 with Allow = every method registered on the matching patterns.
  *  - One trailing slash is ignored ("/v1/jobs/" is "/v1/jobs"); empty segments elsewhere ("//")
- *    never match. Segments are percent-decoded before comparison; a segment with bad escapes or a
- *    decoded NUL matches nothing. Parameter values are the decoded segment ("%2F" stays inside).
+ *    never match. Segments are percent-decoded before comparison; a segment with bad escapes, a
+ *    decoded NUL or bytes that are not UTF-8 matches nothing. Parameter values are the decoded
+ * segment ("%2F" stays inside).
  *  - http.path_prefix: router_route_path() strips the prefix; paths without it are served as they
  *    are, so a node behind a proxy that maps https://…/api answers both /api/v1/… and /v1/….
  * The router is not locked: the HTTP layer serialises writers against readers. */
@@ -337,7 +338,8 @@ static int split_path(const char *path, seg *segs, size_t *nsegs, char *buf, siz
         size_t len = (size_t)(end - s);
         if (len == 0 || *nsegs == MAX_DEPTH) return -1;
         long dl = router_url_decode(s, len, buf + off, 0);
-        if (dl < 0) return -1;
+        /* Not UTF-8: no id or name can be such bytes (PostgreSQL would refuse them as text). */
+        if (dl < 0 || !aitbc_utf8_valid(buf + off, (size_t)dl)) return -1;
         segs[(*nsegs)++].text = buf + off;
         off += (size_t)dl + 1;
         s = end + 1;

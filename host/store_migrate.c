@@ -1,16 +1,11 @@
-/* Storage driver, SQLite: schema migrations. Each plugin (and the host itself, as "host") owns
- * numbered steps; host_schema records which (plugin, version) pairs were applied. A missing step
- * runs in its own write transaction together with its host_schema row, so a step is either fully
- * applied and recorded or not at all; a failing step stops the migration (earlier steps stay). */
+/* Schema migrations, for both storage drivers (through the store_* functions). Each plugin (and the
+ * host itself, as "host") owns numbered steps; host_schema records which (plugin, version) pairs
+ * were applied. A missing step runs in its own write transaction together with its host_schema row,
+ * so a step is either fully applied and recorded or not at all; a failing step stops the migration
+ * (earlier steps stay). */
 #include <string.h>
 
-#include "store_priv.h"
-
-int store_schema_init(store_conn *c) {
-    return store_exec(c, "CREATE TABLE IF NOT EXISTS host_schema ("
-                         " plugin TEXT NOT NULL, version INTEGER NOT NULL,"
-                         " applied_at INTEGER NOT NULL, PRIMARY KEY (plugin, version))");
-}
+#include "store_driver.h"
 
 /* 1 if applied, 0 if not, negative on error. */
 static int step_applied(aitbc_txn *t, const char *plugin, int version) {
@@ -29,7 +24,7 @@ static int record_step(aitbc_txn *t, const char *plugin, int version) {
     if (!s) return AITBC_EIO;
     store_bind_text(s, 1, plugin);
     store_bind_int64(s, 2, version);
-    store_bind_int64(s, 3, store_wall_ms());
+    store_bind_int64(s, 3, aitbc_now_ms());
     int rc = store_step(s);
     store_stmt_done(s);
     return rc < 0 ? rc : 0;
@@ -42,7 +37,7 @@ static int migrate_one(const char *plugin, const aitbc_migration *m) {
     int rc = step_applied(t, plugin, m->version);
     if (rc == 0) {
         hlog("store", AITBC_LOG_INFO, "%s: applying migration %d", plugin, m->version);
-        rc = store_exec(t->conn, m->sql);
+        rc = store_txn_exec(t, m->sql);
         if (rc == 0) rc = record_step(t, plugin, m->version);
     } else if (rc == 1) {
         rc = 0;

@@ -4,7 +4,8 @@
 #define AITBC_STORE_PRIV_H
 
 #include <sqlite3.h>
-#include "internal.h"
+#include "store_driver.h"
+#include "store_conns.h"
 
 #define STORE_CACHE_BUCKETS 64
 
@@ -17,17 +18,6 @@ struct aitbc_stmt {
     unsigned hash;
     int in_use;       /* handed out by store_stmt, not yet returned by store_stmt_done */
     aitbc_stmt *next; /* bucket chain */
-};
-
-/* A thread's transaction. Lives inside its connection: a thread has at most one open. */
-struct aitbc_txn {
-    store_conn *conn;
-    int depth;  /* 0 = none open; 1 = outermost */
-    int mode;   /* AITBC_TXN_READ or AITBC_TXN_WRITE of the outermost begin */
-    int failed; /* a rollback at some level: the outermost commit rolls back */
-    int batch;  /* the writer's shared transaction (store_batch_*): depth 1 is the batch and
-                 * each level-2 begin is a SAVEPOINT that commits or rolls back on its own */
-    int scoped; /* begun by store_txn_begin_scope: level 2 is a savepoint (its own unit) */
 };
 
 /* Transaction control statements, prepared once per connection (BEGIN/COMMIT run on every
@@ -44,11 +34,11 @@ enum {
 };
 
 struct store_conn {
+    store_conn_link link; /* first: the registry's link is the connection (store_conns.h) */
     sqlite3 *db;
     sqlite3_stmt *ctl[CTL_COUNT];
     aitbc_stmt *cache[STORE_CACHE_BUCKETS];
-    struct aitbc_txn txn;
-    store_conn *next; /* registry (every open connection, for store_close) */
+    aitbc_txn txn;
 };
 
 /** @brief The calling thread's connection, opened on first use; NULL if the store is closed. */
@@ -60,8 +50,6 @@ int store_exec(store_conn *c, const char *sql);
 int store_map_error(store_conn *c, int rc, const char *sql);
 /** @brief Finalize every cached statement of a connection. */
 void store_cache_clear(store_conn *c);
-/** @brief Create host_schema if missing (store_open). */
-int store_schema_init(store_conn *c);
 /** @brief Run one transaction control statement (cached). 0, AITBC_EBUSY or AITBC_EIO (logged). */
 int store_ctl(store_conn *c, int which);
 /** @brief Take / give back the process's write turn (held by an open write transaction). */
@@ -69,6 +57,23 @@ int store_writer_lock(void);
 void store_writer_unlock(void);
 /** @brief Busy timeout in ms of the open store. */
 int store_busy_ms(void);
+
+extern const store_txn_ops store_sqlite_txn_ops;
+
+/* ---- the driver's entries (store_driver.h), in store_sqlite.c and store_stmt.c ---- */
+aitbc_txn *sq_txn_begin(int mode);
+aitbc_stmt *sq_stmt(aitbc_txn *t, const char *sql);
+int sq_bind_int64(aitbc_stmt *s, int idx, int64_t v);
+int sq_bind_text(aitbc_stmt *s, int idx, const char *text);
+int sq_bind_blob(aitbc_stmt *s, int idx, const void *data, size_t len);
+int sq_bind_null(aitbc_stmt *s, int idx);
+int sq_step(aitbc_stmt *s);
+int64_t sq_col_int64(aitbc_stmt *s, int col);
+const char *sq_col_text(aitbc_stmt *s, int col);
+const void *sq_col_blob(aitbc_stmt *s, int col, size_t *len);
+int sq_col_is_null(aitbc_stmt *s, int col);
+int64_t sq_changes(aitbc_stmt *s);
+void sq_stmt_done(aitbc_stmt *s);
 
 /* ---- store_checkpoint.c: WAL checkpoints off the commit path ---- */
 /** @brief Count a commit (cheap): the checkpointer looks only after commits. Also adds the
@@ -78,8 +83,5 @@ void store_ckpt_note_commit(store_conn *c);
 int store_ckpt_start(void);
 /** @brief Stop and join it (store_close, before the connections close). */
 void store_ckpt_stop(void);
-
-/** @brief Wall clock ms (local: the SDK helper may not be linked into every test). */
-int64_t store_wall_ms(void);
 
 #endif

@@ -1,14 +1,14 @@
 /* Storage driver, SQLite: one database file in WAL mode, one connection per thread, nested
  * transactions on that connection. Statements and their cache live in store_stmt.c, migrations in
- * store_migrate.c. A PostgreSQL driver would implement the same store_* functions of internal.h
- * (a connection per thread from a pool, the same nesting rules, SQLSTATE 23505 → AITBC_EEXIST).
+ * store_migrate.c (shared by both drivers). store.c calls it through store_sqlite_driver.
  *
- * Rules callers can rely on:
- * - A thread's connection is opened on its first use and closed by store_thread_done() (every
+ * Rules callers can rely on (the transaction rules are store_txn.c's, shared with the postgres
+ * driver; this file gives them SQLite's BEGIN/COMMIT/SAVEPOINT through store_sqlite_txn_ops):
+ * - A thread's connection is opened on its first use and closed by sq_thread_done() (every
  *   host thread calls it before exiting; the pthread key destructor catches the others) or by
- *   store_close(), which closes every connection. store_close() must run after every other thread
+ *   sq_close(), which closes every connection. sq_close() must run after every other thread
  *   that used the store has stopped.
- * - store_txn_begin(READ) is BEGIN DEFERRED, WRITE is BEGIN IMMEDIATE (the write lock is taken up
+ * - sq_txn_begin(READ) is BEGIN DEFERRED, WRITE is BEGIN IMMEDIATE (the write lock is taken up
  *   front, so two writers wait on busy_timeout instead of failing on upgrade). A begin on a
  *   thread that already has a transaction open nests (depth+1) and returns the same handle. A
  *   nested WRITE inside an outer READ is refused (NULL, logged): a deferred transaction cannot be
@@ -20,14 +20,13 @@
  *   allows one writer anyway, and a waiter woken by the mutex's hand-off starts at once, where
  *   SQLite's busy handler would sleep 1–100 ms between retries (the p99 of every write path).
  *   busy_timeout still covers other processes (the CLI, --verify-chain) and autocommit writes.
- * - store_txn_begin_scope() opens a WRITE transaction whose level 2 is a SAVEPOINT: a handler's
+ * - sq_txn_begin_scope() opens a WRITE transaction whose level 2 is a SAVEPOINT: a handler's
  *   own transactions inside the scope keep their meaning (a rollback undoes just that unit, a
  *   later begin starts clean), but nothing is durable before the scope's commit.
- * - store_stmt(NULL, sql) is allowed: the statement runs on the thread's connection in autocommit
+ * - sq_stmt(NULL, sql) is allowed: the statement runs on the thread's connection in autocommit
  *   mode (or inside the thread's open transaction, if any), handy for single reads. */
 #include <errno.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,20 +35,12 @@
 
 #include "store_priv.h"
 
-static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER; /* guards the registry and opening */
-static atomic_int g_open;
-static pthread_key_t g_key;
-static store_conn *g_conns; /* registry of open connections */
+static void conn_close(store_conn_link *l);
+static store_conns g_conns = STORE_CONNS_INIT(conn_close);
 static char g_path[PATH_MAX];
 static char g_sync[16];
 static int g_busy_ms;
 static pthread_mutex_t g_writer = PTHREAD_MUTEX_INITIALIZER; /* held by the open write txn */
-
-int64_t store_wall_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int store_map_error(store_conn *c, int rc, const char *sql) {
     switch (rc & 0xff) {
@@ -109,7 +100,8 @@ int store_ctl(store_conn *c, int which) {
 }
 
 /* Closes a connection that is no longer in the registry. */
-static void conn_close(store_conn *c) {
+static void conn_close(store_conn_link *l) {
+    store_conn *c = (store_conn *)l;
     for (int i = 0; i < CTL_COUNT; i++)
         sqlite3_finalize(c->ctl[i]);
     store_cache_clear(c);
@@ -117,36 +109,6 @@ static void conn_close(store_conn *c) {
     if (sqlite3_close(c->db) != SQLITE_OK)
         hlog("store", AITBC_LOG_ERROR, "closing a connection failed: %s", sqlite3_errmsg(c->db));
     free(c);
-}
-
-/* Unlinks c from the registry if it is still there (store_close may have taken it). */
-static int conn_unregister(store_conn *c) {
-    int found = 0;
-    pthread_mutex_lock(&g_lock);
-    for (store_conn **p = &g_conns; *p; p = &(*p)->next) {
-        if (*p == c) {
-            *p = c->next;
-            found = 1;
-            break;
-        }
-    }
-    pthread_mutex_unlock(&g_lock);
-    return found;
-}
-
-/* A thread leaving with its write transaction open (a bug, logged by the caller) must still let
- * the other writers go; closing the connection rolls the transaction back. */
-static void conn_release_writer(store_conn *c) {
-    if (c->txn.depth > 0 && c->txn.mode == AITBC_TXN_WRITE) pthread_mutex_unlock(&g_writer);
-}
-
-/* pthread key destructor: a thread exited without store_thread_done(). */
-static void conn_destructor(void *value) {
-    store_conn *c = value;
-    if (conn_unregister(c)) {
-        conn_release_writer(c);
-        conn_close(c);
-    }
 }
 
 static int conn_setup(store_conn *c) {
@@ -159,11 +121,12 @@ static int conn_setup(store_conn *c) {
     return store_exec(c, sql);
 }
 
-/* Opens a connection for the calling thread and registers it. Called with g_lock NOT held. */
+/* Opens a connection for the calling thread and registers it. */
 static store_conn *conn_open(void) {
     store_conn *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     c->txn.conn = c;
+    c->txn.ops = &store_sqlite_txn_ops;
     int rc = sqlite3_open_v2(
         g_path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
@@ -178,22 +141,14 @@ static store_conn *conn_open(void) {
         free(c);
         return NULL;
     }
-    pthread_mutex_lock(&g_lock);
-    c->next = g_conns;
-    g_conns = c;
-    pthread_setspecific(g_key, c);
-    pthread_mutex_unlock(&g_lock);
+    store_conns_add(&g_conns, &c->link, &c->txn);
     return c;
 }
 
 store_conn *store_conn_get(void) {
-    /* Lock-free on the hot path: only store_open/store_close change g_key, with no user running. */
-    if (!atomic_load(&g_open)) {
-        hlog("store", AITBC_LOG_ERROR, "storage used while not open");
-        return NULL;
-    }
-    store_conn *c = pthread_getspecific(g_key);
-    return c ? c : conn_open();
+    int closed;
+    store_conn *c = (store_conn *)store_conns_mine(&g_conns, &closed);
+    return c || closed ? c : conn_open();
 }
 
 static const char *sync_value(const char *s) {
@@ -203,13 +158,10 @@ static const char *sync_value(const char *s) {
     return NULL;
 }
 
-/* Balances, keys and the node's identity live here: owner only, even when the directory or the
- * files existed before with looser modes (SQLite's -wal/-shm copy the database file's mode). */
+/* Balances live here: owner only, even when the files existed before with looser modes
+ * (SQLite's -wal/-shm copy the database file's mode). store.c does the same for data_dir. */
 static void restrict_files(const host_settings *set) {
     static const char *const suffixes[] = {"", "-wal", "-shm"};
-    if (set->data_dir[0] && chmod(set->data_dir, 0700) != 0 && errno != ENOENT)
-        hlog("store", AITBC_LOG_WARN, "cannot make %s owner-only: %s", set->data_dir,
-             strerror(errno));
     for (size_t i = 0; i < sizeof suffixes / sizeof *suffixes; i++) {
         char path[PATH_MAX + 8];
         snprintf(path, sizeof path, "%s%s", set->db_path, suffixes[i]);
@@ -220,31 +172,24 @@ static void restrict_files(const host_settings *set) {
 
 /** @brief Open the database of the settings (WAL, pragmas, host_schema); the caller's connection
  *  stays open. 0, AITBC_EINVAL for bad settings, AITBC_EIO when the file cannot be used. */
-int store_open(const host_settings *set) {
+static void sq_close(void);
+
+static int sq_open(const host_settings *set) {
     const char *sync = sync_value(set->db_synchronous);
     if (!sync || !set->db_path[0]) {
         hlog("store", AITBC_LOG_ERROR, "bad storage settings (path '%s', synchronous '%s')",
              set->db_path, set->db_synchronous);
         return AITBC_EINVAL;
     }
-    pthread_mutex_lock(&g_lock);
-    if (g_open) {
-        pthread_mutex_unlock(&g_lock);
-        hlog("store", AITBC_LOG_ERROR, "store_open: already open");
-        return AITBC_EINVAL;
-    }
-    if (pthread_key_create(&g_key, conn_destructor) != 0) {
-        pthread_mutex_unlock(&g_lock);
-        return AITBC_EIO;
-    }
-    /* Process-wide memory accounting takes a global mutex on every allocation; we never read
+    int rc = store_conns_start(&g_conns);
+    if (rc != 0) return rc;
+    /* No other thread uses the store before store_open returns: the settings need no lock.
+     * Process-wide memory accounting takes a global mutex on every allocation; we never read
      * it. Refused (harmlessly) once SQLite is initialised, e.g. on a second store_open. */
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     snprintf(g_path, sizeof g_path, "%s", set->db_path);
     snprintf(g_sync, sizeof g_sync, "%s", sync);
     g_busy_ms = set->db_busy_timeout_ms > 0 ? set->db_busy_timeout_ms : 5000;
-    g_open = 1;
-    pthread_mutex_unlock(&g_lock);
 
     store_conn *c = conn_open();
     restrict_files(set);
@@ -257,9 +202,9 @@ int store_open(const host_settings *set) {
         wal = mode && !strcmp(mode, "wal");
     }
     sqlite3_finalize(st);
-    if (!wal || store_schema_init(c) != 0 || store_ckpt_start() != 0) {
+    if (!wal || store_exec(c, STORE_HOST_SCHEMA_SQL) != 0 || store_ckpt_start() != 0) {
         if (c && !wal) hlog("store", AITBC_LOG_ERROR, "%s: cannot switch to WAL mode", g_path);
-        store_close();
+        sq_close();
         return AITBC_EIO;
     }
     hlog("store", AITBC_LOG_DEBUG, "opened %s (WAL, synchronous=%s, busy_timeout=%dms)", g_path,
@@ -268,50 +213,18 @@ int store_open(const host_settings *set) {
 }
 
 /** @brief Close every connection (all other users must have stopped) and forget the settings. */
-void store_close(void) {
+static void sq_close(void) {
     store_ckpt_stop(); /* it uses a connection of its own */
-    pthread_mutex_lock(&g_lock);
-    if (!g_open) {
-        pthread_mutex_unlock(&g_lock);
-        return;
-    }
-    store_conn *list = g_conns;
-    g_conns = NULL;
-    g_open = 0;
-    /* Deleting the key means no destructor runs later for a connection freed here. */
-    pthread_key_delete(g_key);
-    pthread_mutex_unlock(&g_lock);
-    while (list) {
-        store_conn *next = list->next;
-        if (list->txn.depth > 0)
-            hlog("store", AITBC_LOG_WARN,
-                 "closing a connection with an open transaction "
-                 "(rolled back)");
-        conn_close(list);
-        list = next;
-    }
+    store_conns_stop(&g_conns);
 }
 
 /** @brief Close the calling thread's connection, if it has one (call before a thread exits). */
-void store_thread_done(void) {
-    pthread_mutex_lock(&g_lock);
-    store_conn *c = g_open ? pthread_getspecific(g_key) : NULL;
-    if (c) pthread_setspecific(g_key, NULL);
-    pthread_mutex_unlock(&g_lock);
-    if (c && conn_unregister(c)) {
-        if (c->txn.depth > 0)
-            hlog("store", AITBC_LOG_WARN, "thread ended inside a transaction (rolled back)");
-        conn_release_writer(c);
-        conn_close(c);
-    }
+static void sq_thread_done(void) {
+    store_conns_thread_done(&g_conns);
 }
 
 /* Waits for the writer turn as long as SQLite would wait for its lock (busy_timeout), so a stuck
  * writer shows up as a busy error, never as a silent deadlock. */
-const char *store_driver_name(void) {
-    return "sqlite";
-}
-
 int store_busy_ms(void) {
     return g_busy_ms;
 }
@@ -327,221 +240,116 @@ int store_writer_lock(void) {
     return AITBC_EBUSY;
 }
 
-/** @brief Begin (or nest into) the calling thread's transaction. NULL on error (logged). */
-aitbc_txn *store_txn_begin(int mode) {
-    store_conn *c = store_conn_get();
-    if (!c) return NULL;
-    aitbc_txn *t = &c->txn;
-    if (t->depth > 0) {
-        if (t->scoped && t->depth == 1) {
-            if (store_exec(c, "SAVEPOINT aitbc_scope") != 0) return NULL;
-            t->depth = 2;
-            return t;
-        }
-        if (mode == AITBC_TXN_WRITE && t->mode == AITBC_TXN_READ) {
-            hlog("store", AITBC_LOG_ERROR,
-                 "a WRITE transaction cannot nest inside a READ one: "
-                 "begin the outer transaction as WRITE");
-            return NULL;
-        }
-        if (t->batch && t->depth == 1) {
-            /* Inside the writer's batch a caller's outermost level is a savepoint of its own. */
-            if (store_ctl(c, CTL_SAVEPOINT) != 0) return NULL;
-            t->failed = 0;
-        }
-        t->depth++;
-        return t;
-    }
-    int write = mode == AITBC_TXN_WRITE;
-    if (write && store_writer_lock() != 0) return NULL;
-    if (store_ctl(c, write ? CTL_BEGIN_WRITE : CTL_BEGIN_READ) != 0) {
-        if (write) pthread_mutex_unlock(&g_writer);
-        return NULL;
-    }
-    t->depth = 1;
-    t->mode = write ? AITBC_TXN_WRITE : AITBC_TXN_READ;
-    t->failed = 0;
-    t->scoped = 0;
-    return t;
+/* ---- the server side of the shared transaction model (store_txn.c) ---- */
+static int txn_owned(const aitbc_txn *t) {
+    return store_conns_owned(&g_conns, t);
 }
 
-aitbc_txn *store_txn_begin_scope(void) {
-    store_conn *c = store_conn_get();
-    if (!c) return NULL;
-    if (c->txn.depth > 0) {
-        hlog("store", AITBC_LOG_ERROR, "a scope must be the outermost transaction");
-        return NULL;
-    }
-    aitbc_txn *t = store_txn_begin(AITBC_TXN_WRITE);
-    if (t) t->scoped = 1;
-    return t;
+static int txn_begin(void *conn, int write) {
+    return store_ctl(conn, write ? CTL_BEGIN_WRITE : CTL_BEGIN_READ);
 }
 
-/* Level 2 of a scope ends: undo or keep its savepoint. SQLite may have ended the whole
- * transaction after an error; then the scope fails as a whole. */
-static int scope_unit_end(aitbc_txn *t, int keep) {
-    t->depth = 1;
-    int failed = t->failed || !keep;
-    t->failed = 0;
-    if (sqlite3_get_autocommit(t->conn->db)) {
-        t->failed = 1;
-        return AITBC_EIO;
-    }
-    int rc = failed ? store_exec(t->conn, "ROLLBACK TO aitbc_scope; RELEASE aitbc_scope")
-                    : store_exec(t->conn, "RELEASE aitbc_scope");
-    if (rc != 0) t->failed = 1;
-    return failed ? AITBC_EIO : rc;
-}
-
-/* Whether t is the calling thread's open transaction (handles never cross threads). */
-static int txn_valid(aitbc_txn *t) {
-    return t && t->depth > 0 && atomic_load(&g_open) && pthread_getspecific(g_key) == t->conn;
-}
-
-/* The outermost level has ended (committed or rolled back): the next writer may go. */
-static void txn_ended(aitbc_txn *t) {
-    if (t->mode == AITBC_TXN_WRITE) pthread_mutex_unlock(&g_writer);
+static int txn_commit(void *conn) {
+    return store_ctl(conn, CTL_COMMIT);
 }
 
 /* Ends the SQL transaction with ROLLBACK unless SQLite already ended it (some errors do). */
-static void txn_abort(aitbc_txn *t) {
-    if (!sqlite3_get_autocommit(t->conn->db)) store_ctl(t->conn, CTL_ROLLBACK);
-    t->failed = 0;
-    txn_ended(t);
+static void txn_abort(void *conn) {
+    store_conn *c = conn;
+    if (!sqlite3_get_autocommit(c->db)) store_ctl(c, CTL_ROLLBACK);
 }
 
-/* A caller's outermost level inside the batch ended: keep its work (RELEASE) or undo only it
- * (ROLLBACK TO, then RELEASE). 0 or AITBC_EIO. */
-static int savepoint_end(aitbc_txn *t) {
-    int failed = t->failed;
-    t->failed = 0;
-    if (failed) {
-        store_ctl(t->conn, CTL_ROLLBACK_TO);
-        store_ctl(t->conn, CTL_RELEASE);
-        return AITBC_EIO;
-    }
-    if (store_ctl(t->conn, CTL_RELEASE) != 0) {
-        store_ctl(t->conn, CTL_ROLLBACK_TO);
-        store_ctl(t->conn, CTL_RELEASE);
-        return AITBC_EIO;
-    }
-    return 0;
+static int txn_usable(void *conn) {
+    return !sqlite3_get_autocommit(((store_conn *)conn)->db);
 }
 
-/** @brief Close one level; the outermost COMMITs. 0, AITBC_EIO (failed/rolled back) or
- *  AITBC_EBUSY. The level is closed whatever the result. */
-int store_txn_commit(aitbc_txn *t) {
-    if (!txn_valid(t)) {
-        hlog("store", AITBC_LOG_ERROR, "commit of a transaction that is not open on this thread");
-        return AITBC_EINVAL;
-    }
-    if (t->scoped && t->depth == 2) return scope_unit_end(t, 1);
-    if (t->batch && t->depth == 1) {
-        hlog("store", AITBC_LOG_ERROR, "commit without a begin inside the writer's batch");
-        return AITBC_EINVAL;
-    }
-    if (--t->depth > 0) {
-        if (t->batch && t->depth == 1) return savepoint_end(t);
-        return t->failed ? AITBC_EIO : 0;
-    }
-    t->scoped = 0;
-    if (t->failed) {
-        txn_abort(t);
-        return AITBC_EIO;
-    }
-    if (sqlite3_get_autocommit(t->conn->db)) {
-        /* SQLite rolled the transaction back itself after an error (e.g. I/O, full disk). */
-        hlog("store", AITBC_LOG_ERROR, "commit: the transaction was already rolled back");
-        txn_ended(t);
-        return AITBC_EIO;
-    }
-    int rc = store_ctl(t->conn, CTL_COMMIT);
-    if (rc != 0) {
-        txn_abort(t);
-        return rc;
-    }
-    if (t->mode == AITBC_TXN_WRITE) store_ckpt_note_commit(t->conn);
-    txn_ended(t);
-    return 0;
-}
-
-/** @brief Roll back: marks the whole transaction failed; the SQL transaction ends with the
- *  outermost level. */
-void store_txn_rollback(aitbc_txn *t) {
-    if (!txn_valid(t)) {
-        hlog("store", AITBC_LOG_ERROR, "rollback of a transaction that is not open on this thread");
-        return;
-    }
-    if (t->batch && t->depth == 1) {
-        hlog("store", AITBC_LOG_ERROR, "rollback without a begin inside the writer's batch");
-        return;
-    }
-    if (t->scoped && t->depth == 2) {
-        scope_unit_end(t, 0);
-        return;
-    }
-    t->failed = 1;
-    if (--t->depth == 0) {
-        t->scoped = 0;
-        txn_abort(t);
-    } else if (t->batch && t->depth == 1) {
-        savepoint_end(t);
+static int txn_ctl(void *conn, int which) {
+    switch (which) {
+    case TXN_SP_BEGIN:
+        return store_ctl(conn, CTL_SAVEPOINT);
+    case TXN_SP_RELEASE:
+        return store_ctl(conn, CTL_RELEASE);
+    case TXN_SP_UNDO:
+        store_ctl(conn, CTL_ROLLBACK_TO);
+        return store_ctl(conn, CTL_RELEASE);
+    case TXN_SCOPE_BEGIN:
+        return store_exec(conn, "SAVEPOINT aitbc_scope");
+    case TXN_SCOPE_RELEASE:
+        return store_exec(conn, "RELEASE aitbc_scope");
+    default:
+        return store_exec(conn, "ROLLBACK TO aitbc_scope; RELEASE aitbc_scope");
     }
 }
 
-/** @brief The writer's shared transaction: BEGIN IMMEDIATE on the calling thread, which must have
- *  none open. Until store_batch_end every outermost txn_begin on this thread is a savepoint. */
-int store_batch_begin(void) {
+static void txn_committed(void *conn, int write) {
+    if (write) store_ckpt_note_commit(conn);
+}
+
+const store_txn_ops store_sqlite_txn_ops = {
+    .owned = txn_owned,
+    .writer_lock = store_writer_lock,
+    .writer_unlock = store_writer_unlock,
+    .begin = txn_begin,
+    .commit = txn_commit,
+    .abort = txn_abort,
+    .usable = txn_usable,
+    .ctl = txn_ctl,
+    .committed = txn_committed,
+};
+
+/* The calling thread's transaction (inside its connection); NULL when the store is unusable. */
+static aitbc_txn *my_txn(void) {
     store_conn *c = store_conn_get();
-    if (!c) return AITBC_EIO;
-    aitbc_txn *t = &c->txn;
-    if (t->depth > 0) {
-        hlog("store", AITBC_LOG_ERROR, "batch begun inside an open transaction");
-        return AITBC_EINVAL;
-    }
-    if (store_writer_lock() != 0) return AITBC_EBUSY;
-    int rc = store_ctl(c, CTL_BEGIN_WRITE);
-    if (rc != 0) {
-        store_writer_unlock();
-        return rc;
-    }
-    t->depth = 1;
-    t->mode = AITBC_TXN_WRITE;
-    t->failed = 0;
-    t->batch = 1;
-    return 0;
+    return c ? &c->txn : NULL;
 }
 
-/** @brief After one piece of work in the batch: close any level it left open (a bug, logged;
- *  its work is rolled back). 0 while the batch can go on, AITBC_EIO once SQLite has ended the
- *  transaction itself (I/O error, full disk): then only store_batch_end may follow. */
-int store_batch_check(void) {
-    store_conn *c = store_conn_get();
-    if (!c || !c->txn.batch) return AITBC_EINVAL;
-    aitbc_txn *t = &c->txn;
-    if (t->depth > 1) {
-        hlog("store", AITBC_LOG_ERROR, "a write left %d transaction level(s) open: rolled back",
-             t->depth - 1);
-        t->depth = 1;
-        t->failed = 1;
-        savepoint_end(t);
-    }
-    return sqlite3_get_autocommit(c->db) ? AITBC_EIO : 0;
+aitbc_txn *sq_txn_begin(int mode) {
+    return store_txn_begin_on(my_txn(), mode);
 }
 
-/** @brief End the batch: COMMIT when commit is nonzero (else ROLLBACK). 0 when committed;
- *  AITBC_EIO/AITBC_EBUSY when nothing of the batch is kept. The write turn is given back. */
-int store_batch_end(int commit) {
-    store_conn *c = store_conn_get();
-    if (!c || !c->txn.batch) return AITBC_EINVAL;
-    aitbc_txn *t = &c->txn;
-    int rc = AITBC_EIO;
-    if (commit && !sqlite3_get_autocommit(c->db)) rc = store_ctl(c, CTL_COMMIT);
-    if (rc != 0 && !sqlite3_get_autocommit(c->db)) store_ctl(c, CTL_ROLLBACK);
-    t->depth = 0;
-    t->batch = 0;
-    t->failed = 0;
-    store_writer_unlock();
-    if (rc == 0) store_ckpt_note_commit(c);
-    return rc;
+static aitbc_txn *sq_txn_begin_scope(void) {
+    return store_txn_begin_scope_on(my_txn());
 }
+
+static int sq_batch_begin(void) {
+    return store_batch_begin_on(my_txn());
+}
+
+static int sq_batch_check(void) {
+    return store_batch_check_on(my_txn());
+}
+
+static int sq_batch_end(int commit) {
+    return store_batch_end_on(my_txn(), commit);
+}
+
+static int sq_txn_exec(aitbc_txn *t, const char *sql) {
+    return txn_owned(t) ? store_exec(t->conn, sql) : AITBC_EINVAL;
+}
+
+const store_driver store_sqlite_driver = {
+    .name = "sqlite",
+    .open = sq_open,
+    .close = sq_close,
+    .thread_done = sq_thread_done,
+    .txn_begin = sq_txn_begin,
+    .txn_begin_scope = sq_txn_begin_scope,
+    .txn_commit = store_txn_commit_on,
+    .txn_rollback = store_txn_rollback_on,
+    .txn_exec = sq_txn_exec,
+    .stmt = sq_stmt,
+    .bind_int64 = sq_bind_int64,
+    .bind_text = sq_bind_text,
+    .bind_blob = sq_bind_blob,
+    .bind_null = sq_bind_null,
+    .step = sq_step,
+    .col_int64 = sq_col_int64,
+    .col_text = sq_col_text,
+    .col_blob = sq_col_blob,
+    .col_is_null = sq_col_is_null,
+    .changes = sq_changes,
+    .stmt_done = sq_stmt_done,
+    .batch_begin = sq_batch_begin,
+    .batch_check = sq_batch_check,
+    .batch_end = sq_batch_end,
+};

@@ -55,7 +55,7 @@ static aitbc_stmt *stmt_prepare(store_conn *c, const char *sql, unsigned h) {
 /** @brief A ready statement for sql on the calling thread's connection. txn may be NULL
  *  (autocommit, or the thread's open transaction); otherwise it must be this thread's open
  *  transaction. NULL on error (logged). Return it with store_stmt_done. */
-aitbc_stmt *store_stmt(aitbc_txn *t, const char *sql) {
+aitbc_stmt *sq_stmt(aitbc_txn *t, const char *sql) {
     if (!sql) return NULL;
     store_conn *c = store_conn_get();
     if (!c) return NULL;
@@ -88,32 +88,32 @@ static int bind_result(aitbc_stmt *s, int rc) {
 }
 
 /** @brief Bind a 64-bit integer (1-based index). */
-int store_bind_int64(aitbc_stmt *s, int idx, int64_t v) {
+int sq_bind_int64(aitbc_stmt *s, int idx, int64_t v) {
     return s ? bind_result(s, sqlite3_bind_int64(s->st, idx, v)) : AITBC_EINVAL;
 }
 
 /** @brief Bind text (copied); NULL binds SQL NULL. */
-int store_bind_text(aitbc_stmt *s, int idx, const char *text) {
+int sq_bind_text(aitbc_stmt *s, int idx, const char *text) {
     if (!s) return AITBC_EINVAL;
     if (!text) return bind_result(s, sqlite3_bind_null(s->st, idx));
     return bind_result(s, sqlite3_bind_text(s->st, idx, text, -1, SQLITE_TRANSIENT));
 }
 
 /** @brief Bind a blob (copied); a zero length binds an empty blob, not NULL. */
-int store_bind_blob(aitbc_stmt *s, int idx, const void *data, size_t len) {
+int sq_bind_blob(aitbc_stmt *s, int idx, const void *data, size_t len) {
     if (!s || (len && !data)) return AITBC_EINVAL;
     if (!len) return bind_result(s, sqlite3_bind_zeroblob(s->st, idx, 0));
     return bind_result(s, sqlite3_bind_blob64(s->st, idx, data, len, SQLITE_TRANSIENT));
 }
 
 /** @brief Bind SQL NULL. */
-int store_bind_null(aitbc_stmt *s, int idx) {
+int sq_bind_null(aitbc_stmt *s, int idx) {
     return s ? bind_result(s, sqlite3_bind_null(s->st, idx)) : AITBC_EINVAL;
 }
 
 /** @brief Step: AITBC_ROW, AITBC_DONE, AITBC_EEXIST (UNIQUE/PRIMARY KEY), AITBC_EBUSY, AITBC_EIO.
  */
-int store_step(aitbc_stmt *s) {
+int sq_step(aitbc_stmt *s) {
     if (!s) return AITBC_EINVAL;
     int rc = sqlite3_step(s->st);
     if (rc == SQLITE_ROW) return AITBC_ROW;
@@ -122,17 +122,17 @@ int store_step(aitbc_stmt *s) {
 }
 
 /** @brief Column as int64 (0-based; 0 for NULL). */
-int64_t store_col_int64(aitbc_stmt *s, int col) {
+int64_t sq_col_int64(aitbc_stmt *s, int col) {
     return s ? sqlite3_column_int64(s->st, col) : 0;
 }
 
 /** @brief Column as text, NULL for SQL NULL; borrowed until the next step or stmt_done. */
-const char *store_col_text(aitbc_stmt *s, int col) {
+const char *sq_col_text(aitbc_stmt *s, int col) {
     return s ? (const char *)sqlite3_column_text(s->st, col) : NULL;
 }
 
 /** @brief Column as bytes; NULL for SQL NULL, a valid pointer (len 0) for an empty blob. */
-const void *store_col_blob(aitbc_stmt *s, int col, size_t *len) {
+const void *sq_col_blob(aitbc_stmt *s, int col, size_t *len) {
     static const char empty[1];
     if (len) *len = 0;
     if (!s || sqlite3_column_type(s->st, col) == SQLITE_NULL) return NULL;
@@ -143,17 +143,17 @@ const void *store_col_blob(aitbc_stmt *s, int col, size_t *len) {
 }
 
 /** @brief 1 if the column is SQL NULL. */
-int store_col_is_null(aitbc_stmt *s, int col) {
+int sq_col_is_null(aitbc_stmt *s, int col) {
     return !s || sqlite3_column_type(s->st, col) == SQLITE_NULL;
 }
 
 /** @brief Rows changed by the most recent write on the statement's connection. */
-int64_t store_changes(aitbc_stmt *s) {
+int64_t sq_changes(aitbc_stmt *s) {
     return s ? sqlite3_changes64(s->conn->db) : 0;
 }
 
 /** @brief Reset, clear bindings and return the statement to its connection's cache. */
-void store_stmt_done(aitbc_stmt *s) {
+void sq_stmt_done(aitbc_stmt *s) {
     if (!s) return;
     sqlite3_reset(s->st);
     sqlite3_clear_bindings(s->st);

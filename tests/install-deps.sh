@@ -1,7 +1,9 @@
 #!/bin/sh
 # Installs everything AITBC needs to build, run and test on Debian 12 (bookworm). Tesseract is the
-# OCR compute backend's engine. nodejs (with its npm) and chromium are for the tests only: an
-# independent Ed25519 + RFC 8785 check of receipts, and the browser tests.
+# OCR compute backend's engine; libpq the PostgreSQL storage driver's client. The postgresql
+# server, nodejs (with its npm) and chromium are for the tests only: the second, PostgreSQL pass
+# of the integration tests (tests/pg/cluster.sh), an independent Ed25519 + RFC 8785 check of
+# receipts, and the browser tests.
 set -eu
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
@@ -10,7 +12,7 @@ $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
     build-essential cmake pkg-config ca-certificates clang-format \
     libmicrohttpd-dev libwebsockets-dev libcjson-dev libyaml-dev libsqlite3-dev \
-    libsodium-dev libcurl4-openssl-dev libcmocka-dev \
+    libsodium-dev libcurl4-openssl-dev libcmocka-dev libpq-dev postgresql \
     libtesseract-dev libleptonica-dev tesseract-ocr tesseract-ocr-eng \
     nodejs chromium >/dev/null
 # promtool, which lints /metrics and the alert rules in the tests, taken out of Debian's prometheus

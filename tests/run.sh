@@ -1,7 +1,7 @@
 #!/bin/sh
-# The whole test suite, three times: a normal build, everything under AddressSanitizer +
-# UndefinedBehaviorSanitizer (plugins included), and under ThreadSanitizer. Exits non-zero on the
-# first failure.
+# The whole test suite, three times: a normal build (its integration tests a second time on
+# PostgreSQL), everything under AddressSanitizer + UndefinedBehaviorSanitizer (plugins included),
+# and under ThreadSanitizer. Exits non-zero on the first failure.
 set -eu
 cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
@@ -14,6 +14,15 @@ fi
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAITBC_WERROR=ON >/dev/null
 cmake --build build -j"$jobs"
 ctest --test-dir build --output-on-failure -j"$jobs"
+# The integration tests (and the postgres driver's own test) once more on PostgreSQL: a throwaway
+# cluster on a loopback port, every host in a schema of its own (tests/integration/harness.c).
+pgdir=$(mktemp -d /tmp/aitbc-pg-XXXXXX)
+pgport=${AITBC_TEST_PG_PORT:-55439}
+trap 'tests/pg/cluster.sh stop "$pgdir" "$pgport"' EXIT
+dsn=$(tests/pg/cluster.sh start "$pgdir" "$pgport")
+AITBC_TEST_PG_DSN="$dsn" ctest --test-dir build --output-on-failure -j"$jobs" -L 'integration|pg'
+tests/pg/cluster.sh stop "$pgdir" "$pgport"
+trap - EXIT
 
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DAITBC_SANITIZE=ON -DAITBC_WERROR=ON >/dev/null
 cmake --build build-asan -j"$jobs"

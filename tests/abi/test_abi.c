@@ -382,6 +382,19 @@ static void test_check_config(void **s) {
     assert_int_equal(r.status, 1);
     assert_contains(r.err, "c.yaml:5: 'synchronous' must be off|normal|full");
     run_free(&r);
+
+    /* The storage in effect is printed; a postgres dsn without its password (nothing connects). */
+    write_config("  abi-good: { greeting: hi }\nstorage:\n  driver: postgres\n"
+                 "  dsn: \"host=db.example port=5433 user=aitbc password=hunter22 dbname=aitbc\"\n"
+                 "  pool: 7\n");
+    reap(spawn(args), &r);
+    assert_int_equal(r.status, 0);
+    assert_contains(r.out, "storage: postgres dsn \"");
+    assert_contains(r.out, "host=db.example port=5433");
+    assert_contains(r.out, "(pool 7, busy_timeout_ms 5000)");
+    assert_null(strstr(r.out, "hunter22"));
+    assert_null(strstr(r.err, "hunter22"));
+    run_free(&r);
 }
 
 /* The schema's default and bounds (1.2): the host refuses a value outside them naming plugin,

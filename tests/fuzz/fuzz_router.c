@@ -83,7 +83,8 @@ static void setup(void) {
 
 #define MAX_SEGS 32
 
-/* Reference decode of one segment: %XX only, no NUL, '+' stays. -1 if it can match nothing. */
+/* Reference decode of one segment: %XX only, no NUL, UTF-8, '+' stays. -1 if it can match
+ * nothing. */
 static int ref_decode(const char *s, size_t len, char *out) {
     size_t o = 0;
     for (size_t i = 0; i < len; i++) {
@@ -103,6 +104,7 @@ static int ref_decode(const char *s, size_t len, char *out) {
         i += 2;
     }
     out[o] = '\0';
+    if (!aitbc_utf8_valid(out, o)) return -1; /* not UTF-8: matches nothing either */
     return 0;
 }
 

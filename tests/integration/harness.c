@@ -7,6 +7,8 @@
 #include <aitbc/util.h>
 
 #include <curl/curl.h>
+#include <libpq-fe.h>
+#include <sqlite3.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -107,6 +109,116 @@ static const char *th_db_dir(const th_host *h) {
     return h->db_dir[0] ? h->db_dir : h->dir;
 }
 
+int th_on_postgres(void) {
+    const char *pg = getenv("AITBC_TEST_PG_DSN");
+    return pg && *pg;
+}
+
+/* With AITBC_TEST_PG_DSN set, each data dir gets its own schema, named after the dir (so a host
+ * restarted on the same dir, or started later with th_start_in, finds its data again), created
+ * here if missing. 0 or -1 (printed). */
+/* The server's notices ("schema … already exists, skipping") are no test output. */
+static void pg_quiet(void *arg, const char *message) {
+    (void)arg;
+    (void)message;
+}
+
+static PGconn *pg_connect(const char *dsn) {
+    PGconn *db = PQconnectdb(dsn);
+    if (db) PQsetNoticeProcessor(db, pg_quiet, NULL);
+    return db;
+}
+
+static int pg_schema_for(const char *dir, char *out, size_t cap) {
+    uint64_t h = 1469598103934665603ull; /* FNV-1a 64 */
+    for (const char *p = dir; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    snprintf(out, cap, "t_%016llx", (unsigned long long)h);
+    PGconn *db = pg_connect(getenv("AITBC_TEST_PG_DSN"));
+    char sql[96];
+    snprintf(sql, sizeof sql, "CREATE SCHEMA IF NOT EXISTS %s", out);
+    PGresult *r = PQstatus(db) == CONNECTION_OK ? PQexec(db, sql) : NULL;
+    int ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (!ok) fprintf(stderr, "harness: cannot create schema %s: %s", out, PQerrorMessage(db));
+    PQclear(r);
+    PQfinish(db);
+    return ok ? 0 : -1;
+}
+
+int th_pg_terminate(const th_host *h) {
+    char schema[32], sql[160];
+    if (!th_on_postgres() || pg_schema_for(th_db_dir(h), schema, sizeof schema) != 0) return -1;
+    snprintf(sql, sizeof sql,
+             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+             " WHERE application_name = '%s'",
+             schema);
+    PGconn *db = pg_connect(getenv("AITBC_TEST_PG_DSN"));
+    PGresult *r = PQstatus(db) == CONNECTION_OK ? PQexec(db, sql) : NULL;
+    int n = r && PQresultStatus(r) == PGRES_TUPLES_OK ? atoi(PQgetvalue(r, 0, 0)) : -1;
+    if (n < 0) fprintf(stderr, "harness: %s: %s", sql, PQerrorMessage(db));
+    PQclear(r);
+    /* pg_terminate_backend only signals: wait until the sessions are gone. */
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM pg_stat_activity WHERE application_name = '%s'",
+             schema);
+    for (int i = 0; n > 0 && i < 500; i++) {
+        r = PQexec(db, sql);
+        int left = PQresultStatus(r) == PGRES_TUPLES_OK ? atoi(PQgetvalue(r, 0, 0)) : 0;
+        PQclear(r);
+        if (!left) break;
+        nap_ms(10);
+    }
+    PQfinish(db);
+    return n;
+}
+
+/* SQLite: the database file read-only; PostgreSQL: the host's schema, with `?` as $1. */
+int th_db_count(const th_host *h, const char *sql, const char *arg) {
+    int n = -1;
+    if (th_on_postgres()) {
+        char schema[32], dsn[2048], pgsql[1024];
+        if (pg_schema_for(th_db_dir(h), schema, sizeof schema) != 0) return -1;
+        snprintf(dsn, sizeof dsn, "%s options=-csearch_path=%s", getenv("AITBC_TEST_PG_DSN"),
+                 schema);
+        size_t o = 0;
+        for (const char *p = sql; *p && o + 3 < sizeof pgsql; p++) {
+            if (*p == '?') {
+                pgsql[o++] = '$';
+                pgsql[o++] = '1';
+            } else {
+                pgsql[o++] = *p;
+            }
+        }
+        pgsql[o] = '\0';
+        PGconn *db = pg_connect(dsn);
+        const char *vals[1] = {arg};
+        PGresult *r = PQstatus(db) == CONNECTION_OK
+                          ? PQexecParams(db, pgsql, arg ? 1 : 0, NULL, vals, NULL, NULL, 0)
+                          : NULL;
+        if (r && PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+            n = atoi(PQgetvalue(r, 0, 0));
+        else
+            fprintf(stderr, "harness: %s: %s", sql, PQerrorMessage(db));
+        PQclear(r);
+        PQfinish(db);
+        return n;
+    }
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/aitbc.db", th_db_dir(h));
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_busy_timeout(db, 5000) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
+        (!arg || sqlite3_bind_text(st, 1, arg, -1, SQLITE_TRANSIENT) == SQLITE_OK) &&
+        sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int(st, 0);
+    else
+        fprintf(stderr, "harness: %s: %s\n", sql, db ? sqlite3_errmsg(db) : "no database");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
 static int write_config(th_host *h, const char *plugins_yaml, const char *extra_yaml) {
     FILE *f = fopen(h->cfg, "w");
     if (!f) return -1;
@@ -115,7 +227,23 @@ static int write_config(th_host *h, const char *plugins_yaml, const char *extra_
             AITBC_TEST_PLUGIN_DIR, extra_path && *extra_path ? ":" : "",
             extra_path ? extra_path : "");
     if (!has_section(extra_yaml, "http")) fprintf(f, "http:\n  listen: \"127.0.0.1:0\"\n");
-    fprintf(f, "storage:\n  path: \"%s/aitbc.db\"\n", th_db_dir(h));
+    char schema[32];
+    const char *pg = getenv("AITBC_TEST_PG_DSN");
+    if (has_section(extra_yaml, "storage")) {
+        /* the test's own storage section (extra_yaml, below) */
+    } else if (pg && *pg) {
+        if (pg_schema_for(th_db_dir(h), schema, sizeof schema) != 0) {
+            fclose(f);
+            return -1;
+        }
+        /* application_name names the host's sessions, so th_pg_terminate finds them. */
+        fprintf(f,
+                "storage:\n  driver: postgres\n  dsn: \"%s options=-csearch_path=%s "
+                "application_name=%s\"\n",
+                pg, schema, schema);
+    } else {
+        fprintf(f, "storage:\n  path: \"%s/aitbc.db\"\n", th_db_dir(h));
+    }
     fprintf(f, "plugins:\n%s", plugins_yaml ? plugins_yaml : "");
     if (plugins_yaml && *plugins_yaml && plugins_yaml[strlen(plugins_yaml) - 1] != '\n')
         fputc('\n', f);

@@ -33,7 +33,8 @@ int th_kill(th_host *h);
  *  extra_yaml has its own http section), so peers configured with its URL reach it again.
  *  0, or -1 when it did not come up (its stderr is printed). */
 int th_restart(th_host *h, int same_port);
-/** Run aitbc-host once to completion with a config written as th_start writes it plus the
+/** Run aitbc-host once to completion with a config written as th_start writes it (a storage
+ *  or http section in extra_yaml replaces the harness's own) plus the
  *  extra arguments (NULL-terminated, e.g. {"--check-config", NULL}): for commands that exit by
  *  themselves. Returns the exit status (-1 if it could not run); *output (may be NULL) gets
  *  everything it printed, malloc'd. */
@@ -53,6 +54,16 @@ int th_end(th_host **h);
 void th_forget(th_host *h);
 
 int th_http_port(const th_host *h);
+/** 1 when AITBC_TEST_PG_DSN is set: hosts run on PostgreSQL, each data dir in its own schema
+ *  (a test that opens the SQLite file itself skips then). */
+int th_on_postgres(void);
+/** The integer a one-row query returns from h's database, as another process sees it (committed
+ *  rows only); sql may have one `?`, bound to arg as text. -1 on error (printed). */
+int th_db_count(const th_host *h, const char *sql, const char *arg);
+/** On PostgreSQL: end every server session of h's host (as a server restart or a network cut
+ *  would), and of hosts started beside it (they share its schema and session name); the number
+ *  ended, or -1 (not on PostgreSQL, or an error, printed). */
+int th_pg_terminate(const th_host *h);
 int th_ws_port(const th_host *h); /* 0 if no websocket section */
 const char *th_data_dir(const th_host *h);
 /** The host's process id while it runs (0 after it was reaped): for benches that read its

@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
-#include <sqlite3.h>
 
 #include "harness.h"
 
@@ -100,20 +99,10 @@ static int events_are(void *arg) {
     return state_of("events") == (double)*(long *)arg;
 }
 
-/* Committed rows (read-only look at the database file, as another process would see it). */
+/* Committed rows, as another process would see them. */
 static int row_count(const char *sql, const char *arg) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/aitbc.db", th_data_dir(H));
-    sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_busy_timeout(db, 5000);
-    sqlite3_stmt *st = NULL;
-    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-    if (arg) sqlite3_bind_text(st, 1, arg, -1, SQLITE_TRANSIENT);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    int n = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
+    int n = th_db_count(H, sql, arg);
+    assert_true(n >= 0);
     return n;
 }
 

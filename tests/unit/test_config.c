@@ -215,7 +215,10 @@ static void test_unknown_key_line(void **state) {
                           "unknown config key 'colour'");
     expect_settings_error("node: {}\nhttps: {}\n", 2, "unknown section 'https'");
     expect_settings_error("http:\n  listen: 127.0.0.1:1\n\n  treads: 4\n", 4, "'treads'");
-    expect_settings_error("storage: { driver: postgres }\n", 1, "'driver' must be sqlite");
+    expect_settings_error("storage: { driver: mysql }\n", 1, "'driver' must be sqlite|postgres");
+    expect_settings_error("storage: { driver: postgres }\n", 1, "needs storage.dsn");
+    expect_settings_error("storage:\n  driver: postgres\n  dsn: host=db\n  pool: 1\n", 4,
+                          "'pool' must be between 2 and 1000");
     expect_settings_error("node:\n  log_level: loud\n", 2, "'log_level' must be");
     expect_settings_error("node:\n  log_format: xml\n", 2, "'log_format' must be text|json");
     expect_settings_error("plugins:\n  hello: 3\n", 2, "plugin 'hello'");

@@ -93,6 +93,13 @@ static void test_params_decoded(void **state) {
     route_match_free(&m);
     assert_int_equal(router_match(r, "GET", "/v1/explorer/address/ab%2/tx/1", &m), ROUTE_NOT_FOUND);
     route_match_free(&m);
+    /* So do bytes that are not UTF-8; UTF-8 beyond ASCII is a value like any other. */
+    assert_int_equal(router_match(r, "GET", "/v1/explorer/address/%ff%fe/tx/1", &m),
+                     ROUTE_NOT_FOUND);
+    route_match_free(&m);
+    assert_int_equal(router_match(r, "GET", "/v1/explorer/address/%c3%a9/tx/1", &m), ROUTE_FOUND);
+    assert_string_equal(param(&m, "address"), "\xc3\xa9");
+    route_match_free(&m);
     /* Literal segments compare decoded. */
     assert_int_equal(router_match(r, "GET", "/v1/%65xplorer/address/x/tx/1", &m), ROUTE_FOUND);
     route_match_free(&m);

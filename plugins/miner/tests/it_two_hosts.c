@@ -151,8 +151,7 @@ static void test_revoked_elsewhere(void **st) {
 }
 
 int main(void) {
-    const char *pg = getenv("AITBC_TEST_PG_DSN");
-    if (!pg || !*pg) {
+    if (!th_on_postgres()) {
         fprintf(stderr, "it_two_hosts: needs AITBC_TEST_PG_DSN (several hosts share PostgreSQL "
                         "only); skipped\n");
         return 77;
