@@ -24,7 +24,9 @@ const char *http_req_param(aitbc_request *req, const char *name) {
     return NULL;
 }
 
-/* Parse the query string of the raw URI once, decoding names and values ('+' is a space). */
+/* Parse the query string of the raw URI once, decoding names and values ('+' is a space). A name
+ * or value that does not decode, or decodes to a NUL or to bytes that are not UTF-8, is the
+ * request's bad_query (answered 400): values reach SQL as text, which PostgreSQL wants UTF-8. */
 static void parse_query(aitbc_request *req) {
     req->q_parsed = 1;
     const char *qs = req->uri ? strchr(req->uri, '?') : NULL;
@@ -46,8 +48,10 @@ static void parse_query(aitbc_request *req) {
         size_t vlen = eq ? len - nlen - 1 : 0;
         if (nlen > 0) {
             char *name = malloc(nlen + 1), *value = malloc(vlen + 1);
-            if (name && value && router_url_decode(s, nlen, name, 1) >= 0 &&
-                router_url_decode(eq ? eq + 1 : "", vlen, value, 1) >= 0) {
+            long nl = name && value ? router_url_decode(s, nlen, name, 1) : -1;
+            long vl = nl >= 0 ? router_url_decode(eq ? eq + 1 : "", vlen, value, 1) : -1;
+            if (vl >= 0 && aitbc_utf8_valid(name, (size_t)nl) &&
+                aitbc_utf8_valid(value, (size_t)vl)) {
                 req->q[req->nq].name = name;
                 req->q[req->nq].value = value;
                 req->nq++;

@@ -293,7 +293,7 @@ static void idempotency_begin(aitbc_request *req) {
         break;
     case IDEM_BAD_KEY:
         http_error(req, 400, "invalid_argument", "Idempotency-Key",
-                   "Idempotency-Key must be 1 to 255 characters.");
+                   "Idempotency-Key must be 1 to 255 characters of UTF-8.");
         break;
     default:
         http_error(req, 500, "internal", NULL, "Internal error.");

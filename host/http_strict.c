@@ -56,7 +56,8 @@ int strict_head_check(aitbc_request *req) {
     const char *bad = http_req_bad_query(req);
     if (bad) {
         http_error(req, 400, "invalid_argument", bad,
-                   "The query parameter has a bad percent escape or a NUL (%%00).");
+                   "The query parameter has a bad percent escape, a NUL (%%00) or bytes that "
+                   "are not UTF-8.");
         return -1;
     }
     return 0;

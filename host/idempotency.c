@@ -140,7 +140,9 @@ idem_result idem_begin(const char *account, const char *route, const char *key, 
     *rec = NULL;
     *body_out = NULL;
     size_t key_len = strlen(key);
-    if (key_len == 0 || key_len > IDEM_KEY_MAX) return IDEM_BAD_KEY;
+    /* Stored as text: PostgreSQL takes only UTF-8. */
+    if (key_len == 0 || key_len > IDEM_KEY_MAX || !aitbc_utf8_valid(key, key_len))
+        return IDEM_BAD_KEY;
     char digest[65];
     if (body_digest(body, digest) != 0) return IDEM_ERROR;
     aitbc_txn *txn = store_txn_begin(AITBC_TXN_WRITE);

@@ -53,7 +53,9 @@ int store_load_key(auth_state *st, const char *key_id, kc_row *row) {
     aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
     if (!t) return AITBC_EIO;
     int rc = AITBC_EIO;
-    aitbc_stmt *s = api->stmt(t, "SELECT role, owner_address, key_hash, revoked_at IS NOT NULL"
+    /* revoked as 0/1: a bare `IS NOT NULL` is a boolean on PostgreSQL, not a number. */
+    aitbc_stmt *s = api->stmt(t, "SELECT role, owner_address, key_hash,"
+                                 " CASE WHEN revoked_at IS NOT NULL THEN 1 ELSE 0 END"
                                  " FROM auth_keys WHERE key_id = ?");
     if (s) {
         api->bind_text(s, 1, key_id);
@@ -186,9 +188,10 @@ void store_flush_used(auth_state *st, const kc_used *used, size_t n) {
     if (!t) return;
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
-        aitbc_stmt *s =
-            api->stmt(t, "UPDATE auth_keys SET last_used_at = max(coalesce(last_used_at, 0), ?)"
-                         " WHERE key_id = ?");
+        /* The later of the stored and the new time (scalar max() is SQLite's only). */
+        aitbc_stmt *s = api->stmt(
+            t, "UPDATE auth_keys SET last_used_at = CASE WHEN coalesce(last_used_at, 0) > ?1"
+               " THEN coalesce(last_used_at, 0) ELSE ?1 END WHERE key_id = ?2");
         if (!s) {
             rc = AITBC_EIO;
             break;
@@ -268,8 +271,10 @@ int store_list_keys(auth_state *st, unsigned role, const char *owner, int64_t af
     int rc = AITBC_EIO;
     aitbc_stmt *s = api->stmt(
         t, "SELECT key_id, role, label, owner_address, created_at, last_used_at, revoked_at"
-           " FROM auth_keys WHERE (?1 IS NULL OR role = ?1) AND (?2 IS NULL OR owner_address = ?2)"
-           " AND (?3 IS NULL OR created_at < ?3 OR (created_at = ?3 AND key_id < ?4))"
+           " FROM auth_keys WHERE (CAST(?1 AS TEXT) IS NULL OR role = ?1)"
+           " AND (CAST(?2 AS TEXT) IS NULL OR owner_address = ?2)"
+           " AND (CAST(?3 AS INTEGER) IS NULL OR created_at < ?3"
+           " OR (created_at = ?3 AND key_id < ?4))"
            " ORDER BY created_at DESC, key_id DESC LIMIT ?5");
     if (s) {
         if (role)

@@ -12,9 +12,15 @@ static const char k_zero_hash[] =
 
 int chain_state_root_db(chain_state *cs, aitbc_txn *t, char out[65]) {
     const aitbc_host_api *api = cs->api;
-    /* A full ordered pass over the balance table: O(accounts × assets) per block. */
-    aitbc_stmt *s = api->stmt(t, "SELECT address, asset, available, locked FROM chain_balances "
-                                 "WHERE available != 0 OR locked != 0 ORDER BY address, asset");
+    /* A full ordered pass over the balance table: O(accounts × assets) per block. The root hashes
+     * rows in bytewise order (--verify-chain sorts with strcmp): SQLite compares text bytewise,
+     * PostgreSQL by the database's collation unless told "C" (a clause SQLite lacks). */
+    aitbc_stmt *s =
+        api->stmt(t, cs->pg ? "SELECT address, asset, available, locked FROM chain_balances WHERE "
+                              "available != 0 OR locked != 0 ORDER BY address COLLATE \"C\", "
+                              "asset COLLATE \"C\""
+                            : "SELECT address, asset, available, locked FROM chain_balances "
+                              "WHERE available != 0 OR locked != 0 ORDER BY address, asset");
     if (!s) return AITBC_EIO;
     chain_sr sr;
     chain_sr_init(&sr);

@@ -179,6 +179,7 @@ static int chain_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **s
     *state = cs;
     cs->ctx = ctx;
     cs->api = api;
+    cs->pg = aitbc_store_is_postgres(api);
     pthread_mutex_init(&cs->seal_mu, NULL);
     pthread_mutex_init(&cs->views_mu, NULL);
     chain_ledger_init(cs);

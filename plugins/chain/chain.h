@@ -18,6 +18,7 @@
 typedef struct chain_state {
     aitbc_plugin_ctx *ctx;
     const aitbc_host_api *api;
+    int pg; /* PostgreSQL storage: the state root's bytewise order is spelled out (README) */
     chain_asset assets[CHAIN_MAX_ASSETS];
     size_t nassets;
     int64_t block_interval_ms;    /* producer period */

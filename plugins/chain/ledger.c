@@ -239,8 +239,9 @@ static int l_settle(void *self, aitbc_txn *txn, const char *type, const char *fr
 static int insert_account(chain_state *cs, aitbc_txn *t, const char *address, const char *pk_hex,
                           const char *sealed, int ignore) {
     const aitbc_host_api *api = cs->api;
-    aitbc_stmt *s = api->stmt(t, ignore ? "INSERT OR IGNORE INTO chain_accounts(address, pubkey, "
-                                          "sealed_sk, created_ms) VALUES(?1, ?2, ?3, ?4)"
+    aitbc_stmt *s = api->stmt(t, ignore ? "INSERT INTO chain_accounts(address, pubkey, sealed_sk, "
+                                          "created_ms) VALUES(?1, ?2, ?3, ?4) "
+                                          "ON CONFLICT(address) DO NOTHING"
                                         : "INSERT INTO chain_accounts(address, pubkey, "
                                           "sealed_sk, created_ms) VALUES(?1, ?2, ?3, ?4)");
     if (!s) return AITBC_EIO;

@@ -25,8 +25,9 @@ static int owned_add(chain_state *cs, aitbc_txn *t, const char *module, const ch
     aitbc_stmt *s = api->stmt(
         t, amount > 0 ? "INSERT INTO chain_lock_owners(module, address, asset, amount) "
                         "VALUES(?1, ?2, ?3, ?4) ON CONFLICT(module, address, asset) DO UPDATE "
-                        "SET amount = amount + excluded.amount"
-                      : "UPDATE chain_lock_owners SET amount = MAX(0, amount + ?4) "
+                        "SET amount = chain_lock_owners.amount + excluded.amount"
+                      : "UPDATE chain_lock_owners SET amount = CASE WHEN amount + ?4 > 0 "
+                        "THEN amount + ?4 ELSE 0 END "
                         "WHERE module = ?1 AND address = ?2 AND asset = ?3");
     if (!s) return AITBC_EIO;
     api->bind_text(s, 1, module);
@@ -185,9 +186,10 @@ int chain_lock_owners_check(chain_state *cs) {
     const aitbc_host_api *api = cs->api;
     aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
     if (!t) return AITBC_EBUSY;
-    aitbc_stmt *s = api->stmt(t, "SELECT module, asset, COUNT(*), SUM(amount) FROM "
-                                 "chain_lock_owners WHERE amount > 0 GROUP BY module, asset "
-                                 "ORDER BY module, asset");
+    aitbc_stmt *s =
+        api->stmt(t, "SELECT module, asset, COUNT(*), CAST(SUM(amount) AS INTEGER) FROM "
+                     "chain_lock_owners WHERE amount > 0 GROUP BY module, asset "
+                     "ORDER BY module, asset");
     int orphaned = 0;
     while (s && api->step(s) == AITBC_ROW) {
         const char *module = api->col_text(s, 0);

@@ -50,7 +50,8 @@ static void locked(chain_state *cs, aitbc_txn *t, const aitbc_metrics_writer_v1 
     if (w->family(out, "aitbc_ledger_locked", AITBC_METRIC_GAUGE,
                   "Funds locked by each module, in the asset's base units.") != 0)
         return;
-    aitbc_stmt *s = api->stmt(t, "SELECT module, asset, SUM(amount) FROM chain_lock_owners "
+    aitbc_stmt *s = api->stmt(t, "SELECT module, asset, CAST(SUM(amount) AS INTEGER) FROM "
+                                 "chain_lock_owners "
                                  "GROUP BY module, asset ORDER BY module, asset");
     while (s && api->step(s) == AITBC_ROW) {
         const char *module = api->col_text(s, 0), *asset = api->col_text(s, 1);

@@ -160,9 +160,9 @@ static aitbc_stmt *address_txs_stmt(chain_state *cs, aitbc_txn *t, const char *a
     aitbc_stmt *s = api->stmt(
         t, TX_SELECT "WHERE seq IN ("
                      "SELECT seq FROM (SELECT seq FROM chain_txs WHERE from_addr = ?3 AND seq < ?1 "
-                     "ORDER BY seq DESC LIMIT ?2) UNION "
+                     "ORDER BY seq DESC LIMIT ?2) AS sent UNION "
                      "SELECT seq FROM (SELECT seq FROM chain_txs WHERE to_addr = ?3 AND seq < ?1 "
-                     "ORDER BY seq DESC LIMIT ?2)) ORDER BY seq DESC LIMIT ?2");
+                     "ORDER BY seq DESC LIMIT ?2) AS received) ORDER BY seq DESC LIMIT ?2");
     if (s) {
         api->bind_int64(s, 1, before);
         api->bind_int64(s, 2, limit);
@@ -210,8 +210,9 @@ static int add_activity(chain_state *cs, aitbc_txn *t, const char *address, cJSO
         api->stmt(t, "SELECT (SELECT COUNT(*) FROM chain_txs WHERE from_addr = ?1) + "
                      "(SELECT COUNT(*) FROM chain_txs WHERE to_addr = ?1 AND "
                      "(from_addr IS NULL OR from_addr != ?1)), "
-                     "MAX((SELECT COALESCE(MAX(ts_ms), -1) FROM chain_txs WHERE from_addr = ?1), "
-                     "(SELECT COALESCE(MAX(ts_ms), -1) FROM chain_txs WHERE to_addr = ?1))");
+                     "(SELECT COALESCE(MAX(ts), -1) FROM ("
+                     "SELECT MAX(ts_ms) AS ts FROM chain_txs WHERE from_addr = ?1 UNION ALL "
+                     "SELECT MAX(ts_ms) FROM chain_txs WHERE to_addr = ?1) AS sides)");
     if (s) api->bind_text(s, 1, address);
     if (!s || api->step(s) != AITBC_ROW) {
         if (s) api->stmt_done(s);

@@ -63,6 +63,7 @@ static int client_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **
     if (!cs) return AITBC_ENOMEM;
     cs->ctx = ctx;
     cs->api = api;
+    cs->pg = aitbc_store_is_postgres(api);
     *state = cs;
     int rc = parse_config(cs);
     if (rc == 0 && (rc = jc_key_load_or_create(cs->key_path, &cs->key)) != 0)

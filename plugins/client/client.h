@@ -30,7 +30,12 @@ typedef struct client_state {
     int64_t progress_interval_ms; /* least time between two accepted progress reports of a job */
     int64_t max_queued_jobs;      /* per account: QUEUED jobs at most (submit answers 429 past) */
     int64_t max_queued_bytes;     /* per account: payload bytes of its QUEUED jobs at most */
+    int pg; /* the host stores in PostgreSQL: no INDEXED BY hints (README, "Storage") */
 } client_state;
+
+/** SQL naming one of client_jobs' partial indexes for SQLite's planner (it has no statistics and
+ *  would take client_jobs_state and sort); PostgreSQL plans these itself. */
+#define CL_INDEXED(cs, head, index, tail) AITBC_SQL_INDEXED_BY((cs)->pg, head, index, tail)
 
 /** The one instance (retry callbacks of long-polls get only an integer user value). */
 extern client_state *g_client;

@@ -68,7 +68,7 @@ static int parse_done(const cJSON *b, cl_done *d, aitbc_jobs_error *err) {
 int cl_attempt_held(client_state *cs, aitbc_txn *t, const char *job_id, const char *miner,
                     int64_t attempt) {
     aitbc_stmt *s = cs->api->stmt(t, "SELECT 1 FROM client_attempts WHERE job_id = ?1 AND "
-                                     "miner = ?2 AND (?3 = 0 OR attempt = ?3)");
+                                     "miner = ?2 AND (CAST(?3 AS INTEGER) = 0 OR attempt = ?3)");
     if (!s) return AITBC_EIO;
     cs->api->bind_text(s, 1, job_id);
     cs->api->bind_text(s, 2, miner);

@@ -22,7 +22,9 @@ static void rows_free(cl_rows *r) {
 }
 
 /* Run sql (selecting CL_JOB_COLS) with an optional text ?1 and int ?2, keep rows accepted by
- * keep (NULL = all), at most max. Rows are read fully before anything is written. */
+ * keep (NULL = all), at most max. Rows are read fully before anything is written. Every sql
+ * names both parameters (one it does not need in an always-true term that gives it a type):
+ * PostgreSQL must find a type for each $n up to the highest. */
 static int load_rows(client_state *cs, aitbc_txn *t, const char *sql, const char *p1, int64_t p2,
                      size_t max, int (*keep)(const cl_job *, void *), void *arg, cl_rows *out) {
     const aitbc_host_api *api = cs->api;
@@ -111,11 +113,12 @@ static int load_candidates(client_state *cs, aitbc_txn *t, const aitbc_jobs_mine
     cJSON_ArrayForEach(type, cJSON_GetObjectItemCaseSensitive(m->capabilities, "job_types")) {
         if (!cJSON_IsString(type) || rc != 0) continue;
         cl_rows part = {0};
-        rc = load_rows(
-            cs, t,
-            "SELECT " CL_JOB_COLS " FROM client_jobs INDEXED BY client_jobs_queue "
-            "WHERE state = 'QUEUED' AND job_type = ?1 AND expires_ms > ?2 ORDER BY seq LIMIT 500",
-            type->valuestring, now, max, matches, (void *)m, &part);
+        rc =
+            load_rows(cs, t,
+                      CL_INDEXED(cs, "SELECT " CL_JOB_COLS " FROM client_jobs", "client_jobs_queue",
+                                 "WHERE state = 'QUEUED' AND job_type = ?1 AND expires_ms > ?2 "
+                                 "ORDER BY seq LIMIT 500"),
+                      type->valuestring, now, max, matches, (void *)m, &part);
         int moved = rows_move(out, &part);
         if (rc == 0) rc = moved;
     }
@@ -143,9 +146,10 @@ static int load_trade_jobs(client_state *cs, aitbc_txn *t, const aitbc_jobs_mine
     if (!mk) return 0; /* without the marketplace they wait (and expire by their TTL) */
     cl_rows q = {0};
     int rc = load_rows(cs, t,
-                       "SELECT " CL_JOB_COLS " FROM client_jobs INDEXED BY "
-                       "client_jobs_seller_queue WHERE seller = ?1 AND state = 'QUEUED' AND "
-                       "expires_ms > ?2 ORDER BY seq LIMIT 500",
+                       CL_INDEXED(cs, "SELECT " CL_JOB_COLS " FROM client_jobs",
+                                  "client_jobs_seller_queue",
+                                  "WHERE seller = ?1 AND state = 'QUEUED' AND expires_ms > ?2 "
+                                  "ORDER BY seq LIMIT 500"),
                        m->address, now, CL_SCAN_MAX, NULL, NULL, &q);
     cl_rows take = {0};
     for (size_t i = 0; rc == 0 && i < q.n && take.n < max; i++) {
@@ -170,8 +174,9 @@ static int load_trade_jobs(client_state *cs, aitbc_txn *t, const aitbc_jobs_mine
 }
 
 static int record_attempt(client_state *cs, aitbc_txn *t, const cl_job *j) {
-    aitbc_stmt *s = cs->api->stmt(t, "INSERT OR REPLACE INTO client_attempts(job_id, attempt, "
-                                     "miner) VALUES(?1, ?2, ?3)");
+    aitbc_stmt *s = cs->api->stmt(t, "INSERT INTO client_attempts(job_id, attempt, miner) "
+                                     "VALUES(?1, ?2, ?3) ON CONFLICT(job_id, attempt) "
+                                     "DO UPDATE SET miner = excluded.miner");
     if (!s) return AITBC_EIO;
     cs->api->bind_text(s, 1, j->job_id);
     cs->api->bind_int64(s, 2, j->attempt);
@@ -214,8 +219,8 @@ static int dispatch_in(client_state *cs, aitbc_txn *t, const aitbc_jobs_miner *m
     int rc = 0;
     if (!(flags & AITBC_JOBS_NO_RENEW)) {
         aitbc_stmt *s =
-            api->stmt(t, "UPDATE client_jobs INDEXED BY client_jobs_running SET lease_ms = ?2 "
-                         "WHERE miner = ?1 AND state = 'RUNNING'");
+            api->stmt(t, CL_INDEXED(cs, "UPDATE client_jobs", "client_jobs_running",
+                                    "SET lease_ms = ?2 WHERE miner = ?1 AND state = 'RUNNING'"));
         if (!s) return AITBC_EIO;
         api->bind_text(s, 1, m->address);
         api->bind_int64(s, 2, now + lease_ms);
@@ -225,9 +230,9 @@ static int dispatch_in(client_state *cs, aitbc_txn *t, const aitbc_jobs_miner *m
     }
     cl_rows mine = {0};
     rc = load_rows(cs, t,
-                   "SELECT " CL_JOB_COLS
-                   " FROM client_jobs INDEXED BY client_jobs_running WHERE miner = ?1 AND "
-                   "state = 'RUNNING' AND ?2 = ?2",
+                   CL_INDEXED(cs, "SELECT " CL_JOB_COLS " FROM client_jobs", "client_jobs_running",
+                              "WHERE miner = ?1 AND state = 'RUNNING' AND "
+                              "CAST(?2 AS INTEGER) IS NOT NULL"),
                    m->address, 0, 100000, NULL, NULL, &mine);
     for (size_t i = 0; rc == 0 && running && i < mine.n; i++) {
         if (in_array(running, mine.v[i].job_id)) continue;
@@ -265,9 +270,9 @@ static int claim_possible(client_state *cs, const aitbc_jobs_miner *m) {
     aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
     if (!t) return AITBC_EBUSY;
     int64_t running = 0;
-    aitbc_stmt *s = api->stmt(
-        t, "SELECT COUNT(*) FROM client_jobs INDEXED BY client_jobs_running WHERE miner = ?1 AND "
-           "state = 'RUNNING'");
+    aitbc_stmt *s =
+        api->stmt(t, CL_INDEXED(cs, "SELECT COUNT(*) FROM client_jobs", "client_jobs_running",
+                                "WHERE miner = ?1 AND state = 'RUNNING'"));
     int rc = AITBC_EIO;
     if (s) {
         api->bind_text(s, 1, m->address);
@@ -280,8 +285,8 @@ static int claim_possible(client_state *cs, const aitbc_jobs_miner *m) {
     int found = rc == 0 && q.n > 0;
     if (rc == 0 && !found && running < m->concurrency) {
         /* Work of m's trades (capacity and trade state are checked under the write lock). */
-        s = api->stmt(t, "SELECT 1 FROM client_jobs INDEXED BY client_jobs_seller_queue "
-                         "WHERE seller = ?1 AND state = 'QUEUED' LIMIT 1");
+        s = api->stmt(t, CL_INDEXED(cs, "SELECT 1 FROM client_jobs", "client_jobs_seller_queue",
+                                    "WHERE seller = ?1 AND state = 'QUEUED' LIMIT 1"));
         if (s) {
             api->bind_text(s, 1, m->address);
             found = api->step(s) == AITBC_ROW;
@@ -410,12 +415,12 @@ static int expire(client_state *cs, aitbc_txn *t, cl_job *j, int unused, cl_even
 }
 
 int cl_release_miner(void *self, const char *miner, int max_attempts, int64_t before_ms) {
+    client_state *cs = self;
     int total = 0, n;
     do {
-        n = sweep(self,
-                  "SELECT " CL_JOB_COLS
-                  " FROM client_jobs INDEXED BY client_jobs_running WHERE miner = ?1 AND "
-                  "state = 'RUNNING' AND assigned_ms < ?2",
+        n = sweep(cs,
+                  CL_INDEXED(cs, "SELECT " CL_JOB_COLS " FROM client_jobs", "client_jobs_running",
+                             "WHERE miner = ?1 AND state = 'RUNNING' AND assigned_ms < ?2"),
                   miner, before_ms, requeue_gone, max_attempts);
         total += n > 0 ? n : 0;
     } while (n == CL_SWEEP_MAX);
@@ -427,21 +432,21 @@ int cl_release_miner(void *self, const char *miner, int max_attempts, int64_t be
 int cl_sweep_leases(void *self, int max_attempts) {
     client_state *cs = self;
     return sweep(cs,
-                 "SELECT " CL_JOB_COLS " FROM client_jobs INDEXED BY client_jobs_lease "
-                 "WHERE state = 'RUNNING' AND lease_ms < ?2 AND (?1 IS NULL OR 1) "
-                 "ORDER BY lease_ms",
+                 CL_INDEXED(cs, "SELECT " CL_JOB_COLS " FROM client_jobs", "client_jobs_lease",
+                            "WHERE state = 'RUNNING' AND lease_ms < ?2 AND "
+                            "(CAST(?1 AS TEXT) IS NULL OR 1 = 1) ORDER BY lease_ms"),
                  NULL, cs->api->now_ms(), requeue_lease, max_attempts);
 }
 
-#define TTL_DUE_SQL                                                                                \
-    "SELECT " CL_JOB_COLS " FROM client_jobs INDEXED BY client_jobs_ttl "                          \
-    "WHERE state IN ('QUEUED', 'RUNNING') AND expires_ms <= ?2 AND (?1 IS NULL OR 1) "             \
-    "ORDER BY expires_ms"
+#define TTL_DUE_SQL(cs)                                                                            \
+    CL_INDEXED(cs, "SELECT " CL_JOB_COLS " FROM client_jobs", "client_jobs_ttl",                   \
+               "WHERE state IN ('QUEUED', 'RUNNING') AND expires_ms <= ?2 AND "                    \
+               "(CAST(?1 AS TEXT) IS NULL OR 1 = 1) ORDER BY expires_ms")
 
 static void ttl_expire_all(client_state *cs) {
     int n;
     do {
-        n = sweep_write(cs, TTL_DUE_SQL, NULL, cs->api->now_ms(), expire, 0);
+        n = sweep_write(cs, TTL_DUE_SQL(cs), NULL, cs->api->now_ms(), expire, 0);
     } while (n == CL_SWEEP_MAX);
     if (n < 0) cs->api->log(cs->ctx, AITBC_LOG_WARN, "ttl sweep failed: %d (retried next tick)", n);
 }
@@ -465,7 +470,7 @@ void cl_sweep_ttl(void *arg) {
     client_state *cs = arg;
     const aitbc_host_api *api = cs->api;
     if (atomic_load(&cs->ttl_queued)) return; /* the previous one has not run yet */
-    int due = sweep_due(cs, TTL_DUE_SQL, NULL, api->now_ms());
+    int due = sweep_due(cs, TTL_DUE_SQL(cs), NULL, api->now_ms());
     if (due < 0) api->log(cs->ctx, AITBC_LOG_WARN, "ttl sweep failed: %d (retried next tick)", due);
     if (due <= 0) return;
     if (AITBC_HOST_HAS(api, txn_submit) && !atomic_exchange(&cs->ttl_queued, 1)) {

@@ -37,13 +37,12 @@ static void active_by_type(client_state *cs, aitbc_txn *t, const char *state,
     const aitbc_host_api *api = cs->api;
     /* Named partial indexes (the planner would take client_jobs_state): the queue walks
      * client_jobs_queue, the running jobs client_jobs_running; both hold only live jobs. */
-    aitbc_stmt *s = api->stmt(t, strcmp(state, "QUEUED") == 0
-                                     ? "SELECT job_type, COUNT(*) FROM client_jobs INDEXED BY "
-                                       "client_jobs_queue WHERE state = 'QUEUED' GROUP BY job_type "
-                                       "ORDER BY 2 DESC"
-                                     : "SELECT job_type, COUNT(*) FROM client_jobs INDEXED BY "
-                                       "client_jobs_running WHERE state = 'RUNNING' GROUP BY "
-                                       "job_type ORDER BY 2 DESC");
+    aitbc_stmt *s = api->stmt(
+        t, strcmp(state, "QUEUED") == 0
+               ? CL_INDEXED(cs, "SELECT job_type, COUNT(*) FROM client_jobs", "client_jobs_queue",
+                            "WHERE state = 'QUEUED' GROUP BY job_type ORDER BY 2 DESC, 1")
+               : CL_INDEXED(cs, "SELECT job_type, COUNT(*) FROM client_jobs", "client_jobs_running",
+                            "WHERE state = 'RUNNING' GROUP BY job_type ORDER BY 2 DESC, 1"));
     if (!s) return;
     int64_t other = 0;
     int n = 0;

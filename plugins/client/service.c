@@ -54,14 +54,16 @@ int cl_list(void *self, const char *state, const char *client, const char *miner
     if (cursor && aitbc_cursor_decode(cursor, tag, &before, NULL) != 0)
         return jc_fail(err, 400, "invalid_argument", "cursor",
                        "not a cursor of this list with these filters");
-    /* The payload (Job has it) only for the rows of the page: filters never read payloads. */
+    /* The payload (Job has it) only for the rows of the page: filters never read payloads. Only
+     * the filters given are in the text (each keeps its index usable), numbered in order: on
+     * PostgreSQL every $n up to the highest must appear. */
     char sql[768];
     snprintf(sql, sizeof sql,
              "SELECT " CL_JOB_COLS ", (SELECT payload FROM client_payloads p WHERE "
-             "p.seq = client_jobs.seq) FROM client_jobs WHERE seq < ?4%s%s%s "
-             "ORDER BY seq DESC LIMIT ?5",
-             state ? " AND state = ?1" : "", client ? " AND client = ?2" : "",
-             miner ? " AND miner = ?3" : "");
+             "p.seq = client_jobs.seq) FROM client_jobs WHERE seq < ?%s%s%s "
+             "ORDER BY seq DESC LIMIT ?",
+             state ? " AND state = ?" : "", client ? " AND client = ?" : "",
+             miner ? " AND miner = ?" : "");
     aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
     if (!t) return jc_fail(err, 503, "unavailable", NULL, "database busy");
     aitbc_stmt *s = api->stmt(t, sql);
@@ -72,11 +74,12 @@ int cl_list(void *self, const char *state, const char *client, const char *miner
         free(l.rows);
         return jc_fail(err, 500, "internal", NULL, "internal error");
     }
-    if (state) api->bind_text(s, 1, state);
-    if (client) api->bind_text(s, 2, client);
-    if (miner) api->bind_text(s, 3, miner);
-    api->bind_int64(s, 4, before);
-    api->bind_int64(s, 5, limit + 1);
+    int param = 1;
+    api->bind_int64(s, param++, before);
+    if (state) api->bind_text(s, param++, state);
+    if (client) api->bind_text(s, param++, client);
+    if (miner) api->bind_text(s, param++, miner);
+    api->bind_int64(s, param, limit + 1);
     /* A failed step is an error answer, never a short page with 200. */
     cJSON *res = aitbc_page_collect(api, s, (int)limit, 0, tag, keep_row, &l);
     api->txn_commit(t);
@@ -112,8 +115,8 @@ static int l_stats(void *self, cJSON **out) {
         if (name && strcmp(name, "dur_n") == 0) dur_n = v;
     }
     if (s) api->stmt_done(s);
-    s = api->stmt(t, "SELECT COUNT(*) FROM client_jobs INDEXED BY client_jobs_completed "
-                     "WHERE completed_ms >= ?1 AND state = 'COMPLETED'");
+    s = api->stmt(t, CL_INDEXED(cs, "SELECT COUNT(*) FROM client_jobs", "client_jobs_completed",
+                                "WHERE completed_ms >= ?1 AND state = 'COMPLETED'"));
     if (s) {
         api->bind_int64(s, 1, api->now_ms() - 60000);
         if (api->step(s) == AITBC_ROW) per_min = api->col_int64(s, 0);
@@ -139,9 +142,9 @@ static int l_miner_stats(void *self, const char *miner, int64_t *running, int64_
     if (!t) return AITBC_EBUSY;
     int64_t v[4] = {0, 0, 0, 0};
     int rc = AITBC_EIO;
-    aitbc_stmt *s = api->stmt(
-        t, "SELECT COUNT(*) FROM client_jobs INDEXED BY client_jobs_running WHERE miner = ?1 AND "
-           "state = 'RUNNING'");
+    aitbc_stmt *s =
+        api->stmt(t, CL_INDEXED(cs, "SELECT COUNT(*) FROM client_jobs", "client_jobs_running",
+                                "WHERE miner = ?1 AND state = 'RUNNING'"));
     if (s) {
         api->bind_text(s, 1, miner);
         if (api->step(s) == AITBC_ROW) {

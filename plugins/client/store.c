@@ -329,8 +329,9 @@ cJSON *cl_assigned_json(client_state *cs, aitbc_txn *t, cl_job *j) {
 }
 
 int cl_counter_add(client_state *cs, aitbc_txn *t, const char *name, int64_t delta) {
-    aitbc_stmt *s = cs->api->stmt(t, "INSERT INTO client_counters(name, n) VALUES(?1, ?2) "
-                                     "ON CONFLICT(name) DO UPDATE SET n = n + excluded.n");
+    aitbc_stmt *s =
+        cs->api->stmt(t, "INSERT INTO client_counters(name, n) VALUES(?1, ?2) "
+                         "ON CONFLICT(name) DO UPDATE SET n = client_counters.n + excluded.n");
     if (!s) return AITBC_EIO;
     cs->api->bind_text(s, 1, name);
     cs->api->bind_int64(s, 2, delta);
@@ -340,10 +341,10 @@ int cl_counter_add(client_state *cs, aitbc_txn *t, const char *name, int64_t del
 }
 
 int cl_queued_add(client_state *cs, aitbc_txn *t, const char *client, int64_t jobs, int64_t bytes) {
-    aitbc_stmt *s =
-        cs->api->stmt(t, "INSERT INTO client_queued(client, jobs, bytes) VALUES(?1, ?2, ?3) "
-                         "ON CONFLICT(client) DO UPDATE SET jobs = jobs + excluded.jobs, "
-                         "bytes = bytes + excluded.bytes");
+    aitbc_stmt *s = cs->api->stmt(
+        t, "INSERT INTO client_queued(client, jobs, bytes) VALUES(?1, ?2, ?3) "
+           "ON CONFLICT(client) DO UPDATE SET jobs = client_queued.jobs + excluded.jobs, "
+           "bytes = client_queued.bytes + excluded.bytes");
     if (!s) return AITBC_EIO;
     cs->api->bind_text(s, 1, client);
     cs->api->bind_int64(s, 2, jobs);
@@ -371,8 +372,10 @@ int cl_miner_stat_add(client_state *cs, aitbc_txn *t, const char *miner, int64_t
                       int64_t failed, int64_t earned) {
     aitbc_stmt *s = cs->api->stmt(
         t, "INSERT INTO client_miner_stats(miner, completed, failed, earned) VALUES(?1,?2,?3,?4) "
-           "ON CONFLICT(miner) DO UPDATE SET completed = completed + excluded.completed, "
-           "failed = failed + excluded.failed, earned = earned + excluded.earned");
+           "ON CONFLICT(miner) DO UPDATE SET"
+           " completed = client_miner_stats.completed + excluded.completed,"
+           " failed = client_miner_stats.failed + excluded.failed,"
+           " earned = client_miner_stats.earned + excluded.earned");
     if (!s) return AITBC_EIO;
     cs->api->bind_text(s, 1, miner);
     cs->api->bind_int64(s, 2, completed);

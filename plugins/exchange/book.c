@@ -14,7 +14,7 @@ static int load_open(ex_state *es, const ex_market *only, ex_book *into, size_t 
     if (!t) return AITBC_EBUSY;
     aitbc_stmt *s = api->stmt(t, "SELECT order_id, owner, market, side, price, remaining, seq "
                                  "FROM exchange_orders WHERE is_open = 1 AND "
-                                 "(?1 IS NULL OR market = ?1) ORDER BY seq");
+                                 "(CAST(?1 AS TEXT) IS NULL OR market = ?1) ORDER BY seq");
     int rc = s ? 0 : AITBC_EIO;
     if (s && only) api->bind_text(s, 1, only->symbol);
     *n = 0;

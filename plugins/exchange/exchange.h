@@ -34,6 +34,7 @@ typedef struct ex_market {
 typedef struct ex_state {
     aitbc_plugin_ctx *ctx;
     const aitbc_host_api *api;
+    int pg;                        /* PostgreSQL storage: no INDEXED BY hint (README, "Storage") */
     const aitbc_ledger_v1 *ledger; /* looked up in start */
     ex_market *markets;
     size_t nmarkets;

@@ -49,13 +49,15 @@ static int parse_limit(const char *text, int *out) {
  * caller gave a start time, else the newest `limit`; either way printed oldest first. */
 static const char *const k_sql[2] = {
     "WITH k AS (SELECT ts_ms / ?2 AS b, MIN(seq) AS fs, MAX(seq) AS ls, MAX(price) AS hi,"
-    " MIN(price) AS lo, SUM(quantity) AS v, SUM(notional) AS qv, COUNT(*) AS n"
+    " MIN(price) AS lo, CAST(SUM(quantity) AS INTEGER) AS v,"
+    " CAST(SUM(notional) AS INTEGER) AS qv, COUNT(*) AS n"
     " FROM exchange_trades WHERE market = ?1 AND ts_ms >= ?3 AND ts_ms <= ?4"
     " GROUP BY b ORDER BY b DESC LIMIT ?5)"
     " SELECT k.b, o.price, k.hi, k.lo, c.price, k.v, k.qv, k.n FROM k"
     " JOIN exchange_trades o ON o.seq = k.fs JOIN exchange_trades c ON c.seq = k.ls ORDER BY k.b",
     "WITH k AS (SELECT ts_ms / ?2 AS b, MIN(seq) AS fs, MAX(seq) AS ls, MAX(price) AS hi,"
-    " MIN(price) AS lo, SUM(quantity) AS v, SUM(notional) AS qv, COUNT(*) AS n"
+    " MIN(price) AS lo, CAST(SUM(quantity) AS INTEGER) AS v,"
+    " CAST(SUM(notional) AS INTEGER) AS qv, COUNT(*) AS n"
     " FROM exchange_trades WHERE market = ?1 AND ts_ms >= ?3 AND ts_ms <= ?4"
     " GROUP BY b ORDER BY b LIMIT ?5)"
     " SELECT k.b, o.price, k.hi, k.lo, c.price, k.v, k.qv, k.n FROM k"

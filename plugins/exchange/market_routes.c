@@ -84,7 +84,8 @@ static cJSON *ticker(ex_state *es, aitbc_txn *t, ex_market *m, int64_t now) {
     int qd = m->p.quote_dec, bd = m->p.base_dec;
     int64_t since = now - DAY_MS;
     aitbc_stmt *s = api->stmt(t, "SELECT COUNT(*), COALESCE(MIN(price), -1), COALESCE(MAX(price),"
-                                 " -1), COALESCE(SUM(quantity), 0), COALESCE(SUM(notional), 0)"
+                                 " -1), CAST(COALESCE(SUM(quantity), 0) AS INTEGER),"
+                                 " CAST(COALESCE(SUM(notional), 0) AS INTEGER)"
                                  " FROM exchange_trades WHERE market = ?1 AND ts_ms >= ?2");
     if (!s) return NULL;
     api->bind_text(s, 1, m->symbol);
@@ -104,7 +105,7 @@ static cJSON *ticker(ex_state *es, aitbc_txn *t, ex_market *m, int64_t now) {
                              m->symbol, since);
     int64_t last = one_price(es, t,
                              "SELECT price FROM exchange_trades WHERE market = ?1 AND"
-                             " ?2 >= 0 ORDER BY seq DESC LIMIT 1",
+                             " CAST(?2 AS INTEGER) >= 0 ORDER BY seq DESC LIMIT 1",
                              m->symbol, 0);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "market", m->symbol);
@@ -208,7 +209,8 @@ void ex_h_trades(aitbc_request *req, void *user) {
     aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
     aitbc_stmt *s = t ? api->stmt(t, "SELECT seq, trade_id, market, price, quantity, notional,"
                                      " taker_side, ts_ms FROM exchange_trades WHERE seq < ?1"
-                                     " AND (?2 IS NULL OR market = ?2) ORDER BY seq DESC LIMIT ?3")
+                                     " AND (CAST(?2 AS TEXT) IS NULL OR market = ?2)"
+                                     " ORDER BY seq DESC LIMIT ?3")
                       : NULL;
     if (!s) {
         if (t) api->txn_commit(t);

@@ -122,7 +122,7 @@ static cJSON *order_row(aitbc_stmt *s, void *user) {
 cJSON *ex_order_json(ex_state *es, aitbc_txn *t, const char *order_id, const char *owner) {
     const aitbc_host_api *api = es->api;
     aitbc_stmt *s = api->stmt(t, "SELECT " ORDER_COLS " FROM exchange_orders WHERE order_id = ?1"
-                                 " AND (?2 IS NULL OR owner = ?2)");
+                                 " AND (CAST(?2 AS TEXT) IS NULL OR owner = ?2)");
     if (!s) return NULL;
     api->bind_text(s, 1, order_id);
     if (owner)
@@ -278,8 +278,9 @@ void ex_h_orders_list(aitbc_request *req, void *user) {
     if (ex_page(es, req, tag, &limit, &before) != 0) return;
     aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
     aitbc_stmt *s = t ? api->stmt(t, "SELECT " ORDER_COLS " FROM exchange_orders WHERE owner = ?1"
-                                     " AND seq < ?2 AND (?3 = 0 OR is_open = 1)"
-                                     " AND (?4 IS NULL OR market = ?4) ORDER BY seq DESC LIMIT ?5")
+                                     " AND seq < ?2 AND (CAST(?3 AS INTEGER) = 0 OR is_open = 1)"
+                                     " AND (CAST(?4 AS TEXT) IS NULL OR market = ?4)"
+                                     " ORDER BY seq DESC LIMIT ?5")
                       : NULL;
     if (!s) {
         if (t) api->txn_commit(t);

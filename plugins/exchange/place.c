@@ -145,7 +145,8 @@ static int update_maker(ex_state *es, aitbc_txn *txn, const order_in *in, const 
     aitbc_stmt *s = api->stmt(
         txn, "UPDATE exchange_orders SET filled = filled + ?2, filled_quote = filled_quote + ?3,"
              " fees = fees + ?4, remaining = remaining - ?5, locked = locked - ?6,"
-             " status = CASE WHEN remaining = ?5 THEN ?7 ELSE ?8 END,"
+             " status = CASE WHEN remaining = ?5 THEN CAST(?7 AS INTEGER)"
+             " ELSE CAST(?8 AS INTEGER) END,"
              " is_open = CASE WHEN remaining = ?5 THEN 0 ELSE 1 END, updated_ms = ?9"
              " WHERE order_id = ?1 RETURNING remaining, locked");
     if (!s) return AITBC_EIO;

@@ -11,8 +11,9 @@ static int ex_stats(void *self, int64_t *markets, int64_t *trades_24h) {
     int rc = 0;
     int64_t n = 0, since = api->now_ms() - EX_DAY_MS;
     for (size_t i = 0; rc == 0 && i < es->nmarkets; i++) {
-        aitbc_stmt *s = api->stmt(t, "SELECT COUNT(*) FROM exchange_trades INDEXED BY "
-                                     "exchange_trades_time WHERE market = ?1 AND ts_ms >= ?2");
+        aitbc_stmt *s = api->stmt(
+            t, AITBC_SQL_INDEXED_BY(es->pg, "SELECT COUNT(*) FROM exchange_trades",
+                                    "exchange_trades_time", "WHERE market = ?1 AND ts_ms >= ?2"));
         if (!s) {
             rc = AITBC_EIO;
             break;

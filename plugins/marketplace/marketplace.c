@@ -21,6 +21,7 @@ static int mk_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **stat
     if (!ms) return AITBC_ENOMEM;
     ms->ctx = ctx;
     ms->api = api;
+    ms->pg = aitbc_store_is_postgres(api);
     ms->service =
         (aitbc_marketplace_v1){sizeof(aitbc_marketplace_v1), ms, mk_trade_active, mk_trade_use};
     ms->hour_ms = aitbc_cfg_i64(api->config(ctx), "hour_ms");

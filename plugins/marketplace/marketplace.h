@@ -13,6 +13,7 @@
 typedef struct mk_state {
     aitbc_plugin_ctx *ctx;
     const aitbc_host_api *api;
+    int pg;                        /* PostgreSQL storage: the offer list's filter (README) */
     const aitbc_ledger_v1 *ledger; /* required, looked up in start */
     const aitbc_miners_v1 *miners; /* optional (miner plugin), looked up in start */
     int64_t hour_ms;               /* length of one sold hour (tests shrink it) */

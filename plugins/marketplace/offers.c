@@ -240,12 +240,35 @@ static void bind_opt_text(const aitbc_host_api *api, aitbc_stmt *s, int i, const
         api->bind_null(s, i);
 }
 
-#define OFFER_FILTERS                                                                              \
-    "status = ?1 AND (?2 IS NULL OR instr(lower(gpu_model), lower(?2)) > 0)"                       \
-    " AND (?3 IS NULL OR region = ?3)"                                                             \
-    " AND (?4 IS NULL OR EXISTS(SELECT 1 FROM json_each(models) WHERE value = ?4))"                \
-    " AND (?5 < 0 OR gpu_memory_gb >= ?5) AND (?6 < 0 OR price <= ?6)"                             \
+/* The filters of the offer list. Two tests are spelled differently by SQLite and PostgreSQL
+ * (README, "Storage"): "gpu_model contains ?2" (instr / strpos) and "the JSON array models has
+ * ?4" (json_each / json_array_elements_text). */
+#define OFFER_FILTERS(gpu_has, models_have)                                                        \
+    "status = ?1 AND (CAST(?2 AS TEXT) IS NULL OR " gpu_has ")"                                    \
+    " AND (CAST(?3 AS TEXT) IS NULL OR region = ?3)"                                               \
+    " AND (CAST(?4 AS TEXT) IS NULL OR " models_have ")"                                           \
+    " AND (CAST(?5 AS INTEGER) < 0 OR gpu_memory_gb >= ?5)"                                        \
+    " AND (CAST(?6 AS INTEGER) < 0 OR price <= ?6)"                                                \
     " AND (status <> 'OPEN' OR expires_ms IS NULL OR expires_ms > ?10)"
+#define OFFER_FILTERS_SQLITE                                                                       \
+    OFFER_FILTERS("instr(lower(gpu_model), lower(?2)) > 0",                                        \
+                  "EXISTS(SELECT 1 FROM json_each(models) WHERE value = ?4)")
+#define OFFER_FILTERS_PG                                                                           \
+    OFFER_FILTERS(                                                                                 \
+        "strpos(lower(gpu_model), lower(?2)) > 0",                                                 \
+        "EXISTS(SELECT 1 FROM json_array_elements_text(CAST(models AS json)) AS m(value)"          \
+        " WHERE m.value = ?4)")
+#define OFFER_BY_PRICE                                                                             \
+    " AND (price > ?7 OR (price = ?7 AND seq > ?8)) ORDER BY price ASC, seq ASC LIMIT ?9"
+#define OFFER_BY_AGE " AND seq < ?7 AND CAST(?8 AS INTEGER) IS NOT NULL ORDER BY seq DESC LIMIT ?9"
+
+/* [pg][sort by price] */
+static const char *const k_offer_list_sql[2][2] = {
+    {"SELECT " MK_OFFER_COLS " FROM marketplace_offers WHERE " OFFER_FILTERS_SQLITE OFFER_BY_AGE,
+     "SELECT " MK_OFFER_COLS " FROM marketplace_offers WHERE " OFFER_FILTERS_SQLITE OFFER_BY_PRICE},
+    {"SELECT " MK_OFFER_COLS " FROM marketplace_offers WHERE " OFFER_FILTERS_PG OFFER_BY_AGE,
+     "SELECT " MK_OFFER_COLS " FROM marketplace_offers WHERE " OFFER_FILTERS_PG OFFER_BY_PRICE},
+};
 
 void mk_h_offer_list(aitbc_request *req, void *user) {
     mk_state *ms = user;
@@ -258,14 +281,7 @@ void mk_h_offer_list(aitbc_request *req, void *user) {
         return;
     }
     aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
-    aitbc_stmt *s =
-        !t ? NULL
-        : q.sort_price
-            ? api->stmt(t, "SELECT " MK_OFFER_COLS " FROM marketplace_offers WHERE " OFFER_FILTERS
-                           " AND (price > ?7 OR (price = ?7 AND seq > ?8))"
-                           " ORDER BY price ASC, seq ASC LIMIT ?9")
-            : api->stmt(t, "SELECT " MK_OFFER_COLS " FROM marketplace_offers WHERE " OFFER_FILTERS
-                           " AND seq < ?7 AND ?8 = ?8 ORDER BY seq DESC LIMIT ?9");
+    aitbc_stmt *s = t ? api->stmt(t, k_offer_list_sql[ms->pg != 0][q.sort_price != 0]) : NULL;
     if (!s) {
         if (t) api->txn_commit(t);
         aitbc_respond_rc(ms->api, ms->ctx, req, t ? AITBC_EIO : AITBC_EBUSY, NULL);

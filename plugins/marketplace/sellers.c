@@ -26,8 +26,9 @@ static size_t active_sellers(mk_state *ms, seller_row **out) {
     seller_row *v = NULL;
     size_t n = 0, cap = 0;
     aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
-    aitbc_stmt *s = t ? api->stmt(t, "SELECT seller, MAX(paused_ms IS NULL), "
-                                     "MAX(paused_ms IS NOT NULL) FROM marketplace_trades "
+    aitbc_stmt *s = t ? api->stmt(t, "SELECT seller, MAX(CASE WHEN paused_ms IS NULL THEN 1 ELSE 0 "
+                                     "END), MAX(CASE WHEN paused_ms IS NULL THEN 0 ELSE 1 END) "
+                                     "FROM marketplace_trades "
                                      "WHERE status = 'ACTIVE' GROUP BY seller LIMIT 10000")
                       : NULL;
     while (s && api->step(s) == AITBC_ROW) {

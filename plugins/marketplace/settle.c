@@ -172,9 +172,10 @@ int mk_trades_terminate(mk_state *ms, aitbc_txn *t, const char *trade_id, const 
     for (;;) {
         trade_row rows[MK_BATCH];
         aitbc_stmt *s = api->stmt(t, "SELECT " ROW_COLS " FROM marketplace_trades "
-                                     "WHERE status = 'ACTIVE' AND (?1 IS NULL OR trade_id = ?1) "
-                                     "AND (?2 IS NULL OR offer_id = ?2) "
-                                     "AND (?3 IS NULL OR seller = ?3)");
+                                     "WHERE status = 'ACTIVE' "
+                                     "AND (CAST(?1 AS TEXT) IS NULL OR trade_id = ?1) "
+                                     "AND (CAST(?2 AS TEXT) IS NULL OR offer_id = ?2) "
+                                     "AND (CAST(?3 AS TEXT) IS NULL OR seller = ?3)");
         if (!s) return AITBC_EIO;
         const char *args[3] = {trade_id, offer_id, seller};
         for (int i = 0; i < 3; i++)

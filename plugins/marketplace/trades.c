@@ -263,10 +263,11 @@ void mk_h_trade_list(aitbc_request *req, void *user) {
     int64_t before = INT64_MAX;
     if (aitbc_req_cursor(api, req, tag, &before, NULL) < 0) return;
     aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
-    aitbc_stmt *s = t ? api->stmt(t, "SELECT " MK_TRADE_COLS " FROM marketplace_trades "
-                                     "WHERE (buyer = ?1 OR seller = ?1) AND seq < ?2 AND "
-                                     "(?3 IS NULL OR status = ?3) ORDER BY seq DESC LIMIT ?4")
-                      : NULL;
+    aitbc_stmt *s =
+        t ? api->stmt(t, "SELECT " MK_TRADE_COLS " FROM marketplace_trades "
+                         "WHERE (buyer = ?1 OR seller = ?1) AND seq < ?2 AND "
+                         "(CAST(?3 AS TEXT) IS NULL OR status = ?3) ORDER BY seq DESC LIMIT ?4")
+          : NULL;
     if (!s) {
         if (t) api->txn_commit(t);
         aitbc_respond_rc(ms->api, ms->ctx, req, t ? AITBC_EIO : AITBC_EBUSY, NULL);

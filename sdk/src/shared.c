@@ -1,15 +1,14 @@
 /* Shared-database checks and generation rows (see aitbc/shared.h for the rules). */
 #include "aitbc/shared.h"
 #include "aitbc/errors.h"
+#include "aitbc/store.h"
 #include "aitbc/host.h"
 #include "aitbc/txn.h"
 #include <stdio.h>
-#include <string.h>
 
 int aitbc_store_shared(const aitbc_host_api *api) {
-    if (!api || !AITBC_HOST_HAS(api, storage_driver) || !api->storage_driver) return 0;
-    const char *d = api->storage_driver();
-    return d && strcmp(d, "postgres") == 0;
+    /* Several hosts share a PostgreSQL database; a SQLite file has one host. */
+    return aitbc_store_is_postgres(api);
 }
 
 /* The statement text for table; the host caches prepared statements by text, so building it per
