@@ -8,13 +8,15 @@
 #include "store_conns.h"
 
 #define STORE_CACHE_BUCKETS 64
+#define STORE_RECENT_SLOTS 64
 
 typedef struct store_conn store_conn;
 
 struct aitbc_stmt {
     sqlite3_stmt *st;
     store_conn *conn;
-    char *sql; /* the cache key */
+    char *sql;       /* the cache key */
+    const char *key; /* the address it was last asked for by (store_conn.recent) */
     unsigned hash;
     int in_use;       /* handed out by store_stmt, not yet returned by store_stmt_done */
     aitbc_stmt *next; /* bucket chain */
@@ -38,6 +40,10 @@ struct store_conn {
     sqlite3 *db;
     sqlite3_stmt *ctl[CTL_COUNT];
     aitbc_stmt *cache[STORE_CACHE_BUCKETS];
+    /* The statement last handed out for an SQL text at a given address: plugins pass string
+     * literals, so the same pointer comes back on every request and the lookup skips hashing
+     * the text (which cost more than the rest of the lookup). Verified by comparing the text. */
+    aitbc_stmt *recent[STORE_RECENT_SLOTS];
     aitbc_txn txn;
 };
 

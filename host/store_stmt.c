@@ -3,6 +3,7 @@
  * is handed out once at a time; when the same SQL is asked for while its statement is still in
  * use (nested loops over the same query), a second statement is prepared and cached too. Every
  * statement is finalized when its connection closes. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,6 +28,7 @@ void store_cache_clear(store_conn *c) {
         }
         c->cache[i] = NULL;
     }
+    memset(c->recent, 0, sizeof c->recent);
 }
 
 static aitbc_stmt *stmt_prepare(store_conn *c, const char *sql, unsigned h) {
@@ -66,15 +68,20 @@ aitbc_stmt *sq_stmt(aitbc_txn *t, const char *sql) {
              sql);
         return NULL;
     }
-    unsigned h = sql_hash(sql);
-    for (aitbc_stmt *s = c->cache[h % STORE_CACHE_BUCKETS]; s; s = s->next) {
-        if (!s->in_use && s->hash == h && !strcmp(s->sql, sql)) {
-            s->in_use = 1;
-            return s;
-        }
+    aitbc_stmt **slot = &c->recent[((uintptr_t)sql >> 3) % STORE_RECENT_SLOTS];
+    aitbc_stmt *s = *slot;
+    if (s && s->key == sql && !s->in_use && !strcmp(s->sql, sql)) {
+        s->in_use = 1;
+        return s;
     }
-    aitbc_stmt *s = stmt_prepare(c, sql, h);
-    if (s) s->in_use = 1;
+    unsigned h = sql_hash(sql);
+    for (s = c->cache[h % STORE_CACHE_BUCKETS]; s; s = s->next)
+        if (!s->in_use && s->hash == h && !strcmp(s->sql, sql)) break;
+    if (!s) s = stmt_prepare(c, sql, h);
+    if (!s) return NULL;
+    s->in_use = 1;
+    s->key = sql;
+    *slot = s;
     return s;
 }
 

@@ -17,7 +17,9 @@ ctest --test-dir build --output-on-failure -j"$jobs"
 # The integration tests (and the postgres driver's own test) once more on PostgreSQL: a throwaway
 # cluster on a loopback port, every host in a schema of its own (tests/integration/harness.c).
 pgdir=$(mktemp -d /tmp/aitbc-pg-XXXXXX)
-pgport=${AITBC_TEST_PG_PORT:-55439}
+# Below the kernel's ephemeral range (32768-60999): a port in it may be the local end of some
+# outgoing connection at that moment, and the server's bind then fails.
+pgport=${AITBC_TEST_PG_PORT:-25439}
 trap 'tests/pg/cluster.sh stop "$pgdir" "$pgport"' EXIT
 dsn=$(tests/pg/cluster.sh start "$pgdir" "$pgport")
 AITBC_TEST_PG_DSN="$dsn" ctest --test-dir build --output-on-failure -j"$jobs" -L 'integration|pg'
