@@ -38,13 +38,23 @@ static int write_key_file(auth_state *st, const char *path, const char *key) {
 
 int bootstrap_admin(auth_state *st) {
     if (st->n_config_hashes > 0) return 0;
+    /* Counted and created in one write transaction: hosts starting together on one shared
+     * database make one first admin key between them, not one each. */
+    const aitbc_host_api *api = st->api;
+    aitbc_txn *t = api->txn_begin(AITBC_TXN_WRITE);
+    if (!t) return AITBC_EBUSY;
     int64_t n = 0;
     int rc = store_count_admins(st, &n);
-    if (rc != 0 || n > 0) return rc;
-
+    if (rc != 0 || n > 0) {
+        api->txn_commit(t); /* nothing written */
+        return rc;
+    }
     char key[AITBC_API_KEY_MAX], key_id[48], address[48];
-    rc = service_create_key(st, NULL, AITBC_ROLE_ADMIN, "bootstrap admin", NULL, key, key_id,
-                            address);
+    rc = service_create_key(st, t, AITBC_ROLE_ADMIN, "bootstrap admin", NULL, key, key_id, address);
+    if (rc == 0)
+        rc = api->txn_commit(t);
+    else
+        api->txn_rollback(t);
     if (rc != 0) {
         st->api->log(st->ctx, AITBC_LOG_ERROR, "cannot create the first admin key (%d)", rc);
         return rc;

@@ -121,7 +121,10 @@ void kc_insert(keycache *c, const char *key_id, const kc_row *row) {
     size_t slot = slot_of(key_id);
     pthread_mutex_t *lk = lock_of(c, slot);
     pthread_mutex_lock(lk);
-    if (!find(c, slot, key_id)) {
+    kc_node *had = find(c, slot, key_id);
+    if (had) {
+        had->row.revoked |= row->revoked; /* revoked elsewhere (another host); never undone */
+    } else {
         kc_node *n = node_new(key_id, 0);
         if (n) {
             n->row = *row;

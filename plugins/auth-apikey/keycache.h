@@ -50,7 +50,8 @@ void kc_free(keycache *c);
 kc_result kc_check(keycache *c, const char *key_id, unsigned role,
                    const unsigned char hash[KEYFMT_HASH_BYTES], int64_t now_ms,
                    aitbc_principal *out, int *retry_after_s);
-/** @brief Insert a loaded row unless the id is already cached (a tombstone must win). */
+/** @brief Insert a loaded row unless the id is already cached (a tombstone must win); a cached
+ *  entry takes the row's revocation (one made on another host sharing the database). */
 void kc_insert(keycache *c, const char *key_id, const kc_row *row);
 /** @brief Mark key_id revoked now, inserting a tombstone if it is not cached. */
 void kc_revoke(keycache *c, const char *key_id, int64_t now_ms);

@@ -55,7 +55,11 @@ int service_authenticate(void *self, const char *api_key, const char *remote_add
     sodium_memzero(&k.secret, sizeof k.secret);
 
     aitbc_principal p;
-    kc_result r = kc_check(st->cache, k.key_id, k.role, hash, now, &p, &retry);
+    /* Several hosts on one database: a key revoked on another host is revoked in its row, not
+     * in this cache, so every check reads the row (the cache keeps the bucket and last use). */
+    kc_result r = aitbc_store_shared(st->api)
+                      ? KC_MISS
+                      : kc_check(st->cache, k.key_id, k.role, hash, now, &p, &retry);
     if (r == KC_MISS) {
         kc_row row;
         int rc = store_load_key(st, k.key_id, &row);

@@ -25,8 +25,8 @@ typedef struct client_state {
     aitbc_jobs_v1 service;
     aitbc_metrics_v1 metrics;
     aitbc_timer *timer;
-    atomic_int ttl_queued; /* the TTL sweep waits for the writer: do not queue another */
-    _Atomic uint64_t queued_gen;
+    atomic_int ttl_queued;        /* the TTL sweep waits for the writer: do not queue another */
+    _Atomic uint64_t queued_gen;  /* one host's: moves into QUEUED it made (service.c) */
     int64_t progress_interval_ms; /* least time between two accepted progress reports of a job */
     int64_t max_queued_jobs;      /* per account: QUEUED jobs at most (submit answers 429 past) */
     int64_t max_queued_bytes;     /* per account: payload bytes of its QUEUED jobs at most */
@@ -90,8 +90,12 @@ cJSON *cl_job_json(client_state *cs, const cl_job *j, int with_reason);
 cJSON *cl_assigned_json(client_state *cs, aitbc_txn *t, cl_job *j);
 int cl_counter_add(client_state *cs, aitbc_txn *t, const char *name, int64_t delta);
 /** The per-account QUEUED totals (jobs, payload bytes) behind the submit limit: add a move into
- *  (+) or out of (-) QUEUED, in the transaction that makes it. */
+ *  (+) or out of (-) QUEUED, in the transaction that makes it. A move into QUEUED also bumps the
+ *  queued generation when the database is shared. */
 int cl_queued_add(client_state *cs, aitbc_txn *t, const char *client, int64_t jobs, int64_t bytes);
+/** The generation row bumped by every move into QUEUED when the database is shared. */
+#define CL_GEN_TABLE "client_gen"
+#define CL_GEN_QUEUED "queued"
 /** Read them (0, 0 for an account with none). */
 int cl_queued_get(client_state *cs, aitbc_txn *t, const char *client, int64_t *jobs,
                   int64_t *bytes);

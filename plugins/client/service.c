@@ -171,9 +171,16 @@ static int l_miner_stats(void *self, const char *miner, int64_t *running, int64_
     return rc;
 }
 
+/* One host: the count of its own moves into QUEUED. Several hosts on one database: the
+ * generation row every host's move bumps in its transaction, so a poll that sampled it before
+ * its dispatch sees work another host queued since (an unreadable row answers a value never
+ * given before, so the poll re-checks rather than sleeps). */
 static uint64_t l_queued_gen(void *self) {
     client_state *cs = self;
-    return atomic_load(&cs->queued_gen);
+    if (!aitbc_store_shared(cs->api)) return atomic_load(&cs->queued_gen);
+    int64_t n = 0;
+    if (aitbc_gen_read(cs->api, NULL, CL_GEN_TABLE, CL_GEN_QUEUED, &n) == 0) return (uint64_t)n;
+    return (UINT64_C(1) << 63) | atomic_fetch_add(&cs->queued_gen, 1);
 }
 
 void cl_service_init(client_state *cs) {

@@ -65,6 +65,11 @@ static const aitbc_migration k_migrations[] = {
         "INSERT INTO client_queued(client, jobs, bytes) SELECT client, COUNT(*), SUM(payload_bytes)"
         " FROM client_jobs WHERE state = 'QUEUED' GROUP BY client;"
         "DROP INDEX client_jobs_client_queued;"},
+    /* Several hosts on one database: a generation bumped by every move into QUEUED, in the
+     * move's transaction, so a long-poll parked on one host learns of work queued on another
+     * (jobs@1 queued_gen; aitbc/shared.h). Bumped only when the database is shared. */
+    {8, "CREATE TABLE client_gen(name TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;"
+        "INSERT INTO client_gen(name, n) VALUES('queued', 0);"},
 };
 
 int cl_store_migrate(client_state *cs) {
@@ -346,6 +351,8 @@ int cl_queued_add(client_state *cs, aitbc_txn *t, const char *client, int64_t jo
     cs->api->bind_int64(s, 3, bytes);
     int rc = cs->api->step(s);
     cs->api->stmt_done(s);
+    /* Every move into QUEUED passes here: the queued generation other hosts watch. */
+    if (rc >= 0 && jobs > 0) rc = aitbc_gen_bump(cs->api, t, CL_GEN_TABLE, CL_GEN_QUEUED);
     return rc < 0 ? rc : 0;
 }
 

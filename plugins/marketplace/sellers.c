@@ -56,10 +56,38 @@ static int end_all(mk_state *ms, aitbc_txn *t, const char *seller, int64_t now_m
     return mk_trades_terminate(ms, t, NULL, NULL, seller, now_ms);
 }
 
-static void apply(mk_state *ms, seller_step step, const seller_row *r, int64_t now_ms,
-                  const char *what) {
+/* What a seller's registry status calls for: pause the running trades of one that cannot take
+ * work, resume the paused ones of one back online, end every trade of one deregistered (st NULL).
+ * NULL when nothing; *what names it for the log. */
+static seller_step decide(const char *st, const seller_row *r, const char **what) {
+    if (!st) {
+        *what = "deregistered: its trades ended, refunded pro rata";
+        return end_all;
+    }
+    if (strcmp(st, "ONLINE") != 0 && r->any_running) {
+        *what = "cannot take work: its trades are paused";
+        return mk_trades_pause;
+    }
+    if (strcmp(st, "ONLINE") == 0 && r->any_paused) {
+        *what = "back online: its trades resumed, the paused time refunded pro rata";
+        return mk_trades_resume;
+    }
+    return NULL;
+}
+
+/* The step the status read outside called for, if the status read again inside the write
+ * transaction (under the write lock every host shares) still calls for it: the status may have
+ * changed meanwhile, on this host or another whose timer runs the same check. */
+static void apply(mk_state *ms, seller_step step, const seller_row *r, int64_t now_ms) {
     const aitbc_host_api *api = ms->api;
     aitbc_txn *w = api->txn_begin(AITBC_TXN_WRITE);
+    int err = 0;
+    const char *what = NULL;
+    const char *st = w ? mk_seller_status(ms, r->address, NULL, &err) : NULL;
+    if (w && (err != 0 || decide(st, r, &what) != step)) {
+        api->txn_commit(w); /* nothing written: the next tick looks again */
+        return;
+    }
     int rc = w ? step(ms, w, r->address, now_ms) : AITBC_EBUSY;
     if (rc >= 0)
         rc = api->txn_commit(w);
@@ -67,7 +95,7 @@ static void apply(mk_state *ms, seller_step step, const seller_row *r, int64_t n
         api->txn_rollback(w);
     if (rc < 0)
         api->log(ms->ctx, AITBC_LOG_WARN, "seller %s: %s failed (%d); retried next tick",
-                 r->address, what, rc);
+                 r->address, what ? what : "settling its trades", rc);
     else
         api->log(ms->ctx, AITBC_LOG_INFO, "seller %s: %s", r->address, what);
 }
@@ -78,17 +106,10 @@ void mk_sellers_check(mk_state *ms, int64_t now_ms) {
     size_t n = active_sellers(ms, &sellers);
     for (size_t i = 0; i < n; i++) {
         int err = 0;
+        const char *what;
         const char *st = mk_seller_status(ms, sellers[i].address, NULL, &err);
-        if (err != 0) continue;
-        if (!st)
-            apply(ms, end_all, &sellers[i], now_ms,
-                  "deregistered: its trades ended, refunded pro rata");
-        else if (strcmp(st, "ONLINE") != 0 && sellers[i].any_running)
-            apply(ms, mk_trades_pause, &sellers[i], now_ms,
-                  "cannot take work: its trades are paused");
-        else if (strcmp(st, "ONLINE") == 0 && sellers[i].any_paused)
-            apply(ms, mk_trades_resume, &sellers[i], now_ms,
-                  "back online: its trades resumed, the paused time refunded pro rata");
+        seller_step step = err == 0 ? decide(st, &sellers[i], &what) : NULL;
+        if (step) apply(ms, step, &sellers[i], now_ms);
     }
     free(sellers);
 }

@@ -40,6 +40,7 @@ typedef struct miner_state {
     pthread_mutex_t live_mu;
     mn_live *live;
     size_t n_live, cap_live;
+    int64_t live_gen; /* shared database: the registry generation the rows were read at */
     mn_offer *offers;
     size_t n_offers, cap_offers;
 } miner_state;
@@ -71,6 +72,12 @@ struct mn_live {
     int64_t parked_since_ms; /**< when the oldest of them parked */
 };
 
+/* The generation row (aitbc/shared.h) every change of the registry's membership or of a
+ * registered miner's profile bumps when several hosts share the database: registration, a
+ * status change by heartbeat, the OFFLINE sweep, deregistration. Plain heartbeats do not. */
+#define MN_GEN_TABLE "miner_gen"
+#define MN_GEN_REGISTRY "registry"
+
 /* row.c */
 void mn_row_free(mn_row *r);
 /** Fill a dispatch profile borrowing from r. */
@@ -92,15 +99,19 @@ cJSON *mn_row_json(miner_state *ms, const mn_row *r, int with_earnings);
 void mn_tick(void *arg);
 
 /* online.c: the online-miner registry (thread-safe) */
-/** Rebuild from the table (start). */
+/** Rebuild from the table (start; on a shared database also whenever the generation moved). */
 int mn_live_load(miner_state *ms);
+/** Shared database: reload when another host changed the registry since the last load (one
+ *  indexed read, in t or a read transaction of its own when t is NULL). 0 at once on SQLite. */
+int mn_live_sync(miner_state *ms, aitbc_txn *t);
+/** Timer: drop entries silent since before silent_before (their write may never have committed);
+ *  on a shared database reload instead, since other hosts' heartbeats never reach this memory. */
+void mn_live_tidy(miner_state *ms, int64_t silent_before);
 void mn_live_free(miner_state *ms);
 /** After writing row r: add or update it (an OFFLINE row leaves). */
 int mn_live_put(miner_state *ms, const mn_row *r);
 /** Remove address if its last heartbeat is before silent_before (INT64_MAX: always). */
 void mn_live_drop(miner_state *ms, const char *address, int64_t silent_before);
-/** Remove every miner silent since before silent_before. */
-void mn_live_expire(miner_state *ms, int64_t silent_before);
 /** A copy of address's row (no metrics): 1, 0 when not online, <0 error. mn_row_free it. */
 int mn_live_row(miner_state *ms, const char *address, mn_row *out);
 /** Its RUNNING count: set to running (>= 0), or moved by delta (running < 0). */
@@ -111,6 +122,13 @@ void mn_live_unpark(miner_state *ms, const char *address);
 /** miners@1 pending_reason over the ONLINE miners. */
 const char *mn_live_reason(miner_state *ms, const char *job_type, const cJSON *constraints,
                            int64_t max_price);
+
+/* mirror.c: the registry rebuilt from the table's rows, keeping what only this host knows */
+/** live_mu held. The registry becomes the ONLINE and DRAINING rows of rows[0..n), taken (each
+ *  is freed or moved; the array itself stays the caller's). Miners it held already keep their
+ *  load, promises and parked polls (this host's); the others start with none. 0 or
+ *  AITBC_ENOMEM (then the registry is unchanged and the rows are freed). */
+int mn_live_adopt(miner_state *ms, mn_row *rows, size_t n);
 
 /* offers.c: the open wakes of queued jobs. Pure bookkeeping over the registry: every mn_offer_*
  * call needs live_mu held and makes no host call; the caller wakes the keys they return. */

@@ -4,6 +4,9 @@
  * and follows every write of it (registration, heartbeat, OFFLINE sweep, deregistration). Writes
  * land here right after their SQL, before the commit; a commit that then fails leaves the entry
  * ahead of the table until the miner's next heartbeat, or until the sweep drops it for silence.
+ * Several hosts on one database: other hosts' writes never pass here, so the registry also
+ * remembers the registry generation (MN_GEN_TABLE) its rows were read at and reloads when it
+ * moved (mn_live_sync), and the timer reloads instead of dropping entries that look silent.
  * Never call the database while holding live_mu (a writer may be waiting for it). */
 #include "miner.h"
 #include <stdio.h>
@@ -67,23 +70,77 @@ static int put_locked(miner_state *ms, const mn_row *r) {
     return 0;
 }
 
-int mn_live_load(miner_state *ms) {
+/* The ONLINE and DRAINING rows (and, shared, the generation: one snapshot) into *rows. */
+static int read_listed(miner_state *ms, int shared, mn_row **rows, size_t *n, int64_t *gen) {
     const aitbc_host_api *api = ms->api;
+    *rows = NULL;
+    *n = 0;
+    *gen = 0;
     aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
     if (!t) return AITBC_EBUSY;
-    aitbc_stmt *s = api->stmt(t, "SELECT " MN_ROW_COLS " FROM miner_miners "
-                                 "WHERE status IN ('ONLINE', 'DRAINING')");
-    int rc = s ? 0 : AITBC_EIO, st = AITBC_DONE;
+    int rc = shared ? aitbc_gen_read(api, t, MN_GEN_TABLE, MN_GEN_REGISTRY, gen) : 0;
+    aitbc_stmt *s = rc ? NULL
+                       : api->stmt(t, "SELECT " MN_ROW_COLS " FROM miner_miners "
+                                      "WHERE status IN ('ONLINE', 'DRAINING')");
+    if (rc == 0 && !s) rc = AITBC_EIO;
+    size_t cap = 0;
+    int st = AITBC_DONE;
     while (rc == 0 && (st = api->step(s)) == AITBC_ROW) {
-        mn_row r;
-        mn_row_read(ms, s, &r);
-        rc = mn_live_put(ms, &r); /* the lock per row: none held across a database call */
-        mn_row_free(&r);
+        if (*n == cap) {
+            size_t ncap = cap ? cap * 2 : 16;
+            mn_row *v = realloc(*rows, ncap * sizeof *v);
+            if (!v) {
+                rc = AITBC_ENOMEM;
+                break;
+            }
+            *rows = v;
+            cap = ncap;
+        }
+        mn_row_read(ms, s, &(*rows)[(*n)++]);
     }
     if (rc == 0 && st < 0) rc = st;
     if (s) api->stmt_done(s);
     api->txn_commit(t);
+    if (rc != 0) {
+        for (size_t i = 0; i < *n; i++)
+            mn_row_free(&(*rows)[i]);
+        free(*rows);
+        *rows = NULL;
+        *n = 0;
+    }
     return rc;
+}
+
+int mn_live_load(miner_state *ms) {
+    int shared = aitbc_store_shared(ms->api);
+    mn_row *rows;
+    size_t n;
+    int64_t gen;
+    int rc = read_listed(ms, shared, &rows, &n, &gen);
+    if (rc != 0) return rc;
+    pthread_mutex_lock(&ms->live_mu);
+    /* A reload that read an older snapshot than the one adopted meanwhile is dropped. */
+    if (!shared || gen >= ms->live_gen) {
+        rc = mn_live_adopt(ms, rows, n);
+        if (rc == 0) ms->live_gen = gen;
+    } else {
+        for (size_t i = 0; i < n; i++)
+            mn_row_free(&rows[i]);
+    }
+    pthread_mutex_unlock(&ms->live_mu);
+    free(rows);
+    return rc;
+}
+
+int mn_live_sync(miner_state *ms, aitbc_txn *t) {
+    if (!aitbc_store_shared(ms->api)) return 0;
+    int64_t gen = 0;
+    int rc = aitbc_gen_read(ms->api, t, MN_GEN_TABLE, MN_GEN_REGISTRY, &gen);
+    if (rc != 0) return rc;
+    pthread_mutex_lock(&ms->live_mu);
+    int moved = gen != ms->live_gen;
+    pthread_mutex_unlock(&ms->live_mu);
+    return moved ? mn_live_load(ms) : 0;
 }
 
 void mn_live_free(miner_state *ms) {
@@ -108,11 +165,19 @@ void mn_live_drop(miner_state *ms, const char *address, int64_t silent_before) {
     pthread_mutex_unlock(&ms->live_mu);
 }
 
-void mn_live_expire(miner_state *ms, int64_t silent_before) {
+void mn_live_tidy(miner_state *ms, int64_t silent_before) {
+    int shared = aitbc_store_shared(ms->api), silent = 0;
     pthread_mutex_lock(&ms->live_mu);
-    for (size_t i = ms->n_live; i-- > 0;)
-        if (ms->live[i].row.last_heartbeat_ms < silent_before) remove_locked(ms, &ms->live[i]);
+    for (size_t i = ms->n_live; i-- > 0;) {
+        if (ms->live[i].row.last_heartbeat_ms >= silent_before) continue;
+        silent = 1;
+        if (!shared) remove_locked(ms, &ms->live[i]);
+    }
     pthread_mutex_unlock(&ms->live_mu);
+    /* Shared: a miner heartbeating to another host only looks silent here; the table (which
+     * this tick's sweep has just brought up to date) says who is. */
+    if (shared && (silent ? mn_live_load(ms) : mn_live_sync(ms, NULL)) != 0)
+        ms->api->log(ms->ctx, AITBC_LOG_WARN, "reloading the online miners failed (next tick)");
 }
 
 int mn_live_row(miner_state *ms, const char *address, mn_row *out) {
@@ -152,6 +217,9 @@ void mn_live_unpark(miner_state *ms, const char *address) {
 const char *mn_live_reason(miner_state *ms, const char *job_type, const cJSON *constraints,
                            int64_t max_price) {
     int online = 0, best = JC_MATCH_NO;
+    /* Shared: miners that registered or changed on another host count too (a failed read keeps
+     * the registry as it is: the reason is advice, the timer retries the reload). */
+    mn_live_sync(ms, NULL);
     pthread_mutex_lock(&ms->live_mu);
     for (size_t i = 0; i < ms->n_live && best != JC_MATCH_OK; i++) {
         if (strcmp(ms->live[i].row.status, "ONLINE") != 0) continue;

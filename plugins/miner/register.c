@@ -159,6 +159,7 @@ static int store_reg(miner_state *ms, const mn_reg *r, const char *address, char
         row.last_heartbeat_ms = api->now_ms();
         row.last_register_ts = r->ts;
         rc = mn_upsert(ms, t, &row);
+        if (rc >= 0) rc = aitbc_gen_bump(api, t, MN_GEN_TABLE, MN_GEN_REGISTRY);
         if (rc >= 0) rc = mn_live_put(ms, &row);
     }
     mn_row_free(&row);

@@ -16,6 +16,9 @@ static const aitbc_migration k_migrations[] = {
         "CREATE INDEX miner_miners_status ON miner_miners(status, seq);"
         "CREATE INDEX miner_miners_live ON miner_miners(last_heartbeat_ms)"
         " WHERE status IN ('ONLINE', 'DRAINING');"},
+    /* Several hosts on one database: the registry generation (MN_GEN_TABLE in miner.h). */
+    {2, "CREATE TABLE miner_gen(name TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;"
+        "INSERT INTO miner_gen(name, n) VALUES('registry', 0);"},
 };
 
 int mn_store_migrate(miner_state *ms) {
@@ -120,6 +123,7 @@ int mn_deregister(miner_state *ms, const char *address) {
     if (rc >= 0 && n == 1) {
         rc = ms->auth->revoke_owner(ms->auth->self, t, address, AITBC_ROLE_MINER);
         if (rc == AITBC_ENOTFOUND) rc = 0;
+        if (rc >= 0) rc = aitbc_gen_bump(api, t, MN_GEN_TABLE, MN_GEN_REGISTRY);
     }
     if (rc >= 0)
         rc = api->txn_commit(t);
@@ -216,6 +220,7 @@ void mn_tick(void *arg) {
                 marked[i] = rc == 0 && api->changes(s) == 1;
                 api->stmt_done(s);
             }
+            if (rc == 0 && marked[i]) rc = aitbc_gen_bump(api, t, MN_GEN_TABLE, MN_GEN_REGISTRY);
         }
         if (rc == 0)
             rc = api->txn_commit(t);
@@ -233,7 +238,7 @@ void mn_tick(void *arg) {
     for (int i = 0; i < np; i++)
         mn_deregister(ms, stale[i]);
     /* Entries whose write never committed fall silent too (see online.c). */
-    mn_live_expire(ms, cutoff);
+    mn_live_tidy(ms, cutoff);
     mn_wake_expire(ms, now);
     ms->jobs->sweep_leases(ms->jobs->self, (int)ms->max_attempts);
 }

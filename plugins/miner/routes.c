@@ -67,8 +67,8 @@ static int parse_beat(miner_state *ms, aitbc_request *req, mn_beat *b) {
     return 0;
 }
 
-/* An online miner's heartbeat: one UPDATE, its profile from the registry. 1, 0 when the row is
- * gone, <0 error. */
+/* A heartbeat of a miner whose row we hold (from the registry, or read in t): one UPDATE. A
+ * status change is a registry change other hosts must see. 1, 0 when the row is gone, <0 error. */
 static int beat_online(miner_state *ms, aitbc_txn *t, const mn_beat *b, int64_t now, mn_row *row) {
     const aitbc_host_api *api = ms->api;
     aitbc_stmt *s = api->stmt(t, "UPDATE miner_miners SET status = ?2, last_heartbeat_ms = ?3, "
@@ -86,6 +86,10 @@ static int beat_online(miner_state *ms, aitbc_txn *t, const mn_beat *b, int64_t 
         rc = api->step(s);
         rc = rc < 0 ? rc : api->changes(s) == 1;
         api->stmt_done(s);
+    }
+    if (rc == 1 && strcmp(row->status, b->status) != 0) {
+        int w = aitbc_gen_bump(api, t, MN_GEN_TABLE, MN_GEN_REGISTRY);
+        rc = w < 0 ? w : rc;
     }
     if (rc == 1) {
         snprintf(row->status, sizeof row->status, "%s", b->status);
@@ -116,17 +120,23 @@ static int beat_offline(miner_state *ms, aitbc_txn *t, const char *address, cons
     return w == 0 ? 1 : w;
 }
 
-/* Record the heartbeat. 1 and *row (caller frees), 0 when there is no such miner, <0 error. */
+/* Record the heartbeat. 1 and *row (caller frees), 0 when there is no such miner, <0 error.
+ * The row the answer's dispatch works with (profile, price) comes from the registry on one
+ * host; on a shared database from the table, read under the write lock, because another host
+ * may have re-registered the miner since. */
 static int record_beat(miner_state *ms, const char *address, const mn_beat *b, mn_row *row) {
     const aitbc_host_api *api = ms->api;
     aitbc_txn *t = api->txn_begin(AITBC_TXN_WRITE);
     if (!t) return AITBC_EBUSY;
     int64_t now = api->now_ms();
-    int rc = mn_live_row(ms, address, row);
+    int shared = aitbc_store_shared(api);
+    int rc = shared ? mn_load(ms, t, address, row) : mn_live_row(ms, address, row);
     if (rc == 1)
         rc = beat_online(ms, t, b, now, row);
-    else if (rc == 0)
+    else if (rc == 0 && !shared)
         rc = beat_offline(ms, t, address, b, now, row);
+    else if (rc == 0)
+        mn_live_drop(ms, address, INT64_MAX); /* deregistered on another host */
     if (rc >= 0)
         rc = api->txn_commit(t) == 0 ? rc : AITBC_EIO;
     else
@@ -176,8 +186,9 @@ static void poll_retry(aitbc_request *req, void *user, int timed_out) {
     uint64_t gen = ms->jobs->queued_gen(ms->jobs->self);
     mn_live_unpark(ms, address);
     mn_row row;
-    /* An OFFLINE miner is not in the registry: the table decides (it may be gone). */
-    int found = mn_live_row(ms, address, &row);
+    /* An OFFLINE miner is not in the registry: the table decides (it may be gone). So does a
+     * shared database: another host may have re-registered the miner since it parked. */
+    int found = aitbc_store_shared(ms->api) ? 0 : mn_live_row(ms, address, &row);
     if (found == 0) found = mn_load(ms, NULL, address, &row);
     cJSON *ans = NULL;
     int assigned = 0, rc = found;

@@ -43,6 +43,7 @@
 
 struct th_host {
     char dir[PATH_MAX];
+    char db_dir[PATH_MAX]; /* th_start_beside: whose database it shares ("" = its own) */
     char cfg[PATH_MAX + 32];
     char ready[PATH_MAX + 32];
     char err[PATH_MAX + 32];
@@ -103,6 +104,11 @@ static int has_section(const char *yaml, const char *name) {
     return 0;
 }
 
+/* The data dir whose database h uses. */
+static const char *th_db_dir(const th_host *h) {
+    return h->db_dir[0] ? h->db_dir : h->dir;
+}
+
 int th_on_postgres(void) {
     const char *pg = getenv("AITBC_TEST_PG_DSN");
     return pg && *pg;
@@ -141,7 +147,7 @@ static int pg_schema_for(const char *dir, char *out, size_t cap) {
 
 int th_pg_terminate(const th_host *h) {
     char schema[32], sql[160];
-    if (!th_on_postgres() || pg_schema_for(h->dir, schema, sizeof schema) != 0) return -1;
+    if (!th_on_postgres() || pg_schema_for(th_db_dir(h), schema, sizeof schema) != 0) return -1;
     snprintf(sql, sizeof sql,
              "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
              " WHERE application_name = '%s'",
@@ -170,7 +176,7 @@ int th_db_count(const th_host *h, const char *sql, const char *arg) {
     int n = -1;
     if (th_on_postgres()) {
         char schema[32], dsn[2048], pgsql[1024];
-        if (pg_schema_for(h->dir, schema, sizeof schema) != 0) return -1;
+        if (pg_schema_for(th_db_dir(h), schema, sizeof schema) != 0) return -1;
         snprintf(dsn, sizeof dsn, "%s options=-csearch_path=%s", getenv("AITBC_TEST_PG_DSN"),
                  schema);
         size_t o = 0;
@@ -197,7 +203,7 @@ int th_db_count(const th_host *h, const char *sql, const char *arg) {
         return n;
     }
     char path[PATH_MAX + 16];
-    snprintf(path, sizeof path, "%s/aitbc.db", h->dir);
+    snprintf(path, sizeof path, "%s/aitbc.db", th_db_dir(h));
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
     if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
@@ -226,7 +232,7 @@ static int write_config(th_host *h, const char *plugins_yaml, const char *extra_
     if (has_section(extra_yaml, "storage")) {
         /* the test's own storage section (extra_yaml, below) */
     } else if (pg && *pg) {
-        if (pg_schema_for(h->dir, schema, sizeof schema) != 0) {
+        if (pg_schema_for(th_db_dir(h), schema, sizeof schema) != 0) {
             fclose(f);
             return -1;
         }
@@ -236,7 +242,7 @@ static int write_config(th_host *h, const char *plugins_yaml, const char *extra_
                 "application_name=%s\"\n",
                 pg, schema, schema);
     } else {
-        fprintf(f, "storage:\n  path: \"%s/aitbc.db\"\n", h->dir);
+        fprintf(f, "storage:\n  path: \"%s/aitbc.db\"\n", th_db_dir(h));
     }
     fprintf(f, "plugins:\n%s", plugins_yaml ? plugins_yaml : "");
     if (plugins_yaml && *plugins_yaml && plugins_yaml[strlen(plugins_yaml) - 1] != '\n')
@@ -351,7 +357,8 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
     return 0;
 }
 
-th_host *th_start(const char *plugins_yaml, const char *extra_yaml) {
+/* A host record with a fresh temp data dir (its own database), not started. NULL on error. */
+static th_host *temp_host(void) {
     th_host *h = calloc(1, sizeof *h);
     if (!h) return NULL;
     const char *tmp = getenv("TMPDIR");
@@ -361,11 +368,50 @@ th_host *th_start(const char *plugins_yaml, const char *extra_yaml) {
         free(h);
         return NULL;
     }
-    if (!launch(h, plugins_yaml, extra_yaml)) {
-        nftw(h->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-        free(h->plugins_yaml);
-        free(h->extra_yaml);
-        free(h);
+    return h;
+}
+
+/* A temp host that did not start: its dir goes. */
+static void temp_host_drop(th_host *h) {
+    nftw(h->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    free(h->plugins_yaml);
+    free(h->extra_yaml);
+    free(h);
+}
+
+th_host *th_start(const char *plugins_yaml, const char *extra_yaml) {
+    th_host *h = temp_host();
+    if (h && !launch(h, plugins_yaml, extra_yaml)) {
+        temp_host_drop(h);
+        return NULL;
+    }
+    return h;
+}
+
+/* Copy peer_dir/name into dir (mode 0600) when the peer has it. 0, or -1 (printed). */
+static int copy_secret(const char *peer_dir, const char *dir, const char *name) {
+    char from[PATH_MAX + 64], to[PATH_MAX + 64];
+    snprintf(from, sizeof from, "%s/%s", peer_dir, name);
+    snprintf(to, sizeof to, "%s/%s", dir, name);
+    size_t len = 0;
+    char *data = slurp(from, &len);
+    if (!data) return errno == ENOENT ? 0 : -1;
+    int fd = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    int ok = fd >= 0 && write(fd, data, len) == (ssize_t)len;
+    if (fd >= 0) ok = close(fd) == 0 && ok;
+    free(data);
+    if (!ok) fprintf(stderr, "harness: cannot copy %s: %s\n", from, strerror(errno));
+    return ok ? 0 : -1;
+}
+
+th_host *th_start_beside(const th_host *peer, const char *plugins_yaml, const char *extra_yaml) {
+    th_host *h = peer ? temp_host() : NULL;
+    if (!h) return NULL;
+    snprintf(h->db_dir, sizeof h->db_dir, "%s", th_db_dir(peer));
+    /* One node: the same auth pepper (keys made on one host check on the other) and node key. */
+    if (copy_secret(peer->dir, h->dir, "auth.pepper") != 0 ||
+        copy_secret(peer->dir, h->dir, "node.key") != 0 || !launch(h, plugins_yaml, extra_yaml)) {
+        temp_host_drop(h);
         return NULL;
     }
     return h;

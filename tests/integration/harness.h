@@ -18,6 +18,10 @@ typedef struct th_host th_host;
 th_host *th_start(const char *plugins_yaml, const char *extra_yaml);
 /** Same, reusing an existing data dir (restart tests). dir is copied. */
 th_host *th_start_in(const char *data_dir, const char *plugins_yaml, const char *extra_yaml);
+/** Start a second host of peer's node: its own temp data dir, ports and log, but peer's
+ *  database (peer's schema on PostgreSQL, peer's file on SQLite) and a copy of peer's node
+ *  secrets (auth.pepper, node.key), as hosts behind one load balancer have. NULL as th_start. */
+th_host *th_start_beside(const th_host *peer, const char *plugins_yaml, const char *extra_yaml);
 /** Send sig to the host and return at once (e.g. SIGTERM, then watch it drain). 0, or -1 if it
  *  is not running. th_stop / th_kill wait for it. */
 int th_signal(th_host *h, int sig);
@@ -57,7 +61,8 @@ int th_on_postgres(void);
  *  rows only); sql may have one `?`, bound to arg as text. -1 on error (printed). */
 int th_db_count(const th_host *h, const char *sql, const char *arg);
 /** On PostgreSQL: end every server session of h's host (as a server restart or a network cut
- *  would); the number ended, or -1 (not on PostgreSQL, or an error, printed). */
+ *  would), and of hosts started beside it (they share its schema and session name); the number
+ *  ended, or -1 (not on PostgreSQL, or an error, printed). */
 int th_pg_terminate(const th_host *h);
 int th_ws_port(const th_host *h); /* 0 if no websocket section */
 const char *th_data_dir(const th_host *h);

@@ -288,6 +288,31 @@ static void test_cache(void **state) {
     kc_free(c);
 }
 
+/* Several hosts on one database: a key another host revoked arrives as a revoked row for a key
+ * this cache holds as valid; the entry takes the revocation (keeping its bucket), and a later
+ * reload of an older, unrevoked row never brings the key back. */
+static void test_cache_row_revoked(void **state) {
+    (void)state;
+    kc_limits lim = {.by_role = {{0, 0}, {0, 0}, {0, 0}}};
+    keycache *c = kc_new(&lim);
+    unsigned char h[32];
+    randombytes_buf(h, sizeof h);
+    aitbc_principal p;
+    int retry = 0;
+    kc_row row;
+    fill_row(&row, AITBC_ROLE_CLIENT, h);
+    kc_insert(c, "key_r", &row);
+    assert_int_equal(kc_check(c, "key_r", AITBC_ROLE_CLIENT, h, 1000, &p, &retry), KC_OK);
+    row.revoked = 1;
+    kc_insert(c, "key_r", &row);
+    assert_int_equal(kc_check(c, "key_r", AITBC_ROLE_CLIENT, h, 2000, &p, &retry), KC_BAD);
+    row.revoked = 0;
+    kc_insert(c, "key_r", &row);
+    assert_int_equal(kc_check(c, "key_r", AITBC_ROLE_CLIENT, h, 3000, &p, &retry), KC_BAD);
+    assert_int_equal(kc_count(c), 1);
+    kc_free(c);
+}
+
 int main(void) {
     if (sodium_init() < 0) return 1;
     const struct CMUnitTest tests[] = {
@@ -295,6 +320,7 @@ int main(void) {
         cmocka_unit_test(test_format_roundtrip),     cmocka_unit_test(test_hash),
         cmocka_unit_test(test_constant_time_design), cmocka_unit_test(test_bucket),
         cmocka_unit_test(test_addr_table),           cmocka_unit_test(test_cache),
+        cmocka_unit_test(test_cache_row_revoked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -40,6 +40,7 @@ static const char k_to_v5[] =
     " WHERE state = 'RUNNING' AND trade_id IS NOT NULL;"
     "CREATE INDEX client_jobs_completed ON client_jobs(completed_ms) WHERE state = 'COMPLETED';"
     "DROP TABLE client_queued;" /* from step 7 */
+    "DROP TABLE client_gen;"    /* from step 8 */
     "DELETE FROM host_schema WHERE plugin = 'client' AND version >= 6;"
     "COMMIT;";
 

@@ -170,6 +170,59 @@ static void test_unsettled_offers_expire(void **st) {
     assert_int_equal(live("a")->promised, 0);
 }
 
+/* A table row as the reload reads it (metrics included, which the registry drops). */
+static mn_row table_row(const char *address, const char *status, const char *types) {
+    mn_row r;
+    memset(&r, 0, sizeof r);
+    char caps[256];
+    snprintf(caps, sizeof caps, "{\"job_types\":%s}", types);
+    snprintf(r.address, sizeof r.address, "%s", address);
+    snprintf(r.status, sizeof r.status, "%s", status);
+    snprintf(r.unit_type, sizeof r.unit_type, "job");
+    r.capabilities = cJSON_Parse(caps);
+    r.metrics = strdup("{\"gpu_util\":1}");
+    r.concurrency = 4;
+    r.unit_price = 1;
+    return r;
+}
+
+/* The registry rebuilt from the table (several hosts on one database): the rows decide who is
+ * listed and with which profile; a miner it held keeps this host's load, promises and parked
+ * polls; one the table no longer lists as ONLINE or DRAINING leaves; a new one starts with none,
+ * and the next queued job's wake reaches the profile the table gave. */
+static void test_adopt_rows_keep_local_state(void **st) {
+    (void)st;
+    add("ait1a", "[\"x\"]", 2, 1, 1, 100)->promised = 1;
+    add("ait1gone", "[\"x\"]", 2, 0, 1, 50);
+    mn_row rows[3] = {table_row("ait1a", "ONLINE", "[\"y\"]"),
+                      table_row("ait1new", "DRAINING", "[\"x\"]"),
+                      table_row("ait1off", "OFFLINE", "[\"x\"]")};
+    assert_int_equal(mn_live_adopt(&MS, rows, 3), 0);
+    for (size_t i = 0; i < 3; i++) /* every row was taken */
+        assert_null(rows[i].capabilities);
+    assert_int_equal(MS.n_live, 2);
+    mn_live *a = live("ait1a"), *n = live("ait1new");
+    assert_int_equal(a->running, 1);
+    assert_int_equal(a->promised, 1);
+    assert_int_equal(a->parked, 1);
+    assert_int_equal(a->parked_since_ms, 100);
+    assert_null(a->row.metrics);
+    assert_int_equal(n->parked, 0);
+    assert_int_equal(n->promised, 0);
+    assert_string_equal(n->row.status, "DRAINING");
+    /* ait1a now takes only type y (its new profile): an x job wakes nobody, a y job wakes it. */
+    char key[MN_WAKE_KEY_MAX];
+    cJSON *c = cJSON_CreateObject();
+    assert_int_equal(mn_offer_open(&MS, "job_x", "x", c, 10, 0, key), 0);
+    assert_int_equal(mn_offer_open(&MS, "job_y", "y", c, 10, 0, key), 1);
+    expect_key(key, "ait1a");
+    cJSON_Delete(c);
+    /* No rows at all: an empty registry. */
+    assert_int_equal(mn_live_adopt(&MS, NULL, 0), 0);
+    assert_int_equal(MS.n_live, 0);
+    assert_null(MS.live);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_one_fitting_parked_miner_least_loaded, teardown),
@@ -177,6 +230,7 @@ int main(void) {
         cmocka_unit_test_teardown(test_lost_wake_moves_on_once_per_miner, teardown),
         cmocka_unit_test_teardown(test_draining_full_and_priced_out_are_skipped, teardown),
         cmocka_unit_test_teardown(test_unsettled_offers_expire, teardown),
+        cmocka_unit_test_teardown(test_adopt_rows_keep_local_state, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

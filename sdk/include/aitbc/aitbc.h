@@ -17,4 +17,5 @@
 #include "answer.h"
 #include "txn.h"
 #include "receipt.h"
+#include "shared.h"
 #endif

@@ -77,7 +77,9 @@ typedef struct aitbc_jobs_v1 {
     /** A miner's counters (any pointer may be NULL). */
     int (*miner_stats)(void *self, const char *miner, int64_t *running, int64_t *completed,
                        int64_t *failed, int64_t *earned);
-    /** Rises every time a job becomes QUEUED (closes the check-then-park race of long-polls). */
+    /** Rises every time a job becomes QUEUED (closes the check-then-park race of long-polls).
+     *  On a database several hosts share it is read from the database, so it also rises for
+     *  jobs another host queued. */
     uint64_t (*queued_gen)(void *self);
     /** Jobs newest first; NULL filters are absent. *out (caller frees) =
      *  {"items":[Job…],"next_cursor"}. */
