@@ -103,22 +103,29 @@ static int by_seq(const void *a, const void *b) {
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
+/* On PostgreSQL a claim locks the rows it reads and skips rows another session holds (a host in
+ * the middle of claiming them), so two hosts never wait on, or take, the same job; the
+ * database-wide write lock serializes claims today, and this keeps them right without it. */
+#define CL_SCAN(cs, claim, head, index, tail)                                                      \
+    ((cs)->pg && (claim) ? head " " tail " FOR UPDATE SKIP LOCKED"                                 \
+                         : CL_INDEXED(cs, head, index, tail))
+
 /* The oldest QUEUED jobs m can take, at most max: one indexed scan per job type m offers (so
  * jobs of other types never hide them), merged by age. Within a type, the CL_SCAN_MAX oldest
- * are looked at per call. */
+ * are looked at per call. claim: the rows are about to be assigned (CL_SCAN). */
 static int load_candidates(client_state *cs, aitbc_txn *t, const aitbc_jobs_miner *m, int64_t now,
-                           size_t max, cl_rows *out) {
+                           size_t max, int claim, cl_rows *out) {
     const cJSON *type;
     int rc = 0;
     cJSON_ArrayForEach(type, cJSON_GetObjectItemCaseSensitive(m->capabilities, "job_types")) {
         if (!cJSON_IsString(type) || rc != 0) continue;
         cl_rows part = {0};
-        rc =
-            load_rows(cs, t,
-                      CL_INDEXED(cs, "SELECT " CL_JOB_COLS " FROM client_jobs", "client_jobs_queue",
-                                 "WHERE state = 'QUEUED' AND job_type = ?1 AND expires_ms > ?2 "
-                                 "ORDER BY seq LIMIT 500"),
-                      type->valuestring, now, max, matches, (void *)m, &part);
+        rc = load_rows(cs, t,
+                       CL_SCAN(cs, claim, "SELECT " CL_JOB_COLS " FROM client_jobs",
+                               "client_jobs_queue",
+                               "WHERE state = 'QUEUED' AND job_type = ?1 AND expires_ms > ?2 "
+                               "ORDER BY seq LIMIT 500"),
+                       type->valuestring, now, max, matches, (void *)m, &part);
         int moved = rows_move(out, &part);
         if (rc == 0) rc = moved;
     }
@@ -146,10 +153,10 @@ static int load_trade_jobs(client_state *cs, aitbc_txn *t, const aitbc_jobs_mine
     if (!mk) return 0; /* without the marketplace they wait (and expire by their TTL) */
     cl_rows q = {0};
     int rc = load_rows(cs, t,
-                       CL_INDEXED(cs, "SELECT " CL_JOB_COLS " FROM client_jobs",
-                                  "client_jobs_seller_queue",
-                                  "WHERE seller = ?1 AND state = 'QUEUED' AND expires_ms > ?2 "
-                                  "ORDER BY seq LIMIT 500"),
+                       CL_SCAN(cs, 1, "SELECT " CL_JOB_COLS " FROM client_jobs",
+                               "client_jobs_seller_queue",
+                               "WHERE seller = ?1 AND state = 'QUEUED' AND expires_ms > ?2 "
+                               "ORDER BY seq LIMIT 500"),
                        m->address, now, CL_SCAN_MAX, NULL, NULL, &q);
     cl_rows take = {0};
     for (size_t i = 0; rc == 0 && i < q.n && take.n < max; i++) {
@@ -255,7 +262,7 @@ static int dispatch_in(client_state *cs, aitbc_txn *t, const aitbc_jobs_miner *m
     cl_rows q = {0}, rest = {0};
     rc = load_trade_jobs(cs, t, m, now, (size_t)free_slots, &q, ev);
     if (rc == 0 && (int64_t)q.n < free_slots)
-        rc = load_candidates(cs, t, m, now, (size_t)free_slots - q.n, &rest);
+        rc = load_candidates(cs, t, m, now, (size_t)free_slots - q.n, 1, &rest);
     if (rc == 0) rc = rows_move(&q, &rest);
     rows_free(&rest);
     if (rc == 0) rc = assign(cs, t, m, &q, now, lease_ms, jobs, ev, assigned);
@@ -281,7 +288,8 @@ static int claim_possible(client_state *cs, const aitbc_jobs_miner *m) {
         api->stmt_done(s);
     }
     cl_rows q = {0};
-    if (rc == 0 && running < m->concurrency) rc = load_candidates(cs, t, m, api->now_ms(), 1, &q);
+    if (rc == 0 && running < m->concurrency)
+        rc = load_candidates(cs, t, m, api->now_ms(), 1, 0, &q);
     int found = rc == 0 && q.n > 0;
     if (rc == 0 && !found && running < m->concurrency) {
         /* Work of m's trades (capacity and trade state are checked under the write lock). */

@@ -172,13 +172,21 @@ int th_pg_terminate(const th_host *h) {
 }
 
 /* SQLite: the database file read-only; PostgreSQL: the host's schema, with `?` as $1. */
+PGconn *th_pg_session(const th_host *h) {
+    char schema[32], dsn[2048];
+    if (!th_on_postgres() || pg_schema_for(th_db_dir(h), schema, sizeof schema) != 0) return NULL;
+    snprintf(dsn, sizeof dsn, "%s options=-csearch_path=%s", getenv("AITBC_TEST_PG_DSN"), schema);
+    PGconn *db = pg_connect(dsn);
+    if (PQstatus(db) == CONNECTION_OK) return db;
+    fprintf(stderr, "harness: cannot connect to %s: %s", dsn, PQerrorMessage(db));
+    PQfinish(db);
+    return NULL;
+}
+
 int th_db_count(const th_host *h, const char *sql, const char *arg) {
     int n = -1;
     if (th_on_postgres()) {
-        char schema[32], dsn[2048], pgsql[1024];
-        if (pg_schema_for(th_db_dir(h), schema, sizeof schema) != 0) return -1;
-        snprintf(dsn, sizeof dsn, "%s options=-csearch_path=%s", getenv("AITBC_TEST_PG_DSN"),
-                 schema);
+        char pgsql[1024];
         size_t o = 0;
         for (const char *p = sql; *p && o + 3 < sizeof pgsql; p++) {
             if (*p == '?') {
@@ -189,7 +197,8 @@ int th_db_count(const th_host *h, const char *sql, const char *arg) {
             }
         }
         pgsql[o] = '\0';
-        PGconn *db = pg_connect(dsn);
+        PGconn *db = th_pg_session(h);
+        if (!db) return -1;
         const char *vals[1] = {arg};
         PGresult *r = PQstatus(db) == CONNECTION_OK
                           ? PQexecParams(db, pgsql, arg ? 1 : 0, NULL, vals, NULL, NULL, 0)

@@ -60,6 +60,9 @@ int th_on_postgres(void);
 /** The integer a one-row query returns from h's database, as another process sees it (committed
  *  rows only); sql may have one `?`, bound to arg as text. -1 on error (printed). */
 int th_db_count(const th_host *h, const char *sql, const char *arg);
+/** On PostgreSQL: a new libpq session on h's schema (the caller PQfinish-es it), for a test that
+ *  plays another host holding row locks; NULL otherwise (or on error, printed). */
+struct pg_conn *th_pg_session(const th_host *h);
 /** On PostgreSQL: end every server session of h's host (as a server restart or a network cut
  *  would), and of hosts started beside it (they share its schema and session name); the number
  *  ended, or -1 (not on PostgreSQL, or an error, printed). */
