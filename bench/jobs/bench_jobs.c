@@ -3,7 +3,11 @@
  * miner (p50/p99), (3) full lifecycle jobs per second with N simulated miners. Every request
  * opens a new TCP connection (libcurl easy handle per call), as the test harness does.
  * (4, with parked > 0) host CPU per job when one job at a time meets that many parked polls.
- * usage: bench_jobs [submits] [latency_samples] [lifecycle_jobs] [miners] [parked] */
+ * (hosts > 1) phases 1 and 3 spread over that many hosts of one node (th_start_beside: the same
+ * database and secrets): submits go round-robin through them, miner i polls and completes
+ * through host i % hosts, and every lifecycle job must be completed exactly once.
+ * A count of 0 skips its phase (bench/cluster/run runs only the lifecycle).
+ * usage: bench_jobs [submits] [latency_samples] [lifecycle_jobs] [miners] [parked] [hosts] */
 #include "jobs_th.h"
 #include <pthread.h>
 #include <stdint.h>
@@ -14,10 +18,39 @@
 #include <unistd.h>
 
 #define SUBMITTERS 4
+#define MAX_HOSTS 8
 #define CAPS "{\"gpus\":[{\"name\":\"L4\",\"memory_mb\":24000}],\"job_types\":[\"%s\"]}"
 
-static th_host *H;
+static th_host *H; /* the first host: phases 2 and 4, the ledger check */
+static th_host *HS[MAX_HOSTS];
+static int NH = 1;
 static jt_client C;
+
+/* Lifecycle bookkeeping for the exactly-once check: ids as submitted and as completed (200). */
+typedef struct id_list {
+    pthread_mutex_t mu;
+    char (*ids)[64];
+    int n, cap;
+} id_list;
+static id_list g_submitted = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0};
+static id_list g_completed = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0};
+
+static void id_add(id_list *l, const char *id) {
+    pthread_mutex_lock(&l->mu);
+    if (l->n < l->cap) snprintf(l->ids[l->n++], 64, "%s", id ? id : "");
+    pthread_mutex_unlock(&l->mu);
+}
+
+static void id_reset(id_list *l, int cap) {
+    free(l->ids);
+    l->ids = cap > 0 ? calloc((size_t)cap, sizeof *l->ids) : NULL;
+    l->cap = l->ids ? cap : 0;
+    l->n = 0;
+}
+
+static int cmp_id(const void *x, const void *y) {
+    return strcmp(x, y);
+}
 
 static int64_t now_us(void) {
     struct timespec ts;
@@ -33,7 +66,7 @@ static char *caps(const char *type) {
 
 /* ---- 1: submits per second ---- */
 typedef struct sub_arg {
-    int n;
+    int n, first_host;
     const char *type;
     int ok;
 } sub_arg;
@@ -42,8 +75,11 @@ static void *submitter(void *p) {
     sub_arg *a = p;
     char body[128], id[64];
     snprintf(body, sizeof body, "{\"payload\":{\"type\":\"%s\"},\"max_price\":\"0.01\"}", a->type);
-    for (int i = 0; i < a->n; i++)
-        a->ok += jt_submit(H, &C, body, id) == 201;
+    for (int i = 0; i < a->n; i++) {
+        if (jt_submit(HS[(a->first_host + i) % NH], &C, body, id) != 201) continue;
+        a->ok++;
+        id_add(&g_submitted, id);
+    }
     return NULL;
 }
 
@@ -54,7 +90,7 @@ static double submit_rate(int total, const char *type, int *ok) {
     for (int i = 0; i < SUBMITTERS; i++) {
         /* the first thread takes the remainder: exactly total jobs, or the lifecycle waits on
          * jobs that were never submitted */
-        a[i] = (sub_arg){total / SUBMITTERS + (i == 0 ? total % SUBMITTERS : 0), type, 0};
+        a[i] = (sub_arg){total / SUBMITTERS + (i == 0 ? total % SUBMITTERS : 0), i, type, 0};
         pthread_create(&t[i], NULL, submitter, &a[i]);
     }
     *ok = 0;
@@ -131,17 +167,24 @@ static void latency(int samples, double *p50, double *p99) {
 /* ---- 3: full lifecycle ---- */
 static volatile int g_done, g_target;
 
+typedef struct life_arg {
+    jt_miner m;
+    th_host *h; /* the host this miner polls and completes through */
+} life_arg;
+
 static void *life_miner(void *p) {
-    jt_miner *m = p;
+    life_arg *a = p;
     while (__atomic_load_n(&g_done, __ATOMIC_SEQ_CST) < g_target) {
         th_resp r;
-        jt_beat(H, m, 1, "[]", &r);
+        jt_beat(a->h, &a->m, 1, "[]", &r);
         const cJSON *j;
         cJSON_ArrayForEach(j, cJSON_GetObjectItemCaseSensitive(r.json, "jobs")) {
             th_resp c;
-            if (jt_complete(H, m, jt_str(j, "job_id"), jt_int(j, "attempt"), "{\"t\":1}", 1, &c) ==
-                200)
+            const char *id = jt_str(j, "job_id");
+            if (jt_complete(a->h, &a->m, id, jt_int(j, "attempt"), "{\"t\":1}", 1, &c) == 200) {
+                id_add(&g_completed, id);
                 __atomic_add_fetch(&g_done, 1, __ATOMIC_SEQ_CST);
+            }
             th_resp_free(&c);
         }
         th_resp_free(&r);
@@ -149,13 +192,33 @@ static void *life_miner(void *p) {
     return NULL;
 }
 
-static double lifecycle(int jobs, int miners) {
-    jt_miner *m = calloc((size_t)miners, sizeof *m);
+/* 1 when the completed ids are exactly the submitted ones, each once; else says what differs. */
+static int exactly_once(void) {
+    qsort(g_submitted.ids, (size_t)g_submitted.n, sizeof *g_submitted.ids, cmp_id);
+    qsort(g_completed.ids, (size_t)g_completed.n, sizeof *g_completed.ids, cmp_id);
+    int dup = 0, same = g_submitted.n == g_completed.n;
+    for (int i = 1; i < g_completed.n; i++)
+        dup += strcmp(g_completed.ids[i - 1], g_completed.ids[i]) == 0;
+    for (int i = 0; same && i < g_completed.n; i++)
+        same = strcmp(g_submitted.ids[i], g_completed.ids[i]) == 0;
+    if (!same || dup)
+        fprintf(stderr, "lifecycle: %d submitted, %d completions, %d duplicate completions\n",
+                g_submitted.n, g_completed.n, dup);
+    return same && !dup;
+}
+
+static double lifecycle(int jobs, int miners, int *once) {
+    life_arg *m = calloc((size_t)miners, sizeof *m);
     pthread_t *t = calloc((size_t)miners, sizeof *t);
     char type[32];
     snprintf(type, sizeof type, "life%d", miners);
-    for (int i = 0; i < miners; i++)
-        jt_miner_register(H, &m[i], caps(type), 2, "0.001");
+    for (int i = 0; i < miners; i++) {
+        m[i].h = HS[i % NH];
+        jt_miner_register(m[i].h, &m[i].m, caps(type), 2, "0.001");
+    }
+    /* room for a job completed twice, so the check can see it */
+    id_reset(&g_submitted, jobs);
+    id_reset(&g_completed, 2 * jobs);
     g_done = 0;
     g_target = jobs;
     int64_t t0 = now_us();
@@ -166,6 +229,9 @@ static double lifecycle(int jobs, int miners) {
     for (int i = 0; i < miners; i++)
         pthread_join(t[i], NULL);
     double rate = g_done / ((now_us() - t0) / 1e6);
+    *once = exactly_once();
+    id_reset(&g_submitted, 0);
+    id_reset(&g_completed, 0);
     free(m);
     free(t);
     return rate;
@@ -254,40 +320,68 @@ int main(int argc, char **argv) {
     int life_jobs = argc > 3 ? atoi(argv[3]) : 2000;
     int miners = argc > 4 ? atoi(argv[4]) : 8;
     int parked = argc > 5 ? atoi(argv[5]) : 0;
+    NH = argc > 6 ? atoi(argv[6]) : 1;
+    if (NH < 1 || NH > MAX_HOSTS || miners < 1) {
+        fprintf(stderr, "bench_jobs: hosts must be 1..%d and miners at least 1\n", MAX_HOSTS);
+        return 2;
+    }
     /* Every simulated miner registers from 127.0.0.1: lift the per-address limit (30/min), or
      * the miners past it get 429 and the lifecycle waits on them forever. */
     /* One client submits them all, and phase 1's jobs stay QUEUED (no miner takes their type):
      * lift the per-account queue limit too, or later submits get 429 forever. */
-    H = jt_start_client("heartbeat_interval_s: 30, lease_s: 120, max_attempts: 3, "
-                        "register_rate_per_min: 100000",
-                        ", max_queued_jobs: 10000000",
-                        "http: { listen: \"127.0.0.1:0\", access_log: false, threads: 4 }\n");
-    if (!H) {
-        fprintf(stderr, "host did not start\n");
+    const char *http = "http: { listen: \"127.0.0.1:0\", access_log: false, threads: 4 }\n";
+    H = HS[0] = jt_start_client("heartbeat_interval_s: 30, lease_s: 120, max_attempts: 3, "
+                                "register_rate_per_min: 100000",
+                                ", max_queued_jobs: 10000000", http);
+    int started = H ? 1 : 0;
+    while (started > 0 && started < NH &&
+           (HS[started] = th_start_beside(H, jt_plugins_yaml(), http)))
+        started++;
+    if (started < NH) {
+        fprintf(stderr, "host %d of %d did not start\n", started + 1, NH);
+        while (started-- > 0)
+            th_free(HS[started]); /* stops it; the first (owning the shared data) last */
         return 1;
     }
     jt_client_new(H, "1000000", &C);
-    int ok;
-    double sr = submit_rate(submits, "nobody", &ok);
-    printf("submit with escrow: %d jobs, %d threads: %.0f jobs/s (%d ok)\n", submits, SUBMITTERS,
-           sr, ok);
-    double p50, p99;
-    latency(samples, &p50, &p99);
-    printf("submit->assign (long-polling miner): %d samples: p50 %.2f ms, p99 %.2f ms\n", samples,
-           p50, p99);
-    double lr = lifecycle(life_jobs, miners);
-    printf("full lifecycle (submit+poll+complete+settle): %d jobs, %d miners: %.0f jobs/s\n",
-           life_jobs, miners, lr);
-    double lr1 = lifecycle(life_jobs / 2, 1);
-    printf("full lifecycle: %d jobs, 1 miner: %.0f jobs/s\n", life_jobs / 2, lr1);
+    int ok, once = 1;
+    if (submits > 0) {
+        double sr = submit_rate(submits, "nobody", &ok);
+        printf("submit with escrow: %d jobs, %d threads, %d host(s): %.0f jobs/s (%d ok)\n",
+               submits, SUBMITTERS, NH, sr, ok);
+    }
+    if (samples > 0) {
+        double p50, p99;
+        latency(samples, &p50, &p99);
+        printf("submit->assign (long-polling miner): %d samples: p50 %.2f ms, p99 %.2f ms\n",
+               samples, p50, p99);
+    }
+    if (life_jobs > 0) {
+        double lr = lifecycle(life_jobs, miners, &once);
+        printf("full lifecycle (submit+poll+complete+settle): %d jobs, %d miners, %d host(s): "
+               "%.0f jobs/s\n",
+               life_jobs, miners, NH, lr);
+        printf("every job completed exactly once: %s\n", once ? "yes" : "NO");
+        if (NH == 1) {
+            int once1;
+            double lr1 = lifecycle(life_jobs / 2, 1, &once1);
+            printf("full lifecycle: %d jobs, 1 miner: %.0f jobs/s (exactly once: %s)\n",
+                   life_jobs / 2, lr1, once1 ? "yes" : "NO");
+            once = once && once1;
+        }
+    }
     if (parked > 0) {
         double fan_p50, cpu = parked_fan_out(200, parked, &fan_p50);
         printf("one job at a time, %d miners parked in long-polls: host CPU %.2f ms per job, "
                "submit->done p50 %.2f ms\n",
                parked, cpu, fan_p50);
     }
-    printf("ledger conserved: %s\n", jt_conserved(H) ? "yes" : "NO");
-    int st = th_stop(H);
-    th_free(H);
-    return st;
+    int conserved = jt_conserved(H);
+    printf("ledger conserved: %s\n", conserved ? "yes" : "NO");
+    int st = 0;
+    for (int i = NH - 1; i >= 0; i--) { /* the first host owns the data dir the others share */
+        st |= th_stop(HS[i]);
+        th_free(HS[i]);
+    }
+    return st ? st : (once && conserved) ? 0 : 1;
 }
