@@ -5,6 +5,7 @@
 #include "ws_client_priv.h"
 #include <errno.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -172,6 +173,19 @@ cJSON *wsc_recv_json(wsc *c, int timeout_ms) {
     cJSON *j = t ? cJSON_Parse(t) : NULL;
     free(t);
     return j;
+}
+
+int wsc_subscribe(wsc *c, const char *topic, int timeout_ms) {
+    char req[256];
+    snprintf(req, sizeof req, "{\"method\":\"subscribe\",\"id\":1,\"params\":[\"%s\"]}", topic);
+    if (wsc_send(c, req) != 0) return -1;
+    cJSON *ack = wsc_recv_json(c, timeout_ms);
+    const cJSON *got = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(ack, "result"), "subscribed");
+    const cJSON *first = cJSON_GetArrayItem(got, 0);
+    int ok = cJSON_IsString(first) && strcmp(first->valuestring, topic) == 0;
+    cJSON_Delete(ack);
+    return ok ? 0 : -1;
 }
 
 size_t wsc_pending(wsc *c) {

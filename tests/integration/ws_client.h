@@ -58,6 +58,8 @@ int wsc_send(wsc *c, const char *text);
 char *wsc_recv(wsc *c, int timeout_ms, int64_t *recv_us);
 /** @brief wsc_recv parsed as JSON (NULL also for invalid JSON). Caller frees with cJSON_Delete. */
 cJSON *wsc_recv_json(wsc *c, int timeout_ms);
+/** @brief Subscribe to one topic (request id 1) and take the answer: 0 when it was granted. */
+int wsc_subscribe(wsc *c, const char *topic, int timeout_ms);
 /** @brief Received messages not taken yet. */
 size_t wsc_pending(wsc *c);
 /** @brief Stop (paused = 1) or resume reading from the socket, to play a slow consumer. */

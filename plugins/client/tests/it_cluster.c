@@ -100,11 +100,7 @@ static void test_ws_on_b_sees_submit_on_a(void **st) {
     jt_client_new(A, "10", &c);
     wsc *w = wsc_connect(L, th_ws_port(B), c.key, 5000);
     assert_true(wsc_is_open(w));
-    assert_int_equal(
-        wsc_send(w, "{\"method\":\"subscribe\",\"id\":1,\"params\":[\"job_updates\"]}"), 0);
-    cJSON *ack = wsc_recv_json(w, 5000);
-    assert_non_null(ack);
-    cJSON_Delete(ack);
+    assert_int_equal(wsc_subscribe(w, "job_updates", 5000), 0);
     char id[64];
     assert_int_equal(
         jt_submit(A, &c, "{\"payload\":{\"type\":\"cluster-ws\"},\"max_price\":\"1\"}", id), 201);
@@ -177,11 +173,7 @@ static void test_event_outside_a_batch_reaches_b(void **st) {
     jt_client_new(A, "10", &c);
     wsc *w = wsc_connect(L, th_ws_port(B), c.key, 5000);
     assert_true(wsc_is_open(w));
-    assert_int_equal(
-        wsc_send(w, "{\"method\":\"subscribe\",\"id\":1,\"params\":[\"job_updates\"]}"), 0);
-    cJSON *ack = wsc_recv_json(w, 5000);
-    assert_non_null(ack);
-    cJSON_Delete(ack);
+    assert_int_equal(wsc_subscribe(w, "job_updates", 5000), 0);
     parked p = {.m = &m, .h = A};
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, poll_parked, &p), 0);

@@ -59,11 +59,7 @@ static void test_edge_doubles_survive_every_path(void **st) {
     assert_int_equal(jt_miner_register(H, &m, "{\"job_types\":[\"exact\"]}", 1, "1"), 201);
     wsc *w = wsc_connect(L, th_ws_port(H), c.key, 5000);
     assert_true(wsc_is_open(w));
-    assert_int_equal(
-        wsc_send(w, "{\"method\":\"subscribe\",\"id\":1,\"params\":[\"job_updates\"]}"), 0);
-    cJSON *ack = wsc_recv_json(w, 5000);
-    assert_non_null(ack);
-    cJSON_Delete(ack);
+    assert_int_equal(wsc_subscribe(w, "job_updates", 5000), 0);
 
     char body[1024], id[64];
     snprintf(body, sizeof body, "{\"payload\":%s,\"max_price\":\"2\"}", k_payload);
