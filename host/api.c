@@ -95,6 +95,18 @@ static int api_bus_publish(aitbc_plugin_ctx *ctx, const char *topic, const cJSON
     return rc;
 }
 
+/* api_bus_publish without the copy where the event is held until a commit (the common case:
+ * publishing from a write). Published at once, the bus still takes its own copy. */
+static int api_bus_publish_take(aitbc_plugin_ctx *ctx, const char *topic, cJSON *data) {
+    int rc = bus_check_owner(ctx, topic);
+    if (rc == 0 && strcmp(topic, "*") != 0 &&
+        (writer_capture_take(topic, &data) || scope_hold_take(topic, &data)))
+        return 0;
+    if (rc == 0) rc = api_bus_publish(ctx, topic, data);
+    cJSON_Delete(data);
+    return rc;
+}
+
 static int api_bus_subscribe(aitbc_plugin_ctx *ctx, const char *topic, aitbc_event_fn fn,
                              void *user) {
     return bus_subscribe_owned(ctx, topic, fn, user);
@@ -174,10 +186,12 @@ static const aitbc_host_api g_api = {
     .txn_after = writer_txn_after,
     .storage_driver = store_driver_name,
     .leader = cluster_leader,
+    .bus_publish_take = api_bus_publish_take,
 };
 
 /* A field appended to aitbc_host_api must be wired above: this fails until the last one is. */
-_Static_assert(sizeof(aitbc_host_api) == offsetof(aitbc_host_api, leader) + sizeof(void *),
+_Static_assert(sizeof(aitbc_host_api) ==
+                   offsetof(aitbc_host_api, bus_publish_take) + sizeof(void *),
                "aitbc_host_api grew: wire the new fields in g_api and move this check");
 
 /** @brief The API table handed to every plugin's init (static, lives for the process). */

@@ -56,15 +56,24 @@ int scope_hold_wake(const char *key) {
     return hold(h);
 }
 
-int scope_hold_event(const char *topic, const cJSON *data) {
-    if (!t_scope || !topic || !data) return 0;
+int scope_hold_take(const char *topic, cJSON **data) {
+    if (!t_scope || !topic || !data || !*data) return 0;
     held *h = calloc(1, sizeof *h);
-    if (!h || !(h->topic = strdup(topic)) || !(h->data = cJSON_Duplicate(data, 1))) {
-        if (h) free(h->topic);
+    if (!h || !(h->topic = strdup(topic))) {
         free(h);
         return 0;
     }
+    h->data = *data;
+    *data = NULL;
     return hold(h);
+}
+
+int scope_hold_event(const char *topic, const cJSON *data) {
+    if (!t_scope || !data) return 0;
+    cJSON *copy = cJSON_Duplicate(data, 1);
+    if (scope_hold_take(topic, &copy)) return 1;
+    cJSON_Delete(copy);
+    return 0;
 }
 
 /* Several hosts: what the scope announces goes into the outbox in its own transaction, as the

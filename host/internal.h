@@ -220,6 +220,8 @@ void http_wake(const char *key);
 /** While an idempotent request's scope is open on this thread (http_scope.c), hold an event
  *  until the scope commits (dropped if it rolls back). 1 = held, 0 = publish it now. */
 int scope_hold_event(const char *topic, const cJSON *data);
+/** scope_hold_event of data handed over: when held, *data is taken (set to NULL). */
+int scope_hold_take(const char *topic, cJSON **data);
 /** The same for a long-poll wake-up (1 = held until the scope commits). */
 int scope_hold_wake(const char *key);
 
@@ -369,6 +371,8 @@ int writer_submit(writer_item *it);
 /** On the writer inside a batch: keep the event / wake-up until the commit and return 1;
  *  elsewhere return 0 (the caller publishes / wakes at once). */
 int writer_capture_publish(const char *topic, const cJSON *data);
+/** writer_capture_publish of data handed over: when kept, *data is taken (set to NULL). */
+int writer_capture_take(const char *topic, cJSON **data);
 /** Nonzero on the writer thread while a batch is open. */
 int writer_in_batch(void);
 int writer_capture_wake(const char *key);

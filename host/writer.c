@@ -53,17 +53,26 @@ static void fx_append(effect *e) {
     tl_fx_tail = e;
 }
 
-int writer_capture_publish(const char *topic, const cJSON *data) {
-    if (!tl_in_batch || !topic || !topic[0] || !strcmp(topic, "*") || !data)
+int writer_capture_take(const char *topic, cJSON **data) {
+    if (!tl_in_batch || !topic || !topic[0] || !strcmp(topic, "*") || !data || !*data)
         return 0; /* bus_publish refuses these itself */
     effect *e = calloc(1, sizeof *e);
-    if (!e || !(e->topic = strdup(topic)) || !(e->data = cJSON_Duplicate(data, 1))) {
-        if (e) free(e->topic);
+    if (!e || !(e->topic = strdup(topic))) {
         free(e);
         return 0; /* out of memory: publish at once rather than lose it */
     }
+    e->data = *data;
+    *data = NULL;
     fx_append(e);
     return 1;
+}
+
+int writer_capture_publish(const char *topic, const cJSON *data) {
+    if (!tl_in_batch || !data) return 0;
+    cJSON *copy = cJSON_Duplicate(data, 1);
+    if (writer_capture_take(topic, &copy)) return 1;
+    cJSON_Delete(copy);
+    return 0;
 }
 
 int writer_in_batch(void) {

@@ -29,17 +29,18 @@ void cl_events_note(client_state *cs, cl_events *ev, const cl_job *j) {
 }
 
 void cl_events_flush(client_state *cs, cl_events *ev) {
-    const cJSON *o;
     if (ev->queued) {
         /* The generation rises before the wake so a poll that sampled it earlier re-checks. */
         atomic_fetch_add(&cs->queued_gen, 1);
         cs->api->wake(AITBC_JOBS_WAKE_QUEUED);
     }
-    cJSON_ArrayForEach(o, ev->jobs) {
+    cJSON *o;
+    while ((o = cJSON_DetachItemFromArray(ev->jobs, 0))) {
         char key[96];
-        cs->api->bus_publish(cs->ctx, AITBC_TOPIC_JOB_UPDATES, o);
         snprintf(key, sizeof key, "job:%s",
                  cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "job_id")));
+        /* Built only to be published: handed over, not copied (the batch holds it). */
+        aitbc_publish_take(cs->api, cs->ctx, AITBC_TOPIC_JOB_UPDATES, o);
         cs->api->wake(key);
     }
     cl_events_drop(ev);

@@ -545,6 +545,12 @@ int th_stop(th_host *h) {
         }
         nap_ms(10);
     }
+    if (h->status != 0 && h->status != 128 + SIGKILL) {
+        /* A host that dies of a signal while stopping (glibc's abort on a corrupted heap, say)
+         * leaves its last words only here: show them before the data dir goes. */
+        fprintf(stderr, "harness: aitbc-host stopped with status %d\n", h->status);
+        print_stderr(h);
+    }
     return h->status;
 }
 

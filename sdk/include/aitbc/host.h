@@ -200,11 +200,28 @@ struct aitbc_host_api {
      *  1 commits before any write of a later leader. Elsewhere it is a hint (e.g. whether to
      *  queue the work at all). Always 1 on SQLite (one host). Use aitbc_leader() below. */
     int (*leader)(aitbc_plugin_ctx *ctx, const char *role);
+
+    /* ---- bus ---- */
+    /** @since 1.3. bus_publish of data the plugin hands over: the host keeps it (no copy) and
+     *  frees it whatever the outcome, so the caller must not touch it again. For events built
+     *  only to be published (a write batch holds each until its commit). Use
+     *  aitbc_publish_take() below. */
+    int (*bus_publish_take)(aitbc_plugin_ctx *ctx, const char *topic, cJSON *data);
 };
 
 /** 1 when this host holds `role` (see `leader`); 1 on a host older than 1.3 (one host). */
 static inline int aitbc_leader(const aitbc_host_api *api, aitbc_plugin_ctx *ctx, const char *role) {
     return AITBC_HOST_HAS(api, leader) ? api->leader(ctx, role) : 1;
+}
+
+/** Publish data and give it up (see bus_publish_take); on a host older than 1.3, publish a copy
+ *  and free data here. */
+static inline int aitbc_publish_take(const aitbc_host_api *api, aitbc_plugin_ctx *ctx,
+                                     const char *topic, cJSON *data) {
+    if (AITBC_HOST_HAS(api, bus_publish_take)) return api->bus_publish_take(ctx, topic, data);
+    int rc = api->bus_publish(ctx, topic, data);
+    cJSON_Delete(data);
+    return rc;
 }
 
 #ifdef __cplusplus
