@@ -234,6 +234,10 @@ int ma_jobs_running_locked(const ma_agent *a);
 /** 1 if a slot holds this job (attempt 0 = any attempt) and its thread is not joined yet. */
 int ma_jobs_holds(ma_agent *a, const char *job_id, int64_t attempt);
 void ma_jobs_cancel(ma_agent *a, const char *job_id);
+/** A new attempt of job_id was assigned: the coordinator has ended the older one this miner may
+ *  still hold. Cancel it, wait up to wait_ms for its thread to finish (it may be sending its
+ *  end), then free finished slots, so the new attempt finds the slot the old one had. */
+void ma_jobs_end_older(ma_agent *a, const char *job_id, int64_t wait_ms);
 /** Join finished job threads; returns how many slots are in use afterwards. */
 int ma_jobs_reap(ma_agent *a);
 /** Append running job ids to arr. */

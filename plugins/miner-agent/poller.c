@@ -66,11 +66,18 @@ static char *beat_body(ma_agent *a, int busy) {
     return text;
 }
 
+/* How long a new attempt waits for this miner's older attempt of the same job to end. */
+#define OLDER_ATTEMPT_WAIT_MS 5000
+
 /* 1 if the job started. */
 static int take_job(ma_agent *a, ma_assigned *j) {
     if (ma_jobs_holds(a, j->job_id, j->attempt) || ma_spool_has(a, j->job_id, j->attempt))
-        return 0; /* re-sent while we still have it */
-    if (ma_jobs_holds(a, j->job_id, 0)) ma_jobs_cancel(a, j->job_id); /* an older attempt */
+        return 0;                       /* re-sent while we still have it */
+    if (ma_jobs_holds(a, j->job_id, 0)) /* briefly: heartbeats wait behind it */
+        ma_jobs_end_older(a, j->job_id, OLDER_ATTEMPT_WAIT_MS);
+    /* A job that finished since the last round still holds its slot until reaped: a poll
+     * answered at once (woken by that very job's end) must not find the miner "busy". */
+    ma_jobs_reap(a);
     char msg[160];
     if (!j->payload) {
         ma_jobs_reject(a, a->poll_http, j, "invalid_payload", j->error, 0);

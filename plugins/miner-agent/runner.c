@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define ERROR_CODE_MAX 64
 
@@ -177,6 +178,28 @@ void ma_jobs_cancel(ma_agent *a, const char *job_id) {
         if (a->jobs[i].used && !a->jobs[i].finished && strcmp(a->jobs[i].job_id, job_id) == 0)
             atomic_store(&a->jobs[i].stop, MA_STOP_CANCEL);
     pthread_mutex_unlock(&a->mu);
+}
+
+void ma_jobs_end_older(ma_agent *a, const char *job_id, int64_t wait_ms) {
+    ma_jobs_cancel(a, job_id);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += (time_t)(wait_ms / 1000);
+    until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&a->mu);
+    for (;;) {
+        int running = 0;
+        for (int i = 0; i < a->cfg.concurrency; i++)
+            running |=
+                a->jobs[i].used && !a->jobs[i].finished && strcmp(a->jobs[i].job_id, job_id) == 0;
+        if (!running || pthread_cond_timedwait(&a->cv, &a->mu, &until) != 0) break;
+    }
+    pthread_mutex_unlock(&a->mu);
+    ma_jobs_reap(a);
 }
 
 int ma_jobs_reap(ma_agent *a) {
