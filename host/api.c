@@ -82,29 +82,27 @@ static const void *api_service_lookup(const char *name_at_version) {
     return loader_lookup_allowed(name_at_version) ? services_lookup(name_at_version) : NULL;
 }
 
-static int api_bus_publish(aitbc_plugin_ctx *ctx, const char *topic, const cJSON *data) {
-    int rc = bus_check_owner(ctx, topic);
-    if (rc) return rc;
-    /* On the writer, or inside a request's write scope, the event leaves only once the work it
-     * reports committed. */
-    if (strcmp(topic, "*") != 0 &&
-        (writer_capture_publish(topic, data) || scope_hold_event(topic, data)))
-        return 0;
-    rc = bus_publish(topic, data);
-    if (rc == 0) cluster_relay_event(topic, data);
-    return rc;
-}
-
-/* api_bus_publish without the copy where the event is held until a commit (the common case:
- * publishing from a write). Published at once, the bus still takes its own copy. */
+/* The one publish path: data is the caller's to give up (api_bus_publish hands a copy). On the
+ * writer, or inside a request's write scope, the event is held and leaves only once the work it
+ * reports committed; elsewhere it goes to the bus now and to the other hosts (several hosts). */
 static int api_bus_publish_take(aitbc_plugin_ctx *ctx, const char *topic, cJSON *data) {
     int rc = bus_check_owner(ctx, topic);
-    if (rc == 0 && strcmp(topic, "*") != 0 &&
+    if (rc == 0 && !data) rc = AITBC_EINVAL;
+    if (rc != 0) {
+        cJSON_Delete(data);
+        return rc;
+    }
+    if (strcmp(topic, "*") != 0 &&
         (writer_capture_take(topic, &data) || scope_hold_take(topic, &data)))
         return 0;
-    if (rc == 0) rc = api_bus_publish(ctx, topic, data);
-    cJSON_Delete(data);
-    return rc;
+    cluster_relay_event(topic, data);
+    return bus_publish_owned(topic, data);
+}
+
+static int api_bus_publish(aitbc_plugin_ctx *ctx, const char *topic, const cJSON *data) {
+    cJSON *copy = data ? cJSON_Duplicate(data, 1) : NULL;
+    if (data && !copy) return AITBC_ENOMEM;
+    return api_bus_publish_take(ctx, topic, copy);
 }
 
 static int api_bus_subscribe(aitbc_plugin_ctx *ctx, const char *topic, aitbc_event_fn fn,

@@ -266,12 +266,6 @@ int bus_check_owner(aitbc_plugin_ctx *ctx, const char *topic) {
     return 0;
 }
 
-/** @brief A plugin publishes: bus_check_owner, then bus_publish. */
-int bus_publish_from(aitbc_plugin_ctx *ctx, const char *topic, const cJSON *data) {
-    int rc = bus_check_owner(ctx, topic);
-    return rc ? rc : bus_publish(topic, data);
-}
-
 /** @brief Subscribe fn to topic ("*" = all topics); may be called at any time from any thread.
  *  owner: the plugin whose subscription it is (dropped by bus_drop_plugin), NULL for the host. */
 int bus_subscribe_owned(aitbc_plugin_ctx *owner, const char *topic, aitbc_event_fn fn, void *user) {

@@ -68,14 +68,6 @@ int scope_hold_take(const char *topic, cJSON **data) {
     return hold(h);
 }
 
-int scope_hold_event(const char *topic, const cJSON *data) {
-    if (!t_scope || !data) return 0;
-    cJSON *copy = cJSON_Duplicate(data, 1);
-    if (scope_hold_take(topic, &copy)) return 1;
-    cJSON_Delete(copy);
-    return 0;
-}
-
 /* Several hosts: what the scope announces goes into the outbox in its own transaction, as the
  * writer's batches do (cluster_events.c). */
 static int outbox(const scope *s) {

@@ -218,9 +218,8 @@ void http_defer(aitbc_request *req, const char *key, int64_t deadline_ms, aitbc_
                 void *user);
 void http_wake(const char *key);
 /** While an idempotent request's scope is open on this thread (http_scope.c), hold an event
- *  until the scope commits (dropped if it rolls back). 1 = held, 0 = publish it now. */
-int scope_hold_event(const char *topic, const cJSON *data);
-/** scope_hold_event of data handed over: when held, *data is taken (set to NULL). */
+ *  until the scope commits (dropped if it rolls back): 1 = held and *data taken (set to NULL),
+ *  0 = publish it now. */
 int scope_hold_take(const char *topic, cJSON **data);
 /** The same for a long-poll wake-up (1 = held until the scope commits). */
 int scope_hold_wake(const char *key);
@@ -246,8 +245,6 @@ int bus_publish(const char *topic, const cJSON *data);
 int bus_publish_owned(const char *topic, cJSON *data);
 /** 0 if ctx declared topic, else AITBC_EFORBIDDEN (logged once per topic). */
 int bus_check_owner(aitbc_plugin_ctx *ctx, const char *topic);
-/** A plugin's publish: refused (AITBC_EFORBIDDEN) unless ctx declared the topic. */
-int bus_publish_from(aitbc_plugin_ctx *ctx, const char *topic, const cJSON *data);
 int bus_subscribe(const char *topic, aitbc_event_fn fn, void *user);
 /** A plugin's subscription: dropped by bus_drop_plugin before the plugin stops. */
 int bus_subscribe_owned(aitbc_plugin_ctx *owner, const char *topic, aitbc_event_fn fn, void *user);
@@ -368,10 +365,8 @@ void writer_stop(void);
 int writer_running(void);
 /** Queue an item. 0, or AITBC_EUNAVAIL when the writer is not running (nothing queued). */
 int writer_submit(writer_item *it);
-/** On the writer inside a batch: keep the event / wake-up until the commit and return 1;
- *  elsewhere return 0 (the caller publishes / wakes at once). */
-int writer_capture_publish(const char *topic, const cJSON *data);
-/** writer_capture_publish of data handed over: when kept, *data is taken (set to NULL). */
+/** On the writer inside a batch: keep the event until the commit and return 1 (*data taken,
+ *  set to NULL); elsewhere return 0 (the caller publishes at once). */
 int writer_capture_take(const char *topic, cJSON **data);
 /** Nonzero on the writer thread while a batch is open. */
 int writer_in_batch(void);

@@ -67,14 +67,6 @@ int writer_capture_take(const char *topic, cJSON **data) {
     return 1;
 }
 
-int writer_capture_publish(const char *topic, const cJSON *data) {
-    if (!tl_in_batch || !data) return 0;
-    cJSON *copy = cJSON_Duplicate(data, 1);
-    if (writer_capture_take(topic, &copy)) return 1;
-    cJSON_Delete(copy);
-    return 0;
-}
-
 int writer_in_batch(void) {
     return tl_in_batch;
 }

@@ -182,14 +182,8 @@ void ma_jobs_cancel(ma_agent *a, const char *job_id) {
 
 void ma_jobs_end_older(ma_agent *a, const char *job_id, int64_t wait_ms) {
     ma_jobs_cancel(a, job_id);
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += (time_t)(wait_ms / 1000);
-    until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    /* a->cv waits on CLOCK_MONOTONIC (miner_agent.c) */
+    struct timespec until = aitbc_timespec_in(CLOCK_MONOTONIC, wait_ms);
     pthread_mutex_lock(&a->mu);
     for (;;) {
         int running = 0;
