@@ -187,6 +187,12 @@ static int sq_open(const host_settings *set) {
      * Process-wide memory accounting takes a global mutex on every allocation; we never read
      * it. Refused (harmlessly) once SQLite is initialised, e.g. on a second store_open. */
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    /* Sub-journals (the original pages a SAVEPOINT changes, kept so it can roll back alone)
+     * stay in memory. Past 64 KiB SQLite moves one to a temp file for good, and from then on
+     * every request of the group commit (each a savepoint) wrote every page it touched there,
+     * two pwrite() calls a page. A savepoint's journal holds only the pages its own unit of
+     * work changed and is emptied when it is released. */
+    sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, -1);
     snprintf(g_path, sizeof g_path, "%s", set->db_path);
     snprintf(g_sync, sizeof g_sync, "%s", sync);
     g_busy_ms = set->db_busy_timeout_ms > 0 ? set->db_busy_timeout_ms : 5000;
