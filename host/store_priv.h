@@ -90,4 +90,10 @@ int store_ckpt_start(void);
 /** @brief Stop and join it (store_close, before the connections close). */
 void store_ckpt_stop(void);
 
+/* ---- store_walbuf.c: the WAL written in large pieces ---- */
+/** @brief Register (once; store_open, before any connection) the VFS that gathers a
+ *  connection's WAL appends into one write per commit; its name for sqlite3_open_v2, or NULL
+ *  (then the default VFS is used). */
+const char *store_walbuf_vfs(void);
+
 #endif

@@ -38,6 +38,7 @@
 static void conn_close(store_conn_link *l);
 static store_conns g_conns = STORE_CONNS_INIT(conn_close);
 static char g_path[PATH_MAX];
+static char g_vfs_name[32]; /* store_walbuf.c's VFS, or empty for the default */
 static char g_sync[16];
 static int g_busy_ms;
 static pthread_mutex_t g_writer = PTHREAD_MUTEX_INITIALIZER; /* held by the open write txn */
@@ -127,8 +128,9 @@ static store_conn *conn_open(void) {
     if (!c) return NULL;
     c->txn.conn = c;
     c->txn.ops = &store_sqlite_txn_ops;
-    int rc = sqlite3_open_v2(
-        g_path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    int rc = sqlite3_open_v2(g_path, &c->db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                             g_vfs_name[0] ? g_vfs_name : NULL);
     if (rc != SQLITE_OK) {
         hlog("store", AITBC_LOG_ERROR, "cannot open %s: %s", g_path,
              c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
@@ -194,6 +196,8 @@ static int sq_open(const host_settings *set) {
      * work changed and is emptied when it is released. */
     sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, -1);
     snprintf(g_path, sizeof g_path, "%s", set->db_path);
+    const char *vfs = store_walbuf_vfs();
+    snprintf(g_vfs_name, sizeof g_vfs_name, "%s", vfs ? vfs : "");
     snprintf(g_sync, sizeof g_sync, "%s", sync);
     g_busy_ms = set->db_busy_timeout_ms > 0 ? set->db_busy_timeout_ms : 5000;
 
