@@ -37,6 +37,7 @@
 
 static void conn_close(store_conn_link *l);
 static store_conns g_conns = STORE_CONNS_INIT(conn_close);
+#define SUBJOURNAL_MEMORY_BYTES (16 * 1024 * 1024)
 static char g_path[PATH_MAX];
 static char g_vfs_name[32]; /* store_walbuf.c's VFS, or empty for the default */
 static char g_sync[16];
@@ -190,11 +191,15 @@ static int sq_open(const host_settings *set) {
      * it. Refused (harmlessly) once SQLite is initialised, e.g. on a second store_open. */
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     /* Sub-journals (the original pages a SAVEPOINT changes, kept so it can roll back alone)
-     * stay in memory. Past 64 KiB SQLite moves one to a temp file for good, and from then on
-     * every request of the group commit (each a savepoint) wrote every page it touched there,
-     * two pwrite() calls a page. A savepoint's journal holds only the pages its own unit of
-     * work changed and is emptied when it is released. */
-    sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, -1);
+     * stay in memory. Past 64 KiB (the default) SQLite moved one to a temp file for good, and
+     * from then on every request of the group commit (each a savepoint) wrote every page it
+     * touched there, two pwrite() calls a page. A savepoint's journal holds only the pages its
+     * own unit of work changed and is emptied when it is released. The threshold is also the
+     * size of the journal's one memory chunk (only the part written is touched): one malloc per
+     * savepoint instead of one per KiB when unbounded (-1), which cost 6 % of a job submit's
+     * CPU; 16 MiB stays below glibc's largest mmap threshold, so the chunk comes from the heap
+     * and is reused. */
+    sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, SUBJOURNAL_MEMORY_BYTES);
     snprintf(g_path, sizeof g_path, "%s", set->db_path);
     const char *vfs = store_walbuf_vfs();
     snprintf(g_vfs_name, sizeof g_vfs_name, "%s", vfs ? vfs : "");
