@@ -25,6 +25,7 @@ static int ex_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **stat
     es->ctx = ctx;
     es->api = api;
     es->pg = aitbc_store_is_postgres(api);
+    es->shared = aitbc_store_shared(api);
     const char *tre = cJSON_GetStringValue(
         cJSON_GetObjectItemCaseSensitive(api->config(ctx), "treasury_address"));
     if (tre && !aitbc_address_valid(tre)) {

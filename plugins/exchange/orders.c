@@ -223,7 +223,7 @@ void ex_h_order_cancel(aitbc_request *req, void *user) {
         pthread_mutex_lock(&m->lock);
         rc = ex_market_batch_join(m);
         t = rc == 0 ? api->txn_begin(AITBC_TXN_WRITE) : NULL;
-        if (rc == 0 && t) rc = ex_book_sync(m, t); /* another host's changes */
+        if (rc == 0 && t) rc = ex_book_sync(m, t, NULL); /* another host's changes */
         if (rc == 0) rc = t ? find_open(es, t, id, owner, &m, &side, &price, &locked) : AITBC_EBUSY;
         if (rc == 0) rc = cancel_in(es, t, id, owner, m, side, locked);
         if (rc == 0) rc = ex_book_bump(m, t, 1);

@@ -335,6 +335,7 @@ static void apply(ex_state *es, const order_in *in, const ex_plan *plan,
                   char (*trade_ids)[AITBC_ID_MAX], int64_t now, int64_t seq, const levels *lv) {
     ex_market *m = in->m;
     ex_book_apply(&m->book, in->t.side, plan);
+    if (plan->nfills) ex_ticker_traded(m);
     if (plan->rest_qty > 0) {
         ex_rest r = {.price = in->t.price, .remaining = plan->rest_qty, .seq = seq};
         snprintf(r.order_id, sizeof r.order_id, "%s", in->id);
@@ -382,7 +383,7 @@ void ex_h_place(aitbc_request *req, void *user) {
     if (rc == 0 && !txn) rc = AITBC_EBUSY;
     /* Another host may have changed the book since this one last saw it: match against the
      * database's (ex_book_sync, book.c), inside the transaction that settles the match. */
-    if (rc == 0) rc = ex_book_sync(m, txn);
+    if (rc == 0) rc = ex_book_sync(m, txn, NULL);
     if (rc == 0) rc = ex_match(&m->book, &m->p, &in.t, &plan);
     char(*trade_ids)[AITBC_ID_MAX] = rc == 0 ? calloc(plan.nfills + 1, sizeof *trade_ids) : NULL;
     if (rc == 0 && !trade_ids) rc = AITBC_ENOMEM;
