@@ -280,10 +280,11 @@ void ex_publish_levels(ex_state *es, ex_market *m, const int *sides, const int64
     aitbc_json_add_i64(ev, "last_sequence", (int64_t)m->sequence);
     cJSON_AddItemToObject(ev, "bids", arr[EX_BUY]);
     cJSON_AddItemToObject(ev, "asks", arr[EX_SELL]);
-    /* The WebSocket bridge matches topics exactly: one event for all markets, one per market. */
-    es->api->bus_publish(es->ctx, "orderbook", ev);
-    es->api->bus_publish(es->ctx, m->topic, ev);
-    cJSON_Delete(ev);
+    /* The WebSocket bridge matches topics exactly: one event for all markets, one per market.
+     * Both are handed over (the host keeps them until the commit): one copy, not two. */
+    cJSON *copy = cJSON_Duplicate(ev, 1);
+    if (copy) aitbc_publish_take(es->api, es->ctx, "orderbook", copy);
+    aitbc_publish_take(es->api, es->ctx, m->topic, ev);
 }
 
 /* depth: 1..500, default 50. */

@@ -117,6 +117,21 @@ void ex_h_orderbook(aitbc_request *req, void *user);
 void ex_h_place(aitbc_request *req, void *user);
 
 /* orders.c */
+/** @brief What the Order JSON shows of one order; amounts 0 where the stored column is NULL
+ *  (price of a market order, quantity of a market buy, quote_quantity of all but a market buy). */
+typedef struct ex_order_view {
+    const char *order_id, *client_order_id; /* client_order_id may be NULL */
+    const ex_market *m;
+    int side, type, tif, post_only, status;
+    int64_t price, quantity, quote_quantity;
+    int64_t filled, filled_quote, fees, remaining;
+    int64_t created_ms, updated_ms;
+} ex_order_view;
+/** @brief The Order JSON of v with its `fills` array (taken over). */
+cJSON *ex_order_view_json(const ex_order_view *v, cJSON *fills);
+/** @brief One element of an Order's `fills`; side is the order's (its fee is in what it gets). */
+cJSON *ex_fill_json(const ex_market *m, int side, const char *trade_id, int64_t price, int64_t qty,
+                    int64_t fee, int taker);
 /** @brief The Order JSON of one stored order (owner NULL = any); NULL if not found. */
 cJSON *ex_order_json(ex_state *es, aitbc_txn *t, const char *order_id, const char *owner);
 void ex_h_order_get(aitbc_request *req, void *user);
