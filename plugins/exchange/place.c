@@ -283,12 +283,14 @@ static int execute(ex_state *es, aitbc_txn *txn, const order_in *in, const ex_pl
                    char (*trade_ids)[AITBC_ID_MAX], int64_t now, int64_t *seq) {
     const char *asset = in->t.side == EX_BUY ? in->m->quote : in->m->base;
     const aitbc_ledger_v1 *l = es->ledger;
-    int rc = l->ensure_account(l->self, txn, in->owner);
-    if (rc == 0 && in->coid) rc = coid_taken(es, txn, in);
+    int rc = in->coid ? coid_taken(es, txn, in) : 0;
     int64_t locked = lock_amount(in);
     char ref[AITBC_ID_MAX + 16];
     snprintf(ref, sizeof ref, "%s:lock", in->id);
     if (rc == 0) rc = l->lock(l->self, txn, in->owner, asset, locked, ref, NULL);
+    /* An address the ledger has no account for holds nothing: it cannot fund the order. (Making
+     * the account first would only be rolled back with the refused order.) */
+    if (rc == AITBC_ENOTFOUND) rc = AITBC_EFUNDS;
     for (size_t k = 0; rc == 0 && k < plan->nfills; k++) {
         const ex_fill *f = &plan->fills[k];
         const ex_rest *mk = ex_fill_maker(&in->m->book, in->t.side, f);

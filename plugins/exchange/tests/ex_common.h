@@ -13,12 +13,14 @@
 #define ALICE "ait1a11ce00000000000000000000000000000000000"
 #define BOB "ait1b0b0000000000000000000000000000000000000"
 #define CAROL "ait1ca70100000000000000000000000000000000000"
+#define DAVE "ait1da7e000000000000000000000000000000000000" /* no ledger account */
 
 static const char *k_plugins =
     "  auth-static: { keys: [ {key: \"k-admin\", role: admin, address: \"" ADMIN "\"},\n"
     "    {key: \"k-alice\", role: client, address: \"" ALICE "\"},\n"
     "    {key: \"k-bob\", role: client, address: \"" BOB "\"},\n"
-    "    {key: \"k-carol\", role: client, address: \"" CAROL "\"} ] }\n"
+    "    {key: \"k-carol\", role: client, address: \"" CAROL "\"},\n"
+    "    {key: \"k-dave\", role: client, address: \"" DAVE "\"} ] }\n"
     "  chain: { block_interval_ms: 50, max_empty_interval_s: 0,\n"
     "    genesis: { accounts: [\"" ALICE "\", \"" BOB "\", \"" CAROL "\"] } }\n"
     "  explorer: {}\n"

@@ -214,6 +214,9 @@ static void test_funds_and_client_order_id(void **st) {
     const char *o = "/v1/exchange/orders";
     expect_error("POST", o, "k-carol", LIMIT("buy", "0.01", "1000") "}", 402, "insufficient_funds",
                  NULL);
+    /* An address the ledger has never seen holds nothing either. */
+    expect_error("POST", o, "k-dave", LIMIT("buy", "0.01", "1") "}", 402, "insufficient_funds",
+                 NULL);
     expect_bal("k-carol", "BTC", "1", "0");
     th_resp r;
     order("k-carol", LIMIT("sell", "0.05", "1") ",\"client_order_id\":\"c-1\"}", 201, &r);
