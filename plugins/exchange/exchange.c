@@ -119,6 +119,7 @@ static void ex_destroy(void *state) {
     ex_state *es = state;
     for (size_t i = 0; i < es->nmarkets; i++) {
         ex_book_free(&es->markets[i].book);
+        free(es->markets[i].ticker_text);
         pthread_mutex_destroy(&es->markets[i].lock);
     }
     free(es->markets);

@@ -24,6 +24,11 @@ typedef struct ex_day_stats {
     int64_t count, low, high, vol, qvol, open, last; /* prices -1 = none */
 } ex_day_stats;
 
+/* Best bid and ask of a book (prices -1 = empty side). */
+typedef struct ex_book_top {
+    int64_t bid, bid_qty, ask, ask_qty;
+} ex_book_top;
+
 typedef struct ex_market {
     char symbol[EX_SYMBOL_MAX]; /* "AIT-BTC" */
     char base[EX_ASSET_MAX], quote[EX_ASSET_MAX];
@@ -44,6 +49,9 @@ typedef struct ex_market {
     uint64_t trade_gen;
     int batch_traded;
     ex_day_stats stats;
+    /* The ticker JSON of `stats` and `top` up to its `time` field (malloc'd), or NULL. */
+    ex_book_top top;
+    char *ticker_text;
     struct ex_state *es;
 } ex_market;
 

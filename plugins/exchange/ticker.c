@@ -9,6 +9,7 @@
  *    stored sequence in exchange_books (book.c); the statistics are keyed by that row as read in
  *    the same snapshot as the trades: one indexed read per ticker instead of three aggregates. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "exchange.h"
 
@@ -103,12 +104,8 @@ void ex_ticker_traded(ex_market *m) {
     if (m->in_batch) m->batch_traded = 1;
 }
 
-typedef struct book_top {
-    int64_t bid, bid_qty, ask, ask_qty; /* prices -1 = empty side */
-} book_top;
-
-static cJSON *ticker_json(const ex_market *m, const ex_day_stats *st, const book_top *top,
-                          int64_t now) {
+/* The ticker object without its `time` field, as text ending before the closing brace. */
+static char *ticker_text(const ex_market *m, const ex_day_stats *st, const ex_book_top *top) {
     int qd = m->p.quote_dec, bd = m->p.base_dec;
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "market", m->symbol);
@@ -130,17 +127,35 @@ static cJSON *ticker_json(const ex_market *m, const ex_day_stats *st, const book
         cJSON_AddNullToObject(o, "change_percent_24h");
     }
     aitbc_json_add_i64(o, "trade_count_24h", st->count);
-    char ts[AITBC_TIME_MAX];
-    aitbc_time_format(now, ts);
-    cJSON_AddStringToObject(o, "time", ts);
-    return o;
+    char *text = aitbc_json_print(o);
+    cJSON_Delete(o);
+    size_t n = text ? strlen(text) : 0;
+    if (n) text[n - 1] = '\0'; /* the closing brace: `time` follows */
+    return text;
 }
 
-static cJSON *ticker(ex_state *es, ex_market *m, int64_t now) {
+static int same_top(const ex_book_top *a, const ex_book_top *b) {
+    return a->bid == b->bid && a->bid_qty == b->bid_qty && a->ask == b->ask &&
+           a->ask_qty == b->ask_qty;
+}
+
+/* The whole ticker object of text (ticker_text) at now, malloc'd. */
+static char *with_time(const char *text, int64_t now) {
+    char ts[AITBC_TIME_MAX];
+    aitbc_time_format(now, ts);
+    size_t n = strlen(text), cap = n + sizeof ",\"time\":\"\"}" + strlen(ts);
+    char *out = malloc(cap);
+    if (out) snprintf(out, cap, "%s,\"time\":\"%s\"}", text, ts);
+    return out;
+}
+
+/* m's ticker as JSON text (malloc'd), or NULL on a storage error. */
+static char *ticker(ex_state *es, ex_market *m, int64_t now) {
     const aitbc_host_api *api = es->api;
     aitbc_txn *t = NULL;
     ex_day_stats st;
-    book_top top;
+    ex_book_top top;
+    char *out = NULL;
     int keep = 1; /* the key below says which trades a fresh read sees */
     pthread_mutex_lock(&m->lock);
     uint64_t key = m->trade_gen;
@@ -162,22 +177,61 @@ static cJSON *ticker(ex_state *es, ex_market *m, int64_t now) {
     top.ask = a->n ? ex_best_level(a, 0)->price : -1;
     top.bid_qty = b->n ? ex_best_level(b, 0)->total : 0;
     top.ask_qty = a->n ? ex_best_level(a, 0)->total : 0;
+    if (hit && m->ticker_text && same_top(&m->top, &top)) out = with_time(m->ticker_text, now);
     pthread_mutex_unlock(&m->lock);
     int rc = 0;
     if (!hit) {
         aitbc_txn *r = t ? t : api->txn_begin(AITBC_TXN_READ);
         rc = r ? stats_read(es, r, m, now, &st) : AITBC_EBUSY;
         if (r && r != t) api->txn_commit(r);
-        if (rc == 0 && keep) {
-            st.key = key;
-            pthread_mutex_lock(&m->lock);
-            /* One host: a trade applied since the key was taken makes this read stale already. */
-            if (es->shared || m->trade_gen == key) m->stats = st;
-            pthread_mutex_unlock(&m->lock);
-        }
     }
     if (t) api->txn_commit(t);
-    return rc == 0 ? ticker_json(m, &st, &top, now) : NULL;
+    if (rc != 0 || out) return out;
+    char *text = ticker_text(m, &st, &top);
+    if (!text) return NULL;
+    out = with_time(text, now);
+    st.key = key;
+    pthread_mutex_lock(&m->lock);
+    /* One host: a trade applied since the key was taken makes this read stale already. */
+    if (keep && (es->shared || m->trade_gen == key)) {
+        m->stats = st;
+        m->top = top;
+        free(m->ticker_text);
+        m->ticker_text = text;
+        text = NULL;
+    }
+    pthread_mutex_unlock(&m->lock);
+    free(text);
+    return out;
+}
+
+/* Every market's ticker as one JSON array (malloc'd), or NULL. */
+static char *all_markets(ex_state *es, int64_t now) {
+    char **one = calloc(es->nmarkets + 1, sizeof *one);
+    size_t len = 2 + es->nmarkets; /* brackets, commas, NUL */
+    int ok = one != NULL;
+    for (size_t i = 0; ok && i < es->nmarkets; i++) {
+        one[i] = ticker(es, &es->markets[i], now);
+        ok = one[i] != NULL;
+        if (ok) len += strlen(one[i]);
+    }
+    char *out = ok ? malloc(len) : NULL;
+    if (out) {
+        size_t o = 0;
+        out[o++] = '[';
+        for (size_t i = 0; i < es->nmarkets; i++) {
+            if (i) out[o++] = ',';
+            size_t n = strlen(one[i]);
+            memcpy(out + o, one[i], n);
+            o += n;
+        }
+        out[o++] = ']';
+        out[o] = '\0';
+    }
+    for (size_t i = 0; one && i < es->nmarkets; i++)
+        free(one[i]);
+    free(one);
+    return out;
 }
 
 void ex_h_ticker(aitbc_request *req, void *user) {
@@ -190,23 +244,10 @@ void ex_h_ticker(aitbc_request *req, void *user) {
         return;
     }
     int64_t now = api->now_ms();
-    cJSON *out = NULL;
-    if (m) {
-        out = ticker(es, m, now);
-    } else {
-        out = cJSON_CreateArray();
-        for (size_t i = 0; out && i < es->nmarkets; i++) {
-            cJSON *one = ticker(es, &es->markets[i], now);
-            if (!one) {
-                cJSON_Delete(out);
-                out = NULL;
-            } else {
-                cJSON_AddItemToArray(out, one);
-            }
-        }
-    }
+    char *out = m ? ticker(es, m, now) : all_markets(es, now);
     if (out)
-        api->respond_json(req, 200, out);
+        api->respond_raw(req, 200, "application/json", out, strlen(out));
     else
         api->respond_error(req, 500, "internal", NULL, "internal error");
+    free(out);
 }

@@ -1,7 +1,8 @@
-/* The ticker is answered from memory (ticker.c) and kept until a trade commits or the oldest
- * trade of the 24 h window leaves it. A trade stored 24 h minus a few seconds ago (written into
- * the database before the host ever answered a ticker, as if made then) is counted first and
- * must drop out of the 24 h figures once its day has passed, while staying the last price. */
+/* The ticker is answered from memory (ticker.c) and kept until a trade commits, the best bid or
+ * ask changes, or the oldest trade of the 24 h window leaves it. A trade stored 24 h minus a few
+ * seconds ago (written into the database before the host ever answered a ticker, as if made then)
+ * is counted first and must drop out of the 24 h figures once its day has passed, while staying the
+ * last price. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -77,6 +78,34 @@ static void test_old_trade_leaves_the_window(void **st) {
     th_resp_free(&r);
 }
 
+/* The kept ticker follows the book without a trade: a new best bid, then its cancel. */
+static void test_book_top_without_trades(void **st) {
+    (void)st;
+    mint(BOB, "BTC", "1");
+    th_resp r;
+    ticker(&r);
+    assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(r.json, "bid_price")));
+    th_resp_free(&r);
+    order("k-bob",
+          "{\"market\":\"AIT-BTC\",\"side\":\"buy\",\"type\":\"limit\",\"price\":\"0.0005\","
+          "\"quantity\":\"2\"}",
+          201, &r);
+    char path[128];
+    snprintf(path, sizeof path, "/v1/exchange/orders/%s", jstr(r.json, "order_id"));
+    th_resp_free(&r);
+    ticker(&r);
+    assert_string_equal(jstr(r.json, "bid_price"), "0.0005");
+    assert_string_equal(jstr(r.json, "bid_qty"), "2");
+    assert_int_equal(count_24h(&r), 0);
+    th_resp_free(&r);
+    assert_int_equal(req("DELETE", path, "k-bob", NULL, &r), 200);
+    th_resp_free(&r);
+    ticker(&r);
+    assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(r.json, "bid_price")));
+    assert_string_equal(jstr(r.json, "bid_qty"), "0");
+    th_resp_free(&r);
+}
+
 static int setup(void **st) {
     (void)st;
     H = th_start(k_plugins, NULL);
@@ -89,6 +118,7 @@ static int teardown(void **st) {
 }
 
 int main(void) {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_old_trade_leaves_the_window)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_old_trade_leaves_the_window),
+                                       cmocka_unit_test(test_book_top_without_trades)};
     return cmocka_run_group_tests(tests, setup, teardown);
 }
