@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sys/wait.h>
 #include <cmocka.h>
 #include <aitbc/money.h>
@@ -231,8 +232,8 @@ static void *concurrent_flow(void *arg) {
 
 /* Reads the ticker while the flows trade: the kept ticker is read and replaced under load. */
 static void *ticker_reader(void *arg) {
-    volatile int *stop = arg;
-    while (!*stop) {
+    atomic_int *stop = arg;
+    while (!atomic_load(stop)) {
         th_resp r;
         memset(&r, 0, sizeof r);
         th_req(H, "GET", "/v1/exchange/ticker?market=AIT-BTC", "k-bob", NULL, &r);
@@ -281,8 +282,8 @@ static void test_concurrent(void **st) {
     }
     pthread_t t[3], reader;
     flow f[3];
-    volatile int stop = 0;
-    assert_int_equal(pthread_create(&reader, NULL, ticker_reader, (void *)&stop), 0);
+    atomic_int stop = 0;
+    assert_int_equal(pthread_create(&reader, NULL, ticker_reader, &stop), 0);
     for (int i = 0; i < 3; i++) {
         f[i] = (flow){.who = i};
         assert_int_equal(pthread_create(&t[i], NULL, concurrent_flow, &f[i]), 0);
@@ -291,7 +292,7 @@ static void test_concurrent(void **st) {
         pthread_join(t[i], NULL);
         assert_int_equal(f[i].bad, 0);
     }
-    stop = 1;
+    atomic_store(&stop, 1);
     pthread_join(reader, NULL);
     expect_ticker_matches_trades();
     th_resp r;
