@@ -82,6 +82,11 @@ struct mn_live {
 void mn_row_free(mn_row *r);
 /** Fill a dispatch profile borrowing from r. */
 void mn_profile(const mn_row *r, aitbc_jobs_miner *m);
+/** 1 when the registry entry e takes new jobs (ONLINE, not DRAINING). */
+int mn_live_online(const mn_live *e);
+/** Does e fit the job (type, constraints, max_price)? jc_match's verdict for an ONLINE entry,
+ *  JC_MATCH_NO for a DRAINING one. Its load and parked polls are not looked at. */
+int mn_live_match(const mn_live *e, const char *type, const cJSON *constraints, int64_t max_price);
 
 /* registry.c */
 /** Runs the miner registry's migrations (from init). 0 or the host's error. */

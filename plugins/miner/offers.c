@@ -47,12 +47,9 @@ mn_live *mn_offer_choose(miner_state *ms, const char *type, const cJSON *constra
     size_t n = 0;
     for (size_t i = 0; c && at && i < ms->n_live; i++) {
         mn_live *e = &ms->live[i];
-        if (strcmp(e->row.status, "ONLINE") != 0 || (parked_only && e->parked <= 0) ||
-            (o && tried(o, e->row.address)))
+        if ((parked_only && e->parked <= 0) || (o && tried(o, e->row.address)) ||
+            mn_live_match(e, type, constraints, max_price) != JC_MATCH_OK)
             continue;
-        aitbc_jobs_miner m;
-        mn_profile(&e->row, &m);
-        if (jc_match(type, constraints, max_price, &m) != JC_MATCH_OK) continue;
         c[n] = (mn_cand){e->running + e->promised, e->row.concurrency, e->parked_since_ms};
         at[n++] = i;
     }

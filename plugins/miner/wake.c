@@ -16,10 +16,7 @@ static void wake_all_fitting(miner_state *ms, const char *type, const cJSON *con
     keys = ms->n_live ? malloc(ms->n_live * sizeof *keys) : NULL;
     for (size_t i = 0; keys && i < ms->n_live; i++) {
         mn_live *e = &ms->live[i];
-        aitbc_jobs_miner m;
-        mn_profile(&e->row, &m);
-        if (strcmp(e->row.status, "ONLINE") == 0 && e->parked > 0 &&
-            jc_match(type, constraints, INT64_MAX, &m) == JC_MATCH_OK)
+        if (e->parked > 0 && mn_live_match(e, type, constraints, INT64_MAX) == JC_MATCH_OK)
             mn_wake_key(e->row.address, keys[n++]);
     }
     pthread_mutex_unlock(&ms->live_mu);

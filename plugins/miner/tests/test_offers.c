@@ -1,7 +1,8 @@
 /* Unit tests of the wake bookkeeping (offers.c) over a hand-built registry: a queued job is
  * promised to one fitting parked miner, least loaded first; promises count as load; a woken poll
  * that did not take its job passes the offer on to the next fitting parked miner, never twice to
- * the same one; taking the job or its leaving QUEUED ends the promise. */
+ * the same one; taking the job or its leaving QUEUED ends the promise; and the one fit check
+ * (mn_live_match) every scan of the registry uses. */
 #include "miner.h"
 #include <setjmp.h>
 #include <stdarg.h>
@@ -158,6 +159,21 @@ static void test_draining_full_and_priced_out_are_skipped(void **st) {
     expect_key(key, "fits");
 }
 
+/* The one fit check every scan of the registry uses: ONLINE only, then jc_match's verdict. */
+static void test_live_match(void **st) {
+    (void)st;
+    mn_live *e = add("m", "[\"t\"]", 1, 1, 0, 0); /* load and parking do not matter */
+    assert_int_equal(mn_live_online(e), 1);
+    assert_int_equal(mn_live_match(e, "t", NULL, 10), JC_MATCH_OK);
+    assert_int_equal(mn_live_match(e, "u", NULL, 10), JC_MATCH_NO);
+    e->row.unit_price = 100;
+    assert_int_equal(mn_live_match(e, "t", NULL, 10), JC_MATCH_PRICE);
+    e->row.unit_price = 1;
+    snprintf(e->row.status, sizeof e->row.status, "DRAINING");
+    assert_int_equal(mn_live_online(e), 0);
+    assert_int_equal(mn_live_match(e, "t", NULL, 10), JC_MATCH_NO);
+}
+
 static void test_unsettled_offers_expire(void **st) {
     (void)st;
     add("a", "[\"t\"]", 1, 0, 1, 1);
@@ -229,6 +245,7 @@ int main(void) {
         cmocka_unit_test_teardown(test_promises_count_as_load, teardown),
         cmocka_unit_test_teardown(test_lost_wake_moves_on_once_per_miner, teardown),
         cmocka_unit_test_teardown(test_draining_full_and_priced_out_are_skipped, teardown),
+        cmocka_unit_test_teardown(test_live_match, teardown),
         cmocka_unit_test_teardown(test_unsettled_offers_expire, teardown),
         cmocka_unit_test_teardown(test_adopt_rows_keep_local_state, teardown),
     };
