@@ -99,6 +99,12 @@ int mn_upsert(miner_state *ms, aitbc_txn *t, const mn_row *r);
 int mn_deregister(miner_state *ms, const char *address);
 /** Admin/GET view of a miner (with counters from jobs@1). */
 cJSON *mn_row_json(miner_state *ms, const mn_row *r, int with_earnings);
+/** The statuses a miner row has, in the order mn_count_by_status counts them. */
+#define MN_NSTATUS 3
+extern const char *const mn_statuses[MN_NSTATUS];
+/** Miners by status (one pass over the index miner_miners_status, no table rows read). 0 or the
+ *  storage error. */
+int mn_count_by_status(miner_state *ms, int64_t counts[MN_NSTATUS]);
 /** Timer: silent miners go OFFLINE (jobs requeued), lapsed leases requeue, stale never-seen
  *  miners are pruned. */
 void mn_tick(void *arg);
