@@ -375,11 +375,17 @@ int writer_capture_wake(const char *key);
 #define WRITER_SIZE_BOUNDS                                                                         \
     { 1, 2, 4, 8, 16, 32, 64, 128, 256 }
 #define WRITER_SIZE_NB 9
+/* The commit-time bounds, listed once, as µs (the writer counts in them) and as seconds (the
+ * scrape's le labels, constants so no scrape converts them). */
+#define WRITER_COMMIT_LIST(X)                                                                      \
+    X(100), X(250), X(500), X(1000), X(2500), X(5000), X(10000), X(25000), X(50000), X(100000),    \
+        X(250000), X(500000), X(1000000), X(2500000)
+#define WRITER_BOUND_US(us) us
+#define WRITER_BOUND_S(us) (us) / 1e6
 #define WRITER_COMMIT_BOUNDS_US                                                                    \
-    {                                                                                              \
-        100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000,     \
-            2500000                                                                                \
-    }
+    { WRITER_COMMIT_LIST(WRITER_BOUND_US) }
+#define WRITER_COMMIT_BOUNDS_S                                                                     \
+    { WRITER_COMMIT_LIST(WRITER_BOUND_S) }
 #define WRITER_COMMIT_NB 14
 typedef struct writer_stats {
     size_t queued;                          /* waiting right now */

@@ -528,7 +528,7 @@ static void test_plugin_metrics(void **s) {
                           "aitbc_abi_ok{who=\"a \\\"quoted\\\" \\\\ value\\nsecond line\"} 1.5\n");
     assert_true(at(resp, "aitbc_process_uptime_seconds") < at(resp, "aitbc_abi_ok"));
     assert_contains(resp, "aitbc_abi_events_total 7\n");
-    assert_contains(resp, "aitbc_abi_refusals 4\n");
+    assert_contains(resp, "aitbc_abi_refusals 5\n");
     for (int v = 666; v <= 670; v++) {
         char line[16];
         snprintf(line, sizeof line, " %d\n", v);
@@ -542,6 +542,8 @@ static void test_plugin_metrics(void **s) {
     assert_int_equal(r.status, 0);
     assert_contains(r.err, "metrics: family already reported from metrics:abi-metrics@1 refused: "
                            "aitbc_http_requests_total");
+    assert_contains(r.err, "metrics: family already reported from metrics:abi-metrics@1 refused: "
+                           "aitbc_abi_ok");
     assert_contains(r.err, "metrics: family name or type from metrics:abi-metrics@1 refused: "
                            "aitbc_abi_count");
     run_free(&r);
