@@ -73,9 +73,16 @@ cJSON *config_default_value(const aitbc_cfg_key *k);
 /** What k's type takes ("an integer", "a list") and its bounds ("allowed 1..60", "any"). */
 const char *config_type_text(const aitbc_cfg_key *k);
 const char *config_range_text(const aitbc_cfg_key *k, char *out, size_t cap);
-/** --print-config-example: the `plugins:` section of cfg with every loaded plugin's keys, each
- *  under a comment from its schema (doc, type, default, range). */
+/** --print-config-example: the host's sections, then the `plugins:` section of cfg with every
+ *  loaded plugin's keys, each under a comment from its schema (doc, type, default, range). */
 void config_print_example(FILE *out, const host_config *cfg);
+/** --check-config: the host's sections as they take effect (defaults and bounds marked). */
+void config_print_host(FILE *out, const host_config *cfg);
+/** "    key: value  (default)  min ..  max ..": one key as it takes effect (v NULL: unset). */
+void config_print_value(FILE *out, const aitbc_cfg_key *k, const cJSON *v);
+/** The host's i-th own section (node, http, websocket, storage, cluster): name, one line about
+ *  it and its schema; NULL past the last. */
+const aitbc_cfg_key *config_host_section(size_t i, const char **name, const char **about);
 /** Copy of a checked section with the schema's defaults filled in (caller frees; NULL = ENOMEM). */
 cJSON *config_effective(const cJSON *section, const aitbc_cfg_key *schema);
 

@@ -392,6 +392,11 @@ static void test_check_config(void **s) {
     assert_contains(r.out, "storage: postgres dsn \"");
     assert_contains(r.out, "host=db.example port=5433");
     assert_contains(r.out, "(pool 7, busy_timeout_ms 5000)");
+    /* ... and so are the host's sections, key by key, with the same dsn */
+    assert_contains(r.out, "effective host config:\n  node:\n");
+    assert_contains(r.out, "    workers: 2  (default)  min 1  max 256\n");
+    assert_contains(r.out, "    pool: 7  min 2  max 1000\n");
+    assert_contains(r.out, "    dsn: \"");
     assert_null(strstr(r.out, "hunter22"));
     assert_null(strstr(r.err, "hunter22"));
     run_free(&r);

@@ -138,6 +138,24 @@ static void test_defaults(void **state) {
     assert_string_equal(s.db_path, "./data/aitbc.db");
     assert_string_equal(s.db_synchronous, "normal");
     assert_int_equal(s.workers, 2);
+    /* The rest of the schemas' defaults. */
+    assert_string_equal(s.path_prefix, "");
+    assert_int_equal(s.http_max_conns_per_address, 256);
+    assert_int_equal(s.http_header_timeout_s, 10);
+    assert_string_equal(s.ws_host, "127.0.0.1");
+    assert_int_equal(s.ws_max_clients, 1024);
+    assert_int_equal(s.ws_queue_max, 256);
+    assert_int_equal(s.ws_queue_max_bytes, 8 * 1024 * 1024);
+    assert_int_equal(s.ws_max_per_key, 64);
+    assert_int_equal(s.ws_max_per_account, 128);
+    assert_int_equal(s.ws_ping_s, 30);
+    assert_null(s.ws_allowed_origins);
+    assert_string_equal(s.db_driver, "sqlite");
+    assert_int_equal(s.db_pool, 32);
+    assert_int_equal(s.db_busy_timeout_ms, 5000);
+    assert_string_equal(s.cluster_node_id, "");
+    assert_int_equal(s.cluster_poll_ms, 1000);
+    assert_int_equal(s.cluster_retention_s, 3600);
     /* The environment's dirs come first, then the built-in default. */
     assert_true(strncmp(s.plugin_path, "/dev/first:", 11) == 0);
     assert_true(strlen(s.plugin_path) > 11);
