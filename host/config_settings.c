@@ -13,6 +13,7 @@
 
 #include "cluster_priv.h"
 #include "internal.h"
+#include <aitbc/json.h>
 
 #ifndef AITBC_DEFAULT_PLUGIN_DIR
 #define AITBC_DEFAULT_PLUGIN_DIR "/usr/local/lib/aitbc/plugins"
@@ -329,9 +330,10 @@ static int refuse(const ctx *c, const char *key, const char *why) {
     return failf(c->cfg, at ? at : c->sec, c->err, c->errlen, "'%s' %s", key, why);
 }
 
-/* An INT key: the schema has checked its bounds, all of which fit an int. */
+/* An INT key, read as plugins read theirs: the schema has checked its bounds, all of which fit
+ * an int. */
 static int num(const ctx *c, const char *key) {
-    return (int)cJSON_GetNumberValue(val(c, key));
+    return (int)aitbc_cfg_i64(c->eff, key);
 }
 
 /* Copies a string value into a fixed buffer; a value that does not fit is an error. */
@@ -438,7 +440,7 @@ static int read_http(const ctx *c, host_settings *s) {
         rc = refuse(c, "path_prefix", "must start with '/' and not end with '/' (e.g. /api)");
     s->http_max_conns_per_address = num(c, "max_connections_per_address");
     s->http_header_timeout_s = num(c, "header_timeout_s");
-    s->http_access_log = cJSON_IsTrue(val(c, "access_log"));
+    s->http_access_log = aitbc_cfg_bool(c->eff, "access_log");
     return rc;
 }
 
