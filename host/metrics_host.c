@@ -35,13 +35,13 @@ static void render_writer(mbuf *b) {
     _Static_assert(sizeof commit_bounds / sizeof *commit_bounds == WRITER_COMMIT_NB, "bounds");
     mb_printf(b, "# HELP aitbc_write_batch_size Writes per write transaction (group commit).\n"
                  "# TYPE aitbc_write_batch_size histogram\n");
-    mb_histogram(b, "aitbc_write_batch_size", size_bounds, WRITER_SIZE_NB, ws.size_hist,
+    mb_histogram(b, "aitbc_write_batch_size", NULL, size_bounds, WRITER_SIZE_NB, ws.size_hist,
                  (double)ws.items);
     mb_printf(b, "# HELP aitbc_write_commit_seconds Time a write transaction's COMMIT took "
                  "(fsync included).\n"
                  "# TYPE aitbc_write_commit_seconds histogram\n");
-    mb_histogram(b, "aitbc_write_commit_seconds", commit_bounds, WRITER_COMMIT_NB, ws.commit_hist,
-                 (double)ws.commit_us_sum / 1e6);
+    mb_histogram(b, "aitbc_write_commit_seconds", NULL, commit_bounds, WRITER_COMMIT_NB,
+                 ws.commit_hist, (double)ws.commit_us_sum / 1e6);
 }
 
 static void render_ws(mbuf *b) {

@@ -34,9 +34,10 @@ int mf_has(const mfams *f, const mbuf *b, const char *name);
 /** @brief Record the family whose name is b's len bytes at off. 0, or -1 out of memory. */
 int mf_add(mfams *f, size_t off, size_t len);
 void mf_free(mfams *f);
-/** @brief One unlabelled histogram's lines: bounds[nb] upper bounds, counts[nb + 1] per bucket
- *  (last = +Inf; not cumulative: this sums them), sum of the observed values. */
-void mb_histogram(mbuf *b, const char *name, const double *bounds, size_t nb,
+/** @brief One histogram's lines: labels (escaped, e.g. `route="/x",method="GET"`; NULL or ""
+ *  = none), bounds[nb] upper bounds, counts[nb + 1] per bucket (last = +Inf; not cumulative:
+ *  this sums them), sum of the observed values. */
+void mb_histogram(mbuf *b, const char *name, const char *labels, const double *bounds, size_t nb,
                   const uint64_t *counts, double sum);
 
 /* ---- metrics_host.c: the host's own series beyond HTTP (writer, WebSocket) ---- */

@@ -98,15 +98,20 @@ void mf_free(mfams *f) {
     memset(f, 0, sizeof *f);
 }
 
-void mb_histogram(mbuf *b, const char *name, const double *bounds, size_t nb,
+void mb_histogram(mbuf *b, const char *name, const char *labels, const double *bounds, size_t nb,
                   const uint64_t *counts, double sum) {
+    const char *l = labels ? labels : "", *comma = *l ? "," : "";
+    const char *open = *l ? "{" : "", *close = *l ? "}" : "";
     uint64_t cum = 0;
     for (size_t k = 0; k <= nb; k++) {
         cum += counts[k];
         if (k < nb)
-            mb_printf(b, "%s_bucket{le=\"%g\"} %llu\n", name, bounds[k], (unsigned long long)cum);
+            mb_printf(b, "%s_bucket{%s%sle=\"%g\"} %llu\n", name, l, comma, bounds[k],
+                      (unsigned long long)cum);
         else
-            mb_printf(b, "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long)cum);
+            mb_printf(b, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name, l, comma,
+                      (unsigned long long)cum);
     }
-    mb_printf(b, "%s_sum %.6f\n%s_count %llu\n", name, sum, name, (unsigned long long)cum);
+    mb_printf(b, "%s_sum%s%s%s %.6f\n%s_count%s%s%s %llu\n", name, open, l, close, sum, name, open,
+              l, close, (unsigned long long)cum);
 }
