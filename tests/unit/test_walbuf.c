@@ -14,13 +14,14 @@
 #include <cmocka.h>
 #include "internal.h"
 #include "store_priv.h"
+#include "testhost.h"
 
 static char g_dir[256];
 static char g_db[300];
 
 static int setup(void **state) {
     (void)state;
-    snprintf(g_dir, sizeof g_dir, "/tmp/aitbc-walbuf-test-XXXXXX");
+    snprintf(g_dir, sizeof g_dir, "/tmp/aitbc-test-walbuf-XXXXXX");
     if (!mkdtemp(g_dir)) return -1;
     snprintf(g_db, sizeof g_db, "%s/test.db", g_dir);
     return store_walbuf_vfs() ? 0 : -1;
@@ -28,14 +29,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
     (void)state;
-    static const char *const suffixes[] = {"", "-wal", "-shm"};
-    for (size_t i = 0; i < 3; i++) {
-        char path[320];
-        snprintf(path, sizeof path, "%s%s", g_db, suffixes[i]);
-        unlink(path);
-    }
-    rmdir(g_dir);
-    return 0;
+    return aitbc_testhost_temp_remove(g_dir);
 }
 
 static void exec(sqlite3 *db, const char *sql) {
