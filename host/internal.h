@@ -292,6 +292,9 @@ void store_stmt_done(aitbc_stmt *s);
 int store_batch_begin(void);
 int store_batch_check(void);
 int store_batch_end(int commit);
+/** Write transactions (a writer batch counts as one) that have ended in this process, committed
+ *  or not; counted before the write turn is given back (host API write_turns). */
+uint64_t store_write_turns(void);
 
 /* ---------------- several hosts on one PostgreSQL (cluster*.c) ---------------- */
 /** Start the cluster thread on its own connection to dsn (postgres only): the outbox and leader

@@ -5,6 +5,23 @@
  * talking to the server. */
 #include "store_txn.h"
 
+#include <stdatomic.h>
+
+/* Write turns ended in this process (see store_write_turns). */
+static atomic_uint_fast64_t g_turns_ended;
+
+uint64_t store_write_turns(void) {
+    return (uint64_t)atomic_load(&g_turns_ended);
+}
+
+/* Give the process's write turn back. Counted first, while still held: the next writer, which can
+ * only start after the unlock, already sees the new count, so a count taken inside a turn always
+ * names that turn. Every caller has committed or rolled back (or never began) by now. */
+static void turn_end(const store_txn_ops *ops) {
+    atomic_fetch_add(&g_turns_ended, 1);
+    ops->writer_unlock();
+}
+
 aitbc_txn *store_txn_begin_on(aitbc_txn *t, int mode) {
     if (!t) return NULL;
     const store_txn_ops *ops = t->ops;
@@ -31,7 +48,7 @@ aitbc_txn *store_txn_begin_on(aitbc_txn *t, int mode) {
     int write = mode == AITBC_TXN_WRITE;
     if (write && ops->writer_lock() != 0) return NULL;
     if (ops->begin(t->conn, write) != 0) {
-        if (write) ops->writer_unlock();
+        if (write) turn_end(ops);
         return NULL;
     }
     t->depth = 1;
@@ -69,7 +86,7 @@ static int scope_unit_end(aitbc_txn *t, int keep) {
 
 /* The outermost level has ended (committed or rolled back): the next writer may go. */
 static void txn_ended(aitbc_txn *t) {
-    if (t->mode == AITBC_TXN_WRITE) t->ops->writer_unlock();
+    if (t->mode == AITBC_TXN_WRITE) turn_end(t->ops);
 }
 
 static void txn_abort(aitbc_txn *t) {
@@ -155,7 +172,7 @@ int store_batch_begin_on(aitbc_txn *t) {
     if (t->ops->writer_lock() != 0) return AITBC_EBUSY;
     int rc = t->ops->begin(t->conn, 1);
     if (rc != 0) {
-        t->ops->writer_unlock();
+        turn_end(t->ops);
         return rc;
     }
     t->depth = 1;
@@ -185,11 +202,11 @@ int store_batch_end_on(aitbc_txn *t, int commit) {
     t->depth = 0;
     t->batch = 0;
     t->failed = 0;
-    t->ops->writer_unlock();
+    turn_end(t->ops);
     if (rc == 0 && t->ops->committed) t->ops->committed(t->conn, 1);
     return rc;
 }
 
 void store_txn_forsake(aitbc_txn *t) {
-    if (t->depth > 0 && t->mode == AITBC_TXN_WRITE) t->ops->writer_unlock();
+    if (t->depth > 0 && t->mode == AITBC_TXN_WRITE) turn_end(t->ops);
 }
