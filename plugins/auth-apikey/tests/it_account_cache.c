@@ -4,7 +4,7 @@
  * between must not be kept: it saw the batch's uncommitted state as not yet there); a transfer
  * whose batch failed leaves the balance as it was; a revoked key gets 401 at once; and on
  * PostgreSQL a host beside another sees the other's transfer. */
-#include "jobs_th.h"
+#include "harness.h"
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,27 +15,96 @@
 
 #include <cmocka.h> /* after setjmp.h, stdarg.h, stddef.h */
 
-#define MINER_CFG "heartbeat_interval_s: 30, lease_s: 60, max_attempts: 3"
+/* The job plugins with their timers slowed down: no block seal or TTL sweep joins the writer's
+ * queue while a test counts what waits in it. */
+#define PLUGINS                                                                                    \
+    "  auth-apikey: { rate_limits: { client: {rps: 0, burst: 1}, miner: {rps: 0, burst: 1}, "      \
+    "admin: {rps: 0, burst: 1} }, failed_auth: { per_minute: 0 } }\n"                              \
+    "  chain: { block_interval_ms: 600000, max_empty_interval_s: 0 }\n"                            \
+    "  explorer: {}\n"                                                                             \
+    "  client: { ttl_sweep_ms: 60000 }\n"                                                         \
+    "  miner: {}\n"                                                                                \
+    "  admin: {}\n"
+
+typedef struct client {
+    char key[192];
+    char address[48];
+} client;
 
 static th_host *H;
+static char g_admin[200];
 
-/* AIT available and locked in base units (6 decimals), as h's GET /v1/account shows them. */
-static void account(th_host *h, const jt_client *c, int64_t *available, int64_t *locked) {
+static const char *jstr(const cJSON *o, const char *k) {
+    return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, k));
+}
+
+/* "8.5" → 8500000 (AIT has 6 decimals). */
+static int64_t units(const char *money) {
+    if (!money) fail_msg("no amount");
+    int64_t whole = 0, frac = 0;
+    int digits = 0;
+    const char *p = money;
+    for (; *p >= '0' && *p <= '9'; p++)
+        whole = whole * 10 + (*p - '0');
+    if (*p == '.')
+        for (p++; *p >= '0' && *p <= '9' && digits < 6; p++, digits++)
+            frac = frac * 10 + (*p - '0');
+    for (; digits < 6; digits++)
+        frac *= 10;
+    return whole * 1000000 + frac;
+}
+
+static int read_admin(th_host *h) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/admin.key", th_data_dir(h));
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    int ok = fgets(g_admin, sizeof g_admin, f) != NULL;
+    fclose(f);
+    g_admin[strcspn(g_admin, "\r\n")] = '\0';
+    return ok ? 0 : -1;
+}
+
+static void mint(th_host *h, const char *address, const char *amount) {
+    char body[256];
+    snprintf(body, sizeof body, "{\"address\":\"%s\",\"asset\":\"AIT\",\"amount\":\"%s\"}", address,
+             amount);
     th_resp r;
-    if (th_req(h, "GET", "/v1/account", c->key, NULL, &r) != 0 || r.status != 200)
-        fail_msg("GET /v1/account: %ld %s", r.status, r.body ? r.body : "");
-    *available = jt_units(jt_str(cJSON_GetObjectItemCaseSensitive(r.json, "balances"), "AIT"));
-    if (locked) *locked = jt_units(jt_str(cJSON_GetObjectItemCaseSensitive(r.json, "locked"), "AIT"));
+    if (th_req(h, "POST", "/v1/admin/mint", g_admin, body, &r) != 0 || r.status != 201)
+        fail_msg("mint: %ld %s", r.status, r.body ? r.body : "");
     th_resp_free(&r);
 }
 
-static int64_t available(th_host *h, const jt_client *c) {
+/* A new client key on h with `amount` AIT minted to its account ("0": none). */
+static void client_new(th_host *h, const char *amount, client *c) {
+    th_resp r;
+    if (th_req(h, "POST", "/v1/admin/keys", g_admin, "{\"role\":\"client\",\"label\":\"t\"}", &r) !=
+            0 ||
+        r.status != 201)
+        fail_msg("create key: %ld %s", r.status, r.body ? r.body : "");
+    snprintf(c->key, sizeof c->key, "%s", jstr(r.json, "api_key"));
+    snprintf(c->address, sizeof c->address, "%s", jstr(r.json, "address"));
+    th_resp_free(&r);
+    if (strcmp(amount, "0") != 0) mint(h, c->address, amount);
+}
+
+/* AIT available and locked in base units (6 decimals), as h's GET /v1/account shows them. */
+static void account(th_host *h, const client *c, int64_t *available, int64_t *locked) {
+    th_resp r;
+    if (th_req(h, "GET", "/v1/account", c->key, NULL, &r) != 0 || r.status != 200)
+        fail_msg("GET /v1/account: %ld %s", r.status, r.body ? r.body : "");
+    *available = units(jstr(cJSON_GetObjectItemCaseSensitive(r.json, "balances"), "AIT"));
+    if (locked) *locked = units(jstr(cJSON_GetObjectItemCaseSensitive(r.json, "locked"), "AIT"));
+    th_resp_free(&r);
+}
+
+static int64_t available(th_host *h, const client *c) {
     int64_t a;
     account(h, c, &a, NULL);
     return a;
 }
 
-static long transfer(th_host *h, const jt_client *from, const jt_client *to, const char *amount) {
+static long transfer(th_host *h, const client *from, const client *to, const char *amount) {
     char body[200];
     snprintf(body, sizeof body, "{\"to\":\"%s\",\"asset\":\"AIT\",\"amount\":\"%s\"}", to->address,
              amount);
@@ -48,8 +117,8 @@ static long transfer(th_host *h, const jt_client *from, const jt_client *to, con
 
 static int setup(void **st) {
     (void)st;
-    H = jt_start_full(MINER_CFG, NULL, "  batchprobe: {}\n", NULL);
-    return H ? 0 : -1;
+    H = th_start(PLUGINS "  batchprobe: {}\n", NULL);
+    return H ? read_admin(H) : -1;
 }
 
 static int teardown(void **st) {
@@ -59,9 +128,9 @@ static int teardown(void **st) {
 
 static void test_moves_show_at_once(void **st) {
     (void)st;
-    jt_client a, b;
-    jt_client_new(H, "10", &a);
-    jt_client_new(H, "0", &b);
+    client a, b;
+    client_new(H, "10", &a);
+    client_new(H, "0", &b);
     /* Asked twice: the second answer comes from the cache. */
     assert_int_equal(available(H, &a), 10000000);
     assert_int_equal(available(H, &a), 10000000);
@@ -71,22 +140,19 @@ static void test_moves_show_at_once(void **st) {
     assert_int_equal(available(H, &a), 8500000);
     assert_int_equal(available(H, &b), 1500000);
 
-    char body[200];
-    snprintf(body, sizeof body, "{\"address\":\"%s\",\"asset\":\"AIT\",\"amount\":\"2\"}",
-             b.address);
-    th_resp r;
-    assert_int_equal(th_req(H, "POST", "/v1/admin/mint", jt_admin(H), body, &r), 0);
-    assert_int_equal(r.status, 201);
-    th_resp_free(&r);
+    mint(H, b.address, "2");
     assert_int_equal(available(H, &b), 3500000);
 
     /* A job's escrow moves available into locked. */
     int64_t av0, lk0, av1, lk1;
     account(H, &a, &av0, &lk0);
     assert_int_equal(lk0, 0);
-    char id[64];
-    assert_int_equal(
-        jt_submit(H, &a, "{\"payload\":{\"type\":\"acct-cache\"},\"max_price\":\"1\"}", id), 201);
+    th_resp r;
+    assert_int_equal(th_req(H, "POST", "/v1/jobs", a.key,
+                            "{\"payload\":{\"type\":\"acct-cache\"},\"max_price\":\"1\"}", &r),
+                     0);
+    assert_int_equal(r.status, 201);
+    th_resp_free(&r);
     account(H, &a, &av1, &lk1);
     assert_true(lk1 > 0);
     assert_int_equal(av0 - av1, lk1);
@@ -125,10 +191,10 @@ static long join(call *c) {
 static void start_probe(call *c, const char *id, const char *mode) {
     char body[128];
     snprintf(body, sizeof body, "{\"id\":\"%s\",\"mode\":\"%s\"}", id, mode);
-    start(c, "/v1/batchprobe/items", jt_admin(H), body);
+    start(c, "/v1/batchprobe/items", g_admin, body);
 }
 
-static void start_transfer(call *c, const jt_client *from, const jt_client *to) {
+static void start_transfer(call *c, const client *from, const client *to) {
     char body[200];
     snprintf(body, sizeof body, "{\"to\":\"%s\",\"asset\":\"AIT\",\"amount\":\"1\"}", to->address);
     start(c, "/v1/transfers", from->key, body);
@@ -143,10 +209,21 @@ static int held(void *arg) {
     return h;
 }
 
+static char *scrape(void) {
+    th_resp r;
+    if (th_req(H, "GET", "/metrics", g_admin, NULL, &r) != 0 || r.status != 200)
+        fail_msg("metrics: %ld", r.status);
+    char *text = strdup(r.body);
+    th_resp_free(&r);
+    if (!text) fail_msg("out of memory");
+    return text;
+}
+
 /* Write requests waiting for the writer (not the one it runs). */
 static int queue_is(void *arg) {
-    char *text = jt_scrape(H);
-    double v = jt_metric_in(text, "aitbc_write_queue");
+    char *text = scrape();
+    const char *at = strstr(text, "\naitbc_write_queue ");
+    double v = at ? strtod(at + strlen("\naitbc_write_queue "), NULL) : -1;
     free(text);
     return v == (double)*(int *)arg;
 }
@@ -163,9 +240,9 @@ static void release(void) {
 
 static void test_batch_open_while_read(void **st) {
     (void)st;
-    jt_client a, b;
-    jt_client_new(H, "10", &a);
-    jt_client_new(H, "0", &b);
+    client a, b;
+    client_new(H, "10", &a);
+    client_new(H, "0", &b);
     assert_int_equal(available(H, &a), 10000000);
     /* hold1 blocks the writer; behind it queue the transfer, then hold2. Released, hold1 lets
      * the writer run the transfer and then stop in hold2 with the batch still open. */
@@ -193,9 +270,9 @@ static void test_batch_open_while_read(void **st) {
 
 static void test_failed_batch_keeps_balance(void **st) {
     (void)st;
-    jt_client a, b;
-    jt_client_new(H, "10", &a);
-    jt_client_new(H, "0", &b);
+    client a, b;
+    client_new(H, "10", &a);
+    client_new(H, "0", &b);
     assert_int_equal(available(H, &a), 10000000);
     /* The transfer shares a batch with a "poison" request whose COMMIT fails: all of it goes. */
     call hold, xfer, poison;
@@ -219,16 +296,16 @@ static void test_failed_batch_keeps_balance(void **st) {
 
 static void test_revoked_key_fails_at_once(void **st) {
     (void)st;
-    jt_client a;
-    jt_client_new(H, "1", &a);
+    client a;
+    client_new(H, "1", &a);
     th_resp r;
     assert_int_equal(th_req(H, "GET", "/v1/account", a.key, NULL, &r), 0);
     assert_int_equal(r.status, 200);
     char path[128];
-    snprintf(path, sizeof path, "/v1/admin/keys/%s", jt_str(r.json, "key_id"));
+    snprintf(path, sizeof path, "/v1/admin/keys/%s", jstr(r.json, "key_id"));
     th_resp_free(&r);
     assert_int_equal(available(H, &a), 1000000); /* cached now */
-    assert_int_equal(th_req(H, "DELETE", path, jt_admin(H), NULL, &r), 0);
+    assert_int_equal(th_req(H, "DELETE", path, g_admin, NULL, &r), 0);
     assert_int_equal(r.status, 200);
     th_resp_free(&r);
     assert_int_equal(th_req(H, "GET", "/v1/account", a.key, NULL, &r), 0);
@@ -243,9 +320,9 @@ static th_host *A, *B;
 static int pg_setup(void **st) {
     (void)st;
     if (!th_on_postgres()) return 0;
-    A = jt_start_full(MINER_CFG, NULL, NULL, "cluster: { node_id: acct-a, poll_ms: 200 }\n");
-    if (!A) return -1;
-    B = th_start_beside(A, jt_plugins_yaml(), "cluster: { node_id: acct-b, poll_ms: 200 }\n");
+    A = th_start(PLUGINS, "cluster: { node_id: acct-a, poll_ms: 200 }\n");
+    if (!A || read_admin(A) != 0) return -1;
+    B = th_start_beside(A, PLUGINS, "cluster: { node_id: acct-b, poll_ms: 200 }\n");
     return B ? 0 : -1;
 }
 
@@ -260,9 +337,9 @@ static int pg_teardown(void **st) {
 static void test_other_host_transfer_shows(void **st) {
     (void)st;
     if (!th_on_postgres()) skip();
-    jt_client a, b;
-    jt_client_new(A, "10", &a);
-    jt_client_new(A, "0", &b);
+    client a, b;
+    client_new(A, "10", &a);
+    client_new(A, "0", &b);
     assert_int_equal(available(B, &a), 10000000);
     assert_int_equal(available(B, &a), 10000000);
     assert_int_equal(available(B, &b), 0);
