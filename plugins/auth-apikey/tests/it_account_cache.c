@@ -22,7 +22,7 @@
     "admin: {rps: 0, burst: 1} }, failed_auth: { per_minute: 0 } }\n"                              \
     "  chain: { block_interval_ms: 600000, max_empty_interval_s: 0 }\n"                            \
     "  explorer: {}\n"                                                                             \
-    "  client: { ttl_sweep_ms: 60000 }\n"                                                         \
+    "  client: { ttl_sweep_ms: 60000 }\n"                                                          \
     "  miner: {}\n"                                                                                \
     "  admin: {}\n"
 
@@ -238,22 +238,33 @@ static void release(void) {
     th_resp_free(&r);
 }
 
+/* A "hold" request blocks the writer; behind it queue a transfer of 1 AIT from a to b, then a
+ * batchprobe request of `mode`, and let the hold go: the three run in one batch, in that order. */
+static void batch_with_transfer(const client *a, const client *b, const char *mode, call *hold,
+                                call *xfer, call *next) {
+    char id[32];
+    static int n;
+    snprintf(id, sizeof id, "acct-hold-%d", ++n);
+    start_probe(hold, id, "hold");
+    assert_true(th_wait_until(held, NULL, 10000));
+    start_transfer(xfer, a, b);
+    wait_queue(1);
+    snprintf(id, sizeof id, "acct-%s-%d", mode, n);
+    start_probe(next, id, mode);
+    wait_queue(2);
+    release();
+}
+
 static void test_batch_open_while_read(void **st) {
     (void)st;
     client a, b;
     client_new(H, "10", &a);
     client_new(H, "0", &b);
     assert_int_equal(available(H, &a), 10000000);
-    /* hold1 blocks the writer; behind it queue the transfer, then hold2. Released, hold1 lets
-     * the writer run the transfer and then stop in hold2 with the batch still open. */
+    /* Released, hold1 lets the writer run the transfer and then stop in hold2 with the batch
+     * still open. */
     call hold1, xfer, hold2;
-    start_probe(&hold1, "acct-h1", "hold");
-    assert_true(th_wait_until(held, NULL, 10000));
-    start_transfer(&xfer, &a, &b);
-    wait_queue(1);
-    start_probe(&hold2, "acct-h2", "hold");
-    wait_queue(2);
-    release();
+    batch_with_transfer(&a, &b, "hold", &hold1, &xfer, &hold2);
     wait_queue(0);
     assert_true(th_wait_until(held, NULL, 10000));
     /* The transfer ran but is not committed: the account does not show it yet, and what was
@@ -276,13 +287,7 @@ static void test_failed_batch_keeps_balance(void **st) {
     assert_int_equal(available(H, &a), 10000000);
     /* The transfer shares a batch with a "poison" request whose COMMIT fails: all of it goes. */
     call hold, xfer, poison;
-    start_probe(&hold, "acct-h3", "hold");
-    assert_true(th_wait_until(held, NULL, 10000));
-    start_transfer(&xfer, &a, &b);
-    wait_queue(1);
-    start_probe(&poison, "acct-p3", "poison");
-    wait_queue(2);
-    release();
+    batch_with_transfer(&a, &b, "poison", &hold, &xfer, &poison);
     assert_int_equal(join(&hold), 503);
     assert_int_equal(join(&xfer), 503);
     assert_int_equal(join(&poison), 503);
