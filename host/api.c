@@ -189,8 +189,7 @@ static const aitbc_host_api g_api = {
 };
 
 /* A field appended to aitbc_host_api must be wired above: this fails until the last one is. */
-_Static_assert(sizeof(aitbc_host_api) ==
-                   offsetof(aitbc_host_api, write_turns) + sizeof(void *),
+_Static_assert(sizeof(aitbc_host_api) == offsetof(aitbc_host_api, write_turns) + sizeof(void *),
                "aitbc_host_api grew: wire the new fields in g_api and move this check");
 
 /** @brief The API table handed to every plugin's init (static, lives for the process). */

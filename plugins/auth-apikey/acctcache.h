@@ -10,11 +10,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define AC_KEY_ID_MAX 47    /* longest key id cached (longer ids are never cached) */
-#define AC_LABEL_BYTES 513  /* a label of up to 128 UTF-8 characters, NUL-terminated */
-#define AC_ASSET_BYTES 16   /* an asset symbol, NUL-terminated */
-#define AC_ASSETS_MAX 4     /* balances per account */
-#define AC_STRIPES 16       /* locks; the capacity is spread over them */
+#define AC_KEY_ID_MAX 47   /* longest key id cached (longer ids are never cached) */
+#define AC_LABEL_BYTES 513 /* a label of up to 128 UTF-8 characters, NUL-terminated */
+#define AC_ASSET_BYTES 16  /* an asset symbol, NUL-terminated */
+#define AC_ASSETS_MAX 4    /* balances per account */
+#define AC_STRIPES 16      /* locks; the capacity is spread over them */
 
 typedef struct ac_balance {
     char asset[AC_ASSET_BYTES];
@@ -24,11 +24,11 @@ typedef struct ac_balance {
 
 /** What GET /v1/account shows beyond the principal itself. */
 typedef struct ac_view {
-    int has_row;  /**< 0: a configured admin hash (no key row, no times) */
+    int has_row; /**< 0: a configured admin hash (no key row, no times) */
     char label[AC_LABEL_BYTES];
     int64_t created_ms;
-    int64_t used_ms;  /**< last use as stored; memory may know a later one (not cached) */
-    int balances;     /**< 1: the answer has balances/locked objects (the ledger is loaded) */
+    int64_t used_ms; /**< last use as stored; memory may know a later one (not cached) */
+    int balances;    /**< 1: the answer has balances/locked objects (the ledger is loaded) */
     size_t nbal;
     ac_balance bal[AC_ASSETS_MAX];
 } ac_view;

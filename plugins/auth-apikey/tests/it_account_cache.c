@@ -249,7 +249,7 @@ static void batch_with_transfer(const client *a, const client *b, const char *mo
     assert_true(th_wait_until(held, NULL, 10000));
     start_transfer(xfer, a, b);
     wait_queue(1);
-    snprintf(id, sizeof id, "acct-%s-%d", mode, n);
+    snprintf(id, sizeof id, "acct-next-%s-%d", mode, n);
     start_probe(next, id, mode);
     wait_queue(2);
     release();

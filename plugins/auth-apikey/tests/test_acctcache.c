@@ -154,8 +154,10 @@ static void test_threads(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_version_must_match),    cmocka_unit_test(test_replace_and_forget),
-        cmocka_unit_test(test_refuses_odd_input),     cmocka_unit_test(test_bounded_second_chance),
+        cmocka_unit_test(test_version_must_match),
+        cmocka_unit_test(test_replace_and_forget),
+        cmocka_unit_test(test_refuses_odd_input),
+        cmocka_unit_test(test_bounded_second_chance),
         cmocka_unit_test(test_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
