@@ -13,6 +13,7 @@
 
 #include "cluster_priv.h"
 #include "internal.h"
+#include <aitbc/json.h>
 
 #ifndef AITBC_DEFAULT_PLUGIN_DIR
 #define AITBC_DEFAULT_PLUGIN_DIR "/usr/local/lib/aitbc/plugins"
@@ -219,111 +220,151 @@ cJSON *config_effective(const cJSON *section, const aitbc_cfg_key *schema) {
 
 /* ---- the host's sections ---- */
 
+/* The host's sections are checked against these schemas exactly as a plugin's section is against
+ * its own (unknown key, type, range; the same messages), printed by --print-config-example and
+ * shown by --check-config the same way. A default that depends on the machine or on another key
+ * is left out (.def = NULL) and its doc says what it is. What a schema cannot say (a host:port,
+ * one of a few words, a path) the readers below check after it. */
 static const aitbc_cfg_key node_keys[] = {
-    {"data_dir", AITBC_CFG_STRING, 0, "directory for the database and keys (default ./data)",
-     .def = NULL},
-    {"log_level", AITBC_CFG_STRING, 0, "error|warn|info|debug (default info)", .def = NULL},
-    {"log_format", AITBC_CFG_STRING, 0, "text|json: JSON = one object per line (default text)",
-     .def = NULL},
-    {"workers", AITBC_CFG_INT, 0, "worker threads for plugin tasks (default 2)", .def = NULL},
-    {"plugin_path", AITBC_CFG_STRING, 0, "':'-separated directories searched for <name>.so",
+    {"data_dir", AITBC_CFG_STRING, 0,
+     "directory for the database, node key and admin key; created with mode 0700", .def = "./data"},
+    {"log_level", AITBC_CFG_STRING, 0, "error | warn | info | debug", .def = "info"},
+    {"log_format", AITBC_CFG_STRING, 0,
+     "text | json (one JSON object per line: ts, level, plugin, msg, request_id)", .def = "text"},
+    {"workers", AITBC_CFG_INT, 0, "worker-pool threads that run plugin tasks", .def = "2",
+     AITBC_CFG_RANGE(1, 256)},
+    {"plugin_path", AITBC_CFG_STRING, 0,
+     "':'-separated directories searched for <name>.so (default: the build's plugin dir, then "
+     "<prefix>/lib/aitbc/plugins; $AITBC_PLUGIN_PATH is searched first)",
      .def = NULL},
     {0}};
 static const aitbc_cfg_key http_keys[] = {
-    {"listen", AITBC_CFG_STRING, 0, "host:port (default 127.0.0.1:18000; port 0 = any)",
-     .def = NULL},
-    {"threads", AITBC_CFG_INT, 0, "HTTP worker threads (default 4)", .def = NULL},
-    {"max_body_bytes", AITBC_CFG_INT, 0, "largest request body (default 1048576)", .def = NULL},
-    {"path_prefix", AITBC_CFG_STRING, 0, "serve routes under this prefix too (default none)",
-     .def = NULL},
-    {"access_log", AITBC_CFG_BOOL, 0, "one log line per request (default true)", .def = NULL},
+    {"listen", AITBC_CFG_STRING, 0,
+     "host:port (\"[::1]:18000\" for IPv6); port 0 picks a free port (written to --ready-file)",
+     .def = "127.0.0.1:18000"},
+    {"threads", AITBC_CFG_INT, 0, "HTTP worker threads", .def = "4", AITBC_CFG_RANGE(1, 1024)},
+    {"max_body_bytes", AITBC_CFG_INT, 0,
+     "larger request bodies get 413 (a route may allow more itself)", .def = "1048576",
+     AITBC_CFG_RANGE(1, INT_MAX)},
+    {"path_prefix", AITBC_CFG_STRING, 0,
+     "e.g. /api: every route answers under the prefix too (\"\" = none)", .def = ""},
+    {"access_log", AITBC_CFG_BOOL, 0, "one log line per request", .def = "true"},
     {"max_connections_per_address", AITBC_CFG_INT, 0,
-     "connections one client address may hold (default 256, 0 = no cap)", .def = NULL},
+     "sockets one client address may hold (0 = no cap); behind a reverse proxy every client has "
+     "the proxy's address: raise it",
+     .def = "256", AITBC_CFG_RANGE(0, 1000000)},
     {"header_timeout_s", AITBC_CFG_INT, 0,
-     "seconds a connection has to send a request head (default 10, 0 = no limit)", .def = NULL},
+     "seconds a connection has to send a request head (0 = no limit)", .def = "10",
+     AITBC_CFG_RANGE(0, 3600)},
     {0}};
 static const aitbc_cfg_key ws_keys[] = {
-    {"listen", AITBC_CFG_STRING, 0, "host:port (default 127.0.0.1:18001)", .def = NULL},
-    {"path", AITBC_CFG_STRING, 0, "upgrade path (default /ws)", .def = NULL},
-    {"max_clients", AITBC_CFG_INT, 0, "connections at once (default 1024)", .def = NULL},
-    {"queue_max", AITBC_CFG_INT, 0, "queued messages per client (default 256)", .def = NULL},
-    {"queue_max_bytes", AITBC_CFG_INT, 0, "queued bytes per client (default 8388608)", .def = NULL},
-    {"max_clients_per_key", AITBC_CFG_INT, 0, "connections one API key may hold (default 64)",
-     .def = NULL},
+    {"listen", AITBC_CFG_STRING, 0, "host:port of the WebSocket listener",
+     .def = "127.0.0.1:18001"},
+    {"path", AITBC_CFG_STRING, 0, "upgrade path", .def = "/ws"},
+    {"max_clients", AITBC_CFG_INT, 0, "connections at once; more are refused", .def = "1024",
+     AITBC_CFG_RANGE(1, 1000000)},
+    {"queue_max", AITBC_CFG_INT, 0,
+     "messages queued per client; a client that falls behind is closed (1008)", .def = "256",
+     AITBC_CFG_RANGE(1, 1000000)},
+    {"queue_max_bytes", AITBC_CFG_INT, 0,
+     "bytes queued per client; over it the client is closed (1008) as well", .def = "8388608",
+     AITBC_CFG_RANGE(4096, INT_MAX)},
+    {"max_clients_per_key", AITBC_CFG_INT, 0,
+     "connections one API key may hold (0 = no cap); more get 429", .def = "64",
+     AITBC_CFG_RANGE(0, 1000000)},
     {"max_clients_per_account", AITBC_CFG_INT, 0,
-     "connections the keys of one account may hold together (default 128)", .def = NULL},
-    {"ping_interval_s", AITBC_CFG_INT, 0, "seconds between pings (default 30, 0 = never)",
-     .def = NULL},
-    {"allowed_origins", AITBC_CFG_ARRAY, 0, "Origin values accepted (default any)", .def = NULL},
+     "connections all keys of one account may hold together (0 = no cap)", .def = "128",
+     AITBC_CFG_RANGE(0, 1000000)},
+    {"ping_interval_s", AITBC_CFG_INT, 0, "seconds between pings (0 = never)", .def = "30",
+     AITBC_CFG_RANGE(0, 86400)},
+    {"allowed_origins", AITBC_CFG_ARRAY, 0,
+     "Origin values accepted, e.g. [\"https://aitbc.example\"] (default: any)", .def = NULL},
     {0}};
 static const aitbc_cfg_key storage_keys[] = {
-    {"driver", AITBC_CFG_STRING, 0, "sqlite|postgres (default sqlite)", .def = NULL},
-    {"path", AITBC_CFG_STRING, 0, "database file (default <data_dir>/aitbc.db)", .def = NULL},
+    {"driver", AITBC_CFG_STRING, 0,
+     "sqlite (one file, one host) | postgres (several hosts share one database)", .def = "sqlite"},
+    {"path", AITBC_CFG_STRING, 0, "sqlite: the database file (default <data_dir>/aitbc.db)",
+     .def = NULL},
     {"dsn", AITBC_CFG_STRING, 0,
-     "postgres: libpq connection string, e.g. 'host=db.internal dbname=aitbc user=aitbc'",
+     "postgres: libpq connection string, e.g. 'host=db.internal dbname=aitbc user=aitbc'; "
+     "password in ~/.pgpass or ${NAME}, never logged",
      .def = NULL},
-    {"pool", AITBC_CFG_INT, 0, "postgres: connections this host opens at most (default 32)",
-     .def = NULL},
-    {"synchronous", AITBC_CFG_STRING, 0, "off|normal|full (default normal)", .def = NULL},
-    {"busy_timeout_ms", AITBC_CFG_INT, 0, "wait for a locked database (default 5000)", .def = NULL},
+    {"pool", AITBC_CFG_INT, 0,
+     "postgres: connections this host opens at most; a thread waits busy_timeout_ms at the cap, "
+     "then fails",
+     .def = "32", AITBC_CFG_RANGE(2, 1000)},
+    {"synchronous", AITBC_CFG_STRING, 0,
+     "sqlite: off | normal (survives a crash of the process) | full (survives power loss)",
+     .def = "normal"},
+    {"busy_timeout_ms", AITBC_CFG_INT, 0, "how long a write waits for the write lock",
+     .def = "5000", AITBC_CFG_RANGE(0, 600000)},
     {0}};
-
 static const aitbc_cfg_key cluster_keys[] = {
     {"node_id", AITBC_CFG_STRING, 0,
      "this host's id among hosts sharing one PostgreSQL, unique, [A-Za-z0-9._:-]{1,63} "
-     "(default <hostname>-<random>)",
+     "(default <hostname>-<random>, new at every start)",
      .def = NULL},
     {"poll_ms", AITBC_CFG_INT, 0,
-     "ms between catch-ups without a notification and between leader attempts (default 1000)",
-     .def = NULL},
-    {"retention_s", AITBC_CFG_INT, 0,
-     "seconds cross-host events are kept for hosts that reconnect (default 3600)", .def = NULL},
+     "ms between catch-ups without a notification and between leader attempts", .def = "1000",
+     AITBC_CFG_RANGE(50, 60000)},
+    {"retention_s", AITBC_CFG_INT, 0, "seconds cross-host events are kept for hosts that reconnect",
+     .def = "3600", AITBC_CFG_RANGE(60, 86400 * 30)},
     {0}};
 
 typedef struct ctx {
     const host_config *cfg;
+    const cJSON *sec; /* the section as written (its nodes carry the line numbers), or NULL */
+    const cJSON *eff; /* the same with every default filled in: what the readers read */
     char *err;
     size_t errlen;
 } ctx;
 
+/* The effective value of key (checked against the schema already), or NULL (no default). */
+static const cJSON *val(const ctx *c, const char *key) {
+    return cJSON_GetObjectItemCaseSensitive(c->eff, key);
+}
+
+/* "'key' why", at key's line in the file (the section's, for a default). */
+static int refuse(const ctx *c, const char *key, const char *why) {
+    const cJSON *at = cJSON_GetObjectItemCaseSensitive(c->sec, key);
+    return failf(c->cfg, at ? at : c->sec, c->err, c->errlen, "'%s' %s", key, why);
+}
+
+/* An INT key, read as plugins read theirs: the schema has checked its bounds, all of which fit
+ * an int. */
+static int num(const ctx *c, const char *key) {
+    return (int)aitbc_cfg_i64(c->eff, key);
+}
+
 /* Copies a string value into a fixed buffer; a value that does not fit is an error. */
-static int take_str(ctx *c, const cJSON *sec, const char *key, char *dst, size_t cap) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(sec, key);
+static int take_str(const ctx *c, const char *key, char *dst, size_t cap) {
+    const char *v = cJSON_GetStringValue(val(c, key));
     if (!v) return 0;
-    if (strlen(v->valuestring) >= cap)
-        return failf(c->cfg, v, c->err, c->errlen, "'%s' is longer than %zu characters", key,
-                     cap - 1);
-    memcpy(dst, v->valuestring, strlen(v->valuestring) + 1);
+    if (strlen(v) >= cap) {
+        char why[64];
+        snprintf(why, sizeof why, "is longer than %zu characters", cap - 1);
+        return refuse(c, key, why);
+    }
+    memcpy(dst, v, strlen(v) + 1);
     return 0;
 }
 
-static int take_int(ctx *c, const cJSON *sec, const char *key, long long lo, long long hi,
-                    int *dst) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(sec, key);
-    if (!v) return 0;
-    if (v->valuedouble < (double)lo || v->valuedouble > (double)hi)
-        return failf(c->cfg, v, c->err, c->errlen, "'%s' must be between %lld and %lld", key, lo,
-                     hi);
-    *dst = (int)v->valuedouble;
-    return 0;
-}
-
-static int take_enum(ctx *c, const cJSON *sec, const char *key, const char *const *allowed,
-                     char *dst, size_t cap) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(sec, key);
-    if (!v) return 0;
+static int take_enum(const ctx *c, const char *key, const char *const *allowed, char *dst,
+                     size_t cap) {
+    const char *v = cJSON_GetStringValue(val(c, key));
     char list[128] = "";
     size_t n = 0;
-    for (const char *const *a = allowed; *a; a++) {
-        if (strcasecmp(v->valuestring, *a) == 0) {
+    for (const char *const *a = allowed; v && *a; a++) {
+        if (strcasecmp(v, *a) == 0) {
             snprintf(dst, cap, "%s", *a);
             return 0;
         }
         int w = snprintf(list + n, sizeof list - n, "%s%s", n ? "|" : "", *a);
         n = w > 0 && (size_t)w < sizeof list - n ? n + (size_t)w : n;
     }
-    return failf(c->cfg, v, c->err, c->errlen, "'%s' must be %s, got '%s'", key, list,
-                 v->valuestring);
+    const cJSON *at = cJSON_GetObjectItemCaseSensitive(c->sec, key);
+    return failf(c->cfg, at ? at : c->sec, c->err, c->errlen, "'%s' must be %s, got '%s'", key,
+                 list, v ? v : "");
 }
 
 /** @brief Parse "host:port" (or "[v6]:port"); port 0..65535. 0 or AITBC_EINVAL. */
@@ -351,11 +392,14 @@ static int parse_listen(const char *text, char *host, size_t hostcap, int *port)
     return 0;
 }
 
-static int take_listen(ctx *c, const cJSON *sec, char *host, size_t cap, int *port) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(sec, "listen");
-    if (v && parse_listen(v->valuestring, host, cap, port) != 0)
-        return failf(c->cfg, v, c->err, c->errlen,
-                     "'listen' must be \"host:port\" with port 0-65535, got '%s'", v->valuestring);
+static int take_listen(const ctx *c, char *host, size_t cap, int *port) {
+    const char *v = cJSON_GetStringValue(val(c, "listen"));
+    if (parse_listen(v ? v : "", host, cap, port) != 0) {
+        char why[600];
+        snprintf(why, sizeof why, "must be \"host:port\" with port 0-65535, got '%.500s'",
+                 v ? v : "");
+        return refuse(c, "listen", why);
+    }
     return 0;
 }
 
@@ -363,142 +407,121 @@ static int path_ok(const char *p) {
     return p[0] == '/' && !strpbrk(p, " ?#\t");
 }
 
-static int read_node(ctx *c, const cJSON *sec, host_settings *s) {
-    int rc = 0;
+static int read_node(const ctx *c, host_settings *s) {
     static const char *const levels[] = {"error", "warn", "info", "debug", NULL};
-    rc |= take_str(c, sec, "data_dir", s->data_dir, sizeof s->data_dir);
-    if (!rc && !s->data_dir[0])
-        rc = failf(c->cfg, cJSON_GetObjectItem(sec, "data_dir"), c->err, c->errlen,
-                   "'data_dir' must not be empty");
-    if (!rc) {
-        const cJSON *lv = cJSON_GetObjectItemCaseSensitive(sec, "log_level");
-        if (lv && !strcasecmp(lv->valuestring, "warning"))
-            snprintf(s->log_level, sizeof s->log_level, "warn");
-        else
-            rc = take_enum(c, sec, "log_level", levels, s->log_level, sizeof s->log_level);
-    }
     static const char *const formats[] = {"text", "json", NULL};
-    if (!rc) rc = take_enum(c, sec, "log_format", formats, s->log_format, sizeof s->log_format);
-    if (!rc) rc = take_int(c, sec, "workers", 1, 256, &s->workers);
+    int rc = take_str(c, "data_dir", s->data_dir, sizeof s->data_dir);
+    if (!rc && !s->data_dir[0]) rc = refuse(c, "data_dir", "must not be empty");
+    const char *lv = cJSON_GetStringValue(val(c, "log_level"));
+    if (!rc && lv && !strcasecmp(lv, "warning"))
+        snprintf(s->log_level, sizeof s->log_level, "warn");
+    else if (!rc)
+        rc = take_enum(c, "log_level", levels, s->log_level, sizeof s->log_level);
+    if (!rc) rc = take_enum(c, "log_format", formats, s->log_format, sizeof s->log_format);
+    s->workers = num(c, "workers");
     if (rc) return rc;
     /* AITBC_PLUGIN_PATH comes first so a developer can shadow installed plugins. */
-    const cJSON *pp = cJSON_GetObjectItemCaseSensitive(sec, "plugin_path");
-    const char *configured = pp ? pp->valuestring : AITBC_DEFAULT_PLUGIN_DIR;
+    const char *pp = cJSON_GetStringValue(val(c, "plugin_path"));
+    const char *configured = pp ? pp : AITBC_DEFAULT_PLUGIN_DIR;
     const char *env = getenv("AITBC_PLUGIN_PATH");
     int n = snprintf(s->plugin_path, sizeof s->plugin_path, "%s%s%s", env && *env ? env : "",
                      env && *env ? ":" : "", configured);
-    if (n < 0 || (size_t)n >= sizeof s->plugin_path)
-        return failf(c->cfg, pp, c->err, c->errlen, "plugin path is too long");
+    if (n < 0 || (size_t)n >= sizeof s->plugin_path) return refuse(c, "plugin_path", "is too long");
     return 0;
 }
 
-static int read_http(ctx *c, const cJSON *sec, host_settings *s) {
-    int bytes = (int)s->max_body_bytes;
-    int rc = take_listen(c, sec, s->http_host, sizeof s->http_host, &s->http_port);
-    if (!rc) rc = take_int(c, sec, "threads", 1, 1024, &s->http_threads);
-    if (!rc) rc = take_int(c, sec, "max_body_bytes", 1, INT_MAX, &bytes);
-    s->max_body_bytes = (size_t)bytes;
-    if (!rc) rc = take_str(c, sec, "path_prefix", s->path_prefix, sizeof s->path_prefix);
+static int read_http(const ctx *c, host_settings *s) {
+    int rc = take_listen(c, s->http_host, sizeof s->http_host, &s->http_port);
+    s->http_threads = num(c, "threads");
+    s->max_body_bytes = (size_t)num(c, "max_body_bytes");
+    if (!rc) rc = take_str(c, "path_prefix", s->path_prefix, sizeof s->path_prefix);
     if (!rc && s->path_prefix[0] &&
         (!path_ok(s->path_prefix) || s->path_prefix[strlen(s->path_prefix) - 1] == '/'))
-        rc = failf(c->cfg, cJSON_GetObjectItem(sec, "path_prefix"), c->err, c->errlen,
-                   "'path_prefix' must start with '/' and not end with '/' (e.g. /api)");
-    if (!rc)
-        rc = take_int(c, sec, "max_connections_per_address", 0, 1000000,
-                      &s->http_max_conns_per_address);
-    if (!rc) rc = take_int(c, sec, "header_timeout_s", 0, 3600, &s->http_header_timeout_s);
-    const cJSON *al = cJSON_GetObjectItemCaseSensitive(sec, "access_log");
-    if (!rc && al) s->http_access_log = cJSON_IsTrue(al);
+        rc = refuse(c, "path_prefix", "must start with '/' and not end with '/' (e.g. /api)");
+    s->http_max_conns_per_address = num(c, "max_connections_per_address");
+    s->http_header_timeout_s = num(c, "header_timeout_s");
+    s->http_access_log = aitbc_cfg_bool(c->eff, "access_log");
     return rc;
 }
 
-static int read_ws(ctx *c, const cJSON *sec, host_settings *s) {
-    int rc = take_listen(c, sec, s->ws_host, sizeof s->ws_host, &s->ws_port);
-    if (!rc) rc = take_str(c, sec, "path", s->ws_path, sizeof s->ws_path);
-    if (!rc && !path_ok(s->ws_path))
-        rc = failf(c->cfg, cJSON_GetObjectItem(sec, "path"), c->err, c->errlen,
-                   "'path' must start with '/' (e.g. /ws)");
-    if (!rc) rc = take_int(c, sec, "max_clients", 1, 1000000, &s->ws_max_clients);
-    if (!rc) rc = take_int(c, sec, "queue_max", 1, 1000000, &s->ws_queue_max);
-    int qbytes = (int)s->ws_queue_max_bytes;
-    if (!rc) rc = take_int(c, sec, "queue_max_bytes", 4096, INT_MAX, &qbytes);
-    s->ws_queue_max_bytes = qbytes;
-    if (!rc) rc = take_int(c, sec, "max_clients_per_key", 0, 1000000, &s->ws_max_per_key);
-    if (!rc) rc = take_int(c, sec, "max_clients_per_account", 0, 1000000, &s->ws_max_per_account);
-    if (!rc) rc = take_int(c, sec, "ping_interval_s", 0, 86400, &s->ws_ping_s);
+static int read_ws(const ctx *c, host_settings *s) {
+    int rc = take_listen(c, s->ws_host, sizeof s->ws_host, &s->ws_port);
+    if (!rc) rc = take_str(c, "path", s->ws_path, sizeof s->ws_path);
+    if (!rc && !path_ok(s->ws_path)) rc = refuse(c, "path", "must start with '/' (e.g. /ws)");
+    s->ws_max_clients = num(c, "max_clients");
+    s->ws_queue_max = num(c, "queue_max");
+    s->ws_queue_max_bytes = num(c, "queue_max_bytes");
+    s->ws_max_per_key = num(c, "max_clients_per_key");
+    s->ws_max_per_account = num(c, "max_clients_per_account");
+    s->ws_ping_s = num(c, "ping_interval_s");
     if (rc) return rc;
-    const cJSON *ao = cJSON_GetObjectItemCaseSensitive(sec, "allowed_origins"), *o;
+    /* Borrowed from the config tree (the effective copy is freed after reading). */
+    const cJSON *ao = cJSON_GetObjectItemCaseSensitive(c->sec, "allowed_origins"), *o;
     cJSON_ArrayForEach(o, ao) {
         if (!cJSON_IsString(o))
             return failf(c->cfg, o, c->err, c->errlen, "'allowed_origins' must list strings");
     }
-    s->ws_allowed_origins = (cJSON *)ao; /* borrowed from the config tree */
-    return rc;
+    s->ws_allowed_origins = (cJSON *)ao;
+    return 0;
 }
 
-static int read_storage(ctx *c, const cJSON *sec, host_settings *s) {
+static int read_storage(const ctx *c, host_settings *s) {
     static const char *const drivers[] = {"sqlite", "postgres", NULL};
     static const char *const syncs[] = {"off", "normal", "full", NULL};
-    int rc = take_enum(c, sec, "driver", drivers, s->db_driver, sizeof s->db_driver);
-    if (!rc) rc = take_str(c, sec, "path", s->db_path, sizeof s->db_path);
-    if (!rc) rc = take_str(c, sec, "dsn", s->db_dsn, sizeof s->db_dsn);
-    if (!rc) rc = take_int(c, sec, "pool", 2, 1000, &s->db_pool);
+    int rc = take_enum(c, "driver", drivers, s->db_driver, sizeof s->db_driver);
+    if (!rc) rc = take_str(c, "path", s->db_path, sizeof s->db_path);
+    if (!rc) rc = take_str(c, "dsn", s->db_dsn, sizeof s->db_dsn);
+    s->db_pool = num(c, "pool");
     if (!rc && !strcmp(s->db_driver, "postgres") && !s->db_dsn[0])
-        rc = failf(c->cfg, sec, c->err, c->errlen,
+        rc = failf(c->cfg, c->sec, c->err, c->errlen,
                    "storage.driver postgres needs storage.dsn (a libpq connection string)");
-    if (!rc)
-        rc = take_enum(c, sec, "synchronous", syncs, s->db_synchronous, sizeof s->db_synchronous);
-    if (!rc) rc = take_int(c, sec, "busy_timeout_ms", 0, 600000, &s->db_busy_timeout_ms);
+    if (!rc) rc = take_enum(c, "synchronous", syncs, s->db_synchronous, sizeof s->db_synchronous);
+    s->db_busy_timeout_ms = num(c, "busy_timeout_ms");
     return rc;
 }
 
 /* Used with storage.driver postgres only; on SQLite the section is checked and has no effect. */
-static int read_cluster(ctx *c, const cJSON *sec, host_settings *s) {
-    int rc = take_str(c, sec, "node_id", s->cluster_node_id, sizeof s->cluster_node_id);
-    const cJSON *id = cJSON_GetObjectItemCaseSensitive(sec, "node_id");
-    if (!rc && id && !cluster_node_id_valid(s->cluster_node_id))
-        rc = failf(c->cfg, id, c->err, c->errlen, "'node_id' must be 1-63 of A-Z a-z 0-9 . _ : -");
-    if (!rc) rc = take_int(c, sec, "poll_ms", 50, 60000, &s->cluster_poll_ms);
-    if (!rc) rc = take_int(c, sec, "retention_s", 60, 86400 * 30, &s->cluster_retention_s);
+static int read_cluster(const ctx *c, host_settings *s) {
+    int rc = take_str(c, "node_id", s->cluster_node_id, sizeof s->cluster_node_id);
+    if (!rc && val(c, "node_id") && !cluster_node_id_valid(s->cluster_node_id))
+        rc = refuse(c, "node_id", "must be 1-63 of A-Z a-z 0-9 . _ : -");
+    s->cluster_poll_ms = num(c, "poll_ms");
+    s->cluster_retention_s = num(c, "retention_s");
     return rc;
 }
 
-static void defaults(host_settings *s) {
-    memset(s, 0, sizeof *s);
-    snprintf(s->data_dir, sizeof s->data_dir, "./data");
-    snprintf(s->log_level, sizeof s->log_level, "info");
-    snprintf(s->log_format, sizeof s->log_format, "text");
-    snprintf(s->http_host, sizeof s->http_host, "127.0.0.1");
-    s->http_port = 18000;
-    s->http_threads = 4;
-    s->max_body_bytes = 1024 * 1024;
-    s->http_access_log = 1;
-    s->http_max_conns_per_address = 256;
-    s->http_header_timeout_s = 10;
-    snprintf(s->ws_host, sizeof s->ws_host, "127.0.0.1");
-    s->ws_port = 18001;
-    snprintf(s->ws_path, sizeof s->ws_path, "/ws");
-    s->ws_max_clients = 1024;
-    s->ws_queue_max = 256;
-    s->ws_queue_max_bytes = 8 * 1024 * 1024;
-    s->ws_max_per_key = 64;
-    s->ws_max_per_account = 128;
-    s->ws_ping_s = 30;
-    snprintf(s->db_driver, sizeof s->db_driver, "sqlite");
-    snprintf(s->db_synchronous, sizeof s->db_synchronous, "normal");
-    s->db_busy_timeout_ms = 5000;
-    s->db_pool = 32;
-    s->workers = 2;
-    s->cluster_poll_ms = 1000;
-    s->cluster_retention_s = 3600;
+static const struct host_section {
+    const char *name, *about;
+    const aitbc_cfg_key *keys;
+    int (*read)(const ctx *, host_settings *);
+} k_sections[] = {
+    {"node", "this host: data, logs, threads, where plugins are found", node_keys, read_node},
+    {"http", "the HTTP API listener", http_keys, read_http},
+    {"websocket", "the WebSocket feed; without this section there is no WebSocket listener",
+     ws_keys, read_ws},
+    {"storage", "the database (docs/operations.md, \"Storage\")", storage_keys, read_storage},
+    {"cluster",
+     "several hosts on one PostgreSQL (storage.driver postgres); ignored with SQLite "
+     "(docs/operations.md, \"Several hosts on one database\")",
+     cluster_keys, read_cluster},
+};
+#define N_SECTIONS (sizeof k_sections / sizeof k_sections[0])
+
+/** @brief The host's i-th own section (node, http, websocket, storage, cluster): its name, a
+ *  one-line description and its schema; NULL past the last. */
+const aitbc_cfg_key *config_host_section(size_t i, const char **name, const char **about) {
+    if (i >= N_SECTIONS) return NULL;
+    if (name) *name = k_sections[i].name;
+    if (about) *about = k_sections[i].about;
+    return k_sections[i].keys;
 }
 
 /* Every plugin entry must be a mapping or empty; the loader checks the contents. */
-static int check_plugins(ctx *c, const cJSON *plugins) {
+static int check_plugins(const host_config *cfg, const cJSON *plugins, char *err, size_t errlen) {
     const cJSON *p;
     cJSON_ArrayForEach(p, plugins) {
         if (!cJSON_IsObject(p) && !cJSON_IsNull(p))
-            return failf(c->cfg, p, c->err, c->errlen,
+            return failf(cfg, p, err, errlen,
                          "plugin '%s': its section must be a mapping (or {}), got %s", p->string,
                          value_name(p));
     }
@@ -506,18 +529,18 @@ static int check_plugins(ctx *c, const cJSON *plugins) {
 }
 
 /* The top level holds only the known sections, each a mapping or empty (= defaults). */
-static int check_sections(ctx *c, const cJSON *root) {
+static int check_sections(const host_config *cfg, const cJSON *root, char *err, size_t errlen) {
     static const char *const known[] = {"node",    "http",    "websocket", "storage",
                                         "cluster", "plugins", NULL};
     const cJSON *sec;
     cJSON_ArrayForEach(sec, root) {
         if (!name_in(known, sec->string))
-            return failf(c->cfg, sec, c->err, c->errlen,
+            return failf(cfg, sec, err, errlen,
                          "unknown section '%s' (known: node, http, websocket, storage, cluster, "
                          "plugins)",
                          sec->string);
         if (!cJSON_IsObject(sec) && !cJSON_IsNull(sec))
-            return failf(c->cfg, sec, c->err, c->errlen, "section '%s' must be a mapping, got %s",
+            return failf(cfg, sec, err, errlen, "section '%s' must be a mapping, got %s",
                          sec->string, value_name(sec));
     }
     return 0;
@@ -526,28 +549,29 @@ static int check_sections(ctx *c, const cJSON *root) {
 /** @brief Validate the host's sections and fill *out with defaults applied.
  *  @return 0, or AITBC_EINVAL with "file:line: reason" in err. */
 int config_settings(const host_config *cfg, host_settings *out, char *err, size_t errlen) {
-    ctx c = {cfg, err, errlen};
     const cJSON *root = config_root(cfg);
-    defaults(out);
-    int rc = check_sections(&c, root);
-    const struct {
-        const char *name;
-        const aitbc_cfg_key *keys;
-        int (*read)(ctx *, const cJSON *, host_settings *);
-    } sections[] = {{"node", node_keys, read_node},
-                    {"http", http_keys, read_http},
-                    {"websocket", ws_keys, read_ws},
-                    {"storage", storage_keys, read_storage},
-                    {"cluster", cluster_keys, read_cluster}};
-    for (size_t i = 0; !rc && i < sizeof sections / sizeof sections[0]; i++) {
-        const cJSON *sec = cJSON_GetObjectItemCaseSensitive(root, sections[i].name);
+    memset(out, 0, sizeof *out);
+    int rc = check_sections(cfg, root, err, errlen);
+    for (size_t i = 0; !rc && i < N_SECTIONS; i++) {
+        const cJSON *sec = cJSON_GetObjectItemCaseSensitive(root, k_sections[i].name);
         char where[64];
-        snprintf(where, sizeof where, "section '%s'", sections[i].name);
-        rc = check_keys(cfg, sec, sections[i].keys, where, err, errlen);
-        if (!rc) rc = sections[i].read(&c, cJSON_IsObject(sec) ? sec : NULL, out);
+        snprintf(where, sizeof where, "section '%s'", k_sections[i].name);
+        rc = check_defaults(k_sections[i].keys, where, err, errlen);
+        if (!rc) rc = check_keys(cfg, sec, k_sections[i].keys, where, err, errlen);
+        if (rc) break;
+        ctx c = {cfg, cJSON_IsObject(sec) ? sec : NULL, NULL, err, errlen};
+        cJSON *eff = config_effective(c.sec, k_sections[i].keys);
+        if (!eff) {
+            snprintf(err, errlen, "%s: out of memory", config_path(cfg));
+            return AITBC_ENOMEM;
+        }
+        c.eff = eff;
+        rc = k_sections[i].read(&c, out);
+        cJSON_Delete(eff);
     }
     out->ws_enabled = cJSON_GetObjectItemCaseSensitive(root, "websocket") != NULL;
-    if (!rc) rc = check_plugins(&c, cJSON_GetObjectItemCaseSensitive(root, "plugins"));
+    if (!rc)
+        rc = check_plugins(cfg, cJSON_GetObjectItemCaseSensitive(root, "plugins"), err, errlen);
     if (!rc && !out->db_path[0]) {
         int n = snprintf(out->db_path, sizeof out->db_path, "%s/aitbc.db", out->data_dir);
         if (n < 0 || (size_t)n >= sizeof out->db_path)

@@ -73,9 +73,16 @@ cJSON *config_default_value(const aitbc_cfg_key *k);
 /** What k's type takes ("an integer", "a list") and its bounds ("allowed 1..60", "any"). */
 const char *config_type_text(const aitbc_cfg_key *k);
 const char *config_range_text(const aitbc_cfg_key *k, char *out, size_t cap);
-/** --print-config-example: the `plugins:` section of cfg with every loaded plugin's keys, each
- *  under a comment from its schema (doc, type, default, range). */
+/** --print-config-example: the host's sections, then the `plugins:` section of cfg with every
+ *  loaded plugin's keys, each under a comment from its schema (doc, type, default, range). */
 void config_print_example(FILE *out, const host_config *cfg);
+/** --check-config: the host's sections as they take effect (defaults and bounds marked). */
+void config_print_host(FILE *out, const host_config *cfg);
+/** "    key: value  (default)  min ..  max ..": one key as it takes effect (v NULL: unset). */
+void config_print_value(FILE *out, const aitbc_cfg_key *k, const cJSON *v);
+/** The host's i-th own section (node, http, websocket, storage, cluster): name, one line about
+ *  it and its schema; NULL past the last. */
+const aitbc_cfg_key *config_host_section(size_t i, const char **name, const char **about);
 /** Copy of a checked section with the schema's defaults filled in (caller frees; NULL = ENOMEM). */
 cJSON *config_effective(const cJSON *section, const aitbc_cfg_key *schema);
 
@@ -387,11 +394,17 @@ int writer_capture_wake(const char *key);
 #define WRITER_SIZE_BOUNDS                                                                         \
     { 1, 2, 4, 8, 16, 32, 64, 128, 256 }
 #define WRITER_SIZE_NB 9
+/* The commit-time bounds, listed once, as µs (the writer counts in them) and as seconds (the
+ * scrape's le labels, constants so no scrape converts them). */
+#define WRITER_COMMIT_LIST(X)                                                                      \
+    X(100), X(250), X(500), X(1000), X(2500), X(5000), X(10000), X(25000), X(50000), X(100000),    \
+        X(250000), X(500000), X(1000000), X(2500000)
+#define WRITER_BOUND_US(us) us
+#define WRITER_BOUND_S(us) (us) / 1e6
 #define WRITER_COMMIT_BOUNDS_US                                                                    \
-    {                                                                                              \
-        100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000,     \
-            2500000                                                                                \
-    }
+    { WRITER_COMMIT_LIST(WRITER_BOUND_US) }
+#define WRITER_COMMIT_BOUNDS_S                                                                     \
+    { WRITER_COMMIT_LIST(WRITER_BOUND_S) }
 #define WRITER_COMMIT_NB 14
 typedef struct writer_stats {
     size_t queued;                          /* waiting right now */

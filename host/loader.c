@@ -360,18 +360,8 @@ void loader_print_config(FILE *out) {
     for (size_t i = 0; i < g_count; i++) {
         const plugin_rec *r = g_plugins[i];
         fprintf(out, "  %s:%s\n", r->ctx.desc->name, r->schema && r->schema->key ? "" : " {}");
-        for (const aitbc_cfg_key *k = r->schema; k && k->key; k++) {
-            const cJSON *v = cJSON_GetObjectItemCaseSensitive(r->config, k->key);
-            char *text = v ? cJSON_PrintUnformatted(v) : NULL;
-            fprintf(out, "    %s: %s", k->key, text ? text : "(unset)");
-            cJSON *def = config_default_value(k);
-            if (def && v && cJSON_Compare(def, v, 1)) fprintf(out, "  (default)");
-            cJSON_Delete(def);
-            if (k->bounds & AITBC_CFG_MIN) fprintf(out, "  min %.17g", k->min);
-            if (k->bounds & AITBC_CFG_MAX) fprintf(out, "  max %.17g", k->max);
-            fputc('\n', out);
-            free(text);
-        }
+        for (const aitbc_cfg_key *k = r->schema; k && k->key; k++)
+            config_print_value(out, k, cJSON_GetObjectItemCaseSensitive(r->config, k->key));
     }
 }
 

@@ -357,11 +357,8 @@ static int check_config(const host_config *cfg, int print_example) {
         printf("config ok: %zu plugins\n", loader_count());
         print_storage(host_settings_get());
         loader_print_graph(stdout);
+        config_print_host(stdout, cfg);
         loader_print_config(stdout);
-        const host_settings *set = host_settings_get();
-        printf("cluster (with storage.driver postgres): node_id %s, poll_ms %d, retention_s %d\n",
-               set->cluster_node_id[0] ? set->cluster_node_id : "<hostname>-<random>",
-               set->cluster_poll_ms, set->cluster_retention_s);
     }
     loader_unload_all();
     return rc == 0 ? 0 : 1;

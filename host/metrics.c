@@ -15,9 +15,14 @@
 #define TABLE_SIZE 4096 /* power of two; routes × methods stays far below */
 #define STATUS_SLOTS 24
 
-static const int64_t g_bounds_us[] = {500,     1000,    2500,    5000,     10000,
-                                      25000,   50000,   100000,  250000,   500000,
-                                      1000000, 2500000, 5000000, 10000000, 30000000};
+/* The latency buckets, listed once, in µs (observing) and in seconds (the le labels). */
+#define BOUNDS(X)                                                                                  \
+    X(500), X(1000), X(2500), X(5000), X(10000), X(25000), X(50000), X(100000), X(250000),         \
+        X(500000), X(1000000), X(2500000), X(5000000), X(10000000), X(30000000)
+#define BOUND_US(us) us
+#define BOUND_S(us) (us) / 1e6
+static const int64_t g_bounds_us[] = {BOUNDS(BOUND_US)};
+static const double g_bounds_s[] = {BOUNDS(BOUND_S)};
 #define NBUCKETS (sizeof g_bounds_us / sizeof *g_bounds_us)
 
 typedef struct series {
@@ -147,27 +152,16 @@ static void render_requests(mbuf *b, series **all, size_t n) {
 static void render_durations(mbuf *b, series **all, size_t n) {
     mb_printf(b, "# HELP aitbc_http_request_duration_seconds Time from request line to the end "
                  "of the response.\n# TYPE aitbc_http_request_duration_seconds histogram\n");
-    char route[300];
+    char route[300], labels[400];
     for (size_t i = 0; i < n; i++) {
         series *s = all[i];
         mb_escape(s->route, route, sizeof route);
-        uint64_t cum = 0;
-        for (size_t k = 0; k <= NBUCKETS; k++) {
-            cum += atomic_load(&s->buckets[k]);
-            char le[32];
-            if (k < NBUCKETS)
-                snprintf(le, sizeof le, "%g", (double)g_bounds_us[k] / 1e6);
-            else
-                snprintf(le, sizeof le, "+Inf");
-            mb_printf(b,
-                      "aitbc_http_request_duration_seconds_bucket{route=\"%s\",method=\"%s\","
-                      "le=\"%s\"} %llu\n",
-                      route, s->method, le, (unsigned long long)cum);
-        }
-        mb_printf(b, "aitbc_http_request_duration_seconds_sum{route=\"%s\",method=\"%s\"} %.6f\n",
-                  route, s->method, (double)atomic_load(&s->sum_us) / 1e6);
-        mb_printf(b, "aitbc_http_request_duration_seconds_count{route=\"%s\",method=\"%s\"} %llu\n",
-                  route, s->method, (unsigned long long)cum);
+        snprintf(labels, sizeof labels, "route=\"%s\",method=\"%s\"", route, s->method);
+        uint64_t counts[NBUCKETS + 1];
+        for (size_t k = 0; k <= NBUCKETS; k++)
+            counts[k] = atomic_load(&s->buckets[k]);
+        mb_histogram(b, "aitbc_http_request_duration_seconds", labels, g_bounds_s, NBUCKETS, counts,
+                     (double)atomic_load(&s->sum_us) / 1e6);
     }
 }
 

@@ -31,19 +31,17 @@ static void render_writer(mbuf *b) {
               "aitbc_store_wal_pages_total %llu\n",
               (unsigned long long)store_wal_pages_total());
     static const double size_bounds[] = WRITER_SIZE_BOUNDS;
-    static const int64_t commit_bounds_us[] = WRITER_COMMIT_BOUNDS_US;
-    double commit_bounds[WRITER_COMMIT_NB];
-    for (size_t i = 0; i < WRITER_COMMIT_NB; i++)
-        commit_bounds[i] = (double)commit_bounds_us[i] / 1e6;
+    static const double commit_bounds[] = WRITER_COMMIT_BOUNDS_S;
+    _Static_assert(sizeof commit_bounds / sizeof *commit_bounds == WRITER_COMMIT_NB, "bounds");
     mb_printf(b, "# HELP aitbc_write_batch_size Writes per write transaction (group commit).\n"
                  "# TYPE aitbc_write_batch_size histogram\n");
-    mb_histogram(b, "aitbc_write_batch_size", size_bounds, WRITER_SIZE_NB, ws.size_hist,
+    mb_histogram(b, "aitbc_write_batch_size", NULL, size_bounds, WRITER_SIZE_NB, ws.size_hist,
                  (double)ws.items);
     mb_printf(b, "# HELP aitbc_write_commit_seconds Time a write transaction's COMMIT took "
                  "(fsync included).\n"
                  "# TYPE aitbc_write_commit_seconds histogram\n");
-    mb_histogram(b, "aitbc_write_commit_seconds", commit_bounds, WRITER_COMMIT_NB, ws.commit_hist,
-                 (double)ws.commit_us_sum / 1e6);
+    mb_histogram(b, "aitbc_write_commit_seconds", NULL, commit_bounds, WRITER_COMMIT_NB,
+                 ws.commit_hist, (double)ws.commit_us_sum / 1e6);
 }
 
 static void render_ws(mbuf *b) {

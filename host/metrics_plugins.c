@@ -15,6 +15,7 @@
 
 struct aitbc_metrics_out {
     mbuf *b;
+    mfams *fams; /* every family of this scrape so far, the host's included */
     const char *service;
     const aitbc_plugin_desc *plugin; /* whose collect runs: its labels' layout */
     char family[128];                /* "" = the current family was refused: drop its samples */
@@ -53,7 +54,7 @@ static int w_family(aitbc_metrics_out *o, const char *name, aitbc_metric_type ty
         warn(o, "family name or type", name);
         return AITBC_EINVAL;
     }
-    if (mb_has_family(o->b, name)) {
+    if (mf_has(o->fams, o->b, name)) {
         warn(o, "family already reported", name);
         return AITBC_EINVAL;
     }
@@ -65,8 +66,13 @@ static int w_family(aitbc_metrics_out *o, const char *name, aitbc_metric_type ty
         line[n++] = *h == '\n' ? ' ' : *h;
     }
     line[n] = '\0';
+    size_t at = o->b->len + 7; /* the name in "# HELP name " */
     mb_printf(o->b, "# HELP %s %s\n# TYPE %s %s\n", name, line, name,
               type == AITBC_METRIC_COUNTER ? "counter" : "gauge");
+    if (o->b->failed || mf_add(o->fams, at, strlen(name)) != 0) {
+        o->b->failed = 1; /* the scrape answers 500 */
+        return AITBC_ENOMEM;
+    }
     strcpy(o->family, name);
     return 0;
 }
@@ -113,11 +119,15 @@ void metrics_render_plugins(mbuf *b) {
     size_t n = services_names(AITBC_METRICS_SERVICE_PREFIX, names, MAX_SERVICES);
     if (n > MAX_SERVICES) n = MAX_SERVICES;
     qsort(names, n, sizeof *names, by_name);
-    for (size_t i = 0; i < n; i++) {
+    mfams fams = {0};
+    if (mf_index(&fams, b) != 0) b->failed = 1;
+    for (size_t i = 0; !b->failed && i < n; i++) {
         const aitbc_metrics_v1 *m = services_lookup(names[i]);
         if (!m || m->size < END_OF(aitbc_metrics_v1, collect) || !m->collect) continue;
         const aitbc_plugin_ctx *owner = services_owner(names[i]);
-        aitbc_metrics_out o = {.b = b, .service = names[i], .plugin = owner ? owner->desc : NULL};
+        aitbc_metrics_out o = {
+            .b = b, .fams = &fams, .service = names[i], .plugin = owner ? owner->desc : NULL};
         m->collect(m->self, &k_writer, &o);
     }
+    mf_free(&fams);
 }

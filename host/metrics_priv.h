@@ -18,11 +18,26 @@ void mb_printf(mbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3
 void mb_value(mbuf *b, double v);
 /** @brief Escape a label value (backslash, quote, newline) into out (always terminated). */
 void mb_escape(const char *in, char *out, size_t cap);
-/** @brief 1 if b already holds a "# TYPE name " line. */
-int mb_has_family(const mbuf *b, const char *name);
-/** @brief One unlabelled histogram's lines: bounds[nb] upper bounds, counts[nb + 1] per bucket
- *  (last = +Inf; not cumulative: this sums them), sum of the observed values. */
-void mb_histogram(mbuf *b, const char *name, const double *bounds, size_t nb,
+/** The families one scrape holds so far, as (offset, length) of their names in its mbuf (which
+ *  may move as it grows), so a plugin's family is checked against them without rereading the
+ *  text. */
+typedef struct mfams {
+    struct mfam {
+        size_t off, len;
+    } * v;
+    size_t n, cap;
+} mfams;
+/** @brief Index every "# TYPE name " line b holds now (one pass). 0, or -1 out of memory. */
+int mf_index(mfams *f, const mbuf *b);
+/** @brief 1 if name is one of f's families (names in b). */
+int mf_has(const mfams *f, const mbuf *b, const char *name);
+/** @brief Record the family whose name is b's len bytes at off. 0, or -1 out of memory. */
+int mf_add(mfams *f, size_t off, size_t len);
+void mf_free(mfams *f);
+/** @brief One histogram's lines: labels (escaped, e.g. `route="/x",method="GET"`; NULL or ""
+ *  = none), bounds[nb] upper bounds, counts[nb + 1] per bucket (last = +Inf; not cumulative:
+ *  this sums them), sum of the observed values. */
+void mb_histogram(mbuf *b, const char *name, const char *labels, const double *bounds, size_t nb,
                   const uint64_t *counts, double sum);
 
 /* ---- metrics_host.c: the host's own series beyond HTTP (writer, WebSocket) ---- */

@@ -61,28 +61,57 @@ void mb_escape(const char *in, char *out, size_t cap) {
     out[o] = '\0';
 }
 
-int mb_has_family(const mbuf *b, const char *name) {
-    size_t n = strlen(name);
+int mf_add(mfams *f, size_t off, size_t len) {
+    if (f->n == f->cap) {
+        size_t cap = f->cap ? f->cap * 2 : 64;
+        struct mfam *v = realloc(f->v, cap * sizeof *v);
+        if (!v) return -1;
+        f->v = v;
+        f->cap = cap;
+    }
+    f->v[f->n++] = (struct mfam){off, len};
+    return 0;
+}
+
+int mf_index(mfams *f, const mbuf *b) {
     const char *p = b->p, *end = b->p + b->len;
     while (p && p < end) {
-        if (strncmp(p, "# TYPE ", 7) == 0 && (size_t)(end - p) > 7 + n &&
-            strncmp(p + 7, name, n) == 0 && p[7 + n] == ' ')
-            return 1;
+        if ((size_t)(end - p) > 7 && strncmp(p, "# TYPE ", 7) == 0) {
+            const char *name = p + 7, *sp = memchr(name, ' ', (size_t)(end - name));
+            if (sp && mf_add(f, (size_t)(name - b->p), (size_t)(sp - name)) != 0) return -1;
+        }
         p = memchr(p, '\n', (size_t)(end - p));
         if (p) p++;
     }
     return 0;
 }
 
-void mb_histogram(mbuf *b, const char *name, const double *bounds, size_t nb,
+int mf_has(const mfams *f, const mbuf *b, const char *name) {
+    size_t n = strlen(name);
+    for (size_t i = 0; i < f->n; i++)
+        if (f->v[i].len == n && memcmp(b->p + f->v[i].off, name, n) == 0) return 1;
+    return 0;
+}
+
+void mf_free(mfams *f) {
+    free(f->v);
+    memset(f, 0, sizeof *f);
+}
+
+void mb_histogram(mbuf *b, const char *name, const char *labels, const double *bounds, size_t nb,
                   const uint64_t *counts, double sum) {
+    const char *l = labels ? labels : "", *comma = *l ? "," : "";
+    const char *open = *l ? "{" : "", *close = *l ? "}" : "";
     uint64_t cum = 0;
     for (size_t k = 0; k <= nb; k++) {
         cum += counts[k];
         if (k < nb)
-            mb_printf(b, "%s_bucket{le=\"%g\"} %llu\n", name, bounds[k], (unsigned long long)cum);
+            mb_printf(b, "%s_bucket{%s%sle=\"%g\"} %llu\n", name, l, comma, bounds[k],
+                      (unsigned long long)cum);
         else
-            mb_printf(b, "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long)cum);
+            mb_printf(b, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name, l, comma,
+                      (unsigned long long)cum);
     }
-    mb_printf(b, "%s_sum %.6f\n%s_count %llu\n", name, sum, name, (unsigned long long)cum);
+    mb_printf(b, "%s_sum%s%s%s %.6f\n%s_count%s%s%s %llu\n", name, open, l, close, sum, name, open,
+              l, close, (unsigned long long)cum);
 }

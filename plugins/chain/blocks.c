@@ -167,7 +167,7 @@ static void publish(chain_state *cs, const chain_block *blk) {
     if (blk->tx_count == 0) return;
     aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
     if (!t) return;
-    aitbc_stmt *s = api->stmt(t, "SELECT " CHAIN_TX_COLS " FROM chain_txs "
+    aitbc_stmt *s = api->stmt(t, "SELECT " CHAIN_TX_COLS " FROM " CHAIN_TX_FROM
                                  "WHERE seq >= ?1 AND seq < ?2 ORDER BY seq");
     if (s) {
         api->bind_int64(s, 1, blk->first_seq);

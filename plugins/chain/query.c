@@ -6,7 +6,7 @@
 #include "chain.h"
 #include "txjson.h"
 
-#define TX_SELECT "SELECT " CHAIN_TX_COLS ", seq FROM chain_txs "
+#define TX_SELECT "SELECT " CHAIN_TX_COLS ", seq FROM " CHAIN_TX_FROM
 
 typedef struct page {
     int limit;

@@ -6,17 +6,20 @@
 #include <aitbc/aitbc.h>
 #include "chainmath.h"
 
-/** The block holding the chain_txs row in the query (the last block starting at or before its
- *  seq, if the row lies inside it) as `what` (b = that block), NULL while pending. */
-#define CHAIN_TX_IN_BLOCK(what)                                                                    \
-    "(SELECT CASE WHEN chain_txs.seq < b.first_seq + b.tx_count THEN " what " END FROM "           \
-    "chain_blocks b WHERE b.first_seq <= chain_txs.seq ORDER BY b.first_seq DESC, b.height DESC "  \
-    "LIMIT 1)"
-/** Columns chain_tx_json expects, in order, starting at column 0 (FROM chain_txs, unaliased). */
+/** What CHAIN_TX_COLS selects from: chain_txs, each row with the block holding it as blk (NULL
+ *  columns while pending). That block is the last one starting at or before the row's seq, if
+ *  the row lies inside it; one correlated lookup per row (a covering scan of
+ *  chain_blocks_first_seq), then the block by its key. blk's columns are renamed so that
+ *  chain_txs' own stay unambiguous in the caller's WHERE (hash, ts_ms). */
+#define CHAIN_TX_FROM                                                                              \
+    "chain_txs LEFT JOIN (SELECT height AS blk_height, first_seq AS blk_first, tx_count AS "       \
+    "blk_txs FROM chain_blocks) blk ON blk.blk_height = (SELECT b.height FROM chain_blocks b "     \
+    "WHERE b.first_seq <= chain_txs.seq ORDER BY b.first_seq DESC, b.height DESC LIMIT 1) AND "    \
+    "chain_txs.seq < blk.blk_first + blk.blk_txs "
+/** Columns chain_tx_json expects, in order, starting at column 0 ("FROM " CHAIN_TX_FROM). */
 #define CHAIN_TX_COLS                                                                              \
-    "hash, " CHAIN_TX_IN_BLOCK("b.height") ", " CHAIN_TX_IN_BLOCK(                                 \
-        "chain_txs.seq - b.first_seq") ", type, from_addr, to_addr, asset, amount, fee, ref, "     \
-                                       "ts_ms"
+    "hash, blk.blk_height, chain_txs.seq - blk.blk_first, type, from_addr, to_addr, asset, "       \
+    "amount, fee, ref, ts_ms"
 #define CHAIN_TX_NCOLS 11
 /** Columns chain_block_json expects, in order, starting at column 0. */
 #define CHAIN_BLOCK_COLS                                                                           \

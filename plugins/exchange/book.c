@@ -71,6 +71,9 @@ static void batch_end(void *arg, int rc) {
         m->sequence = m->batch_sequence;
         m->reserved = m->batch_reserved;
     }
+    /* Trades of the batch are committed (or gone) now: a ticker kept meanwhile is stale. */
+    if (m->batch_traded) m->trade_gen++;
+    m->batch_traded = 0;
     m->in_batch = 0;
     pthread_mutex_unlock(&m->lock);
     if (rc != 0 && lrc != 0) {
@@ -90,9 +93,11 @@ static void batch_end(void *arg, int rc) {
  * host about to match (or to answer a snapshot) compares that row with its own sequence. Place
  * and cancel run on the writer, whose transaction holds the database-wide write lock from before
  * the check to after the commit: at most one host matches at a time, against a current book, so
- * no maker is filled twice. On one host the row always equals the sequence and nothing reloads. */
-static int stored_sequence(ex_state *es, aitbc_txn *t, const ex_market *m, int64_t *out) {
-    const aitbc_host_api *api = es->api;
+ * no maker is filled twice. Only a shared database (aitbc_store_shared: PostgreSQL) pays the row:
+ * a SQLite file has one host, whose book follows every change it commits (a failed batch reloads
+ * it, batch_end), so there the row would always equal the sequence. */
+int ex_book_stored(const ex_market *m, aitbc_txn *t, int64_t *out) {
+    const aitbc_host_api *api = m->es->api;
     aitbc_stmt *s = api->stmt(t, "SELECT sequence FROM exchange_books WHERE market = ?1");
     if (!s) return AITBC_EIO;
     api->bind_text(s, 1, m->symbol);
@@ -102,11 +107,14 @@ static int stored_sequence(ex_state *es, aitbc_txn *t, const ex_market *m, int64
     return rc < 0 ? rc : 0;
 }
 
-int ex_book_sync(ex_market *m, aitbc_txn *t) {
+int ex_book_sync(ex_market *m, aitbc_txn *t, int64_t *stored_out) {
     ex_state *es = m->es;
     const aitbc_host_api *api = es->api;
+    if (stored_out) *stored_out = -1;
+    if (!es->shared) return 0;
     int64_t stored = -1;
-    int rc = stored_sequence(es, t, m, &stored);
+    int rc = ex_book_stored(m, t, &stored);
+    if (stored_out && rc == 0) *stored_out = stored;
     if (rc == 0 && stored >= 0 && (uint64_t)stored != m->sequence) {
         ex_book fresh;
         memset(&fresh, 0, sizeof fresh);
@@ -138,7 +146,7 @@ static int store_sequence(ex_state *es, aitbc_txn *t, const ex_market *m, uint64
 }
 
 int ex_book_bump(ex_market *m, aitbc_txn *t, size_t changed) {
-    return changed ? store_sequence(m->es, t, m, m->sequence + changed) : 0;
+    return changed && m->es->shared ? store_sequence(m->es, t, m, m->sequence + changed) : 0;
 }
 
 size_t ex_levels_distinct(const int *sides, const int64_t *prices, size_t n) {
@@ -221,6 +229,7 @@ int ex_sequences_load(ex_state *es) {
         if (rc == 0) rc = seq_reserve(es, m, start);
         if (rc != 0) return rc;
         m->sequence = start;
+        if (!es->shared) continue;
         /* Other hosts jump to it too at their next change (ex_book_sync): never backwards. */
         aitbc_txn *t = es->api->txn_begin(AITBC_TXN_WRITE);
         rc = t ? store_sequence(es, t, m, start) : AITBC_EBUSY;
@@ -271,10 +280,11 @@ void ex_publish_levels(ex_state *es, ex_market *m, const int *sides, const int64
     aitbc_json_add_i64(ev, "last_sequence", (int64_t)m->sequence);
     cJSON_AddItemToObject(ev, "bids", arr[EX_BUY]);
     cJSON_AddItemToObject(ev, "asks", arr[EX_SELL]);
-    /* The WebSocket bridge matches topics exactly: one event for all markets, one per market. */
-    es->api->bus_publish(es->ctx, "orderbook", ev);
-    es->api->bus_publish(es->ctx, m->topic, ev);
-    cJSON_Delete(ev);
+    /* The WebSocket bridge matches topics exactly: one event for all markets, one per market.
+     * Both are handed over (the host keeps them until the commit): one copy, not two. */
+    cJSON *copy = cJSON_Duplicate(ev, 1);
+    if (copy) aitbc_publish_take(es->api, es->ctx, "orderbook", copy);
+    aitbc_publish_take(es->api, es->ctx, m->topic, ev);
 }
 
 /* depth: 1..500, default 50. */
@@ -318,9 +328,9 @@ void ex_h_orderbook(aitbc_request *req, void *user) {
     /* Another host's orders: catch up first. Not while the writer has changes of its own in an
      * open batch (then this book is ahead of the database, and current once it commits). A
      * failed reload leaves the book as it was: a stale snapshot, never a wrong match. */
-    aitbc_txn *t = m->in_batch ? NULL : api->txn_begin(AITBC_TXN_READ);
+    aitbc_txn *t = m->in_batch || !es->shared ? NULL : api->txn_begin(AITBC_TXN_READ);
     if (t) {
-        ex_book_sync(m, t);
+        ex_book_sync(m, t, NULL);
         api->txn_commit(t);
     }
     aitbc_json_add_i64(out, "sequence", (int64_t)m->sequence);

@@ -25,6 +25,7 @@ static int ex_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **stat
     es->ctx = ctx;
     es->api = api;
     es->pg = aitbc_store_is_postgres(api);
+    es->shared = aitbc_store_shared(api);
     const char *tre = cJSON_GetStringValue(
         cJSON_GetObjectItemCaseSensitive(api->config(ctx), "treasury_address"));
     if (tre && !aitbc_address_valid(tre)) {
@@ -118,6 +119,7 @@ static void ex_destroy(void *state) {
     ex_state *es = state;
     for (size_t i = 0; i < es->nmarkets; i++) {
         ex_book_free(&es->markets[i].book);
+        free(es->markets[i].ticker_text);
         pthread_mutex_destroy(&es->markets[i].lock);
     }
     free(es->markets);

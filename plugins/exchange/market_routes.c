@@ -1,12 +1,10 @@
-/* Public market data (any role): the markets, the 24 h ticker from stored trades, the public
- * trade list; and a client's exchange balances (available and locked, from the ledger). Also the
- * request side of list paging shared with orders.c (the SDK's limits and cursors). */
+/* Public market data (any role): the markets and the public trade list (the ticker is ticker.c);
+ * and a client's exchange balances (available and locked, from the ledger). Also the request side
+ * of list paging shared with orders.c (the SDK's limits and cursors). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "exchange.h"
-
-#define DAY_MS (24LL * 3600 * 1000)
 
 int ex_page(ex_state *es, aitbc_request *req, const char *tag, int *limit, int64_t *before) {
     const aitbc_host_api *api = es->api;
@@ -36,141 +34,6 @@ void ex_h_markets(aitbc_request *req, void *user) {
     }
     cJSON_AddNullToObject(out, "next_cursor");
     es->api->respond_json(req, 200, out);
-}
-
-/* Signed amount as a decimal string. */
-static void add_signed(cJSON *o, const char *k, int64_t v, int dec) {
-    char buf[AITBC_MONEY_MAX + 1];
-    aitbc_money_format(v < 0 ? -v : v, dec, buf + 1);
-    buf[0] = '-';
-    cJSON_AddStringToObject(o, k, v < 0 ? buf : buf + 1);
-}
-
-/* (last - open) / open in percent with two decimals, rounded half away from zero. */
-static void add_percent(cJSON *o, const char *k, int64_t open, int64_t last) {
-    __int128 num = (__int128)(last - open) * 10000 * 2;
-    __int128 q = num / open;
-    q = q >= 0 ? (q + 1) / 2 : (q - 1) / 2;
-    int neg = q < 0;
-    if (neg) q = -q;
-    char buf[48];
-    snprintf(buf, sizeof buf, "%s%lld.%02lld", neg ? "-" : "", (long long)(q / 100),
-             (long long)(q % 100));
-    cJSON_AddStringToObject(o, k, buf);
-}
-
-static int64_t one_price(ex_state *es, aitbc_txn *t, const char *sql, const char *mk,
-                         int64_t since) {
-    const aitbc_host_api *api = es->api;
-    aitbc_stmt *s = api->stmt(t, sql);
-    int64_t v = -1;
-    if (!s) return -1;
-    api->bind_text(s, 1, mk);
-    api->bind_int64(s, 2, since);
-    if (api->step(s) == AITBC_ROW) v = api->col_int64(s, 0);
-    api->stmt_done(s);
-    return v;
-}
-
-static void add_price(cJSON *o, const char *k, int64_t v, int dec) {
-    if (v < 0)
-        cJSON_AddNullToObject(o, k);
-    else
-        aitbc_json_add_money(o, k, v, dec);
-}
-
-static cJSON *ticker(ex_state *es, aitbc_txn *t, ex_market *m, int64_t now) {
-    const aitbc_host_api *api = es->api;
-    int qd = m->p.quote_dec, bd = m->p.base_dec;
-    int64_t since = now - DAY_MS;
-    aitbc_stmt *s = api->stmt(t, "SELECT COUNT(*), COALESCE(MIN(price), -1), COALESCE(MAX(price),"
-                                 " -1), CAST(COALESCE(SUM(quantity), 0) AS INTEGER),"
-                                 " CAST(COALESCE(SUM(notional), 0) AS INTEGER)"
-                                 " FROM exchange_trades WHERE market = ?1 AND ts_ms >= ?2");
-    if (!s) return NULL;
-    api->bind_text(s, 1, m->symbol);
-    api->bind_int64(s, 2, since);
-    int64_t count = 0, low = -1, high = -1, vol = 0, qvol = 0;
-    if (api->step(s) == AITBC_ROW) {
-        count = api->col_int64(s, 0);
-        low = api->col_int64(s, 1);
-        high = api->col_int64(s, 2);
-        vol = api->col_int64(s, 3);
-        qvol = api->col_int64(s, 4);
-    }
-    api->stmt_done(s);
-    int64_t open = one_price(es, t,
-                             "SELECT price FROM exchange_trades WHERE market = ?1 AND"
-                             " ts_ms >= ?2 ORDER BY seq LIMIT 1",
-                             m->symbol, since);
-    int64_t last = one_price(es, t,
-                             "SELECT price FROM exchange_trades WHERE market = ?1 AND"
-                             " CAST(?2 AS INTEGER) >= 0 ORDER BY seq DESC LIMIT 1",
-                             m->symbol, 0);
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "market", m->symbol);
-    add_price(o, "last_price", last, qd);
-    pthread_mutex_lock(&m->lock);
-    const ex_side *b = &m->book.side[EX_BUY], *a = &m->book.side[EX_SELL];
-    int64_t bid = b->n ? ex_best_level(b, 0)->price : -1;
-    int64_t ask = a->n ? ex_best_level(a, 0)->price : -1;
-    int64_t bidq = b->n ? ex_best_level(b, 0)->total : 0;
-    int64_t askq = a->n ? ex_best_level(a, 0)->total : 0;
-    pthread_mutex_unlock(&m->lock);
-    add_price(o, "bid_price", bid, qd);
-    aitbc_json_add_money(o, "bid_qty", bidq, bd);
-    add_price(o, "ask_price", ask, qd);
-    aitbc_json_add_money(o, "ask_qty", askq, bd);
-    add_price(o, "open_24h", open, qd);
-    add_price(o, "high_24h", high, qd);
-    add_price(o, "low_24h", low, qd);
-    aitbc_json_add_money(o, "volume_24h", vol, bd);
-    aitbc_json_add_money(o, "quote_volume_24h", qvol, qd);
-    if (open > 0 && last >= 0) {
-        add_signed(o, "change_24h", last - open, qd);
-        add_percent(o, "change_percent_24h", open, last);
-    } else {
-        cJSON_AddNullToObject(o, "change_24h");
-        cJSON_AddNullToObject(o, "change_percent_24h");
-    }
-    aitbc_json_add_i64(o, "trade_count_24h", count);
-    char ts[AITBC_TIME_MAX];
-    aitbc_time_format(now, ts);
-    cJSON_AddStringToObject(o, "time", ts);
-    return o;
-}
-
-void ex_h_ticker(aitbc_request *req, void *user) {
-    ex_state *es = user;
-    const aitbc_host_api *api = es->api;
-    const char *sym = api->req_query(req, "market");
-    ex_market *m = sym ? ex_find_market(es, sym) : NULL;
-    if (sym && !m) {
-        api->respond_error(req, 400, "invalid_argument", "market", "unknown market");
-        return;
-    }
-    int64_t now = api->now_ms();
-    aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
-    cJSON *out = NULL;
-    if (t && m) {
-        out = ticker(es, t, m, now);
-    } else if (t) {
-        out = cJSON_CreateArray();
-        for (size_t i = 0; out && i < es->nmarkets; i++) {
-            cJSON *one = ticker(es, t, &es->markets[i], now);
-            if (!one) {
-                cJSON_Delete(out);
-                out = NULL;
-            } else {
-                cJSON_AddItemToArray(out, one);
-            }
-        }
-    }
-    if (t) api->txn_commit(t);
-    if (out)
-        api->respond_json(req, 200, out);
-    else
-        api->respond_error(req, 500, "internal", NULL, "internal error");
 }
 
 /* One public trade: columns seq, trade_id, market, price, quantity, notional, taker_side, ts_ms. */

@@ -1,6 +1,6 @@
 /* "metrics:exchange@1": the exchange series of GET /metrics. Cost per scrape: open orders counted
  * per configured market from the partial index exchange_orders_open (live orders only), and the
- * orders and trades ever made read as the tables' largest AUTOINCREMENT key (rows are never
+ * orders and trades ever made read as the tables' largest `seq` (rows are never
  * deleted): constant time, where a per-market count would walk all history. */
 #include "exchange.h"
 

@@ -22,6 +22,18 @@ void ex_respond_rc(ex_state *es, aitbc_request *req, int rc) {
     aitbc_respond_rc(es->api, es->ctx, req, rc, own);
 }
 
+cJSON *ex_fill_json(const ex_market *m, int side, const char *trade_id, int64_t price, int64_t qty,
+                    int64_t fee, int taker) {
+    cJSON *f = cJSON_CreateObject();
+    cJSON_AddStringToObject(f, "trade_id", trade_id);
+    aitbc_json_add_money(f, "price", price, m->p.quote_dec);
+    aitbc_json_add_money(f, "quantity", qty, m->p.base_dec);
+    aitbc_json_add_money(f, "fee", fee, side == EX_BUY ? m->p.base_dec : m->p.quote_dec);
+    cJSON_AddStringToObject(f, "fee_asset", side == EX_BUY ? m->base : m->quote);
+    cJSON_AddStringToObject(f, "liquidity", taker ? "taker" : "maker");
+    return f;
+}
+
 static cJSON *fills_json(ex_state *es, aitbc_txn *t, const ex_market *m, const char *order_id,
                          int side) {
     const aitbc_host_api *api = es->api;
@@ -31,81 +43,96 @@ static cJSON *fills_json(ex_state *es, aitbc_txn *t, const ex_market *m, const c
     if (!s) return NULL;
     api->bind_text(s, 1, order_id);
     cJSON *arr = cJSON_CreateArray();
-    const char *fee_asset = side == EX_BUY ? m->base : m->quote;
-    int fee_dec = side == EX_BUY ? m->p.base_dec : m->p.quote_dec;
     while (api->step(s) == AITBC_ROW) {
         int taker = strcmp(api->col_text(s, 3), order_id) == 0;
-        cJSON *f = cJSON_CreateObject();
-        cJSON_AddStringToObject(f, "trade_id", api->col_text(s, 0));
-        aitbc_json_add_money(f, "price", api->col_int64(s, 1), m->p.quote_dec);
-        aitbc_json_add_money(f, "quantity", api->col_int64(s, 2), m->p.base_dec);
-        aitbc_json_add_money(f, "fee", api->col_int64(s, taker ? 4 : 5), fee_dec);
-        cJSON_AddStringToObject(f, "fee_asset", fee_asset);
-        cJSON_AddStringToObject(f, "liquidity", taker ? "taker" : "maker");
-        cJSON_AddItemToArray(arr, f);
+        cJSON_AddItemToArray(arr, ex_fill_json(m, side, api->col_text(s, 0), api->col_int64(s, 1),
+                                               api->col_int64(s, 2),
+                                               api->col_int64(s, taker ? 4 : 5), taker));
     }
     api->stmt_done(s);
     return arr;
 }
 
-static void add_opt_money(cJSON *o, const char *k, aitbc_stmt *s, int col, int dec,
-                          const aitbc_host_api *api) {
-    if (api->col_is_null(s, col))
+static void add_opt_money(cJSON *o, const char *k, int64_t v, int dec) {
+    if (v == 0) /* stored NULL: the field does not belong to the order's type */
         cJSON_AddNullToObject(o, k);
     else
-        aitbc_json_add_money(o, k, api->col_int64(s, col), dec);
+        aitbc_json_add_money(o, k, v, dec);
+}
+
+cJSON *ex_order_view_json(const ex_order_view *v, cJSON *fills) {
+    static const char *const tifs[] = {"GTC", "IOC", "FOK"};
+    const ex_market *m = v->m;
+    int qd = m->p.quote_dec, bd = m->p.base_dec, side = v->side;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "order_id", v->order_id);
+    aitbc_json_add_str(o, "client_order_id", v->client_order_id);
+    cJSON_AddStringToObject(o, "market", m->symbol);
+    cJSON_AddStringToObject(o, "side", side == EX_BUY ? "buy" : "sell");
+    cJSON_AddStringToObject(o, "type", v->type == EX_LIMIT ? "limit" : "market");
+    cJSON_AddStringToObject(o, "time_in_force", v->tif >= 0 && v->tif <= 2 ? tifs[v->tif] : "GTC");
+    cJSON_AddBoolToObject(o, "post_only", v->post_only != 0);
+    add_opt_money(o, "price", v->price, qd);
+    add_opt_money(o, "quantity", v->quantity, bd);
+    add_opt_money(o, "quote_quantity", v->quote_quantity, qd);
+    cJSON_AddStringToObject(o, "status", ex_status_name(v->status));
+    aitbc_json_add_money(o, "filled_quantity", v->filled, bd);
+    aitbc_json_add_money(o, "filled_quote_quantity", v->filled_quote, qd);
+    if (v->quantity == 0)
+        cJSON_AddNullToObject(o, "remaining_quantity");
+    else
+        aitbc_json_add_money(o, "remaining_quantity", v->remaining, bd);
+    if (v->filled > 0) /* volume-weighted, rounded down to a quote base unit */
+        aitbc_json_add_money(
+            o, "avg_price", (int64_t)((__int128)v->filled_quote * m->p.base_scale / v->filled), qd);
+    else
+        cJSON_AddNullToObject(o, "avg_price");
+    aitbc_json_add_money(o, "fees", v->fees, side == EX_BUY ? bd : qd);
+    cJSON_AddStringToObject(o, "fee_asset", side == EX_BUY ? m->base : m->quote);
+    char ts[AITBC_TIME_MAX];
+    aitbc_time_format(v->created_ms, ts);
+    cJSON_AddStringToObject(o, "created_at", ts);
+    aitbc_time_format(v->updated_ms, ts);
+    cJSON_AddStringToObject(o, "updated_at", ts);
+    cJSON_AddItemToObject(o, "fills", fills);
+    return o;
+}
+
+static int64_t col_or_0(const aitbc_host_api *api, aitbc_stmt *s, int col) {
+    return api->col_is_null(s, col) ? 0 : api->col_int64(s, col);
 }
 
 /* The Order of the current row of s (ORDER_COLS). */
 static cJSON *row_json(ex_state *es, aitbc_txn *t, aitbc_stmt *s) {
-    static const char *const tifs[] = {"GTC", "IOC", "FOK"};
     const aitbc_host_api *api = es->api;
     ex_market *m = ex_find_market(es, api->col_text(s, 2));
     if (!m) return NULL;
-    int side = api->col_int64(s, 3) == EX_BUY ? EX_BUY : EX_SELL;
-    int type = (int)api->col_int64(s, 4);
-    int64_t tif = api->col_int64(s, 5);
-    int qd = m->p.quote_dec, bd = m->p.base_dec;
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "order_id", api->col_text(s, 0));
-    aitbc_json_add_str(o, "client_order_id", api->col_text(s, 10));
-    cJSON_AddStringToObject(o, "market", m->symbol);
-    cJSON_AddStringToObject(o, "side", side == EX_BUY ? "buy" : "sell");
-    cJSON_AddStringToObject(o, "type", type == EX_LIMIT ? "limit" : "market");
-    cJSON_AddStringToObject(o, "time_in_force", tif >= 0 && tif <= 2 ? tifs[tif] : "GTC");
-    cJSON_AddBoolToObject(o, "post_only", api->col_int64(s, 6) != 0);
-    add_opt_money(o, "price", s, 7, qd, api);
-    add_opt_money(o, "quantity", s, 8, bd, api);
-    add_opt_money(o, "quote_quantity", s, 9, qd, api);
-    cJSON_AddStringToObject(o, "status", ex_status_name((int)api->col_int64(s, 11)));
-    int64_t filled = api->col_int64(s, 13), fq = api->col_int64(s, 14);
-    aitbc_json_add_money(o, "filled_quantity", filled, bd);
-    aitbc_json_add_money(o, "filled_quote_quantity", fq, qd);
-    if (api->col_is_null(s, 8))
-        cJSON_AddNullToObject(o, "remaining_quantity");
-    else
-        aitbc_json_add_money(o, "remaining_quantity", api->col_int64(s, 16), bd);
-    if (filled > 0) /* volume-weighted, rounded down to a quote base unit */
-        aitbc_json_add_money(o, "avg_price", (int64_t)((__int128)fq * m->p.base_scale / filled),
-                             qd);
-    else
-        cJSON_AddNullToObject(o, "avg_price");
-    aitbc_json_add_money(o, "fees", api->col_int64(s, 15), side == EX_BUY ? bd : qd);
-    cJSON_AddStringToObject(o, "fee_asset", side == EX_BUY ? m->base : m->quote);
-    char ts[AITBC_TIME_MAX];
-    aitbc_time_format(api->col_int64(s, 18), ts);
-    cJSON_AddStringToObject(o, "created_at", ts);
-    aitbc_time_format(api->col_int64(s, 19), ts);
-    cJSON_AddStringToObject(o, "updated_at", ts);
-    char id[AITBC_ID_MAX];
+    char id[AITBC_ID_MAX], coid[AITBC_ID_MAX];
     snprintf(id, sizeof id, "%s", api->col_text(s, 0));
-    cJSON *fills = fills_json(es, t, m, id, side);
-    if (!fills) {
-        cJSON_Delete(o);
-        return NULL;
-    }
-    cJSON_AddItemToObject(o, "fills", fills);
-    return o;
+    const char *c = api->col_text(s, 10);
+    if (c) snprintf(coid, sizeof coid, "%s", c);
+    ex_order_view v = {
+        .order_id = id,
+        .client_order_id = c ? coid : NULL,
+        .m = m,
+        .side = api->col_int64(s, 3) == EX_BUY ? EX_BUY : EX_SELL,
+        .type = (int)api->col_int64(s, 4),
+        .tif = (int)api->col_int64(s, 5),
+        .post_only = api->col_int64(s, 6) != 0,
+        .status = (int)api->col_int64(s, 11),
+        .price = col_or_0(api, s, 7),
+        .quantity = col_or_0(api, s, 8),
+        .quote_quantity = col_or_0(api, s, 9),
+        .filled = api->col_int64(s, 13),
+        .filled_quote = api->col_int64(s, 14),
+        .fees = api->col_int64(s, 15),
+        .remaining = api->col_int64(s, 16),
+        .created_ms = api->col_int64(s, 18),
+        .updated_ms = api->col_int64(s, 19),
+    };
+    /* Fills are read with another statement: nothing is taken from s after it. */
+    cJSON *fills = fills_json(es, t, m, id, v.side);
+    return fills ? ex_order_view_json(&v, fills) : NULL;
 }
 
 /* aitbc_page_collect's row callback: an order row with the transaction its fills are read in. */
@@ -130,10 +157,7 @@ cJSON *ex_order_json(ex_state *es, aitbc_txn *t, const char *order_id, const cha
     else
         api->bind_null(s, 2);
     cJSON *o = NULL;
-    if (api->step(s) == AITBC_ROW) {
-        /* Fills are read with another statement; copy nothing from s after it. */
-        o = row_json(es, t, s);
-    }
+    if (api->step(s) == AITBC_ROW) o = row_json(es, t, s);
     api->stmt_done(s);
     return o;
 }
@@ -223,7 +247,7 @@ void ex_h_order_cancel(aitbc_request *req, void *user) {
         pthread_mutex_lock(&m->lock);
         rc = ex_market_batch_join(m);
         t = rc == 0 ? api->txn_begin(AITBC_TXN_WRITE) : NULL;
-        if (rc == 0 && t) rc = ex_book_sync(m, t); /* another host's changes */
+        if (rc == 0 && t) rc = ex_book_sync(m, t, NULL); /* another host's changes */
         if (rc == 0) rc = t ? find_open(es, t, id, owner, &m, &side, &price, &locked) : AITBC_EBUSY;
         if (rc == 0) rc = cancel_in(es, t, id, owner, m, side, locked);
         if (rc == 0) rc = ex_book_bump(m, t, 1);

@@ -283,12 +283,14 @@ static int execute(ex_state *es, aitbc_txn *txn, const order_in *in, const ex_pl
                    char (*trade_ids)[AITBC_ID_MAX], int64_t now, int64_t *seq) {
     const char *asset = in->t.side == EX_BUY ? in->m->quote : in->m->base;
     const aitbc_ledger_v1 *l = es->ledger;
-    int rc = l->ensure_account(l->self, txn, in->owner);
-    if (rc == 0 && in->coid) rc = coid_taken(es, txn, in);
+    int rc = in->coid ? coid_taken(es, txn, in) : 0;
     int64_t locked = lock_amount(in);
     char ref[AITBC_ID_MAX + 16];
     snprintf(ref, sizeof ref, "%s:lock", in->id);
     if (rc == 0) rc = l->lock(l->self, txn, in->owner, asset, locked, ref, NULL);
+    /* An address the ledger has no account for holds nothing: it cannot fund the order. (Making
+     * the account first would only be rolled back with the refused order.) */
+    if (rc == AITBC_ENOTFOUND) rc = AITBC_EFUNDS;
     for (size_t k = 0; rc == 0 && k < plan->nfills; k++) {
         const ex_fill *f = &plan->fills[k];
         const ex_rest *mk = ex_fill_maker(&in->m->book, in->t.side, f);
@@ -335,6 +337,7 @@ static void apply(ex_state *es, const order_in *in, const ex_plan *plan,
                   char (*trade_ids)[AITBC_ID_MAX], int64_t now, int64_t seq, const levels *lv) {
     ex_market *m = in->m;
     ex_book_apply(&m->book, in->t.side, plan);
+    if (plan->nfills) ex_ticker_traded(m);
     if (plan->rest_qty > 0) {
         ex_rest r = {.price = in->t.price, .remaining = plan->rest_qty, .seq = seq};
         snprintf(r.order_id, sizeof r.order_id, "%s", in->id);
@@ -352,10 +355,41 @@ static void apply(ex_state *es, const order_in *in, const ex_plan *plan,
         aitbc_json_add_money(ev, "quantity", plan->fills[i].qty, m->p.base_dec);
         cJSON_AddStringToObject(ev, "side", in->t.side == EX_BUY ? "buy" : "sell");
         cJSON_AddStringToObject(ev, "time", time);
-        es->api->bus_publish(es->ctx, "trades", ev);
-        cJSON_Delete(ev);
+        aitbc_publish_take(es->api, es->ctx, "trades", ev);
     }
     ex_publish_levels(es, m, lv->sides, lv->prices, lv->n);
+}
+
+/* The Order as just stored (insert_taker) with its fills: what reading it back would give. */
+static cJSON *placed_json(const order_in *in, const ex_plan *plan, char (*trade_ids)[AITBC_ID_MAX],
+                          int64_t now) {
+    const ex_taker *t = &in->t;
+    ex_order_view v = {
+        .order_id = in->id,
+        .client_order_id = in->coid,
+        .m = in->m,
+        .side = t->side,
+        .type = t->type,
+        .tif = t->tif,
+        .post_only = t->post_only,
+        .status = plan->status,
+        .price = t->price,
+        .quantity = t->quantity,
+        .quote_quantity = t->quote_budget,
+        .filled = plan->filled,
+        .filled_quote = plan->filled_quote,
+        .fees = plan->taker_fees,
+        .remaining = t->quantity ? t->quantity - plan->filled : 0,
+        .created_ms = now,
+        .updated_ms = now,
+    };
+    cJSON *fills = cJSON_CreateArray();
+    for (size_t k = 0; k < plan->nfills; k++) {
+        const ex_fill *f = &plan->fills[k];
+        cJSON_AddItemToArray(
+            fills, ex_fill_json(in->m, t->side, trade_ids[k], f->price, f->qty, f->taker_fee, 1));
+    }
+    return ex_order_view_json(&v, fills);
 }
 
 void ex_h_place(aitbc_request *req, void *user) {
@@ -382,7 +416,7 @@ void ex_h_place(aitbc_request *req, void *user) {
     if (rc == 0 && !txn) rc = AITBC_EBUSY;
     /* Another host may have changed the book since this one last saw it: match against the
      * database's (ex_book_sync, book.c), inside the transaction that settles the match. */
-    if (rc == 0) rc = ex_book_sync(m, txn);
+    if (rc == 0) rc = ex_book_sync(m, txn, NULL);
     if (rc == 0) rc = ex_match(&m->book, &m->p, &in.t, &plan);
     char(*trade_ids)[AITBC_ID_MAX] = rc == 0 ? calloc(plan.nfills + 1, sizeof *trade_ids) : NULL;
     if (rc == 0 && !trade_ids) rc = AITBC_ENOMEM;
@@ -396,19 +430,13 @@ void ex_h_place(aitbc_request *req, void *user) {
         api->txn_rollback(txn);
     if (rc == 0) apply(es, &in, &plan, trade_ids, now, seq, &lv);
     pthread_mutex_unlock(&m->lock);
+    cJSON *o = rc == 0 ? placed_json(&in, &plan, trade_ids, now) : NULL;
     ex_plan_free(&plan);
     free(trade_ids);
     free(lv.sides);
     free(lv.prices);
-    if (rc != 0) {
+    if (rc != 0)
         ex_respond_rc(es, req, rc);
-        return;
-    }
-    aitbc_txn *rt = api->txn_begin(AITBC_TXN_READ);
-    cJSON *o = rt ? ex_order_json(es, rt, in.id, NULL) : NULL;
-    if (rt) api->txn_commit(rt);
-    if (o)
-        api->respond_json(req, 201, o);
     else
-        api->respond_error(req, 500, "internal", NULL, "order stored but not readable");
+        api->respond_json(req, 201, o);
 }

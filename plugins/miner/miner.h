@@ -82,6 +82,11 @@ struct mn_live {
 void mn_row_free(mn_row *r);
 /** Fill a dispatch profile borrowing from r. */
 void mn_profile(const mn_row *r, aitbc_jobs_miner *m);
+/** 1 when the registry entry e takes new jobs (ONLINE, not DRAINING). */
+int mn_live_online(const mn_live *e);
+/** Does e fit the job (type, constraints, max_price)? jc_match's verdict for an ONLINE entry,
+ *  JC_MATCH_NO for a DRAINING one. Its load and parked polls are not looked at. */
+int mn_live_match(const mn_live *e, const char *type, const cJSON *constraints, int64_t max_price);
 
 /* registry.c */
 /** Runs the miner registry's migrations (from init). 0 or the host's error. */
@@ -94,6 +99,12 @@ int mn_upsert(miner_state *ms, aitbc_txn *t, const mn_row *r);
 int mn_deregister(miner_state *ms, const char *address);
 /** Admin/GET view of a miner (with counters from jobs@1). */
 cJSON *mn_row_json(miner_state *ms, const mn_row *r, int with_earnings);
+/** The statuses a miner row has, in the order mn_count_by_status counts them. */
+#define MN_NSTATUS 3
+extern const char *const mn_statuses[MN_NSTATUS];
+/** Miners by status (one pass over the index miner_miners_status, no table rows read). 0 or the
+ *  storage error. */
+int mn_count_by_status(miner_state *ms, int64_t counts[MN_NSTATUS]);
 /** Timer: silent miners go OFFLINE (jobs requeued), lapsed leases requeue, stale never-seen
  *  miners are pruned. */
 void mn_tick(void *arg);
@@ -134,21 +145,21 @@ int mn_live_adopt(miner_state *ms, mn_row *rows, size_t n);
  * call needs live_mu held and makes no host call; the caller wakes the keys they return. */
 /** The wake key the long-polls of address park on. */
 void mn_wake_key(const char *address, char out[MN_WAKE_KEY_MAX]);
-/** The ONLINE miner with a free slot that fits (type, constraints, max_price), least loaded
- *  first, ties to the one parked longest: among parked miners o (may be NULL) has not tried
- *  (parked_only), or among all (the job_assigned hint). NULL when none. */
-mn_live *mn_offer_choose(miner_state *ms, const char *type, const cJSON *constraints,
-                         int64_t max_price, const mn_offer *o, int parked_only);
-/** A job just became QUEUED: promise it to the best parked miner. 1 and the key to wake, or 0
- *  (nobody fits with a free slot, or the job already has an offer). */
+/** A job just became QUEUED: promise it to the best parked miner (an ONLINE one with a free slot
+ *  that fits, least loaded first, ties to the one parked longest). 1 and the key to wake, or 0
+ *  (nobody fits with a free slot, or the job already has an offer). In the same pass over the
+ *  registry, when hint is not NULL: *hint = the miner to name on job_assigned (the least-loaded
+ *  fitting ONLINE one, parked or not, counting that promise), or NULL. */
 int mn_offer_open(miner_state *ms, const char *job_id, const char *type, const cJSON *constraints,
-                  int64_t max_price, int64_t now_ms, char key[MN_WAKE_KEY_MAX]);
+                  int64_t max_price, int64_t now_ms, char key[MN_WAKE_KEY_MAX], mn_live **hint);
 mn_offer *mn_offer_find(miner_state *ms, const char *job_id);
 /** The job left QUEUED: its promise ends and the offer goes. */
 void mn_offer_close(miner_state *ms, mn_offer *o);
+/** Open offers whose wake went to address: the most keys mn_offer_settle(address) returns. */
+size_t mn_offer_aimed(const miner_state *ms, const char *address);
 /** A woken poll of address dispatched (answer as dispatch gave it, NULL when it failed): offers
  *  it took close; the others move to the next fitting parked miner, whose keys go to keys (room
- *  for one per open offer). Returns how many keys. */
+ *  for mn_offer_aimed(address)). Returns how many keys. */
 size_t mn_offer_settle(miner_state *ms, const char *address, const cJSON *answer,
                        char (*keys)[MN_WAKE_KEY_MAX]);
 /** Forget offers older than a minute (their poll vanished). */

@@ -36,31 +36,47 @@ static int tried(const mn_offer *o, const char *address) {
     return 0;
 }
 
-/* live_mu held. The parked ONLINE miner to wake for (type, constraints, price), skipping those o
- * (may be NULL) tried; NULL when none fits with a free slot. parked_only = 0 looks at every ONLINE
- * miner (the job_assigned hint). */
-mn_live *mn_offer_choose(miner_state *ms, const char *type, const cJSON *constraints,
-                         int64_t max_price, const mn_offer *o, int parked_only) {
+/* live_mu held. One pass over the registry for a job (type, constraints, max_price): returns the
+ * parked ONLINE miner with a free slot to wake, skipping those o (may be NULL) tried, NULL when
+ * none fits. With hint, also the least-loaded fitting ONLINE miner, parked or not (the
+ * job_assigned hint), counting the promise of the miner returned when promise is set. */
+static mn_live *choose(miner_state *ms, const char *type, const cJSON *constraints,
+                       int64_t max_price, const mn_offer *o, int promise, mn_live **hint) {
+    if (hint) *hint = NULL;
     if (ms->n_live == 0) return NULL;
-    mn_cand *c = malloc(ms->n_live * sizeof *c);
-    size_t *at = malloc(ms->n_live * sizeof *at);
-    size_t n = 0;
-    for (size_t i = 0; c && at && i < ms->n_live; i++) {
-        mn_live *e = &ms->live[i];
-        if (strcmp(e->row.status, "ONLINE") != 0 || (parked_only && e->parked <= 0) ||
-            (o && tried(o, e->row.address)))
-            continue;
-        aitbc_jobs_miner m;
-        mn_profile(&e->row, &m);
-        if (jc_match(type, constraints, max_price, &m) != JC_MATCH_OK) continue;
-        c[n] = (mn_cand){e->running + e->promised, e->row.concurrency, e->parked_since_ms};
-        at[n++] = i;
+    /* all: every fitting miner; parked: those with a parked poll; at: their registry index;
+     * all_of: a parked candidate's place in all. */
+    mn_cand *all = malloc(ms->n_live * 2 * sizeof *all);
+    size_t *at = malloc(ms->n_live * 2 * sizeof *at);
+    if (!all || !at) {
+        free(all);
+        free(at);
+        return NULL;
     }
-    int k = c && at ? mn_pick(c, n) : -1;
-    mn_live *best = k >= 0 ? &ms->live[at[k]] : NULL;
-    free(c);
+    mn_cand *parked = all + ms->n_live;
+    size_t *all_of = at + ms->n_live, na = 0, np = 0;
+    for (size_t i = 0; i < ms->n_live; i++) {
+        mn_live *e = &ms->live[i];
+        if ((!hint && e->parked <= 0) || (o && tried(o, e->row.address)) ||
+            mn_live_match(e, type, constraints, max_price) != JC_MATCH_OK)
+            continue;
+        all[na] = (mn_cand){e->running + e->promised, e->row.concurrency, e->parked_since_ms};
+        if (e->parked > 0) {
+            parked[np] = all[na];
+            all_of[np++] = na;
+        }
+        at[na++] = i;
+    }
+    int k = mn_pick(parked, np);
+    mn_live *wake = k >= 0 ? &ms->live[at[all_of[k]]] : NULL;
+    if (hint) {
+        if (wake && promise) all[all_of[k]].load++;
+        int h = mn_pick(all, na);
+        *hint = h >= 0 ? &ms->live[at[h]] : NULL;
+    }
+    free(all);
     free(at);
-    return best;
+    return wake;
 }
 
 /* live_mu held. */
@@ -92,10 +108,10 @@ void mn_offer_close(miner_state *ms, mn_offer *o) {
 }
 
 /* live_mu held. Wake the next fitting parked miner o has not tried: 1 and its key in key, or 0
- * (nobody left: the caller closes o). */
-static int offer_next(miner_state *ms, mn_offer *o, char key[MN_WAKE_KEY_MAX]) {
+ * (nobody left: the caller closes o). hint as choose's. */
+static int offer_next(miner_state *ms, mn_offer *o, char key[MN_WAKE_KEY_MAX], mn_live **hint) {
     if (o->tries >= MN_OFFER_TRIES) return 0;
-    mn_live *e = mn_offer_choose(ms, o->job_type, o->constraints, o->max_price, o, 1);
+    mn_live *e = choose(ms, o->job_type, o->constraints, o->max_price, o, 1, hint);
     if (!e) return 0;
     e->promised++;
     snprintf(o->tried[o->tries++], sizeof o->tried[0], "%s", e->row.address);
@@ -103,14 +119,22 @@ static int offer_next(miner_state *ms, mn_offer *o, char key[MN_WAKE_KEY_MAX]) {
     return 1;
 }
 
+/* live_mu held. Without an offer the hint still needs its pass over the registry. */
+static int no_offer(miner_state *ms, const char *type, const cJSON *constraints, int64_t max_price,
+                    mn_live **hint) {
+    if (hint) choose(ms, type, constraints, max_price, NULL, 0, hint);
+    return 0;
+}
+
 /* live_mu held. A new offer for a job that just became QUEUED: 1 and the key to wake, or 0. */
 int mn_offer_open(miner_state *ms, const char *job_id, const char *type, const cJSON *constraints,
-                  int64_t max_price, int64_t now, char key[MN_WAKE_KEY_MAX]) {
-    if (mn_offer_find(ms, job_id) || ms->n_offers >= MN_OFFER_MAX) return 0;
+                  int64_t max_price, int64_t now, char key[MN_WAKE_KEY_MAX], mn_live **hint) {
+    if (mn_offer_find(ms, job_id) || ms->n_offers >= MN_OFFER_MAX)
+        return no_offer(ms, type, constraints, max_price, hint);
     if (ms->n_offers == ms->cap_offers) {
         size_t cap = ms->cap_offers ? ms->cap_offers * 2 : 16;
         mn_offer *v = realloc(ms->offers, cap * sizeof *v);
-        if (!v) return 0;
+        if (!v) return no_offer(ms, type, constraints, max_price, hint);
         ms->offers = v;
         ms->cap_offers = cap;
     }
@@ -121,7 +145,11 @@ int mn_offer_open(miner_state *ms, const char *job_id, const char *type, const c
     o->constraints = constraints ? cJSON_Duplicate(constraints, 1) : NULL;
     o->max_price = max_price;
     o->since_ms = now;
-    if ((constraints && !o->constraints) || !offer_next(ms, o, key)) {
+    if (constraints && !o->constraints) {
+        memset(o, 0, sizeof *o);
+        return no_offer(ms, type, constraints, max_price, hint);
+    }
+    if (!offer_next(ms, o, key, hint)) {
         cJSON_Delete(o->constraints);
         memset(o, 0, sizeof *o);
         return 0;
@@ -137,19 +165,31 @@ static int took(const cJSON *answer, const char *job_id) {
     }
     return 0;
 }
+/* The offer's wake went to address (it is the miner o waits on now). */
+static int aimed_at(const mn_offer *o, const char *address) {
+    return o->tries > 0 && strcmp(o->tried[o->tries - 1], address) == 0;
+}
+
+size_t mn_offer_aimed(const miner_state *ms, const char *address) {
+    size_t n = 0;
+    for (size_t i = 0; i < ms->n_offers; i++)
+        n += (size_t)aimed_at(&ms->offers[i], address);
+    return n;
+}
+
 size_t mn_offer_settle(miner_state *ms, const char *address, const cJSON *answer,
                        char (*keys)[MN_WAKE_KEY_MAX]) {
     size_t n = 0;
     for (size_t i = ms->n_offers; i-- > 0;) {
         mn_offer *o = &ms->offers[i];
-        if (o->tries == 0 || strcmp(o->tried[o->tries - 1], address) != 0) continue;
+        if (!aimed_at(o, address)) continue;
         if (took(answer, o->job_id)) {
             mn_offer_close(ms, o);
             continue;
         }
         /* Lost: the promise to this miner ends, the job goes to the next one. */
         offer_unpromise(ms, o);
-        if (offer_next(ms, o, keys[n]))
+        if (offer_next(ms, o, keys[n], NULL))
             n++;
         else
             offer_remove(ms, o);

@@ -222,11 +222,9 @@ const char *mn_live_reason(miner_state *ms, const char *job_type, const cJSON *c
     mn_live_sync(ms, NULL);
     pthread_mutex_lock(&ms->live_mu);
     for (size_t i = 0; i < ms->n_live && best != JC_MATCH_OK; i++) {
-        if (strcmp(ms->live[i].row.status, "ONLINE") != 0) continue;
-        aitbc_jobs_miner m;
-        mn_profile(&ms->live[i].row, &m);
+        if (!mn_live_online(&ms->live[i])) continue;
         online++;
-        int v = jc_match(job_type, constraints, max_price, &m);
+        int v = mn_live_match(&ms->live[i], job_type, constraints, max_price);
         if (v == JC_MATCH_OK || (v == JC_MATCH_PRICE && best == JC_MATCH_NO)) best = v;
     }
     pthread_mutex_unlock(&ms->live_mu);

@@ -242,3 +242,22 @@ void mn_tick(void *arg) {
     mn_wake_expire(ms, now);
     ms->jobs->sweep_leases(ms->jobs->self, (int)ms->max_attempts);
 }
+
+const char *const mn_statuses[MN_NSTATUS] = {"ONLINE", "DRAINING", "OFFLINE"};
+
+int mn_count_by_status(miner_state *ms, int64_t counts[MN_NSTATUS]) {
+    const aitbc_host_api *api = ms->api;
+    memset(counts, 0, MN_NSTATUS * sizeof *counts);
+    aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
+    if (!t) return AITBC_EBUSY;
+    aitbc_stmt *s = api->stmt(t, "SELECT status, COUNT(*) FROM miner_miners GROUP BY status");
+    int st = AITBC_EIO;
+    while (s && (st = api->step(s)) == AITBC_ROW) {
+        const char *status = api->col_text(s, 0);
+        for (size_t i = 0; status && i < MN_NSTATUS; i++)
+            if (strcmp(status, mn_statuses[i]) == 0) counts[i] = api->col_int64(s, 1);
+    }
+    if (s) api->stmt_done(s);
+    api->txn_commit(t);
+    return st == AITBC_DONE ? 0 : st < 0 ? st : AITBC_EIO;
+}

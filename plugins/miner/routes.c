@@ -67,9 +67,10 @@ static int parse_beat(miner_state *ms, aitbc_request *req, mn_beat *b) {
     return 0;
 }
 
-/* A heartbeat of a miner whose row we hold (from the registry, or read in t): one UPDATE. A
- * status change is a registry change other hosts must see. 1, 0 when the row is gone, <0 error. */
-static int beat_online(miner_state *ms, aitbc_txn *t, const mn_beat *b, int64_t now, mn_row *row) {
+/* Record a heartbeat on the row we hold (from the registry, or read in t; an OFFLINE miner
+ * coming back is read from the table): one UPDATE. A status change is a registry change other
+ * hosts must see. 1, 0 when the row is gone, <0 error. */
+static int beat_row(miner_state *ms, aitbc_txn *t, const mn_beat *b, int64_t now, mn_row *row) {
     const aitbc_host_api *api = ms->api;
     aitbc_stmt *s = api->stmt(t, "UPDATE miner_miners SET status = ?2, last_heartbeat_ms = ?3, "
                                  "heartbeats = heartbeats + 1, metrics = COALESCE(?4, metrics) "
@@ -96,28 +97,8 @@ static int beat_online(miner_state *ms, aitbc_txn *t, const mn_beat *b, int64_t 
         row->last_heartbeat_ms = now;
         rc = mn_live_put(ms, row);
         rc = rc == 0 ? 1 : rc;
-    } else if (rc == 0) {
-        mn_live_drop(ms, row->address, INT64_MAX); /* deleted under us */
     }
     return rc;
-}
-
-/* A heartbeat of a miner the registry does not hold (OFFLINE, coming back): the row decides. */
-static int beat_offline(miner_state *ms, aitbc_txn *t, const char *address, const mn_beat *b,
-                        int64_t now, mn_row *row) {
-    int rc = mn_load(ms, t, address, row);
-    if (rc != 1) return rc;
-    snprintf(row->status, sizeof row->status, "%s", b->status);
-    row->last_heartbeat_ms = now;
-    row->heartbeats++;
-    if (b->metrics) {
-        free(row->metrics);
-        row->metrics = strdup(b->metrics);
-        if (!row->metrics) return AITBC_ENOMEM;
-    }
-    int w = mn_upsert(ms, t, row);
-    if (w == 0) w = mn_live_put(ms, row);
-    return w == 0 ? 1 : w;
 }
 
 /* Record the heartbeat. 1 and *row (caller frees), 0 when there is no such miner, <0 error.
@@ -131,12 +112,11 @@ static int record_beat(miner_state *ms, const char *address, const mn_beat *b, m
     int64_t now = api->now_ms();
     int shared = aitbc_store_shared(api);
     int rc = shared ? mn_load(ms, t, address, row) : mn_live_row(ms, address, row);
-    if (rc == 1)
-        rc = beat_online(ms, t, b, now, row);
-    else if (rc == 0 && !shared)
-        rc = beat_offline(ms, t, address, b, now, row);
-    else if (rc == 0)
-        mn_live_drop(ms, address, INT64_MAX); /* deregistered on another host */
+    /* Not in the registry: OFFLINE and coming back, or gone; the table decides. */
+    if (rc == 0 && !shared) rc = mn_load(ms, t, address, row);
+    if (rc == 1) rc = beat_row(ms, t, b, now, row);
+    /* Gone: deregistered (on another host, or under us). */
+    if (rc == 0) mn_live_drop(ms, address, INT64_MAX);
     if (rc >= 0)
         rc = api->txn_commit(t) == 0 ? rc : AITBC_EIO;
     else

@@ -1,5 +1,5 @@
-/* A miner row's pure helpers: freeing it and the profile dispatch and matching see. No host
- * calls, so the wake bookkeeping's unit test links them. */
+/* A miner row's pure helpers: freeing it, the profile dispatch and matching see, and whether a
+ * registry entry fits a job. No host calls, so the wake bookkeeping's unit test links them. */
 #include "miner.h"
 #include <stdlib.h>
 #include <string.h>
@@ -18,4 +18,15 @@ void mn_profile(const mn_row *r, aitbc_jobs_miner *m) {
     m->unit_price = r->unit_price;
     m->unit_type = r->unit_type;
     m->concurrency = r->concurrency;
+}
+
+int mn_live_online(const mn_live *e) {
+    return strcmp(e->row.status, "ONLINE") == 0;
+}
+
+int mn_live_match(const mn_live *e, const char *type, const cJSON *constraints, int64_t max_price) {
+    if (!mn_live_online(e)) return JC_MATCH_NO;
+    aitbc_jobs_miner m;
+    mn_profile(&e->row, &m);
+    return jc_match(type, constraints, max_price, &m);
 }

@@ -56,28 +56,14 @@ static int l_list(void *self, const char *status, int64_t limit, const char *cur
     return *out ? 0 : jc_fail(err, 503, "unavailable", NULL, "database busy");
 }
 
+/* online counts DRAINING miners too: they are still connected. */
 static int l_counts(void *self, int64_t *total, int64_t *online, int64_t *offline) {
-    miner_state *ms = self;
-    const aitbc_host_api *api = ms->api;
-    aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
-    if (!t) return AITBC_EBUSY;
-    int64_t v[3] = {0, 0, 0};
-    aitbc_stmt *s = api->stmt(t, "SELECT status, COUNT(*) FROM miner_miners GROUP BY status");
-    while (s && api->step(s) == AITBC_ROW) {
-        const char *st = api->col_text(s, 0);
-        int64_t n = api->col_int64(s, 1);
-        v[0] += n;
-        if (st && strcmp(st, "OFFLINE") == 0)
-            v[2] += n;
-        else
-            v[1] += n;
-    }
-    if (s) api->stmt_done(s);
-    api->txn_commit(t);
-    *total = v[0];
-    *online = v[1];
+    int64_t v[MN_NSTATUS];
+    int rc = mn_count_by_status(self, v);
+    *online = v[0] + v[1];
     *offline = v[2];
-    return s ? 0 : AITBC_EIO;
+    *total = *online + *offline;
+    return rc;
 }
 
 static const char *l_status(void *self, const char *address, cJSON **capabilities, int *err) {

@@ -16,10 +16,7 @@ static void wake_all_fitting(miner_state *ms, const char *type, const cJSON *con
     keys = ms->n_live ? malloc(ms->n_live * sizeof *keys) : NULL;
     for (size_t i = 0; keys && i < ms->n_live; i++) {
         mn_live *e = &ms->live[i];
-        aitbc_jobs_miner m;
-        mn_profile(&e->row, &m);
-        if (strcmp(e->row.status, "ONLINE") == 0 && e->parked > 0 &&
-            jc_match(type, constraints, INT64_MAX, &m) == JC_MATCH_OK)
+        if (e->parked > 0 && mn_live_match(e, type, constraints, INT64_MAX) == JC_MATCH_OK)
             mn_wake_key(e->row.address, keys[n++]);
     }
     pthread_mutex_unlock(&ms->live_mu);
@@ -30,17 +27,10 @@ static void wake_all_fitting(miner_state *ms, const char *type, const cJSON *con
 
 /* job_assigned: tell the least-loaded fitting ONLINE miner (parked or not) to poll, for miners
  * that listen on the WebSocket instead of long-polling. */
-static void hint_assigned(miner_state *ms, const char *job_id, const char *type,
-                          const cJSON *constraints, int64_t max_price) {
-    char best[48] = "";
-    pthread_mutex_lock(&ms->live_mu);
-    mn_live *e = mn_offer_choose(ms, type, constraints, max_price, NULL, 0);
-    if (e) snprintf(best, sizeof best, "%s", e->row.address);
-    pthread_mutex_unlock(&ms->live_mu);
-    if (!best[0]) return;
+static void hint_assigned(miner_state *ms, const char *job_id, const char *miner) {
     cJSON *ev = cJSON_CreateObject();
     cJSON_AddStringToObject(ev, "job_id", job_id);
-    cJSON_AddStringToObject(ev, "miner", best);
+    cJSON_AddStringToObject(ev, "miner", miner);
     ms->api->bus_publish(ms->ctx, AITBC_TOPIC_JOB_ASSIGNED, ev);
     cJSON_Delete(ev);
 }
@@ -69,23 +59,29 @@ void mn_on_job_update(const char *topic, uint64_t seq, const cJSON *data, void *
     const char *mp = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(data, "max_price"));
     int64_t max_price = 0;
     if (!mp || aitbc_money_parse(mp, JC_AIT_DECIMALS, &max_price) != 0) return;
-    char key[MN_WAKE_KEY_MAX];
+    char key[MN_WAKE_KEY_MAX], hint[sizeof((mn_row *)0)->address] = "";
+    mn_live *h = NULL;
+    int64_t now = ms->api->now_ms();
     pthread_mutex_lock(&ms->live_mu);
-    int wake = mn_offer_open(ms, job_id, type, c, max_price, ms->api->now_ms(), key);
+    int wake = mn_offer_open(ms, job_id, type, c, max_price, now, key, &h);
+    if (h) snprintf(hint, sizeof hint, "%s", h->row.address);
     pthread_mutex_unlock(&ms->live_mu);
     if (wake) ms->api->wake(key);
-    hint_assigned(ms, job_id, type, c, max_price);
+    if (hint[0]) hint_assigned(ms, job_id, hint);
 }
 void mn_wake_settle(miner_state *ms, const char *address, const cJSON *answer) {
+    /* Every poll retry passes here; almost always no wake went to this miner, or a few did (up
+     * to its slots): only more than fit on the stack take an allocation. */
+    char stack[8][MN_WAKE_KEY_MAX], (*keys)[MN_WAKE_KEY_MAX] = stack;
     size_t n = 0;
     pthread_mutex_lock(&ms->live_mu);
-    /* At most one key per open offer. */
-    char(*keys)[MN_WAKE_KEY_MAX] = ms->n_offers ? malloc(ms->n_offers * sizeof *keys) : NULL;
-    if (keys) n = mn_offer_settle(ms, address, answer, keys);
+    size_t due = mn_offer_aimed(ms, address);
+    if (due > sizeof stack / sizeof stack[0]) keys = malloc(due * sizeof *keys);
+    if (due && keys) n = mn_offer_settle(ms, address, answer, keys);
     pthread_mutex_unlock(&ms->live_mu);
     for (size_t i = 0; i < n; i++)
         ms->api->wake(keys[i]);
-    free(keys);
+    if (keys != stack) free(keys);
 }
 
 void mn_wake_expire(miner_state *ms, int64_t now) {

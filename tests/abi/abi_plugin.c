@@ -96,6 +96,8 @@ static void collect(void *self, const aitbc_metrics_writer_v1 *w, aitbc_metrics_
         w->sample(out, &l, 1, 1.5);
     int taken = w->family(out, "aitbc_http_requests_total", AITBC_METRIC_COUNTER, "the host's");
     w->sample(out, NULL, 0, 666);
+    int again = w->family(out, "aitbc_abi_ok", AITBC_METRIC_GAUGE, "its own, twice");
+    w->sample(out, NULL, 0, 666);
     int bad = w->family(out, "aitbc_abi-bad", AITBC_METRIC_GAUGE, "not a name");
     w->sample(out, NULL, 0, 667);
     int untotal = w->family(out, "aitbc_abi_count", AITBC_METRIC_COUNTER, "counter sans _total");
@@ -107,8 +109,9 @@ static void collect(void *self, const aitbc_metrics_writer_v1 *w, aitbc_metrics_
         w->sample(out, &reserved, 1, 670);
         w->sample(out, NULL, 0, 7);
     }
-    aitbc_metric_one(w, out, "aitbc_abi_refusals", AITBC_METRIC_GAUGE, "Families refused.",
-                     (double)((taken != 0) + (bad != 0) + (untotal != 0) + (foreign != 0)));
+    aitbc_metric_one(
+        w, out, "aitbc_abi_refusals", AITBC_METRIC_GAUGE, "Families refused.",
+        (double)((taken != 0) + (again != 0) + (bad != 0) + (untotal != 0) + (foreign != 0)));
 }
 static void never_collect(void *self, const aitbc_metrics_writer_v1 *w, aitbc_metrics_out *out) {
     (void)self;

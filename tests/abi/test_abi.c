@@ -392,6 +392,11 @@ static void test_check_config(void **s) {
     assert_contains(r.out, "storage: postgres dsn \"");
     assert_contains(r.out, "host=db.example port=5433");
     assert_contains(r.out, "(pool 7, busy_timeout_ms 5000)");
+    /* ... and so are the host's sections, key by key, with the same dsn */
+    assert_contains(r.out, "effective host config:\n  node:\n");
+    assert_contains(r.out, "    workers: 2  (default)  min 1  max 256\n");
+    assert_contains(r.out, "    pool: 7  min 2  max 1000\n");
+    assert_contains(r.out, "    dsn: \"");
     assert_null(strstr(r.out, "hunter22"));
     assert_null(strstr(r.err, "hunter22"));
     run_free(&r);
@@ -528,7 +533,7 @@ static void test_plugin_metrics(void **s) {
                           "aitbc_abi_ok{who=\"a \\\"quoted\\\" \\\\ value\\nsecond line\"} 1.5\n");
     assert_true(at(resp, "aitbc_process_uptime_seconds") < at(resp, "aitbc_abi_ok"));
     assert_contains(resp, "aitbc_abi_events_total 7\n");
-    assert_contains(resp, "aitbc_abi_refusals 4\n");
+    assert_contains(resp, "aitbc_abi_refusals 5\n");
     for (int v = 666; v <= 670; v++) {
         char line[16];
         snprintf(line, sizeof line, " %d\n", v);
@@ -542,6 +547,8 @@ static void test_plugin_metrics(void **s) {
     assert_int_equal(r.status, 0);
     assert_contains(r.err, "metrics: family already reported from metrics:abi-metrics@1 refused: "
                            "aitbc_http_requests_total");
+    assert_contains(r.err, "metrics: family already reported from metrics:abi-metrics@1 refused: "
+                           "aitbc_abi_ok");
     assert_contains(r.err, "metrics: family name or type from metrics:abi-metrics@1 refused: "
                            "aitbc_abi_count");
     run_free(&r);

@@ -1,10 +1,11 @@
-/* The example configs in config/ against the plugins' schemas: every file passes
+/* The example configs in config/ against the schemas: every file passes
  * `aitbc-host --check-config` (unknown keys, wrong types and out-of-range values are refused
- * there), and each plugin section of every file shows what `--print-config-example` writes from
- * that plugin's schema: every key, in schema order, set or commented out, under its comment line
- * (meaning, type, default, range) word for word. Values are the file's own, and so are nested
- * lines below a key and a comment after a value; a key or comment the schema no longer has, a
- * missing key, or a comment that differs from the schema fails. */
+ * there), and each section of every file, the host's own (node, http, ...) and each plugin's,
+ * shows what `--print-config-example` writes from its schema: every key, in schema order, set or
+ * commented out, under its comment line (meaning, type, default, range) word for word. Values are
+ * the file's own, and so are nested lines below a key and a comment after a value; a key or
+ * comment the schema no longer has, a missing key, or a comment that differs from the schema
+ * fails. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -96,52 +97,63 @@ static const char *section_body(const char *text, const char *plugin) {
     return NULL;
 }
 
-/* One line of a plugin section, reduced to what the schema decides: "key <name>" for a key line
- * (set, or commented out as "# name:"), "doc <text>" for a comment line at the key's indent; NULL
- * for lines that belong to a value (deeper indent, or "#  " commented-out continuations). */
-static const char *reduce(const char *line, char *out, size_t cap) {
+/* The line after the top-level "<name>:" of text (a host section), or NULL. */
+static const char *host_section_body(const char *text, const char *name) {
+    char head[80];
+    snprintf(head, sizeof head, "\n%s:", name);
+    const char *line = strncmp(text, head + 1, strlen(head + 1)) == 0 ? text : strstr(text, head);
+    return line ? next_line(line + (*line == '\n')) : NULL;
+}
+
+/* One line of a section whose keys sit at key_indent (2: the host's, 4: a plugin's), reduced to
+ * what the schema decides: "key <name>" for a key line (set, or commented out as "# name:"),
+ * "doc <text>" for a comment line at the key's indent; NULL for lines that belong to a value
+ * (deeper indent, or "#  " commented-out continuations). */
+static const char *reduce(const char *line, size_t key_indent, char *out, size_t cap) {
     size_t len = strcspn(line, "\n"), indent = strspn(line, " ");
-    if (indent == len || indent >= 6) return NULL;
+    if (indent == len || indent >= key_indent + 2) return NULL;
     const char *p = line + indent;
     int commented = *p == '#';
     if (commented && strncmp(p, "#  ", 3) == 0) return NULL;
     if (commented) p += p[1] == ' ' ? 2 : 1;
     size_t rest = len - (size_t)(p - line), id = strspn(p, "abcdefghijklmnopqrstuvwxyz0123456789_");
-    if (indent == 4 && id > 0 && id < rest && p[id] == ':' && (id + 1 == rest || p[id + 1] == ' '))
+    if (indent == key_indent && id > 0 && id < rest && p[id] == ':' &&
+        (id + 1 == rest || p[id + 1] == ' '))
         snprintf(out, cap, "key %.*s", (int)id, p);
-    else if (indent == 4 && commented)
+    else if (indent == key_indent && commented)
         snprintf(out, cap, "doc %.*s", (int)rest, p);
     else
         snprintf(out, cap, "line %.*s", (int)(len - indent), line + indent);
     return out;
 }
 
-/* The reduced lines of the section starting at body (it ends at a line indented less than 4). */
-static size_t reduce_section(const char *body, char lines[][1024], size_t max) {
+/* The reduced lines of the section starting at body (it ends at a line indented less than
+ * key_indent). */
+static size_t reduce_section(const char *body, size_t key_indent, char lines[][1024], size_t max) {
     size_t n = 0;
     for (const char *line = body; *line && n < max; line = next_line(line)) {
         size_t len = strcspn(line, "\n"), indent = strspn(line, " ");
         if (indent == len) continue;
-        if (indent < 4) break;
-        if (reduce(line, lines[n], sizeof lines[n])) n++;
+        if (indent < key_indent) break;
+        if (reduce(line, key_indent, lines[n], sizeof lines[n])) n++;
     }
     return n;
 }
 
-/* 0 if the shipped file's section of plugin reduces to the generated one; else prints where. */
-static int compare_section(const char *file, const char *plugin, const char *want_body,
-                           const char *have_text) {
+/* 0 if the shipped file's section (have_body: of plugin, or of the host's section plugin when
+ * key_indent is 2) reduces to the generated one; else prints where. */
+static int compare_section(const char *file, const char *plugin, size_t key_indent,
+                           const char *want_body, const char *have_body) {
     static char want[LINES_MAX][1024], have[LINES_MAX][1024];
-    const char *have_body = section_body(have_text, plugin);
     if (!have_body) {
         print_message("config/%s: no section for plugin %s under plugins:\n", file, plugin);
         return 1;
     }
-    size_t nw = reduce_section(want_body, want, LINES_MAX);
-    size_t nh = reduce_section(have_body, have, LINES_MAX);
+    size_t nw = reduce_section(want_body, key_indent, want, LINES_MAX);
+    size_t nh = reduce_section(have_body, key_indent, have, LINES_MAX);
     for (size_t i = 0; i < nw || i < nh; i++) {
         if (i < nw && i < nh && strcmp(want[i], have[i]) == 0) continue;
-        print_message("config/%s, plugin %s, line %zu of its section: the schema has\n  %s\n"
+        print_message("config/%s, section %s, line %zu of its keys: the schema has\n  %s\n"
                       "but the file has\n  %s\n(aitbc-host -c config/%s --print-config-example "
                       "prints the section)\n",
                       file, plugin, i + 1, i < nw ? want[i] : "(nothing more)",
@@ -171,19 +183,47 @@ static void every_plugin_section_matches_its_schema(void **st) {
         char path[1024];
         config_path(k_configs[i], path, sizeof path);
         host_output(path, "--print-config-example", 0, out, sizeof out);
-        assert_int_equal(strncmp(out, "plugins:\n", 9), 0);
+        const char *plugins = strstr(out, "\nplugins:\n");
+        assert_non_null(plugins);
         char *text = read_config(k_configs[i]);
         char name[64];
-        for (const char *line = out; *line; line = next_line(line)) {
+        for (const char *line = plugins + 1; *line; line = next_line(line)) {
             if (!indented_name(line, 2, name, sizeof name)) continue;
             static char reduced[LINES_MAX][1024];
-            lines += reduce_section(next_line(line), reduced, LINES_MAX);
-            drifted += compare_section(k_configs[i], name, next_line(line), text);
+            lines += reduce_section(next_line(line), 4, reduced, LINES_MAX);
+            drifted +=
+                compare_section(k_configs[i], name, 4, next_line(line), section_body(text, name));
             sections++;
         }
         free(text);
     }
     assert_true(sections >= 15 && lines > 100); /* the examples were printed and read */
+    assert_int_equal(drifted, 0);
+}
+
+/* The host's sections the same way (those a file has: the others take their defaults). */
+static void every_host_section_matches_its_schema(void **st) {
+    (void)st;
+    static char out[TEXT_MAX];
+    int drifted = 0;
+    size_t sections = 0;
+    for (size_t i = 0; i < sizeof k_configs / sizeof k_configs[0]; i++) {
+        char path[1024];
+        config_path(k_configs[i], path, sizeof path);
+        host_output(path, "--print-config-example", 0, out, sizeof out);
+        char *text = read_config(k_configs[i]);
+        char name[64];
+        for (const char *line = out; *line && strncmp(line, "plugins:", 8) != 0;
+             line = next_line(line)) {
+            if (!indented_name(line, 0, name, sizeof name)) continue;
+            const char *have = host_section_body(text, name);
+            if (!have) continue;
+            drifted += compare_section(k_configs[i], name, 2, next_line(line), have);
+            sections++;
+        }
+        free(text);
+    }
+    assert_true(sections >= 10); /* node and http in each file, and more */
     assert_int_equal(drifted, 0);
 }
 
@@ -211,6 +251,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_config_passes_check_config),
         cmocka_unit_test(every_plugin_section_matches_its_schema),
+        cmocka_unit_test(every_host_section_matches_its_schema),
         cmocka_unit_test(the_example_is_a_valid_config),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -476,6 +476,8 @@ static void test_upgrade_from_v2(void **st) {
                         "upgrade-sealed");
     assert_int_equal(cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(last, "block_height")),
                      h);
+    assert_int_equal(cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(last, "index")),
+                     cJSON_GetArraySize(txs) - 1);
     cJSON_Delete(blk);
     /* The chain goes on from there: the pending mint goes into the next block. */
     int64_t hn;

@@ -13,12 +13,14 @@
 #define ALICE "ait1a11ce00000000000000000000000000000000000"
 #define BOB "ait1b0b0000000000000000000000000000000000000"
 #define CAROL "ait1ca70100000000000000000000000000000000000"
+#define DAVE "ait1da7e000000000000000000000000000000000000" /* no ledger account */
 
 static const char *k_plugins =
     "  auth-static: { keys: [ {key: \"k-admin\", role: admin, address: \"" ADMIN "\"},\n"
     "    {key: \"k-alice\", role: client, address: \"" ALICE "\"},\n"
     "    {key: \"k-bob\", role: client, address: \"" BOB "\"},\n"
-    "    {key: \"k-carol\", role: client, address: \"" CAROL "\"} ] }\n"
+    "    {key: \"k-carol\", role: client, address: \"" CAROL "\"},\n"
+    "    {key: \"k-dave\", role: client, address: \"" DAVE "\"} ] }\n"
     "  chain: { block_interval_ms: 50, max_empty_interval_s: 0,\n"
     "    genesis: { accounts: [\"" ALICE "\", \"" BOB "\", \"" CAROL "\"] } }\n"
     "  explorer: {}\n"
@@ -90,10 +92,20 @@ static inline void addr_bal(const char *addr, const char *asset, char *av, char 
     th_resp_free(&r);
 }
 
-/* POST an order; returns the response (caller frees) after checking the status. */
+/* POST an order; returns the response (caller frees) after checking the status. A placed
+ * order's answer is built from memory (place.c): it must equal the order read back at once. */
 static inline void order(const char *key, const char *body, long want, th_resp *r) {
     if (req("POST", "/v1/exchange/orders", key, body, r) != want)
         fail_msg("order %s: got %ld %s, want %ld", body, r->status, r->body, want);
+    if (want != 201) return;
+    char path[128];
+    snprintf(path, sizeof path, "/v1/exchange/orders/%s", jstr(r->json, "order_id"));
+    th_resp got;
+    if (req("GET", path, key, NULL, &got) != 200)
+        fail_msg("%s: %ld %s", path, got.status, got.body);
+    if (!cJSON_Compare(r->json, got.json, 1))
+        fail_msg("placed order answered\n%s\nbut reads back as\n%s", r->body, got.body);
+    th_resp_free(&got);
 }
 
 #endif

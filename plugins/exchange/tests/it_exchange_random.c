@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sys/wait.h>
 #include <cmocka.h>
 #include <aitbc/money.h>
@@ -121,6 +122,8 @@ static int all_sealed(void *arg) {
     return ok;
 }
 
+static void expect_ticker_matches_trades(void);
+
 static void test_conservation(void **st) {
     (void)st;
     int placed = 0, trades = 0, canceled = 0;
@@ -150,6 +153,7 @@ static void test_conservation(void **st) {
     print_message("%d orders placed, %d fills seen by takers, %d cancels\n", placed, trades,
                   canceled);
     assert_true(trades > 10); /* the flow really matched */
+    expect_ticker_matches_trades();
 
     th_resp r;
     assert_int_equal(req("GET", "/v1/explorer/transactions?type=FEE&limit=1", "k-admin", NULL, &r),
@@ -226,14 +230,60 @@ static void *concurrent_flow(void *arg) {
     return NULL;
 }
 
+/* Reads the ticker while the flows trade: the kept ticker is read and replaced under load. */
+static void *ticker_reader(void *arg) {
+    atomic_int *stop = arg;
+    while (!atomic_load(stop)) {
+        th_resp r;
+        memset(&r, 0, sizeof r);
+        th_req(H, "GET", "/v1/exchange/ticker?market=AIT-BTC", "k-bob", NULL, &r);
+        th_resp_free(&r);
+    }
+    return NULL;
+}
+
+/* Trades in the listing: their number and summed base quantity. */
+static void trade_totals(int64_t *count, int64_t *volume) {
+    *count = *volume = 0;
+    char path[256] = "/v1/exchange/trades?limit=500";
+    for (;;) {
+        th_resp r;
+        assert_int_equal(req("GET", path, "k-bob", NULL, &r), 200);
+        const cJSON *t;
+        cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(r.json, "items")) {
+            ++*count;
+            *volume += units(jstr(t, "quantity"), 6);
+        }
+        const char *next = jstr(r.json, "next_cursor");
+        if (next) snprintf(path, sizeof path, "/v1/exchange/trades?limit=500&cursor=%s", next);
+        th_resp_free(&r);
+        if (!next) return;
+    }
+}
+
+/* The ticker kept in memory says what the stored trades say. */
+static void expect_ticker_matches_trades(void) {
+    int64_t count, volume;
+    trade_totals(&count, &volume);
+    th_resp r;
+    assert_int_equal(req("GET", "/v1/exchange/ticker?market=AIT-BTC", "k-bob", NULL, &r), 200);
+    assert_int_equal(
+        (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(r.json, "trade_count_24h")),
+        count);
+    assert_int_equal(units(jstr(r.json, "volume_24h"), 6), volume);
+    th_resp_free(&r);
+}
+
 static void test_concurrent(void **st) {
     (void)st;
     for (int i = 0; i < 3; i++) {
         mint(k_addrs[i], "AIT", "10000");
         mint(k_addrs[i], "BTC", "100");
     }
-    pthread_t t[3];
+    pthread_t t[3], reader;
     flow f[3];
+    atomic_int stop = 0;
+    assert_int_equal(pthread_create(&reader, NULL, ticker_reader, &stop), 0);
     for (int i = 0; i < 3; i++) {
         f[i] = (flow){.who = i};
         assert_int_equal(pthread_create(&t[i], NULL, concurrent_flow, &f[i]), 0);
@@ -242,6 +292,9 @@ static void test_concurrent(void **st) {
         pthread_join(t[i], NULL);
         assert_int_equal(f[i].bad, 0);
     }
+    atomic_store(&stop, 1);
+    pthread_join(reader, NULL);
+    expect_ticker_matches_trades();
     th_resp r;
     assert_int_equal(req("GET", "/v1/exchange/trades?limit=1", "k-bob", NULL, &r), 200);
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r.json, "items")), 1);

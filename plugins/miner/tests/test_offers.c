@@ -1,7 +1,8 @@
 /* Unit tests of the wake bookkeeping (offers.c) over a hand-built registry: a queued job is
  * promised to one fitting parked miner, least loaded first; promises count as load; a woken poll
  * that did not take its job passes the offer on to the next fitting parked miner, never twice to
- * the same one; taking the job or its leaving QUEUED ends the promise. */
+ * the same one; taking the job or its leaving QUEUED ends the promise; and the one fit check
+ * (mn_live_match) every scan of the registry uses. */
 #include "miner.h"
 #include <setjmp.h>
 #include <stdarg.h>
@@ -85,11 +86,13 @@ static void test_one_fitting_parked_miner_least_loaded(void **st) {
     add("asleep", "[\"t\"]", 4, 0, 0, 0);    /* not parked */
     add("other", "[\"other\"]", 4, 0, 1, 0); /* does not fit */
     char key[MN_WAKE_KEY_MAX];
-    assert_int_equal(mn_offer_open(&MS, "job_1", "t", NULL, 10, 0, key), 1);
+    assert_int_equal(mn_offer_open(&MS, "job_1", "t", NULL, 10, 0, key, NULL), 1);
     expect_key(key, "idle");
     assert_int_equal(live("idle")->promised, 1);
+    assert_int_equal(mn_offer_aimed(&MS, "idle"), 1); /* room settle needs for its keys */
+    assert_int_equal(mn_offer_aimed(&MS, "busy"), 0);
     /* the same job queued again while its wake is open: no second wake */
-    assert_int_equal(mn_offer_open(&MS, "job_1", "t", NULL, 10, 0, key), 0);
+    assert_int_equal(mn_offer_open(&MS, "job_1", "t", NULL, 10, 0, key, NULL), 0);
     /* it took it: the promise ends */
     char keys[4][MN_WAKE_KEY_MAX];
     assert_int_equal(settle("idle", "job_1", keys), 0);
@@ -102,12 +105,12 @@ static void test_promises_count_as_load(void **st) {
     add("a", "[\"t\"]", 1, 0, 1, 1);
     add("b", "[\"t\"]", 1, 0, 1, 2);
     char k1[MN_WAKE_KEY_MAX], k2[MN_WAKE_KEY_MAX], k3[MN_WAKE_KEY_MAX];
-    assert_int_equal(mn_offer_open(&MS, "job_1", "t", NULL, 10, 0, k1), 1);
-    assert_int_equal(mn_offer_open(&MS, "job_2", "t", NULL, 10, 0, k2), 1);
+    assert_int_equal(mn_offer_open(&MS, "job_1", "t", NULL, 10, 0, k1, NULL), 1);
+    assert_int_equal(mn_offer_open(&MS, "job_2", "t", NULL, 10, 0, k2, NULL), 1);
     expect_key(k1, "a");
     expect_key(k2, "b");
     /* both slots promised: a third job wakes nobody (it waits for the next poll) */
-    assert_int_equal(mn_offer_open(&MS, "job_3", "t", NULL, 10, 0, k3), 0);
+    assert_int_equal(mn_offer_open(&MS, "job_3", "t", NULL, 10, 0, k3, NULL), 0);
     assert_null(mn_offer_find(&MS, "job_3"));
     /* job_1 left QUEUED (taken by someone's heartbeat): a's promise ends */
     mn_offer_close(&MS, mn_offer_find(&MS, "job_1"));
@@ -121,7 +124,7 @@ static void test_lost_wake_moves_on_once_per_miner(void **st) {
     add("b", "[\"t\"]", 1, 0, 1, 2);
     add("c", "[\"t\"]", 1, 0, 1, 3);
     char key[MN_WAKE_KEY_MAX], keys[4][MN_WAKE_KEY_MAX];
-    assert_int_equal(mn_offer_open(&MS, "job_1", "t", NULL, 10, 0, key), 1);
+    assert_int_equal(mn_offer_open(&MS, "job_1", "t", NULL, 10, 0, key, NULL), 1);
     expect_key(key, "a");
     /* a's retry came back empty (it re-parks): b is woken, not a again */
     assert_int_equal(settle("a", NULL, keys), 1);
@@ -149,20 +152,61 @@ static void test_draining_full_and_priced_out_are_skipped(void **st) {
     mn_live *dear = add("dear", "[\"t\"]", 4, 0, 1, 3);
     dear->row.unit_price = 100;
     char key[MN_WAKE_KEY_MAX];
-    assert_int_equal(mn_offer_open(&MS, "job_1", "t", NULL, 10, 0, key), 0);
+    assert_int_equal(mn_offer_open(&MS, "job_1", "t", NULL, 10, 0, key, NULL), 0);
     add("fits", "[\"t\"]", 1, 0, 1, 4);
     /* pinned to another miner: only that one fits */
     cJSON *pin = cJSON_Parse("{\"miner\":\"fits\"}");
-    assert_int_equal(mn_offer_open(&MS, "job_2", "t", pin, 10, 0, key), 1);
+    assert_int_equal(mn_offer_open(&MS, "job_2", "t", pin, 10, 0, key, NULL), 1);
     cJSON_Delete(pin);
     expect_key(key, "fits");
+}
+
+/* The job_assigned hint comes from the same pass as the wake: the least-loaded fitting ONLINE
+ * miner, parked or not, counting the promise just made; also when no offer opens. */
+static void test_hint_counts_the_wake(void **st) {
+    (void)st;
+    add("parked", "[\"t\"]", 2, 0, 1, 1);
+    add("asleep", "[\"t\"]", 2, 0, 0, 10); /* a tie before the wake; parked since later */
+    add("other", "[\"u\"]", 4, 0, 0, 0);
+    char key[MN_WAKE_KEY_MAX];
+    mn_live *hint = NULL;
+    assert_int_equal(mn_offer_open(&MS, "job_1", "t", NULL, 10, 0, key, &hint), 1);
+    expect_key(key, "parked");
+    assert_non_null(hint);
+    assert_string_equal(hint->row.address, "asleep");
+    /* open already: no wake, the hint as the registry stands (parked 1/2, asleep 0/2) */
+    hint = NULL;
+    assert_int_equal(mn_offer_open(&MS, "job_1", "t", NULL, 10, 0, key, &hint), 0);
+    assert_non_null(hint);
+    assert_string_equal(hint->row.address, "asleep");
+    /* nobody parked fits: no wake, a hint all the same */
+    assert_int_equal(mn_offer_open(&MS, "job_2", "u", NULL, 10, 0, key, &hint), 0);
+    assert_non_null(hint);
+    assert_string_equal(hint->row.address, "other");
+    assert_int_equal(mn_offer_open(&MS, "job_3", "v", NULL, 10, 0, key, &hint), 0);
+    assert_null(hint);
+}
+
+/* The one fit check every scan of the registry uses: ONLINE only, then jc_match's verdict. */
+static void test_live_match(void **st) {
+    (void)st;
+    mn_live *e = add("m", "[\"t\"]", 1, 1, 0, 0); /* load and parking do not matter */
+    assert_int_equal(mn_live_online(e), 1);
+    assert_int_equal(mn_live_match(e, "t", NULL, 10), JC_MATCH_OK);
+    assert_int_equal(mn_live_match(e, "u", NULL, 10), JC_MATCH_NO);
+    e->row.unit_price = 100;
+    assert_int_equal(mn_live_match(e, "t", NULL, 10), JC_MATCH_PRICE);
+    e->row.unit_price = 1;
+    snprintf(e->row.status, sizeof e->row.status, "DRAINING");
+    assert_int_equal(mn_live_online(e), 0);
+    assert_int_equal(mn_live_match(e, "t", NULL, 10), JC_MATCH_NO);
 }
 
 static void test_unsettled_offers_expire(void **st) {
     (void)st;
     add("a", "[\"t\"]", 1, 0, 1, 1);
     char key[MN_WAKE_KEY_MAX];
-    assert_int_equal(mn_offer_open(&MS, "job_1", "t", NULL, 10, 1000, key), 1);
+    assert_int_equal(mn_offer_open(&MS, "job_1", "t", NULL, 10, 1000, key, NULL), 1);
     mn_offer_expire(&MS, 2000);
     assert_non_null(mn_offer_find(&MS, "job_1"));
     mn_offer_expire(&MS, 1000 + 61000);
@@ -213,8 +257,8 @@ static void test_adopt_rows_keep_local_state(void **st) {
     /* ait1a now takes only type y (its new profile): an x job wakes nobody, a y job wakes it. */
     char key[MN_WAKE_KEY_MAX];
     cJSON *c = cJSON_CreateObject();
-    assert_int_equal(mn_offer_open(&MS, "job_x", "x", c, 10, 0, key), 0);
-    assert_int_equal(mn_offer_open(&MS, "job_y", "y", c, 10, 0, key), 1);
+    assert_int_equal(mn_offer_open(&MS, "job_x", "x", c, 10, 0, key, NULL), 0);
+    assert_int_equal(mn_offer_open(&MS, "job_y", "y", c, 10, 0, key, NULL), 1);
     expect_key(key, "ait1a");
     cJSON_Delete(c);
     /* No rows at all: an empty registry. */
@@ -229,6 +273,8 @@ int main(void) {
         cmocka_unit_test_teardown(test_promises_count_as_load, teardown),
         cmocka_unit_test_teardown(test_lost_wake_moves_on_once_per_miner, teardown),
         cmocka_unit_test_teardown(test_draining_full_and_priced_out_are_skipped, teardown),
+        cmocka_unit_test_teardown(test_hint_counts_the_wake, teardown),
+        cmocka_unit_test_teardown(test_live_match, teardown),
         cmocka_unit_test_teardown(test_unsettled_offers_expire, teardown),
         cmocka_unit_test_teardown(test_adopt_rows_keep_local_state, teardown),
     };
