@@ -185,11 +185,11 @@ static const aitbc_host_api g_api = {
     .storage_driver = store_driver_name,
     .leader = cluster_leader,
     .bus_publish_take = api_bus_publish_take,
+    .write_turns = store_write_turns,
 };
 
 /* A field appended to aitbc_host_api must be wired above: this fails until the last one is. */
-_Static_assert(sizeof(aitbc_host_api) ==
-                   offsetof(aitbc_host_api, bus_publish_take) + sizeof(void *),
+_Static_assert(sizeof(aitbc_host_api) == offsetof(aitbc_host_api, write_turns) + sizeof(void *),
                "aitbc_host_api grew: wire the new fields in g_api and move this check");
 
 /** @brief The API table handed to every plugin's init (static, lives for the process). */

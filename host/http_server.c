@@ -340,7 +340,11 @@ static void run_handler(aitbc_request *req) {
         if (req->responded) return;
     }
     hlog_set_request_id(req->id); /* the plugin's log lines name the request (JSON logs) */
+    /* Reads share one transaction per request; it ends when the handler returns, before a
+     * deferred request parks. Write routes run on the writer, inside its batch. */
+    if (!route->write) store_read_scope_begin();
     route->handler(req, route->user);
+    if (!route->write) store_read_scope_end();
     hlog_set_request_id(NULL);
 }
 
@@ -355,7 +359,10 @@ static void run_retry(aitbc_request *req) {
         return;
     }
     hlog_set_request_id(req->id);
+    int reads = !req->m.route->write;
+    if (reads) store_read_scope_begin();
     retry(req, user, timed_out);
+    if (reads) store_read_scope_end();
     hlog_set_request_id(NULL);
 }
 

@@ -299,6 +299,18 @@ void store_stmt_done(aitbc_stmt *s);
 int store_batch_begin(void);
 int store_batch_check(void);
 int store_batch_end(int commit);
+/** A request's read scope on the calling thread, from begin to end: the first READ transaction
+ *  begun in it stays open until store_read_scope_end, and every later READ begin nests into it
+ *  (one BEGIN/COMMIT and one snapshot per request instead of one per store call). Lazy: nothing
+ *  is opened until a read begins. A WRITE begin (or a write scope) ends the snapshot first and
+ *  leaves the scope. A read level that fails ends the snapshot at once (the next read begins
+ *  afresh). The HTTP server wraps every non-write route's handler and retry in one; end it
+ *  before the request parks (a parked request must not hold a snapshot). */
+void store_read_scope_begin(void);
+void store_read_scope_end(void);
+/** Write transactions (a writer batch counts as one) that have ended in this process, committed
+ *  or not; counted before the write turn is given back (host API write_turns). */
+uint64_t store_write_turns(void);
 
 /* ---------------- several hosts on one PostgreSQL (cluster*.c) ---------------- */
 /** Start the cluster thread on its own connection to dsn (postgres only): the outbox and leader

@@ -44,6 +44,7 @@ static const aitbc_cfg_key k_schema[] = {
 static void state_free(auth_state *st) {
     if (!st) return;
     kc_free(st->cache);
+    ac_free(st->acct);
     rl_addr_free(st->fails);
     rl_addr_free(st->signup.limit);
     free(st->config_hashes);
@@ -64,8 +65,9 @@ static int auth_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **st
     if (rc == 0) rc = auth_pepper_load(st);
     if (rc == 0) {
         st->cache = kc_new(&st->limits);
+        st->acct = ac_new(AUTH_ACCOUNT_CACHE_ENTRIES);
         st->fails = rl_addr_new(st->failed_per_minute, 100000);
-        if (!st->cache || !st->fails) rc = AITBC_ENOMEM;
+        if (!st->cache || !st->acct || !st->fails) rc = AITBC_ENOMEM;
     }
     if (rc == 0 && (rc = store_migrate_keys(st)) != 0)
         api->log(ctx, AITBC_LOG_ERROR, "migration of auth_keys failed (%d)", rc);
@@ -89,7 +91,7 @@ static int auth_init(aitbc_plugin_ctx *ctx, const aitbc_host_api *api, void **st
 static int auth_start(void *state) {
     auth_state *st = state;
     st->ledger = st->api->service_lookup(AITBC_LEDGER_SERVICE);
-    if (st->ledger && st->ledger->size < sizeof(aitbc_ledger_v1))
+    if (st->ledger && st->ledger->size < offsetof(aitbc_ledger_v1, for_module) + sizeof(void *))
         st->ledger = NULL; /* an older table than we know: work without balances */
     int rc = bootstrap_admin(st);
     if (rc == 0) rc = signup_start(st);

@@ -8,11 +8,14 @@
 #include "aitbc/aitbc.h"
 #include "aitbc/auth.h"
 #include "aitbc/ledger.h"
+#include "acctcache.h"
 #include "keycache.h"
 #include "keyfmt.h"
 #include "ratelimit.h"
 
 #define AUTH_LABEL_MAX 128
+/* GET /v1/account answers kept in memory (about 0.7 KiB each, allocated at start). */
+#define AUTH_ACCOUNT_CACHE_ENTRIES 4096
 #define AUTH_TOPIC_KEY_REVOKED AITBC_TOPIC_KEY_REVOKED
 
 /** Self-service sign-up (signup.c): off unless configured. */
@@ -36,6 +39,7 @@ typedef struct auth_state {
     kc_limits limits;
     int failed_per_minute;
     keycache *cache;
+    acctcache *acct; /* GET /v1/account answers by key (routes.c; off on a shared database) */
     rl_addr_table *fails;
     const aitbc_ledger_v1 *ledger; /* looked up in start; NULL without the chain plugin */
     aitbc_timer *timer;
@@ -67,9 +71,13 @@ int store_owner_keys(auth_state *st, aitbc_txn *txn, const char *owner, unsigned
 int store_count_admins(auth_state *st, int64_t *n);
 /** @brief Write remembered last-use times (one transaction). */
 void store_flush_used(auth_state *st, const kc_used *used, size_t n);
-/** @brief One key as the API shows it ({key_id, role, label, address, created_at, last_used_at,
- *  revoked}); NULL + AITBC_ENOTFOUND in *rc when absent. */
-cJSON *store_key_json(auth_state *st, const char *key_id, int *rc);
+/** @brief The key row's label and times into out (has_row 1). Joins txn. 0, AITBC_ENOTFOUND, or
+ *  an I/O error. */
+int store_key_view(auth_state *st, aitbc_txn *txn, const char *key_id, ac_view *out);
+/** @brief obj.name = the time ms as the API writes it, or null when ms <= 0. */
+void auth_add_time(cJSON *obj, const char *name, int64_t ms);
+/** @brief A key's last use: the later of the stored time and the one in memory. */
+int64_t auth_last_used(auth_state *st, const char *key_id, int64_t stored_ms);
 /** @brief A page of keys, newest first, after (created_ms, key_id) when after_id is non-NULL.
  *  role (0 = any) and owner (NULL = any) filter. Fetches up to limit+1 rows into *items. */
 int store_list_keys(auth_state *st, unsigned role, const char *owner, int64_t after_ms,

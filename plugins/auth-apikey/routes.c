@@ -154,20 +154,84 @@ static void h_revoke(aitbc_request *req, void *user) {
     api->respond_json(req, 200, o);
 }
 
-/* balances/locked for the assets the ledger knows among those we can name. */
-static void add_balances(auth_state *st, aitbc_txn *txn, cJSON *o, const char *address) {
-    static const char *const assets[] = {"AIT", "BTC"};
-    cJSON *bal = cJSON_AddObjectToObject(o, "balances");
-    cJSON *locked = cJSON_AddObjectToObject(o, "locked");
-    for (size_t i = 0; i < sizeof assets / sizeof assets[0]; i++) {
-        int d = st->ledger->asset_decimals(st->ledger->self, assets[i]);
-        int64_t avail = 0, lk = 0;
-        if (d < 0 ||
-            st->ledger->balance(st->ledger->self, txn, address, assets[i], &avail, &lk) != 0)
-            continue;
-        aitbc_json_add_money(bal, assets[i], avail, d);
-        aitbc_json_add_money(locked, assets[i], lk, d);
+/* The assets GET /v1/account names, when the ledger knows them. */
+static const char *const k_assets[] = {"AIT", "BTC"};
+_Static_assert(sizeof k_assets / sizeof k_assets[0] <= AC_ASSETS_MAX, "raise AC_ASSETS_MAX");
+_Static_assert(AC_LABEL_BYTES > 4 * AUTH_LABEL_MAX, "a label must fit the account cache");
+_Static_assert(AC_KEY_ID_MAX >= KEYFMT_KEY_ID_MAX, "key ids must fit the account cache");
+
+/* Balances of the assets the ledger knows, in t. 0, or the first read error. */
+static int read_balances(auth_state *st, aitbc_txn *t, const char *address, ac_view *v) {
+    v->balances = 1;
+    for (size_t i = 0; i < sizeof k_assets / sizeof k_assets[0]; i++) {
+        int d = st->ledger->asset_decimals(st->ledger->self, k_assets[i]);
+        if (d < 0) continue;
+        ac_balance *b = &v->bal[v->nbal];
+        int rc = st->ledger->balance(st->ledger->self, t, address, k_assets[i], &b->available,
+                                     &b->locked);
+        if (rc != 0) return rc;
+        snprintf(b->asset, sizeof b->asset, "%s", k_assets[i]);
+        b->decimals = d;
+        v->nbal++;
     }
+    return 0;
+}
+
+/* Everything the answer shows beyond the principal, in one read transaction (one snapshot, one
+ * BEGIN/COMMIT for the key row and every balance). 0 or an error. */
+static int read_account(auth_state *st, const aitbc_principal *p, ac_view *v) {
+    const aitbc_host_api *api = st->api;
+    memset(v, 0, sizeof *v);
+    aitbc_txn_use use;
+    aitbc_txn *t = aitbc_txn_join(api, NULL, AITBC_TXN_READ, &use);
+    if (!t) return AITBC_EBUSY;
+    int rc = store_key_view(st, t, p->key_id, v);
+    if (rc == AITBC_ENOTFOUND) {
+        snprintf(v->label, sizeof v->label, "configured admin key"); /* admin_key_hashes */
+        rc = 0;
+    }
+    if (rc == 0 && st->ledger && p->owner_address[0])
+        rc = read_balances(st, t, p->owner_address, v);
+    return aitbc_txn_leave(api, &use, rc, 0);
+}
+
+static cJSON *account_json(auth_state *st, const aitbc_principal *p, const ac_view *v) {
+    cJSON *o = cJSON_CreateObject();
+    aitbc_json_add_str(o, "address", p->owner_address[0] ? p->owner_address : NULL);
+    aitbc_json_add_str(o, "role", keyfmt_role_name(p->role));
+    aitbc_json_add_str(o, "key_id", p->key_id);
+    aitbc_json_add_str(o, "label", v->label);
+    if (v->has_row) {
+        auth_add_time(o, "created_at", v->created_ms);
+        auth_add_time(o, "last_used_at", auth_last_used(st, p->key_id, v->used_ms));
+    }
+    if (v->balances) {
+        cJSON *bal = cJSON_AddObjectToObject(o, "balances");
+        cJSON *locked = cJSON_AddObjectToObject(o, "locked");
+        for (size_t i = 0; i < v->nbal; i++) {
+            aitbc_json_add_money(bal, v->bal[i].asset, v->bal[i].available, v->bal[i].decimals);
+            aitbc_json_add_money(locked, v->bal[i].asset, v->bal[i].locked, v->bal[i].decimals);
+        }
+    }
+    return o;
+}
+
+/* The account cache is used only when its entries can be kept exact: the ledger (if loaded) says
+ * when balances move, and no other host writes the database (on a shared one their transfers
+ * would not move this host's version; checking a shared generation row instead would cost a
+ * round trip per answer and a write on every ledger movement of every host). */
+static int account_cacheable(auth_state *st) {
+    return (!st->ledger || aitbc_ledger_has_version(st->ledger)) && !aitbc_store_shared(st->api);
+}
+
+/* The version entries are valid for (key rows never change what the answer shows; without the
+ * ledger nothing else is shown) and whether a read begun now sees every write made so far. */
+static uint64_t account_version(auth_state *st, int *settled) {
+    if (!st->ledger) {
+        if (settled) *settled = 1;
+        return 0;
+    }
+    return st->ledger->version(st->ledger->self, settled);
 }
 
 static void h_account(aitbc_request *req, void *user) {
@@ -178,33 +242,24 @@ static void h_account(aitbc_request *req, void *user) {
         api->respond_error(req, 401, "unauthenticated", NULL, "an API key is required");
         return;
     }
-    /* One snapshot for the key row and every balance: one BEGIN/COMMIT instead of one per read
-     * (store_key_json's own begin nests into it). NULL (busy): each read opens its own. */
-    aitbc_txn *txn = api->txn_begin(AITBC_TXN_READ);
-    int rc = 0;
-    cJSON *info = store_key_json(st, p->key_id, &rc);
-    cJSON *o = cJSON_CreateObject();
-    aitbc_json_add_str(o, "address", p->owner_address[0] ? p->owner_address : NULL);
-    aitbc_json_add_str(o, "role", keyfmt_role_name(p->role));
-    aitbc_json_add_str(o, "key_id", p->key_id);
-    if (info) {
-        static const char *const moved[] = {"label", "created_at", "last_used_at"};
-        for (size_t i = 0; i < sizeof moved / sizeof moved[0]; i++) {
-            cJSON *f = cJSON_DetachItemFromObjectCaseSensitive(info, moved[i]);
-            if (f) cJSON_AddItemToObject(o, moved[i], f);
-        }
-        cJSON_Delete(info);
-    } else if (rc == AITBC_ENOTFOUND) {
-        aitbc_json_add_str(o, "label", "configured admin key"); /* admin_key_hashes: no row */
-    } else {
-        if (txn) api->txn_commit(txn);
-        cJSON_Delete(o);
+    ac_view v;
+    int cacheable = account_cacheable(st), settled = 0;
+    /* The version is taken before the read transaction begins (see ledger@1 version): stored only
+     * if every balance write had ended by then and none began while reading. */
+    uint64_t version = cacheable ? account_version(st, &settled) : 0;
+    if (cacheable && ac_get(st->acct, p->key_id, version, &v)) {
+        api->respond_json(req, 200, account_json(st, p, &v));
+        return;
+    }
+    int rc = read_account(st, p, &v);
+    if (rc != 0) {
+        api->log(st->ctx, AITBC_LOG_ERROR, "account read failed (%d)", rc);
         api->respond_error(req, 500, "internal", NULL, "the account could not be read");
         return;
     }
-    if (st->ledger && p->owner_address[0]) add_balances(st, txn, o, p->owner_address);
-    if (txn) api->txn_commit(txn);
-    api->respond_json(req, 200, o);
+    if (cacheable && settled && account_version(st, NULL) == version)
+        ac_put(st->acct, p->key_id, version, &v);
+    api->respond_json(req, 200, account_json(st, p, &v));
 }
 
 int routes_register(auth_state *st) {

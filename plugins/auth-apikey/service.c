@@ -166,6 +166,7 @@ int service_revoke_key(void *self, aitbc_txn *txn, const char *key_id) {
      * later rolls back the tombstone still denies the key until the cache forgets it (fail closed).
      */
     kc_revoke(st->cache, key_id, st->api->now_ms());
+    ac_forget(st->acct, key_id);
     publish_revoked(st, key_id, owner);
     return 0;
 }
@@ -187,6 +188,7 @@ int service_revoke_owner(void *self, aitbc_txn *txn, const char *owner_address, 
     if (rc == 0) {
         for (size_t i = 0; i < n; i++) {
             kc_revoke(st->cache, ids[i], api->now_ms());
+            ac_forget(st->acct, ids[i]);
             publish_revoked(st, ids[i], owner_address);
         }
     }

@@ -1,5 +1,6 @@
 /* The auth_keys table: one row per key with its hash (never the secret), role, owner, label,
  * times and revocation. Every function takes the caller's transaction or opens a short one. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -208,7 +209,7 @@ void store_flush_used(auth_state *st, const kc_used *used, size_t n) {
     if (rc != 0) api->log(st->ctx, AITBC_LOG_WARN, "could not record last use of %zu keys", n);
 }
 
-static void add_time(cJSON *obj, const char *name, int64_t ms) {
+void auth_add_time(cJSON *obj, const char *name, int64_t ms) {
     if (ms <= 0) {
         cJSON_AddNullToObject(obj, name);
         return;
@@ -216,6 +217,12 @@ static void add_time(cJSON *obj, const char *name, int64_t ms) {
     char buf[AITBC_TIME_MAX];
     aitbc_time_format(ms, buf);
     cJSON_AddStringToObject(obj, name, buf);
+}
+
+int64_t auth_last_used(auth_state *st, const char *key_id, int64_t stored_ms) {
+    /* The database lags by up to a flush interval; memory knows the latest use. */
+    int64_t mem = kc_last_used(st->cache, key_id);
+    return mem > stored_ms ? mem : stored_ms;
 }
 
 /* Columns: key_id, role, label, owner_address, created_at, last_used_at, revoked_at. */
@@ -228,39 +235,39 @@ static cJSON *row_json(auth_state *st, aitbc_stmt *s) {
     aitbc_json_add_str(o, "role", api->col_text(s, 1));
     aitbc_json_add_str(o, "label", api->col_text(s, 2));
     aitbc_json_add_str(o, "address", api->col_text(s, 3));
-    add_time(o, "created_at", api->col_int64(s, 4));
-    /* The database lags by up to a flush interval; memory knows the latest use. */
+    auth_add_time(o, "created_at", api->col_int64(s, 4));
     int64_t used = api->col_is_null(s, 5) ? 0 : api->col_int64(s, 5);
-    int64_t mem = key_id ? kc_last_used(st->cache, key_id) : 0;
-    add_time(o, "last_used_at", mem > used ? mem : used);
+    auth_add_time(o, "last_used_at", key_id ? auth_last_used(st, key_id, used) : used);
     int revoked = !api->col_is_null(s, 6);
     cJSON_AddBoolToObject(o, "revoked", revoked);
-    if (revoked) add_time(o, "revoked_at", api->col_int64(s, 6));
+    if (revoked) auth_add_time(o, "revoked_at", api->col_int64(s, 6));
     return o;
 }
 
-cJSON *store_key_json(auth_state *st, const char *key_id, int *rc) {
+int store_key_view(auth_state *st, aitbc_txn *txn, const char *key_id, ac_view *out) {
     const aitbc_host_api *api = st->api;
-    cJSON *out = NULL;
-    *rc = AITBC_EIO;
-    aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
-    if (!t) return NULL;
-    aitbc_stmt *s =
-        api->stmt(t, "SELECT key_id, role, label, owner_address, created_at, last_used_at,"
-                     " revoked_at FROM auth_keys WHERE key_id = ?");
+    aitbc_txn_use use;
+    aitbc_txn *t = aitbc_txn_join(api, txn, AITBC_TXN_READ, &use);
+    if (!t) return AITBC_EIO;
+    int rc = AITBC_EIO;
+    aitbc_stmt *s = api->stmt(t, "SELECT label, created_at, last_used_at FROM auth_keys"
+                                 " WHERE key_id = ?");
     if (s) {
         api->bind_text(s, 1, key_id);
         int r = api->step(s);
         if (r == AITBC_ROW) {
-            out = row_json(st, s);
-            *rc = out ? 0 : AITBC_ENOMEM;
+            const char *label = api->col_text(s, 0);
+            snprintf(out->label, sizeof out->label, "%s", label ? label : "");
+            out->created_ms = api->col_int64(s, 1);
+            out->used_ms = api->col_is_null(s, 2) ? 0 : api->col_int64(s, 2);
+            out->has_row = 1;
+            rc = 0;
         } else if (r == AITBC_DONE) {
-            *rc = AITBC_ENOTFOUND;
+            rc = AITBC_ENOTFOUND;
         }
         api->stmt_done(s);
     }
-    api->txn_commit(t);
-    return out;
+    return aitbc_txn_leave(api, &use, rc, 0);
 }
 
 int store_list_keys(auth_state *st, unsigned role, const char *owner, int64_t after_ms,

@@ -47,6 +47,10 @@ typedef struct chain_state {
     aitbc_timer *timer;
     pthread_mutex_t seal_mu; /* one seal at a time (timer vs. tests/bench calling it) */
     atomic_int seal_queued;  /* the timer's seal waits for the writer: do not queue another */
+    /* The balances' version (ledger@1 version, ledger.c): moves before every balance write. */
+    atomic_uint_fast64_t bal_version;
+    /* host write_turns() count at which the last balance write's transaction has ended. */
+    atomic_uint_fast64_t bal_settles_at;
 } chain_state;
 
 /* metrics.c: fills cs->metrics, the "metrics:chain@1" table */

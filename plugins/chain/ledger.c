@@ -34,9 +34,21 @@ static int read_balance(chain_state *cs, aitbc_txn *t, const char *address, cons
     return rc < 0 ? rc : 0;
 }
 
+/* A balance is about to be written (it may yet roll back, alone or with its whole batch): note
+ * when its transaction will have ended, then move the version. That order matters to version(): a
+ * reader that sees the new version also sees the new settle point. Writers take turns, so only one
+ * thread stores here at a time. Without the host's write_turns nothing ever settles (no cache). */
+static void balance_write_begins(chain_state *cs) {
+    const aitbc_host_api *api = cs->api;
+    uint64_t at = AITBC_HOST_HAS(api, write_turns) ? api->write_turns() + 1 : UINT64_MAX;
+    atomic_store(&cs->bal_settles_at, at);
+    atomic_fetch_add(&cs->bal_version, 1);
+}
+
 static int write_balance(chain_state *cs, aitbc_txn *t, const char *address, const char *asset,
                          const chain_bal *b) {
     const aitbc_host_api *api = cs->api;
+    balance_write_begins(cs);
     aitbc_stmt *s = api->stmt(t, "INSERT INTO chain_balances(address, asset, available, locked) "
                                  "VALUES(?1, ?2, ?3, ?4) ON CONFLICT(address, asset) DO UPDATE "
                                  "SET available = excluded.available, locked = excluded.locked");
@@ -322,6 +334,18 @@ static int l_balance(void *self, aitbc_txn *txn, const char *address, const char
     return rc;
 }
 
+/* Read the version first, then the settle point: see balance_write_begins. */
+static uint64_t l_version(void *self, int *settled) {
+    chain_state *cs = self;
+    uint64_t v = atomic_load(&cs->bal_version);
+    if (settled) {
+        uint64_t at = atomic_load(&cs->bal_settles_at);
+        const aitbc_host_api *api = cs->api;
+        *settled = AITBC_HOST_HAS(api, write_turns) && api->write_turns() >= at;
+    }
+    return v;
+}
+
 static int l_chain_info(void *self, int64_t *height, int64_t *tx_count) {
     chain_state *cs = self;
     const aitbc_host_api *api = cs->api;
@@ -357,4 +381,5 @@ void chain_ledger_init(chain_state *cs) {
     l->settle = l_settle;
     l->chain_info = l_chain_info;
     l->for_module = chain_ledger_for_module;
+    l->version = l_version;
 }

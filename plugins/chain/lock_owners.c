@@ -125,6 +125,9 @@ static int v_transfer(void *self, aitbc_txn *txn, const char *type, const char *
 static int v_chain_info(void *self, int64_t *height, int64_t *tx_count) {
     return cs_of(self)->ledger.chain_info(cs_of(self), height, tx_count);
 }
+static uint64_t v_version(void *self, int *settled) {
+    return cs_of(self)->ledger.version(cs_of(self), settled);
+}
 
 const aitbc_ledger_v1 *chain_ledger_for_module(void *self, const char *module) {
     chain_state *cs = self;
@@ -150,6 +153,7 @@ const aitbc_ledger_v1 *chain_ledger_for_module(void *self, const char *module) {
         l->unlock = v_unlock;
         l->settle = v_settle;
         l->chain_info = v_chain_info;
+        l->version = v_version;
         l->for_module = NULL; /* a view is already someone's */
         cs->views[cs->nviews++] = found;
     }

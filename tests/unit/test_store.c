@@ -1,7 +1,9 @@
 /* Unit tests of the SQLite storage driver (store_sqlite.c, store_stmt.c, store_migrate.c) on a
  * real database file in a temp dir: migrations (once, skipped, failing step), nested transactions
  * (inner commit + outer rollback, inner rollback poisoning the outer commit, WRITE inside READ),
- * constraint mapping, concurrent writers, the statement cache and the same SQL in use twice. */
+ * constraint mapping, concurrent writers, the statement cache and the same SQL in use twice; the
+ * request read scope: one snapshot for all its reads, lazy, left by a write, a failed read level
+ * ending the snapshot, and write_turns counting ended write transactions. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -334,6 +336,108 @@ static void test_txn_is_per_thread(void **state) {
     assert_int_equal(store_txn_commit(g_other_txn), 0);
 }
 
+/* Rows, read as a request's handler reads: in a READ transaction of its own begin/commit. */
+static int64_t scope_rows(void) {
+    aitbc_txn *t = store_txn_begin(AITBC_TXN_READ);
+    assert_non_null(t);
+    aitbc_stmt *s = store_stmt(t, "SELECT COUNT(*) FROM t_items");
+    assert_non_null(s);
+    assert_int_equal(store_step(s), AITBC_ROW);
+    int64_t n = store_col_int64(s, 0);
+    store_stmt_done(s);
+    assert_int_equal(store_txn_commit(t), 0);
+    return n;
+}
+
+static int scope_insert(const char *name) {
+    aitbc_txn *t = store_txn_begin(AITBC_TXN_WRITE);
+    if (!t) return AITBC_EBUSY;
+    aitbc_stmt *s = store_stmt(t, "INSERT INTO t_items (name) VALUES (?)");
+    int rc = AITBC_EIO;
+    if (s) {
+        store_bind_text(s, 1, name);
+        rc = store_step(s) == AITBC_DONE ? 0 : AITBC_EIO;
+        store_stmt_done(s);
+    }
+    if (rc != 0) {
+        store_txn_rollback(t);
+        return rc;
+    }
+    return store_txn_commit(t);
+}
+
+static void *insert_main(void *arg) {
+    intptr_t rc = scope_insert(arg);
+    store_thread_done();
+    return (void *)rc;
+}
+
+/* Another request thread writes and commits (its own connection). */
+static void insert_elsewhere(const char *name) {
+    pthread_t th;
+    void *rc = NULL;
+    assert_int_equal(pthread_create(&th, NULL, insert_main, (void *)name), 0);
+    pthread_join(th, &rc);
+    assert_int_equal((intptr_t)rc, 0);
+}
+
+/* ---- the request read scope (store_read_scope_begin/end) ---- */
+
+static void test_scope_one_snapshot(void **state) {
+    (void)state;
+    store_read_scope_begin();
+    int64_t before = scope_rows();
+    insert_elsewhere("a");
+    /* Still the scope's snapshot: the second read nests into the first one's transaction. */
+    assert_int_equal(scope_rows(), before);
+    store_read_scope_end();
+    assert_int_equal(scope_rows(), before + 1);
+}
+
+static void test_scope_lazy_and_ended(void **state) {
+    (void)state;
+    /* Nothing read: nothing open, so this thread may write at once after the scope. */
+    store_read_scope_begin();
+    store_read_scope_end();
+    assert_int_equal(scope_insert("b"), 0);
+    /* After its end the scope holds nothing: the next read sees the latest commit. */
+    store_read_scope_begin();
+    assert_int_equal(scope_rows(), 1);
+    store_read_scope_end();
+    insert_elsewhere("c");
+    assert_int_equal(scope_rows(), 2);
+}
+
+static void test_scope_left_by_write(void **state) {
+    (void)state;
+    store_read_scope_begin();
+    assert_int_equal(scope_rows(), 0);
+    uint64_t turns = store_write_turns();
+    /* A handler that writes after reading: the snapshot ends, the write begins and commits. */
+    assert_int_equal(scope_insert("d"), 0);
+    assert_true(store_write_turns() > turns);
+    assert_int_equal(scope_rows(), 1);
+    insert_elsewhere("e");
+    assert_int_equal(scope_rows(), 2); /* no scope any more: each read sees the latest */
+    store_read_scope_end();
+}
+
+static void test_scope_failed_level(void **state) {
+    (void)state;
+    store_read_scope_begin();
+    assert_int_equal(scope_rows(), 0);
+    aitbc_txn *t = store_txn_begin(AITBC_TXN_READ);
+    assert_non_null(t);
+    store_txn_rollback(t);
+    /* The rollback doomed only that level's snapshot: the next read begins afresh and commits. */
+    insert_elsewhere("f");
+    assert_int_equal(scope_rows(), 1);
+    store_read_scope_end();
+    /* A write on this thread after the scope: nothing was left open. */
+    assert_int_equal(scope_insert("g"), 0);
+    assert_int_equal(scope_rows(), 2);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_migrations, setup, teardown),
@@ -347,6 +451,10 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_stmt_cache_reuse, setup, teardown),
         cmocka_unit_test_setup_teardown(test_same_sql_twice, setup, teardown),
         cmocka_unit_test_setup_teardown(test_txn_is_per_thread, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_scope_one_snapshot, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_scope_lazy_and_ended, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_scope_left_by_write, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_scope_failed_level, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

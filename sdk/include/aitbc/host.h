@@ -207,6 +207,15 @@ struct aitbc_host_api {
      *  only to be published (a write batch holds each until its commit). Use
      *  aitbc_publish_take() below. */
     int (*bus_publish_take)(aitbc_plugin_ctx *ctx, const char *topic, cJSON *data);
+
+    /* ---- storage: state derived from committed data ---- */
+    /** @since 1.3. How many write transactions (a writer batch counts as one) have ended in this
+     *  process, committed or rolled back. Counted after the COMMIT or ROLLBACK and before the
+     *  next write may begin, so a value read while a write transaction is open on this process
+     *  is exceeded exactly once that transaction has ended. For a copy of committed state kept in
+     *  memory: a write made at count n is settled (committed or gone) once write_turns() > n, and
+     *  a read transaction begun after that sees its outcome. Any thread, lock-free. */
+    uint64_t (*write_turns)(void);
 };
 
 /** 1 when this host holds `role` (see `leader`); 1 on a host older than 1.3 (one host). */

@@ -9,6 +9,7 @@
 #ifndef AITBC_LEDGER_H
 #define AITBC_LEDGER_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include "store.h"
 
@@ -72,13 +73,31 @@ typedef struct aitbc_ledger_v1 {
      *  owned by `module` (the plugin's name), so a node can tell whose escrow is left when a
      *  module is switched off (see aitbc_ledger_for). The table lives as long as the ledger. */
     const struct aitbc_ledger_v1 *(*for_module)(void *self, const char *module);
+
+    /* ---- appended (check with aitbc_ledger_has_version) ---- */
+    /** The balances' version: it moves before any balance is written on this host (also when that
+     *  write later rolls back, alone or with the writer's whole batch). *settled (may be NULL)
+     *  gets 1 when every balance write made so far has ended, committed or rolled back, so a read
+     *  transaction begun after this call sees the outcome of each. A copy of balances read in a
+     *  read transaction begun after a call that returned v with *settled 1, and followed by a
+     *  call that still returns v, is exact for as long as version() returns v. Writes by other
+     *  hosts on a shared database (PostgreSQL, aitbc_store_shared) do not move it. Any thread,
+     *  lock-free; never touches the database. */
+    uint64_t (*version)(void *self, int *settled);
 } aitbc_ledger_v1;
+
+/** 1 when l has `version` (a provider older than it does not). */
+static inline int aitbc_ledger_has_version(const aitbc_ledger_v1 *l) {
+    return l && l->size >= offsetof(aitbc_ledger_v1, version) + sizeof l->version && l->version;
+}
 
 /** The ledger view a plugin that locks funds should keep: l->for_module(module) when the
  *  provider has it, else l itself. */
 static inline const aitbc_ledger_v1 *aitbc_ledger_for(const aitbc_ledger_v1 *l,
                                                       const char *module) {
-    if (!l || l->size < sizeof *l || !l->for_module) return l;
+    if (!l || l->size < offsetof(aitbc_ledger_v1, for_module) + sizeof l->for_module ||
+        !l->for_module)
+        return l;
     const aitbc_ledger_v1 *v = l->for_module(l->self, module);
     return v ? v : l;
 }
