@@ -127,6 +127,15 @@ static void *lat_miner(void *p) {
     return NULL;
 }
 
+/* Until the host holds a parked long-poll (its gauge, from a scrape), at most ~1 s. The miner's
+ * next poll first records its heartbeat on the writer: a submit sent before it parked would
+ * measure that write's batch and the poll's own dispatch, not a wake of a parked poll. */
+static void wait_parked(void) {
+    struct timespec nap = {0, 200000};
+    for (int i = 0; i < 5000 && !(jt_metric(H, "aitbc_http_parked_requests") >= 1); i++)
+        nanosleep(&nap, NULL);
+}
+
 static int cmp64(const void *x, const void *y) {
     int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
     return a < b ? -1 : a > b;
@@ -146,8 +155,9 @@ static void latency(int samples, double *p50, double *p99) {
         struct timespec nap = {0, 50000};
         while (__atomic_load_n(&a.got, __ATOMIC_SEQ_CST) < i)
             nanosleep(&nap, NULL);
-        struct timespec pause = {0, 2000000}; /* let the poll park (not part of the measure) */
-        nanosleep(&pause, NULL);
+        wait_parked(); /* not part of the measure, nor is a quiet millisecond after the scrape */
+        struct timespec quiet = {0, 1000000};
+        nanosleep(&quiet, NULL);
         sent[i] = now_us();
         if (jt_submit(H, &C, "{\"payload\":{\"type\":\"lat\"},\"max_price\":\"0.01\"}", id) !=
             201) {
