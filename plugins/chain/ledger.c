@@ -16,21 +16,31 @@ static int account_exists_in(chain_state *cs, aitbc_txn *t, const char *address)
     return rc == AITBC_ROW ? 1 : rc == AITBC_DONE ? 0 : rc;
 }
 
-static int read_balance(chain_state *cs, aitbc_txn *t, const char *address, const char *asset,
-                        chain_bal *out) {
+/* One row of sql (?1 address, ?2 asset; columns available, locked, NULL when there is no
+ * balance row): the step's AITBC_ROW/AITBC_DONE or an error, *out (zero without a row) and
+ * *stored (whether a balance row exists). */
+static int balance_row(chain_state *cs, aitbc_txn *t, const char *sql, const char *address,
+                       const char *asset, chain_bal *out, int *stored) {
     const aitbc_host_api *api = cs->api;
-    aitbc_stmt *s = api->stmt(t, "SELECT available, locked FROM chain_balances "
-                                 "WHERE address = ?1 AND asset = ?2");
+    aitbc_stmt *s = api->stmt(t, sql);
     if (!s) return AITBC_EIO;
     api->bind_text(s, 1, address);
     api->bind_text(s, 2, asset);
     int rc = api->step(s);
-    out->available = out->locked = 0;
-    if (rc == AITBC_ROW) {
-        out->available = api->col_int64(s, 0);
-        out->locked = api->col_int64(s, 1);
-    }
+    *stored = rc == AITBC_ROW && !api->col_is_null(s, 0);
+    out->available = *stored ? api->col_int64(s, 0) : 0;
+    out->locked = *stored ? api->col_int64(s, 1) : 0;
     api->stmt_done(s);
+    return rc;
+}
+
+static int read_balance(chain_state *cs, aitbc_txn *t, const char *address, const char *asset,
+                        chain_bal *out) {
+    int stored;
+    int rc = balance_row(cs, t,
+                         "SELECT available, locked FROM chain_balances "
+                         "WHERE address = ?1 AND asset = ?2",
+                         address, asset, out, &stored);
     return rc < 0 ? rc : 0;
 }
 
@@ -39,21 +49,11 @@ static int read_balance(chain_state *cs, aitbc_txn *t, const char *address, cons
  * row exists), AITBC_ENOTFOUND, or an error. */
 static int read_party(chain_state *cs, aitbc_txn *t, const char *address, const char *asset,
                       chain_bal *out, int *stored) {
-    const aitbc_host_api *api = cs->api;
-    aitbc_stmt *s = api->stmt(t, "SELECT b.available, b.locked FROM chain_accounts a "
-                                 "LEFT JOIN chain_balances b ON b.address = a.address "
-                                 "AND b.asset = ?2 WHERE a.address = ?1");
-    if (!s) return AITBC_EIO;
-    api->bind_text(s, 1, address);
-    api->bind_text(s, 2, asset);
-    int rc = api->step(s);
-    out->available = out->locked = 0;
-    *stored = rc == AITBC_ROW && !api->col_is_null(s, 0);
-    if (*stored) {
-        out->available = api->col_int64(s, 0);
-        out->locked = api->col_int64(s, 1);
-    }
-    api->stmt_done(s);
+    int rc = balance_row(cs, t,
+                         "SELECT b.available, b.locked FROM chain_accounts a "
+                         "LEFT JOIN chain_balances b ON b.address = a.address "
+                         "AND b.asset = ?2 WHERE a.address = ?1",
+                         address, asset, out, stored);
     return rc == AITBC_ROW ? 0 : rc == AITBC_DONE ? AITBC_ENOTFOUND : rc < 0 ? rc : AITBC_EIO;
 }
 
