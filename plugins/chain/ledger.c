@@ -1,6 +1,7 @@
 /* The ledger@1 service: accounts, balances, and every movement of funds as a transaction row.
  * Checks (idempotency, accounts, funds, overflow) all happen before the first write, so a refused
- * call leaves the caller's transaction untouched and usable. Every call joins or owns its
+ * call leaves the caller's transaction untouched and usable (the idempotency check is the refused
+ * insert of the transaction row itself: see move_in). Every call joins or owns its
  * transaction through aitbc_txn_join/leave (aitbc/txn.h). */
 #include <stdio.h>
 #include <string.h>
@@ -180,34 +181,50 @@ static int check_args(chain_state *cs, const char *op, const char *type, const c
     return 0;
 }
 
-/* One movement inside t. *dirty is set once anything was written. */
-static int move_in(chain_state *cs, aitbc_txn *t, chain_tx *tx, char hash[CHAIN_HASH_HEX],
-                   int *dirty) {
-    int rc = find_ref(cs, t, tx->type, tx->ref, hash);
-    if (rc != 0) return rc > 0 ? AITBC_EEXIST : rc;
+/* The checks of a movement that read the database (accounts, funds, supply): 0 with the new
+ * balances, or the refusal. */
+static int move_check(chain_state *cs, aitbc_txn *t, chain_tx *tx, chain_bal *from,
+                      int *from_stored, chain_bal *to, int *to_stored, int64_t *minted) {
     int is_mint = strcmp(tx->op, CHAIN_OP_MINT) == 0;
     int self = !tx->to[0] || strcmp(tx->from, tx->to) == 0;
+    int rc;
     /* Every named account is a party whose balance moves: from (all but a mint) and to (unless
      * it is from, or absent as in a lock). */
+    if (!is_mint && (rc = read_party(cs, t, tx->from, tx->asset, from, from_stored)) != 0)
+        return rc;
+    if (!self && (rc = read_party(cs, t, tx->to, tx->asset, to, to_stored)) != 0) return rc;
+    if (is_mint) {
+        /* Total supply bounds every balance, so checking it here rules out overflow anywhere. */
+        if ((rc = read_supply(cs, t, tx->asset, minted)) != 0) return rc;
+        if (aitbc_add_i64(*minted, tx->amount, minted) != 0) return AITBC_EOVERFLOW;
+    }
+    return chain_op_apply(tx->op, tx->amount, is_mint ? NULL : from, self ? from : to);
+}
+
+/* One movement inside t. *dirty is set once anything was written. The transaction row goes in
+ * first and is itself the idempotency check (UNIQUE(type, ref)): a refused insert writes nothing,
+ * so every check still comes before the first write. The existing row is looked up only when
+ * something refused, so that a replay answers EEXIST (and its hash) whatever the balances say
+ * now. */
+static int move_in(chain_state *cs, aitbc_txn *t, chain_tx *tx, char hash[CHAIN_HASH_HEX],
+                   int *dirty) {
     chain_bal from = {0, 0}, to = {0, 0};
     int from_stored = 0, to_stored = 0;
     int64_t minted = 0;
-    if (!is_mint && (rc = read_party(cs, t, tx->from, tx->asset, &from, &from_stored)) != 0)
-        return rc;
-    if (!self && (rc = read_party(cs, t, tx->to, tx->asset, &to, &to_stored)) != 0) return rc;
-    if (is_mint) {
-        /* Total supply bounds every balance, so checking it here rules out overflow anywhere. */
-        if ((rc = read_supply(cs, t, tx->asset, &minted)) != 0) return rc;
-        if (aitbc_add_i64(minted, tx->amount, &minted) != 0) return AITBC_EOVERFLOW;
+    int rc = move_check(cs, t, tx, &from, &from_stored, &to, &to_stored, &minted);
+    if (rc == 0) rc = insert_tx(cs, t, tx, hash);
+    if (rc != 0) {
+        int found = find_ref(cs, t, tx->type, tx->ref, hash);
+        return found > 0 ? AITBC_EEXIST : found < 0 ? found : rc;
     }
-    if ((rc = chain_op_apply(tx->op, tx->amount, is_mint ? NULL : &from, self ? &from : &to)) != 0)
-        return rc;
     *dirty = 1;
+    int is_mint = strcmp(tx->op, CHAIN_OP_MINT) == 0;
+    int self = !tx->to[0] || strcmp(tx->from, tx->to) == 0;
     if (!is_mint && (rc = write_balance(cs, t, tx->from, tx->asset, &from, from_stored)) != 0)
         return rc;
     if (!self && (rc = write_balance(cs, t, tx->to, tx->asset, &to, to_stored)) != 0) return rc;
     if (is_mint && (rc = write_supply(cs, t, tx->asset, minted)) != 0) return rc;
-    return insert_tx(cs, t, tx, hash);
+    return 0;
 }
 
 int chain_move(chain_state *cs, aitbc_txn *txn, const char *op, const char *type, const char *from,
