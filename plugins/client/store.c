@@ -91,9 +91,12 @@ static char *dup_col(client_state *cs, aitbc_stmt *s, int col) {
     return t ? strdup(t) : NULL;
 }
 
+/* Truncates like snprintf, without its format parsing (nine columns per job row read). */
 static void copy_col(client_state *cs, aitbc_stmt *s, int col, char *out, size_t cap) {
     const char *t = cs->api->col_text(s, col);
-    snprintf(out, cap, "%s", t ? t : "");
+    size_t n = t ? strnlen(t, cap - 1) : 0;
+    if (n) memcpy(out, t, n);
+    out[n] = '\0';
 }
 
 static int64_t int_col(client_state *cs, aitbc_stmt *s, int col) {
