@@ -319,7 +319,7 @@ static void test_revoked_key_fails_at_once(void **st) {
     th_resp_free(&r);
 }
 
-/* The body without last_used_at's value (the member's key stays), for comparing two answers. */
+/* The body without the last_used_at member, for comparing two answers. */
 static void without_last_use(const char *body, const char *used, char *out, size_t cap) {
     const char *at = strstr(body, used);
     if (!at) fail_msg("%s not in %s", used, body);
@@ -352,7 +352,7 @@ static void test_cached_text_tracks_last_use(void **st) {
         assert_string_equal(jstr(r.json, "label"), label);
         const char *u = jstr(r.json, "last_used_at");
         assert_non_null(u);
-        snprintf(used[i], sizeof used[i], "\"%s\"", u);
+        snprintf(used[i], sizeof used[i], "\"last_used_at\":\"%s\"", u);
         without_last_use(r.body, used[i], rest[i], sizeof rest[i]);
         th_resp_free(&r);
     }
