@@ -15,7 +15,7 @@
 #define AC_ASSET_BYTES 16  /* an asset symbol, NUL-terminated */
 #define AC_ASSETS_MAX 4    /* balances per account */
 #define AC_STRIPES 16      /* locks; the capacity is spread over them */
-#define AC_TEXT_BYTES 1536 /* the rendered answer (an answer that does not fit is not kept) */
+#define AC_TEXT_BYTES 1024 /* the rendered answer (a longer one is built each time instead) */
 
 typedef struct ac_balance {
     char asset[AC_ASSET_BYTES];
