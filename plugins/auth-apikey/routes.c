@@ -224,7 +224,9 @@ static cJSON *account_json(const aitbc_principal *p, const ac_view *v, int64_t u
  * `"last_used_at":` cannot occur inside the label. */
 static void render_account(const aitbc_principal *p, ac_view *v) {
     v->text_len = v->used_at = 0;
-    char *text = aitbc_json_print(account_json(p, v, 0));
+    cJSON *o = account_json(p, v, 0);
+    char *text = aitbc_json_print(o);
+    cJSON_Delete(o);
     size_t n = text ? strlen(text) : 0;
     if (n && n < sizeof v->text) {
         const char *key = v->has_row ? strstr(text, USED_AT_KEY "null") : NULL;
