@@ -159,11 +159,9 @@ static int decimals_cb(void *user, const char *asset) {
 /* After commit: the block, then each of its transactions, in order. */
 static void publish(chain_state *cs, const chain_block *blk) {
     const aitbc_host_api *api = cs->api;
+    /* Built only to be published: handed over, not copied (one per transaction adds up). */
     cJSON *bj = chain_block_to_json(blk);
-    if (bj) {
-        api->bus_publish(cs->ctx, AITBC_TOPIC_BLOCKS, bj);
-        cJSON_Delete(bj);
-    }
+    if (bj) aitbc_publish_take(api, cs->ctx, AITBC_TOPIC_BLOCKS, bj);
     if (blk->tx_count == 0) return;
     aitbc_txn *t = api->txn_begin(AITBC_TXN_READ);
     if (!t) return;
@@ -174,10 +172,7 @@ static void publish(chain_state *cs, const chain_block *blk) {
         api->bind_int64(s, 2, blk->first_seq + blk->tx_count);
         while (api->step(s) == AITBC_ROW) {
             cJSON *tj = chain_tx_json(api, s, decimals_cb, cs);
-            if (tj) {
-                api->bus_publish(cs->ctx, AITBC_TOPIC_TRANSACTIONS, tj);
-                cJSON_Delete(tj);
-            }
+            if (tj) aitbc_publish_take(api, cs->ctx, AITBC_TOPIC_TRANSACTIONS, tj);
         }
         api->stmt_done(s);
     }

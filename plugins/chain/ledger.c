@@ -1,6 +1,7 @@
 /* The ledger@1 service: accounts, balances, and every movement of funds as a transaction row.
  * Checks (idempotency, accounts, funds, overflow) all happen before the first write, so a refused
- * call leaves the caller's transaction untouched and usable. Every call joins or owns its
+ * call leaves the caller's transaction untouched and usable (the idempotency check is the refused
+ * insert of the transaction row itself: see move_in). Every call joins or owns its
  * transaction through aitbc_txn_join/leave (aitbc/txn.h). */
 #include <stdio.h>
 #include <string.h>
@@ -16,22 +17,45 @@ static int account_exists_in(chain_state *cs, aitbc_txn *t, const char *address)
     return rc == AITBC_ROW ? 1 : rc == AITBC_DONE ? 0 : rc;
 }
 
-static int read_balance(chain_state *cs, aitbc_txn *t, const char *address, const char *asset,
-                        chain_bal *out) {
+/* One row of sql (?1 address, ?2 asset; columns available, locked, NULL when there is no
+ * balance row): the step's AITBC_ROW/AITBC_DONE or an error, *out (zero without a row) and
+ * *stored (whether a balance row exists). */
+static int balance_row(chain_state *cs, aitbc_txn *t, const char *sql, const char *address,
+                       const char *asset, chain_bal *out, int *stored) {
     const aitbc_host_api *api = cs->api;
-    aitbc_stmt *s = api->stmt(t, "SELECT available, locked FROM chain_balances "
-                                 "WHERE address = ?1 AND asset = ?2");
+    aitbc_stmt *s = api->stmt(t, sql);
     if (!s) return AITBC_EIO;
     api->bind_text(s, 1, address);
     api->bind_text(s, 2, asset);
     int rc = api->step(s);
-    out->available = out->locked = 0;
-    if (rc == AITBC_ROW) {
-        out->available = api->col_int64(s, 0);
-        out->locked = api->col_int64(s, 1);
-    }
+    *stored = rc == AITBC_ROW && !api->col_is_null(s, 0);
+    out->available = *stored ? api->col_int64(s, 0) : 0;
+    out->locked = *stored ? api->col_int64(s, 1) : 0;
     api->stmt_done(s);
+    return rc;
+}
+
+static int read_balance(chain_state *cs, aitbc_txn *t, const char *address, const char *asset,
+                        chain_bal *out) {
+    int stored;
+    int rc = balance_row(cs, t,
+                         "SELECT available, locked FROM chain_balances "
+                         "WHERE address = ?1 AND asset = ?2",
+                         address, asset, out, &stored);
     return rc < 0 ? rc : 0;
+}
+
+/* A party of a movement: its account must exist, and its balance is read in the same lookup
+ * (one statement instead of two on every movement). 0 with *out and *stored (whether the balance
+ * row exists), AITBC_ENOTFOUND, or an error. */
+static int read_party(chain_state *cs, aitbc_txn *t, const char *address, const char *asset,
+                      chain_bal *out, int *stored) {
+    int rc = balance_row(cs, t,
+                         "SELECT b.available, b.locked FROM chain_accounts a "
+                         "LEFT JOIN chain_balances b ON b.address = a.address "
+                         "AND b.asset = ?2 WHERE a.address = ?1",
+                         address, asset, out, stored);
+    return rc == AITBC_ROW ? 0 : rc == AITBC_DONE ? AITBC_ENOTFOUND : rc < 0 ? rc : AITBC_EIO;
 }
 
 /* A balance is about to be written (it may yet roll back, alone or with its whole batch): note
@@ -45,13 +69,16 @@ static void balance_write_begins(chain_state *cs) {
     atomic_fetch_add(&cs->bal_version, 1);
 }
 
+/* stored says whether the row exists (read_party): an existing row is updated by its key, one
+ * lookup where an upsert first tries the insert and then updates. */
 static int write_balance(chain_state *cs, aitbc_txn *t, const char *address, const char *asset,
-                         const chain_bal *b) {
+                         const chain_bal *b, int stored) {
     const aitbc_host_api *api = cs->api;
     balance_write_begins(cs);
-    aitbc_stmt *s = api->stmt(t, "INSERT INTO chain_balances(address, asset, available, locked) "
-                                 "VALUES(?1, ?2, ?3, ?4) ON CONFLICT(address, asset) DO UPDATE "
-                                 "SET available = excluded.available, locked = excluded.locked");
+    aitbc_stmt *s = api->stmt(t, stored ? "UPDATE chain_balances SET available = ?3, locked = ?4 "
+                                          "WHERE address = ?1 AND asset = ?2"
+                                        : "INSERT INTO chain_balances(address, asset, "
+                                          "available, locked) VALUES(?1, ?2, ?3, ?4)");
     if (!s) return AITBC_EIO;
     api->bind_text(s, 1, address);
     api->bind_text(s, 2, asset);
@@ -154,34 +181,50 @@ static int check_args(chain_state *cs, const char *op, const char *type, const c
     return 0;
 }
 
-/* One movement inside t. *dirty is set once anything was written. */
-static int move_in(chain_state *cs, aitbc_txn *t, chain_tx *tx, char hash[CHAIN_HASH_HEX],
-                   int *dirty) {
-    int rc = find_ref(cs, t, tx->type, tx->ref, hash);
-    if (rc != 0) return rc > 0 ? AITBC_EEXIST : rc;
+/* The checks of a movement that read the database (accounts, funds, supply): 0 with the new
+ * balances, or the refusal. */
+static int move_check(chain_state *cs, aitbc_txn *t, chain_tx *tx, chain_bal *from,
+                      int *from_stored, chain_bal *to, int *to_stored, int64_t *minted) {
     int is_mint = strcmp(tx->op, CHAIN_OP_MINT) == 0;
     int self = !tx->to[0] || strcmp(tx->from, tx->to) == 0;
-    const char *accts[2] = {tx->from, tx->to};
-    for (int i = 0; i < 2; i++) {
-        if (!accts[i][0]) continue;
-        if ((rc = account_exists_in(cs, t, accts[i])) <= 0) return rc == 0 ? AITBC_ENOTFOUND : rc;
-    }
-    chain_bal from = {0, 0}, to = {0, 0};
-    int64_t minted = 0;
-    if (!is_mint && (rc = read_balance(cs, t, tx->from, tx->asset, &from)) != 0) return rc;
-    if (!self && (rc = read_balance(cs, t, tx->to, tx->asset, &to)) != 0) return rc;
+    int rc;
+    /* Every named account is a party whose balance moves: from (all but a mint) and to (unless
+     * it is from, or absent as in a lock). */
+    if (!is_mint && (rc = read_party(cs, t, tx->from, tx->asset, from, from_stored)) != 0)
+        return rc;
+    if (!self && (rc = read_party(cs, t, tx->to, tx->asset, to, to_stored)) != 0) return rc;
     if (is_mint) {
         /* Total supply bounds every balance, so checking it here rules out overflow anywhere. */
-        if ((rc = read_supply(cs, t, tx->asset, &minted)) != 0) return rc;
-        if (aitbc_add_i64(minted, tx->amount, &minted) != 0) return AITBC_EOVERFLOW;
+        if ((rc = read_supply(cs, t, tx->asset, minted)) != 0) return rc;
+        if (aitbc_add_i64(*minted, tx->amount, minted) != 0) return AITBC_EOVERFLOW;
     }
-    if ((rc = chain_op_apply(tx->op, tx->amount, is_mint ? NULL : &from, self ? &from : &to)) != 0)
-        return rc;
+    return chain_op_apply(tx->op, tx->amount, is_mint ? NULL : from, self ? from : to);
+}
+
+/* One movement inside t. *dirty is set once anything was written. The transaction row goes in
+ * first and is itself the idempotency check (UNIQUE(type, ref)): a refused insert writes nothing,
+ * so every check still comes before the first write. The existing row is looked up only when
+ * something refused, so that a replay answers EEXIST (and its hash) whatever the balances say
+ * now. */
+static int move_in(chain_state *cs, aitbc_txn *t, chain_tx *tx, char hash[CHAIN_HASH_HEX],
+                   int *dirty) {
+    chain_bal from = {0, 0}, to = {0, 0};
+    int from_stored = 0, to_stored = 0;
+    int64_t minted = 0;
+    int rc = move_check(cs, t, tx, &from, &from_stored, &to, &to_stored, &minted);
+    if (rc == 0) rc = insert_tx(cs, t, tx, hash);
+    if (rc != 0) {
+        int found = find_ref(cs, t, tx->type, tx->ref, hash);
+        return found > 0 ? AITBC_EEXIST : found < 0 ? found : rc;
+    }
     *dirty = 1;
-    if (!is_mint && (rc = write_balance(cs, t, tx->from, tx->asset, &from)) != 0) return rc;
-    if (!self && (rc = write_balance(cs, t, tx->to, tx->asset, &to)) != 0) return rc;
+    int is_mint = strcmp(tx->op, CHAIN_OP_MINT) == 0;
+    int self = !tx->to[0] || strcmp(tx->from, tx->to) == 0;
+    if (!is_mint && (rc = write_balance(cs, t, tx->from, tx->asset, &from, from_stored)) != 0)
+        return rc;
+    if (!self && (rc = write_balance(cs, t, tx->to, tx->asset, &to, to_stored)) != 0) return rc;
     if (is_mint && (rc = write_supply(cs, t, tx->asset, minted)) != 0) return rc;
-    return insert_tx(cs, t, tx, hash);
+    return 0;
 }
 
 int chain_move(chain_state *cs, aitbc_txn *txn, const char *op, const char *type, const char *from,
@@ -324,7 +367,7 @@ static int l_balance(void *self, aitbc_txn *txn, const char *address, const char
     aitbc_txn_use use;
     aitbc_txn *t = aitbc_txn_join(cs->api, txn, AITBC_TXN_READ, &use);
     if (!t) return AITBC_EBUSY;
-    chain_bal b;
+    chain_bal b = {0, 0};
     int rc = read_balance(cs, t, address, asset, &b);
     rc = aitbc_txn_leave(cs->api, &use, rc, 0);
     if (rc == 0) {

@@ -120,6 +120,9 @@ const char *cl_trade_reason(client_state *cs, const cl_job *j);
 
 /* transitions.c: each changes j in memory and in the row, moves money, records an event. */
 void cl_events_note(client_state *cs, cl_events *ev, const cl_job *j);
+/** The event of j from o, j's JSON as cl_job_json built it (with or without the payload, which
+ *  events never carry): takes o. */
+void cl_events_take(cl_events *ev, const cl_job *j, cJSON *o);
 void cl_events_flush(client_state *cs, cl_events *ev);
 void cl_events_drop(cl_events *ev);
 int cl_set_state(client_state *cs, aitbc_txn *t, cl_job *j, const char *state, cl_events *ev);

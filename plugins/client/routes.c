@@ -131,7 +131,6 @@ static void h_submit(aitbc_request *req, void *user) {
     if (rc == 0) rc = cl_job_insert(cs, t, &j);
     if (rc == 0) rc = cl_counter_add(cs, t, "QUEUED", 1);
     if (rc == 0) rc = cl_queued_add(cs, t, j.client, 1, j.payload_bytes);
-    if (rc == 0) cl_events_note(cs, &ev, &j);
     if (rc == 0)
         rc = api->txn_commit(t);
     else
@@ -146,8 +145,17 @@ static void h_submit(aitbc_request *req, void *user) {
             aitbc_respond_rc(cs->api, cs->ctx, req, rc, NULL);
         return;
     }
+    /* One tree for the answer and the event: the answer is printed from it, then it loses the
+     * payload and becomes the event (both built after COMMIT, so they say the same). */
+    cJSON *o = cl_job_json(cs, &j, 1);
+    char *text = o ? aitbc_json_print(o) : NULL;
+    cl_events_take(&ev, &j, o);
     cl_events_flush(cs, &ev);
-    api->respond_json(req, 201, cl_job_json(cs, &j, 1));
+    if (text)
+        api->respond_raw(req, 201, "application/json", text, strlen(text));
+    else
+        aitbc_respond_rc(cs->api, cs->ctx, req, AITBC_ENOMEM, NULL);
+    free(text);
     cl_job_free(&j);
 }
 

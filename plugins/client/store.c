@@ -70,6 +70,10 @@ static const aitbc_migration k_migrations[] = {
      * (jobs@1 queued_gen; aitbc/shared.h). Bumped only when the database is shared. */
     {8, "CREATE TABLE client_gen(name TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;"
         "INSERT INTO client_gen(name, n) VALUES('queued', 0);"},
+    /* A job has no miner until it is first assigned, so every submit wrote a (NULL, seq) entry
+     * no query reads: every lookup by miner is miner = ?, which the partial index serves. */
+    {9, "DROP INDEX client_jobs_miner;"
+        "CREATE INDEX client_jobs_miner ON client_jobs(miner, seq) WHERE miner IS NOT NULL;"},
 };
 
 int cl_store_migrate(client_state *cs) {

@@ -12,13 +12,16 @@ int cl_terminal(const char *state) {
 }
 
 void cl_events_note(client_state *cs, cl_events *ev, const cl_job *j) {
-    if (!ev->jobs) ev->jobs = cJSON_CreateArray();
     /* Events carry what changes, not the payload (up to 16 MiB, never changes): it is one GET
      * away, and a copy in every event would pin that much per queued event. */
     cl_job slim = *j;
     slim.payload = NULL;
     /* A QUEUED job's event says why it waits, as GET does (reads join this transaction). */
-    cJSON *o = cl_job_json(cs, &slim, strcmp(j->state, "QUEUED") == 0);
+    cl_events_take(ev, j, cl_job_json(cs, &slim, strcmp(j->state, "QUEUED") == 0));
+}
+
+void cl_events_take(cl_events *ev, const cl_job *j, cJSON *o) {
+    if (!ev->jobs) ev->jobs = cJSON_CreateArray();
     cJSON_DeleteItemFromObjectCaseSensitive(o, "payload");
     if (o) cJSON_AddStringToObject(o, "job_type", j->job_type); /* payload.type, for matching */
     if (ev->jobs && o)
