@@ -17,10 +17,13 @@
 
 #define QUIESCE_WAIT_MS 10000
 #define CONN_TIMEOUT_S 60
-/* MHD clears a connection's whole memory pool for every request, so its size is CPU per request
- * (64 KiB cost 13 % of a small GET). 16 KiB holds our request line and headers (API keys, ids)
- * several times over; bodies stream through it in pieces and never need to fit. */
-#define CONN_POOL_BYTES ((size_t)16 * 1024)
+/* MHD 0.9.75 zeroes a connection's whole memory pool on every keep-alive reset, so its size is
+ * CPU per request (16 KiB was ~25 k of ~66 k instructions of a GET /v1/account under callgrind).
+ * The pool holds the request line, the headers (text and one record each) and the answer's
+ * headers; bodies stream through it in pieces and never need to fit. 12 KiB still takes the
+ * 8 KiB head docs/api.md promises (a 4 KiB query, cookies, a long User-Agent: test_http_edges);
+ * 8 KiB took only ~4 KiB of such a head. */
+#define CONN_POOL_BYTES ((size_t)12 * 1024)
 /* Idempotency-Key answers are kept at least 24 h (API.md); older ones go hourly. */
 #define IDEM_KEEP_MS ((int64_t)48 * 3600 * 1000)
 #define IDEM_PURGE_EVERY_MS ((int64_t)3600 * 1000)

@@ -164,6 +164,8 @@ void ac_put(acctcache *c, const char *key_id, uint64_t version, const ac_view *v
         n->view = *v;
         n->view.label[AC_LABEL_BYTES - 1] = '\0';
         if (n->view.nbal > AC_ASSETS_MAX) n->view.nbal = AC_ASSETS_MAX;
+        if (n->view.text_len >= AC_TEXT_BYTES || n->view.used_at > n->view.text_len)
+            n->view.text_len = n->view.used_at = 0;
     }
     pthread_mutex_unlock(&s->mu);
 }

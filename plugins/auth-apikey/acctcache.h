@@ -15,6 +15,7 @@
 #define AC_ASSET_BYTES 16  /* an asset symbol, NUL-terminated */
 #define AC_ASSETS_MAX 4    /* balances per account */
 #define AC_STRIPES 16      /* locks; the capacity is spread over them */
+#define AC_TEXT_BYTES 1024 /* the rendered answer (a longer one is built each time instead) */
 
 typedef struct ac_balance {
     char asset[AC_ASSET_BYTES];
@@ -31,6 +32,11 @@ typedef struct ac_view {
     int balances;    /**< 1: the answer has balances/locked objects (the ledger is loaded) */
     size_t nbal;
     ac_balance bal[AC_ASSETS_MAX];
+    /** The answer as rendered once, without last_used_at's value (memory knows the latest use,
+     *  so each answer inserts its own at text[used_at]; used_at 0: the answer has no such
+     *  member). text_len 0: not rendered; answers are then built from the fields above. */
+    size_t text_len, used_at;
+    char text[AC_TEXT_BYTES];
 } ac_view;
 
 typedef struct acctcache acctcache;

@@ -195,7 +195,8 @@ static int read_account(auth_state *st, const aitbc_principal *p, ac_view *v) {
     return aitbc_txn_leave(api, &use, rc, 0);
 }
 
-static cJSON *account_json(auth_state *st, const aitbc_principal *p, const ac_view *v) {
+/* used_ms 0 gives "last_used_at":null (render_account's placeholder). */
+static cJSON *account_json(const aitbc_principal *p, const ac_view *v, int64_t used_ms) {
     cJSON *o = cJSON_CreateObject();
     aitbc_json_add_str(o, "address", p->owner_address[0] ? p->owner_address : NULL);
     aitbc_json_add_str(o, "role", keyfmt_role_name(p->role));
@@ -203,7 +204,7 @@ static cJSON *account_json(auth_state *st, const aitbc_principal *p, const ac_vi
     aitbc_json_add_str(o, "label", v->label);
     if (v->has_row) {
         auth_add_time(o, "created_at", v->created_ms);
-        auth_add_time(o, "last_used_at", auth_last_used(st, p->key_id, v->used_ms));
+        auth_add_time(o, "last_used_at", used_ms);
     }
     if (v->balances) {
         cJSON *bal = cJSON_AddObjectToObject(o, "balances");
@@ -214,6 +215,62 @@ static cJSON *account_json(auth_state *st, const aitbc_principal *p, const ac_vi
         }
     }
     return o;
+}
+
+#define USED_AT_KEY "\"last_used_at\":"
+
+/* Render v's answer once into v->text, without last_used_at's value (text_len stays 0 when it
+ * does not fit). The key is found by its text: a quote inside a string value is escaped, so
+ * `"last_used_at":` cannot occur inside the label. */
+static void render_account(const aitbc_principal *p, ac_view *v) {
+    v->text_len = v->used_at = 0;
+    cJSON *o = account_json(p, v, 0);
+    char *text = aitbc_json_print(o);
+    cJSON_Delete(o);
+    size_t n = text ? strlen(text) : 0;
+    if (n && n < sizeof v->text) {
+        const char *key = v->has_row ? strstr(text, USED_AT_KEY "null") : NULL;
+        if (key) {
+            size_t at = (size_t)(key - text) + strlen(USED_AT_KEY), rest = n - at - 4;
+            memcpy(v->text, text, at);
+            memcpy(v->text + at, text + at + 4, rest);
+            v->used_at = at;
+            v->text_len = at + rest;
+        } else if (!v->has_row) {
+            memcpy(v->text, text, n);
+            v->text_len = n;
+        }
+    }
+    free(text);
+}
+
+/* The answer for v: its rendered text with this moment's last use spliced in (no JSON tree
+ * built, printed or freed per request), or built from its fields when it has no text. */
+static void answer_account(auth_state *st, aitbc_request *req, const aitbc_principal *p,
+                           const ac_view *v) {
+    const aitbc_host_api *api = st->api;
+    int64_t used = v->has_row ? auth_last_used(st, p->key_id, v->used_ms) : 0;
+    if (!v->text_len) {
+        api->respond_json(req, 200, account_json(p, v, used));
+        return;
+    }
+    char out[AC_TEXT_BYTES + AITBC_TIME_MAX + 2];
+    size_t head = v->used_at ? v->used_at : v->text_len, n = head;
+    memcpy(out, v->text, head);
+    if (v->used_at) {
+        if (used > 0) {
+            out[n++] = '"';
+            aitbc_time_format(used, out + n);
+            n += strlen(out + n);
+            out[n++] = '"';
+        } else {
+            memcpy(out + n, "null", 4);
+            n += 4;
+        }
+        memcpy(out + n, v->text + head, v->text_len - head);
+        n += v->text_len - head;
+    }
+    api->respond_raw(req, 200, "application/json", out, n);
 }
 
 /* The account cache is used only when its entries can be kept exact: the ledger (if loaded) says
@@ -248,7 +305,7 @@ static void h_account(aitbc_request *req, void *user) {
      * if every balance write had ended by then and none began while reading. */
     uint64_t version = cacheable ? account_version(st, &settled) : 0;
     if (cacheable && ac_get(st->acct, p->key_id, version, &v)) {
-        api->respond_json(req, 200, account_json(st, p, &v));
+        answer_account(st, req, p, &v);
         return;
     }
     int rc = read_account(st, p, &v);
@@ -257,9 +314,10 @@ static void h_account(aitbc_request *req, void *user) {
         api->respond_error(req, 500, "internal", NULL, "the account could not be read");
         return;
     }
+    render_account(p, &v);
     if (cacheable && settled && account_version(st, NULL) == version)
         ac_put(st->acct, p->key_id, version, &v);
-    api->respond_json(req, 200, account_json(st, p, &v));
+    answer_account(st, req, p, &v);
 }
 
 int routes_register(auth_state *st) {

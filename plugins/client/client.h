@@ -86,6 +86,9 @@ int cl_job_insert(client_state *cs, aitbc_txn *t, const cl_job *j);
 int cl_job_save(client_state *cs, aitbc_txn *t, const cl_job *j);
 /** Job as API.md shows it; pending_reason asked of miners@1 when with_reason. */
 cJSON *cl_job_json(client_state *cs, const cl_job *j, int with_reason);
+/** The same Job (with pending_reason) for an HTTP answer: its stored JSON texts are raw items,
+ *  not trees, so only aitbc_json_print can write it (never canonicalise or inspect it). */
+cJSON *cl_job_answer(client_state *cs, const cl_job *j);
 /** AssignedJob for a miner (fetches the payload inside t first). NULL on error. */
 cJSON *cl_assigned_json(client_state *cs, aitbc_txn *t, cl_job *j);
 int cl_counter_add(client_state *cs, aitbc_txn *t, const char *name, int64_t delta);

@@ -95,9 +95,12 @@ static char *dup_col(client_state *cs, aitbc_stmt *s, int col) {
     return t ? strdup(t) : NULL;
 }
 
+/* Truncates like snprintf, without its format parsing (nine columns per job row read). */
 static void copy_col(client_state *cs, aitbc_stmt *s, int col, char *out, size_t cap) {
     const char *t = cs->api->col_text(s, col);
-    snprintf(out, cap, "%s", t ? t : "");
+    size_t n = t ? strnlen(t, cap - 1) : 0;
+    if (n) memcpy(out, t, n);
+    out[n] = '\0';
 }
 
 static int64_t int_col(client_state *cs, aitbc_stmt *s, int col) {
@@ -268,19 +271,22 @@ static void add_money_opt(cJSON *o, const char *key, int64_t v) {
         aitbc_json_add_money(o, key, v, JC_AIT_DECIMALS);
 }
 
-static void add_json_text(cJSON *o, const char *key, const char *text, int empty_object) {
-    cJSON *v = text ? cJSON_Parse(text) : NULL;
+/* raw: the stored text goes out as it is instead of parsed into a tree and printed again. The
+ * same bytes either way: every column read here holds aitbc_json_canonical or aitbc_json_print
+ * output, which that printer reproduces exactly from its own parse. */
+static void add_json_text(cJSON *o, const char *key, const char *text, int empty_object, int raw) {
+    cJSON *v = !text ? NULL : raw && text[0] ? cJSON_CreateRaw(text) : cJSON_Parse(text);
     if (!v) v = empty_object ? cJSON_CreateObject() : cJSON_CreateNull();
     cJSON_AddItemToObject(o, key, v);
 }
 
-cJSON *cl_job_json(client_state *cs, const cl_job *j, int with_reason) {
+static cJSON *job_json(client_state *cs, const cl_job *j, int with_reason, int raw) {
     cJSON *o = cJSON_CreateObject();
     if (!o) return NULL;
     cJSON_AddStringToObject(o, "job_id", j->job_id);
     cJSON_AddStringToObject(o, "state", j->state);
-    add_json_text(o, "payload", j->payload, 1);
-    add_json_text(o, "constraints", j->constraints, 1);
+    add_json_text(o, "payload", j->payload, 1, raw);
+    add_json_text(o, "constraints", j->constraints, 1, raw);
     cJSON_AddStringToObject(o, "client", j->client);
     aitbc_json_add_str(o, "assigned_miner", j->miner[0] ? j->miner : NULL);
     cJSON_AddNumberToObject(o, "attempt", (double)j->attempt);
@@ -307,8 +313,8 @@ cJSON *cl_job_json(client_state *cs, const cl_job *j, int with_reason) {
     add_time(o, "assigned_at", j->assigned_ms);
     add_time(o, "completed_at", j->completed_ms);
     add_time(o, "expires_at", j->expires_ms);
-    add_json_text(o, "result", j->result, 0);
-    add_json_text(o, "error", j->error, 0);
+    add_json_text(o, "result", j->result, 0, raw);
+    add_json_text(o, "error", j->error, 0, raw);
     if (strcmp(j->state, "COMPLETED") == 0)
         cJSON_AddNumberToObject(o, "progress", 1);
     else if (j->progress_ppm >= 0)
@@ -318,14 +324,22 @@ cJSON *cl_job_json(client_state *cs, const cl_job *j, int with_reason) {
     return o;
 }
 
+cJSON *cl_job_json(client_state *cs, const cl_job *j, int with_reason) {
+    return job_json(cs, j, with_reason, 0);
+}
+
+cJSON *cl_job_answer(client_state *cs, const cl_job *j) {
+    return job_json(cs, j, 1, 1);
+}
+
 cJSON *cl_assigned_json(client_state *cs, aitbc_txn *t, cl_job *j) {
     if (cl_job_payload(cs, t, j) != 0) return NULL;
     cJSON *o = cJSON_CreateObject();
     if (!o) return NULL;
     cJSON_AddStringToObject(o, "job_id", j->job_id);
     cJSON_AddNumberToObject(o, "attempt", (double)j->attempt);
-    add_json_text(o, "payload", j->payload, 1);
-    add_json_text(o, "constraints", j->constraints, 1);
+    add_json_text(o, "payload", j->payload, 1, 0);
+    add_json_text(o, "constraints", j->constraints, 1, 0);
     add_time(o, "lease_expires_at", j->lease_ms);
     add_money_opt(o, "unit_price", j->unit_price);
     add_money_opt(o, "max_price", j->max_price);

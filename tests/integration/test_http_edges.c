@@ -190,6 +190,41 @@ static void too_large_without_expect_is_readable(void **state) {
     assert_raw_error(buf, 413, "payload_too_large", NULL);
 }
 
+/* The head a user of the API may send (docs/api.md promises 8 KiB of request line and headers
+ * together): a 4 KiB query, a long User-Agent, cookies, an Idempotency-Key, the usual Accept
+ * lines, padded to exactly 8 192 bytes. It reaches the route, keep-alive and all. */
+static void head_of_8_kib_is_served(void **state) {
+    (void)state;
+    char headers[4096], cookies[2048] = "", ua[600] = "";
+    for (int i = 0; i < 24; i++)
+        snprintf(cookies + strlen(cookies), sizeof cookies - strlen(cookies), "%sc%d=%060d",
+                 i ? "; " : "", i, i);
+    for (int i = 0; i < 40; i++)
+        snprintf(ua + strlen(ua), sizeof ua - strlen(ua), "Mozilla/5.0 ");
+    snprintf(headers, sizeof headers,
+             "Host: 127.0.0.1\r\nX-Api-Key: key-client\r\nUser-Agent: %s\r\nCookie: %s\r\n"
+             "Idempotency-Key: %064d\r\nAccept: application/json\r\n"
+             "Accept-Encoding: gzip, deflate, br\r\nAccept-Language: en-US,en;q=0.9\r\n\r\n",
+             ua, cookies, 7);
+    static const char line[] = "GET /v1/hello?pad= HTTP/1.1\r\n";
+    size_t pad = 8192 - strlen(headers) - (sizeof line - 1);
+    assert_true(pad >= 4096);
+    char *req = malloc(8193);
+    assert_non_null(req);
+    snprintf(req, 8193, "GET /v1/hello?pad=%0*d HTTP/1.1\r\n%s", (int)pad, 0, headers);
+    assert_int_equal(strlen(req), 8192);
+    char buf[4096];
+    int fd = th_tcp(th_http_port(H));
+    assert_true(fd >= 0);
+    for (int i = 0; i < 2; i++) { /* twice: the pool is reset between requests */
+        assert_int_equal(th_send_all(fd, req, 8192), 0);
+        assert_true(th_raw_read(fd, buf, sizeof buf, 5000, TH_HTTP_RESPONSE) > 0);
+        if (strncmp(buf, "HTTP/1.1 200 ", 13) != 0) fail_msg("got: %.300s", buf);
+    }
+    close(fd);
+    free(req);
+}
+
 static int library_answers_counted(void *arg) {
     (void)arg;
     th_resp r;
@@ -241,6 +276,7 @@ int main(void) {
         cmocka_unit_test(query_parameter_that_does_not_decode),
         cmocka_unit_test(unrepresentable_number_names_its_field),
         cmocka_unit_test(too_large_without_expect_is_readable),
+        cmocka_unit_test(head_of_8_kib_is_served),
         cmocka_unit_test(library_answers_keep_the_host_serving),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h> /* after setjmp.h, stdarg.h, stddef.h */
 
@@ -318,6 +319,50 @@ static void test_revoked_key_fails_at_once(void **st) {
     th_resp_free(&r);
 }
 
+/* The body without the last_used_at member, for comparing two answers. */
+static void without_last_use(const char *body, const char *used, char *out, size_t cap) {
+    const char *at = strstr(body, used);
+    if (!at) fail_msg("%s not in %s", used, body);
+    snprintf(out, cap, "%.*s%s", (int)(at - body), body, at + strlen(used));
+}
+
+/* A cached answer is the first answer's text with this request's last use in it: the same bytes
+ * otherwise, even for a label that holds the member's own text (quotes, a backslash). */
+static void test_cached_text_tracks_last_use(void **st) {
+    (void)st;
+    static const char label[] = "q\"last_used_at\":null,\"x\\";
+    th_resp r;
+    assert_int_equal(th_req(H, "POST", "/v1/admin/keys", g_admin,
+                            "{\"role\":\"client\",\"label\":\"q\\\"last_used_at\\\":null,"
+                            "\\\"x\\\\\"}",
+                            &r),
+                     0);
+    if (r.status != 201) fail_msg("create key: %ld %s", r.status, r.body ? r.body : "");
+    client a;
+    snprintf(a.key, sizeof a.key, "%s", jstr(r.json, "api_key"));
+    snprintf(a.address, sizeof a.address, "%s", jstr(r.json, "address"));
+    th_resp_free(&r);
+    mint(H, a.address, "1");
+    char used[3][64], rest[3][2048];
+    for (int i = 0; i < 3; i++) {
+        if (i) usleep(3000); /* a later millisecond for each use */
+        assert_int_equal(th_req(H, "GET", "/v1/account", a.key, NULL, &r), 0);
+        assert_int_equal(r.status, 200);
+        assert_non_null(r.json);
+        assert_string_equal(jstr(r.json, "label"), label);
+        const char *u = jstr(r.json, "last_used_at");
+        assert_non_null(u);
+        snprintf(used[i], sizeof used[i], "\"last_used_at\":\"%s\"", u);
+        without_last_use(r.body, used[i], rest[i], sizeof rest[i]);
+        th_resp_free(&r);
+    }
+    /* answers 2 and 3 come from the cache: each shows its own request as the last use */
+    assert_true(strcmp(used[1], used[0]) > 0);
+    assert_true(strcmp(used[2], used[1]) > 0);
+    assert_string_equal(rest[1], rest[0]);
+    assert_string_equal(rest[2], rest[0]);
+}
+
 /* ---- two hosts on one PostgreSQL ---- */
 
 static th_host *A, *B;
@@ -363,6 +408,7 @@ int main(void) {
         cmocka_unit_test(test_batch_open_while_read),
         cmocka_unit_test(test_failed_batch_keeps_balance),
         cmocka_unit_test(test_revoked_key_fails_at_once),
+        cmocka_unit_test(test_cached_text_tracks_last_use),
     };
     const struct CMUnitTest two[] = {
         cmocka_unit_test(test_other_host_transfer_shows),

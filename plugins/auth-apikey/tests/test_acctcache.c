@@ -1,5 +1,6 @@
 /* Unit tests of the account cache (acctcache.c): hits only at the version an entry was stored at,
- * replacement, forgetting, the capacity bound with second-chance eviction, and concurrent use. */
+ * replacement, forgetting, the rendered text's bounds, the capacity bound with second-chance
+ * eviction, and concurrent use. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -85,6 +86,35 @@ static void test_refuses_odd_input(void **state) {
     ac_free(c);
 }
 
+/* The rendered text comes back as stored; a length or cut point it cannot hold is refused (the
+ * answer is then built from the fields). */
+static void test_text_kept_or_refused(void **state) {
+    (void)state;
+    acctcache *c = ac_new(64);
+    assert_non_null(c);
+    ac_view v = view_of("t", 1), out;
+    static const char text[] = "{\"label\":\"t\",\"last_used_at\":}";
+    memcpy(v.text, text, sizeof text - 1);
+    v.text_len = sizeof text - 1;
+    v.used_at = (size_t)(strstr(text, ":}") - text) + 1;
+    ac_put(c, "key_t", 1, &v);
+    assert_int_equal(ac_get(c, "key_t", 1, &out), 1);
+    assert_int_equal(out.text_len, v.text_len);
+    assert_int_equal(out.used_at, v.used_at);
+    assert_memory_equal(out.text, text, sizeof text - 1);
+    v.text_len = AC_TEXT_BYTES;
+    ac_put(c, "key_t", 2, &v);
+    assert_int_equal(ac_get(c, "key_t", 2, &out), 1);
+    assert_int_equal(out.text_len, 0);
+    assert_int_equal(out.used_at, 0);
+    v.text_len = 4;
+    v.used_at = 5;
+    ac_put(c, "key_t", 3, &v);
+    assert_int_equal(ac_get(c, "key_t", 3, &out), 1);
+    assert_int_equal(out.text_len, 0);
+    ac_free(c);
+}
+
 static void test_bounded_second_chance(void **state) {
     (void)state;
     const size_t cap = 2 * AC_STRIPES;
@@ -154,11 +184,9 @@ static void test_threads(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_version_must_match),
-        cmocka_unit_test(test_replace_and_forget),
-        cmocka_unit_test(test_refuses_odd_input),
-        cmocka_unit_test(test_bounded_second_chance),
-        cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_version_must_match),    cmocka_unit_test(test_replace_and_forget),
+        cmocka_unit_test(test_refuses_odd_input),     cmocka_unit_test(test_text_kept_or_refused),
+        cmocka_unit_test(test_bounded_second_chance), cmocka_unit_test(test_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
