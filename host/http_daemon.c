@@ -167,6 +167,7 @@ void http_stop(void) {
     guard_stop();
     defer_stop();
     http_routes_free();
+    http_ops_free();
     hlog_flush();
     g_port = 0;
 }

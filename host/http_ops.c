@@ -3,6 +3,7 @@
  * GET /v1/openapi.json (public, openapi.c). */
 #include <pthread.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,27 +54,90 @@ void http_routes_free(void) {
     pthread_rwlock_unlock(&g_routes_lock);
 }
 
-static void healthz(aitbc_request *req, void *user) {
-    (void)user;
+static int plugin_healthy(size_t i) {
+    aitbc_plugin_ctx *ctx = loader_at(i);
+    return !(ctx && ctx->desc && ctx->desc->health) || ctx->desc->health(ctx->state) == 0;
+}
+
+static cJSON *health_json(const unsigned char *healthy, size_t n, int all) {
     cJSON *root = cJSON_CreateObject();
-    cJSON *status = cJSON_AddStringToObject(root, "status", "ok");
+    cJSON_AddStringToObject(root, "status", all ? "ok" : "degraded");
     cJSON *plugins = cJSON_AddArrayToObject(root, "plugins");
-    int healthy_all = 1;
-    size_t n = loader_count();
     for (size_t i = 0; i < n; i++) {
         aitbc_plugin_ctx *ctx = loader_at(i);
         if (!ctx || !ctx->desc) continue;
-        int healthy = 1;
-        if (ctx->desc->health) healthy = ctx->desc->health(ctx->state) == 0;
-        healthy_all &= healthy;
         cJSON *p = cJSON_CreateObject();
         cJSON_AddStringToObject(p, "name", ctx->desc->name ? ctx->desc->name : "");
         cJSON_AddStringToObject(p, "version", ctx->desc->version ? ctx->desc->version : "");
-        cJSON_AddBoolToObject(p, "healthy", healthy);
+        cJSON_AddBoolToObject(p, "healthy", healthy[i]);
         cJSON_AddItemToArray(plugins, p);
     }
-    if (!healthy_all && status) cJSON_SetValuestring(status, "degraded");
-    http_respond_json(req, healthy_all ? 200 : 503, root);
+    return root;
+}
+
+/* The answer is a function of which plugins are healthy (the plugin list is fixed once the node
+ * runs), so its text is kept for the last health mask and rebuilt only when the mask changes:
+ * load balancers poll this, and building the tree per request cost more than a cached
+ * authenticated read. */
+#define HEALTH_MASK_BITS 64
+static pthread_rwlock_t g_health_lock = PTHREAD_RWLOCK_INITIALIZER;
+static char *g_health_text; /* NULL until the first answer; freed by http_ops_free */
+static size_t g_health_len, g_health_n;
+static uint64_t g_health_mask;
+
+static void healthz(aitbc_request *req, void *user) {
+    (void)user;
+    size_t n = loader_count();
+    unsigned char small[HEALTH_MASK_BITS];
+    unsigned char *healthy = n <= HEALTH_MASK_BITS ? small : malloc(n);
+    if (!healthy) {
+        http_error(req, 503, "unavailable", NULL, "Out of memory; try again.");
+        return;
+    }
+    uint64_t mask = 0;
+    int all = 1;
+    for (size_t i = 0; i < n; i++) {
+        healthy[i] = (unsigned char)plugin_healthy(i);
+        all &= healthy[i];
+        if (healthy[i] && i < HEALTH_MASK_BITS) mask |= (uint64_t)1 << i;
+    }
+    unsigned status = all ? 200 : 503;
+    int cacheable = n <= HEALTH_MASK_BITS;
+    if (cacheable) {
+        pthread_rwlock_rdlock(&g_health_lock);
+        int hit = g_health_text && g_health_mask == mask && g_health_n == n;
+        if (hit) http_respond_raw(req, status, "application/json", g_health_text, g_health_len);
+        pthread_rwlock_unlock(&g_health_lock);
+        if (hit) return;
+    }
+    cJSON *root = health_json(healthy, n, all);
+    if (healthy != small) free(healthy);
+    char *text = aitbc_json_print(root);
+    cJSON_Delete(root);
+    if (!text) {
+        http_error(req, 503, "unavailable", NULL, "Out of memory; try again.");
+        return;
+    }
+    size_t len = strlen(text);
+    http_respond_raw(req, status, "application/json", text, len);
+    if (!cacheable) {
+        free(text);
+        return;
+    }
+    pthread_rwlock_wrlock(&g_health_lock);
+    free(g_health_text);
+    g_health_text = text;
+    g_health_len = len;
+    g_health_mask = mask;
+    g_health_n = n;
+    pthread_rwlock_unlock(&g_health_lock);
+}
+
+void http_ops_free(void) {
+    pthread_rwlock_wrlock(&g_health_lock);
+    free(g_health_text);
+    g_health_text = NULL;
+    pthread_rwlock_unlock(&g_health_lock);
 }
 
 static void metrics(aitbc_request *req, void *user) {

@@ -167,6 +167,8 @@ int http_ops_is_metrics(const aitbc_route *route);
 route_result http_routes_match(const char *method, const char *path, route_match *m);
 /** @brief Drop the router (after the daemon stopped). */
 void http_routes_free(void);
+/* Frees the kept /healthz answer (shutdown, after the daemon stopped). */
+void http_ops_free(void);
 
 /* ---- http_server.c: the pipeline on MHD's callbacks ---- */
 void *http_on_uri(void *cls, const char *uri, struct MHD_Connection *conn);

@@ -34,6 +34,24 @@ static void result_held_while_coordinator_down(char addr[48], char id[64], int64
     assert_true(th_wait_until(spooled, M, 15000));
 }
 
+/* The node's /healthz says what its agent last saw, in the status code and in the body (the
+ * host keeps the body per health mask: it must follow the flip both ways). */
+static int health_says(th_host *h, unsigned code, const char *status) {
+    th_resp r;
+    if (th_req(h, "GET", "/healthz", NULL, NULL, &r) != 0) return 0;
+    int ok = r.status == code && strcmp(jt_str(r.json, "status"), status) == 0;
+    th_resp_free(&r);
+    return ok;
+}
+
+static int node_degraded(void *m) {
+    return health_says(m, 503, "degraded");
+}
+
+static int node_healthy(void *m) {
+    return health_says(m, 200, "ok");
+}
+
 static void paid_once(const char *addr, const char *id, int64_t before) {
     assert_true(at_wait_job(C, id, "COMPLETED", addr, 20000));
     cJSON *job = jt_job(C, id, 0);
@@ -51,10 +69,13 @@ static void test_spooled_result_delivered_after_restart(void **st) {
     (void)st;
     char addr[48], id[64];
     int64_t before;
+    assert_true(node_healthy(M));
     result_held_while_coordinator_down(addr, id, &before);
+    assert_true(th_wait_until(node_degraded, M, 15000));
     assert_int_equal(th_restart(C, 1), 0);
     paid_once(addr, id, before);
     assert_true(at_log_has(M, "kept in the spool"));
+    assert_true(th_wait_until(node_healthy, M, 15000));
 }
 
 static void test_spool_survives_kill9_of_the_miner(void **st) {
