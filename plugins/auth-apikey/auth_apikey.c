@@ -93,6 +93,7 @@ static int auth_start(void *state) {
     st->ledger = st->api->service_lookup(AITBC_LEDGER_SERVICE);
     if (st->ledger && st->ledger->size < offsetof(aitbc_ledger_v1, for_module) + sizeof(void *))
         st->ledger = NULL; /* an older table than we know: work without balances */
+    st->acct_on = routes_account_cacheable(st); /* the ledger and the driver are fixed now */
     int rc = bootstrap_admin(st);
     if (rc == 0) rc = signup_start(st);
     if (rc == 0) rc = routes_register(st);

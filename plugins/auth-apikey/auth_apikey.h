@@ -40,6 +40,7 @@ typedef struct auth_state {
     int failed_per_minute;
     keycache *cache;
     acctcache *acct; /* GET /v1/account answers by key (routes.c; off on a shared database) */
+    int acct_on;     /* whether acct is used: decided at start (routes_account_cacheable) */
     rl_addr_table *fails;
     const aitbc_ledger_v1 *ledger; /* looked up in start; NULL without the chain plugin */
     aitbc_timer *timer;
@@ -101,6 +102,9 @@ int bootstrap_admin(auth_state *st);
 
 /* ---- routes.c ---- */
 int routes_register(auth_state *st);
+/* Whether GET /v1/account may answer from st->acct: the ledger (if any) reports its version and
+ * no other host writes the database. Asked once, at start. */
+int routes_account_cacheable(const auth_state *st);
 /** @brief 1 if s is a valid key label: at most AUTH_LABEL_MAX characters, no control characters. */
 int auth_label_ok(const char *s);
 

@@ -277,7 +277,7 @@ static void answer_account(auth_state *st, aitbc_request *req, const aitbc_princ
  * when balances move, and no other host writes the database (on a shared one their transfers
  * would not move this host's version; checking a shared generation row instead would cost a
  * round trip per answer and a write on every ledger movement of every host). */
-static int account_cacheable(auth_state *st) {
+int routes_account_cacheable(const auth_state *st) {
     return (!st->ledger || aitbc_ledger_has_version(st->ledger)) && !aitbc_store_shared(st->api);
 }
 
@@ -300,7 +300,7 @@ static void h_account(aitbc_request *req, void *user) {
         return;
     }
     ac_view v;
-    int cacheable = account_cacheable(st), settled = 0;
+    int cacheable = st->acct_on, settled = 0;
     /* The version is taken before the read transaction begins (see ledger@1 version): stored only
      * if every balance write had ended by then and none began while reading. */
     uint64_t version = cacheable ? account_version(st, &settled) : 0;
