@@ -43,13 +43,14 @@ static void add_price(cJSON *o, const char *k, int64_t v, int dec) {
         aitbc_json_add_money(o, k, v, dec);
 }
 
+/* The price of sql's first row (?1 the market, ?2 since when since is not NULL), -1 for none. */
 static int64_t one_price(const aitbc_host_api *api, aitbc_txn *t, const char *sql, const char *mk,
-                         int64_t since) {
+                         const int64_t *since) {
     aitbc_stmt *s = api->stmt(t, sql);
     int64_t v = -1;
     if (!s) return -1;
     api->bind_text(s, 1, mk);
-    api->bind_int64(s, 2, since);
+    if (since) api->bind_int64(s, 2, *since);
     if (api->step(s) == AITBC_ROW) v = api->col_int64(s, 0);
     api->stmt_done(s);
     return v;
@@ -83,11 +84,11 @@ static int stats_read(const ex_state *es, aitbc_txn *t, const ex_market *m, int6
     st->open = one_price(api, t,
                          "SELECT price FROM exchange_trades WHERE market = ?1 AND"
                          " ts_ms >= ?2 ORDER BY seq LIMIT 1",
-                         m->symbol, since);
+                         m->symbol, &since);
     st->last = one_price(api, t,
-                         "SELECT price FROM exchange_trades WHERE market = ?1 AND"
-                         " CAST(?2 AS INTEGER) >= 0 ORDER BY seq DESC LIMIT 1",
-                         m->symbol, 0);
+                         "SELECT price FROM exchange_trades WHERE market = ?1"
+                         " ORDER BY seq DESC LIMIT 1",
+                         m->symbol, NULL);
     st->from_ms = now;
     /* A trade at ts is in the window while now - DAY_MS <= ts. */
     st->until_ms = oldest >= 0 ? oldest + DAY_MS : INT64_MAX;
