@@ -106,6 +106,41 @@ static void test_book_top_without_trades(void **st) {
     th_resp_free(&r);
 }
 
+/* A market the node does not list, or an empty one, is a 400 naming `market`; no market is
+ * every market's ticker, the kept one among them. */
+static void test_market_query(void **st) {
+    (void)st;
+    static const char *const bad[] = {
+        "/v1/exchange/ticker?market=NOPE-BTC",
+        "/v1/exchange/ticker?market=", "/v1/exchange/ticker?market=ait-btc"};
+    th_resp r;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(req("GET", bad[i], "k-bob", NULL, &r), 400);
+        const cJSON *err = cJSON_GetObjectItemCaseSensitive(r.json, "error");
+        assert_string_equal(jstr(err, "code"), "invalid_argument");
+        assert_string_equal(jstr(err, "field"), "market");
+        th_resp_free(&r);
+    }
+    th_resp one;
+    ticker(&one);
+    assert_int_equal(req("GET", "/v1/exchange/ticker", "k-bob", NULL, &r), 200);
+    assert_true(cJSON_IsArray(r.json));
+    const cJSON *t, *found = NULL;
+    cJSON_ArrayForEach(t, r.json) {
+        if (strcmp(jstr(t, "market"), "AIT-BTC") == 0) found = t;
+    }
+    assert_non_null(found);
+    /* the same object as the single-market answer, but for its time */
+    cJSON *a = cJSON_Duplicate(found, 1), *b = cJSON_Duplicate(one.json, 1);
+    cJSON_DeleteItemFromObjectCaseSensitive(a, "time");
+    cJSON_DeleteItemFromObjectCaseSensitive(b, "time");
+    assert_true(cJSON_Compare(a, b, 1));
+    cJSON_Delete(a);
+    cJSON_Delete(b);
+    th_resp_free(&one);
+    th_resp_free(&r);
+}
+
 static int setup(void **st) {
     (void)st;
     H = th_start(k_plugins, NULL);
@@ -119,6 +154,7 @@ static int teardown(void **st) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_old_trade_leaves_the_window),
-                                       cmocka_unit_test(test_book_top_without_trades)};
+                                       cmocka_unit_test(test_book_top_without_trades),
+                                       cmocka_unit_test(test_market_query)};
     return cmocka_run_group_tests(tests, setup, teardown);
 }
