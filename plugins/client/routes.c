@@ -11,8 +11,7 @@
 
 /* Load a job the caller may see, without its payload: 1 and *j, or 0 after answering
  * 404/5xx. */
-static int load_visible_with(client_state *cs, aitbc_request *req, const char *job_id, cl_job *j,
-                             int with_payload) {
+static int load_visible(client_state *cs, aitbc_request *req, const char *job_id, cl_job *j) {
     const aitbc_principal *p = cs->api->req_principal(req);
     aitbc_txn *t = cs->api->txn_begin(AITBC_TXN_READ);
     if (!t) {
@@ -22,11 +21,6 @@ static int load_visible_with(client_state *cs, aitbc_request *req, const char *j
     int rc = job_id && strlen(job_id) < AITBC_ID_MAX ? cl_job_load(cs, t, job_id, j) : 0;
     int mine =
         rc == 1 && p && (p->role == AITBC_ROLE_ADMIN || strcmp(j->client, p->owner_address) == 0);
-    /* In the same snapshot: the payload row of the job row just read, one transaction. */
-    if (mine && with_payload) {
-        int prc = cl_job_payload(cs, t, j);
-        if (prc != 0) rc = prc;
-    }
     cs->api->txn_commit(t);
     if (rc < 0) {
         if (mine) cl_job_free(j);
@@ -37,10 +31,6 @@ static int load_visible_with(client_state *cs, aitbc_request *req, const char *j
     if (rc == 1) cl_job_free(j);
     cs->api->respond_error(req, 404, "not_found", NULL, "No such job.");
     return 0;
-}
-
-static int load_visible(client_state *cs, aitbc_request *req, const char *job_id, cl_job *j) {
-    return load_visible_with(cs, req, job_id, j, 0);
 }
 
 /* The per-account queue limits, inside the submit's write transaction (so two submits cannot
@@ -160,14 +150,12 @@ static void h_submit(aitbc_request *req, void *user) {
 }
 
 /* Answer 200 with the whole job. Its payload (up to 16 MiB) is read only here, not by a
- * long-poll that parks again on every progress wake. */
+ * long-poll that parks again on every progress wake. The host's read scope makes this read and
+ * the handler's load of the job row one snapshot. */
 static void answer_job(client_state *cs, aitbc_request *req, cl_job *j) {
-    int rc = 0;
-    if (!j->payload) {
-        aitbc_txn *t = cs->api->txn_begin(AITBC_TXN_READ);
-        rc = t ? cl_job_payload(cs, t, j) : AITBC_EBUSY;
-        if (t) cs->api->txn_commit(t);
-    }
+    aitbc_txn *t = cs->api->txn_begin(AITBC_TXN_READ);
+    int rc = t ? cl_job_payload(cs, t, j) : AITBC_EBUSY;
+    if (t) cs->api->txn_commit(t);
     if (rc != 0)
         aitbc_respond_rc(cs->api, cs->ctx, req, rc, NULL);
     else
@@ -209,8 +197,7 @@ static void h_get(aitbc_request *req, void *user) {
         return;
     }
     cl_job j;
-    /* Without wait_s the answer is now: its payload comes in the job's read transaction. */
-    if (!load_visible_with(cs, req, cs->api->req_param(req, "job_id"), &j, wait_s == 0)) return;
+    if (!load_visible(cs, req, cs->api->req_param(req, "job_id"), &j)) return;
     if (wait_s > 0 && !cl_terminal(j.state)) {
         char key[96];
         int64_t deadline = cs->api->now_ms() + wait_s * 1000;
